@@ -1,0 +1,184 @@
+"""Reader registry and the pipeline that turns an image (+ sidecar) into a normalised record.
+
+Each vendor format is one module with one `Reader` subclass; `READERS` lists them in the order
+they are asked. Sidecar readers come first (a sidecar is the facility's own record), then readers
+of vendor tags inside the image, then the generic fallback, which accepts every image.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.generic import GenericImageReader, image_dimensions
+from emcensus.record import ImageRecord, Problem
+from emcensus.vocab import detector_family, infer_technique, lookup_model
+
+#: Vendor readers in the order they are asked; the generic reader is always last.
+READERS: list[Reader] = [
+    GenericImageReader(),
+]
+
+COMMON_IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp"})
+#: Every extension some reader turns into an image record.
+IMAGE_EXTENSIONS = frozenset().union(*(r.extensions for r in READERS))
+#: Text sidecars, paired with the image of the same stem in the same folder.
+SIDECAR_EXTENSIONS = frozenset({".txt", ".hdr"})
+#: Metadata files of a native format that holds the pixels elsewhere (TIA: `x.emi` + `x_1.ser`).
+NATIVE_SIDECARS = {".ser": ".emi"}
+_SER_INDEX = re.compile(r"_\d+$")
+
+
+def sidecar_key(image_name: str) -> tuple[str, tuple[str, ...]]:
+    """The stem and extensions of the sidecar an image pairs with (by name, never by `ImageName=`)."""
+    stem, suffix = os.path.splitext(image_name)
+    native = NATIVE_SIDECARS.get(suffix.lower())
+    if native:
+        return _SER_INDEX.sub("", stem), (native,)
+    return stem, tuple(SIDECAR_EXTENSIONS)
+
+
+def find_sidecar(image: Path, names: list[str] | None = None) -> Path | None:
+    """The sidecar next to `image`: same stem, extension in any case."""
+    if names is None:
+        try:
+            names = os.listdir(image.parent)
+        except OSError:
+            return None
+    stem, extensions = sidecar_key(image.name)
+    for name in sorted(names):
+        other_stem, other_suffix = os.path.splitext(name)
+        if other_stem == stem and other_suffix.lower() in extensions:
+            return image.parent / name
+    return None
+
+
+def _pick(source: Source, sidecar_readers: bool) -> list[Reader]:
+    return [
+        reader
+        for reader in READERS
+        if reader.uses_sidecar == sidecar_readers
+        and source.suffix in reader.extensions
+        and reader.accepts(source)
+    ]
+
+
+def _read(source: Source, problems: list[Problem]) -> tuple[Reader, Reading]:
+    """Try the sidecar's reader, then the image's own readers; collect the reasons of each failure."""
+    if source.sidecar is not None:
+        try:
+            for reader in _pick(source, sidecar_readers=True):
+                return reader, reader.read(source)
+            problems.append(Problem(str(source.sidecar), "sidecar format not recognised; image read without it", "warning"))
+        except UnreadableFileError as exc:
+            problems.append(Problem(str(source.sidecar), f"{exc}; image read without it", "warning"))
+    last_error: UnreadableFileError | None = None
+    for reader in _pick(source, sidecar_readers=False):
+        try:
+            return reader, reader.read(source)
+        except UnreadableFileError as exc:
+            last_error = exc
+    if last_error is not None:
+        raise last_error
+    raise UnreadableFileError(f"no reader for {source.suffix or 'files without an extension'}")
+
+
+def _iso(when: datetime) -> str:
+    return when.isoformat(timespec="seconds")
+
+
+def read_source(
+    source: Source,
+    *,
+    instrument: str | None = None,
+    instrument_technique: str | None = None,
+    problems: list[Problem] | None = None,
+    mtime: float | None = None,
+) -> ImageRecord:
+    """Normalise one image. `instrument` (from the facility file) wins over the model in the file."""
+    problems = problems if problems is not None else []
+    if source.suffix in COMMON_IMAGE_EXTENSIONS:
+        if not source.head:
+            raise UnreadableFileError("empty file (0 bytes)")
+        actual = source.format
+        if actual is None:
+            raise UnreadableFileError(f"not an image: the file starts with {source.head[:8]!r}")
+        expected = {".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(source.suffix, source.suffix[1:])
+        if actual != expected:
+            problems.append(Problem(str(source.path), f"wrong extension: a {actual.upper()} file named {source.suffix}", "warning"))
+    reader, reading = _read(source, problems)
+    if (reading.width_px is None or reading.height_px is None) and source.suffix in COMMON_IMAGE_EXTENSIONS:
+        width, height, embedded_date = image_dimensions(source)
+        reading.width_px = reading.width_px or width
+        reading.height_px = reading.height_px or height
+        reading.acquired_at = reading.acquired_at or embedded_date
+
+    known = lookup_model(reading.model)
+    vendor = reading.vendor or (known.vendor if known else None)
+    technique_of_instrument = instrument_technique or (known.technique if known else None)
+    family = detector_family(reading.detector, reading.technique)
+    technique = infer_technique(family, reading.technique, technique_of_instrument)
+    fov = reading.pixel_size_m * reading.width_px if reading.pixel_size_m and reading.width_px else None
+
+    if reading.acquired_at is not None:
+        acquired_at, acquired_source = _iso(reading.acquired_at), "metadata"
+    else:
+        stamp = mtime if mtime is not None else source.path.stat().st_mtime
+        acquired_at, acquired_source = _iso(datetime.fromtimestamp(stamp, timezone.utc).astimezone().replace(tzinfo=None)), "mtime"
+
+    return ImageRecord(
+        path=str(source.path),
+        vendor=vendor,
+        instrument=instrument or reading.model,
+        technique=technique,
+        detector=reading.detector,
+        detector_family=family,
+        magnification=reading.magnification,
+        accelerating_voltage_v=reading.accelerating_voltage_v,
+        working_distance_m=reading.working_distance_m,
+        pixel_size_m=reading.pixel_size_m,
+        width_px=reading.width_px,
+        height_px=reading.height_px,
+        fov_width_m=fov,
+        acquired_at=acquired_at,
+        acquired_at_source=acquired_source,
+        metadata_source=reading.metadata_source if reader.name != "generic" else "none",
+        original_metadata=reading.original_metadata,
+    )
+
+
+def read_metadata(
+    path: str | os.PathLike[str],
+    sidecar: str | os.PathLike[str] | None = None,
+    *,
+    instrument: str | None = None,
+    instrument_technique: str | None = None,
+) -> ImageRecord:
+    """Read one image file (and its sidecar, found by stem unless given) into a normalised record.
+
+    Raises `UnreadableFileError` when nothing usable can be read; use `read_source` to also get
+    the warnings.
+    """
+    image = Path(path)
+    if not image.is_file():
+        raise UnreadableFileError(f"{image}: no such file")
+    with Source(image, sidecar if sidecar is not None else find_sidecar(image)) as source:
+        return read_source(source, instrument=instrument, instrument_technique=instrument_technique)
+
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "READERS",
+    "SIDECAR_EXTENSIONS",
+    "Reader",
+    "Reading",
+    "Source",
+    "find_sidecar",
+    "read_metadata",
+    "read_source",
+    "sidecar_key",
+]

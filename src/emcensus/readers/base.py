@@ -1,0 +1,189 @@
+"""The reader contract: what every vendor module receives (`Source`) and returns (`Reading`).
+
+A reader never writes: `Source` opens files read-only and caches what several readers may look at
+(the first bytes, the decoded sidecar, the first TIFF page's tags) so each file is read once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar
+
+from emcensus.errors import UnreadableFileError
+
+HEAD_BYTES = 8192
+#: Metadata sidecars are a few KB; anything larger is not one (the scan records why).
+MAX_SIDECAR_BYTES = 1 << 20
+
+_MAGIC = {
+    b"II*\x00": "tiff",
+    b"MM\x00*": "tiff",
+    b"II+\x00": "tiff",  # BigTIFF
+    b"MM\x00+": "tiff",
+    b"\xff\xd8\xff": "jpeg",
+    b"\x89PNG": "png",
+    b"BM": "bmp",
+}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Container format from the magic bytes, whatever the extension says."""
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def decode_text(data: bytes, what: str = "sidecar") -> str:
+    """Decode microscope-PC text: UTF-16/UTF-8 by BOM, else UTF-8, cp932 (Japanese Windows), cp1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(f"{what} has a UTF-16 byte-order mark but is not valid UTF-16: {exc}") from exc
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if b"\x00" in data:
+        # UTF-16 without a BOM is still text: every other byte is zero in ASCII-heavy files.
+        if len(data) >= 4 and data[1::2].count(0) > 0.9 * (len(data) // 2):
+            return data.decode("utf-16-le", errors="replace")
+        raise UnreadableFileError(f"{what} holds binary data (NUL bytes), not text")
+    for encoding in ("utf-8", "cp932"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # cp1252 bytes 0xA1-0xDF decode as half-width katakana in cp932: a sign of the wrong guess.
+        if encoding == "cp932" and any("\uff61" <= ch <= "\uff9f" for ch in text):
+            break
+        return text
+    return data.decode("cp1252", errors="replace")
+
+
+def check_text(text: str, what: str = "sidecar") -> str:
+    """Reject decoded 'text' that is mostly control characters (binary junk with a .txt name)."""
+    sample = text[:4096]
+    if sample:
+        bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\f")
+        if bad > 0.05 * len(sample):
+            raise UnreadableFileError(f"{what} is not text ({bad} control characters in the first {len(sample)})")
+    return text
+
+
+@dataclass(slots=True)
+class Reading:
+    """What one reader found, in SI units. Fields left None are unknown to this reader."""
+
+    vendor: str | None = None
+    model: str | None = None  # instrument model as the file writes it
+    technique: str | None = None  # only when the file itself says (a STEM/TEM mode field)
+    detector: str | None = None
+    magnification: float | None = None
+    accelerating_voltage_v: float | None = None
+    working_distance_m: float | None = None
+    pixel_size_m: float | None = None
+    width_px: int | None = None  # image area, without a burned-in data bar
+    height_px: int | None = None
+    acquired_at: datetime | None = None
+    original_metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_source: str = "none"
+
+
+class Source:
+    """One image file and its paired sidecar, opened lazily and read-only."""
+
+    def __init__(self, path: str | os.PathLike[str], sidecar: str | os.PathLike[str] | None = None):
+        self.path = Path(path)
+        self.sidecar = Path(sidecar) if sidecar is not None else None
+        self.suffix = self.path.suffix.lower()
+        self._tiff: Any = None
+
+    @cached_property
+    def head(self) -> bytes:
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(HEAD_BYTES)
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read image: {exc.strerror or exc}") from exc
+
+    @cached_property
+    def format(self) -> str | None:
+        return sniff_format(self.head)
+
+    @cached_property
+    def sidecar_text(self) -> str | None:
+        if self.sidecar is None:
+            return None
+        try:
+            size = self.sidecar.stat().st_size
+            if size > MAX_SIDECAR_BYTES:
+                raise UnreadableFileError(
+                    f"sidecar is {size / 1e6:.1f} MB; metadata sidecars are a few KB, so this is not one"
+                )
+            data = self.sidecar.read_bytes()
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read sidecar: {exc.strerror or exc}") from exc
+        if not data.strip():
+            raise UnreadableFileError("sidecar is empty")
+        return check_text(decode_text(data))
+
+    @property
+    def tiff(self) -> Any:
+        """The open `tifffile.TiffFile` (TIFF files only); closed by `close()`."""
+        if self._tiff is None:
+            if self.format != "tiff":
+                raise UnreadableFileError(f"not a TIFF file (starts with {self.head[:4]!r})")
+            import tifffile
+
+            try:
+                self._tiff = tifffile.TiffFile(self.path)
+            except Exception as exc:  # tifffile raises many types on damaged files
+                raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+        return self._tiff
+
+    @cached_property
+    def tiff_tags(self) -> dict[int, Any]:
+        """Tags of the first page, by code."""
+        try:
+            page = self.tiff.pages.first
+            return {tag.code: tag.value for tag in page.tags}
+        except UnreadableFileError:
+            raise
+        except Exception as exc:
+            raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+
+    def close(self) -> None:
+        if self._tiff is not None:
+            self._tiff.close()
+            self._tiff = None
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Reader:
+    """A vendor format. Subclasses set the class attributes and implement `accepts` and `read`.
+
+    `accepts` must be cheap (extension, magic bytes, a tag's presence, the sidecar's first line);
+    `read` may raise `UnreadableFileError` with a reason a facility manager understands.
+    """
+
+    name: ClassVar[str]  # short id, e.g. "hitachi-sem"
+    vendor: ClassVar[str]
+    #: Image extensions (lower case, with dot) this reader may handle.
+    extensions: ClassVar[frozenset[str]] = frozenset()
+    #: True when the reader takes its metadata from the sidecar rather than the image.
+    uses_sidecar: ClassVar[bool] = False
+
+    def accepts(self, source: Source) -> bool:
+        raise NotImplementedError
+
+    def read(self, source: Source) -> Reading:
+        raise NotImplementedError

@@ -1,0 +1,71 @@
+"""Fallback for any image: dimensions and an EXIF/TIFF date, so that every image is counted."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers.base import Reader, Reading, Source
+
+_EXIF_DATE_TAGS = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized, DateTime
+
+
+def _exif_datetime(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+
+
+def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
+    """Width, height and embedded date of a TIFF/JPEG/PNG/BMP, reading only its header."""
+    if not source.head:
+        raise UnreadableFileError("empty file (0 bytes)")
+    kind = source.format
+    if kind == "tiff":
+        page = source.tiff.pages.first
+        try:
+            width, height = int(page.imagewidth), int(page.imagelength)
+        except Exception as exc:
+            raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+        tags = source.tiff_tags
+        exif = tags.get(34665) if isinstance(tags.get(34665), dict) else {}
+        when = None
+        for code, name in ((36867, "DateTimeOriginal"), (306, None)):
+            when = _exif_datetime(exif.get(name) if name else tags.get(code))
+            if when:
+                break
+        return width, height, when
+    if kind in ("jpeg", "png", "bmp"):
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(source.path) as image:
+                width, height = image.size
+                exif = image.getexif() if kind == "jpeg" else {}
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise UnreadableFileError(f"damaged {kind.upper()}: {exc}") from exc
+        when = None
+        if exif:
+            merged = dict(exif) | dict(exif.get_ifd(34665))
+            for code in _EXIF_DATE_TAGS:
+                when = _exif_datetime(merged.get(code))
+                if when:
+                    break
+        return width, height, when
+    raise UnreadableFileError(f"not an image: the file starts with {source.head[:8]!r}")
+
+
+class GenericImageReader(Reader):
+    name = "generic"
+    vendor = "unknown"
+    extensions = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp"})
+
+    def accepts(self, source: Source) -> bool:
+        return source.suffix in self.extensions
+
+    def read(self, source: Source) -> Reading:
+        width, height, when = image_dimensions(source)
+        return Reading(width_px=width, height_px=height, acquired_at=when, metadata_source="none")

@@ -1,0 +1,44 @@
+"""The normalised image record: the one shape every reader, the catalog and `inspect --json` share."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+@dataclass(slots=True)
+class ImageRecord:
+    """Normalised metadata of one image file, in SI units (metres, volts); None when unknown."""
+
+    path: str
+    vendor: str | None = None
+    instrument: str | None = None
+    technique: str | None = None  # "SEM" | "TEM" | "STEM"
+    detector: str | None = None  # raw value as the vendor wrote it
+    detector_family: str | None = None  # normalised, e.g. "SE", "LA-BSE", "BF-STEM"
+    magnification: float | None = None
+    accelerating_voltage_v: float | None = None
+    working_distance_m: float | None = None
+    pixel_size_m: float | None = None
+    width_px: int | None = None
+    height_px: int | None = None
+    fov_width_m: float | None = None
+    acquired_at: str | None = None  # ISO 8601
+    acquired_at_source: str | None = None  # "metadata" | "mtime"
+    metadata_source: str | None = None  # e.g. "sidecar:hitachi-sem", "tiff-tag:34682", "none"
+    original_metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+#: Field order of the public record; `inspect --json` prints exactly these keys.
+RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ImageRecord))
+
+
+@dataclass(slots=True, frozen=True)
+class Problem:
+    """A per-file failure or oddity: the scan records it and goes on."""
+
+    path: str
+    reason: str  # a sentence a facility manager understands
+    severity: str = "error"  # "error": nothing usable was read; "warning": read, but something is off
