@@ -1,0 +1,390 @@
+"""The catalog: one SQLite file (WAL) and the only code in emcensus that speaks SQL.
+
+Writers commit in small transactions, so a scan killed at any moment leaves a consistent catalog;
+readers (queries, the dashboard) keep working while a scan writes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
+from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from emcensus.errors import CatalogError, QueryError
+from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
+
+#: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
+_RECORD_COLUMNS = [name for name in RECORD_FIELDS if name not in ("path", "original_metadata")]
+
+#: An image known to the catalog: what an incremental scan compares the disk against.
+KnownFile = tuple[int, int, str | None, int | None, int | None, str, str]  # size, mtime, sidecar, ..., status, acq
+
+
+@dataclass(slots=True)
+class FileResult:
+    """One image file after a read: its stat, its record (None when unreadable) and why not."""
+
+    path: str
+    rel_path: str
+    size_bytes: int
+    mtime_ns: int
+    record: ImageRecord | None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class GroupResult:
+    """All files of one acquisition (same folder and stem) and their shared sidecar."""
+
+    acquisition_key: str
+    files: list[FileResult]
+    sidecar_path: str | None
+    sidecar_size: int | None
+    sidecar_mtime_ns: int | None
+    problems: list[Problem]
+
+
+AUDIT_KINDS = {
+    "no-metadata": "images with no metadata (no sidecar, no vendor tags): instrument settings unknown",
+    "orphan-sidecars": "metadata sidecars whose image is gone",
+    "unreadable": "files no reader could read, with the reason",
+    "warnings": "files read with a warning (bad sidecar, wrong extension, ...)",
+    "duplicate-exports": "acquisitions saved in several formats (tif + jpg + bmp): counted once",
+    "date-disagreement": "metadata date and file date more than a day apart (copied or re-saved files)",
+    "missing": "files catalogued earlier that are gone from disk (history kept)",
+}
+
+
+class Catalog:
+    """An emcensus catalog file. Use as a context manager or call `close()`."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path)
+        if readonly and not self.path.exists():
+            raise CatalogError(f"no catalog at {self.path}: run `emcensus scan` first")
+        try:
+            if readonly:
+                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            if not readonly:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise CatalogError(f"{self.path} is not an emcensus catalog: {exc}") from exc
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"{self.path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus"
+            )
+        if version < SCHEMA_VERSION:
+            if readonly:
+                raise CatalogError(f"{self.path} has an old schema ({version}); open it once read-write to migrate")
+            self._migrate(version)
+
+    def _migrate(self, version: int) -> None:
+        if version == 0 and self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise CatalogError(f"{self.path} is an SQLite file but not an emcensus catalog")
+        with self.db:
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number]:
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- roots and scans
+    def ensure_root(self, path: str, instrument: str | None, vendor: str | None, technique: str | None) -> int:
+        """Register a scan root (or update its instrument) and return its id."""
+        with self.db:
+            self.db.execute(
+                """INSERT INTO roots(path, instrument, vendor, technique, added_at) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT(path) DO UPDATE SET
+                     instrument = coalesce(excluded.instrument, instrument),
+                     vendor = coalesce(excluded.vendor, vendor),
+                     technique = coalesce(excluded.technique, technique)""",
+                (path, instrument, vendor, technique, _now()),
+            )
+        return self.db.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()[0]
+
+    def roots(self) -> list[dict[str, Any]]:
+        return self._dicts("SELECT id, path, instrument, vendor, technique, added_at FROM roots ORDER BY path")
+
+    def _root_ids(self) -> dict[str, int]:
+        return {path: rid for rid, path in self.db.execute("SELECT id, path FROM roots")}
+
+    def begin_scan(self, roots: Sequence[str]) -> int:
+        with self.db:
+            # A scan still 'running' was killed: say so, its work is already committed.
+            self.db.execute("UPDATE scans SET status = 'interrupted' WHERE status = 'running'")
+            cursor = self.db.execute(
+                "INSERT INTO scans(started_at, roots, status) VALUES (?, ?, 'running')", (_now(), json.dumps(list(roots)))
+            )
+        return int(cursor.lastrowid)
+
+    def finish_scan(self, scan_id: int, status: str, stats: dict[str, int]) -> None:
+        with self.db:
+            self.db.execute(
+                """UPDATE scans SET finished_at = ?, status = ?, files_seen = ?, files_read = ?,
+                   files_skipped = ?, files_missing = ?, errors = ? WHERE id = ?""",
+                (
+                    _now(), status, stats.get("seen", 0), stats.get("read", 0), stats.get("skipped", 0),
+                    stats.get("missing", 0), stats.get("errors", 0), scan_id,
+                ),
+            )
+
+    def scans(self, limit: int = 20) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * FROM scans ORDER BY id DESC LIMIT ?", (limit,))
+
+    def known_files(self, root_id: int) -> dict[str, KnownFile]:
+        """Every file catalogued under a root, as an incremental scan compares it."""
+        rows = self.db.execute(
+            """SELECT path, size_bytes, mtime_ns, sidecar_path, sidecar_size, sidecar_mtime_ns, status, acquisition_key
+               FROM images WHERE root_id = ?""",
+            (root_id,),
+        )
+        return {row[0]: row[1:] for row in rows}
+
+    # ----------------------------------------------------------------- writing
+    def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
+        """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
+        with self.db:
+            for group in groups:
+                self.db.execute("DELETE FROM problems WHERE group_key = ?", (group.acquisition_key,))
+                self.db.executemany(
+                    "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
+                    [(group.acquisition_key, p.path, p.severity, p.reason, scan_id) for p in group.problems],
+                )
+                primary = _primary(group.files)
+                for result in group.files:
+                    self._write_file(scan_id, root_id, group, result, result is primary)
+
+    def _write_file(self, scan_id: int, root_id: int, group: GroupResult, result: FileResult, primary: bool) -> None:
+        stat_values = {
+            "root_id": root_id,
+            "rel_path": result.rel_path,
+            "acquisition_key": group.acquisition_key,
+            "is_primary": int(primary),
+            "status": "present",
+            "sidecar_path": group.sidecar_path,
+            "sidecar_size": group.sidecar_size,
+            "sidecar_mtime_ns": group.sidecar_mtime_ns,
+            "size_bytes": result.size_bytes,
+            "mtime_ns": result.mtime_ns,
+            "error": result.error,
+            "missing_since_scan": None,
+        }
+        record = result.record
+        if record is not None:
+            values = stat_values | {name: getattr(record, name) for name in _RECORD_COLUMNS}
+            values |= {"readable": 1, "year": _year(record.acquired_at), "date_gap_days": _date_gap(record, result.mtime_ns)}
+        else:
+            values = stat_values  # keep whatever was read before; a new file stays unreadable
+        columns = list(values)
+        update = ", ".join(f"{c} = excluded.{c}" for c in columns)
+        insert_values = values if record is not None else values | {"readable": 0}
+        insert_columns = list(insert_values)
+        row = self.db.execute(
+            f"""INSERT INTO images(path, first_seen_scan, {', '.join(insert_columns)})
+                VALUES (?, ?, {', '.join('?' * len(insert_columns))})
+                ON CONFLICT(path) DO UPDATE SET {update} RETURNING id""",
+            [result.path, scan_id, *insert_values.values()],
+        ).fetchone()
+        if record is not None:
+            self.db.execute(
+                "INSERT OR REPLACE INTO metadata(image_id, json) VALUES (?, ?)",
+                (row[0], json.dumps(record.original_metadata, ensure_ascii=False, default=str)),
+            )
+
+    def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
+        paths = list(paths)
+        with self.db:
+            self.db.executemany(
+                "UPDATE images SET status = 'missing', missing_since_scan = ? WHERE path = ? AND status = 'present'",
+                [(scan_id, p) for p in paths],
+            )
+        return len(paths)
+
+    def replace_walk_state(
+        self, scan_id: int, root_id: int, problems: Sequence[Problem], orphans: Sequence[tuple[str, int]]
+    ) -> None:
+        """After a complete walk of a root: its folder-level problems and orphan sidecars, as found now."""
+        key = f"walk:{root_id}"
+        with self.db:
+            self.db.execute("DELETE FROM problems WHERE group_key = ?", (key,))
+            self.db.executemany(
+                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
+                [(key, p.path, p.severity, p.reason, scan_id) for p in problems],
+            )
+            self.db.execute("DELETE FROM orphan_sidecars WHERE root_id = ?", (root_id,))
+            self.db.executemany(
+                "INSERT OR REPLACE INTO orphan_sidecars(path, root_id, size_bytes, last_seen_scan) VALUES (?, ?, ?, ?)",
+                [(path, root_id, size, scan_id) for path, size in orphans],
+            )
+
+    # ----------------------------------------------------------------- reading
+    def record(self, path: str) -> ImageRecord | None:
+        """The catalogued record of one file, original metadata included."""
+        row = self.db.execute(
+            f"SELECT i.path, {', '.join('i.' + c for c in _RECORD_COLUMNS)}, m.json FROM images i "
+            "LEFT JOIN metadata m ON m.image_id = i.id WHERE i.path = ?",
+            (str(path),),
+        ).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(["path", *_RECORD_COLUMNS], row[:-1], strict=True))
+        return ImageRecord(**values, original_metadata=json.loads(row[-1]) if row[-1] else {})
+
+    def count(self, by: Any = (), *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
+        """Images matching the filters, grouped by the `by` fields: one dict per group plus `count`.
+
+        Counts distinct acquisitions unless `files=True` (a frame saved as tif + jpg is one image).
+        """
+        image_filter = filters.pop("filter", None) or ImageFilter.from_kwargs(**filters)
+        where, params = image_filter.where(self._root_ids())
+        if not files:
+            where += " AND is_primary = 1"
+        groups = group_columns(by)
+        select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
+        sql = f"SELECT {select + ', ' if select else ''}count(*) FROM images WHERE {where}"
+        if groups:
+            order = ", ".join(str(i + 1) for i in range(len(groups)))
+            sql += f" GROUP BY {order} ORDER BY {order}"
+        rows = self.db.execute(sql, params).fetchall()
+        names = [name for name, _ in groups]
+        result = [dict(zip([*names, "count"], row, strict=True)) for row in rows]
+        if "root" in names:
+            paths = {rid: path for path, rid in self._root_ids().items()}
+            for item in result:
+                item["root"] = paths.get(item["root"], item["root"])
+        return result
+
+    def total(self, *, files: bool = False, **filters: Any) -> int:
+        return self.count((), files=files, **filters)[0]["count"]
+
+    def images(
+        self, *, limit: int | None = None, offset: int = 0, order: str = "path", **filters: Any
+    ) -> list[dict[str, Any]]:
+        """Catalogued image rows (all files, not only primaries) matching the filters."""
+        if order.lstrip("-") not in (*GROUP_FIELDS, "path", "acquired_at", "size_bytes"):
+            raise QueryError(f"cannot sort by {order}")
+        image_filter = ImageFilter.from_kwargs(**filters)
+        where, params = image_filter.where(self._root_ids())
+        direction = "DESC" if order.startswith("-") else "ASC"
+        column = GROUP_FIELDS.get(order.lstrip("-"), order.lstrip("-"))
+        sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            params = [*params, limit, offset]
+        return self._dicts(sql, params)
+
+    _EXPORT_SQL = """SELECT i.*, r.path AS root, m.json AS original_metadata FROM images i
+        JOIN roots r ON r.id = i.root_id LEFT JOIN metadata m ON m.image_id = i.id ORDER BY i.id"""
+
+    def export_columns(self) -> list[str]:
+        return [d[0] for d in self.db.execute(self._EXPORT_SQL + " LIMIT 0").description]
+
+    def iter_export_rows(self, batch_size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+        """Every image row with its original metadata JSON, in batches (for Parquet/CSV export)."""
+        cursor = self.db.execute(self._EXPORT_SQL)
+        names = [d[0] for d in cursor.description]
+        while batch := cursor.fetchmany(batch_size):
+            yield [dict(zip(names, row, strict=True)) for row in batch]
+
+    # ----------------------------------------------------------------- audit
+    def audit(self) -> dict[str, int]:
+        """How many entries each audit list holds, plus the census totals."""
+        counts = {kind: self.db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+                  for kind, (sql, params) in _audit_queries().items()}
+        totals = self.db.execute(
+            """SELECT count(*), coalesce(sum(is_primary), 0) FROM images
+               WHERE status = 'present' AND readable = 1"""
+        ).fetchone()
+        return {"image_files": totals[0], "acquisitions": totals[1], **counts}
+
+    def audit_list(self, kind: str, limit: int | None = None) -> list[dict[str, Any]]:
+        queries = _audit_queries()
+        if kind not in queries:
+            raise QueryError(f"unknown audit list {kind!r}; lists: {', '.join(queries)}")
+        sql, params = queries[kind]
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._dicts(sql, params)
+
+    def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        cursor = self.db.execute(sql, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
+    present = "status = 'present'"
+    return {
+        "no-metadata": (
+            f"SELECT path, width_px, height_px, acquired_at FROM images WHERE {present} AND readable = 1 "
+            "AND metadata_source = 'none' ORDER BY path",
+            (),
+        ),
+        "orphan-sidecars": ("SELECT path, size_bytes FROM orphan_sidecars ORDER BY path", ()),
+        "unreadable": ("SELECT path, reason FROM problems WHERE severity = 'error' ORDER BY path", ()),
+        "warnings": ("SELECT path, reason FROM problems WHERE severity = 'warning' ORDER BY path", ()),
+        "duplicate-exports": (
+            f"""SELECT acquisition_key, count(*) AS files, group_concat(path, ' | ') AS paths FROM images
+                WHERE {present} AND readable = 1 GROUP BY acquisition_key HAVING count(*) > 1 ORDER BY acquisition_key""",
+            (),
+        ),
+        "date-disagreement": (
+            f"""SELECT path, acquired_at, round(date_gap_days, 1) AS days_apart FROM images
+                WHERE {present} AND date_gap_days > 1 ORDER BY date_gap_days DESC, path""",
+            (),
+        ),
+        "missing": (
+            "SELECT path, missing_since_scan FROM images WHERE status = 'missing' ORDER BY path",
+            (),
+        ),
+    }
+
+
+def _primary(files: list[FileResult]) -> FileResult:
+    """The file that stands for the acquisition: a readable one, TIFF/native before JPEG/BMP."""
+    preference = {".tif": 0, ".tiff": 0, ".png": 2, ".jpg": 3, ".jpeg": 3, ".bmp": 4}
+    return min(files, key=lambda f: (f.record is None, preference.get(Path(f.path).suffix.lower(), 1), f.path))
+
+
+def _year(iso: str | None) -> int | None:
+    return int(iso[:4]) if iso and iso[:4].isdigit() else None
+
+
+def _date_gap(record: ImageRecord, mtime_ns: int) -> float | None:
+    if record.acquired_at_source != "metadata" or not record.acquired_at:
+        return None
+    try:
+        acquired = datetime.fromisoformat(record.acquired_at)
+    except ValueError:
+        return None
+    if acquired.tzinfo is not None:
+        acquired = acquired.astimezone().replace(tzinfo=None)
+    return abs((datetime.fromtimestamp(mtime_ns / 1e9) - acquired).total_seconds()) / 86400
+
+
+def _now() -> str:
+    return datetime.now().isoformat(timespec="seconds")
+
+
+__all__ = ["AUDIT_KINDS", "Catalog", "FileResult", "GroupResult", "ImageFilter"]

@@ -1,0 +1,1 @@
+"""The `emcensus` command: a thin click layer over the library."""

@@ -1,0 +1,219 @@
+"""`emcensus` commands. Each one parses options, calls the library, prints; errors are turned into
+messages in one place (`EmcensusGroup.invoke`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from emcensus import __version__
+from emcensus.catalog import AUDIT_KINDS, Catalog
+from emcensus.catalog.query import GROUP_FIELDS
+from emcensus.cli.output import emit, format_option
+from emcensus.errors import ConfigError, EmcensusError
+
+DEFAULT_CATALOG = "emcensus.sqlite"
+
+
+class EmcensusGroup(click.Group):
+    """Turns every `EmcensusError` into a one-line message and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except EmcensusError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=EmcensusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--catalog",
+    "catalog_path",
+    envvar="EMCENSUS_CATALOG",
+    default=DEFAULT_CATALOG,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="Catalog file (SQLite). Also $EMCENSUS_CATALOG.",
+)
+@click.version_option(__version__, prog_name="emcensus")
+@click.pass_context
+def main(ctx: click.Context, catalog_path: str) -> None:
+    """Census of electron-microscopy archives: what was acquired, what was published, what was lost."""
+    ctx.obj = {"catalog": catalog_path}
+
+
+def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
+    return Catalog(ctx.obj["catalog"], readonly=readonly)
+
+
+# ---------------------------------------------------------------------------------------- scan
+@main.command()
+@click.argument("roots", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("--instrument", help="Instrument name for these roots (e.g. SU8230).")
+@click.option("--vendor", help="Vendor, when the built-in model table does not know the instrument.")
+@click.option("--technique", type=click.Choice(["SEM", "TEM", "STEM"], case_sensitive=False), help="The instrument's technique.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Facility TOML file listing instruments and roots.")
+@click.option("--workers", type=int, default=None, help="Reader processes (default: all cores; 0: in this process).")
+@click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
+@click.pass_context
+def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
+         config_path: str | None, workers: int | None, dask_address: str | None, quiet: bool) -> None:
+    """Census ROOTS (or the facility file's roots) into the catalog, read-only.
+
+    Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
+    """
+    from emcensus.config import instrument_defaults, load_facility
+    from emcensus.scan import RootSpec
+    from emcensus.scan import scan as run_scan
+
+    specs = []
+    if config_path:
+        specs.extend(load_facility(config_path).root_specs())
+    if roots:
+        default_vendor, default_technique = instrument_defaults(instrument, None, vendor, technique) if instrument else (vendor, technique)
+        specs.extend(RootSpec(os.path.abspath(r), instrument, default_vendor, default_technique) for r in roots)
+    if not specs:
+        raise ConfigError("nothing to scan: give one or more ROOTS or --config facility.toml")
+    executor, client = None, None
+    if dask_address:
+        from distributed import Client
+
+        client = Client(dask_address)
+        executor = client.get_executor()
+    show = not quiet and sys.stderr.isatty()
+    try:
+        with Catalog(ctx.obj["catalog"]) as catalog:
+            if show:
+                from emcensus.cli.progress import RichScanProgress
+
+                with RichScanProgress() as progress:
+                    summary = run_scan(catalog, specs, executor=executor, workers=workers, progress=progress)
+            else:
+                summary = run_scan(catalog, specs, executor=executor, workers=workers)
+    finally:
+        if client is not None:
+            client.close()
+    if not quiet:
+        click.echo(summary.paragraph())
+
+
+# ---------------------------------------------------------------------------------------- count
+def filter_options(command: Any) -> Any:
+    """The filters shared by `count` and `export` (and every future query command)."""
+    options = [
+        click.option("--year", help="Year or range: 2019, 2015-2019."),
+        click.option("--since", type=int, help="First year (inclusive)."),
+        click.option("--until", type=int, help="Last year (inclusive); the paper stops at 2023."),
+        click.option("--instrument", help="Instrument name(s), comma-separated."),
+        click.option("--technique", help="SEM, TEM, STEM (comma-separated)."),
+        click.option("--detector", help="Detector family: SE, LA-BSE, HA-BSE, PDBSE, BSE, TE, BF-STEM, DF-STEM, ..."),
+        click.option("--vendor", help="Vendor(s), comma-separated."),
+        click.option("--magnification", "--mag", "magnification", help="Magnification or range: 50000, 1000-50000."),
+        click.option("--root", help="Only files under this scan root."),
+        click.option("--path", "path_glob", help="Glob on the full path, e.g. '*/GroupA/*'."),
+        click.option("--include-missing", is_flag=True, help="Also count files gone from disk."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
+    names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "root", "include_missing")
+    filters = {name: kwargs.pop(name) for name in names}
+    filters["path"] = kwargs.pop("path_glob")
+    return {k: v for k, v in filters.items() if v not in (None, False)}
+
+
+@main.command()
+@filter_options
+@click.option("--by", default="", help=f"Group by field(s), comma-separated: {', '.join(GROUP_FIELDS)}.")
+@click.option("--files", is_flag=True, help="Count image files instead of acquisitions (a tif + jpg of one frame counts twice).")
+@format_option
+@click.pass_context
+def count(ctx: click.Context, by: str, files: bool, fmt: str, **kwargs: Any) -> None:
+    """Count images: filter (the paper's P1 & P2 & P3) and/or group (its sorting into subarrays).
+
+    By default counts acquisitions: a frame exported as tif + jpg + bmp is one image.
+    """
+    filters = _filters(kwargs)
+    with _open(ctx) as catalog:
+        rows = catalog.count(by, files=files, **filters)
+    unit = "image files" if files else "images (acquisitions)"
+    emit(rows, fmt, title=f"{unit}" + (f" — {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""))
+
+
+# ---------------------------------------------------------------------------------------- inspect
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--sidecar", type=click.Path(exists=True, dir_okay=False), help="Sidecar to use instead of the one found by stem.")
+@click.option("--instrument", help="Instrument name, as a facility file would give it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the normalised record as JSON.")
+def inspect(file: str, sidecar: str | None, instrument: str | None, as_json: bool) -> None:
+    """Read one FILE (no catalog needed) and print its normalised record."""
+    from emcensus.readers import read_metadata
+
+    record = read_metadata(file, sidecar, instrument=instrument).to_dict()
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+        return
+    emit([{"field": k, "value": v} for k, v in record.items() if k != "original_metadata"], "table", title=file)
+    click.echo(f"original metadata: {len(json.dumps(record['original_metadata'], default=str)):,} bytes of JSON (--json shows it)")
+
+
+# ---------------------------------------------------------------------------------------- audit
+@main.command()
+@click.option("--list", "kind", type=click.Choice(list(AUDIT_KINDS)), help="Print the entries of one list.")
+@click.option("--limit", type=int, default=None, help="At most this many entries.")
+@format_option
+@click.pass_context
+def audit(ctx: click.Context, kind: str | None, limit: int | None, fmt: str) -> None:
+    """Metadata completeness: images without metadata, orphan sidecars, unreadable files, duplicate
+    exports, metadata-vs-file date disagreements, missing files."""
+    with _open(ctx) as catalog:
+        if kind:
+            emit(catalog.audit_list(kind, limit), fmt, title=AUDIT_KINDS[kind])
+            return
+        counts = catalog.audit()
+    rows = [{"list": k, "entries": v, "what": AUDIT_KINDS.get(k, "census total")} for k, v in counts.items()]
+    emit(rows, fmt, title="metadata audit (emcensus audit --list NAME shows the entries)")
+
+
+# ---------------------------------------------------------------------------------------- export
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None, help="Default: from OUT's extension.")
+@click.pass_context
+def export(ctx: click.Context, out: str, fmt: str | None) -> None:
+    """Write the whole catalog (every file, present and missing, with original metadata as JSON) to
+    Parquet or CSV, for DuckDB, Polars, pandas or Spark."""
+    from emcensus.export import export_catalog
+
+    fmt = fmt or ("csv" if out.lower().endswith(".csv") else "parquet")
+    with _open(ctx) as catalog:
+        rows = export_catalog(catalog, Path(out), fmt)
+    click.echo(f"wrote {rows:,} rows to {out}")
+
+
+# ---------------------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default="emcensus-demo", show_default=True,
+              help="Where to generate the sample archive and its catalog.")
+@click.option("--images", type=int, default=3000, show_default=True, help="Images in the generated archive (paper scale: 152097).")
+@click.option("--seed", type=int, default=2011, show_default=True)
+@click.pass_context
+def demo(ctx: click.Context, directory: str, images: int, seed: int) -> None:
+    """Generate a sample facility archive (SU8000, SU8230, HT7700), census it and report."""
+    from emcensus.demo.run import run_demo
+
+    run_demo(Path(directory), images=images, seed=seed, echo=click.echo)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,52 @@
+"""A rich progress bar for scans: files/s, errors so far and an ETA on a terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class RichScanProgress:
+    """`ScanProgress` for a terminal; the total grows while the walk discovers files."""
+
+    def __init__(self, console: Console | None = None):
+        self.errors = 0
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]census"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[cyan]{task.fields[rate]}"),
+            TextColumn("[red]{task.fields[errors]} errors"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console or Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task("census", total=0, errors=0, rate="")
+
+    def __enter__(self) -> RichScanProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def queued(self, files: int) -> None:
+        task = self._progress.tasks[0]
+        self._progress.update(self._task, total=(task.total or 0) + files)
+
+    def done(self, files: int, errors: int) -> None:
+        self.errors += errors
+        self._progress.advance(self._task, files)
+        speed = self._progress.tasks[0].speed
+        self._progress.update(self._task, errors=self.errors, rate=f"{speed:,.0f} files/s" if speed else "")

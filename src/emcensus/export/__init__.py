@@ -1,0 +1,65 @@
+"""Exports of the catalog for other tools: Parquet (DuckDB, Polars, Spark) and CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError
+
+#: Column types, so that an empty or all-null batch still has a stable schema.
+_INT_COLUMNS = {
+    "id", "root_id", "is_primary", "width_px", "height_px", "year", "sidecar_size", "sidecar_mtime_ns",
+    "size_bytes", "mtime_ns", "readable", "first_seen_scan", "missing_since_scan",
+}
+_FLOAT_COLUMNS = {
+    "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m", "date_gap_days",
+}
+
+
+def _schema(columns: list[str]) -> pa.Schema:
+    def kind(name: str) -> pa.DataType:
+        if name in _INT_COLUMNS:
+            return pa.int64()
+        if name in _FLOAT_COLUMNS:
+            return pa.float64()
+        return pa.string()
+
+    return pa.schema([(name, kind(name)) for name in columns])
+
+
+def export_catalog(catalog: Catalog, out: Path, fmt: str = "parquet") -> int:
+    """Stream every catalogued file (one row each) to `out`; returns the number of rows."""
+    if fmt not in ("parquet", "csv"):
+        raise ConfigError(f"unknown export format {fmt!r}: parquet or csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    writer = None
+    handle = None
+    try:
+        for batch in catalog.iter_export_rows():
+            if writer is None:
+                columns = list(batch[0])
+                if fmt == "parquet":
+                    writer = pq.ParquetWriter(out, _schema(columns), compression="zstd")
+                else:
+                    handle = open(out, "w", newline="", encoding="utf-8")
+                    writer = csv.DictWriter(handle, fieldnames=columns)
+                    writer.writeheader()
+            if fmt == "parquet":
+                writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+            else:
+                writer.writerows(batch)
+            rows += len(batch)
+        if writer is None and fmt == "parquet":  # an empty catalog still gives a readable file
+            pq.write_table(pa.Table.from_pylist([], schema=_schema(catalog.export_columns())), out)
+    finally:
+        if fmt == "parquet" and writer is not None:
+            writer.close()
+        if handle is not None:
+            handle.close()
+    return rows

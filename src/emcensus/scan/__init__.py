@@ -1,0 +1,271 @@
+"""The census scan: walk roots read-only, read changed acquisitions in a pool, commit as it goes.
+
+The pool is any `concurrent.futures.Executor` (a local process pool by default; a Dask cluster via
+`Client.get_executor()`), so the same scan runs on a laptop or a cluster.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from emcensus.catalog import Catalog, FileResult, GroupResult
+from emcensus.errors import ConfigError, UnreadableFileError
+from emcensus.readers import read_source
+from emcensus.readers.base import Source
+from emcensus.record import Problem
+from emcensus.scan.walk import Group, walk
+
+
+@dataclass(frozen=True, slots=True)
+class RootSpec:
+    """A folder tree to census and what the facility knows about the instrument it came from."""
+
+    path: str
+    instrument: str | None = None
+    vendor: str | None = None
+    technique: str | None = None
+
+
+class ScanProgress(Protocol):
+    def queued(self, files: int) -> None: ...
+
+    def done(self, files: int, errors: int) -> None: ...
+
+
+@dataclass
+class ScanSummary:
+    roots: list[str]
+    seen: int = 0  # image files found on disk
+    read: int = 0  # read this time (new or changed)
+    skipped: int = 0  # unchanged since the last scan
+    missing: int = 0  # catalogued before, gone now
+    errors: int = 0  # files nothing could be read from
+    warnings: int = 0
+    orphans: int = 0
+    seconds: float = 0.0
+    complete: bool = False
+    problems_sample: list[Problem] = field(default_factory=list)
+
+    def paragraph(self) -> str:
+        rate = self.read / self.seconds if self.seconds else 0.0
+        text = (
+            f"Scanned {len(self.roots)} root(s) in {self.seconds:.1f} s: {self.seen:,} image files on disk, "
+            f"{self.read:,} read ({rate:,.0f} files/s), {self.skipped:,} unchanged since the last scan, "
+            f"{self.missing:,} gone since then (kept as missing). {self.errors:,} unreadable, "
+            f"{self.warnings:,} read with warnings, {self.orphans:,} orphan sidecars."
+        )
+        if self.errors or self.warnings or self.orphans:
+            text += " See `emcensus audit` for the lists."
+        if not self.complete:
+            text += " The scan did not finish: run it again to resume."
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    root: RootSpec
+    root_path: str
+    groups: list[Group]
+
+
+def read_groups(task: _Task) -> list[GroupResult]:
+    """Read a batch of acquisitions (runs in a worker): never raises, every failure is recorded."""
+    return [_read_group(task.root, task.root_path, group) for group in task.groups]
+
+
+def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
+    problems: list[Problem] = []
+    results = []
+    sidecar = group.sidecar
+    for image in group.images:
+        record, error = None, None
+        try:
+            with Source(image.path, sidecar.path if sidecar else None) as source:
+                record = read_source(
+                    source,
+                    instrument=root.instrument,
+                    instrument_technique=root.technique,
+                    problems=problems,
+                    mtime=image.mtime_ns / 1e9,
+                )
+            if root.vendor and record.vendor is None:
+                record.vendor = root.vendor
+        except UnreadableFileError as exc:
+            error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a census of 150k files
+            error = f"internal error ({type(exc).__name__}: {exc}); please report it"
+        if error:
+            problems.append(Problem(image.path, error))
+        results.append(
+            FileResult(image.path, os.path.relpath(image.path, root_path), image.size, image.mtime_ns, record, error)
+        )
+    return GroupResult(
+        group.key,
+        results,
+        sidecar.path if sidecar else None,
+        sidecar.size if sidecar else None,
+        sidecar.mtime_ns if sidecar else None,
+        problems,
+    )
+
+
+def _unchanged(group: Group, known: dict, present_by_key: dict[str, set[str]]) -> bool:
+    sidecar = group.sidecar
+    for image in group.images:
+        row = known.get(image.path)
+        if row is None:
+            return False
+        size, mtime, sidecar_path, sidecar_size, sidecar_mtime, status, _ = row
+        if status != "present" or size != image.size or mtime != image.mtime_ns:
+            return False
+        if (sidecar_path, sidecar_size, sidecar_mtime) != (
+            (sidecar.path, sidecar.size, sidecar.mtime_ns) if sidecar else (None, None, None)
+        ):
+            return False
+    return present_by_key.get(group.key, set()) == {image.path for image in group.images}
+
+
+def scan(
+    catalog: Catalog,
+    roots: Sequence[RootSpec],
+    *,
+    executor: Executor | None = None,
+    workers: int | None = None,
+    progress: ScanProgress | None = None,
+    batch_size: int = 128,
+) -> ScanSummary:
+    """Census `roots` into `catalog`: new and changed files are read, unchanged ones skipped,
+    vanished ones marked missing (only after a complete walk). Safe to interrupt and re-run.
+
+    `workers=0` reads in this process (debugging); otherwise a process pool of `workers` (default:
+    all cores) is used unless an `executor` is given.
+    """
+    summary = ScanSummary(roots=[r.path for r in roots])
+    started = time.perf_counter()
+    specs = [_checked_root(catalog, root) for root in roots]
+    scan_id = catalog.begin_scan([spec.path for spec in specs])
+    own_pool = None
+    if executor is None and workers != 0:
+        executor = own_pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+    status = "interrupted"
+    try:
+        for spec in specs:
+            _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary)
+        status = "complete"
+        summary.complete = True
+    finally:
+        if own_pool is not None:
+            own_pool.shutdown(cancel_futures=True)
+        summary.seconds = time.perf_counter() - started
+        catalog.finish_scan(scan_id, status, vars(summary))
+    return summary
+
+
+def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
+    path = os.path.abspath(root.path)
+    if not os.path.isdir(path):
+        raise ConfigError(f"scan root {root.path} is not a folder")
+    catalog_dir = os.path.abspath(catalog.path)
+    if os.path.commonpath([path, catalog_dir]) == path:
+        raise ConfigError(
+            f"the catalog {catalog.path} is inside the archive {path}: emcensus never writes into an archive, "
+            "put the catalog elsewhere (--catalog)"
+        )
+    return RootSpec(path, root.instrument, root.vendor, root.technique.upper() if root.technique else None)
+
+
+def _scan_root(
+    catalog: Catalog,
+    scan_id: int,
+    root: RootSpec,
+    executor: Executor | None,
+    progress: ScanProgress | None,
+    batch_size: int,
+    summary: ScanSummary,
+) -> None:
+    root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique)
+    known = catalog.known_files(root_id)
+    present_by_key: dict[str, set[str]] = {}
+    for path, row in known.items():
+        if row[5] == "present":
+            present_by_key.setdefault(row[6], set()).add(path)
+    seen: set[str] = set()
+    walk_problems: list[Problem] = []
+    orphans: list[tuple[str, int]] = []
+    in_flight: set[Future] = set()
+    max_in_flight = 4 * (getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
+    batch: list[Group] = []
+
+    def collect(futures: set[Future]) -> None:
+        for future in futures:
+            groups = future.result()
+            catalog.write_groups(scan_id, root_id, groups)
+            _tally(groups, summary, progress)
+
+    def submit() -> None:
+        nonlocal batch
+        task, batch = _Task(root, root.path, batch), []
+        if progress:
+            progress.queued(sum(len(g.images) for g in task.groups))
+        if executor is None:
+            collect({_Done(read_groups(task))})
+            return
+        in_flight.add(executor.submit(read_groups, task))
+        if len(in_flight) >= max_in_flight:
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            in_flight.difference_update(done)
+            collect(done)
+
+    for folder in walk(root.path, walk_problems):
+        orphans.extend((item.path, item.size) for item in folder.orphans)
+        for group in folder.groups:
+            summary.seen += len(group.images)
+            seen.update(image.path for image in group.images)
+            if _unchanged(group, known, present_by_key):
+                summary.skipped += len(group.images)
+                continue
+            batch.append(group)
+            if len(batch) >= batch_size:
+                submit()
+    if batch:
+        submit()
+    collect(in_flight)
+
+    gone = [path for path, row in known.items() if row[5] == "present" and path not in seen]
+    summary.missing += catalog.mark_missing(scan_id, gone)
+    catalog.replace_walk_state(scan_id, root_id, walk_problems, orphans)
+    summary.orphans += len(orphans)
+    summary.errors += sum(1 for p in walk_problems if p.severity == "error")
+    summary.warnings += sum(1 for p in walk_problems if p.severity == "warning")
+
+
+class _Done:
+    """A result computed in this process, shaped like a finished Future."""
+
+    def __init__(self, value: list[GroupResult]):
+        self._value = value
+
+    def result(self) -> list[GroupResult]:
+        return self._value
+
+
+def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgress | None) -> None:
+    files = sum(len(g.files) for g in groups)
+    errors = sum(1 for g in groups for f in g.files if f.error)
+    warnings = sum(1 for g in groups for p in g.problems if p.severity == "warning")
+    summary.read += files
+    summary.errors += errors
+    summary.warnings += warnings
+    if len(summary.problems_sample) < 20:
+        summary.problems_sample.extend(p for g in groups for p in g.problems)
+    if progress:
+        progress.done(files, errors)
+
+
+__all__ = ["RootSpec", "ScanProgress", "ScanSummary", "scan"]

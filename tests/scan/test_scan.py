@@ -1,0 +1,129 @@
+"""The scan: census counts, incremental rescans, missing files, an untouched archive, executors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError
+from emcensus.scan import RootSpec, scan
+from support import fingerprint, write_tiff
+
+
+def census(catalog: Catalog) -> list[dict]:
+    """Everything a census says about the archive, in a comparable form."""
+    rows = catalog.images(include_missing=True)
+    ignore = {"id", "first_seen_scan", "missing_since_scan"}
+    return [{k: v for k, v in row.items() if k not in ignore} for row in rows]
+
+
+def run(catalog: Catalog, root: Path, **kwargs):
+    return scan(catalog, [RootSpec(str(root), "SU8230")], **kwargs)
+
+
+def test_counts_files_and_acquisitions(tiny_archive: Path, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        summary = run(catalog, tiny_archive, workers=0)
+        assert summary.complete and summary.seen == 6 and summary.read == 6 and summary.errors == 0
+        assert summary.orphans == 1
+        assert catalog.total() == 5
+        assert catalog.total(files=True) == 6
+        assert catalog.audit()["duplicate-exports"] == 1
+        assert catalog.audit()["no-metadata"] == 1
+        assert [r["path"] for r in catalog.audit_list("orphan-sidecars")] == [
+            str(tiny_archive / "groupB/p2/2019-01-02/deleted.txt")
+        ]
+
+
+def test_sidecar_metadata_reaches_the_catalog(tiny_archive: Path, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        run(catalog, tiny_archive, workers=0)
+        by = {(r["year"], r["technique"], r["detector"]): r["count"] for r in catalog.count("year,technique,detector")}
+        assert by[(2016, "SEM", "SE")] == 1
+        assert by[(2016, "SEM", "LA-BSE")] == 1
+        assert by[(2019, "STEM", "TE")] == 1
+        assert by[(2019, "STEM", "DF-STEM")] == 1
+        assert catalog.total(year=2019, instrument="SU8230", detector="TE") == 1
+        assert catalog.total(magnification="40000-300000") == 3
+        record = catalog.record(str(tiny_archive / "groupA/p1/2016-06-23/img002.tif"))
+        assert record is not None and record.magnification == 50000
+        assert record.fov_width_m == pytest.approx(0.127 / 50000, rel=1e-3)
+        assert record.original_metadata  # the vendor tree is kept
+
+
+def test_rescan_skips_unchanged_and_tracks_changes(tiny_archive: Path, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        run(catalog, tiny_archive, workers=0)
+        before = census(catalog)
+        again = run(catalog, tiny_archive, workers=0)
+        assert (again.read, again.skipped, again.missing) == (0, 6, 0)
+        assert census(catalog) == before
+
+        (tiny_archive / "groupA/p1/2016-06-23/img001.jpg").unlink()
+        write_tiff(tiny_archive / "groupC/new.tif", seed=42)
+        sidecar = tiny_archive / "groupA/p1/2016-06-23/img002.txt"
+        os.utime(sidecar, ns=(sidecar.stat().st_atime_ns, sidecar.stat().st_mtime_ns + 10**9))
+        third = run(catalog, tiny_archive, workers=0)
+        assert third.missing == 1
+        # the new file, the image whose sidecar changed, and img001.tif whose acquisition lost a file
+        assert third.read == 3
+        missing = catalog.audit_list("missing")
+        assert [Path(m["path"]).name for m in missing] == ["img001.jpg"]
+        assert catalog.total(files=True) == 6  # 6 - 1 gone + 1 new
+        assert catalog.total(files=True, include_missing=True) == 7  # history kept
+
+
+def test_archive_is_never_written(tiny_archive: Path, tmp_path: Path) -> None:
+    before = fingerprint(tiny_archive.parent)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        run(catalog, tiny_archive, workers=2)
+        run(catalog, tiny_archive, workers=0)
+    assert fingerprint(tiny_archive.parent) == before
+
+
+def test_catalog_inside_the_archive_is_refused(tiny_archive: Path) -> None:
+    with Catalog(tiny_archive / "census.sqlite") as catalog, pytest.raises(ConfigError, match="never writes"):
+        run(catalog, tiny_archive, workers=0)
+
+
+@pytest.mark.parametrize("executor_kind", ["inline", "processes", "threads"])
+def test_same_census_whatever_the_executor(tiny_archive: Path, tmp_path: Path, executor_kind: str) -> None:
+    with Catalog(tmp_path / "reference.sqlite") as reference:
+        run(reference, tiny_archive, workers=0)
+        expected = census(reference)
+    with Catalog(tmp_path / f"{executor_kind}.sqlite") as catalog:
+        if executor_kind == "threads":
+            with ThreadPoolExecutor(2) as pool:
+                run(catalog, tiny_archive, executor=pool, batch_size=1)
+        else:
+            run(catalog, tiny_archive, workers=0 if executor_kind == "inline" else 2, batch_size=1)
+        assert census(catalog) == expected
+
+
+def test_dask_cluster_on_loopback(tiny_archive: Path, tmp_path: Path) -> None:
+    """A real Dask scheduler and worker processes, plugged in through `Client.get_executor()`."""
+    distributed = pytest.importorskip("distributed")
+    with Catalog(tmp_path / "reference.sqlite") as reference:
+        run(reference, tiny_archive, workers=0)
+        expected = census(reference)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        with Catalog(tmp_path / "dask.sqlite") as catalog:
+            summary = run(catalog, tiny_archive, executor=client.get_executor(), batch_size=1)
+            assert summary.complete and summary.read == 6
+            assert census(catalog) == expected
+
+
+def test_moved_root_is_a_new_root(tiny_archive: Path, tmp_path: Path) -> None:
+    moved = tmp_path / "moved"
+    shutil.copytree(tiny_archive, moved)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        run(catalog, tiny_archive, workers=0)
+        scan(catalog, [RootSpec(str(moved), "SU8230")], workers=0)
+        assert len(catalog.roots()) == 2
+        assert catalog.total(root=str(moved)) == 5

@@ -1,0 +1,48 @@
+"""Helpers that build small archives and check that scans leave them untouched."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+REPO = Path(__file__).resolve().parents[1]
+VENDOR_SAMPLES = (REPO / ".." / "shared" / "vendor-samples").resolve()
+
+
+def hitachi_sidecar(mag: int, signal: str, date: str = "06/23/2016", model: str = "SU8230", width: int = 64,
+                    height: int = 48) -> str:
+    pixel_nm = 127e6 / mag / width
+    return "\r\n".join([
+        "[SemImageFile]",
+        f"InstructName={model}",
+        f"SignalName={signal}",
+        f"Magnification={mag}",
+        "AcceleratingVoltage=15000 Volt",
+        "WorkingDistance=8000 um",
+        f"PixelSize={pixel_nm:.4f}",
+        f"DataSize={width}x{height}",
+        f"Date={date}",
+        "Time=10:11:12",
+        "",
+    ])
+
+
+def write_tiff(path: Path, seed: int = 0, shape: tuple[int, int] = (48, 64)) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, np.random.default_rng(seed).integers(0, 255, shape, dtype=np.uint8))
+
+
+def fingerprint(root: Path) -> dict[str, tuple[str, int, int]]:
+    """Content hash, mtime and mode of everything under `root`: what 'untouched' means."""
+    result = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder, name)
+            info = path.lstat()
+            digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() and os.access(path, os.R_OK) else ""
+            result[str(path.relative_to(root))] = (digest, info.st_mtime_ns, info.st_mode)
+    return result
