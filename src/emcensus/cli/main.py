@@ -68,7 +68,7 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
     """
-    from emcensus.config import instrument_defaults, load_facility
+    from emcensus.config import load_facility
     from emcensus.scan import RootSpec
     from emcensus.scan import scan as run_scan
 
@@ -76,8 +76,7 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     if config_path:
         specs.extend(load_facility(config_path).root_specs())
     if roots:
-        default_vendor, default_technique = instrument_defaults(instrument, None, vendor, technique) if instrument else (vendor, technique)
-        specs.extend(RootSpec(os.path.abspath(r), instrument, default_vendor, default_technique) for r in roots)
+        specs.extend(RootSpec(os.path.abspath(r), instrument, vendor, technique) for r in roots)
     if not specs:
         raise ConfigError("nothing to scan: give one or more ROOTS or --config facility.toml")
     executor, client = None, None

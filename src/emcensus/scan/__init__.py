@@ -20,6 +20,7 @@ from emcensus.readers import read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem
 from emcensus.scan.walk import Group, walk
+from emcensus.vocab import lookup_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +178,10 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
             f"the catalog {catalog.path} is inside the archive {path}: emcensus never writes into an archive, "
             "put the catalog elsewhere (--catalog)"
         )
-    return RootSpec(path, root.instrument, root.vendor, root.technique.upper() if root.technique else None)
+    known = lookup_model(root.instrument)
+    vendor = root.vendor or (known.vendor if known else None)
+    technique = root.technique.upper() if root.technique else (known.technique if known else None)
+    return RootSpec(path, root.instrument, vendor, technique)
 
 
 def _scan_root(
