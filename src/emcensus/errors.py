@@ -25,3 +25,7 @@ class CatalogError(EmcensusError):
 
 class NotFoundError(EmcensusError):
     """An image, article or other object asked for by id does not exist."""
+
+
+class LedgerError(EmcensusError):
+    """A publication ledger or bibliography cannot be used: unreadable, wrong columns, or rows refused."""

@@ -72,7 +72,11 @@ _DETECTOR_FAMILIES: dict[str, str] = {
     "DF4": "DF-STEM", "STEMDF": "DF-STEM", "STEMHAADF": "DF-STEM",
     # cathodoluminescence
     "CL": "CL", "MONOCL": "CL",
+    # light: DualBeam navigation cameras photograph the stage, they are not electron images
+    "NAVCAM": "OPTICAL", "OPTICAL": "OPTICAL",
 }
+#: FEI detectors that collect SE or BSE depending on their mode, written `ETD (BSE)` by the FEI reader.
+_MODE_DEPENDENT = frozenset({"ETD", "TLD", "ICE", "LFD", "GSED"})
 _TEM_CAMERA = re.compile(
     r"ceta|orius|ultrascan|oneview|rio|metro|k2|k3|falcon|tvips|f\d{3}|eagle|ccd|camera|quemesa|veleta|morada|emsis|xarosa",
     re.IGNORECASE,
@@ -80,6 +84,8 @@ _TEM_CAMERA = re.compile(
 
 #: Families whose images are STEM, whatever the instrument.
 STEM_FAMILIES = frozenset({"TE", "BF-STEM", "DF-STEM"})
+#: Families whose images are not electron images at all: no technique.
+NON_ELECTRON_FAMILIES = frozenset({"OPTICAL"})
 
 
 # Plain "BF"/"DF" mean bright/dark field: STEM detectors only when the file says it is in STEM mode.
@@ -94,6 +100,9 @@ def detector_family(raw: str | None, technique_hint: str | None = None) -> str |
     key = _squash(base).upper()
     if technique_hint == "STEM" and key in _STEM_MODE_ONLY:
         return _STEM_MODE_ONLY[key]
+    mode = re.search(r"\((.*?)\)", raw)
+    if key in _MODE_DEPENDENT and mode and _squash(mode[1]).upper() in ("SE", "BSE"):
+        return _squash(mode[1]).upper()
     if key in _DETECTOR_FAMILIES:
         return _DETECTOR_FAMILIES[key]
     # Hitachi writes mixtures such as "SE(L)+BSE": the first signal names the family.
@@ -111,7 +120,9 @@ def infer_technique(
     instrument_technique: str | None,
 ) -> str | None:
     """SEM, TEM or STEM for one image: transmitted-electron detectors win, then what the file says,
-    then what the instrument is."""
+    then what the instrument is; optical images have none."""
+    if family in NON_ELECTRON_FAMILIES:
+        return None
     if family in STEM_FAMILIES:
         return "STEM"
     if reported in TECHNIQUES:

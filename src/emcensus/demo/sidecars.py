@@ -56,8 +56,8 @@ def _mag_short(mag: float) -> str:
 
 
 def micron_marker_nm(fov_nm: float) -> int:
-    """The scale bar PC-SEM burns in: a 1-2-5 value of about a quarter of the field of view."""
-    target = fov_nm / 4
+    """The scale bar PC-SEM burns in: a 1-2-5 value of about a third of the field of view."""
+    target = fov_nm / 3
     best = 1
     exponent = 0
     while 10**exponent <= target * 10:

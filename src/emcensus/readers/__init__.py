@@ -14,12 +14,38 @@ from pathlib import Path
 
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.fei import FeiTiffReader
+from emcensus.readers.gatan import GatanDmReader
 from emcensus.readers.generic import GenericImageReader, image_dimensions
+from emcensus.readers.hitachi import HitachiSidecarReader, HitachiTiffReader
+from emcensus.readers.jeol_sem import JeolSemSidecarReader
+from emcensus.readers.mrc import MrcReader
+from emcensus.readers.olympus import OlympusSisReader
+from emcensus.readers.sightx import SightxTiffReader
+from emcensus.readers.tia import TiaSerReader
+from emcensus.readers.tvips import TvipsTiffReader
+from emcensus.readers.velox import VeloxEmdReader
+from emcensus.readers.zeiss import ZeissTiffReader
 from emcensus.record import ImageRecord, Problem
 from emcensus.vocab import detector_family, infer_technique, lookup_model
 
 #: Vendor readers in the order they are asked; the generic reader is always last.
 READERS: list[Reader] = [
+    # sidecar readers
+    HitachiSidecarReader(),
+    JeolSemSidecarReader(),
+    # vendor tags inside TIFFs
+    FeiTiffReader(),
+    ZeissTiffReader(),
+    SightxTiffReader(),
+    TvipsTiffReader(),
+    OlympusSisReader(),
+    HitachiTiffReader(),
+    # native formats
+    GatanDmReader(),
+    TiaSerReader(),
+    VeloxEmdReader(),
+    MrcReader(),
     GenericImageReader(),
 ]
 
@@ -69,7 +95,8 @@ def _pick(source: Source, sidecar_readers: bool) -> list[Reader]:
 
 def _read(source: Source, problems: list[Problem]) -> tuple[Reader, Reading]:
     """Try the sidecar's reader, then the image's own readers; collect the reasons of each failure."""
-    if source.sidecar is not None:
+    # A native pair (TIA .ser + .emi) is read by the image's own reader, not as a sidecar.
+    if source.sidecar is not None and source.suffix not in NATIVE_SIDECARS:
         try:
             for reader in _pick(source, sidecar_readers=True):
                 return reader, reader.read(source)

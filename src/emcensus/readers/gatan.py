@@ -1,0 +1,133 @@
+"""Gatan DigitalMicrograph DM3/DM4, through RosettaSciIO's tag parser.
+
+`rsciio.digitalmicrograph.file_reader(lazy=True)` would also map the pixels (and refuses RGB
+images when lazy), so this module uses the parser and image objects behind it: the tag tree is
+read, the pixel block is skipped. rsciio already drops the thumbnail; the first remaining image
+is the record, the others are summarised in `original_metadata["other_images"]`.
+
+Per image, under `ImageTags`: `Microscope Info` (Voltage in V, Indicated Magnification, Name,
+Illumination/Operation Mode), `Session Info` (the microscope name the user typed), `DataBar`
+(Acquisition Date/Time in the PC's locale; DigiScan's ctime TimeStamp as fallback). The pixel
+calibration comes with its unit: nm, µm, Å become metres; reciprocal units (`1/nm`, diffraction)
+leave the pixel size unknown. Vendor is the microscope's (from its name) when known, else Gatan.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.common import json_safe, parse_datetime, text_or_none, vendor_from_name
+from emcensus.readers.units import positive, to_metres
+from emcensus.vocab import lookup_model
+
+_NOT_A_DETECTOR = {"digiscan"}  # the scan generator; the detector is one of its inputs
+
+
+def _dm_images(path: str) -> list[tuple[dict[str, Any], list[dict[str, Any]], str]]:
+    """(image tag tree, axes, signal type) of every non-thumbnail image, without reading pixels."""
+    from rsciio.digitalmicrograph._api import DigitalMicrographReader, ImageObject
+
+    with open(path, "rb") as handle:
+        parser = DigitalMicrographReader(handle)
+        parser.parse_file()
+        images = [ImageObject(imdict, handle) for imdict in parser.get_image_dictionaries()]
+        return [(image.imdict.to_dict(), image.get_axes_dict(), image.signal_type) for image in images]
+
+
+def _technique(info: dict[str, Any]) -> str | None:
+    illumination = (text_or_none(info.get("Illumination Mode")) or "").upper()
+    operation = (text_or_none(info.get("Operation Mode")) or "").upper()
+    if "STEM" in illumination:
+        return "STEM"
+    if illumination == "SEM":
+        return "SEM"
+    if operation == "SCANNING":
+        return "STEM" if "TEM" in illumination else None
+    if operation in ("IMAGING", "DIFFRACTION") or "TEM" in illumination:
+        return "TEM"
+    return None
+
+
+def _axis(axes: list[dict[str, Any]], name: str, fallback: int) -> dict[str, Any] | None:
+    named = [axis for axis in axes if axis.get("name") == name]
+    if named:
+        return named[0]
+    return axes[fallback] if len(axes) > abs(fallback) else None
+
+
+def parse_dm_image(tags: dict[str, Any], axes: list[dict[str, Any]], signal_type: str = "") -> Reading:
+    """One DM image's tag tree and calibrated axes as a `Reading`."""
+    image_tags = tags.get("ImageTags") if isinstance(tags.get("ImageTags"), dict) else {}
+    info = image_tags.get("Microscope Info") if isinstance(image_tags.get("Microscope Info"), dict) else {}
+    session = image_tags.get("Session Info") if isinstance(image_tags.get("Session Info"), dict) else {}
+    databar = image_tags.get("DataBar") if isinstance(image_tags.get("DataBar"), dict) else {}
+    digiscan = image_tags.get("DigiScan") if isinstance(image_tags.get("DigiScan"), dict) else {}
+    acquisition = image_tags.get("Acquisition") if isinstance(image_tags.get("Acquisition"), dict) else {}
+    device = acquisition.get("Device") if isinstance(acquisition.get("Device"), dict) else {}
+
+    model = (text_or_none(session.get("Microscope")) or text_or_none(info.get("Microscope"))
+             or text_or_none(info.get("Name")))
+    vendor = vendor_from_name(model) or (None if lookup_model(model) else "Gatan")
+    device_name = text_or_none(device.get("Name")) or text_or_none(databar.get("Device Name"))
+    if signal_type == "CL":
+        detector = "CL"
+    elif device_name and device_name.lower() not in _NOT_A_DETECTOR:
+        detector = device_name
+    else:
+        detector = text_or_none(databar.get("Signal Name"))
+    diffraction = (text_or_none(info.get("Operation Mode")) or "").upper() == "DIFFRACTION"
+
+    x_axis, y_axis = _axis(axes, "x", -1), _axis(axes, "y", -2)
+    pixel = None
+    if x_axis is not None:
+        pixel = to_metres(f"{x_axis.get('scale')} {x_axis.get('units') or ''}".strip(), default_unit="?")
+    when = parse_datetime(databar.get("Acquisition Date"), databar.get("Acquisition Time")) or parse_datetime(
+        text_or_none(digiscan.get("TimeStamp")))
+    original = {
+        "ImageTags": json_safe(image_tags),
+        "axes": json_safe(axes),
+        "signal_type": signal_type or None,
+    }
+    return Reading(
+        vendor=vendor,
+        model=model,
+        technique=_technique(info),
+        detector=detector,
+        magnification=None if diffraction else positive(info.get("Indicated Magnification")),
+        accelerating_voltage_v=positive(info.get("Voltage")),
+        pixel_size_m=pixel,
+        width_px=int(x_axis["size"]) if x_axis and positive(x_axis.get("size")) else None,
+        height_px=int(y_axis["size"]) if y_axis and y_axis is not x_axis and positive(y_axis.get("size")) else None,
+        acquired_at=when,
+        original_metadata=original,
+        metadata_source="dm-tags",
+    )
+
+
+class GatanDmReader(Reader):
+    name = "gatan-dm"
+    vendor = "Gatan"
+    extensions = frozenset({".dm3", ".dm4"})
+
+    def accepts(self, source: Source) -> bool:
+        return len(source.head) >= 4 and struct.unpack(">i", source.head[:4])[0] in (3, 4)
+
+    def read(self, source: Source) -> Reading:
+        try:
+            images = _dm_images(str(source.path))
+        except MemoryError as exc:
+            raise UnreadableFileError("damaged DM file (absurd tag sizes)") from exc
+        except Exception as exc:  # rsciio raises many types on damaged files
+            raise UnreadableFileError(f"damaged DM file: {type(exc).__name__}: {exc}") from exc
+        if not images:
+            raise UnreadableFileError("DM file holds no image (only a thumbnail or nothing)")
+        tags, axes, signal_type = images[0]
+        reading = parse_dm_image(tags, axes, signal_type)
+        reading.original_metadata["other_images"] = [
+            {"title": text_or_none(other.get("Name")), "axes": json_safe(other_axes), "signal_type": other_signal or None}
+            for other, other_axes, other_signal in images[1:]
+        ]
+        return reading

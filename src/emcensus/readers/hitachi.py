@@ -1,0 +1,145 @@
+"""Hitachi SEM/TEM metadata: the `[SemImageFile]` Key=Value sidecar, and the copy in TIFF XPComment.
+
+PC-SEM (SU8000, SU8230/Regulus, S-4800), TM-series tabletops and, we expect, HT7700 TEM software
+write a `.txt` next to each image: `[SemImageFile]` then `Key=Value` lines, CRLF, in UTF-16 or an
+ANSI code page (decoding is `Source.sidecar_text`'s job). Units: `AcceleratingVoltage=15000 Volt`,
+`WorkingDistance=7706.35 um`, `PixelSize` in nm with no unit; magnification refers to a 127 mm wide
+print. Missing keys, unknown sections and other date orders are tolerated; a file with no Hitachi
+field at all is refused so that the image is read without it.
+
+TM-series software also stores part of the sidecar in the TIFF's XPComment tag (40092) and the
+model in XPAuthor (40093): `HitachiTiffReader` uses that when the sidecar was lost.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers.base import Reader, Reading, Source, check_text
+from emcensus.readers.common import SIDECAR_IMAGE_EXTENSIONS, parse_datetime, parse_ini, text_or_none, tiff_tag
+from emcensus.readers.units import to_magnification, to_metres, to_volts
+
+#: Keys only Hitachi software writes; two of them make a section-less Key=Value file Hitachi's.
+_HITACHI_KEYS = frozenset({
+    "instructname", "signalname", "acceleratingvoltage", "datasize", "semversion", "sdmversion",
+    "displaysignalname", "micronmarker", "condencer1", "photosize", "datanumber", "datadisplaycombine",
+    "magnificationdisplay",
+})
+_SIZE = re.compile(r"^\s*(\d{1,7})\s*[xX×*]\s*(\d{1,7})\s*$")
+_XP_COMMENT, _XP_AUTHOR = 40092, 40093
+
+
+def looks_hitachi(text: str) -> bool:
+    """Cheap sniff: `[SemImageFile]` first, or at least two Hitachi-only keys near the top."""
+    head = text[:4096].lstrip("\ufeff \r\n\t")
+    if head[:14].lower() == "[semimagefile]":
+        return True
+    keys = {line.partition("=")[0].strip().lower() for line in head.splitlines() if "=" in line}
+    return len(keys & _HITACHI_KEYS) >= 2
+
+
+def _fields(sections: dict[str, dict[str, str]]) -> dict[str, str]:
+    """All keys, lower case, `[SemImageFile]` winning over other sections."""
+    merged: dict[str, str] = {}
+    ordered = sorted(sections.items(), key=lambda item: item[0].lower() != "semimagefile")
+    for _, section in ordered:
+        for key, value in section.items():
+            merged.setdefault(key.lower(), value)
+    return merged
+
+
+def _condition(text: str | None) -> dict[str, str]:
+    """`Vacc=15.0kV Mag=x200 WD=7.7mm LensMode=3` into {vacc: 15.0kV, ...}: a fallback source."""
+    result: dict[str, str] = {}
+    for token in (text or "").split():
+        key, sep, value = token.partition("=")
+        if sep:
+            result[key.lower()] = value
+    return result
+
+
+def reading_from_fields(fields: dict[str, str], original: dict[str, Any], source: str) -> Reading:
+    """Normalise Hitachi keys (lower-cased) into a `Reading`; refuse when none is there."""
+    condition = _condition(fields.get("condition"))
+    size = _SIZE.match(fields.get("datasize", ""))
+    reading = Reading(
+        vendor="Hitachi",
+        model=text_or_none(fields.get("instructname")),
+        detector=text_or_none(fields.get("signalname")) or text_or_none(fields.get("displaysignalname")),
+        magnification=to_magnification(fields.get("magnification")) or to_magnification(condition.get("mag")),
+        accelerating_voltage_v=to_volts(fields.get("acceleratingvoltage")) or to_volts(condition.get("vacc")),
+        working_distance_m=to_metres(fields.get("workingdistance"), "um") or to_metres(condition.get("wd"), "mm"),
+        pixel_size_m=to_metres(fields.get("pixelsize"), "nm"),
+        width_px=(int(size[1]) or None) if size else None,
+        height_px=(int(size[2]) or None) if size else None,
+        acquired_at=parse_datetime(fields.get("date"), fields.get("time")),
+        original_metadata=original,
+        metadata_source=source,
+    )
+    if not any((reading.model, reading.detector, reading.magnification, reading.accelerating_voltage_v,
+                reading.pixel_size_m)):
+        raise UnreadableFileError("Hitachi metadata has none of InstructName, SignalName, Magnification, "
+                                  "AcceleratingVoltage, PixelSize")
+    return reading
+
+
+def parse_hitachi(text: str) -> Reading:
+    """A Hitachi `[SemImageFile]` sidecar's text as a `Reading`."""
+    if not looks_hitachi(text):
+        raise UnreadableFileError("not a Hitachi sidecar (no [SemImageFile] section or Hitachi keys)")
+    sections = parse_ini(text)
+    return reading_from_fields(_fields(sections), sections, "sidecar:hitachi-sem")
+
+
+class HitachiSidecarReader(Reader):
+    name = "hitachi-sem"
+    vendor = "Hitachi"
+    extensions = SIDECAR_IMAGE_EXTENSIONS
+    uses_sidecar = True
+
+    def accepts(self, source: Source) -> bool:
+        text = source.sidecar_text
+        return text is not None and looks_hitachi(text)
+
+    def read(self, source: Source) -> Reading:
+        text = source.sidecar_text
+        if text is None:
+            raise UnreadableFileError("no sidecar")
+        return parse_hitachi(text)
+
+
+def _xp_text(value: Any) -> str | None:
+    """XP* tags are UTF-16LE bytes (tifffile leaves them undecoded)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return check_text(bytes(value).decode("utf-16-le", errors="replace").rstrip("\x00"), "XP tag")
+        except UnreadableFileError:
+            return None
+    return None
+
+
+class HitachiTiffReader(Reader):
+    """Images whose sidecar is gone: TM-series TIFFs keep PixelSize, SignalName and a
+    `Condition=Vacc=15.0kV Mag=x200 WD=7.7mm` line in XPComment, and the model in XPAuthor."""
+
+    name = "hitachi-tiff"
+    vendor = "Hitachi"
+    extensions = frozenset({".tif", ".tiff"})
+
+    def accepts(self, source: Source) -> bool:
+        comment = _xp_text(tiff_tag(source, _XP_COMMENT))
+        return comment is not None and looks_hitachi(comment)
+
+    def read(self, source: Source) -> Reading:
+        comment = _xp_text(source.tiff_tags.get(_XP_COMMENT)) or ""
+        sections = parse_ini(comment)
+        fields = _fields(sections)
+        author = text_or_none(_xp_text(source.tiff_tags.get(_XP_AUTHOR)))
+        if author and "instructname" not in fields:
+            fields["instructname"] = author
+        original = {"XPComment": sections, "XPAuthor": author}
+        return reading_from_fields(fields, original, f"tiff-tag:{_XP_COMMENT}")

@@ -1,0 +1,136 @@
+"""Thermo Fisher Velox `.emd` (HDF5): one JSON metadata document per image dataset.
+
+Images live in `/Data/Image/<uuid>/` as `Data` (height × width × frames) and `Metadata` (JSON as
+a zero-padded uint8 column per frame; only the first column is read, never `Data`'s values).
+Fields: `Instrument.InstrumentModel`/`Manufacturer`, `Optics.AccelerationVoltage` (V),
+`BinaryResult.Detector` and `PixelSize.width` with `PixelUnitX` (`m`; anything else is reciprocal
+space and gives no pixel size), `Optics.NominalMagnification` (TEM) or
+`CustomProperties.StemMagnification` (STEM), `Acquisition.AcquisitionStartDatetime.DateTime`
+(Unix seconds, kept as local time like the mtime fallback). STEM vs TEM comes from the type of the
+detector that made the image (`ScanningDetector` vs `ImagingDetector`).
+Pitfall: `BinaryResult.ImageSize` is the camera's full frame (4096) while `PixelSize` refers to the
+stored, binned image (512): width and height are taken from the dataset's shape.
+An EMD may hold several images: the first (by dataset name) is the record; all of them are
+summarised in `original_metadata["images"]`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.common import from_unix, json_safe, text_or_none, vendor_from_name
+from emcensus.readers.units import positive
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+MAX_METADATA_BYTES = 16 << 20
+
+
+def _get(tree: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(tree, dict):
+            return None
+        tree = tree.get(key)
+    return tree
+
+
+def _detector_type(meta: dict[str, Any], name: str | None) -> str | None:
+    detectors = meta.get("Detectors")
+    for entry in detectors.values() if isinstance(detectors, dict) else []:
+        if isinstance(entry, dict) and entry.get("DetectorName") == name:
+            return text_or_none(entry.get("DetectorType"))
+    return None
+
+
+def parse_velox(meta: dict[str, Any], height: int | None = None, width: int | None = None) -> Reading:
+    """One Velox image's metadata document (and its dataset shape) as a `Reading`."""
+    if not isinstance(meta, dict):
+        raise UnreadableFileError("Velox metadata is not a JSON object")
+    detector = text_or_none(_get(meta, "BinaryResult", "Detector"))
+    kind = _detector_type(meta, detector)
+    stem_mag = positive(_get(meta, "CustomProperties", "StemMagnification", "value"))
+    technique = "STEM" if kind == "ScanningDetector" else "TEM" if kind == "ImagingDetector" else None
+    if technique is None and stem_mag:
+        technique = "STEM"
+    unit = text_or_none(_get(meta, "BinaryResult", "PixelUnitX"))
+    magnification = stem_mag if technique == "STEM" else positive(_get(meta, "Optics", "NominalMagnification"))
+    start = _get(meta, "Acquisition", "AcquisitionStartDatetime", "DateTime")
+    model = text_or_none(_get(meta, "Instrument", "InstrumentModel"))
+    return Reading(
+        vendor=vendor_from_name(text_or_none(_get(meta, "Instrument", "Manufacturer"))),
+        model=model,
+        technique=technique,
+        detector=detector,
+        magnification=magnification,
+        accelerating_voltage_v=positive(_get(meta, "Optics", "AccelerationVoltage")),
+        pixel_size_m=positive(_get(meta, "BinaryResult", "PixelSize", "width")) if unit == "m" else None,
+        width_px=width,
+        height_px=height,
+        acquired_at=from_unix(start) or from_unix(_get(meta, "Acquisition", "AcquisitionDatetime", "DateTime")),
+        original_metadata=json_safe(meta),
+        metadata_source="emd-json",
+    )
+
+
+def _metadata(group: Any) -> dict[str, Any]:
+    dataset = group.get("Metadata")
+    if dataset is None or dataset.ndim != 2 or dataset.shape[0] > MAX_METADATA_BYTES:
+        raise UnreadableFileError("Velox image without a Metadata column")
+    raw = dataset[:, 0].tobytes().split(b"\x00", 1)[0]
+    try:
+        meta = json.loads(raw.decode("utf-8", errors="replace"))
+    except ValueError as exc:
+        raise UnreadableFileError(f"Velox metadata is not JSON: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise UnreadableFileError("Velox metadata is not a JSON object")
+    return meta
+
+
+def _shape(group: Any) -> tuple[int | None, int | None]:
+    data = group.get("Data")
+    shape = getattr(data, "shape", None) or ()
+    return (int(shape[0]), int(shape[1])) if len(shape) >= 2 else (None, None)
+
+
+class VeloxEmdReader(Reader):
+    name = "velox-emd"
+    vendor = "FEI/Thermo"
+    extensions = frozenset({".emd"})
+
+    def accepts(self, source: Source) -> bool:
+        return source.head.startswith(HDF5_MAGIC)
+
+    def read(self, source: Source) -> Reading:
+        import h5py
+
+        try:
+            with h5py.File(source.path, "r") as handle:
+                images = handle.get("Data/Image")
+                if not isinstance(images, h5py.Group) or not len(images):
+                    raise UnreadableFileError("HDF5 file without /Data/Image: not a Velox EMD image file")
+                names = sorted(images)
+                first = images[names[0]]
+                height, width = _shape(first)
+                reading = parse_velox(_metadata(first), height, width)
+                reading.original_metadata = {
+                    "metadata": reading.original_metadata,
+                    "images": [_summary(name, images[name]) for name in names],
+                    "other_data": sorted(key for key in handle.get("Data", {}) if key != "Image"),
+                }
+                return reading
+        except UnreadableFileError:
+            raise
+        except Exception as exc:  # h5py raises OSError, KeyError, ValueError... on damaged files
+            raise UnreadableFileError(f"damaged EMD/HDF5 file: {type(exc).__name__}: {exc}") from exc
+
+
+def _summary(name: str, group: Any) -> dict[str, Any]:
+    """Name, shape and detector of one image dataset, for the multi-image summary."""
+    try:
+        detector = text_or_none(_get(_metadata(group), "BinaryResult", "Detector"))
+    except UnreadableFileError:
+        detector = None
+    data = group.get("Data")
+    return {"name": name, "shape": list(getattr(data, "shape", ()) or ()), "detector": detector}

@@ -1,0 +1,58 @@
+"""Lost-data breakdowns and storage trends."""
+
+from __future__ import annotations
+
+import pytest
+
+from emcensus.analysis.loss import format_bytes, loss_breakdown, storage_table, storage_trend
+
+
+def test_breakdown_by_year_keeps_unknown_and_flags_overcounts():
+    breakdown = loss_breakdown("year", {2016: 1000, 2017: 500, None: 20}, {2016: 25, 2017: 10, 2019: 3})
+    assert [row.key for row in breakdown.rows] == [2016, 2017, 2019, None]
+    row_2016 = breakdown.rows[0]
+    assert row_2016.published_pct == pytest.approx(2.5) and row_2016.lost_pct == pytest.approx(97.5)
+    assert breakdown.rows[2].overcounted and breakdown.rows[2].lost_pct is None
+    assert (breakdown.total.acquired, breakdown.total.published) == (1520, 38)
+    records = breakdown.to_records()
+    assert records[-2]["year"] == "unknown" and records[-1]["year"] == "TOTAL"
+    assert records[0] == {"year": "2016", "acquired": 1000, "published": 25, "lost": 975,
+                          "published_pct": pytest.approx(2.5), "lost_pct": pytest.approx(97.5)}
+
+
+def test_breakdown_by_decade_sorts_by_size():
+    breakdown = loss_breakdown("scale_bar_decade", {"1–10 µm": 5, "10–100 nm": 7, "100 nm–1 µm": 3}, {})
+    assert [row.key for row in breakdown.rows] == ["10–100 nm", "100 nm–1 µm", "1–10 µm"]
+
+
+def test_breakdown_by_name_is_alphabetical():
+    breakdown = loss_breakdown("group", {"zeta": 1, "alpha": 2, None: 3}, {"alpha": 1})
+    assert [row.key for row in breakdown.rows] == ["alpha", "zeta", None]
+
+
+def test_storage_table_and_bytes_format():
+    table = storage_table("instrument", {"SU8230": 3 * 1024**3, "HT7700": 1024**3})
+    assert table.total_bytes == 4 * 1024**3
+    assert table.to_records()[0] == {"instrument": "HT7700", "bytes": 1024**3, "size": "1.0 GiB", "share_pct": 25.0}
+    assert [format_bytes(x) for x in (512, 1536, 5 * 1024**4, 3 * 1024**5)] == [
+        "512 B", "1.5 KiB", "5.0 TiB", "3072.0 TiB"]
+
+
+def test_storage_trend_is_a_least_squares_line():
+    trend = storage_trend({2011: 100, 2012: 200, 2014: 400, None: 999})
+    assert trend.years == (2011, 2012, 2013, 2014)
+    assert trend.annual_bytes == (100, 200, 0, 400)  # a year with nothing written is a zero
+    assert trend.cumulative_bytes == (100, 300, 300, 700)
+    assert trend.slope_bytes_per_year == pytest.approx(70.0)
+    assert trend.mean_bytes_per_year == pytest.approx(175.0)
+    assert trend.growth_pct_per_year == pytest.approx(100 * 70 / 175)
+    assert trend.to_dict()["projected_next_year_bytes"] == pytest.approx(trend.fitted(2015))
+
+
+def test_exact_linear_growth_and_degenerate_inputs():
+    trend = storage_trend({year: 10 * (year - 2000) for year in range(2010, 2020)})
+    assert trend.slope_bytes_per_year == pytest.approx(10.0)
+    assert trend.fitted(2020) == pytest.approx(200.0)
+    single = storage_trend({2020: 5})
+    assert single.slope_bytes_per_year is None and single.growth_pct_per_year is None
+    assert storage_trend({}).to_dict()["projected_next_year_bytes"] is None

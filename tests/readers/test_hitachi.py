@@ -1,0 +1,127 @@
+"""Hitachi sidecars: the real TM4000 files, and the SU-series / HT7700 variants the facility writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emcensus import read_metadata
+from emcensus.errors import UnreadableFileError
+from emcensus.readers import Source, read_source
+from emcensus.readers.hitachi import parse_hitachi
+from emcensus.vocab import detector_family, infer_technique
+from support import hitachi_sidecar, write_tiff
+
+HITACHI_PRINT_WIDTH_M = 0.127  # Hitachi's magnification refers to a 127 mm wide print
+
+
+@pytest.mark.parametrize(("sample", "mag", "wd_mm", "time"), [
+    ("hitachi-sem-txt/sample-１_200倍(x200).tif", 200, 7.70635, "16:38:33"),
+    ("hitachi-sem-txt/sample-１_600倍(x600).tif", 600, 7.8923, "16:41:13"),
+], indirect=["sample"])
+def test_tm4000_sidecar(sample: Path, mag: int, wd_mm: float, time: str) -> None:
+    record = read_metadata(sample)
+    assert (record.vendor, record.instrument, record.technique) == ("Hitachi", "TM4000", "SEM")
+    assert (record.detector, record.detector_family) == ("BSE", "BSE")
+    assert record.magnification == mag
+    assert record.accelerating_voltage_v == 15000
+    assert record.working_distance_m == pytest.approx(wd_mm * 1e-3)
+    assert (record.width_px, record.height_px) == (1280, 960)
+    assert record.pixel_size_m * 1280 == pytest.approx(HITACHI_PRINT_WIDTH_M / mag, rel=1e-3)
+    assert record.acquired_at == f"2021-06-23T{time}"
+    assert record.metadata_source == "sidecar:hitachi-sem"
+    # ImageName= still names the file before its rename: pairing is by stem, the field is only kept
+    assert record.original_metadata["SemImageFile"]["ImageName"].startswith("タンポポ花粉")
+
+
+@pytest.mark.parametrize("sample", ["hitachi-sem-txt/sample-１_200倍(x200).tif"], indirect=True)
+def test_sidecar_reader_does_not_open_the_image(sample: Path) -> None:
+    with Source(sample, sample.with_suffix(".txt")) as source:
+        read_source(source)
+        assert source._tiff is None
+
+
+@pytest.mark.parametrize("sample", ["hitachi-sem-txt/sample-１_200倍(x200).tif"], indirect=True)
+def test_tm4000_tiff_without_its_sidecar(sample: Path) -> None:
+    """The TIFF's XPComment/XPAuthor tags still give model, mode and calibration."""
+    with Source(sample, None) as source:
+        record = read_source(source)
+    assert record.metadata_source == "tiff-tag:40092"
+    assert (record.instrument, record.detector, record.magnification) == ("TM4000", "BSE", 200)
+    assert record.accelerating_voltage_v == 15000
+    assert record.working_distance_m == pytest.approx(7.7e-3)
+    assert record.pixel_size_m == pytest.approx(496.0938e-9)
+
+
+@pytest.mark.parametrize(("encoding", "date", "expected"), [
+    ("cp1252", "06/23/2016", "2016-06-23T10:11:12"),
+    ("utf-16", "2016/06/23", "2016-06-23T10:11:12"),
+    ("cp932", "23.06.2016", "2016-06-23T10:11:12"),
+    ("utf-8", "23/06/2016", "2016-06-23T10:11:12"),  # day first when it cannot be a month
+])
+def test_su_series_sidecar_encodings_and_dates(tmp_path: Path, encoding: str, date: str, expected: str) -> None:
+    write_tiff(tmp_path / "a.tif")
+    (tmp_path / "a.txt").write_bytes(hitachi_sidecar(50000, "LA-BSE(U)", date).encode(encoding))
+    record = read_metadata(tmp_path / "a.tif")
+    assert (record.vendor, record.instrument, record.technique) == ("Hitachi", "SU8230", "SEM")
+    assert (record.detector, record.detector_family) == ("LA-BSE(U)", "LA-BSE")
+    assert record.acquired_at == expected
+    assert record.fov_width_m == pytest.approx(HITACHI_PRINT_WIDTH_M / 50000, rel=1e-3)
+
+
+@pytest.mark.parametrize(("signal", "family", "technique"), [
+    ("SE(U)", "SE", "SEM"), ("SE(L)", "SE", "SEM"), ("HA-BSE", "HA-BSE", "SEM"), ("PDBSE", "PDBSE", "SEM"),
+    ("TE", "TE", "STEM"), ("BF-STEM", "BF-STEM", "STEM"), ("DF-STEM", "DF-STEM", "STEM"),
+])
+def test_signal_names(signal: str, family: str, technique: str) -> None:
+    reading = parse_hitachi(hitachi_sidecar(100000, signal, model="SU8000"))
+    assert reading.detector == signal
+    assert detector_family(reading.detector) == family
+    assert infer_technique(family, reading.technique, "SEM") == technique
+
+
+def test_ht7700_tem_sidecar(tmp_path: Path) -> None:
+    text = "\r\n".join([
+        "[SemImageFile]", "InstructName=HT7700", "SignalName=", "Magnification=40000",
+        "AcceleratingVoltage=100 kV", "PixelSize=0.62", "DataSize=2048x2048", "Date=11/02/2015", "Time=14:05:09",
+        "[Camera]", "CameraName=AMT XR81", "",
+    ])
+    write_tiff(tmp_path / "t.tif")
+    (tmp_path / "t.txt").write_text(text, encoding="cp1252")
+    record = read_metadata(tmp_path / "t.tif")
+    assert (record.instrument, record.technique, record.detector) == ("HT7700", "TEM", None)
+    assert record.accelerating_voltage_v == 100000
+    assert record.pixel_size_m == pytest.approx(0.62e-9)
+    assert (record.width_px, record.height_px) == (2048, 2048)
+    assert record.acquired_at == "2015-11-02T14:05:09"
+
+
+def test_tolerates_units_missing_keys_and_no_section() -> None:
+    reading = parse_hitachi("SignalName=SE(L)\nAcceleratingVoltage=1.5kV\nWorkingDistance=4.1 mm\nFoo=bar\n")
+    assert (reading.model, reading.detector) == (None, "SE(L)")
+    assert reading.accelerating_voltage_v == 1500
+    assert reading.working_distance_m == pytest.approx(4.1e-3)
+    assert reading.magnification is reading.pixel_size_m is reading.acquired_at is None
+
+
+def test_condition_line_fills_missing_fields() -> None:
+    reading = parse_hitachi("[SemImageFile]\r\nInstructName=S-4800\r\nCondition=Vacc=5.0kV Mag=x30.0k WD=8.1mm\r\n")
+    assert (reading.accelerating_voltage_v, reading.magnification) == (5000, 30000)
+    assert reading.working_distance_m == pytest.approx(8.1e-3)
+
+
+@pytest.mark.parametrize("text", ["", "[SemImageFile]\r\n", "hello world", "$CM_MAG 5000\n$CM_ACCEL_VOLT 5\n"])
+def test_refuses_text_without_hitachi_fields(text: str) -> None:
+    with pytest.raises(UnreadableFileError):
+        parse_hitachi(text)
+
+
+def test_unrecognised_sidecar_is_a_warning_and_the_image_is_still_read(tmp_path: Path) -> None:
+    write_tiff(tmp_path / "x.tif")
+    (tmp_path / "x.txt").write_text("operator notes: nice sample\n")
+    problems: list = []
+    with Source(tmp_path / "x.tif", tmp_path / "x.txt") as source:
+        record = read_source(source, problems=problems)
+    assert record.metadata_source == "none" and (record.width_px, record.height_px) == (64, 48)
+    assert [p.severity for p in problems] == ["warning"]
