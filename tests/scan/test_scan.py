@@ -112,7 +112,7 @@ def test_dask_cluster_on_loopback(tiny_archive: Path, tmp_path: Path) -> None:
         run(reference, tiny_archive, workers=0)
         expected = census(reference)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         with Catalog(tmp_path / "dask.sqlite") as catalog:
             summary = run(catalog, tiny_archive, executor=client.get_executor(), batch_size=1)
             assert summary.complete and summary.read == 6

@@ -371,7 +371,7 @@ def plan_archive(
         pool = [p for p in projects if not p.unique and p.start <= year <= p.end and p.affinity in _ELIGIBLE[technique]]
         if not pool:
             pool = [p for p in projects if not p.unique and p.start <= year <= p.end] or [p for p in projects if not p.unique]
-        weights = list(itertools_accumulate(p.weight for p in pool))
+        weights = list(_accumulate(p.weight for p in pool))
         return pool, weights
 
     # one-off projects first: a single session of 2-10 images in their start year
@@ -380,7 +380,7 @@ def plan_archive(
         if not p.unique:
             continue
         year = p.start
-        options = [(k, c) for k, c in streams[year].items() if c >= p.unique and k[1] in _ELIGIBLE_TECH_FOR(p.affinity)]
+        options = [(k, c) for k, c in streams[year].items() if c >= p.unique and k[1] in _techniques_for(p.affinity)]
         options = options or [(k, c) for k, c in streams[year].items() if c >= p.unique]
         if not options:
             continue
@@ -408,11 +408,11 @@ def plan_archive(
     return plan
 
 
-def _ELIGIBLE_TECH_FOR(affinity: str) -> tuple[str, ...]:
+def _techniques_for(affinity: str) -> tuple[str, ...]:
     return {"SEM": ("SEM", "STEM"), "TEM": ("TEM", "STEM"), "both": ("SEM", "TEM", "STEM")}[affinity]
 
 
-def itertools_accumulate(values: Iterable[float]) -> list[float]:
+def _accumulate(values: Iterable[float]) -> list[float]:
     out, total = [], 0.0
     for v in values:
         total += v

@@ -7,6 +7,7 @@ A reader never writes: `Source` opens files read-only and caches what several re
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -38,6 +39,9 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+_JAPANESE = re.compile(r"[\u3040-\u30ff]|[\u4e00-\u9fff]{2}")
+
+
 def decode_text(data: bytes, what: str = "sidecar") -> str:
     """Decode microscope-PC text: UTF-16/UTF-8 by BOM, else UTF-8, cp932 (Japanese Windows), cp1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -52,15 +56,18 @@ def decode_text(data: bytes, what: str = "sidecar") -> str:
         if len(data) >= 4 and data[1::2].count(0) > 0.9 * (len(data) // 2):
             return data.decode("utf-16-le", errors="replace")
         raise UnreadableFileError(f"{what} holds binary data (NUL bytes), not text")
-    for encoding in ("utf-8", "cp932"):
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-        # cp1252 bytes 0xA1-0xDF decode as half-width katakana in cp932: a sign of the wrong guess.
-        if encoding == "cp932" and any("\uff61" <= ch <= "\uff9f" for ch in text):
-            break
-        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        japanese = data.decode("cp932")
+    except UnicodeDecodeError:
+        japanese = None
+    # Western text often decodes as cp932 too ("Ni–Mo" → "Ni邦o"): real Japanese has kana or
+    # words of several kanji, a misread has lone kanji between Latin letters.
+    if japanese is not None and _JAPANESE.search(japanese):
+        return japanese
     return data.decode("cp1252", errors="replace")
 
 

@@ -28,8 +28,12 @@ def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
         page = source.tiff.pages.first
         try:
             width, height = int(page.imagewidth), int(page.imagelength)
+            data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
         except Exception as exc:
             raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+        size = source.path.stat().st_size
+        if data_end > size:
+            raise UnreadableFileError(f"truncated TIFF: pixel data ends at byte {data_end:,}, the file has {size:,}")
         tags = source.tiff_tags
         exif = tags.get(34665) if isinstance(tags.get(34665), dict) else {}
         when = None

@@ -19,7 +19,7 @@ import tifffile
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.common import json_safe, parse_datetime, text_or_none, tiff_tag
-from emcensus.readers.units import to_magnification, to_metres, to_volts
+from emcensus.readers.units import positive, to_magnification, to_metres, to_volts
 
 CZ_SEM = 34118
 _SERIAL_DIGITS = re.compile(r"(?:-\d+)+$")
@@ -56,7 +56,8 @@ def parse_zeiss(metadata: str | dict[str, Any], width_px: int | None = None) -> 
     if not isinstance(meta, dict):
         raise UnreadableFileError("CZ_SEM tag is not Zeiss SmartSEM metadata")
     field_width = to_metres(_value(meta, "ap_width"), "um")
-    pixel = field_width / width_px if field_width and width_px else to_metres(_value(meta, "ap_pixel_size"), "nm")
+    width = positive(width_px)
+    pixel = field_width / width if field_width and width else to_metres(_value(meta, "ap_pixel_size"), "nm")
     reading = Reading(
         vendor="Zeiss",
         model=_model(text_or_none(_value(meta, "sv_serial_number"))),
