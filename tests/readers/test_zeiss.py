@@ -44,3 +44,12 @@ def test_raw_text_and_pixel_size_fallback() -> None:
 def test_refuses_text_without_zeiss_fields(text: str) -> None:
     with pytest.raises(UnreadableFileError):
         parse_zeiss(text)
+
+
+@pytest.mark.parametrize("sample", ["zeiss-smartsem-tiff/test_tiff_Zeiss_SEM_512pix.tif"], indirect=True)
+def test_truncated_pixels_are_refused_even_with_intact_tags(sample: Path, tmp_path: Path) -> None:
+    """The CZ_SEM tag sits before the pixels: a half-copied file still has it, but is damaged."""
+    copy = tmp_path / sample.name
+    copy.write_bytes(sample.read_bytes()[: sample.stat().st_size // 2])
+    with pytest.raises(UnreadableFileError, match="truncated TIFF"):
+        read_metadata(copy)

@@ -147,9 +147,15 @@ class Source:
             import tifffile
 
             try:
-                self._tiff = tifffile.TiffFile(self.path)
+                tiff = tifffile.TiffFile(self.path)
             except Exception as exc:  # tifffile raises many types on damaged files
                 raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+            try:
+                tiff.pages.first
+            except Exception as exc:  # a file cut before its first IFD has no pages at all
+                tiff.close()
+                raise UnreadableFileError(f"damaged TIFF: no readable image directory ({exc or type(exc).__name__})") from exc
+            self._tiff = tiff
         return self._tiff
 
     @cached_property

@@ -8,7 +8,8 @@ from datetime import date, datetime, time
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Source
+from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.generic import image_dimensions
 from emcensus.readers.units import positive
 
 #: Images a sidecar reader may describe (the sidecar says nothing about the container).
@@ -219,3 +220,24 @@ def parse_xml(text: str, what: str) -> Any:
         return ET.fromstring(text.strip().lstrip("\ufeff"))
     except (ET.ParseError, ValueError) as exc:
         raise UnreadableFileError(f"{what} is not well-formed XML: {exc}") from exc
+
+
+class TiffTagReader(Reader):
+    """Base of the readers whose metadata sits in TIFF tags.
+
+    The stored image is checked the way the generic reader checks it, so a damaged or truncated
+    TIFF is refused even when its tags survived, and its size fills what the tags leave unknown.
+    """
+
+    extensions = frozenset({".tif", ".tiff"})
+
+    def read(self, source: Source) -> Reading:
+        width, height, _ = image_dimensions(source)
+        reading = self.read_tags(source, width)
+        reading.width_px = reading.width_px or width
+        reading.height_px = reading.height_px or height
+        return reading
+
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
+        """The vendor metadata; `stored_width` is the TIFF's own width in pixels."""
+        raise NotImplementedError

@@ -18,8 +18,8 @@ import re
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import json_safe, parse_datetime, parse_ini, text_or_none, tiff_tag
+from emcensus.readers.base import Reading, Source
+from emcensus.readers.common import TiffTagReader, json_safe, parse_datetime, parse_ini, text_or_none, tiff_tag
 from emcensus.readers.units import positive
 
 FEI_TAGS = (34682, 34680)  # FEI_HELIOS, FEI_SFEG
@@ -78,15 +78,14 @@ def parse_fei(metadata: str | dict[str, Any]) -> Reading:
     return reading
 
 
-class FeiTiffReader(Reader):
+class FeiTiffReader(TiffTagReader):
     name = "fei-tiff"
     vendor = "FEI/Thermo"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         return any(tiff_tag(source, code) is not None for code in FEI_TAGS)
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         for code in FEI_TAGS:
             value = source.tiff_tags.get(code)
             if isinstance(value, bytes):

@@ -18,7 +18,7 @@ from typing import Any
 
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source, check_text
-from emcensus.readers.common import SIDECAR_IMAGE_EXTENSIONS, parse_datetime, parse_ini, text_or_none, tiff_tag
+from emcensus.readers.common import SIDECAR_IMAGE_EXTENSIONS, TiffTagReader, parse_datetime, parse_ini, text_or_none, tiff_tag
 from emcensus.readers.units import to_magnification, to_metres, to_volts
 
 #: Keys only Hitachi software writes; two of them make a section-less Key=Value file Hitachi's.
@@ -122,19 +122,18 @@ def _xp_text(value: Any) -> str | None:
     return None
 
 
-class HitachiTiffReader(Reader):
+class HitachiTiffReader(TiffTagReader):
     """Images whose sidecar is gone: TM-series TIFFs keep PixelSize, SignalName and a
     `Condition=Vacc=15.0kV Mag=x200 WD=7.7mm` line in XPComment, and the model in XPAuthor."""
 
     name = "hitachi-tiff"
     vendor = "Hitachi"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         comment = _xp_text(tiff_tag(source, _XP_COMMENT))
         return comment is not None and looks_hitachi(comment)
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         comment = _xp_text(source.tiff_tags.get(_XP_COMMENT)) or ""
         sections = parse_ini(comment)
         fields = _fields(sections)

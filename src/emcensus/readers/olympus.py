@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import json_safe, parse_datetime, plausible, text_or_none, tiff_tag
+from emcensus.readers.base import Reading, Source
+from emcensus.readers.common import TiffTagReader, json_safe, parse_datetime, plausible, text_or_none, tiff_tag
 from emcensus.readers.units import positive
 
 OLYMPUS_SIS, MAKE, MODEL, DATETIME = 33560, 271, 272, 306
@@ -36,16 +36,15 @@ def parse_olympus(sis: dict[str, Any], camera: str | None = None, when: str | No
     )
 
 
-class OlympusSisReader(Reader):
+class OlympusSisReader(TiffTagReader):
     name = "olympus-sis"
     vendor = "Olympus"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         make = tiff_tag(source, MAKE)
         return (isinstance(make, str) and make.lower().startswith(_MAKER)) or tiff_tag(source, OLYMPUS_SIS) is not None
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         try:
             pages = [source.tiff.pages[index] for index in range(min(_PAGES_SEARCHED, len(source.tiff.pages)))]
             sis = next((page.tags.valueof(OLYMPUS_SIS) for page in pages if OLYMPUS_SIS in page.tags), None)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import parse_datetime, parse_xml, text_or_none, tiff_tag, xml_to_dict
+from emcensus.readers.base import Reading, Source
+from emcensus.readers.common import TiffTagReader, parse_datetime, parse_xml, text_or_none, tiff_tag, xml_to_dict
 from emcensus.readers.units import positive, to_volts
 
 IMAGE_DESCRIPTION, MODEL_TAG, X_RESOLUTION, RESOLUTION_UNIT = 270, 272, 282, 296
@@ -67,16 +67,15 @@ def _pixels_per_metre(source: Source) -> float | None:
     return None
 
 
-class SightxTiffReader(Reader):
+class SightxTiffReader(TiffTagReader):
     name = "jeol-sightx"
     vendor = "JEOL"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         description = tiff_tag(source, IMAGE_DESCRIPTION)
         return isinstance(description, str) and "<TemReporter" in description[:1024]
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         reading = parse_sightx(source.tiff_tags.get(IMAGE_DESCRIPTION) or "", _pixels_per_metre(source))
         reading.model = reading.model or text_or_none(source.tiff_tags.get(MODEL_TAG))
         return reading

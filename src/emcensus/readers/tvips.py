@@ -15,8 +15,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import json_safe, plausible, text_or_none, tiff_tag, vendor_from_name
+from emcensus.readers.base import Reading, Source
+from emcensus.readers.common import TiffTagReader, json_safe, plausible, text_or_none, tiff_tag, vendor_from_name
 from emcensus.readers.units import number, positive
 
 TVIPS_TAG = 37706
@@ -26,7 +26,7 @@ DIFFRACTION_MODE = 3
 def tvips_datetime(packed: Any, seconds: Any) -> datetime | None:
     """Decode the packed `Date` and `Time` fields; None when they are not a real date."""
     value = number(packed)
-    if value is None or value != int(value) or value <= 0:
+    if value is None or value != int(value) or not 0 < value < 2**32:  # an int32 field
         return None
     packed_int = int(value)
     try:
@@ -61,13 +61,12 @@ def parse_tvips(meta: dict[str, Any]) -> Reading:
     )
 
 
-class TvipsTiffReader(Reader):
+class TvipsTiffReader(TiffTagReader):
     name = "tvips-tiff"
     vendor = "TVIPS"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         return tiff_tag(source, TVIPS_TAG) is not None
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         return parse_tvips(source.tiff_tags.get(TVIPS_TAG))

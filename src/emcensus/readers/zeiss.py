@@ -17,8 +17,8 @@ from typing import Any
 import tifffile
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import json_safe, parse_datetime, text_or_none, tiff_tag
+from emcensus.readers.base import Reading, Source
+from emcensus.readers.common import TiffTagReader, json_safe, parse_datetime, text_or_none, tiff_tag
 from emcensus.readers.units import positive, to_magnification, to_metres, to_volts
 
 CZ_SEM = 34118
@@ -75,22 +75,17 @@ def parse_zeiss(metadata: str | dict[str, Any], width_px: int | None = None) -> 
     return reading
 
 
-class ZeissTiffReader(Reader):
+class ZeissTiffReader(TiffTagReader):
     name = "zeiss-tiff"
     vendor = "Zeiss"
-    extensions = frozenset({".tif", ".tiff"})
 
     def accepts(self, source: Source) -> bool:
         return tiff_tag(source, CZ_SEM) is not None
 
-    def read(self, source: Source) -> Reading:
+    def read_tags(self, source: Source, stored_width: int) -> Reading:
         value = source.tiff_tags.get(CZ_SEM)
         if isinstance(value, bytes):
             value = value.decode("utf-8", errors="replace")
         if not isinstance(value, (str, dict)):
             raise UnreadableFileError("CZ_SEM tag could not be decoded")
-        try:
-            width = int(source.tiff.pages.first.imagewidth)
-        except Exception as exc:  # tifffile raises many types on damaged files
-            raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
-        return parse_zeiss(value, width)
+        return parse_zeiss(value, stored_width)
