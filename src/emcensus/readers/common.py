@@ -222,6 +222,31 @@ def parse_xml(text: str, what: str) -> Any:
         raise UnreadableFileError(f"{what} is not well-formed XML: {exc}") from exc
 
 
+class SidecarTextReader(Reader):
+    """A sidecar format recognised and parsed from its text alone: the image is never opened."""
+
+    extensions = SIDECAR_IMAGE_EXTENSIONS
+    uses_sidecar = True
+
+    @staticmethod
+    def looks(text: str) -> bool:
+        raise NotImplementedError
+
+    @staticmethod
+    def parse(text: str) -> Reading:
+        raise NotImplementedError
+
+    def accepts(self, source: Source) -> bool:
+        text = source.sidecar_text
+        return text is not None and self.looks(text)
+
+    def read(self, source: Source) -> Reading:
+        text = source.sidecar_text
+        if text is None:
+            raise UnreadableFileError("no sidecar")
+        return self.parse(text)
+
+
 class TiffTagReader(Reader):
     """Base of the readers whose metadata sits in TIFF tags.
 

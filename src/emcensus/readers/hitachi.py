@@ -17,8 +17,8 @@ import re
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source, check_text
-from emcensus.readers.common import SIDECAR_IMAGE_EXTENSIONS, TiffTagReader, parse_datetime, parse_ini, text_or_none, tiff_tag
+from emcensus.readers.base import Reading, Source, check_text
+from emcensus.readers.common import SidecarTextReader, TiffTagReader, parse_datetime, parse_ini, text_or_none, tiff_tag
 from emcensus.readers.units import to_magnification, to_metres, to_volts
 
 #: Keys only Hitachi software writes; two of them make a section-less Key=Value file Hitachi's.
@@ -93,21 +93,11 @@ def parse_hitachi(text: str) -> Reading:
     return reading_from_fields(_fields(sections), sections, "sidecar:hitachi-sem")
 
 
-class HitachiSidecarReader(Reader):
+class HitachiSidecarReader(SidecarTextReader):
     name = "hitachi-sem"
     vendor = "Hitachi"
-    extensions = SIDECAR_IMAGE_EXTENSIONS
-    uses_sidecar = True
-
-    def accepts(self, source: Source) -> bool:
-        text = source.sidecar_text
-        return text is not None and looks_hitachi(text)
-
-    def read(self, source: Source) -> Reading:
-        text = source.sidecar_text
-        if text is None:
-            raise UnreadableFileError("no sidecar")
-        return parse_hitachi(text)
+    looks = staticmethod(looks_hitachi)
+    parse = staticmethod(parse_hitachi)
 
 
 def _xp_text(value: Any) -> str | None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
-from emcensus.readers.common import SIDECAR_IMAGE_EXTENSIONS, parse_datetime, text_or_none
+from emcensus.readers.base import Reading
+from emcensus.readers.common import SidecarTextReader, parse_datetime, text_or_none
 from emcensus.readers.units import positive, to_magnification, to_metres, to_volts
 
 _SIGNATURES = ("$CM_FORMAT JEOL-SEM", "$SEM_DATA_VERSION")
@@ -79,18 +79,8 @@ def parse_jeol_sem(text: str) -> Reading:
     return reading
 
 
-class JeolSemSidecarReader(Reader):
+class JeolSemSidecarReader(SidecarTextReader):
     name = "jeol-sem"
     vendor = "JEOL"
-    extensions = SIDECAR_IMAGE_EXTENSIONS
-    uses_sidecar = True
-
-    def accepts(self, source: Source) -> bool:
-        text = source.sidecar_text
-        return text is not None and looks_jeol_sem(text)
-
-    def read(self, source: Source) -> Reading:
-        text = source.sidecar_text
-        if text is None:
-            raise UnreadableFileError("no sidecar")
-        return parse_jeol_sem(text)
+    looks = staticmethod(looks_jeol_sem)
+    parse = staticmethod(parse_jeol_sem)

@@ -11,7 +11,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 from emcensus.catalog import Catalog, FileResult, GroupResult
@@ -31,6 +30,8 @@ class RootSpec:
     instrument: str | None = None
     vendor: str | None = None
     technique: str | None = None
+    magnification_reference_m: float | None = None  # width magnification refers to (None: the default)
+    layout: str | None = None  # folder pattern below the root, e.g. "{group}/{project}/**"
 
 
 class ScanProgress(Protocol):
@@ -181,7 +182,7 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
     known = lookup_model(root.instrument)
     vendor = root.vendor or (known.vendor if known else None)
     technique = root.technique.upper() if root.technique else (known.technique if known else None)
-    return RootSpec(path, root.instrument, vendor, technique)
+    return RootSpec(path, root.instrument, vendor, technique, root.magnification_reference_m, root.layout)
 
 
 def _scan_root(
@@ -193,7 +194,8 @@ def _scan_root(
     batch_size: int,
     summary: ScanSummary,
 ) -> None:
-    root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique)
+    root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
+                                  magnification_reference_m=root.magnification_reference_m, layout=root.layout)
     known = catalog.known_files(root_id)
     present_by_key: dict[str, set[str]] = {}
     for path, row in known.items():
