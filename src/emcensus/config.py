@@ -9,6 +9,7 @@
     model = "Regulus8230"                    # optional: looked up in the built-in model table
     vendor = "Hitachi"                       # optional: overrides the table
     technique = "SEM"                        # optional: overrides the table
+    magnification_reference_mm = 127         # optional: width magnification refers to
     roots = ["/mnt/archive/SU8230"]
 
 Values from the file win over the built-in table, which wins over nothing.
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emcensus.analysis.layout import compile_layout
 from emcensus.errors import ConfigError
 from emcensus.scan import RootSpec
 from emcensus.vocab import TECHNIQUES, lookup_model
@@ -33,6 +35,7 @@ class Instrument:
     model: str | None = None
     vendor: str | None = None
     technique: str | None = None
+    magnification_reference_mm: float | None = None
 
 
 @dataclass(slots=True)
@@ -43,7 +46,11 @@ class Facility:
 
     def root_specs(self) -> list[RootSpec]:
         return [
-            RootSpec(root, instrument.name, instrument.vendor, instrument.technique)
+            RootSpec(
+                root, instrument.name, instrument.vendor, instrument.technique,
+                None if instrument.magnification_reference_mm is None else instrument.magnification_reference_mm / 1000,
+                self.layout,
+            )
             for instrument in self.instruments
             for root in instrument.roots
         ]
@@ -75,7 +82,13 @@ def load_facility(path: str | Path) -> Facility:
             raise ConfigError(f"{path}: [[instrument]] #{index} needs a name and a list of roots")
         roots = [str((path.parent / root).resolve()) for root in entry["roots"]]
         vendor, technique = instrument_defaults(entry["name"], entry.get("model"), entry.get("vendor"), entry.get("technique"))
-        instruments.append(Instrument(entry["name"], roots, entry.get("model"), vendor, technique))
+        reference = entry.get("magnification_reference_mm")
+        if reference is not None and (isinstance(reference, bool) or not isinstance(reference, int | float) or reference <= 0):
+            raise ConfigError(f"{path}: instrument {entry['name']}: magnification_reference_mm must be a positive number of millimetres")
+        instruments.append(Instrument(entry["name"], roots, entry.get("model"), vendor, technique, reference))
     if not instruments:
         raise ConfigError(f"{path}: no [[instrument]] with roots")
-    return Facility(facility_table.get("name", "facility"), facility_table.get("layout"), instruments)
+    layout = facility_table.get("layout")
+    if layout is not None:
+        compile_layout(str(layout))  # a bad pattern fails here, not in the middle of a scan
+    return Facility(facility_table.get("name", "facility"), layout, instruments)

@@ -114,6 +114,7 @@ class PublishedImage:
     article: str
     path: str
     technique: str | None = None
+    row: int | None = field(default=None, compare=False)  # ledger row, for problems found on import
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,7 +279,7 @@ def read_ledger(path: str | Path, vocabulary: CategoryVocabulary | None = DEFAUL
             continue
         if isinstance(item, PublishedImage):
             seen_images.add((article.id, item.path))
-            ledger.images.append(item)
+            ledger.images.append(replace(item, row=row_number))
         else:
             ledger.counts.append(item)
     ledger.articles = list(table.by_id.values())

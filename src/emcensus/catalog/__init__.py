@@ -14,6 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
+from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, derive
+from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.errors import CatalogError, QueryError
@@ -58,14 +61,19 @@ AUDIT_KINDS = {
     "duplicate-exports": "acquisitions saved in several formats (tif + jpg + bmp): counted once",
     "date-disagreement": "metadata date and file date more than a day apart (copied or re-saved files)",
     "missing": "files catalogued earlier that are gone from disk (history kept)",
+    "fov-disagreement": "pixel-size FOV and magnification FOV more than 2 % apart (unit error or wrong reference width)",
 }
 
+#: Root columns that feed the derived image columns: a change means recomputing the root.
+_SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
-class Catalog:
+
+class Catalog(LedgerMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path)
+        self._settings: dict[int, RootSettings] = {}
         if readonly and not self.path.exists():
             raise CatalogError(f"no catalog at {self.path}: run `emcensus scan` first")
         try:
@@ -99,6 +107,8 @@ class Catalog:
                 for statement in MIGRATIONS[number]:
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number + 1}")
+            for (root_id,) in self.db.execute("SELECT id FROM roots").fetchall():
+                self._recompute_root(root_id)  # columns added since `version` start empty
 
     def close(self) -> None:
         self.db.close()
@@ -110,21 +120,55 @@ class Catalog:
         self.close()
 
     # ----------------------------------------------------------------- roots and scans
-    def ensure_root(self, path: str, instrument: str | None, vendor: str | None, technique: str | None) -> int:
-        """Register a scan root (or update its instrument) and return its id."""
+    def ensure_root(self, path: str, instrument: str | None, vendor: str | None, technique: str | None, *,
+                    magnification_reference_m: float | None = None, layout: str | None = None) -> int:
+        """Register a scan root (or update its settings) and return its id.
+
+        Settings not given keep their stored value; when a stored setting changes, the derived
+        columns of the root's images are recomputed, so counts never mix old and new settings."""
+        settings_sql = f"SELECT {_SETTINGS_COLUMNS} FROM roots WHERE path = ?"
         with self.db:
-            self.db.execute(
-                """INSERT INTO roots(path, instrument, vendor, technique, added_at) VALUES (?, ?, ?, ?, ?)
+            before = self.db.execute(settings_sql, (path,)).fetchone()
+            root_id = self.db.execute(
+                """INSERT INTO roots(path, instrument, vendor, technique, magnification_reference_m, layout, added_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT(path) DO UPDATE SET
                      instrument = coalesce(excluded.instrument, instrument),
                      vendor = coalesce(excluded.vendor, vendor),
-                     technique = coalesce(excluded.technique, technique)""",
-                (path, instrument, vendor, technique, _now()),
-            )
-        return self.db.execute("SELECT id FROM roots WHERE path = ?", (path,)).fetchone()[0]
+                     technique = coalesce(excluded.technique, technique),
+                     magnification_reference_m = coalesce(excluded.magnification_reference_m, magnification_reference_m),
+                     layout = coalesce(excluded.layout, layout)
+                   RETURNING id""",
+                (path, instrument, vendor, technique, magnification_reference_m, layout, _now()),
+            ).fetchone()[0]
+            self._settings.pop(root_id, None)
+            if before is not None and before != self.db.execute(settings_sql, (path,)).fetchone():
+                self._recompute_root(root_id)
+        return root_id
 
     def roots(self) -> list[dict[str, Any]]:
-        return self._dicts("SELECT id, path, instrument, vendor, technique, added_at FROM roots ORDER BY path")
+        return self._dicts(
+            "SELECT id, path, instrument, vendor, technique, magnification_reference_m, layout, added_at FROM roots ORDER BY path"
+        )
+
+    def _root_settings(self, root_id: int) -> RootSettings:
+        if root_id not in self._settings:
+            row = self.db.execute(f"SELECT {_SETTINGS_COLUMNS} FROM roots WHERE id = ?", (root_id,)).fetchone()
+            self._settings[root_id] = RootSettings.from_row(*row)
+        return self._settings[root_id]
+
+    def _recompute_root(self, root_id: int) -> None:
+        """Derived columns of every image of a root, from its current settings (caller holds the transaction)."""
+        settings = self._root_settings(root_id)
+        rows = self.db.execute(
+            "SELECT id, rel_path, vendor, technique, pixel_size_m, width_px, magnification FROM images WHERE root_id = ?",
+            (root_id,),
+        ).fetchall()
+        assignments = ", ".join(f"{column} = ?" for column in DERIVED_COLUMNS)
+        self.db.executemany(
+            f"UPDATE images SET {assignments} WHERE id = ?",
+            [[*derive(settings, *row[1:]).values(), row[0]] for row in rows],
+        )
 
     def _root_ids(self) -> dict[str, int]:
         return {path: rid for rid, path in self.db.execute("SELECT id, path FROM roots")}
@@ -194,6 +238,8 @@ class Catalog:
         if record is not None:
             values = stat_values | {name: getattr(record, name) for name in _RECORD_COLUMNS}
             values |= {"readable": 1, "year": _year(record.acquired_at), "date_gap_days": _date_gap(record, result.mtime_ns)}
+            values |= derive(self._root_settings(root_id), result.rel_path, record.vendor, record.technique,
+                             record.pixel_size_m, record.width_px, record.magnification)
         else:
             values = stat_values  # keep whatever was read before; a new file stays unreadable
         columns = list(values)
@@ -256,23 +302,36 @@ class Catalog:
 
         Counts distinct acquisitions unless `files=True` (a frame saved as tif + jpg is one image).
         """
+        return self._grouped(by, "count(*)", "count", "" if files else "is_primary = 1", filters)
+
+    def storage(self, by: Any = (), **filters: Any) -> list[dict[str, Any]]:
+        """Bytes on disk of every file (exports and copies included) per group, as `bytes`."""
+        return self._grouped(by, "coalesce(sum(size_bytes), 0)", "bytes", "", filters)
+
+    def _grouped(self, by: Any, aggregate: str, label: str, extra_where: str, filters: dict[str, Any]
+                 ) -> list[dict[str, Any]]:
+        """One aggregate over the filtered images per group; decade groups come in size order."""
         image_filter = filters.pop("filter", None) or ImageFilter.from_kwargs(**filters)
         where, params = image_filter.where(self._root_ids())
-        if not files:
-            where += " AND is_primary = 1"
+        if extra_where:
+            where += f" AND {extra_where}"
         groups = group_columns(by)
         select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
-        sql = f"SELECT {select + ', ' if select else ''}count(*) FROM images WHERE {where}"
+        sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM images WHERE {where}"
         if groups:
             order = ", ".join(str(i + 1) for i in range(len(groups)))
             sql += f" GROUP BY {order} ORDER BY {order}"
         rows = self.db.execute(sql, params).fetchall()
         names = [name for name, _ in groups]
-        result = [dict(zip([*names, "count"], row, strict=True)) for row in rows]
+        result = [dict(zip([*names, label], row, strict=True)) for row in rows]
         if "root" in names:
             paths = {rid: path for path, rid in self._root_ids().items()}
             for item in result:
                 item["root"] = paths.get(item["root"], item["root"])
+        if "scalebar_decade" in names:
+            result.sort(key=lambda item: tuple(
+                decade_sort_key(item[n]) if n == "scalebar_decade" else (item[n] is None, item[n] if item[n] is not None else 0)
+                for n in names))
         return result
 
     def total(self, *, files: bool = False, **filters: Any) -> int:
@@ -325,7 +384,12 @@ class Catalog:
         sql, params = queries[kind]
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return self._dicts(sql, params)
+        rows = self._dicts(sql, params)
+        if kind == "fov-disagreement":
+            for row in rows:
+                row["reason"] = FovEstimate(row["fov_pixel_size_m"], "pixel-size", row["fov_pixel_size_m"],
+                                            row["fov_magnification_m"]).note
+        return rows
 
     def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, params)
@@ -357,6 +421,11 @@ def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
         "missing": (
             "SELECT path, missing_since_scan FROM images WHERE status = 'missing' ORDER BY path",
             (),
+        ),
+        "fov-disagreement": (
+            f"""SELECT path, magnification, pixel_size_m, fov_m AS fov_pixel_size_m, fov_mag_m AS fov_magnification_m
+                FROM images WHERE {present} AND readable = 1 AND fov_disagreement > ? ORDER BY fov_disagreement DESC, path""",
+            (FOV_TOLERANCE,),
         ),
     }
 

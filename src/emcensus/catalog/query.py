@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from emcensus.analysis.fov import DECADE_LABELS
 from emcensus.errors import QueryError
 
 #: Fields `count --by` groups on, with the SQL expression behind each.
@@ -26,7 +28,15 @@ GROUP_FIELDS: dict[str, str] = {
     "metadata_source": "metadata_source",
     "acquired_at_source": "acquired_at_source",
     "month": "substr(acquired_at, 1, 7)",
+    "scalebar_decade": "scalebar_decade",
+    "fov_source": "fov_source",
+    "group": "group_name",
+    "project": "project",
 }
+
+_LENGTH_UNITS = {"": 0, "m": 0, "mm": -3, "um": -6, "µm": -6, "μm": -6, "nm": -9, "pm": -12}  # powers of ten
+_LENGTH = r"[0-9.]+(?:[eE][+-]?[0-9]+)?\s*(?:[mnpuµμ]?m)?"
+_LENGTH_RANGE = re.compile(rf"^\s*({_LENGTH})?\s*(?:-|:|\.\.)\s*({_LENGTH})?\s*$")
 
 _RANGE = re.compile(r"^\s*([0-9.eE+]*)\s*(?:-|:|\.\.)\s*([0-9.eE+]*)\s*$")
 
@@ -60,6 +70,46 @@ def parse_range(value: Any, name: str, cast: type = float) -> tuple[Any, Any]:
         raise QueryError(f"--{name.replace('_', '-')}: {value!r} is not a number or a range like 1000-50000") from None
 
 
+def _length(text: str) -> float:
+    match = re.fullmatch(r"([0-9.]+(?:[eE][+-]?[0-9]+)?)\s*(\S*)", text.strip())
+    if not match or match.group(2) not in _LENGTH_UNITS:
+        raise ValueError(text)
+    return float(Decimal(match.group(1)).scaleb(_LENGTH_UNITS[match.group(2)]))  # exact: 10um is 1e-05
+
+
+def parse_length_range(value: Any, name: str) -> tuple[float | None, float | None]:
+    """`1e-6`, `1um-10um`, `500nm:2um`, `-1mm` → inclusive (low, high) in metres; None = open."""
+    if value is None or isinstance(value, (int, float, tuple)):
+        return parse_range(value, name)
+    text = str(value).replace(" ", "")
+    try:
+        if re.fullmatch(_LENGTH, text):
+            return _length(text), _length(text)
+        match = _LENGTH_RANGE.match(text)
+        if match:
+            low, high = match.groups()
+            return (_length(low) if low else None, _length(high) if high else None)
+    except (ValueError, InvalidOperation):
+        pass
+    raise QueryError(f"--{name.replace('_', '-')}: {value!r} is not a length or a range like 1um-10um (units: m, mm, um, nm)")
+
+
+def _fold_decade(label: str) -> str:
+    """Typable form of a decade label: "10–100 nm" ~ "10-100nm", "100 nm–1 µm" ~ "100nm-1um"."""
+    return label.replace("–", "-").replace("µ", "u").replace("≥", ">=").replace(" ", "").casefold()
+
+
+def _decade_labels(value: Any) -> list[str]:
+    by_fold = {_fold_decade(label): label for label in DECADE_LABELS}
+    labels = []
+    for item in _as_list(value):
+        label = by_fold.get(_fold_decade(item))
+        if label is None:
+            raise QueryError(f"--scalebar-decade: {item!r} is not a decade; decades: {', '.join(DECADE_LABELS)}")
+        labels.append(label)
+    return labels
+
+
 @dataclass
 class ImageFilter:
     """Which images to count. Every field narrows the set; lists mean 'any of'."""
@@ -72,6 +122,10 @@ class ImageFilter:
     detector: Any = None  # detector family (SE, LA-BSE, BF-STEM, ...)
     vendor: Any = None
     magnification: Any = None  # 50000 or "1000-50000"
+    fov: Any = None  # FOV width in metres or a range with units: "1um-10um"
+    scalebar_decade: Any = None  # decade label(s): "10–100 nm" (or "10-100nm")
+    group: Any = None  # from the facility layout
+    project: Any = None
     root: Any = None  # a scan root path
     path: str | None = None  # glob on the full path, e.g. "*/GroupA/*"
     include_missing: bool = False
@@ -84,6 +138,15 @@ class ImageFilter:
             raise QueryError(f"unknown filter(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         return cls(**kwargs)
 
+    def year_range(self) -> tuple[int | None, int | None]:
+        """Inclusive (first, last) year from --year, --since and --until together; None = open."""
+        low, high = parse_range(self.year, "year", int)
+        if self.since is not None:
+            low = max(low, int(self.since)) if low is not None else int(self.since)
+        if self.until is not None:
+            high = min(high, int(self.until)) if high is not None else int(self.until)
+        return low, high
+
     def where(self, root_ids: dict[str, int]) -> tuple[str, list[Any]]:
         """SQL WHERE clause (without the keyword) and its parameters."""
         clauses: list[str] = ["readable = 1"]
@@ -91,19 +154,21 @@ class ImageFilter:
         if not self.include_missing:
             clauses.append("status = 'present'")
 
-        low, high = parse_range(self.year, "year", int)
-        if self.since is not None:
-            low = max(low, int(self.since)) if low is not None else int(self.since)
-        if self.until is not None:
-            high = min(high, int(self.until)) if high is not None else int(self.until)
-        _add_range(clauses, params, "year", low, high)
+        _add_range(clauses, params, "year", *self.year_range())
         _add_range(clauses, params, "magnification", *parse_range(self.magnification, "magnification"))
+        _add_range(clauses, params, "fov_m", *parse_length_range(self.fov, "fov"))
+        decades = _decade_labels(self.scalebar_decade)
+        if decades:
+            clauses.append(f"scalebar_decade IN ({', '.join('?' * len(decades))})")
+            params.extend(decades)
 
         for column, value in (
             ("instrument", self.instrument),
             ("technique", [v.upper() for v in _as_list(self.technique)]),
             ("detector_family", [v.upper() for v in _as_list(self.detector)]),
             ("vendor", self.vendor),
+            ("group_name", self.group),
+            ("project", self.project),
         ):
             values = _as_list(value)
             if values:

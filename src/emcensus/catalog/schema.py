@@ -79,6 +79,40 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX images_mag ON images(is_primary, magnification, technique)"
         " WHERE status = 'present' AND readable = 1",
     ],
+    # 2: derived per-image columns (FOV, scale bar, layout fields), root settings, the publication ledger
+    [
+        "ALTER TABLE roots ADD COLUMN magnification_reference_m REAL",  # facility file; NULL: the default
+        "ALTER TABLE roots ADD COLUMN layout TEXT",                      # e.g. "{group}/{project}/**"
+        "ALTER TABLE images ADD COLUMN fov_m REAL",              # chosen FOV width (pixel size first)
+        "ALTER TABLE images ADD COLUMN fov_source TEXT",         # pixel-size | magnification
+        "ALTER TABLE images ADD COLUMN fov_mag_m REAL",          # reference width / magnification
+        "ALTER TABLE images ADD COLUMN fov_disagreement REAL",   # |pixel route / mag route - 1|
+        "ALTER TABLE images ADD COLUMN scale_bar_m REAL",        # the conditional scale bar: 10 % of fov_m
+        "ALTER TABLE images ADD COLUMN scalebar_decade TEXT",    # analysis.fov.DECADE_LABELS
+        "ALTER TABLE images ADD COLUMN group_name TEXT",
+        "ALTER TABLE images ADD COLUMN project TEXT",
+        "CREATE INDEX images_decade ON images(is_primary, scalebar_decade, technique)"
+        " WHERE status = 'present' AND readable = 1",
+        """CREATE TABLE articles (
+            id TEXT PRIMARY KEY,            -- bare lower-case DOI, or a local id
+            year INTEGER, title TEXT, journal TEXT, category TEXT, subcategory TEXT,
+            source TEXT NOT NULL,           -- facility | third-party
+            authors TEXT
+        )""",
+        """CREATE TABLE article_images (     -- file level: this image appears in this article
+            article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,             -- resolved path (the catalog's, when image_id is set)
+            image_id INTEGER REFERENCES images(id),  -- NULL: not in the archive (third-party image)
+            technique TEXT,                 -- the ledger's, used only when image_id is NULL
+            PRIMARY KEY (article_id, path)
+        )""",
+        "CREATE INDEX article_images_image ON article_images(image_id)",
+        """CREATE TABLE article_counts (     -- count level: this article shows `count` images of `technique`
+            article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            technique TEXT,
+            count INTEGER NOT NULL CHECK (count > 0)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

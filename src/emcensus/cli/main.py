@@ -114,6 +114,10 @@ def filter_options(command: Any) -> Any:
         click.option("--detector", help="Detector family: SE, LA-BSE, HA-BSE, PDBSE, BSE, TE, BF-STEM, DF-STEM, ..."),
         click.option("--vendor", help="Vendor(s), comma-separated."),
         click.option("--magnification", "--mag", "magnification", help="Magnification or range: 50000, 1000-50000."),
+        click.option("--fov", help="FOV width in metres, or a range with units: 1um-10um, 500nm-2um."),
+        click.option("--scalebar-decade", help="Scale-bar decade(s): '10-100nm', '100nm-1um' (see README)."),
+        click.option("--group", help="Group(s) from the facility layout, comma-separated."),
+        click.option("--project", help="Project(s) from the facility layout, comma-separated."),
         click.option("--root", help="Only files under this scan root."),
         click.option("--path", "path_glob", help="Glob on the full path, e.g. '*/GroupA/*'."),
         click.option("--include-missing", is_flag=True, help="Also count files gone from disk."),
@@ -124,7 +128,8 @@ def filter_options(command: Any) -> Any:
 
 
 def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "root", "include_missing")
+    names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "fov",
+             "scalebar_decade", "group", "project", "root", "include_missing")
     filters = {name: kwargs.pop(name) for name in names}
     filters["path"] = kwargs.pop("path_glob")
     return {k: v for k, v in filters.items() if v not in (None, False)}
@@ -174,7 +179,7 @@ def inspect(file: str, sidecar: str | None, instrument: str | None, as_json: boo
 @click.pass_context
 def audit(ctx: click.Context, kind: str | None, limit: int | None, fmt: str) -> None:
     """Metadata completeness: images without metadata, orphan sidecars, unreadable files, duplicate
-    exports, metadata-vs-file date disagreements, missing files."""
+    exports, metadata-vs-file date disagreements, missing files, FOV disagreements."""
     with _open(ctx) as catalog:
         if kind:
             emit(catalog.audit_list(kind, limit), fmt, title=AUDIT_KINDS[kind])
@@ -213,6 +218,18 @@ def demo(ctx: click.Context, directory: str, images: int, seed: int) -> None:
 
     run_demo(Path(directory), images=images, seed=seed, echo=click.echo)
 
+
+from emcensus.cli.serve import serve  # noqa: E402  (registered last: it imports nothing from here)
+
+main.add_command(serve)
+
+from emcensus.cli.publications import lost, pubs, table1
+from emcensus.cli.report import report
+
+main.add_command(pubs)
+main.add_command(table1)
+main.add_command(lost)
+main.add_command(report)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

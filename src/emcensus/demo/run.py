@@ -1,15 +1,23 @@
 """`emcensus demo`: the main job end to end on an embedded default — a generated facility archive,
-its facility file, the census, and what it found."""
+its facility file, the census, a publication ledger, Table 1 and the HTML report."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
+from emcensus.analysis.publications import read_ledger
 from emcensus.catalog import Catalog
 from emcensus.config import load_facility
 from emcensus.demo.generate import INSTRUMENTS, generate_archive
+from emcensus.demo.manifest import Manifest
+from emcensus.demo.publications import write_demo_ledger
+from emcensus.report.build import build_report_data, catalog_table1
+from emcensus.report.html import write_report
 from emcensus.scan import scan
+
+#: The paper counts acquisitions up to 2023.
+DEMO_UNTIL = 2023
 
 
 def write_facility_file(directory: Path, archive: Path) -> Path:
@@ -23,7 +31,8 @@ def write_facility_file(directory: Path, archive: Path) -> Path:
 
 
 def run_demo(directory: Path, *, images: int = 3000, seed: int = 2011, echo: Callable[[str], None] = print) -> Path:
-    """Generate (or reuse) the sample archive under `directory`, census it, print the census."""
+    """Generate (or reuse) the sample archive under `directory`, census it, import a demo ledger,
+    print the census and Table 1, write the report to `directory/report`."""
     directory.mkdir(parents=True, exist_ok=True)
     archive = directory / "archive"
     if not (archive / "manifest.json").exists():
@@ -48,5 +57,12 @@ def run_demo(directory: Path, *, images: int = 3000, seed: int = 2011, echo: Cal
             f"{totals['duplicate-exports']:,} frames exported in several formats, "
             f"{totals['date-disagreement']:,} files whose metadata and file dates disagree."
         )
+        ledger_path = write_demo_ledger(Manifest.load(archive), directory / "publications.csv", seed=seed)
+        imported = catalog.import_ledger(read_ledger(ledger_path))
+        echo(f"\nPublication ledger {ledger_path}: {imported.articles:,} articles, {imported.images:,} new image links, "
+             f"{imported.counts:,} count-level rows.\n")
+        echo(catalog_table1(catalog, until=DEMO_UNTIL).to_text())
+        output = write_report(directory / "report", build_report_data(catalog, until=DEMO_UNTIL, facility=facility.name))
+        echo(f"Report: {output.index}")
         echo(f"\nCatalog: {catalog.path}. Try: emcensus --catalog {catalog.path} count --by year,instrument")
     return catalog_path

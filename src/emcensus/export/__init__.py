@@ -18,6 +18,7 @@ _INT_COLUMNS = {
 }
 _FLOAT_COLUMNS = {
     "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m", "date_gap_days",
+    "fov_m", "fov_mag_m", "fov_disagreement", "scale_bar_m",
 }
 
 

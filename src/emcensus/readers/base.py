@@ -39,6 +39,7 @@ def sniff_format(head: bytes) -> str | None:
     return None
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
 _JAPANESE = re.compile(r"[\u3040-\u30ff]|[\u4e00-\u9fff]{2}")
 
 
@@ -75,7 +76,7 @@ def check_text(text: str, what: str = "sidecar") -> str:
     """Reject decoded 'text' that is mostly control characters (binary junk with a .txt name)."""
     sample = text[:4096]
     if sample:
-        bad = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\r\n\t\f")
+        bad = len(_CONTROL.findall(sample))
         if bad > 0.05 * len(sample):
             raise UnreadableFileError(f"{what} is not text ({bad} control characters in the first {len(sample)})")
     return text

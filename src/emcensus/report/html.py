@@ -223,6 +223,7 @@ def _headline(data: ReportData) -> dict[str, Any]:
                                 "Images published": sum(p.count for p in data.published)}
     if data.table1:
         total = data.table1.facility[-1]
+        headline["Images published"] = total.published  # the facility's own, as the lost % beside it
         headline["Lost data, %"] = total.lost_pct
     return headline
 

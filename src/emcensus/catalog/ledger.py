@@ -1,0 +1,207 @@
+"""The publication ledger inside the catalog: articles, file-level links to images, count-level rows.
+
+A mixin of `Catalog` (it is catalog code: the only other place that speaks SQL), kept apart so the
+census core stays readable. Ledger paths resolve against the scan roots, so a ledger can name
+`groupA/p1/img.tif` (relative to a root) or `SU8230/groupA/p1/img.tif` (relative to its parent).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from emcensus.analysis.publications import Article, Ledger, PublishedCount, RowProblem
+from emcensus.catalog.query import ImageFilter, group_columns
+from emcensus.errors import CatalogError, NotFoundError
+
+if TYPE_CHECKING:
+    _Base = Any  # the Catalog this mixes into: db, _dicts, _root_ids, _grouped
+else:
+    _Base = object
+
+_ARTICLE_COLUMNS = ("id", "year", "title", "journal", "category", "subcategory", "source", "authors")
+
+#: Image ids linked to facility articles: what "published" means for lost data.
+_FACILITY_LINKED = """SELECT l.image_id FROM article_images l JOIN articles a ON a.id = l.article_id
+                      WHERE a.source = 'facility' AND l.image_id IS NOT NULL"""
+
+
+@dataclass(slots=True)
+class LedgerImport:
+    """What one import wrote, and every row it refused (row number + reason)."""
+
+    articles: int = 0
+    images: int = 0
+    counts: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+
+class LedgerMixin(_Base):
+    """Publication ledger methods of `Catalog`."""
+
+    # ----------------------------------------------------------------- articles
+    def article(self, article_id: str) -> Article | None:
+        rows = self._dicts(f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM articles WHERE id = ?", (article_id,))
+        return Article(**rows[0]) if rows else None
+
+    def articles(self) -> list[Article]:
+        return [Article(**row) for row in
+                self._dicts(f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM articles ORDER BY year, id")]
+
+    def save_article(self, article: Article) -> None:
+        """Add an article, or update the values given (None keeps the stored value)."""
+        with self.db:
+            self._save_article(article, fill_only=False)
+
+    def _save_article(self, article: Article, fill_only: bool) -> None:
+        """Upsert; `fill_only` (bibliographies) only fills blanks and never changes the source."""
+        pick = "coalesce({col}, excluded.{col})" if fill_only else "coalesce(excluded.{col}, {col})"
+        updates = [f"{col} = {pick.format(col=col)}" for col in _ARTICLE_COLUMNS[1:] if col != "source"]
+        if not fill_only:
+            updates.append("source = excluded.source")
+        self.db.execute(
+            f"""INSERT INTO articles({', '.join(_ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(_ARTICLE_COLUMNS))})
+                ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}""",
+            [getattr(article, col) for col in _ARTICLE_COLUMNS],
+        )
+
+    def article_summaries(self) -> list[dict[str, Any]]:
+        """Every article with how many images it holds, file level and count level."""
+        return self._dicts(
+            """SELECT a.id, a.year, a.source, a.category, a.subcategory, a.journal, a.title,
+                 (SELECT count(*) FROM article_images l WHERE l.article_id = a.id) AS linked_images,
+                 (SELECT coalesce(sum(c.count), 0) FROM article_counts c WHERE c.article_id = a.id) AS counted_images
+               FROM articles a ORDER BY a.year, a.id"""
+        )
+
+    # ----------------------------------------------------------------- images
+    def find_images(self, path: str) -> list[tuple[int, str]]:
+        """(id, path) of the catalogued files a ledger path can mean: absolute, or relative to a scan
+        root or to a root's parent folder."""
+        if os.path.isabs(path):
+            candidates = {os.path.normpath(path)}
+        else:
+            candidates = {os.path.normpath(os.path.join(base, path))
+                          for root in self._root_ids() for base in (root, os.path.dirname(root))}
+        marks = ", ".join("?" * len(candidates))
+        return self.db.execute(f"SELECT id, path FROM images WHERE path IN ({marks}) ORDER BY path",
+                               sorted(candidates)).fetchall()
+
+    def _image(self, path: str) -> tuple[int, str]:
+        found = self.find_images(path)
+        if not found:
+            raise NotFoundError(f"{path} is not a catalogued image (paths are absolute or relative to a scan root)")
+        if len(found) > 1:
+            raise NotFoundError(f"{path} is ambiguous: {', '.join(p for _, p in found)}")
+        return found[0]
+
+    def _require_article(self, article_id: str) -> None:
+        if self.article(article_id) is None:
+            raise NotFoundError(f"no article {article_id!r}: add it first (emcensus pubs add)")
+
+    def link_images(self, article_id: str, paths: Iterable[str]) -> int:
+        """Link catalogued images to an article (all or none); returns how many links are new."""
+        self._require_article(article_id)
+        images = [self._image(path) for path in paths]
+        with self.db:
+            before = self.db.total_changes
+            self.db.executemany("INSERT OR IGNORE INTO article_images(article_id, path, image_id) VALUES (?, ?, ?)",
+                                [(article_id, path, image_id) for image_id, path in images])
+            return self.db.total_changes - before
+
+    def unlink_images(self, article_id: str, paths: Iterable[str]) -> int:
+        """Remove links (by catalogued path, or as the ledger wrote a path not in the archive)."""
+        self._require_article(article_id)
+        targets = [found[0][1] if len(found := self.find_images(path)) == 1 else path for path in paths]
+        with self.db:
+            before = self.db.total_changes
+            self.db.executemany("DELETE FROM article_images WHERE article_id = ? AND path = ?",
+                                [(article_id, path) for path in targets])
+            return self.db.total_changes - before
+
+    # ----------------------------------------------------------------- import
+    def import_ledger(self, ledger: Ledger, *, fill_only: bool = False) -> LedgerImport:
+        """Store a parsed ledger or bibliography in one transaction.
+
+        Rows the reader refused, and images that are neither in the catalog nor given a technique,
+        are reported per row; the rest is imported. A failing write rolls everything back.
+        Count-level rows replace the stored ones of their article, so importing twice is harmless.
+        `fill_only` (bibliographies) fills blanks of known articles instead of overwriting them.
+        """
+        result = LedgerImport(problems=list(ledger.problems))
+        links = []
+        for image in ledger.images:
+            found = self.find_images(image.path)
+            if len(found) > 1:
+                result.problems.append(RowProblem(image.row or 0, f"image {image.path} is ambiguous: "
+                                                  + ", ".join(p for _, p in found)))
+            elif found:
+                links.append((image.article, found[0][1], found[0][0], image.technique))
+            elif image.technique:
+                links.append((image.article, image.path, None, image.technique))  # not from this archive
+            else:
+                result.problems.append(RowProblem(image.row or 0, f"image {image.path} is not in the catalog "
+                                                  "(give its technique if it comes from elsewhere)"))
+        result.problems.sort(key=lambda p: p.row)
+        try:
+            with self.db:
+                for article in ledger.articles:
+                    self._save_article(article, fill_only)
+                before = self.db.total_changes
+                self.db.executemany(
+                    "INSERT OR IGNORE INTO article_images(article_id, path, image_id, technique) VALUES (?, ?, ?, ?)", links)
+                result.images = self.db.total_changes - before
+                self.db.executemany("DELETE FROM article_counts WHERE article_id = ?",
+                                    [(article,) for article in {c.article for c in ledger.counts}])
+                self.db.executemany("INSERT INTO article_counts(article_id, technique, count) VALUES (?, ?, ?)",
+                                    [(c.article, c.technique, c.count) for c in ledger.counts])
+        except sqlite3.Error as exc:
+            raise CatalogError(f"{ledger.source_name or 'ledger'}: import failed, nothing was written ({exc})") from exc
+        result.articles, result.counts = len(ledger.articles), len(ledger.counts)
+        return result
+
+    # ----------------------------------------------------------------- published images
+    def published_counts(self) -> list[PublishedCount]:
+        """Images per article and technique: file-level links by the catalog's technique of the image
+        (the ledger's where the image is not in the archive), plus count-level rows as given.
+        A frame linked as tif and jpg counts once."""
+        rows = self.db.execute(
+            """SELECT l.article_id, coalesce(i.technique, l.technique), count(DISTINCT coalesce(i.acquisition_key, l.path))
+               FROM article_images l LEFT JOIN images i ON i.id = l.image_id GROUP BY 1, 2
+               UNION ALL
+               SELECT article_id, technique, sum(count) FROM article_counts GROUP BY 1, 2"""
+        ).fetchall()
+        totals: dict[tuple[str, str | None], int] = {}
+        for article, technique, count in rows:
+            totals[(article, technique)] = totals.get((article, technique), 0) + count
+        return [PublishedCount(article, technique, count) for (article, technique), count in sorted(
+            totals.items(), key=lambda item: (item[0][0], item[0][1] or ""))]
+
+    def published(self, by: Any = (), **filters: Any) -> list[dict[str, Any]]:
+        """Distinct archive images (acquisitions) used in facility articles, grouped like `count`,
+        as `published`.
+
+        Count-level rows name no image, only a technique and their article's year; they are added
+        when grouping by technique or by year alone (standing in for images of the article's year,
+        inside the year filters) and no other filter is given.
+        """
+        rows = self._grouped(by, "count(DISTINCT acquisition_key)", "published", f"id IN ({_FACILITY_LINKED})",
+                             dict(filters))
+        names = [name for name, _ in group_columns(by)]
+        if names not in (["technique"], ["year"]) or set(filters) - {"year", "since", "until"}:
+            return rows
+        low, high = ImageFilter.from_kwargs(**filters).year_range()
+        extra = self.db.execute(
+            f"""SELECT {'c.technique' if names == ['technique'] else 'a.year'}, sum(c.count)
+                FROM article_counts c JOIN articles a ON a.id = c.article_id
+                WHERE a.source = 'facility' AND (? IS NULL OR a.year >= ?) AND (? IS NULL OR a.year <= ?)
+                GROUP BY 1""",
+            (low, low, high, high),
+        ).fetchall()
+        merged = {row[names[0]]: row["published"] for row in rows}
+        for key, count in extra:
+            merged[key] = merged.get(key, 0) + count
+        return [{names[0]: key, "published": count} for key, count in merged.items()]

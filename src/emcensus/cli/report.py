@@ -1,0 +1,28 @@
+"""`emcensus report`: the self-contained HTML report, its figures and every number as CSV/JSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
+from emcensus.catalog import Catalog
+from emcensus.cli.publications import until_option
+from emcensus.report.build import build_report_data
+from emcensus.report.html import write_report
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+@until_option
+@click.option("--outlier-threshold", type=int, default=DEFAULT_OUTLIER_THRESHOLD, show_default=True,
+              help="Table 1's restatement leaves out articles with more images than this.")
+@click.option("--facility", "facility_name", default="facility", show_default=True, help="Name shown in the report.")
+@click.pass_context
+def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str) -> None:
+    """Write OUT_DIR/index.html (figures inline), OUT_DIR/figures (PNG, SVG) and OUT_DIR/data (CSV, JSON)."""
+    with Catalog(ctx.find_root().obj["catalog"], readonly=True) as catalog:
+        data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold)
+    output = write_report(out_dir, data)
+    click.echo(f"wrote {output.index} ({len(output.figures)} figure files, {len(output.data)} data files)")

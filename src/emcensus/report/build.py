@@ -1,0 +1,71 @@
+"""The catalog side of the analysis: Table 1, lost-data breakdowns and the report's data, queried
+from a catalog and handed to the pure functions of `emcensus.analysis` and `report.html`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emcensus.analysis.loss import (
+    LossBreakdown,
+    loss_breakdown,
+    storage_table,
+    storage_trend,
+)
+from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD, Table1, compute_table1
+from emcensus.catalog import Catalog
+from emcensus.report.html import ReportData
+
+#: Fields `lost --by` and the report break lost data down by.
+LOSS_FIELDS = ("year", "instrument", "technique", "detector", "scalebar_decade", "group", "project")
+
+#: Fields the report shows storage by.
+STORAGE_FIELDS = ("year", "instrument", "technique")
+
+
+def _years(until: int | None) -> dict[str, Any]:
+    return {} if until is None else {"until": until}
+
+
+def catalog_table1(catalog: Catalog, until: int | None = None,
+                   outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD) -> Table1:
+    """Table 1: acquired images per technique up to `until`, published images from the ledger."""
+    acquired = {row["technique"]: row["count"] for row in catalog.count("technique", **_years(until))}
+    return compute_table1(acquired, catalog.published_counts(), catalog.articles(), outlier_threshold)
+
+
+def catalog_loss(catalog: Catalog, field: str, until: int | None = None) -> LossBreakdown:
+    """Lost % per key of `field`: acquired acquisitions against those used in facility articles."""
+    acquired = {row[field]: row["count"] for row in catalog.count(field, **_years(until))}
+    published = {row[field]: row["published"] for row in catalog.published(field, **_years(until))}
+    return loss_breakdown(field, acquired, published)
+
+
+def _nested(rows: list[dict[str, Any]], outer: str, inner: str, value: str) -> dict[Any, dict[Any, int]]:
+    """[{outer, inner, value}] → outer → inner → value, leaving out rows whose inner key is unknown."""
+    result: dict[Any, dict[Any, int]] = {}
+    for row in rows:
+        if row[inner] is not None:
+            result.setdefault(row[outer], {})[row[inner]] = row[value]
+    return result
+
+
+def build_report_data(catalog: Catalog, *, until: int | None = None, facility: str = "facility",
+                      outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD) -> ReportData:
+    """Everything `report.html.write_report` shows, from one catalog."""
+    years = _years(until)
+    audit = catalog.audit()
+    storage = {field: {row[field]: row["bytes"] for row in catalog.storage(field, **years)} for field in STORAGE_FIELDS}
+    return ReportData(
+        facility=facility,
+        acquired_by_year=_nested(catalog.count("year,technique", **years), "year", "technique", "count"),
+        archive_decades=_nested(catalog.count("technique,scalebar_decade", **years), "technique", "scalebar_decade", "count"),
+        table1=catalog_table1(catalog, until, outlier_threshold),
+        articles=catalog.articles(),
+        published=catalog.published_counts(),
+        published_decades=_nested(catalog.published("technique,scalebar_decade", **years),
+                                  "technique", "scalebar_decade", "published"),
+        breakdowns=[catalog_loss(catalog, field, until) for field in LOSS_FIELDS],
+        audit=audit,  # image_files, acquisitions, then one entry per `emcensus audit --list` kind
+        storage=[storage_table(field, by_key) for field, by_key in storage.items()],
+        storage_trend=storage_trend(storage["year"]),
+    )

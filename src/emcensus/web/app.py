@@ -1,0 +1,455 @@
+"""The dashboard: HTML pages and the public JSON API they are built on (documented at /docs).
+
+Every request opens its own read-only catalog connection, so the dashboard keeps answering while a
+scan writes (SQLite WAL) and no connection is shared between threads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import plotly
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from emcensus import __version__
+from emcensus.analysis.table1 import Table1, compute_table1
+from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter
+from emcensus.errors import (
+    CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
+)
+from emcensus.readers.base import MAX_SIDECAR_BYTES, decode_text
+from emcensus.web.files import ForbiddenPathError, glob_escape, inside_roots
+from emcensus.web.security import GuardMiddleware
+from emcensus.web.thumbs import NoPreview, cache_dir, thumbnail
+
+HERE = Path(__file__).parent
+PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+#: The one place where emcensus errors become HTTP statuses (most specific class first).
+ERROR_STATUS: dict[type[Exception], int] = {
+    NotFoundError: 404,
+    ForbiddenPathError: 403,
+    QueryError: 400,
+    ConfigError: 400,
+    LedgerError: 400,
+    UnreadableFileError: 422,
+    CatalogError: 503,
+    EmcensusError: 400,
+}
+
+FILTER_FIELDS = {f.name: f for f in fields(ImageFilter)}
+#: Sort keys offered by the grid; `-` sorts descending. The catalog checks any other.
+SORTS = {"path": "path", "-acquired_at": "newest", "acquired_at": "oldest", "magnification": "magnification ↑",
+         "-magnification": "magnification ↓", "instrument": "instrument", "detector": "detector",
+         "-size_bytes": "largest file"}
+#: Columns of a grid row that the API and CSV return (internal bookkeeping columns left out).
+IMAGE_COLUMNS = ("id", "path", "rel_path", "instrument", "technique", "detector", "detector_family", "vendor",
+                 "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m",
+                 "width_px", "height_px", "acquired_at", "acquired_at_source", "year", "metadata_source",
+                 "sidecar_path", "size_bytes", "is_primary", "status")
+_FILTER_DOCS = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
+     "description": f"filter, as `emcensus count --{name.replace('_', '-')}` takes it"}
+    for name in FILTER_FIELDS
+]
+FILTERED = {"openapi_extra": {"parameters": _FILTER_DOCS}}
+
+
+# ------------------------------------------------------------------------------ request helpers
+def parse_filters(params: QueryParams) -> dict[str, Any]:
+    """ImageFilter keyword arguments from a query string: unknown keys ignored, empty values dropped."""
+    result: dict[str, Any] = {}
+    for name, field in FILTER_FIELDS.items():
+        values = [v.strip() for v in params.getlist(name) if v.strip()]
+        if not values:
+            continue
+        kind = str(field.type)
+        if kind.startswith("bool"):
+            if values[-1].lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise QueryError(f"{name}: {values[-1]!r} is not true or false")
+            result[name] = values[-1].lower() in ("1", "true", "yes", "on")
+        elif kind.startswith("int"):
+            try:
+                result[name] = int(values[-1])
+            except ValueError:
+                raise QueryError(f"{name}: {values[-1]!r} is not a whole number") from None
+        elif kind.startswith("str"):
+            result[name] = values[-1]
+        else:
+            result[name] = ",".join(values)
+    return result
+
+
+def image_filters(request: Request) -> dict[str, Any]:
+    """Dependency: the active filter, validated (a bad value is a 400 before any query runs)."""
+    filters = parse_filters(request.query_params)
+    ImageFilter.from_kwargs(**filters)
+    return filters
+
+
+def open_catalog(request: Request) -> Iterator[Catalog]:
+    """Dependency: one read-only connection per request, closed after it."""
+    catalog = Catalog(request.app.state.catalog_path, readonly=True)
+    try:
+        yield catalog
+    finally:
+        catalog.close()
+
+
+CatalogDep = Annotated[Catalog, Depends(open_catalog)]
+FiltersDep = Annotated[dict[str, Any], Depends(image_filters)]
+
+
+def image_row(catalog: Catalog, image_id: int) -> dict[str, Any]:
+    """One catalogued file by id (the catalog API addresses files by path; the web by id)."""
+    cursor = catalog.db.execute("SELECT * FROM images WHERE id = ?", (image_id,))
+    row = cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"no image with id {image_id} in this catalog")
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def public(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: row.get(name) for name in IMAGE_COLUMNS}
+
+
+def neighbours(catalog: Catalog, row: Mapping[str, Any], around: int = 12) -> list[dict[str, Any]]:
+    """Files of the same folder (one session, usually), the nearest by name on either side."""
+    folder = str(Path(row["path"]).parent)
+    same = [r for r in catalog.images(path=glob_escape(folder) + "/*", limit=2000, include_missing=True)
+            if str(Path(r["path"]).parent) == folder]
+    index = next((i for i, r in enumerate(same) if r["id"] == row["id"]), 0)
+    return same[max(0, index - around): index + around + 1]
+
+
+def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
+    """The sidecar as the microscope PC wrote it, decoded; a sentence instead when it cannot be read."""
+    if not row.get("sidecar_path"):
+        return None
+    path = inside_roots(row["sidecar_path"], roots)
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_SIDECAR_BYTES + 1)
+    except OSError as exc:
+        return f"(sidecar not readable now: {exc.strerror or exc})"
+    if len(data) > MAX_SIDECAR_BYTES:
+        return f"(sidecar larger than {MAX_SIDECAR_BYTES:,} bytes: not shown)"
+    try:
+        return decode_text(data)
+    except UnreadableFileError as exc:
+        return f"({exc})"
+
+
+def magnification_decades(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Counts per magnification decade (×1k–10k, ...), from the per-value counts."""
+    decades: dict[int, int] = {}
+    for row in rows:
+        if row["magnification"] and row["magnification"] > 0:
+            decade = int(math.floor(math.log10(row["magnification"]) + 1e-9))
+            decades[decade] = decades.get(decade, 0) + row["count"]
+    return [{"label": f"×{_short(10 ** d)}–{_short(10 ** (d + 1))}",
+             "filter": {"magnification": f"{10 ** d}-{10 ** (d + 1) - 0.001}"},  # upper bound exclusive
+             "count": n} for d, n in sorted(decades.items())]
+
+
+def _short(value: float) -> str:
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def bar_traces(rows: list[dict[str, Any]], x: str, series: str | None = None) -> list[dict[str, Any]]:
+    """Plotly bar traces from count rows; each bar carries the Explore query string it stands for."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row[series] if series else None, []).append(row)
+    traces = []
+    for name, items in groups.items():
+        traces.append({
+            "type": "bar", "name": name if name is not None else "unknown",
+            "x": [str(r[x]) if r[x] is not None else "unknown" for r in items],
+            "y": [r["count"] for r in items],
+            "customdata": [_bar_query(r, x, series) for r in items],
+            "hovertemplate": "%{x}" + (" · %{fullData.name}" if series else "") + ": %{y:,} images<extra></extra>",
+        })
+    return traces
+
+
+def _bar_query(row: Mapping[str, Any], x: str, series: str | None) -> str:
+    if row.get("filter"):
+        return urlencode(row["filter"])
+    keys = [x] + ([series] if series else [])
+    # An 'unknown' bar cannot be expressed as a filter: clicking it would show too much.
+    return "" if any(row[k] is None for k in keys) else urlencode({k: row[k] for k in keys})
+
+
+def query_string(params: Mapping[str, Any], **changes: Any) -> str:
+    """`params` with `changes` applied (None removes a key), as `?a=1&b=2` for links in pages."""
+    merged = {k: v for k, v in {**params, **changes}.items() if v not in (None, "", False)}
+    return "?" + urlencode(merged) if merged else ""
+
+
+# ------------------------------------------------------------------------------ errors
+def _status(exc: Exception) -> int:
+    return next((status for cls, status in ERROR_STATUS.items() if isinstance(exc, cls)), 500)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "")
+
+
+def error_response(request: Request, status: int, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"error": message, "status": status}, status)
+    return request.app.state.templates.TemplateResponse(
+        request, "error.html", {"status": status, "message": message}, status_code=status)
+
+
+def _register_errors(app: FastAPI) -> None:
+    @app.exception_handler(EmcensusError)
+    async def emcensus_error(request: Request, exc: EmcensusError) -> Response:
+        return error_response(request, _status(exc), str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_parameter(request: Request, exc: RequestValidationError) -> Response:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        return error_response(request, 400, f"bad parameter: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = "no such page" if exc.status_code == 404 else str(exc.detail)
+        return error_response(request, exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        return error_response(request, 500, f"internal error ({type(exc).__name__}); details are in the server log")
+
+
+# ------------------------------------------------------------------------------ the app
+def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_hosts: list[str] | None = None) -> FastAPI:
+    """The dashboard over `catalog_path`. `token`: required on every request when set.
+    `allowed_hosts`: Host header values accepted (a loopback server refuses DNS-rebinding pages)."""
+    Catalog(catalog_path, readonly=True).close()  # a missing or foreign catalog fails now, not per request
+    app = FastAPI(title="emcensus dashboard API", version=__version__,
+                  description="The JSON API behind every dashboard page. Filters take the same values as "
+                              "`emcensus count` options (`year=2015-2019`, `magnification=1000-50000`, lists with commas).")
+    app.state.catalog_path = str(catalog_path)
+    app.state.thumbs = cache_dir(catalog_path)
+    templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.globals.update(query_string=query_string, sorts=SORTS, audit_kinds=AUDIT_KINDS)
+    app.state.templates = templates
+    app.add_middleware(GuardMiddleware, token=token)
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    _register_errors(app)
+    _add_api(app)
+    _add_pages(app, templates)
+
+    @app.get("/static/plotly.min.js", include_in_schema=False)
+    def plotly_js() -> FileResponse:
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app
+
+
+def _add_api(app: FastAPI) -> None:
+    @app.get("/api/count", tags=["census"], **FILTERED)
+    def api_count(catalog: CatalogDep, filters: FiltersDep, by: str = "", files: bool = False) -> list[dict[str, Any]]:
+        """Images matching the filters, grouped by `by` (comma-separated `emcensus count --by` fields:
+        year, instrument, technique, detector, magnification, ...). Acquisitions unless `files=true`."""
+        return catalog.count(by, files=files, **filters)
+
+    @app.get("/api/images", tags=["images"], **FILTERED)
+    def api_images(catalog: CatalogDep, filters: FiltersDep, order: str = "path",
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """Image files matching the filters (every file, exports included), one page, sorted by `order`."""
+        items = catalog.images(limit=limit, offset=offset, order=order, **filters)
+        return {"total": catalog.total(files=True, **filters), "offset": offset, "limit": limit,
+                "items": [public(r) for r in items]}
+
+    @app.get("/api/images.csv", tags=["images"], response_class=StreamingResponse, **FILTERED)
+    def api_images_csv(catalog: CatalogDep, filters: FiltersDep, order: str = "path") -> StreamingResponse:
+        """Every image file matching the filters, as CSV (the Explore page's download)."""
+        catalog.images(limit=1, order=order, **filters)  # fail with a 400 now, not inside the stream
+        # The stream outlives the request's connection: it uses one of its own.
+        stream_catalog = Catalog(app.state.catalog_path, readonly=True)
+
+        def rows() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(IMAGE_COLUMNS)
+            try:
+                for offset in range(0, 1 << 62, 5000):
+                    batch = stream_catalog.images(limit=5000, offset=offset, order=order, **filters)
+                    writer.writerows([r[c] for c in IMAGE_COLUMNS] for r in batch)
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+                    if len(batch) < 5000:
+                        break
+            finally:
+                stream_catalog.close()
+
+        return StreamingResponse(rows(), media_type="text/csv",
+                                 headers={"Content-Disposition": 'attachment; filename="emcensus-images.csv"'})
+
+    @app.get("/api/images/{image_id}", tags=["images"])
+    def api_image(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
+        """One image file: its catalog row, normalised record and original vendor metadata."""
+        return image_detail(catalog, image_row(catalog, image_id))
+
+    @app.get("/api/images/{image_id}/sidecar", tags=["images"])
+    def api_sidecar(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
+        """The metadata sidecar's text, decoded (read-only; null when the image has none)."""
+        row = image_row(catalog, image_id)
+        return {"path": row["sidecar_path"], "text": sidecar_text(row, [r["path"] for r in catalog.roots()])}
+
+    @app.get("/api/images/{image_id}/neighbours", tags=["images"])
+    def api_neighbours(catalog: CatalogDep, image_id: int) -> list[dict[str, Any]]:
+        """Files of the same folder (the same session, usually), nearest by name."""
+        return [public(r) for r in neighbours(catalog, image_row(catalog, image_id))]
+
+    @app.get("/api/thumbnail/{image_id}", tags=["images"], response_class=FileResponse)
+    def api_thumbnail(catalog: CatalogDep, image_id: int) -> Response:
+        """A contrast-stretched PNG preview (cached beside the catalog). Files without a cheap preview
+        get a placeholder SVG and an `X-Emcensus-No-Preview` header saying why."""
+        row = image_row(catalog, image_id)
+        source = inside_roots(row["path"], [r["path"] for r in catalog.roots()])
+        try:
+            png = thumbnail(source, app.state.thumbs, f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}")
+        except NoPreview as exc:
+            return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
+                                headers={"X-Emcensus-No-Preview": str(exc).encode("ascii", "replace").decode()})
+        return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.get("/api/table1", tags=["publications"])
+    def api_table1(catalog: CatalogDep) -> dict[str, Any] | None:
+        """Table 1: images acquired, published and lost per technique (null while no article is known)."""
+        table = table1(catalog)
+        return table.to_dict() if table else None
+
+    @app.get("/api/articles", tags=["publications"])
+    def api_articles(catalog: CatalogDep) -> list[dict[str, Any]]:
+        """Every article, with how many images it holds (linked files and count-level rows)."""
+        return catalog.article_summaries()
+
+    @app.post("/api/images/{image_id}/articles", tags=["publications"])
+    def api_link(request: Request, image_id: int, article: Annotated[str, Body(embed=True)],
+                 linked: Annotated[bool, Body(embed=True)] = True) -> dict[str, Any]:
+        """Link this image to an article (`linked: false` unlinks). Needs the `X-CSRF-Token` header."""
+        with Catalog(request.app.state.catalog_path) as writable:  # the only write the dashboard makes
+            path = image_row(writable, image_id)["path"]
+            change = writable.link_images if linked else writable.unlink_images
+            return {"image": image_id, "article": article, "linked": linked, "changed": change(article, [path])}
+
+    @app.get("/api/roots", tags=["census"])
+    def api_roots(catalog: CatalogDep) -> list[dict[str, Any]]:
+        """The scan roots: the only folders the dashboard reads from."""
+        return catalog.roots()
+
+    @app.get("/api/audit", tags=["audit"])
+    def api_audit(catalog: CatalogDep) -> dict[str, Any]:
+        """Census totals and how many entries each audit list holds, with what each list means."""
+        counts = catalog.audit()
+        return {"totals": {k: counts[k] for k in ("image_files", "acquisitions")},
+                "lists": {kind: {"count": counts[kind], "description": text} for kind, text in AUDIT_KINDS.items()}}
+
+    @app.get("/api/audit/{kind}", tags=["audit"])
+    def api_audit_list(catalog: CatalogDep, kind: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+        """One audit list, a page at a time; `more` says whether another page follows."""
+        return audit_page(catalog, kind, limit, offset)
+
+
+def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
+    record = catalog.record(row["path"])
+    normalised = asdict(record) if record else {}
+    original = normalised.pop("original_metadata", {})
+    return {"image": public(row), "record": normalised, "original_metadata": original,
+            "error": row.get("error")}
+
+
+def table1(catalog: Catalog) -> Table1 | None:
+    """Table 1 of the paper (acquired, published, lost per technique); None before any article is known."""
+    articles = catalog.articles()
+    if not articles:
+        return None
+    acquired = {row["technique"]: row["count"] for row in catalog.count("technique")}
+    return compute_table1(acquired, catalog.published_counts(), articles)
+
+
+def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str, Any]:
+    if kind not in AUDIT_KINDS:
+        raise NotFoundError(f"no audit list {kind!r}; lists: {', '.join(AUDIT_KINDS)}")
+    rows = catalog.audit_list(kind, limit=offset + limit + 1)[offset:]
+    return {"kind": kind, "description": AUDIT_KINDS[kind], "offset": offset, "limit": limit,
+            "more": len(rows) > limit, "items": rows[:limit]}
+
+
+def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
+    def page(request: Request, name: str, **context: Any) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, context)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def overview(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        charts = {
+            "year": bar_traces(catalog.count("year,technique"), "year", "technique"),
+            "instrument": bar_traces(catalog.count("instrument"), "instrument"),
+            "detector": bar_traces(catalog.count("detector"), "detector"),
+            "magnification": bar_traces(magnification_decades(catalog.count("magnification")), "label"),
+        }
+        return page(request, "overview.html", acquisitions=catalog.total(), files=catalog.total(files=True),
+                    table1=table1(catalog),
+                    roots=catalog.roots(), scans=catalog.scans(3),
+                    charts=json.dumps(charts).replace("<", "\\u003c"))  # safe inside <script>
+
+    @app.get("/explore", response_class=HTMLResponse, include_in_schema=False)
+    def explore(request: Request, catalog: CatalogDep, filters: FiltersDep, order: str = "path",
+                page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+                per_page: Annotated[int, Query(ge=1, le=500)] = 48) -> HTMLResponse:
+        items = catalog.images(limit=per_page, offset=(page_number - 1) * per_page, order=order, **filters)
+        total = catalog.total(files=True, **filters)
+        choices = {name: [r[name] for r in catalog.count(name) if r[name] is not None]
+                   for name in ("instrument", "technique", "detector")}
+        choices["root"] = [r["path"] for r in catalog.roots()]
+        state = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
+        return page(request, "explore.html", items=items, total=total, filters=filters, state=state,
+                    order=order, page=page_number, per_page=per_page, pages=max(1, math.ceil(total / per_page)),
+                    fields=list(FILTER_FIELDS), choices=choices, csv_query=query_string(filters, order=order))
+
+    @app.get("/images/{image_id}", response_class=HTMLResponse, include_in_schema=False)
+    def image_page(request: Request, catalog: CatalogDep, image_id: int) -> HTMLResponse:
+        row = image_row(catalog, image_id)
+        detail = image_detail(catalog, row)
+        return page(request, "image.html", **detail, neighbours=neighbours(catalog, row), articles=catalog.articles(),
+                    sidecar=sidecar_text(row, [r["path"] for r in catalog.roots()]),
+                    original_json=json.dumps(detail["original_metadata"], indent=2, ensure_ascii=False, default=str))
+
+    @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
+    def audit(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        return page(request, "audit.html", counts=catalog.audit())
+
+    @app.get("/audit/{kind}", response_class=HTMLResponse, include_in_schema=False)
+    def audit_list(request: Request, catalog: CatalogDep, kind: str,
+                   page_number: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+        per_page = 100
+        data = audit_page(catalog, kind, per_page, (page_number - 1) * per_page)
+        return page(request, "audit_list.html", **data, page=page_number)

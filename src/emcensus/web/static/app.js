@@ -1,0 +1,60 @@
+// Dashboard behaviour: charts (clicking a bar opens Explore with that filter) and tidy filter URLs.
+"use strict";
+
+function drawCharts() {
+  const source = document.getElementById("chart-data");
+  if (!source || !window.Plotly) return;
+  const charts = JSON.parse(source.textContent);
+  document.querySelectorAll("[data-chart]").forEach((el) => {
+    const traces = charts[el.dataset.chart] || [];
+    if (!traces.length) { el.textContent = "no data"; el.classList.add("nodata"); return; }
+    const layout = {
+      barmode: el.dataset.stack ? "stack" : "group",
+      margin: { l: 56, r: 12, t: 8, b: 48 },
+      showlegend: traces.length > 1,
+      legend: { orientation: "h", y: -0.2 },
+      xaxis: { type: "category" },
+      yaxis: { title: { text: "images" }, rangemode: "tozero" },
+      font: { family: "system-ui, sans-serif", size: 12 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+    };
+    Plotly.newPlot(el, traces, layout, { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] });
+    el.on("plotly_click", (event) => {
+      const query = event.points[0].customdata;
+      if (query) window.location.href = "/explore?" + query;
+    });
+  });
+}
+
+function tidyFilterForm() {
+  const form = document.getElementById("filters");
+  if (!form) return;
+  // Empty fields would clutter the shareable URL: leave them out of the query string.
+  form.addEventListener("submit", () => {
+    form.querySelectorAll("input, select").forEach((field) => {
+      if (!field.value || (field.name === "order" && field.value === "path")) field.disabled = true;
+    });
+  });
+}
+
+function linkForm() {
+  const form = document.getElementById("link-article");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const linked = event.submitter.value === "true";
+    const response = await fetch(`/api/images/${form.dataset.image}/articles`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json",
+                 "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
+      body: JSON.stringify({ article: form.article.value, linked }),
+    });
+    const answer = await response.json();
+    document.getElementById("link-status").textContent = response.ok
+      ? `${linked ? "linked to" : "unlinked from"} ${answer.article}` : answer.error;
+  });
+}
+
+drawCharts();
+tidyFilterForm();
+linkForm();

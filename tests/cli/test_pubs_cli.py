@@ -1,0 +1,120 @@
+"""`pubs import/add/link/list`, `table1`, `lost` and the new count fields, on tiny_archive.
+
+tiny_archive holds 5 acquisitions: img001 (SE, 2016, also as .jpg), img002 (LA-BSE, 2016), img003
+(TE → STEM, 2019), img004 (DF-STEM, 2019) and nosidecar (SEM by instrument, dated by mtime).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+LEDGER = """article,year,image,title,journal,category,subcategory,source,technique,count
+10.1000/a,2020,groupA/p1/2016-06-23/img001.tif,Article A,J,Materials,,,,
+10.1000/a,2020,groupA/p1/2016-06-23/img001.jpg,,,,,,,
+10.1000/a,2020,groupB/p2/2019-01-02/img003.tif,,,,,,,
+10.1000/bad,2020,groupB/p2/2019-01-02/img004.tif,Bad,J,Cooking,,,,
+local-1,2019,,Counted,J,Catalysis,,,TEM,1
+ext-1,2018,,Elsewhere,J,,,third-party,SEM,4
+"""
+
+
+@pytest.fixture
+def published(census, tmp_path: Path):
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text(LEDGER, encoding="utf-8")
+    result = census("pubs", "import", str(ledger))
+    assert f"{ledger}: row 5: unknown category 'Cooking'" in result.stderr
+    assert "imported 3 article(s), 3 new image link(s), 2 count-level row(s)" in result.stdout
+    assert "1 row(s) refused" in result.stdout
+    return census
+
+
+def _json(result) -> list | dict:
+    return json.loads(result.stdout)
+
+
+def test_pubs_list(published) -> None:
+    rows = {row["id"]: row for row in _json(published("pubs", "list", "--format", "json"))}
+    assert set(rows) == {"10.1000/a", "local-1", "ext-1"}
+    assert (rows["10.1000/a"]["linked_images"], rows["local-1"]["counted_images"]) == (3, 1)
+    assert rows["ext-1"]["source"] == "third-party"
+    assert "10.1000/a,2020,facility,Materials,,J,Article A,3,0" in published("pubs", "list", "--format", "csv").stdout
+    assert "articles" in published("pubs", "list").stdout
+
+
+def test_table1_against_numbers_by_hand(published) -> None:
+    # Facility SEM: 5 acquired (3 SEM + 2 STEM folded in), article A shows img001 (tif + jpg: one
+    # frame) and img003 (STEM) → 2 published, 40 %. TEM: local-1's one counted image. TOTAL: 3 of 5.
+    table = _json(published("table1", "--format", "json"))
+    columns = {(c["block"], c["column"]): c for c in table["columns"]}
+    assert [columns["facility", "SEM"][k] for k in ("acquired_images", "articles", "published_images")] == [5, 1, 2]
+    assert columns["facility", "SEM"]["lost_pct"] == pytest.approx(60.0)
+    assert [columns["facility", "TEM"][k] for k in ("acquired_images", "articles", "published_images")] == [0, 1, 1]
+    assert [columns["facility", "TOTAL"][k] for k in ("acquired_images", "articles", "published_images")] == [5, 2, 3]
+    assert columns["facility", "TOTAL"]["lost_pct"] == pytest.approx(40.0)
+    assert [columns["third-party", "SEM"][k] for k in ("acquired_images", "articles", "published_images")] == [None, 1, 4]
+    text = published("table1").stdout
+    assert "Lost data, %" in text and "60.00" in text and "40.00" in text
+    rows = list(csv.DictReader(io.StringIO(published("table1", "--format", "csv").stdout)))
+    assert rows[0]["column"] == "SEM" and rows[0]["acquired_images"] == "5"
+    until = {(c["block"], c["column"]): c for c in _json(published("table1", "--until", "2016", "--format", "json"))["columns"]}
+    assert until["facility", "SEM"]["acquired_images"] == 2  # img001, img002
+    restated = _json(published("table1", "--outlier-threshold", "1", "--format", "json"))["restatement"]
+    assert (restated["removed_articles"], restated["articles"]) == (1, 1)
+
+
+def test_lost_by_field(published) -> None:
+    rows = {r["technique"]: r for r in _json(published("lost", "--by", "technique", "--format", "json"))}
+    assert (rows["SEM"]["acquired"], rows["SEM"]["published"]) == (3, 1)
+    assert (rows["STEM"]["acquired"], rows["STEM"]["published"]) == (2, 1)
+    assert (rows["TEM"]["acquired"], rows["TEM"]["published"]) == (0, 1)  # count level, technique only
+    assert rows["TOTAL"]["lost_pct"] == pytest.approx(40.0)
+    decades = [r["scalebar_decade"] for r in _json(published("lost", "--by", "scalebar_decade", "--format", "json"))]
+    assert decades == ["10–100 nm", "100 nm–1 µm", "1–10 µm", "unknown", "TOTAL"]
+    groups = {r["group"]: r for r in _json(published("lost", "--by", "group", "--format", "json"))}
+    assert (groups["groupA"]["published"], groups["groupB"]["published"]) == (1, 1)
+    assert "lost data by project" in published("lost", "--by", "project").stdout
+
+
+def test_pubs_add_update_link_and_unlink(census) -> None:
+    assert "added article 10.1000/x" in census("pubs", "add", "https://doi.org/10.1000/X", "--year", "2022",
+                                               "--category", "catalysis", "--source", "third-party").stdout
+    assert "updated" in census("pubs", "add", "10.1000/x", "--title", "Now with a title").stdout
+    [article] = _json(census("pubs", "list", "--format", "json"))
+    assert (article["title"], article["category"], article["source"]) == ("Now with a title", "Catalysis", "third-party")
+    assert "added 2 link(s)" in census("pubs", "link", "10.1000/x", "groupA/p1/2016-06-23/img002.tif",
+                                       "SU8230/groupB/p2/2019-01-02/img004.tif").stdout
+    assert "removed 1 link(s)" in census("pubs", "link", "--unlink", "10.1000/x", "groupA/p1/2016-06-23/img002.tif").stdout
+    bad = census("pubs", "add", "10.1000/y", "--category", "Cooking", ok=False)
+    assert bad.exit_code == 1 and "unknown category 'Cooking'" in bad.output
+    missing = census("pubs", "link", "10.1000/x", "nowhere.tif", ok=False)
+    assert missing.exit_code == 1 and "not a catalogued image" in missing.output
+
+
+def test_pubs_import_bibliographies(census, tmp_path: Path) -> None:
+    (tmp_path / "refs.bib").write_text("@article{k1, doi = {10.1000/b1}, title = {Bib}, journal = {J}, year = {2021}}\n")
+    (tmp_path / "refs.ris").write_text("TY  - JOUR\nDO  - 10.1000/r1\nTI  - Ris\nT2  - K\nPY  - 2020\nER  - \n")
+    (tmp_path / "scopus.csv").write_text('Authors,Title,Year,Source title,DOI,EID\n"Doe J.",Scopus,2019,L,10.1000/s1,2-s2.0-1\n')
+    for name in ("refs.bib", "refs.ris", "scopus.csv"):
+        assert "imported 1 article(s)" in census("pubs", "import", str(tmp_path / name), "--source", "third-party").stdout
+    rows = {r["id"]: r for r in _json(census("pubs", "list", "--format", "json"))}
+    assert set(rows) == {"10.1000/b1", "10.1000/r1", "10.1000/s1"}
+    assert rows["10.1000/s1"]["journal"] == "L" and all(r["source"] == "third-party" for r in rows.values())
+
+
+def test_count_and_filters_on_derived_fields(census) -> None:
+    rows = _json(census("count", "--by", "scalebar_decade", "--format", "json"))
+    assert [r["scalebar_decade"] for r in rows] == ["10–100 nm", "100 nm–1 µm", "1–10 µm", None]
+    rows = _json(census("count", "--by", "group,project", "--format", "json"))
+    assert rows == [{"group": "groupA", "project": "p1", "count": 2}, {"group": "groupB", "project": "p2", "count": 3}]
+    assert _json(census("count", "--fov", "1um-10um", "--format", "json")) == [{"count": 2}]  # 2.54 and 1.27 µm
+    assert _json(census("count", "--scalebar-decade", "10-100nm", "--project", "p2", "--format", "json")) == [{"count": 1}]
+    assert _json(census("count", "--group", "groupA", "--format", "json")) == [{"count": 2}]
+    bad = census("count", "--fov", "wide", ok=False)
+    assert bad.exit_code == 1 and "--fov" in bad.output
+    assert census("audit", "--list", "fov-disagreement", "--format", "json").stdout.strip() == "[]"

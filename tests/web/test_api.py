@@ -1,0 +1,171 @@
+"""The JSON API and pages, through FastAPI's TestClient: answers, bad input, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from emcensus.errors import CatalogError
+from emcensus.web import create_app
+from support import fingerprint
+
+HTML = {"accept": "text/html"}
+
+
+def test_count_groups_and_filters(client: TestClient) -> None:
+    rows = client.get("/api/count", params={"by": "year,technique"}).json()
+    counts = {(r["year"], r["technique"]): r["count"] for r in rows}
+    assert counts[2016, "SEM"] == 2 and counts[2019, "STEM"] == 2  # TE on an SEM is STEM
+    assert sum(counts.values()) == 5  # nosidecar.tif: SEM, dated by its file time
+    assert client.get("/api/count", params={"year": "2019", "detector": "TE"}).json() == [{"count": 1}]
+    assert client.get("/api/count", params={"files": "true"}).json() == [{"count": 6}]
+    assert client.get("/api/count", params={"magnification": "40000-250000", "by": "detector"}).json() == [
+        {"detector": "DF-STEM", "count": 1}, {"detector": "LA-BSE", "count": 1}, {"detector": "TE", "count": 1}]
+
+
+@pytest.mark.parametrize("params, words", [
+    ({"by": "colour"}, "cannot group by colour"),
+    ({"year": "twenty"}, "year"),
+    ({"since": "abc"}, "since"),
+    ({"magnification": "big"}, "magnification"),
+    ({"root": "/elsewhere"}, "not a scan root"),
+    ({"files": "maybe"}, "files"),
+])
+def test_count_bad_parameters_are_400_with_a_message(client: TestClient, params: dict, words: str) -> None:
+    response = client.get("/api/count", params=params)
+    assert response.status_code == 400
+    assert words in response.json()["error"]
+    assert "Traceback" not in response.text
+
+
+def test_images_paged_sorted_and_filtered(client: TestClient) -> None:
+    page = client.get("/api/images", params={"limit": 2, "offset": 0, "order": "-magnification"}).json()
+    assert page["total"] == 6 and len(page["items"]) == 2
+    assert page["items"][0]["magnification"] == 200000
+    rest = client.get("/api/images", params={"limit": 100, "offset": 2, "order": "-magnification"}).json()["items"]
+    assert len(rest) == 4 and page["items"][0]["id"] not in {r["id"] for r in rest}
+    stem = client.get("/api/images", params={"technique": "STEM", "detector": "TE"}).json()
+    assert stem["total"] == 1 and stem["items"][0]["rel_path"].endswith("img003.tif")
+    assert "mtime_ns" not in stem["items"][0]  # bookkeeping columns stay inside
+
+
+@pytest.mark.parametrize("params", [{"order": "colour"}, {"limit": 0}, {"limit": 100000}, {"offset": -1}])
+def test_images_bad_parameters(client: TestClient, params: dict) -> None:
+    response = client.get("/api/images", params=params)
+    assert response.status_code == 400 and response.json()["error"]
+
+
+def test_csv_download_follows_the_filter(client: TestClient) -> None:
+    response = client.get("/api/images.csv", params={"year": "2016"})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("id,path,")
+    assert len(lines) == 1 + 3  # img001.tif, img001.jpg, img002.tif
+    assert client.get("/api/images.csv", params={"order": "nope"}).status_code == 400
+
+
+def test_image_detail_sidecar_and_neighbours(client: TestClient, image_id: Callable[[str], int]) -> None:
+    ident = image_id("img002.tif")
+    detail = client.get(f"/api/images/{ident}").json()
+    assert detail["record"]["detector_family"] == "LA-BSE"
+    assert detail["original_metadata"]  # the vendor's own keys, as read
+    sidecar = client.get(f"/api/images/{ident}/sidecar").json()
+    assert "SignalName=LA-BSE(U)" in sidecar["text"]  # a UTF-16 sidecar, decoded
+    cp932 = client.get(f"/api/images/{image_id('img003.tif')}/sidecar").json()
+    assert "SignalName=TE" in cp932["text"]
+    assert client.get(f"/api/images/{image_id('nosidecar.tif')}/sidecar").json()["text"] is None
+    names = [Path(r["path"]).name for r in client.get(f"/api/images/{ident}/neighbours").json()]
+    assert names == ["img001.jpg", "img001.tif", "img002.tif"]
+
+
+def test_unknown_and_malformed_ids(client: TestClient) -> None:
+    assert client.get("/api/images/99999").status_code == 404
+    assert "no image with id 99999" in client.get("/api/images/99999").json()["error"]
+    assert client.get("/api/images/abc").status_code == 400
+    page = client.get("/images/99999", headers=HTML)
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "no image with id 99999" in page.text and "Traceback" not in page.text
+    assert client.get("/no/such/page", headers=HTML).status_code == 404
+
+
+def test_thumbnails_cached_beside_the_catalog_never_in_the_archive(client: TestClient, catalog_path: Path,
+                                                                  image_id: Callable[[str], int],
+                                                                  tiny_archive: Path) -> None:
+    before = fingerprint(tiny_archive)
+    for name in ("img001.tif", "img001.jpg"):
+        response = client.get(f"/api/thumbnail/{image_id(name)}")
+        assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+        assert response.content.startswith(b"\x89PNG")
+    assert len(list(Path(f"{catalog_path}.thumbs").glob("*.png"))) == 2
+    assert fingerprint(tiny_archive) == before
+
+
+def test_audit_lists(client: TestClient) -> None:
+    summary = client.get("/api/audit").json()
+    assert summary["totals"] == {"image_files": 6, "acquisitions": 5}
+    assert summary["lists"]["orphan-sidecars"]["count"] == 1
+    orphans = client.get("/api/audit/orphan-sidecars").json()
+    assert orphans["items"][0]["path"].endswith("deleted.txt") and orphans["more"] is False
+    first = client.get("/api/audit/duplicate-exports", params={"limit": 1}).json()
+    assert len(first["items"]) == 1 and first["more"] is False
+    assert client.get("/api/audit/nonsense").status_code == 404
+    assert client.get("/audit/nonsense", headers=HTML).status_code == 404
+    assert client.get("/api/audit/missing", params={"limit": 0}).status_code == 400
+
+
+@pytest.mark.parametrize("url", ["/", "/explore", "/explore?year=2019&technique=STEM&order=-acquired_at", "/audit",
+                                 "/audit/orphan-sidecars", "/audit/no-metadata?page=2"])
+def test_pages_render(client: TestClient, url: str) -> None:
+    response = client.get(url, headers=HTML)
+    assert response.status_code == 200 and "<nav" in response.text
+
+
+def test_explore_shows_the_filtered_images_and_keeps_the_filter_in_links(client: TestClient) -> None:
+    page = client.get("/explore?technique=SEM&per_page=1", headers=HTML).text
+    assert "<strong>4</strong> image files match" in page
+    assert 'href="/explore?technique=SEM&amp;per_page=1&amp;page=2"' in page
+    assert 'href="/api/images.csv?technique=SEM&amp;order=path"' in page
+    assert client.get("/explore?year=soon", headers=HTML).status_code == 400
+
+
+def test_image_page(client: TestClient, image_id: Callable[[str], int]) -> None:
+    ident = image_id("img003.tif")
+    page = client.get(f"/images/{ident}", headers=HTML).text
+    assert "SignalName=TE" in page and "&#34;SemImageFile&#34;" in page and f"/api/thumbnail/{ident}" in page
+
+
+def test_static_assets_served_from_the_package(client: TestClient) -> None:
+    plotly_js = client.get("/static/plotly.min.js")
+    assert plotly_js.status_code == 200 and len(plotly_js.content) > 1_000_000
+    assert client.get("/static/app.js").status_code == 200
+    assert "cdn" not in client.get("/", headers=HTML).text.lower()
+
+
+def test_openapi_documents_every_endpoint_and_the_filters(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    for path in ("/api/count", "/api/images", "/api/images.csv", "/api/images/{image_id}", "/api/thumbnail/{image_id}",
+                 "/api/audit", "/api/audit/{kind}", "/api/roots"):
+        assert path in spec["paths"], path
+    parameters = {p["name"] for p in spec["paths"]["/api/count"]["get"]["parameters"]}
+    assert {"by", "year", "instrument", "technique", "detector", "magnification", "root", "path"} <= parameters
+    assert client.get("/docs").status_code == 200
+
+
+def test_answers_while_a_scan_holds_a_write_transaction(client: TestClient, catalog_path: Path) -> None:
+    writer = sqlite3.connect(catalog_path)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE images SET instrument = 'renamed'")
+        assert client.get("/api/count", params={"instrument": "SU8230"}).json() == [{"count": 5}]
+    finally:
+        writer.rollback()
+        writer.close()
+
+
+def test_missing_catalog_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(CatalogError):
+        create_app(tmp_path / "none.sqlite")

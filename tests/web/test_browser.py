@@ -1,0 +1,94 @@
+"""The dashboard in a real browser (Debian chromium, headless) against a real uvicorn server."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from emcensus.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (apt-get install -y chromium; scripts/test.sh does)"),
+]
+
+
+@pytest.fixture
+def server(catalog_path: Path) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(create_app(catalog_path), host="127.0.0.1", port=port, log_level="warning")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not instance.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(server: str) -> Iterator[object]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        try:
+            yield browser.new_page(viewport={"width": 1280, "height": 900})
+        finally:
+            browser.close()
+
+
+def test_overview_bar_click_explore_and_image_page(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/")
+    bars = page.locator('[data-chart="year"] g.point path')
+    bars.first.wait_for()
+    assert bars.count() >= 2
+    box = bars.first.bounding_box()  # the first bar: 2016, SEM; plotly's drag layer takes the pointer events
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_url("**/explore?**")
+    assert "year=2016" in page.url and "technique=SEM" in page.url
+    assert page.locator("p.summary strong").inner_text() == "3"  # img001.tif + .jpg, img002.tif
+    assert page.locator("select[name=technique]").input_value() == "SEM"
+    page.locator(".grid img").first.wait_for()
+    assert page.evaluate("[...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)")
+
+    page.locator(".grid a.card").first.click()
+    page.wait_for_url("**/images/*")
+    assert "SignalName=SE(U)" in page.locator("pre.text").first.inner_text()
+    assert page.locator(".strip a.card").count() == 3
+
+    page.goto(server + "/explore")
+    page.fill("input[name=year]", "2019")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/explore?year=2019")  # empty fields left out of the shareable URL
+    assert page.locator("p.summary strong").inner_text() == "2"
+    assert errors == []
+
+
+def test_linking_an_image_changes_table1(server: str, page, article: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server + "/")
+    lost = page.locator(".stat.lost .num")
+    assert lost.inner_text() == "100.00 %"
+    page.goto(server + "/explore?path=*/img002.tif")
+    page.locator(".grid a.card").first.click()
+    page.wait_for_url("**/images/*")
+    page.select_option("form.link select", article)
+    page.click("form.link button[value=true]")
+    page.locator("#link-status").filter(has_text="linked to").wait_for()
+    page.goto(server + "/")
+    assert lost.inner_text() == "80.00 %"
