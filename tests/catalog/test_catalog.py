@@ -9,7 +9,7 @@ import pytest
 
 from emcensus.catalog import Catalog
 from emcensus.catalog.schema import SCHEMA_VERSION
-from emcensus.errors import CatalogError, QueryError
+from emcensus.errors import CatalogError, NotFoundError, QueryError
 from emcensus.scan import RootSpec, scan
 
 
@@ -67,6 +67,9 @@ def test_filters_and_groupings(tiny_archive: Path, tmp_path: Path) -> None:
         assert catalog.total(path="*/groupB/*") == 3
         assert catalog.total(vendor="Hitachi") == 5
         assert catalog.total(root=str(tiny_archive)) == 5
+        assert catalog.image(catalog.images()[0]["id"])["path"] == catalog.images()[0]["path"]
+        with pytest.raises(NotFoundError):
+            catalog.image(10**9)
         rows = catalog.count("root")
         assert rows == [{"root": str(tiny_archive), "count": 5}]
         with pytest.raises(QueryError, match="unknown filter"):

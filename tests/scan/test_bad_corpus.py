@@ -39,6 +39,8 @@ def test_bad_corpus_scans_with_every_failure_explained(tmp_path: Path) -> None:
         for name, (kind, words) in EXPECTED.items():
             assert name in reasons[kind], f"{name} ({described[name]}) not in the {kind} list: {reasons}"
             assert words in reasons[kind][name]
+        whole = catalog.audit_list("unreadable")
+        assert len(whole) >= 5 and catalog.audit_list("unreadable", limit=2, offset=1) == whole[1:3]
         # valid images next to bad sidecars are still counted, without the sidecar's metadata
         counted = {Path(r["path"]).name for r in catalog.images()}
         assert {"jpeg-named.tif", "binary-sidecar.tif", "huge-sidecar.tif", "garbage-values.tif"} <= counted

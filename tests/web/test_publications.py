@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 
-
 def _facility_total(client: TestClient) -> dict:
     return next(c for c in client.get("/api/table1").json()["columns"] if c["block"] == "facility" and c["column"] == "TOTAL")
 
@@ -28,8 +27,12 @@ def test_link_and_unlink_change_table1(client: TestClient, article: str, image_i
     total = _facility_total(client)
     assert total["published_images"] == 1 and total["lost_pct"] == pytest.approx(80.0)
     assert "80.0" in client.get("/", headers={"accept": "text/html"}).text
+    image = client.get(f"/api/images/{image_id('img001.tif')}").json()
+    assert [a["id"] for a in image["published_in"]] == [article]
+    assert article in client.get(f"/images/{image_id('img001.tif')}", headers={"accept": "text/html"}).text
     assert client.post(url, json={"article": article, "linked": False}, headers=csrf).json()["changed"] == 1
     assert _facility_total(client)["published_images"] == 0
+    assert client.get(f"/api/images/{image_id('img001.tif')}").json()["published_in"] == []
     assert client.post(url, json={"article": "10.9/none"}, headers=csrf).status_code == 404
     assert client.post("/api/images/9999/articles", json={"article": article}, headers=csrf).status_code == 404
     assert client.post(url, json={}, headers=csrf).status_code == 400

@@ -19,7 +19,7 @@ from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, derive
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from emcensus.errors import CatalogError, QueryError
+from emcensus.errors import CatalogError, NotFoundError, QueryError
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
@@ -297,6 +297,13 @@ class Catalog(LedgerMixin):
         values = dict(zip(["path", *_RECORD_COLUMNS], row[:-1], strict=True))
         return ImageRecord(**values, original_metadata=json.loads(row[-1]) if row[-1] else {})
 
+    def image(self, image_id: int) -> dict[str, Any]:
+        """One catalogued file by id (the dashboard addresses files by id, never by path)."""
+        rows = self._dicts("SELECT * FROM images WHERE id = ?", (int(image_id),))
+        if not rows:
+            raise NotFoundError(f"no image with id {image_id} in this catalog")
+        return rows[0]
+
     def count(self, by: Any = (), *, files: bool = False, **filters: Any) -> list[dict[str, Any]]:
         """Images matching the filters, grouped by the `by` fields: one dict per group plus `count`.
 
@@ -377,13 +384,14 @@ class Catalog(LedgerMixin):
         ).fetchone()
         return {"image_files": totals[0], "acquisitions": totals[1], **counts}
 
-    def audit_list(self, kind: str, limit: int | None = None) -> list[dict[str, Any]]:
+    def audit_list(self, kind: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         queries = _audit_queries()
         if kind not in queries:
             raise QueryError(f"unknown audit list {kind!r}; lists: {', '.join(queries)}")
         sql, params = queries[kind]
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params = (*params, -1 if limit is None else int(limit), int(offset))
         rows = self._dicts(sql, params)
         if kind == "fov-disagreement":
             for row in rows:

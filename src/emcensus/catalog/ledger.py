@@ -77,6 +77,14 @@ class LedgerMixin(_Base):
                FROM articles a ORDER BY a.year, a.id"""
         )
 
+    def articles_of_image(self, image_id: int) -> list[dict[str, Any]]:
+        """The articles an image is linked to (file level), newest first."""
+        return self._dicts(
+            """SELECT a.id, a.year, a.title, a.journal, a.source FROM articles a
+               JOIN article_images l ON l.article_id = a.id WHERE l.image_id = ? ORDER BY a.year DESC, a.id""",
+            (int(image_id),),
+        )
+
     # ----------------------------------------------------------------- images
     def find_images(self, path: str) -> list[tuple[int, str]]:
         """(id, path) of the catalogued files a ledger path can mean: absolute, or relative to a scan

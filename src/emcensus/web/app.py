@@ -27,7 +27,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from emcensus import __version__
-from emcensus.analysis.table1 import Table1, compute_table1
+from emcensus.analysis.table1 import Table1
+from emcensus.report.build import catalog_table1
 from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter
 from emcensus.errors import (
     CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
@@ -113,15 +114,6 @@ def open_catalog(request: Request) -> Iterator[Catalog]:
 
 CatalogDep = Annotated[Catalog, Depends(open_catalog)]
 FiltersDep = Annotated[dict[str, Any], Depends(image_filters)]
-
-
-def image_row(catalog: Catalog, image_id: int) -> dict[str, Any]:
-    """One catalogued file by id (the catalog API addresses files by path; the web by id)."""
-    cursor = catalog.db.execute("SELECT * FROM images WHERE id = ?", (image_id,))
-    row = cursor.fetchone()
-    if row is None:
-        raise NotFoundError(f"no image with id {image_id} in this catalog")
-    return dict(zip([d[0] for d in cursor.description], row, strict=True))
 
 
 def public(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -314,24 +306,24 @@ def _add_api(app: FastAPI) -> None:
     @app.get("/api/images/{image_id}", tags=["images"])
     def api_image(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
         """One image file: its catalog row, normalised record and original vendor metadata."""
-        return image_detail(catalog, image_row(catalog, image_id))
+        return image_detail(catalog, catalog.image(image_id))
 
     @app.get("/api/images/{image_id}/sidecar", tags=["images"])
     def api_sidecar(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
         """The metadata sidecar's text, decoded (read-only; null when the image has none)."""
-        row = image_row(catalog, image_id)
+        row = catalog.image(image_id)
         return {"path": row["sidecar_path"], "text": sidecar_text(row, [r["path"] for r in catalog.roots()])}
 
     @app.get("/api/images/{image_id}/neighbours", tags=["images"])
     def api_neighbours(catalog: CatalogDep, image_id: int) -> list[dict[str, Any]]:
         """Files of the same folder (the same session, usually), nearest by name."""
-        return [public(r) for r in neighbours(catalog, image_row(catalog, image_id))]
+        return [public(r) for r in neighbours(catalog, catalog.image(image_id))]
 
     @app.get("/api/thumbnail/{image_id}", tags=["images"], response_class=FileResponse)
     def api_thumbnail(catalog: CatalogDep, image_id: int) -> Response:
         """A contrast-stretched PNG preview (cached beside the catalog). Files without a cheap preview
         get a placeholder SVG and an `X-Emcensus-No-Preview` header saying why."""
-        row = image_row(catalog, image_id)
+        row = catalog.image(image_id)
         source = inside_roots(row["path"], [r["path"] for r in catalog.roots()])
         try:
             png = thumbnail(source, app.state.thumbs, f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}")
@@ -356,7 +348,7 @@ def _add_api(app: FastAPI) -> None:
                  linked: Annotated[bool, Body(embed=True)] = True) -> dict[str, Any]:
         """Link this image to an article (`linked: false` unlinks). Needs the `X-CSRF-Token` header."""
         with Catalog(request.app.state.catalog_path) as writable:  # the only write the dashboard makes
-            path = image_row(writable, image_id)["path"]
+            path = writable.image(image_id)["path"]
             change = writable.link_images if linked else writable.unlink_images
             return {"image": image_id, "article": article, "linked": linked, "changed": change(article, [path])}
 
@@ -384,22 +376,18 @@ def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
     normalised = asdict(record) if record else {}
     original = normalised.pop("original_metadata", {})
     return {"image": public(row), "record": normalised, "original_metadata": original,
-            "error": row.get("error")}
+            "error": row.get("error"), "published_in": catalog.articles_of_image(row["id"])}
 
 
 def table1(catalog: Catalog) -> Table1 | None:
-    """Table 1 of the paper (acquired, published, lost per technique); None before any article is known."""
-    articles = catalog.articles()
-    if not articles:
-        return None
-    acquired = {row["technique"]: row["count"] for row in catalog.count("technique")}
-    return compute_table1(acquired, catalog.published_counts(), articles)
+    """Table 1 of the paper; None before any article is known (nothing to compare yet)."""
+    return catalog_table1(catalog) if catalog.articles() else None
 
 
 def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str, Any]:
     if kind not in AUDIT_KINDS:
         raise NotFoundError(f"no audit list {kind!r}; lists: {', '.join(AUDIT_KINDS)}")
-    rows = catalog.audit_list(kind, limit=offset + limit + 1)[offset:]
+    rows = catalog.audit_list(kind, limit=limit + 1, offset=offset)
     return {"kind": kind, "description": AUDIT_KINDS[kind], "offset": offset, "limit": limit,
             "more": len(rows) > limit, "items": rows[:limit]}
 
@@ -437,7 +425,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/images/{image_id}", response_class=HTMLResponse, include_in_schema=False)
     def image_page(request: Request, catalog: CatalogDep, image_id: int) -> HTMLResponse:
-        row = image_row(catalog, image_id)
+        row = catalog.image(image_id)
         detail = image_detail(catalog, row)
         return page(request, "image.html", **detail, neighbours=neighbours(catalog, row), articles=catalog.articles(),
                     sidecar=sidecar_text(row, [r["path"] for r in catalog.roots()]),
