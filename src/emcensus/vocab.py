@@ -6,9 +6,15 @@ The tables are data, not code, so that a facility file can override any entry.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 TECHNIQUES = ("SEM", "TEM", "STEM")
+
+
+def technique_order(names: Iterable[str]) -> list[str]:
+    """SEM, TEM, STEM in the paper's order, then anything else alphabetically."""
+    return sorted(set(names), key=lambda t: (TECHNIQUES.index(t) if t in TECHNIQUES else len(TECHNIQUES), t))
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,26 @@ from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
 _RECORD_COLUMNS = [name for name in RECORD_FIELDS if name not in ("path", "original_metadata")]
 
+#: Columns an incremental scan writes for every file, read or not (path and first scan first).
+_STAT_COLUMNS = (
+    "path", "first_seen_scan", "root_id", "rel_path", "acquisition_key", "is_primary", "status", "sidecar_path",
+    "sidecar_size", "sidecar_mtime_ns", "size_bytes", "mtime_ns", "error", "missing_since_scan",
+)
+_READ_COLUMNS = (*_STAT_COLUMNS, *_RECORD_COLUMNS, "year", "date_gap_days", *DERIVED_COLUMNS)
+
+
+def _upsert(columns: Sequence[str], updated: Sequence[str], extra_insert: str = "") -> str:
+    names = ", ".join(columns)
+    marks = ", ".join("?" * len(columns))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in updated)
+    return (f"INSERT INTO images({names}, readable) VALUES ({marks}, {extra_insert}) "
+            f"ON CONFLICT(path) DO UPDATE SET {updates}")
+
+
+#: A read file: everything is replaced. A failed read: only what the disk says; earlier metadata stays.
+_UPSERT_READ = _upsert(_READ_COLUMNS, [*_READ_COLUMNS[2:], "readable"], "1")
+_UPSERT_FAILED = _upsert(_STAT_COLUMNS, _STAT_COLUMNS[2:], "0")
+
 #: An image known to the catalog: what an incremental scan compares the disk against.
 KnownFile = tuple[int, int, str | None, int | None, int | None, str, str]  # size, mtime, sidecar, ..., status, acq
 
@@ -37,8 +57,9 @@ class FileResult:
     rel_path: str
     size_bytes: int
     mtime_ns: int
-    record: ImageRecord | None
+    record: ImageRecord | None  # original_metadata travels as `metadata_json` instead
     error: str | None = None
+    metadata_json: str | None = None
 
 
 @dataclass(slots=True)
@@ -208,54 +229,38 @@ class Catalog(LedgerMixin):
     # ----------------------------------------------------------------- writing
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
-        with self.db:
-            for group in groups:
-                self.db.execute("DELETE FROM problems WHERE group_key = ?", (group.acquisition_key,))
-                self.db.executemany(
-                    "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
-                    [(group.acquisition_key, p.path, p.severity, p.reason, scan_id) for p in group.problems],
+        settings = self._root_settings(root_id)
+        groups = list(groups)
+        read_rows, failed_rows, metadata_rows = [], [], []
+        for group in groups:
+            primary = _primary(group.files)
+            for result in group.files:
+                stat = (
+                    result.path, scan_id, root_id, result.rel_path, group.acquisition_key, int(result is primary),
+                    "present", group.sidecar_path, group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes,
+                    result.mtime_ns, result.error, None,
                 )
-                primary = _primary(group.files)
-                for result in group.files:
-                    self._write_file(scan_id, root_id, group, result, result is primary)
-
-    def _write_file(self, scan_id: int, root_id: int, group: GroupResult, result: FileResult, primary: bool) -> None:
-        stat_values = {
-            "root_id": root_id,
-            "rel_path": result.rel_path,
-            "acquisition_key": group.acquisition_key,
-            "is_primary": int(primary),
-            "status": "present",
-            "sidecar_path": group.sidecar_path,
-            "sidecar_size": group.sidecar_size,
-            "sidecar_mtime_ns": group.sidecar_mtime_ns,
-            "size_bytes": result.size_bytes,
-            "mtime_ns": result.mtime_ns,
-            "error": result.error,
-            "missing_since_scan": None,
-        }
-        record = result.record
-        if record is not None:
-            values = stat_values | {name: getattr(record, name) for name in _RECORD_COLUMNS}
-            values |= {"readable": 1, "year": _year(record.acquired_at), "date_gap_days": _date_gap(record, result.mtime_ns)}
-            values |= derive(self._root_settings(root_id), result.rel_path, record.vendor, record.technique,
-                             record.pixel_size_m, record.width_px, record.magnification)
-        else:
-            values = stat_values  # keep whatever was read before; a new file stays unreadable
-        columns = list(values)
-        update = ", ".join(f"{c} = excluded.{c}" for c in columns)
-        insert_values = values if record is not None else values | {"readable": 0}
-        insert_columns = list(insert_values)
-        row = self.db.execute(
-            f"""INSERT INTO images(path, first_seen_scan, {', '.join(insert_columns)})
-                VALUES (?, ?, {', '.join('?' * len(insert_columns))})
-                ON CONFLICT(path) DO UPDATE SET {update} RETURNING id""",
-            [result.path, scan_id, *insert_values.values()],
-        ).fetchone()
-        if record is not None:
-            self.db.execute(
-                "INSERT OR REPLACE INTO metadata(image_id, json) VALUES (?, ?)",
-                (row[0], json.dumps(record.original_metadata, ensure_ascii=False, default=str)),
+                record = result.record
+                if record is None:
+                    failed_rows.append(stat)
+                    continue
+                derived = derive(settings, result.rel_path, record.vendor, record.technique,
+                                 record.pixel_size_m, record.width_px, record.magnification)
+                read_rows.append((
+                    *stat, *(getattr(record, name) for name in _RECORD_COLUMNS),
+                    _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
+                ))
+                metadata_rows.append((result.metadata_json, result.path))
+        with self.db:
+            self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(g.acquisition_key,) for g in groups])
+            self.db.executemany(
+                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
+                [(g.acquisition_key, p.path, p.severity, p.reason, scan_id) for g in groups for p in g.problems],
+            )
+            self.db.executemany(_UPSERT_READ, read_rows)
+            self.db.executemany(_UPSERT_FAILED, failed_rows)
+            self.db.executemany(
+                "INSERT OR REPLACE INTO metadata(image_id, json) SELECT id, ? FROM images WHERE path = ?", metadata_rows
             )
 
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import datetime, timezone
+from collections.abc import Iterator
 from pathlib import Path
 
 from emcensus.errors import UnreadableFileError
@@ -83,14 +84,15 @@ def find_sidecar(image: Path, names: list[str] | None = None) -> Path | None:
     return None
 
 
-def _pick(source: Source, sidecar_readers: bool) -> list[Reader]:
-    return [
+def _pick(source: Source, sidecar_readers: bool) -> Iterator[Reader]:
+    """Readers that accept the source, in registry order; lazy, so the first match costs only its sniff."""
+    return (
         reader
         for reader in READERS
         if reader.uses_sidecar == sidecar_readers
         and source.suffix in reader.extensions
         and reader.accepts(source)
-    ]
+    )
 
 
 def _read(source: Source, problems: list[Problem]) -> tuple[Reader, Reading]:

@@ -8,7 +8,7 @@ series also differs by marker or hatch, so nothing depends on telling colours ap
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib as mpl
@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from emcensus.analysis.fov import DECADE_LABELS, decade_sort_key
+from emcensus.vocab import technique_order
 
 #: Okabe & Ito (2008) colour-blind-safe palette, black left out for data series.
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -60,12 +61,6 @@ def _render(draw: Callable[[], Figure], out_dir: str | Path, stem: str) -> list[
 def _style(name: str, index: int) -> tuple[str, str, str]:
     """Colour, marker, hatch of a series: fixed for techniques, by position otherwise."""
     return TECHNIQUE_STYLE.get(name, (OKABE_ITO[index % 8], MARKERS[index % 8], HATCHES[index % 8]))
-
-
-def technique_order(names: Iterable[str]) -> list[str]:
-    """SEM, TEM, STEM in the paper's order, then anything else alphabetically."""
-    known = list(TECHNIQUE_STYLE)
-    return sorted(set(names), key=lambda t: (known.index(t) if t in known else len(known), t))
 
 
 def _no_data(ax: Axes) -> None:

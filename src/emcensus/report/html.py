@@ -21,7 +21,14 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from emcensus.analysis.fov import decade_sort_key
-from emcensus.analysis.loss import LossBreakdown, StorageTable, StorageTrend, format_bytes, key_label, sort_keys
+from emcensus.analysis.loss import (
+    LossBreakdown,
+    StorageTable,
+    StorageTrend,
+    format_bytes,
+    key_label,
+    sort_keys,
+)
 from emcensus.analysis.publications import (
     Article,
     PublishedCount,
@@ -29,7 +36,8 @@ from emcensus.analysis.publications import (
     images_by_category_year,
 )
 from emcensus.analysis.table1 import Table1
-from emcensus.report import figures
+from emcensus.vocab import technique_order
+
 
 @dataclass(slots=True)
 class ReportData:
@@ -93,7 +101,7 @@ def _facility_articles(data: ReportData) -> list[Article]:
 
 
 def _decade_table(name: str, title: str, counts: Mapping[str, Mapping[str, int]]) -> DataTable:
-    techniques = figures.technique_order(counts)
+    techniques = technique_order(counts)
     decades = sorted({d for by_decade in counts.values() for d in by_decade}, key=decade_sort_key)
     rows = [[d, *(counts[t].get(d, 0) for t in techniques)] for d in decades]
     return DataTable(name, title, ["scale_bar_decade", *techniques], rows)
@@ -102,7 +110,7 @@ def _decade_table(name: str, title: str, counts: Mapping[str, Mapping[str, int]]
 def build_tables(data: ReportData) -> list[DataTable]:
     """Every table of the report, in page order (Table 1 is rendered and exported on its own)."""
     tables = []
-    techniques = figures.technique_order(t for counts in data.acquired_by_year.values() for t in counts)
+    techniques = technique_order(t for counts in data.acquired_by_year.values() for t in counts)
     years = sort_keys("year", list(data.acquired_by_year))
     tables.append(DataTable(
         "acquired_by_year", "Images acquired per year", ["year", *techniques, "total"],
@@ -155,6 +163,10 @@ def _inline_svg(path: Path, prefix: str) -> Markup:
 
 def render_figures(data: ReportData, out_dir: str | Path) -> dict[str, list[Path]]:
     """Figures 2A–3D as PNG and SVG under `out_dir`; name → paths. Figures without data are skipped."""
+    from emcensus.report import (
+        figures,  # matplotlib: only paid for when figures are drawn
+    )
+
     out_dir = Path(out_dir)
     written: dict[str, list[Path]] = {}
     if data.acquired_by_year:

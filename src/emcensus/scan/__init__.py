@@ -6,6 +6,7 @@ The pool is any `concurrent.futures.Executor` (a local process pool by default; 
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
     results = []
     sidecar = group.sidecar
     for image in group.images:
-        record, error = None, None
+        record, error, metadata_json = None, None, None
         try:
             with Source(image.path, sidecar.path if sidecar else None) as source:
                 record = read_source(
@@ -98,6 +99,9 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
                 )
             if root.vendor and record.vendor is None:
                 record.vendor = root.vendor
+            # The vendor tree travels back as JSON text: a fraction of the cost of pickling the dict.
+            metadata_json = json.dumps(record.original_metadata, ensure_ascii=False, default=str)
+            record.original_metadata = {}
         except UnreadableFileError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a census of 150k files
@@ -105,7 +109,8 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
         if error:
             problems.append(Problem(image.path, error))
         results.append(
-            FileResult(image.path, os.path.relpath(image.path, root_path), image.size, image.mtime_ns, record, error)
+            FileResult(image.path, image.path[len(os.path.join(root_path, "")):], image.size, image.mtime_ns, record, error,
+                       metadata_json)
         )
     return GroupResult(
         group.key,
