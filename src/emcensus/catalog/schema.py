@@ -113,6 +113,17 @@ MIGRATIONS: list[list[str]] = [
             count INTEGER NOT NULL CHECK (count > 0)
         )""",
     ],
+    # 3: one covering index over what `count` filters and groups on, instead of five narrow ones:
+    # queries stay in milliseconds and a census writes 4 index entries per file, not 8.
+    [
+        "DROP INDEX images_year",
+        "DROP INDEX images_instrument",
+        "DROP INDEX images_technique",
+        "DROP INDEX images_mag",
+        "DROP INDEX images_decade",
+        "CREATE INDEX images_census ON images(is_primary, year, technique, instrument, detector_family,"
+        " magnification, scalebar_decade, vendor, group_name, project, root_id) WHERE status = 'present' AND readable = 1",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -60,13 +60,16 @@ NATIVE_SIDECARS = {".ser": ".emi"}
 _SER_INDEX = re.compile(r"_\d+$")
 
 
-def sidecar_key(image_name: str) -> tuple[str, tuple[str, ...]]:
-    """The stem and extensions of the sidecar an image pairs with (by name, never by `ImageName=`)."""
-    stem, suffix = os.path.splitext(image_name)
-    native = NATIVE_SIDECARS.get(suffix.lower())
+_TEXT_SIDECARS = tuple(sorted(SIDECAR_EXTENSIONS, reverse=True))  # .txt before .hdr
+
+
+def sidecar_key(stem: str, suffix: str) -> tuple[str, tuple[str, ...]]:
+    """The stem and extensions of the sidecar an image (`stem` + lower-case `suffix`) pairs with:
+    by name, never by the `ImageName=` a sidecar holds (files get renamed)."""
+    native = NATIVE_SIDECARS.get(suffix)
     if native:
         return _SER_INDEX.sub("", stem), (native,)
-    return stem, tuple(SIDECAR_EXTENSIONS)
+    return stem, _TEXT_SIDECARS
 
 
 def find_sidecar(image: Path, names: list[str] | None = None) -> Path | None:
@@ -76,7 +79,7 @@ def find_sidecar(image: Path, names: list[str] | None = None) -> Path | None:
             names = os.listdir(image.parent)
         except OSError:
             return None
-    stem, extensions = sidecar_key(image.name)
+    stem, extensions = sidecar_key(image.stem, image.suffix.lower())
     for name in sorted(names):
         other_stem, other_suffix = os.path.splitext(name)
         if other_stem == stem and other_suffix.lower() in extensions:

@@ -60,7 +60,7 @@ def looks_like_metadata(path: str) -> bool:
 
 
 def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
-    """Folders under `root` (depth first, sorted, so scans are deterministic) with their acquisitions."""
+    """Folders under `root` (depth first, subfolders in name order) with their acquisitions."""
     root = os.path.abspath(root)
     try:
         top = os.stat(root)
@@ -73,7 +73,7 @@ def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
         folder_path = stack.pop()
         try:
             with os.scandir(folder_path) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = list(it)
         except OSError as exc:
             problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
             continue
@@ -100,12 +100,12 @@ def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
                 visited.add(identity)
                 subfolders.append(entry.path)
             elif stat.S_ISREG(info.st_mode):
-                stem, suffix = os.path.splitext(entry.name)
-                suffix = suffix.lower()
-                if suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE:
+                stem, dot, suffix = entry.name.rpartition(".")
+                suffix = "." + suffix.lower()
+                if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE):
                     files.append((stem, suffix, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
         yield _pair(folder_path, files)
-        stack.extend(reversed(subfolders))
+        stack.extend(sorted(subfolders, reverse=True))
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
@@ -120,12 +120,13 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
         group = groups.get(key)
         if group is None:
             group = groups[key] = Group(key=os.path.join(folder_path, key), images=[])
-            sidecar_stem, extensions = sidecar_key(os.path.basename(item.path))
+            sidecar_stem, extensions = sidecar_key(stem, suffix)
+            sidecar_stem = sidecar_stem.casefold()
             for extension in extensions:
-                found = sidecars.get((sidecar_stem.casefold(), extension))
+                found = sidecars.get((sidecar_stem, extension))
                 if found is not None:
                     group.sidecar = found
-                    used.add((sidecar_stem.casefold(), extension))
+                    used.add((sidecar_stem, extension))
                     break
         group.images.append(item)
     orphans = [
