@@ -16,8 +16,6 @@ from emcensus.readers import IMAGE_EXTENSIONS, SIDECAR_EXTENSIONS, sidecar_key
 from emcensus.readers.base import decode_text
 from emcensus.record import Problem
 
-#: Files that operating systems leave in folders; never images.
-_JUNK = re.compile(r"^(\._.*|\.DS_Store|Thumbs\.db|desktop\.ini)$", re.IGNORECASE)
 _METADATA_LINE = re.compile(r"^\s*(\[[^\]]+\]|\$\$?[A-Z_]+\s|<\?xml|[\w .()/-]+\s*=)", re.MULTILINE)
 _SIDECAR_LIKE = SIDECAR_EXTENSIONS | {".emi"}
 
@@ -80,7 +78,8 @@ def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
         subfolders: list[str] = []
         files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
         for entry in entries:
-            if _JUNK.match(entry.name):
+            name = entry.name
+            if name[0] == ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
                 continue
             try:
                 info = entry.stat(follow_symlinks=True)
@@ -91,8 +90,6 @@ def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
                 problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
                 continue
             if stat.S_ISDIR(info.st_mode):
-                if entry.name.startswith("."):
-                    continue
                 identity = (info.st_dev, info.st_ino)
                 if identity in visited:
                     problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
@@ -100,7 +97,7 @@ def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
                 visited.add(identity)
                 subfolders.append(entry.path)
             elif stat.S_ISREG(info.st_mode):
-                stem, dot, suffix = entry.name.rpartition(".")
+                stem, dot, suffix = name.rpartition(".")
                 suffix = "." + suffix.lower()
                 if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE):
                     files.append((stem, suffix, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
