@@ -10,7 +10,9 @@ from emcensus.analysis.publications import read_ledger
 from emcensus.catalog import Catalog
 from emcensus.demo import Manifest, generate_archive
 from emcensus.demo.publications import write_demo_ledger
-from emcensus.scan import RootSpec, scan
+from emcensus.config import load_facility
+from emcensus.demo.run import write_facility_file
+from emcensus.scan import scan
 
 ARCHIVE = Path(tempfile.gettempdir()) / "paper-archive"
 CATALOG = Path(tempfile.gettempdir()) / "paper-census" / "census.sqlite"
@@ -24,8 +26,8 @@ def paper_catalog(archive: Path = ARCHIVE, catalog_path: Path = CATALOG, images:
         generate_archive(archive, images)
     print(f"censusing {archive} into {catalog_path} ...", flush=True)
     with Catalog(catalog_path) as catalog:
-        roots = [RootSpec(str(root), root.name, layout="{group}/{project}/**")
-                 for root in sorted(p for p in archive.iterdir() if p.is_dir())]
+        facility = load_facility(write_facility_file(catalog_path.parent, archive))
+        roots = facility.root_specs()
         scan(catalog, roots)
         ledger = write_demo_ledger(Manifest.load(archive), catalog_path.parent / "publications.csv")
         catalog.import_ledger(read_ledger(ledger))

@@ -381,8 +381,11 @@ class Catalog(LedgerMixin):
     # ----------------------------------------------------------------- audit
     def audit(self) -> dict[str, int]:
         """How many entries each audit list holds, plus the census totals."""
+        queries = _audit_queries()
+        queries["duplicate-exports"] = (
+            "SELECT DISTINCT acquisition_key FROM images WHERE status = 'present' AND readable = 1 AND is_primary = 0", ())
         counts = {kind: self.db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-                  for kind, (sql, params) in _audit_queries().items()}
+                  for kind, (sql, params) in queries.items()}
         totals = self.db.execute(
             """SELECT count(*), coalesce(sum(is_primary), 0) FROM images
                WHERE status = 'present' AND readable = 1"""
@@ -411,24 +414,28 @@ class Catalog(LedgerMixin):
 
 
 def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
-    present = "status = 'present'"
+    """Each audit list; every WHERE matches a partial index of schema 4 (no full-table scans)."""
+    listed = "status = 'present' AND readable = 1"
     return {
         "no-metadata": (
-            f"SELECT path, width_px, height_px, acquired_at FROM images WHERE {present} AND readable = 1 "
+            f"SELECT path, width_px, height_px, acquired_at FROM images WHERE {listed} "
             "AND metadata_source = 'none' ORDER BY path",
             (),
         ),
         "orphan-sidecars": ("SELECT path, size_bytes FROM orphan_sidecars ORDER BY path", ()),
         "unreadable": ("SELECT path, reason FROM problems WHERE severity = 'error' ORDER BY path", ()),
         "warnings": ("SELECT path, reason FROM problems WHERE severity = 'warning' ORDER BY path", ()),
+        # An acquisition saved in several formats is one whose files are not all its primary.
         "duplicate-exports": (
             f"""SELECT acquisition_key, count(*) AS files, group_concat(path, ' | ') AS paths FROM images
-                WHERE {present} AND readable = 1 GROUP BY acquisition_key HAVING count(*) > 1 ORDER BY acquisition_key""",
+                WHERE {listed} AND acquisition_key IN
+                  (SELECT acquisition_key FROM images WHERE {listed} AND is_primary = 0)
+                GROUP BY acquisition_key ORDER BY acquisition_key""",
             (),
         ),
         "date-disagreement": (
-            f"""SELECT path, acquired_at, round(date_gap_days, 1) AS days_apart FROM images
-                WHERE {present} AND date_gap_days > 1 ORDER BY date_gap_days DESC, path""",
+            """SELECT path, acquired_at, round(date_gap_days, 1) AS days_apart FROM images
+               WHERE status = 'present' AND date_gap_days > 1 ORDER BY date_gap_days DESC, path""",
             (),
         ),
         "missing": (
@@ -437,8 +444,9 @@ def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
         ),
         "fov-disagreement": (
             f"""SELECT path, magnification, pixel_size_m, fov_m AS fov_pixel_size_m, fov_mag_m AS fov_magnification_m
-                FROM images WHERE {present} AND readable = 1 AND fov_disagreement > ? ORDER BY fov_disagreement DESC, path""",
-            (FOV_TOLERANCE,),
+                FROM images WHERE {listed} AND fov_disagreement > {FOV_TOLERANCE}
+                ORDER BY fov_disagreement DESC, path""",
+            (),
         ),
     }
 

@@ -6,6 +6,8 @@ the catalog from version N-1 to N; a catalog newer than this emcensus is refused
 
 from __future__ import annotations
 
+from emcensus.analysis.fov import FOV_TOLERANCE
+
 MIGRATIONS: list[list[str]] = [
     # 1: the census core
     [
@@ -123,6 +125,17 @@ MIGRATIONS: list[list[str]] = [
         "DROP INDEX images_decade",
         "CREATE INDEX images_census ON images(is_primary, year, technique, instrument, detector_family,"
         " magnification, scalebar_decade, vendor, group_name, project, root_id) WHERE status = 'present' AND readable = 1",
+    ],
+    # 4: small partial indexes behind the audit lists, so the audit (and its dashboard page) never
+    # scans the whole images table.
+    [
+        "CREATE INDEX audit_no_metadata ON images(path)"
+        " WHERE status = 'present' AND readable = 1 AND metadata_source = 'none'",
+        "CREATE INDEX audit_exports ON images(acquisition_key) WHERE status = 'present' AND readable = 1 AND is_primary = 0",
+        "CREATE INDEX audit_date_gap ON images(date_gap_days) WHERE status = 'present' AND date_gap_days > 1",
+        "CREATE INDEX audit_missing ON images(path) WHERE status = 'missing'",
+        f"CREATE INDEX audit_fov ON images(fov_disagreement) WHERE status = 'present' AND readable = 1"
+        f" AND fov_disagreement > {FOV_TOLERANCE}",
     ],
 ]
 

@@ -10,6 +10,7 @@ from emcensus.analysis.publications import read_ledger
 from emcensus.catalog import Catalog
 from emcensus.config import load_facility
 from emcensus.demo.generate import INSTRUMENTS, generate_archive
+from emcensus.demo.sidecars import TEM_CAMERA_WIDTH_NM
 from emcensus.demo.manifest import Manifest
 from emcensus.demo.publications import write_demo_ledger
 from emcensus.report.build import build_report_data, catalog_table1
@@ -24,7 +25,10 @@ def write_facility_file(directory: Path, archive: Path) -> Path:
     """The demo facility's TOML, as a facility manager would write it for the three instruments."""
     lines = ['[facility]', 'name = "emcensus demo facility"', 'layout = "{group}/{project}/**"', ""]
     for name in INSTRUMENTS:
-        lines += ["[[instrument]]", f'name = "{name}"', f'roots = ["{(archive / name).relative_to(directory)}"]', ""]
+        lines += ["[[instrument]]", f'name = "{name}"', f'roots = ["{(archive / name).relative_to(directory)}"]']
+        if name == "HT7700":  # the width its camera's magnification refers to (the generator's camera)
+            lines.append(f"magnification_reference_mm = {TEM_CAMERA_WIDTH_NM / 1e6}")
+        lines.append("")
     path = directory / "facility.toml"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
