@@ -25,6 +25,7 @@ def paper_catalog(archive: Path = ARCHIVE, catalog_path: Path = CATALOG, images:
         print(f"generating {images:,} images into {archive} ...", flush=True)
         generate_archive(archive, images)
     print(f"censusing {archive} into {catalog_path} ...", flush=True)
+    catalog_path.parent.mkdir(parents=True, exist_ok=True)
     with Catalog(catalog_path) as catalog:
         facility = load_facility(write_facility_file(catalog_path.parent, archive))
         roots = facility.root_specs()

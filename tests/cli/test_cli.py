@@ -16,20 +16,6 @@ from emcensus.record import RECORD_FIELDS
 
 
 @pytest.fixture
-def cli(tmp_path: Path):
-    runner = CliRunner()
-    catalog = tmp_path / "census.sqlite"
-
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
-
-
-@pytest.fixture
 def scanned(cli, tiny_archive: Path):
     result = cli("scan", str(tiny_archive), "--instrument", "SU8230", "--workers", "0")
     assert "6 image files on disk" in result.output

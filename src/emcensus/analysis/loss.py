@@ -29,12 +29,11 @@ def key_label(key: Key) -> str:
     return "unknown" if key is None else str(key)
 
 
-@dataclass(frozen=True, slots=True)
-class LossRow:
-    """Acquired and published images of one key."""
+class PublishedShare:
+    """Published and lost % of anything counting `acquired` and `published` images."""
 
-    key: Key
-    acquired: int
+    __slots__ = ()
+    acquired: int | None
     published: int
 
     @property
@@ -45,6 +44,15 @@ class LossRow:
     def lost_pct(self) -> float | None:
         published = self.published_pct
         return None if published is None else 100.0 - published
+
+
+@dataclass(frozen=True, slots=True)
+class LossRow(PublishedShare):
+    """Acquired and published images of one key."""
+
+    key: Key
+    acquired: int
+    published: int
 
     @property
     def overcounted(self) -> bool:

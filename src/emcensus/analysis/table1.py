@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from emcensus.analysis.loss import PublishedShare
 from emcensus.analysis.publications import Article, PublishedCount
 
 FACILITY_COLUMNS = ("SEM", "TEM")
@@ -24,7 +25,7 @@ DEFAULT_OUTLIER_THRESHOLD = 50
 
 
 @dataclass(frozen=True, slots=True)
-class Table1Column:
+class Table1Column(PublishedShare):
     """One column of Table 1."""
 
     block: str  # "facility" | "third-party"
@@ -36,15 +37,6 @@ class Table1Column:
     @property
     def per_article(self) -> float | None:
         return self.published / self.articles if self.articles else None
-
-    @property
-    def published_pct(self) -> float | None:
-        return 100.0 * self.published / self.acquired if self.acquired else None
-
-    @property
-    def lost_pct(self) -> float | None:
-        published = self.published_pct
-        return None if published is None else 100.0 - published
 
     def to_dict(self) -> dict[str, Any]:
         return {

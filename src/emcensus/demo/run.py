@@ -3,6 +3,7 @@ its facility file, the census, a publication ledger, Table 1 and the HTML report
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def write_facility_file(directory: Path, archive: Path) -> Path:
     """The demo facility's TOML, as a facility manager would write it for the three instruments."""
     lines = ['[facility]', 'name = "emcensus demo facility"', 'layout = "{group}/{project}/**"', ""]
     for name in INSTRUMENTS:
-        lines += ["[[instrument]]", f'name = "{name}"', f'roots = ["{(archive / name).relative_to(directory)}"]']
+        lines += ["[[instrument]]", f'name = "{name}"', f'roots = ["{os.path.relpath(archive / name, directory)}"]']
         if name == "HT7700":  # the width its camera's magnification refers to (the generator's camera)
             lines.append(f"magnification_reference_mm = {TEM_CAMERA_WIDTH_NM / 1e6}")
         lines.append("")
