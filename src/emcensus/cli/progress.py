@@ -8,6 +8,7 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -41,12 +42,15 @@ class RichScanProgress:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    @property
+    def task(self) -> Task:
+        return self._progress.tasks[0]
+
     def queued(self, files: int) -> None:
-        task = self._progress.tasks[0]
-        self._progress.update(self._task, total=(task.total or 0) + files)
+        self._progress.update(self._task, total=(self.task.total or 0) + files)
 
     def done(self, files: int, errors: int) -> None:
         self.errors += errors
         self._progress.advance(self._task, files)
-        speed = self._progress.tasks[0].speed
+        speed = self.task.speed
         self._progress.update(self._task, errors=self.errors, rate=f"{speed:,.0f} files/s" if speed else "")
