@@ -101,3 +101,12 @@ def test_version_and_help() -> None:
     help_text = runner.invoke(main, ["--help"]).output
     for command in ("scan", "count", "inspect", "audit", "export", "demo"):
         assert command in help_text
+
+
+def test_scan_options_for_layout_and_reference_width(cli, tiny_archive: Path) -> None:
+    cli("scan", str(tiny_archive), "--instrument", "SU8230", "--layout", "{group}/{project}/**",
+        "--magnification-reference-mm", "127", "--workers", "0")
+    rows = json.loads(cli("count", "--by", "group,project", "--format", "json").output)
+    assert {(r["group"], r["project"]) for r in rows} == {("groupA", "p1"), ("groupB", "p2")}
+    result = cli("scan", str(tiny_archive), "--layout", "{group", ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.output

@@ -57,17 +57,22 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 @click.option("--instrument", help="Instrument name for these roots (e.g. SU8230).")
 @click.option("--vendor", help="Vendor, when the built-in model table does not know the instrument.")
 @click.option("--technique", type=click.Choice(["SEM", "TEM", "STEM"], case_sensitive=False), help="The instrument's technique.")
+@click.option("--layout", help="Folder pattern below the roots, e.g. '{group}/{project}/**'.")
+@click.option("--magnification-reference-mm", type=click.FloatRange(min=0, min_open=True),
+              help="Width (mm) the instrument's magnification refers to (Hitachi SEM: 127).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Facility TOML file listing instruments and roots.")
 @click.option("--workers", type=int, default=None, help="Reader processes (default: all cores; 0: in this process).")
 @click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
 @click.pass_context
 def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
-         config_path: str | None, workers: int | None, dask_address: str | None, quiet: bool) -> None:
+         layout: str | None, magnification_reference_mm: float | None, config_path: str | None, workers: int | None,
+         dask_address: str | None, quiet: bool) -> None:
     """Census ROOTS (or the facility file's roots) into the catalog, read-only.
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
     """
+    from emcensus.analysis.layout import compile_layout
     from emcensus.config import load_facility
     from emcensus.scan import RootSpec
     from emcensus.scan import scan as run_scan
@@ -76,7 +81,10 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     if config_path:
         specs.extend(load_facility(config_path).root_specs())
     if roots:
-        specs.extend(RootSpec(os.path.abspath(r), instrument, vendor, technique) for r in roots)
+        if layout:
+            compile_layout(layout)  # a bad pattern fails now, not in the middle of a scan
+        reference_m = magnification_reference_mm / 1000 if magnification_reference_mm else None
+        specs.extend(RootSpec(os.path.abspath(r), instrument, vendor, technique, reference_m, layout) for r in roots)
     if not specs:
         raise ConfigError("nothing to scan: give one or more ROOTS or --config facility.toml")
     executor, client = None, None
