@@ -127,3 +127,15 @@ def test_moved_root_is_a_new_root(tiny_archive: Path, tmp_path: Path) -> None:
         scan(catalog, [RootSpec(str(moved), "SU8230")], workers=0)
         assert len(catalog.roots()) == 2
         assert catalog.total(root=str(moved)) == 5
+
+
+def test_a_deleted_top_level_folder_is_missing_and_an_alias_is_walked_once(tiny_archive: Path, tmp_path: Path) -> None:
+    (tiny_archive / "alias").symlink_to(tiny_archive / "groupA")  # the same folder under two names
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = run(catalog, tiny_archive, workers=2)
+        assert first.seen == 6 and first.warnings == 1  # the alias is reported, not counted twice
+        assert any("alias" in r["reason"] for r in catalog.audit_list("warnings"))
+        shutil.rmtree(tiny_archive / "groupB")
+        second = run(catalog, tiny_archive, workers=2)
+        assert (second.seen, second.missing, second.read) == (3, 3, 0)
+        assert catalog.total(files=True) == 3 and catalog.total(files=True, include_missing=True) == 6

@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from emcensus.catalog import Catalog, FileResult, GroupResult
+from emcensus.catalog import Catalog, FileResult, GroupResult, KnownFile
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.readers import read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem
-from emcensus.scan.walk import Group, walk
+from emcensus.scan.walk import Folder, Group, walk
 from emcensus.vocab import lookup_model
 
 
@@ -190,6 +197,61 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
     return RootSpec(path, root.instrument, vendor, technique, root.magnification_reference_m, root.layout)
 
 
+@dataclass(frozen=True, slots=True)
+class _Survey:
+    """One top-level folder of a root to walk and compare with what the catalog knows of it."""
+
+    folder: str
+    boundary: str
+    known: dict[str, KnownFile]
+
+
+@dataclass(slots=True)
+class _SurveyResult:
+    changed: list[Group] = field(default_factory=list)  # new or changed acquisitions, to read
+    seen: int = 0
+    skipped: int = 0
+    gone: list[str] = field(default_factory=list)  # catalogued as present, not on disk now
+    orphans: list[tuple[str, int]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def survey(task: _Survey) -> _SurveyResult:
+    """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
+    big archive is spread over the pool like the reading is."""
+    result = _SurveyResult()
+    _compare(walk(task.folder, result.problems, boundary=task.boundary), task.known, result)
+    return result
+
+
+def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _SurveyResult) -> None:
+    present_by_key: dict[str, set[str]] = {}
+    for path, row in known.items():
+        if row[5] == "present":
+            present_by_key.setdefault(row[6], set()).add(path)
+    seen: set[str] = set()
+    for folder in folders:
+        result.orphans.extend((item.path, item.size) for item in folder.orphans)
+        for group in folder.groups:
+            result.seen += len(group.images)
+            seen.update(image.path for image in group.images)
+            if _unchanged(group, known, present_by_key):
+                result.skipped += len(group.images)
+            else:
+                result.changed.append(group)
+    result.gone.extend(path for path, row in known.items() if row[5] == "present" and path not in seen)
+
+
+def _partition(root: str, known: dict[str, KnownFile]) -> dict[str, dict[str, KnownFile]]:
+    """Catalogued files by the top-level folder they are in ("" for files in the root itself)."""
+    prefix = os.path.join(root, "")
+    parts: dict[str, dict[str, KnownFile]] = {}
+    for path, row in known.items():
+        head, sep, _ = path[len(prefix):].partition(os.sep)
+        parts.setdefault(prefix + head if sep else "", {})[path] = row
+    return parts
+
+
 def _scan_root(
     catalog: Catalog,
     scan_id: int,
@@ -201,19 +263,19 @@ def _scan_root(
 ) -> None:
     root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
                                   magnification_reference_m=root.magnification_reference_m, layout=root.layout)
-    known = catalog.known_files(root_id)
-    present_by_key: dict[str, set[str]] = {}
-    for path, row in known.items():
-        if row[5] == "present":
-            present_by_key.setdefault(row[6], set()).add(path)
-    seen: set[str] = set()
-    walk_problems: list[Problem] = []
-    orphans: list[tuple[str, int]] = []
+    parts = _partition(root.path, catalog.known_files(root_id))
+    walked = _SurveyResult()
+    top = list(walk(root.path, walked.problems, recurse=False))
+    _compare(top, parts.pop("", {}), walked)
+    surveys = [_Survey(folder, root.path, parts.pop(folder, {})) for f in top for folder in f.subfolders]
+    for rows in parts.values():  # top-level folders that are gone: everything in them is
+        walked.gone.extend(path for path, row in rows.items() if row[5] == "present")
+
     in_flight: set[Future] = set()
     max_in_flight = 4 * (getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
     batch: list[Group] = []
 
-    def collect(futures: set[Future]) -> None:
+    def collect(futures: Iterable[Future]) -> None:
         for future in futures:
             groups = future.result()
             catalog.write_groups(scan_id, root_id, groups)
@@ -225,7 +287,7 @@ def _scan_root(
         if progress:
             progress.queued(sum(len(g.images) for g in task.groups))
         if executor is None:
-            collect({_Done(read_groups(task))})
+            collect([_Done(read_groups(task))])
             return
         in_flight.add(executor.submit(read_groups, task))
         if len(in_flight) >= max_in_flight:
@@ -233,14 +295,30 @@ def _scan_root(
             in_flight.difference_update(done)
             collect(done)
 
-    for folder in walk(root.path, walk_problems):
-        orphans.extend((item.path, item.size) for item in folder.orphans)
-        for group in folder.groups:
-            summary.seen += len(group.images)
-            seen.update(image.path for image in group.images)
-            if _unchanged(group, known, present_by_key):
-                summary.skipped += len(group.images)
-                continue
+    def results() -> Iterator[_SurveyResult]:
+        """Survey results as they come, with at most `window` surveys out: memory stays flat."""
+        yield walked
+        if executor is None:
+            yield from map(survey, surveys)
+            return
+        pending, running = deque(surveys), set()
+        window = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+        while pending or running:
+            while pending and len(running) < window:
+                running.add(executor.submit(survey, pending.popleft()))
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+
+    gone: list[str] = []
+    orphans: list[tuple[str, int]] = []
+    problems: list[Problem] = []
+    for part in results():
+        summary.seen += part.seen
+        summary.skipped += part.skipped
+        gone.extend(part.gone)
+        orphans.extend(part.orphans)
+        problems.extend(part.problems)
+        for group in part.changed:
             batch.append(group)
             if len(batch) >= batch_size:
                 submit()
@@ -248,12 +326,11 @@ def _scan_root(
         submit()
     collect(in_flight)
 
-    gone = [path for path, row in known.items() if row[5] == "present" and path not in seen]
     summary.missing += catalog.mark_missing(scan_id, gone)
-    catalog.replace_walk_state(scan_id, root_id, walk_problems, orphans)
+    catalog.replace_walk_state(scan_id, root_id, problems, orphans)
     summary.orphans += len(orphans)
-    summary.errors += sum(1 for p in walk_problems if p.severity == "error")
-    summary.warnings += sum(1 for p in walk_problems if p.severity == "warning")
+    summary.errors += sum(1 for p in problems if p.severity == "error")
+    summary.warnings += sum(1 for p in problems if p.severity == "warning")
 
 
 class _Done:

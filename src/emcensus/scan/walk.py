@@ -1,7 +1,9 @@
 """Read-only walk of an archive root: folders → acquisitions (image files + their sidecar by stem).
 
-Nothing here opens a file for writing or changes a timestamp. Symlinked folders are followed once;
-a loop, a broken link or an unreadable folder becomes a recorded problem, and the walk goes on.
+Nothing here opens a file for writing or changes a timestamp. A symlinked folder is followed when
+it points outside the root (once); one that points inside the root is an alias or a loop and is
+skipped, since the walk reaches that folder at its real path. Loops, broken links and unreadable
+folders become recorded problems, and the walk goes on.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Folder:
     path: str
     groups: list[Group] = field(default_factory=list)
     orphans: list[FileStat] = field(default_factory=list)
+    subfolders: list[str] = field(default_factory=list)  # what the walk descends into next
 
 
 def looks_like_metadata(path: str) -> bool:
@@ -57,52 +60,78 @@ def looks_like_metadata(path: str) -> bool:
     return bool(_METADATA_LINE.search(text))
 
 
-def walk(root: str, problems: list[Problem]) -> Iterator[Folder]:
-    """Folders under `root` (depth first, subfolders in name order) with their acquisitions."""
-    root = os.path.abspath(root)
+def _inside(path: str, boundary: str) -> bool:
+    return path == boundary or path.startswith(boundary.rstrip(os.sep) + os.sep)
+
+
+def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recurse: bool = True) -> Iterator[Folder]:
+    """Folders under `top` (depth first, subfolders in name order) with their acquisitions.
+
+    `boundary`: the scan root `top` belongs to (default: `top`). `recurse=False` yields `top` alone,
+    its `subfolders` listed, so that parts of one root can be walked in parallel.
+    """
+    top = os.path.abspath(top)
+    boundary = os.path.realpath(boundary or top)
     try:
-        top = os.stat(root)
+        info = os.stat(top)
     except OSError as exc:
-        problems.append(Problem(root, f"cannot open scan root: {exc.strerror or exc}"))
+        problems.append(Problem(top, f"cannot open scan root: {exc.strerror or exc}"))
         return
-    visited = {(top.st_dev, top.st_ino)}
-    stack = [root]
+    visited = {(info.st_dev, info.st_ino)}
+    stack = [top]
     while stack:
-        folder_path = stack.pop()
-        try:
-            with os.scandir(folder_path) as it:
-                entries = list(it)
-        except OSError as exc:
-            problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
+        folder = _list(stack.pop(), boundary, visited, problems)
+        if folder is None:
             continue
-        subfolders: list[str] = []
-        files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
-        for entry in entries:
-            name = entry.name
-            if name[0] == ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
-                continue
-            try:
-                info = entry.stat(follow_symlinks=True)
-            except FileNotFoundError:
-                problems.append(Problem(entry.path, f"broken symlink (points to {os.readlink(entry.path)!r})"))
-                continue
-            except OSError as exc:
-                problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                identity = (info.st_dev, info.st_ino)
-                if identity in visited:
-                    problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
+        yield folder
+        if recurse:
+            stack.extend(reversed(folder.subfolders))
+
+
+def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], problems: list[Problem]) -> Folder | None:
+    """One folder's acquisitions, orphan sidecars and the subfolders to walk next."""
+    try:
+        with os.scandir(folder_path) as it:
+            entries = list(it)
+    except OSError as exc:
+        problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
+        return None
+    subfolders: list[str] = []
+    files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
+    for entry in entries:
+        name = entry.name
+        if name[0] == ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
+            continue
+        try:
+            info = entry.stat(follow_symlinks=True)
+        except FileNotFoundError:
+            problems.append(Problem(entry.path, f"broken symlink (points to {os.readlink(entry.path)!r})"))
+            continue
+        except OSError as exc:
+            problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if entry.is_symlink():
+                real = os.path.realpath(entry.path)
+                if _inside(real, boundary):
+                    problems.append(Problem(
+                        entry.path, f"symlink loop or alias: points to {real}, inside this root, walked there; skipped",
+                        "warning"))
                     continue
-                visited.add(identity)
-                subfolders.append(entry.path)
-            elif stat.S_ISREG(info.st_mode):
-                stem, dot, suffix = name.rpartition(".")
-                suffix = "." + suffix.lower()
-                if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE):
-                    files.append((stem, suffix, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
-        yield _pair(folder_path, files)
-        stack.extend(sorted(subfolders, reverse=True))
+            identity = (info.st_dev, info.st_ino)
+            if identity in visited:
+                problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
+                continue
+            visited.add(identity)
+            subfolders.append(entry.path)
+        elif stat.S_ISREG(info.st_mode):
+            stem, dot, suffix = name.rpartition(".")
+            suffix = "." + suffix.lower()
+            if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE):
+                files.append((stem, suffix, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
+    folder = _pair(folder_path, files)
+    folder.subfolders = sorted(subfolders)
+    return folder
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
