@@ -60,3 +60,15 @@ def test_placeholder_served_for_a_file_without_preview(client: TestClient, image
     assert "pixels unreadable" in response.headers["x-emcensus-no-preview"]
     (tiny_archive / "groupB/p2/2019-01-02/nosidecar.tif").unlink()  # gone since the scan
     assert client.get(f"/api/thumbnail/{image_id('nosidecar.tif')}").status_code == 200
+
+
+@pytest.mark.parametrize("sample", [
+    "olympus-sis-tiff/olympus_SIS.tif",  # JPEG-compressed RGB: needs imagecodecs
+    "fei-tfs-tiff/FEI-Helios-Ebeam-16bits.tif",
+    "hitachi-sem-txt/sample-１_200倍(x200).tif",
+    "jeol-sem-txt/JEOL SEM - etched sidewall 01.tif",  # palette TIFF
+])
+def test_real_vendor_tiffs_get_a_thumbnail(vendor_samples: Path, tmp_path: Path, sample: str) -> None:
+    made = thumbnail(vendor_samples / sample, tmp_path, "t")
+    with Image.open(made) as image:
+        assert max(image.size) <= THUMB_SIZE and image.getextrema() != (0, 0)
