@@ -152,7 +152,7 @@ class Source:
             except Exception as exc:  # tifffile raises many types on damaged files
                 raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
             try:
-                tiff.pages.first
+                tiff.pages.first  # noqa: B018 - parsing the first IFD is the check
             except Exception as exc:  # a file cut before its first IFD has no pages at all
                 tiff.close()
                 raise UnreadableFileError(f"damaged TIFF: no readable image directory ({exc or type(exc).__name__})") from exc
