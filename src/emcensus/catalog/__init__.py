@@ -7,6 +7,7 @@ readers (queries, the dashboard) keep working while a scan writes.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -217,14 +218,29 @@ class Catalog(LedgerMixin):
     def scans(self, limit: int = 20) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM scans ORDER BY id DESC LIMIT ?", (limit,))
 
-    def known_files(self, root_id: int) -> dict[str, KnownFile]:
-        """Every file catalogued under a root, as an incremental scan compares it."""
+    def known_files(self, root_id: int, folder: str | None = None, *, direct: bool = False) -> dict[str, KnownFile]:
+        """Files catalogued under a root, or under one `folder` of it (only those directly in it when
+        `direct`), as an incremental scan compares them with the disk."""
+        sql = """SELECT path, size_bytes, mtime_ns, sidecar_path, sidecar_size, sidecar_mtime_ns, status, acquisition_key
+                 FROM images WHERE root_id = ?"""
+        params: list[Any] = [root_id]
+        if folder is not None:
+            prefix = os.path.join(folder, "")
+            sql += " AND path >= ? AND path < ?"  # a range of the unique path index
+            params += [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+            if direct:
+                sql += " AND instr(substr(path, ?), ?) = 0"
+                params += [len(prefix) + 1, os.sep]
+        return {row[0]: row[1:] for row in self.db.execute(sql, params)}
+
+    def known_folders(self, root_id: int) -> set[str]:
+        """Names of a root's top-level folders that held present files at the last scan."""
         rows = self.db.execute(
-            """SELECT path, size_bytes, mtime_ns, sidecar_path, sidecar_size, sidecar_mtime_ns, status, acquisition_key
-               FROM images WHERE root_id = ?""",
-            (root_id,),
+            """SELECT DISTINCT substr(rel_path, 1, instr(rel_path, ?) - 1) FROM images
+               WHERE root_id = ? AND status = 'present' AND instr(rel_path, ?) > 0""",
+            (os.sep, root_id, os.sep),
         )
-        return {row[0]: row[1:] for row in rows}
+        return {row[0] for row in rows}
 
     # ----------------------------------------------------------------- writing
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:

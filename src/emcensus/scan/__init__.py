@@ -170,7 +170,7 @@ def scan(
     status = "interrupted"
     try:
         for spec in specs:
-            _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary)
+            _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary, own_pool is not None)
         status = "complete"
         summary.complete = True
     finally:
@@ -199,11 +199,17 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
 
 @dataclass(frozen=True, slots=True)
 class _Survey:
-    """One top-level folder of a root to walk and compare with what the catalog knows of it."""
+    """One top-level folder of a root to walk and compare with what the catalog knows of it.
+
+    `known` travels with the task, or (local workers) each worker reads its part of the catalog:
+    loading and pickling the state of a whole archive in one process would cost more than the walk.
+    """
 
     folder: str
     boundary: str
-    known: dict[str, KnownFile]
+    known: dict[str, KnownFile] | None = None
+    catalog: str | None = None
+    root_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -219,8 +225,12 @@ class _SurveyResult:
 def survey(task: _Survey) -> _SurveyResult:
     """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
     big archive is spread over the pool like the reading is."""
+    known = task.known
+    if known is None:
+        with Catalog(task.catalog, readonly=True) as catalog:
+            known = catalog.known_files(task.root_id, task.folder)
     result = _SurveyResult()
-    _compare(walk(task.folder, result.problems, boundary=task.boundary), task.known, result)
+    _compare(walk(task.folder, result.problems, boundary=task.boundary), known, result)
     return result
 
 
@@ -242,16 +252,6 @@ def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _Su
     result.gone.extend(path for path, row in known.items() if row[5] == "present" and path not in seen)
 
 
-def _partition(root: str, known: dict[str, KnownFile]) -> dict[str, dict[str, KnownFile]]:
-    """Catalogued files by the top-level folder they are in ("" for files in the root itself)."""
-    prefix = os.path.join(root, "")
-    parts: dict[str, dict[str, KnownFile]] = {}
-    for path, row in known.items():
-        head, sep, _ = path[len(prefix):].partition(os.sep)
-        parts.setdefault(prefix + head if sep else "", {})[path] = row
-    return parts
-
-
 def _scan_root(
     catalog: Catalog,
     scan_id: int,
@@ -260,16 +260,22 @@ def _scan_root(
     progress: ScanProgress | None,
     batch_size: int,
     summary: ScanSummary,
+    workers_read_catalog: bool,
 ) -> None:
     root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
                                   magnification_reference_m=root.magnification_reference_m, layout=root.layout)
-    parts = _partition(root.path, catalog.known_files(root_id))
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False))
-    _compare(top, parts.pop("", {}), walked)
-    surveys = [_Survey(folder, root.path, parts.pop(folder, {})) for f in top for folder in f.subfolders]
-    for rows in parts.values():  # top-level folders that are gone: everything in them is
-        walked.gone.extend(path for path, row in rows.items() if row[5] == "present")
+    _compare(top, catalog.known_files(root_id, root.path, direct=True), walked)
+    subfolders = [folder for listed in top for folder in listed.subfolders]
+    if workers_read_catalog:
+        surveys = [_Survey(folder, root.path, catalog=os.path.abspath(catalog.path), root_id=root_id)
+                   for folder in subfolders]
+    else:
+        surveys = [_Survey(folder, root.path, catalog.known_files(root_id, folder)) for folder in subfolders]
+    for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
+        gone_folder = catalog.known_files(root_id, os.path.join(root.path, name))  # everything in it is gone
+        walked.gone.extend(path for path, row in gone_folder.items() if row[5] == "present")
 
     in_flight: set[Future] = set()
     max_in_flight = 4 * (getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
