@@ -69,22 +69,10 @@ def micron_marker_nm(fov_nm: float) -> int:
     return int(best)
 
 
-def sem_sidecar(f: dict) -> str:
-    """`[SemImageFile]` text (CRLF) for a SU8000 / SU8230 / Regulus8230 frame."""
+def _identity_lines(f: dict) -> list[str]:
+    """The lines both Hitachi layouts write about the file: its number, sample, names and time."""
     when: datetime = f["when"]
-    model = f["model"]
-    width, height = f["width"], f["height"]
-    mag = f["magnification"]
-    kv = f["kv"]
-    wd_um = f["wd_um"]
-    pixel_nm = HITACHI_REFERENCE_NM / mag / width
-    signal = f["detector"]
-    lines = [
-        "[SemImageFile]",
-        f"InstructName={model}",
-        f"SemVersion={_SEM_VERSION.get(model, '03-02')}",
-        "SDMVersion=",
-        f"SerialNumber={_SERIAL.get(model, '')}",
+    return [
         f"DataNumber={f['data_number']}",
         f"SampleName={f['sample']}",
         f"Format={f['primary_ext'][1:]}",
@@ -92,6 +80,25 @@ def sem_sidecar(f: dict) -> str:
         f"Directory={f['pc_directory']}",
         f"Date={format_date(when, f['date_format'])}",
         f"Time={when:%H:%M:%S}",
+    ]
+
+
+def sem_sidecar(f: dict) -> str:
+    """`[SemImageFile]` text (CRLF) for a SU8000 / SU8230 / Regulus8230 frame."""
+    model = f["model"]
+    width, height = f["width"], f["height"]
+    mag = f["magnification"]
+    kv = f["kv"]
+    wd_um = f["wd_um"]
+    pixel_nm = f["pixel_size_m"] * 1e9  # decided by the plan (127 mm / magnification / width)
+    signal = f["detector"]
+    lines = [
+        "[SemImageFile]",
+        f"InstructName={model}",
+        f"SemVersion={_SEM_VERSION.get(model, '03-02')}",
+        "SDMVersion=",
+        f"SerialNumber={_SERIAL.get(model, '')}",
+        *_identity_lines(f),
         "Media=HD[Data]",
         f"DataSize={width}x{height}",
         f"PixelSize={pixel_nm:.4f}",
@@ -144,23 +151,16 @@ def sem_sidecar(f: dict) -> str:
 
 def tem_sidecar(f: dict) -> str:
     """`[TemImageFile]` text (CRLF) for an HT7700 frame (invented layout, Hitachi conventions)."""
-    when: datetime = f["when"]
     width, height = f["width"], f["height"]
     mag = f["magnification"]
-    pixel_nm = TEM_CAMERA_WIDTH_NM / mag / width
+    pixel_nm = f["pixel_size_m"] * 1e9  # decided by the plan (camera width / magnification / width)
     mode = "Low Mag" if mag < 5000 else ("HR" if mag >= 300000 else "HC")
     lines = [
         "[TemImageFile]",
         f"InstructName={f['model']}",
         "TemVersion=03.11",
         f"SerialNumber={_SERIAL['HT7700']}",
-        f"DataNumber={f['data_number']}",
-        f"SampleName={f['sample']}",
-        f"Format={f['primary_ext'][1:]}",
-        f"ImageName={f['image_name']}",
-        f"Directory={f['pc_directory']}",
-        f"Date={format_date(when, f['date_format'])}",
-        f"Time={when:%H:%M:%S}",
+        *_identity_lines(f),
         f"DataSize={width}x{height}",
         f"PixelSize={pixel_nm:.5f}",
         f"AcceleratingVoltage={int(round(f['kv'] * 1000))} Volt",
