@@ -139,3 +139,17 @@ def test_a_deleted_top_level_folder_is_missing_and_an_alias_is_walked_once(tiny_
         second = run(catalog, tiny_archive, workers=2)
         assert (second.seen, second.missing, second.read) == (3, 3, 0)
         assert catalog.total(files=True) == 3 and catalog.total(files=True, include_missing=True) == 6
+
+
+def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: Path, monkeypatch) -> None:
+    from emcensus.scan import _Task, read_groups
+    from emcensus.scan.walk import walk
+
+    folder = next(f for f in walk(str(tiny_archive), []) if f.path.endswith("2016-06-23"))
+    group = next(g for g in folder.groups if len(g.images) == 2)  # img001.tif + img001.jpg
+    reads: list[str] = []
+    real_read_bytes = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real_read_bytes(self))
+    [result] = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group]))
+    assert reads.count("img001.txt") == 1
+    assert [f.record.magnification for f in result.files] == [5000, 5000]

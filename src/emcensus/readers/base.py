@@ -104,11 +104,19 @@ class Reading:
 class Source:
     """One image file and its paired sidecar, opened lazily and read-only."""
 
-    def __init__(self, path: str | os.PathLike[str], sidecar: str | os.PathLike[str] | None = None):
+    def __init__(self, path: str | os.PathLike[str], sidecar: str | os.PathLike[str] | None = None, *,
+                 sidecar_text: str | None = None):
         self.path = Path(path)
         self.sidecar = Path(sidecar) if sidecar is not None else None
         self.suffix = self.path.suffix.lower()
         self._tiff: Any = None
+        if sidecar_text is not None:  # already decoded for another file of the same acquisition
+            self.__dict__["sidecar_text"] = sidecar_text
+
+    @property
+    def loaded_sidecar_text(self) -> str | None:
+        """The decoded sidecar if a reader has read it: the other exports of the frame reuse it."""
+        return self.__dict__.get("sidecar_text")
 
     @cached_property
     def head(self) -> bytes:

@@ -93,10 +93,11 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
     problems: list[Problem] = []
     results = []
     sidecar = group.sidecar
+    sidecar_text = None  # read once for all the files of the frame (tif + jpg + bmp)
     for image in group.images:
         record, error, metadata_json = None, None, None
         try:
-            with Source(image.path, sidecar.path if sidecar else None) as source:
+            with Source(image.path, sidecar.path if sidecar else None, sidecar_text=sidecar_text) as source:
                 record = read_source(
                     source,
                     instrument=root.instrument,
@@ -104,6 +105,7 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
                     problems=problems,
                     mtime=image.mtime_ns / 1e9,
                 )
+                sidecar_text = source.loaded_sidecar_text
             if root.vendor and record.vendor is None:
                 record.vendor = root.vendor
             # The vendor tree travels back as JSON text: a fraction of the cost of pickling the dict.
