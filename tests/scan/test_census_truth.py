@@ -35,7 +35,7 @@ def test_totals_match_the_ground_truth(censused: tuple[Manifest, Path]) -> None:
         assert catalog.total() == len(files_per_frame)  # a copy in another folder is an acquisition of its own
         audit = catalog.audit()
         assert audit["orphan-sidecars"] == len(manifest.orphan_sidecars)
-        assert audit["no-metadata"] == sum(1 for f in manifest.files if f.sidecar is None)
+        assert audit["no-metadata"] == sum(1 for f in manifest.files if not f.has_sidecar)
         assert audit["duplicate-exports"] == sum(1 for count in files_per_frame.values() if count > 1)
         assert audit["fov-disagreement"] == 0
 
@@ -46,9 +46,9 @@ def test_every_file_with_a_sidecar_is_read_as_generated(censused: tuple[Manifest
         rows = {row["path"]: row for row in catalog.images()}
     checked = 0
     for truth in manifest.files:
-        if truth.sidecar is None:
+        if not truth.has_sidecar:
             continue
-        row = rows[str(manifest.root / truth.path)]
+        row = rows[str(manifest.abspath(truth.path))]
         assert row["instrument"] == truth.instrument
         assert row["technique"] == truth.technique, truth.path
         if truth.technique != "TEM":
@@ -66,10 +66,10 @@ def test_instrument_is_known_from_the_root_without_a_sidecar(censused: tuple[Man
     manifest, path = censused
     with Catalog(path, readonly=True) as catalog:
         rows = {row["path"]: row for row in catalog.images()}
-    bare = [f for f in manifest.files if f.sidecar is None]
+    bare = [f for f in manifest.files if not f.has_sidecar]
     assert bare, "the generator should leave some images without a sidecar"
     for truth in bare:
-        row = rows[str(manifest.root / truth.path)]
+        row = rows[str(manifest.abspath(truth.path))]
         assert row["instrument"] == truth.instrument
         assert row["metadata_source"] == "none" and row["acquired_at_source"] in ("mtime", "metadata")
         if truth.instrument == "HT7700":

@@ -91,9 +91,6 @@ class Manifest:
         """One file per acquisition: the primary file in its first folder."""
         return [f for f in self.files if not f.duplicate_export and not f.copy]
 
-    def by_path(self) -> dict[str, ManifestFile]:
-        return {f.path: f for f in self.files}
-
     def abspath(self, rel: str) -> Path:
         return self.root / rel
 

@@ -29,13 +29,6 @@ def encode_sidecar(text: str, encoding: str) -> bytes:
     return text.encode(encoding, errors="replace")
 
 
-def expected_text(text: str, encoding: str) -> str:
-    """What a correct decoder returns for `encode_sidecar(text, encoding)`."""
-    if encoding == "utf-16-le-bom":
-        return text
-    return text.encode(encoding, errors="replace").decode(encoding)
-
-
 def format_date(when: datetime, style: str) -> str:
     if style == "YYYY/MM/DD":
         return when.strftime("%Y/%m/%d")

@@ -60,7 +60,6 @@ class ScanSummary:
     orphans: int = 0
     seconds: float = 0.0
     complete: bool = False
-    problems_sample: list[Problem] = field(default_factory=list)
 
     def paragraph(self) -> str:
         rate = self.read / self.seconds if self.seconds else 0.0
@@ -358,8 +357,6 @@ def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgre
     summary.read += files
     summary.errors += errors
     summary.warnings += warnings
-    if len(summary.problems_sample) < 20:
-        summary.problems_sample.extend(p for g in groups for p in g.problems)
     if progress:
         progress.done(files, errors)
 
