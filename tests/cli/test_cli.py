@@ -48,8 +48,10 @@ def test_count_formats(scanned) -> None:
     assert files == [{"count": 6}]
     table = list(csv.DictReader(io.StringIO(scanned("count", "--by", "detector", "--format", "csv").output)))
     assert {r["detector"] for r in table} >= {"SE", "LA-BSE", "TE", "DF-STEM"}
-    text = scanned("count", "--year", "2019", "--instrument", "SU8230", "--detector", "TE").output
-    assert "1" in text and "acquisitions" in text
+    p1_p2_p3 = ("--year", "2019", "--instrument", "SU8230", "--detector", "TE")
+    assert json.loads(scanned("count", *p1_p2_p3, "--format", "json").output) == [{"count": 1}]
+    text = scanned("count", *p1_p2_p3).output
+    assert "acquisitions" in text and "year=2019" in text and "detector=TE" in text
 
 
 def test_count_rejects_bad_filters(scanned) -> None:
