@@ -25,11 +25,16 @@ class ImageRecord:
     acquired_at: str | None = None  # ISO 8601
     acquired_at_source: str | None = None  # "metadata" | "mtime"
     metadata_source: str | None = None  # e.g. "sidecar:hitachi-sem", "tiff-tag:34682", "none"
+    #: What the file holds: only micrographs ("image") are counted as images unless asked (`--kind`).
+    kind: str = "image"  # "image" | "spectrum" | "diffraction" | "spectrum-image" | "stack" | "sidecar-only"
     original_metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+
+#: What a catalogued file can hold; `count --kind` takes these.
+KINDS: tuple[str, ...] = ("image", "spectrum", "diffraction", "spectrum-image", "stack", "sidecar-only")
 
 #: Field order of the public record; `inspect --json` prints exactly these keys.
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ImageRecord))

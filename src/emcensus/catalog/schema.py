@@ -137,6 +137,10 @@ MIGRATIONS: list[list[str]] = [
         f"CREATE INDEX audit_fov ON images(fov_disagreement) WHERE status = 'present' AND readable = 1"
         f" AND fov_disagreement > {FOV_TOLERANCE}",
     ],
+    # 5: what a file holds (spectra, diffraction patterns and spectrum images are not micrographs)
+    [
+        "ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,214 @@
+"""The one policy for reading archive files, used by the scan, the readers and the dashboard.
+
+Every archive file emcensus touches goes through here, so that the same rules hold everywhere:
+
+* **Read-only, no timestamps.** Files and folders are opened `O_RDONLY | O_NOATIME` where the OS
+  allows it (Linux, when this process owns the file or is root). Elsewhere the kernel may update the
+  access time (on mounts with `relatime`, at most once a day); the modification time is never changed.
+* **Never blocks.** A FIFO, socket or device named `.tif` would hang `open()` or stream forever; the
+  file is opened with `O_NONBLOCK`, checked with `fstat` to be a regular file, and refused otherwise.
+* **Bounded.** Reads take a byte limit; callers that hand a path to a library (tifffile, h5py,
+  mrcfile, rsciio) call `check_regular` first.
+* **Inside the roots.** `inside_roots` resolves symlinks on both sides: a link that leaves every scan
+  root is refused, by the scan and the dashboard alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from emcensus.errors import EmcensusError, UnreadableFileError
+
+_NOATIME = getattr(os, "O_NOATIME", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+
+#: Whether `O_NOATIME` may be used here: it fails with EPERM on files this process does not own.
+_noatime_allowed = bool(_NOATIME)
+
+
+class OutsideRootsError(EmcensusError):
+    """A path resolves outside every scan root (a symlink that leaves the archive)."""
+
+
+def kind_of(mode: int) -> str:
+    """A person's word for a non-regular file type."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symlink"
+    return "not a regular file"
+
+
+def _open_fd(path: str | os.PathLike[str], flags: int) -> int:
+    """`os.open` read-only with O_NOATIME when permitted; falls back without it on EPERM."""
+    global _noatime_allowed
+    base = os.O_RDONLY | _CLOEXEC | _BINARY | flags
+    if _noatime_allowed:
+        try:
+            return os.open(path, base | _NOATIME)
+        except PermissionError as exc:
+            if exc.errno != errno.EPERM:
+                raise
+            # Not the owner: the kernel refuses O_NOATIME. Plain read-only access still works.
+            try:
+                fd = os.open(path, base)
+            except OSError:
+                raise exc from None
+            _noatime_allowed = False
+            return fd
+    return os.open(path, base)
+
+
+def open_fd(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor on a *regular* file, opened without blocking and without touching atime."""
+    try:
+        fd = _open_fd(path, _NONBLOCK)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot open: {exc.strerror or exc}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnreadableFileError(f"not a regular file: {kind_of(info.st_mode)}; not read")
+        if _NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_file(path: str | os.PathLike[str]) -> BinaryIO:
+    """`open(path, "rb")` under the policy: a regular file, read-only, non-blocking open, no atime."""
+    return os.fdopen(open_fd(path), "rb")
+
+
+def read_head(path: str | os.PathLike[str], limit: int) -> bytes:
+    """At most `limit` bytes from the start of a regular file."""
+    with open_file(path) as handle:
+        try:
+            return handle.read(limit)
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read: {exc.strerror or exc}") from exc
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
+    """The whole of a regular file that must be small (a sidecar, a header); refused when larger."""
+    with open_file(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise UnreadableFileError(f"{what} is {size:,} bytes, more than the {limit:,} a {what} can be; not read")
+        try:
+            data = handle.read(limit + 1)
+        except OSError as exc:
+            raise UnreadableFileError(f"cannot read {what}: {exc.strerror or exc}") from exc
+    if len(data) > limit:  # grew since the fstat
+        raise UnreadableFileError(f"{what} is more than {limit:,} bytes; not read")
+    return data
+
+
+def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
+    """Stat (following links) and refuse anything but a regular file, before a library opens it by name."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot open: {exc.strerror or exc}") from exc
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableFileError(f"not a regular file: {kind_of(info.st_mode)}; not read")
+    return info
+
+
+@contextlib.contextmanager
+def scandir(folder: str) -> Iterator[Iterator[os.DirEntry[str]]]:
+    """`os.scandir(folder)` without updating the folder's atime where O_NOATIME is allowed.
+
+    Entries' `.path` is joined onto `folder` as with a path argument (scandir on a descriptor gives
+    bare names), and `.stat()` works relative to the open folder.
+    """
+    try:
+        fd = _open_fd(folder, _DIRECTORY)
+    except OSError:
+        fd = None
+    if fd is None or os.scandir not in os.supports_fd:
+        if fd is not None:
+            os.close(fd)
+        with os.scandir(folder) as it:
+            yield it
+        return
+    try:
+        with os.scandir(fd) as it:
+            yield (_Entry(folder, entry) for entry in it)
+    finally:
+        os.close(fd)
+
+
+class _Entry:
+    """A `DirEntry` from a descriptor scan, with `.path` relative to the folder path again."""
+
+    __slots__ = ("_entry", "name", "path")
+
+    def __init__(self, folder: str, entry: os.DirEntry[str]):
+        self._entry = entry
+        self.name = entry.name
+        self.path = os.path.join(folder, entry.name)
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        return self._entry.stat(follow_symlinks=follow_symlinks)
+
+    def is_symlink(self) -> bool:
+        return self._entry.is_symlink()
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_dir(follow_symlinks=follow_symlinks)
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return self._entry.is_file(follow_symlinks=follow_symlinks)
+
+    def inode(self) -> int:
+        return self._entry.inode()
+
+
+def is_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
+    """Whether `path` resolves to `root` or below it (both resolved)."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def inside_roots(path: str | os.PathLike[str], roots: Iterable[str | os.PathLike[str]]) -> Path:
+    """The resolved `path` if it lies in one of `roots` (symlinks resolved on both sides), else raise."""
+    real = os.path.realpath(path)
+    for root in roots:
+        real_root = os.path.realpath(root)
+        if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+            return Path(real)
+    raise OutsideRootsError("the file resolves outside the catalog's scan roots: not read")
+
+
+__all__ = [
+    "OutsideRootsError",
+    "check_regular",
+    "inside_roots",
+    "is_inside",
+    "kind_of",
+    "open_fd",
+    "open_file",
+    "read_bounded",
+    "read_head",
+    "scandir",
+]
