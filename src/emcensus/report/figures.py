@@ -17,14 +17,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from emcensus.analysis.fov import DECADE_LABELS, decade_sort_key
+from emcensus.palette import ARCHIVE_GREY, OKABE_ITO, TECHNIQUE_COLOURS
 from emcensus.vocab import technique_order
 
-#: Okabe & Ito (2008) colour-blind-safe palette, black left out for data series.
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 HATCHES = ("", "//", "..", "xx", "\\\\", "oo", "++", "--")
-ARCHIVE_GREY = "#999999"  # the grey that usually completes Okabe–Ito, for "everything else"
-TECHNIQUE_STYLE = {"SEM": (OKABE_ITO[0], "o", ""), "TEM": (OKABE_ITO[1], "s", "//"), "STEM": (OKABE_ITO[2], "^", "..")}
+TECHNIQUE_STYLE = {"SEM": (TECHNIQUE_COLOURS["SEM"], "o", ""), "TEM": (TECHNIQUE_COLOURS["TEM"], "s", "//"),
+                   "STEM": (TECHNIQUE_COLOURS["STEM"], "^", "..")}
 
 _RC = {
     "font.size": 10,
