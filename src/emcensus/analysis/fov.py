@@ -12,6 +12,11 @@ Two routes lead to the FOV width of an image:
 When both routes exist and disagree by more than 2 % the image is flagged: real readers have shipped
 1000× unit errors in exactly this place, and magnification conventions differ between vendors.
 
+Every input and every result must be finite and physically plausible (`MAGNIFICATION_RANGE`,
+`PIXEL_SIZE_RANGE_M`, `FOV_RANGE_M`, ...): a value outside its range is dropped (None) with a
+warning that says which value and why, never an overflow, a NaN or a decade of 10^308 m. Old
+catalogs already hold such values, so these functions must be safe on their own.
+
 The conditional scale bar is 10 % of the FOV width (the paper's convention). Bins are decades
 [10^k, 10^(k+1)) m labelled by their ends: a 10 nm bar is in "10–100 nm", a 9.9 nm bar in
 "1–10 nm". The six regular bins run from 1 nm to 1 mm; "< 1 nm" and "≥ 1 mm" catch the rest.
@@ -41,6 +46,37 @@ FOV_TOLERANCE = 0.02
 
 #: The paper's convention: the conditional scale bar is this fraction of the FOV width.
 SCALE_BAR_FRACTION = 0.1
+
+#: Physically plausible values, inclusive. Magnification: from an SEM's lowest (a few ×) to beyond
+#: any TEM's highest. Pixel size: a 0.1 pm STEM pixel to a 10 mm overview pixel. FOV: 1 pm to 1 m.
+#: Reference width: the magnification reference is a display, film or camera: 0.1 mm to 10 m.
+MAGNIFICATION_RANGE = (1.0, 1e8)
+PIXEL_SIZE_RANGE_M = (1e-13, 1e-2)
+FOV_RANGE_M = (1e-12, 1.0)
+REFERENCE_WIDTH_RANGE_M = (1e-4, 10.0)
+
+
+def plausible(value: float | int | None, bounds: tuple[float, float]) -> float | None:
+    """`value` as a float when it is a finite number inside `bounds`, else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) and bounds[0] <= number <= bounds[1] else None
+
+
+def _check(name: str, value: float | int | None, bounds: tuple[float, float], unit: str,
+           warnings: list[str]) -> float | None:
+    """A plausible value, or None plus a warning; None and 0 mean "not given" and warn nothing."""
+    if value is None or value == 0:
+        return None
+    checked = plausible(value, bounds)
+    if checked is None:
+        warnings.append(f"{name} {value!r}{unit} is outside {bounds[0]:g}–{bounds[1]:g}{unit}: ignored")
+    return checked
+
 
 # Floating-point slack so that 0.1 × 100 nm lands in the 10 nm decade, not just below it.
 _EPS = 1e-9
@@ -77,6 +113,7 @@ class FovEstimate:
     source: str | None  # "pixel-size" | "magnification" | None
     from_pixel_size_m: float | None = None
     from_magnification_m: float | None = None
+    warnings: tuple[str, ...] = ()  # inputs or results left out because they are implausible
 
     @property
     def ratio(self) -> float | None:
@@ -117,14 +154,21 @@ class FovEstimate:
 
 def estimate_fov(pixel_size_m: float | None, width_px: int | None, magnification: float | None,
                  reference_width_m: float | None) -> FovEstimate:
-    """FOV width from the pixel size where the file gives one, else from magnification; both kept."""
-    by_pixels = pixel_size_m * width_px if pixel_size_m and width_px and pixel_size_m > 0 and width_px > 0 else None
-    by_mag = reference_width_m / magnification if reference_width_m and magnification and magnification > 0 else None
+    """FOV width from the pixel size where the file gives one, else from magnification; both kept.
+
+    Implausible inputs and results are left out with a warning (see `plausible`)."""
+    warnings: list[str] = []
+    pixel = _check("pixel size", pixel_size_m, PIXEL_SIZE_RANGE_M, " m", warnings)
+    width = _check("image width", width_px, (1, 1e7), " px", warnings)
+    mag = _check("magnification", magnification, MAGNIFICATION_RANGE, "", warnings)
+    reference = _check("magnification reference width", reference_width_m, REFERENCE_WIDTH_RANGE_M, " m", warnings)
+    by_pixels = _check("pixel-size FOV", pixel * width, FOV_RANGE_M, " m", warnings) if pixel and width else None
+    by_mag = _check("magnification FOV", reference / mag, FOV_RANGE_M, " m", warnings) if reference and mag else None
     if by_pixels is not None:
-        return FovEstimate(by_pixels, "pixel-size", by_pixels, by_mag)
+        return FovEstimate(by_pixels, "pixel-size", by_pixels, by_mag, tuple(warnings))
     if by_mag is not None:
-        return FovEstimate(by_mag, "magnification", None, by_mag)
-    return FovEstimate(None, None)
+        return FovEstimate(by_mag, "magnification", None, by_mag, tuple(warnings))
+    return FovEstimate(None, None, warnings=tuple(warnings))
 
 
 def conditional_scale_bar(fov_width_m: float) -> float:
@@ -137,8 +181,8 @@ def nice_scale_bar(length_m: float) -> float:
 
     It never leaves the decade of `length_m`, so binning either value gives the same bin.
     """
-    if length_m <= 0:
-        raise ValueError("a scale bar length must be positive")
+    if not 0 < length_m < math.inf:  # also NaN
+        raise ValueError("a scale bar length must be positive and finite")
     exponent = math.floor(math.log10(length_m) + _EPS)
     mantissa = length_m / 10.0**exponent
     step = max(m for m in (1, 2, 5) if m <= mantissa * (1 + _EPS))
@@ -189,9 +233,11 @@ DECADE_LABELS: tuple[str, ...] = tuple(d.label for d in DECADES)
 
 
 def decade_of(length_m: float) -> Decade:
-    """The bin a scale-bar length falls in (under- and overflow bins included)."""
-    if length_m <= 0:
+    """The bin a scale-bar length falls in (under- and overflow bins included, up to infinity)."""
+    if not length_m > 0:  # also NaN
         raise ValueError("a scale bar length must be positive")
+    if math.isinf(length_m):
+        return DECADES[-1]
     exponent = math.floor(math.log10(length_m) + _EPS)
     exponent = min(max(exponent, FIRST_EXPONENT - 1), LAST_EXPONENT + 1)
     return DECADES[exponent - (FIRST_EXPONENT - 1)]
@@ -199,9 +245,15 @@ def decade_of(length_m: float) -> Decade:
 
 def scale_bar_decade(fov_width_m: float | None) -> str | None:
     """Bin label of an image's conditional scale bar; None when its FOV is unknown."""
-    if fov_width_m is None or fov_width_m <= 0:
+    if plausible(fov_width_m, FOV_RANGE_M) is None:
         return None
     return decade_of(conditional_scale_bar(fov_width_m)).label
+
+
+def magnification_decade(magnification: float | None) -> int | None:
+    """k of the magnification decade [10^k, 10^(k+1)) ×; None when the value is implausible."""
+    value = plausible(magnification, MAGNIFICATION_RANGE)
+    return None if value is None else math.floor(math.log10(value) + _EPS)
 
 
 def decade_sort_key(label: str | None) -> tuple[int, str]:

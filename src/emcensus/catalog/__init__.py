@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
-from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, derive
+from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
@@ -478,15 +478,7 @@ def _year(iso: str | None) -> int | None:
 
 
 def _date_gap(record: ImageRecord, mtime_ns: int) -> float | None:
-    if record.acquired_at_source != "metadata" or not record.acquired_at:
-        return None
-    try:
-        acquired = datetime.fromisoformat(record.acquired_at)
-    except ValueError:
-        return None
-    if acquired.tzinfo is not None:
-        acquired = acquired.astimezone().replace(tzinfo=None)
-    return abs((datetime.fromtimestamp(mtime_ns / 1e9) - acquired).total_seconds()) / 86400
+    return date_gap_days(record.acquired_at, record.acquired_at_source, mtime_ns)
 
 
 def _now() -> str:
