@@ -13,13 +13,16 @@ from datetime import datetime, timezone
 from collections.abc import Iterator
 from pathlib import Path
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.base import MAX_SIDECAR_BYTES, Reader, Reading, Source, check_text, decode_text
+from emcensus.readers.common import SidecarTextReader
 from emcensus.readers.fei import FeiTiffReader
 from emcensus.readers.gatan import GatanDmReader
 from emcensus.readers.generic import GenericImageReader, image_dimensions
 from emcensus.readers.hitachi import HitachiSidecarReader, HitachiTiffReader
 from emcensus.readers.jeol_sem import JeolSemSidecarReader
+from emcensus.readers.limits import drop_impossible
 from emcensus.readers.mrc import MrcReader
 from emcensus.readers.olympus import OlympusSisReader
 from emcensus.readers.sightx import SightxTiffReader
@@ -148,7 +151,22 @@ def read_source(
         reading.width_px = reading.width_px or width
         reading.height_px = reading.height_px or height
         reading.acquired_at = reading.acquired_at or embedded_date
+    if reader.name == "generic":
+        reading.metadata_source = "none"
+    return _record(source.path, reading, problems, instrument, instrument_technique, mtime)
 
+
+def _record(
+    path: Path,
+    reading: Reading,
+    problems: list[Problem],
+    instrument: str | None,
+    instrument_technique: str | None,
+    mtime: float | None,
+) -> ImageRecord:
+    """The normalised record of one reading: impossible numbers dropped (with a warning), vocabulary
+    applied, FOV derived, the date's source said. The one place every reader's output passes."""
+    drop_impossible(reading, str(path), problems)
     known = lookup_model(reading.model)
     vendor = reading.vendor or (known.vendor if known else None)
     technique_of_instrument = instrument_technique or (known.technique if known else None)
@@ -159,11 +177,11 @@ def read_source(
     if reading.acquired_at is not None:
         acquired_at, acquired_source = _iso(reading.acquired_at), "metadata"
     else:
-        stamp = mtime if mtime is not None else source.path.stat().st_mtime
+        stamp = mtime if mtime is not None else path.stat().st_mtime
         acquired_at, acquired_source = _iso(datetime.fromtimestamp(stamp, timezone.utc).astimezone().replace(tzinfo=None)), "mtime"
 
     return ImageRecord(
-        path=str(source.path),
+        path=str(path),
         vendor=vendor,
         instrument=instrument or reading.model,
         technique=technique,
@@ -178,9 +196,52 @@ def read_source(
         fov_width_m=fov,
         acquired_at=acquired_at,
         acquired_at_source=acquired_source,
-        metadata_source=reading.metadata_source if reader.name != "generic" else "none",
+        metadata_source=reading.metadata_source,
+        kind=reading.kind,
         original_metadata=reading.original_metadata,
     )
+
+
+#: Readers of a sidecar's text alone, for a sidecar whose image is gone.
+SIDECAR_READERS: tuple[SidecarTextReader, ...] = tuple(
+    reader for reader in READERS if isinstance(reader, SidecarTextReader))
+
+
+def read_sidecar_only(
+    path: str | os.PathLike[str],
+    *,
+    instrument: str | None = None,
+    instrument_technique: str | None = None,
+    problems: list[Problem] | None = None,
+    mtime: float | None = None,
+) -> ImageRecord:
+    """A sidecar without its image (an orphan): the acquisition it records, `kind="sidecar-only"`.
+
+    The image is gone, so width, height and pixel data come from the sidecar alone; the date is the
+    sidecar's, else the sidecar file's mtime.
+    """
+    sidecar = Path(path)
+    text = check_text(decode_text(access.read_bounded(sidecar, MAX_SIDECAR_BYTES, "sidecar")))
+    if not text.strip():
+        raise UnreadableFileError("sidecar is empty")
+    for reader in SIDECAR_READERS:
+        if reader.looks(text):
+            reading = reader.parse(text)
+            reading.kind = "sidecar-only"
+            problems = problems if problems is not None else []
+            return _record(sidecar, reading, problems, instrument, instrument_technique, mtime)
+    raise UnreadableFileError("sidecar format not recognised (neither Hitachi [SemImageFile] nor JEOL $CM_ keys)")
+
+
+def ser_files(emi: Path) -> list[Path]:
+    """The `.ser` files a TIA `.emi` describes (`X.emi` → `X_1.ser`, `X_2.ser`...), in index order."""
+    pattern = re.compile(re.escape(emi.stem) + r"_(\d+)\.ser", re.IGNORECASE)
+    try:
+        names = os.listdir(emi.parent)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot list the folder of {emi.name}: {exc.strerror or exc}") from exc
+    found = sorted((int(match[1]), name) for name in names if (match := pattern.fullmatch(name)))
+    return [emi.parent / name for _, name in found]
 
 
 def read_metadata(
@@ -192,12 +253,23 @@ def read_metadata(
 ) -> ImageRecord:
     """Read one image file (and its sidecar, found by stem unless given) into a normalised record.
 
-    Raises `UnreadableFileError` when nothing usable can be read; use `read_source` to also get
-    the warnings.
+    A sidecar alone (`.txt`, `.hdr`) gives a `sidecar-only` record; a TIA `.emi` is read through its
+    first `.ser`. Raises `UnreadableFileError` when nothing usable can be read; use `read_source` to
+    also get the warnings.
     """
     image = Path(path)
-    if not image.is_file():
-        raise UnreadableFileError(f"{image}: no such file")
+    try:
+        access.check_regular(image)
+    except UnreadableFileError as exc:
+        raise UnreadableFileError(f"{image}: {exc}") from exc
+    suffix = image.suffix.lower()
+    if suffix in SIDECAR_EXTENSIONS and sidecar is None:
+        return read_sidecar_only(image, instrument=instrument, instrument_technique=instrument_technique)
+    if suffix == ".emi":
+        series = ser_files(image)
+        if not series:
+            raise UnreadableFileError(f"{image}: no .ser file beside it ({image.stem}_1.ser...): the TIA data is missing")
+        image, sidecar = series[0], image
     with Source(image, sidecar if sidecar is not None else find_sidecar(image)) as source:
         return read_source(source, instrument=instrument, instrument_technique=instrument_technique)
 
@@ -211,6 +283,8 @@ __all__ = [
     "Source",
     "find_sidecar",
     "read_metadata",
+    "read_sidecar_only",
     "read_source",
+    "ser_files",
     "sidecar_key",
 ]

@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 
 HEAD_BYTES = 8192
@@ -99,6 +100,8 @@ class Reading:
     acquired_at: datetime | None = None
     original_metadata: dict[str, Any] = field(default_factory=dict)
     metadata_source: str = "none"
+    #: What the file holds (`emcensus.record.KINDS`); a spectrum's width is its channel count.
+    kind: str = "image"
 
 
 class Source:
@@ -110,6 +113,7 @@ class Source:
         self.sidecar = Path(sidecar) if sidecar is not None else None
         self.suffix = self.path.suffix.lower()
         self._tiff: Any = None
+        self._tiff_handle: Any = None
         if sidecar_text is not None:  # already decoded for another file of the same acquisition
             self.__dict__["sidecar_text"] = sidecar_text
 
@@ -120,11 +124,8 @@ class Source:
 
     @cached_property
     def head(self) -> bytes:
-        try:
-            with open(self.path, "rb") as handle:
-                return handle.read(HEAD_BYTES)
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read image: {exc.strerror or exc}") from exc
+        """The first bytes, read under the access policy (a FIFO or device is refused, never waited on)."""
+        return access.read_head(self.path, HEAD_BYTES)
 
     @cached_property
     def format(self) -> str | None:
@@ -134,15 +135,7 @@ class Source:
     def sidecar_text(self) -> str | None:
         if self.sidecar is None:
             return None
-        try:
-            size = self.sidecar.stat().st_size
-            if size > MAX_SIDECAR_BYTES:
-                raise UnreadableFileError(
-                    f"sidecar is {size / 1e6:.1f} MB; metadata sidecars are a few KB, so this is not one"
-                )
-            data = self.sidecar.read_bytes()
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read sidecar: {exc.strerror or exc}") from exc
+        data = access.read_bounded(self.sidecar, MAX_SIDECAR_BYTES, "sidecar")
         if not data.strip():
             raise UnreadableFileError("sidecar is empty")
         return check_text(decode_text(data))
@@ -155,16 +148,19 @@ class Source:
                 raise UnreadableFileError(f"not a TIFF file (starts with {self.head[:4]!r})")
             import tifffile
 
+            handle = access.open_file(self.path)  # tifffile reads the policy's handle, never the path
             try:
-                tiff = tifffile.TiffFile(self.path)
+                tiff = tifffile.TiffFile(handle, name=self.path.name)
             except Exception as exc:  # tifffile raises many types on damaged files
+                handle.close()
                 raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
             try:
                 tiff.pages.first  # noqa: B018 - parsing the first IFD is the check
             except Exception as exc:  # a file cut before its first IFD has no pages at all
                 tiff.close()
+                handle.close()
                 raise UnreadableFileError(f"damaged TIFF: no readable image directory ({exc or type(exc).__name__})") from exc
-            self._tiff = tiff
+            self._tiff, self._tiff_handle = tiff, handle
         return self._tiff
 
     @cached_property
@@ -181,7 +177,8 @@ class Source:
     def close(self) -> None:
         if self._tiff is not None:
             self._tiff.close()
-            self._tiff = None
+            self._tiff_handle.close()
+            self._tiff = self._tiff_handle = None
 
     def __enter__(self) -> Source:
         return self

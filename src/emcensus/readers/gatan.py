@@ -17,6 +17,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.common import json_safe, parse_datetime, text_or_none, vendor_from_name
@@ -30,7 +31,7 @@ def _dm_images(path: str) -> list[tuple[dict[str, Any], list[dict[str, Any]], st
     """(image tag tree, axes, signal type) of every non-thumbnail image, without reading pixels."""
     from rsciio.digitalmicrograph._api import DigitalMicrographReader, ImageObject
 
-    with open(path, "rb") as handle:
+    with access.open_file(path) as handle:
         parser = DigitalMicrographReader(handle)
         parser.parse_file()
         images = [ImageObject(imdict, handle) for imdict in parser.get_image_dictionaries()]
@@ -49,6 +50,33 @@ def _technique(info: dict[str, Any]) -> str | None:
     if operation in ("IMAGING", "DIFFRACTION") or "TEM" in illumination:
         return "TEM"
     return None
+
+
+_SPECTRAL_AXES = {"Energy loss", "Energy", "Wavelength"}  # rsciio's names for EELS, EDS, CL axes
+_META_KINDS = {"spectrum": "spectrum", "spectrum image": "spectrum-image", "diffraction image": "diffraction"}
+
+
+def dm_kind(image_tags: dict[str, Any], axes: list[dict[str, Any]], diffraction: bool) -> str:
+    """What a DM image holds: DM's own `Meta Data/Format` first, else the data's dimensions and units.
+
+    A spectrum is often stored as a 2048×1 image, so only axes longer than one count; reciprocal
+    units (`1/nm`) or a microscope in diffraction mode make a 2-D image a diffraction pattern.
+    """
+    meta = image_tags.get("Meta Data") if isinstance(image_tags.get("Meta Data"), dict) else {}
+    declared = _META_KINDS.get((text_or_none(meta.get("Format")) or "").lower())
+    if declared:
+        return declared
+    long_axes = [axis for axis in axes if (positive(axis.get("size")) or 0) > 1]
+    spectral = any(axis.get("name") in _SPECTRAL_AXES for axis in long_axes)
+    if len(long_axes) == 1:
+        return "spectrum"
+    if len(long_axes) >= 3:
+        return "spectrum-image" if spectral else "stack"
+    if spectral:
+        return "spectrum-image"  # a line scan: position × energy
+    if diffraction or any(str(axis.get("units") or "").startswith("1/") for axis in long_axes):
+        return "diffraction"
+    return "image"
 
 
 def _axis(axes: list[dict[str, Any]], name: str, fallback: int) -> dict[str, Any] | None:
@@ -80,9 +108,13 @@ def parse_dm_image(tags: dict[str, Any], axes: list[dict[str, Any]], signal_type
         detector = text_or_none(databar.get("Signal Name"))
     diffraction = (text_or_none(info.get("Operation Mode")) or "").upper() == "DIFFRACTION"
 
+    kind = dm_kind(image_tags, axes, diffraction)
     x_axis, y_axis = _axis(axes, "x", -1), _axis(axes, "y", -2)
+    if kind == "spectrum":  # its width is the channel count; there is no second spatial axis
+        x_axis = max(axes, key=lambda axis: positive(axis.get("size")) or 0)
+        y_axis = x_axis
     pixel = None
-    if x_axis is not None:
+    if x_axis is not None and kind != "spectrum":
         pixel = to_metres(f"{x_axis.get('scale')} {x_axis.get('units') or ''}".strip(), default_unit="?")
     when = parse_datetime(databar.get("Acquisition Date"), databar.get("Acquisition Time")) or parse_datetime(
         text_or_none(digiscan.get("TimeStamp")))
@@ -104,6 +136,7 @@ def parse_dm_image(tags: dict[str, Any], axes: list[dict[str, Any]], signal_type
         acquired_at=when,
         original_metadata=original,
         metadata_source="dm-tags",
+        kind=kind,
     )
 
 

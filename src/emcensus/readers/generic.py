@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
+
+#: The largest image side any camera or montage writes (SEM montages reach 100k px); a header
+#: that claims more (4294967295² from a corrupt IFD) or less than one pixel describes no image.
+MAX_SIDE_PX = 1_000_000
 
 _EXIF_DATE_TAGS = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized, DateTime
 
@@ -17,6 +22,12 @@ def _exif_datetime(value: object) -> datetime | None:
         return datetime.strptime(value.strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
+
+
+def check_dimensions(*sides: int) -> None:
+    """Refuse image dimensions no real image has (0×0, negative, 4294967295²): not a readable image."""
+    if not all(1 <= side <= MAX_SIDE_PX for side in sides):
+        raise UnreadableFileError(f"image dimensions {'×'.join(str(side) for side in sides)} are impossible")
 
 
 def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
@@ -31,7 +42,8 @@ def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
             data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
         except Exception as exc:
             raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
-        size = source.path.stat().st_size
+        check_dimensions(width, height)
+        size = source.tiff.filehandle.size
         if data_end > size:
             raise UnreadableFileError(f"truncated TIFF: pixel data ends at byte {data_end:,}, the file has {size:,}")
         tags = source.tiff_tags
@@ -46,11 +58,14 @@ def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
         from PIL import Image, UnidentifiedImageError
 
         try:
-            with Image.open(source.path) as image:
+            with access.open_file(source.path) as handle, Image.open(handle) as image:
                 width, height = image.size
                 exif = image.getexif() if kind == "jpeg" else {}
+        except UnreadableFileError:
+            raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise UnreadableFileError(f"damaged {kind.upper()}: {exc}") from exc
+        check_dimensions(width, height)
         when = None
         if exif:
             merged = dict(exif) | dict(exif.get_ifd(34665))

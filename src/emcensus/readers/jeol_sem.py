@@ -1,9 +1,12 @@
-"""JEOL SEM `.txt` sidecar (`$CM_FORMAT JEOL-SEM`, versions 1.0 and 1.5): `$KEY value` lines.
+"""JEOL SEM `.txt` sidecar (`$CM_FORMAT JEOL-SEM`, versions 1.0 and 1.5, and the newer
+`$CM_FORMAT Bitmap` layout of JSM-IT/6700F software): `$KEY value` lines, the value after any run of
+spaces or tabs.
 
 Units: `$CM_ACCEL_VOLT` in kV, `$$SM_WD` in mm. There is no pixel size: it is derived from the
 scale bar, `$$SM_MICRON_MARKER` (`100nm`, `5um`, `100µm`) over `$$SM_MICRON_BAR` (pixels), which
 is good to about 1 % (the bar length is rounded to whole pixels). The saved TIFF includes the data
-bar below the image; `$CM_FULL_SIZE` is the image area, so that is the width and height.
+bar below the image; `$CM_FULL_SIZE` is the image area, so that is the width and height (the Bitmap
+layout writes `$CM_IMAGE_RES 1280x960` instead).
 Dates: v1.0 `YYYY/MM/DD`, v1.5 `M/D/YYYY` with a 12-hour `h:mm:ss AM` time.
 The format is SEM-only, so technique is SEM (a transmitted-electron detector still makes the
 pipeline say STEM).
@@ -18,8 +21,8 @@ from emcensus.readers.base import Reading
 from emcensus.readers.common import SidecarTextReader, parse_datetime, text_or_none
 from emcensus.readers.units import positive, to_magnification, to_metres, to_volts
 
-_SIGNATURES = ("$CM_FORMAT JEOL-SEM", "$SEM_DATA_VERSION")
-_SIZE = re.compile(r"^\s*(\d{1,7})\s+(\d{1,7})(?!\d)")
+_SIGNATURE = re.compile(r"^\s*(?:\$CM_FORMAT[ \t]+(?:JEOL-SEM|BITMAP)\b|\$SEM_DATA_VERSION\b)", re.MULTILINE)
+_SIZE = re.compile(r"^\s*(\d{1,7})\s*(?:[xX×*]|\s)\s*(\d{1,7})(?!\d)")
 _VERSION = re.compile(r"v?(\d+(?:\.\d+)?)\s*$")
 
 
@@ -27,7 +30,7 @@ def looks_jeol_sem(text: str) -> bool:
     """Cheap sniff: the format line, or `$CM_` keys for magnification and voltage."""
     head = text[:16384]
     upper = head.upper()
-    if any(signature in upper for signature in _SIGNATURES):
+    if _SIGNATURE.search(upper):
         return True
     return head.lstrip("\ufeff \r\n\t").startswith("$") and "$CM_MAG " in upper and "$CM_ACCEL_VOLT " in upper
 
@@ -39,7 +42,7 @@ def parse_keys(text: str) -> dict[str, str]:
         line = raw.strip().lstrip("\ufeff")
         if not line.startswith("$"):
             continue
-        key, _, value = line.lstrip("$").partition(" ")
+        key, _, value = line.lstrip("$").replace("\t", " ").partition(" ")
         if key:
             result.setdefault(key.upper(), value.strip())
     return result
@@ -56,7 +59,7 @@ def parse_jeol_sem(text: str) -> Reading:
     if not looks_jeol_sem(text):
         raise UnreadableFileError("not a JEOL SEM sidecar (no $CM_FORMAT JEOL-SEM line or $CM_ keys)")
     keys = parse_keys(text)
-    size = _SIZE.match(keys.get("CM_FULL_SIZE", ""))
+    size = _SIZE.match(keys.get("CM_FULL_SIZE", "")) or _SIZE.match(keys.get("CM_IMAGE_RES", ""))
     version = _VERSION.search(keys.get("CM_VERSION") or keys.get("CM_FORMAT", ""))
     reading = Reading(
         vendor="JEOL",

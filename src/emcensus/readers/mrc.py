@@ -1,7 +1,10 @@
 """MRC / MRC2014 images, with the FEI1/FEI2 extended header that Thermo software (Velox, EPU,
 Tomography) writes.
 
-`mrcfile` reads the header only (`header_only=True`), never the voxels. Without an FEI extended
+`mrcfile` reads the header only (`header_only=True`), never the voxels, from the access policy's
+handle; a header whose extended header or voxel block would not fit in the file (nx=-5, a 2³¹³-voxel
+volume in 1 KB) is refused before anything that size is allocated. A volume with nz > 1 is a
+`stack` (tilt series, movie), not one micrograph. Without an FEI extended
 header there is just the size and the voxel size (Å in the header). With one, the first record
 gives `Microscope type` (model), `HT` (V), `Pixel size X` (m), `Magnification` (0 when not set, as
 in STEM), `Instrument mode` (1 TEM, 2 STEM), `STEM Detector name` or `Camera name`, and
@@ -10,12 +13,15 @@ in STEM), `Instrument mode` (1 TEM, 2 STEM), `STEM Detector name` or `Camera nam
 
 from __future__ import annotations
 
+import os
 import warnings
 from datetime import datetime, timedelta
 from typing import Any
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
+from emcensus.readers.generic import check_dimensions
 from emcensus.readers.common import json_safe, plausible, text_or_none
 from emcensus.readers.units import number, positive
 
@@ -39,6 +45,7 @@ def parse_mrc(header: dict[str, Any], record: dict[str, Any] | None) -> Reading:
     technique = _INSTRUMENT_MODES.get(int(number(record.get("Instrument mode")) or 0))
     detector_key = "STEM Detector name" if technique == "STEM" else "Camera name"
     pixel = positive(record.get("Pixel size X")) or (voxel_angstrom * 1e-10 if voxel_angstrom else None)
+    depth = int(number(header.get("nz")) or 1)
     return Reading(
         vendor="FEI/Thermo" if record else None,
         model=text_or_none(record.get("Microscope type")),
@@ -52,17 +59,57 @@ def parse_mrc(header: dict[str, Any], record: dict[str, Any] | None) -> Reading:
         acquired_at=ole_datetime(record.get("Timestamp")),
         original_metadata={"header": json_safe(header), "fei_extended_header": json_safe(record) or None},
         metadata_source="mrc-fei-extended-header" if record else "mrc-header",
+        kind="stack" if depth > 1 else "image",
     )
 
 
-def _read(path: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    import mrcfile
+def _interpreter(handle: Any, size: int) -> Any:
+    """mrcfile's stream reader, header only, refusing any block larger than what is left of the file."""
+    from mrcfile.mrcinterpreter import MrcInterpreter
 
-    with warnings.catch_warnings():
+    class _Bounded(MrcInterpreter):  # mrcfile's documented way to read a stream, read-only
+        def __init__(self) -> None:
+            super().__init__(permissive=True)
+            self._iostream = handle
+            self._read_only = True  # as mrcfile.MrcFile does in mode "r": close() never writes back
+            self._read(header_only=True)
+
+        def _read_bytearray_from_stream(self, number_of_bytes: int) -> tuple[bytearray, int]:
+            left = size - handle.tell()
+            if number_of_bytes > left:
+                raise UnreadableFileError(f"MRC header claims a {number_of_bytes:,}-byte block where "
+                                          f"{max(left, 0):,} bytes are left in the file")
+            return super()._read_bytearray_from_stream(number_of_bytes)
+
+    return _Bounded()
+
+
+def check_size(header: Any, size: int) -> None:
+    """Refuse a header whose dimensions are impossible or whose voxels cannot fit in `size` bytes."""
+    from mrcfile.utils import dtype_from_mode
+
+    nx, ny, nz = int(header.nx), int(header.ny), int(header.nz)
+    check_dimensions(nx, ny)
+    if nz < 1:
+        raise UnreadableFileError(f"image dimensions {nx}×{ny}×{nz} are impossible")
+    try:
+        itemsize = dtype_from_mode(header.mode).itemsize
+    except ValueError as exc:
+        raise UnreadableFileError(f"not an MRC image: {exc}") from exc
+    needed = 1024 + int(header.nsymbt) + nx * ny * nz * itemsize
+    if needed > size:
+        raise UnreadableFileError(f"MRC header claims {nx}×{ny}×{nz} voxels ({needed:,} bytes) "
+                                  f"in a file of {size:,} bytes")
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    with warnings.catch_warnings(), access.open_file(path) as handle:
         warnings.simplefilter("ignore")  # permissive mode warns about every oddity; we report our own
-        with mrcfile.open(path, header_only=True, permissive=True) as mrc:
+        size = os.fstat(handle.fileno()).st_size
+        with _interpreter(handle, size) as mrc:
             if mrc.header is None:
                 raise UnreadableFileError("not an MRC file (no valid header)")
+            check_size(mrc.header, size)
             fields = mrc.header.dtype.names or ()
             header = {name: mrc.header[name] for name in fields if name not in ("label",)}
             header["voxel_x"] = float(mrc.voxel_size.x)
@@ -84,7 +131,7 @@ class MrcReader(Reader):
 
     def read(self, source: Source) -> Reading:
         try:
-            header, record = _read(str(source.path))
+            header, record = _read(source.path)
         except UnreadableFileError:
             raise
         except Exception as exc:  # mrcfile raises ValueError, OSError... on damaged files

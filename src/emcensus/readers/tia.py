@@ -20,14 +20,16 @@ import struct
 from pathlib import Path
 from typing import Any
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.common import from_unix, json_safe, parse_datetime, parse_xml, text_or_none, xml_to_dict
-from emcensus.readers.units import positive, to_magnification, to_volts
+from emcensus.readers.units import number, positive, to_magnification, to_volts
 
 SER_MAGIC = b"\x49\x49\x97\x01"  # little-endian byte order mark + series id 0x0197
 IMAGE_DATA, SPECTRUM_DATA = 0x4122, 0x4120
 _IMAGE_HEADER = struct.Struct("<ddiddiHII")
+_SPECTRUM_HEADER = struct.Struct("<ddiHI")  # offset, delta, calibration element, data type, channels
 _SER_INDEX = re.compile(r"_(\d+)$")
 MAX_EMI_BYTES = 256 << 20
 
@@ -41,9 +43,7 @@ def read_ser_header(data: Any) -> dict[str, Any]:
     wide = version >= 0x220
     offset_format = "<Q" if wide else "<I"
     array_offset, dimensions = struct.unpack_from("<QI" if wide else "<II", head, 22) if len(head) >= 34 else (0, 0)
-    if data_type == SPECTRUM_DATA:
-        raise UnreadableFileError("TIA spectrum series, not an image")
-    if data_type != IMAGE_DATA:
+    if data_type not in (IMAGE_DATA, SPECTRUM_DATA):
         raise UnreadableFileError(f"unknown TIA data type 0x{data_type:04x}")
     if valid == 0 or total == 0:
         raise UnreadableFileError("TIA .ser file holds no valid image (acquisition stopped before the first frame)")
@@ -54,7 +54,11 @@ def read_ser_header(data: Any) -> dict[str, Any]:
         data.seek(array_offset + size * total)
         (tag_offset,) = struct.unpack(offset_format, data.read(size))
         data.seek(data_offset)
-        image = _IMAGE_HEADER.unpack(data.read(_IMAGE_HEADER.size))
+        if data_type == SPECTRUM_DATA:  # 1-D elements: the width is the channel count
+            offset, delta, _, element_type, channels = _SPECTRUM_HEADER.unpack(data.read(_SPECTRUM_HEADER.size))
+            image = (offset, delta, 0, 0.0, 0.0, 0, element_type, channels, 0)
+        else:
+            image = _IMAGE_HEADER.unpack(data.read(_IMAGE_HEADER.size))
         stamp = None
         if tag_offset:
             data.seek(tag_offset)
@@ -115,6 +119,13 @@ def parse_tia(header: dict[str, Any], object_xml: str | None, stem_detector: str
     real_space = (technique == "STEM" and not camera) or (technique != "STEM" and "DIFFRACTION" not in mode.upper())
     microscope = described.get("Microscope", (None, None))[0]
     model = re.sub(r"^Microscope\s+", "", microscope) if microscope else None
+    spectrum = header.get("DataTypeID") == SPECTRUM_DATA
+    several = (number(header.get("ValidNumberElements")) or 0) > 1
+    if spectrum:
+        kind = "spectrum-image" if several else "spectrum"
+    else:
+        kind = "stack" if several else "image" if real_space else "diffraction"
+    real_space = real_space and not spectrum
     high_tension, unit = described.get("High tension", (None, None))
     magnification = to_magnification(described.get("Magnification", (None, None))[0]) or to_magnification(
         text_or_none(acquire.get("Magnification")))
@@ -127,11 +138,12 @@ def parse_tia(header: dict[str, Any], object_xml: str | None, stem_detector: str
         accelerating_voltage_v=to_volts(f"{high_tension} {unit or 'kV'}") if high_tension else None,
         pixel_size_m=positive(header.get("CalibrationDeltaX")) if real_space else None,
         width_px=int(header["ArraySizeX"]) or None,
-        height_px=int(header["ArraySizeY"]) or None,
+        height_px=None if spectrum else int(header["ArraySizeY"]) or None,
         acquired_at=parse_datetime(text_or_none(info.get("AcquireDate"))) or from_unix(header.get("Time")),
         original_metadata={"ser_header": json_safe(header), "ObjectInfo": json_safe(info),
                            "stem_detector": stem_detector},
         metadata_source="tia-emi" if object_xml else "tia-ser",
+        kind=kind,
     )
 
 
@@ -145,11 +157,8 @@ class TiaSerReader(Reader):
         return source.head.startswith(SER_MAGIC)
 
     def read(self, source: Source) -> Reading:
-        try:
-            with open(source.path, "rb") as handle:
-                header = read_ser_header(handle)
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read .ser: {exc.strerror or exc}") from exc
+        with access.open_file(source.path) as handle:
+            header = read_ser_header(handle)
         object_xml = detector = None
         index = _SER_INDEX.search(source.path.stem)
         if source.sidecar is not None and index:
@@ -163,9 +172,8 @@ class TiaSerReader(Reader):
 
 
 def _read_emi(path: Path) -> bytes:
+    """The whole `.emi` under the access policy; a damaged or oversized one is skipped (the .ser still counts)."""
     try:
-        if path.stat().st_size > MAX_EMI_BYTES:
-            return b""
-        return path.read_bytes()
-    except OSError:
+        return access.read_bounded(path, MAX_EMI_BYTES, ".emi file")
+    except UnreadableFileError:
         return b""

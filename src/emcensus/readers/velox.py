@@ -11,7 +11,12 @@ detector that made the image (`ScanningDetector` vs `ImagingDetector`).
 Pitfall: `BinaryResult.ImageSize` is the camera's full frame (4096) while `PixelSize` refers to the
 stored, binned image (512): width and height are taken from the dataset's shape.
 An EMD may hold several images: the first (by dataset name) is the record; all of them are
-summarised in `original_metadata["images"]`.
+summarised in `original_metadata["images"]`. Several frames make a `stack`; a reciprocal pixel
+unit (`1/m`) a `diffraction` pattern.
+
+Only what is inside the file is read: an HDF5 external or soft link is never resolved (it could
+name a file outside the archive, or a FIFO), and a dataset with external storage or virtual
+(mapped) data is never read. The file is opened through the access policy's handle.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.common import from_unix, json_safe, text_or_none, vendor_from_name
+from emcensus.readers.generic import check_dimensions
 from emcensus.readers.units import positive
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -44,7 +51,8 @@ def _detector_type(meta: dict[str, Any], name: str | None) -> str | None:
     return None
 
 
-def parse_velox(meta: dict[str, Any], height: int | None = None, width: int | None = None) -> Reading:
+def parse_velox(meta: dict[str, Any], height: int | None = None, width: int | None = None,
+                frames: int = 1) -> Reading:
     """One Velox image's metadata document (and its dataset shape) as a `Reading`."""
     if not isinstance(meta, dict):
         raise UnreadableFileError("Velox metadata is not a JSON object")
@@ -71,14 +79,36 @@ def parse_velox(meta: dict[str, Any], height: int | None = None, width: int | No
         acquired_at=from_unix(start) or from_unix(_get(meta, "Acquisition", "AcquisitionDatetime", "DateTime")),
         original_metadata=json_safe(meta),
         metadata_source="emd-json",
+        kind="stack" if frames > 1 else "diffraction" if unit and unit.startswith("1/") else "image",
     )
 
 
+def member(group: Any, name: str) -> Any:
+    """`group[name]` through hard links only: an external or soft link is reported, never resolved."""
+    import h5py
+
+    link = group.get(name, getlink=True)
+    if link is None:
+        return None
+    if isinstance(link, h5py.ExternalLink):
+        raise UnreadableFileError(f"HDF5 external link {name!r} to another file: not followed")
+    if not isinstance(link, h5py.HardLink):
+        raise UnreadableFileError(f"HDF5 {type(link).__name__} {name!r}: not followed")
+    return group.get(name)
+
+
+def check_inside(dataset: Any, name: str) -> Any:
+    """`dataset` if its values are stored in this file; external storage and virtual data are refused."""
+    if dataset.external or dataset.is_virtual:
+        raise UnreadableFileError(f"HDF5 dataset {name!r} keeps its data in another file: not read")
+    return dataset
+
+
 def _metadata(group: Any) -> dict[str, Any]:
-    dataset = group.get("Metadata")
+    dataset = member(group, "Metadata")
     if dataset is None or dataset.ndim != 2 or dataset.shape[0] > MAX_METADATA_BYTES:
         raise UnreadableFileError("Velox image without a Metadata column")
-    raw = dataset[:, 0].tobytes().split(b"\x00", 1)[0]
+    raw = check_inside(dataset, "Metadata")[:, 0].tobytes().split(b"\x00", 1)[0]
     try:
         meta = json.loads(raw.decode("utf-8", errors="replace"))
     except ValueError as exc:
@@ -88,10 +118,14 @@ def _metadata(group: Any) -> dict[str, Any]:
     return meta
 
 
-def _shape(group: Any) -> tuple[int | None, int | None]:
-    data = group.get("Data")
-    shape = getattr(data, "shape", None) or ()
-    return (int(shape[0]), int(shape[1])) if len(shape) >= 2 else (None, None)
+def _shape(group: Any) -> tuple[int, ...]:
+    """The image dataset's shape (height, width, frames), read from its header, never its values."""
+    data = member(group, "Data")
+    shape = tuple(int(side) for side in getattr(data, "shape", None) or ())
+    if len(shape) < 2:
+        raise UnreadableFileError("Velox image without a 2-D Data dataset")
+    check_dimensions(shape[0], shape[1])
+    return shape
 
 
 class VeloxEmdReader(Reader):
@@ -106,18 +140,21 @@ class VeloxEmdReader(Reader):
         import h5py
 
         try:
-            with h5py.File(source.path, "r") as handle:
-                images = handle.get("Data/Image")
+            with access.open_file(source.path) as stream, h5py.File(stream, "r") as handle:
+                data = member(handle, "Data")
+                images = member(data, "Image") if isinstance(data, h5py.Group) else None
                 if not isinstance(images, h5py.Group) or not len(images):
                     raise UnreadableFileError("HDF5 file without /Data/Image: not a Velox EMD image file")
                 names = sorted(images)
-                first = images[names[0]]
-                height, width = _shape(first)
-                reading = parse_velox(_metadata(first), height, width)
+                first = member(images, names[0])
+                if not isinstance(first, h5py.Group):
+                    raise UnreadableFileError(f"Velox image {names[0]!r} is not a group")
+                shape = _shape(first)
+                reading = parse_velox(_metadata(first), shape[0], shape[1], shape[2] if len(shape) > 2 else 1)
                 reading.original_metadata = {
                     "metadata": reading.original_metadata,
-                    "images": [_summary(name, images[name]) for name in names],
-                    "other_data": sorted(key for key in handle.get("Data", {}) if key != "Image"),
+                    "images": [_summary(name, images) for name in names],
+                    "other_data": sorted(key for key in data if key != "Image"),
                 }
                 return reading
         except UnreadableFileError:
@@ -126,11 +163,12 @@ class VeloxEmdReader(Reader):
             raise UnreadableFileError(f"damaged EMD/HDF5 file: {type(exc).__name__}: {exc}") from exc
 
 
-def _summary(name: str, group: Any) -> dict[str, Any]:
+def _summary(name: str, images: Any) -> dict[str, Any]:
     """Name, shape and detector of one image dataset, for the multi-image summary."""
     try:
+        group = member(images, name)
         detector = text_or_none(_get(_metadata(group), "BinaryResult", "Detector"))
-    except UnreadableFileError:
-        detector = None
-    data = group.get("Data")
-    return {"name": name, "shape": list(getattr(data, "shape", ()) or ()), "detector": detector}
+        shape = list(_shape(group))
+    except UnreadableFileError as exc:
+        return {"name": name, "shape": [], "detector": None, "not_read": str(exc)}
+    return {"name": name, "shape": shape, "detector": detector}

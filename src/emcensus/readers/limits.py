@@ -1,0 +1,68 @@
+"""Physical ranges of every number a reader returns, checked once for all readers in `read_source`.
+
+A value outside its range is a typo, a unit error or a damaged file, never a measurement: it is
+dropped (None) with a warning that names it, so that every derived number (FOV, scale-bar decade)
+is finite and plausible, and nothing downstream overflows (`Magnification=1e-310`, `PixelSize=1e308`).
+
+| field                    | range            | why the ends are there                                           |
+|--------------------------|------------------|------------------------------------------------------------------|
+| magnification            | 1 – 1e8 ×        | SEM overview/navigation views go down to 5–20 ×; STEM reaches ~1e7 × |
+| pixel size               | 1e-13 – 1e-2 m   | 0.1 pm is below any detector sampling; 1 cm/pixel is a stage photo |
+| accelerating voltage     | 10 V – 3 MV      | deceleration-mode SEM lands at tens of volts; HVEMs run at 1–3 MV |
+| working distance         | > 0 – 1 m        | a WD is millimetres; a metre is no column                         |
+| width, height            | 1 – 1e6 px       | SEM montages reach 40k–100k px; 1e6 leaves room, 2³²−1 is junk   |
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from emcensus.readers.base import Reading
+from emcensus.record import Problem
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """Closed range of one numeric `Reading` field, with the words a warning uses."""
+
+    label: str
+    low: float
+    high: float
+    unit: str
+    open_low: bool = False  # the low end itself is impossible (a working distance of 0 m)
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        return math.isfinite(value) and above and value <= self.high
+
+
+#: The one table of physical ranges (see the module docstring for the reasons).
+PHYSICAL_RANGES: dict[str, Range] = {
+    "magnification": Range("magnification", 1, 1e8, "×"),
+    "pixel_size_m": Range("pixel size", 1e-13, 1e-2, "m"),
+    "accelerating_voltage_v": Range("accelerating voltage", 10, 3e6, "V"),
+    "working_distance_m": Range("working distance", 0, 1, "m", open_low=True),
+    "width_px": Range("width", 1, 1e6, "px"),
+    "height_px": Range("height", 1, 1e6, "px"),
+}
+
+
+def drop_impossible(reading: Reading, path: str, problems: list[Problem]) -> None:
+    """Set every out-of-range or non-finite field of `reading` to None, with a warning for each."""
+    for name, bounds in PHYSICAL_RANGES.items():
+        value = getattr(reading, name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            number = math.nan
+        if not bounds.holds(number):
+            problems.append(Problem(
+                path,
+                f"{bounds.label} {value!r} is outside the physical range {bounds.low:g}–{bounds.high:g} "
+                f"{bounds.unit}; not recorded",
+                "warning",
+            ))
+            setattr(reading, name, None)
