@@ -147,9 +147,11 @@ def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: P
 
     folder = next(f for f in walk(str(tiny_archive), []) if f.path.endswith("2016-06-23"))
     group = next(g for g in folder.groups if len(g.images) == 2)  # img001.tif + img001.jpg
+    from emcensus import access
+
     reads: list[str] = []
-    real_read_bytes = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self.name) or real_read_bytes(self))
+    real_read_bounded = access.read_bounded
+    monkeypatch.setattr(access, "read_bounded", lambda path, *args: reads.append(Path(path).name) or real_read_bounded(path, *args))
     [result] = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group]))
     assert reads.count("img001.txt") == 1
     assert [f.record.magnification for f in result.files] == [5000, 5000]

@@ -1,9 +1,14 @@
 """Read-only walk of an archive root: folders → acquisitions (image files + their sidecar by stem).
 
-Nothing here opens a file for writing or changes a timestamp. A symlinked folder is followed when
-it points outside the root (once); one that points inside the root is an alias or a loop and is
-skipped, since the walk reaches that folder at its real path. Loops, broken links and unreadable
-folders become recorded problems, and the walk goes on.
+Nothing here opens a file for writing or changes a timestamp: folders are listed and sidecar heads
+read through `emcensus.access` (O_NOATIME where the OS allows it; a symlink's own access time is
+updated by the kernel whenever it is followed, which no flag prevents). Only regular files are
+ever opened: a FIFO, socket or device named like an image is listed as a problem, never read.
+
+Symlinks: one that resolves outside the root is not followed (a folder is not walked, a file not
+read) and is listed as a warning, without its target. A symlinked folder that points inside the
+root is an alias or a loop and is skipped, since the walk reaches that folder at its real path.
+Loops, broken links and unreadable folders become recorded problems, and the walk goes on.
 """
 
 from __future__ import annotations
@@ -14,12 +19,18 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from emcensus import access
+from emcensus.errors import EmcensusError
 from emcensus.readers import IMAGE_EXTENSIONS, SIDECAR_EXTENSIONS, sidecar_key
 from emcensus.readers.base import decode_text
 from emcensus.record import Problem
 
 _METADATA_LINE = re.compile(r"^\s*(\[[^\]]+\]|\$\$?[A-Z_]+\s|<\?xml|[\w .()/-]+\s*=)", re.MULTILINE)
 _SIDECAR_LIKE = SIDECAR_EXTENSIONS | {".emi"}
+_HEAD_BYTES = 512
+
+#: What the audit says of a link that leaves the root (its target is not shown: it is not ours to show).
+OUTSIDE_LINK = "symlink to outside this root (target not shown): not followed"
 
 
 @dataclass(slots=True, frozen=True)
@@ -49,9 +60,8 @@ class Folder:
 def looks_like_metadata(path: str) -> bool:
     """Whether a sidecar-named file holds metadata (not a user's notes), from its first bytes."""
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(512)
-    except OSError:
+        head = access.read_head(path, _HEAD_BYTES)
+    except EmcensusError:
         return True  # unreadable: report it rather than hide it
     try:
         text = decode_text(head)
@@ -88,50 +98,70 @@ def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recu
             stack.extend(reversed(folder.subfolders))
 
 
+def _split(name: str) -> tuple[str, str] | None:
+    """(stem, lower-case extension) of an image or sidecar name, else None (not ours to census)."""
+    stem, dot, suffix = name.rpartition(".")
+    suffix = "." + suffix.lower()
+    return (stem, suffix) if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE) else None
+
+
 def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], problems: list[Problem]) -> Folder | None:
     """One folder's acquisitions, orphan sidecars and the subfolders to walk next."""
+    subfolders: list[str] = []
+    files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
     try:
-        with os.scandir(folder_path) as it:
-            entries = list(it)
+        with access.scandir(folder_path) as entries:  # entries stat relative to the open folder: use them inside
+            for entry in entries:
+                if entry.name[0] != ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
+                    _entry(entry, boundary, visited, problems, subfolders, files)
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
-    subfolders: list[str] = []
-    files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
-    for entry in entries:
-        name = entry.name
-        if name[0] == ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
-            continue
-        try:
-            info = entry.stat(follow_symlinks=True)
-        except FileNotFoundError:
-            problems.append(Problem(entry.path, f"broken symlink (points to {os.readlink(entry.path)!r})"))
-            continue
-        except OSError as exc:
-            problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
-            continue
-        if stat.S_ISDIR(info.st_mode):
-            if entry.is_symlink():
-                real = os.path.realpath(entry.path)
-                if _inside(real, boundary):
-                    problems.append(Problem(
-                        entry.path, f"symlink loop or alias: points to {real}, inside this root, walked there; skipped",
-                        "warning"))
-                    continue
-            identity = (info.st_dev, info.st_ino)
-            if identity in visited:
-                problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
-                continue
-            visited.add(identity)
-            subfolders.append(entry.path)
-        elif stat.S_ISREG(info.st_mode):
-            stem, dot, suffix = name.rpartition(".")
-            suffix = "." + suffix.lower()
-            if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE):
-                files.append((stem, suffix, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
     folder = _pair(folder_path, files)
     folder.subfolders = sorted(subfolders)
     return folder
+
+
+def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]], problems: list[Problem],
+           subfolders: list[str], files: list[tuple[str, str, FileStat]]) -> None:
+    """Sort one folder entry: a subfolder to walk, a file to census, or a recorded problem."""
+    try:
+        info = entry.stat(follow_symlinks=True)
+    except FileNotFoundError:
+        try:
+            target = f" (points to {os.readlink(entry.path)!r})"
+        except OSError:
+            target = ""  # gone in the meantime
+        problems.append(Problem(entry.path, f"broken symlink{target}"))
+        return
+    except OSError as exc:
+        problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
+        return
+    is_folder = stat.S_ISDIR(info.st_mode)
+    named = None if is_folder else _split(entry.name)
+    if entry.is_symlink() and (is_folder or named):
+        real = os.path.realpath(entry.path)
+        if not _inside(real, boundary):
+            problems.append(Problem(entry.path, OUTSIDE_LINK, "warning"))
+            return
+        if is_folder:
+            problems.append(Problem(
+                entry.path, f"symlink loop or alias: points to {real}, inside this root, walked there; skipped",
+                "warning"))
+            return
+    if is_folder:
+        identity = (info.st_dev, info.st_ino)
+        if identity in visited:
+            problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
+            return
+        visited.add(identity)
+        subfolders.append(entry.path)
+    elif named is None:
+        return  # not an image or sidecar name: not part of the census
+    elif stat.S_ISREG(info.st_mode):
+        files.append((*named, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
+    else:  # never opened: a FIFO or device would block or stream forever
+        problems.append(Problem(entry.path, f"{access.kind_of(info.st_mode)} named {named[1]}: not a regular file, not read"))
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
