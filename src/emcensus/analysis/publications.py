@@ -170,13 +170,24 @@ def article_id(text: str) -> str:
     return normalise_doi(text) or text.strip()
 
 
+#: Years an article (and a filter) may name: the same bounds for a ledger row, `pubs add` and `count`.
+YEAR_RANGE = (1900, 2100)
+
+
+def check_year(year: int) -> int:
+    """`year` when it lies in YEAR_RANGE; ValueError otherwise (one rule for import and `pubs add`)."""
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise ValueError(f"year {year} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+    return year
+
+
 def _parse_year(text: str | None) -> int | None:
     if text is None or not text.strip():
         return None
     match = re.fullmatch(r"\s*(\d{4})(?:[-/].*)?\s*", text)
-    if not match or not 1900 <= int(match.group(1)) <= 2100:
-        raise ValueError(f"year {text.strip()!r} is not a year between 1900 and 2100")
-    return int(match.group(1))
+    if not match:
+        raise ValueError(f"year {text.strip()!r} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+    return check_year(int(match.group(1)))
 
 
 def _parse_source(text: str | None) -> str:

@@ -340,7 +340,7 @@ class Catalog(LedgerMixin):
                  ) -> list[dict[str, Any]]:
         """One aggregate over the filtered images per group; decade groups come in size order."""
         image_filter = filters.pop("filter", None) or ImageFilter.from_kwargs(**filters)
-        where, params = image_filter.where(self._root_ids())
+        where, params = image_filter.where(self.db)
         if extra_where:
             where += f" AND {extra_where}"
         groups = group_columns(by)
@@ -372,7 +372,7 @@ class Catalog(LedgerMixin):
         if order.lstrip("-") not in (*GROUP_FIELDS, "path", "acquired_at", "size_bytes"):
             raise QueryError(f"cannot sort by {order}")
         image_filter = ImageFilter.from_kwargs(**filters)
-        where, params = image_filter.where(self._root_ids())
+        where, params = image_filter.where(self.db)
         direction = "DESC" if order.startswith("-") else "ASC"
         column = GROUP_FIELDS.get(order.lstrip("-"), order.lstrip("-"))
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id"

@@ -6,13 +6,18 @@ filter means the same everywhere.
 
 from __future__ import annotations
 
+import math
 import re
+import sqlite3
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from emcensus.analysis.fov import DECADE_LABELS
+from emcensus.analysis.fov import DECADE_LABELS, format_length
+from emcensus.analysis.publications import YEAR_RANGE
 from emcensus.errors import QueryError
+from emcensus.record import KINDS
+from emcensus.vocab import TECHNIQUES
 
 #: Fields `count --by` groups on, with the SQL expression behind each.
 GROUP_FIELDS: dict[str, str] = {
@@ -32,13 +37,20 @@ GROUP_FIELDS: dict[str, str] = {
     "fov_source": "fov_source",
     "group": "group_name",
     "project": "project",
+    "kind": "kind",
 }
 
-_LENGTH_UNITS = {"": 0, "m": 0, "mm": -3, "um": -6, "µm": -6, "μm": -6, "nm": -9, "pm": -12}  # powers of ten
-_LENGTH = r"[0-9.]+(?:[eE][+-]?[0-9]+)?\s*(?:[mnpuµμ]?m)?"
-_LENGTH_RANGE = re.compile(rf"^\s*({_LENGTH})?\s*(?:-|:|\.\.)\s*({_LENGTH})?\s*$")
+#: Filters whose values must be known to the catalog: (filter, column, what to call it).
+_KNOWN_VALUES = (("instrument", "instrument", "instrument"), ("detector", "detector_family", "detector"),
+                 ("vendor", "vendor", "vendor"), ("group", "group_name", "group"), ("project", "project", "project"))
 
-_RANGE = re.compile(r"^\s*([0-9.eE+]*)\s*(?:-|:|\.\.)\s*([0-9.eE+]*)\s*$")
+_LENGTH_UNITS = {"": 0, "m": 0, "mm": -3, "um": -6, "µm": -6, "μm": -6, "nm": -9, "pm": -12}  # powers of ten
+_NUMBER = r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_LENGTH = rf"{_NUMBER}(?:[mnpuµμ]?m)?"
+_SEPARATOR = r"(?:-|:|\.\.)"
+
+#: `kind` of the images counted unless a filter asks for others; "all" lifts the restriction.
+DEFAULT_KIND, ALL_KINDS = "image", "all"
 
 
 def _as_list(value: Any) -> list[str]:
@@ -51,47 +63,103 @@ def _as_list(value: Any) -> list[str]:
     return [part.strip() for item in items for part in item.split(",") if part.strip()]
 
 
-def parse_range(value: Any, name: str, cast: type = float) -> tuple[Any, Any]:
-    """`5000`, `1000-50000`, `2015:2019`, `-2019`, `2015-` → inclusive (low, high); None = open."""
+def _split_range(text: str, number: str) -> tuple[str | None, str | None] | None:
+    """`5`, `1-5`, `1:5`, `1..5`, `1-`, `:5` → (low, high) texts; None when it is neither a value
+    nor a range. A leading "-" is a minus sign, not an open range (write `:5` for "up to 5")."""
+    if re.fullmatch(f"-?{number}", text):
+        return text, text
+    match = re.fullmatch(f"({number})?{_SEPARATOR}({number})?", text)
+    if match is None or text.startswith("-") or match.groups() == (None, None):
+        return None
+    return match.group(1), match.group(2)
+
+
+def _check_order(low: Any, high: Any, name: str, show: Any = str) -> None:
+    if low is not None and high is not None and low > high:
+        raise QueryError(f"{name} range {show(low)}–{show(high)} is reversed: the first value must not be larger")
+
+
+def _positive(value: float, name: str, original: Any) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise QueryError(f"{name} {original!r} must be a positive number")
+    return value
+
+
+def parse_range(value: Any, name: str) -> tuple[float | None, float | None]:
+    """`5000`, `1000-50000`, `1000:50000`, `1000-` or `:50000` → inclusive (low, high) of positive
+    finite numbers; None = open. Negative, zero, infinite and reversed values are refused."""
     if value is None:
         return None, None
-    if isinstance(value, (int, float)):
-        return cast(value), cast(value)
     if isinstance(value, tuple) and len(value) == 2:
-        return value
-    text = str(value).replace(",", "").replace("_", "")
-    try:
-        match = _RANGE.match(text)
-        if match:
-            low, high = match.groups()
-            return (cast(float(low)) if low else None, cast(float(high)) if high else None)
-        return cast(float(text)), cast(float(text))
-    except ValueError:
-        raise QueryError(f"--{name.replace('_', '-')}: {value!r} is not a number or a range like 1000-50000") from None
+        low, high = (None if v is None else _positive(float(v), name, v) for v in value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        low = high = _positive(float(value), name, value)
+    else:
+        text = re.sub(r"[\s,_]", "", str(value))
+        parts = _split_range(text, _NUMBER)
+        if parts is None:
+            raise QueryError(f"{name}: {value!r} is not a number or a range like 1000-50000")
+        low, high = (None if part is None else _positive(float(part), name, part) for part in parts)
+    _check_order(low, high, name, lambda v: f"{v:g}")
+    return low, high
+
+
+def _year(value: Any, what: str) -> int:
+    """A whole year inside YEAR_RANGE, from an int or its text (2019.5 and True are refused)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"\s*\d+\s*", str(value)):
+        raise QueryError(f"{what}: {value!r} is not a year (a whole number like 2019)")
+    year = int(value)
+    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
+        raise QueryError(f"{what}: {year} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+    return year
+
+
+def parse_year_range(value: Any) -> tuple[int | None, int | None]:
+    """`2019`, `2015-2019`, `2015:2019`, `2015-` or `:2019` → inclusive (first, last) year; None = open."""
+    if value is None:
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return _year(value, "year"), _year(value, "year")
+    parts = _split_range(re.sub(r"\s", "", str(value)), r"[0-9]+")
+    if parts is None:
+        raise QueryError(f"year: {value!r} is not a year or a range of years like 2015-2019")
+    low, high = (None if part is None else _year(part, "year") for part in parts)
+    _check_order(low, high, "year")
+    return low, high
 
 
 def _length(text: str) -> float:
-    match = re.fullmatch(r"([0-9.]+(?:[eE][+-]?[0-9]+)?)\s*(\S*)", text.strip())
+    match = re.fullmatch(rf"({_NUMBER})(\S*)", text)
     if not match or match.group(2) not in _LENGTH_UNITS:
         raise ValueError(text)
     return float(Decimal(match.group(1)).scaleb(_LENGTH_UNITS[match.group(2)]))  # exact: 10um is 1e-05
 
 
 def parse_length_range(value: Any, name: str) -> tuple[float | None, float | None]:
-    """`1e-6`, `1um-10um`, `500nm:2um`, `-1mm` → inclusive (low, high) in metres; None = open."""
+    """`1e-6`, `1um-10um`, `500nm:2um`, `:1mm` → inclusive (low, high) in metres; None = open."""
     if value is None or isinstance(value, (int, float, tuple)):
         return parse_range(value, name)
     text = str(value).replace(" ", "")
+    parts = _split_range(text, _LENGTH)
     try:
-        if re.fullmatch(_LENGTH, text):
-            return _length(text), _length(text)
-        match = _LENGTH_RANGE.match(text)
-        if match:
-            low, high = match.groups()
-            return (_length(low) if low else None, _length(high) if high else None)
+        if parts is None:
+            raise ValueError(text)
+        low, high = (None if part is None else _positive(_length(part), name, part) for part in parts)
     except (ValueError, InvalidOperation):
-        pass
-    raise QueryError(f"--{name.replace('_', '-')}: {value!r} is not a length or a range like 1um-10um (units: m, mm, um, nm)")
+        raise QueryError(f"{name}: {value!r} is not a length or a range like 1um-10um (units: m, mm, um, nm)") from None
+    _check_order(low, high, name, format_length)
+    return low, high
+
+
+def _kinds(value: Any) -> list[str] | None:
+    """Kinds to count: `image` unless asked; None for all kinds."""
+    kinds = [kind.casefold() for kind in _as_list(value)] or [DEFAULT_KIND]
+    if ALL_KINDS in kinds:
+        return None
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise QueryError(f"unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}, {ALL_KINDS}")
+    return kinds
 
 
 def _fold_decade(label: str) -> str:
@@ -105,7 +173,7 @@ def _decade_labels(value: Any) -> list[str]:
     for item in _as_list(value):
         label = by_fold.get(_fold_decade(item))
         if label is None:
-            raise QueryError(f"--scalebar-decade: {item!r} is not a decade; decades: {', '.join(DECADE_LABELS)}")
+            raise QueryError(f"scale-bar decade {item!r} is not a decade; decades: {', '.join(DECADE_LABELS)}")
         labels.append(label)
     return labels
 
@@ -129,6 +197,19 @@ class ImageFilter:
     root: Any = None  # a scan root path
     path: str | None = None  # glob on the full path, e.g. "*/GroupA/*"
     include_missing: bool = False
+    kind: Any = None  # "image" unless given: spectrum, diffraction, spectrum-image, stack, sidecar-only, all
+
+    def __post_init__(self) -> None:
+        """Refuse nonsense at once (a plausible 0 for a typo is worse than an error); values that
+        need the catalog (unknown instruments, roots) are checked by `where`."""
+        self.year_range()
+        parse_range(self.magnification, "magnification")
+        parse_length_range(self.fov, "fov")
+        _decade_labels(self.scalebar_decade)
+        _kinds(self.kind)
+        unknown = [t for t in _as_list(self.technique) if t.upper() not in TECHNIQUES]
+        if unknown:
+            raise QueryError(f"unknown technique {unknown[0]!r}; known: {', '.join(TECHNIQUES)}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> ImageFilter:
@@ -139,20 +220,34 @@ class ImageFilter:
         return cls(**kwargs)
 
     def year_range(self) -> tuple[int | None, int | None]:
-        """Inclusive (first, last) year from --year, --since and --until together; None = open."""
-        low, high = parse_range(self.year, "year", int)
+        """Inclusive (first, last) year of year, since and until together; None = open.
+
+        A window that holds no year (since 2020, until 2015) is refused, not answered with 0."""
+        low, high = parse_year_range(self.year)
         if self.since is not None:
-            low = max(low, int(self.since)) if low is not None else int(self.since)
+            since = _year(self.since, "since")
+            low = since if low is None else max(low, since)
         if self.until is not None:
-            high = min(high, int(self.until)) if high is not None else int(self.until)
+            until = _year(self.until, "until")
+            high = until if high is None else min(high, until)
+        if low is not None and high is not None and low > high:
+            raise QueryError(f"no year is in the window asked for: the first year ({low}) is after the last ({high})")
         return low, high
 
-    def where(self, root_ids: dict[str, int]) -> tuple[str, list[Any]]:
-        """SQL WHERE clause (without the keyword) and its parameters."""
+    def where(self, db: sqlite3.Connection) -> tuple[str, list[Any]]:
+        """SQL WHERE clause (without the keyword) and its parameters, for the catalog behind `db`.
+
+        Values the catalog does not know (an instrument, a group, a root) are refused with the
+        known ones listed."""
+        self._check_known(db)
         clauses: list[str] = ["readable = 1"]
         params: list[Any] = []
         if not self.include_missing:
             clauses.append("status = 'present'")
+        kinds = _kinds(self.kind)
+        if kinds:
+            clauses.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
 
         _add_range(clauses, params, "year", *self.year_range())
         _add_range(clauses, params, "magnification", *parse_range(self.magnification, "magnification"))
@@ -177,11 +272,12 @@ class ImageFilter:
 
         roots = _as_list(self.root)
         if roots:
+            root_ids = dict(db.execute("SELECT path, id FROM roots"))
             ids = []
             for root in roots:
                 match = [rid for path, rid in root_ids.items() if path == root or path.rstrip("/") == root.rstrip("/")]
                 if not match:
-                    raise QueryError(f"--root: {root} is not a scan root of this catalog; roots: {', '.join(root_ids) or 'none'}")
+                    raise QueryError(f"{root} is not a scan root of this catalog; roots: {', '.join(root_ids) or 'none'}")
                 ids.extend(match)
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
@@ -189,6 +285,16 @@ class ImageFilter:
             clauses.append("path GLOB ?")
             params.append(self.path)
         return " AND ".join(clauses), params
+
+    def _check_known(self, db: sqlite3.Connection) -> None:
+        """Each instrument, detector, vendor, group and project named must occur in the catalog."""
+        for name, column, what in _KNOWN_VALUES:
+            for value in _as_list(getattr(self, name)):
+                sql = f"SELECT 1 FROM images WHERE {column} = ? COLLATE NOCASE LIMIT 1"
+                if db.execute(sql, (value,)).fetchone() is None:
+                    known = [row[0] for row in db.execute(
+                        f"SELECT DISTINCT {column} FROM images WHERE {column} IS NOT NULL ORDER BY 1")]
+                    raise QueryError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
 
 
 def _add_range(clauses: list[str], params: list[Any], column: str, low: Any, high: Any) -> None:

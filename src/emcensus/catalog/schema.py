@@ -140,6 +140,10 @@ MIGRATIONS: list[list[str]] = [
     # 5: what a file holds (spectra, diffraction patterns and spectrum images are not micrographs)
     [
         "ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
+        # every count filters on kind (images only by default): the census index covers it
+        "DROP INDEX images_census",
+        "CREATE INDEX images_census ON images(is_primary, kind, year, technique, instrument, detector_family,"
+        " magnification, scalebar_decade, vendor, group_name, project, root_id) WHERE status = 'present' AND readable = 1",
     ],
 ]
 

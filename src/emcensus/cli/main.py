@@ -129,6 +129,8 @@ def filter_options(command: Any) -> Any:
         click.option("--root", help="Only files under this scan root."),
         click.option("--path", "path_glob", help="Glob on the full path, e.g. '*/GroupA/*'."),
         click.option("--include-missing", is_flag=True, help="Also count files gone from disk."),
+        click.option("--kind", help="What files hold: image (default), spectrum, diffraction, spectrum-image, stack, "
+                                    "sidecar-only (comma-separated), or all."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -137,7 +139,7 @@ def filter_options(command: Any) -> Any:
 
 def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
     names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "fov",
-             "scalebar_decade", "group", "project", "root", "include_missing")
+             "scalebar_decade", "group", "project", "root", "include_missing", "kind")
     filters = {name: kwargs.pop(name) for name in names}
     filters["path"] = kwargs.pop("path_glob")
     return {k: v for k, v in filters.items() if v not in (None, False)}

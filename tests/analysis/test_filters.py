@@ -1,0 +1,103 @@
+"""Issue 7 item 12: a filter that makes no sense is refused with a message (never a plausible 0),
+values the catalog does not know are listed, and `kind` keeps non-images out of counts."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.catalog.query import ImageFilter
+from emcensus.errors import QueryError
+from emcensus.scan import RootSpec, scan
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"magnification": "-5"}, "magnification '-5' must be a positive number"),
+    ({"magnification": "0"}, "must be a positive number"),
+    ({"magnification": 0}, "must be a positive number"),
+    ({"magnification": "inf"}, "not a number"),
+    ({"magnification": "50000-1000"}, "magnification range 50000–1000 is reversed"),
+    ({"fov": "10um-1um"}, "fov range 10 µm–1 µm is reversed"),
+    ({"fov": "-1um"}, "fov"),
+    ({"year": "2019.5"}, "'2019.5' is not a year"),
+    ({"year": 2019.5}, "not a year"),
+    ({"year": "abc"}, "year: 'abc' is not a year or a range of years like 2015-2019"),
+    ({"year": "2019-2015"}, "year range 2019–2015 is reversed"),
+    ({"year": "99999999999999999999999"}, "not a year between 1900 and 2100"),
+    ({"since": 2020, "until": 2015}, "the first year (2020) is after the last (2015)"),
+    ({"year": "2015-2017", "since": 2019}, "the first year (2019) is after the last (2017)"),
+    ({"technique": "XEM"}, "unknown technique 'XEM'; known: SEM, TEM, STEM"),
+    ({"kind": "photo"}, "unknown kind 'photo'; kinds: image, spectrum"),
+    ({"scalebar_decade": "1-2nm"}, "scale-bar decade '1-2nm' is not a decade"),
+])
+def test_nonsense_is_refused_without_quoting_cli_flags(filters: dict, message: str) -> None:
+    with pytest.raises(QueryError) as error:
+        ImageFilter.from_kwargs(**filters)
+    assert message in str(error.value)
+    assert "--" not in str(error.value)  # the API and the dashboard show the same words
+
+
+def test_sensible_filters_pass() -> None:
+    image_filter = ImageFilter.from_kwargs(year="2015-", magnification=":50000", fov="1um-10um", since=2016)
+    assert image_filter.year_range() == (2016, None)
+    assert ImageFilter.from_kwargs(year="2015:2019", until=2017).year_range() == (2015, 2017)
+    assert ImageFilter.from_kwargs(magnification="1e3-5e4", kind="all, spectrum") is not None
+
+
+@pytest.fixture
+def catalog(tiny_archive: Path, tmp_path: Path):
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        yield catalog
+
+
+@pytest.mark.parametrize(("filters", "message"), [
+    ({"instrument": "SU9000"}, "unknown instrument 'SU9000'; known: SU8230"),
+    ({"instrument": "su8230,SU9000"}, "unknown instrument 'SU9000'"),
+    ({"detector": "XYZ"}, "unknown detector 'XYZ'; known: DF-STEM, LA-BSE, SE, TE"),
+    ({"vendor": "Acme"}, "unknown vendor 'Acme'; known: Hitachi"),
+    ({"group": "groupZ"}, "unknown group 'groupZ'; known: none"),
+    ({"project": "p9"}, "unknown project 'p9'; known: none"),
+    ({"root": "/nowhere"}, "/nowhere is not a scan root of this catalog; roots: "),
+])
+def test_values_unknown_to_the_catalog_are_listed(catalog: Catalog, filters: dict, message: str) -> None:
+    with pytest.raises(QueryError) as error:
+        catalog.total(**filters)
+    assert message in str(error.value) and "--" not in str(error.value)
+
+
+def test_known_values_match_whatever_the_case(catalog: Catalog) -> None:
+    assert catalog.total(instrument="su8230", detector="se") == 1
+    assert catalog.total(technique="TEM") == 0  # a known technique without images is a true 0
+
+
+def test_counts_hold_images_only_unless_another_kind_is_asked_for(catalog: Catalog) -> None:
+    catalog.db.execute("UPDATE images SET kind = 'spectrum' WHERE path LIKE '%img002%'")
+    catalog.db.execute("UPDATE images SET kind = 'diffraction' WHERE path LIKE '%img003%'")
+    catalog.db.commit()
+    assert catalog.total() == 3
+    assert catalog.total(kind="spectrum") == 1
+    assert catalog.total(kind="spectrum,diffraction") == 2
+    assert catalog.total(kind="all") == 5
+    assert catalog.count("kind", kind="all") == [
+        {"kind": "diffraction", "count": 1}, {"kind": "image", "count": 3}, {"kind": "spectrum", "count": 1}]
+    assert all(row["kind"] != "spectrum" for row in catalog.images())
+
+
+def test_counts_seek_on_the_census_index(catalog: Catalog) -> None:
+    image_filter = ImageFilter.from_kwargs(year="2016-2019", instrument="SU8230", technique="SEM")
+    where, params = image_filter.where(catalog.db)
+    plan = " ".join(row[-1] for row in catalog.db.execute(
+        f"EXPLAIN QUERY PLAN SELECT technique, count(*) FROM images WHERE {where} AND is_primary = 1 GROUP BY 1",
+        params))
+    assert "USING INDEX images_census (is_primary=? AND kind=? AND year>? AND year<?)" in plan, plan
+
+
+def test_an_old_catalog_gets_the_index_with_kind(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    Catalog(path).close()
+    sql = sqlite3.connect(path).execute("SELECT sql FROM sqlite_master WHERE name = 'images_census'").fetchone()[0]
+    assert "is_primary, kind, year" in sql
