@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
+
+import tifffile
 
 from emcensus.catalog import Catalog
 from emcensus.demo import make_bad_corpus
+from emcensus.demo.adversarial import BOMB_SIDE, CATALOGUED, SECRET, make_adversarial_corpus
 from emcensus.scan import RootSpec, scan
 from support import fingerprint
 
@@ -59,3 +64,40 @@ def test_a_file_that_goes_bad_keeps_what_was_catalogued(tiny_archive: Path, tmp_
         assert record is not None and record.magnification == 50000 and record.detector_family == "LA-BSE"
         assert catalog.total() == 5  # still counted: its metadata is known
         assert [r["reason"] for r in catalog.audit_list("unreadable")] == ["empty file (0 bytes)"]
+
+
+def test_adversarial_corpus_manifest_names_every_entry_it_wrote(tmp_path: Path) -> None:
+    """The adversarial manifest is the test's ground truth: it must list exactly what is on disk, and each
+    entry must really be what it claims (a FIFO is a FIFO, a bomb's header claims the sizes it says)."""
+    corpus = make_adversarial_corpus(tmp_path / "archive", tmp_path / "outside")
+    on_disk = set()
+    for folder, dirs, files in os.walk(os.fsencode(corpus.root)):
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            if not os.path.isdir(path) or os.path.islink(path):
+                on_disk.add(os.path.relpath(path, os.fsencode(corpus.root)))
+    listed = {entry.path for entry in corpus.entries}
+    assert listed == on_disk, (listed ^ on_disk, corpus.skipped)
+    assert len(listed) == len(corpus.entries)  # no entry twice
+
+    def mode(rel: str | bytes) -> int:
+        return os.lstat(corpus.root / os.fsdecode(rel)).st_mode
+
+    assert b"names/Gr\xf6\xdfe.tif" in listed and b"names/\xcf\xf0\xee\xe5\xea\xf2/img010.tif" in listed
+    assert stat.S_ISFIFO(mode("special/fifo.tif"))
+    assert os.readlink(corpus.root / "special/dev-zero.tif") == "/dev/zero"
+    if "special/chardev.tif" not in corpus.skipped:
+        assert stat.S_ISCHR(mode("special/chardev.tif"))
+    if "special/socket.tif" not in corpus.skipped:
+        assert stat.S_ISSOCK(mode("special/socket.tif"))
+    bomb = corpus.root / "bombs/zlib-30000.tif"
+    assert bomb.stat().st_size < 1_500_000
+    with tifffile.TiffFile(bomb) as tif:
+        assert tif.pages.first.shape == (BOMB_SIDE, BOMB_SIDE) and tif.pages.first.compression == 8
+    with tifffile.TiffFile(corpus.root / "bombs/huge-dims.tif") as tif:
+        assert (tif.pages.first.imagewidth, tif.pages.first.imagelength) == (2**32 - 1, 2**32 - 1)
+    for link in ("links/passwd.tif", "links/outside-sidecar.txt", "links/outside-folder/tree001.txt"):
+        target = Path(os.path.realpath(corpus.root / link))
+        assert corpus.outside in target.parents and SECRET in target.read_text(encoding="cp1252")
+    assert all(entry.item in range(0, 21) and entry.outcomes for entry in corpus.entries)
+    assert sum(CATALOGUED in e.outcomes for e in corpus.entries) >= 10

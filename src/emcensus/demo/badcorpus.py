@@ -11,6 +11,7 @@ import os
 import random
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,14 +35,14 @@ def permissions_enforced(path: str | os.PathLike[str] | None = None) -> bool:
     return os.geteuid() != 0
 
 
-def _tiff(width: int = 64, height: int = 48, value: int = 0) -> tuple[bytes, int, int]:
-    """A valid small TIFF, its IFD offset and its pixel-data offset."""
+def tiff_bytes(width: int = 64, height: int = 48, value: int = 0, **options: Any) -> tuple[bytes, int, int]:
+    """A valid small TIFF, its IFD offset and its pixel-data offset; `options` go to `tifffile.imwrite`."""
     import tifffile
 
     rng = np.random.default_rng(1000 + value)
     arr = rng.integers(0, 256, (height, width), dtype=np.uint8)
     buffer = io.BytesIO()
-    tifffile.imwrite(buffer, arr, photometric="minisblack", metadata=None, software=False)
+    tifffile.imwrite(buffer, arr, photometric="minisblack", metadata=None, software=False, **options)
     data = buffer.getvalue()
     ifd = int.from_bytes(data[4:8], "little")
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
@@ -58,7 +59,8 @@ def _jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def _write(path: Path, data: bytes) -> None:
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` at `path`, replacing a symlink or a mode-000 file left by an earlier run."""
     if path.is_symlink():
         path.unlink()
     elif path.exists():
@@ -67,7 +69,8 @@ def _write(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _sidecar(lines: list[str]) -> bytes:
+def sidecar_bytes(lines: list[str]) -> bytes:
+    """A Hitachi-style sidecar as the microscope PC writes it: CRLF lines in cp1252."""
     return ("\r\n".join(lines) + "\r\n").encode("cp1252")
 
 
@@ -82,45 +85,45 @@ def make_bad_corpus(dest: str | os.PathLike[str], *, extras: bool = False) -> di
     bad: dict[str, str] = {}
     rng = random.Random("emcensus-bad-corpus")
 
-    _write(dest / "zero-byte.tif", b"")
+    write_file(dest / "zero-byte.tif", b"")
     bad["zero-byte.tif"] = "empty file (0 bytes)"
 
-    tiff, ifd, pixels = _tiff(value=1)
+    tiff, ifd, pixels = tiff_bytes(value=1)
     cut = ifd + 2 + 12 * 3 + 5  # inside the fourth IFD entry
-    _write(dest / "truncated-ifd.tif", tiff[:cut])
+    write_file(dest / "truncated-ifd.tif", tiff[:cut])
     bad["truncated-ifd.tif"] = f"truncated TIFF: valid header, cut inside the IFD ({cut} of {len(tiff)} bytes)"
     end = pixels + (64 * 48) // 2
-    _write(dest / "truncated-data.tif", tiff[:end])
+    write_file(dest / "truncated-data.tif", tiff[:end])
     bad["truncated-data.tif"] = f"truncated TIFF: complete header and IFD, pixel data cut in half ({end} of {len(tiff)} bytes)"
 
-    _write(dest / "not-an-image.tif", b"Sample list for Monday\r\nPdC-1, PdC-2, ZIF8-3\r\n")
+    write_file(dest / "not-an-image.tif", b"Sample list for Monday\r\nPdC-1, PdC-2, ZIF8-3\r\n")
     bad["not-an-image.tif"] = "text file named .tif: not an image"
 
-    _write(dest / "jpeg-named.tif", _jpeg())
+    write_file(dest / "jpeg-named.tif", _jpeg())
     bad["jpeg-named.tif"] = "wrong extension: a valid JPEG image named .tif"
 
     # sidecars next to valid images: the image must still be counted
-    good, _, _ = _tiff(value=2)
-    _write(dest / "undecodable-sidecar.tif", good)
+    good, _, _ = tiff_bytes(value=2)
+    write_file(dest / "undecodable-sidecar.tif", good)
     junk = bytes([0x81, 0x8D, 0xFF, 0xFD]) + bytes(rng.randrange(0x80, 0x100) for _ in range(1020))
-    _write(dest / "undecodable-sidecar.txt", junk)
+    write_file(dest / "undecodable-sidecar.txt", junk)
     bad["undecodable-sidecar.txt"] = (
         "sidecar of random high bytes: invalid UTF-8, cp932 and cp1252 (no text in any encoding); "
         "its image undecodable-sidecar.tif is valid"
     )
 
-    good, _, _ = _tiff(value=3)
-    _write(dest / "binary-sidecar.tif", good)
+    good, _, _ = tiff_bytes(value=3)
+    write_file(dest / "binary-sidecar.tif", good)
     blob = bytearray(rng.randrange(256) for _ in range(2048))
     blob[0:4] = b"\x00\x13\x8a\x00"
     for i in range(8, len(blob), 37):
         blob[i] = 0
-    _write(dest / "binary-sidecar.txt", bytes(blob))
+    write_file(dest / "binary-sidecar.txt", bytes(blob))
     bad["binary-sidecar.txt"] = "binary junk with NUL bytes named .txt; its image binary-sidecar.tif is valid"
 
-    good, _, _ = _tiff(value=4)
+    good, _, _ = tiff_bytes(value=4)
     unreadable = dest / "unreadable.tif"
-    _write(unreadable, good)
+    write_file(unreadable, good)
     os.chmod(unreadable, 0)
     enforced = permissions_enforced(unreadable)
     bad["unreadable.tif"] = "permissions 000: cannot be read" + (
@@ -129,8 +132,8 @@ def make_bad_corpus(dest: str | os.PathLike[str], *, extras: bool = False) -> di
 
     loop_dir = dest / "loop"
     loop_dir.mkdir(exist_ok=True)
-    good, _, _ = _tiff(value=5)
-    _write(loop_dir / "inside-loop.tif", good)
+    good, _, _ = tiff_bytes(value=5)
+    write_file(loop_dir / "inside-loop.tif", good)
     link = loop_dir / "parent"
     if link.is_symlink() or link.exists():
         link.unlink()
@@ -143,15 +146,15 @@ def make_bad_corpus(dest: str | os.PathLike[str], *, extras: bool = False) -> di
     os.symlink("missing/never-there.tif", broken)
     bad["broken-link.tif"] = "broken symlink: its target does not exist"
 
-    good, _, _ = _tiff(value=6)
-    _write(dest / "huge-sidecar.tif", good)
+    good, _, _ = tiff_bytes(value=6)
+    write_file(dest / "huge-sidecar.tif", good)
     head = b"[SemImageFile] InstructName=SU8230 Comment="
-    _write(dest / "huge-sidecar.txt", head + b"A" * (HUGE_SIDECAR_BYTES - len(head)))
+    write_file(dest / "huge-sidecar.txt", head + b"A" * (HUGE_SIDECAR_BYTES - len(head)))
     bad["huge-sidecar.txt"] = "10 MB sidecar on a single line (no line breaks); its image huge-sidecar.tif is valid"
 
-    good, _, _ = _tiff(value=7)
-    _write(dest / "garbage-values.tif", good)
-    _write(dest / "garbage-values.txt", _sidecar([
+    good, _, _ = tiff_bytes(value=7)
+    write_file(dest / "garbage-values.tif", good)
+    write_file(dest / "garbage-values.txt", sidecar_bytes([
         "[SemImageFile]",
         "InstructName=SU8230",
         "ImageName=garbage-values.tif",
@@ -172,20 +175,20 @@ def make_bad_corpus(dest: str | os.PathLike[str], *, extras: bool = False) -> di
     )
 
     if extras:
-        good, _, _ = _tiff(value=8)
-        _write(dest / "empty-sidecar.tif", good)
-        _write(dest / "empty-sidecar.txt", b"")
+        good, _, _ = tiff_bytes(value=8)
+        write_file(dest / "empty-sidecar.tif", good)
+        write_file(dest / "empty-sidecar.txt", b"")
         bad["empty-sidecar.txt"] = "empty sidecar (0 bytes); its image is valid"
 
         name = os.fsdecode(b"bad-\xff\xfe-name.tif")  # cp1251 bytes copied off a Windows share
-        _write(dest / name, good)
+        write_file(dest / name, good)
         bad[name] = "file name is not valid UTF-8 (undecodable bytes; valid TIFF inside)"
 
         (dest / "folder.tif").mkdir(exist_ok=True)
         bad["folder.tif"] = "a folder named like an image"
 
-        _write(dest / "size-mismatch.tif", good)
-        _write(dest / "size-mismatch.txt", _sidecar([
+        write_file(dest / "size-mismatch.tif", good)
+        write_file(dest / "size-mismatch.txt", sidecar_bytes([
             "[SemImageFile]", "InstructName=SU8230", "Date=06/23/2016", "Time=10:00:00",
             "DataSize=1280x960", "PixelSize=99.2188", "SignalName=SE(U)", "AcceleratingVoltage=5000 Volt",
             "Magnification=1000", "WorkingDistance=8000 um",

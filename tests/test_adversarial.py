@@ -1,0 +1,494 @@
+"""End to end over the adversarial corpus (issue 7): emcensus survives it and accounts for every entry.
+
+One module fixture runs, on a real catalog, the CLI (`scan` in a subprocess under a time limit, then
+`count`, `audit` and every list, `export` csv and parquet, `pubs`, `table1`, `lost`, `report`) and
+crawls the dashboard (every page, image, sidecar and thumbnail) in a forked process under a time
+and memory limit, between two snapshots of the archive and of the files outside it. Each test then
+checks one concern and names the issue-7 item it belongs to, so a failure says whose it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emcensus.catalog import AUDIT_KINDS, Catalog
+from emcensus.demo.adversarial import (
+    CATALOGUED,
+    PAIRED,
+    SECRET,
+    AdversarialCorpus,
+    hitachi_lines,
+    make_adversarial_corpus,
+)
+from emcensus.demo.badcorpus import sidecar_bytes, tiff_bytes, write_file
+
+EMCENSUS = str(Path(sys.executable).with_name("emcensus"))
+#: Wall-time limits (s): a hang fails the test instead of hanging CI.
+SCAN_LIMIT, COMMAND_LIMIT, CRAWL_LIMIT, REQUEST_LIMIT = 60, 30, 90, 10
+#: How much a dashboard crawl may grow its resident memory (thumbnails of a 30,000² TIFF included).
+CRAWL_MEMORY_LIMIT = 512 << 20
+#: The per-file time budget handed to `scan` when it has such an option.
+FILE_TIMEOUT_S = "5"
+NOATIME = getattr(os, "O_NOATIME", 0)
+DAY_NS = 86_400 * 10**9
+
+
+# ------------------------------------------------------------------ helpers
+@dataclass
+class Command:
+    """One CLI run: its arguments, exit code (None: killed at the time limit), output and time."""
+
+    args: list[str]
+    rc: int | None
+    out: str
+    err: str
+    seconds: float
+
+    def __str__(self) -> str:
+        status = "killed after the time limit" if self.rc is None else f"exit {self.rc}"
+        return (f"`emcensus {' '.join(self.args)}`: {status} in {self.seconds:.1f} s\n"
+                f"{self.out[-1500:]}{self.err[-1500:]}")
+
+
+def run_cli(catalog: Path, *args: str, limit: float = COMMAND_LIMIT) -> Command:
+    """Run the real CLI in its own session; on timeout kill the whole group (scan workers too)."""
+    argv = [EMCENSUS, "--catalog", str(catalog), *args]
+    env = {k: v for k, v in os.environ.items() if k not in ("EMCENSUS_CATALOG", "EMCENSUS_TOKEN")}
+    start = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                               start_new_session=True)
+    try:
+        out, err = process.communicate(timeout=limit)
+        rc: int | None = process.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        out, err = process.communicate()
+        rc = None
+    decode = lambda b: b.decode("utf-8", errors="replace")  # noqa: E731
+    return Command(list(args), rc, decode(out), decode(err), time.monotonic() - start)
+
+
+def canonical(path: str | bytes) -> str:
+    """A path's display form, whatever the catalog chose: undecodable bytes, surrogates, U+FFFD or
+    `\\xNN` escapes all become one U+FFFD per run."""
+    if isinstance(path, bytes):
+        text = path.decode("utf-8", errors="replace")
+    else:
+        text = path.encode("utf-8", errors="surrogateescape").decode("utf-8", errors="replace")
+    return re.sub(r"(?:\ufffd|\\x[0-9a-fA-F]{2})+", "\ufffd", text)
+
+
+def relative(path: str | bytes, root: Path) -> str:
+    text, base = canonical(path), canonical(str(root)).rstrip("/") + "/"
+    return text[len(base):] if text.startswith(base) else text
+
+
+def _walk(folder: bytes, rel: bytes, visit: Any) -> None:
+    """Visit every entry below `folder` without following links or touching atimes (O_NOATIME)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | NOATIME)
+    try:
+        names = sorted(os.fsencode(n) for n in os.listdir(fd))
+        for name in names:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISDIR(info.st_mode):
+                _walk(os.path.join(folder, name), rel + name + b"/", visit)
+            visit(fd, name, rel + name, info)
+    finally:
+        os.close(fd)
+
+
+def age_atimes(*tops: Path) -> None:
+    """Set every atime two days before its mtime, so that relatime would show any read."""
+    def age(fd: int, name: bytes, rel: bytes, info: os.stat_result) -> None:
+        os.utime(name, dir_fd=fd, ns=(info.st_mtime_ns - 2 * DAY_NS, info.st_mtime_ns), follow_symlinks=False)
+    for top in tops:
+        _walk(os.fsencode(top), b"", age)
+        info = os.stat(top)
+        os.utime(top, ns=(info.st_mtime_ns - 2 * DAY_NS, info.st_mtime_ns))
+
+
+def snapshot(*tops: Path) -> dict[bytes, tuple[Any, ...]]:
+    """Type, size, mode, mtime, atime and content (hash or link target) of everything under `tops`."""
+    result: dict[bytes, tuple[Any, ...]] = {}
+    prefix = b""
+
+    def record(fd: int, name: bytes, rel: bytes, info: os.stat_result) -> None:
+        content: Any = None
+        atime = info.st_atime_ns
+        if stat.S_ISLNK(info.st_mode):
+            content = os.readlink(name, dir_fd=fd)
+            atime = None  # following or reading a link sets its atime; O_NOATIME cannot prevent that
+        elif stat.S_ISREG(info.st_mode):
+            file_fd = os.open(name, os.O_RDONLY | NOATIME | os.O_NONBLOCK, dir_fd=fd)
+            with os.fdopen(file_fd, "rb") as handle:
+                content = hashlib.sha256(handle.read()).hexdigest()
+        result[prefix + rel] = (info.st_mode, info.st_size, info.st_mtime_ns, atime, content)
+
+    for top in tops:
+        prefix = os.fsencode(top) + b"/"
+        _walk(os.fsencode(top), b"", record)
+        info = os.stat(top)
+        result[prefix] = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_atime_ns, None)
+    return result
+
+
+def _crawl(catalog: str, out: str, progress: str) -> None:
+    """In a forked child: fetch every dashboard page and endpoint, write the answers as JSON."""
+    status = Path("/proc/self/status").read_text()
+    size_kb = int(re.search(r"VmSize:\s+(\d+)", status).group(1))
+    start_rss_kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
+    limit = size_kb * 1024 + (3 << 30)  # a runaway decode fails here instead of eating the machine
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from fastapi.testclient import TestClient
+
+    from emcensus.web import create_app
+
+    answers: list[dict[str, Any]] = []
+    with TestClient(create_app(catalog), raise_server_exceptions=False) as client, open(progress, "w") as log:
+        def get(url: str) -> Any:
+            log.write(url + "\n")
+            log.flush()
+            began = time.monotonic()
+            response = client.get(url)
+            binary = response.headers.get("content-type", "").startswith(("image/png", "image/jpeg"))
+            answers.append({"url": url, "status": response.status_code, "seconds": time.monotonic() - began,
+                            "type": response.headers.get("content-type", ""),
+                            "text": "" if binary else response.text})
+            return response
+
+        for url in ("/", "/explore", "/audit", "/api/audit", "/api/count?by=magnification",
+                    "/api/count?by=scalebar_decade", "/api/count?by=year,technique", "/api/images.csv",
+                    "/api/table1", "/api/roots", "/api/articles"):
+            get(url)
+        for kind in AUDIT_KINDS:
+            get(f"/audit/{kind}")
+            get(f"/api/audit/{kind}?limit=1000")
+        listing = get("/api/images?limit=1000")
+        items = listing.json().get("items", []) if listing.status_code == 200 else []
+        for item in items:
+            ident = item["id"]
+            for url in (f"/images/{ident}", f"/api/images/{ident}", f"/api/images/{ident}/sidecar",
+                        f"/api/images/{ident}/neighbours", f"/api/thumbnail/{ident}"):
+                get(url)
+    status = Path("/proc/self/status").read_text()
+    peak_kb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+    Path(out).write_text(json.dumps({"answers": answers, "items": items,
+                                     "memory_growth": (peak_kb - start_rss_kb) * 1024}))
+
+
+@dataclass
+class Crawl:
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    memory_growth: int = 0
+    failure: str | None = None  # why the crawl did not finish
+
+
+def crawl_dashboard(catalog: Path, work: Path) -> Crawl:
+    out, progress = work / "crawl.json", work / "crawl.log"
+    child = multiprocessing.get_context("fork").Process(target=_crawl, args=(str(catalog), str(out), str(progress)))
+    child.start()
+    child.join(CRAWL_LIMIT)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        last = progress.read_text().splitlines()[-1:] if progress.exists() else []
+        return Crawl(failure=f"the dashboard crawl hung for {CRAWL_LIMIT} s; last request: {last}")
+    if not out.exists():
+        return Crawl(failure=f"the dashboard crawl died (exit code {child.exitcode}); "
+                             f"last request: {progress.read_text().splitlines()[-1:] if progress.exists() else []}")
+    return Crawl(**json.loads(out.read_text()))
+
+
+@dataclass
+class Run:
+    corpus: AdversarialCorpus
+    catalog: Path
+    work: Path
+    before: dict[bytes, tuple[Any, ...]]
+    after: dict[bytes, tuple[Any, ...]]
+    scan: Command
+    commands: list[Command]
+    crawl: Crawl
+    rows: list[dict[str, Any]]
+    lists: dict[str, list[dict[str, Any]]]
+    catalog_error: str | None
+
+
+def _scan_arguments(root: Path) -> list[str]:
+    """`scan ROOT`, with a short per-file time budget when the CLI offers one."""
+    helptext = run_cli(Path("unused.sqlite"), "scan", "--help").out
+    options = [o for o in re.findall(r"--[\w-]*timeout[\w-]*", helptext) if "dask" not in o]
+    budget = [options[0], FILE_TIMEOUT_S] if options else []
+    return ["scan", str(root), "--instrument", "SU8230", "--workers", "2", "--quiet", *budget]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    base = tmp_path_factory.mktemp("adversarial")
+    corpus = make_adversarial_corpus(base / "archive" / "SU8230", base / "outside")
+    work = base / "work"
+    work.mkdir()
+    catalog = work / "census.sqlite"
+    age_atimes(corpus.root, corpus.outside)
+    before = snapshot(corpus.root, corpus.outside)
+
+    scan = run_cli(catalog, *_scan_arguments(corpus.root), limit=SCAN_LIMIT)
+    good = str(corpus.root / "good/2016-06-23/ok001.tif")
+    commands = [run_cli(catalog, *args) for args in (
+        ["count"], ["count", "--by", "year,technique"], ["count", "--files", "--format", "json"],
+        ["count", "--by", "magnification"], ["count", "--by", "scalebar_decade"],
+        ["audit"], *(["audit", "--list", kind] for kind in AUDIT_KINDS),
+        ["audit", "--list", "unreadable", "--format", "json"],
+        ["export", str(work / "census.csv")], ["export", str(work / "census.parquet")],
+        ["pubs", "add", "local-adversarial", "--year", "2016", "--title", "Adversarial"],
+        ["pubs", "link", "local-adversarial", good],
+        ["table1"], ["lost", "--by", "year"], ["lost", "--by", "technique"],
+        ["report", str(work / "report")],
+    )]
+    crawl = crawl_dashboard(catalog, work)
+    after = snapshot(corpus.root, corpus.outside)
+
+    rows: list[dict[str, Any]] = []
+    lists: dict[str, list[dict[str, Any]]] = {}
+    catalog_error = None
+    try:
+        with Catalog(catalog, readonly=True) as opened:
+            rows = [row for batch in opened.iter_export_rows() for row in batch]
+            lists = {kind: opened.audit_list(kind) for kind in AUDIT_KINDS}
+    except Exception as exc:  # reported by the tests that need the catalog
+        catalog_error = f"{type(exc).__name__}: {exc}"
+    return Run(corpus, catalog, work, before, after, scan, commands, crawl, rows, lists, catalog_error)
+
+
+def _readable(run: Run) -> list[dict[str, Any]]:
+    assert run.catalog_error is None, f"the catalog cannot be read after the scan: {run.catalog_error}"
+    return [r for r in run.rows if r.get("status") == "present" and r.get("readable")]
+
+
+# ------------------------------------------------------------------ the scan
+def test_scan_finishes_in_bounded_time_without_a_traceback(run: Run) -> None:
+    """Items 1, 2, 3: a bad name, an absurd number or a blocking read must not stop or hang the scan."""
+    assert run.scan.rc is not None, f"item 3: the scan hung (killed after {SCAN_LIMIT} s): {run.scan}"
+    assert "Traceback" not in run.scan.out + run.scan.err, f"items 1/2: the scan crashed: {run.scan}"
+    assert run.scan.rc == 0, f"items 1/2/3: the scan failed: {run.scan}"
+
+
+def test_every_entry_is_catalogued_or_listed_with_a_reason(run: Run) -> None:
+    """Items 1, 4, 8: every manifest entry is an image, a paired sidecar, or in the audit list it belongs to."""
+    images = _readable(run)
+    found: dict[str, list[str]] = {}
+    for row in images:
+        found.setdefault(relative(row["path"], run.corpus.root), []).append(CATALOGUED)
+        if row.get("sidecar_path"):
+            found.setdefault(relative(row["sidecar_path"], run.corpus.root), []).append(PAIRED)
+    for kind, entries in run.lists.items():
+        for row in entries:
+            if "path" in row and (kind == "orphan-sidecars" or str(row.get("reason") or "").strip()):
+                found.setdefault(relative(row["path"], run.corpus.root), []).append(kind)
+    wrong = []
+    for entry in run.corpus.entries:
+        where = found.get(canonical(entry.path), [])
+        if not set(where) & set(entry.outcomes):
+            wrong.append(f"item {entry.item}: {entry.display} ({entry.why}): expected one of {list(entry.outcomes)}, "
+                         f"found {where or 'nowhere'}")
+    assert not wrong, f"{len(wrong)} of {len(run.corpus.entries)} entries not accounted for:\n" + "\n".join(wrong)
+
+
+def test_impossible_dimensions_and_non_files_are_not_counted(run: Run) -> None:
+    """Item 4: a 0x0 or 4294967295² TIFF, a bad MRC, a FIFO or device is never a readable image."""
+    counted = {relative(r["path"], run.corpus.root) for r in _readable(run)}
+    wrongly = [e.display for e in run.corpus.entries if CATALOGUED not in e.outcomes and canonical(e.path) in counted]
+    assert not wrongly, f"item 4: counted as readable images: {wrongly}"
+    impossible = [(r["path"], r.get("width_px"), r.get("height_px")) for r in _readable(run)
+                  if not all(v is None or 1 <= v <= 1_000_000 for v in (r.get("width_px"), r.get("height_px")))]
+    assert not impossible, f"item 4: impossible dimensions in the catalog: {impossible}"
+
+
+#: Physical ranges of the catalog's numeric columns (SI units); a value outside must be null instead.
+RANGES = {
+    "magnification": (1e-3, 1e8), "accelerating_voltage_v": (1.0, 1e7), "working_distance_m": (1e-7, 1.0),
+    "pixel_size_m": (1e-14, 1e-1), "fov_width_m": (1e-12, 10.0), "fov_m": (1e-12, 10.0),
+    "fov_mag_m": (1e-12, 10.0), "scale_bar_m": (1e-13, 1.0), "fov_disagreement": (0.0, 1e12),
+    "date_gap_days": (0.0, 1e6),
+}
+
+
+def test_no_impossible_number_in_the_catalog(run: Run) -> None:
+    """Item 2: every derived number is finite and physical, or null with a recorded warning."""
+    bad = []
+    for row in run.rows:
+        for column, (low, high) in RANGES.items():
+            value = row.get(column)
+            if value is not None and not (isinstance(value, int | float) and low <= value <= high):
+                bad.append(f"{relative(row['path'], run.corpus.root)}: {column}={value!r}")
+    assert not bad, "item 2: impossible numbers in the catalog:\n" + "\n".join(bad)
+    warned = {relative(r["path"], run.corpus.root) for r in run.lists.get("warnings", [])}
+    absurd = [e for e in run.corpus.entries if e.item == 2 and e.outcomes == (CATALOGUED,)]
+    silent = [e.display for e in absurd
+              if canonical(e.path) not in warned and str(Path(e.display).with_suffix(".txt")) not in warned]
+    assert not silent, f"item 2: absurd values dropped without a warning for {silent}"
+
+
+# ------------------------------------------------------------------ the CLI and the dashboard
+def test_every_command_exits_zero_without_a_traceback(run: Run) -> None:
+    """Items 1, 2, 5, 11, 13 and the rest: each command a user runs on this catalog answers cleanly."""
+    failed = [str(c) for c in run.commands if c.rc != 0 or "Traceback" in c.out + c.err]
+    assert not failed, f"{len(failed)} of {len(run.commands)} commands failed:\n" + "\n\n".join(failed)
+
+
+def test_dashboard_serves_every_page_without_error(run: Run) -> None:
+    """Items 1, 2, 7, 9: Overview, Explore, Audit, every image page, sidecar and thumbnail answer, fast."""
+    assert run.crawl.failure is None, f"item 7: {run.crawl.failure}"
+    errors = [f"{a['url']}: {a['status']} {a['text'][:300]}" for a in run.crawl.answers if a["status"] >= 500]
+    assert not errors, "items 2/7/9: HTTP 500 from the dashboard:\n" + "\n".join(errors)
+    slow = [f"{a['url']}: {a['seconds']:.1f} s" for a in run.crawl.answers if a["seconds"] > REQUEST_LIMIT]
+    assert not slow, "item 7: requests slower than the per-file time bound:\n" + "\n".join(slow)
+    refused = [f"{a['url']}: {a['status']}" for a in run.crawl.answers if a["status"] != 200
+               and not a["url"].startswith("/api/thumbnail/")]
+    assert not refused, "the dashboard refused its own links:\n" + "\n".join(refused)
+    listed = {canonical(relative(item["path"], run.corpus.root)) for item in run.crawl.items}
+    names = [e for e in run.corpus.entries if e.item == 1 and CATALOGUED in e.outcomes]
+    unlisted = [e.display for e in names if canonical(e.path) not in listed]
+    assert not unlisted, f"item 1: images with non-UTF-8 names missing from the dashboard: {unlisted}"
+
+
+def test_dashboard_memory_is_bounded(run: Run) -> None:
+    """Item 7: thumbnails of a 30,000² zlib TIFF must not decode the whole page."""
+    assert run.crawl.failure is None, f"item 7: {run.crawl.failure}"
+    assert run.crawl.memory_growth < CRAWL_MEMORY_LIMIT, (
+        f"item 7: the dashboard grew by {run.crawl.memory_growth / 2**20:.0f} MB serving this catalog "
+        f"(limit {CRAWL_MEMORY_LIMIT >> 20} MB)")
+
+
+# ------------------------------------------------------------------ the archive and outside it
+def test_archive_and_outside_files_untouched_including_atimes(run: Run) -> None:
+    """Items 5, 6, 8: no entry written, created, removed, or read without O_NOATIME (atime older than mtime)."""
+    changed = []
+    for key in sorted(set(run.before) | set(run.after)):
+        old, new = run.before.get(key), run.after.get(key)
+        if old != new:
+            what = ("created" if old is None else "removed" if new is None
+                    else "atime changed (read without O_NOATIME)" if old[:3] + old[4:] == new[:3] + new[4:]
+                    else "changed")
+            changed.append(f"{canonical(key)}: {what}")
+    assert not changed, "items 5/6/8: the archive or the files outside it changed:\n" + "\n".join(changed)
+
+
+def _outputs(run: Run) -> dict[str, str]:
+    """Every text emcensus produced: catalog bytes, exports, report files, CLI output, dashboard answers."""
+    texts = {}
+    files = [run.catalog, Path(f"{run.catalog}-wal"), run.work / "census.csv", *(run.work / "report").rglob("*")]
+    for path in files:
+        if path.is_file():
+            texts[str(path)] = path.read_bytes().decode("latin-1")
+    parquet = run.work / "census.parquet"
+    if parquet.is_file():
+        import pyarrow.parquet as pq
+
+        texts[str(parquet)] = json.dumps(pq.read_table(parquet).to_pylist(), default=str)
+    for command in [run.scan, *run.commands]:
+        texts[f"emcensus {' '.join(command.args)}"] = command.out + command.err
+    for answer in run.crawl.answers:
+        texts[f"GET {answer['url']}"] = answer["text"]
+    return texts
+
+
+def test_nothing_from_outside_the_roots_leaks(run: Run) -> None:
+    """Item 8: links that leave the root are not followed, by the scan, the readers, the API or pages."""
+    leaks = [where for where, text in _outputs(run).items() if SECRET in text]
+    assert not leaks, f"item 8: content of files outside the root appears in: {leaks}"
+    root = os.path.realpath(run.corpus.root)
+    through = [r["path"] for r in run.rows
+               if any(canonical(r["path"]).startswith(canonical(str(run.corpus.root / os.fsdecode(prefix))))
+                      for prefix in run.corpus.never_catalogued)
+               or not os.path.realpath(r["path"]).startswith(root + os.sep)]
+    assert not through, f"item 8: catalogued through a link that leaves the root: {through}"
+
+
+# ------------------------------------------------------------------ damaged catalogs
+@pytest.fixture(scope="module")
+def good_catalog(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A small healthy catalog and the root it was scanned from."""
+    from emcensus.scan import RootSpec, scan
+
+    base = tmp_path_factory.mktemp("catalogs")
+    root = base / "archive" / "SU8230"
+    for index in range(6):
+        write_file(root / f"g/p/img{index:03}.tif", tiff_bytes(value=index)[0])
+        write_file(root / f"g/p/img{index:03}.txt", sidecar_bytes(hitachi_lines()))
+    path = base / "good.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
+    return path, root
+
+
+def _damaged(source: Path, target: Path, damage: str) -> None:
+    """Copy a catalog and damage the copy; the damage is checked to be visible to SQLite itself."""
+    shutil.copyfile(source, target)
+    if damage == "zero-length":
+        target.write_bytes(b"")
+    elif damage == "truncated":
+        data = target.read_bytes()
+        target.write_bytes(data[: len(data) // 2])
+    elif damage == "dropped-table":
+        with sqlite3.connect(target) as db:
+            db.execute("PRAGMA foreign_keys = OFF")
+            db.execute("DROP TABLE images")
+        sqlite3.connect(target).close()
+    elif damage == "flipped-bytes":
+        data = bytearray(target.read_bytes())
+        page = int.from_bytes(data[16:18], "big") or 65536
+        pages = len(data) // page
+        with sqlite3.connect(source) as db:
+            images_root = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'images'").fetchone()[0]
+        for number in (pages // 2, images_root - 1):  # the middle page, else the images table's root page
+            damaged = bytearray(data)
+            start = number * page + (100 if number == 0 else 0)
+            damaged[start:start + 256] = bytes(b ^ 0xFF for b in damaged[start:start + 256])
+            target.write_bytes(bytes(damaged))
+            try:
+                with sqlite3.connect(f"file:{target}?mode=ro", uri=True) as db:
+                    healthy = db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+            except sqlite3.DatabaseError:
+                healthy = False
+            if not healthy:
+                break
+        assert not healthy, "could not damage the catalog visibly"
+
+
+@pytest.mark.parametrize("damage", ["flipped-bytes", "truncated", "dropped-table", "zero-length"])
+@pytest.mark.parametrize("command", ["count", "audit", "scan"])
+def test_a_damaged_catalog_is_refused_with_one_clear_line(good_catalog: tuple[Path, Path], tmp_path: Path,
+                                                          damage: str, command: str) -> None:
+    """Item 10: no traceback, no write into a damaged catalog, exit non-zero with what is wrong."""
+    source, root = good_catalog
+    target = tmp_path / f"{damage}.sqlite"
+    _damaged(source, target, damage)
+    args = [command]
+    if command == "scan":
+        args += [str(root), "--instrument", "SU8230", "--workers", "0", "--quiet"]
+    result = run_cli(target, *args)
+    output = (result.out + result.err).strip()
+    assert result.rc is not None and "Traceback" not in output, f"item 10: {result}"
+    assert result.rc != 0, f"item 10: a {damage} catalog was accepted: {result}"
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "catalog" in output.lower(), f"item 10: not one clear line about the catalog: {result}"
+    assert "migrate" not in output, f"item 10: misleading advice for a {damage} catalog: {result}"
