@@ -72,6 +72,7 @@ _DETECTOR_FAMILIES: dict[str, str] = {
     "LABSE": "LA-BSE", "HABSE": "HA-BSE", "PDBSE": "PDBSE", "BSE": "BSE", "BSD": "BSE", "BEI": "BSE",
     "COMPO": "BSE", "CBS": "BSE", "VCD": "BSE", "ABS": "BSE", "QBSD": "BSE", "ASB": "BSE", "YAGBSE": "BSE",
     "BSECOMP": "BSE", "BSETOPO": "BSE", "BSE3D": "BSE", "BSESHADOW": "BSE",
+    "BSDALL": "BSE", "BSDTOPO": "BSE", "BSDTOPOA": "BSE", "BSDTOPOB": "BSE",  # Phenom: bsd-all, bsd-topo-a
     # transmitted electrons (STEM-in-SEM and STEM on a TEM)
     "TE": "TE", "BFSTEM": "BF-STEM", "ABF": "BF-STEM", "STEMBF": "BF-STEM",
     "DFSTEM": "DF-STEM", "ADF": "DF-STEM", "HAADF": "DF-STEM", "DF2": "DF-STEM",

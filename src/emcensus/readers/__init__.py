@@ -25,6 +25,7 @@ from emcensus.readers.jeol_sem import JeolSemSidecarReader
 from emcensus.readers.limits import drop_impossible
 from emcensus.readers.mrc import MrcReader
 from emcensus.readers.olympus import OlympusSisReader
+from emcensus.readers.phenom import PhenomElidReader
 from emcensus.readers.sightx import SightxTiffReader
 from emcensus.readers.tia import TiaSerReader
 from emcensus.readers.tvips import TvipsTiffReader
@@ -50,6 +51,7 @@ READERS: list[Reader] = [
     TiaSerReader(),
     VeloxEmdReader(),
     MrcReader(),
+    PhenomElidReader(),
     GenericImageReader(),
 ]
 

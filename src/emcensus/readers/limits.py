@@ -9,7 +9,7 @@ is finite and plausible, and nothing downstream overflows (`Magnification=1e-310
 | magnification            | 1 – 1e8 ×        | SEM overview/navigation views go down to 5–20 ×; STEM reaches ~1e7 × |
 | pixel size               | 1e-13 – 1e-2 m   | 0.1 pm is below any detector sampling; 1 cm/pixel is a stage photo |
 | accelerating voltage     | 10 V – 3 MV      | deceleration-mode SEM lands at tens of volts; HVEMs run at 1–3 MV |
-| working distance         | > 0 – 1 m        | a WD is millimetres; a metre is no column                         |
+| working distance         | 1 µm – 1 m       | a WD is millimetres (immersion lenses: ~0.1 mm); a metre is no column |
 | width, height            | 1 – 1e6 px       | SEM montages reach 40k–100k px; 1e6 leaves room, 2³²−1 is junk   |
 """
 
@@ -30,11 +30,9 @@ class Range:
     low: float
     high: float
     unit: str
-    open_low: bool = False  # the low end itself is impossible (a working distance of 0 m)
 
     def holds(self, value: float) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        return math.isfinite(value) and above and value <= self.high
+        return math.isfinite(value) and self.low <= value <= self.high
 
 
 #: The one table of physical ranges (see the module docstring for the reasons).
@@ -42,7 +40,7 @@ PHYSICAL_RANGES: dict[str, Range] = {
     "magnification": Range("magnification", 1, 1e8, "×"),
     "pixel_size_m": Range("pixel size", 1e-13, 1e-2, "m"),
     "accelerating_voltage_v": Range("accelerating voltage", 10, 3e6, "V"),
-    "working_distance_m": Range("working distance", 0, 1, "m", open_low=True),
+    "working_distance_m": Range("working distance", 1e-6, 1, "m"),
     "width_px": Range("width", 1, 1e6, "px"),
     "height_px": Range("height", 1, 1e6, "px"),
 }
