@@ -15,8 +15,11 @@ def test_breakdown_by_year_keeps_unknown_and_flags_overcounts():
     assert breakdown.rows[2].overcounted and breakdown.rows[2].lost_pct is None
     assert (breakdown.total.acquired, breakdown.total.published) == (1520, 38)
     records = breakdown.to_records()
-    assert records[-2]["year"] == "unknown" and records[-1]["year"] == "TOTAL"
-    assert records[0] == {"year": "2016", "acquired": 1000, "published": 25, "lost": 975,
+    assert records[-2]["year"] is None and records[-1]["year"] == "TOTAL"  # years stay numbers
+    assert records[2]["lost"] is None and records[2]["published_pct"] is None  # 3 published, 0 acquired
+    assert breakdown.notes()[0] == "year 2019: 3 published, 0 acquired"
+    assert "catalogued in the window" in breakdown.notes()[-1]
+    assert records[0] == {"year": 2016, "acquired": 1000, "published": 25, "lost": 975,
                           "published_pct": pytest.approx(2.5), "lost_pct": pytest.approx(97.5)}
 
 

@@ -75,7 +75,7 @@ def test_lost_by_field(published) -> None:
     assert (rows["TEM"]["acquired"], rows["TEM"]["published"]) == (0, 1)  # count level, technique only
     assert rows["TOTAL"]["lost_pct"] == pytest.approx(40.0)
     decades = [r["scalebar_decade"] for r in _json(published("lost", "--by", "scalebar_decade", "--format", "json"))]
-    assert decades == ["10–100 nm", "100 nm–1 µm", "1–10 µm", "unknown", "TOTAL"]
+    assert decades == ["10–100 nm", "100 nm–1 µm", "1–10 µm", None, "TOTAL"]  # unknown is null in JSON
     groups = {r["group"]: r for r in _json(published("lost", "--by", "group", "--format", "json"))}
     assert (groups["groupA"]["published"], groups["groupB"]["published"]) == (1, 1)
     assert "lost data by project" in published("lost", "--by", "project").stdout
@@ -116,5 +116,46 @@ def test_count_and_filters_on_derived_fields(census) -> None:
     assert _json(census("count", "--scalebar-decade", "10-100nm", "--project", "p2", "--format", "json")) == [{"count": 1}]
     assert _json(census("count", "--group", "groupA", "--format", "json")) == [{"count": 2}]
     bad = census("count", "--fov", "wide", ok=False)
-    assert bad.exit_code == 1 and "--fov" in bad.output
+    assert bad.exit_code == 1 and "fov: 'wide'" in bad.output
     assert census("audit", "--list", "fov-disagreement", "--format", "json").stdout.strip() == "[]"
+
+
+def _table1(cli, *args: str) -> dict[tuple[str, str], dict]:
+    return {(c["block"], c["column"]): c for c in _json(cli("table1", *args, "--format", "json"))["columns"]}
+
+
+def test_table1_window_holds_for_both_sides(published) -> None:
+    # Until 2016: img001 (2016) is published; img003 (2019) and local-1 (article 2019) are outside.
+    until = _table1(published, "--until", "2016")
+    assert [until["facility", "TOTAL"][k] for k in ("acquired_images", "articles", "published_images")] == [2, 1, 1]
+    assert until["facility", "TOTAL"]["published_pct"] == pytest.approx(50.0)
+    assert until["facility", "TEM"]["published_images"] == 0
+    early = _table1(published, "--until", "2000")
+    assert [early["facility", "TOTAL"][k] for k in ("acquired_images", "published_images")] == [0, 0]
+    # `lost --by technique` answers the same question with the same numbers.
+    lost = {r["technique"]: r for r in _json(published("lost", "--by", "technique", "--until", "2016", "--format", "json"))}
+    assert (lost["TOTAL"]["acquired"], lost["TOTAL"]["published"]) == (2, 1)
+    assert lost["TOTAL"]["published_pct"] == until["facility", "TOTAL"]["published_pct"]
+    lost_all = {r["technique"]: r for r in _json(published("lost", "--by", "technique", "--format", "json"))}
+    table = _table1(published)
+    assert lost_all["TOTAL"]["published"] == table["facility", "TOTAL"]["published_images"] == 3
+
+
+def test_no_impossible_percentage(census, tmp_path: Path) -> None:
+    ledger = tmp_path / "counted.csv"
+    ledger.write_text("article,year,technique,count\nlocal-9,2019,SEM,20\n", encoding="utf-8")
+    census("pubs", "import", str(ledger))
+    total = _table1(census)["facility", "TOTAL"]
+    assert (total["acquired_images"], total["published_images"]) == (5, 20)
+    assert total["published_pct"] is None and total["lost_pct"] is None
+    text = census("table1").stdout
+    lost_row = next(line for line in text.splitlines() if line.startswith("Lost data, %"))
+    assert lost_row.split()[3:] == ["–", "–", "–"]  # SEM, TEM, TOTAL: no percentage, not -300
+    assert "400" not in text and "-300" not in text
+    assert "SEM (core facility): 20 published, 5 acquired" in text
+    assert "No percentage where more images were published than catalogued in the window" in text
+    lost = census("lost", "--by", "technique")
+    assert "technique SEM: 20 published, 3 acquired" in lost.stdout
+    assert "more images were published than catalogued in the window" in lost.stdout
+    rows = {r["technique"]: r for r in _json(census("lost", "--by", "technique", "--format", "json"))}
+    assert rows["TOTAL"]["published_pct"] is None and rows["TOTAL"]["lost"] is None

@@ -6,7 +6,7 @@ Inputs are plain mappings key → number, as a catalog GROUP BY returns them; No
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,16 +29,38 @@ def key_label(key: Key) -> str:
     return "unknown" if key is None else str(key)
 
 
+#: Why a share has no percentage: said once under every table that leaves one out.
+OVERCOUNT_CAUSE = ("No percentage where more images were published than catalogued in the window: count-level "
+                   "ledger rows and images from outside the archive count by their article's year (they name no "
+                   "acquisition), or the archive is incomplete.")
+
+
+def overcount_notes(shares: Iterable[tuple[str, PublishedShare]]) -> list[str]:
+    """One line per (label, share) whose share is impossible, then the cause once; [] when none is."""
+    notes = [f"{label}: {share.published:,} published, {share.acquired:,} acquired"
+             for label, share in shares if share.overcounted]
+    return [*notes, OVERCOUNT_CAUSE] if notes else []
+
+
 class PublishedShare:
-    """Published and lost % of anything counting `acquired` and `published` images."""
+    """Published and lost % of anything counting `acquired` and `published` images.
+
+    A share over 100 % is impossible, so it has no percentage (None) and a `note` says why."""
 
     __slots__ = ()
     acquired: int | None
     published: int
 
     @property
+    def overcounted(self) -> bool:
+        """More published than acquired: the ledger and the archive disagree."""
+        return self.acquired is not None and self.published > self.acquired
+
+    @property
     def published_pct(self) -> float | None:
-        return 100.0 * self.published / self.acquired if self.acquired else None
+        if not self.acquired or self.overcounted:
+            return None
+        return 100.0 * self.published / self.acquired
 
     @property
     def lost_pct(self) -> float | None:
@@ -54,15 +76,10 @@ class LossRow(PublishedShare):
     acquired: int
     published: int
 
-    @property
-    def overcounted(self) -> bool:
-        """More published than acquired: the ledger and the archive disagree about this key."""
-        return self.published > self.acquired
-
     def to_dict(self) -> dict[str, Any]:
-        return {"key": key_label(self.key), "acquired": self.acquired, "published": self.published,
-                "lost": max(self.acquired - self.published, 0), "published_pct": self.published_pct,
-                "lost_pct": self.lost_pct}
+        return {"key": self.key, "acquired": self.acquired, "published": self.published,
+                "lost": None if self.overcounted else self.acquired - self.published,
+                "published_pct": self.published_pct, "lost_pct": self.lost_pct}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +94,10 @@ class LossBreakdown:
         """Rows then the total, ready for CSV/JSON; the key column is named after the field."""
         records = [row.to_dict() for row in self.rows] + [self.total.to_dict() | {"key": "TOTAL"}]
         return [{self.field: r.pop("key"), **r} for r in records]
+
+    def notes(self) -> list[str]:
+        """Which rows show no percentage, and why (an overcounted row makes the total overcounted too)."""
+        return overcount_notes((f"{self.field} {key_label(row.key)}", row) for row in self.rows)
 
 
 def loss_breakdown(field: str, acquired: Mapping[Key, int], published: Mapping[Key, int]) -> LossBreakdown:

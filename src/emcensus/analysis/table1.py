@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from emcensus.analysis.loss import PublishedShare
+from emcensus.analysis.loss import PublishedShare, overcount_notes
 from emcensus.analysis.publications import Article, PublishedCount
 
 FACILITY_COLUMNS = ("SEM", "TEM")
@@ -125,10 +125,15 @@ class Table1:
             " " * first + "".join("  " + h.rjust(w) for h, w in zip(headers, widths)),
         ]
         lines += [title.ljust(first) + "".join("  " + c.rjust(w) for c, w in zip(cells, widths)) for title, cells in body]
-        return "\n".join(lines + ["", self.restatement.sentence()]) + "\n"
+        return "\n".join(lines + ["", self.restatement.sentence(), *self.notes()]) + "\n"
+
+    def notes(self) -> list[str]:
+        """Why a column shows no percentage (more published than acquired), one sentence each."""
+        return overcount_notes((f"{column.label} (core facility)", column) for column in self.facility)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": [column.to_dict() for column in self.columns], "restatement": self.restatement.to_dict()}
+        return {"columns": [column.to_dict() for column in self.columns], "restatement": self.restatement.to_dict(),
+                "notes": self.notes()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)

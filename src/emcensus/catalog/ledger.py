@@ -172,16 +172,30 @@ class LedgerMixin(_Base):
         return result
 
     # ----------------------------------------------------------------- published images
-    def published_counts(self) -> list[PublishedCount]:
-        """Images per article and technique: file-level links by the catalog's technique of the image
-        (the ledger's where the image is not in the archive), plus count-level rows as given.
-        A frame linked as tif and jpg counts once."""
+    def published_counts(self, **filters: Any) -> list[PublishedCount]:
+        """Images per article and technique, in the window the filters give (one definition for
+        Table 1 and `lost`, see `_count_level_window`):
+
+        * a file-level link counts when its image is one of the acquired images the filters select,
+          by the catalog's technique; a frame linked as tif and jpg counts once;
+        * a link to an image outside the archive (the ledger's technique) and a count-level row count
+          by their article's year.
+        """
+        image_filter = ImageFilter.from_kwargs(**filters)
+        where, params = image_filter.where(self.db)
         rows = self.db.execute(
-            """SELECT l.article_id, coalesce(i.technique, l.technique), count(DISTINCT coalesce(i.acquisition_key, l.path))
-               FROM article_images l LEFT JOIN images i ON i.id = l.image_id GROUP BY 1, 2
-               UNION ALL
-               SELECT article_id, technique, sum(count) FROM article_counts GROUP BY 1, 2"""
-        ).fetchall()
+            f"""SELECT l.article_id, i.technique, count(DISTINCT i.acquisition_key) FROM article_images l
+                JOIN (SELECT id, technique, acquisition_key FROM images WHERE {where}) i ON i.id = l.image_id
+                GROUP BY 1, 2""", params).fetchall()
+        window = _count_level_window(image_filter, filters)
+        if window is not None:
+            rows += self.db.execute(
+                f"""SELECT l.article_id, l.technique, count(DISTINCT l.path) FROM article_images l
+                    JOIN articles a ON a.id = l.article_id WHERE l.image_id IS NULL AND {window[0]} GROUP BY 1, 2
+                    UNION ALL
+                    SELECT c.article_id, c.technique, sum(c.count) FROM article_counts c
+                    JOIN articles a ON a.id = c.article_id WHERE {window[0]} GROUP BY 1, 2""",
+                window[1] * 2).fetchall()
         totals: dict[tuple[str, str | None], int] = {}
         for article, technique, count in rows:
             totals[(article, technique)] = totals.get((article, technique), 0) + count
@@ -194,22 +208,43 @@ class LedgerMixin(_Base):
 
         Count-level rows name no image, only a technique and their article's year; they are added
         when grouping by technique or by year alone (standing in for images of the article's year,
-        inside the year filters) and no other filter is given.
+        inside the year window) and no filter other than the window is given.
         """
         rows = self._grouped(by, "count(DISTINCT acquisition_key)", "published", f"id IN ({_FACILITY_LINKED})",
                              dict(filters))
         names = [name for name, _ in group_columns(by)]
-        if names not in (["technique"], ["year"]) or set(filters) - {"year", "since", "until"}:
+        window = _count_level_window(ImageFilter.from_kwargs(**filters), filters)
+        if names not in (["technique"], ["year"]) or window is None:
             return rows
-        low, high = ImageFilter.from_kwargs(**filters).year_range()
         extra = self.db.execute(
             f"""SELECT {'c.technique' if names == ['technique'] else 'a.year'}, sum(c.count)
                 FROM article_counts c JOIN articles a ON a.id = c.article_id
-                WHERE a.source = 'facility' AND (? IS NULL OR a.year >= ?) AND (? IS NULL OR a.year <= ?)
-                GROUP BY 1""",
-            (low, low, high, high),
+                WHERE a.source = 'facility' AND {window[0]} GROUP BY 1""",
+            window[1],
         ).fetchall()
         merged = {row[names[0]]: row["published"] for row in rows}
         for key, count in extra:
             merged[key] = merged.get(key, 0) + count
         return [{names[0]: key, "published": count} for key, count in merged.items()]
+
+
+#: Filters that also apply to count-level rows (through their article's year).
+_WINDOW_FILTERS = frozenset({"year", "since", "until"})
+
+
+def _count_level_window(image_filter: ImageFilter, filters: dict[str, Any]) -> tuple[str, list[Any]] | None:
+    """SQL condition on `a.year` (and its parameters) that places count-level rows and images from
+    outside the archive in the filters' year window; None when other filters are given (such rows
+    name no instrument, detector or decade, so they cannot be placed). Without a window every
+    article counts; with one, an article of unknown year is outside it."""
+    if set(filters) - _WINDOW_FILTERS:
+        return None
+    low, high = image_filter.year_range()
+    clauses, params = ["1"], []
+    if low is not None:
+        clauses.append("a.year >= ?")
+        params.append(low)
+    if high is not None:
+        clauses.append("a.year <= ?")
+        params.append(high)
+    return " AND ".join(clauses), params

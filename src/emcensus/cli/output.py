@@ -1,9 +1,16 @@
-"""Rows of dicts to the terminal as a table, CSV or JSON: one place so every command agrees."""
+"""Rows of dicts to the terminal as a table, CSV or JSON: one place so every command agrees.
+
+One word for a value nobody knows: "unknown" in tables (null in JSON, empty in CSV). Floats are
+rounded to what they can mean (6 significant digits; percentages to 2 decimals in tables), lists
+stay lists in JSON, an empty result still says so (a "no rows" line, a CSV header), and identifiers
+are never cut short.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -17,35 +24,73 @@ format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
 )
 
+#: What a table shows for a value that is not known.
+UNKNOWN = "unknown"
 
 _PLAIN_NUMBERS = ("year", "id", "width_px", "height_px", "root_id")
+
+#: Columns holding identifiers: a table keeps them whole (other columns wrap instead).
+_IDENTIFIERS = ("id", "article", "path", "paths", "acquisition_key", "root", "sidecar_path")
+
+#: Significant digits kept in JSON and CSV: more is float noise (119.99976834021555 → 120.0).
+_DIGITS = 6
+
+
+def _rounded(value: Any) -> Any:
+    """A float without its noise, None for NaN and infinities (JSON has neither); other values as they are."""
+    if isinstance(value, float):
+        return float(f"{value:.{_DIGITS}g}") if math.isfinite(value) else None
+    return value
 
 
 def _cell(value: Any, column: str) -> str:
     if value is None:
-        return "—"
+        return UNKNOWN
+    if isinstance(value, (list, tuple)):
+        return "\n".join(_cell(item, column) for item in value)
     if isinstance(value, bool) or column in _PLAIN_NUMBERS:
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            return UNKNOWN
+        if column.endswith("_pct"):
+            return f"{value:.2f}"
         return f"{value:.4g}" if abs(value) < 1e-2 or abs(value) >= 1e6 else f"{value:,.6g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
 
 
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return " | ".join(str(item) for item in value)
+    return _rounded(value)
+
+
 def emit(rows: Sequence[dict[str, Any]], fmt: str, title: str | None = None, columns: Sequence[str] | None = None) -> None:
+    """Print rows; `columns` (all keys of the first row by default) gives an empty result its header."""
     columns = list(columns or (rows[0].keys() if rows else []))
     if fmt == "json":
-        click.echo(json.dumps(list(rows), indent=2, ensure_ascii=False, default=str))
+        data = [{key: [_rounded(v) for v in value] if isinstance(value, (list, tuple)) else _rounded(value)
+                 for key, value in row.items()} for row in rows]
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     elif fmt == "csv":
+        if not columns:
+            click.echo("no rows", err=True)
+            return
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: _csv_cell(value) for key, value in row.items()} for row in rows)
+    elif not rows:
+        click.echo(f"{title}: no rows" if title else "no rows")
     else:
+        console = Console(soft_wrap=True)
         table = Table(title=title, show_lines=False, header_style="bold")
         for column in columns:
-            numeric = bool(rows) and isinstance(rows[0].get(column), (int, float))
-            table.add_column(column, justify="right" if numeric else "left")
+            numeric = isinstance(rows[0].get(column), (int, float))
+            widest = max((len(line) for row in rows for line in _cell(row.get(column), column).splitlines()), default=0)
+            table.add_column(column, justify="right" if numeric else "left", overflow="fold",
+                             min_width=min(widest, console.width // 2) if column in _IDENTIFIERS else None)
         for row in rows:
             table.add_row(*(_cell(row.get(c), c) for c in columns))
-        Console(soft_wrap=True).print(table)
+        console.print(table)

@@ -127,7 +127,10 @@ def list_(ctx: click.Context, fmt: str) -> None:
 @format_option
 @click.pass_context
 def table1(ctx: click.Context, until: int | None, outlier_threshold: int, fmt: str) -> None:
-    """The paper's Table 1: images acquired (catalog), published (ledger) and lost, per technique."""
+    """The paper's Table 1: images acquired (catalog), published (ledger) and lost, per technique.
+
+    One window for both sides: with --until, published images are the linked images acquired up to
+    that year, plus count-level rows of articles published up to it."""
     with _catalog(ctx) as catalog:
         table = catalog_table1(catalog, until, outlier_threshold)
     click.echo({"table": table.to_text, "json": table.to_json, "csv": table.to_csv}[fmt]().rstrip("\n"))
@@ -143,3 +146,5 @@ def lost(ctx: click.Context, field: str, until: int | None, fmt: str) -> None:
     with _catalog(ctx) as catalog:
         breakdown = catalog_loss(catalog, field, until)
     emit(breakdown.to_records(), fmt, title=f"lost data by {field}" + (f", acquired until {until}" if until else ""))
+    for note in breakdown.notes():  # beside the table; on stderr so that CSV and JSON stay data
+        click.echo(note, err=fmt != "table")

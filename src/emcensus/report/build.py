@@ -28,9 +28,10 @@ def _years(until: int | None) -> dict[str, Any]:
 
 def catalog_table1(catalog: Catalog, until: int | None = None,
                    outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD) -> Table1:
-    """Table 1: acquired images per technique up to `until`, published images from the ledger."""
+    """Table 1 over one window for both sides: images acquired up to `until`; published = those of
+    them linked to articles, plus count-level rows by their article's year."""
     acquired = {row["technique"]: row["count"] for row in catalog.count("technique", **_years(until))}
-    return compute_table1(acquired, catalog.published_counts(), catalog.articles(), outlier_threshold)
+    return compute_table1(acquired, catalog.published_counts(**_years(until)), catalog.articles(), outlier_threshold)
 
 
 def catalog_loss(catalog: Catalog, field: str, until: int | None = None) -> LossBreakdown:
@@ -61,7 +62,7 @@ def build_report_data(catalog: Catalog, *, until: int | None = None, facility: s
         archive_decades=_nested(catalog.count("technique,scalebar_decade", **years), "technique", "scalebar_decade", "count"),
         table1=catalog_table1(catalog, until, outlier_threshold),
         articles=catalog.articles(),
-        published=catalog.published_counts(),
+        published=catalog.published_counts(**years),
         published_decades=_nested(catalog.published("technique,scalebar_decade", **years),
                                   "technique", "scalebar_decade", "published"),
         breakdowns=[catalog_loss(catalog, field, until) for field in LOSS_FIELDS],
