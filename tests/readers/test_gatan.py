@@ -61,3 +61,38 @@ def test_pixels_are_not_read(sample: Path, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(_api.ImageObject, "get_data", refuse)
     with Source(sample) as source:
         assert GatanDmReader().read(source).width_px == 68
+
+
+@pytest.mark.parametrize("sample", [
+    "gatan-dm/test_STEM_image.dm3",
+    "gatan-dm/test_diffraction_pattern.dm3",
+    "gatan-dm/test-MonarcCL_mono-image.dm4",
+    "gatan-dm/dmTest_float32_nonSquare_diffPixelSize.dm3",
+], indirect=True)
+def test_private_parser_agrees_with_the_public_reader(sample: Path) -> None:
+    """The reader uses `rsciio.digitalmicrograph._api` (see gatan.py): if an rsciio release changes it,
+    this fails before a census silently loses calibrations."""
+    from rsciio.digitalmicrograph import file_reader
+
+    from emcensus.readers.gatan import _dm_images
+
+    public = file_reader(str(sample), lazy=True)
+    private = _dm_images(str(sample))
+    assert len(private) == len(public)
+    for (tags, axes, signal_type), dictionary in zip(private, public, strict=True):
+        assert [(a["name"], a["size"], a["scale"], a["units"]) for a in axes] == [
+            (a["name"], a["size"], a["scale"], a["units"]) for a in dictionary["axes"]]
+        assert signal_type == dictionary["metadata"]["Signal"]["signal_type"]
+        assert isinstance(tags.get("ImageTags"), dict)
+
+
+def test_installed_rosettasciio_is_inside_the_pin() -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    pin = next(Requirement(line) for line in project["project"]["dependencies"] if line.startswith("rosettasciio"))
+    assert pin.specifier, "the private DM API needs an upper bound on rosettasciio"
+    assert version("rosettasciio") in pin.specifier
