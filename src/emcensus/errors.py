@@ -29,3 +29,7 @@ class NotFoundError(EmcensusError):
 
 class LedgerError(EmcensusError):
     """A publication ledger or bibliography cannot be used: unreadable, wrong columns, or rows refused."""
+
+
+class OutputError(EmcensusError):
+    """An output (export, report, cache) could not be written: permissions, a full disk."""

@@ -12,20 +12,12 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from emcensus.access import is_inside
 from emcensus.errors import ConfigError
 
 
 class ArchiveWriteError(ConfigError):
     """An output path lies inside an archive (a scan root): emcensus never writes there."""
-
-
-def _resolve(path: str | os.PathLike[str]) -> Path:
-    """`path` resolved through every symlink, also where its last parts do not exist yet."""
-    return Path(os.path.realpath(os.path.abspath(path)))
-
-
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def guard_output(
@@ -44,15 +36,14 @@ def guard_output(
     * a folder output may exist (it is written into) or be created in an existing folder.
     """
     given = str(path)
-    target = _resolve(path)
+    target = Path(os.path.realpath(os.path.abspath(path)))  # through every symlink, also of parts not there yet
     for archive in archives:
-        root = _resolve(archive)
-        if _within(target, root):
+        if is_inside(target, archive):
             raise ArchiveWriteError(
                 f"{what} {given} is inside the archive {archive}: emcensus never writes into an archive; "
                 "choose a path outside it"
             )
-        if folder and _within(root, target):
+        if folder and is_inside(archive, target):
             raise ArchiveWriteError(
                 f"{what} {given} contains the archive {archive}: emcensus never writes into an archive; "
                 "choose a folder beside it"
@@ -67,12 +58,19 @@ def guard_output(
             raise ConfigError(f"{what} {given} is a folder; give a file name")
         if suffixes is not None:
             allowed = sorted(suffixes)
-            if target.suffix.lower() not in allowed:
+            suffix = Path(given).suffix
+            if suffix.lower() not in allowed:
                 raise ConfigError(
-                    f"{what} {given}: unknown file type {target.suffix or '(no extension)'!r}; "
+                    f"{what} {given}: unknown file type {suffix or '(no extension)'!r}; "
                     f"use one of {', '.join(allowed)}"
                 )
     return target
 
 
-__all__ = ["ArchiveWriteError", "guard_output"]
+def thumbnail_cache(catalog_path: str | os.PathLike[str], archives: Iterable[str | os.PathLike[str]]) -> Path:
+    """The dashboard's thumbnail folder `<catalog>.thumbs`, checked like any output (it is created
+    on the first thumbnail, in the catalog's folder)."""
+    return guard_output(f"{catalog_path}.thumbs", archives, what="thumbnail cache", folder=True)
+
+
+__all__ = ["ArchiveWriteError", "guard_output", "thumbnail_cache"]

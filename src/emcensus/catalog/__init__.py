@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
+from emcensus.catalog.connection import connect
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from emcensus.errors import CatalogError, NotFoundError, QueryError
+from emcensus.errors import NotFoundError, QueryError
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
@@ -93,38 +93,26 @@ _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 class Catalog(LedgerMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False):
+    def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
+                 archives: Iterable[str | os.PathLike[str]] = ()):
+        """Open (read-only, or for writing: migrated to the current schema) a checked catalog file.
+
+        A writable open refuses a path inside `archives` or inside the roots the catalog holds, and
+        creates a missing file only when `create` is true (see `catalog.connection`)."""
         self.path = Path(path)
         self._settings: dict[int, RootSettings] = {}
-        if readonly and not self.path.exists():
-            raise CatalogError(f"no catalog at {self.path}: run `emcensus scan` first")
-        try:
-            if readonly:
-                self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
-            else:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            self.db.execute("PRAGMA busy_timeout = 30000")
-            if not readonly:
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise CatalogError(f"{self.path} is not an emcensus catalog: {exc}") from exc
-        if version > SCHEMA_VERSION:
-            raise CatalogError(
-                f"{self.path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus"
-            )
-        if version < SCHEMA_VERSION:
-            if readonly:
-                raise CatalogError(f"{self.path} has an old schema ({version}); open it once read-write to migrate")
-            self._migrate(version)
+        self.db = connect(self.path, readonly=readonly, create=create, archives=archives)
+        if not readonly and self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._migrate()
 
-    def _migrate(self, version: int) -> None:
-        if version == 0 and self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise CatalogError(f"{self.path} is an SQLite file but not an emcensus catalog")
+    def _migrate(self) -> None:
+        """Bring the schema up to date in one transaction; a second process opening a new catalog at
+        the same moment waits for the lock, then finds the work done."""
         with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version >= SCHEMA_VERSION:
+                return
             for number in range(version, SCHEMA_VERSION):
                 for statement in MIGRATIONS[number]:
                     self.db.execute(statement)

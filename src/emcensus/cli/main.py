@@ -3,6 +3,7 @@ messages in one place (`EmcensusGroup.invoke`)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -61,13 +62,16 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 @click.option("--magnification-reference-mm", type=click.FloatRange(min=0, min_open=True),
               help="Width (mm) the instrument's magnification refers to (Hitachi SEM: 127).")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Facility TOML file listing instruments and roots.")
-@click.option("--workers", type=int, default=None, help="Reader processes (default: all cores; 0: in this process).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Reader processes (default: all cores; 0: in this process).")
 @click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+              help="Seconds to wait for the Dask scheduler before giving up.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
 @click.pass_context
 def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
          layout: str | None, magnification_reference_mm: float | None, config_path: str | None, workers: int | None,
-         dask_address: str | None, quiet: bool) -> None:
+         dask_address: str | None, dask_timeout: float, quiet: bool) -> None:
     """Census ROOTS (or the facility file's roots) into the catalog, read-only.
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
@@ -87,27 +91,33 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
         specs.extend(RootSpec(os.path.abspath(r), instrument, vendor, technique, reference_m, layout) for r in roots)
     if not specs:
         raise ConfigError("nothing to scan: give one or more ROOTS or --config facility.toml")
-    executor, client = None, None
-    if dask_address:
-        from distributed import Client
-
-        client = Client(dask_address)
-        executor = client.get_executor()
     show = not quiet and sys.stderr.isatty()
-    try:
-        with Catalog(ctx.obj["catalog"]) as catalog:
-            if show:
-                from emcensus.cli.progress import RichScanProgress
+    # The catalog is checked (never in an archive, whole) before a cluster is waited for.
+    with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
+            _dask_client(dask_address, dask_timeout) as client:
+        executor = client.get_executor() if client else None
+        if show:
+            from emcensus.cli.progress import RichScanProgress
 
-                with RichScanProgress() as progress:
-                    summary = run_scan(catalog, specs, executor=executor, workers=workers, progress=progress)
-            else:
-                summary = run_scan(catalog, specs, executor=executor, workers=workers)
-    finally:
-        if client is not None:
-            client.close()
+            with RichScanProgress() as progress:
+                summary = run_scan(catalog, specs, executor=executor, workers=workers, progress=progress)
+        else:
+            summary = run_scan(catalog, specs, executor=executor, workers=workers)
     if not quiet:
         click.echo(summary.paragraph())
+
+
+def _dask_client(address: str | None, timeout: float) -> Any:
+    """A Dask client (a context manager) for `address`, or a one-line error naming the address
+    within `timeout` seconds; without an address, a context holding None."""
+    if not address:
+        return contextlib.nullcontext()
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------- count
@@ -202,16 +212,16 @@ def audit(ctx: click.Context, kind: str | None, limit: int | None, fmt: str) -> 
 # ---------------------------------------------------------------------------------------- export
 @main.command()
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None, help="Default: from OUT's extension.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default=None,
+              help="Default: from OUT's extension (.parquet or .csv).")
 @click.pass_context
 def export(ctx: click.Context, out: str, fmt: str | None) -> None:
     """Write the whole catalog (every file, present and missing, with original metadata as JSON) to
-    Parquet or CSV, for DuckDB, Polars, pandas or Spark."""
+    Parquet or CSV, for DuckDB, Polars, pandas or Spark. OUT's folder must exist and be outside the archive."""
     from emcensus.export import export_catalog
 
-    fmt = fmt or ("csv" if out.lower().endswith(".csv") else "parquet")
     with _open(ctx) as catalog:
-        rows = export_catalog(catalog, Path(out), fmt)
+        rows = export_catalog(catalog, out, fmt)
     click.echo(f"wrote {rows:,} rows to {out}")
 
 
@@ -219,10 +229,12 @@ def export(ctx: click.Context, out: str, fmt: str | None) -> None:
 @main.command()
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default="emcensus-demo", show_default=True,
               help="Where to generate the sample archive and its catalog.")
-@click.option("--images", type=int, default=3000, show_default=True, help="Images in the generated archive (paper scale: 152097).")
-@click.option("--seed", type=int, default=2011, show_default=True)
+@click.option("--images", type=click.IntRange(min=1), default=None,
+              help="Images in a new demo archive (default 3,000; paper scale: 152097). "
+                   "An existing demo is reused, never generated over.")
+@click.option("--seed", type=int, default=None, help="Seed of a new demo archive (default 2011).")
 @click.pass_context
-def demo(ctx: click.Context, directory: str, images: int, seed: int) -> None:
+def demo(ctx: click.Context, directory: str, images: int | None, seed: int | None) -> None:
     """Generate a sample facility archive (SU8000, SU8230, HT7700), census it and report."""
     from emcensus.demo.run import run_demo
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import csv
+import os
+import secrets
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emcensus.catalog import Catalog
-from emcensus.errors import ConfigError
+from emcensus.errors import ConfigError, OutputError
+from emcensus.outputs import guard_output
+
+#: Export formats by file extension.
+FORMATS = {".parquet": "parquet", ".csv": "csv"}
 
 #: Column types, so that an empty or all-null batch still has a stable schema.
 _INT_COLUMNS = {
@@ -33,11 +39,30 @@ def _schema(columns: list[str]) -> pa.Schema:
     return pa.schema([(name, kind(name)) for name in columns])
 
 
-def export_catalog(catalog: Catalog, out: Path, fmt: str = "parquet") -> int:
-    """Stream every catalogued file (one row each) to `out`; returns the number of rows."""
-    if fmt not in ("parquet", "csv"):
-        raise ConfigError(f"unknown export format {fmt!r}: parquet or csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
+def export_catalog(catalog: Catalog, out: str | os.PathLike[str], fmt: str | None = None) -> int:
+    """Stream every catalogued file (one row each) to `out`; returns the number of rows.
+
+    `fmt` (parquet or csv) defaults to what `out`'s extension says; any other extension is refused
+    rather than guessed. `out` passes the output guard (never in an archive, in an existing folder),
+    and is written under a temporary name first, so a failed export leaves no half file behind.
+    """
+    if fmt is not None and fmt not in FORMATS.values():
+        raise ConfigError(f"unknown export format {fmt!r}: {' or '.join(FORMATS.values())}")
+    target = guard_output(out, [root["path"] for root in catalog.roots()], what="export",
+                          suffixes=None if fmt else FORMATS)
+    fmt = fmt or FORMATS[Path(out).suffix.lower()]
+    temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part"  # usual permissions, unlike mkstemp's
+    try:
+        rows = _write(catalog, temp, fmt)
+        os.replace(temp, target)
+    except OSError as exc:
+        raise OutputError(f"cannot write the export {out}: {exc.strerror or exc}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+    return rows
+
+
+def _write(catalog: Catalog, out: Path, fmt: str) -> int:
     rows = 0
     writer = None
     handle = None
@@ -56,8 +81,12 @@ def export_catalog(catalog: Catalog, out: Path, fmt: str = "parquet") -> int:
             else:
                 writer.writerows(batch)
             rows += len(batch)
-        if writer is None and fmt == "parquet":  # an empty catalog still gives a readable file
-            pq.write_table(pa.Table.from_pylist([], schema=_schema(catalog.export_columns())), out)
+        if writer is None:  # an empty catalog still gives a readable file, with its columns
+            if fmt == "parquet":
+                pq.write_table(pa.Table.from_pylist([], schema=_schema(catalog.export_columns())), out)
+            else:
+                with open(out, "w", newline="", encoding="utf-8") as empty:
+                    csv.writer(empty).writerow(catalog.export_columns())
     finally:
         if fmt == "parquet" and writer is not None:
             writer.close()

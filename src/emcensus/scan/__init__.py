@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from emcensus.catalog import Catalog, FileResult, GroupResult, KnownFile
+from emcensus.catalog.connection import scan_lock
 from emcensus.errors import ConfigError, UnreadableFileError
+from emcensus.outputs import guard_output
 from emcensus.readers import read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem
@@ -164,21 +166,22 @@ def scan(
     summary = ScanSummary(roots=[r.path for r in roots])
     started = time.perf_counter()
     specs = [_checked_root(catalog, root) for root in roots]
-    scan_id = catalog.begin_scan([spec.path for spec in specs])
-    own_pool = None
-    if executor is None and workers != 0:
-        executor = own_pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
-    status = "interrupted"
-    try:
-        for spec in specs:
-            _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary, own_pool is not None)
-        status = "complete"
-        summary.complete = True
-    finally:
-        if own_pool is not None:
-            own_pool.shutdown(cancel_futures=True)
-        summary.seconds = time.perf_counter() - started
-        catalog.finish_scan(scan_id, status, vars(summary))
+    with scan_lock(catalog.path):  # a second scan of the same catalog is refused, not interleaved
+        scan_id = catalog.begin_scan([spec.path for spec in specs])
+        own_pool = None
+        if executor is None and workers != 0:
+            executor = own_pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+        status = "interrupted"
+        try:
+            for spec in specs:
+                _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary, own_pool is not None)
+            status = "complete"
+            summary.complete = True
+        finally:
+            if own_pool is not None:
+                own_pool.shutdown(cancel_futures=True)
+            summary.seconds = time.perf_counter() - started
+            catalog.finish_scan(scan_id, status, vars(summary))
     return summary
 
 
@@ -186,12 +189,7 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
     path = os.path.abspath(root.path)
     if not os.path.isdir(path):
         raise ConfigError(f"scan root {root.path} is not a folder")
-    catalog_dir = os.path.abspath(catalog.path)
-    if os.path.commonpath([path, catalog_dir]) == path:
-        raise ConfigError(
-            f"the catalog {catalog.path} is inside the archive {path}: emcensus never writes into an archive, "
-            "put the catalog elsewhere (--catalog)"
-        )
+    guard_output(catalog.path, [path], what="catalog")  # the guard of every output, on resolved paths
     known = lookup_model(root.instrument)
     vendor = root.vendor or (known.vendor if known else None)
     technique = root.technique.upper() if root.technique else (known.technique if known else None)

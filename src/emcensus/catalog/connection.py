@@ -1,0 +1,278 @@
+"""Opening a catalog file: where it may be, whether it is whole, and one translation of SQLite errors.
+
+* **Never in an archive.** A catalog opened for writing is checked by the output guard against the
+  roots being scanned and the roots it already holds, before SQLite creates or touches anything.
+* **Opened, not created, by accident.** A missing file is only created when asked. An empty
+  (zero-byte) file is no catalog to read; opened for writing, it becomes a new one (it holds
+  nothing to lose, and it is what a second process sees while the first creates the catalog).
+* **Whole.** Every open checks that the tables of its schema version are there; an open for writing
+  also runs `PRAGMA quick_check` (a third of a second for a paper-scale catalog), so a scan never
+  writes into a damaged file.
+* **One message.** Every `sqlite3` error that means the file cannot be used (damaged, truncated,
+  locked, read-only, disk full) becomes a `CatalogError` saying what is wrong and what to do, here
+  and nowhere else; the CLI and the dashboard show it like any other `EmcensusError`.
+* **One scan at a time.** `scan_lock` holds an exclusive lock on `<catalog>.lock` for a scan; a
+  second scan of the same catalog is refused instead of interleaving with the first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from emcensus.errors import CatalogError
+from emcensus.outputs import guard_output
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows: scans are then not locked against each other
+    fcntl = None  # type: ignore[assignment]
+
+#: How long a statement waits for another process's lock before the catalog is called busy.
+BUSY_TIMEOUT_S = 30
+
+#: What to do with a catalog that cannot be read any more.
+_RECOVER = "restore it from a backup, or scan again into a new catalog file"
+
+#: sqlite3 errors that say something about the file (the rest are programming errors and stay as they are).
+_FILE_ERRORS = (sqlite3.OperationalError, sqlite3.InternalError)
+
+
+def catalog_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> CatalogError:
+    """The one translation of an SQLite error into a message for people."""
+    detail = str(exc)
+    lowered = detail.lower()
+    if "locked" in lowered or "busy" in lowered:
+        return CatalogError(f"the catalog {path} is busy: another process kept it locked ({detail}); try again later")
+    if "readonly" in lowered or "read-only" in lowered:
+        return CatalogError(f"cannot write the catalog {path} ({detail}): check the permissions of the file and its folder")
+    if "full" in lowered:
+        return CatalogError(f"cannot write the catalog {path} ({detail}): free some disk space and run again")
+    if "no such table" in lowered or "no such column" in lowered:
+        return CatalogError(f"the catalog {path} lacks part of its schema ({detail}): it was damaged or edited; {_RECOVER}")
+    return CatalogError(f"the catalog {path} is damaged or not a catalog ({detail}): {_RECOVER}")
+
+
+def _translated(exc: sqlite3.Error, path: str) -> CatalogError | None:
+    if type(exc) is sqlite3.DatabaseError or isinstance(exc, _FILE_ERRORS):
+        return catalog_error(exc, path)
+    return None
+
+
+class CatalogCursor(sqlite3.Cursor):
+    """A cursor whose file-level errors arrive as `CatalogError` (also while rows are fetched)."""
+
+    def _wrap(self, call: Any, *args: Any) -> Any:
+        try:
+            return call(*args)
+        except sqlite3.Error as exc:
+            error = _translated(exc, self.connection.catalog_path)
+            if error is None:
+                raise
+            raise error from exc
+
+    def execute(self, sql: str, parameters: Any = (), /) -> CatalogCursor:
+        return self._wrap(super().execute, sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> CatalogCursor:
+        return self._wrap(super().executemany, sql, parameters)
+
+    def executescript(self, script: str, /) -> CatalogCursor:
+        return self._wrap(super().executescript, script)
+
+    def fetchone(self) -> Any:
+        return self._wrap(super().fetchone)
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        return self._wrap(super().fetchmany) if size is None else self._wrap(super().fetchmany, size)
+
+    def fetchall(self) -> list[Any]:
+        return self._wrap(super().fetchall)
+
+    def __next__(self) -> Any:
+        return self._wrap(super().__next__)
+
+
+class CatalogConnection(sqlite3.Connection):
+    """A connection that hands out `CatalogCursor`s and translates errors of commits the same way."""
+
+    catalog_path = ""
+
+    def cursor(self, factory: Any = None) -> CatalogCursor:  # type: ignore[override]
+        return super().cursor(factory or CatalogCursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> CatalogCursor:  # type: ignore[override]
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> CatalogCursor:  # type: ignore[override]
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> CatalogCursor:  # type: ignore[override]
+        return self.cursor().executescript(script)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        except sqlite3.Error as exc:
+            error = _translated(exc, self.catalog_path)
+            if error is None:
+                raise
+            raise error from exc
+
+    def __exit__(self, *exc: Any) -> Any:
+        try:
+            return super().__exit__(*exc)
+        except sqlite3.Error as error:
+            translated = _translated(error, self.catalog_path)
+            if translated is None:
+                raise
+            raise translated from error
+
+
+def tables_of(version: int) -> set[str]:
+    """The tables a catalog of schema `version` has (from the migrations: one source of truth)."""
+    tables: set[str] = set()
+    for statements in MIGRATIONS[:version]:
+        for statement in statements:
+            if match := re.match(r"\s*CREATE TABLE (\w+)", statement):
+                tables.add(match[1])
+            elif match := re.match(r"\s*DROP TABLE (\w+)", statement):
+                tables.discard(match[1])
+    return tables
+
+
+def _uri(path: Path, **query: str) -> str:
+    """A `file:` URI for SQLite; any character in the path is escaped."""
+    return Path(os.path.abspath(path)).as_uri() + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+
+
+def stored_roots(path: Path) -> list[str]:
+    """Scan roots an existing catalog holds, read without creating or changing anything beside it."""
+    # Without a -wal file everything is in the main file and `immutable` reads it without a -shm file.
+    query = {"mode": "ro"} if Path(f"{path}-wal").exists() else {"immutable": "1"}
+    try:
+        db = sqlite3.connect(_uri(path, **query), uri=True, factory=CatalogConnection)
+    except sqlite3.Error as exc:
+        raise catalog_error(exc, path) from exc
+    db.catalog_path = str(path)
+    try:
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'roots'").fetchone():
+            return []
+        return [row[0] for row in db.execute("SELECT path FROM roots")]
+    finally:
+        db.close()
+
+
+def connect(path: str | os.PathLike[str], *, readonly: bool, create: bool = True,
+            archives: Iterable[str | os.PathLike[str]] = ()) -> CatalogConnection:
+    """Open the catalog file at `path` and check it; the connection is ready for queries (or migration).
+
+    Read-only opens need an existing catalog. Writable opens refuse a path inside any of `archives`
+    or of the roots the catalog already holds, and create the file only when `create` is true (in an
+    existing folder: a typo does not grow a tree of folders).
+    """
+    path = Path(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise CatalogError(f"cannot open the catalog {path}: {exc.strerror or exc}") from exc
+    if info is None and (readonly or not create):
+        raise CatalogError(f"no catalog at {path}: run `emcensus scan` first")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise CatalogError(f"the catalog {path} is not a regular file")
+    if readonly and info is not None and info.st_size == 0:  # for writing, it becomes a new catalog
+        raise CatalogError(f"the catalog {path} is an empty file (0 bytes), not a catalog: {_RECOVER}")
+    if not readonly:
+        guard_output(path, [*archives, *(stored_roots(path) if info is not None else [])], what="catalog")
+    target = _uri(path, mode="ro") if readonly else str(path)
+    try:
+        db = sqlite3.connect(target, uri=readonly, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
+                             factory=CatalogConnection)
+    except sqlite3.Error as exc:
+        raise catalog_error(exc, path) from exc
+    db.catalog_path = str(path)
+    try:
+        if not readonly:
+            _use_wal(db)
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA foreign_keys = ON")
+        _check(db, path, readonly)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _use_wal(db: CatalogConnection) -> None:
+    """Switch to WAL (readers beside a writer). SQLite answers "locked" at once, without waiting,
+    while another process switches the same new file: wait for it as for any lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            sqlite3.Connection.execute(db, "PRAGMA journal_mode = WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise catalog_error(exc, db.catalog_path) from exc
+            time.sleep(0.02)
+
+
+def _check(db: CatalogConnection, path: Path, readonly: bool) -> None:
+    """Refuse what is not a whole emcensus catalog of a version this emcensus can use."""
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if version > SCHEMA_VERSION:
+        raise CatalogError(f"{path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus")
+    if version == 0:
+        if tables:
+            raise CatalogError(f"{path} is an SQLite file but not an emcensus catalog")
+        if readonly:
+            raise CatalogError(f"the catalog {path} is empty: no scan has written to it yet")
+        return  # a new catalog, created by the migration
+    if missing := tables_of(version) - tables:
+        raise CatalogError(f"the catalog {path} lacks its table(s) {', '.join(sorted(missing))}: it was damaged or edited; {_RECOVER}")
+    if readonly:
+        if version < SCHEMA_VERSION:
+            raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
+        return
+    problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+    if problems != ["ok"]:
+        raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
+
+
+@contextlib.contextmanager
+def scan_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold `<catalog>.lock` for a scan; a second scan of the same catalog is refused, with the
+    process that holds it. The lock file stays (removing it would race with the next scan)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    lock_path = f"{path}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise CatalogError(
+                f"another scan (process {holder}) is writing to the catalog {path}: wait for it to finish, "
+                "or scan into another catalog file"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+__all__ = ["CatalogConnection", "catalog_error", "connect", "scan_lock", "stored_roots", "tables_of"]

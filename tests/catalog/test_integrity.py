@@ -1,0 +1,141 @@
+"""Issue 7 item 10: a damaged catalog gives one clear message (what is wrong, what to do) and is
+never written; two scans of one catalog neither race nor interleave; the API opens, not creates."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import emcensus
+from emcensus.catalog import Catalog
+from emcensus.catalog.schema import SCHEMA_VERSION
+from emcensus.cli.main import main
+from emcensus.errors import CatalogError
+from emcensus.scan import RootSpec, scan
+
+PAGE = 4096
+
+
+@pytest.fixture
+def catalog_path(tiny_archive: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "census.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    assert not Path(f"{path}-wal").exists()  # checkpointed on close: the damage below hits real pages
+    return path
+
+
+def flip_bytes(path: Path) -> None:
+    """Invert the header of every b-tree page after the first (the schema page stays readable)."""
+    data = bytearray(path.read_bytes())
+    for page in range(PAGE, len(data), PAGE):
+        data[page:page + 12] = bytes(b ^ 0xFF for b in data[page:page + 12])
+    path.write_bytes(bytes(data))
+
+
+def truncate(path: Path) -> None:
+    os.truncate(path, path.stat().st_size // 2)
+
+
+def drop_table(path: Path) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE problems")
+    sqlite3.connect(path).close()
+
+
+DAMAGE = {"flipped bytes": flip_bytes, "truncated": truncate, "dropped table": drop_table}
+
+
+def run(catalog: Path, *args: str):
+    return CliRunner().invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_damaged_catalog_gives_one_clear_line_and_is_not_written(damage: str, catalog_path: Path,
+                                                                 tiny_archive: Path) -> None:
+    DAMAGE[damage](catalog_path)
+    before = digest(catalog_path)
+    for args in (("count",), ("count", "--by", "year"), ("audit",), ("audit", "--list", "unreadable"),
+                 ("scan", str(tiny_archive), "--workers", "0", "--quiet"), ("pubs", "add", "local-1")):
+        result = run(catalog_path, *args)
+        assert result.exit_code == 1, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (args, result.output)
+        assert str(catalog_path) in lines[0] and "backup" in lines[0], (args, lines[0])
+        assert "migrate" not in lines[0]
+    assert digest(catalog_path) == before  # the scan and the edit refused to write into it
+
+
+def test_api_raises_catalog_error_for_damage_found_in_a_query(catalog_path: Path) -> None:
+    """Damage past the pages an open looks at surfaces as CatalogError from the query itself."""
+    with Catalog(catalog_path, readonly=True) as catalog:
+        flip_bytes(catalog_path)
+        with pytest.raises(CatalogError, match="damaged.*backup"):
+            catalog.audit()
+
+
+def _open_new_catalog(path: str, barrier) -> str:
+    barrier.wait()
+    try:
+        Catalog(path).close()
+    except Exception as exc:  # noqa: BLE001 - reported back to the test
+        return f"{type(exc).__name__}: {exc}"
+    return "ok"
+
+
+def test_simultaneous_first_opens_do_not_race(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("fork")
+    for attempt in range(5):
+        path = str(tmp_path / f"c{attempt}.sqlite")
+        barrier = context.Manager().Barrier(4)
+        with context.Pool(4) as pool:
+            outcomes = pool.starmap(_open_new_catalog, [(path, barrier)] * 4)
+        assert outcomes == ["ok"] * 4, outcomes
+        with Catalog(path, readonly=True) as catalog:
+            assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_second_scan_of_the_same_catalog_is_refused(catalog_path: Path, tiny_archive: Path) -> None:
+    from emcensus.catalog.connection import scan_lock
+
+    with scan_lock(catalog_path):  # as a running scan holds it
+        result = run(catalog_path, "scan", str(tiny_archive), "--workers", "0")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"another scan (process {os.getpid()})" in result.output
+        with Catalog(catalog_path) as catalog, pytest.raises(CatalogError, match="another scan"):
+            scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    assert run(catalog_path, "scan", str(tiny_archive), "--workers", "0", "--quiet").exit_code == 0
+
+
+def test_open_catalog_opens_and_creates_only_when_asked(tmp_path: Path) -> None:
+    path = tmp_path / "never.sqlite"
+    with pytest.raises(CatalogError, match="no catalog"):
+        emcensus.open_catalog(path)
+    assert not path.exists()
+    with emcensus.open_catalog(path, create=True) as catalog:
+        assert catalog.total() == 0
+    with emcensus.open_catalog(path, readonly=True) as catalog:
+        assert catalog.audit()["image_files"] == 0
+
+
+def test_a_zero_length_catalog_is_explained(tmp_path: Path, tiny_archive: Path) -> None:
+    """Nothing to read (and no advice to migrate it); a scan makes it a new catalog, having nothing to lose."""
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"")
+    for args in (("count",), ("audit",), ("report", str(tmp_path / "report"))):
+        result = run(path, *args)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert "empty file (0 bytes)" in result.output and "migrate" not in result.output
+    assert run(path, "scan", str(tiny_archive), "--workers", "0", "--quiet").exit_code == 0
+    assert json.loads(run(path, "count", "--format", "json").output) == [{"count": 5}]
