@@ -159,3 +159,63 @@ def test_no_impossible_percentage(census, tmp_path: Path) -> None:
     assert "more images were published than catalogued in the window" in lost.stdout
     rows = {r["technique"]: r for r in _json(census("lost", "--by", "technique", "--format", "json"))}
     assert rows["TOTAL"]["published_pct"] is None and rows["TOTAL"]["lost"] is None
+
+
+def test_refused_rows_create_no_article(census, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("article,year,image\n10.1000/ghost,2020,groupB/p2/2019-01-02/ghost.tif\n"
+                      "10.1000/ok,2020,groupA/p1/2016-06-23/img001.tif\n10.1000/bad-year,1850,groupA/p1/2016-06-23/img002.tif\n")
+    result = census("pubs", "import", str(ledger))
+    assert "row 2: image groupB/p2/2019-01-02/ghost.tif is not in the catalog" in result.stderr
+    assert "row 4: year 1850 is not a year between 1900 and 2100" in result.stderr
+    assert "imported 1 article(s)" in result.stdout and "2 row(s) refused" in result.stdout
+    assert [row["id"] for row in _json(census("pubs", "list", "--format", "json"))] == ["10.1000/ok"]
+
+
+def test_a_row_with_extra_fields_is_refused(census, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("article,year,image,title\n"
+                      "10.1000/a,2020,groupA/p1/2016-06-23/img001.tif,Gold, silver and copper\n"
+                      "10.1000/b,2020,groupA/p1/2016-06-23/img002.tif,\"Gold, silver\"\n")
+    result = census("pubs", "import", str(ledger))
+    assert "row 2: 5 fields where the header names 4 (an unquoted comma?); extra: ' silver and copper'" in result.stderr
+    assert "imported 1 article(s), 1 new image link(s)" in result.stdout
+    assert [row["title"] for row in _json(census("pubs", "list", "--format", "json"))] == ["Gold, silver"]
+
+
+def test_an_unterminated_quote_refuses_the_file(census, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("article,year,image,title\n10.1000/a,2020,groupA/p1/2016-06-23/img001.tif,ok\n"
+                      "10.1000/b,2020,groupA/p1/2016-06-23/img002.tif,\"Never closed\n"
+                      "10.1000/c,2020,groupB/p2/2019-01-02/img003.tif,swallowed\n")
+    result = census("pubs", "import", str(ledger), ok=False)
+    assert result.exit_code == 1 and "row 3 is not valid CSV" in result.output and "never closed" in result.output
+    assert "not in the catalog" not in result.output
+    assert _json(census("pubs", "list", "--format", "json")) == []
+
+
+def test_excel_encodings(census, tmp_path: Path) -> None:
+    cp1252 = tmp_path / "excel.csv"
+    cp1252.write_bytes("article;year;image;title\n10.1000/a;2020;groupA/p1/2016-06-23/img001.tif;Caf\u00e9 \u2013 Na\u00efve\n"
+                       .encode("cp1252"))
+    assert "imported 1 article(s)" in census("pubs", "import", str(cp1252)).stdout
+    unicode_text = tmp_path / "unicode.csv"
+    unicode_text.write_bytes("article\tyear\timage\ttitle\n10.1000/b\t2021\tgroupA/p1/2016-06-23/img002.tif\tR\u00e9sum\u00e9\n"
+                             .encode("utf-16"))
+    assert "imported 1 article(s)" in census("pubs", "import", str(unicode_text)).stdout
+    titles = {row["id"]: row["title"] for row in _json(census("pubs", "list", "--format", "json"))}
+    assert titles == {"10.1000/a": "Caf\u00e9 \u2013 Na\u00efve", "10.1000/b": "R\u00e9sum\u00e9"}
+    neither = tmp_path / "neither.csv"
+    neither.write_bytes(b"article,year,image\nx\x81\x8d,2020,a.tif\n")
+    result = census("pubs", "import", str(neither), ok=False)
+    assert result.exit_code == 1 and "neither UTF-8 nor Windows-1252" in result.output and "CSV UTF-8" in result.output
+
+
+def test_pubs_add_validates_like_import(census) -> None:
+    for args, message in ((("",), "an article needs an id"), (("  ",), "an article needs an id"),
+                          (("local-1", "--year", "1850"), "year 1850 is not a year between 1900 and 2100"),
+                          (("local-1", "--year", "3000"), "year 3000 is not a year between 1900 and 2100")):
+        result = census("pubs", "add", *args, ok=False)
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert _json(census("pubs", "list", "--format", "json")) == []
+    assert "added article local-1" in census("pubs", "add", "local-1", "--year", "1900").stdout

@@ -166,8 +166,24 @@ def normalise_doi(text: str | None) -> str | None:
 
 
 def article_id(text: str) -> str:
-    """Ledger identity of an article: its normalised DOI, else the local id as written."""
-    return normalise_doi(text) or text.strip()
+    """Ledger identity of an article: its normalised DOI, else the local id as written.
+
+    ValueError for an id that is empty or holds control characters (a line break, a tab)."""
+    identifier = normalise_doi(text) or text.strip()
+    if not identifier:
+        raise ValueError("an article needs an id (a DOI or a local id); it is empty")
+    if any(ord(char) < 32 or ord(char) == 127 for char in identifier):
+        raise ValueError(f"article id {identifier!r} holds control characters")
+    return identifier
+
+
+def check_article(article: Article) -> Article:
+    """The rules every stored article obeys, whether it comes from a ledger row or `pubs add`:
+    a non-empty id and a year in YEAR_RANGE. ValueError says which is broken."""
+    article_id(article.id)
+    if article.year is not None:
+        check_year(article.year)
+    return article
 
 
 #: Years an article (and a filter) may name: the same bounds for a ledger row, `pubs add` and `count`.
@@ -211,29 +227,60 @@ def _parse_technique(text: str | None) -> str | None:
     return value
 
 
+#: A ledger or bibliography larger than this is not one (and would be read into memory whole).
+MAX_LEDGER_BYTES = 256 * 1024 * 1024
+
+#: How to save a spreadsheet so that any ledger reader can read it.
+RESAVE_ADVICE = "in Excel: File › Save As › 'CSV UTF-8 (Comma delimited)'; in LibreOffice: character set UTF-8"
+
+
 def _read_text(path: str | Path) -> str:
+    """The text of a ledger or bibliography: UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's
+    "Unicode text"), else Windows-1252, what Excel writes as plain "CSV" on Western Windows."""
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_LEDGER_BYTES + 1)
     except OSError as exc:
         raise LedgerError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise LedgerError(f"{path} is not UTF-8 text: {exc}") from exc
+    if len(data) > MAX_LEDGER_BYTES:
+        raise LedgerError(f"{path} is larger than {MAX_LEDGER_BYTES // 2**20} MiB: not a ledger")
+    encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1252")
+    for encoding in encodings:
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise LedgerError(f"{path} is neither UTF-8 nor Windows-1252 text; save it as UTF-8 ({RESAVE_ADVICE})")
 
 
-def _csv_rows(text: str, name: str, required: Iterable[tuple[str, ...]]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(spreadsheet row, {lower-case column: stripped value}) per record; comma, semicolon or tab.
+def _csv_rows(text: str, name: str, required: Iterable[tuple[str, ...]]
+              ) -> Iterator[tuple[int, dict[str, str] | RowProblem]]:
+    """(spreadsheet row, {lower-case column: stripped value}) per record, or (row, problem) for a
+    record with more fields than the header; comma, semicolon or tab.
 
-    Each entry of `required` lists alternatives, one of which the header must have."""
+    Each entry of `required` lists alternatives, one of which the header must have. A quote that is
+    never closed would swallow the rest of the file into one field: the whole file is refused."""
     first_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first_line.count)
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-    header = [column.strip().casefold() for column in next(reader, [])]
-    missing = [" or ".join(choices) for choices in required if not set(choices) & set(header)]
-    if missing:
-        raise LedgerError(f"{name}: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
-    for row_number, values in enumerate(reader, start=2):
-        if any(value.strip() for value in values):
-            yield row_number, {column: value.strip() for column, value in zip(header, values)}
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter, strict=True)
+    row_number = 1
+    try:
+        header = [column.strip().casefold() for column in next(reader, [])]
+        missing = [" or ".join(choices) for choices in required if not set(choices) & set(header)]
+        if missing:
+            raise LedgerError(
+                f"{name}: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}")
+        for row_number, values in enumerate(reader, start=2):
+            extra = [value for value in values[len(header):] if value.strip()]
+            if extra:
+                yield row_number, RowProblem(row_number, (
+                    f"{len(values)} fields where the header names {len(header)} (an unquoted "
+                    f"{'comma' if delimiter == ',' else 'separator'}?); extra: {', '.join(repr(v) for v in extra)}"))
+            elif any(value.strip() for value in values):
+                yield row_number, {column: value.strip() for column, value in zip(header, values)}
+    except csv.Error as exc:
+        raise LedgerError(f"{name}: row {row_number + 1} is not valid CSV ({exc}): a quote (\") opened there is "
+                          "probably never closed; nothing was read. Close or remove the quote.") from None
 
 
 _METADATA = ("year", "title", "journal", "category", "subcategory", "authors")
@@ -279,7 +326,10 @@ def read_ledger(path: str | Path, vocabulary: CategoryVocabulary | None = DEFAUL
     ledger = Ledger(source_name=name)
     table = _ArticleTable()
     seen_images: set[tuple[str, str]] = set()
-    for row_number, row in _csv_rows(_read_text(path), name, LEDGER_COLUMNS):
+    for row_number, row in list(_csv_rows(_read_text(path), name, LEDGER_COLUMNS)):
+        if isinstance(row, RowProblem):
+            ledger.problems.append(row)
+            continue
         try:
             article, item = _ledger_entry(row, vocabulary)
             if isinstance(item, PublishedImage) and (article.id, item.path) in seen_images:
@@ -426,13 +476,17 @@ SCOPUS_COLUMNS = (("title",), ("year",), ("source title",))
 def read_scopus_csv(path: str | Path, source: str = "facility") -> Ledger:
     """Article metadata from a Scopus CSV export; the DOI is the id, else the EID."""
     name = str(path)
+    rows = list(_csv_rows(_read_text(path), name, SCOPUS_COLUMNS))
     records = [
         (row_number, lambda r=row: _bib_article(
             r.get("doi"), r.get("eid"), "record", source, year=r.get("year"), title=r.get("title"),
             journal=r.get("source title"), authors=r.get("authors")))
-        for row_number, row in _csv_rows(_read_text(path), name, SCOPUS_COLUMNS)
+        for row_number, row in rows if not isinstance(row, RowProblem)
     ]
-    return _bibliography(records, name)
+    ledger = _bibliography(records, name)
+    ledger.problems = sorted(ledger.problems + [row for _, row in rows if isinstance(row, RowProblem)],
+                             key=lambda p: p.row)
+    return ledger
 
 
 def read_bibliography(path: str | Path, source: str = "facility") -> Ledger:

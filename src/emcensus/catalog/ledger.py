@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from emcensus.analysis.publications import Article, Ledger, PublishedCount, RowProblem
+from emcensus.analysis.publications import Article, Ledger, PublishedCount, RowProblem, check_article
 from emcensus.catalog.query import ImageFilter, group_columns
-from emcensus.errors import CatalogError, NotFoundError
+from emcensus.errors import CatalogError, LedgerError, NotFoundError
 
 if TYPE_CHECKING:
     _Base = Any  # the Catalog this mixes into: db, _dicts, _root_ids, _grouped
@@ -52,7 +52,12 @@ class LedgerMixin(_Base):
                 self._dicts(f"SELECT {', '.join(_ARTICLE_COLUMNS)} FROM articles ORDER BY year, id")]
 
     def save_article(self, article: Article) -> None:
-        """Add an article, or update the values given (None keeps the stored value)."""
+        """Add an article, or update the values given (None keeps the stored value); LedgerError for
+        an article a ledger row could not hold either (empty id, a year outside 1900–2100)."""
+        try:
+            check_article(article)
+        except ValueError as exc:
+            raise LedgerError(str(exc)) from exc
         with self.db:
             self._save_article(article, fill_only=False)
 
@@ -154,9 +159,14 @@ class LedgerMixin(_Base):
                 result.problems.append(RowProblem(image.row or 0, f"image {image.path} is not in the catalog "
                                                   "(give its technique if it comes from elsewhere)"))
         result.problems.sort(key=lambda p: p.row)
+        # An article comes in with an accepted row; one whose every row was refused stays out.
+        # Bibliographies name no images: all their articles come in.
+        accepted = {link[0] for link in links} | {count.article for count in ledger.counts}
+        named = {image.article for image in ledger.images} | accepted
+        articles = [article for article in ledger.articles if article.id in accepted or article.id not in named]
         try:
             with self.db:
-                for article in ledger.articles:
+                for article in articles:
                     self._save_article(article, fill_only)
                 before = self.db.total_changes
                 self.db.executemany(
@@ -168,7 +178,7 @@ class LedgerMixin(_Base):
                                     [(c.article, c.technique, c.count) for c in ledger.counts])
         except sqlite3.Error as exc:
             raise CatalogError(f"{ledger.source_name or 'ledger'}: import failed, nothing was written ({exc})") from exc
-        result.articles, result.counts = len(ledger.articles), len(ledger.counts)
+        result.articles, result.counts = len(articles), len(ledger.counts)
         return result
 
     # ----------------------------------------------------------------- published images

@@ -46,6 +46,13 @@ def read_publications(path: Path, source: str | None) -> tuple[Ledger, bool]:
     return ledger, False
 
 
+def _article_id(text: str) -> str:
+    try:
+        return article_id(text)
+    except ValueError as exc:
+        raise LedgerError(str(exc)) from exc
+
+
 @click.group()
 def pubs() -> None:
     """The publication ledger: which articles used which images (file level) or how many (count level)."""
@@ -83,7 +90,7 @@ def import_(ctx: click.Context, file: Path, source: str | None) -> None:
 def add(ctx: click.Context, article: str, year: int | None, title: str | None, journal: str | None,
         category: str | None, subcategory: str | None, authors: str | None, source: str | None) -> None:
     """Add ARTICLE (a DOI or a local id), or update the values given of a known one."""
-    identifier = article_id(article)
+    identifier = _article_id(article)
     with _catalog(ctx, readonly=False) as catalog:
         known = catalog.article(identifier)
         try:
@@ -103,7 +110,7 @@ def add(ctx: click.Context, article: str, year: int | None, title: str | None, j
 @click.pass_context
 def link(ctx: click.Context, article: str, images: tuple[str, ...], unlink: bool) -> None:
     """Record that ARTICLE shows IMAGES (paths absolute or relative to a scan root), or --unlink them."""
-    identifier = article_id(article)
+    identifier = _article_id(article)
     with _catalog(ctx, readonly=False) as catalog:
         if unlink:
             click.echo(f"removed {catalog.unlink_images(identifier, images):,} link(s) from {identifier}")
