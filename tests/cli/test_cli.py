@@ -114,3 +114,14 @@ def test_scan_options_for_layout_and_reference_width(cli, tiny_archive: Path) ->
     assert {(r["group"], r["project"]) for r in rows} == {("groupA", "p1"), ("groupB", "p2")}
     result = cli("scan", str(tiny_archive), "--layout", "{group", ok=False)
     assert result.exit_code == 1 and "Traceback" not in result.output
+
+
+def test_shell_completion_as_the_readme_says() -> None:
+    """README: `eval "$(_EMCENSUS_COMPLETE=bash_source emcensus)"`; completing `emcensus sc` offers scan."""
+    runner = CliRunner()
+    script = runner.invoke(main, [], prog_name="emcensus", env={"_EMCENSUS_COMPLETE": "bash_source"})
+    assert "_emcensus_completion" in script.output
+    env = {"_EMCENSUS_COMPLETE": "bash_complete", "COMP_WORDS": "emcensus sc", "COMP_CWORD": "1"}
+    assert runner.invoke(main, [], prog_name="emcensus", env=env).output.split() == ["plain,scan"]
+    env = {"_EMCENSUS_COMPLETE": "bash_complete", "COMP_WORDS": "emcensus export x --format ", "COMP_CWORD": "4"}
+    assert runner.invoke(main, [], prog_name="emcensus", env=env).output.split() == ["plain,parquet", "plain,csv"]

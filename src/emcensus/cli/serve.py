@@ -30,7 +30,8 @@ def is_loopback(host: str) -> bool:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, token: str | None) -> None:
     """Web dashboard over the catalog: overview charts, explore with filters and thumbnails, audit
-    lists; JSON API documented at /docs. Read-only: works while a scan is writing."""
+    lists; JSON API documented at /docs. Works while a scan is writing. Its only change to the
+    catalog is linking images to articles (and unlinking); the archive is never written."""
     import uvicorn
 
     from emcensus.web import create_app

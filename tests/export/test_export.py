@@ -1,0 +1,74 @@
+"""`export_catalog`, the library side of `emcensus export`: the format is what the name says (or
+what is asked), never a guess; the output guard holds for API callers too; a failed export leaves
+nothing behind; an empty catalog still gives a file with its columns."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError, OutputError
+from emcensus.export import export_catalog
+from emcensus.outputs import ArchiveWriteError
+from emcensus.scan import RootSpec, scan
+
+
+@pytest.fixture
+def catalog(tiny_archive: Path, tmp_path: Path):
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        yield catalog
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder
+
+
+def test_format_from_the_name_or_as_asked(catalog: Catalog, out: Path) -> None:
+    rows = export_catalog(catalog, out / "all.PARQUET")
+    assert pq.read_table(out / "all.PARQUET").num_rows == rows == catalog.db.execute("SELECT count(*) FROM images").fetchone()[0]
+    assert export_catalog(catalog, out / "all.dat", "csv") == rows
+    assert len(list(csv.DictReader((out / "all.dat").open(encoding="utf-8")))) == rows
+    with pytest.raises(ConfigError, match="unknown file type '.json'"):
+        export_catalog(catalog, out / "all.json")
+    with pytest.raises(ConfigError, match="unknown export format 'xlsx'"):
+        export_catalog(catalog, out / "all.xlsx", "xlsx")
+    assert sorted(p.name for p in out.iterdir()) == ["all.PARQUET", "all.dat"]
+
+
+def test_api_callers_cannot_export_into_the_archive(catalog: Catalog, tiny_archive: Path) -> None:
+    with pytest.raises(ArchiveWriteError, match="inside the archive"):
+        export_catalog(catalog, tiny_archive / "groupA" / "all.csv")
+    assert not (tiny_archive / "groupA" / "all.csv").exists()
+
+
+def test_a_failed_export_leaves_no_file(catalog: Catalog, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (out / "all.csv").write_text("the previous export\n")
+
+    def broken(batch_size: int = 0):
+        yield [{"id": 1, "path": "x"}]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(catalog, "iter_export_rows", broken)
+    with pytest.raises(OutputError, match="No space left"):
+        export_catalog(catalog, out / "all.csv")
+    assert [p.name for p in out.iterdir()] == ["all.csv"]  # no half-written or temporary file
+    assert (out / "all.csv").read_text() == "the previous export\n"
+
+
+@pytest.mark.parametrize("name", ["empty.csv", "empty.parquet"])
+def test_an_empty_catalog_exports_its_columns(tmp_path: Path, out: Path, name: str) -> None:
+    with Catalog(tmp_path / "empty.sqlite") as catalog:
+        assert export_catalog(catalog, out / name) == 0
+        columns = catalog.export_columns()
+    if name.endswith(".csv"):
+        assert (out / name).read_text(encoding="utf-8").strip().split(",") == columns
+    else:
+        assert pq.read_table(out / name).column_names == columns
