@@ -219,3 +219,21 @@ def test_pubs_add_validates_like_import(census) -> None:
         assert result.exit_code == 1 and message in result.output, result.output
     assert _json(census("pubs", "list", "--format", "json")) == []
     assert "added article local-1" in census("pubs", "add", "local-1", "--year", "1900").stdout
+
+
+def test_report_explains_its_window_and_totals(published, tmp_path: Path) -> None:
+    # Facility: article A links img001 (2016, FOV known) and img003 (2019); local-1 counts 1 TEM image.
+    published("report", str(tmp_path / "until"), "--until", "2019")
+    html = (tmp_path / "until" / "index.html").read_text(encoding="utf-8")
+    assert "Window: images acquired up to 2019" in html and "articles published up to 2019" in html
+    out = tmp_path / "report"
+    published("report", str(out))
+    html = (out / "index.html").read_text(encoding="utf-8")
+    assert "Window: images acquired in any year" in html
+    assert "Table 1 counts 3 published images: 2 linked archive images acquired in the window, and 1 from" in html
+    assert "Fig. 3C and 3D (n in their legends) show the 2 linked archive images with a known field of view; 0 have none" in html
+    assert "1 image(s) have no field of view" in html  # nosidecar.tif: not in Fig. 2B
+    assert "1 image(s) without a field of view not shown" in (out / "figures" / "fig2b_scale_bar_decades.svg").read_text()
+    lost = (out / "data" / "lost_by_scalebar_decade.csv").read_text()
+    assert "\n,1,0,1," in lost  # the image of unknown decade: empty key in CSV
+    assert "<td>unknown</td>" in html and "<td>–</td>" not in html  # one word for unknown values

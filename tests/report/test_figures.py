@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from PIL import Image
 
 from emcensus.report import figures
@@ -74,3 +75,34 @@ def test_same_data_gives_the_same_svg(tmp_path):
     counts = {2011: {"SEM": 1}, 2012: {"SEM": 2}}
     first = figures.images_per_year(counts, tmp_path / "a")[1].read_bytes()
     assert figures.images_per_year(counts, tmp_path / "b")[1].read_bytes() == first
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_articles_by_category_legend_covers_no_label():
+    counts = {"Materials": {"Soft materials": 30, "Biomaterials": 28, "Carbon materials": 27},
+              "Catalysis": {"Heterogeneous catalysis": 29}, "Ionic liquids": {None: 26}}
+    figure = figures._draw_articles_by_category(counts)
+    FigureCanvasAgg(figure)
+    renderer = figure.canvas.get_renderer()
+    [ax] = figure.axes
+    legend = ax.get_legend().get_window_extent(renderer)
+    labels = [text.get_window_extent(renderer) for text in ax.texts]  # "60.0 % (30)" beside each bar
+    labels += [tick.get_window_extent(renderer) for tick in ax.get_yticklabels()]
+    labels += [bar.get_window_extent(renderer) for bar in ax.patches]
+    assert len(ax.texts) == 5 and not any(_overlaps(legend, label) for label in labels)
+
+
+def test_years_without_publications_are_drawn_as_zero():
+    figure = figures._lines_by_year({"Materials": {2015: 40, 2018: 80}, "Catalysis": {2016: 5}}, "B", "Images")
+    lines = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    assert list(lines["Materials"].get_xdata()) == [2015, 2016, 2017, 2018]
+    assert list(lines["Materials"].get_ydata()) == [40, 0, 0, 80]  # not a line from 40 straight to 80
+
+
+def test_scale_bar_decades_say_how_many_images_have_no_fov(tmp_path):
+    counts = {"SEM": {"1–10 µm": 40}}
+    check(figures.scale_bar_decades(counts, tmp_path, without_fov=1234), "1,234 image(s) without a field of view")
+    check(figures.scale_bar_decades({}, tmp_path / "empty", without_fov=7), "No data", "7 image(s) without")

@@ -56,15 +56,19 @@ def build_report_data(catalog: Catalog, *, until: int | None = None, facility: s
     years = _years(until)
     audit = catalog.audit()
     storage = {field: {row[field]: row["bytes"] for row in catalog.storage(field, **years)} for field in STORAGE_FIELDS}
+    archive_decades = catalog.count("technique,scalebar_decade", **years)
+    published_decades = catalog.published("technique,scalebar_decade", **years)
     return ReportData(
         facility=facility,
+        until=until,
+        archive_without_fov=sum(row["count"] for row in archive_decades if row["scalebar_decade"] is None),
+        published_without_fov=sum(row["published"] for row in published_decades if row["scalebar_decade"] is None),
         acquired_by_year=_nested(catalog.count("year,technique", **years), "year", "technique", "count"),
-        archive_decades=_nested(catalog.count("technique,scalebar_decade", **years), "technique", "scalebar_decade", "count"),
+        archive_decades=_nested(archive_decades, "technique", "scalebar_decade", "count"),
         table1=catalog_table1(catalog, until, outlier_threshold),
         articles=catalog.articles(),
         published=catalog.published_counts(**years),
-        published_decades=_nested(catalog.published("technique,scalebar_decade", **years),
-                                  "technique", "scalebar_decade", "published"),
+        published_decades=_nested(published_decades, "technique", "scalebar_decade", "published"),
         breakdowns=[catalog_loss(catalog, field, until) for field in LOSS_FIELDS],
         audit=audit,  # image_files, acquisitions, then one entry per `emcensus audit --list` kind
         storage=[storage_table(field, by_key) for field, by_key in storage.items()],

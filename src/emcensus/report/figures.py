@@ -73,9 +73,12 @@ def _thousands(ax: Axes) -> None:
 
 
 def _lines_by_year(series: Mapping[str, Mapping[int, int]], title: str, ylabel: str) -> Figure:
+    """One line per series over every year from the first to the last: a year without images or
+    publications is drawn as the 0 it is, never bridged by a line from its neighbours."""
     figure = Figure(figsize=(7.5, 4.2))
     ax = figure.add_subplot()
-    years = sorted({year for counts in series.values() for year in counts if year is not None})
+    known = [year for counts in series.values() for year in counts if year is not None]
+    years = list(range(min(known), max(known) + 1)) if known else []
     if not years:
         _no_data(ax)
     for index, (name, counts) in enumerate(series.items()):
@@ -83,7 +86,7 @@ def _lines_by_year(series: Mapping[str, Mapping[int, int]], title: str, ylabel: 
         ax.plot(years, [counts.get(year, 0) for year in years], marker=marker, color=colour, label=name,
                 linewidth=1.8, markersize=6)
     if years:
-        ax.set_xticks(years)
+        ax.set_xticks(years if len(years) <= 25 else years[::-(-len(years) // 25)])
         ax.tick_params(axis="x", labelrotation=45 if len(years) > 8 else 0)
         ax.set_xlabel("Year")
         ax.set_ylabel(ylabel)
@@ -129,21 +132,27 @@ def _decades_in_use(*tables: Mapping[str, int]) -> list[str]:
 
 
 def scale_bar_decades(counts: Mapping[str, Mapping[str, int]], out_dir: str | Path,
-                      stem: str = "fig2b_scale_bar_decades") -> list[Path]:
-    """Fig. 2B: images per conditional scale-bar decade, bars per technique (technique → decade → images)."""
-    return _render(lambda: _draw_scale_bar_decades(counts), out_dir, stem)
+                      stem: str = "fig2b_scale_bar_decades", without_fov: int = 0) -> list[Path]:
+    """Fig. 2B: images per conditional scale-bar decade, bars per technique (technique → decade → images);
+    the axis label says how many images (`without_fov`) have no field of view and are not shown."""
+    return _render(lambda: _draw_scale_bar_decades(counts, without_fov), out_dir, stem)
 
 
-def _draw_scale_bar_decades(counts: Mapping[str, Mapping[str, int]]) -> Figure:
+def _without_fov(count: int) -> str:
+    return f"\n{count:,} image(s) without a field of view not shown" if count else ""
+
+
+def _draw_scale_bar_decades(counts: Mapping[str, Mapping[str, int]], without_fov: int = 0) -> Figure:
     figure = Figure(figsize=(7.5, 4.4))
     ax = figure.add_subplot()
     decades = _decades_in_use(*counts.values())
     if not decades:
         _no_data(ax)
+        ax.set_xlabel(_without_fov(without_fov).strip())
     else:
         series = {t: [counts[t].get(d, 0) for d in decades] for t in technique_order(counts) if any(counts[t].values())}
         _grouped_bars(ax, decades, series, lambda v: f"{v:,.0f}")
-        ax.set_xlabel("Conditional scale bar (10 % of field of view)")
+        ax.set_xlabel("Conditional scale bar (10 % of field of view)" + _without_fov(without_fov))
         ax.set_ylabel("Images")
         _thousands(ax)
         ax.legend(loc="upper right")
@@ -180,10 +189,11 @@ def _draw_articles_by_category(counts: Mapping[str, Mapping[str | None, int]]) -
         ax.set_yticks(list(positions), [label for _, label, _ in rows])
         ax.set_xlabel(f"Share of articles, % (n = {total:,})")
         ax.grid(axis="y", visible=False)
-        ax.margins(x=0.18)
+        ax.set_xlim(0, max(shares) * 1.4)  # room for the "21.4 % (30)" labels inside the axes
         handles = [mpl.patches.Patch(facecolor=colour_of[c], hatch=hatch_of[c], edgecolor="white", label=c)
                    for c in counts if any(counts[c].values())]
-        ax.legend(handles=handles, loc="lower right", fontsize=8.5)
+        # Outside the axes, so it never covers a bar or its label.
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8.5)
     ax.set_title("A  Articles by category", loc="left")
     figure.tight_layout()
     return figure

@@ -58,6 +58,9 @@ class ReportData:
     storage: list[StorageTable] = field(default_factory=list)  # bytes by year, instrument, technique
     storage_trend: StorageTrend | None = None
     generated_at: str | None = None  # ISO 8601; now when None
+    until: int | None = None  # last acquisition year of the window; None: every year
+    archive_without_fov: int = 0  # images with no field of view: not in Fig. 2B
+    published_without_fov: int = 0  # linked archive images with no field of view: not in Fig. 3C/3D
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,8 +175,8 @@ def render_figures(data: ReportData, out_dir: str | Path) -> dict[str, list[Path
     if data.acquired_by_year:
         years_known = {y: c for y, c in data.acquired_by_year.items() if y is not None}
         written["fig2a"] = figures.images_per_year(years_known, out_dir)
-    if data.archive_decades:
-        written["fig2b"] = figures.scale_bar_decades(data.archive_decades, out_dir)
+    if data.archive_decades or data.archive_without_fov:
+        written["fig2b"] = figures.scale_bar_decades(data.archive_decades, out_dir, without_fov=data.archive_without_fov)
     if _facility_articles(data):
         written["fig3a"] = figures.articles_by_category(articles_by_category(_facility_articles(data)), out_dir)
         by_year = images_by_category_year(_facility_articles(data), data.published)
@@ -198,9 +201,12 @@ FIGURE_CAPTIONS = {
 
 
 def _fmt(value: Any, column: str = "") -> str:
-    """A cell as people read it: thousands separators, two decimals, years as they are, – for nothing."""
-    if value is None or value == "":
-        return "–"
+    """A cell as people read it: thousands separators, two decimals, years as they are, "unknown"
+    for a value nobody knows (the CLI's word), blank for one not given."""
+    if value is None:
+        return "unknown"
+    if value == "":
+        return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -240,6 +246,33 @@ def _headline(data: ReportData) -> dict[str, Any]:
     return headline
 
 
+def window_sentence(until: int | None) -> str:
+    """The one definition of what Table 1, the lost-data tables and Fig. 3 count, in words."""
+    window = f"acquired up to {until}" if until is not None else "acquired in any year"
+    articles = f"published up to {until}" if until is not None else "of any year"
+    return (f"Window: images {window}. Published images are those of them linked to an article (whatever "
+            f"the article's year), plus count-level ledger rows and images from outside the archive of "
+            f"articles {articles}: these name no acquisition, so they count by their article's year.")
+
+
+def totals_sentences(data: ReportData) -> list[str]:
+    """Why Table 1, Fig. 3C/3D and the lost-data tables give different totals, with the numbers."""
+    if data.table1 is None:
+        return []
+    table_total = data.table1.facility[-1].published
+    shown = sum(sum(by_decade.values()) for by_decade in data.published_decades.values())
+    linked = shown + data.published_without_fov
+    return [
+        f"Table 1 counts {table_total:,} published images: {linked:,} linked archive images acquired in the "
+        f"window, and {max(table_total - linked, 0):,} from count-level ledger rows, images from outside the "
+        "archive, and images shown in more than one article (Table 1 counts an image once per article).",
+        f"Fig. 3C and 3D (n in their legends) show the {shown:,} linked archive images with a known field of "
+        f"view; {data.published_without_fov:,} have none, and count-level rows have no scale bar at all.",
+        "Lost data by instrument, detector, scale-bar decade, group and project counts linked archive images "
+        "only; by technique and by year it adds count-level rows (under their article's year).",
+    ]
+
+
 def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
     """Write index.html (self-contained), figures/ (PNG + SVG) and data/ (CSV + JSON) under `out_dir`."""
     out_dir = Path(out_dir)
@@ -264,6 +297,9 @@ def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
         generated_at=generated_at,
         headline=_headline(data),
         table1=data.table1,
+        window=window_sentence(data.until),
+        totals=totals_sentences(data),
+        archive_without_fov=data.archive_without_fov,
         figures=[(name, FIGURE_CAPTIONS[name], _inline_svg(next(p for p in paths if p.suffix == ".svg"), name))
                  for name, paths in written_figures.items()],
         tables={table.name: table for table in tables},
