@@ -92,12 +92,11 @@ def test_reading_keeps_atime_of_image_and_sidecar(tmp_path: Path) -> None:
     "velox-emd/STEM HAADF Diffraction Micro.emd",
     "mrc/HAADFscan.mrc",
     "fei-tia-emi-ser/16x16_STEM_BF_DF_acquire_1.ser",
+    "phenom-elid/Elid2Version4.elid",
     "fei-tfs-tiff/FEI-Helios-Ebeam-8bits.tif",
 ])
 def test_native_readers_keep_atime(name: str, tmp_path: Path, samples_dir: Path) -> None:
-    """Copies this process owns (the kernel allows O_NOATIME only on those), read by each native reader.
-
-    Not Phenom `.elid`: rsciio opens it by name (see readers/phenom.py)."""
+    """Copies this process owns (the kernel allows O_NOATIME only on those), read by each native reader."""
     copy = tmp_path / Path(name).name
     shutil.copyfile(samples_dir / name, copy)
     if copy.suffix == ".ser":

@@ -10,7 +10,7 @@ import pytest
 from emcensus import read_metadata
 from emcensus.errors import UnreadableFileError
 from emcensus.readers import phenom
-from emcensus.readers.phenom import check_stream
+from emcensus.readers.phenom import check_stream, read_project
 
 ELID = "phenom-elid/Elid2Version4.elid"
 
@@ -34,9 +34,10 @@ def test_phenom_xl_project(sample: Path) -> None:
 
 @pytest.mark.parametrize("sample", [ELID], indirect=True)
 def test_stream_is_measured_before_rsciio(sample: Path, tmp_path: Path) -> None:
-    assert check_stream(sample) == len(bz2.decompress(sample.read_bytes()))
-    with pytest.raises(UnreadableFileError, match="more than 1,000 bytes"):
-        check_stream(sample, limit=1000)
+    with sample.open("rb") as handle:
+        assert check_stream(handle) == len(bz2.decompress(sample.read_bytes()))
+    with sample.open("rb") as handle, pytest.raises(UnreadableFileError, match="more than 1,000 bytes"):
+        check_stream(handle, limit=1000)
     cut = tmp_path / "cut.elid"
     cut.write_bytes(sample.read_bytes()[:-10])
     with pytest.raises(UnreadableFileError, match="truncated"):
@@ -60,3 +61,17 @@ def test_bzip2_bomb_is_refused_before_decoding(tmp_path: Path, monkeypatch: pyte
     path.write_bytes(b"".join(parts) + compressor.flush())
     with pytest.raises(UnreadableFileError, match="decompresses to more than"):
         read_metadata(path)
+
+
+@pytest.mark.parametrize("sample", [ELID], indirect=True)
+def test_private_parser_on_a_handle_agrees_with_the_public_reader(sample: Path) -> None:
+    """The reader hands rsciio's private ElidReader the access policy's handle (see phenom.py): if an
+    rsciio release changes that class, this fails."""
+    from rsciio.phenom import file_reader
+
+    public = file_reader(str(sample))
+    with sample.open("rb") as handle:
+        private = read_project(handle, sample.name)
+    assert [d["metadata"] for d in private] == [d["metadata"] for d in public]
+    assert [d["axes"] for d in private] == [d["axes"] for d in public]
+    assert private[0]["original_metadata"] == public[0]["original_metadata"]

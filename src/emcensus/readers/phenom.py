@@ -1,29 +1,32 @@
 """Thermo Fisher Phenom `.elid` (Element Identification projects, EID ≥ 3.8), through RosettaSciIO.
 
 An `.elid` is one bzip2 stream (`BZh`) holding a project: SEM images and the EDS spectra, maps and
-line scans taken on them. `rsciio.phenom.file_reader` decodes the whole project (it has no lazy
-mode), so before it runs the stream is decompressed once here without keeping the output, to
-refuse a truncated stream (rsciio would wait for more input forever) and a decompression bomb
-(more than `MAX_DECOMPRESSED_BYTES`). One record per file: the first SEM image (the project's
-first two-dimensional dataset without an EDS signal type); the other datasets are summarised in
+line scans taken on them. RosettaSciIO decodes the whole project (it has no lazy mode), so before
+it runs the stream is decompressed once here without keeping the output, to refuse a truncated
+stream (rsciio would wait for more input forever) and a decompression bomb (more than
+`MAX_DECOMPRESSED_BYTES`). One record per file: the first SEM image (the project's first
+two-dimensional dataset without an EDS signal type); the other datasets are summarised in
 `original_metadata["other_datasets"]`.
+
+The public `rsciio.phenom.file_reader` takes only a file name and opens it itself (without
+O_NOATIME: a scan would update every project's access time), so its parser, the private
+`rsciio.phenom._api.ElidReader`, is given the access policy's handle instead; the rosettasciio
+version is pinned in pyproject.toml and `tests/readers/test_phenom.py` checks the result against
+the public reader.
 
 Per image (rsciio's original_metadata): `pixelWidth` {value, unit}, `acquisition.scan.highVoltage`
 (written negative, `-15 kV`), `workingDistance` {value, unit}, `acquisition.scan.detector`
 (`bsd-all`, `sed`), `instrument.type` (`PhenomXL`), `time` (ISO 8601, UTC per rsciio).
 Magnification is not stored (only the field size), so it stays unknown; the FOV comes from the
 pixel size.
-
-Limitation: `file_reader` takes only a file name and opens it itself, without O_NOATIME, so reading
-an `.elid` may update its access time (on `relatime` mounts, at most once a day); its content and
-modification time are never touched. The size check before it goes through the access policy.
 """
 
 from __future__ import annotations
 
 import bz2
+import struct
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, BinaryIO
 
 from emcensus import access
 from emcensus.errors import UnreadableFileError
@@ -38,30 +41,48 @@ MAX_DECOMPRESSED_BYTES = 1 << 30
 _CHUNK = 1 << 20
 
 
-def check_stream(path: Any, limit: int | None = None) -> int:
-    """The decompressed size of a complete bzip2 `.elid`, read once through the access policy and
-    discarded; refuse a truncated stream, trailing junk, a non-ELID payload, or more than `limit` bytes."""
+def check_stream(handle: BinaryIO, limit: int | None = None) -> int:
+    """The decompressed size of a complete bzip2 `.elid`, read from `handle` and discarded; refuse a
+    truncated stream, a non-ELID payload, or more than `limit` bytes (default `MAX_DECOMPRESSED_BYTES`)."""
     limit = MAX_DECOMPRESSED_BYTES if limit is None else limit
     decompressor = bz2.BZ2Decompressor()
     total, first = 0, b""
-    with access.open_file(path) as handle:
-        while not decompressor.eof:
-            chunk = b""
-            if decompressor.needs_input:
-                chunk = handle.read(_CHUNK)
-                if not chunk:
-                    raise UnreadableFileError("truncated .elid: the compressed stream ends early")
-            try:
-                data = decompressor.decompress(chunk, _CHUNK)
-            except (OSError, EOFError, ValueError) as exc:
-                raise UnreadableFileError(f"damaged .elid (bzip2): {exc}") from exc
-            first = (first + data[:4])[:4] if len(first) < 4 else first
-            total += len(data)
-            if total > limit:
-                raise UnreadableFileError(f".elid decompresses to more than {limit:,} bytes; not read")
+    while not decompressor.eof:
+        chunk = b""
+        if decompressor.needs_input:
+            chunk = handle.read(_CHUNK)
+            if not chunk:
+                raise UnreadableFileError("truncated .elid: the compressed stream ends early")
+        try:
+            data = decompressor.decompress(chunk, _CHUNK)
+        except (OSError, EOFError, ValueError) as exc:
+            raise UnreadableFileError(f"damaged .elid (bzip2): {exc}") from exc
+        first = (first + data[:4])[:4] if len(first) < 4 else first
+        total += len(data)
+        if total > limit:
+            raise UnreadableFileError(f".elid decompresses to more than {limit:,} bytes; not read")
     if first != ELID_MAGIC:
         raise UnreadableFileError("not a Phenom ELID project (no EID2 header inside the bzip2 stream)")
     return total
+
+
+def read_project(handle: BinaryIO, name: str) -> list[dict[str, Any]]:
+    """rsciio's dataset dictionaries of the project in `handle` (positioned at its start)."""
+    from rsciio.phenom._api import ElidReader
+
+    class _FromHandle(ElidReader):
+        """ElidReader's own __init__, on a handle instead of a file name."""
+
+        def __init__(self) -> None:
+            self._pathname, self._file = name, handle
+            self._decompressor, self._block_size = bz2.BZ2Decompressor(), _CHUNK
+            magic, version = struct.unpack("<4si", self._read(8))
+            if magic != ELID_MAGIC or version > 4:
+                raise UnreadableFileError(f"unsupported ELID project (version {version})")
+            self._version = version
+            self.dictionaries = self._read_Project()
+
+    return _FromHandle().dictionaries
 
 
 def _quantity(item: Any, parse: Any, default_unit: str) -> float | None:
@@ -127,16 +148,17 @@ class PhenomElidReader(Reader):
         return source.head.startswith(BZIP2_MAGIC)
 
     def read(self, source: Source) -> Reading:
-        from rsciio.phenom import file_reader
-
-        check_stream(source.path)
-        access.check_regular(source.path)  # rsciio opens the path itself
-        try:
-            datasets = file_reader(str(source.path))
-        except MemoryError as exc:
-            raise UnreadableFileError("damaged .elid (absurd sizes)") from exc
-        except Exception as exc:  # rsciio raises bare Exception, struct.error, KeyError... on damaged files
-            raise UnreadableFileError(f"damaged .elid: {type(exc).__name__}: {exc}") from exc
+        with access.open_file(source.path) as handle:
+            check_stream(handle)
+            handle.seek(0)
+            try:
+                datasets = read_project(handle, source.path.name)
+            except UnreadableFileError:
+                raise
+            except MemoryError as exc:
+                raise UnreadableFileError("damaged .elid (absurd sizes)") from exc
+            except Exception as exc:  # rsciio raises bare Exception, struct.error, KeyError... on damaged files
+                raise UnreadableFileError(f"damaged .elid: {type(exc).__name__}: {exc}") from exc
         images = [dataset for dataset in datasets if _is_image(dataset)]
         if not images:
             raise UnreadableFileError("Phenom project holds no SEM image (only spectra or nothing)")
