@@ -35,3 +35,52 @@ def test_count_by_kind(census) -> None:
     by_kind = json.loads(census("count", "--by", "kind", "--kind", "all", "--format", "json").stdout)
     assert {"kind": "image", "count": 5} in by_kind and all(row["kind"] in ("image", "sidecar-only") for row in by_kind)
     assert json.loads(census("count", "--kind", "spectrum", "--format", "json").stdout) == [{"count": 0}]
+
+
+def test_empty_results_say_so(census) -> None:
+    table = census("count", "--by", "year", "--year", "2000").stdout
+    assert table.strip() == "images (acquisitions) — year=2000: no rows"
+    assert census("count", "--by", "year,technique", "--year", "2000", "--format", "csv").stdout == "year,technique,count\n"
+    assert census("count", "--by", "year", "--year", "2000", "--format", "json").stdout.strip() == "[]"
+
+
+def test_lost_is_rounded_and_years_are_numbers(census, tmp_path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("article,year,image\n10.1000/a,2020,groupA/p1/2016-06-23/img001.tif\n", encoding="utf-8")
+    census("pubs", "import", str(ledger))
+    rows = json.loads(census("lost", "--by", "year", "--format", "json").stdout)
+    years = [row["year"] for row in rows]
+    assert years[:2] == [2016, 2019] and years[-1] == "TOTAL"  # numbers, not "2016"
+    total = rows[-1]
+    assert (total["acquired"], total["published"], total["published_pct"]) == (5, 1, 20.0)
+    table = census("lost", "--by", "year").stdout
+    assert "20.00" in table and "80.00" in table and "—" not in table
+    text = census("lost", "--by", "instrument", "--format", "csv").stdout
+    assert "SU8230,5,1,4,20.0,80.0" in text
+
+
+def test_json_numbers_carry_no_float_noise(census) -> None:
+    census("pubs", "add", "local-3", "--year", "2020")
+    census("pubs", "link", "local-3", "groupA/p1/2016-06-23/img001.tif", "groupA/p1/2016-06-23/img002.tif",
+           "groupB/p2/2019-01-02/img003.tif")
+    [total] = [r for r in json.loads(census("lost", "--by", "technique", "--format", "json").stdout)
+               if r["technique"] == "TOTAL"]
+    assert total["published_pct"] == 60.0 and total["lost_pct"] == 40.0  # not 59.99999999999999
+    fovs = [row["magnification"] for row in json.loads(census("count", "--by", "magnification", "--format", "json").stdout)]
+    assert all(value is None or len(repr(value)) <= 12 for value in fovs)
+
+
+def test_duplicate_export_paths_are_a_list_in_json(census) -> None:
+    [row] = json.loads(census("audit", "--list", "duplicate-exports", "--format", "json").stdout)
+    assert sorted(path.rsplit("/", 1)[1] for path in row["paths"]) == ["img001.jpg", "img001.tif"]
+    csv_text = census("audit", "--list", "duplicate-exports", "--format", "csv").stdout
+    assert "img001.jpg | " in csv_text or "img001.tif | " in csv_text
+
+
+def test_tables_keep_ids_whole(census) -> None:
+    long_id = "10.1016/j.ultramicroscopy.2024.113987-supp.4"  # 45 characters
+    census("pubs", "add", long_id, "--year", "2024", "--title", "A title long enough to need wrapping " * 3,
+           "--journal", "Journal of Very Long Names", "--category", "Materials")
+    table = census("pubs", "list").stdout
+    assert long_id in table  # on one line, not cut at 80 columns
+    assert "…" not in table

@@ -405,6 +405,9 @@ class Catalog(LedgerMixin):
             sql += " LIMIT ? OFFSET ?"
             params = (*params, -1 if limit is None else int(limit), int(offset))
         rows = self._dicts(sql, params)
+        if kind == "duplicate-exports":
+            for row in rows:
+                row["paths"] = json.loads(row["paths"])  # a list: a path may hold any character
         if kind == "fov-disagreement":
             for row in rows:
                 row["reason"] = FovEstimate(row["fov_pixel_size_m"], "pixel-size", row["fov_pixel_size_m"],
@@ -431,7 +434,7 @@ def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
         "warnings": ("SELECT path, reason FROM problems WHERE severity = 'warning' ORDER BY path", ()),
         # An acquisition saved in several formats is one whose files are not all its primary.
         "duplicate-exports": (
-            f"""SELECT acquisition_key, count(*) AS files, group_concat(path, ' | ') AS paths FROM images
+            f"""SELECT acquisition_key, count(*) AS files, json_group_array(path) AS paths FROM images
                 WHERE {listed} AND acquisition_key IN
                   (SELECT acquisition_key FROM images WHERE {listed} AND is_primary = 0)
                 GROUP BY acquisition_key ORDER BY acquisition_key""",

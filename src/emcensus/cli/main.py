@@ -14,7 +14,7 @@ import click
 
 from emcensus import __version__
 from emcensus.catalog import AUDIT_KINDS, Catalog
-from emcensus.catalog.query import GROUP_FIELDS
+from emcensus.catalog.query import GROUP_FIELDS, group_columns
 from emcensus.cli.output import emit, format_option
 from emcensus.errors import ConfigError, EmcensusError
 
@@ -170,7 +170,8 @@ def count(ctx: click.Context, by: str, files: bool, fmt: str, **kwargs: Any) -> 
     with _open(ctx) as catalog:
         rows = catalog.count(by, files=files, **filters)
     unit = "image files" if files else "images (acquisitions)"
-    emit(rows, fmt, title=f"{unit}" + (f" — {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""))
+    emit(rows, fmt, title=f"{unit}" + (f" — {', '.join(f'{k}={v}' for k, v in filters.items())}" if filters else ""),
+         columns=[*(name for name, _ in group_columns(by)), "count"])
 
 
 # ---------------------------------------------------------------------------------------- inspect

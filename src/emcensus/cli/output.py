@@ -86,11 +86,13 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, title: str | None = None, col
     else:
         console = Console(soft_wrap=True)
         table = Table(title=title, show_lines=False, header_style="bold")
+        # An identifier gets its whole width while every other column keeps at least 3 characters.
+        room = max(console.width - 3 * (len(columns) - 1) - 4, 20)
         for column in columns:
             numeric = isinstance(rows[0].get(column), (int, float))
             widest = max((len(line) for row in rows for line in _cell(row.get(column), column).splitlines()), default=0)
             table.add_column(column, justify="right" if numeric else "left", overflow="fold",
-                             min_width=min(widest, console.width // 2) if column in _IDENTIFIERS else None)
+                             min_width=min(widest, room) if column in _IDENTIFIERS else None)
         for row in rows:
             table.add_row(*(_cell(row.get(c), c) for c in columns))
         console.print(table)
