@@ -45,9 +45,10 @@ def truncate(path: Path) -> None:
 
 
 def drop_table(path: Path) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute("DROP TABLE problems")
-    sqlite3.connect(path).close()
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE problems")
+    db.close()  # the last connection: the drop is checkpointed into the file
+    assert not Path(f"{path}-wal").exists()
 
 
 DAMAGE = {"flipped bytes": flip_bytes, "truncated": truncate, "dropped table": drop_table}
@@ -139,3 +140,18 @@ def test_a_zero_length_catalog_is_explained(tmp_path: Path, tiny_archive: Path) 
         assert "empty file (0 bytes)" in result.output and "migrate" not in result.output
     assert run(path, "scan", str(tiny_archive), "--workers", "0", "--quiet").exit_code == 0
     assert json.loads(run(path, "count", "--format", "json").output) == [{"count": 5}]
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
+def test_the_dashboard_answers_a_damaged_catalog_with_its_message(damage: str, catalog_path: Path) -> None:
+    """The web's one EmcensusError handler turns the catalog's error into a 503 with the same words."""
+    from fastapi.testclient import TestClient
+
+    from emcensus.web import create_app
+
+    with TestClient(create_app(catalog_path), raise_server_exceptions=False) as client:
+        DAMAGE[damage](catalog_path)
+        for url in ("/api/count?by=year", "/api/audit", "/api/audit/unreadable"):
+            reply = client.get(url)
+            assert reply.status_code == 503, (url, reply.text)
+            assert "backup" in reply.text and "Traceback" not in reply.text

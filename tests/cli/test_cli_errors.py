@@ -114,3 +114,10 @@ def test_serve_starts_and_answers(cli, tiny_archive: Path, tmp_path: Path) -> No
         server.terminate()
         server.wait(timeout=10)
     assert f"http://127.0.0.1:{port}/" in server.stdout.read().decode()
+
+
+def test_an_os_error_on_an_output_is_one_line(cli, tiny_archive: Path) -> None:
+    """The guard passes (the folder above exists), then the OS refuses to make the folder."""
+    cli("scan", str(tiny_archive), "--workers", "0", "--quiet")
+    line = one_line_error(cli("report", "/proc/emcensus-report", ok=False))
+    assert "/proc/emcensus-report" in line

@@ -98,7 +98,16 @@ class CatalogCursor(sqlite3.Cursor):
         return self._wrap(super().fetchall)
 
     def __next__(self) -> Any:
-        return self._wrap(super().__next__)
+        try:  # inline: this runs once per row
+            return _next_row(self)
+        except sqlite3.Error as exc:
+            error = _translated(exc, self.connection.catalog_path)
+            if error is None:
+                raise
+            raise error from exc
+
+
+_next_row = sqlite3.Cursor.__next__
 
 
 class CatalogConnection(sqlite3.Connection):

@@ -22,13 +22,17 @@ DEFAULT_CATALOG = "emcensus.sqlite"
 
 
 class EmcensusGroup(click.Group):
-    """Turns every `EmcensusError` into a one-line message and exit status 1, never a traceback."""
+    """Turns every `EmcensusError`, and any operating-system error on a file it writes (a report
+    folder where none can be made, a full disk), into a one-line message and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except EmcensusError as exc:
             raise click.ClickException(str(exc)) from exc
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from exc
 
 
 @click.group(cls=EmcensusGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
