@@ -91,8 +91,9 @@ def test_layout_fields_and_recompute_when_root_settings_change(tiny_archive: Pat
         assert catalog.count("group,project")[0] == {"group": None, "project": "groupA", "count": 2}
         assert _row(catalog, "img001")["fov_mag_m"] == pytest.approx(2 * before)
         assert catalog.roots()[0]["layout"] == "{project}/**"
-        # Pixel sizes follow 127 mm, the reference now says 254: every file with a sidecar (img001 twice).
-        assert catalog.audit()["fov-disagreement"] == 5
+        # Pixel sizes follow 127 mm, the reference now says 254: every file with a sidecar (img001 twice),
+        # and the orphan sidecar's acquisition, whose metadata is checked like any other.
+        assert catalog.audit()["fov-disagreement"] == 6
 
 
 def test_a_v1_catalog_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:

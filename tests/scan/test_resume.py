@@ -44,6 +44,23 @@ def _committed(path: Path) -> int:
         return 0
 
 
+def _wait_until_gone(group: int) -> None:
+    """Until no process of `group` runs (zombies, already without files or locks, do not count)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        states = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == group:
+                states.append(fields[0])
+        if all(state == "Z" for state in states):
+            return
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize("kill_after", [1, N_FRAMES // 2])
 def test_kill_9_then_rescan_gives_the_identical_census(medium_archive: Path, tmp_path: Path, kill_after: int) -> None:
     reference = tmp_path / "reference.sqlite"
@@ -59,6 +76,7 @@ def test_kill_9_then_rescan_gives_the_identical_census(medium_archive: Path, tmp
         time.sleep(0.005)
     os.killpg(process.pid, signal.SIGKILL)  # the CLI and its worker processes, mid-write
     process.wait()
+    _wait_until_gone(process.pid)  # the workers too: until then they hold the scan lock they inherited
     partial = _committed(interrupted)
     assert partial < N_FRAMES, "the scan finished before it could be killed: make the archive bigger"
 

@@ -155,3 +155,24 @@ def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: P
     [result] = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group]))
     assert reads.count("img001.txt") == 1
     assert [f.record.magnification for f in result.files] == [5000, 5000]
+
+
+def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive: Path, tmp_path: Path) -> None:
+    orphan = tiny_archive / "groupB/p2/2019-01-02/deleted.txt"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        summary = run(catalog, tiny_archive, workers=2)
+        assert summary.orphans == 1 and summary.read == 6  # read, but not an image file
+        assert "1 acquisitions have only their sidecar left" in summary.paragraph()
+        audit = catalog.audit()
+        assert (audit["image_files"], audit["acquisitions"], audit["sidecar_only_acquisitions"]) == (6, 5, 1)
+        assert catalog.total() == 5 and catalog.total(files=True) == 6  # not silently in the image totals
+        [row] = catalog.images(kind="sidecar-only")
+        assert row["path"] == str(orphan) and row["readable"] == 1 and row["is_primary"] == 1
+        assert (row["instrument"], row["magnification"], row["detector_family"]) == ("SU8230", 1000, "SE")
+        assert row["acquired_at"].startswith("2016-06-23")
+
+        write_tiff(orphan.with_suffix(".tif"), seed=5)  # the image is back: one acquisition, with its image
+        again = run(catalog, tiny_archive, workers=0)
+        assert (again.orphans, again.missing) == (0, 0)
+        assert catalog.audit()["sidecar_only_acquisitions"] == 0 and catalog.audit_list("orphan-sidecars") == []
+        assert catalog.total() == 6 and catalog.record(str(orphan.with_suffix(".tif"))).magnification == 1000

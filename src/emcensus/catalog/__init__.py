@@ -1,7 +1,9 @@
 """The catalog: one SQLite file (WAL) and the only code in emcensus that speaks SQL.
 
 Writers commit in small transactions, so a scan killed at any moment leaves a consistent catalog;
-readers (queries, the dashboard) keep working while a scan writes.
+readers (queries, the dashboard) keep working while a scan writes. Paths are stored losslessly, names
+that are not UTF-8 included (`catalog.paths`): every path a method returns is catalog text, for
+people through `display_path`, for opening a file through `fs_path`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
 from emcensus.catalog.connection import connect
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.ledger import LedgerMixin
+from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.errors import NotFoundError, QueryError
@@ -73,11 +76,12 @@ class GroupResult:
     sidecar_size: int | None
     sidecar_mtime_ns: int | None
     problems: list[Problem]
+    sidecar_only: bool = False  # a sidecar whose image is gone: an acquisition without an image file
 
 
 AUDIT_KINDS = {
     "no-metadata": "images with no metadata (no sidecar, no vendor tags): instrument settings unknown",
-    "orphan-sidecars": "metadata sidecars whose image is gone",
+    "orphan-sidecars": "metadata sidecars whose image is gone: acquisitions without an image file, not in image counts",
     "unreadable": "files no reader could read, with the reason",
     "warnings": "files read with a warning (bad sidecar, wrong extension, ...)",
     "duplicate-exports": "acquisitions saved in several formats (tif + jpg + bmp): counted once",
@@ -137,6 +141,7 @@ class Catalog(LedgerMixin):
         Settings not given keep their stored value; when a stored setting changes, the derived
         columns of the root's images are recomputed, so counts never mix old and new settings."""
         settings_sql = f"SELECT {_SETTINGS_COLUMNS} FROM roots WHERE path = ?"
+        path = db_text(path)
         with self.db:
             before = self.db.execute(settings_sql, (path,)).fetchone()
             root_id = self.db.execute(
@@ -208,18 +213,23 @@ class Catalog(LedgerMixin):
 
     def known_files(self, root_id: int, folder: str | None = None, *, direct: bool = False) -> dict[str, KnownFile]:
         """Files catalogued under a root, or under one `folder` of it (only those directly in it when
-        `direct`), as an incremental scan compares them with the disk."""
+        `direct`), as an incremental scan compares them with the disk: paths as the walk gives them."""
         sql = """SELECT path, size_bytes, mtime_ns, sidecar_path, sidecar_size, sidecar_mtime_ns, status, acquisition_key
                  FROM images WHERE root_id = ?"""
         params: list[Any] = [root_id]
         if folder is not None:
-            prefix = os.path.join(folder, "")
+            prefix = os.path.join(db_text(folder), "")
             sql += " AND path >= ? AND path < ?"  # a range of the unique path index
             params += [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
             if direct:
                 sql += " AND instr(substr(path, ?), ?) = 0"
                 params += [len(prefix) + 1, os.sep]
-        return {row[0]: row[1:] for row in self.db.execute(sql, params)}
+        known = {row[0]: row[1:] for row in self.db.execute(sql, params)}
+        # Names that are not UTF-8 are stored encoded; only those rows are decoded (a partial index finds them).
+        for path, size, mtime, sidecar, *rest, key in self.db.execute(f"{sql} AND {ENCODED_SQL}", params):
+            del known[path]
+            known[fs_path(path)] = (size, mtime, sidecar and fs_path(sidecar), *rest, fs_path(key))
+        return known
 
     def known_folders(self, root_id: int) -> set[str]:
         """Names of a root's top-level folders that held present files at the last scan."""
@@ -228,39 +238,53 @@ class Catalog(LedgerMixin):
                WHERE root_id = ? AND status = 'present' AND instr(rel_path, ?) > 0""",
             (os.sep, root_id, os.sep),
         )
-        return {row[0] for row in rows}
+        return {fs_path(row[0]) for row in rows}
 
     # ----------------------------------------------------------------- writing
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
         settings = self._root_settings(root_id)
         groups = list(groups)
-        read_rows, failed_rows, metadata_rows = [], [], []
-        for group in groups:
+        keys = [db_text(group.acquisition_key) for group in groups]
+        read_rows, failed_rows, metadata_rows, derived_warnings = [], [], [], []
+        for key, group in zip(keys, groups, strict=True):
             primary = _primary(group.files)
+            sidecar = group.sidecar_path and db_text(group.sidecar_path)
             for result in group.files:
+                path, rel_path = db_text(result.path), db_text(result.rel_path)
                 stat = (
-                    result.path, scan_id, root_id, result.rel_path, group.acquisition_key, int(result is primary),
-                    "present", group.sidecar_path, group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes,
-                    result.mtime_ns, result.error, None,
+                    path, scan_id, root_id, rel_path, key, int(result is primary), "present", sidecar,
+                    group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes, result.mtime_ns,
+                    result.error and readable(result.error), None,
                 )
                 record = result.record
                 if record is None:
                     failed_rows.append(stat)
                     continue
-                derived = derive(settings, result.rel_path, record.vendor, record.technique,
+                derived = derive(settings, rel_path, record.vendor, record.technique,
                                  record.pixel_size_m, record.width_px, record.magnification)
                 read_rows.append((
                     *stat, *(getattr(record, name) for name in _RECORD_COLUMNS),
                     _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
                 ))
-                metadata_rows.append((result.metadata_json, result.path))
+                metadata_rows.append((result.metadata_json, path))
+                # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
+                derived_warnings += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
+        problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
+                        for key, group in zip(keys, groups, strict=True) for p in group.problems] + derived_warnings
+        try:
+            self._store_groups(keys, problem_rows, read_rows, failed_rows, metadata_rows)
+        except UnicodeEncodeError:  # vendor text holding undecodable bytes (rare): stored with U+FFFD
+            self._store_groups(keys, problem_rows, *(
+                [tuple(readable(v) if isinstance(v, str) else v for v in row) for row in rows]
+                for rows in (read_rows, failed_rows, metadata_rows)))
+
+    def _store_groups(self, keys: list[str], problem_rows: list[tuple], read_rows: list[tuple],
+                      failed_rows: list[tuple], metadata_rows: list[tuple]) -> None:
         with self.db:
-            self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(g.acquisition_key,) for g in groups])
+            self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(key,) for key in keys])
             self.db.executemany(
-                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
-                [(g.acquisition_key, p.path, p.severity, p.reason, scan_id) for g in groups for p in g.problems],
-            )
+                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)", problem_rows)
             self.db.executemany(_UPSERT_READ, read_rows)
             self.db.executemany(_UPSERT_FAILED, failed_rows)
             self.db.executemany(
@@ -268,29 +292,27 @@ class Catalog(LedgerMixin):
             )
 
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
-        paths = list(paths)
+        """Files gone from disk stay, marked missing (history is kept); returns how many. A sidecar-only
+        acquisition ends instead when its sidecar goes or pairs with an image again (unless linked)."""
+        rows = [(db_text(path),) for path in paths]
         with self.db:
             self.db.executemany(
+                """DELETE FROM images WHERE path = ? AND kind = 'sidecar-only'
+                   AND NOT EXISTS (SELECT 1 FROM article_images WHERE image_id = images.id)""", rows)
+            cursor = self.db.executemany(
                 "UPDATE images SET status = 'missing', missing_since_scan = ? WHERE path = ? AND status = 'present'",
-                [(scan_id, p) for p in paths],
+                [(scan_id, path) for (path,) in rows],
             )
-        return len(paths)
+        return cursor.rowcount
 
-    def replace_walk_state(
-        self, scan_id: int, root_id: int, problems: Sequence[Problem], orphans: Sequence[tuple[str, int]]
-    ) -> None:
-        """After a complete walk of a root: its folder-level problems and orphan sidecars, as found now."""
+    def replace_walk_state(self, scan_id: int, root_id: int, problems: Sequence[Problem]) -> None:
+        """After a complete walk of a root: its folder-level problems, as found now."""
         key = f"walk:{root_id}"
         with self.db:
             self.db.execute("DELETE FROM problems WHERE group_key = ?", (key,))
             self.db.executemany(
                 "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
-                [(key, p.path, p.severity, p.reason, scan_id) for p in problems],
-            )
-            self.db.execute("DELETE FROM orphan_sidecars WHERE root_id = ?", (root_id,))
-            self.db.executemany(
-                "INSERT OR REPLACE INTO orphan_sidecars(path, root_id, size_bytes, last_seen_scan) VALUES (?, ?, ?, ?)",
-                [(path, root_id, size, scan_id) for path, size in orphans],
+                [(key, db_text(p.path), p.severity, readable(p.reason), scan_id) for p in problems],
             )
 
     # ----------------------------------------------------------------- reading
@@ -299,11 +321,12 @@ class Catalog(LedgerMixin):
         row = self.db.execute(
             f"SELECT i.path, {', '.join('i.' + c for c in _RECORD_COLUMNS)}, m.json FROM images i "
             "LEFT JOIN metadata m ON m.image_id = i.id WHERE i.path = ?",
-            (str(path),),
+            (db_text(str(path)),),
         ).fetchone()
         if row is None:
             return None
         values = dict(zip(["path", *_RECORD_COLUMNS], row[:-1], strict=True))
+        values["path"] = fs_path(values["path"])
         return ImageRecord(**values, original_metadata=json.loads(row[-1]) if row[-1] else {})
 
     def image(self, image_id: int) -> dict[str, Any]:
@@ -390,11 +413,14 @@ class Catalog(LedgerMixin):
             "SELECT DISTINCT acquisition_key FROM images WHERE status = 'present' AND readable = 1 AND is_primary = 0", ())
         counts = {kind: self.db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
                   for kind, (sql, params) in queries.items()}
-        totals = self.db.execute(
-            """SELECT count(*), coalesce(sum(is_primary), 0) FROM images
-               WHERE status = 'present' AND readable = 1"""
+        files, acquisitions, sidecar_only, other = self.db.execute(
+            """SELECT coalesce(sum(kind = 'image'), 0), coalesce(sum(is_primary AND kind = 'image'), 0),
+                      coalesce(sum(kind = 'sidecar-only'), 0), coalesce(sum(kind NOT IN ('image', 'sidecar-only')), 0)
+               FROM images WHERE status = 'present' AND readable = 1"""
         ).fetchone()
-        return {"image_files": totals[0], "acquisitions": totals[1], **counts}
+        # Image totals are micrographs, as `count` counts them; the other kinds have their own totals.
+        return {"image_files": files, "acquisitions": acquisitions, "sidecar_only_acquisitions": sidecar_only,
+                "non_image_files": other, **counts}
 
     def audit_list(self, kind: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
         queries = _audit_queries()
@@ -429,7 +455,11 @@ def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
             "AND metadata_source = 'none' ORDER BY path",
             (),
         ),
-        "orphan-sidecars": ("SELECT path, size_bytes FROM orphan_sidecars ORDER BY path", ()),
+        "orphan-sidecars": (
+            "SELECT path, size_bytes, instrument, acquired_at FROM images "
+            "WHERE kind = 'sidecar-only' AND status = 'present' ORDER BY path",
+            (),
+        ),
         "unreadable": ("SELECT path, reason FROM problems WHERE severity = 'error' ORDER BY path", ()),
         "warnings": ("SELECT path, reason FROM problems WHERE severity = 'warning' ORDER BY path", ()),
         # An acquisition saved in several formats is one whose files are not all its primary.
@@ -476,4 +506,4 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
 
 
-__all__ = ["AUDIT_KINDS", "Catalog", "FileResult", "GroupResult", "ImageFilter"]
+__all__ = ["AUDIT_KINDS", "Catalog", "FileResult", "GroupResult", "ImageFilter", "db_text", "display_path", "fs_path"]

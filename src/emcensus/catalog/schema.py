@@ -7,6 +7,7 @@ the catalog from version N-1 to N; a catalog newer than this emcensus is refused
 from __future__ import annotations
 
 from emcensus.analysis.fov import FOV_TOLERANCE
+from emcensus.catalog.paths import ENCODED_SQL
 
 MIGRATIONS: list[list[str]] = [
     # 1: the census core
@@ -144,6 +145,11 @@ MIGRATIONS: list[list[str]] = [
         "DROP INDEX images_census",
         "CREATE INDEX images_census ON images(is_primary, kind, year, technique, instrument, detector_family,"
         " magnification, scalebar_decade, vendor, group_name, project, root_id) WHERE status = 'present' AND readable = 1",
+        # a sidecar whose image is gone is an `images` row of kind 'sidecar-only' (its metadata is read)
+        "DROP TABLE orphan_sidecars",
+        "CREATE INDEX audit_sidecar_only ON images(path) WHERE kind = 'sidecar-only' AND status = 'present'",
+        # paths of names that are not UTF-8, stored encoded (catalog.paths): found without a table scan
+        f"CREATE INDEX images_encoded ON images(root_id, path) WHERE {ENCODED_SQL}",
     ],
 ]
 

@@ -1,7 +1,9 @@
 """The census scan: walk roots read-only, read changed acquisitions in a pool, commit as it goes.
 
 The pool is any `concurrent.futures.Executor` (a local process pool by default; a Dask cluster via
-`Client.get_executor()`), so the same scan runs on a laptop or a cluster.
+`Client.get_executor()`), so the same scan runs on a laptop or a cluster. Every file read has a time
+budget (`file_timeout`): a read that blocks is recorded as an error and the census goes on
+(`scan.pool` says how, and where the bound is weaker).
 """
 
 from __future__ import annotations
@@ -11,23 +13,18 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    Executor,
-    Future,
-    ProcessPoolExecutor,
-    wait,
-)
-from dataclasses import dataclass, field
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from emcensus.catalog import Catalog, FileResult, GroupResult, KnownFile
 from emcensus.catalog.connection import scan_lock
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.outputs import guard_output
-from emcensus.readers import read_source
+from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
 from emcensus.scan.walk import Folder, Group, walk
 from emcensus.vocab import lookup_model
 
@@ -59,7 +56,7 @@ class ScanSummary:
     missing: int = 0  # catalogued before, gone now
     errors: int = 0  # files nothing could be read from
     warnings: int = 0
-    orphans: int = 0
+    orphans: int = 0  # sidecars whose image is gone: acquisitions without an image file, counted apart
     seconds: float = 0.0
     complete: bool = False
 
@@ -69,7 +66,8 @@ class ScanSummary:
             f"Scanned {len(self.roots)} root(s) in {self.seconds:.1f} s: {self.seen:,} image files on disk, "
             f"{self.read:,} read ({rate:,.0f} files/s), {self.skipped:,} unchanged since the last scan, "
             f"{self.missing:,} gone since then (kept as missing). {self.errors:,} unreadable, "
-            f"{self.warnings:,} read with warnings, {self.orphans:,} orphan sidecars."
+            f"{self.warnings:,} read with warnings. {self.orphans:,} acquisitions have only their sidecar left "
+            "(orphan sidecars: read, not counted as images)."
         )
         if self.errors or self.warnings or self.orphans:
             text += " See `emcensus audit` for the lists."
@@ -80,38 +78,62 @@ class ScanSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Task:
+    """A batch of acquisitions to read; `not_read`: files not to touch (path → why), after a timeout."""
+
     root: RootSpec
     root_path: str
     groups: list[Group]
+    file_timeout: float = FILE_TIMEOUT_S
+    not_read: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def files(self) -> list[str]:
+        return [image.path for group in self.groups for image in group.images]
+
+    def skip(self, indices: Iterable[int] | None, reason: str) -> _Task:
+        """This task again, with its files at `indices` (None: all of them) recorded as not read."""
+        files = self.files
+        chosen = files if indices is None else [files[i] for i in indices]
+        return replace(self, not_read={**self.not_read, **dict.fromkeys(chosen, reason)})
 
 
 def read_groups(task: _Task) -> list[GroupResult]:
     """Read a batch of acquisitions (runs in a worker): never raises, every failure is recorded."""
-    return [_read_group(task.root, task.root_path, group) for group in task.groups]
+    with Budget(task.file_timeout) as budget:
+        results, index = [], 0
+        for group in task.groups:
+            results.append(_read_group(task, group, budget, index))
+            index += len(group.images)
+    return results
 
 
-def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
+def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupResult:
+    """One acquisition's files; file `first + i` of the task is `group.images[i]`."""
+    root = task.root
     problems: list[Problem] = []
     results = []
     sidecar = group.sidecar
     sidecar_text = None  # read once for all the files of the frame (tif + jpg + bmp)
-    for image in group.images:
-        record, error, metadata_json = None, None, None
+    for index, image in enumerate(group.images, first):
+        record, error, metadata_json = None, task.not_read.get(image.path), None
+        settings = {"instrument": root.instrument, "instrument_technique": root.technique, "problems": problems,
+                    "mtime": image.mtime_ns / 1e9}
         try:
-            with Source(image.path, sidecar.path if sidecar else None, sidecar_text=sidecar_text) as source:
-                record = read_source(
-                    source,
-                    instrument=root.instrument,
-                    instrument_technique=root.technique,
-                    problems=problems,
-                    mtime=image.mtime_ns / 1e9,
-                )
-                sidecar_text = source.loaded_sidecar_text
-            if root.vendor and record.vendor is None:
-                record.vendor = root.vendor
-            # The vendor tree travels back as JSON text: a fraction of the cost of pickling the dict.
-            metadata_json = json.dumps(record.original_metadata, ensure_ascii=False, default=str)
-            record.original_metadata = {}
+            if error is None:
+                with budget.file(index):
+                    if group.sidecar_only:
+                        record = read_sidecar_only(image.path, **settings)
+                    else:
+                        with Source(image.path, sidecar.path if sidecar else None, sidecar_text=sidecar_text) as source:
+                            record = read_source(source, **settings)
+                            sidecar_text = source.loaded_sidecar_text
+                    if root.vendor and record.vendor is None:
+                        record.vendor = root.vendor
+                    # The vendor tree travels back as JSON text: a fraction of the cost of pickling the dict.
+                    metadata_json = json.dumps(record.original_metadata, ensure_ascii=False, default=str)
+                    record.original_metadata = {}
+        except ReadTimeout:
+            record, error = None, timeout_reason(task.file_timeout)
         except UnreadableFileError as exc:
             error = str(exc)
         except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a census of 150k files
@@ -119,8 +141,8 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
         if error:
             problems.append(Problem(image.path, error))
         results.append(
-            FileResult(image.path, image.path[len(os.path.join(root_path, "")):], image.size, image.mtime_ns, record, error,
-                       metadata_json)
+            FileResult(image.path, image.path[len(os.path.join(task.root_path, "")):], image.size, image.mtime_ns, record,
+                       error, metadata_json)
         )
     return GroupResult(
         group.key,
@@ -129,6 +151,7 @@ def _read_group(root: RootSpec, root_path: str, group: Group) -> GroupResult:
         sidecar.size if sidecar else None,
         sidecar.mtime_ns if sidecar else None,
         problems,
+        group.sidecar_only,
     )
 
 
@@ -156,30 +179,31 @@ def scan(
     workers: int | None = None,
     progress: ScanProgress | None = None,
     batch_size: int = 128,
+    file_timeout: float = FILE_TIMEOUT_S,
 ) -> ScanSummary:
     """Census `roots` into `catalog`: new and changed files are read, unchanged ones skipped,
     vanished ones marked missing (only after a complete walk). Safe to interrupt and re-run.
 
     `workers=0` reads in this process (debugging); otherwise a process pool of `workers` (default:
-    all cores) is used unless an `executor` is given.
+    all cores) is used unless an `executor` is given. A file whose read takes longer than
+    `file_timeout` seconds is recorded as not read (see `scan.pool`).
     """
+    if not file_timeout > 0:
+        raise ConfigError(f"the time a file may take to read must be a positive number of seconds, not {file_timeout}")
     summary = ScanSummary(roots=[r.path for r in roots])
     started = time.perf_counter()
     specs = [_checked_root(catalog, root) for root in roots]
     with scan_lock(catalog.path):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
-        own_pool = None
-        if executor is None and workers != 0:
-            executor = own_pool = ProcessPoolExecutor(max_workers=workers or os.cpu_count())
+        pool = Pool(executor, workers, file_timeout)
         status = "interrupted"
         try:
             for spec in specs:
-                _scan_root(catalog, scan_id, spec, executor, progress, batch_size, summary, own_pool is not None)
+                _scan_root(catalog, scan_id, spec, pool, progress, batch_size, summary)
             status = "complete"
             summary.complete = True
         finally:
-            if own_pool is not None:
-                own_pool.shutdown(cancel_futures=True)
+            pool.shutdown()
             summary.seconds = time.perf_counter() - started
             catalog.finish_scan(scan_id, status, vars(summary))
     return summary
@@ -217,7 +241,7 @@ class _SurveyResult:
     seen: int = 0
     skipped: int = 0
     gone: list[str] = field(default_factory=list)  # catalogued as present, not on disk now
-    orphans: list[tuple[str, int]] = field(default_factory=list)
+    orphans: int = 0  # sidecars whose image is gone (in `changed` when new or changed)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -240,13 +264,14 @@ def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _Su
             present_by_key.setdefault(row[6], set()).add(path)
     seen: set[str] = set()
     for folder in folders:
-        result.orphans.extend((item.path, item.size) for item in folder.orphans)
-        for group in folder.groups:
-            result.seen += len(group.images)
+        result.orphans += len(folder.orphans)
+        for group in (*folder.groups, *folder.orphans):
             seen.update(image.path for image in group.images)
-            if _unchanged(group, known, present_by_key):
-                result.skipped += len(group.images)
-            else:
+            unchanged = _unchanged(group, known, present_by_key)
+            if not group.sidecar_only:
+                result.seen += len(group.images)
+                result.skipped += len(group.images) if unchanged else 0
+            if not unchanged:
                 result.changed.append(group)
     result.gone.extend(path for path, row in known.items() if row[5] == "present" and path not in seen)
 
@@ -255,11 +280,10 @@ def _scan_root(
     catalog: Catalog,
     scan_id: int,
     root: RootSpec,
-    executor: Executor | None,
+    pool: Pool,
     progress: ScanProgress | None,
     batch_size: int,
     summary: ScanSummary,
-    workers_read_catalog: bool,
 ) -> None:
     root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
                                   magnification_reference_m=root.magnification_reference_m, layout=root.layout)
@@ -267,7 +291,7 @@ def _scan_root(
     top = list(walk(root.path, walked.problems, recurse=False))
     _compare(top, catalog.known_files(root_id, root.path, direct=True), walked)
     subfolders = [folder for listed in top for folder in listed.subfolders]
-    if workers_read_catalog:
+    if pool.local:
         surveys = [_Survey(folder, root.path, catalog=os.path.abspath(catalog.path), root_id=root_id)
                    for folder in subfolders]
     else:
@@ -276,52 +300,45 @@ def _scan_root(
         gone_folder = catalog.known_files(root_id, os.path.join(root.path, name))  # everything in it is gone
         walked.gone.extend(path for path, row in gone_folder.items() if row[5] == "present")
 
-    in_flight: set[Future] = set()
-    max_in_flight = 4 * (getattr(executor, "_max_workers", None) or os.cpu_count() or 1)
+    in_flight: set[Ticket] = set()
+    max_in_flight = 4 * pool.width
     batch: list[Group] = []
 
-    def collect(futures: Iterable[Future]) -> None:
-        for future in futures:
-            groups = future.result()
-            catalog.write_groups(scan_id, root_id, groups)
-            _tally(groups, summary, progress)
+    def collect(tickets: Iterable[Ticket]) -> None:
+        for ticket in tickets:
+            catalog.write_groups(scan_id, root_id, ticket.value)
+            _tally(ticket.value, summary, progress)
 
     def submit() -> None:
         nonlocal batch
-        task, batch = _Task(root, root.path, batch), []
+        task, batch = _Task(root, root.path, batch, pool.file_timeout), []
+        files = sum(len(g.images) for g in task.groups)
         if progress:
-            progress.queued(sum(len(g.images) for g in task.groups))
-        if executor is None:
-            collect([_Done(read_groups(task))])
-            return
-        in_flight.add(executor.submit(read_groups, task))
+            progress.queued(files)
+        in_flight.add(pool.submit(read_groups, task, files))
         if len(in_flight) >= max_in_flight:
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            done = pool.wait(in_flight)
             in_flight.difference_update(done)
             collect(done)
 
     def results() -> Iterator[_SurveyResult]:
-        """Survey results as they come, with at most `window` surveys out: memory stays flat."""
+        """Survey results as they come, with at most `width` surveys out: memory stays flat."""
         yield walked
-        if executor is None:
-            yield from map(survey, surveys)
-            return
         pending, running = deque(surveys), set()
-        window = getattr(executor, "_max_workers", None) or os.cpu_count() or 1
         while pending or running:
-            while pending and len(running) < window:
-                running.add(executor.submit(survey, pending.popleft()))
-            done, running = wait(running, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
+            while pending and len(running) < pool.width:
+                running.add(pool.submit(survey, pending.popleft()))
+            done = pool.wait(running)
+            running.difference_update(done)
+            yield from (ticket.value for ticket in done)
 
     gone: list[str] = []
-    orphans: list[tuple[str, int]] = []
     problems: list[Problem] = []
     for part in results():
         summary.seen += part.seen
         summary.skipped += part.skipped
         gone.extend(part.gone)
-        orphans.extend(part.orphans)
+        summary.orphans += part.orphans
         problems.extend(part.problems)
         for group in part.changed:
             batch.append(group)
@@ -329,27 +346,19 @@ def _scan_root(
                 submit()
     if batch:
         submit()
-    collect(in_flight)
+    while in_flight:
+        done = pool.wait(in_flight)
+        in_flight.difference_update(done)
+        collect(done)
 
     summary.missing += catalog.mark_missing(scan_id, gone)
-    catalog.replace_walk_state(scan_id, root_id, problems, orphans)
-    summary.orphans += len(orphans)
+    catalog.replace_walk_state(scan_id, root_id, problems)
     summary.errors += sum(1 for p in problems if p.severity == "error")
     summary.warnings += sum(1 for p in problems if p.severity == "warning")
 
 
-class _Done:
-    """A result computed in this process, shaped like a finished Future."""
-
-    def __init__(self, value: list[GroupResult]):
-        self._value = value
-
-    def result(self) -> list[GroupResult]:
-        return self._value
-
-
 def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgress | None) -> None:
-    files = sum(len(g.files) for g in groups)
+    files = sum(len(g.files) for g in groups if not g.sidecar_only)  # image files; orphans are tallied by the walk
     errors = sum(1 for g in groups for f in g.files if f.error)
     warnings = sum(1 for g in groups for p in g.problems if p.severity == "warning")
     summary.read += files

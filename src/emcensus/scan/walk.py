@@ -42,18 +42,20 @@ class FileStat:
 
 @dataclass(slots=True)
 class Group:
-    """One acquisition: files of one frame (same folder, same stem) and the sidecar they share."""
+    """One acquisition: files of one frame (same folder, same stem) and the sidecar they share; or,
+    `sidecar_only`, a sidecar whose image is gone (in `images`, read alone)."""
 
     key: str
     images: list[FileStat]
     sidecar: FileStat | None = None
+    sidecar_only: bool = False
 
 
 @dataclass(slots=True)
 class Folder:
     path: str
     groups: list[Group] = field(default_factory=list)
-    orphans: list[FileStat] = field(default_factory=list)
+    orphans: list[Group] = field(default_factory=list)  # sidecars whose image is gone, `sidecar_only`
     subfolders: list[str] = field(default_factory=list)  # what the walk descends into next
 
 
@@ -186,6 +188,7 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
                     break
         group.images.append(item)
     orphans = [
-        item for (stem_ext, item) in sidecars.items() if stem_ext not in used and looks_like_metadata(item.path)
+        Group(os.path.join(folder_path, stem), [item], sidecar_only=True)
+        for (stem, suffix), item in sidecars.items() if (stem, suffix) not in used and looks_like_metadata(item.path)
     ]
     return Folder(folder_path, list(groups.values()), orphans)

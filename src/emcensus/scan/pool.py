@@ -1,0 +1,255 @@
+"""Scan tasks on an executor, with a time budget per file: one blocking read never hangs a census.
+
+Three layers, cheapest first:
+
+1. **In the worker.** Where a task runs in a process's main thread (the local process pool, and
+   `workers=0`), each file's read is armed with `signal.setitimer`: a read still running after
+   `file_timeout` seconds is interrupted and recorded as an error ("read took longer than N s; not
+   read"), and the worker goes on with the next file. It costs two system calls per file.
+2. **The local pool, watched.** Each worker marks in shared memory which file it reads, since when.
+   A read that outlives its budget plus a grace (one the signal could not interrupt: a C library that
+   retries a blocked system call, a reader that blocks signals) gets the pool's processes killed and
+   a fresh pool started; that file is recorded as timed out, every other task in flight is submitted
+   again, and the census goes on.
+3. **Any other executor** (Dask, threads) runs tasks in threads, where neither works. There the scan
+   stops waiting when no task at all finished for `file_timeout` x the files of the biggest batch in
+   flight (+ a minute): the batches still out, including any queued behind the blocked ones, are
+   recorded as not read with that reason. Python cannot stop a thread, so the executor's thread stays
+   blocked until its read returns (restart that Dask worker to free it).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+#: How long one file may take to read, by default.
+FILE_TIMEOUT_S = 30.0
+_STALL_GRACE_S = 60.0  # layer 3: on top of the budget of a whole batch
+_SLOT_FIELDS = 3  # per worker in shared memory: read started (monotonic s, 0: idle), task serial, file index
+
+_slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
+_serial = 0  # the task this worker runs now
+
+
+class ReadTimeout(BaseException):
+    """Raised by the alarm in the middle of a read. Not an `Exception`, so that a reader's `except
+    Exception` cannot mistake it for a damaged file."""
+
+
+def timeout_reason(seconds: float) -> str:
+    return f"read took longer than {seconds:g} s; not read"
+
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------- worker side
+def _init_worker(progress: Any, counter: Any) -> None:
+    global _slot
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    _slot = (progress, index * _SLOT_FIELDS) if (index + 1) * _SLOT_FIELDS <= len(progress) else None
+
+
+def _run(fn: Callable[[Any], T], arg: Any, serial: int) -> T:
+    global _serial
+    _serial = serial
+    return fn(arg)
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    raise ReadTimeout
+
+
+class Budget:
+    """The time budget of each file a task reads (layers 1 and 2); use as a context manager."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._previous: Any = None
+        self._armed = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+    def __enter__(self) -> Budget:
+        if self._armed:
+            self._previous = signal.signal(signal.SIGALRM, _on_alarm)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+
+    @contextmanager
+    def file(self, index: int) -> Iterator[None]:
+        """Bound the read of file `index` of the task: `ReadTimeout` when it takes too long."""
+        if _slot is not None:
+            progress, base = _slot
+            progress[base + 1], progress[base + 2], progress[base] = _serial, index, time.monotonic()
+        if self._armed:
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        try:
+            yield
+        finally:
+            if self._armed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+            if _slot is not None:
+                _slot[0][_slot[1]] = 0.0
+
+
+# ----------------------------------------------------------------- scan side
+class Ticket:
+    """One submitted task; `value` is its result once `done`."""
+
+    __slots__ = ("arg", "done", "files", "fn", "future", "serial", "value")
+
+    def __init__(self, fn: Callable[[Any], Any], arg: Any, serial: int, files: int):
+        self.fn, self.arg, self.serial, self.files = fn, arg, serial, files
+        self.future: Future | None = None
+        self.done = False
+        self.value: Any = None
+
+
+class _LocalWorkers:
+    """A process pool whose workers report the file they read (layer 2), and can be replaced."""
+
+    def __init__(self, workers: int):
+        self.workers = workers
+        self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
+        self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
+                                            initargs=(self.progress, multiprocessing.Value("i", 0)))
+
+    def stuck(self, limit: float) -> tuple[int, int] | None:
+        """(task serial, file index) of a read running for longer than `limit` seconds."""
+        now = time.monotonic()
+        for base in range(0, len(self.progress), _SLOT_FIELDS):
+            started = self.progress[base]
+            if started and now - started > limit:
+                return int(self.progress[base + 1]), int(self.progress[base + 2])
+        return None
+
+    def kill(self) -> None:
+        """End every worker now. ProcessPoolExecutor has no public way to stop a running task."""
+        processes = list((self.executor._processes or {}).values())  # noqa: SLF001 - our own pool
+        for process in processes:
+            process.kill()
+        for process in processes:
+            process.join(10)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+class Pool:
+    """The scan's executor: tasks in, tickets out, every file read bounded in time (see above).
+
+    `executor=None, workers=0` runs tasks in this process; `executor=None` otherwise starts a local
+    pool of `workers` processes (default: all cores); any other executor is used as given.
+    """
+
+    def __init__(self, executor: Executor | None, workers: int | None, file_timeout: float):
+        self.file_timeout = file_timeout
+        self._executor = executor
+        self._local = _LocalWorkers(workers or os.cpu_count() or 1) if executor is None and workers != 0 else None
+        if self._local is not None:
+            self._executor = self._local.executor
+        self.width = self._local.workers if self._local else getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+        self._poll = min(1.0, file_timeout / 4)
+        self._grace = min(5.0, file_timeout)
+        self._live: set[Ticket] = set()
+        self._serials = 0
+        self._last_progress = time.monotonic()
+
+    @property
+    def local(self) -> bool:
+        """Whether tasks run in this machine's processes (which can read the catalog themselves)."""
+        return self._local is not None
+
+    def submit(self, fn: Callable[[Any], Any], arg: Any, files: int = 0) -> Ticket:
+        """Run `fn(arg)`. `files`: how many files it reads; then `arg.skip(indices, reason)` must give the
+        task again, the files at `indices` (None: all) recorded as not read with `reason`. A task
+        that reads no files (`files=0`) is never given up on."""
+        self._serials += 1
+        ticket = Ticket(fn, arg, self._serials, files)
+        if self._executor is None:
+            ticket.value, ticket.done = _run(fn, arg, ticket.serial), True
+            return ticket
+        ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
+        self._live.add(ticket)
+        return ticket
+
+    def wait(self, tickets: set[Ticket]) -> set[Ticket]:
+        """Some finished tickets of `tickets` (at least one), waiting as long as that takes."""
+        while True:
+            finished = {ticket for ticket in tickets if ticket.done}
+            if finished:
+                return finished
+            by_future = {ticket.future: ticket for ticket in tickets}
+            done, _ = wait(by_future, timeout=self._poll, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._take(by_future[future])
+            if not done:
+                self._watch()
+
+    def shutdown(self) -> None:
+        if self._local is not None:
+            self._local.executor.shutdown(cancel_futures=True)
+
+    def _take(self, ticket: Ticket) -> None:
+        ticket.value, ticket.done = ticket.future.result(), True
+        self._live.discard(ticket)
+
+    def _watch(self) -> None:
+        """Nothing finished for a while: find a blocked read and get past it."""
+        now = time.monotonic()
+        if any(ticket.future.done() for ticket in self._live):
+            self._last_progress = now
+        if self._local is not None:
+            culprit = self._local.stuck(self.file_timeout + self._grace)
+            if culprit is not None:
+                self._replace_workers(*culprit)
+            return
+        reads = [ticket for ticket in self._live if ticket.files]
+        stall = self.file_timeout * max((ticket.files for ticket in reads), default=0) + _STALL_GRACE_S
+        if reads and now - self._last_progress > stall:
+            reason = f"no result from the executor within {stall:g} s (a read blocked its workers); not read"
+            for ticket in reads:
+                if not ticket.future.done():
+                    ticket.future.cancel()
+                    self._give_up(ticket, None, reason)
+
+    def _give_up(self, ticket: Ticket, indices: Iterable[int] | None, reason: str) -> None:
+        """Record files of a task as not read (in this process: nothing is read)."""
+        ticket.arg = ticket.arg.skip(indices, reason)
+        if indices is None:
+            ticket.value, ticket.done = _run(ticket.fn, ticket.arg, ticket.serial), True
+            self._live.discard(ticket)
+
+    def _replace_workers(self, serial: int, index: int) -> None:
+        """Kill the local pool, whose worker is stuck on file `index` of task `serial`, and start a
+        fresh one with every unfinished task, that task without that file."""
+        culprit = next((ticket for ticket in self._live if ticket.serial == serial), None)
+        if culprit is None:  # finished meanwhile
+            return
+        assert self._local is not None
+        self._local.kill()
+        self._local = _LocalWorkers(self._local.workers)
+        self._executor = self._local.executor
+        for ticket in list(self._live):
+            future = ticket.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self._take(ticket)
+                continue
+            if ticket is culprit:
+                self._give_up(ticket, [index], timeout_reason(self.file_timeout))
+            ticket.future = self._executor.submit(_run, ticket.fn, ticket.arg, ticket.serial)
+        self._last_progress = time.monotonic()
+
+
+__all__ = ["FILE_TIMEOUT_S", "Budget", "Pool", "ReadTimeout", "Ticket", "timeout_reason"]

@@ -1,0 +1,102 @@
+"""A read that blocks (a FIFO behind an HDF5 external link, a hung share) never hangs a census: it is
+recorded with its reason, a worker stuck beyond what a signal can interrupt is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+import emcensus.scan as scan_module
+from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError
+from emcensus.scan import RootSpec, scan
+from emcensus.scan import pool as pool_module
+from support import write_tiff
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """Seven images in one folder: one batch, the blocking one in the middle."""
+    root = tmp_path / "archive"
+    for index in range(7):
+        write_tiff(root / f"img{index}.tif", seed=index)
+    return root
+
+
+@pytest.fixture
+def fifo(tmp_path: Path):
+    """A FIFO with no writer: opening it for reading blocks forever. Released at the end."""
+    path = tmp_path / "pipe"
+    os.mkfifo(path)
+    yield path
+    try:  # a reader still blocked in open() (a thread of this process) gets EOF and returns
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+
+
+def _blocking_reader(fifo: Path, pids: Path, *, block_signals: bool):
+    """`read_source` that blocks on `fifo` for img3.tif (in a way a signal can or cannot interrupt)."""
+    real = scan_module.read_source
+
+    def read_source(source, **kwargs):
+        if source.path.name == "img3.tif":
+            with pids.open("a") as handle:
+                handle.write(f"{os.getpid()}\n")
+            if block_signals:  # a C library that retries its system call: the alarm never lands
+                signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            with open(fifo, "rb") as handle:
+                handle.read()
+        return real(source, **kwargs)
+
+    return read_source
+
+
+def _census(catalog: Catalog, archive: Path) -> tuple[set[str], dict[str, str]]:
+    read = {Path(row["path"]).name for row in catalog.images()}
+    unreadable = {Path(row["path"]).name: row["reason"] for row in catalog.audit_list("unreadable")}
+    return read, unreadable
+
+
+@pytest.mark.parametrize(("workers", "block_signals"), [(2, False), (2, True), (0, False)],
+                         ids=["interruptible", "signals-blocked", "in-process"])
+def test_a_blocking_read_is_recorded_and_the_scan_goes_on(archive: Path, fifo: Path, tmp_path: Path, monkeypatch,
+                                                          workers: int, block_signals: bool) -> None:
+    pids = tmp_path / "pids"
+    monkeypatch.setattr(scan_module, "read_source", _blocking_reader(fifo, pids, block_signals=block_signals))
+    started = time.monotonic()
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        summary = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=workers, file_timeout=1)
+        assert summary.complete and summary.errors == 1 and summary.read == 7
+        read, unreadable = _census(catalog, archive)
+    assert time.monotonic() - started < 30
+    assert unreadable == {"img3.tif": "read took longer than 1 s; not read"}
+    assert read == {f"img{i}.tif" for i in range(7) if i != 3}  # the rest of its batch is read
+    [pid] = {int(line) for line in pids.read_text().split()}  # read once: never tried again
+    if block_signals:  # the stuck worker was killed and replaced
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_any_executor_gives_up_on_reads_that_never_return(archive: Path, fifo: Path, tmp_path: Path,
+                                                          monkeypatch) -> None:
+    """Threads (and Dask) cannot be interrupted: the scan stops waiting for them, and says so."""
+    monkeypatch.setattr(scan_module, "read_source", _blocking_reader(fifo, tmp_path / "pids", block_signals=False))
+    monkeypatch.setattr(pool_module, "_STALL_GRACE_S", 0.0)
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(2) as threads:
+        summary = scan(catalog, [RootSpec(str(archive), "SU8230")], executor=threads, batch_size=1, file_timeout=1)
+        assert summary.complete and summary.errors == 1
+        read, unreadable = _census(catalog, archive)
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # let the blocked thread go
+    assert unreadable["img3.tif"].startswith("no result from the executor within 1 s")
+    assert read == {f"img{i}.tif" for i in range(7) if i != 3}
+
+
+def test_the_time_budget_is_validated(archive: Path, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(ConfigError, match="positive"):
+        scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=0)
