@@ -16,23 +16,10 @@ import pytest
 
 from emcensus import read_metadata
 from emcensus.errors import UnreadableFileError
+from readers.vendor_craft import VELOX_META as META
+from readers.vendor_craft import metadata_column, velox_image as _image
 
 SECRET = "outside-the-archive"
-
-
-def _metadata_column(meta: dict) -> np.ndarray:
-    raw = json.dumps(meta).encode() + b"\0"
-    return np.frombuffer(raw.ljust(4096, b"\0"), dtype=np.uint8).reshape(-1, 1)
-
-
-META = {"BinaryResult": {"Detector": "HAADF", "PixelSize": {"width": "1e-9"}, "PixelUnitX": "m"},
-        "Optics": {"AccelerationVoltage": "300000"}, "Instrument": {"InstrumentModel": "Talos"}}
-
-
-def _image(group: h5py.Group, name: str, meta: dict, frames: int = 1) -> None:
-    image = group.create_group(name)
-    image.create_dataset("Data", data=np.zeros((8, 6, frames), dtype=np.uint8))
-    image.create_dataset("Metadata", data=_metadata_column(meta))
 
 
 def _outside(tmp_path: Path) -> Path:
@@ -102,7 +89,7 @@ def _external_storage(path: Path, target: Path) -> None:
 
 def test_external_storage_in_an_outside_file_is_not_read(tmp_path: Path) -> None:
     target = tmp_path / "outside.bin"
-    target.write_bytes(_metadata_column({**META, "Instrument": {"InstrumentModel": SECRET}}).tobytes())
+    target.write_bytes(metadata_column({**META, "Instrument": {"InstrumentModel": SECRET}}).tobytes())
     path = tmp_path / "archive.emd"
     _external_storage(path, target)
     with pytest.raises(UnreadableFileError, match="keeps its data in another file") as error:

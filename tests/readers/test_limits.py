@@ -119,3 +119,31 @@ def test_any_numbers_leave_only_physical_values(values: dict[str, float | int | 
         value = getattr(reading, name)
         assert value is None or bounds.holds(float(value))
     assert len(problems) == sum(1 for name in PHYSICAL_RANGES if values[name] is not None and getattr(reading, name) is None)
+
+
+def test_velox_pixel_size_1e308(tmp_path: Path) -> None:
+    import h5py
+
+    from readers.vendor_craft import VELOX_META as META
+    from readers.vendor_craft import velox_image as _image
+
+    path = tmp_path / "v.emd"
+    meta = {**META, "BinaryResult": {**META["BinaryResult"], "PixelSize": {"width": "1e308"}},
+            "Optics": {"AccelerationVoltage": "1e-300", "NominalMagnification": "1e300"}}
+    with h5py.File(path, "w") as handle:
+        _image(handle.create_group("Data/Image"), "0", meta)
+    record, problems = _read(path)
+    assert (record.pixel_size_m, record.accelerating_voltage_v, record.magnification) == (None, None, None)
+    assert len(problems) == 3
+
+
+def test_mrc_voxel_size_of_a_kilometre(tmp_path: Path) -> None:
+    import mrcfile
+    import numpy as np
+
+    path = tmp_path / "m.mrc"
+    with mrcfile.new(path, data=np.zeros((1, 4, 4), dtype=np.int8)) as mrc:
+        mrc.voxel_size = 1e13  # Å
+    record, problems = _read(path)
+    assert (record.pixel_size_m, record.width_px) == (None, 4)
+    assert [p.reason.split(" ")[0] for p in problems] == ["pixel"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 SER_IMAGE, SER_SPECTRUM = 0x4122, 0x4120
 
@@ -50,6 +54,26 @@ def ser_bytes(kind: int = SER_IMAGE, width: int = 4, height: int = 4, delta: flo
     tags = b"".join(struct.pack("<HHI", 0x4152, 0, 1_455_000_000) for _ in range(elements))
     return header + struct.pack(f"<{elements}I", *data_offsets) + struct.pack(f"<{elements}I", *tag_offsets) + \
         element * elements + tags
+
+
+#: A Velox metadata document with the fields the reader uses.
+VELOX_META: dict[str, Any] = {
+    "BinaryResult": {"Detector": "HAADF", "PixelSize": {"width": "1e-9"}, "PixelUnitX": "m"},
+    "Optics": {"AccelerationVoltage": "300000"}, "Instrument": {"InstrumentModel": "Talos"},
+}
+
+
+def metadata_column(meta: dict[str, Any]) -> np.ndarray:
+    """Velox's zero-padded uint8 column of JSON text."""
+    raw = json.dumps(meta).encode() + b"\0"
+    return np.frombuffer(raw.ljust(4096, b"\0"), dtype=np.uint8).reshape(-1, 1)
+
+
+def velox_image(group: Any, name: str, meta: dict[str, Any], frames: int = 1) -> None:
+    """One `/Data/Image/<name>` group of an 8×6 image with `frames` frames, in an open h5py group."""
+    image = group.create_group(name)
+    image.create_dataset("Data", data=np.zeros((8, 6, frames), dtype=np.uint8))
+    image.create_dataset("Metadata", data=metadata_column(meta))
 
 
 def write(path: Path, data: bytes) -> Path:
