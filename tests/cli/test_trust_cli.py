@@ -84,3 +84,26 @@ def test_tables_keep_ids_whole(census) -> None:
     table = census("pubs", "list").stdout
     assert long_id in table  # on one line, not cut at 80 columns
     assert "…" not in table
+
+
+@pytest.mark.parametrize("line", ["Magnification=1e-310", "Magnification=1e306", "PixelSize=1e308"])
+def test_an_absurd_value_leaves_the_fov_empty_and_says_why(cli, tmp_path, line: str) -> None:
+    from support import hitachi_sidecar, write_tiff
+
+    root = tmp_path / "SU8230"
+    write_tiff(root / "p/absurd.tif")
+    key = line.split("=")[0]
+    sidecar = [line if entry.startswith(f"{key}=") else entry for entry in hitachi_sidecar(5000, "SE(U)").split("\r\n")]
+    if key == "Magnification":
+        sidecar = [entry for entry in sidecar if not entry.startswith("PixelSize=")]
+    (root / "p/absurd.txt").write_text("\r\n".join(sidecar), encoding="cp1252")
+    cli("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    [row] = json.loads(cli("count", "--by", "scalebar_decade", "--format", "json").stdout)
+    if key == "PixelSize":  # the magnification route still gives the FOV
+        assert row == {"scalebar_decade": "1–10 µm", "count": 1}
+    else:
+        assert row == {"scalebar_decade": None, "count": 1}
+    warnings = json.loads(cli("audit", "--list", "warnings", "--format", "json").stdout)
+    assert any(w["path"].endswith("absurd.tif") or w["path"].endswith("absurd.txt") for w in warnings), warnings
+    report = cli("report", str(tmp_path / "report"))
+    assert report.exit_code == 0
