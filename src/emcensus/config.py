@@ -17,15 +17,21 @@ Values from the file win over the built-in table, which wins over nothing.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emcensus.access import read_bounded
 from emcensus.analysis.layout import compile_layout
-from emcensus.errors import ConfigError
+from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.scan import RootSpec
 from emcensus.vocab import TECHNIQUES, lookup_model
+
+
+#: A facility file lists instruments and folders: anything near this size is not one.
+MAX_FACILITY_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -67,28 +73,57 @@ def instrument_defaults(name: str, model: str | None = None, vendor: str | None 
 
 
 def load_facility(path: str | Path) -> Facility:
-    """Read and check a facility TOML file; relative roots are relative to the file."""
+    """Read and check a facility TOML file; relative roots are relative to the file.
+
+    Read under the file-access policy (a FIFO or a huge file named facility.toml is refused, not
+    waited on), and every value is checked for its type: a string where a list belongs would
+    otherwise become one root per character."""
     path = Path(path)
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read facility file {path}: {exc.strerror or exc}") from exc
+        data: dict[str, Any] = tomllib.loads(read_bounded(path, MAX_FACILITY_BYTES, "facility file").decode("utf-8"))
+    except UnreadableFileError as exc:
+        raise ConfigError(f"cannot read facility file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    facility_table = data.get("facility", {})
+    facility_table = _table(data.get("facility", {}), f"{path}: [facility]")
+    entries = data.get("instrument", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{path}: instruments are written [[instrument]], one table each")
     instruments = []
-    for index, entry in enumerate(data.get("instrument", []), start=1):
-        if "name" not in entry or not entry.get("roots"):
-            raise ConfigError(f"{path}: [[instrument]] #{index} needs a name and a list of roots")
-        roots = [str((path.parent / root).resolve()) for root in entry["roots"]]
-        vendor, technique = instrument_defaults(entry["name"], entry.get("model"), entry.get("vendor"), entry.get("technique"))
+    for index, entry in enumerate(entries, start=1):
+        where = f"{path}: [[instrument]] #{index}"
+        entry = _table(entry, where)
+        name, roots = entry.get("name"), entry.get("roots")
+        if not isinstance(name, str) or not name.strip() or not isinstance(roots, list) or not roots:
+            raise ConfigError(f"{where} needs a name and a list of roots, e.g. roots = [\"/mnt/archive/SU8230\"]")
+        where = f"{path}: instrument {name}"
+        if not all(isinstance(root, str) and root for root in roots):
+            raise ConfigError(f"{where}: each root is a folder path in quotes")
+        texts = {key: _text(entry.get(key), f"{where}: {key}") for key in ("model", "vendor", "technique")}
+        vendor, technique = instrument_defaults(name, texts["model"], texts["vendor"], texts["technique"])
         reference = entry.get("magnification_reference_mm")
-        if reference is not None and (isinstance(reference, bool) or not isinstance(reference, int | float) or reference <= 0):
-            raise ConfigError(f"{path}: instrument {entry['name']}: magnification_reference_mm must be a positive number of millimetres")
-        instruments.append(Instrument(entry["name"], roots, entry.get("model"), vendor, technique, reference))
+        if reference is not None and (isinstance(reference, bool) or not isinstance(reference, int | float)
+                                      or not math.isfinite(reference) or reference <= 0):
+            raise ConfigError(f"{where}: magnification_reference_mm must be a positive number of millimetres")
+        resolved = [str((path.parent / root).resolve()) for root in roots]
+        instruments.append(Instrument(name, resolved, texts["model"], vendor, technique, reference))
     if not instruments:
         raise ConfigError(f"{path}: no [[instrument]] with roots")
-    layout = facility_table.get("layout")
+    layout = _text(facility_table.get("layout"), f"{path}: [facility] layout")
     if layout is not None:
-        compile_layout(str(layout))  # a bad pattern fails here, not in the middle of a scan
-    return Facility(facility_table.get("name", "facility"), layout, instruments)
+        compile_layout(layout)  # a bad pattern fails here, not in the middle of a scan
+    return Facility(_text(facility_table.get("name"), f"{path}: [facility] name") or "facility", layout, instruments)
+
+
+def _table(value: Any, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table of keys and values")
+    return value
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{where} must be text in quotes, not {value!r}")
+    return value

@@ -121,3 +121,10 @@ def test_an_os_error_on_an_output_is_one_line(cli, tiny_archive: Path) -> None:
     cli("scan", str(tiny_archive), "--workers", "0", "--quiet")
     line = one_line_error(cli("report", "/proc/emcensus-report", ok=False))
     assert "/proc/emcensus-report" in line
+
+
+@pytest.mark.parametrize("limit", ["0", "-3"])
+def test_audit_limit_is_a_positive_count(cli, tiny_archive: Path, limit: str) -> None:
+    """`LIMIT -3` is no limit at all in SQLite: refused instead of listing everything."""
+    cli("scan", str(tiny_archive), "--workers", "0", "--quiet")
+    assert "--limit" in one_line_error(cli("audit", "--list", "no-metadata", "--limit", limit, ok=False), 2)

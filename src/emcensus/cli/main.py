@@ -199,7 +199,7 @@ def inspect(file: str, sidecar: str | None, instrument: str | None, as_json: boo
 # ---------------------------------------------------------------------------------------- audit
 @main.command()
 @click.option("--list", "kind", type=click.Choice(list(AUDIT_KINDS)), help="Print the entries of one list.")
-@click.option("--limit", type=int, default=None, help="At most this many entries.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many entries.")
 @format_option
 @click.pass_context
 def audit(ctx: click.Context, kind: str | None, limit: int | None, fmt: str) -> None:
