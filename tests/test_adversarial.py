@@ -588,3 +588,21 @@ def test_a_file_replaced_by_a_fifo_after_the_scan_does_not_hang_the_dashboard(tm
     assert not errors, "item 7: HTTP 500 for files replaced by FIFOs or devices:\n" + "\n".join(errors)
     slow = [f"{a['url']}: {a['seconds']:.1f} s" for a in crawl.answers if a["seconds"] > REQUEST_LIMIT]
     assert not slow, "item 7: requests slower than the per-file time bound:\n" + "\n".join(slow)
+
+
+def test_first_scans_at_once_none_crashes(good_catalog: tuple[Path, Path], tmp_path: Path) -> None:
+    """Item 10: simultaneous first scans of a new catalog: each waits or refuses in one line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, root = good_catalog
+    catalog = tmp_path / "new.sqlite"
+    args = ["scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet"]
+    with ThreadPoolExecutor(4) as pool:  # four make the race of schema creation likely, not just possible
+        results = list(pool.map(lambda _: run_cli(catalog, *args), range(4)))
+    for result in results:
+        output = (result.out + result.err).strip()
+        assert result.rc is not None and "Traceback" not in output, f"item 10: {result}"
+        assert result.rc == 0 or len(output.splitlines()) == 1, f"item 10: not one clear line: {result}"
+    assert any(r.rc == 0 for r in results), f"item 10: neither scan finished: {results}"
+    count = run_cli(catalog, "count", "--files", "--format", "json")
+    assert count.rc == 0 and json.loads(count.out) == [{"count": 6}], f"item 10: {count}"
