@@ -65,14 +65,16 @@ def test_dm_image_series_is_a_stack() -> None:
     assert parse_dm_image({}, axes).kind == "stack"
 
 
-@pytest.mark.parametrize(("kind_id", "elements", "kind", "size"), [
-    (SER_IMAGE, 1, "image", (8, 8)),
-    (SER_IMAGE, 3, "stack", (8, 8)),
-    (SER_SPECTRUM, 1, "spectrum", (2048, None)),
-    (SER_SPECTRUM, 16, "spectrum-image", (2048, None)),
+@pytest.mark.parametrize(("kind_id", "scan", "kind", "size"), [
+    (SER_IMAGE, (1,), "image", (8, 8)),
+    (SER_IMAGE, (3,), "stack", (8, 8)),
+    (SER_SPECTRUM, (1,), "spectrum", (2048, None)),
+    (SER_SPECTRUM, (16, 8), "spectrum-image", (16, 8)),  # the scan's size, not the channels
+    (SER_SPECTRUM, (40,), "spectrum-image", (40, None)),  # a line scan
 ])
-def test_tia_series(kind_id: int, elements: int, kind: str, size: tuple, tmp_path: Path) -> None:
-    record = read_metadata(write(tmp_path / "x_1.ser", ser_bytes(kind_id, 2048 if kind_id == SER_SPECTRUM else 8, 8,
-                                                                     elements=elements)))
+def test_tia_series(kind_id: int, scan: tuple[int, ...], kind: str, size: tuple, tmp_path: Path) -> None:
+    channels = 2048 if kind_id == SER_SPECTRUM else 8
+    record = read_metadata(write(tmp_path / "x_1.ser", ser_bytes(kind_id, channels, 8, scan=scan)))
     assert (record.kind, (record.width_px, record.height_px)) == (kind, size)
     assert record.kind in KINDS
+    assert record.original_metadata["ser_header"]["ArraySizeX"] == channels

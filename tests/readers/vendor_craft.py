@@ -38,9 +38,15 @@ def tiff_bytes(width: int, height: int, extra: list[tuple[int, int, int, bytes]]
 
 
 def ser_bytes(kind: int = SER_IMAGE, width: int = 4, height: int = 4, delta: float = 1e-9,
-              elements: int = 1) -> bytes:
-    """A TIA `.ser` (version 0x210) of `elements` uint8 images, or of spectra with `width` channels."""
-    header_size, offsets_at = 30, 30
+              scan: tuple[int, ...] = (1,)) -> bytes:
+    """A TIA `.ser` (version 0x210) of uint8 images, or of spectra with `width` channels, one per
+    position of a `scan` of the given dimension sizes (a 16×8 spectrum image: `scan=(16, 8)`)."""
+    elements = 1
+    for side in scan:
+        elements *= side
+    dimensions = b"".join(struct.pack("<IddII", side, 0.0, 1e-9, 0, 1) + b"X" + struct.pack("<I", 6) + b"meters"
+                          for side in scan)
+    offsets_at = 30 + len(dimensions)
     first_element = offsets_at + 8 * elements
     if kind == SER_SPECTRUM:
         element = struct.pack("<ddiHI", 0.0, delta, 0, 1, width) + bytes(width)
@@ -49,11 +55,10 @@ def ser_bytes(kind: int = SER_IMAGE, width: int = 4, height: int = 4, delta: flo
     data_offsets = [first_element + index * len(element) for index in range(elements)]
     tag_at = first_element + elements * len(element)
     tag_offsets = [tag_at + index * 8 for index in range(elements)]
-    header = struct.pack("<2sHHIIIIII", b"II", 0x0197, 0x0210, kind, 0x4152, elements, elements, offsets_at, 1)
-    assert len(header) == header_size
+    header = struct.pack("<2sHHIIIIII", b"II", 0x0197, 0x0210, kind, 0x4152, elements, elements, offsets_at, len(scan))
     tags = b"".join(struct.pack("<HHI", 0x4152, 0, 1_455_000_000) for _ in range(elements))
-    return header + struct.pack(f"<{elements}I", *data_offsets) + struct.pack(f"<{elements}I", *tag_offsets) + \
-        element * elements + tags
+    return header + dimensions + struct.pack(f"<{elements}I", *data_offsets) + \
+        struct.pack(f"<{elements}I", *tag_offsets) + element * elements + tags
 
 
 #: A Velox metadata document with the fields the reader uses.

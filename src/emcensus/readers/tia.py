@@ -10,7 +10,10 @@ original path (`..._1.ser`) followed by its `<ObjectInfo>` XML: microscope, `Hig
 `Mode` (` STEM nP SA Zoom Diffraction`, ` TEM uP SA Zoom Image`), `Magnification`, `AcquireDate`
 (`Sun Feb 21 17:50:18 2016`) and, for camera images, `CameraNamePath`. STEM detector names
 (BF, DF4, HAADF) are only in the binary display settings before that path (`Acquire BF ...`).
-TEM diffraction and camera images taken in STEM mode are reciprocal space: no pixel size then.
+TEM diffraction and camera images taken in STEM mode are reciprocal space: no pixel size then,
+and the kind is `diffraction`. A series of 1-D elements is a `spectrum` (width = channel count) or,
+with one spectrum per scan position, a `spectrum-image` whose size is the scan's (the series
+dimension array after the header); several images make a `stack`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ SER_MAGIC = b"\x49\x49\x97\x01"  # little-endian byte order mark + series id 0x0
 IMAGE_DATA, SPECTRUM_DATA = 0x4122, 0x4120
 _IMAGE_HEADER = struct.Struct("<ddiddiHII")
 _SPECTRUM_HEADER = struct.Struct("<ddiHI")  # offset, delta, calibration element, data type, channels
+_DIMENSION = struct.Struct("<IddII")  # size, calibration offset, delta, element, description length
 _SER_INDEX = re.compile(r"_(\d+)$")
 MAX_EMI_BYTES = 256 << 20
 
@@ -49,6 +53,8 @@ def read_ser_header(data: Any) -> dict[str, Any]:
         raise UnreadableFileError("TIA .ser file holds no valid image (acquisition stopped before the first frame)")
     size = struct.calcsize(offset_format)
     try:
+        data.seek(34 if wide else 30)
+        scan = [_dimension(data) for _ in range(min(dimensions, 4))]  # the series' own axes (scan positions)
         data.seek(array_offset)
         (data_offset,) = struct.unpack(offset_format, data.read(size))
         data.seek(array_offset + size * total)
@@ -70,8 +76,17 @@ def read_ser_header(data: Any) -> dict[str, Any]:
         "TotalNumberElements": total, "ValidNumberElements": valid, "NumberDimensions": dimensions,
         "CalibrationOffsetX": image[0], "CalibrationDeltaX": image[1], "CalibrationOffsetY": image[3],
         "CalibrationDeltaY": image[4], "DataType": image[6], "ArraySizeX": image[7], "ArraySizeY": image[8],
-        "Time": stamp,
+        "Time": stamp, "DimensionSizes": scan,
     }
+
+
+def _dimension(data: Any) -> int:
+    """The size of one series dimension, skipping its description and units strings."""
+    dimension_size, _, _, _, described = _DIMENSION.unpack(data.read(_DIMENSION.size))
+    data.seek(described, 1)
+    (units,) = struct.unpack("<I", data.read(4))
+    data.seek(units, 1)
+    return dimension_size
 
 
 def emi_object(emi: bytes, index: int) -> tuple[str | None, str | None]:
@@ -121,8 +136,13 @@ def parse_tia(header: dict[str, Any], object_xml: str | None, stem_detector: str
     model = re.sub(r"^Microscope\s+", "", microscope) if microscope else None
     spectrum = header.get("DataTypeID") == SPECTRUM_DATA
     several = (number(header.get("ValidNumberElements")) or 0) > 1
-    if spectrum:
-        kind = "spectrum-image" if several else "spectrum"
+    width, height = int(header["ArraySizeX"]) or None, int(header["ArraySizeY"]) or None
+    if spectrum and several:  # a spectrum per scan position: the size is the scan's
+        kind = "spectrum-image"
+        scan = [int(side) for side in header.get("DimensionSizes") or () if side]
+        width, height = (scan[0] if scan else None), (scan[1] if len(scan) > 1 else None)
+    elif spectrum:  # the width is the channel count
+        kind, height = "spectrum", None
     else:
         kind = "stack" if several else "image" if real_space else "diffraction"
     real_space = real_space and not spectrum
@@ -137,8 +157,8 @@ def parse_tia(header: dict[str, Any], object_xml: str | None, stem_detector: str
         magnification=magnification if real_space else None,
         accelerating_voltage_v=to_volts(f"{high_tension} {unit or 'kV'}") if high_tension else None,
         pixel_size_m=positive(header.get("CalibrationDeltaX")) if real_space else None,
-        width_px=int(header["ArraySizeX"]) or None,
-        height_px=None if spectrum else int(header["ArraySizeY"]) or None,
+        width_px=width,
+        height_px=height,
         acquired_at=parse_datetime(text_or_none(info.get("AcquireDate"))) or from_unix(header.get("Time")),
         original_metadata={"ser_header": json_safe(header), "ObjectInfo": json_safe(info),
                            "stem_detector": stem_detector},
