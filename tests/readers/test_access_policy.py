@@ -115,3 +115,14 @@ def test_jpeg_is_read_through_the_policy(tmp_path: Path) -> None:
     assert (read_metadata(tmp_path / "a.jpg").width_px, read_metadata(tmp_path / "a.jpg").height_px) == (40, 30)
     if hasattr(os, "O_NOATIME"):
         assert (tmp_path / "a.jpg").stat().st_atime == OLD_ATIME
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_symlink_to_a_device_is_refused(device: str, tmp_path: Path, deadline: None) -> None:
+    if not os.path.exists(device):
+        pytest.skip(f"{device} not present")
+    (tmp_path / "x.tif").symlink_to(device)
+    with pytest.raises(UnreadableFileError, match="character device"):
+        read_metadata(tmp_path / "x.tif")
+    with Source(tmp_path / "x.tif") as source, pytest.raises(UnreadableFileError, match="character device"):
+        source.head  # noqa: B018 - the first read is the check

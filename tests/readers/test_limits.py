@@ -147,3 +147,20 @@ def test_mrc_voxel_size_of_a_kilometre(tmp_path: Path) -> None:
     record, problems = _read(path)
     assert (record.pixel_size_m, record.width_px) == (None, 4)
     assert [p.reason.split(" ")[0] for p in problems] == ["pixel"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), min_size=4, max_size=4))
+def test_any_sidecar_numbers_leave_a_physical_record(numbers: list[float]) -> None:
+    """End to end through a real file: whatever the sidecar says, the record is physical and finite."""
+    import tempfile
+
+    magnification, pixel, volts, distance = (repr(number) for number in numbers)
+    with tempfile.TemporaryDirectory() as folder:
+        image = _hitachi(Path(folder), Magnification=magnification, PixelSize=pixel,
+                         AcceleratingVoltage=f"{volts} Volt", WorkingDistance=f"{distance} um")
+        record, _ = _read(image)
+    for name, bounds in PHYSICAL_RANGES.items():
+        value = getattr(record, name)
+        assert value is None or bounds.holds(float(value)), (name, value)
+    assert record.fov_width_m is None or math.isfinite(record.fov_width_m)
