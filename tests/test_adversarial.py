@@ -36,6 +36,7 @@ from emcensus.demo.adversarial import (
     AdversarialCorpus,
     hitachi_lines,
     make_adversarial_corpus,
+    zlib_bomb,
 )
 from emcensus.demo.badcorpus import sidecar_bytes, tiff_bytes, write_file
 
@@ -162,6 +163,13 @@ def changes(before: dict[bytes, tuple[Any, ...]], after: dict[bytes, tuple[Any, 
     return changed
 
 
+#: Requests with absurd ids and parameters: 400 or 404 with a message, never 500 (item 9).
+HOSTILE = ("/images/99999999999999999999999", "/api/images/-1", "/api/thumbnail/99999999999999999999",
+           "/api/images/99999999999999999999/sidecar", "/explore?page=99999999999999999999",
+           "/api/images?offset=99999999999999999999", "/api/audit/unreadable?offset=99999999999999999999",
+           "/api/count?year=99999999999999999999", "/api/count?magnification=1e400", "/explore?sort=colour")
+
+
 def _crawl(catalog: str, out: str, progress: str) -> None:
     """In a forked child: fetch every dashboard page and endpoint, write the answers as JSON."""
     status = Path("/proc/self/status").read_text()
@@ -193,6 +201,8 @@ def _crawl(catalog: str, out: str, progress: str) -> None:
         for kind in AUDIT_KINDS:
             get(f"/audit/{kind}")
             get(f"/api/audit/{kind}?limit=1000")
+        for url in HOSTILE:
+            get(url)
         listing = get("/api/images?limit=1000")
         items = listing.json().get("items", []) if listing.status_code == 200 else []
         for item in items:
@@ -385,8 +395,11 @@ def test_dashboard_serves_every_page_without_error(run: Run) -> None:
     slow = [f"{a['url']}: {a['seconds']:.1f} s" for a in run.crawl.answers if a["seconds"] > REQUEST_LIMIT]
     assert not slow, "item 7: requests slower than the per-file time bound:\n" + "\n".join(slow)
     refused = [f"{a['url']}: {a['status']}" for a in run.crawl.answers if a["status"] != 200
-               and not a["url"].startswith("/api/thumbnail/")]
+               and a["url"] not in HOSTILE]
     assert not refused, "the dashboard refused its own links:\n" + "\n".join(refused)
+    accepted = [f"{a['url']}: {a['status']}" for a in run.crawl.answers
+                if a["url"] in HOSTILE and a["status"] not in (400, 404)]
+    assert not accepted, "items 9/12: absurd ids or parameters not answered 400/404:\n" + "\n".join(accepted)
     raw = re.compile("[\ud800-\udfff\U0010ff7f-\U0010ffff]")
     unreadable = [a["url"] for a in run.crawl.answers if a["type"].startswith("text/html") and raw.search(a["text"])]
     assert not unreadable, f"item 1: pages show undecodable bytes raw instead of U+FFFD: {unreadable}"
@@ -564,15 +577,17 @@ def test_the_project_corpus_is_accounted_for(vendor_samples: Path, tmp_path: Pat
     assert not wrong, "files not accounted for, or changed by the scan:\n" + "\n".join(wrong)
 
 
-def test_a_file_replaced_by_a_fifo_after_the_scan_does_not_hang_the_dashboard(tmp_path: Path) -> None:
-    """Item 7: a catalogued image and sidecar later replaced by FIFOs, and an image replaced by a link to
-    /dev/zero: the image page, sidecar and thumbnail answer in bounded time, never 500."""
+def test_files_replaced_by_fifos_and_a_bomb_do_not_hang_or_swell_the_dashboard(tmp_path: Path) -> None:
+    """Item 7: a catalogued image and sidecars later replaced by FIFOs, an image replaced by a link to
+    /dev/zero, and the thumbnail of a 30,000² zlib TIFF: every page, sidecar and thumbnail answers in
+    bounded time and memory, never 500."""
     from emcensus.scan import RootSpec, scan
 
     root = tmp_path / "archive" / "SU8230"
     for index in range(3):
         write_file(root / f"g/img{index:03}.tif", tiff_bytes(value=index)[0])
         write_file(root / f"g/img{index:03}.txt", sidecar_bytes(hitachi_lines()))
+    write_file(root / "g/bomb.tif", zlib_bomb())
     catalog = tmp_path / "census.sqlite"
     with Catalog(catalog) as opened:
         scan(opened, [RootSpec(str(root), "SU8230")], workers=0)
@@ -583,11 +598,13 @@ def test_a_file_replaced_by_a_fifo_after_the_scan_does_not_hang_the_dashboard(tm
     (root / "g/img002.tif").symlink_to("/dev/zero")
     crawl = crawl_dashboard(catalog, tmp_path)
     assert crawl.failure is None, f"item 7: {crawl.failure}"
-    assert len(crawl.items) == 3, crawl.items
+    assert len(crawl.items) == 4, crawl.items
     errors = [f"{a['url']}: {a['status']} {a['text'][:200]}" for a in crawl.answers if a["status"] >= 500]
     assert not errors, "item 7: HTTP 500 for files replaced by FIFOs or devices:\n" + "\n".join(errors)
     slow = [f"{a['url']}: {a['seconds']:.1f} s" for a in crawl.answers if a["seconds"] > REQUEST_LIMIT]
     assert not slow, "item 7: requests slower than the per-file time bound:\n" + "\n".join(slow)
+    assert crawl.memory_growth < CRAWL_MEMORY_LIMIT, (
+        f"item 7: the dashboard grew by {crawl.memory_growth / 2**20:.0f} MB for one 30,000² thumbnail")
 
 
 def test_first_scans_at_once_none_crashes(good_catalog: tuple[Path, Path], tmp_path: Path) -> None:

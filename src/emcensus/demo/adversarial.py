@@ -121,7 +121,7 @@ def raw_tiff(width: int, height: int, strips: list[bytes], *, bits: int = 8, com
     return b"II*\0" + struct.pack("<I", ifd_at) + data + bytes(extra) + ifd
 
 
-def _zlib_bomb() -> bytes:
+def zlib_bomb() -> bytes:
     """A 30,000² 8-bit TIFF of zeros, deflate-compressed in strips of 1,000 rows (~0.9 MB on disk)."""
     rows = 1000
     strip = zlib.compress(bytes(BOMB_SIDE * rows), 9)
@@ -292,7 +292,7 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
 
     # 4, 7: bombs. A 30,000² image is real (SEM montages reach 100k px); the others lie in their header.
     image("bombs/zlib-30000.tif", CATALOGUED, 7, "30,000 x 30,000 deflate TIFF of zeros, 0.9 MB on disk",
-          data=_zlib_bomb())
+          data=zlib_bomb())
     image("bombs/zero-size.tif", "unreadable", 4, "TIFF of 0 x 0 pixels", data=raw_tiff(0, 0, []))
     image("bombs/huge-dims.tif", "unreadable", 4, "TIFF claiming 4294967295 x 4294967295 pixels in 16 bytes",
           data=raw_tiff(0xFFFFFFFF, 0xFFFFFFFF, [bytes(16)]))
@@ -336,4 +336,5 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
     return corpus
 
 
-__all__ = ["CATALOGUED", "PAIRED", "SECRET", "AdversarialCorpus", "Entry", "make_adversarial_corpus", "raw_tiff"]
+__all__ = ["CATALOGUED", "PAIRED", "SECRET", "AdversarialCorpus", "Entry", "hitachi_lines", "make_adversarial_corpus",
+           "raw_tiff", "zlib_bomb"]
