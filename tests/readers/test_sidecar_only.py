@@ -117,3 +117,9 @@ def test_emi_without_ser(samples_dir: Path, tmp_path: Path) -> None:
     shutil.copyfile(samples_dir / "fei-tia-emi-ser/16x16_STEM_BF_DF_acquire.emi", tmp_path / "a.emi")
     with pytest.raises(UnreadableFileError, match=r"no \.ser file beside it \(a_1\.ser"):
         read_metadata(tmp_path / "a.emi")
+
+
+def test_tab_separated_jeol_keys_without_a_format_line() -> None:
+    text = "\r\n".join(line for line in JEOL_BITMAP.splitlines() if not line.startswith("$CM_FORMAT"))
+    assert looks_jeol_sem(text)
+    assert parse_jeol_sem(text).magnification == 20000

@@ -22,6 +22,7 @@ from emcensus.readers.common import SidecarTextReader, parse_datetime, text_or_n
 from emcensus.readers.units import positive, to_magnification, to_metres, to_volts
 
 _SIGNATURE = re.compile(r"^\s*(?:\$CM_FORMAT[ \t]+(?:JEOL-SEM|BITMAP)\b|\$SEM_DATA_VERSION\b)", re.MULTILINE)
+_REQUIRED_KEYS = (re.compile(r"^\s*\$CM_MAG[ \t]", re.MULTILINE), re.compile(r"^\s*\$CM_ACCEL_VOLT[ \t]", re.MULTILINE))
 _SIZE = re.compile(r"^\s*(\d{1,7})\s*(?:[xX×*]|\s)\s*(\d{1,7})(?!\d)")
 _VERSION = re.compile(r"v?(\d+(?:\.\d+)?)\s*$")
 
@@ -32,7 +33,7 @@ def looks_jeol_sem(text: str) -> bool:
     upper = head.upper()
     if _SIGNATURE.search(upper):
         return True
-    return head.lstrip("\ufeff \r\n\t").startswith("$") and "$CM_MAG " in upper and "$CM_ACCEL_VOLT " in upper
+    return head.lstrip("\ufeff \r\n\t").startswith("$") and all(key.search(upper) for key in _REQUIRED_KEYS)
 
 
 def parse_keys(text: str) -> dict[str, str]:
