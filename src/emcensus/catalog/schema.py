@@ -141,10 +141,13 @@ MIGRATIONS: list[list[str]] = [
     # 5: what a file holds (spectra, diffraction patterns and spectrum images are not micrographs)
     [
         "ALTER TABLE images ADD COLUMN kind TEXT NOT NULL DEFAULT 'image'",
-        # every count filters on kind (images only by default): the census index covers it
+        # every count filters on kind (images only by default): the census index seeks on it; status
+        # and readable, although implied by the partial index, must be columns too for SQLite to
+        # answer a count from the index alone (a covering index, no table lookups)
         "DROP INDEX images_census",
         "CREATE INDEX images_census ON images(is_primary, kind, year, technique, instrument, detector_family,"
-        " magnification, scalebar_decade, vendor, group_name, project, root_id) WHERE status = 'present' AND readable = 1",
+        " magnification, scalebar_decade, vendor, group_name, project, root_id, status, readable)"
+        " WHERE status = 'present' AND readable = 1",
         # a sidecar whose image is gone is an `images` row of kind 'sidecar-only' (its metadata is read)
         "DROP TABLE orphan_sidecars",
         "CREATE INDEX audit_sidecar_only ON images(path) WHERE kind = 'sidecar-only' AND status = 'present'",
