@@ -7,6 +7,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog
 from emcensus.catalog.query import ImageFilter
@@ -102,3 +104,23 @@ def test_an_old_catalog_gets_the_index_with_kind(tmp_path: Path) -> None:
     Catalog(path).close()
     sql = sqlite3.connect(path).execute("SELECT sql FROM sqlite_master WHERE name = 'images_census'").fetchone()[0]
     assert "is_primary, kind, year" in sql
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["year", "magnification", "fov", "scalebar_decade", "kind", "technique", "since", "until"]),
+       st.one_of(st.text(max_size=30), st.integers(-10**30, 10**30), st.floats(allow_nan=True, allow_infinity=True)))
+def test_any_filter_value_is_accepted_or_refused_with_a_query_error(name: str, value) -> None:
+    try:
+        image_filter = ImageFilter.from_kwargs(**{name: value})
+    except QueryError as error:
+        assert "--" not in str(error)
+        return
+    low, high = image_filter.year_range()
+    assert low is None or 1900 <= low <= (2100 if high is None else high)
+
+
+def test_a_printed_magnification_finds_its_images(catalog: Catalog) -> None:
+    catalog.db.execute("UPDATE images SET magnification = 119.99976834021555 WHERE path LIKE '%img002%'")
+    catalog.db.commit()
+    assert catalog.total(magnification="120") == 1 and catalog.total(magnification="119.9") == 0
+    assert catalog.total(magnification=50000) == 0 and catalog.total(magnification="5000") == 1

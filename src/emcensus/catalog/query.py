@@ -297,11 +297,19 @@ class ImageFilter:
                     raise QueryError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
 
 
+#: A single measured value (a magnification, a FOV) matches within this relative difference: the
+#: rounded value that `count` prints finds the images it counted (119.99976834 is printed as 120).
+_SAME_VALUE = 1e-5
+
+
 def _add_range(clauses: list[str], params: list[Any], column: str, low: Any, high: Any) -> None:
     if low is not None and low == high:
-        clauses.append(f"{column} = ?")
-        params.append(low)
-        return
+        if isinstance(low, float):
+            low, high = low * (1 - _SAME_VALUE), high * (1 + _SAME_VALUE)
+        else:
+            clauses.append(f"{column} = ?")
+            params.append(low)
+            return
     if low is not None:
         clauses.append(f"{column} >= ?")
         params.append(low)
