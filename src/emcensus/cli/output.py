@@ -19,6 +19,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from emcensus.catalog.paths import display_path
+
 FORMATS = ("table", "csv", "json")
 format_option = click.option(
     "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True, help="Output format."
@@ -67,9 +69,19 @@ def _csv_cell(value: Any) -> Any:
     return _rounded(value)
 
 
+def _shown(value: Any) -> Any:
+    """Catalog text for people: a name's undecodable bytes as U+FFFD (`catalog.paths`)."""
+    if isinstance(value, str):
+        return display_path(value)
+    if isinstance(value, (list, tuple)):
+        return [_shown(item) for item in value]
+    return value
+
+
 def emit(rows: Sequence[dict[str, Any]], fmt: str, title: str | None = None, columns: Sequence[str] | None = None) -> None:
     """Print rows; `columns` (all keys of the first row by default) gives an empty result its header."""
     columns = list(columns or (rows[0].keys() if rows else []))
+    rows = [{key: _shown(value) for key, value in row.items()} for row in rows]
     if fmt == "json":
         data = [{key: [_rounded(v) for v in value] if isinstance(value, (list, tuple)) else _rounded(value)
                  for key, value in row.items()} for row in rows]

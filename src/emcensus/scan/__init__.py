@@ -312,10 +312,9 @@ def _scan_root(
     def submit() -> None:
         nonlocal batch
         task, batch = _Task(root, root.path, batch, pool.file_timeout), []
-        files = sum(len(g.images) for g in task.groups)
-        if progress:
-            progress.queued(files)
-        in_flight.add(pool.submit(read_groups, task, files))
+        if progress:  # image files, as `_tally` counts them done
+            progress.queued(sum(len(g.images) for g in task.groups if not g.sidecar_only))
+        in_flight.add(pool.submit(read_groups, task, len(task.files)))
         if len(in_flight) >= max_in_flight:
             done = pool.wait(in_flight)
             in_flight.difference_update(done)
