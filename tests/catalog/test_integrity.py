@@ -40,6 +40,16 @@ def flip_bytes(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def flip_one_page(path: Path) -> None:
+    """Invert the header of the page holding the original metadata: a page `count` never reads."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        page = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'metadata'").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    start = (page - 1) * PAGE
+    data[start:start + 12] = bytes(b ^ 0xFF for b in data[start:start + 12])
+    path.write_bytes(bytes(data))
+
+
 def truncate(path: Path) -> None:
     os.truncate(path, path.stat().st_size // 2)
 
@@ -51,7 +61,11 @@ def drop_table(path: Path) -> None:
     assert not Path(f"{path}-wal").exists()
 
 
-DAMAGE = {"flipped bytes": flip_bytes, "truncated": truncate, "dropped table": drop_table}
+def empty(path: Path) -> None:
+    os.truncate(path, 0)
+
+
+DAMAGE = {"flipped bytes": flip_bytes, "one page flipped": flip_one_page, "truncated": truncate, "dropped table": drop_table, "zero length": empty}
 
 
 def run(catalog: Path, *args: str):
@@ -76,6 +90,16 @@ def test_damaged_catalog_gives_one_clear_line_and_is_not_written(damage: str, ca
         assert str(catalog_path) in lines[0] and "backup" in lines[0], (args, lines[0])
         assert "migrate" not in lines[0]
     assert digest(catalog_path) == before  # the scan and the edit refused to write into it
+
+
+def test_one_damaged_page_a_query_does_not_read(catalog_path: Path) -> None:
+    """A page the count never reads: the library's unverified read still counts (the dashboard's
+    per-request opens), a verified open refuses, as every CLI command does."""
+    flip_one_page(catalog_path)
+    with Catalog(catalog_path, readonly=True) as catalog:
+        assert catalog.total() == 5
+    with pytest.raises(CatalogError, match="is damaged .*backup"):
+        Catalog(catalog_path, readonly=True, verify=True)
 
 
 def test_api_raises_catalog_error_for_damage_found_in_a_query(catalog_path: Path) -> None:
@@ -130,19 +154,24 @@ def test_open_catalog_opens_and_creates_only_when_asked(tmp_path: Path) -> None:
         assert catalog.audit()["image_files"] == 0
 
 
-def test_a_zero_length_catalog_is_explained(tmp_path: Path, tiny_archive: Path) -> None:
-    """Nothing to read (and no advice to migrate it); a scan makes it a new catalog, having nothing to lose."""
+def test_a_zero_length_catalog_is_explained_not_migrated(tmp_path: Path) -> None:
+    """emcensus never leaves a zero-byte catalog (a new one appears whole), so one is damage."""
     path = tmp_path / "c.sqlite"
     path.write_bytes(b"")
-    for args in (("count",), ("audit",), ("report", str(tmp_path / "report"))):
-        result = run(path, *args)
-        assert result.exit_code == 1 and "Traceback" not in result.output
-        assert "empty file (0 bytes)" in result.output and "migrate" not in result.output
-    assert run(path, "scan", str(tiny_archive), "--workers", "0", "--quiet").exit_code == 0
-    assert json.loads(run(path, "count", "--format", "json").output) == [{"count": 5}]
+    for readonly in (True, False):
+        with pytest.raises(CatalogError, match=r"empty file \(0 bytes\)") as error:
+            Catalog(path, readonly=readonly)
+        assert "migrate" not in str(error.value)
+    assert path.stat().st_size == 0 and os.listdir(tmp_path) == ["c.sqlite"]
 
 
-@pytest.mark.parametrize("damage", DAMAGE)
+def test_a_new_catalog_appears_whole(tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        assert catalog.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert sorted(os.listdir(tmp_path)) == ["c.sqlite"]  # no temporary file left beside it
+
+
+@pytest.mark.parametrize("damage", [name for name in DAMAGE if name != "one page flipped"])
 def test_the_dashboard_answers_a_damaged_catalog_with_its_message(damage: str, catalog_path: Path) -> None:
     """The web's one EmcensusError handler turns the catalog's error into a 503 with the same words."""
     from fastapi.testclient import TestClient

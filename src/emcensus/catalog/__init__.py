@@ -98,14 +98,15 @@ class Catalog(LedgerMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
-                 archives: Iterable[str | os.PathLike[str]] = ()):
+                 archives: Iterable[str | os.PathLike[str]] = (), verify: bool | None = None):
         """Open (read-only, or for writing: migrated to the current schema) a checked catalog file.
 
         A writable open refuses a path inside `archives` or inside the roots the catalog holds, and
-        creates a missing file only when `create` is true (see `catalog.connection`)."""
+        creates a missing file only when `create` is true; `verify` (default: for writing) checks
+        every page of the file first (see `catalog.connection`)."""
         self.path = Path(path)
         self._settings: dict[int, RootSettings] = {}
-        self.db = connect(self.path, readonly=readonly, create=create, archives=archives)
+        self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
         if not readonly and self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             self._migrate()
 

@@ -2,12 +2,13 @@
 
 * **Never in an archive.** A catalog opened for writing is checked by the output guard against the
   roots being scanned and the roots it already holds, before SQLite creates or touches anything.
-* **Opened, not created, by accident.** A missing file is only created when asked. An empty
-  (zero-byte) file is no catalog to read; opened for writing, it becomes a new one (it holds
-  nothing to lose, and it is what a second process sees while the first creates the catalog).
-* **Whole.** Every open checks that the tables of its schema version are there; an open for writing
-  also runs `PRAGMA quick_check` (a third of a second for a paper-scale catalog), so a scan never
-  writes into a damaged file.
+* **Opened, not created, by accident.** A missing file is only created when asked, and appears
+  whole (made under a temporary name, then linked into place), so a zero-byte catalog is always
+  damage, refused like any other.
+* **Whole.** Every open checks that the tables of its schema version are there. A verified open
+  also runs `PRAGMA quick_check` (it reads the whole file: a third of a second for a paper-scale
+  catalog): every open for writing, so a scan never writes into a damaged file, and every command
+  of the CLI; the dashboard's per-request reads check the schema only.
 * **One message.** Every `sqlite3` error that means the file cannot be used (damaged, truncated,
   locked, read-only, disk full) becomes a `CatalogError` saying what is wrong and what to do, here
   and nowhere else; the CLI and the dashboard show it like any other `EmcensusError`.
@@ -21,8 +22,8 @@ import contextlib
 import os
 import re
 import sqlite3
+import secrets
 import stat
-import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ _FILE_ERRORS = (sqlite3.OperationalError, sqlite3.InternalError)
 
 def catalog_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> CatalogError:
     """The one translation of an SQLite error into a message for people."""
-    detail = str(exc)
+    detail = " ".join(str(exc).split())  # one line, whatever SQLite says
     lowered = detail.lower()
     if "locked" in lowered or "busy" in lowered:
         return CatalogError(f"the catalog {path} is busy: another process kept it locked ({detail}); try again later")
@@ -181,12 +182,13 @@ def stored_roots(path: Path) -> list[str]:
 
 
 def connect(path: str | os.PathLike[str], *, readonly: bool, create: bool = True,
-            archives: Iterable[str | os.PathLike[str]] = ()) -> CatalogConnection:
+            archives: Iterable[str | os.PathLike[str]] = (), verify: bool | None = None) -> CatalogConnection:
     """Open the catalog file at `path` and check it; the connection is ready for queries (or migration).
 
     Read-only opens need an existing catalog. Writable opens refuse a path inside any of `archives`
     or of the roots the catalog already holds, and create the file only when `create` is true (in an
-    existing folder: a typo does not grow a tree of folders).
+    existing folder: a typo does not grow a tree of folders). `verify` (default: for writing) runs
+    SQLite's `quick_check` over the whole file.
     """
     path = Path(path)
     try:
@@ -199,10 +201,12 @@ def connect(path: str | os.PathLike[str], *, readonly: bool, create: bool = True
         raise CatalogError(f"no catalog at {path}: run `emcensus scan` first")
     if info is not None and not stat.S_ISREG(info.st_mode):
         raise CatalogError(f"the catalog {path} is not a regular file")
-    if readonly and info is not None and info.st_size == 0:  # for writing, it becomes a new catalog
+    if info is not None and info.st_size == 0:
         raise CatalogError(f"the catalog {path} is an empty file (0 bytes), not a catalog: {_RECOVER}")
     if not readonly:
         guard_output(path, [*archives, *(stored_roots(path) if info is not None else [])], what="catalog")
+        if info is None:
+            _create(path)
     target = _uri(path, mode="ro") if readonly else str(path)
     try:
         db = sqlite3.connect(target, uri=readonly, timeout=BUSY_TIMEOUT_S, check_same_thread=False,
@@ -212,31 +216,38 @@ def connect(path: str | os.PathLike[str], *, readonly: bool, create: bool = True
     db.catalog_path = str(path)
     try:
         if not readonly:
-            _use_wal(db)
+            db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
-        _check(db, path, readonly)
+        _check(db, path, readonly, not readonly if verify is None else verify)
     except BaseException:
         db.close()
         raise
     return db
 
 
-def _use_wal(db: CatalogConnection) -> None:
-    """Switch to WAL (readers beside a writer). SQLite answers "locked" at once, without waiting,
-    while another process switches the same new file: wait for it as for any lock."""
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
+def _create(path: Path) -> None:
+    """A new, empty catalog file in WAL mode (readers beside a writer), made under a temporary name
+    and linked into place: no process ever sees it half made, and of two processes creating the
+    same catalog one links it, the other opens it. The schema comes from the migration."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.new")
+    try:
+        db = sqlite3.connect(temp)
         try:
-            sqlite3.Connection.execute(db, "PRAGMA journal_mode = WAL").fetchone()
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise catalog_error(exc, db.catalog_path) from exc
-            time.sleep(0.02)
+            db.execute("PRAGMA journal_mode = WAL")
+        finally:
+            db.close()
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process created it first
+    except (OSError, sqlite3.Error) as exc:
+        raise CatalogError(f"cannot create the catalog {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
 
 
-def _check(db: CatalogConnection, path: Path, readonly: bool) -> None:
+def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> None:
     """Refuse what is not a whole emcensus catalog of a version this emcensus can use."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -250,13 +261,12 @@ def _check(db: CatalogConnection, path: Path, readonly: bool) -> None:
         return  # a new catalog, created by the migration
     if missing := tables_of(version) - tables:
         raise CatalogError(f"the catalog {path} lacks its table(s) {', '.join(sorted(missing))}: it was damaged or edited; {_RECOVER}")
-    if readonly:
-        if version < SCHEMA_VERSION:
-            raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
-        return
-    problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-    if problems != ["ok"]:
-        raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
+    if readonly and version < SCHEMA_VERSION:
+        raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
+    if verify:
+        problems = [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
 
 
 @contextlib.contextmanager

@@ -53,7 +53,8 @@ def main(ctx: click.Context, catalog_path: str) -> None:
 
 
 def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
-    return Catalog(ctx.obj["catalog"], readonly=readonly)
+    """The catalog, checked in full: a command runs once, and a damaged page must not give a plausible number."""
+    return Catalog(ctx.obj["catalog"], readonly=readonly, verify=True)
 
 
 # ---------------------------------------------------------------------------------------- scan

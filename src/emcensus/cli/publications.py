@@ -25,7 +25,7 @@ until_option = click.option("--until", type=int, default=None, help="Last acquis
 
 
 def _catalog(ctx: click.Context, readonly: bool = True) -> Catalog:
-    return Catalog(ctx.find_root().obj["catalog"], readonly=readonly)
+    return Catalog(ctx.find_root().obj["catalog"], readonly=readonly, verify=True)
 
 
 def _is_scopus(path: Path) -> bool:

@@ -23,7 +23,7 @@ from emcensus.report.html import write_report
 @click.pass_context
 def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str) -> None:
     """Write OUT_DIR/index.html (figures inline), OUT_DIR/figures (PNG, SVG) and OUT_DIR/data (CSV, JSON)."""
-    with Catalog(ctx.find_root().obj["catalog"], readonly=True) as catalog:
+    with Catalog(ctx.find_root().obj["catalog"], readonly=True, verify=True) as catalog:
         guard_output(out_dir, [root["path"] for root in catalog.roots()], what="report", folder=True)
         data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold)
     output = write_report(out_dir, data)
