@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,11 @@ def test_special_files_named_like_images_are_listed_not_opened(tiny_archive: Pat
     server = socket.socket(socket.AF_UNIX)
     server.bind("socket.tif")
     (folder / "zero.tif").symlink_to("/dev/zero")
+    try:  # a device node in the archive itself (root only)
+        os.mknod(folder / "device.tif", stat.S_IFCHR | 0o600, os.makedev(1, 5))
+        devices = 1
+    except PermissionError:
+        devices = 0
     (folder / "random.tif").symlink_to("/dev/urandom")
     try:
         with Catalog(tmp_path / "c.sqlite") as catalog:
@@ -41,7 +47,9 @@ def test_special_files_named_like_images_are_listed_not_opened(tiny_archive: Pat
     assert unreadable[where + "socket.tif"] == "a socket named .tif: not a regular file, not read"
     for name in ("zero.tif", "random.tif"):
         assert warnings[where + name] == "symlink to outside this root (target not shown): not followed"
-    assert summary.errors == 3 and summary.warnings == 2
+    if devices:
+        assert unreadable[where + "device.tif"] == "a character device named .tif: not a regular file, not read"
+    assert summary.errors == 3 + devices and summary.warnings == 2
 
 
 def test_links_that_leave_the_root_are_listed_not_followed(tiny_archive: Path, tmp_path: Path) -> None:
