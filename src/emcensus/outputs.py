@@ -67,10 +67,4 @@ def guard_output(
     return target
 
 
-def thumbnail_cache(catalog_path: str | os.PathLike[str], archives: Iterable[str | os.PathLike[str]]) -> Path:
-    """The dashboard's thumbnail folder `<catalog>.thumbs`, checked like any output (it is created
-    on the first thumbnail, in the catalog's folder)."""
-    return guard_output(f"{catalog_path}.thumbs", archives, what="thumbnail cache", folder=True)
-
-
-__all__ = ["ArchiveWriteError", "guard_output", "thumbnail_cache"]
+__all__ = ["ArchiveWriteError", "guard_output"]

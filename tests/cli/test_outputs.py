@@ -125,15 +125,6 @@ def test_report_into_the_archive_is_refused(scanned, tiny_archive: Path, outside
     assert not (outside / "a").exists()
 
 
-def test_thumbnail_cache_beside_the_catalog_is_checked(tiny_archive: Path, outside: Path) -> None:
-    from emcensus.outputs import thumbnail_cache
-
-    assert thumbnail_cache(outside / "c.sqlite", [tiny_archive]) == outside.resolve() / "c.sqlite.thumbs"
-    (outside / "link").symlink_to(tiny_archive, target_is_directory=True)
-    with pytest.raises(ArchiveWriteError, match="thumbnail cache"):
-        thumbnail_cache(outside / "link" / "c.sqlite", [tiny_archive])
-
-
 def test_guard_output_rules(tiny_archive: Path, outside: Path) -> None:
     assert guard_output(outside / "r", [tiny_archive], folder=True) == outside.resolve() / "r"
     (outside / "file").write_text("x")
