@@ -1,18 +1,17 @@
 """Thermo Fisher Phenom `.elid` (Element Identification projects, EID ≥ 3.8), through RosettaSciIO.
 
-An `.elid` is one bzip2 stream (`BZh`) holding a project: SEM images and the EDS spectra, maps and
-line scans taken on them. RosettaSciIO decodes the whole project (it has no lazy mode), so before
-it runs the stream is decompressed once here without keeping the output, to refuse a truncated
-stream (rsciio would wait for more input forever) and a decompression bomb (more than
-`MAX_DECOMPRESSED_BYTES`). One record per file: the first SEM image (the project's first
-two-dimensional dataset without an EDS signal type); the other datasets are summarised in
-`original_metadata["other_datasets"]`.
+An `.elid` is one bzip2 stream (`BZh`) holding a project: SEM images, each followed by the EDS
+spectra, maps and line scans taken on it. One record per file: the project's first SEM image, and
+the number of images in `original_metadata["images_in_project"]`.
 
-The public `rsciio.phenom.file_reader` takes only a file name and opens it itself (without
-O_NOATIME: a scan would update every project's access time), so its parser, the private
-`rsciio.phenom._api.ElidReader`, is given the access policy's handle instead; the rosettasciio
-version is pinned in pyproject.toml and `tests/readers/test_phenom.py` checks the result against
-the public reader.
+RosettaSciIO's public `rsciio.phenom.file_reader` cannot be used as it is: it takes only a file
+name and opens it itself (without O_NOATIME: a scan would update every project's access time), it
+decodes the whole project in Python, one EDS count at a time (3 s for this 100 KB sample's three
+16×16×2048 maps; hours for a 512×512 map), and on a cut stream it waits for input forever. So its
+parser, the private `rsciio.phenom._api.ElidReader`, is run on the access policy's handle and stops
+after the first image (about 0.1 s here); the end of the file is an error and the decompressed
+bytes, and the embedded image's pixels, are capped at `MAX_DECOMPRESSED_BYTES` (bombs). The rosettasciio version is pinned in
+pyproject.toml and `tests/readers/test_phenom.py` checks the result against the public reader.
 
 Per image (rsciio's original_metadata): `pixelWidth` {value, unit}, `acquisition.scan.highVoltage`
 (written negative, `-15 kV`), `workingDistance` {value, unit}, `acquisition.scan.detector`
@@ -24,6 +23,7 @@ pixel size.
 from __future__ import annotations
 
 import bz2
+import io
 import struct
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
@@ -32,57 +32,98 @@ from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.common import json_safe, plausible, text_or_none
+from emcensus.readers.generic import check_dimensions
 from emcensus.readers.units import number, to_metres, to_volts
 
 BZIP2_MAGIC = b"BZh"
 ELID_MAGIC = b"EID2"
-#: A project of a few large EDS maps decompresses to hundreds of MB; beyond this it is refused.
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: The first image and its metadata decompress to a few tens of MB; beyond this it is refused.
 MAX_DECOMPRESSED_BYTES = 1 << 30
 _CHUNK = 1 << 20
 
 
-def check_stream(handle: BinaryIO, limit: int | None = None) -> int:
-    """The decompressed size of a complete bzip2 `.elid`, read from `handle` and discarded; refuse a
-    truncated stream, a non-ELID payload, or more than `limit` bytes (default `MAX_DECOMPRESSED_BYTES`)."""
-    limit = MAX_DECOMPRESSED_BYTES if limit is None else limit
-    decompressor = bz2.BZ2Decompressor()
-    total, first = 0, b""
-    while not decompressor.eof:
-        chunk = b""
-        if decompressor.needs_input:
-            chunk = handle.read(_CHUNK)
-            if not chunk:
-                raise UnreadableFileError("truncated .elid: the compressed stream ends early")
+class _Input:
+    """The file as rsciio's parser reads it: the end of the file is an error, not more waiting
+    (rsciio asks for input again and again when the compressed stream is cut)."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+
+    def read(self, size: int) -> bytes:
+        data = self._handle.read(size)
+        if not data:
+            raise UnreadableFileError("truncated .elid: the compressed stream ends early")
+        return data
+
+
+class _BoundedDecompressor:
+    """`bz2.BZ2Decompressor` that refuses to produce more than `limit` bytes (a decompression bomb)."""
+
+    def __init__(self, limit: int) -> None:
+        self._inner, self._left, self._limit = bz2.BZ2Decompressor(), limit, limit
+
+    @property
+    def needs_input(self) -> bool:
+        return self._inner.needs_input
+
+    def decompress(self, data: bytes, max_length: int = -1) -> bytes:
         try:
-            data = decompressor.decompress(chunk, _CHUNK)
+            output = self._inner.decompress(data, max_length)
         except (OSError, EOFError, ValueError) as exc:
             raise UnreadableFileError(f"damaged .elid (bzip2): {exc}") from exc
-        first = (first + data[:4])[:4] if len(first) < 4 else first
-        total += len(data)
-        if total > limit:
-            raise UnreadableFileError(f".elid decompresses to more than {limit:,} bytes; not read")
-    if first != ELID_MAGIC:
-        raise UnreadableFileError("not a Phenom ELID project (no EID2 header inside the bzip2 stream)")
-    return total
+        self._left -= len(output)
+        if self._left < 0:
+            raise UnreadableFileError(f".elid decompresses to more than {self._limit:,} bytes; not read")
+        return output
 
 
-def read_project(handle: BinaryIO, name: str) -> list[dict[str, Any]]:
-    """rsciio's dataset dictionaries of the project in `handle` (positioned at its start)."""
+def check_embedded_tiff(data: bytes) -> None:
+    """Refuse an embedded TIFF whose pixels would not fit in `MAX_DECOMPRESSED_BYTES` (a small
+    compressed TIFF can claim 30,000² pixels), reading only its first page's header."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages.first
+            shape, nbytes = page.shape, page.nbytes
+    except Exception as exc:  # tifffile raises many types on damaged files
+        raise UnreadableFileError(f"damaged .elid: its image is not a readable TIFF ({exc})") from exc
+    check_dimensions(*shape[:2])
+    if nbytes > MAX_DECOMPRESSED_BYTES:
+        raise UnreadableFileError(f".elid image of {nbytes:,} bytes is more than {MAX_DECOMPRESSED_BYTES:,}; not read")
+
+
+def read_first_image(handle: BinaryIO, name: str) -> tuple[dict[str, Any] | None, int]:
+    """rsciio's dataset dictionary of the project's first image (None when it has no pixels) and the
+    number of images in the project, decoding nothing after that image."""
     from rsciio.phenom._api import ElidReader
 
-    class _FromHandle(ElidReader):
-        """ElidReader's own __init__, on a handle instead of a file name."""
+    class _FirstImage(ElidReader):
+        """ElidReader's own __init__ and `_read_Image`, on a handle, stopping after the first image."""
 
         def __init__(self) -> None:
-            self._pathname, self._file = name, handle
-            self._decompressor, self._block_size = bz2.BZ2Decompressor(), _CHUNK
+            self._pathname, self._file, self._block_size = name, _Input(handle), _CHUNK
+            self._decompressor = _BoundedDecompressor(MAX_DECOMPRESSED_BYTES)
             magic, version = struct.unpack("<4si", self._read(8))
             if magic != ELID_MAGIC or version > 4:
-                raise UnreadableFileError(f"unsupported ELID project (version {version})")
+                raise UnreadableFileError("not a Phenom ELID project (EID2, version 0-4)")
             self._version = version
-            self.dictionaries = self._read_Project()
+            self.count = self._read_uint32()
+            self.first = None
+            if self.count:
+                tiff = self._read_tiff()
+                label = self._read_string()
+                self.first = self._make_image_dict(tiff[0], tiff[1], label) if tiff else None
 
-    return _FromHandle().dictionaries
+        def _read(self, size: int = 1) -> bytes:
+            data = super()._read(size)
+            if size > 8 and data[:4] in _TIFF_MAGIC:  # the embedded image, about to be decoded whole
+                check_embedded_tiff(data)
+            return data
+
+    reader = _FirstImage()
+    return reader.first, reader.count
 
 
 def _quantity(item: Any, parse: Any, default_unit: str) -> float | None:
@@ -104,11 +145,6 @@ def _utc(text: Any) -> datetime | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return plausible(when.astimezone().replace(tzinfo=None))
-
-
-def _is_image(dataset: dict[str, Any]) -> bool:
-    signal = ((dataset.get("metadata") or {}).get("Signal") or {}).get("signal_type")
-    return len(dataset.get("axes") or ()) == 2 and not signal
 
 
 def parse_phenom(dataset: dict[str, Any]) -> Reading:
@@ -149,32 +185,16 @@ class PhenomElidReader(Reader):
 
     def read(self, source: Source) -> Reading:
         with access.open_file(source.path) as handle:
-            check_stream(handle)
-            handle.seek(0)
             try:
-                datasets = read_project(handle, source.path.name)
+                first, count = read_first_image(handle, source.path.name)
             except UnreadableFileError:
                 raise
             except MemoryError as exc:
                 raise UnreadableFileError("damaged .elid (absurd sizes)") from exc
             except Exception as exc:  # rsciio raises bare Exception, struct.error, KeyError... on damaged files
                 raise UnreadableFileError(f"damaged .elid: {type(exc).__name__}: {exc}") from exc
-        images = [dataset for dataset in datasets if _is_image(dataset)]
-        if not images:
-            raise UnreadableFileError("Phenom project holds no SEM image (only spectra or nothing)")
-        reading = parse_phenom(images[0])
-        reading.original_metadata = {
-            "image": reading.original_metadata,
-            "other_datasets": [_summary(dataset) for dataset in datasets if dataset is not images[0]],
-        }
+        if first is None:
+            raise UnreadableFileError("Phenom project holds no SEM image first (only spectra or nothing)")
+        reading = parse_phenom(first)
+        reading.original_metadata = {"image": reading.original_metadata, "images_in_project": count}
         return reading
-
-
-def _summary(dataset: dict[str, Any]) -> dict[str, Any]:
-    """Title, shape and signal type of one other dataset of the project."""
-    metadata = dataset.get("metadata") or {}
-    return {
-        "title": text_or_none((metadata.get("General") or {}).get("title")),
-        "shape": list(getattr(dataset.get("data"), "shape", ()) or ()),
-        "signal_type": text_or_none((metadata.get("Signal") or {}).get("signal_type")),
-    }
