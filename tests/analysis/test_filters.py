@@ -124,3 +124,10 @@ def test_a_printed_magnification_finds_its_images(catalog: Catalog) -> None:
     catalog.db.commit()
     assert catalog.total(magnification="120") == 1 and catalog.total(magnification="119.9") == 0
     assert catalog.total(magnification=50000) == 0 and catalog.total(magnification="5000") == 1
+
+
+def test_messages_quote_at_most_40_characters_of_a_value() -> None:
+    for filters in ({"year": "9" * 5000}, {"magnification": "x" * 5000}, {"kind": "k" * 5000}):
+        with pytest.raises(QueryError) as error:
+            ImageFilter.from_kwargs(**filters)
+        assert len(str(error.value)) < 160

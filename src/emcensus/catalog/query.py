@@ -1,7 +1,8 @@
 """Filters and groupings of `count`, compiled to SQL over the `images` table.
 
-The same `ImageFilter` serves the CLI, the Python API and (later) the web dashboard, so that a
-filter means the same everywhere.
+The same `ImageFilter` serves the CLI, the Python API and the web dashboard, so that a filter means
+the same everywhere, and so does a refusal: its messages name no CLI flag (the API answers them
+with a 400).
 """
 
 from __future__ import annotations
@@ -79,10 +80,15 @@ def _check_order(low: Any, high: Any, name: str, show: Any = str) -> None:
         raise QueryError(f"{name} range {show(low)}–{show(high)} is reversed: the first value must not be larger")
 
 
-def _positive(value: float, name: str, original: Any) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise QueryError(f"{name} {original!r} must be a positive number")
-    return value
+def _positive(value: Any, name: str, original: Any) -> float:
+    """`value` as a positive finite float; QueryError quoting `original` otherwise."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise QueryError(f"{name}: {_quote(original)} is not a number") from None
+    if not math.isfinite(number) or number <= 0:
+        raise QueryError(f"{name} {_quote(original)} must be a positive number")
+    return number
 
 
 def parse_range(value: Any, name: str) -> tuple[float | None, float | None]:
@@ -91,27 +97,33 @@ def parse_range(value: Any, name: str) -> tuple[float | None, float | None]:
     if value is None:
         return None, None
     if isinstance(value, tuple) and len(value) == 2:
-        low, high = (None if v is None else _positive(float(v), name, v) for v in value)
+        low, high = (None if v is None else _positive(v, name, v) for v in value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        low = high = _positive(float(value), name, value)
+        low = high = _positive(value, name, value)
     else:
         text = re.sub(r"[\s,_]", "", str(value))
         parts = _split_range(text, _NUMBER)
         if parts is None:
-            raise QueryError(f"{name}: {value!r} is not a number or a range like 1000-50000")
-        low, high = (None if part is None else _positive(float(part), name, part) for part in parts)
+            raise QueryError(f"{name}: {_quote(value)} is not a number or a range like 1000-50000")
+        low, high = (None if part is None else _positive(part, name, part) for part in parts)
     _check_order(low, high, name, lambda v: f"{v:g}")
     return low, high
 
 
 def _year(value: Any, what: str) -> int:
     """A whole year inside YEAR_RANGE, from an int or its text (2019.5 and True are refused)."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"\s*\d+\s*", str(value)):
-        raise QueryError(f"{what}: {value!r} is not a year (a whole number like 2019)")
-    year = int(value)
-    if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:
-        raise QueryError(f"{what}: {year} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
-    return year
+    text = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not re.fullmatch(r"\d+", text):
+        raise QueryError(f"{what}: {_quote(value)} is not a year (a whole number like 2019)")
+    if len(text) > 4 or not YEAR_RANGE[0] <= int(text) <= YEAR_RANGE[1]:
+        raise QueryError(f"{what}: {_quote(text)} is not a year between {YEAR_RANGE[0]} and {YEAR_RANGE[1]}")
+    return int(text)
+
+
+def _quote(value: Any) -> str:
+    """A value as an error message quotes it: at most 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def parse_year_range(value: Any) -> tuple[int | None, int | None]:
@@ -122,7 +134,7 @@ def parse_year_range(value: Any) -> tuple[int | None, int | None]:
         return _year(value, "year"), _year(value, "year")
     parts = _split_range(re.sub(r"\s", "", str(value)), r"[0-9]+")
     if parts is None:
-        raise QueryError(f"year: {value!r} is not a year or a range of years like 2015-2019")
+        raise QueryError(f"year: {_quote(value)} is not a year or a range of years like 2015-2019")
     low, high = (None if part is None else _year(part, "year") for part in parts)
     _check_order(low, high, "year")
     return low, high
@@ -146,7 +158,7 @@ def parse_length_range(value: Any, name: str) -> tuple[float | None, float | Non
             raise ValueError(text)
         low, high = (None if part is None else _positive(_length(part), name, part) for part in parts)
     except (ValueError, InvalidOperation):
-        raise QueryError(f"{name}: {value!r} is not a length or a range like 1um-10um (units: m, mm, um, nm)") from None
+        raise QueryError(f"{name}: {_quote(value)} is not a length or a range like 1um-10um (units: m, mm, um, nm)") from None
     _check_order(low, high, name, format_length)
     return low, high
 
@@ -158,7 +170,7 @@ def _kinds(value: Any) -> list[str] | None:
         return None
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
-        raise QueryError(f"unknown kind {unknown[0]!r}; kinds: {', '.join(KINDS)}, {ALL_KINDS}")
+        raise QueryError(f"unknown kind {_quote(unknown[0])}; kinds: {', '.join(KINDS)}, {ALL_KINDS}")
     return kinds
 
 
@@ -173,7 +185,7 @@ def _decade_labels(value: Any) -> list[str]:
     for item in _as_list(value):
         label = by_fold.get(_fold_decade(item))
         if label is None:
-            raise QueryError(f"scale-bar decade {item!r} is not a decade; decades: {', '.join(DECADE_LABELS)}")
+            raise QueryError(f"scale-bar decade {_quote(item)} is not a decade; decades: {', '.join(DECADE_LABELS)}")
         labels.append(label)
     return labels
 
@@ -209,7 +221,7 @@ class ImageFilter:
         _kinds(self.kind)
         unknown = [t for t in _as_list(self.technique) if t.upper() not in TECHNIQUES]
         if unknown:
-            raise QueryError(f"unknown technique {unknown[0]!r}; known: {', '.join(TECHNIQUES)}")
+            raise QueryError(f"unknown technique {_quote(unknown[0])}; known: {', '.join(TECHNIQUES)}")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> ImageFilter:
@@ -294,7 +306,7 @@ class ImageFilter:
                 if db.execute(sql, (value,)).fetchone() is None:
                     known = [row[0] for row in db.execute(
                         f"SELECT DISTINCT {column} FROM images WHERE {column} IS NOT NULL ORDER BY 1")]
-                    raise QueryError(f"unknown {what} {value!r}; known: {', '.join(known) or 'none'}")
+                    raise QueryError(f"unknown {what} {_quote(value)}; known: {', '.join(known) or 'none'}")
 
 
 #: A single measured value (a magnification, a FOV) matches within this relative difference: the
