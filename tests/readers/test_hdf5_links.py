@@ -108,3 +108,17 @@ def test_external_storage_on_a_fifo_does_not_hang(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert "keeps its data in another file" in result.stdout
+
+
+def test_wide_compressed_metadata_chunks_are_not_decoded(tmp_path: Path) -> None:
+    """Column 0 of a (1M, 100) column in (1M, 100) chunks would decompress 100 MB: refused unread."""
+    path = tmp_path / "bomb.emd"
+    with h5py.File(path, "w") as handle:
+        image = handle.create_group("Data/Image/0")
+        image.create_dataset("Data", data=np.zeros((8, 6, 1), dtype=np.uint8))
+        image.create_dataset("Metadata", shape=(1 << 20, 100), dtype=np.uint8, chunks=(1 << 20, 100),
+                             compression="gzip", fillvalue=0)
+        image["Metadata"][0, :] = 1  # one chunk written: 100 MB of zeros in a few KB
+    assert path.stat().st_size < 1 << 20
+    with pytest.raises(UnreadableFileError, match="would decode 104,857,600 bytes"):
+        read_metadata(path)

@@ -108,6 +108,10 @@ def _metadata(group: Any) -> dict[str, Any]:
     dataset = member(group, "Metadata")
     if dataset is None or dataset.ndim != 2 or dataset.shape[0] > MAX_METADATA_BYTES:
         raise UnreadableFileError("Velox image without a Metadata column")
+    # Compressed chunks are decoded whole: column 0 costs rows × chunk width bytes (a bomb when wide).
+    if dataset.chunks is not None and dataset.shape[0] * dataset.chunks[1] > 4 * MAX_METADATA_BYTES:
+        raise UnreadableFileError(f"Velox Metadata chunks of {dataset.chunks} would decode "
+                                  f"{dataset.shape[0] * dataset.chunks[1]:,} bytes for one column; not read")
     raw = check_inside(dataset, "Metadata")[:, 0].tobytes().split(b"\x00", 1)[0]
     try:
         meta = json.loads(raw.decode("utf-8", errors="replace"))
