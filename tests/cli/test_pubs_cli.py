@@ -237,3 +237,12 @@ def test_report_explains_its_window_and_totals(published, tmp_path: Path) -> Non
     lost = (out / "data" / "lost_by_scalebar_decade.csv").read_text()
     assert "\n,1,0,1," in lost  # the image of unknown decade: empty key in CSV
     assert "<td>unknown</td>" in html and "<td>–</td>" not in html  # one word for unknown values
+
+
+def test_an_empty_pubs_list_says_so(census) -> None:
+    assert census("pubs", "list").stdout.strip() == "articles: no rows"
+    assert census("pubs", "list", "--format", "csv").stdout == (
+        "id,year,source,category,subcategory,journal,title,linked_images,counted_images\n")
+    census("pubs", "add", "local-1", "--year", "2020")
+    assert list(_json(census("pubs", "list", "--format", "json"))[0]) == list(
+        census("pubs", "list", "--format", "csv").stdout.splitlines()[0].split(","))

@@ -21,6 +21,10 @@ from emcensus.cli.output import emit, format_option
 from emcensus.errors import LedgerError
 from emcensus.report.build import LOSS_FIELDS, catalog_loss, catalog_table1
 
+#: Columns of `pubs list` (the header of an empty list too).
+SUMMARY_COLUMNS = ("id", "year", "source", "category", "subcategory", "journal", "title", "linked_images",
+                   "counted_images")
+
 until_option = click.option("--until", type=int, default=None, help="Last acquisition year (inclusive); the paper stops at 2023.")
 
 
@@ -124,7 +128,7 @@ def link(ctx: click.Context, article: str, images: tuple[str, ...], unlink: bool
 def list_(ctx: click.Context, fmt: str) -> None:
     """Every article with its linked (file-level) and counted (count-level) images."""
     with _catalog(ctx) as catalog:
-        emit(catalog.article_summaries(), fmt, title="articles")
+        emit(catalog.article_summaries(), fmt, title="articles", columns=SUMMARY_COLUMNS)
 
 
 @click.command()
