@@ -3,6 +3,11 @@
 Each vendor format is one module with one `Reader` subclass; `READERS` lists them in the order
 they are asked. Sidecar readers come first (a sidecar is the facility's own record), then readers
 of vendor tags inside the image, then the generic fallback, which accepts every image.
+
+Every reading, from any reader, passes `_record`: the one place where numbers outside their
+physical range (`readers.limits.PHYSICAL_RANGES`) are dropped with a warning, the vocabulary is
+applied and the FOV derived. `read_metadata` also takes a sidecar alone (`read_sidecar_only`, a
+`sidecar-only` record) and a TIA `.emi` (read through its first `.ser`).
 """
 
 from __future__ import annotations
