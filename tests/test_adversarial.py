@@ -417,6 +417,39 @@ def test_dashboard_memory_is_bounded(run: Run) -> None:
         f"(limit {CRAWL_MEMORY_LIMIT >> 20} MB)")
 
 
+def _numbers(tree: Any, key: str = "") -> list[tuple[str, Any]]:
+    """Every (key, value) leaf of a JSON document."""
+    if isinstance(tree, dict):
+        return [leaf for k, v in tree.items() for leaf in _numbers(v, k)]
+    if isinstance(tree, list):
+        return [leaf for v in tree for leaf in _numbers(v, key)]
+    return [(key, tree)]
+
+
+def test_no_impossible_percentage_or_count(good_catalog: tuple[Path, Path], tmp_path: Path) -> None:
+    """Item 11: with more images published than catalogued, no share leaves 0-100 % and no count is negative."""
+    catalog = tmp_path / "census.sqlite"
+    shutil.copyfile(good_catalog[0], catalog)
+    ledger = tmp_path / "ledger.csv"  # 6 images catalogued in 2016; an article shows 500 of them
+    ledger.write_text("article,year,image,title,journal,category,subcategory,source,technique,count\n"
+                      "local-counted,2016,,Counted,,,,,SEM,500\n")
+    imported = run_cli(catalog, "pubs", "import", str(ledger))
+    assert imported.rc == 0, imported
+    bad = []
+    for args in (["table1"], ["table1", "--until", "2015"], ["lost", "--by", "year"], ["lost", "--by", "technique"]):
+        command = run_cli(catalog, *args, "--format", "json")
+        assert command.rc == 0 and "Traceback" not in command.err, f"item 11: {command}"
+        for key, value in _numbers(json.loads(command.out)):
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if "pct" in key or "percent" in key:
+                if not 0 <= value <= 100:
+                    bad.append(f"`{' '.join(command.args)}`: {key}={value}")
+            elif value < 0:
+                bad.append(f"`{' '.join(command.args)}`: {key}={value}")
+    assert not bad, "item 11: impossible numbers:\n" + "\n".join(bad)
+
+
 # ------------------------------------------------------------------ the archive and outside it
 def test_archive_and_outside_files_untouched_including_atimes(run: Run) -> None:
     """Items 5, 6, 8: no entry written, created, removed, or read without O_NOATIME (atime older than mtime)."""
