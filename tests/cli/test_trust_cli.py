@@ -107,3 +107,9 @@ def test_an_absurd_value_leaves_the_fov_empty_and_says_why(cli, tmp_path, line: 
     assert any(w["path"].endswith("absurd.tif") or w["path"].endswith("absurd.txt") for w in warnings), warnings
     report = cli("report", str(tmp_path / "report"))
     assert report.exit_code == 0
+
+
+def test_an_empty_audit_list_has_a_csv_header(census) -> None:
+    assert census("audit", "--list", "fov-disagreement", "--format", "csv").stdout == (
+        "path,magnification,pixel_size_m,fov_pixel_size_m,fov_magnification_m,reason\n")
+    assert census("audit", "--list", "missing").stdout.strip().endswith(": no rows")

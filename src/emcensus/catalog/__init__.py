@@ -35,6 +35,8 @@ _STAT_COLUMNS = (
     "sidecar_size", "sidecar_mtime_ns", "size_bytes", "mtime_ns", "error", "missing_since_scan",
 )
 _READ_COLUMNS = (*_STAT_COLUMNS, *_RECORD_COLUMNS, "year", "date_gap_days", *DERIVED_COLUMNS)
+#: A failed read: the stat, and on first sight what the file is (an image, or an orphan's sidecar).
+_FAILED_COLUMNS = (*_STAT_COLUMNS, "kind")
 
 
 def _upsert(columns: Sequence[str], updated: Sequence[str], extra_insert: str = "") -> str:
@@ -47,7 +49,7 @@ def _upsert(columns: Sequence[str], updated: Sequence[str], extra_insert: str = 
 
 #: A read file: everything is replaced. A failed read: only what the disk says; earlier metadata stays.
 _UPSERT_READ = _upsert(_READ_COLUMNS, [*_READ_COLUMNS[2:], "readable"], "1")
-_UPSERT_FAILED = _upsert(_STAT_COLUMNS, _STAT_COLUMNS[2:], "0")
+_UPSERT_FAILED = _upsert(_FAILED_COLUMNS, _STAT_COLUMNS[2:], "0")
 
 #: An image known to the catalog: what an incremental scan compares the disk against.
 KnownFile = tuple[int, int, str | None, int | None, int | None, str, str]  # size, mtime, sidecar, ..., status, acq
@@ -260,7 +262,7 @@ class Catalog(LedgerMixin):
                 )
                 record = result.record
                 if record is None:
-                    failed_rows.append(stat)
+                    failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
                     continue
                 derived = derive(settings, rel_path, record.vendor, record.technique,
                                  record.pixel_size_m, record.width_px, record.magnification)
@@ -424,10 +426,7 @@ class Catalog(LedgerMixin):
                 "non_image_files": other, **counts}
 
     def audit_list(self, kind: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
-        queries = _audit_queries()
-        if kind not in queries:
-            raise QueryError(f"unknown audit list {kind!r}; lists: {', '.join(queries)}")
-        sql, params = queries[kind]
+        sql, params = _audit_query(kind)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params = (*params, -1 if limit is None else int(limit), int(offset))
@@ -441,10 +440,23 @@ class Catalog(LedgerMixin):
                                             row["fov_magnification_m"]).note
         return rows
 
+    def audit_columns(self, kind: str) -> list[str]:
+        """The columns `audit_list(kind)` returns, also when the list is empty (a CSV header)."""
+        sql, params = _audit_query(kind)
+        names = [d[0] for d in self.db.execute(f"{sql} LIMIT 0", params).description]
+        return [*names, "reason"] if kind == "fov-disagreement" else names
+
     def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self.db.execute(sql, params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _audit_query(kind: str) -> tuple[str, tuple[Any, ...]]:
+    queries = _audit_queries()
+    if kind not in queries:
+        raise QueryError(f"unknown audit list {kind!r}; lists: {', '.join(queries)}")
+    return queries[kind]
 
 
 def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:

@@ -208,7 +208,7 @@ def audit(ctx: click.Context, kind: str | None, limit: int | None, fmt: str) -> 
     exports, metadata-vs-file date disagreements, missing files, FOV disagreements."""
     with _open(ctx) as catalog:
         if kind:
-            emit(catalog.audit_list(kind, limit), fmt, title=AUDIT_KINDS[kind])
+            emit(catalog.audit_list(kind, limit), fmt, title=AUDIT_KINDS[kind], columns=catalog.audit_columns(kind))
             return
         counts = catalog.audit()
     rows = [{"list": k, "entries": v, "what": AUDIT_KINDS.get(k, "census total")} for k, v in counts.items()]
