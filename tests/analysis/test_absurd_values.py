@@ -94,3 +94,21 @@ def test_date_gap_of_ordinary_dates() -> None:
     gap = date_gap_days("2019-01-01T00:00:00+00:00", "metadata", two_days)
     assert gap == pytest.approx(2.0) and gap <= MAX_DATE_GAP_DAYS
     assert date_gap_days("2019-01-01T00:00:00", "mtime", two_days) is None
+
+
+def test_an_old_catalog_holding_absurd_values_recomputes_them_to_none(tiny_archive, tmp_path) -> None:
+    from emcensus.catalog import Catalog
+    from emcensus.report.build import build_report_data
+    from emcensus.scan import RootSpec, scan
+
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        catalog.db.execute("UPDATE images SET magnification = 1e306, pixel_size_m = NULL, fov_m = 1e306, "
+                           "scale_bar_m = 1e305, scalebar_decade = '≥ 1 mm' WHERE path LIKE '%img001%'")
+        catalog.db.commit()
+        catalog.ensure_root(str(tiny_archive), "SU8230", None, None, magnification_reference_m=0.1)  # recompute
+        rows = catalog.db.execute("SELECT fov_m, scale_bar_m, scalebar_decade, fov_disagreement FROM images "
+                                  "WHERE path LIKE '%img001%'").fetchall()
+        assert rows and all(row == (None, None, None, None) for row in rows)
+        assert {row["scalebar_decade"] for row in catalog.count("scalebar_decade")} >= {None}
+        assert build_report_data(catalog).archive_without_fov >= 1
