@@ -134,3 +134,18 @@ def test_guard_output_rules(tiny_archive: Path, outside: Path) -> None:
         guard_output(outside, [])
     assert guard_output(outside / "X.CSV", [], suffixes={".csv"}).name == "X.CSV"
     assert os.listdir(outside) == ["file"]
+
+
+def test_a_root_whose_name_is_not_utf8_is_still_an_archive(cli, tmp_path: Path, outside: Path) -> None:
+    """The catalog stores such a root losslessly encoded; the guard compares the file-system path."""
+    from support import hitachi_sidecar, write_tiff
+
+    root = tmp_path / os.fsdecode(b"Gr\xf6\xdfe")
+    write_tiff(root / "img.tif")
+    (root / "img.txt").write_text(hitachi_sidecar(1000, "SE(U)"), encoding="cp1252")
+    cli("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    before = snapshot(root)
+    refused(cli("export", str(root / "x.csv"), ok=False), "inside the archive")
+    refused(cli("report", str(root / "report"), ok=False), "inside the archive")
+    refused(cli("--catalog", str(root / "c.sqlite"), "pubs", "add", "local-1", ok=False), "no catalog")
+    assert snapshot(root) == before

@@ -21,13 +21,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sqlite3
 import secrets
+import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+from emcensus.catalog.paths import fs_path
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.errors import CatalogError
 from emcensus.outputs import guard_output
@@ -62,10 +63,11 @@ def catalog_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> CatalogEr
     return CatalogError(f"the catalog {path} is damaged or not a catalog ({detail}): {_RECOVER}")
 
 
-def _translated(exc: sqlite3.Error, path: str) -> CatalogError | None:
+def _reraise(exc: sqlite3.Error, path: str) -> NoReturn:
+    """Raise the `CatalogError` for a file-level error; anything else (a programming error) as it is."""
     if type(exc) is sqlite3.DatabaseError or isinstance(exc, _FILE_ERRORS):
-        return catalog_error(exc, path)
-    return None
+        raise catalog_error(exc, path) from exc
+    raise exc
 
 
 class CatalogCursor(sqlite3.Cursor):
@@ -75,10 +77,7 @@ class CatalogCursor(sqlite3.Cursor):
         try:
             return call(*args)
         except sqlite3.Error as exc:
-            error = _translated(exc, self.connection.catalog_path)
-            if error is None:
-                raise
-            raise error from exc
+            _reraise(exc, self.connection.catalog_path)
 
     def execute(self, sql: str, parameters: Any = (), /) -> CatalogCursor:
         return self._wrap(super().execute, sql, parameters)
@@ -99,13 +98,10 @@ class CatalogCursor(sqlite3.Cursor):
         return self._wrap(super().fetchall)
 
     def __next__(self) -> Any:
-        try:  # inline: this runs once per row
+        try:  # not through _wrap: this runs once per row
             return _next_row(self)
         except sqlite3.Error as exc:
-            error = _translated(exc, self.connection.catalog_path)
-            if error is None:
-                raise
-            raise error from exc
+            _reraise(exc, self.connection.catalog_path)
 
 
 _next_row = sqlite3.Cursor.__next__
@@ -132,19 +128,13 @@ class CatalogConnection(sqlite3.Connection):
         try:
             super().commit()
         except sqlite3.Error as exc:
-            error = _translated(exc, self.catalog_path)
-            if error is None:
-                raise
-            raise error from exc
+            _reraise(exc, self.catalog_path)
 
     def __exit__(self, *exc: Any) -> Any:
         try:
             return super().__exit__(*exc)
         except sqlite3.Error as error:
-            translated = _translated(error, self.catalog_path)
-            if translated is None:
-                raise
-            raise translated from error
+            _reraise(error, self.catalog_path)
 
 
 def tables_of(version: int) -> set[str]:
@@ -164,8 +154,15 @@ def _uri(path: Path, **query: str) -> str:
     return Path(os.path.abspath(path)).as_uri() + "?" + "&".join(f"{k}={v}" for k, v in query.items())
 
 
+def archive_roots(db: sqlite3.Connection) -> list[str]:
+    """File-system paths of the scan roots a catalog holds: the archives no output may enter."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'roots'").fetchone():
+        return []
+    return [fs_path(row[0]) for row in db.execute("SELECT path FROM roots")]
+
+
 def stored_roots(path: Path) -> list[str]:
-    """Scan roots an existing catalog holds, read without creating or changing anything beside it."""
+    """`archive_roots` of a catalog file not opened yet, read without creating or changing anything beside it."""
     # Without a -wal file everything is in the main file and `immutable` reads it without a -shm file.
     query = {"mode": "ro"} if Path(f"{path}-wal").exists() else {"immutable": "1"}
     try:
@@ -174,9 +171,7 @@ def stored_roots(path: Path) -> list[str]:
         raise catalog_error(exc, path) from exc
     db.catalog_path = str(path)
     try:
-        if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'roots'").fetchone():
-            return []
-        return [row[0] for row in db.execute("SELECT path FROM roots")]
+        return archive_roots(db)
     finally:
         db.close()
 
@@ -294,4 +289,4 @@ def scan_lock(path: str | os.PathLike[str]) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-__all__ = ["CatalogConnection", "catalog_error", "connect", "scan_lock", "stored_roots", "tables_of"]
+__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "scan_lock", "stored_roots", "tables_of"]

@@ -29,7 +29,7 @@ until_option = click.option("--until", type=int, default=None, help="Last acquis
 
 
 def _catalog(ctx: click.Context, readonly: bool = True) -> Catalog:
-    return Catalog(ctx.find_root().obj["catalog"], readonly=readonly, verify=True)
+    return Catalog(ctx.find_root().obj["catalog"], readonly=readonly, create=False, verify=True)  # a scan makes one
 
 
 def _is_scopus(path: Path) -> bool:

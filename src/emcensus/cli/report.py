@@ -8,6 +8,7 @@ import click
 
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
 from emcensus.catalog import Catalog
+from emcensus.catalog.connection import archive_roots
 from emcensus.cli.publications import until_option
 from emcensus.outputs import guard_output
 from emcensus.report.build import build_report_data
@@ -24,7 +25,7 @@ from emcensus.report.html import write_report
 def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str) -> None:
     """Write OUT_DIR/index.html (figures inline), OUT_DIR/figures (PNG, SVG) and OUT_DIR/data (CSV, JSON)."""
     with Catalog(ctx.find_root().obj["catalog"], readonly=True, verify=True) as catalog:
-        guard_output(out_dir, [root["path"] for root in catalog.roots()], what="report", folder=True)
+        guard_output(out_dir, archive_roots(catalog.db), what="report", folder=True)
         data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold)
     output = write_report(out_dir, data)
     click.echo(f"wrote {output.index} ({len(output.figures)} figure files, {len(output.data)} data files)")

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from emcensus.catalog import Catalog
+from emcensus.catalog.connection import archive_roots
 from emcensus.errors import ConfigError, OutputError
 from emcensus.outputs import guard_output
 
@@ -48,8 +49,7 @@ def export_catalog(catalog: Catalog, out: str | os.PathLike[str], fmt: str | Non
     """
     if fmt is not None and fmt not in FORMATS.values():
         raise ConfigError(f"unknown export format {fmt!r}: {' or '.join(FORMATS.values())}")
-    target = guard_output(out, [root["path"] for root in catalog.roots()], what="export",
-                          suffixes=None if fmt else FORMATS)
+    target = guard_output(out, archive_roots(catalog.db), what="export", suffixes=None if fmt else FORMATS)
     fmt = fmt or FORMATS[Path(out).suffix.lower()]
     temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part"  # usual permissions, unlike mkstemp's
     try:
