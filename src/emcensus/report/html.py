@@ -257,7 +257,7 @@ def window_sentence(until: int | None) -> str:
 
 def totals_sentences(data: ReportData) -> list[str]:
     """Why Table 1, Fig. 3C/3D and the lost-data tables give different totals, with the numbers."""
-    if data.table1 is None:
+    if data.table1 is None or not data.articles:
         return []
     table_total = data.table1.facility[-1].published
     shown = sum(sum(by_decade.values()) for by_decade in data.published_decades.values())
