@@ -176,3 +176,17 @@ def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive:
         assert (again.orphans, again.missing) == (0, 0)
         assert catalog.audit()["sidecar_only_acquisitions"] == 0 and catalog.audit_list("orphan-sidecars") == []
         assert catalog.total() == 6 and catalog.record(str(orphan.with_suffix(".tif"))).magnification == 1000
+
+
+def test_an_orphan_sidecar_that_cannot_be_read_is_listed_with_the_orphans(tiny_archive: Path, tmp_path: Path,
+                                                                          vendor_samples: Path) -> None:
+    emi = next((vendor_samples / "fei-tia-emi-ser").glob("*.emi"))  # TIA metadata; its .ser files stay behind
+    shutil.copy(emi, tiny_archive / "groupB/p2/2019-01-02/lost.emi")
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        summary = run(catalog, tiny_archive, workers=0)
+        assert summary.orphans == 2 and summary.errors == 1
+        orphans = {Path(row["path"]).name for row in catalog.audit_list("orphan-sidecars")}
+        assert orphans == {"deleted.txt", "lost.emi"}
+        [problem] = catalog.audit_list("unreadable")
+        assert problem["reason"] == "a TIA .emi whose .ser files are gone: its metadata is not read without them"
+        assert catalog.audit()["sidecar_only_acquisitions"] == 1 and catalog.total() == 5
