@@ -128,3 +128,14 @@ def test_audit_limit_is_a_positive_count(cli, tiny_archive: Path, limit: str) ->
     """`LIMIT -3` is no limit at all in SQLite: refused instead of listing everything."""
     cli("scan", str(tiny_archive), "--workers", "0", "--quiet")
     assert "--limit" in one_line_error(cli("audit", "--list", "no-metadata", "--limit", limit, ok=False), 2)
+
+
+def test_scan_on_a_reachable_dask_scheduler(cli, tiny_archive: Path) -> None:
+    """The other side of the timeout: a scheduler that answers gets the census, and is let go after."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=":0") as cluster:
+        result = cli("scan", str(tiny_archive), "--instrument", "SU8230", "--dask", cluster.scheduler_address,
+                     "--dask-timeout", "5")
+        assert "6 image files on disk" in result.output
+        assert json.loads(cli("count", "--format", "json").output) == [{"count": 5}]
