@@ -65,7 +65,8 @@ def empty(path: Path) -> None:
     os.truncate(path, 0)
 
 
-DAMAGE = {"flipped bytes": flip_bytes, "one page flipped": flip_one_page, "truncated": truncate, "dropped table": drop_table, "zero length": empty}
+DAMAGE = {"flipped bytes": flip_bytes, "one page flipped": flip_one_page, "truncated": truncate,
+          "dropped table": drop_table, "zero length": empty}
 
 
 def run(catalog: Path, *args: str):

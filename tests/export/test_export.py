@@ -33,7 +33,8 @@ def out(tmp_path: Path) -> Path:
 
 def test_format_from_the_name_or_as_asked(catalog: Catalog, out: Path) -> None:
     rows = export_catalog(catalog, out / "all.PARQUET")
-    assert pq.read_table(out / "all.PARQUET").num_rows == rows == catalog.db.execute("SELECT count(*) FROM images").fetchone()[0]
+    assert rows == catalog.db.execute("SELECT count(*) FROM images").fetchone()[0]
+    assert pq.read_table(out / "all.PARQUET").num_rows == rows
     assert export_catalog(catalog, out / "all.dat", "csv") == rows
     assert len(list(csv.DictReader((out / "all.dat").open(encoding="utf-8")))) == rows
     with pytest.raises(ConfigError, match="unknown file type '.json'"):

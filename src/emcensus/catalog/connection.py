@@ -247,7 +247,8 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
     version = db.execute("PRAGMA user_version").fetchone()[0]
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if version > SCHEMA_VERSION:
-        raise CatalogError(f"{path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus")
+        raise CatalogError(
+            f"{path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus")
     if version == 0:
         if tables:
             raise CatalogError(f"{path} is an SQLite file but not an emcensus catalog")
@@ -255,7 +256,8 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
             raise CatalogError(f"the catalog {path} is empty: no scan has written to it yet")
         return  # a new catalog, created by the migration
     if missing := tables_of(version) - tables:
-        raise CatalogError(f"the catalog {path} lacks its table(s) {', '.join(sorted(missing))}: it was damaged or edited; {_RECOVER}")
+        raise CatalogError(
+            f"the catalog {path} lacks its table(s) {', '.join(sorted(missing))}: it was damaged or edited; {_RECOVER}")
     if readonly and version < SCHEMA_VERSION:
         raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
     if verify:
