@@ -17,6 +17,7 @@ from emcensus.web import create_app
 @pytest.fixture
 def catalog_path(tiny_archive: Path, tmp_path: Path) -> Path:
     path = tmp_path / "catalogs" / "emcensus.sqlite"
+    path.parent.mkdir()
     with Catalog(path) as catalog:
         scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
     return path

@@ -58,11 +58,14 @@ def test_overview_bar_click_explore_and_image_page(server: str, page) -> None:  
     bars = page.locator('[data-chart="year"] g.point path')
     bars.first.wait_for()
     assert bars.count() >= 2
+    bar = page.evaluate("document.querySelector('[data-chart=year]').data[0].y[0]")
     box = bars.first.bounding_box()  # the first bar: 2016, SEM; plotly's drag layer takes the pointer events
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_url("**/explore?**")
     assert "year=2016" in page.url and "technique=SEM" in page.url
-    assert page.locator("p.summary strong").inner_text() == "3"  # img001.tif + .jpg, img002.tif
+    # The bar counts acquisitions and Explore leads with the same number: img001 (.tif + .jpg), img002.
+    assert page.locator("p.summary strong").inner_text() == str(bar) == "2"
+    assert page.locator(".grid a.card").count() == 3  # the grid shows every file
     assert page.locator("select[name=technique]").input_value() == "SEM"
     page.locator(".grid img").first.wait_for()
     assert page.evaluate("[...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)")
@@ -90,5 +93,33 @@ def test_linking_an_image_changes_table1(server: str, page, article: str) -> Non
     page.select_option("form.link select", article)
     page.click("form.link button[value=true]")
     page.locator("#link-status").filter(has_text="linked to").wait_for()
+    # The page shows the link at once, not "Not linked" until a reload.
+    page.locator("#published li").filter(has_text=article).wait_for(timeout=5000)
+    assert "Not linked" not in page.locator("#published").inner_text()
+    page.click("form.link button[value=false]")
+    page.locator("#published").filter(has_text="Not linked").wait_for(timeout=5000)
+    page.click("form.link button[value=true]")
+    page.locator("#published li").filter(has_text=article).wait_for(timeout=5000)
     page.goto(server + "/")
     assert lost.inner_text() == "80.00 %"
+
+
+@pytest.mark.parametrize("docs, operation", [("/docs", ".opblock-summary-path"), ("/redoc", "li[data-item-id]")])
+def test_api_docs_render_with_the_network_cut_off(server: str, page, docs: str,  # type: ignore[no-untyped-def]
+                                                  operation: str) -> None:
+    leaving: list[str] = []
+
+    def loopback_only(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            leaving.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", loopback_only)
+    page.goto(server + docs)
+    operations = page.locator(operation)
+    operations.first.wait_for(timeout=20000)
+    assert operations.count() >= 10  # every API operation is listed
+    assert "/api/count" in page.content()
+    assert leaving == [], leaving

@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +20,8 @@ import tifffile
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from emcensus.web.thumbs import THUMB_SIZE, NoPreview, thumbnail
+from emcensus.web import thumbs
+from emcensus.web.thumbs import THUMB_SIZE, NoPreview, PreviewPool, TooSlow, thumbnail
 
 
 def test_16_bit_tiff_is_stretched_to_the_full_grey_range(tmp_path: Path) -> None:
@@ -47,9 +57,13 @@ def test_cached_thumbnail_is_reused(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", [b"\x00\x01DM4 native", b"II*\x00truncated", b""])
 def test_no_preview_for_native_or_broken_files(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "x.dm4").write_bytes(content)
-    with pytest.raises(NoPreview):
+    with pytest.raises(NoPreview) as first:
         thumbnail(tmp_path / "x.dm4", tmp_path / "cache", "x")
-    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").iterdir())
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["x.none"]  # the reason, no PNG
+    (tmp_path / "x.dm4").unlink()
+    with pytest.raises(NoPreview) as again:  # remembered under the same key: not decoded twice
+        thumbnail(tmp_path / "x.dm4", tmp_path / "cache", "x")
+    assert str(again.value) == str(first.value)
 
 
 def test_placeholder_served_for_a_file_without_preview(client: TestClient, image_id: Callable[[str], int],
@@ -73,3 +87,167 @@ def test_real_vendor_tiffs_get_a_thumbnail(vendor_samples: Path, tmp_path: Path,
     with Image.open(made) as image:
         low, high = image.convert("L").getextrema()
         assert max(image.size) <= THUMB_SIZE and high > low  # decoded pixels, not a blank
+
+
+# ------------------------------------------------------------------ issue 7: bounded time and memory
+def raw_tiff(width: int, height: int, bits: int = 8, data: bytes = b"\x00" * 64) -> bytes:
+    """A one-strip grey TIFF written tag by tag, so that its header can say anything."""
+    tags = [(256, 4, width), (257, 4, height), (258, 3, bits), (259, 3, 1), (262, 3, 1),
+            (273, 4, 0), (278, 4, max(height, 1)), (279, 4, len(data))]
+    start = 8 + 2 + 12 * len(tags) + 4
+    ifd = b"".join(struct.pack("<HHII", tag, kind, 1, start if tag == 273 else value) for tag, kind, value in tags)
+    return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + ifd + struct.pack("<I", 0) + data
+
+
+def stripes(width: int) -> np.ndarray:
+    """One row of a left-to-right ramp: any sampling of it still rises left to right."""
+    return (np.arange(width) * 255 // max(width - 1, 1)).astype(np.uint8)
+
+
+@pytest.mark.parametrize("header", [(0, 0, 8), (64, 64, 1000), (4294967295, 4294967295, 8), (100000, 100000, 16)])
+def test_impossible_tiffs_get_the_placeholder(client: TestClient, image_id: Callable[[str], int], tiny_archive: Path,
+                                              header: tuple[int, int, int]) -> None:
+    (tiny_archive / "groupB/p2/2019-01-02/nosidecar.tif").write_bytes(raw_tiff(*header))
+    response = client.get(f"/api/thumbnail/{image_id('nosidecar.tif')}")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
+    assert response.headers["x-emcensus-no-preview"]
+
+
+def test_error_texts_never_quote_the_file(client: TestClient, image_id: Callable[[str], int],
+                                          tiny_archive: Path) -> None:
+    # A 'TIFF' whose bytes are someone's password file: the reason names the problem, not the bytes.
+    (tiny_archive / "groupB/p2/2019-01-02/nosidecar.tif").write_bytes(b"II*\x00root:x:0:0:root:/root:/bin/bash\n" * 3)
+    response = client.get(f"/api/thumbnail/{image_id('nosidecar.tif')}")
+    reason = response.headers["x-emcensus-no-preview"]
+    assert reason.startswith("pixels unreadable") and "root" not in reason
+
+
+def test_fifo_in_place_of_a_catalogued_file_answers_at_once(client: TestClient, image_id: Callable[[str], int],
+                                                            tiny_archive: Path) -> None:
+    folder = tiny_archive / "groupA/p1/2016-06-23"
+    ident = image_id("img002.tif")
+    for name in ("img002.tif", "img002.txt"):  # replaced since the scan: open() on them would wait forever
+        (folder / name).unlink()
+        os.mkfifo(folder / name)
+    answers: dict[str, object] = {}
+
+    def ask() -> None:
+        for url in (f"/api/thumbnail/{ident}", f"/api/images/{ident}/sidecar", f"/images/{ident}"):
+            answers[url] = client.get(url)
+
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    asker.join(15)
+    hung = asker.is_alive()
+    deadline = time.monotonic() + 10
+    while asker.is_alive() and time.monotonic() < deadline:  # let any reader that did block go
+        for name in ("img002.tif", "img002.txt"):
+            with contextlib.suppress(OSError):
+                os.close(os.open(folder / name, os.O_WRONLY | os.O_NONBLOCK))
+        time.sleep(0.05)
+    assert not hung, f"a request hung on a FIFO; answered: {list(answers)}"
+    thumb, sidecar, page = answers.values()
+    assert thumb.status_code == 200 and "FIFO" in thumb.headers["x-emcensus-no-preview"]
+    assert sidecar.status_code == 200 and "FIFO" in sidecar.json()["text"]
+    assert page.status_code == 200 and "FIFO" in page.text
+
+
+MEASURE = """
+import asyncio, json, resource, sys, threading
+from pathlib import Path
+from PIL import Image
+import numpy as np
+from emcensus.web.thumbs import NoPreview, PreviewPool
+
+def rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+async def main(files, cache):
+    pool = PreviewPool()
+    return await asyncio.gather(*(pool.thumbnail(Path(f), Path(cache), f"k{i}", []) for i, f in enumerate(files)),
+                                return_exceptions=True)
+
+before = rss_mb()
+made = asyncio.run(main(sys.argv[2:], sys.argv[1]))
+result = {"rss_increase_mb": rss_mb() - before, "thumbs": []}
+for png in made:
+    if isinstance(png, BaseException):
+        result["thumbs"].append(repr(png))
+    else:
+        grey = np.asarray(Image.open(png).convert("L")).astype(int)
+        result["thumbs"].append({"size": list(grey.shape), "left": float(grey[:, :16].mean()), "right": float(grey[:, -16:].mean())})
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.slow
+def test_huge_compressed_tiffs_previewed_in_bounded_memory(tmp_path: Path) -> None:
+    # 30,000 x 30,000 px (900 MB decoded) in a few MB of zlib: once 1.8 GB for one preview, 5 GB for three.
+    side = 30000
+    ramp = np.broadcast_to(stripes(side), (side, side))  # no 900 MB array in this process either
+    tifffile.imwrite(tmp_path / "strips.tif", ramp, compression="zlib")
+    tile = np.broadcast_to(stripes(side)[:512], (512, 512))
+    tifffile.imwrite(tmp_path / "tiles.tif", (tile for _ in range(59 * 59)), shape=(side, side), dtype=np.uint8,
+                     tile=(512, 512), compression="zlib")
+    files = [tmp_path / "strips.tif"] * 3 + [tmp_path / "tiles.tif"]
+    done = subprocess.run([sys.executable, "-c", MEASURE, str(tmp_path / "cache"), *map(str, files)],
+                          capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(done.stdout)
+    assert result["rss_increase_mb"] < 150, result  # was 869 MB for one, before previews were bounded
+    strips, _, _, tiles = result["thumbs"]
+    assert strips["size"] == [THUMB_SIZE, THUMB_SIZE] and strips["right"] > strips["left"] + 100, result
+    assert tiles["size"] == [THUMB_SIZE, THUMB_SIZE] and tiles["left"] != tiles["right"], result
+
+
+def test_large_pages_are_read_strip_by_strip_or_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(thumbs, "MAX_PIXELS", 2**20)
+    monkeypatch.setattr(thumbs, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(thumbs, "MAX_SEGMENT_BYTES", 2**19)
+    ramp = np.ascontiguousarray(np.broadcast_to(stripes(2000), (1500, 2000)))
+    tifffile.imwrite(tmp_path / "one-strip.tif", ramp, rowsperstrip=1500, compression="zlib")  # 3 MB in one strip
+    with pytest.raises(NoPreview, match="too large to preview: 2,000 × 1,500 px in strips"):
+        thumbnail(tmp_path / "one-strip.tif", tmp_path / "cache", "one")
+    rgb = np.stack([ramp, ramp[:, ::-1], np.full_like(ramp, 128)], axis=-1)
+    for name, kwargs in (("strips", {"rowsperstrip": 16}), ("tiles", {"tile": (256, 256)}),
+                         ("planar", {"tile": (256, 256), "planarconfig": "separate"})):
+        pixels = rgb if name != "strips" else ramp
+        data = np.moveaxis(pixels, -1, 0) if name == "planar" else pixels
+        tifffile.imwrite(tmp_path / f"{name}.tif", data, compression="zlib",
+                         photometric="rgb" if pixels.ndim == 3 else "minisblack", **kwargs)
+        with Image.open(thumbnail(tmp_path / f"{name}.tif", tmp_path / "cache", name)) as image:
+            assert image.size == (THUMB_SIZE, 192)
+            grey = np.asarray(image).astype(int)
+        first = grey if grey.ndim == 2 else grey[..., 0]
+        assert first[:, -8:].mean() - first[:, :8].mean() > 200, name  # the ramp, every n-th pixel
+        if grey.ndim == 3:
+            assert grey[..., 1][:, :8].mean() - grey[..., 1][:, -8:].mean() > 200, name  # the reversed ramp
+
+
+def test_the_smallest_pyramid_level_is_read(tmp_path: Path) -> None:
+    # Levels differ on purpose: only the 512 px level rises left to right.
+    with tifffile.TiffWriter(tmp_path / "pyramid.tif") as tif:
+        tif.write(np.zeros((2048, 2048), np.uint8), subifds=2, tile=(256, 256))
+        tif.write(np.zeros((1024, 1024), np.uint8), subfiletype=1, tile=(256, 256))
+        tif.write(np.broadcast_to(stripes(512), (512, 512)).copy(), subfiletype=1, tile=(256, 256))
+    with Image.open(thumbnail(tmp_path / "pyramid.tif", tmp_path / "cache", "p")) as image:
+        grey = np.asarray(image).astype(int)
+    assert grey.shape == (THUMB_SIZE, THUMB_SIZE) and grey[:, -8:].mean() - grey[:, :8].mean() > 200
+
+
+def test_previews_are_bounded_in_time_and_number(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(thumbs, "MAX_PIXELS", 2**16)  # read strip by strip, checking the clock
+    tifffile.imwrite(tmp_path / "big.tif", np.broadcast_to(stripes(3000), (3000, 3000)), rowsperstrip=1,
+                     compression="zlib")
+
+    async def at_once(pool: PreviewPool, keys: str) -> list[object]:
+        return await asyncio.gather(*(pool.thumbnail(tmp_path / "big.tif", tmp_path / "cache", key, [])
+                                      for key in keys), return_exceptions=True)
+
+    started = time.monotonic()
+    [slow] = asyncio.run(at_once(PreviewPool(limit=0.001), "a"))
+    assert time.monotonic() - started < 5
+    assert isinstance(slow, TooSlow) and "took" in str(slow)
+    assert not list((tmp_path / "cache").glob("a.*"))  # not remembered: it may work when the server is idle
+    made, busy, also_busy = asyncio.run(at_once(PreviewPool(workers=1, pending=0, limit=60), "abc"))
+    assert isinstance(busy, TooSlow) and "busy" in str(busy) and isinstance(also_busy, TooSlow)
+    assert made.name == "a.png"

@@ -16,9 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import fastapi_offline
 import plotly
 from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -27,24 +32,40 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from emcensus import __version__
+from emcensus.access import OutsideRootsError, inside_roots, read_bounded
 from emcensus.analysis.table1 import Table1
-from emcensus.report.build import catalog_table1
 from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter
 from emcensus.errors import (
     CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
 )
+from emcensus.palette import ARCHIVE_GREY, TECHNIQUE_COLOURS
 from emcensus.readers.base import MAX_SIDECAR_BYTES, decode_text
-from emcensus.web.files import ForbiddenPathError, glob_escape, inside_roots
-from emcensus.web.security import GuardMiddleware
-from emcensus.web.thumbs import NoPreview, cache_dir, thumbnail
+from emcensus.report.build import catalog_table1
+from emcensus.web.files import glob_escape
+from emcensus.web.format import no_file_content, quantity
+from emcensus.web.security import GuardMiddleware, check_token
+from emcensus.web.thumbs import NoPreview, PreviewPool, cache_dir
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+#: Swagger UI and ReDoc, served from the installed `fastapi-offline` wheel: /docs works without a network.
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+FAVICON = HERE / "static" / "favicon.svg"
+#: The API docs pages load nothing from elsewhere (their scripts are inline or from this server).
+DOCS_POLICY = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+               "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
+#: Largest integer SQLite stores: ids and offsets beyond it are refused (400), not an OverflowError.
+SQLITE_INT_MAX = 2**63 - 1
+#: Highest page number a paged page accepts (a page past the last one says so).
+MAX_PAGE = 10**9
+ImageId = Annotated[int, PathParam(ge=1, le=SQLITE_INT_MAX, description="catalog id of the image file")]
+Offset = Annotated[int, Query(ge=0, le=SQLITE_INT_MAX)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
 
 #: The one place where emcensus errors become HTTP statuses (most specific class first).
 ERROR_STATUS: dict[type[Exception], int] = {
     NotFoundError: 404,
-    ForbiddenPathError: 403,
+    OutsideRootsError: 403,
     QueryError: 400,
     ConfigError: 400,
     LedgerError: 400,
@@ -58,6 +79,8 @@ FILTER_FIELDS = {f.name: f for f in fields(ImageFilter)}
 SORTS = {"path": "path", "-acquired_at": "newest", "acquired_at": "oldest", "magnification": "magnification ↑",
          "-magnification": "magnification ↓", "instrument": "instrument", "detector": "detector",
          "-size_bytes": "largest file"}
+#: Magnifications given a decade bar on the Overview; anything else is "unknown" there.
+MAGNIFICATION_RANGE = (1e-3, 1e12)
 #: Columns of a grid row that the API and CSV return (internal bookkeeping columns left out).
 IMAGE_COLUMNS = ("id", "path", "rel_path", "instrument", "technique", "detector", "detector_family", "vendor",
                  "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m",
@@ -96,8 +119,25 @@ def parse_filters(params: QueryParams) -> dict[str, Any]:
     return result
 
 
+def known_parameters(request: Request) -> None:
+    """Refuse a query parameter the page does not take (`sort=` for `order=`), rather than ignore it."""
+    route = request.scope.get("route")
+    taken = {"token", *FILTER_FIELDS}
+    if route is not None and hasattr(route, "dependant"):
+        taken |= _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - taken)
+    if unknown:
+        raise QueryError(f"unknown parameter {unknown[0]!r}; this address takes {', '.join(sorted(taken - {'token'}))}")
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """Query parameters a route declares, its dependencies' included."""
+    return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
+
+
 def image_filters(request: Request) -> dict[str, Any]:
     """Dependency: the active filter, validated (a bad value is a 400 before any query runs)."""
+    known_parameters(request)
     filters = parse_filters(request.query_params)
     ImageFilter.from_kwargs(**filters)
     return filters
@@ -129,34 +169,45 @@ def neighbours(catalog: Catalog, row: Mapping[str, Any], around: int = 12) -> li
     return same[max(0, index - around): index + around + 1]
 
 
+def root_paths(catalog: Catalog) -> list[str]:
+    return [r["path"] for r in catalog.roots()]
+
+
+def check_inside(row: Mapping[str, Any], roots: list[str]) -> None:
+    """Refuse (403) an image whose file or sidecar now resolves outside the scan roots: the dashboard
+    shows nothing that came from, or reads through, a link that leaves the archive."""
+    inside_roots(row["path"], roots)
+    if row.get("sidecar_path"):
+        inside_roots(row["sidecar_path"], roots)
+
+
 def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
     """The sidecar as the microscope PC wrote it, decoded; a sentence instead when it cannot be read."""
     if not row.get("sidecar_path"):
         return None
-    path = inside_roots(row["sidecar_path"], roots)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_SIDECAR_BYTES + 1)
-    except OSError as exc:
-        return f"(sidecar not readable now: {exc.strerror or exc})"
-    if len(data) > MAX_SIDECAR_BYTES:
-        return f"(sidecar larger than {MAX_SIDECAR_BYTES:,} bytes: not shown)"
-    try:
-        return decode_text(data)
+        return decode_text(read_bounded(inside_roots(row["sidecar_path"], roots), MAX_SIDECAR_BYTES, "sidecar"))
+    except OutsideRootsError:
+        raise
     except UnreadableFileError as exc:
-        return f"({exc})"
+        return f"(sidecar not readable now: {no_file_content(str(exc))})"
 
 
 def magnification_decades(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Counts per magnification decade (×1k–10k, ...), from the per-value counts."""
     decades: dict[int, int] = {}
+    unknown = 0
     for row in rows:
-        if row["magnification"] and row["magnification"] > 0:
-            decade = int(math.floor(math.log10(row["magnification"]) + 1e-9))
+        value = row["magnification"]
+        if value is not None and MAGNIFICATION_RANGE[0] <= value < MAGNIFICATION_RANGE[1]:
+            decade = int(math.floor(math.log10(value) + 1e-9))
             decades[decade] = decades.get(decade, 0) + row["count"]
-    return [{"label": f"×{_short(10 ** d)}–{_short(10 ** (d + 1))}",
+        else:  # none, or no physical magnification: counted, but not as a decade
+            unknown += row["count"]
+    bars = [{"label": f"×{_short(10 ** d)}–{_short(10 ** (d + 1))}",
              "filter": {"magnification": f"{10 ** d}-{10 ** (d + 1) - 0.001}"},  # upper bound exclusive
              "count": n} for d, n in sorted(decades.items())]
+    return bars + ([{"label": None, "count": unknown}] if unknown else [])
 
 
 def _short(value: float) -> str:
@@ -173,12 +224,14 @@ def bar_traces(rows: list[dict[str, Any]], x: str, series: str | None = None) ->
         groups.setdefault(row[series] if series else None, []).append(row)
     traces = []
     for name, items in groups.items():
+        # A technique has one colour everywhere (report and dashboard); other charts stay neutral.
+        colour = TECHNIQUE_COLOURS.get(name, ARCHIVE_GREY) if series == "technique" else ARCHIVE_GREY
         traces.append({
-            "type": "bar", "name": name if name is not None else "unknown",
+            "type": "bar", "name": name if name is not None else "unknown", "marker": {"color": colour},
             "x": [str(r[x]) if r[x] is not None else "unknown" for r in items],
             "y": [r["count"] for r in items],
             "customdata": [_bar_query(r, x, series) for r in items],
-            "hovertemplate": "%{x}" + (" · %{fullData.name}" if series else "") + ": %{y:,} images<extra></extra>",
+            "hovertemplate": "%{x}" + (" · %{fullData.name}" if series else "") + ": %{y:,} acquisitions<extra></extra>",
         })
     return traces
 
@@ -207,6 +260,7 @@ def _wants_json(request: Request) -> bool:
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
+    message = no_file_content(message)
     if _wants_json(request):
         return JSONResponse({"error": message, "status": status}, status)
     return request.app.state.templates.TemplateResponse(
@@ -237,14 +291,17 @@ def _register_errors(app: FastAPI) -> None:
 def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_hosts: list[str] | None = None) -> FastAPI:
     """The dashboard over `catalog_path`. `token`: required on every request when set.
     `allowed_hosts`: Host header values accepted (a loopback server refuses DNS-rebinding pages)."""
+    token = check_token(token)
     Catalog(catalog_path, readonly=True).close()  # a missing or foreign catalog fails now, not per request
-    app = FastAPI(title="emcensus dashboard API", version=__version__,
+    app = FastAPI(title="emcensus dashboard API", version=__version__, docs_url=None, redoc_url=None,
                   description="The JSON API behind every dashboard page. Filters take the same values as "
                               "`emcensus count` options (`year=2015-2019`, `magnification=1000-50000`, lists with commas).")
     app.state.catalog_path = str(catalog_path)
     app.state.thumbs = cache_dir(catalog_path)
+    app.state.previews = PreviewPool()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(query_string=query_string, sorts=SORTS, audit_kinds=AUDIT_KINDS)
+    templates.env.filters.update(quantity=quantity, no_file_content=no_file_content)
     app.state.templates = templates
     app.add_middleware(GuardMiddleware, token=token)
     if allowed_hosts:
@@ -253,12 +310,41 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     _add_api(app)
     _add_pages(app, templates)
 
+    _add_assets(app)
+    return app
+
+
+def _add_assets(app: FastAPI) -> None:
+    """Everything a page loads comes from this server (an isolated facility network has no CDN)."""
+    cached = {"Cache-Control": "max-age=86400"}
+
     @app.get("/static/plotly.min.js", include_in_schema=False)
     def plotly_js() -> FileResponse:
-        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers={"Cache-Control": "max-age=86400"})
+        return FileResponse(PLOTLY_JS, media_type="text/javascript", headers=cached)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(FAVICON, media_type="image/svg+xml", headers=cached)
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} · Swagger UI",
+                                   swagger_js_url="/static/docs/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/docs/swagger-ui.css", swagger_favicon_url="/favicon.ico",
+                                   swagger_ui_parameters={"validatorUrl": None})
+        page.headers["Content-Security-Policy"] = DOCS_POLICY
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        page = get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} · ReDoc",
+                              redoc_js_url="/static/docs/redoc.standalone.js", redoc_favicon_url="/favicon.ico",
+                              with_google_fonts=False)
+        page.headers["Content-Security-Policy"] = DOCS_POLICY  # ReDoc's footer logo would come from its CDN
+        return page
+
+    app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    return app
 
 
 def _add_api(app: FastAPI) -> None:
@@ -270,8 +356,7 @@ def _add_api(app: FastAPI) -> None:
 
     @app.get("/api/images", tags=["images"], **FILTERED)
     def api_images(catalog: CatalogDep, filters: FiltersDep, order: str = "path",
-                   limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                   limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0) -> dict[str, Any]:
         """Image files matching the filters (every file, exports included), one page, sorted by `order`."""
         items = catalog.images(limit=limit, offset=offset, order=order, **filters)
         return {"total": catalog.total(files=True, **filters), "offset": offset, "limit": limit,
@@ -304,32 +389,39 @@ def _add_api(app: FastAPI) -> None:
                                  headers={"Content-Disposition": 'attachment; filename="emcensus-images.csv"'})
 
     @app.get("/api/images/{image_id}", tags=["images"])
-    def api_image(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
+    def api_image(catalog: CatalogDep, image_id: ImageId) -> dict[str, Any]:
         """One image file: its catalog row, normalised record and original vendor metadata."""
         return image_detail(catalog, catalog.image(image_id))
 
     @app.get("/api/images/{image_id}/sidecar", tags=["images"])
-    def api_sidecar(catalog: CatalogDep, image_id: int) -> dict[str, Any]:
+    def api_sidecar(catalog: CatalogDep, image_id: ImageId) -> dict[str, Any]:
         """The metadata sidecar's text, decoded (read-only; null when the image has none)."""
         row = catalog.image(image_id)
-        return {"path": row["sidecar_path"], "text": sidecar_text(row, [r["path"] for r in catalog.roots()])}
+        return {"path": row["sidecar_path"], "text": sidecar_text(row, root_paths(catalog))}
 
     @app.get("/api/images/{image_id}/neighbours", tags=["images"])
-    def api_neighbours(catalog: CatalogDep, image_id: int) -> list[dict[str, Any]]:
+    def api_neighbours(catalog: CatalogDep, image_id: ImageId) -> list[dict[str, Any]]:
         """Files of the same folder (the same session, usually), nearest by name."""
         return [public(r) for r in neighbours(catalog, catalog.image(image_id))]
 
     @app.get("/api/thumbnail/{image_id}", tags=["images"], response_class=FileResponse)
-    def api_thumbnail(catalog: CatalogDep, image_id: int) -> Response:
+    async def api_thumbnail(request: Request, image_id: ImageId) -> Response:
         """A contrast-stretched PNG preview (cached beside the catalog). Files without a cheap preview
-        get a placeholder SVG and an `X-Emcensus-No-Preview` header saying why."""
-        row = catalog.image(image_id)
-        source = inside_roots(row["path"], [r["path"] for r in catalog.roots()])
+        (vendor formats, unreadable or huge pixels, not made within the time limit) get a placeholder
+        SVG and an `X-Emcensus-No-Preview` header saying why."""
+        def locate() -> tuple[Path, str, list[str]]:
+            with Catalog(app.state.catalog_path, readonly=True) as catalog:
+                row, roots = catalog.image(image_id), root_paths(catalog)
+            return inside_roots(row["path"], roots), f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
+
+        known_parameters(request)
+        source, key, roots = await run_in_threadpool(locate)
         try:
-            png = thumbnail(source, app.state.thumbs, f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}")
+            png = await app.state.previews.thumbnail(source, app.state.thumbs, key, roots)
         except NoPreview as exc:
+            reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
             return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
-                                headers={"X-Emcensus-No-Preview": str(exc).encode("ascii", "replace").decode()})
+                                headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
         return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/table1", tags=["publications"])
@@ -344,7 +436,7 @@ def _add_api(app: FastAPI) -> None:
         return catalog.article_summaries()
 
     @app.post("/api/images/{image_id}/articles", tags=["publications"])
-    def api_link(request: Request, image_id: int, article: Annotated[str, Body(embed=True)],
+    def api_link(request: Request, image_id: ImageId, article: Annotated[str, Body(embed=True)],
                  linked: Annotated[bool, Body(embed=True)] = True) -> dict[str, Any]:
         """Link this image to an article (`linked: false` unlinks). Needs the `X-CSRF-Token` header."""
         with Catalog(request.app.state.catalog_path) as writable:  # the only write the dashboard makes
@@ -366,17 +458,20 @@ def _add_api(app: FastAPI) -> None:
 
     @app.get("/api/audit/{kind}", tags=["audit"])
     def api_audit_list(catalog: CatalogDep, kind: str, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-                       offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                       offset: Offset = 0) -> dict[str, Any]:
         """One audit list, a page at a time; `more` says whether another page follows."""
         return audit_page(catalog, kind, limit, offset)
 
 
 def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
+    """What the API and the image page show of one file (refused when it now resolves outside the roots)."""
+    check_inside(row, root_paths(catalog))
     record = catalog.record(row["path"])
     normalised = asdict(record) if record else {}
     original = normalised.pop("original_metadata", {})
     return {"image": public(row), "record": normalised, "original_metadata": original,
-            "error": row.get("error"), "published_in": catalog.articles_of_image(row["id"])}
+            "error": no_file_content(row["error"]) if row.get("error") else None,
+            "published_in": catalog.articles_of_image(row["id"])}
 
 
 def table1(catalog: Catalog) -> Table1 | None:
@@ -388,8 +483,15 @@ def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str
     if kind not in AUDIT_KINDS:
         raise NotFoundError(f"no audit list {kind!r}; lists: {', '.join(AUDIT_KINDS)}")
     rows = catalog.audit_list(kind, limit=limit + 1, offset=offset)
+    items = rows[:limit]
+    for row in items:
+        if isinstance(row.get("reason"), str):
+            row["reason"] = no_file_content(row["reason"])
+        if "path" in row and kind != "orphan-sidecars":  # link each listed file to its image page
+            found = catalog.find_images(row["path"])
+            row["image_id"] = found[0][0] if found else None
     return {"kind": kind, "description": AUDIT_KINDS[kind], "offset": offset, "limit": limit,
-            "more": len(rows) > limit, "items": rows[:limit]}
+            "more": len(rows) > limit, "items": items}
 
 
 def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
@@ -411,24 +513,26 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/explore", response_class=HTMLResponse, include_in_schema=False)
     def explore(request: Request, catalog: CatalogDep, filters: FiltersDep, order: str = "path",
-                page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
-                per_page: Annotated[int, Query(ge=1, le=500)] = 48) -> HTMLResponse:
-        items = catalog.images(limit=per_page, offset=(page_number - 1) * per_page, order=order, **filters)
+                page_number: PageNumber = 1, per_page: Annotated[int, Query(ge=1, le=500)] = 48) -> HTMLResponse:
         total = catalog.total(files=True, **filters)
+        # Past the last page: an empty page that says so (the sort is still checked).
+        offset = min((page_number - 1) * per_page, total)
+        items = catalog.images(limit=per_page, offset=offset, order=order, **filters)
         choices = {name: [r[name] for r in catalog.count(name) if r[name] is not None]
                    for name in ("instrument", "technique", "detector")}
         choices["root"] = [r["path"] for r in catalog.roots()]
         state = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
-        return page(request, "explore.html", items=items, total=total, filters=filters, state=state,
+        return page(request, "explore.html", items=items, total=total, acquisitions=catalog.total(**filters),
+                    filters=filters, state=state,
                     order=order, page=page_number, per_page=per_page, pages=max(1, math.ceil(total / per_page)),
                     fields=list(FILTER_FIELDS), choices=choices, csv_query=query_string(filters, order=order))
 
     @app.get("/images/{image_id}", response_class=HTMLResponse, include_in_schema=False)
-    def image_page(request: Request, catalog: CatalogDep, image_id: int) -> HTMLResponse:
+    def image_page(request: Request, catalog: CatalogDep, image_id: ImageId) -> HTMLResponse:
         row = catalog.image(image_id)
         detail = image_detail(catalog, row)
         return page(request, "image.html", **detail, neighbours=neighbours(catalog, row), articles=catalog.articles(),
-                    sidecar=sidecar_text(row, [r["path"] for r in catalog.roots()]),
+                    sidecar=sidecar_text(row, root_paths(catalog)),
                     original_json=json.dumps(detail["original_metadata"], indent=2, ensure_ascii=False, default=str))
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
@@ -436,8 +540,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         return page(request, "audit.html", counts=catalog.audit())
 
     @app.get("/audit/{kind}", response_class=HTMLResponse, include_in_schema=False)
-    def audit_list(request: Request, catalog: CatalogDep, kind: str,
-                   page_number: Annotated[int, Query(alias="page", ge=1)] = 1) -> HTMLResponse:
+    def audit_list(request: Request, catalog: CatalogDep, kind: str, page_number: PageNumber = 1) -> HTMLResponse:
         per_page = 100
         data = audit_page(catalog, kind, per_page, (page_number - 1) * per_page)
         return page(request, "audit_list.html", **data, page=page_number)

@@ -15,10 +15,20 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from emcensus.errors import ConfigError
+
 TOKEN_COOKIE = "emcensus_token"
 CSRF_COOKIE = "emcensus_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_token(token: str | None) -> str | None:
+    """The access token, or None for none; a blank one is refused (it would guard nothing, and a
+    server started with `--token ' '` on a public address would be open to anyone who guesses it)."""
+    if token is not None and not token.strip():
+        raise ConfigError("the access token is blank: give a real token (a long random string), or none on loopback")
+    return token
 
 
 def _same(a: str | None, b: str | None) -> bool:

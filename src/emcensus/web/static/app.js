@@ -14,7 +14,7 @@ function drawCharts() {
       showlegend: traces.length > 1,
       legend: { orientation: "h", y: -0.2 },
       xaxis: { type: "category" },
-      yaxis: { title: { text: "images" }, rangemode: "tozero" },
+      yaxis: { title: { text: "acquisitions" }, rangemode: "tozero" },
       font: { family: "system-ui, sans-serif", size: 12 },
       paper_bgcolor: "rgba(0,0,0,0)",
     };
@@ -52,7 +52,39 @@ function linkForm() {
     const answer = await response.json();
     document.getElementById("link-status").textContent = response.ok
       ? `${linked ? "linked to" : "unlinked from"} ${answer.article}` : answer.error;
+    if (response.ok) await showPublished(form.dataset.image);
   });
+}
+
+// The "Published in" list as the catalog has it now (after a link or unlink, without a reload).
+async function showPublished(image) {
+  const response = await fetch(`/api/images/${image}`);
+  if (!response.ok) return;
+  const articles = (await response.json()).published_in;
+  const box = document.getElementById("published");
+  if (!articles.length) {
+    const none = document.createElement("p");
+    none.className = "muted";
+    none.textContent = "Not linked to any article: lost data, as far as the ledger knows.";
+    box.replaceChildren(none);
+    return;
+  }
+  const list = document.createElement("ul");
+  list.className = "published";
+  for (const article of articles) {
+    const item = document.createElement("li");
+    const id = document.createElement("strong");
+    id.textContent = article.id;
+    item.append(id, ` (${article.year || "—"})`);
+    if (article.title) item.append(` · ${article.title}`);
+    if (article.journal) {
+      const journal = document.createElement("em");
+      journal.textContent = article.journal;
+      item.append(" · ", journal);
+    }
+    list.append(item);
+  }
+  box.replaceChildren(list);
 }
 
 drawCharts();
