@@ -97,6 +97,20 @@ def test_any_executor_gives_up_on_reads_that_never_return(archive: Path, fifo: P
     assert read == {f"img{i}.tif" for i in range(7) if i != 3}
 
 
+def test_slow_reads_that_keep_finishing_are_never_given_up(archive: Path, tmp_path: Path, monkeypatch) -> None:
+    real = scan_module.read_source
+
+    def slow(source, **kwargs):
+        time.sleep(0.4)  # each read well inside its budget; the whole scan well beyond it
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(scan_module, "read_source", slow)
+    monkeypatch.setattr(pool_module, "_STALL_GRACE_S", 0.0)
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(1) as threads:
+        summary = scan(catalog, [RootSpec(str(archive), "SU8230")], executor=threads, batch_size=1, file_timeout=1)
+        assert summary.complete and summary.errors == 0 and summary.read == 7
+
+
 def test_the_time_budget_is_validated(archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(ConfigError, match="positive"):
         scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=0)

@@ -204,6 +204,7 @@ class Pool:
     def _take(self, ticket: Ticket) -> None:
         ticket.value, ticket.done = ticket.future.result(), True
         self._live.discard(ticket)
+        self._last_progress = time.monotonic()
 
     def _watch(self) -> None:
         """Nothing finished for a while: find a blocked read and get past it."""
