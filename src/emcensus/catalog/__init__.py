@@ -110,7 +110,11 @@ class Catalog(LedgerMixin):
         self._settings: dict[int, RootSettings] = {}
         self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
         if not readonly and self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            self._migrate()
+            try:
+                self._migrate()
+            except BaseException:
+                self.db.close()
+                raise
 
     def _migrate(self) -> None:
         """Bring the schema up to date in one transaction; a second process opening a new catalog at
