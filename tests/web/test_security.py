@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from emcensus.cli.main import main
 from emcensus.cli.serve import is_loopback
+from emcensus.errors import ConfigError
 from emcensus.web import create_app
 from support import write_tiff
 
@@ -104,3 +106,57 @@ def test_serve_refuses_a_public_host_without_token(catalog_path: Path, monkeypat
     assert result.exit_code == 1 and "--token" in result.output
     missing = CliRunner().invoke(main, ["--catalog", os.fspath(catalog_path) + ".nope", "serve"])
     assert missing.exit_code == 1 and "no catalog" in missing.output
+
+
+def test_api_refuses_an_image_whose_sidecar_now_leaves_the_roots(client: TestClient, tiny_archive: Path,
+                                                                 tmp_path: Path, image_id: Callable[[str], int]) -> None:
+    # The page refused it; the JSON API gave the record and the vendor metadata all the same.
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "secret.txt").write_text("password=hunter2")
+    ident = image_id("img003.tif")
+    sidecar = tiny_archive / "groupB/p2/2019-01-02/img003.txt"
+    sidecar.unlink()
+    sidecar.symlink_to(tmp_path / "private" / "secret.txt")
+    for url in (f"/api/images/{ident}", f"/api/images/{ident}/sidecar", f"/images/{ident}"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        assert "outside the catalog's scan roots" in response.text and "hunter2" not in response.text
+
+
+def test_error_texts_shown_never_quote_file_bytes(client: TestClient, catalog_path: Path,
+                                                  image_id: Callable[[str], int]) -> None:
+    # A reader's message that quotes the first bytes of a file (here an outside one, through a link).
+    ident = image_id("img004.tif")
+    with sqlite3.connect(catalog_path) as db:
+        db.execute("UPDATE images SET error = ? WHERE id = ?", ("not a TIFF file: b'root:x:0:0:root'", ident))
+        db.execute("INSERT INTO problems(group_key, path, severity, reason, scan_id) SELECT acquisition_key, path, "
+                   "'error', 'unreadable: b\"root:x:0:0\" is not a header', 1 FROM images WHERE id = ?", (ident,))
+    for url in (f"/images/{ident}", f"/api/images/{ident}", "/audit/unreadable", "/api/audit/unreadable"):
+        response = client.get(url, headers={"accept": "text/html"} if not url.startswith("/api") else {})
+        assert response.status_code == 200 and "root:x" not in response.text, url
+        assert "not a TIFF file" in response.text or "unreadable" in response.text
+
+
+@pytest.mark.parametrize("url", [
+    "/api/images/99999999999999999999", "/api/images/99999999999999999999/sidecar",
+    "/api/images/-99999999999999999999/neighbours", "/api/thumbnail/99999999999999999999",
+    "/images/99999999999999999999", "/api/images?offset=99999999999999999999",
+    "/api/audit/missing?offset=99999999999999999999", "/explore?page=99999999999999999999",
+    "/audit/missing?page=99999999999999999999", "/api/count?year=99999999999999999999",
+    "/api/count?since=99999999999999999999", "/api/images?magnification=1e999",
+    "/explore?page=1e3",
+])
+def test_absurd_numbers_are_refused_not_a_500(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code in (400, 404), (url, response.status_code, response.text[:200])
+    assert response.json()["error"] and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("token", [" ", "", "\t\n"])
+def test_a_blank_token_is_refused(catalog_path: Path, token: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="blank"):
+        create_app(catalog_path, token=token)
+    monkeypatch.delenv("EMCENSUS_TOKEN", raising=False)
+    if token:  # `--token ' '` on a public address: once a server anyone could use
+        result = CliRunner().invoke(main, ["--catalog", str(catalog_path), "serve", "--host", "0.0.0.0", "--token", token])
+        assert result.exit_code == 1 and "blank" in result.output
