@@ -9,10 +9,12 @@ checks one concern and names the issue-7 item it belongs to, so a failure says w
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import re
 import resource
 import shutil
@@ -266,7 +268,19 @@ def _scan_arguments(root: Path) -> list[str]:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    base = tmp_path_factory.mktemp("adversarial")
+    """The whole run, once per session: pytest-xdist workers share it through a pickle under a lock."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return _run(tmp_path_factory.mktemp("adversarial"))
+    shared = tmp_path_factory.getbasetemp().parent  # this session's folder, common to its workers
+    with open(shared / "adversarial.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = shared / "adversarial.pickle"
+        if not cache.exists():
+            cache.write_bytes(pickle.dumps(_run(tmp_path_factory.mktemp("adversarial"))))
+        return pickle.loads(cache.read_bytes())
+
+
+def _run(base: Path) -> Run:
     corpus = make_adversarial_corpus(base / "archive" / "SU8230", base / "outside")
     work = base / "work"
     work.mkdir()
