@@ -26,6 +26,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -375,7 +376,7 @@ RANGES = {
     "magnification": (1e-3, 1e8), "accelerating_voltage_v": (1.0, 1e7), "working_distance_m": (1e-7, 1.0),
     "pixel_size_m": (1e-14, 1e-1), "fov_width_m": (1e-12, 10.0), "fov_m": (1e-12, 10.0),
     "fov_mag_m": (1e-12, 10.0), "scale_bar_m": (1e-13, 1.0), "fov_disagreement": (0.0, 1e12),
-    "date_gap_days": (0.0, 1e6),
+    "date_gap_days": (0.0, 1e6), "year": (1950, datetime.now().year + 1),
 }
 
 

@@ -259,6 +259,12 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
                              ("pixel-1e308", "5000", "1e308")):
         image(f"numbers/{stem}.tif", CATALOGUED, 2, f"Hitachi sidecar Magnification={mag} PixelSize={pixel}",
               sidecar=hitachi_lines(magnification=mag, pixel_size_nm=pixel))
+    replaced = ("DataSize=", "Date=", "Time=", "AcceleratingVoltage=", "WorkingDistance=")
+    wild = [line for line in hitachi_lines(magnification="-0") if not line.startswith(replaced)]
+    image("numbers/huge-integers.tif", CATALOGUED, 2,
+          "sidecar with integers past 64 bits, an infinite voltage, Magnification=-0 and the date 12/31/9999",
+          sidecar=[*wild, "DataSize=99999999999999999999x99999999999999999999", "AcceleratingVoltage=1e400 Volt",
+                   "WorkingDistance=99999999999999999999999 um", "Date=12/31/9999", "Time=23:59:59"])
     fei = "\r\n".join(["[User]", "Date=01/02/2020", "Time=11:59:00 AM", "[System]", "SystemType=Helios NanoLab 660",
                        "[Beam]", "HV=2000", "[Scan]", "PixelWidth=1e307", "[Detectors]", "Name=TLD", "Mode=SE",
                        "[Image]", "ResolutionX=64", "ResolutionY=48", "MagCanvasRealWidth=0.1", ""])
