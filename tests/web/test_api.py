@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from emcensus.analysis.publications import Article
+from emcensus.catalog import Catalog, display_path
 from emcensus.errors import CatalogError
+from emcensus.scan import RootSpec, scan
 from emcensus.web import create_app
-from support import fingerprint
+from support import fingerprint, hitachi_sidecar, write_tiff
 
 HTML = {"accept": "text/html"}
 
@@ -170,3 +174,35 @@ def test_answers_while_a_scan_holds_a_write_transaction(client: TestClient, cata
 def test_missing_catalog_is_refused_at_start(tmp_path: Path) -> None:
     with pytest.raises(CatalogError):
         create_app(tmp_path / "none.sqlite")
+
+
+def test_images_with_names_that_are_not_utf8_are_served_and_linked(tiny_archive: Path, tmp_path: Path) -> None:
+    # A Latin-1 name from a Windows share: bytes that are no UTF-8; Python gives them as surrogates.
+    folder = tiny_archive / "groupA/p1/2016-06-23"
+    stem = os.fsdecode(b"Gr\xf6\xdfe")
+    write_tiff(folder / f"{stem}.tif", seed=3)
+    (folder / f"{stem}.txt").write_bytes(hitachi_sidecar(20000, "SE(U)").encode("cp1252"))
+    catalog_path = tmp_path / "latin1.sqlite"
+    with Catalog(catalog_path) as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    client = TestClient(create_app(catalog_path), raise_server_exceptions=False)
+    items = client.get("/api/images", params={"limit": 1000}).json()["items"]
+    [row] = [r for r in items if display_path(r["path"]).endswith("Gr\ufffd\ufffde.tif")]
+    ident = row["id"]
+    thumb = client.get(f"/api/thumbnail/{ident}")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/png"
+    assert "SignalName=SE(U)" in client.get(f"/api/images/{ident}/sidecar").json()["text"]
+    detail = client.get(f"/api/images/{ident}")
+    assert detail.status_code == 200 and detail.json()["record"]["magnification"] == 20000
+    page = client.get(f"/images/{ident}", headers=HTML)
+    assert page.status_code == 200 and "Gr\ufffd\ufffde.tif" in page.text and "SignalName=SE(U)" in page.text
+    grid = client.get("/explore", params={"year": "2016"}, headers=HTML).text
+    assert f'href="/images/{ident}"' in grid and "Gr\ufffd\ufffde.tif" in grid
+    assert client.get("/api/images.csv").status_code == 200
+    with Catalog(catalog_path) as catalog:
+        catalog.save_article(Article("10.1000/latin1", year=2017))
+    client.get("/")
+    csrf = client.cookies["emcensus_csrf"]
+    linked = client.post(f"/api/images/{ident}/articles", json={"article": "10.1000/latin1"}, headers={"X-CSRF-Token": csrf})
+    assert linked.status_code == 200 and linked.json()["changed"] == 1
+    assert client.get(f"/api/images/{ident}").json()["published_in"][0]["id"] == "10.1000/latin1"

@@ -34,7 +34,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from emcensus import __version__
 from emcensus.access import OutsideRootsError, inside_roots, read_bounded
 from emcensus.analysis.table1 import Table1
-from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter
+from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter, display_path, fs_path
 from emcensus.errors import (
     CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
 )
@@ -170,15 +170,21 @@ def neighbours(catalog: Catalog, row: Mapping[str, Any], around: int = 12) -> li
 
 
 def root_paths(catalog: Catalog) -> list[str]:
-    return [r["path"] for r in catalog.roots()]
+    """The scan roots as file-system paths (catalog text decoded: a root's name need not be UTF-8)."""
+    return [fs_path(r["path"]) for r in catalog.roots()]
+
+
+def on_disk(text: str, roots: list[str]) -> Path:
+    """The file a catalog path stands for, resolved; refused (403) when it now leaves the scan roots."""
+    return inside_roots(fs_path(text), roots)
 
 
 def check_inside(row: Mapping[str, Any], roots: list[str]) -> None:
     """Refuse (403) an image whose file or sidecar now resolves outside the scan roots: the dashboard
     shows nothing that came from, or reads through, a link that leaves the archive."""
-    inside_roots(row["path"], roots)
+    on_disk(row["path"], roots)
     if row.get("sidecar_path"):
-        inside_roots(row["sidecar_path"], roots)
+        on_disk(row["sidecar_path"], roots)
 
 
 def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
@@ -186,7 +192,7 @@ def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
     if not row.get("sidecar_path"):
         return None
     try:
-        return decode_text(read_bounded(inside_roots(row["sidecar_path"], roots), MAX_SIDECAR_BYTES, "sidecar"))
+        return decode_text(read_bounded(on_disk(row["sidecar_path"], roots), MAX_SIDECAR_BYTES, "sidecar"))
     except OutsideRootsError:
         raise
     except UnreadableFileError as exc:
@@ -301,7 +307,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     app.state.previews = PreviewPool()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(query_string=query_string, sorts=SORTS, audit_kinds=AUDIT_KINDS)
-    templates.env.filters.update(quantity=quantity, no_file_content=no_file_content)
+    templates.env.filters.update(quantity=quantity, no_file_content=no_file_content, shown=display_path)
     app.state.templates = templates
     app.add_middleware(GuardMiddleware, token=token)
     if allowed_hosts:
@@ -412,7 +418,7 @@ def _add_api(app: FastAPI) -> None:
         def locate() -> tuple[Path, str, list[str]]:
             with Catalog(app.state.catalog_path, readonly=True) as catalog:
                 row, roots = catalog.image(image_id), root_paths(catalog)
-            return inside_roots(row["path"], roots), f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
+            return on_disk(row["path"], roots), f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
 
         known_parameters(request)
         source, key, roots = await run_in_threadpool(locate)
@@ -466,8 +472,9 @@ def _add_api(app: FastAPI) -> None:
 def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
     """What the API and the image page show of one file (refused when it now resolves outside the roots)."""
     check_inside(row, root_paths(catalog))
-    record = catalog.record(row["path"])
+    record = catalog.record(fs_path(row["path"]))
     normalised = asdict(record) if record else {}
+    normalised["path"] = row["path"]  # catalog text, as everywhere in the API (the record's is the disk's)
     original = normalised.pop("original_metadata", {})
     return {"image": public(row), "record": normalised, "original_metadata": original,
             "error": no_file_content(row["error"]) if row.get("error") else None,
