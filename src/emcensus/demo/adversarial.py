@@ -249,6 +249,8 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
           sidecar=hitachi_lines())
     image(b"names/\xcf\xf0\xee\xe5\xea\xf2/img010.tif", CATALOGUED, 1, "an image in a cp1251 folder name",
           sidecar=hitachi_lines())
+    image("names/" + "x" * 251 + ".tif", CATALOGUED, 1, "a file name of 255 bytes, the most a file system allows",
+          sidecar=hitachi_lines())
     write_file(root / _name(b"names/orphan-\xe4\xf6.txt"), sidecar_bytes(hitachi_lines()))
     corpus.add(b"names/orphan-\xe4\xf6.txt", "orphan-sidecars", 1, "orphan sidecar with a Latin-1 name")
     _symlink(root / _name(b"names/broken-\xe9.tif"), "nowhere/missing.tif")
