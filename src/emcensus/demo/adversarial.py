@@ -67,8 +67,20 @@ class AdversarialCorpus:
     never_catalogued: list[bytes] = field(default_factory=list)
 
     def add(self, path: str | bytes, outcomes: str | tuple[str, ...], item: int, why: str) -> None:
+        """Record an entry written under the root."""
         raw = path if isinstance(path, bytes) else os.fsencode(path)
         self.entries.append(Entry(raw, (outcomes,) if isinstance(outcomes, str) else outcomes, item, why))
+
+    def image(self, rel: str | bytes, outcomes: str | tuple[str, ...], item: int, why: str, data: bytes | None = None,
+              sidecar: list[str] | None = None, sidecar_outcomes: str | tuple[str, ...] = PAIRED) -> None:
+        """Write an image file (a valid small TIFF unless `data`) and, given its lines, a `.txt` sidecar."""
+        name = _name(rel) if isinstance(rel, bytes) else rel
+        write_file(self.root / name, data if data is not None else tiff_bytes(value=len(self.entries))[0])
+        self.add(name, outcomes, item, why)
+        if sidecar is not None:
+            text = str(Path(name).with_suffix(".txt"))
+            write_file(self.root / text, sidecar_bytes(sidecar))
+            self.add(text, sidecar_outcomes, item, f"sidecar of {why}")
 
 
 def _name(raw: bytes) -> str:
@@ -132,6 +144,7 @@ def _mrc(path: Path, patch: dict[int, bytes]) -> None:
     """A valid 4 x 4 MRC, then header fields overwritten at byte offsets (`{offset: bytes}`)."""
     import mrcfile
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     with mrcfile.new(str(path), overwrite=True) as mrc:
         mrc.set_data(np.zeros((4, 4), dtype=np.int8))
     data = bytearray(path.read_bytes())
@@ -228,57 +241,60 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
     root.mkdir(parents=True)
     corpus = AdversarialCorpus(root, outside)
     targets = _outside(outside)
-
-    def image(rel: str | bytes, outcomes: str | tuple[str, ...], item: int, why: str, data: bytes | None = None,
-              sidecar: list[str] | None = None, sidecar_outcomes: str | tuple[str, ...] = PAIRED) -> None:
-        name = _name(rel) if isinstance(rel, bytes) else rel
-        write_file(root / name, data if data is not None else tiff_bytes(value=len(corpus.entries))[0])
-        corpus.add(name, outcomes, item, why)
-        if sidecar is not None:
-            text = str(Path(name).with_suffix(".txt"))
-            write_file(root / text, sidecar_bytes(sidecar))
-            corpus.add(text, sidecar_outcomes, item, f"sidecar of {why}")
-
     # a plain, correct acquisition: what the census is for (and the image a test links to an article)
-    image("good/2016-06-23/ok001.tif", CATALOGUED, 0, "a valid SU8230 frame", sidecar=hitachi_lines())
-    image("good/2016-06-23/ok002.tif", CATALOGUED, 0, "a valid SU8230 frame",
-          sidecar=hitachi_lines(magnification="50000", pixel_size_nm="39.6875"))
+    corpus.image("good/2016-06-23/ok001.tif", CATALOGUED, 0, "a valid SU8230 frame", sidecar=hitachi_lines())
+    corpus.image("good/2016-06-23/ok002.tif", CATALOGUED, 0, "a valid SU8230 frame",
+                 sidecar=hitachi_lines(magnification="50000", pixel_size_nm="39.6875"))
+    _names(corpus)
+    _numbers(corpus)
+    _not_files(corpus)
+    _bombs(corpus, targets)
+    _links(corpus, targets)
+    return corpus
 
-    # 1: names that are not UTF-8 (Latin-1 and cp1251 from Windows shares)
-    image(b"names/Gr\xf6\xdfe.tif", CATALOGUED, 1, "Latin-1 file name Gr\\xf6\\xdfe.tif",
-          sidecar=hitachi_lines())
-    image(b"names/\xcf\xf0\xee\xe5\xea\xf2/img010.tif", CATALOGUED, 1, "an image in a cp1251 folder name",
-          sidecar=hitachi_lines())
-    image("names/" + "x" * 251 + ".tif", CATALOGUED, 1, "a file name of 255 bytes, the most a file system allows",
-          sidecar=hitachi_lines())
+
+def _names(corpus: AdversarialCorpus) -> None:
+    """Item 1: names that are not UTF-8 (Latin-1 and cp1251 from Windows shares), and a 255-byte one."""
+    root = corpus.root
+    corpus.image(b"names/Gr\xf6\xdfe.tif", CATALOGUED, 1, "Latin-1 file name Gr\\xf6\\xdfe.tif",
+                 sidecar=hitachi_lines())
+    corpus.image(b"names/\xcf\xf0\xee\xe5\xea\xf2/img010.tif", CATALOGUED, 1, "an image in a cp1251 folder name",
+                 sidecar=hitachi_lines())
+    corpus.image("names/" + "x" * 251 + ".tif", CATALOGUED, 1, "a file name of 255 bytes, the most a name can be",
+                 sidecar=hitachi_lines())
     write_file(root / _name(b"names/orphan-\xe4\xf6.txt"), sidecar_bytes(hitachi_lines()))
     corpus.add(b"names/orphan-\xe4\xf6.txt", "orphan-sidecars", 1, "orphan sidecar with a Latin-1 name")
     _symlink(root / _name(b"names/broken-\xe9.tif"), "nowhere/missing.tif")
     corpus.add(b"names/broken-\xe9.tif", "unreadable", 1, "broken symlink with a Latin-1 name")
 
-    # 2: absurd but finite numbers: catalogued, each derived number finite and physical or null
+
+def _numbers(corpus: AdversarialCorpus) -> None:
+    """Item 2: absurd but finite numbers: catalogued, each derived number finite and physical or null."""
+    root = corpus.root
     for stem, mag, pixel in (("mag-1e-310", "1e-310", "396.875"), ("mag-1e306", "1e306", "396.875"),
                              ("pixel-1e308", "5000", "1e308")):
-        image(f"numbers/{stem}.tif", CATALOGUED, 2, f"Hitachi sidecar Magnification={mag} PixelSize={pixel}",
-              sidecar=hitachi_lines(magnification=mag, pixel_size_nm=pixel))
+        corpus.image(f"numbers/{stem}.tif", CATALOGUED, 2, f"Hitachi sidecar Magnification={mag} PixelSize={pixel}",
+                     sidecar=hitachi_lines(magnification=mag, pixel_size_nm=pixel))
     replaced = ("DataSize=", "Date=", "Time=", "AcceleratingVoltage=", "WorkingDistance=")
     wild = [line for line in hitachi_lines(magnification="-0") if not line.startswith(replaced)]
-    image("numbers/huge-integers.tif", CATALOGUED, 2,
-          "sidecar with integers past 64 bits, an infinite voltage, Magnification=-0 and the date 12/31/9999",
-          sidecar=[*wild, "DataSize=99999999999999999999x99999999999999999999", "AcceleratingVoltage=1e400 Volt",
-                   "WorkingDistance=99999999999999999999999 um", "Date=12/31/9999", "Time=23:59:59"])
+    corpus.image("numbers/huge-integers.tif", CATALOGUED, 2,
+                 "sidecar with integers past 64 bits, an infinite voltage, Magnification=-0 and the date 12/31/9999",
+                 sidecar=[*wild, "DataSize=99999999999999999999x99999999999999999999", "AcceleratingVoltage=1e400 Volt",
+                          "WorkingDistance=99999999999999999999999 um", "Date=12/31/9999", "Time=23:59:59"])
     fei = "\r\n".join(["[User]", "Date=01/02/2020", "Time=11:59:00 AM", "[System]", "SystemType=Helios NanoLab 660",
                        "[Beam]", "HV=2000", "[Scan]", "PixelWidth=1e307", "[Detectors]", "Name=TLD", "Mode=SE",
                        "[Image]", "ResolutionX=64", "ResolutionY=48", "MagCanvasRealWidth=0.1", ""])
-    image("numbers/fei-pixelwidth-1e307.tif", CATALOGUED, 2, "FEI tag 34682 [Scan] PixelWidth=1e307",
-          data=tiff_bytes(value=20, extratags=[(34682, "s", 0, fei, True)])[0])
-    image("numbers/tia-calibration_1.ser", CATALOGUED, 2, "TIA .ser with a calibration of 1e308 m per pixel",
-          data=_ser(1e308))
-    write_file(root / "numbers/mrc-voxel-huge.mrc", b"")
+    corpus.image("numbers/fei-pixelwidth-1e307.tif", CATALOGUED, 2, "FEI tag 34682 [Scan] PixelWidth=1e307",
+                 data=tiff_bytes(value=20, extratags=[(34682, "s", 0, fei, True)])[0])
+    corpus.image("numbers/tia-calibration_1.ser", CATALOGUED, 2, "TIA .ser with a calibration of 1e308 m per pixel",
+                 data=_ser(1e308))
     _mrc(root / "numbers/mrc-voxel-huge.mrc", {40: struct.pack("<f", 3e38)})
     corpus.add("numbers/mrc-voxel-huge.mrc", CATALOGUED, 2, "MRC whose cell is 3e38 Å wide (voxel 7.5e37 Å)")
 
-    # 4: entries that are not regular files, named like images
+
+def _not_files(corpus: AdversarialCorpus) -> None:
+    """Item 4: entries that are not regular files, named like images."""
+    root = corpus.root
     special = root / "special"
     special.mkdir()
     os.mkfifo(special / "fifo.tif")
@@ -298,20 +314,23 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
     except OSError as exc:
         corpus.skipped["special/socket.tif"] = f"cannot bind a Unix socket here: {exc.strerror or exc}"
 
-    # 4, 7: bombs. A 30,000² image is real (SEM montages reach 100k px); the others lie in their header.
-    image("bombs/zlib-30000.tif", CATALOGUED, 7, "30,000 x 30,000 deflate TIFF of zeros, 0.9 MB on disk",
-          data=zlib_bomb())
-    image("bombs/zero-size.tif", "unreadable", 4, "TIFF of 0 x 0 pixels", data=raw_tiff(0, 0, []))
-    image("bombs/huge-dims.tif", "unreadable", 4, "TIFF claiming 4294967295 x 4294967295 pixels in 16 bytes",
-          data=raw_tiff(0xFFFFFFFF, 0xFFFFFFFF, [bytes(16)]))
-    image("bombs/bits-1000.tif", (CATALOGUED, "unreadable"), 9, "TIFF with BitsPerSample=1000",
-          data=raw_tiff(4, 4, [bytes(16)], bits=1000))
+
+def _bombs(corpus: AdversarialCorpus, targets: dict[str, Path]) -> None:
+    """Items 3, 4, 7, 8: a 30,000² image is real (SEM montages reach 100k px); the others lie in their
+    header, or keep their data where reading it leaves the root or blocks."""
+    root = corpus.root
+    corpus.image("bombs/zlib-30000.tif", CATALOGUED, 7, "30,000 x 30,000 deflate TIFF of zeros, 0.9 MB on disk",
+                 data=zlib_bomb())
+    corpus.image("bombs/zero-size.tif", "unreadable", 4, "TIFF of 0 x 0 pixels", data=raw_tiff(0, 0, []))
+    corpus.image("bombs/huge-dims.tif", "unreadable", 4, "TIFF claiming 4294967295 x 4294967295 pixels in 16 bytes",
+                 data=raw_tiff(0xFFFFFFFF, 0xFFFFFFFF, [bytes(16)]))
+    corpus.image("bombs/bits-1000.tif", (CATALOGUED, "unreadable"), 9, "TIFF with BitsPerSample=1000",
+                 data=raw_tiff(4, 4, [bytes(16)], bits=1000))
     for stem, patch, why in (
         ("mrc-nx-negative", {0: struct.pack("<i", -5)}, "MRC header with nx=-5"),
         ("mrc-huge-volume", {0: struct.pack("<3i", *([2**31 - 1] * 3))},
          "MRC header claiming (2^31-1)^3 = 2^93 voxels in 1 KB"),
     ):
-        write_file(root / f"bombs/{stem}.mrc", b"")
         _mrc(root / f"bombs/{stem}.mrc", patch)
         corpus.add(f"bombs/{stem}.mrc", "unreadable", 4, why)
     _velox_external_link(root / "bombs/velox-external-link.emd", targets["velox"])
@@ -323,10 +342,13 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
     big = hitachi_lines()
     while sum(len(line) + 2 for line in big) < BIG_SIDECAR_BYTES:
         big.append(f"Comment{len(big)}=" + "x" * 1000)
-    image("bombs/big-sidecar.tif", CATALOGUED, 4, "a frame whose sidecar is over 1 MiB",
-          sidecar=big, sidecar_outcomes="warnings")
+    corpus.image("bombs/big-sidecar.tif", CATALOGUED, 4, "a frame whose sidecar is over 1 MiB",
+                 sidecar=big, sidecar_outcomes="warnings")
 
-    # 8: symlinks that leave the root, loop or lead nowhere
+
+def _links(corpus: AdversarialCorpus, targets: dict[str, Path]) -> None:
+    """Items 4, 8: symlinks that leave the root, loop or lead nowhere."""
+    root = corpus.root
     _symlink(root / "links/outside-folder", targets["tree"])
     corpus.add("links/outside-folder", ("warnings", "unreadable"), 8, "folder symlink to outside the root")
     corpus.never_catalogued.append(b"links/outside-folder/")
@@ -334,14 +356,13 @@ def make_adversarial_corpus(root: str | os.PathLike[str], outside: str | os.Path
     corpus.add("links/passwd.tif", ("warnings", "unreadable"), 8, "file symlink to a text file outside the root")
     _symlink(root / "links/outside-image.tif", targets["image"])
     corpus.add("links/outside-image.tif", ("warnings", "unreadable"), 8, "file symlink to a TIFF outside the root")
-    image("links/outside-sidecar.tif", CATALOGUED, 8, "a valid frame whose sidecar links outside the root")
+    corpus.image("links/outside-sidecar.tif", CATALOGUED, 8, "a valid frame whose sidecar links outside the root")
     _symlink(root / "links/outside-sidecar.txt", targets["sidecar"])
     corpus.add("links/outside-sidecar.txt", ("warnings", "unreadable"), 8, "sidecar symlink to outside the root")
     _symlink(root / "links/loop", ".")
     corpus.add("links/loop", ("warnings", "unreadable"), 4, "folder symlink to itself (a loop)")
     _symlink(root / "links/broken.tif", "nowhere/missing.tif")
     corpus.add("links/broken.tif", "unreadable", 4, "broken symlink")
-    return corpus
 
 
 __all__ = ["CATALOGUED", "PAIRED", "SECRET", "AdversarialCorpus", "Entry", "hitachi_lines", "make_adversarial_corpus",
