@@ -136,7 +136,7 @@ def snapshot(*tops: Path) -> dict[bytes, tuple[Any, ...]]:
 
     def record(fd: int, name: bytes, rel: bytes, info: os.stat_result) -> None:
         content: Any = None
-        atime = info.st_atime_ns
+        atime = info.st_atime_ns if NOATIME else None  # without O_NOATIME this very snapshot would set it
         if stat.S_ISLNK(info.st_mode):
             content = os.readlink(name, dir_fd=fd)
             atime = None  # following or reading a link sets its atime; O_NOATIME cannot prevent that
@@ -150,7 +150,7 @@ def snapshot(*tops: Path) -> dict[bytes, tuple[Any, ...]]:
         prefix = os.fsencode(top) + b"/"
         _walk(os.fsencode(top), b"", record)
         info = os.stat(top)
-        result[prefix] = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_atime_ns, None)
+        result[prefix] = (info.st_mode, info.st_size, info.st_mtime_ns, info.st_atime_ns if NOATIME else None, None)
     return result
 
 
