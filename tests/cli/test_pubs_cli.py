@@ -246,3 +246,10 @@ def test_an_empty_pubs_list_says_so(census) -> None:
     census("pubs", "add", "local-1", "--year", "2020")
     assert list(_json(census("pubs", "list", "--format", "json"))[0]) == list(
         census("pubs", "list", "--format", "csv").stdout.splitlines()[0].split(","))
+
+
+def test_table1_refuses_a_threshold_below_one(census, tmp_path: Path) -> None:
+    for command in (("table1",), ("report", str(tmp_path / "r"))):
+        result = census(*command, "--outlier-threshold", "-5", ok=False)
+        assert result.exit_code == 2 and "-5 is not in the range x>=1" in result.output
+    assert not (tmp_path / "r").exists()

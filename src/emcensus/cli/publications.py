@@ -26,6 +26,9 @@ SUMMARY_COLUMNS = ("id", "year", "source", "category", "subcategory", "journal",
                    "counted_images")
 
 until_option = click.option("--until", type=int, default=None, help="Last acquisition year (inclusive); the paper stops at 2023.")
+outlier_option = click.option(
+    "--outlier-threshold", type=click.IntRange(min=1), default=DEFAULT_OUTLIER_THRESHOLD, show_default=True,
+    help="Table 1's restatement leaves out articles with more images than this.")
 
 
 def _catalog(ctx: click.Context, readonly: bool = True) -> Catalog:
@@ -133,8 +136,7 @@ def list_(ctx: click.Context, fmt: str) -> None:
 
 @click.command()
 @until_option
-@click.option("--outlier-threshold", type=int, default=DEFAULT_OUTLIER_THRESHOLD, show_default=True,
-              help="The restatement leaves out articles with more images than this.")
+@outlier_option
 @format_option
 @click.pass_context
 def table1(ctx: click.Context, until: int | None, outlier_threshold: int, fmt: str) -> None:

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 
-from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
 from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
-from emcensus.cli.publications import until_option
+from emcensus.cli.publications import outlier_option, until_option
 from emcensus.outputs import guard_output
 from emcensus.report.build import build_report_data
 from emcensus.report.html import write_report
@@ -18,8 +17,7 @@ from emcensus.report.html import write_report
 @click.command()
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @until_option
-@click.option("--outlier-threshold", type=int, default=DEFAULT_OUTLIER_THRESHOLD, show_default=True,
-              help="Table 1's restatement leaves out articles with more images than this.")
+@outlier_option
 @click.option("--facility", "facility_name", default="facility", show_default=True, help="Name shown in the report.")
 @click.pass_context
 def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str) -> None:
