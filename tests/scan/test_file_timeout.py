@@ -111,6 +111,31 @@ def test_slow_reads_that_keep_finishing_are_never_given_up(archive: Path, tmp_pa
         assert summary.complete and summary.errors == 0 and summary.read == 7
 
 
+def test_an_interrupted_scan_does_not_wait_for_a_blocked_read(archive: Path, fifo: Path, tmp_path: Path,
+                                                              monkeypatch) -> None:
+    """Ctrl-C (here: any error in the scan's process) while a worker blocks: the workers are ended."""
+    pids = tmp_path / "pids"
+    monkeypatch.setattr(scan_module, "read_source", _blocking_reader(fifo, pids, block_signals=True))
+
+    class Interrupt:
+        def queued(self, files: int) -> None:
+            pass
+
+        def done(self, files: int, errors: int) -> None:
+            deadline = time.monotonic() + 20
+            while not pids.exists() and time.monotonic() < deadline:  # until a worker blocks on img3
+                time.sleep(0.01)
+            raise RuntimeError("interrupted")
+
+    started = time.monotonic()
+    with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(RuntimeError, match="interrupted"):
+        scan(catalog, [RootSpec(str(archive), "SU8230")], workers=2, batch_size=1, file_timeout=600, progress=Interrupt())
+    assert time.monotonic() - started < 40
+    [pid] = {int(line) for line in pids.read_text().split()}
+    with pytest.raises(ProcessLookupError):  # the blocked worker was killed, not waited for
+        os.kill(pid, 0)
+
+
 def test_the_time_budget_is_validated(archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(ConfigError, match="positive"):
         scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=0)

@@ -205,7 +205,7 @@ def scan(
             status = "complete"
             summary.complete = True
         finally:
-            pool.shutdown()
+            pool.shutdown(kill=not summary.complete)  # an interrupted scan does not wait for reads in flight
             summary.seconds = time.perf_counter() - started
             catalog.finish_scan(scan_id, status, vars(summary))
     return summary

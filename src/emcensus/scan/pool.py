@@ -197,8 +197,13 @@ class Pool:
             if not done:
                 self._watch()
 
-    def shutdown(self) -> None:
-        if self._local is not None:
+    def shutdown(self, *, kill: bool = False) -> None:
+        """Stop the local pool: its idle workers, or (`kill`: a scan that did not finish) at once."""
+        if self._local is None:
+            return
+        if kill:
+            self._local.kill()
+        else:
             self._local.executor.shutdown(cancel_futures=True)
 
     def _take(self, ticket: Ticket) -> None:
