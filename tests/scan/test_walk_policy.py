@@ -97,3 +97,17 @@ def test_a_scan_leaves_access_and_modification_times_alone(tiny_archive: Path, t
     after = {entry: (entry.stat().st_atime_ns, entry.stat().st_mtime_ns) for entry in entries}
     changed = [str(entry.relative_to(tiny_archive)) for entry in entries if before[entry] != after[entry]]
     assert changed == []
+
+
+def test_a_second_sidecar_beside_its_image_is_listed_not_an_orphan(tiny_archive: Path, tmp_path: Path) -> None:
+    folder = tiny_archive / "groupA/p1/2016-06-23"
+    (folder / "img002.hdr").write_bytes((folder / "img002.txt").read_bytes())  # the same frame described twice
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        assert first.orphans == 1 and first.warnings == 1
+        assert catalog.audit()["sidecar_only_acquisitions"] == 1  # deleted.txt only
+        warnings = _reasons(catalog, "warnings", tiny_archive)
+        assert warnings["groupA/p1/2016-06-23/img002.hdr"] == (
+            "second sidecar of img002.tif: not read (the image's sidecar: img002.txt)")
+        again = scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        assert (again.read, again.skipped) == (0, 6)  # a stable census: nothing re-read

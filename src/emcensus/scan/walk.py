@@ -119,7 +119,7 @@ def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], proble
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
-    folder = _pair(folder_path, files)
+    folder = _pair(folder_path, files, problems)
     folder.subfolders = sorted(subfolders)
     return folder
 
@@ -166,8 +166,9 @@ def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]]
         problems.append(Problem(entry.path, f"{access.kind_of(info.st_mode)} named {named[1]}: not a regular file, not read"))
 
 
-def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
-    """Group images by stem and attach the sidecar of the same stem (never by `ImageName=`)."""
+def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]) -> Folder:
+    """Group images by stem and attach the sidecar of the same stem (never by `ImageName=`); a
+    metadata sidecar left over is an orphan (its image is gone) or, beside its image, a second one."""
     sidecars = {(stem.casefold(), suffix): item for stem, suffix, item in files if suffix in _SIDECAR_LIKE}
     used: set[tuple[str, str]] = set()
     groups: dict[str, Group] = {}
@@ -187,8 +188,15 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]]) -> Folder:
                     used.add((sidecar_stem, extension))
                     break
         group.images.append(item)
-    orphans = [
-        Group(os.path.join(folder_path, stem), [item], sidecar_only=True)
-        for (stem, suffix), item in sidecars.items() if (stem, suffix) not in used and looks_like_metadata(item.path)
-    ]
+    orphans = []
+    for (stem, suffix), item in sidecars.items():
+        if (stem, suffix) in used or not looks_like_metadata(item.path):
+            continue
+        group = groups.get(stem)
+        if group is None:
+            orphans.append(Group(os.path.join(folder_path, stem), [item], sidecar_only=True))
+        else:
+            chosen = os.path.basename(group.sidecar.path) if group.sidecar else "none"
+            problems.append(Problem(item.path, f"second sidecar of {os.path.basename(group.images[0].path)}: "
+                                               f"not read (the image's sidecar: {chosen})", "warning"))
     return Folder(folder_path, list(groups.values()), orphans)
