@@ -231,7 +231,7 @@ def test_report_explains_its_window_and_totals(published, tmp_path: Path) -> Non
     html = (out / "index.html").read_text(encoding="utf-8")
     assert "Window: images acquired in any year" in html
     assert "Table 1 counts 3 published images: 2 linked archive images acquired in the window, and 1 from" in html
-    assert "Fig. 3C and 3D (n in their legends) show the 2 linked archive images with a known field of view; 0 have none" in html
+    assert "Fig. 3C and 3D (n in their legends) show the 2 linked archive images with a known field of view (linked images without one: 0)" in html
     assert "1 image(s) have no field of view" in html  # nosidecar.tif: not in Fig. 2B
     assert "1 image(s) without a field of view not shown" in (out / "figures" / "fig2b_scale_bar_decades.svg").read_text()
     lost = (out / "data" / "lost_by_scalebar_decade.csv").read_text()

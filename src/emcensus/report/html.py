@@ -267,7 +267,7 @@ def totals_sentences(data: ReportData) -> list[str]:
         f"window, and {max(table_total - linked, 0):,} from count-level ledger rows, images from outside the "
         "archive, and images shown in more than one article (Table 1 counts an image once per article).",
         f"Fig. 3C and 3D (n in their legends) show the {shown:,} linked archive images with a known field of "
-        f"view; {data.published_without_fov:,} have none, and count-level rows have no scale bar at all.",
+        f"view (linked images without one: {data.published_without_fov:,}); count-level rows have no scale bar.",
         "Lost data by instrument, detector, scale-bar decade, group and project counts linked archive images "
         "only; by technique and by year it adds count-level rows (under their article's year).",
     ]
