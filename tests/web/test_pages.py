@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -99,3 +100,9 @@ def test_api_docs_load_nothing_from_a_cdn(client: TestClient) -> None:
         assert "default-src 'self'" in page.headers["content-security-policy"]
         for asset in re.findall(r'(?:src|href)="(/static/docs/[^"]+)"', page.text):
             assert client.get(asset).status_code == 200, asset
+
+
+def test_audit_lists_of_several_paths_show_each_path(client: TestClient) -> None:
+    page = client.get("/audit/duplicate-exports", headers=HTML).text
+    [cell] = re.findall(r"<td>([^<]*img001\.[^<]*)</td>", page)
+    assert sorted(Path(p).name for p in cell.split(" · ")) == ["img001.jpg", "img001.tif"] and "[" not in cell

@@ -193,8 +193,6 @@ def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
         return None
     try:
         return decode_text(read_bounded(on_disk(row["sidecar_path"], roots), MAX_SIDECAR_BYTES, "sidecar"))
-    except OutsideRootsError:
-        raise
     except UnreadableFileError as exc:
         return f"(sidecar not readable now: {no_file_content(str(exc))})"
 
@@ -307,7 +305,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     app.state.previews = PreviewPool()
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(query_string=query_string, sorts=SORTS, audit_kinds=AUDIT_KINDS)
-    templates.env.filters.update(quantity=quantity, no_file_content=no_file_content, shown=display_path)
+    templates.env.filters.update(quantity=quantity, shown=display_path)
     app.state.templates = templates
     app.add_middleware(GuardMiddleware, token=token)
     if allowed_hosts:
@@ -315,7 +313,6 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     _register_errors(app)
     _add_api(app)
     _add_pages(app, templates)
-
     _add_assets(app)
     return app
 
@@ -494,7 +491,7 @@ def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str
     for row in items:
         if isinstance(row.get("reason"), str):
             row["reason"] = no_file_content(row["reason"])
-        if "path" in row and kind != "orphan-sidecars":  # link each listed file to its image page
+        if "path" in row:  # link each listed file that is catalogued to its image page
             found = catalog.find_images(row["path"])
             row["image_id"] = found[0][0] if found else None
     return {"kind": kind, "description": AUDIT_KINDS[kind], "offset": offset, "limit": limit,

@@ -23,6 +23,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -88,14 +89,14 @@ def thumbnail(source: Path, cache: Path, key: str, *, roots: list[str] | None = 
     return target
 
 
-def _write(cache: Path, target: Path, roots: list[str] | None, write: object) -> None:
+def _write(cache: Path, target: Path, roots: list[str] | None, write: Callable[[BinaryIO], object]) -> None:
     """Write then rename: a concurrent request never sees half a file."""
     guard_output(cache, roots or [], what="thumbnail cache", folder=True)
     cache.mkdir(exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=cache, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
-            write(out)  # type: ignore[operator]
+            write(out)
         os.replace(temp, target)
     except BaseException:
         os.unlink(temp)
@@ -157,7 +158,7 @@ def _tiff_pixels(tif: tifffile.TiffFile, deadline: float) -> np.ndarray:
 
 def _level(tif: tifffile.TiffFile) -> tifffile.TiffPage:
     """The first page, or its smallest pyramid level (SubIFD) at least `THUMB_SIZE` wide or high."""
-    page = tif.pages.first
+    page = tif.pages[0]
     levels = [page]
     for index, offset in enumerate((page.subifds or ())[:MAX_LEVELS]):
         if offset < 8:
