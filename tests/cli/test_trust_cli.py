@@ -113,3 +113,16 @@ def test_an_empty_audit_list_has_a_csv_header(census) -> None:
     assert census("audit", "--list", "fov-disagreement", "--format", "csv").stdout == (
         "path,magnification,pixel_size_m,fov_pixel_size_m,fov_magnification_m,reason\n")
     assert census("audit", "--list", "missing").stdout.strip().endswith(": no rows")
+
+
+def test_inspect_json_has_no_float_noise_but_keeps_the_vendor_values(cli, vendor_samples) -> None:
+    from emcensus.readers import read_metadata
+
+    path = vendor_samples / "gatan-dm" / "test_STEM_image.dm3"
+    if not path.exists():
+        pytest.skip(f"{path} is not among the vendor samples")
+    record = json.loads(cli("inspect", str(path), "--json").stdout)
+    exact = read_metadata(str(path)).to_dict()
+    assert repr(exact["pixel_size_m"]) == "2.485380172729492e-10"  # float32 noise, as the reader gives it
+    assert record["pixel_size_m"] == 2.48538e-10
+    assert record["original_metadata"] == json.loads(json.dumps(exact["original_metadata"], default=str))

@@ -15,7 +15,7 @@ import click
 from emcensus import __version__
 from emcensus.catalog import AUDIT_KINDS, Catalog
 from emcensus.catalog.query import GROUP_FIELDS, group_columns
-from emcensus.cli.output import emit, format_option
+from emcensus.cli.output import emit, format_option, json_text
 from emcensus.errors import ConfigError, EmcensusError
 
 DEFAULT_CATALOG = "emcensus.sqlite"
@@ -191,7 +191,7 @@ def inspect(file: str, sidecar: str | None, instrument: str | None, as_json: boo
 
     record = read_metadata(file, sidecar, instrument=instrument).to_dict()
     if as_json:
-        click.echo(json.dumps(record, indent=2, ensure_ascii=False, default=str))
+        click.echo(json_text(record))
         return
     emit([{"field": k, "value": v} for k, v in record.items() if k != "original_metadata"], "table", title=file)
     click.echo(f"original metadata: {len(json.dumps(record['original_metadata'], default=str)):,} bytes of JSON (--json shows it)")

@@ -39,10 +39,20 @@ _DIGITS = 6
 
 
 def _rounded(value: Any) -> Any:
-    """A float without its noise, None for NaN and infinities (JSON has neither); other values as they are."""
+    """A float without its noise, None for NaN and infinities (JSON has neither); lists and dicts
+    rounded throughout, except `original_metadata` (what the vendor wrote stays as written)."""
     if isinstance(value, float):
         return float(f"{value:.{_DIGITS}g}") if math.isfinite(value) else None
+    if isinstance(value, (list, tuple)):
+        return [_rounded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: item if key == "original_metadata" else _rounded(item) for key, item in value.items()}
     return value
+
+
+def json_text(data: Any) -> str:
+    """`data` as indented JSON, floats without their noise: every command's JSON goes through here."""
+    return json.dumps(_rounded(data), indent=2, ensure_ascii=False, default=str)
 
 
 def _cell(value: Any, column: str) -> str:
@@ -83,9 +93,7 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, title: str | None = None, col
     columns = list(columns or (rows[0].keys() if rows else []))
     rows = [{key: _shown(value) for key, value in row.items()} for row in rows]
     if fmt == "json":
-        data = [{key: [_rounded(v) for v in value] if isinstance(value, (list, tuple)) else _rounded(value)
-                 for key, value in row.items()} for row in rows]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+        click.echo(json_text(list(rows)))
     elif fmt == "csv":
         if not columns:
             click.echo("no rows", err=True)
