@@ -259,6 +259,8 @@ class Run:
     rows: list[dict[str, Any]]
     lists: dict[str, list[dict[str, Any]]]
     catalog_error: str | None
+    first_census: set[tuple[Any, ...]]  # after the first scan; `rows` are after the rescan
+    rescan: Command
 
 
 def _scan_arguments(root: Path) -> list[str]:
@@ -292,6 +294,8 @@ def _run(base: Path) -> Run:
     before = snapshot(corpus.root, corpus.outside)
 
     scan = run_cli(catalog, *_scan_arguments(corpus.root), limit=SCAN_LIMIT)
+    first_census = _census(catalog)
+    rescan = run_cli(catalog, *_scan_arguments(corpus.root), limit=SCAN_LIMIT)
     good = str(corpus.root / "good/2016-06-23/ok001.tif")
     commands = [run_cli(catalog, *args) for args in (
         ["pubs", "add", "local-adversarial", "--year", "2016", "--title", "Adversarial"],
@@ -319,7 +323,20 @@ def _run(base: Path) -> Run:
             lists = {kind: opened.audit_list(kind) for kind in AUDIT_KINDS}
     except Exception as exc:  # reported by the tests that need the catalog
         catalog_error = f"{type(exc).__name__}: {exc}"
-    return Run(corpus, catalog, work, before, after, scan, commands, crawl, rows, lists, catalog_error)
+    return Run(corpus, catalog, work, before, after, scan, commands, crawl, rows, lists, catalog_error,
+               first_census, rescan)
+
+
+def _census(catalog: Path) -> set[tuple[Any, ...]]:
+    """What a catalog holds, file by file, with the audit lists: what a rescan must leave alone."""
+    try:
+        with Catalog(catalog, readonly=True) as opened:
+            rows = {(r["path"], r["status"], r["readable"], r.get("kind"), r.get("sidecar_path"))
+                    for batch in opened.iter_export_rows() for r in batch}
+            return rows | {(kind, r.get("path"), r.get("reason")) for kind in AUDIT_KINDS
+                           for r in opened.audit_list(kind)}
+    except Exception as exc:  # reported by the rescan test
+        return {("the catalog cannot be read", f"{type(exc).__name__}: {exc}")}
 
 
 def accounted(images: list[dict[str, Any]], lists: dict[str, list[dict[str, Any]]], root: Path
@@ -349,6 +366,15 @@ def test_scan_finishes_in_bounded_time_without_a_traceback(run: Run) -> None:
     assert run.scan.rc is not None, f"item 3: the scan hung (killed after {SCAN_LIMIT} s): {run.scan}"
     assert "Traceback" not in run.scan.out + run.scan.err, f"items 1/2: the scan crashed: {run.scan}"
     assert run.scan.rc == 0, f"items 1/2/3: the scan failed: {run.scan}"
+
+
+def test_a_rescan_of_an_unchanged_archive_changes_nothing(run: Run) -> None:
+    """Items 1, 3, 4: a second scan finishes too and finds the same census (no name that fails to match
+    itself and turns missing, no problem that comes or goes)."""
+    assert run.rescan.rc == 0 and "Traceback" not in run.rescan.out + run.rescan.err, f"items 1/3: {run.rescan}"
+    after = _census(run.catalog)
+    changed = sorted(map(str, run.first_census ^ after))
+    assert not changed, "items 1/4: the rescan changed the census:\n" + "\n".join(changed)
 
 
 def test_every_entry_is_catalogued_or_listed_with_a_reason(run: Run) -> None:
