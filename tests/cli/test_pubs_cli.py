@@ -253,3 +253,11 @@ def test_table1_refuses_a_threshold_below_one(census, tmp_path: Path) -> None:
         result = census(*command, "--outlier-threshold", "-5", ok=False)
         assert result.exit_code == 2 and "-5 is not in the range x>=1" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_table1_json_is_rounded(census, tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.csv"
+    ledger.write_text("article,year,technique,count\nlocal-1,2019,SEM,1\nlocal-2,2019,SEM,2\nlocal-3,2019,SEM,1\n")
+    census("pubs", "import", str(ledger))
+    sem = _table1(census)[("facility", "SEM")]
+    assert (sem["images_per_article"], sem["published_pct"], sem["lost_pct"]) == (1.33333, 80.0, 20.0)

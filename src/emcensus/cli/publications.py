@@ -17,7 +17,7 @@ from emcensus.analysis.publications import (
 )
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
 from emcensus.catalog import Catalog
-from emcensus.cli.output import emit, format_option
+from emcensus.cli.output import emit, format_option, json_text
 from emcensus.errors import LedgerError
 from emcensus.report.build import LOSS_FIELDS, catalog_loss, catalog_table1
 
@@ -146,7 +146,8 @@ def table1(ctx: click.Context, until: int | None, outlier_threshold: int, fmt: s
     that year, plus count-level rows of articles published up to it."""
     with _catalog(ctx) as catalog:
         table = catalog_table1(catalog, until, outlier_threshold)
-    click.echo({"table": table.to_text, "json": table.to_json, "csv": table.to_csv}[fmt]().rstrip("\n"))
+    text = {"table": table.to_text, "json": lambda: json_text(table.to_dict()), "csv": table.to_csv}[fmt]()
+    click.echo(text.rstrip("\n"))
 
 
 @click.command()
