@@ -185,3 +185,18 @@ def test_the_dashboard_answers_a_damaged_catalog_with_its_message(damage: str, c
             reply = client.get(url)
             assert reply.status_code == 503, (url, reply.text)
             assert "backup" in reply.text and "Traceback" not in reply.text
+
+
+def test_a_clean_check_is_remembered_until_the_file_changes(catalog_path: Path) -> None:
+    """`quick_check` reads the whole file: a verified read-only open remembers a clean result beside
+    the catalog, so `count` after `count` costs no full read, and any change to the file checks again."""
+    Catalog(catalog_path, readonly=True, verify=True).close()
+    stamp = Path(f"{catalog_path}.verified")
+    assert stamp.is_file()
+    remembered = stamp.read_text()
+    Catalog(catalog_path, readonly=True, verify=True).close()
+    assert stamp.read_text() == remembered
+    flip_one_page(catalog_path)  # damage after the check: the stamp no longer matches the file
+    with pytest.raises(CatalogError, match="is damaged .*backup"):
+        Catalog(catalog_path, readonly=True, verify=True)
+    assert stamp.read_text() == remembered  # a failed check is never remembered

@@ -8,7 +8,9 @@
 * **Whole.** Every open checks that the tables of its schema version are there. A verified open
   also runs `PRAGMA quick_check` (it reads the whole file: a third of a second for a paper-scale
   catalog): every open for writing, so a scan never writes into a damaged file, and every command
-  of the CLI; the dashboard's per-request reads check the schema only.
+  of the CLI, once per change of the file (a clean check is remembered in `<catalog>.verified` by
+  size, mtime and inode of the catalog and its WAL); the dashboard's per-request reads check the
+  schema only.
 * **One message.** Every `sqlite3` error that means the file cannot be used (damaged, truncated,
   locked, read-only, disk full) becomes a `CatalogError` saying what is wrong and what to do, here
   and nowhere else; the CLI and the dashboard show it like any other `EmcensusError`.
@@ -19,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -40,6 +43,9 @@ except ImportError:  # pragma: no cover - not on Windows: scans are then not loc
 
 #: How long a statement waits for another process's lock before the catalog is called busy.
 BUSY_TIMEOUT_S = 30
+
+#: errno values of `link()` on file systems that have no hard links.
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS}
 
 #: What to do with a catalog that cannot be read any more.
 _RECOVER = "restore it from a backup, or scan again into a new catalog file"
@@ -236,6 +242,15 @@ def _create(path: Path) -> None:
             os.link(temp, path)
         except FileExistsError:
             pass  # another process created it first
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            # A file system without hard links (FAT, some SMB shares): claim the name exclusively;
+            # SQLite makes an empty file a database on first write.
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                pass
     except (OSError, sqlite3.Error) as exc:
         raise CatalogError(f"cannot create the catalog {path}: {getattr(exc, 'strerror', None) or exc}") from exc
     finally:
@@ -261,9 +276,54 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
     if readonly and version < SCHEMA_VERSION:
         raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
     if verify:
+        stamp = _file_stamp(path)
+        if stamp is not None and _read_stamp(path) == stamp:
+            return  # verified since its last change: a `count` after a scan pays for one check, not each
         problems = [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
             raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
+        if stamp is not None and readonly:
+            _write_stamp(path, stamp)
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(f"{path.name}.verified")
+
+
+def _file_stamp(path: Path) -> str | None:
+    """Size and modification time of the catalog and its WAL: any write changes them."""
+    parts = []
+    for name in (str(path), f"{path}-wal"):
+        try:
+            info = os.stat(name)
+        except FileNotFoundError:
+            parts.append("-")
+            continue
+        except OSError:
+            return None
+        parts.append(f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    return " ".join(parts)
+
+
+def _read_stamp(path: Path) -> str | None:
+    try:
+        with open(_stamp_path(path), encoding="ascii") as handle:
+            return handle.read(200).strip()
+    except (OSError, ValueError):
+        return None
+
+
+def _write_stamp(path: Path, stamp: str) -> None:
+    """Remember a clean quick_check beside the catalog; best effort (a read-only folder just checks again)."""
+    target = _stamp_path(path)
+    temp = target.with_name(f".{target.name}.{os.getpid()}")
+    try:
+        with open(temp, "w", encoding="ascii") as handle:
+            handle.write(stamp)
+        os.replace(temp, target)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temp.unlink()
 
 
 @contextlib.contextmanager
