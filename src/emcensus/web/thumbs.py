@@ -56,8 +56,9 @@ class NoPreview(EmcensusError):
     """This file has no cheap preview (native vendor format, unreadable pixels, too large); the reason says why."""
 
 
-class TooSlow(NoPreview):
-    """The preview was not made within the time limit (not remembered: it may work when the server is idle)."""
+class NotNow(NoPreview):
+    """No preview now: the file cannot be opened, or the server is busy or too slow. Not remembered,
+    since it may work later with the same file."""
 
 
 def cache_dir(catalog_path: str | os.PathLike[str]) -> Path:
@@ -78,9 +79,8 @@ def thumbnail(source: Path, cache: Path, key: str, *, roots: list[str] | None = 
     if refused.exists():
         raise NoPreview(refused.read_text(encoding="utf-8", errors="replace"))
     try:
-        image = _to_image(_load(source, deadline if deadline is not None else time.monotonic() + TIME_LIMIT))
-        image.thumbnail((THUMB_SIZE, THUMB_SIZE))
-    except TooSlow:
+        image = _preview(source, deadline if deadline is not None else time.monotonic() + TIME_LIMIT)
+    except NotNow:
         raise
     except NoPreview as exc:
         _write(cache, refused, roots, lambda out: out.write(str(exc).encode()))
@@ -103,26 +103,30 @@ def _write(cache: Path, target: Path, roots: list[str] | None, write: Callable[[
         raise
 
 
-def _load(source: Path, deadline: float) -> np.ndarray:
+def _preview(source: Path, deadline: float) -> Image.Image:
+    """The thumbnail image of `source`, or `NoPreview` with a reason that quotes none of its bytes."""
     try:
         handle = open_file(source)
-    except EmcensusError as exc:
-        raise NoPreview(str(exc)) from exc
+    except EmcensusError as exc:  # missing, a FIFO, no permission: perhaps not for long
+        raise NotNow(str(exc)) from exc
     with handle:
         try:
             kind = sniff_format(handle.read(8))
             handle.seek(0)
             if kind == "tiff":
                 with tifffile.TiffFile(handle, name=source.name) as tif:
-                    return _tiff_pixels(tif, deadline)
-            if kind in ("jpeg", "png", "bmp"):
-                return _pillow_pixels(handle)
+                    image = _to_image(_tiff_pixels(tif, deadline))
+            elif kind in ("jpeg", "png", "bmp"):
+                image = _to_image(_pillow_pixels(handle))
+            else:
+                raise NoPreview(f"no preview for {source.suffix or 'this'} files (vendor format)")
+            image.thumbnail((THUMB_SIZE, THUMB_SIZE))
+            return image
         except NoPreview:
             raise
         except Exception as exc:  # noqa: BLE001 -- corrupt pixels are data, not a server error
             # The type only: library messages quote the file's first bytes, which the web never shows.
             raise NoPreview(f"pixels unreadable ({type(exc).__name__})") from exc
-    raise NoPreview(f"no preview for {source.suffix or 'this'} files (vendor format)")
 
 
 def _too_large(width: int, height: int, what: str = "") -> NoPreview:
@@ -187,7 +191,7 @@ def _strided(page: tifffile.TiffPage, deadline: float) -> np.ndarray:
         if rows * columns * contig * itemsize > MAX_SEGMENT_BYTES or count > MAX_SEGMENT_BYTES:
             raise _too_large(width, length, f" in strips or tiles of {rows:,} × {columns:,} px")
         if time.monotonic() > deadline:
-            raise TooSlow(f"making the preview took too long ({width:,} × {length:,} px)")
+            raise NotNow(f"making the preview took too long ({width:,} × {length:,} px)")
         data = None
         if offset and count:
             handle.seek(offset)
@@ -232,7 +236,7 @@ class PreviewPool:
     async def thumbnail(self, source: Path, cache: Path, key: str, roots: list[str]) -> Path:
         """`thumbnail()` in a worker; `NoPreview` when busy, failed or too slow."""
         if not self._admitted.acquire(blocking=False):
-            raise TooSlow("the server is busy making other previews; reload to try again")
+            raise NotNow("the server is busy making other previews; reload to try again")
         deadline = time.monotonic() + self.limit
         result: concurrent.futures.Future[Path] = concurrent.futures.Future()
 
@@ -252,4 +256,4 @@ class PreviewPool:
         try:
             return await asyncio.wait_for(asyncio.wrap_future(result), self.limit)
         except TimeoutError:
-            raise TooSlow(f"making the preview took more than {self.limit:g} s") from None
+            raise NotNow(f"making the preview took more than {self.limit:g} s") from None
