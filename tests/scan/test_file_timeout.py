@@ -139,3 +139,19 @@ def test_an_interrupted_scan_does_not_wait_for_a_blocked_read(archive: Path, fif
 def test_the_time_budget_is_validated(archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(ConfigError, match="positive"):
         scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=0)
+
+
+def test_the_cli_passes_the_time_budget_on(archive: Path, fifo: Path, tmp_path: Path, monkeypatch) -> None:
+    from click.testing import CliRunner
+
+    from emcensus.cli.main import main
+
+    monkeypatch.setattr(scan_module, "read_source", _blocking_reader(fifo, tmp_path / "pids", block_signals=False))
+    catalog = tmp_path / "c.sqlite"
+    result = CliRunner().invoke(main, ["--catalog", str(catalog), "scan", str(archive), "--workers", "0",
+                                       "--file-timeout", "0.5"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    with Catalog(catalog, readonly=True) as census:
+        assert _census(census, archive)[1] == {"img3.tif": "read took longer than 0.5 s; not read"}
+    refused = CliRunner().invoke(main, ["--catalog", str(catalog), "scan", str(archive), "--file-timeout", "0"])
+    assert refused.exit_code == 2 and "--file-timeout" in refused.output

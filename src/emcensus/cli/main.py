@@ -72,18 +72,20 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 @click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
 @click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
               help="Seconds to wait for the Dask scheduler before giving up.")
+@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one file may take to read (default: 30); a slower read is listed as not read.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
 @click.pass_context
 def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
          layout: str | None, magnification_reference_mm: float | None, config_path: str | None, workers: int | None,
-         dask_address: str | None, dask_timeout: float, quiet: bool) -> None:
+         dask_address: str | None, dask_timeout: float, file_timeout: float | None, quiet: bool) -> None:
     """Census ROOTS (or the facility file's roots) into the catalog, read-only.
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
     """
     from emcensus.analysis.layout import compile_layout
     from emcensus.config import load_facility
-    from emcensus.scan import RootSpec
+    from emcensus.scan import FILE_TIMEOUT_S, RootSpec
     from emcensus.scan import scan as run_scan
 
     specs = []
@@ -100,14 +102,15 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     # The catalog is checked (never in an archive, whole) before a cluster is waited for.
     with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
             _dask_client(dask_address, dask_timeout) as client:
-        executor = client.get_executor() if client else None
+        options = {"executor": client.get_executor() if client else None, "workers": workers,
+                   "file_timeout": file_timeout or FILE_TIMEOUT_S}
         if show:
             from emcensus.cli.progress import RichScanProgress
 
             with RichScanProgress() as progress:
-                summary = run_scan(catalog, specs, executor=executor, workers=workers, progress=progress)
+                summary = run_scan(catalog, specs, progress=progress, **options)
         else:
-            summary = run_scan(catalog, specs, executor=executor, workers=workers)
+            summary = run_scan(catalog, specs, **options)
     if not quiet:
         click.echo(summary.paragraph())
 

@@ -369,4 +369,4 @@ def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgre
         progress.done(files, errors)
 
 
-__all__ = ["RootSpec", "ScanProgress", "ScanSummary", "scan"]
+__all__ = ["FILE_TIMEOUT_S", "RootSpec", "ScanProgress", "ScanSummary", "scan"]
