@@ -46,7 +46,7 @@ MAX_BYTES = 256 * 2**20
 MAX_SEGMENT_BYTES = 64 * 2**20
 #: Previews made at once, previews waiting (beyond that, the placeholder at once), seconds allowed.
 WORKERS = 2
-PENDING = 16
+PENDING = 64
 TIME_LIMIT = 20.0
 #: Pyramid levels looked at in a page's SubIFDs.
 MAX_LEVELS = 16
