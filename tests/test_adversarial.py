@@ -50,7 +50,7 @@ SCAN_LIMIT, COMMAND_LIMIT, CRAWL_LIMIT, REQUEST_LIMIT = 60, 30, 60, 10
 #: How much a dashboard crawl may grow its resident memory (thumbnails of a 30,000² TIFF included).
 CRAWL_MEMORY_LIMIT = 512 << 20
 #: The per-file time budget handed to `scan` when it has such an option.
-FILE_TIMEOUT_S = "5"
+FILE_TIMEOUT_S = "10"  # short, yet far above a legitimate read on a loaded CI machine
 NOATIME = getattr(os, "O_NOATIME", 0)
 #: An undecodable byte shown to people as itself: a lone surrogate, or a private-use stand-in for one.
 RAW_BYTES = re.compile("[\ud800-\udfff\U0010ff7f-\U0010ffff]")
