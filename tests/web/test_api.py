@@ -131,7 +131,7 @@ def test_pages_render(client: TestClient, url: str) -> None:
 def test_explore_shows_the_filtered_images_and_keeps_the_filter_in_links(client: TestClient) -> None:
     page = client.get("/explore?technique=SEM&per_page=1", headers=HTML).text
     # The Overview's bars count acquisitions: Explore leads with the same number, then the files it lists.
-    assert "<strong>3</strong> acquisitions match" in page and "(4 image files, exports included;" in page
+    assert "<strong>3</strong> acquisitions match" in page and "(4 image files with exports)" in page
     assert 'href="/explore?technique=SEM&amp;per_page=1&amp;page=2"' in page
     assert 'href="/api/images.csv?technique=SEM&amp;order=path"' in page
     assert client.get("/explore?year=soon", headers=HTML).status_code == 400
