@@ -3,6 +3,7 @@ never written; two scans of one catalog neither race nor interleave; the API ope
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -200,3 +201,45 @@ def test_a_clean_check_is_remembered_until_the_file_changes(catalog_path: Path) 
     with pytest.raises(CatalogError, match="is damaged .*backup"):
         Catalog(catalog_path, readonly=True, verify=True)
     assert stamp.read_text() == remembered  # a failed check is never remembered
+
+
+def test_a_killed_scan_frees_the_catalog_even_while_its_workers_live(tmp_path: Path) -> None:
+    """The scan lock is not inherited by forked pool workers: after `kill -9` of the scan, a new scan
+    may start at once, though orphaned workers may still be running."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from emcensus.catalog.connection import scan_lock
+
+    catalog = tmp_path / "census.sqlite"
+    ready = tmp_path / "child.pid"
+    script = (
+        "import os, sys, time\n"
+        "from emcensus.catalog.connection import scan_lock\n"
+        f"with scan_lock({str(catalog)!r}):\n"
+        "    child = os.fork()\n"
+        "    if child == 0:\n"
+        "        time.sleep(30); os._exit(0)\n"
+        f"    open({str(ready)!r}, 'w').write(str(child))\n"
+        "    time.sleep(30)\n"
+    )
+    scanner = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(200):
+            if ready.exists() and ready.read_text():
+                break
+            time.sleep(0.05)
+        child = int(ready.read_text())
+        with pytest.raises(CatalogError, match="another scan"), scan_lock(catalog):
+            pass
+        scanner.send_signal(signal.SIGKILL)
+        scanner.wait(10)
+        os.kill(child, 0)  # the forked worker still lives...
+        with scan_lock(catalog):  # ...and the catalog is free
+            pass
+    finally:
+        scanner.kill()
+        with contextlib.suppress(ProcessLookupError, UnboundLocalError):
+            os.kill(child, signal.SIGKILL)

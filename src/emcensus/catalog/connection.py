@@ -326,27 +326,43 @@ def _write_stamp(path: Path, stamp: str) -> None:
             temp.unlink()
 
 
+#: Lock files held by scans of this process: POSIX locks do not exclude their own process.
+_HELD: set[str] = set()
+
+
 @contextlib.contextmanager
 def scan_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold `<catalog>.lock` for a scan; a second scan of the same catalog is refused, with the
-    process that holds it. The lock file stays (removing it would race with the next scan)."""
+    process that holds it. The lock file stays (removing it would race with the next scan).
+
+    A POSIX record lock (`lockf`), not `flock`: forked pool workers do not inherit it, so a scan
+    killed with `kill -9` frees the catalog at once, not when its orphaned workers exit; it also
+    works on NFS. A set of held paths refuses a second scan from the same process."""
     if fcntl is None:  # pragma: no cover
         yield
         return
-    lock_path = f"{path}.lock"
+    lock_path = os.path.realpath(f"{path}.lock")
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            if lock_path in _HELD:
+                raise BlockingIOError
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if not isinstance(exc, BlockingIOError) and exc.errno not in (errno.EACCES, errno.EAGAIN):
+                raise CatalogError(f"cannot lock the catalog {path} for a scan: {exc.strerror or exc}") from exc
             holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
             raise CatalogError(
                 f"another scan (process {holder}) is writing to the catalog {path}: wait for it to finish, "
                 "or scan into another catalog file"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        _HELD.add(lock_path)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield
+        finally:
+            _HELD.discard(lock_path)
     finally:
         os.close(fd)  # closing releases the lock
 
