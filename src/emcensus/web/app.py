@@ -120,24 +120,24 @@ def parse_filters(params: QueryParams) -> dict[str, Any]:
 
 
 def known_parameters(request: Request) -> None:
-    """Refuse a query parameter the page does not take (`sort=` for `order=`), rather than ignore it."""
+    """App-wide dependency: refuse a query parameter the address does not take (`sort=` for `order=`,
+    a filter on a page without one) with a 400 that lists what it takes, rather than ignore it."""
     route = request.scope.get("route")
-    taken = {"token", *FILTER_FIELDS}
-    if route is not None and hasattr(route, "dependant"):
-        taken |= _query_names(route.dependant)
-    unknown = sorted(set(request.query_params) - taken)
+    taken = _query_names(route.dependant) if hasattr(route, "dependant") else set()
+    unknown = sorted(set(request.query_params) - taken - {"token"})
     if unknown:
-        raise QueryError(f"unknown parameter {unknown[0]!r}; this address takes {', '.join(sorted(taken - {'token'}))}")
+        takes = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+        raise QueryError(f"unknown parameter {unknown[0]!r} for {request.url.path}; {takes}")
 
 
 def _query_names(dependant: Dependant) -> set[str]:
-    """Query parameters a route declares, its dependencies' included."""
-    return {p.alias for p in dependant.query_params}.union(*(_query_names(d) for d in dependant.dependencies))
+    """Query parameters a route declares, its dependencies' included (the filter's fields for `image_filters`)."""
+    names = {p.alias for p in dependant.query_params} | (set(FILTER_FIELDS) if dependant.call is image_filters else set())
+    return names.union(*(_query_names(d) for d in dependant.dependencies))
 
 
 def image_filters(request: Request) -> dict[str, Any]:
     """Dependency: the active filter, validated (a bad value is a 400 before any query runs)."""
-    known_parameters(request)
     filters = parse_filters(request.query_params)
     ImageFilter.from_kwargs(**filters)
     return filters
@@ -298,6 +298,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     token = check_token(token)
     Catalog(catalog_path, readonly=True).close()  # a missing or foreign catalog fails now, not per request
     app = FastAPI(title="emcensus dashboard API", version=__version__, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(known_parameters)],
                   description="The JSON API behind every dashboard page. Filters take the same values as "
                               "`emcensus count` options (`year=2015-2019`, `magnification=1000-50000`, lists with commas).")
     app.state.catalog_path = str(catalog_path)
@@ -408,7 +409,7 @@ def _add_api(app: FastAPI) -> None:
         return [public(r) for r in neighbours(catalog, catalog.image(image_id))]
 
     @app.get("/api/thumbnail/{image_id}", tags=["images"], response_class=FileResponse)
-    async def api_thumbnail(request: Request, image_id: ImageId) -> Response:
+    async def api_thumbnail(image_id: ImageId) -> Response:
         """A contrast-stretched PNG preview (cached beside the catalog). Files without a cheap preview
         (vendor formats, unreadable or huge pixels, not made within the time limit) get a placeholder
         SVG and an `X-Emcensus-No-Preview` header saying why."""
@@ -417,7 +418,6 @@ def _add_api(app: FastAPI) -> None:
                 row, roots = catalog.image(image_id), root_paths(catalog)
             return on_disk(row["path"], roots), f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
 
-        known_parameters(request)
         source, key, roots = await run_in_threadpool(locate)
         try:
             png = await app.state.previews.thumbnail(source, app.state.thumbs, key, roots)
