@@ -48,3 +48,14 @@ def test_names_that_are_not_utf8_are_catalogued_and_found_again(tiny_archive: Pa
         third = scan(catalog, [root], workers=0)
         assert third.missing == 1 and third.read == 0
         assert [fs_path(r["path"]) for r in catalog.audit_list("missing")] == [image]
+
+
+def test_a_root_named_in_bytes_that_are_not_utf8_is_found_by_the_root_filter(tmp_path: Path) -> None:
+    root = os.fsdecode(os.fsencode(tmp_path) + b"/Archiv-M\xfcller")
+    os.mkdir(root)
+    write_tiff(Path(root) / "a.tif", seed=1)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(root, "SU8230")], workers=0)
+        assert catalog.total(root=root) == 1
+        assert [display_path(r["root"]) for r in catalog.count("root")] == [display_path(root)]
+        assert "\ufffd" in display_path(root)

@@ -16,6 +16,7 @@ from typing import Any
 
 from emcensus.analysis.fov import DECADE_LABELS, format_length
 from emcensus.analysis.publications import YEAR_RANGE
+from emcensus.catalog.paths import db_text, display_path
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
 from emcensus.vocab import TECHNIQUES
@@ -287,9 +288,11 @@ class ImageFilter:
             root_ids = dict(db.execute("SELECT path, id FROM roots"))
             ids = []
             for root in roots:
-                match = [rid for path, rid in root_ids.items() if path == root or path.rstrip("/") == root.rstrip("/")]
+                stored = db_text(str(root)).rstrip("/")  # a root named in bytes that are not UTF-8 matches too
+                match = [rid for path, rid in root_ids.items() if path.rstrip("/") == stored]
                 if not match:
-                    raise QueryError(f"{root} is not a scan root of this catalog; roots: {', '.join(root_ids) or 'none'}")
+                    known = ", ".join(display_path(path) for path in root_ids) or "none"
+                    raise QueryError(f"{display_path(stored)} is not a scan root of this catalog; roots: {known}")
                 ids.extend(match)
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
