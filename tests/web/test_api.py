@@ -206,3 +206,15 @@ def test_images_with_names_that_are_not_utf8_are_served_and_linked(tiny_archive:
     linked = client.post(f"/api/images/{ident}/articles", json={"article": "10.1000/latin1"}, headers={"X-CSRF-Token": csrf})
     assert linked.status_code == 200 and linked.json()["changed"] == 1
     assert client.get(f"/api/images/{ident}").json()["published_in"][0]["id"] == "10.1000/latin1"
+
+
+def test_a_sidecar_whose_image_is_gone_shows_its_text(client: TestClient) -> None:
+    # An orphan sidecar: catalogued as an acquisition without an image file.
+    [row] = client.get("/api/images", params={"path": "*/deleted.txt", "kind": "sidecar-only"}).json()["items"]
+    ident = row["id"]
+    assert client.get(f"/api/images/{ident}").json()["image"]["kind"] == "sidecar-only"
+    sidecar = client.get(f"/api/images/{ident}/sidecar").json()
+    assert sidecar["path"].endswith("deleted.txt") and "SignalName=SE(L)" in sidecar["text"]
+    assert "SignalName=SE(L)" in client.get(f"/images/{ident}", headers=HTML).text
+    thumb = client.get(f"/api/thumbnail/{ident}")
+    assert thumb.status_code == 200 and "image file is gone" in thumb.headers["x-emcensus-no-preview"]

@@ -85,7 +85,7 @@ MAGNIFICATION_RANGE = (1e-3, 1e12)
 IMAGE_COLUMNS = ("id", "path", "rel_path", "instrument", "technique", "detector", "detector_family", "vendor",
                  "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m",
                  "width_px", "height_px", "acquired_at", "acquired_at_source", "year", "metadata_source",
-                 "sidecar_path", "size_bytes", "is_primary", "status")
+                 "sidecar_path", "size_bytes", "is_primary", "status", "kind")
 _FILTER_DOCS = [
     {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
      "description": f"filter, as `emcensus count --{name.replace('_', '-')}` takes it"}
@@ -179,6 +179,12 @@ def on_disk(text: str, roots: list[str]) -> Path:
     return inside_roots(fs_path(text), roots)
 
 
+def sidecar_of(row: Mapping[str, Any]) -> str | None:
+    """The metadata file of a catalogued row: its sidecar, or the row itself when it is a sidecar
+    whose image file is gone (kind `sidecar-only`)."""
+    return row.get("sidecar_path") or (row["path"] if row.get("kind") == "sidecar-only" else None)
+
+
 def check_inside(row: Mapping[str, Any], roots: list[str]) -> None:
     """Refuse (403) an image whose file or sidecar now resolves outside the scan roots: the dashboard
     shows nothing that came from, or reads through, a link that leaves the archive."""
@@ -189,10 +195,11 @@ def check_inside(row: Mapping[str, Any], roots: list[str]) -> None:
 
 def sidecar_text(row: Mapping[str, Any], roots: list[str]) -> str | None:
     """The sidecar as the microscope PC wrote it, decoded; a sentence instead when it cannot be read."""
-    if not row.get("sidecar_path"):
+    path = sidecar_of(row)
+    if path is None:
         return None
     try:
-        return decode_text(read_bounded(on_disk(row["sidecar_path"], roots), MAX_SIDECAR_BYTES, "sidecar"))
+        return decode_text(read_bounded(on_disk(path, roots), MAX_SIDECAR_BYTES, "sidecar"))
     except UnreadableFileError as exc:
         return f"(sidecar not readable now: {no_file_content(str(exc))})"
 
@@ -401,7 +408,7 @@ def _add_api(app: FastAPI) -> None:
     def api_sidecar(catalog: CatalogDep, image_id: ImageId) -> dict[str, Any]:
         """The metadata sidecar's text, decoded (read-only; null when the image has none)."""
         row = catalog.image(image_id)
-        return {"path": row["sidecar_path"], "text": sidecar_text(row, root_paths(catalog))}
+        return {"path": sidecar_of(row), "text": sidecar_text(row, root_paths(catalog))}
 
     @app.get("/api/images/{image_id}/neighbours", tags=["images"])
     def api_neighbours(catalog: CatalogDep, image_id: ImageId) -> list[dict[str, Any]]:
@@ -416,10 +423,13 @@ def _add_api(app: FastAPI) -> None:
         def locate() -> tuple[Path, str, list[str]]:
             with Catalog(app.state.catalog_path, readonly=True) as catalog:
                 row, roots = catalog.image(image_id), root_paths(catalog)
-            return on_disk(row["path"], roots), f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
+            source = on_disk(row["path"], roots)
+            if row.get("kind") == "sidecar-only":
+                raise NoPreview("a sidecar whose image file is gone: no pixels to show")
+            return source, f"{image_id}-{row['size_bytes']}-{row['mtime_ns']}", roots
 
-        source, key, roots = await run_in_threadpool(locate)
         try:
+            source, key, roots = await run_in_threadpool(locate)
             png = await app.state.previews.thumbnail(source, app.state.thumbs, key, roots)
         except NoPreview as exc:
             reason = no_file_content(str(exc)).encode("ascii", "replace").decode()

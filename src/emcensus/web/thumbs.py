@@ -119,7 +119,7 @@ def _preview(source: Path, deadline: float) -> Image.Image:
             elif kind in ("jpeg", "png", "bmp"):
                 image = _to_image(_pillow_pixels(handle))
             else:
-                raise NoPreview(f"no preview for {source.suffix or 'this'} files (vendor format)")
+                raise NoPreview(f"no preview for {source.suffix or 'these'} files (pixels are shown for TIFF, JPEG, PNG, BMP)")
             image.thumbnail((THUMB_SIZE, THUMB_SIZE))
             return image
         except NoPreview:
