@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from emcensus.catalog import Catalog
+from emcensus.scan import RootSpec, scan
 from support import VENDOR_SAMPLES, hitachi_sidecar, write_tiff
 
 
@@ -28,6 +31,14 @@ def tiny_archive(tmp_path: Path) -> Path:
     write_tiff(root / "groupB/p2/2019-01-02/nosidecar.tif", seed=9)
     (root / "groupB/p2/2019-01-02/deleted.txt").write_bytes(hitachi_sidecar(1000, "SE(L)").encode("cp1252"))
     return root
+
+
+@pytest.fixture
+def catalog(tiny_archive: Path, tmp_path: Path) -> Iterator[Catalog]:
+    """A real catalog of `tiny_archive` (scanned in this process)."""
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        yield catalog
 
 
 @pytest.fixture

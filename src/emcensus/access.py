@@ -39,21 +39,19 @@ class OutsideRootsError(EmcensusError):
     """A path resolves outside every scan root (a symlink that leaves the archive)."""
 
 
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISLNK, "a symlink"),
+)
+
+
 def kind_of(mode: int) -> str:
     """A person's word for a non-regular file type."""
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISLNK(mode):
-        return "a symlink"
-    return "not a regular file"
+    return next((word for test, word in _FILE_TYPES if test(mode)), "not a regular file")
 
 
 def _open_fd(path: str | os.PathLike[str], flags: int) -> int:

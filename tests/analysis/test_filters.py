@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from emcensus.catalog import Catalog
 from emcensus.catalog.query import ImageFilter
 from emcensus.errors import QueryError
-from emcensus.scan import RootSpec, scan
 
 
 @pytest.mark.parametrize(("filters", "message"), [
@@ -47,13 +46,6 @@ def test_sensible_filters_pass() -> None:
     assert image_filter.year_range() == (2016, None)
     assert ImageFilter.from_kwargs(year="2015:2019", until=2017).year_range() == (2015, 2017)
     assert ImageFilter.from_kwargs(magnification="1e3-5e4", kind="all, spectrum") is not None
-
-
-@pytest.fixture
-def catalog(tiny_archive: Path, tmp_path: Path):
-    with Catalog(tmp_path / "c.sqlite") as catalog:
-        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
-        yield catalog
 
 
 @pytest.mark.parametrize(("filters", "message"), [

@@ -17,7 +17,6 @@ from emcensus.analysis.publications import (
 )
 from emcensus.catalog import Catalog
 from emcensus.errors import CatalogError, NotFoundError
-from emcensus.scan import RootSpec, scan
 
 LEDGER = """article,year,image,title,journal,category,subcategory,source,technique,count
 10.1000/a,2020,groupA/p1/2016-06-23/img001.tif,Article A,J,Materials,Soft materials,,,
@@ -29,13 +28,6 @@ local-1,2019,,Counted,J,Catalysis,,,TEM,1
 ext-1,2018,,Elsewhere,J,,,third-party,SEM,4
 ext-2,2018,elsewhere/x.tif,Elsewhere 2,J,,,third-party,TEM,
 """
-
-
-@pytest.fixture
-def catalog(tiny_archive: Path, tmp_path: Path):
-    with Catalog(tmp_path / "c.sqlite") as catalog:
-        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
-        yield catalog
 
 
 @pytest.fixture

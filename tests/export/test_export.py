@@ -14,14 +14,6 @@ from emcensus.catalog import Catalog
 from emcensus.errors import ConfigError, OutputError
 from emcensus.export import export_catalog
 from emcensus.outputs import ArchiveWriteError
-from emcensus.scan import RootSpec, scan
-
-
-@pytest.fixture
-def catalog(tiny_archive: Path, tmp_path: Path):
-    with Catalog(tmp_path / "c.sqlite") as catalog:
-        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
-        yield catalog
 
 
 @pytest.fixture
