@@ -48,6 +48,8 @@ MAX_SEGMENT_BYTES = 64 * 2**20
 WORKERS = 2
 PENDING = 64
 TIME_LIMIT = 20.0
+#: Pillow modes `Image.reduce` averages (16-bit PNG is copied at full size, within `MAX_PIXELS`).
+_REDUCIBLE = frozenset({"L", "LA", "RGB", "RGBA", "I", "F"})
 #: Pyramid levels looked at in a page's SubIFDs.
 MAX_LEVELS = 16
 
@@ -142,7 +144,11 @@ def _pillow_pixels(handle: BinaryIO) -> np.ndarray:
             raise _too_large(width, height)
         if not width or not height:
             raise NoPreview("the image has no pixels (0 × 0)")
-        return np.asarray(image.convert("RGB") if image.mode in ("P", "CMYK", "YCbCr") else image)
+        shown = image.convert("RGB") if image.mode in ("P", "CMYK", "YCbCr") else image
+        factor = max(width, height) // (THUMB_SIZE * 2)
+        if factor > 1 and shown.mode in _REDUCIBLE:  # averaged down before any copy of the full frame
+            shown = shown.reduce(factor)
+        return np.asarray(shown)
 
 
 def _tiff_pixels(tif: tifffile.TiffFile, deadline: float) -> np.ndarray:
