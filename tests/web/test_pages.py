@@ -109,3 +109,12 @@ def test_audit_lists_of_several_paths_show_each_path(client: TestClient) -> None
     page = client.get("/audit/duplicate-exports", headers=HTML).text
     [cell] = re.findall(r"<td>([^<]*img001\.[^<]*)</td>", page)
     assert sorted(Path(p).name for p in cell.split(" · ")) == ["img001.jpg", "img001.tif"] and "[" not in cell
+
+
+def test_explore_offers_the_kinds_of_file(client: TestClient) -> None:
+    page = client.get("/explore", headers=HTML).text
+    kinds = re.search(r'<select name="kind">(.*?)</select>', page, re.S)[1]
+    assert '<option value="">image (default)</option>' in kinds and '<option value="sidecar-only" ' in kinds
+    orphans = client.get("/explore?kind=sidecar-only", headers=HTML).text
+    assert "<strong>1</strong> acquisition match" in orphans and "(1 image file with exports)" in orphans
+    assert "deleted.txt" in orphans

@@ -40,6 +40,7 @@ from emcensus.errors import (
 )
 from emcensus.palette import ARCHIVE_GREY, TECHNIQUE_COLOURS
 from emcensus.readers.base import MAX_SIDECAR_BYTES, decode_text
+from emcensus.record import KINDS
 from emcensus.report.build import catalog_table1
 from emcensus.web.files import glob_escape
 from emcensus.web.format import no_file_content, quantity
@@ -535,6 +536,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         choices = {name: [r[name] for r in catalog.count(name) if r[name] is not None]
                    for name in ("instrument", "technique", "detector")}
         choices["root"] = [r["path"] for r in catalog.roots()]
+        choices["kind"] = [kind for kind in KINDS if kind != "image"] + ["all"]  # blank: micrographs only
         state = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
         return page(request, "explore.html", items=items, total=total, acquisitions=catalog.total(**filters),
                     filters=filters, state=state,
