@@ -234,6 +234,15 @@ def test_large_pages_are_read_strip_by_strip_or_refused(tmp_path: Path, monkeypa
             assert grey[..., 1][:, :8].mean() - grey[..., 1][:, -8:].mean() > 200, name  # the reversed ramp
 
 
+def test_stored_bytes_are_bounded_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 64 x 64 px whose one strip claims (and has) 2 MB: the claim is not read into memory.
+    monkeypatch.setattr(thumbs, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(thumbs, "MAX_SEGMENT_BYTES", 2**19)
+    (tmp_path / "claims.tif").write_bytes(raw_tiff(64, 64, 8, data=bytes(2 * 2**20)))
+    with pytest.raises(NoPreview, match="claims 2,097,152 stored bytes"):
+        thumbnail(tmp_path / "claims.tif", tmp_path / "cache", "c")
+
+
 def test_the_smallest_pyramid_level_is_read(tmp_path: Path) -> None:
     # Levels differ on purpose: only the 512 px level rises left to right.
     with tifffile.TiffWriter(tmp_path / "pyramid.tif") as tif:

@@ -159,7 +159,9 @@ def _tiff_pixels(tif: tifffile.TiffFile, deadline: float) -> np.ndarray:
     separate, depth, length, width, contig = page.shaped
     if not length or not width:
         raise NoPreview(f"the image has no pixels ({width} × {length})")
-    if length * width <= MAX_PIXELS and separate * depth * length * width * contig * page.dtype.itemsize <= MAX_BYTES:
+    decoded = separate * depth * length * width * contig * page.dtype.itemsize
+    # Whole when small, in pixels and in stored bytes (a header may claim a strip of gigabytes).
+    if length * width <= MAX_PIXELS and decoded <= MAX_BYTES and sum(page.databytecounts) <= MAX_BYTES:
         return page.asarray(maxworkers=1)
     if not page.dataoffsets:
         raise _too_large(width, length)
@@ -194,8 +196,10 @@ def _strided(page: tifffile.TiffPage, deadline: float) -> np.ndarray:
         first = y0 + (-y0) % step  # first sampled row inside this segment
         if z or first >= min(y0 + rows, length) or x0 >= width:
             continue
-        if rows * columns * contig * itemsize > MAX_SEGMENT_BYTES or count > MAX_SEGMENT_BYTES:
+        if rows * columns * contig * itemsize > MAX_SEGMENT_BYTES:
             raise _too_large(width, length, f" in strips or tiles of {rows:,} × {columns:,} px")
+        if count > MAX_SEGMENT_BYTES:
+            raise NoPreview(f"a strip or tile of {rows:,} × {columns:,} px claims {count:,} stored bytes; not read")
         if time.monotonic() > deadline:
             raise NotNow(f"making the preview took too long ({width:,} × {length:,} px)")
         data = None
