@@ -1,0 +1,495 @@
+"""Figures out of the documents an article is published in: PDFs, image files, .docx/.pptx/.odp.
+
+`iter_figures` yields every raster figure of a document as upright pixels with where it sits on its
+page. It is the only reader of article documents; they are read through `emcensus.access` (no
+atime, regular files only) and nothing is written anywhere.
+
+Why each rule:
+
+* **The placement matrix is respected.** matplotlib and LaTeX store an image upside down and flip it
+  with the matrix; matching the stored pixels finds nothing (a first try found 0/5). The pixels are
+  turned to the nearest of the 8 right-angle orientations the matrix shows; a residual small angle
+  is left to the matcher's similarity fit.
+* **Vector figures are rendered.** A page without image objects but with drawn content (a plot, a
+  figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region.
+* **Everything is bounded.** Pages, pixels per image (a decompression bomb is refused before it is
+  decoded), zip members, declared and read sizes, compression ratio (a zip bomb .pptx is one clear
+  line). A corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes
+  on with its other documents.
+* **One article per paper.** The article is the DOI in the document's metadata or first pages, else
+  the file stem; `X_SI.pdf`, `X-SI.pdf`, `X_supp*.pdf` belong to article `X` (the DOI of `X.pdf`
+  beside it when the supplement names none).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image
+
+from emcensus import access
+from emcensus.errors import EmcensusError
+
+
+class FigureError(EmcensusError):
+    """A document cannot give figures (corrupt, encrypted, no images, a zip bomb): one line, the others go on."""
+
+
+#: Box in document coordinates: PDF points from the page's top-left corner (x right, y down), or pixels.
+Box = tuple[float, float, float, float]
+
+#: Receives one line per thing skipped inside a document that still gives other figures.
+Warn = Callable[[str], None]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif"})
+OFFICE_MEDIA = {".docx": "word/media/", ".pptx": "ppt/media/", ".odp": "Pictures/", ".odt": "Pictures/"}
+DOCUMENT_SUFFIXES = frozenset({".pdf"} | IMAGE_SUFFIXES | set(OFFICE_MEDIA))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much one document may cost: the bounds that keep a hostile file to one clear line."""
+
+    max_pages: int = 1000
+    max_pixels: int = 50_000_000  # per image; a 7k x 7k figure, 200 MB decoded as BGRA
+    min_side: int = 32  # smaller images are logos, icons and bullets, not figures
+    render_dpi: float = 150.0
+    min_drawn_objects: int = 8  # a page with fewer paths (rules, a box) is text, not a figure
+    max_members: int = 10_000
+    max_member_bytes: int = 256 << 20
+    max_total_bytes: int = 1 << 30
+    max_ratio: float = 100.0  # uncompressed/compressed above 1 MiB: images are stored, not zeros
+    max_caption_chars: int = 2000
+    text_pages: int = 2  # pages searched for the article's DOI
+
+
+@dataclass(frozen=True)
+class FigureImage:
+    """One raster figure of a document, pixels upright as a reader sees them on the page."""
+
+    document: str
+    page: int  # 1-based page or slide; 0 where the format has no pages (.docx, .odp)
+    bbox: Box  # PDF points from the page's top-left corner; pixels (0, 0, w, h) for image files
+    pixels: np.ndarray  # uint8 grey (H, W) or RGB (H, W, 3)
+    article: str
+    caption: str
+
+    def region(self, box_px: tuple[float, float, float, float]) -> Box:
+        """A pixel box of `pixels` (a panel) in the document's coordinates, as `bbox` is given."""
+        height, width = self.pixels.shape[:2]
+        x0, y0, x1, y1 = self.bbox
+        sx, sy = (x1 - x0) / width, (y1 - y0) / height
+        return (x0 + box_px[0] * sx, y0 + box_px[1] * sy, x0 + box_px[2] * sx, y0 + box_px[3] * sy)
+
+
+_DOI = re.compile(r"\b10\.\d{4,9}/[^\s\"<>]+")
+_SUPPLEMENT = re.compile(r"^(?P<base>.+?)[_-](?:si|esi|supp[a-z0-9_-]*|supporting[a-z0-9_-]*)$", re.IGNORECASE)
+
+
+def find_doi(text: str) -> str | None:
+    """The first DOI in `text`, without the sentence's punctuation after it (a `)` only when unmatched)."""
+    found = _DOI.search(text)
+    if found is None:
+        return None
+    doi = found.group(0)
+    while doi and (doi[-1] in ".,;:'\"]}" or (doi[-1] == ")" and doi.count("(") < doi.count(")"))):
+        doi = doi[:-1]
+    return doi
+
+
+def main_stem(path: Path) -> str:
+    """The article's file stem: `X` for `X.pdf` and for its supplements `X_SI`, `X-SI`, `X_supp*`."""
+    found = _SUPPLEMENT.match(path.stem)
+    return found.group("base") if found else path.stem
+
+
+def article_id(path: Path, text: str) -> str:
+    """The DOI found in a document's text or metadata, else the file stem (supplements attach to `X`)."""
+    return find_doi(text) or main_stem(path)
+
+
+def iter_figures(path: Path, *, limits: Limits = Limits(), warn: Warn | None = None) -> Iterator[FigureImage]:
+    """Every raster figure of a PDF, an image file, or a .docx/.pptx/.odp, in page order.
+
+    Raises `FigureError` (one line) for a document that gives none: unreadable, encrypted, corrupt,
+    image-less, over a bound. A PDF over `limits.max_pages` yields the figures of its first pages and
+    then raises. Images skipped inside a document that gives others are told to `warn`.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES:
+        kinds = ", ".join(sorted(DOCUMENT_SUFFIXES))
+        raise FigureError(f"{path}: not a document emcensus reads figures from ({kinds})")
+    skipped = warn or (lambda line: None)
+    try:
+        handle = access.open_file(path)
+    except EmcensusError as exc:
+        raise FigureError(f"{path}: {exc}") from exc
+    with handle:
+        if suffix == ".pdf":
+            yield from _pdf_figures(path, handle, limits, skipped)
+        elif suffix in OFFICE_MEDIA:
+            yield from _office_figures(path, handle, OFFICE_MEDIA[suffix], limits, skipped)
+        else:
+            pixels = _decode_image(handle, limits, str(path))
+            if min(pixels.shape[:2]) < limits.min_side:
+                raise FigureError(f"{path}: {pixels.shape[1]}x{pixels.shape[0]} px is too small to be a figure")
+            height, width = pixels.shape[:2]
+            yield FigureImage(str(path), 1, (0.0, 0.0, float(width), float(height)), pixels,
+                              article_id(path, ""), "")
+
+
+# --- pixels -------------------------------------------------------------------------------------------
+
+
+def _as_uint8(array: np.ndarray) -> np.ndarray:
+    """8-bit grey (H, W) or RGB (H, W, 3); grey when the colour channels are equal (smaller, same content)."""
+    if array.dtype != np.uint8:
+        values = array.astype(np.float64)
+        low, high = float(values.min()), float(values.max())
+        array = ((values - low) * (255.0 / (high - low)) if high > low else values * 0).astype(np.uint8)
+    if array.ndim == 3:
+        array = array[..., :3] if array.shape[2] >= 3 else array[..., 0]
+    if array.ndim == 3 and (array == array[..., :1]).all():
+        array = array[..., 0]
+    return np.ascontiguousarray(array)
+
+
+def _decode_image(handle: BinaryIO, limits: Limits, what: str) -> np.ndarray:
+    """Pixels of an image file or office member; its size is checked before it is decoded."""
+    try:
+        with Image.open(handle) as image:
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise FigureError(f"{what}: {width}x{height} px is more than the {limits.max_pixels:,} "
+                                  "pixels an image may have (a decompression bomb?); not decoded")
+            if image.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
+                image = image.convert("RGBA" if "transparency" in image.info or image.mode == "PA" else "RGB")
+            if image.mode in ("RGBA", "LA"):
+                image = _on_white(image)
+            return _as_uint8(np.asarray(image))
+    except FigureError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise FigureError(f"{what}: not a readable image ({exc})") from exc
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """A transparent image as it shows on a white page."""
+    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+
+
+def _upright(array: np.ndarray, a: float, b: float, c: float, d: float) -> np.ndarray:
+    """Stored image pixels turned as the placement matrix [a b c d] shows them on the page.
+
+    PDF image space puts row 0 at the top of the unit square (v = 1); a pixel step along a row moves
+    (a, -b) on screen (x right, y down), a step down the rows moves (-c, d). The nearest right-angle
+    orientation makes both steps point right and down.
+    """
+    if abs(a) + abs(d) < abs(b) + abs(c):  # columns run vertically on the page: a quarter turn
+        array = np.swapaxes(array, 0, 1)
+        a, b, c, d = -c, -d, -a, -b  # the row step is now the column step and vice versa
+    if a < 0:
+        array = array[:, ::-1]
+    if d < 0:
+        array = array[::-1]
+    return np.ascontiguousarray(array)
+
+
+# --- PDF ----------------------------------------------------------------------------------------------
+
+
+def _open_pdf(path: Path, handle: BinaryIO) -> pdfium.PdfDocument:
+    """The document, or one line saying why it cannot be opened."""
+    try:
+        return pdfium.PdfDocument(handle)
+    except pdfium.PdfiumError as exc:
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
+            raise FigureError(f"{path}: encrypted PDF (needs a password); not read") from exc
+        if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_SECURITY:
+            raise FigureError(f"{path}: PDF with an unsupported security handler; not read") from exc
+        raise FigureError(f"{path}: not a readable PDF (corrupt or truncated: {exc})") from exc
+
+
+def _document_text(pdf: pdfium.PdfDocument, pages: int) -> str:
+    """Metadata values and the text of the first pages: where the article's own DOI is printed."""
+    parts = [str(value) for value in pdf.get_metadata_dict(skip_empty=True).values()]
+    for index in range(min(pages, len(pdf))):
+        page = pdf[index]
+        textpage = page.get_textpage()
+        parts.append(textpage.get_text_range())
+        textpage.close()
+        page.close()
+    return "\n".join(parts)
+
+
+def _pdf_article(path: Path, pdf: pdfium.PdfDocument, limits: Limits) -> str:
+    """The article of a PDF; a supplement without a DOI of its own takes that of `X.pdf` beside it."""
+    found = find_doi(_document_text(pdf, limits.text_pages))
+    if found:
+        return found
+    stem = main_stem(path)
+    if stem != path.stem:
+        for name in (f"{stem}.pdf", f"{stem}.PDF"):
+            sibling = path.with_name(name)
+            if sibling.is_file():
+                try:
+                    with access.open_file(sibling) as handle, pdfium.PdfDocument(handle) as main:
+                        return find_doi(_document_text(main, limits.text_pages)) or stem
+                except (EmcensusError, pdfium.PdfiumError):
+                    return stem
+    return stem
+
+
+def _matrix(obj: pdfium.PdfObject) -> tuple[float, float, float, float, float, float]:
+    """The object's matrix on the page, through the Form XObjects it is nested in (LaTeX figures)."""
+    matrix = obj.get_matrix()
+    container = obj.container
+    while container is not None:
+        matrix = matrix.multiply(container.get_matrix())
+        container = container.container
+    return matrix.get()
+
+
+def _page_box(page: pdfium.PdfPage) -> tuple[float, float, float, float]:
+    left, bottom, right, top = page.get_cropbox()
+    return left, bottom, right, top
+
+
+def _to_top_left(box: tuple[float, float, float, float], page_box: tuple[float, float, float, float]) -> Box:
+    """(left, bottom, right, top) in PDF space to points from the page's top-left corner."""
+    left, bottom, right, top = box
+    return (left - page_box[0], page_box[3] - top, right - page_box[0], page_box[3] - bottom)
+
+
+def _caption(textpage: pdfium.PdfTextPage, box: tuple[float, float, float, float],
+             page_box: tuple[float, float, float, float], limits: Limits) -> str:
+    """The whole text lines just below the figure and across its width (where captions are printed),
+    else the page's text."""
+    left, bottom, right, _ = box
+    lines: list[list[float]] = []  # [top, bottom, left, right] of each text line, top line first
+    rects = (textpage.get_rect(index) for index in range(textpage.count_rects()))
+    for l, b, r, t in sorted(rects, key=lambda rect: (-round(rect[3]), rect[0])):
+        if lines and abs(lines[-1][0] - t) < 2 and l - lines[-1][3] < 12:  # one line cut into runs (a ligature)
+            lines[-1][1:] = [min(lines[-1][1], b), lines[-1][2], max(lines[-1][3], r)]
+        else:
+            lines.append([t, b, l, r])
+    below = [(t, b, l, r) for t, b, l, r in lines if r > left and l < right and bottom - 150 < t and b < bottom + 2]
+    text = " ".join(textpage.get_text_bounded(left=l - 0.5, bottom=b - 0.5, right=r + 0.5, top=t + 0.5)
+                    for t, b, l, r in below)
+    text = " ".join(text.split()) or " ".join(textpage.get_text_range().split())
+    return text[:limits.max_caption_chars]
+
+
+def _pdf_figures(path: Path, handle: BinaryIO, limits: Limits, warn: Warn) -> Iterator[FigureImage]:
+    pdf = _open_pdf(path, handle)
+    try:
+        total = len(pdf)
+        article = _pdf_article(path, pdf, limits)
+        found = 0
+        for index in range(min(total, limits.max_pages)):
+            page = pdf[index]
+            textpage = page.get_textpage()
+            try:
+                for figure in _page_figures(path, page, index + 1, textpage, article, limits, warn):
+                    found += 1
+                    yield figure
+            finally:
+                textpage.close()
+                page.close()
+        if total > limits.max_pages:
+            raise FigureError(f"{path}: {total:,} pages, more than the {limits.max_pages:,} read; "
+                              f"figures of the first {limits.max_pages:,} only")
+        if not found:
+            raise FigureError(f"{path}: no images or drawn figures in {total:,} page{'s' if total != 1 else ''}")
+    finally:
+        pdf.close()
+
+
+def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfium.PdfTextPage, article: str,
+                  limits: Limits, warn: Warn) -> Iterator[FigureImage]:
+    """The page's image objects; the page rendered over its drawing when it has none."""
+    page_box = _page_box(page)
+    page_area = max(1.0, (page_box[2] - page_box[0]) * (page_box[3] - page_box[1]))
+    images = 0
+    drawn: list[tuple[float, float, float, float]] = []
+    for obj in page.get_objects(max_depth=15):
+        if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+            images += 1
+            figure = _image_object(path, obj, number, textpage, page_box, article, limits, warn)
+            if figure is not None:
+                yield figure
+        elif obj.type in (pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_SHADING):
+            left, bottom, right, top = _bounds(obj)
+            if (right - left) * (top - bottom) < 0.8 * page_area:  # not the page's background
+                drawn.append((left, bottom, right, top))
+    if images == 0 and len(drawn) >= limits.min_drawn_objects:
+        figure = _render_drawing(path, page, number, drawn, textpage, page_box, article, limits)
+        if figure is not None:
+            yield figure
+
+
+def _bounds(obj: pdfium.PdfObject) -> tuple[float, float, float, float]:
+    """Bounds on the page of an object, nested in forms or not."""
+    left, bottom, right, top = obj.get_bounds()
+    container = obj.container
+    while container is not None:  # nested bounds are in the form's space
+        m = container.get_matrix()
+        xs, ys = zip(*(m.on_point(x, y) for x in (left, right) for y in (bottom, top)))
+        left, bottom, right, top = min(xs), min(ys), max(xs), max(ys)
+        container = container.container
+    return left, bottom, right, top
+
+
+def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfium.PdfTextPage,
+                  page_box: tuple[float, float, float, float], article: str, limits: Limits,
+                  warn: Warn) -> FigureImage | None:
+    try:
+        width, height = obj.get_px_size()
+    except pdfium.PdfiumError:
+        warn(f"{path} page {number}: an image without a size; skipped")
+        return None
+    if min(width, height) < limits.min_side:
+        return None
+    if width * height > limits.max_pixels:
+        warn(f"{path} page {number}: a {width}x{height} px image, more than the {limits.max_pixels:,} pixels "
+             "an image may have; skipped")
+        return None
+    a, b, c, d, e, f = _matrix(obj)
+    corners = [(a * u + c * v + e, b * u + d * v + f) for u in (0, 1) for v in (0, 1)]
+    xs, ys = zip(*corners)
+    box = (min(xs), min(ys), max(xs), max(ys))
+    try:
+        bitmap = obj.get_bitmap()
+        stored = np.array(bitmap.to_numpy())  # a copy: the view dies with the bitmap
+        bgr = bitmap.format != pdfium_c.FPDFBitmap_Gray and not bitmap.rev_byteorder
+        if bgr:
+            stored = stored[..., 2::-1]
+        pixels = _as_uint8(_upright(stored, a, b, c, d))
+    except pdfium.PdfiumError as exc:
+        warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
+        return None
+    return FigureImage(str(path), number, _to_top_left(box, page_box), pixels, article,
+                       _caption(textpage, box, page_box, limits))
+
+
+def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[tuple[float, float, float, float]],
+                    textpage: pdfium.PdfTextPage, page_box: tuple[float, float, float, float], article: str,
+                    limits: Limits) -> FigureImage | None:
+    """The drawn region of a page without images, rendered: a figure exported as vectors."""
+    left = max(page_box[0], min(box[0] for box in drawn) - 2)
+    bottom = max(page_box[1], min(box[1] for box in drawn) - 2)
+    right = min(page_box[2], max(box[2] for box in drawn) + 2)
+    top = min(page_box[3], max(box[3] for box in drawn) + 2)
+    scale = limits.render_dpi / 72.0
+    if min(right - left, top - bottom) * scale < limits.min_side:
+        return None
+    crop = (left - page_box[0], bottom - page_box[1], page_box[2] - right, page_box[3] - top)
+    bitmap = page.render(scale=scale, crop=crop, rev_byteorder=True)
+    pixels = _as_uint8(np.array(bitmap.to_numpy()))  # a copy: the view dies with the bitmap
+    box = (left, bottom, right, top)
+    return FigureImage(str(path), number, _to_top_left(box, page_box), pixels, article,
+                       _caption(textpage, box, page_box, limits))
+
+
+# --- .docx / .pptx / .odp -----------------------------------------------------------------------------
+
+
+def _check_zip(path: Path, archive: zipfile.ZipFile, limits: Limits) -> None:
+    """Refuse the whole file before anything is inflated when its directory declares a bomb."""
+    members = archive.infolist()
+    if len(members) > limits.max_members:
+        raise FigureError(f"{path}: {len(members):,} zip members, more than {limits.max_members:,}; not read")
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(1, member.compress_size)
+        if member.file_size > limits.max_member_bytes or (member.file_size > 1 << 20 and ratio > limits.max_ratio):
+            raise FigureError(f"{path}: zip member {member.filename} inflates {member.compress_size:,} bytes to "
+                              f"{member.file_size:,} (a zip bomb?); not read")
+    if total > limits.max_total_bytes:
+        raise FigureError(f"{path}: zip members inflate to {total:,} bytes, more than {limits.max_total_bytes:,}; "
+                          "not read")
+
+
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limits) -> bytes:
+    """A member's bytes, never more than its declared size allows (a lying header stops there)."""
+    with archive.open(member) as stream:
+        data = stream.read(min(member.file_size, limits.max_member_bytes) + 1)
+    if len(data) > member.file_size:
+        raise zipfile.BadZipFile(f"{member.filename} is longer than it declares")
+    return data
+
+
+_SLIDE_RELS = re.compile(r"^ppt/slides/_rels/slide(\d+)\.xml\.rels$")
+_TARGET = re.compile(r'Target="([^"]+)"')
+_RUN_TEXT = re.compile(r"<a:t>([^<]*)</a:t>")
+
+
+def _slides_of_media(archive: zipfile.ZipFile, limits: Limits) -> tuple[dict[str, int], dict[int, str]]:
+    """Which slide first shows each media file, and each slide's text: a .pptx's page and caption."""
+    slide_of: dict[str, int] = {}
+    text_of: dict[int, str] = {}
+    for member in archive.infolist():
+        found = _SLIDE_RELS.match(member.filename)
+        if not found:
+            continue
+        slide = int(found.group(1))
+        rels = _read_member(archive, member, limits).decode("utf-8", "replace")
+        for target in _TARGET.findall(rels):
+            name = "ppt/" + os.path.normpath(target.replace("../", "", 1)) if target.startswith("../") else target
+            slide_of[name] = min(slide, slide_of.get(name, slide))
+        slide_name = f"ppt/slides/slide{slide}.xml"
+        if slide_name in archive.NameToInfo:
+            xml = _read_member(archive, archive.getinfo(slide_name), limits).decode("utf-8", "replace")
+            text_of[slide] = " ".join(" ".join(_RUN_TEXT.findall(xml)).split())[:limits.max_caption_chars]
+    return slide_of, text_of
+
+
+def _office_figures(path: Path, handle: BinaryIO, media: str, limits: Limits, warn: Warn) -> Iterator[FigureImage]:
+    """The pictures pasted into a .docx, .pptx or .odp (each as its own figure, in pixels)."""
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FigureError(f"{path}: not a readable {path.suffix.lower()} (not a zip: {exc})") from exc
+    with archive:
+        _check_zip(path, archive, limits)
+        try:
+            slide_of, text_of = _slides_of_media(archive, limits) if media == "ppt/media/" else ({}, {})
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise FigureError(f"{path}: a damaged member ({exc}); not read") from exc
+        article = article_id(path, "")
+        found = 0
+        for member in archive.infolist():
+            name = member.filename
+            if not name.startswith(media) or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            try:
+                pixels = _decode_image(io.BytesIO(_read_member(archive, member, limits)), limits, f"{path}:{name}")
+            except (FigureError, zipfile.BadZipFile, OSError, EOFError) as exc:
+                warn(str(exc) if isinstance(exc, FigureError) else f"{path}:{name}: damaged ({exc}); skipped")
+                continue
+            if min(pixels.shape[:2]) < limits.min_side:
+                continue
+            slide = slide_of.get(name, 0)
+            height, width = pixels.shape[:2]
+            found += 1
+            yield FigureImage(str(path), slide, (0.0, 0.0, float(width), float(height)), pixels, article,
+                              text_of.get(slide, ""))
+        if not found:
+            raise FigureError(f"{path}: no pictures in {media}")
+
+
+__all__ = ["DOCUMENT_SUFFIXES", "FigureError", "FigureImage", "Limits", "article_id", "find_doi", "iter_figures",
+           "main_stem"]
