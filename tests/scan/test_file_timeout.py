@@ -122,15 +122,16 @@ def test_an_interrupted_scan_does_not_wait_for_a_blocked_read(archive: Path, fif
             pass
 
         def done(self, files: int, errors: int) -> None:
-            deadline = time.monotonic() + 20
-            while not pids.exists() and time.monotonic() < deadline:  # until a worker blocks on img3
+            deadline = time.monotonic() + 60
+            # until a worker has written its pid (the file exists a moment before it holds one) and blocks on img3
+            while not (pids.exists() and pids.read_text().strip()) and time.monotonic() < deadline:
                 time.sleep(0.01)
             raise RuntimeError("interrupted")
 
     started = time.monotonic()
     with Catalog(tmp_path / "c.sqlite") as catalog, pytest.raises(RuntimeError, match="interrupted"):
         scan(catalog, [RootSpec(str(archive), "SU8230")], workers=2, batch_size=1, file_timeout=600, progress=Interrupt())
-    assert time.monotonic() - started < 40
+    assert time.monotonic() - started < 80
     [pid] = {int(line) for line in pids.read_text().split()}
     with pytest.raises(ProcessLookupError):  # the blocked worker was killed, not waited for
         os.kill(pid, 0)
