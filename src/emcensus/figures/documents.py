@@ -252,42 +252,55 @@ def _pdf_article(path: Path, pdf: pdfium.PdfDocument, limits: Limits) -> str:
     return stem
 
 
-def _matrix(obj: pdfium.PdfObject) -> tuple[float, float, float, float, float, float]:
-    """The object's matrix on the page, through the Form XObjects it is nested in (LaTeX figures)."""
-    matrix = obj.get_matrix()
-    container = obj.container
-    while container is not None:
-        matrix = matrix.multiply(container.get_matrix())
-        container = container.container
-    return matrix.get()
+@dataclass(frozen=True)
+class _View:
+    """The page as a reader sees it: its crop box turned by its /Rotate (landscape pages of an SI).
+
+    `matrix` takes PDF page space to the shown page (y up, origin bottom-left, `width` x `height`).
+    """
+
+    matrix: pdfium.PdfMatrix
+    width: float
+    height: float
+
+    @classmethod
+    def of(cls, page: pdfium.PdfPage) -> _View:
+        left, bottom, right, top = page.get_cropbox()
+        width, height = right - left, top - bottom
+        turn = {  # clockwise /Rotate as a matrix on the origin-based box
+            0: (pdfium.PdfMatrix(), width, height),
+            90: (pdfium.PdfMatrix(0, -1, 1, 0, 0, width), height, width),
+            180: (pdfium.PdfMatrix(-1, 0, 0, -1, width, height), width, height),
+            270: (pdfium.PdfMatrix(0, 1, -1, 0, height, 0), height, width),
+        }[page.get_rotation() % 360]
+        return cls(pdfium.PdfMatrix().translate(-left, -bottom).multiply(turn[0]), turn[1], turn[2])
+
+    def box(self, matrix: pdfium.PdfMatrix, left: float, bottom: float, right: float, top: float) -> Box:
+        """A rectangle under `matrix` (then this view) in points from the shown page's top-left corner."""
+        full = matrix.multiply(self.matrix)
+        xs, ys = zip(*(full.on_point(x, y) for x in (left, right) for y in (bottom, top)))
+        return (min(xs), self.height - max(ys), max(xs), self.height - min(ys))
 
 
-def _page_box(page: pdfium.PdfPage) -> tuple[float, float, float, float]:
-    left, bottom, right, top = page.get_cropbox()
-    return left, bottom, right, top
-
-
-def _to_top_left(box: tuple[float, float, float, float], page_box: tuple[float, float, float, float]) -> Box:
-    """(left, bottom, right, top) in PDF space to points from the page's top-left corner."""
-    left, bottom, right, top = box
-    return (left - page_box[0], page_box[3] - top, right - page_box[0], page_box[3] - bottom)
-
-
-def _caption(textpage: pdfium.PdfTextPage, box: tuple[float, float, float, float],
-             page_box: tuple[float, float, float, float], limits: Limits) -> str:
+def _caption(textpage: pdfium.PdfTextPage, view: _View, box: Box, limits: Limits) -> str:
     """The whole text lines just below the figure and across its width (where captions are printed),
     else the page's text."""
-    left, bottom, right, _ = box
-    lines: list[list[float]] = []  # [top, bottom, left, right] of each text line, top line first
-    rects = (textpage.get_rect(index) for index in range(textpage.count_rects()))
-    for l, b, r, t in sorted(rects, key=lambda rect: (-round(rect[3]), rect[0])):
-        if lines and abs(lines[-1][0] - t) < 2 and l - lines[-1][3] < 12:  # one line cut into runs (a ligature)
-            lines[-1][1:] = [min(lines[-1][1], b), lines[-1][2], max(lines[-1][3], r)]
+    left, _, right, bottom = box
+    lines: list[tuple[Box, list[float]]] = []  # each line: shown box, and its union in page space
+    rects = [textpage.get_rect(index) for index in range(textpage.count_rects())]
+    shown = sorted(((view.box(pdfium.PdfMatrix(), *rect), rect) for rect in rects),
+                   key=lambda line: (round(line[0][1]), line[0][0]))
+    for (x0, y0, x1, y1), (l, b, r, t) in shown:
+        if lines and abs(lines[-1][0][1] - y0) < 2 and x0 - lines[-1][0][2] < 12:  # one line cut into runs
+            (lx0, ly0, lx1, ly1), (ll, lb, lr, lt) = lines[-1]
+            lines[-1] = ((lx0, min(ly0, y0), max(lx1, x1), max(ly1, y1)),
+                         [min(ll, l), min(lb, b), max(lr, r), max(lt, t)])
         else:
-            lines.append([t, b, l, r])
-    below = [(t, b, l, r) for t, b, l, r in lines if r > left and l < right and bottom - 150 < t and b < bottom + 2]
+            lines.append(((x0, y0, x1, y1), [l, b, r, t]))
+    below = [rect for (x0, y0, x1, y1), rect in lines
+             if x1 > left and x0 < right and bottom - 2 < y1 and y0 < bottom + 150]
     text = " ".join(textpage.get_text_bounded(left=l - 0.5, bottom=b - 0.5, right=r + 0.5, top=t + 0.5)
-                    for t, b, l, r in below)
+                    for l, b, r, t in below)
     text = " ".join(text.split()) or " ".join(textpage.get_text_range().split())
     return text[:limits.max_caption_chars]
 
@@ -320,41 +333,38 @@ def _pdf_figures(path: Path, handle: BinaryIO, limits: Limits, warn: Warn) -> It
 def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfium.PdfTextPage, article: str,
                   limits: Limits, warn: Warn) -> Iterator[FigureImage]:
     """The page's image objects; the page rendered over its drawing when it has none."""
-    page_box = _page_box(page)
-    page_area = max(1.0, (page_box[2] - page_box[0]) * (page_box[3] - page_box[1]))
+    view = _View.of(page)
     images = 0
-    drawn: list[tuple[float, float, float, float]] = []
+    drawn: list[Box] = []
     for obj in page.get_objects(max_depth=15):
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images += 1
-            figure = _image_object(path, obj, number, textpage, page_box, article, limits, warn)
+            figure = _image_object(path, obj, number, textpage, view, article, limits, warn)
             if figure is not None:
                 yield figure
         elif obj.type in (pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_SHADING):
-            left, bottom, right, top = _bounds(obj)
-            if (right - left) * (top - bottom) < 0.8 * page_area:  # not the page's background
-                drawn.append((left, bottom, right, top))
+            x0, y0, x1, y1 = view.box(_container_matrix(obj), *obj.get_bounds())
+            if (x1 - x0) * (y1 - y0) < 0.8 * view.width * view.height:  # not the page's background
+                drawn.append((x0, y0, x1, y1))
     if images == 0 and len(drawn) >= limits.min_drawn_objects:
-        figure = _render_drawing(path, page, number, drawn, textpage, page_box, article, limits)
+        figure = _render_drawing(path, page, number, drawn, textpage, view, article, limits)
         if figure is not None:
             yield figure
 
 
-def _bounds(obj: pdfium.PdfObject) -> tuple[float, float, float, float]:
-    """Bounds on the page of an object, nested in forms or not."""
-    left, bottom, right, top = obj.get_bounds()
+def _container_matrix(obj: pdfium.PdfObject) -> pdfium.PdfMatrix:
+    """The matrix of the Form XObjects an object is nested in (a LaTeX figure): its matrix and bounds
+    are given in the innermost form's space."""
+    matrix = pdfium.PdfMatrix()
     container = obj.container
-    while container is not None:  # nested bounds are in the form's space
-        m = container.get_matrix()
-        xs, ys = zip(*(m.on_point(x, y) for x in (left, right) for y in (bottom, top)))
-        left, bottom, right, top = min(xs), min(ys), max(xs), max(ys)
+    while container is not None:
+        matrix = matrix.multiply(container.get_matrix())
         container = container.container
-    return left, bottom, right, top
+    return matrix
 
 
-def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfium.PdfTextPage,
-                  page_box: tuple[float, float, float, float], article: str, limits: Limits,
-                  warn: Warn) -> FigureImage | None:
+def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfium.PdfTextPage, view: _View,
+                  article: str, limits: Limits, warn: Warn) -> FigureImage | None:
     try:
         width, height = obj.get_px_size()
     except pdfium.PdfiumError:
@@ -366,41 +376,35 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfiu
         warn(f"{path} page {number}: a {width}x{height} px image, more than the {limits.max_pixels:,} pixels "
              "an image may have; skipped")
         return None
-    a, b, c, d, e, f = _matrix(obj)
-    corners = [(a * u + c * v + e, b * u + d * v + f) for u in (0, 1) for v in (0, 1)]
-    xs, ys = zip(*corners)
-    box = (min(xs), min(ys), max(xs), max(ys))
+    matrix = obj.get_matrix().multiply(_container_matrix(obj))
+    a, b, c, d, _, _ = matrix.multiply(view.matrix).get()  # as shown, the page's /Rotate included
     try:
         bitmap = obj.get_bitmap()
         stored = np.array(bitmap.to_numpy())  # a copy: the view dies with the bitmap
-        bgr = bitmap.format != pdfium_c.FPDFBitmap_Gray and not bitmap.rev_byteorder
-        if bgr:
-            stored = stored[..., 2::-1]
+        if bitmap.format != pdfium_c.FPDFBitmap_Gray and not bitmap.rev_byteorder:
+            stored = stored[..., 2::-1]  # BGR(A/x) to RGB
         pixels = _as_uint8(_upright(stored, a, b, c, d))
     except pdfium.PdfiumError as exc:
         warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
         return None
-    return FigureImage(str(path), number, _to_top_left(box, page_box), pixels, article,
-                       _caption(textpage, box, page_box, limits))
+    box = view.box(matrix, 0, 0, 1, 1)  # image space is the unit square
+    return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
 
 
-def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[tuple[float, float, float, float]],
-                    textpage: pdfium.PdfTextPage, page_box: tuple[float, float, float, float], article: str,
-                    limits: Limits) -> FigureImage | None:
+def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[Box], textpage: pdfium.PdfTextPage,
+                    view: _View, article: str, limits: Limits) -> FigureImage | None:
     """The drawn region of a page without images, rendered: a figure exported as vectors."""
-    left = max(page_box[0], min(box[0] for box in drawn) - 2)
-    bottom = max(page_box[1], min(box[1] for box in drawn) - 2)
-    right = min(page_box[2], max(box[2] for box in drawn) + 2)
-    top = min(page_box[3], max(box[3] for box in drawn) + 2)
+    x0 = max(0.0, min(box[0] for box in drawn) - 2)
+    y0 = max(0.0, min(box[1] for box in drawn) - 2)
+    x1 = min(view.width, max(box[2] for box in drawn) + 2)
+    y1 = min(view.height, max(box[3] for box in drawn) + 2)
     scale = limits.render_dpi / 72.0
-    if min(right - left, top - bottom) * scale < limits.min_side:
+    if min(x1 - x0, y1 - y0) * scale < limits.min_side:
         return None
-    crop = (left - page_box[0], bottom - page_box[1], page_box[2] - right, page_box[3] - top)
-    bitmap = page.render(scale=scale, crop=crop, rev_byteorder=True)
+    bitmap = page.render(scale=scale, crop=(x0, view.height - y1, view.width - x1, y0), rev_byteorder=True)
     pixels = _as_uint8(np.array(bitmap.to_numpy()))  # a copy: the view dies with the bitmap
-    box = (left, bottom, right, top)
-    return FigureImage(str(path), number, _to_top_left(box, page_box), pixels, article,
-                       _caption(textpage, box, page_box, limits))
+    box = (x0, y0, x1, y1)
+    return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
 
 
 # --- .docx / .pptx / .odp -----------------------------------------------------------------------------
