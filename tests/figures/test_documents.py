@@ -304,3 +304,37 @@ def test_documents_untouched(tmp_path: Path) -> None:
     for name in ("paper.pdf", "paper_SI.pdf"):
         assert list(iter_figures(tmp_path / name))
     assert fingerprint(tmp_path) == before
+
+
+def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
+    """On the corpus generator's articles (article + supplement, a vector-drawn figure): every raster panel
+    is a figure at the truth's place, every document names its article, and the rendered vector figure
+    splits into its micrograph panels."""
+    from emcensus.figures.panels import split_panels
+    from emcensus.figures.synth import make_figure_corpus
+
+    truth = make_figure_corpus(tmp_path / "out", archive=tmp_path / "archive", articles=2, images=8, seed=3,
+                               size=(320, 240))
+    papers = tmp_path / "out" / "papers"
+    checked = {"raster": 0, "vector": 0}
+    for article in truth.articles:
+        figures = {doc: list(iter_figures(papers / doc)) for doc in article.documents}
+        assert {f.article for found in figures.values() for f in found} == {article.article}
+        for figure in article.figures:
+            height = pdfium.PdfDocument(papers / figure.document)[figure.page - 1].get_height()
+            on_page = [f for f in figures[figure.document] if f.page == figure.page]
+            if figure.vector:
+                (rendered,) = on_page
+                regions = [rendered.region(box) for box in split_panels(rendered.pixels)]
+            else:
+                assert len(on_page) == sum(panel.raster for panel in figure.panels)
+                regions = [f.bbox for f in on_page]
+            for panel in figure.panels:
+                if panel.kind != "archive":
+                    continue
+                x0, y0, x1, y1 = panel.bbox_pt  # the truth's origin is the page's bottom-left corner
+                expected = (x0, height - y1, x1, height - y0)
+                error = min(max(abs(a - b) for a, b in zip(region, expected)) for region in regions)
+                assert error < (2.0 if figure.vector else 1.0), (figure.document, figure.page, panel.letter)
+                checked["vector" if figure.vector else "raster"] += 1
+    assert checked["raster"] >= 10 and checked["vector"] >= 1
