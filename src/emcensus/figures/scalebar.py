@@ -1,0 +1,388 @@
+"""Published scale bars: find the bar drawn in a panel and read the value printed next to it.
+
+The value comes from the printed label only, never from the bar's length: authors print values
+that are not 1-2-5 steps, and mislabelled bars exist, so a value guessed from the length would be
+silently wrong exactly where it matters. Where an archive image was matched, `check_against_fov`
+compares the label with bar length × the matched field of view and words the disagreement.
+
+Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
+
+1. **Bars**, on both polarities (bright on dark, dark on light, or on a box of the other colour):
+   a vertical top-hat keeps what is thin and brighter than its surroundings, a horizontal opening
+   keeps what of it is long; connected pieces with aspect ≥ 6 are merged when collinear, their
+   ends measured where the contrast falls to half (so the length is end to end, to a pixel).
+2. **Label**: glyph-sized components of the bar's colour form lines; the nearest line above,
+   below or beside the bar is cropped alone (micrograph texture left out), upscaled and OCRed.
+3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å; l → 1, O → 0, S → 5 in numbers),
+   only whitelisted units. tesseract reads µ as "u" or "p"; since "pm" is a unit too, the glyph
+   decides: a p has a closed bowl, a µ has none.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+
+from emcensus.analysis.fov import format_length
+from emcensus.figures.ocr import OcrUnavailableError, ocr_line
+
+#: Units a scale bar may be labelled in, in metres.
+UNITS_M: dict[str, float] = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, "µm": 1e-6, "mm": 1e-3}
+#: Characters tesseract may return for a label.
+OCR_WHITELIST = "0123456789.,nmuµμpÅA"
+#: A bar is at least this many times longer than thick.
+MIN_ASPECT = 6.0
+#: Grey levels a bar must stand out from what is right above and below it.
+MIN_CONTRAST = 40
+#: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
+FOV_TOLERANCE = 0.10
+#: Fraction of the bar's contrast a pixel of its label must reach (print over a particle is fainter).
+INK_THRESHOLD = 0.4
+#: Panels larger than this (px, either side) are analysed downscaled: bars are never that fine.
+MAX_SIDE_PX = 2000
+#: Bar candidates whose labels are tried, best first.
+MAX_CANDIDATES = 5
+#: Text height (px) a label is upscaled to before OCR.
+OCR_TEXT_PX = 40
+
+_NUMBER_FIXES = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "s": "5", ",": "."})
+_LABEL = re.compile(r"(?P<number>[0-9lI|OoSs.,]+)(?P<unit>pm|nm|mm|[µμuU]m|Å|A)")
+_LOOKS_LIKE_LABEL = re.compile(r"\d.*[nmuµμpÅA]")
+_PREFIX_MISREAD = re.compile(r"(?P<number>[0-9lI|OoSs.,]*[0-9lI|OoSs])[.,pu]*m")
+_NUMBER = re.compile(r"\d+(\.\d+)?|\.\d+")
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ScaleBar:
+    """A scale bar found in a panel: the printed value (metres, None when unread), the label as read,
+    the bar's length end to end and its box (x0, y0, x1, y1 in panel px), the label's box, and a
+    note saying why the value is missing or doubtful."""
+
+    value_m: float | None
+    label: str | None
+    bar_px: float
+    bbox: Box
+    label_bbox: Box | None
+    note: str | None = None
+
+
+def parse_label(text: str) -> tuple[float, str] | None:
+    """(value in metres, normalised label) of a printed scale-bar label, or None unless it is exactly
+    a positive number and a whitelisted unit. "pm" stays picometres: `read_scale_bar` tells p from µ."""
+    compact = unicodedata.normalize("NFC", "".join(text.split()))
+    found = _LABEL.fullmatch(compact)
+    if found is None:
+        return None
+    number = found["number"].translate(_NUMBER_FIXES)
+    if _NUMBER.fullmatch(number) is None or float(number) <= 0:
+        return None
+    unit = found["unit"]
+    unit = "µm" if unit[0] in "µμuU" else "Å" if unit in ("A", "Å") else unit
+    return float(number) * UNITS_M[unit], f"{number} {unit}"
+
+
+def check_against_fov(bar: ScaleBar, fov_m: float, panel_width_px: int) -> str | None:
+    """A note when the printed value disagrees with bar length × the panel's FOV per px by more than
+    `FOV_TOLERANCE` (a calibration or unit error, or a mislabelled bar), else None."""
+    if bar.value_m is None or not fov_m > 0 or panel_width_px <= 0 or bar.bar_px <= 0:
+        return None
+    measured = bar.bar_px * fov_m / panel_width_px
+    ratio = bar.value_m / measured
+    if abs(ratio - 1) <= FOV_TOLERANCE:
+        return None
+    return (f"scale bar reads {bar.label} but its {bar.bar_px:.0f} px are {format_length(measured)} "
+            f"at the matched field of view (label {ratio:.3g}× the measured length)")
+
+
+@dataclass(frozen=True)
+class _Bar:
+    """A bar candidate in the polarity where it is bright; x ends are sub-pixel."""
+
+    x0: float
+    x1: float
+    y0: int
+    y1: int
+    white: bool
+    contrast: float
+    score: float
+
+    @property
+    def box(self) -> Box:
+        return (math.floor(self.x0 + 0.5), self.y0, math.floor(self.x1 + 0.5), self.y1)
+
+
+def _polarities(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bright-ink, dark-ink inverted) grey images: the max and min channel, so coloured bars show."""
+    if pixels.ndim == 2:
+        grey = pixels if pixels.dtype == np.uint8 else np.clip(pixels, 0, 255).astype(np.uint8)
+        return grey, 255 - grey
+    if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"panel pixels must be (H, W) or (H, W, 3): got shape {pixels.shape}")
+    rgb = pixels[..., :3] if pixels.dtype == np.uint8 else np.clip(pixels[..., :3], 0, 255).astype(np.uint8)
+    return rgb.max(axis=2), 255 - rgb.min(axis=2)
+
+
+def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
+    """Sub-pixel positions, within [x0, x1), where `profile` crosses `half` at the bar's two ends."""
+    above = np.flatnonzero(profile[x0:x1] >= half)
+    if above.size == 0:
+        return None
+    first, last = x0 + int(above[0]), x0 + int(above[-1])
+
+    def crossing(x: int, outside: int) -> float:
+        if not 0 <= outside < len(profile):
+            return x + (outside - x) * 0.5
+        fraction = (profile[x] - half) / max(float(profile[x] - profile[outside]), 1e-6)
+        return x + (outside - x) * float(np.clip(fraction, 0.0, 1.0))
+
+    return crossing(first, first - 1), crossing(last, last + 1)
+
+
+def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
+    """Bar candidates in an image where the bar is bright, scored by contrast and position."""
+    height, width = bright.shape
+    vertical = max(9, round(0.1 * min(height, width))) | 1
+    horizontal = max(8, round(0.04 * width))
+    pad = vertical
+    padded = cv2.copyMakeBorder(bright, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=int(np.median(bright)))
+    tophat = cv2.morphologyEx(padded, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vertical)))
+    tophat = tophat[pad:-pad, pad:-pad]
+    lines = cv2.morphologyEx(tophat, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (horizontal, 1)))
+    count, _, stats, _ = cv2.connectedComponentsWithStats((lines >= MIN_CONTRAST).astype(np.uint8), connectivity=8)
+    pieces = sorted((int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count] if h < vertical)
+    bars = []
+    for x0, y0, x1, y1 in _merge_collinear(pieces):
+        thickness = y1 - y0
+        profile = tophat[y0:y1].astype(np.float32).mean(axis=0)
+        contrast = float(np.median(profile[x0:x1]))
+        ends = _ends(profile, x0, x1, contrast / 2)
+        if ends is None:
+            continue
+        left, right = ends
+        length = right - left
+        if length < MIN_ASPECT * thickness or length > 0.8 * width or contrast < MIN_CONTRAST:
+            continue
+        centre = (y0 + y1) / 2
+        near_edge = 1 - min(centre, height - centre) / (height / 2)
+        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2))
+        bars.append(_Bar(left, right, y0, y1, white, contrast, score))
+    return bars
+
+
+def _merge_collinear(pieces: list[Box]) -> list[Box]:
+    """Pieces on the same rows (to a pixel) with a gap under a thickness joined: a bar broken by JPEG
+    or a mark, never a stroke of its label."""
+    merged: list[list[int]] = []
+    for x0, y0, x1, y1 in pieces:
+        for box in merged:
+            top, bottom = abs(y0 - box[1]), abs(y1 - box[3])
+            if max(top, bottom) <= 1 and max(x0 - box[2], box[0] - x1) <= max(2, y1 - y0):
+                box[:] = [min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])]
+                break
+        else:
+            merged.append([x0, y0, x1, y1])
+    return [(a, b, c, d) for a, b, c, d in merged]
+
+
+@dataclass(frozen=True)
+class _Label:
+    """A line of glyphs near a bar: its box, the ink (0..1) of its components only, glyph boxes."""
+
+    box: Box
+    ink: np.ndarray
+    glyphs: list[Box]
+    distance: float
+
+
+def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
+    """Lines of glyph-sized components of the bar's colour above, below or beside it, nearest first."""
+    height, width = bright.shape
+    bx0, by0, bx1, by1 = bar.box
+    length, thick = bx1 - bx0, by1 - by0
+    reach_x, reach_y = max(length, 0.3 * width), 0.2 * height + 3 * thick
+    wx0, wx1 = max(0, int(bx0 - reach_x)), min(width, int(bx1 + reach_x))
+    wy0, wy1 = max(0, int(by0 - reach_y)), min(height, int(by1 + reach_y))
+    # a square top-hat wider than a stroke keeps print and drops blobs, so text over a particle shows
+    size = max(5, round(0.04 * height)) | 1
+    padded = cv2.copyMakeBorder(bright[wy0:wy1, wx0:wx1], size, size, size, size, cv2.BORDER_REPLICATE)
+    tophat = cv2.morphologyEx(padded, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    ink = np.clip(tophat[size:-size, size:-size].astype(np.float32) / bar.contrast, 0, 1)
+    mask = (ink >= INK_THRESHOLD).astype(np.uint8)
+    mask[max(0, by0 - wy0 - 1):by1 - wy0 + 1, max(0, bx0 - wx0 - 1):bx1 - wx0 + 1] = 0
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    peaks = np.zeros(count, np.float32)  # each component's own ink: print over a particle is fainter
+    np.maximum.at(peaks, labels.ravel(), ink.ravel())
+    boxes = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats]
+    max_h = max(12, 0.25 * height)
+    candidates = [i for i in range(1, count) if 4 <= boxes[i][3] - boxes[i][1] <= max_h
+                  and boxes[i][2] - boxes[i][0] <= 3 * (boxes[i][3] - boxes[i][1]) + 2]
+    found = []
+    for line in _group_lines([boxes[i] for i in candidates]):
+        members = [candidates[i] for i in line]
+        glyphs = sorted(boxes[i] for i in members)
+        if len(glyphs) < 2:
+            continue
+        lx0, ly0 = min(g[0] for g in glyphs), min(g[1] for g in glyphs)
+        lx1, ly1 = max(g[2] for g in glyphs), max(g[3] for g in glyphs)
+        text_h = float(np.median([g[3] - g[1] for g in glyphs]))
+        line_box = (lx0 + wx0, ly0 + wy0, lx1 + wx0, ly1 + wy0)
+        distance = _distance_to_bar(line_box, bar.box, text_h, thick)
+        if distance is None or _contains(line_box, bar.box):  # a stroke of the text, not a bar
+            continue
+        margin = max(2, round(0.25 * text_h))
+        cx0, cy0 = max(0, lx0 - margin), max(0, ly0 - margin)
+        cx1, cy1 = min(mask.shape[1], lx1 + margin), min(mask.shape[0], ly1 + margin)
+        # the line's glyphs, and what else lies wholly inside it as strongly inked and not a speck:
+        # decimal points, the ring of Å
+        faint, speck = 0.5 * float(np.median(peaks[members])), (0.12 * text_h) ** 2
+        keep = np.zeros(count, bool)
+        keep[members] = True
+        for index in range(1, count):
+            x0, y0, x1, y1 = boxes[index]
+            keep[index] |= (cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1 and peaks[index] >= faint
+                            and stats[index, cv2.CC_STAT_AREA] >= speck)
+        peak = cv2.dilate(np.where(keep, peaks, 0)[labels[cy0:cy1, cx0:cx1]], np.ones((3, 3), np.uint8))
+        found.append(_Label(
+            (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0),
+            np.where(peak > 0, np.clip(ink[cy0:cy1, cx0:cx1] / np.maximum(peak, 1e-6), 0, 1), 0),
+            [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs], distance,
+        ))
+    return sorted(found, key=lambda label: label.distance)
+
+
+def _group_lines(glyphs: list[Box]) -> list[list[int]]:
+    """Indices of glyphs of similar height side by side, with gaps under a glyph height, by line."""
+    parent = list(range(len(glyphs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, a in enumerate(glyphs):
+        for j in range(i + 1, len(glyphs)):
+            b = glyphs[j]
+            ha, hb = a[3] - a[1], b[3] - b[1]
+            overlap = min(a[3], b[3]) - max(a[1], b[1])
+            gap = max(a[0] - b[2], b[0] - a[2])
+            if max(ha, hb) <= 2.2 * min(ha, hb) and overlap >= 0.5 * min(ha, hb) and gap <= 0.9 * max(ha, hb):
+                parent[root(i)] = root(j)
+    lines: dict[int, list[int]] = {}
+    for i in range(len(glyphs)):
+        lines.setdefault(root(i), []).append(i)
+    return list(lines.values())
+
+
+def _contains(outer: Box, inner: Box) -> bool:
+    return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
+
+
+def _distance_to_bar(line: Box, bar: Box, text_h: float, thick: int) -> float | None:
+    """How far a text line is from the bar where it could be its label (above, below, beside), else None."""
+    lx0, ly0, lx1, ly1 = line
+    bx0, by0, bx1, by1 = bar
+    near = max(2 * thick, 1.0 * text_h)
+    overlaps_x = min(lx1, bx1) - max(lx0, bx0) > 0
+    if overlaps_x and ly1 <= by0 + 1 and by0 - ly1 <= near:
+        return by0 - ly1
+    if overlaps_x and ly0 >= by1 - 1 and ly0 - by1 <= near:
+        return ly0 - by1
+    if ly0 <= (by0 + by1) / 2 <= ly1:
+        gap = max(bx0 - lx1, lx0 - bx1)
+        if 0 <= gap <= 1.5 * text_h:
+            return gap
+    return None
+
+
+def _ocr_image(label: _Label) -> tuple[np.ndarray, float]:
+    """Dark text on white, upscaled to `OCR_TEXT_PX` high, with a white border; and the scale."""
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    scale = max(1.0, OCR_TEXT_PX / text_h)
+    big = cv2.resize(label.ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    image = (255 - np.clip(big, 0, 1) * 255).astype(np.uint8)
+    return cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255), scale
+
+
+def _prefix(label: _Label, scale: float) -> str | None:
+    """"p" or "µ" for the wide glyph hanging below the baseline (a unit prefix; a comma is narrow),
+    told apart by the bowl a p encloses and a µ does not; None when there is no such glyph."""
+    baseline = float(np.median([g[3] for g in label.glyphs]))
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    hanging = [g for g in label.glyphs if g[3] > baseline + 0.15 * text_h and g[2] - g[0] >= 0.35 * text_h]
+    if not hanging:
+        return None
+    x0, y0, x1, y1 = hanging[-1]
+    glyph = cv2.resize(label.ink[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    # thin top strokes break up after JPEG: a low threshold and a small closing, far narrower than µ's gap
+    close = max(3, round(0.08 * text_h * scale))
+    binary = cv2.morphologyEx((glyph >= 0.3).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
+    binary = cv2.copyMakeBorder(binary, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
+    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    min_area = (0.08 * text_h * scale) ** 2
+    bowl = hierarchy is not None and any(
+        h[3] >= 0 and cv2.contourArea(c) >= min_area for c, h in zip(contours, hierarchy[0]))
+    return "p" if bowl else "µ"
+
+
+def _read(label: _Label) -> tuple[float | None, str, str | None]:
+    """(value, text, note) of a label line: value None with a note when it cannot be trusted.
+
+    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph then says which."""
+    image, scale = _ocr_image(label)
+    text = ocr_line(image, whitelist=OCR_WHITELIST)
+    parsed = parse_label(text)
+    if parsed is not None and not parsed[1].endswith(" pm"):
+        return parsed[0], parsed[1], None
+    misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
+    prefix = _prefix(label, scale) if misread else None
+    if misread is None or prefix is None:
+        return None, text, f"label {text!r} is not a number and a length unit"
+    reread = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
+    if reread is None:
+        return None, text, f"label {text!r} is not a number and a length unit"
+    return reread[0], reread[1], None
+
+
+def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
+    """The scale bar of a published panel with its printed value, or None when no bar with a label
+    beside it is found. A label misread (digits and unit letters that do not parse) gives the bar
+    with value None and a note; without an OCR engine the likeliest bar with text beside it is
+    returned that way."""
+    shrink = max(1, math.ceil(max(pixels.shape[:2]) / MAX_SIDE_PX))
+    if shrink > 1:
+        pixels = cv2.resize(pixels, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
+    bright, dark = _polarities(pixels)
+    candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
+    unread: ScaleBar | None = None
+    for bar in candidates[:MAX_CANDIDATES]:
+        lines = _label_lines(bright if bar.white else dark, bar)
+        if not lines:
+            continue
+        label = lines[0]
+        try:
+            value, text, note = _read(label)
+        except OcrUnavailableError as exc:
+            value, text, note = None, None, f"label not read: {exc}"
+        found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
+        if value is not None:
+            return _scaled(found, shrink)
+        if text is None or _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
+            unread = unread or found
+    return _scaled(unread, shrink) if unread else None
+
+
+def _scaled(bar: ScaleBar, factor: int) -> ScaleBar:
+    """A bar found on a downscaled panel, in the panel's own pixels."""
+    if factor == 1:
+        return bar
+    grow = lambda box: tuple(v * factor for v in box)  # noqa: E731
+    return replace(bar, bar_px=bar.bar_px * factor, bbox=grow(bar.bbox),
+                   label_bbox=grow(bar.label_bbox) if bar.label_bbox else None)

@@ -1,0 +1,177 @@
+"""Published scale bars: label parsing (pure), bar detection on rendered panels, OCR of the label."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emcensus.demo.pixels import PixelBank
+from emcensus.figures.barpanels import draw_scale_bar, jpeg
+from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar
+
+needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                     reason="tesseract not installed (scripts/test.sh installs tesseract-ocr)")
+
+
+@pytest.mark.parametrize(("text", "value_m", "label"), [
+    ("200 nm", 200e-9, "200 nm"),
+    ("200nm", 200e-9, "200 nm"),
+    ("1 µm", 1e-6, "1 µm"),            # micro sign
+    ("10 μm", 10e-6, "10 µm"),         # Greek mu
+    ("2.5um", 2.5e-6, "2.5 µm"),       # how tesseract prints µ
+    ("2,5 µm", 2.5e-6, "2.5 µm"),      # decimal comma
+    ("500 pm", 500e-12, "500 pm"),     # picometres stay picometres here
+    ("5 Å", 5e-10, "5 Å"),
+    ("5 Å", 5e-10, "5 Å"),       # A + combining ring
+    ("20A", 20e-10, "20 Å"),
+    ("1.5 mm", 1.5e-3, "1.5 mm"),
+    ("l00 nm", 100e-9, "100 nm"),      # l → 1
+    ("5OO nm", 500e-9, "500 nm"),      # O → 0
+    ("S0 µm", 50e-6, "50 µm"),         # S → 5
+    ("0.5 µm", 0.5e-6, "0.5 µm"),
+])
+def test_parse_label_reads_number_and_unit(text: str, value_m: float, label: str) -> None:
+    parsed = parse_label(text)
+    assert parsed is not None
+    assert parsed[0] == pytest.approx(value_m, rel=1e-12)
+    assert parsed[1] == label
+
+
+@pytest.mark.parametrize("text", ["", "nm", "200", "200 cm", "200 km", "0 nm", "1.2.3 nm", "a200 nm",
+                                  "200 nm 5", "-5 nm", "2 x 5 nm", "1 m"])
+def test_parse_label_refuses_anything_else(text: str) -> None:
+    assert parse_label(text) is None
+
+
+@given(
+    number=st.decimals(min_value="0.1", max_value="999", places=1).map(lambda d: format(d.normalize(), "f")),
+    unit=st.sampled_from([("nm", 1e-9), ("µm", 1e-6), ("μm", 1e-6), ("um", 1e-6), ("mm", 1e-3),
+                          ("pm", 1e-12), ("Å", 1e-10), ("A", 1e-10)]),
+    space=st.sampled_from(["", " ", "  ", "\t"]),
+)
+def test_parse_label_round_trips_printed_values(number: str, unit: tuple[str, float], space: str) -> None:
+    parsed = parse_label(f"{number}{space}{unit[0]}")
+    if float(number) == 0:
+        assert parsed is None
+        return
+    assert parsed is not None
+    assert parsed[0] == pytest.approx(float(number) * unit[1], rel=1e-12)
+    assert parsed[1].startswith(f"{number} ")
+
+
+def _bar(value_m: float | None, bar_px: float) -> ScaleBar:
+    return ScaleBar(value_m, None if value_m is None else "x", bar_px, (0, 0, int(bar_px), 4), None)
+
+
+def test_check_against_fov_agrees_within_ten_percent() -> None:
+    # 100 px of a 1000 px panel showing 10 µm measure 1 µm
+    assert check_against_fov(_bar(1e-6, 100), 10e-6, 1000) is None
+    assert check_against_fov(_bar(1.08e-6, 100), 10e-6, 1000) is None
+    assert check_against_fov(_bar(None, 100), 10e-6, 1000) is None
+
+
+@pytest.mark.parametrize(("value_m", "ratio"), [(1e-3, "1e+03×"), (2e-6, "2×"), (0.5e-6, "0.5×")])
+def test_check_against_fov_words_the_disagreement(value_m: float, ratio: str) -> None:
+    note = check_against_fov(_bar(value_m, 100), 10e-6, 1000)
+    assert note is not None and ratio in note and "100 px are 1 µm" in note
+
+
+def _micrograph(width: int, height: int, kind: str = "SEM", variant: int = 0) -> np.ndarray:
+    return PixelBank(7).array(width, height, kind, variant)
+
+
+#: (panel width, white bar, corner, label side, box, JPEG quality)
+PANELS = [
+    (100, True, "bottom-right", "above", False, 90),
+    (160, False, "bottom-left", "below", True, 60),
+    (300, True, "bottom-left", "right", False, 40),
+    (300, False, "top-left", "below", False, 75),
+    (450, True, "bottom-right", "left", True, 50),
+    (600, False, "bottom-right", "above", False, 40),
+]
+
+
+def _panel(width: int, white: bool, corner: str, side: str, box: bool, quality: int, label: str,
+           bar_px: int | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    height = width * 3 // 4
+    kind = "STEM" if white else "TEM"  # white bars on dark fields, black bars on bright ones
+    pixels, bar, _ = draw_scale_bar(_micrograph(width, height, kind, 1), label, bar_px or width // 4, white=white,
+                                    corner=corner, label_side=side, box=box)
+    return jpeg(pixels, quality), bar
+
+
+@pytest.mark.parametrize("panel", PANELS, ids=lambda p: f"{p[0]}px-{'white' if p[1] else 'black'}-{p[3]}-q{p[5]}")
+def test_bar_found_and_measured_without_ocr(panel: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No tesseract on PATH: the bar is still found and measured end to end, the value left unread."""
+    monkeypatch.setenv("PATH", "")
+    pixels, bar = _panel(*panel, label="300 nm")
+    found = read_scale_bar(pixels)
+    assert found is not None
+    assert found.value_m is None and "tesseract is not installed" in (found.note or "")
+    assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
+    assert abs(found.bbox[1] - bar[1]) <= 2 and abs(found.bbox[3] - bar[3]) <= 2
+
+
+@needs_tesseract
+def test_panel_without_a_bar_has_none() -> None:
+    for kind in ("SEM", "TEM", "STEM"):
+        assert read_scale_bar(jpeg(_micrograph(300, 220, kind, 3), 60)) is None
+
+
+def test_colour_panel_and_large_panel() -> None:
+    """RGB panels are read in their brightest and darkest channel; a panel larger than MAX_SIDE_PX is
+    analysed downscaled and reported in its own pixels."""
+    pixels, bar, _ = draw_scale_bar(_micrograph(2400, 1600, "STEM"), "1 µm", 600, white=True)
+    rgb = np.dstack([pixels, pixels // 2, pixels // 2])  # a red bar on a reddish micrograph
+    found = read_scale_bar(rgb)
+    assert found is not None
+    assert found.bar_px == pytest.approx(600, abs=3)
+    assert found.bbox[0] == pytest.approx(bar[0], abs=3)
+
+
+@needs_tesseract
+@pytest.mark.parametrize("label, value_m", [
+    ("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2.5e-6), ("50 µm", 50e-6),
+    ("500 pm", 500e-12), ("5 Å", 5e-10),
+])
+@pytest.mark.parametrize("panel", PANELS, ids=lambda p: f"{p[0]}px-{'white' if p[1] else 'black'}-{p[3]}-q{p[5]}")
+def test_label_read_as_printed(label: str, value_m: float, panel: tuple) -> None:
+    pixels, bar = _panel(*panel, label=label)
+    found = read_scale_bar(pixels)
+    assert found is not None
+    assert found.value_m == pytest.approx(value_m, rel=1e-9), found
+    assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
+
+
+@needs_tesseract
+def test_mislabelled_bar_is_read_as_printed_and_reported() -> None:
+    """A bar of 75 px labelled 1 µm on a panel whose matched FOV makes it 500 nm: read 1 µm, flagged."""
+    pixels, _ = _panel(300, True, "bottom-right", "above", False, 80, label="1 µm", bar_px=75)
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m == pytest.approx(1e-6)
+    note = check_against_fov(found, 2e-6, 300)
+    assert note is not None and "reads 1 µm" in note and re.search(r"are (49\d|50\d) nm .* 2\.0\d× the measured", note)
+    assert check_against_fov(found, 4e-6, 300) is None
+
+
+@needs_tesseract
+def test_label_that_is_not_a_length_is_not_a_value() -> None:
+    pixels, _ = _panel(300, True, "bottom-right", "above", False, 90, label="200 kV")
+    found = read_scale_bar(pixels)
+    assert found is None or found.value_m is None
+
+
+def test_ocr_failure_is_a_note_not_an_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tesseract that fails (here a program that exits 1) leaves the value unread, saying why."""
+    fake = tmp_path / "tesseract"
+    fake.write_text("#!/bin/sh\necho 'Error: boom' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    pixels, _ = _panel(300, False, "bottom-left", "above", False, 80, label="2.5 µm")
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m is None and "boom" in (found.note or "")
