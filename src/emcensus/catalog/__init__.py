@@ -19,6 +19,7 @@ from typing import Any
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
 from emcensus.catalog.connection import connect
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
+from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
@@ -96,7 +97,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin):
+class Catalog(LedgerMixin, FiguresMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,

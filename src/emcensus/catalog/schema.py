@@ -154,6 +154,33 @@ MIGRATIONS: list[list[str]] = [
         # paths of names that are not UTF-8, stored encoded (catalog.paths): found without a table scan
         f"CREATE INDEX images_encoded ON images(root_id, path) WHERE {ENCODED_SQL}",
     ],
+    # 6: published images found by `figures match` (issue 8): proposed for review, accepted into the
+    # ledger as links of source 'matched', rejected ones remembered so they are not proposed again
+    [
+        """CREATE TABLE figure_matches (
+            id INTEGER PRIMARY KEY,
+            article TEXT NOT NULL,          -- ledger article id (normalised DOI, else the document stem)
+            document TEXT NOT NULL,         -- the document path as given
+            page INTEGER,                   -- 1-based; NULL for an image file
+            panel_bbox TEXT NOT NULL,       -- JSON [x0, y0, x1, y1]: PDF points, or pixels of an image file
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            score REAL NOT NULL,
+            inliers INTEGER NOT NULL,
+            crop_box TEXT NOT NULL,         -- JSON [x0, y0, x1, y1] in the archive image's pixels
+            scale REAL NOT NULL,            -- published px per archive px
+            scale_bar_m REAL,               -- printed scale bar value (OCR), NULL when none was read
+            panel_fov_m REAL,               -- published field of view from the archive pixel size
+            related_json TEXT NOT NULL DEFAULT '[]',  -- other image ids of the same field
+            caption TEXT,
+            status TEXT NOT NULL DEFAULT 'proposed',  -- proposed | accepted | rejected
+            found_at TEXT NOT NULL,
+            decided_at TEXT,
+            UNIQUE (article, image_id, document, page, panel_bbox)
+        )""",
+        "CREATE INDEX figure_matches_queue ON figure_matches(status, score)",
+        "CREATE INDEX figure_matches_pair ON figure_matches(article, image_id, status)",
+        "ALTER TABLE article_images ADD COLUMN source TEXT",  # NULL: a ledger row; 'matched': figures accept
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

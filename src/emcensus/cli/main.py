@@ -256,11 +256,13 @@ main.add_command(serve)
 
 from emcensus.cli.publications import lost, pubs, table1
 from emcensus.cli.report import report
+from emcensus.cli.figures import figures
 
 main.add_command(pubs)
 main.add_command(table1)
 main.add_command(lost)
 main.add_command(report)
+main.add_command(figures)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

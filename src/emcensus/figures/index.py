@@ -1,0 +1,246 @@
+"""The visual index of the catalogued images: ORB descriptors in a faiss binary index, beside the catalog.
+
+`<catalog>.figures/` holds one generation folder and a `current` file naming it: the image table
+(catalog id, path, size, mtime, image-area size, pixel size, year, where its descriptors start),
+descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
+(exact `IndexBinaryFlat` while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors). A rerun
+keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed ones; a new
+generation replaces the old one atomically, so a killed run leaves the previous index usable.
+
+Archive files are read through `emcensus.access` (regular files only, no atime, bounded in pixels).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from emcensus.access import open_file
+from emcensus.errors import EmcensusError
+from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.outputs import guard_output
+
+#: Format of the folder; another one is rebuilt from scratch.
+INDEX_VERSION = 1
+#: Above this many descriptors the index is an inverted file (approximate, sub-linear search).
+IVF_THRESHOLD = 2_000_000
+#: Pixels an archive image may have to be indexed (a decompression bomb is refused, not decoded).
+MAX_PIXELS = 200_000_000
+#: Suffixes read here; other catalogued formats (dm3, mrc, emd, ...) are listed as not indexed.
+PIXEL_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".png": "pil", ".jpg": "pil", ".jpeg": "pil", ".bmp": "pil"}
+_DESCRIPTOR_BYTES = 32
+
+
+class FigureIndexError(EmcensusError):
+    """The visual index is missing, damaged or cannot be written."""
+
+
+@dataclass(slots=True)
+class IndexSummary:
+    """What one `figures index` run did."""
+
+    images: int
+    descriptors: int
+    added: int
+    removed: int
+    kept: int
+    skipped: list[tuple[str, str]]  # (path, why not indexed)
+
+    def paragraph(self) -> str:
+        text = (f"visual index: {self.images:,} image(s), {self.descriptors:,} descriptors; "
+                f"{self.added:,} added, {self.removed:,} removed, {self.kept:,} unchanged")
+        if self.skipped:
+            text += f"; {len(self.skipped):,} not indexed"
+        return text
+
+
+def index_folder(catalog_path: str | os.PathLike[str]) -> Path:
+    """Where the index of a catalog lives: `<catalog>.figures/` beside it."""
+    return Path(f"{os.path.abspath(catalog_path)}.figures")
+
+
+def read_pixels(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """The first image of an archive file, refused when its format is not read here or it is too big."""
+    kind = PIXEL_SUFFIXES.get(Path(path).suffix.lower())
+    if kind is None:
+        raise FigureIndexError(f"format {Path(path).suffix or '(none)'} is not read by the visual index yet")
+    with open_file(path) as handle:
+        if kind == "tiff":
+            import tifffile
+
+            with tifffile.TiffFile(handle, name=os.path.basename(path)) as tif:
+                page = tif.pages.first
+                if int(np.prod(page.shape)) > max_pixels:
+                    raise FigureIndexError(f"{int(np.prod(page.shape)):,} pixels, more than {max_pixels:,}")
+                return page.asarray()
+        from PIL import Image
+
+        with Image.open(handle) as image:
+            if image.width * image.height > max_pixels:
+                raise FigureIndexError(f"{image.width * image.height:,} pixels, more than {max_pixels:,}")
+            return np.asarray(image.convert("L") if image.mode not in ("L", "I;16", "I", "F") else image)
+
+
+def image_features(job: tuple[int, str, int | None]) -> tuple[int, np.ndarray, np.ndarray, str | None]:
+    """(id, points, descriptors, error) of one archive image: what a worker process returns."""
+    image_id, path, image_rows = job
+    try:
+        features = extract(read_pixels(path), ARCHIVE_FEATURES, image_rows=image_rows)
+    except (EmcensusError, OSError, ValueError) as exc:
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, str(exc) or type(exc).__name__
+    except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, f"cannot decode: {type(exc).__name__}: {exc}"
+    return image_id, features.points, features.descriptors, None
+
+
+_NO_POINTS = np.zeros((0, 2), np.float32)
+_NO_DESCRIPTORS = np.zeros((0, _DESCRIPTOR_BYTES), np.uint8)
+
+
+class VisualIndex:
+    """A loaded index: image table, descriptors, keypoints and the faiss index over the descriptors."""
+
+    def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
+                 faiss_index: Any | None = None):
+        self.images = images
+        self.descriptors = descriptors
+        self.points = points
+        self.owner = np.repeat(np.arange(len(images), dtype=np.int64),
+                               [image["count"] for image in images]) if images else np.zeros(0, np.int64)
+        self.faiss = faiss_index if faiss_index is not None else build_faiss(descriptors)
+        self.position_of = {image["id"]: position for position, image in enumerate(images)}
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def features_of(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """(points, descriptors) of the image at `position` in the table."""
+        image = self.images[position]
+        rows = slice(image["start"], image["start"] + image["count"])
+        return self.points[rows], self.descriptors[rows]
+
+    @classmethod
+    def load(cls, folder: Path) -> VisualIndex:
+        """The current generation in `folder`; FigureIndexError when there is none or it is damaged."""
+        try:
+            generation = folder / (folder / "current").read_text().strip()
+            table = json.loads((generation / "images.json").read_text())
+            descriptors = np.load(generation / "descriptors.npy", mmap_mode="r")
+            points = np.load(generation / "points.npy", mmap_mode="r")
+            faiss_index = faiss.read_index_binary(str(generation / "faiss.index"))
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
+        images = table.get("images", []) if table.get("version") == INDEX_VERSION else []
+        if table.get("version") != INDEX_VERSION or len(descriptors) != faiss_index.ntotal \
+                or len(points) != len(descriptors) or sum(i["count"] for i in images) != len(descriptors):
+            raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
+                                   "run `emcensus figures index` again")
+        return cls(images, descriptors, points, faiss_index)
+
+
+def build_faiss(descriptors: np.ndarray) -> Any:
+    """Exact Hamming search while small; an inverted file (about 4·√n lists) above IVF_THRESHOLD."""
+    data = np.ascontiguousarray(descriptors, dtype=np.uint8)
+    bits = _DESCRIPTOR_BYTES * 8
+    if len(data) < IVF_THRESHOLD:
+        index = faiss.IndexBinaryFlat(bits)
+    else:
+        lists = int(4 * np.sqrt(len(data)))
+        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, lists)
+        sample = data[np.random.default_rng(0).choice(len(data), min(len(data), lists * 64), replace=False)]
+        index.train(sample)
+        index.nprobe = 16
+    if len(data):
+        index.add(data)
+    return index
+
+
+def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers: int | None = None,
+                 executor: Executor | None = None, progress: Callable[[int, int], None] | None = None
+                 ) -> IndexSummary:
+    """Bring the visual index of `catalog` up to date with its images (see the module docstring).
+
+    `workers` processes read and extract (default: all cores; 0: this process), or `executor` (a
+    Dask cluster's) when given."""
+    folder = guard_output(index_folder(catalog_path), [root["path"] for root in catalog.roots()],
+                          what="visual index folder", folder=True)
+    folder.mkdir(exist_ok=True)
+    try:
+        old = VisualIndex.load(folder)
+    except FigureIndexError:
+        old = VisualIndex([], _NO_DESCRIPTORS, _NO_POINTS)
+    wanted = {row["id"]: row for row in catalog.figure_index_images()}
+    kept_ids = {image["id"] for image in old.images
+                if (row := wanted.get(image["id"])) is not None and _state(row) == _state(image)}
+    todo = [row for image_id, row in wanted.items() if image_id not in kept_ids]
+    skipped: list[tuple[str, str]] = []
+    fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    jobs = [(row["id"], row["path"], row["height_px"]) for row in todo]
+    for done, (image_id, points, descriptors, error) in enumerate(_run(jobs, workers, executor), start=1):
+        if error is None:
+            fresh[image_id] = (points, descriptors)
+        else:  # left out of the table: tried again at the next run
+            skipped.append((wanted[image_id]["path"], error))
+        if progress:
+            progress(done, len(jobs))
+    images, point_parts, descriptor_parts, start = [], [], [], 0
+    for image_id in sorted(kept_ids | set(fresh)):
+        row = wanted[image_id]
+        points, descriptors = fresh[image_id] if image_id in fresh else old.features_of(old.position_of[image_id])
+        images.append({"id": image_id, "path": row["path"], "size_bytes": row["size_bytes"], "mtime_ns": row["mtime_ns"],
+                       "width_px": row["width_px"], "height_px": row["height_px"],
+                       "pixel_size_m": row["pixel_size_m"], "year": row["year"], "start": start, "count": len(points)})
+        point_parts.append(points)
+        descriptor_parts.append(descriptors)
+        start += len(points)
+    descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
+    points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
+    _write_generation(folder, images, descriptors, points)
+    removed = sum(1 for image in old.images if image["id"] not in kept_ids)
+    return IndexSummary(len(images), len(descriptors), len(todo), removed, len(kept_ids), skipped)
+
+
+def _state(row: dict[str, Any]) -> tuple[Any, ...]:
+    """What says an image is unchanged: its path, size and modification time."""
+    return row["path"], row["size_bytes"], row["mtime_ns"], row["height_px"]
+
+
+def _run(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None
+         ) -> Iterable[tuple[int, np.ndarray, np.ndarray, str | None]]:
+    if executor is not None:
+        yield from executor.map(image_features, jobs)
+        return
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers == 0 or len(jobs) < 8:
+        yield from map(image_features, jobs)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(image_features, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4))))
+
+
+def _write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray) -> None:
+    """A new generation folder, then `current` switched to it in one rename, then the old one removed."""
+    current = folder / "current"
+    number = 1 + max((int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()), default=0)
+    generation = folder / f"gen-{number:06d}"
+    generation.mkdir()
+    np.save(generation / "descriptors.npy", descriptors)
+    np.save(generation / "points.npy", points)
+    faiss.write_index_binary(build_faiss(descriptors), str(generation / "faiss.index"))
+    (generation / "images.json").write_text(json.dumps({"version": INDEX_VERSION, "images": images}))
+    pointer = folder / "current.tmp"
+    pointer.write_text(generation.name)
+    os.replace(pointer, current)
+    for stale in folder.glob("gen-*"):
+        if stale.name != generation.name:
+            shutil.rmtree(stale, ignore_errors=True)

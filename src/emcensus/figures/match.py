@@ -1,0 +1,347 @@
+"""Which archive image a published panel shows: descriptor voting, then a verified geometric fit.
+
+What is known to work on real vendor files (issue 8) and is done here: the panel's ORB descriptors
+(and those of its mirror image) vote for archive images through the faiss index; the few best
+candidates are verified with one-to-one ratio-test matching and a similarity fit with RANSAC
+(`cv2.estimateAffinePartial2D`), kept when the scale is plausible (0.05–20) and the inliers spread
+over the panel. True sources have tens to hundreds of inliers, unrelated images a handful, so a match
+needs `MIN_INLIERS`. Contrast-inverted panels are tried only when nothing else verified.
+
+The best verified image of a panel region is the match; other images that verify on the same
+region are the same field (repeats seconds apart, a magnification series) and are listed under
+`related`, never as a second match. An image that verifies on a *different* region of the panel
+(a montage, a series side by side) is a match of its own. A second fit on the matches left over
+keeps a zoomed inset from standing for the whole panel: the fit over the larger region wins.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emcensus.analysis.publications import article_id
+from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
+from emcensus.figures.features import QUERY_FEATURES, Features, extract
+from emcensus.figures.index import VisualIndex
+from emcensus.figures.panels import split_panels
+from emcensus.figures.scalebar import read_scale_bar
+
+#: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
+MIN_INLIERS = 12
+#: Inliers a weaker candidate needs to be listed with `--all`.
+WEAK_INLIERS = 6
+#: Candidates verified per panel (after voting).
+CANDIDATES = 10
+#: Neighbours per query descriptor in the vote, and the Hamming distance a vote may have (of 256 bits).
+NEIGHBOURS = 4
+MAX_HAMMING = 64
+#: Lowe's ratio test on the two nearest archive descriptors (0.9 verified 11 of 21 test panels, 0.8 8).
+RATIO = 0.9
+#: Published px per archive px a fit may have.
+SCALE_RANGE = (0.05, 20.0)
+#: Fraction of the panel's width and height the inliers must span.
+MIN_SPREAD = 0.08
+#: Two fits on the same region of a panel (overlap / smaller area) show the same field.
+SAME_REGION = 0.5
+#: Reprojection error allowed, in pixels of the prepared panel.
+_REPROJECTION_PX = 3.0
+
+
+@dataclass(slots=True)
+class Fit:
+    """One archive image verified against a panel."""
+
+    position: int  # in the index's image table
+    inliers: int
+    matches: int
+    transform: np.ndarray  # 2x3, archive px -> panel px (of the mirrored panel when `mirrored`)
+    mirrored: bool
+    inverted: bool
+    region: tuple[float, float, float, float]  # inliers' extent in the panel (unmirrored px)
+    coverage: float = 1.0  # fraction of the panel, mapped into the archive image, that lies inside it
+
+    @property
+    def score(self) -> float:
+        """Inliers, weighed by the fraction of ratio-test matches they are (a repeat of the source
+        fits with fewer inliers and a lower fraction than the source itself) and by how much of the
+        panel the image explains (a higher magnification of part of the field explains only that part)."""
+        return self.inliers * (self.inliers / max(self.matches, 1)) ** 0.5 * self.coverage
+
+    @property
+    def scale(self) -> float:
+        return float(np.hypot(self.transform[0, 0], self.transform[1, 0]))
+
+    def crop_box(self, panel_width: int, panel_height: int, image_width: int | None,
+                 image_height: int | None) -> tuple[float, float, float, float]:
+        """The panel's rectangle in the archive image's pixels (clipped to the image when its size is known)."""
+        linear, offset = self.transform[:, :2], self.transform[:, 2]
+        corners = np.array([[0, 0], [panel_width, 0], [panel_width, panel_height], [0, panel_height]], np.float64)
+        archive = (np.linalg.inv(linear) @ (corners - offset).T).T
+        x0, y0 = archive.min(axis=0)
+        x1, y1 = archive.max(axis=0)
+        if image_width:
+            x0, x1 = max(0.0, x0), min(float(image_width), x1)
+        if image_height:
+            y0, y1 = max(0.0, y0), min(float(image_height), y1)
+        return float(x0), float(y0), float(x1), float(y1)
+
+
+@dataclass(slots=True)
+class PanelMatch:
+    """A panel's archive image: the catalog id, the fit, and the other images of the same field."""
+
+    image_id: int
+    path: str
+    score: float
+    inliers: int
+    crop_box_px: tuple[float, float, float, float]
+    scale: float
+    mirrored: bool
+    inverted: bool
+    panel_fov_m: float | None
+    related: list[int] = field(default_factory=list)  # catalog ids, best first
+    related_paths: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PanelResult:
+    """Matches the tool stands behind, and weaker candidates (listed only on request)."""
+
+    matches: list[PanelMatch]
+    weaker: list[PanelMatch]
+
+
+@dataclass(slots=True)
+class _Variant:
+    features: Features
+    mirrored: bool
+    inverted: bool
+
+
+class Matcher:
+    """Matches panels against one loaded visual index."""
+
+    def __init__(self, index: VisualIndex, *, candidates: int = CANDIDATES, min_inliers: int = MIN_INLIERS):
+        self.index = index
+        self.candidates = candidates
+        self.min_inliers = min_inliers
+        self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+        if hasattr(index.faiss, "nprobe"):
+            index.faiss.nprobe = max(index.faiss.nprobe, 16)
+
+    def match_panel(self, pixels: np.ndarray, *, not_after_year: int | None = None) -> PanelResult:
+        """The archive images a panel shows. `not_after_year` (the article's year) leaves out images
+        acquired later: an article cannot show them."""
+        height, width = pixels.shape[:2]
+        if self.index.faiss.ntotal == 0 or min(height, width) < 8:
+            return PanelResult([], [])
+        fits = self._fits(self._variants(pixels, inverted=False), width, height, not_after_year)
+        if not any(fit.inliers >= self.min_inliers for fit in fits):
+            fits += self._fits(self._variants(pixels, inverted=True), width, height, not_after_year)
+        return self._group(fits, width, height)
+
+    # ------------------------------------------------------------------ query
+    @staticmethod
+    def _variants(pixels: np.ndarray, *, inverted: bool) -> list[_Variant]:
+        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
+        if inverted:
+            grey = 255 - grey
+        return [_Variant(extract(grey, QUERY_FEATURES), False, inverted),
+                _Variant(extract(np.ascontiguousarray(grey[:, ::-1]), QUERY_FEATURES), True, inverted)]
+
+    def _fits(self, variants: list[_Variant], width: int, height: int, not_after_year: int | None) -> list[Fit]:
+        fits = []
+        for position, which in self._vote(variants, not_after_year):
+            fit = self._verify(variants[which], position, width, height)
+            if fit is not None:
+                fits.append(fit)
+        return fits
+
+    def _vote(self, variants: list[_Variant], not_after_year: int | None) -> list[tuple[int, int]]:
+        """(image position, variant) pairs with the most query descriptors near their descriptors."""
+        parts = [v.features.descriptors for v in variants]
+        if not sum(len(p) for p in parts):
+            return []
+        query = np.ascontiguousarray(np.concatenate(parts))
+        variant_of = np.repeat(np.arange(len(variants)), [len(p) for p in parts])
+        k = min(NEIGHBOURS, self.index.faiss.ntotal)
+        distances, labels = self.index.faiss.search(query, k)
+        rows, cols = np.nonzero((labels >= 0) & (distances <= MAX_HAMMING))
+        owners = self.index.owner[labels[rows, cols]]
+        if not_after_year is not None:
+            years = np.array([image["year"] or 0 for image in self.index.images])
+            keep = years[owners] <= not_after_year
+            rows, owners = rows[keep], owners[keep]
+        keys = variant_of[rows] * len(self.index) + owners
+        voters = np.unique(np.stack([rows, keys]), axis=1)  # one vote per query descriptor and image
+        counts = np.bincount(voters[1], minlength=len(variants) * len(self.index))
+        best = np.argsort(-counts, kind="stable")[: self.candidates]
+        return [(int(key % len(self.index)), int(key // len(self.index))) for key in best if counts[key] >= 3]
+
+    # ------------------------------------------------------------------ verification
+    def _verify(self, variant: _Variant, position: int, width: int, height: int) -> Fit | None:
+        """The similarity fit of an archive image onto the panel, or None when it does not hold."""
+        archive_points, archive_descriptors = self.index.features_of(position)
+        query = variant.features
+        if len(archive_descriptors) < 2 or len(query) < 2:
+            return None
+        best: dict[int, tuple[float, int]] = {}  # archive keypoint -> (distance, query keypoint): one-to-one
+        for pair in self._bf.knnMatch(query.descriptors, np.ascontiguousarray(archive_descriptors), k=2):
+            if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
+                m = pair[0]
+                if m.trainIdx not in best or m.distance < best[m.trainIdx][0]:
+                    best[m.trainIdx] = (m.distance, m.queryIdx)
+        if len(best) < WEAK_INLIERS:
+            return None
+        source = np.asarray(archive_points, np.float32)[list(best)]
+        target = query.points[[q for _, q in best.values()]]
+        threshold = _REPROJECTION_PX / query.factor
+        fits = []
+        remaining = np.ones(len(source), bool)
+        for _ in range(2):  # the second fit, on what the first left, finds a whole panel behind an inset
+            if remaining.sum() < WEAK_INLIERS:
+                break
+            transform, mask = cv2.estimateAffinePartial2D(source[remaining], target[remaining], method=cv2.RANSAC,
+                                                          ransacReprojThreshold=threshold, maxIters=2000,
+                                                          confidence=0.995)
+            if transform is None:
+                break
+            inlier = np.zeros(len(source), bool)
+            inlier[np.flatnonzero(remaining)[mask.ravel().astype(bool)]] = True
+            fit = self._checked(variant, position, transform, target[inlier], len(best), width, height)
+            if fit is not None:
+                fits.append(fit)
+            remaining &= ~inlier
+        strong = [fit for fit in fits if fit.inliers >= self.min_inliers] or fits
+        return max(strong, key=lambda fit: (_area(fit.region), fit.inliers), default=None)
+
+    def _checked(self, variant: _Variant, position: int, transform: np.ndarray, inliers: np.ndarray, matches: int,
+                 width: int, height: int) -> Fit | None:
+        """The fit when it is plausible: enough inliers, a sane scale, inliers spread over the panel."""
+        if len(inliers) < WEAK_INLIERS:
+            return None
+        image_width, image_height = self.index.images[position].get("width_px"), self.index.images[position].get("height_px")
+        scale = float(np.hypot(transform[0, 0], transform[1, 0]))
+        if not SCALE_RANGE[0] <= scale <= SCALE_RANGE[1]:
+            return None
+        x0, y0 = inliers.min(axis=0)
+        x1, y1 = inliers.max(axis=0)
+        if x1 - x0 < MIN_SPREAD * width or y1 - y0 < MIN_SPREAD * height:
+            return None
+        if variant.mirrored:  # inliers are on the mirrored panel: their region on the panel as printed
+            x0, x1 = (width - 1) - x1, (width - 1) - x0
+        fit = Fit(position, len(inliers), matches, transform, variant.mirrored, variant.inverted,
+                  (float(x0), float(y0), float(x1), float(y1)))
+        whole = _area(fit.crop_box(width, height, None, None))
+        fit.coverage = _area(fit.crop_box(width, height, image_width, image_height)) / whole if whole else 0.0
+        return fit
+
+    # ------------------------------------------------------------------ grouping
+    def _group(self, fits: Sequence[Fit], width: int, height: int) -> PanelResult:
+        """Best fit of each image; per panel region the best is the match, the others its related images."""
+        best: dict[int, Fit] = {}
+        for fit in fits:
+            if fit.position not in best or fit.score > best[fit.position].score:
+                best[fit.position] = fit
+        ordered = sorted(best.values(), key=lambda fit: -fit.score)
+        matches: list[tuple[Fit, PanelMatch]] = []
+        weaker: list[PanelMatch] = []
+        for fit in ordered:
+            owner = next((m for f, m in matches if _overlap(f.region, fit.region) >= SAME_REGION), None)
+            if owner is not None and fit.inliers >= self.min_inliers:
+                owner.related.append(self.index.images[fit.position]["id"])
+                owner.related_paths.append(self.index.images[fit.position]["path"])
+            elif owner is None and fit.inliers >= self.min_inliers:
+                matches.append((fit, self._panel_match(fit, width, height)))
+            else:
+                weaker.append(self._panel_match(fit, width, height))
+        return PanelResult([m for _, m in matches], weaker)
+
+    def _panel_match(self, fit: Fit, width: int, height: int) -> PanelMatch:
+        image = self.index.images[fit.position]
+        pixel_size = image.get("pixel_size_m")
+        return PanelMatch(
+            image_id=image["id"], path=image["path"], score=fit.score, inliers=fit.inliers,
+            crop_box_px=fit.crop_box(width, height, image.get("width_px"), image.get("height_px")),
+            scale=fit.scale, mirrored=fit.mirrored, inverted=fit.inverted,
+            panel_fov_m=pixel_size * width / fit.scale if pixel_size else None,
+        )
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over the smaller area: 1 when one region lies inside the other."""
+    inter = _area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+    smaller = min(_area(a), _area(b))
+    return inter / smaller if smaller > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------- documents
+@dataclass(slots=True)
+class FoundPanel:
+    """One (panel, archive image) match of a document, as `figures match` lists it."""
+
+    article: str
+    document: str
+    page: int
+    panel_bbox: tuple[float, float, float, float]
+    caption: str
+    match: PanelMatch
+    scale_bar_m: float | None
+    weak: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object other tools read (keys fixed by issue 8)."""
+        return {
+            "article": self.article, "document": self.document, "page": self.page,
+            "panel_bbox": list(self.panel_bbox), "image": self.match.path, "score": self.match.score,
+            "inliers": self.match.inliers, "crop_box_px": list(self.match.crop_box_px), "scale": self.match.scale,
+            "scale_bar_m": self.scale_bar_m, "panel_fov_m": self.match.panel_fov_m,
+            "related": list(self.match.related_paths),
+        }
+
+
+def document_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The documents named, folders walked for the suffixes `documents` reads (sorted, no symlinked folders)."""
+    found: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for folder, dirs, files in os.walk(path):
+                dirs.sort()
+                found += [Path(folder, name) for name in sorted(files) if Path(name).suffix.lower() in DOCUMENT_SUFFIXES]
+        else:
+            found.append(path)
+    return found
+
+
+def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *,
+                    year_of: Callable[[str], int | None] = lambda article: None, weaker: bool = False,
+                    warn: Callable[[str], None] = lambda line: None) -> Iterator[FoundPanel]:
+    """Every panel of every document matched: the matches the tool stands behind (and, with
+    `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`."""
+    for path in document_paths(paths):
+        try:
+            for figure in iter_figures(path, warn=warn):
+                article = article_id(figure.article)
+                for box in split_panels(figure.pixels):
+                    panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
+                    result = matcher.match_panel(panel, not_after_year=year_of(article))
+                    found = [(m, False) for m in result.matches] + ([(m, True) for m in result.weaker] if weaker else [])
+                    if not found:
+                        continue
+                    bar = read_scale_bar(panel)
+                    for match, weak in found:
+                        yield FoundPanel(article, str(path), figure.page, figure.region(box), figure.caption, match,
+                                         bar.value_m if bar else None, weak)
+        except FigureError as exc:
+            warn(str(exc))

@@ -1,0 +1,118 @@
+"""The matcher on real pixels: procedural micrographs, published the way authors do it (crop,
+resize, JPEG, flip, inverted contrast, small rotation, gamma, arrows and labels), matched through a
+real faiss index of ORB descriptors. No catalog here: the index is built from the images directly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.figures.index import VisualIndex
+from emcensus.figures.match import Matcher
+from figures.match_support import BAR, HEIGHT, WIDTH, publish, scene, shot
+
+#: name -> (specimen, x, y, zoom, noise seed); A has a repeat and a 2.5x zoom into its field.
+SHOTS = {
+    "a": (0, 100, 100, 1.0, 1), "a_repeat": (0, 100, 100, 1.0, 2), "a_zoom": (0, 250, 200, 0.4, 3),
+    "b": (1, 150, 80, 1.0, 4), "c": (2, 60, 120, 1.0, 5), "d": (3, 100, 100, 1.0, 6), "e": (4, 100, 100, 1.0, 7),
+}
+PIXEL_SIZE = 10e-9
+
+
+@pytest.fixture(scope="module")
+def archive() -> dict[str, np.ndarray]:
+    specimens = {n: scene(100 + n) for n in {s[0] for s in SHOTS.values()}}
+    return {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
+
+
+def _index(images: dict[str, np.ndarray], years: dict[str, int] | None = None) -> VisualIndex:
+    table, points, descriptors, start = [], [], [], 0
+    for image_id, (name, pixels) in enumerate(images.items(), start=1):
+        features = extract(pixels, ARCHIVE_FEATURES)
+        table.append({"id": image_id, "path": name, "width_px": WIDTH, "height_px": HEIGHT, "pixel_size_m": PIXEL_SIZE,
+                      "year": (years or {}).get(name, 2016), "start": start, "count": len(features)})
+        points.append(features.points)
+        descriptors.append(features.descriptors)
+        start += len(features)
+    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+
+
+@pytest.fixture(scope="module")
+def matcher(archive) -> Matcher:
+    return Matcher(_index(archive))
+
+
+def _names(result) -> list[str]:
+    return [m.path for m in result.matches]
+
+
+@pytest.mark.parametrize("how", [
+    {},
+    {"flip": True},
+    {"invert": True},
+    {"angle": 4.0},
+    {"gamma": 0.6, "quality": 40},
+    {"crop": (0.0, 0.0, 1.0, 1.0), "width": 900},
+], ids=["crop60", "mirrored", "inverted", "rotated", "gamma-jpeg40", "enlarged"])
+def test_published_panel_is_found_with_its_crop_and_scale(matcher, archive, how):
+    crop = how.get("crop", (0.1, 0.1, 0.7, 0.7))
+    panel = publish(archive["b"], **how)
+    result = matcher.match_panel(panel)
+    assert _names(result) == ["b"]
+    found = result.matches[0]
+    assert found.inliers >= 12 and found.mirrored == how.get("flip", False)
+    assert found.inverted == how.get("invert", False)
+    expected_scale = panel.shape[1] / ((crop[2] - crop[0]) * WIDTH)
+    assert found.scale == pytest.approx(expected_scale, rel=0.06)
+    truth = (crop[0] * WIDTH, crop[1] * HEIGHT, crop[2] * WIDTH, crop[3] * HEIGHT)
+    tolerance = 0.04 * WIDTH + (10 if how.get("angle") else 0)  # a rotated panel's box holds its corners
+    assert np.allclose(found.crop_box_px, truth, atol=tolerance)
+    crop_width = found.crop_box_px[2] - found.crop_box_px[0]
+    assert found.panel_fov_m == pytest.approx(crop_width * PIXEL_SIZE, rel=0.08)
+
+
+def test_repeat_and_zoom_of_the_same_field_are_related_never_the_match(matcher, archive):
+    result = matcher.match_panel(publish(archive["a"]))
+    assert _names(result) == ["a"]
+    assert set(result.matches[0].related_paths) <= {"a_repeat", "a_zoom"}
+    # the repeat shares the structure but not the noise: it verifies, more weakly than the source
+    assert "a_repeat" in result.matches[0].related_paths + [m.path for m in result.weaker]
+
+
+def test_zoomed_image_published_on_its_own_is_matched_to_itself(matcher, archive):
+    result = matcher.match_panel(publish(archive["a_zoom"], crop=(0.05, 0.05, 0.95, 0.95), width=400))
+    assert _names(result) == ["a_zoom"]
+
+
+def test_specimen_not_in_the_archive_matches_nothing(matcher):
+    stranger = shot(scene(999), 100, 100, 1.0, seed=9)
+    result = matcher.match_panel(publish(stranger))
+    assert result.matches == []
+    assert all(m.inliers < 12 for m in result.weaker)
+
+
+def test_montage_of_two_images_gives_two_matches(matcher, archive):
+    left, right = publish(archive["c"], width=280), publish(archive["d"], width=280)
+    gutter = np.full((left.shape[0], 12), 255, np.uint8)
+    result = matcher.match_panel(np.hstack([left, gutter, right[:left.shape[0]]]))
+    assert sorted(_names(result)) == ["c", "d"]
+
+
+def test_images_acquired_after_the_article_are_not_candidates(archive):
+    late = Matcher(_index(archive, years={"b": 2020}))
+    panel = publish(archive["b"])
+    assert _names(late.match_panel(panel, not_after_year=2019)) == []
+    assert _names(late.match_panel(panel, not_after_year=2020)) == ["b"]
+
+
+def test_data_bar_is_cut_before_features(archive):
+    with_bar = np.vstack([archive["c"], np.full((BAR, WIDTH), 255, np.uint8)])
+    features = extract(with_bar, ARCHIVE_FEATURES, image_rows=HEIGHT)
+    assert len(features) > 100
+    assert features.points[:, 1].max() < HEIGHT
+
+
+def test_empty_index_matches_nothing(archive):
+    empty = VisualIndex([], np.zeros((0, 32), np.uint8), np.zeros((0, 2), np.float32))
+    assert Matcher(empty).match_panel(publish(archive["a"])).matches == []
