@@ -1,0 +1,715 @@
+"""A synthetic article corpus with its truth: an archive of micrographs and the PDFs that publish them.
+
+There is no real corpus of articles paired with the archive they came from, so the matcher and the
+scale-bar reader are measured on this one. It is made the way a facility and its authors make theirs:
+
+* the archive (`archive/<instrument>/<user>/<date>/<sample>_<n>.tif` + Hitachi `.txt` sidecars, the
+  writers of `emcensus.demo.sidecars`) holds six kinds of specimen (`figures.textures`), SEM frames
+  with a burned-in data bar below the image area the sidecar's `DataSize` gives, and the hard
+  negatives: *repeats* (the same field seconds apart: new noise, a sub-pixel shift) and
+  *magnification series* (the same specimen at 1x and 2-10x, with the detail each one resolves);
+* the articles (`papers/<stem>.pdf`, sometimes `<stem>_SI.pdf`, `<stem>-SI.pdf`, `<stem>_supp1.pdf`)
+  are matplotlib PDFs with a title page carrying the DOI (`https://doi.org/10.5555/emc.<n>`), one
+  multi-panel figure per page (1x2, 2x2, 2x3, white gutters, panel letters) and captions naming the
+  technique. Panels pass through `figures.authoring` (crop, resize, rotation, flip, tone, false
+  colour, arrows, labels, inset, new scale bar, JPEG); distractor micrographs from no archive, plots
+  and schemes are mixed in; some figures show a series or repeats side by side; one figure of the
+  corpus is drawn as vectors (no image object: the page must be rendered);
+* `truth.json` says for every panel which archive image it shows (or none), where, at what scale,
+  with what printed scale bar, and for every archive image its repeat/series group; `ledger` is the
+  Table-1 truth (article -> archive images).
+
+Same seed, same bytes (TIFFs, sidecars, PDFs, truth). Page numbers in the truth count from 1;
+panel boxes are PDF points [x0, y0, x1, y1] with the origin at the bottom left of the page.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import textwrap
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from emcensus.demo.generate import nice_magnification
+from emcensus.demo.sidecars import HITACHI_REFERENCE_NM, TEM_CAMERA_WIDTH_NM, encode_sidecar, micron_marker_nm, sidecar_text
+from emcensus.errors import ConfigError
+from emcensus.figures.authoring import PanelTruth, author_panel, burn_letter
+from emcensus.figures.textures import TEXTURES, acquire, make_scene, render
+from emcensus.outputs import guard_output
+
+TRUTH_NAME = "truth.json"
+PAPERS = "papers"
+TRUTH_VERSION = 1
+DOI_PREFIX = "10.5555/emc."
+
+#: Panel layouts (rows, columns) of a figure.
+LAYOUTS = ((1, 2), (2, 2), (2, 3))
+#: Relative magnifications of a series (the lowest first).
+SERIES_STEPS = ((1, 2, 5), (1, 2.5, 10), (1, 5, 10), (1, 2, 10))
+_PAGE = (8.27, 11.69)  # A4, inches
+_SEM_DETECTORS = ("SE(U)", "SE(L)", "SE(UL)", "LA-BSE(U)")
+_USERS = ("ivanov", "petrova", "kashin", "chen", "mueller", "sokolova", "guest")
+_SAMPLES = {"particles": ("PdC", "Ni-NP", "Au"), "pores": ("foam", "HTC", "ZIF8"), "fibres": ("AgNW", "CNT", "CF"),
+            "crystals": ("CeO2", "MOF5", "Cu-BTC"), "films": ("TiO2-film", "ITO", "Pt-film"),
+            "tem": ("Pd-C", "Rh", "Fe3O4")}
+_TOPICS = {"particles": "supported metal nanoparticles", "pores": "a porous carbon foam", "fibres": "silver nanowire mats",
+           "crystals": "faceted oxide crystals", "films": "sputtered thin films", "tem": "nanoparticles on carbon"}
+_AUTHORS = ("Ivanov", "Chen", "Müller", "Petrova", "Garcia", "Kashin", "Sato", "Okafor", "Novak", "Rossi")
+_JOURNALS = ("ACSCatal", "NanoLett", "JMaterChem", "ChemSci", "Small", "Carbon")
+
+
+@dataclass
+class ArchiveImage:
+    """One acquisition in the archive. `width` x `height` is the image area; the TIFF has `data_bar_px` more rows."""
+
+    path: str  # POSIX, relative to the archive folder
+    sidecar: str
+    group: str  # repeat/series group; a single image is a group of one
+    relation: str  # single | repeat | series
+    texture: str
+    instrument: str
+    technique: str
+    detector: str | None
+    magnification: int
+    pixel_size_m: float
+    width: int
+    height: int
+    data_bar_px: int
+    bits: int
+    acquired_at: str
+    scene_seed: int
+    view: list[float]  # centre x, centre y, field width in scene units
+    shot_seed: int
+
+
+@dataclass
+class Panel:
+    """One panel of a figure. `source` is the archive image shown (None: distractor, plot, scheme)."""
+
+    letter: str
+    kind: str  # archive | distractor | plot | scheme
+    bbox_pt: list[float]
+    raster: bool  # the page holds an image object for it
+    source: str | None = None
+    geometry: PanelTruth | None = None  # crop, scale, matrix, edits, scale bar, insets
+    letter_burned: bool = False
+
+
+@dataclass
+class Figure:
+    document: str  # file name under papers/
+    page: int  # from 1
+    number: str  # "2", "S1"
+    caption: str
+    layout: list[int]
+    vector: bool  # drawn as vectors: no image object on the page
+    panels: list[Panel] = field(default_factory=list)
+
+
+@dataclass
+class Article:
+    article: str  # the DOI
+    stem: str
+    title: str
+    year: int
+    documents: list[str]
+    figures: list[Figure] = field(default_factory=list)
+
+
+@dataclass
+class CorpusTruth:
+    """Everything the generator knows: images, articles, panels, and the ledger derived from them."""
+
+    seed: int
+    archive: str
+    papers: str
+    images: list[ArchiveImage]
+    articles: list[Article]
+    timings: dict[str, float] = field(default_factory=dict, compare=False)  # of this run; not saved
+
+    def image_path(self, rel: str) -> Path:
+        """The archive path of an image as a scan catalogues it."""
+        return Path(self.archive) / rel
+
+    def panels(self) -> list[tuple[Article, Figure, Panel]]:
+        return [(a, f, p) for a in self.articles for f in a.figures for p in f.panels]
+
+    def ledger(self) -> dict[str, list[str]]:
+        """Table-1 truth: article DOI -> sorted archive paths (relative) of the images it publishes."""
+        out: dict[str, set[str]] = {a.article: set() for a in self.articles}
+        for a, _, p in self.panels():
+            if p.source is not None:
+                out[a.article].add(p.source)
+        return {k: sorted(v) for k, v in out.items()}
+
+    def pairs(self) -> set[tuple[str, str]]:
+        """(article, absolute image path) pairs a matcher should find: precision and recall count these."""
+        return {(a, str(self.image_path(rel))) for a, rels in self.ledger().items() for rel in rels}
+
+    def groups(self) -> dict[str, list[str]]:
+        """Group id -> relative paths of its images (repeats and series: what `related` should list)."""
+        out: dict[str, list[str]] = {}
+        for img in self.images:
+            out.setdefault(img.group, []).append(img.path)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["timings"]
+        data["version"] = TRUTH_VERSION
+        data["ledger"] = self.ledger()
+        return data
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> CorpusTruth:
+        from emcensus.figures.authoring import InsetTruth, ScaleBarTruth
+
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+
+        def panel(p: dict) -> Panel:
+            g = p.pop("geometry")
+            if g is not None:
+                bar = g.pop("scale_bar")
+                insets = [InsetTruth(**i) for i in g.pop("insets")]
+                g = PanelTruth(**g, scale_bar=ScaleBarTruth(**bar) if bar else None, insets=insets)
+            return Panel(**p, geometry=g)
+
+        articles = []
+        for a in data["articles"]:
+            figures = [Figure(**{**f, "panels": [panel(p) for p in f["panels"]]}) for f in a.pop("figures")]
+            articles.append(Article(**a, figures=figures))
+        return cls(seed=data["seed"], archive=data["archive"], papers=data["papers"],
+                   images=[ArchiveImage(**i) for i in data["images"]], articles=articles)
+
+
+# --------------------------------------------------------------------------- the archive plan
+
+
+def _fov_m(technique: str, magnification: float) -> float:
+    """Field width in metres: Hitachi SEM magnification refers to a 127 mm print, the TEM's to its camera."""
+    return (TEM_CAMERA_WIDTH_NM if technique == "TEM" else HITACHI_REFERENCE_NM) * 1e-9 / magnification
+
+
+def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> list[ArchiveImage]:
+    """Decide every acquisition: about 40 % singles, 25 % in repeats, 35 % in magnification series."""
+    width, height = size
+    images: list[ArchiveImage] = []
+    counters: dict[str, int] = {}
+    group_no = 0
+    while len(images) < n:
+        left = n - len(images)
+        relation = str(rng.choice(["single", "repeat", "series"], p=[0.4, 0.25, 0.35]))
+        if relation == "repeat":
+            count = min(left, int(rng.integers(2, 4)))
+        elif relation == "series":
+            count = min(left, 3)
+        else:
+            count = 1
+        if count == 1:
+            relation = "single"
+        group_no += 1
+        texture = TEXTURES[int(rng.integers(len(TEXTURES)))]
+        technique = "TEM" if texture == "tem" else "SEM"
+        year = int(rng.integers(2014, 2023))
+        instrument = "HT7700" if technique == "TEM" else ("SU8230" if year >= 2015 else "SU8000")
+        detector = None if technique == "TEM" else _SEM_DETECTORS[int(rng.integers(len(_SEM_DETECTORS)))]
+        lo, hi = (4.0, 5.2) if technique == "TEM" else (3.3, 4.7)
+        base_mag = nice_magnification(10 ** rng.uniform(lo, hi))
+        base_fov = float(rng.uniform(0.35, 0.6))  # scene units at the base magnification
+        when = datetime(year, int(rng.integers(1, 13)), int(rng.integers(1, 29)), int(rng.integers(8, 18)),
+                        int(rng.integers(60)), int(rng.integers(60)))
+        user = _USERS[int(rng.integers(len(_USERS)))]
+        sample = _SAMPLES[texture][int(rng.integers(3))]
+        folder = f"{instrument}/{user}/{when:%Y-%m-%d}"
+        scene_seed = int(rng.integers(1 << 31))
+        bits = 16 if technique == "TEM" and rng.random() < 0.5 else 8
+        steps = SERIES_STEPS[int(rng.integers(len(SERIES_STEPS)))] if relation == "series" else (1,) * count
+        cx = float(rng.uniform(base_fov / 2 + 0.02, 1 - base_fov / 2 - 0.02))
+        cy = float(rng.uniform(base_fov / 2 + 0.02, 1 - base_fov / 2 - 0.02))
+        for k in range(count):
+            mag = base_mag if relation != "series" else nice_magnification(base_mag * steps[k])
+            fov = base_fov * base_mag / mag
+            x, y = cx, cy
+            if relation == "series" and k:
+                room = base_fov * 0.3 - fov / 2  # the zoomed field stays inside the middle of the overview
+                x, y = cx + float(rng.uniform(-1, 1)) * max(room, 0), cy + float(rng.uniform(-1, 1)) * max(room, 0)
+            elif relation == "repeat" and k:
+                x += float(rng.uniform(-0.5, 0.5)) * fov / width  # drift of a fraction of a pixel
+                y += float(rng.uniform(-0.5, 0.5)) * fov / width
+            counters[folder] = counters.get(folder, 0) + 1
+            stem = f"{sample}_{counters[folder]:03d}"
+            images.append(ArchiveImage(
+                path=f"{folder}/{stem}.tif", sidecar=f"{folder}/{stem}.txt", group=f"g{group_no:05d}",
+                relation=relation, texture=texture, instrument=instrument, technique=technique,
+                detector=detector, magnification=mag, pixel_size_m=_fov_m(technique, mag) / width,
+                width=width, height=height, data_bar_px=0 if technique == "TEM" else round(height / 15),
+                bits=bits, acquired_at=when.isoformat(timespec="seconds"), scene_seed=scene_seed,
+                view=[round(x, 9), round(y, 9), round(fov, 9)], shot_seed=int(rng.integers(1 << 31))))
+            when += timedelta(seconds=int(rng.integers(8, 90)))
+    return images
+
+
+def _data_bar(img: ArchiveImage) -> np.ndarray:
+    """The strip PC-SEM burns in below the image: conditions as text and the micron marker ruler."""
+    w, h = img.width, img.data_bar_px
+    bar = np.zeros((h, w), np.uint8)
+    size = h / 50
+    fov_nm = img.pixel_size_m * 1e9 * w
+    mag = f"x{img.magnification / 1000:.1f}k" if img.magnification >= 1000 else f"x{img.magnification}"
+    text = f"{img.instrument} 5.0kV 8.0mm {mag} {img.detector}"
+    cv2.putText(bar, text, (round(w * 0.01), round(h * 0.65)), cv2.FONT_HERSHEY_SIMPLEX, size, 255, 1, cv2.LINE_AA)
+    marker = micron_marker_nm(fov_nm)
+    length = round(marker / (img.pixel_size_m * 1e9))
+    x0 = w - length - round(w * 0.02)
+    y = round(h * 0.55)
+    cv2.line(bar, (x0, y), (x0 + length, y), 255, 1)
+    for t in range(11):
+        xt = x0 + round(length * t / 10)
+        cv2.line(bar, (xt, y - max(2, h // 8)), (xt, y), 255, 1)
+    label = f"{marker / 1000:.2f}um" if marker >= 1000 else f"{marker}nm"
+    cv2.putText(bar, label, (x0, round(h * 0.9)), cv2.FONT_HERSHEY_SIMPLEX, size * 0.8, 255, 1, cv2.LINE_AA)
+    return bar
+
+
+def _sidecar_fields(img: ArchiveImage, number: int) -> dict[str, Any]:
+    """The frame dict `demo.sidecars` writes from (the same keys as the demo archive's plan)."""
+    when = datetime.fromisoformat(img.acquired_at)
+    stem = Path(img.path).stem
+    return {
+        "technique": img.technique, "model": img.instrument, "width": img.width, "height": img.height,
+        "magnification": img.magnification, "kv": 100.0 if img.technique == "TEM" else 5.0, "wd_um": 8000.0,
+        "pixel_size_m": img.pixel_size_m, "detector": img.detector or "", "data_number": f"{img.instrument} {number:04d}",
+        "sample": stem.rsplit("_", 1)[0], "primary_ext": ".tif", "image_name": f"{stem}.tif",
+        "pc_directory": f"C:\\SemImage\\{img.path.split('/')[1]}\\", "when": when,
+        "date_format": "YYYY/MM/DD" if when.year >= 2017 else "MM/DD/YYYY", "variant": number,
+        "comment": "", "user": img.path.split("/")[1], "emission_na": 10000, "condenser": 5000,
+        "stage_x": 1000 * number, "stage_y": 2000 * number,
+    }
+
+
+def image_pixels(img: ArchiveImage) -> np.ndarray:
+    """The image area of an acquisition (no data bar): a pure function of its plan."""
+    scene = make_scene(img.texture, img.scene_seed)
+    signal = render(scene, (img.view[0], img.view[1]), img.view[2], img.width, img.height)
+    return acquire(signal, img.shot_seed, bits=img.bits)
+
+
+def _write_image(archive: Path, img: ArchiveImage, number: int) -> np.ndarray:
+    """Write the TIFF (image area + data bar) and its sidecar; return the image area's pixels."""
+    import tifffile
+
+    pixels = image_pixels(img)
+    stored = pixels
+    if img.data_bar_px:
+        bar = _data_bar(img)
+        if pixels.dtype != np.uint8:
+            bar = bar.astype(pixels.dtype) * (np.iinfo(pixels.dtype).max // 255)
+        stored = np.vstack([pixels, bar])
+    path = archive / img.path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, stored, photometric="minisblack", metadata=None, software=False)
+    (archive / img.sidecar).write_bytes(encode_sidecar(sidecar_text(_sidecar_fields(img, number)), "cp1252"))
+    stamp = datetime.fromisoformat(img.acquired_at).timestamp() + 2
+    os.utime(path, (stamp, stamp))
+    os.utime(archive / img.sidecar, (stamp, stamp))
+    return pixels
+
+
+# --------------------------------------------------------------------------- the article plan
+
+
+@dataclass
+class _PanelJob:
+    """A panel to make: from an archive image (`image` index) or a distractor scene, or a plot/scheme."""
+
+    key: tuple[int, int, int]  # article, figure, panel
+    kind: str
+    size: tuple[int, int]
+    seed: int
+    image: int | None = None
+    texture: str | None = None
+
+
+def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_articles: int,
+                   panel_px: tuple[int, int]) -> tuple[list[dict], list[_PanelJob]]:
+    """Decide articles, figures and which archive image each panel shows (about 60 % are published)."""
+    order = rng.permutation(len(images))
+    published = sorted(order[: max(1, round(len(images) * 0.6))].tolist())
+    groups: dict[str, list[int]] = {}
+    for i in published:
+        groups.setdefault(images[i].group, []).append(i)
+    multi = [g for g in groups.values() if len(g) > 1]
+    unused = list(published)
+    rng.shuffle(unused)
+    plans: list[dict] = []
+    jobs: list[_PanelJob] = []
+
+    def take() -> int:
+        return unused.pop() if unused else int(rng.choice(published))
+
+    for a in range(n_articles):
+        figures = []
+        n_main = int(rng.integers(2, 4))
+        n_si = int(rng.integers(1, 3)) if rng.random() < 0.5 or a == min(1, n_articles - 1) else 0
+        for f in range(n_main + n_si):
+            rows, cols = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
+            n = rows * cols
+            pw = int(rng.integers(panel_px[0], panel_px[1] + 1))
+            ph = round(pw * float(rng.choice([0.75, 1.0, 0.75, 0.8])))
+            kinds = ["archive"] * n
+            sources: list[int | None] = [None] * n
+            side_by_side = multi and rng.random() < 0.3
+            if side_by_side:  # a series low to high magnification, or repeats, next to each other
+                group = multi[int(rng.integers(len(multi)))]
+                for k, i in enumerate(sorted(group, key=lambda i: images[i].magnification)[:n]):
+                    sources[k] = i
+                    if i in unused:
+                        unused.remove(i)
+            odd = int(rng.integers(n))
+            if sources[odd] is None:
+                roll = rng.random()
+                kinds[odd] = "distractor" if roll < 0.3 else "plot" if roll < 0.5 else "scheme" if roll < 0.6 else "archive"
+            for k in range(n):
+                if kinds[k] == "archive" and sources[k] is None:
+                    sources[k] = take()
+                jobs.append(_PanelJob(key=(a, f, k), kind=kinds[k], size=(pw, ph), seed=int(rng.integers(1 << 31)),
+                                      image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))]))
+            figures.append({"si": f >= n_main, "layout": [rows, cols], "size": (pw, ph),
+                            "vector": False, "letters_burned": rng.random() < 0.5})
+        plans.append({"figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
+                      "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
+                      "journal": _JOURNALS[int(rng.integers(len(_JOURNALS)))],
+                      "si_name": str(rng.choice(["_SI", "-SI", "_supp1"])),
+                      "si_doi": rng.random() < 0.5, "meta_doi": rng.random() < 0.5})
+    # one figure of the corpus is drawn as vectors (a page render is the only way to see it)
+    if plans:
+        plans[0]["figures"][plans[0]["n_main"] - 1]["vector"] = True
+    return plans, jobs
+
+
+def _distractor(job: _PanelJob) -> tuple[np.ndarray, float]:
+    """A micrograph from no archive: a scene seed at or above 2**31, which the archive plan never draws."""
+    rng = np.random.default_rng([job.seed, 1])
+    scene = make_scene(job.texture or "particles", (1 << 31) + job.seed)
+    fov = float(rng.uniform(0.2, 0.5))
+    w = max(job.size[0] * 2, 320)
+    h = round(w * 0.75)
+    signal = render(scene, (0.5, 0.5), fov, w, h)
+    pixel_m = _fov_m("SEM", nice_magnification(10 ** rng.uniform(3.3, 4.7))) / w
+    return acquire(signal, job.seed, bits=8), pixel_m
+
+
+def _plot(job: _PanelJob) -> np.ndarray:
+    """A line plot or size histogram rendered to pixels (a pasted chart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+
+    rng = np.random.default_rng([job.seed, 2])
+    w, h = job.size
+    fig = MplFigure(figsize=(w / 100, h / 100), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes([0.18, 0.2, 0.78, 0.74])
+    _draw_plot(ax, rng)
+    fig.canvas.draw()
+    return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _draw_plot(ax: Any, rng: np.random.Generator) -> None:
+    if rng.random() < 0.5:
+        x = np.linspace(10, 80, 400)
+        y = sum(rng.uniform(0.3, 1) * np.exp(-((x - c) ** 2) / 0.5) for c in rng.uniform(20, 75, 5))
+        ax.plot(x, y + rng.normal(0, 0.02, x.size), lw=0.8)
+        ax.set_xlabel("2θ (°)", fontsize=6)
+    else:
+        ax.hist(rng.lognormal(2.5, 0.3, 300), bins=20, color="0.5", edgecolor="k", lw=0.3)
+        ax.set_xlabel("d (nm)", fontsize=6)
+    ax.tick_params(labelsize=5)
+
+
+def _draw_scheme(ax: Any, rng: np.random.Generator) -> None:
+    """A reaction-scheme-like drawing of circles and arrows (vector, no image)."""
+    from matplotlib.patches import Circle
+
+    ax.set_xlim(0, 4)
+    ax.set_ylim(0, 3)
+    ax.set_axis_off()
+    for x in (0.6, 2.0, 3.4):
+        for _ in range(int(rng.integers(3, 8))):
+            ax.add_patch(Circle((x + rng.normal(0, 0.2), 1.5 + rng.normal(0, 0.3)), rng.uniform(0.05, 0.15),
+                                color="0.3"))
+    for x in (1.1, 2.5):
+        ax.annotate("", xy=(x + 0.5, 1.5), xytext=(x, 1.5), arrowprops={"arrowstyle": "->", "lw": 1})
+
+
+def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob], numbers: list[int],
+                 write: list[int]) -> tuple[dict[tuple[int, int, int], tuple[np.ndarray | None, PanelTruth | None]], float]:
+    """Write archive images `write` and make every panel of `jobs` (a unit of work for one process)."""
+    t0 = time.perf_counter()
+    pixels: dict[int, np.ndarray] = {}
+    for i in write:
+        px = _write_image(Path(archive), images[i], numbers[i])
+        if any(j.image == i for j in jobs):
+            pixels[i] = px
+    out: dict[tuple[int, int, int], tuple[np.ndarray | None, PanelTruth | None]] = {}
+    for job in jobs:
+        rng = np.random.default_rng(job.seed)
+        if job.kind == "archive":
+            assert job.image is not None
+            src = pixels.get(job.image)
+            if src is None:
+                src = image_pixels(images[job.image])
+            out[job.key] = author_panel(src, images[job.image].pixel_size_m, job.size, rng)
+        elif job.kind == "distractor":
+            src, pixel_m = _distractor(job)
+            out[job.key] = author_panel(src, pixel_m, job.size, rng)
+        elif job.kind == "plot" and rng.random() < 0.5:
+            out[job.key] = (_plot(job), None)
+        else:
+            out[job.key] = (None, None)  # drawn as vectors on the page
+    return out, time.perf_counter() - t0
+
+
+# --------------------------------------------------------------------------- the PDFs
+
+
+def _caption(number: str, panels: list[tuple[_PanelJob, ArchiveImage | None]], topic: str) -> str:
+    parts = []
+    for k, (job, img) in enumerate(panels):
+        letter = chr(ord("a") + k)
+        if job.kind == "archive" and img is not None:
+            what = f"{img.technique} image of {_TOPICS[img.texture]}"
+        elif job.kind == "distractor":
+            what = f"SEM image of a reference {topic} sample"
+        elif job.kind == "plot":
+            what = "XRD pattern / size distribution"
+        else:
+            what = "scheme of the synthesis"
+        parts.append(f"({letter}) {what}")
+    return f"Figure {number}. " + "; ".join(parts) + "."
+
+
+def _figure_page(pdf: Any, fig_plan: dict, number: str, caption: str, panels: list[tuple[_PanelJob, Any, Any]],
+                 rng: np.random.Generator) -> list[list[float]]:
+    """Lay out one figure page; return each panel's box in PDF points."""
+    from matplotlib.figure import Figure as MplFigure
+
+    rows, cols = fig_plan["layout"]
+    pw, ph = fig_plan["size"]
+    fig = MplFigure(figsize=_PAGE)
+    left, usable = 0.08, 0.84
+    gutter = float(rng.uniform(0.008, 0.02))
+    cell_w = (usable - gutter * (cols - 1)) / cols
+    cell_h = cell_w * (ph / pw) * _PAGE[0] / _PAGE[1]
+    if rows * cell_h + (rows - 1) * gutter > 0.6:
+        shrink = 0.6 / (rows * cell_h + (rows - 1) * gutter)
+        cell_w, cell_h = cell_w * shrink, cell_h * shrink
+    top = 0.92
+    boxes = []
+    for k, (job, pixels, _truth) in enumerate(panels):
+        r, c = divmod(k, cols)
+        x0 = left + c * (cell_w + gutter)
+        y0 = top - (r + 1) * cell_h - r * gutter * _PAGE[0] / _PAGE[1]
+        ax = fig.add_axes([x0, y0, cell_w, cell_h])
+        prng = np.random.default_rng([job.seed, 3])
+        if pixels is None:
+            if job.kind == "plot":
+                _draw_plot(ax, prng)
+            else:
+                _draw_scheme(ax, prng)
+        else:
+            ax.set_axis_off()
+            if fig_plan["vector"]:
+                # an "image trace": filled grey-level contours, as vector tools turn a bitmap into paths
+                grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+                tw = min(160, grey.shape[1])
+                small = cv2.resize(grey, (tw, round(tw * grey.shape[0] / grey.shape[1])), interpolation=cv2.INTER_AREA)
+                ax.contourf(small[::-1].astype(np.float32), levels=np.linspace(0, 256, 17), cmap="gray",
+                            vmin=0, vmax=255)
+            else:
+                ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation="none", aspect="auto",
+                          extent=(0, pixels.shape[1], pixels.shape[0], 0))
+        letter = chr(ord("a") + k)
+        if not (fig_plan["letters_burned"] and pixels is not None):
+            fig.text(x0 - 0.004, y0 + cell_h, letter, fontsize=11, fontweight="bold", ha="right", va="top")
+        boxes.append([round(x0 * _PAGE[0] * 72, 3), round(y0 * _PAGE[1] * 72, 3),
+                      round((x0 + cell_w) * _PAGE[0] * 72, 3), round((y0 + cell_h) * _PAGE[1] * 72, 3)])
+    bottom = top - rows * cell_h - (rows - 1) * gutter * _PAGE[0] / _PAGE[1]
+    fig.text(0.08, bottom - 0.02, "\n".join(textwrap.wrap(caption, 110)), fontsize=8, va="top")
+    body = " ".join(["The morphology was examined at several magnifications and compared with the reference."] * 4)
+    fig.text(0.08, bottom - 0.12, "\n".join(textwrap.wrap(body, 110)), fontsize=9, va="top")
+    pdf.savefig(fig)
+    return boxes
+
+
+def _write_document(path: Path, title: str, lines: list[str], metadata: dict[str, str],
+                    figures: list[tuple[dict, str, str, list]], rng: np.random.Generator) -> list[list[list[float]]]:
+    """A title page with `lines`, then one page per figure; return the panel boxes per figure."""
+    import matplotlib
+    from matplotlib.backends.backend_pdf import PdfPages
+    from matplotlib.figure import Figure as MplFigure
+
+    buffer = io.BytesIO()
+    boxes = []
+    with matplotlib.rc_context({"image.composite_image": False, "pdf.compression": 6}):
+        with PdfPages(buffer, metadata={"CreationDate": None, "ModDate": None, **metadata}) as pdf:
+            page = MplFigure(figsize=_PAGE)
+            page.text(0.08, 0.92, "\n".join(textwrap.wrap(title, 60)), fontsize=16, fontweight="bold", va="top")
+            page.text(0.08, 0.82, "\n".join(lines), fontsize=10, va="top")
+            abstract = ("Electron micrographs of the samples were acquired at the facility and are shown in the "
+                        "figures below together with size distributions and diffraction data. ") * 3
+            page.text(0.08, 0.7, "\n".join(textwrap.wrap(abstract, 100)), fontsize=9, va="top")
+            pdf.savefig(page)
+            for fig_plan, number, caption, panels in figures:
+                boxes.append(_figure_page(pdf, fig_plan, number, caption, panels, rng))
+    path.write_bytes(buffer.getvalue())
+    return boxes
+
+
+def _write_articles(papers: Path, images: list[ArchiveImage], plans: list[dict], jobs: list[_PanelJob],
+                    made: dict, rng: np.random.Generator) -> list[Article]:
+    by_key = {job.key: job for job in jobs}
+    articles = []
+    for a, plan in enumerate(plans):
+        panel_sources = [images[j.image] for j in jobs if j.key[0] == a and j.image is not None]
+        years = [datetime.fromisoformat(i.acquired_at).year for i in panel_sources] or [2020]
+        year = max(years) + int(rng.integers(1, 3))
+        textures = [i.texture for i in panel_sources] or ["particles"]
+        topic = _TOPICS[max(set(textures), key=textures.count)]
+        title = f"Structure and catalytic behaviour of {topic} studied by electron microscopy ({a + 1})"
+        stem = f"{plan['author']}{year}_{plan['journal']}_{a + 1:03d}"
+        doi = plan["doi"]
+        article = Article(article=doi, stem=stem, title=title, year=year, documents=[])
+        for si in (False, True):
+            fig_ids = [f for f, fp in enumerate(plan["figures"]) if fp["si"] == si]
+            if not fig_ids:
+                continue
+            name = f"{stem}{plan['si_name']}.pdf" if si else f"{stem}.pdf"
+            doc_title = f"Supporting Information for: {title}" if si else title
+            lines = [f"{plan['author']} A., Chen L., Petrova M.", f"{plan['journal']} {year}"]
+            if not si or plan["si_doi"]:
+                lines.append(f"https://doi.org/{doi}")
+            meta = {"Title": doc_title, "Author": plan["author"]}
+            if plan["meta_doi"]:
+                meta["Subject"] = f"doi:{doi}"
+            page_figs = []
+            for n, f in enumerate(fig_ids):
+                fp = plan["figures"][f]
+                number = f"S{n + 1}" if si else str(n + 1)
+                keys = sorted(k for k in by_key if k[0] == a and k[1] == f)
+                panels = []
+                for key in keys:
+                    pixels, truth = made[key]
+                    if pixels is not None and fp["letters_burned"]:
+                        pixels = burn_letter(pixels, chr(ord("a") + key[2]))
+                    panels.append((by_key[key], pixels, truth))
+                caption = _caption(number, [(j, images[j.image] if j.image is not None else None)
+                                            for j, _, _ in panels], topic)
+                page_figs.append((fp, number, caption, panels))
+            boxes = _write_document(papers / name, doc_title, lines, meta, page_figs, rng)
+            article.documents.append(name)
+            for page, ((fp, number, caption, panels), fig_boxes) in enumerate(zip(page_figs, boxes), start=2):
+                figure = Figure(document=name, page=page, number=number, caption=caption,
+                                layout=list(fp["layout"]), vector=fp["vector"])
+                for (job, pixels, truth), box in zip(panels, fig_boxes):
+                    figure.panels.append(Panel(
+                        letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box,
+                        raster=pixels is not None and not fp["vector"],
+                        source=images[job.image].path if job.image is not None else None,
+                        geometry=truth, letter_burned=bool(fp["letters_burned"] and pixels is not None)))
+                article.figures.append(figure)
+        articles.append(article)
+    return articles
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _empty_or_absent(path: Path) -> bool:
+    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
+
+
+def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: int = 2000, seed: int = 0,
+                       size: tuple[int, int] = (1280, 960), panel_px: tuple[int, int] | None = None,
+                       workers: int = 1) -> CorpusTruth:
+    """Write an archive of `images` acquisitions under `archive`, `articles` articles under `out/papers`,
+    and the truth to `out/truth.json`; return the truth.
+
+    `size`: image area of every archive image (tests use 320x240). `panel_px`: range of panel widths
+    in pixels (default 100 px to half the image width, at least 100-160). `workers`: processes
+    rendering images and panels (the output does not depend on it). Both folders must be empty or
+    absent, and neither may lie inside the other.
+    """
+    t0 = time.perf_counter()
+    out, archive = Path(out), Path(archive)
+    for folder in (out, archive):
+        if not _empty_or_absent(folder):
+            raise ConfigError(f"{folder} is not empty: the corpus is written only into a new or empty folder")
+    if articles < 1 or images < 3:
+        raise ConfigError("a figure corpus needs at least 1 article and 3 archive images")
+    archive.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    papers = guard_output(out / PAPERS, [archive], what="article folder", folder=True)
+    if Path(os.path.realpath(archive)).is_relative_to(papers) or Path(os.path.realpath(archive)).is_relative_to(
+            Path(os.path.realpath(out))):
+        raise ConfigError(f"the archive {archive} must not lie inside the corpus folder {out}")
+    papers.mkdir(exist_ok=True)
+    panel_px = panel_px or (100, max(160, size[0] // 2))
+
+    rng = np.random.default_rng([seed, 8])
+    plan = _plan_images(rng, images, size)
+    plans, jobs = _plan_articles(rng, plan, articles, panel_px)
+    numbers = list(range(1, len(plan) + 1))
+    t_plan = time.perf_counter()
+
+    # units of work: images split in chunks, each chunk with the panels made from its images
+    chunk = max(1, math.ceil(len(plan) / max(1, workers * 4)))
+    units = []
+    for start in range(0, len(plan), chunk):
+        write = list(range(start, min(start + chunk, len(plan))))
+        mine = set(write)
+        units.append((write, [j for j in jobs if j.image in mine]))
+    units[-1][1].extend(j for j in jobs if j.image is None)
+    made: dict = {}
+    busy = 0.0
+    if workers <= 1:
+        for write, unit_jobs in units:
+            result, spent = _make_panels(str(archive), plan, unit_jobs, numbers, write)
+            made.update(result)
+            busy += spent
+    else:
+        import multiprocessing
+
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+            futures = [pool.submit(_make_panels, str(archive), plan, unit_jobs, numbers, write)
+                       for write, unit_jobs in units]
+            for future in futures:
+                result, spent = future.result()
+                made.update(result)
+                busy += spent
+    t_images = time.perf_counter()
+
+    written = _write_articles(papers, plan, plans, jobs, made, np.random.default_rng([seed, 9]))
+    truth = CorpusTruth(seed=seed, archive=str(Path(os.path.realpath(archive))), papers=str(papers),
+                        images=plan, articles=written)
+    truth.save(Path(os.path.realpath(out)) / TRUTH_NAME)
+    t_end = time.perf_counter()
+    truth.timings = {"plan_s": t_plan - t0, "images_and_panels_s": t_images - t_plan,
+                     "images_and_panels_cpu_s": busy, "pdfs_s": t_end - t_images, "total_s": t_end - t0}
+    return truth
+
+
+__all__ = ["Article", "ArchiveImage", "CorpusTruth", "Figure", "Panel", "TRUTH_NAME", "image_pixels",
+           "make_figure_corpus"]
