@@ -50,8 +50,8 @@ class IndexSummary:
 
     images: int
     descriptors: int
-    added: int
-    removed: int
+    added: int  # new or changed images read
+    removed: int  # images that left the catalog's present, readable micrographs
     kept: int
     skipped: list[tuple[str, str]]  # (path, why not indexed)
 
@@ -205,7 +205,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
     points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
     _write_generation(folder, images, descriptors, points)
-    removed = sum(1 for image in old.images if image["id"] not in kept_ids)
+    removed = sum(1 for image in old.images if image["id"] not in wanted)
     return IndexSummary(len(images), len(descriptors), len(todo), removed, len(kept_ids), skipped)
 
 

@@ -98,7 +98,7 @@ class PanelMatch:
 
     image_id: int
     path: str
-    score: float
+    score: float  # Fit.score to 2 decimals: what people see is what --min-score compares
     inliers: int
     crop_box_px: tuple[float, float, float, float]
     scale: float
@@ -267,7 +267,7 @@ class Matcher:
         image = self.index.images[fit.position]
         pixel_size = image.get("pixel_size_m")
         return PanelMatch(
-            image_id=image["id"], path=image["path"], score=fit.score, inliers=fit.inliers,
+            image_id=image["id"], path=image["path"], score=round(fit.score, 2), inliers=fit.inliers,
             crop_box_px=fit.crop_box(width, height, image.get("width_px"), image.get("height_px")),
             scale=fit.scale, mirrored=fit.mirrored, inverted=fit.inverted,
             panel_fov_m=pixel_size * width / fit.scale if pixel_size else None,

@@ -1,0 +1,115 @@
+"""`emcensus figures` end to end: scan a real archive, index it, match real article documents (a
+matplotlib PDF, its supplement, a PNG figure, a corrupt PDF), review, accept into the ledger, Table 1."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from emcensus.cli.main import main
+from figures.match_support import area_of, build_archive, figure_pdf, publish
+from support import fingerprint
+
+JSON_KEYS = ["article", "document", "page", "panel_bbox", "image", "score", "inliers", "crop_box_px", "scale",
+             "scale_bar_m", "panel_fov_m", "related"]
+DOI = "10.1234/abc.5"
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    root = tmp_path / "archive" / "SU8230"
+    paths = build_archive(root)
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    figure_pdf(papers / "art1.pdf", [publish(area_of(paths["a"])), publish(area_of(paths["b"]), flip=True)], doi=DOI)
+    figure_pdf(papers / "art1_SI.pdf", [publish(area_of(paths["a_zoom"]), crop=(0.05, 0.05, 0.95, 0.95), width=400)])
+    Image.fromarray(publish(area_of(paths["c"]), gamma=0.7, width=400)).save(papers / "art2.png")
+    (papers / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage")
+    runner = CliRunner()
+    catalog = tmp_path / "census.sqlite"
+
+    def cli(*args: str, ok: bool = True):
+        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    cli("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    return cli, root, paths, papers
+
+
+def _pairs(rows: list[dict]) -> set[tuple[str, str]]:
+    return {(row["article"], Path(row["image"]).stem) for row in rows}
+
+
+def test_index_match_accept_gives_table1_and_touches_no_file(world):
+    cli, root, paths, papers = world
+    archive_before, papers_before = fingerprint(root), fingerprint(papers)
+    assert "8 image(s)" in cli("figures", "index", "--workers", "0").output
+
+    result = cli("figures", "match", str(papers), "--format", "json")
+    rows = json.loads(result.stdout)
+    assert all(list(row) == JSON_KEYS for row in rows)
+    assert _pairs(rows) == {(DOI, "a"), (DOI, "b"), (DOI, "a_zoom"), ("art2", "c")}
+    assert [line for line in result.stderr.splitlines() if "broken.pdf" in line] == [result.stderr.strip()]
+    first = next(row for row in rows if Path(row["image"]).stem == "a")
+    assert first["document"] == str(papers / "art1.pdf") and first["page"] == 1
+    x0, y0, x1, y1 = first["panel_bbox"]
+    assert 0 <= x0 < x1 <= 3.2 * 2 * 72 and 0 <= y0 < y1 <= 3.0 * 72  # PDF points on a 6.4 x 3 inch page
+    assert first["scale"] > 0 and first["inliers"] >= 12 and first["panel_fov_m"] > 0
+    assert Path(first["image"]).stem not in {Path(p).stem for p in first["related"]}
+
+    listed = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert len(listed) == 4 and {row["status"] for row in listed} == {"proposed"}
+    top = max(row["score"] for row in listed)
+    assert "accepted 1 match(es)" in cli("figures", "accept", "--min-score", str(top)).output
+    assert "accepted 3 match(es)" in cli("figures", "accept").output
+
+    table = json.loads(cli("table1", "--format", "json").stdout)
+    total = next(column for column in table["columns"] if column["column"] == "TOTAL")
+    assert (total["acquired_images"], total["articles"], total["published_images"]) == (8, 2, 4)
+    articles = {row["id"]: row for row in json.loads(cli("pubs", "list", "--format", "json").stdout)}
+    assert {key: row["linked_images"] for key, row in articles.items()} == {DOI: 3, "art2": 1}
+    assert fingerprint(root) == archive_before and fingerprint(papers) == papers_before
+
+
+def test_rejected_pair_is_not_proposed_again(world):
+    cli, _, _, papers = world
+    cli("figures", "index", "--workers", "0")
+    cli("figures", "match", str(papers / "art2.png"), "--format", "json")
+    (match,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    cli("figures", "reject", str(match["id"]))
+    cli("figures", "match", str(papers / "art2.png"), "--format", "json")
+    listed = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert [(row["id"], row["status"]) for row in listed] == [(match["id"], "rejected")]
+
+
+def test_rejecting_an_accepted_match_removes_its_ledger_link(world):
+    cli, _, _, papers = world
+    cli("figures", "index", "--workers", "0")
+    cli("figures", "match", str(papers / "art2.png"))
+    cli("figures", "accept")
+    assert json.loads(cli("pubs", "list", "--format", "json").stdout)[0]["linked_images"] == 1
+    (match,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    cli("figures", "reject", str(match["id"]))
+    assert json.loads(cli("pubs", "list", "--format", "json").stdout)[0]["linked_images"] == 0
+
+
+def test_match_without_an_index_says_what_to_run(world):
+    cli, _, _, papers = world
+    result = cli("figures", "match", str(papers), ok=False)
+    assert result.exit_code == 1
+    assert "emcensus figures index" in result.output and "Traceback" not in result.output
+
+
+def test_weaker_candidates_only_with_all_and_never_stored(world):
+    cli, _, _, papers = world
+    cli("figures", "index", "--workers", "0")
+    rows = json.loads(cli("figures", "match", str(papers / "art2.png"), "--all", "--format", "json").stdout)
+    assert [row["weak"] for row in rows][0] is False and all(row["score"] > 0 for row in rows)
+    stored = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert len(stored) == sum(1 for row in rows if not row["weak"])

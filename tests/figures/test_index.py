@@ -1,0 +1,118 @@
+"""The visual index on a real scanned catalog: built beside it, incremental, never writing into the archive."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.figures.index import FigureIndexError, VisualIndex, index_folder, update_index
+from emcensus.outputs import ArchiveWriteError
+from emcensus.scan import RootSpec, scan
+from figures.match_support import HEIGHT, build_archive, scene, shot, write_archive_image
+from support import fingerprint
+
+
+@pytest.fixture
+def scanned(tmp_path: Path):
+    root = tmp_path / "archive" / "SU8230"
+    paths = build_archive(root)
+    catalog_path = tmp_path / "census.sqlite"
+
+    def rescan() -> None:
+        with Catalog(catalog_path) as catalog:
+            scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
+
+    rescan()
+    return root, paths, catalog_path, rescan
+
+
+def _update(catalog_path: Path, workers: int = 0):
+    with Catalog(catalog_path, readonly=True) as catalog:
+        return update_index(catalog, catalog_path, workers=workers)
+
+
+def test_index_holds_every_catalogued_image_beside_the_catalog(scanned):
+    root, paths, catalog_path, _ = scanned
+    before = fingerprint(root)
+    summary = _update(catalog_path)
+    assert (summary.images, summary.added, summary.removed, summary.kept, summary.skipped) == (8, 8, 0, 0, [])
+    folder = index_folder(catalog_path)
+    assert folder == Path(f"{catalog_path}.figures") and folder.is_dir()
+    index = VisualIndex.load(folder)
+    assert sorted(image["path"] for image in index.images) == sorted(map(str, paths.values()))
+    assert index.faiss.ntotal == len(index.descriptors) == summary.descriptors > 8 * 100
+    for position, image in enumerate(index.images):
+        points, descriptors = index.features_of(position)
+        assert image["height_px"] == HEIGHT and image["pixel_size_m"] > 0 and image["year"] == 2016
+        assert len(points) == len(descriptors) == image["count"] > 100
+        assert points[:, 1].max() < HEIGHT  # the data bar below the image area gives no keypoints
+    assert fingerprint(root) == before
+
+
+def test_rerun_reads_only_new_and_changed_images_and_drops_gone_ones(scanned):
+    root, paths, catalog_path, rescan = scanned
+    _update(catalog_path)
+    first = VisualIndex.load(index_folder(catalog_path))
+    unchanged = _update(catalog_path)
+    assert (unchanged.added, unchanged.removed, unchanged.kept) == (0, 0, 8)
+
+    write_archive_image(paths["c"], shot(scene(555), 0, 0, 1.0, seed=1))  # new content, new size or mtime
+    paths["d1"].unlink()
+    paths["d1"].with_suffix(".txt").unlink()
+    rescan()
+    summary = _update(catalog_path)
+    assert (summary.images, summary.added, summary.removed, summary.kept) == (7, 1, 1, 6)
+    index = VisualIndex.load(index_folder(catalog_path))
+    assert str(paths["d1"]) not in {image["path"] for image in index.images}
+    same = next(i for i, image in enumerate(index.images) if image["path"] == str(paths["b"]))
+    before = next(i for i, image in enumerate(first.images) if image["path"] == str(paths["b"]))
+    assert np.array_equal(index.features_of(same)[1], first.features_of(before)[1])  # kept, not re-extracted
+    assert [p.name for p in index_folder(catalog_path).glob("gen-*")] == [
+        (index_folder(catalog_path) / "current").read_text()]  # one generation left
+
+
+def test_unreadable_image_is_one_line_and_tried_again(scanned):
+    root, paths, catalog_path, _ = scanned
+    paths["b"].write_bytes(paths["b"].read_bytes()[:200])  # damaged after the scan
+    summary = _update(catalog_path)
+    assert summary.images == 7 and [path for path, _ in summary.skipped] == [str(paths["b"])]
+    assert "\n" not in summary.skipped[0][1]
+    again = _update(catalog_path)
+    assert again.added == 1 and len(again.skipped) == 1  # not remembered as indexed
+
+
+def test_worker_processes_give_the_same_index(scanned):
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path, workers=0)
+    serial = VisualIndex.load(index_folder(catalog_path))
+    for generation in index_folder(catalog_path).glob("gen-*"):
+        for item in generation.iterdir():
+            item.unlink()
+        generation.rmdir()
+    (index_folder(catalog_path) / "current").unlink()
+    assert _update(catalog_path, workers=2).added == 8
+    parallel = VisualIndex.load(index_folder(catalog_path))
+    assert np.array_equal(parallel.descriptors, serial.descriptors)
+
+
+def test_index_folder_that_leads_into_the_archive_is_refused(scanned):
+    root, _, catalog_path, _ = scanned
+    os.symlink(root, index_folder(catalog_path))
+    before = fingerprint(root)
+    with pytest.raises(ArchiveWriteError):
+        _update(catalog_path)
+    assert fingerprint(root) == before
+
+
+def test_damaged_index_says_to_rebuild(scanned):
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    generation = folder / (folder / "current").read_text()
+    np.save(generation / "points.npy", np.zeros((3, 2), np.float32))
+    with pytest.raises(FigureIndexError, match="figures index"):
+        VisualIndex.load(folder)
