@@ -153,16 +153,19 @@ def iter_figures(path: Path, *, limits: Limits = Limits(), warn: Warn | None = N
 
 
 def _as_uint8(array: np.ndarray) -> np.ndarray:
-    """8-bit grey (H, W) or RGB (H, W, 3); grey when the colour channels are equal (smaller, same content)."""
+    """8-bit grey (H, W) or RGB (H, W, 3), a new C-ordered array; grey when the colour channels are equal
+    (a third of the memory, the same content). The one copy made: the input may be a view of a
+    pdfium bitmap that dies with it."""
     if array.dtype != np.uint8:
         values = array.astype(np.float64)
         low, high = float(values.min()), float(values.max())
         array = ((values - low) * (255.0 / (high - low)) if high > low else values * 0).astype(np.uint8)
     if array.ndim == 3:
         array = array[..., :3] if array.shape[2] >= 3 else array[..., 0]
-    if array.ndim == 3 and (array == array[..., :1]).all():
+    if array.ndim == 3 and np.array_equal(array[..., 0], array[..., 1]) and np.array_equal(array[..., 1],
+                                                                                          array[..., 2]):
         array = array[..., 0]
-    return np.ascontiguousarray(array)
+    return np.array(array, order="C")
 
 
 def _decode_image(handle: BinaryIO, limits: Limits, what: str) -> np.ndarray:
@@ -195,7 +198,7 @@ def _upright(array: np.ndarray, a: float, b: float, c: float, d: float) -> np.nd
 
     PDF image space puts row 0 at the top of the unit square (v = 1); a pixel step along a row moves
     (a, -b) on screen (x right, y down), a step down the rows moves (-c, d). The nearest right-angle
-    orientation makes both steps point right and down.
+    orientation makes both steps point right and down. A view: `_as_uint8` makes the one copy.
     """
     if abs(a) + abs(d) < abs(b) + abs(c):  # columns run vertically on the page: a quarter turn
         array = np.swapaxes(array, 0, 1)
@@ -204,7 +207,7 @@ def _upright(array: np.ndarray, a: float, b: float, c: float, d: float) -> np.nd
         array = array[:, ::-1]
     if d < 0:
         array = array[::-1]
-    return np.ascontiguousarray(array)
+    return array
 
 
 # --- PDF ----------------------------------------------------------------------------------------------
@@ -380,7 +383,7 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfiu
     a, b, c, d, _, _ = matrix.multiply(view.matrix).get()  # as shown, the page's /Rotate included
     try:
         bitmap = obj.get_bitmap()
-        stored = np.array(bitmap.to_numpy())  # a copy: the view dies with the bitmap
+        stored = bitmap.to_numpy()
         if bitmap.format != pdfium_c.FPDFBitmap_Gray and not bitmap.rev_byteorder:
             stored = stored[..., 2::-1]  # BGR(A/x) to RGB
         pixels = _as_uint8(_upright(stored, a, b, c, d))
@@ -402,7 +405,7 @@ def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[B
     if min(x1 - x0, y1 - y0) * scale < limits.min_side:
         return None
     bitmap = page.render(scale=scale, crop=(x0, view.height - y1, view.width - x1, y0), rev_byteorder=True)
-    pixels = _as_uint8(np.array(bitmap.to_numpy()))  # a copy: the view dies with the bitmap
+    pixels = _as_uint8(bitmap.to_numpy())
     box = (x0, y0, x1, y1)
     return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
 
