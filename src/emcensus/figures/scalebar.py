@@ -248,10 +248,11 @@ def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
             x0, y0, x1, y1 = boxes[index]
             keep[index] |= (cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1 and peaks[index] >= faint
                             and stats[index, cv2.CC_STAT_AREA] >= speck)
-        peak = cv2.dilate(np.where(keep, peaks, 0)[labels[cy0:cy1, cx0:cx1]], np.ones((3, 3), np.uint8))
+        # faint parts of glyphs (print over a particle) stay, as grey; other components go
+        crop_labels = labels[cy0:cy1, cx0:cx1]
+        line_ink = np.clip(ink[cy0:cy1, cx0:cx1] / float(np.median(peaks[members])), 0, 1)
         found.append(_Label(
-            (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0),
-            np.where(peak > 0, np.clip(ink[cy0:cy1, cx0:cx1] / np.maximum(peak, 1e-6), 0, 1), 0),
+            (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink),
             [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs], distance,
         ))
     return sorted(found, key=lambda label: label.distance)

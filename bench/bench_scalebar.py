@@ -1,0 +1,71 @@
+"""Published scale bars read from rendered panels (target: >= 95 % right, <= 1 % wrong).
+
+    .venv/bin/python bench/bench_scalebar.py [--panels 200] [--seed 0]
+
+Each panel is a micrograph-like field 100-600 px wide with one bar of either polarity (sometimes on
+a box), its label above, below or beside it in DejaVu Sans (regular or bold), 1-2-5 and other
+values in nm, µm, mm, pm and Å, RGB or grey, after JPEG q40-90 (`figures.barpanels.make_bar_panel`).
+Right: the value read equals the printed one. Wrong: a value that is not. Unread: no value (no bar,
+or a label that did not parse). Length: |bar length - drawn| <= 3 px, over panels where a bar was
+returned.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from collections import Counter
+
+import numpy as np
+
+from emcensus.figures.barpanels import make_bar_panel
+from emcensus.figures.scalebar import read_scale_bar
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panels", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--show", action="store_true", help="print every panel not read right")
+    args = parser.parse_args()
+    if shutil.which("tesseract") is None:
+        raise SystemExit("tesseract is not installed (apt-get install tesseract-ocr): labels cannot be read")
+    rng = np.random.default_rng(args.seed)
+    outcome: Counter[str] = Counter()
+    by_width: dict[str, Counter[str]] = {}
+    length_ok = length_total = 0
+    elapsed = 0.0
+    for _ in range(args.panels):
+        pixels, truth = make_bar_panel(rng)
+        started = time.perf_counter()
+        found = read_scale_bar(pixels)
+        elapsed += time.perf_counter() - started
+        if found is None or found.value_m is None:
+            result = "unread"
+        else:
+            result = "right" if abs(found.value_m / truth.value_m - 1) < 1e-6 else "wrong"
+        if found is not None:
+            length_total += 1
+            length_ok += abs(found.bar_px - truth.bar_px) <= 3
+        outcome[result] += 1
+        band = "100-199 px" if pixels.shape[1] < 200 else "200-399 px" if pixels.shape[1] < 400 else "400-600 px"
+        by_width.setdefault(band, Counter())[result] += 1
+        if args.show and result != "right":
+            print(f"{result:7} {pixels.shape[1]}x{pixels.shape[0]} drawn {truth.label!r} {truth.bar_px} px "
+                  f"{'white' if truth.white else 'black'} -> {found}")
+    n = args.panels
+    print(f"panels: {n} (seed {args.seed})")
+    print(f"right : {outcome['right']:4} ({outcome['right'] / n:6.1%})   target >= 95 %")
+    print(f"wrong : {outcome['wrong']:4} ({outcome['wrong'] / n:6.1%})   target <= 1 %")
+    print(f"unread: {outcome['unread']:4} ({outcome['unread'] / n:6.1%})")
+    print(f"bar length within 3 px: {length_ok}/{length_total} of the bars returned")
+    for band in sorted(by_width):
+        counts = by_width[band]
+        total = sum(counts.values())
+        print(f"  {band}: {counts['right']}/{total} right, {counts['wrong']} wrong")
+    print(f"time: {elapsed / n * 1000:.0f} ms per panel (tesseract runs in a subprocess per label)")
+
+
+if __name__ == "__main__":
+    main()
