@@ -85,6 +85,23 @@ def test_matplotlib_panels_upright_where_drawn(tmp_path: Path) -> None:
         assert "Figure 2. SEM of the gold film" in figure.caption
 
 
+def test_zoomed_axes_give_what_the_reader_sees(tmp_path: Path) -> None:
+    """An image under a clip path (matplotlib axes zoomed in, LaTeX trim/clip): the visible part only."""
+    fig = plt.figure(figsize=(4, 3))
+    ax = fig.add_axes((0.1, 0.2, 0.6, 0.6))
+    ax.imshow(marked(120, 180), cmap="gray", vmin=0, vmax=255, aspect="auto", interpolation="none")
+    ax.set_xlim(-0.5, 89.5)  # the left half of the columns, the top half of the rows
+    ax.set_ylim(59.5, -0.5)
+    ax.set_axis_off()
+    box = points_box(fig, ax)
+    fig.savefig(tmp_path / "zoom.pdf")
+    plt.close(fig)
+    (figure,) = iter_figures(tmp_path / "zoom.pdf")
+    assert figure.bbox == pytest.approx(box, abs=0.5)
+    assert figure.pixels.shape == (60, 90)
+    assert np.abs(figure.pixels.astype(int) - marked(120, 180)[:60, :90]).max() <= 2
+
+
 @pytest.mark.parametrize(("turn", "rotate"), [(turn, 0) for turn in range(8)] + [(5, 90), (4, 180), (1, 270)])
 def test_every_placement_matrix_is_undone(tmp_path: Path, turn: int, rotate: int) -> None:
     """The 8 right-angle placements, and pages turned by /Rotate: the pixels equal what pdfium shows."""
@@ -307,34 +324,36 @@ def test_documents_untouched(tmp_path: Path) -> None:
 
 
 def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
-    """On the corpus generator's articles (article + supplement, a vector-drawn figure): every raster panel
-    is a figure at the truth's place, every document names its article, and the rendered vector figure
-    splits into its micrograph panels."""
+    """On the corpus generator's publications (article + supplement, a vector-drawn figure, a thesis
+    .docx, a slide screenshot): every raster panel of a PDF is a figure at the truth's place, every
+    document names its article, and the rendered figure and the pictures split into their panels."""
     from emcensus.figures.panels import split_panels
     from emcensus.figures.synth import make_figure_corpus
 
-    truth = make_figure_corpus(tmp_path / "out", archive=tmp_path / "archive", articles=2, images=8, seed=3,
-                               size=(320, 240))
+    truth = make_figure_corpus(tmp_path / "out", archive=tmp_path / "archive", articles=2, images=12, seed=3,
+                               size=(320, 240), pictures=True)
     papers = tmp_path / "out" / "papers"
-    checked = {"raster": 0, "vector": 0}
+    checked: dict[str, int] = {}
     for article in truth.articles:
         figures = {doc: list(iter_figures(papers / doc)) for doc in article.documents}
         assert {f.article for found in figures.values() for f in found} == {article.article}
         for figure in article.figures:
-            height = pdfium.PdfDocument(papers / figure.document)[figure.page - 1].get_height()
             on_page = [f for f in figures[figure.document] if f.page == figure.page]
-            if figure.vector:
-                (rendered,) = on_page
-                regions = [rendered.region(box) for box in split_panels(rendered.pixels)]
-            else:
+            kind = "vector" if figure.vector else Path(figure.document).suffix
+            if kind == ".pdf":
                 assert len(on_page) == sum(panel.raster for panel in figure.panels)
                 regions = [f.bbox for f in on_page]
+            else:
+                (whole,) = on_page  # one rendered page or one picture, cut on its gutters
+                regions = [whole.region(box) for box in split_panels(whole.pixels)]
             for panel in figure.panels:
                 if panel.kind != "archive":
                     continue
-                x0, y0, x1, y1 = panel.bbox_pt  # the truth's origin is the page's bottom-left corner
-                expected = (x0, height - y1, x1, height - y0)
-                error = min(max(abs(a - b) for a, b in zip(region, expected)) for region in regions)
-                assert error < (2.0 if figure.vector else 1.0), (figure.document, figure.page, panel.letter)
-                checked["vector" if figure.vector else "raster"] += 1
-    assert checked["raster"] >= 10 and checked["vector"] >= 1
+                x0, y0, x1, y1 = panel.bbox_pt
+                if figure.document.endswith(".pdf"):  # the truth's origin is the page's bottom-left corner
+                    height = pdfium.PdfDocument(papers / figure.document)[figure.page - 1].get_height()
+                    y0, y1 = height - y1, height - y0
+                error = min(max(abs(a - b) for a, b in zip(region, (x0, y0, x1, y1))) for region in regions)
+                assert error < {".pdf": 1.0, "vector": 2.0}.get(kind, 3.0), (figure.document, panel.letter, error)
+                checked[kind] = checked.get(kind, 0) + 1
+    assert checked.keys() == {".pdf", "vector", ".docx", ".png"} and checked[".pdf"] >= 10

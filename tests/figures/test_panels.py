@@ -61,6 +61,14 @@ def test_jpeg_and_colour_figures_cut_within_a_few_pixels() -> None:
     assert split_panels(false_colour[..., ::-1]) == GRID
 
 
+def test_dark_micrograph_on_a_white_page_is_not_cut_along_its_pores() -> None:
+    layout = [(10, 10, 160, 130), (170, 10, 320, 130)]
+    figure = compose(layout, (140, 330), letters=False)
+    figure[10:130, 40:60] = 0  # a black pore band across the whole height of the first panel
+    figure[60:70, 170:320] = 0  # and one across the whole width of the second
+    assert split_panels(figure) == layout
+
+
 def test_one_panel_trimmed_or_whole() -> None:
     single = micrograph(120, 160, 3)
     assert split_panels(single) == [(0, 0, 160, 120)]

@@ -23,7 +23,9 @@ Why each rule:
 
 from __future__ import annotations
 
+import ctypes
 import io
+import math
 import os
 import re
 import zipfile
@@ -381,17 +383,61 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfiu
         return None
     matrix = obj.get_matrix().multiply(_container_matrix(obj))
     a, b, c, d, _, _ = matrix.multiply(view.matrix).get()  # as shown, the page's /Rotate included
+    box = view.box(matrix, 0, 0, 1, 1)  # image space is the unit square
     try:
         bitmap = obj.get_bitmap()
         stored = bitmap.to_numpy()
         if bitmap.format != pdfium_c.FPDFBitmap_Gray and not bitmap.rev_byteorder:
             stored = stored[..., 2::-1]  # BGR(A/x) to RGB
-        pixels = _as_uint8(_upright(stored, a, b, c, d))
+        upright = _upright(stored, a, b, c, d)
+        if min(abs(a) + abs(d), abs(b) + abs(c)) < 1e-3 * max(abs(a) + abs(d), abs(b) + abs(c)):
+            upright, box = _visible(upright, box, _clip_box(obj, view))
+        if min(upright.shape[:2]) < limits.min_side:
+            return None  # clipped to a sliver, or hidden
+        pixels = _as_uint8(upright)
     except pdfium.PdfiumError as exc:
         warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
         return None
-    box = view.box(matrix, 0, 0, 1, 1)  # image space is the unit square
     return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
+
+
+def _clip_box(obj: pdfium.PdfObject, view: _View) -> Box | None:
+    """The box of the clip path an image is drawn under (matplotlib's axes, LaTeX's trim/clip), if any."""
+    clip = pdfium_c.FPDFPageObj_GetClipPath(obj)
+    if not clip:
+        return None
+    outer = _container_matrix(obj)
+    x, y = ctypes.c_float(), ctypes.c_float()
+    result: Box | None = None
+    for index in range(pdfium_c.FPDFClipPath_CountPaths(clip)):  # the clip is where all its paths overlap
+        points = []
+        for number in range(pdfium_c.FPDFClipPath_CountPathSegments(clip, index)):
+            segment = pdfium_c.FPDFClipPath_GetPathSegment(clip, index, number)
+            if segment and pdfium_c.FPDFPathSegment_GetPoint(segment, x, y):
+                points.append((x.value, y.value))
+        if not points:
+            continue
+        xs, ys = zip(*points)
+        box = view.box(outer, min(xs), min(ys), max(xs), max(ys))
+        result = box if result is None else (max(result[0], box[0]), max(result[1], box[1]),
+                                             min(result[2], box[2]), min(result[3], box[3]))
+    return result
+
+
+def _visible(pixels: np.ndarray, box: Box, clip: Box | None) -> tuple[np.ndarray, Box]:
+    """The pixels a reader sees of an upright image under its clip, and their box (whole pixels, outward)."""
+    if clip is None:
+        return pixels, box
+    height, width = pixels.shape[:2]
+    x0, y0, x1, y1 = box
+    sx, sy = (x1 - x0) / width, (y1 - y0) / height
+    left = max(0, math.floor((clip[0] - x0) / sx + 1e-3))
+    top = max(0, math.floor((clip[1] - y0) / sy + 1e-3))
+    right = min(width, math.ceil((clip[2] - x0) / sx - 1e-3))
+    bottom = min(height, math.ceil((clip[3] - y0) / sy - 1e-3))
+    if right <= left or bottom <= top:
+        return pixels[:0, :0], box
+    return pixels[top:bottom, left:right], (x0 + left * sx, y0 + top * sy, x0 + right * sx, y0 + bottom * sy)
 
 
 def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[Box], textpage: pdfium.PdfTextPage,
