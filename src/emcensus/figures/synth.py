@@ -32,7 +32,7 @@ import os
 import textwrap
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -98,8 +98,8 @@ class Panel:
 
     letter: str
     kind: str  # archive | distractor | plot | scheme
-    bbox_pt: list[float]
-    raster: bool  # the page holds an image object for it
+    bbox_pt: list[float]  # PDF points (origin bottom left); in a picture document (.png, .docx) its pixels (top left)
+    raster: bool  # the document holds it as pixels (an image object, or part of the picture)
     source: str | None = None
     geometry: PanelTruth | None = None  # crop, scale, matrix, edits, scale bar, insets
     letter_burned: bool = False
@@ -108,7 +108,7 @@ class Panel:
 @dataclass
 class Figure:
     document: str  # file name under papers/
-    page: int  # from 1
+    page: int  # from 1; 0 in a .docx (no pages)
     number: str  # "2", "S1"
     caption: str
     layout: list[int]
@@ -344,8 +344,12 @@ class _PanelJob:
 
 
 def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_articles: int,
-                   panel_px: tuple[int, int]) -> tuple[list[dict], list[_PanelJob]]:
-    """Decide articles, figures and which archive image each panel shows (about 60 % are published)."""
+                   panel_px: tuple[int, int], pictures: bool) -> tuple[list[dict], list[_PanelJob]]:
+    """Decide articles, figures and which archive image each panel shows (about 60 % are published).
+
+    `pictures`: also a thesis chapter (.docx, the figure pasted as one picture) and a screenshot of a
+    slide (.png), each a publication of its own with one figure of archive panels.
+    """
     order = rng.permutation(len(images))
     published = sorted(order[: max(1, round(len(images) * 0.6))].tolist())
     groups: dict[str, list[int]] = {}
@@ -389,14 +393,24 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
                                       image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))]))
             figures.append({"si": f >= n_main, "layout": [rows, cols], "size": (pw, ph),
                             "vector": False, "letters_burned": rng.random() < 0.5})
-        plans.append({"figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
+        plans.append({"kind": "article", "figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
                       "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
                       "journal": _JOURNALS[int(rng.integers(len(_JOURNALS)))],
                       "si_name": str(rng.choice(["_SI", "-SI", "_supp1"])),
                       "si_doi": rng.random() < 0.5, "meta_doi": rng.random() < 0.5})
     # one figure of the corpus is drawn as vectors (a page render is the only way to see it)
-    if plans:
-        plans[0]["figures"][plans[0]["n_main"] - 1]["vector"] = True
+    plans[0]["figures"][plans[0]["n_main"] - 1]["vector"] = True
+    for kind in ("thesis", "slide") if pictures else ():
+        a = len(plans)
+        rows, cols = LAYOUTS[int(rng.integers(2))]
+        pw = int(rng.integers(panel_px[0], panel_px[1] + 1))
+        size = (pw, round(pw * 0.75))
+        for k in range(rows * cols):
+            jobs.append(_PanelJob(key=(a, 0, k), kind="archive", size=size, seed=int(rng.integers(1 << 31)),
+                                  image=take()))
+        plans.append({"kind": kind, "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
+                      "figures": [{"si": False, "layout": [rows, cols], "size": size, "vector": False,
+                                   "letters_burned": True, "interpolation": "bilinear"}]})
     return plans, jobs
 
 
@@ -457,7 +471,7 @@ def _draw_scheme(ax: Any, rng: np.random.Generator) -> None:
 def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob], numbers: list[int],
                  write: list[int]) -> tuple[dict[tuple[int, int, int], tuple[np.ndarray | None, PanelTruth | None]], float]:
     """Write archive images `write` and make every panel of `jobs` (a unit of work for one process)."""
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     pixels: dict[int, np.ndarray] = {}
     for i in write:
         px = _write_image(Path(archive), images[i], numbers[i])
@@ -479,7 +493,7 @@ def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob]
             out[job.key] = (_plot(job), None)
         else:
             out[job.key] = (None, None)  # drawn as vectors on the page
-    return out, time.perf_counter() - t0
+    return out, time.process_time() - t0
 
 
 # --------------------------------------------------------------------------- the PDFs
@@ -501,27 +515,25 @@ def _caption(number: str, panels: list[tuple[_PanelJob, ArchiveImage | None]], t
     return f"Figure {number}. " + "; ".join(parts) + "."
 
 
-def _figure_page(pdf: Any, fig_plan: dict, number: str, caption: str, panels: list[tuple[_PanelJob, Any, Any]],
-                 rng: np.random.Generator) -> list[list[float]]:
-    """Lay out one figure page; return each panel's box in PDF points."""
-    from matplotlib.figure import Figure as MplFigure
-
+def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, Any]], rng: np.random.Generator,
+                 region: tuple[float, float, float, float]) -> tuple[list[list[float]], float]:
+    """Lay the panels out on a grid with white gutters inside `region` (left, top, width, max height,
+    figure fractions); return each panel's box [x0, y0, x1, y1] in figure fractions and the grid's bottom."""
     rows, cols = fig_plan["layout"]
     pw, ph = fig_plan["size"]
-    fig = MplFigure(figsize=_PAGE)
-    left, usable = 0.08, 0.84
+    fw, fh = fig.get_size_inches()
+    left, top, usable, tallest = region
     gutter = float(rng.uniform(0.008, 0.02))
     cell_w = (usable - gutter * (cols - 1)) / cols
-    cell_h = cell_w * (ph / pw) * _PAGE[0] / _PAGE[1]
-    if rows * cell_h + (rows - 1) * gutter > 0.6:
-        shrink = 0.6 / (rows * cell_h + (rows - 1) * gutter)
+    cell_h = cell_w * (ph / pw) * fw / fh
+    if rows * cell_h + (rows - 1) * gutter > tallest:
+        shrink = tallest / (rows * cell_h + (rows - 1) * gutter)
         cell_w, cell_h = cell_w * shrink, cell_h * shrink
-    top = 0.92
     boxes = []
     for k, (job, pixels, _truth) in enumerate(panels):
         r, c = divmod(k, cols)
         x0 = left + c * (cell_w + gutter)
-        y0 = top - (r + 1) * cell_h - r * gutter * _PAGE[0] / _PAGE[1]
+        y0 = top - (r + 1) * cell_h - r * gutter * fw / fh
         ax = fig.add_axes([x0, y0, cell_w, cell_h])
         prng = np.random.default_rng([job.seed, 3])
         if pixels is None:
@@ -539,19 +551,29 @@ def _figure_page(pdf: Any, fig_plan: dict, number: str, caption: str, panels: li
                 ax.contourf(small[::-1].astype(np.float32), levels=np.linspace(0, 256, 17), cmap="gray",
                             vmin=0, vmax=255)
             else:
-                ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation="none", aspect="auto",
-                          extent=(0, pixels.shape[1], pixels.shape[0], 0))
+                # "none": the PDF keeps the panel's own pixels; a picture is resampled as a screen does
+                ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation=fig_plan.get("interpolation", "none"),
+                          aspect="auto", extent=(0, pixels.shape[1], pixels.shape[0], 0))
         letter = chr(ord("a") + k)
         if not (fig_plan["letters_burned"] and pixels is not None):
             fig.text(x0 - 0.004, y0 + cell_h, letter, fontsize=11, fontweight="bold", ha="right", va="top")
-        boxes.append([round(x0 * _PAGE[0] * 72, 3), round(y0 * _PAGE[1] * 72, 3),
-                      round((x0 + cell_w) * _PAGE[0] * 72, 3), round((y0 + cell_h) * _PAGE[1] * 72, 3)])
-    bottom = top - rows * cell_h - (rows - 1) * gutter * _PAGE[0] / _PAGE[1]
+        boxes.append([x0, y0, x0 + cell_w, y0 + cell_h])
+    return boxes, top - rows * cell_h - (rows - 1) * gutter * fw / fh
+
+
+def _figure_page(pdf: Any, fig_plan: dict, caption: str, panels: list[tuple[_PanelJob, Any, Any]],
+                 rng: np.random.Generator) -> list[list[float]]:
+    """One figure page: the panels, the caption and some text; return each panel's box in PDF points."""
+    from matplotlib.figure import Figure as MplFigure
+
+    fig = MplFigure(figsize=_PAGE)
+    boxes, bottom = _draw_panels(fig, fig_plan, panels, rng, (0.08, 0.92, 0.84, 0.6))
     fig.text(0.08, bottom - 0.02, "\n".join(textwrap.wrap(caption, 110)), fontsize=8, va="top")
     body = " ".join(["The morphology was examined at several magnifications and compared with the reference."] * 4)
     fig.text(0.08, bottom - 0.12, "\n".join(textwrap.wrap(body, 110)), fontsize=9, va="top")
     pdf.savefig(fig)
-    return boxes
+    return [[round(x0 * _PAGE[0] * 72, 3), round(y0 * _PAGE[1] * 72, 3), round(x1 * _PAGE[0] * 72, 3),
+             round(y1 * _PAGE[1] * 72, 3)] for x0, y0, x1, y1 in boxes]
 
 
 def _write_document(path: Path, title: str, lines: list[str], metadata: dict[str, str],
@@ -573,16 +595,159 @@ def _write_document(path: Path, title: str, lines: list[str], metadata: dict[str
             page.text(0.08, 0.7, "\n".join(textwrap.wrap(abstract, 100)), fontsize=9, va="top")
             pdf.savefig(page)
             for fig_plan, number, caption, panels in figures:
-                boxes.append(_figure_page(pdf, fig_plan, number, caption, panels, rng))
+                boxes.append(_figure_page(pdf, fig_plan, caption, panels, rng))
     path.write_bytes(buffer.getvalue())
     return boxes
+
+
+def _displayed(truth: PanelTruth, box: list[float]) -> PanelTruth:
+    """The panel's truth as it appears in a picture, shown `box` wide (pixels) instead of its own size."""
+    d = (box[2] - box[0]) / truth.size_px[0]
+    to_shown = np.array([[d, 0, 0.5 * d - 0.5], [0, d, 0.5 * d - 0.5], [0, 0, 1]])
+    matrix = to_shown @ np.vstack([np.array(truth.matrix), [0, 0, 1]])
+
+    def scaled(values: list) -> list[int]:
+        return [round(v * d) for v in values]
+
+    bar = truth.scale_bar
+    if bar is not None:
+        bar = replace(bar, bar_px=round(bar.bar_px * d, 3), bbox=scaled(bar.bbox), label_bbox=scaled(bar.label_bbox))
+    return replace(truth, size_px=[round(box[2] - box[0]), round(box[3] - box[1])], scale=round(truth.scale * d, 6),
+                   matrix=[[round(float(v), 6) for v in row] for row in matrix[:2]],
+                   edits=[*truth.edits, f"shown at {d:.2f}x"], scale_bar=bar,
+                   insets=[replace(i, bbox_px=scaled(i.bbox_px), region_px=scaled(i.region_px),
+                                   scale=round(i.scale * d, 6)) for i in truth.insets])
+
+
+def _picture(fig_plan: dict, panels: list[tuple[_PanelJob, Any, Any]], rng: np.random.Generator,
+             inches: tuple[float, float], dpi: int, region: tuple[float, float, float, float],
+             title: str | None) -> tuple[bytes, list[list[float]]]:
+    """The figure as a PNG (a slide or a figure pasted into a thesis); panel boxes in its pixels, top left origin."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure as MplFigure
+    from PIL import Image
+
+    fig = MplFigure(figsize=inches, dpi=dpi)
+    FigureCanvasAgg(fig)
+    if title:
+        fig.text(0.05, 0.95, title, fontsize=24, fontweight="bold", va="top")
+    boxes, _ = _draw_panels(fig, fig_plan, panels, rng, region)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+    height, width = rgb.shape[:2]
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue(), [[round(x0 * width, 3), round((1 - y1) * height, 3), round(x1 * width, 3),
+                                round((1 - y0) * height, 3)] for x0, y0, x1, y1 in boxes]
+
+
+_DOCX_TYPES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+               '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+               '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+               '<Default Extension="xml" ContentType="application/xml"/>'
+               '<Default Extension="png" ContentType="image/png"/>'
+               '<Override PartName="/word/document.xml" ContentType="application/'
+               'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _docx(paragraphs: list[str], picture: bytes, size_px: tuple[int, int], caption: str) -> bytes:
+    """A minimal WordprocessingML package: text paragraphs, one inline picture, its caption."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    emu_w = 5_943_600  # 6.5 inches
+    emu_h = round(emu_w * size_px[1] / size_px[0])
+
+    def para(text: str) -> str:
+        return f'<w:p><w:r><w:t xml:space="preserve">{escape(text)}</w:t></w:r></w:p>'
+
+    drawing = (
+        f'<w:p><w:r><w:drawing><wp:inline><wp:extent cx="{emu_w}" cy="{emu_h}"/><wp:docPr id="1" name="Picture 1"/>'
+        '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture"><pic:pic>'
+        '<pic:nvPicPr><pic:cNvPr id="1" name="image1.png"/><pic:cNvPicPr/></pic:nvPicPr>'
+        '<pic:blipFill><a:blip r:embed="rIdImage1"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill>'
+        f'<pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="{emu_w}" cy="{emu_h}"/></a:xfrm>'
+        '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>'
+        '</wp:inline></w:drawing></w:r></w:p>')
+    document = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        f'xmlns:r="{_REL}" xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+        'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+        'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><w:body>'
+        + "".join(para(t) for t in paragraphs) + drawing + para(caption) + "<w:sectPr/></w:body></w:document>")
+    parts = {
+        "[Content_Types].xml": _DOCX_TYPES,
+        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_RELS_NS}">'
+                       f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="word/document.xml"/>'
+                       "</Relationships>",
+        "word/document.xml": document,
+        "word/_rels/document.xml.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                                        f'<Relationships xmlns="{_RELS_NS}"><Relationship Id="rIdImage1" '
+                                        f'Type="{_REL}/image" Target="media/image1.png"/></Relationships>',
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, text in parts.items():
+            package.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text.encode("utf-8"), zipfile.ZIP_DEFLATED)
+        package.writestr(zipfile.ZipInfo("word/media/image1.png", (2020, 1, 1, 0, 0, 0)), picture, zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage],
+                            panels: list[tuple[_PanelJob, Any, Any]], rng: np.random.Generator) -> Article:
+    """A thesis chapter (.docx) or a slide screenshot (.png): a publication named by its file, no DOI."""
+    from PIL import Image
+
+    fp = plan["figures"][0]
+    sources = [images[j.image] for j, _, _ in panels if j.image is not None]
+    year = max(datetime.fromisoformat(i.acquired_at).year for i in sources) + 1
+    topic = _TOPICS[sources[0].texture]
+    caption = _caption("3.1" if plan["kind"] == "thesis" else "1", [(j, images[j.image]) for j, _, _ in panels], topic)
+    if plan["kind"] == "thesis":
+        stem = f"{plan['author']}_PhD_thesis_{year}_chapter3"
+        picture, boxes = _picture(fp, panels, rng, (6.5, 5.2), 150, (0.04, 0.97, 0.92, 0.94), None)
+        name = f"{stem}.docx"
+        size = Image.open(io.BytesIO(picture)).size
+        text = [f"Chapter 3. Electron microscopy of {topic}", f"{plan['author']}, PhD thesis, {year}.",
+                "The samples were imaged at the facility; representative micrographs are shown in Figure 3.1."]
+        (papers / name).write_bytes(_docx(text, picture, size, caption))
+        page, number = 0, "3.1"
+    else:
+        stem = f"{plan['author']}_group_meeting_{year}_slide5"
+        picture, boxes = _picture(fp, panels, rng, (12.8, 7.2), 100, (0.05, 0.85, 0.9, 0.78), f"Results: {topic}")
+        name = f"{stem}.png"
+        (papers / name).write_bytes(picture)
+        page, number = 1, "slide 5"
+    figure = Figure(document=name, page=page, number=number, caption=caption, layout=list(fp["layout"]), vector=False)
+    for (job, pixels, truth), box in zip(panels, boxes):
+        figure.panels.append(Panel(letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box, raster=True,
+                                   source=images[job.image].path if job.image is not None else None,
+                                   geometry=_displayed(truth, box), letter_burned=True))
+    return Article(article=stem, stem=stem, title=f"{plan['kind']}: {topic}", year=year, documents=[name],
+                   figures=[figure])
 
 
 def _write_articles(papers: Path, images: list[ArchiveImage], plans: list[dict], jobs: list[_PanelJob],
                     made: dict, rng: np.random.Generator) -> list[Article]:
     by_key = {job.key: job for job in jobs}
     articles = []
+
+    def gathered(a: int, f: int, fp: dict) -> list[tuple[_PanelJob, Any, Any]]:
+        panels = []
+        for key in sorted(k for k in by_key if k[0] == a and k[1] == f):
+            pixels, truth = made[key]
+            if pixels is not None and fp["letters_burned"]:
+                pixels = burn_letter(pixels, chr(ord("a") + key[2]))
+            panels.append((by_key[key], pixels, truth))
+        return panels
+
     for a, plan in enumerate(plans):
+        if plan["kind"] != "article":
+            articles.append(_write_picture_document(papers, plan, images, gathered(a, 0, plan["figures"][0]), rng))
+            continue
         panel_sources = [images[j.image] for j in jobs if j.key[0] == a and j.image is not None]
         years = [datetime.fromisoformat(i.acquired_at).year for i in panel_sources] or [2020]
         year = max(years) + int(rng.integers(1, 3))
@@ -608,13 +773,7 @@ def _write_articles(papers: Path, images: list[ArchiveImage], plans: list[dict],
             for n, f in enumerate(fig_ids):
                 fp = plan["figures"][f]
                 number = f"S{n + 1}" if si else str(n + 1)
-                keys = sorted(k for k in by_key if k[0] == a and k[1] == f)
-                panels = []
-                for key in keys:
-                    pixels, truth = made[key]
-                    if pixels is not None and fp["letters_burned"]:
-                        pixels = burn_letter(pixels, chr(ord("a") + key[2]))
-                    panels.append((by_key[key], pixels, truth))
+                panels = gathered(a, f, fp)
                 caption = _caption(number, [(j, images[j.image] if j.image is not None else None)
                                             for j, _, _ in panels], topic)
                 page_figs.append((fp, number, caption, panels))
@@ -643,13 +802,14 @@ def _empty_or_absent(path: Path) -> bool:
 
 def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: int = 2000, seed: int = 0,
                        size: tuple[int, int] = (1280, 960), panel_px: tuple[int, int] | None = None,
-                       workers: int = 1) -> CorpusTruth:
+                       pictures: bool = False, workers: int = 1) -> CorpusTruth:
     """Write an archive of `images` acquisitions under `archive`, `articles` articles under `out/papers`,
     and the truth to `out/truth.json`; return the truth.
 
     `size`: image area of every archive image (tests use 320x240). `panel_px`: range of panel widths
     in pixels (default 100 px to half the image width, at least 100-160). `workers`: processes
-    rendering images and panels (the output does not depend on it). Both folders must be empty or
+    rendering images and panels (the output does not depend on it). `pictures`: add a thesis
+    chapter (.docx) and a slide screenshot (.png) beside the PDFs. Both folders must be empty or
     absent, and neither may lie inside the other.
     """
     t0 = time.perf_counter()
@@ -670,7 +830,7 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
 
     rng = np.random.default_rng([seed, 8])
     plan = _plan_images(rng, images, size)
-    plans, jobs = _plan_articles(rng, plan, articles, panel_px)
+    plans, jobs = _plan_articles(rng, plan, articles, panel_px, pictures)
     numbers = list(range(1, len(plan) + 1))
     t_plan = time.perf_counter()
 
@@ -706,6 +866,7 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
                         images=plan, articles=written)
     truth.save(Path(os.path.realpath(out)) / TRUTH_NAME)
     t_end = time.perf_counter()
+    # images_and_panels_cpu_s: CPU seconds of the processes that rendered (a loaded machine inflates wall time)
     truth.timings = {"plan_s": t_plan - t0, "images_and_panels_s": t_images - t_plan,
                      "images_and_panels_cpu_s": busy, "pdfs_s": t_end - t_images, "total_s": t_end - t0}
     return truth
