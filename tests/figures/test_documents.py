@@ -165,6 +165,31 @@ def test_vector_figure_rendered_text_page_not(tmp_path: Path) -> None:
     assert (figure.pixels < 128).any() and (figure.pixels > 250).mean() > 0.5  # drawn lines on white
 
 
+def test_banner_on_every_page_is_one_figure_and_crowded_page_rendered_whole(tmp_path: Path) -> None:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(tmp_path / "paper.pdf") as pages:
+        for number in range(3):
+            fig = plt.figure(figsize=(4, 4))
+            banner = fig.add_axes((0.1, 0.8, 0.8, 0.15))  # the journal's, on every page
+            banner.imshow(marked(40, 200), cmap="gray", interpolation="none")
+            if number == 1:
+                fig.add_axes((0.1, 0.1, 0.6, 0.6)).imshow(marked(), cmap="gray", interpolation="none")
+            pages.savefig(fig)
+            plt.close(fig)
+    assert [(f.page, f.pixels.shape) for f in iter_figures(tmp_path / "paper.pdf")] == [(1, (40, 200)), (2, (60, 90))]
+
+    fig = plt.figure(figsize=(4, 3))
+    fig.add_axes((0.15, 0.15, 0.7, 0.7)).plot(np.arange(20), np.arange(20) ** 2)
+    fig.savefig(tmp_path / "plot.pdf")
+    plt.close(fig)
+    lines: list[str] = []
+    (figure,) = iter_figures(tmp_path / "plot.pdf", limits=Limits(max_page_objects=5), warn=lines.append)
+    assert figure.bbox == pytest.approx((0, 0, 288, 216))
+    assert figure.pixels.shape[:2] == pytest.approx((450, 600), abs=1)  # 150 dpi
+    assert len(lines) == 1 and "objects, more than the 5 walked; the page is rendered whole" in lines[0]
+
+
 def test_supplement_takes_the_article_doi(tmp_path: Path) -> None:
     figure_pdf(tmp_path / "smith2019.pdf")
     figure_pdf(tmp_path / "smith2019_SI.pdf", doi=None)
@@ -230,9 +255,9 @@ def test_page_cap_yields_first_pages_then_one_line(tmp_path: Path) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
     with PdfPages(tmp_path / "thesis.pdf") as pages:
-        for _ in range(3):
+        for number in range(3):
             fig = plt.figure(figsize=(3, 3))
-            fig.add_axes((0.1, 0.1, 0.8, 0.8)).imshow(marked(), cmap="gray")
+            fig.add_axes((0.1, 0.1, 0.8, 0.8)).imshow(marked(60, 90 + number), cmap="gray")
             pages.savefig(fig)
             plt.close(fig)
     seen: list[FigureImage] = []

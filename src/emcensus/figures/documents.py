@@ -12,7 +12,9 @@ Why each rule:
   is left to the matcher's similarity fit.
 * **Vector figures are rendered.** A page without image objects but with drawn content (a plot, a
   figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region.
-* **Everything is bounded.** Pages, pixels per image (a decompression bomb is refused before it is
+* **A figure once.** The same pixels again on a later page (a logo or banner on every page) are
+  not given again; twice on one page (one micrograph, two overlays) they are two panels.
+* **Everything is bounded.** Pages, objects per page (more: the page is rendered whole), pixels per image (a decompression bomb is refused before it is
   decoded), zip members, declared and read sizes, compression ratio (a zip bomb .pptx is one clear
   line). A corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes
   on with its other documents.
@@ -24,6 +26,7 @@ Why each rule:
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import io
 import math
 import os
@@ -67,6 +70,7 @@ class Limits:
     min_side: int = 32  # smaller images are logos, icons and bullets, not figures
     render_dpi: float = 150.0
     min_drawn_objects: int = 8  # a page with fewer paths (rules, a box) is text, not a figure
+    max_page_objects: int = 20_000  # a page with more (a plot of 10^6 points) is rendered whole, not walked
     max_members: int = 10_000
     max_member_bytes: int = 256 << 20
     max_total_bytes: int = 1 << 30
@@ -316,11 +320,16 @@ def _pdf_figures(path: Path, handle: BinaryIO, limits: Limits, warn: Warn) -> It
         total = len(pdf)
         article = _pdf_article(path, pdf, limits)
         found = 0
+        seen: dict[bytes, int] = {}  # pixels -> page: a logo or banner on every page is given once
         for index in range(min(total, limits.max_pages)):
             page = pdf[index]
             textpage = page.get_textpage()
             try:
                 for figure in _page_figures(path, page, index + 1, textpage, article, limits, warn):
+                    digest = hashlib.blake2b(repr(figure.pixels.shape).encode(), digest_size=16)
+                    digest.update(figure.pixels)
+                    if seen.setdefault(digest.digest(), index) != index:
+                        continue  # the same image twice on one page (two panels, other overlays) is kept
                     found += 1
                     yield figure
             finally:
@@ -341,6 +350,15 @@ def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfiu
     view = _View.of(page)
     images = 0
     drawn: list[Box] = []
+    count = pdfium_c.FPDFPage_CountObjects(page)
+    if count > limits.max_page_objects:
+        warn(f"{path} page {number}: {count:,} objects, more than the {limits.max_page_objects:,} walked; "
+             "the page is rendered whole")
+        figure = _render_drawing(path, page, number, [(0.0, 0.0, view.width, view.height)], textpage, view, article,
+                                 limits)
+        if figure is not None:
+            yield figure
+        return
     for obj in page.get_objects(max_depth=15):
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images += 1
