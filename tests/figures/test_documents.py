@@ -131,6 +131,27 @@ def test_every_placement_matrix_is_undone(tmp_path: Path, turn: int, rotate: int
     assert np.corrcoef(ours.ravel(), rendered.ravel().astype(float))[0, 1] > 0.9
 
 
+def test_strips_and_tiles_are_one_image_again(tmp_path: Path) -> None:
+    """Some writers cut an image into strips (each stored upside down here) or tiles: one figure again."""
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(300, 300)
+    whole = marked(60, 90)
+    pieces = [(whole[row:row + 6], 40, 250 - row) for row in range(0, 60, 6)]  # 10 strips of 6 rows, 1 pt a row
+    pieces += [(whole[:, col:col + 30], 160 + col, 190) for col in range(0, 90, 30)]  # 3 tiles side by side
+    for pixels, left, top in pieces:
+        image = pdfium.PdfImage.new(pdf)
+        image.set_bitmap(pdfium.PdfBitmap.from_pil(Image.fromarray(np.ascontiguousarray(pixels[::-1]))))
+        height, width = pixels.shape
+        image.set_matrix(pdfium.PdfMatrix(width, 0, 0, -height, left, top))  # flipped, as LaTeX does
+        page.insert_obj(image)
+    page.gen_content()
+    pdf.save(tmp_path / "strips.pdf")
+    figures = list(iter_figures(tmp_path / "strips.pdf"))
+    assert [f.bbox for f in figures] == [(40, 50, 130, 110), (160, 110, 250, 170)]
+    for figure in figures:
+        assert np.array_equal(figure.pixels, whole)
+
+
 def test_latex_style_form_xobject(tmp_path: Path) -> None:
     """A PDF figure included into another page (LaTeX \\includegraphics): matrices compose through the form."""
     figure_pdf(tmp_path / "figure.pdf")

@@ -14,9 +14,11 @@ Why each rule:
   figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region.
 * **A figure once.** The same pixels again on a later page (a logo or banner on every page) are
   not given again; twice on one page (one micrograph, two overlays) they are two panels.
-* **Everything is bounded.** Pages, objects per page (more: the page is rendered whole), pixels per image (a decompression bomb is refused before it is
-  decoded), zip members, declared and read sizes, compression ratio (a zip bomb .pptx is one clear
-  line). A corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes
+* **Strips are joined.** An image some writer cut into strips or tiles (abutting, as wide in points
+  and pixels) is one figure again.
+* **Everything is bounded.** Pages, objects per page (more: the page is rendered whole), pixels
+  per image (a decompression bomb is refused before it is decoded), zip members, declared and read
+  sizes, compression ratio (a zip bomb .pptx is one clear line). A corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes
   on with its other documents.
 * **One article per paper.** The article is the DOI in the document's metadata or first pages, else
   the file stem; `X_SI.pdf`, `X-SI.pdf`, `X_supp*.pdf` belong to article `X` (the DOI of `X.pdf`
@@ -359,16 +361,20 @@ def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfiu
         if figure is not None:
             yield figure
         return
+    pieces: list[tuple[Box, np.ndarray]] = []
     for obj in page.get_objects(max_depth=15):
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images += 1
-            figure = _image_object(path, obj, number, textpage, view, article, limits, warn)
-            if figure is not None:
-                yield figure
+            piece = _image_object(path, obj, number, view, limits, warn)
+            if piece is not None:
+                pieces.append(piece)
         elif obj.type in (pdfium_c.FPDF_PAGEOBJ_PATH, pdfium_c.FPDF_PAGEOBJ_SHADING):
             x0, y0, x1, y1 = view.box(_container_matrix(obj), *obj.get_bounds())
             if (x1 - x0) * (y1 - y0) < 0.8 * view.width * view.height:  # not the page's background
                 drawn.append((x0, y0, x1, y1))
+    for box, pixels in _join_strips(pieces):
+        if min(pixels.shape[:2]) >= limits.min_side:  # a strip left alone is a rule or a border, not a figure
+            yield FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
     if images == 0 and len(drawn) >= limits.min_drawn_objects:
         figure = _render_drawing(path, page, number, drawn, textpage, view, article, limits)
         if figure is not None:
@@ -386,14 +392,15 @@ def _container_matrix(obj: pdfium.PdfObject) -> pdfium.PdfMatrix:
     return matrix
 
 
-def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfium.PdfTextPage, view: _View,
-                  article: str, limits: Limits, warn: Warn) -> FigureImage | None:
+def _image_object(path: Path, obj: pdfium.PdfImage, number: int, view: _View, limits: Limits,
+                  warn: Warn) -> tuple[Box, np.ndarray] | None:
+    """An image object's box and its pixels as shown; strips (a side under `min_side`) too, to be joined."""
     try:
         width, height = obj.get_px_size()
     except pdfium.PdfiumError:
         warn(f"{path} page {number}: an image without a size; skipped")
         return None
-    if min(width, height) < limits.min_side:
+    if max(width, height) < limits.min_side:
         return None
     if width * height > limits.max_pixels:
         warn(f"{path} page {number}: a {width}x{height} px image, more than the {limits.max_pixels:,} pixels "
@@ -410,13 +417,36 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, textpage: pdfiu
         upright = _upright(stored, a, b, c, d)
         if min(abs(a) + abs(d), abs(b) + abs(c)) < 1e-3 * max(abs(a) + abs(d), abs(b) + abs(c)):
             upright, box = _visible(upright, box, _clip_box(obj, view))
-        if min(upright.shape[:2]) < limits.min_side:
-            return None  # clipped to a sliver, or hidden
-        pixels = _as_uint8(upright)
+        if upright.size == 0:
+            return None  # hidden by its clip
+        return box, _as_uint8(upright)
     except pdfium.PdfiumError as exc:
         warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
         return None
-    return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
+
+
+def _join_strips(pieces: list[tuple[Box, np.ndarray]]) -> list[tuple[Box, np.ndarray]]:
+    """One image again from the strips or tiles some PDF writers cut it into: pieces that abut edge to
+    edge, as wide (or as high) in points and in pixels, are concatenated; the result in reading order."""
+    for axis in (0, 1):  # strips one above the other, then tiles side by side
+        lo, hi = (0, 2) if axis == 0 else (1, 3)  # the box's sides across the joining direction
+        start, end = (1, 3) if axis == 0 else (0, 2)  # and along it
+        joined: list[tuple[Box, np.ndarray]] = []
+        for box, pixels in sorted(pieces, key=lambda piece: (piece[0][lo], piece[0][start])):
+            if joined:
+                last_box, last = joined[-1]
+                if (abs(last_box[lo] - box[lo]) < 0.5 and abs(last_box[hi] - box[hi]) < 0.5
+                        and abs(last_box[end] - box[start]) < 0.5 and last.shape[1 - axis] == pixels.shape[1 - axis]):
+                    if last.ndim != pixels.ndim:  # a grey strip among colour ones
+                        last, pixels = (np.dstack([part] * 3) if part.ndim == 2 else part for part in (last, pixels))
+                    merged = list(last_box)
+                    merged[end] = box[end]
+                    joined[-1] = ((merged[0], merged[1], merged[2], merged[3]),
+                                  np.concatenate([last, pixels], axis=axis))
+                    continue
+            joined.append((box, pixels))
+        pieces = joined
+    return sorted(pieces, key=lambda piece: (piece[0][1], piece[0][0]))
 
 
 def _clip_box(obj: pdfium.PdfObject, view: _View) -> Box | None:
