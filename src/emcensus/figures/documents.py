@@ -18,8 +18,8 @@ Why each rule:
   and pixels) is one figure again.
 * **Everything is bounded.** Pages, objects per page (more: the page is rendered whole), pixels
   per image (a decompression bomb is refused before it is decoded), zip members, declared and read
-  sizes, compression ratio (a zip bomb .pptx is one clear line). A corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes
-  on with its other documents.
+  sizes, compression ratio (a zip bomb .pptx is one clear line). A corrupt, encrypted or
+  image-less PDF raises `FigureError` with one line; the caller goes on with its other documents.
 * **One article per paper.** The article is the DOI in the document's metadata or first pages, else
   the file stem; `X_SI.pdf`, `X-SI.pdf`, `X_supp*.pdf` belong to article `X` (the DOI of `X.pdf`
   beside it when the supplement names none).
