@@ -47,6 +47,8 @@ INK_THRESHOLD = 0.4
 MAX_SIDE_PX = 2000
 #: Bar candidates whose labels are tried, best first.
 MAX_CANDIDATES = 5
+#: Text lines near a bar that are OCRed, nearest first.
+LINES_PER_BAR = 3
 #: Text height (px) a label is upscaled to before OCR.
 OCR_TEXT_PX = 40
 
@@ -155,8 +157,7 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
     tophat = cv2.morphologyEx(padded, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (1, vertical)))
     tophat = tophat[pad:-pad, pad:-pad]
     lines = cv2.morphologyEx(tophat, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (horizontal, 1)))
-    count, _, stats, _ = cv2.connectedComponentsWithStats((lines >= MIN_CONTRAST).astype(np.uint8), connectivity=8)
-    pieces = sorted((int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats[1:count] if h < vertical)
+    pieces = sorted(box for box in _stacked_runs(lines >= MIN_CONTRAST, horizontal) if box[3] - box[1] < vertical)
     bars = []
     for x0, y0, x1, y1 in _merge_collinear(pieces):
         thickness = y1 - y0
@@ -174,6 +175,32 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
         score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2))
         bars.append(_Bar(left, right, y0, y1, white, contrast, score))
     return bars
+
+
+def _stacked_runs(binary: np.ndarray, min_length: int) -> list[Box]:
+    """Boxes of horizontal runs stacked row on row with nearly the same extent: a bar's rows. Unlike
+    connected components, a particle touching the bar does not join it (its rows are shorter)."""
+    edges = np.diff(np.pad(binary.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    open_stacks: list[list[int]] = []  # [x0, y0, x1, y1, last x0, last x1]
+    done: list[list[int]] = []
+    for y in range(binary.shape[0]):
+        starts, ends = np.flatnonzero(edges[y] == 1), np.flatnonzero(edges[y] == -1)
+        following = []
+        for x0, x1 in zip(starts.tolist(), ends.tolist()):
+            if x1 - x0 < min_length:
+                continue
+            for stack in open_stacks:
+                overlap = min(x1, stack[5]) - max(x0, stack[4])
+                if stack[3] == y and overlap >= 0.8 * max(x1 - x0, stack[5] - stack[4]):
+                    open_stacks.remove(stack)
+                    stack[:] = [min(x0, stack[0]), stack[1], max(x1, stack[2]), y + 1, x0, x1]
+                    break
+            else:
+                stack = [x0, y, x1, y + 1, x0, x1]
+            following.append(stack)
+        done.extend(open_stacks)
+        open_stacks = following
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1, _, _ in done + open_stacks]
 
 
 def _merge_collinear(pieces: list[Box]) -> list[Box]:
@@ -364,19 +391,18 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
     unread: ScaleBar | None = None
     for bar in candidates[:MAX_CANDIDATES]:
-        lines = _label_lines(bright if bar.white else dark, bar)
-        if not lines:
-            continue
-        label = lines[0]
-        try:
-            value, text, note = _read(label)
-        except OcrUnavailableError as exc:
-            value, text, note = None, None, f"label not read: {exc}"
-        found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
-        if value is not None:
-            return _scaled(found, shrink)
-        if text is None or _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
-            unread = unread or found
+        for label in _label_lines(bright if bar.white else dark, bar)[:LINES_PER_BAR]:
+            try:
+                value, text, note = _read(label)
+            except OcrUnavailableError as exc:
+                value, text, note = None, None, f"label not read: {exc}"
+            found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
+            if value is not None:
+                return _scaled(found, shrink)
+            if text is None or _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
+                unread = unread or found
+            if text is None:
+                break
     return _scaled(unread, shrink) if unread else None
 
 
