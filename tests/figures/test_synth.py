@@ -51,8 +51,10 @@ def _portable(truth: CorpusTruth) -> dict:
 
 
 def test_same_seed_same_bytes_other_seed_other_corpus(tmp_path: Path) -> None:
+    # the second run renders in two processes: the output does not depend on that
     made = [make_figure_corpus(tmp_path / f"out{k}", archive=tmp_path / f"arch{k}", articles=2, images=9, seed=s,
-                               size=(160, 120), panel_px=(100, 120)) for k, s in enumerate((5, 5, 6))]
+                               size=(160, 120), panel_px=(100, 120), workers=w)
+            for k, (s, w) in enumerate(((5, 1), (5, 2), (6, 1)))]
     first, second = _files(tmp_path / "arch0"), _files(tmp_path / "arch1")
     assert len(first) == 18 and first == second  # 9 TIFFs + 9 sidecars, byte for byte
     assert _files(tmp_path / "out0" / "papers") == _files(tmp_path / "out1" / "papers")
@@ -219,6 +221,33 @@ def test_thesis_docx_and_slide_screenshot(corpus: CorpusTruth) -> None:
             assert right > 0.5, (figure.document, panel.letter, g.edits)
 
 
+def test_stitched_montage_shows_both_tiles(corpus: CorpusTruth) -> None:
+    montages = [(a, f, p) for a, f, p in corpus.panels() if p.kind == "montage"]
+    assert montages
+    scores: list[float] = []
+    for article, figure, panel in montages:
+        first, second = (corpus_image(corpus, part.source) for part in panel.montage)
+        assert first.group == second.group and first.relation == "tiles" and panel.source == first.path
+        assert {first.path, second.path} <= set(corpus.ledger()[article.article])
+        if figure.vector or "false colour" in panel.geometry.edits:
+            continue
+        page = pdfium.PdfDocument(Path(corpus.papers) / figure.document)[figure.page - 1]
+        _, pixels = min(_images_on_page(page), key=lambda o: sum(abs(a - b) for a, b in zip(o[0], panel.bbox_pt)))
+        shown = cv2.GaussianBlur(pixels.astype(np.float32), (0, 0), 1)
+        for part, image in zip(panel.montage, (first, second)):
+            x0, y0, x1, y1 = part.crop_box_px
+            assert -1e-6 <= x0 < x1 <= image.width + 1e-6  # each tile shows a part of itself
+            # the panel columns this tile covers, through its own matrix
+            m = np.array(part.matrix)
+            cols = sorted(round(float(m[0] @ [x, (y0 + y1) / 2, 1])) for x in (x0, x1 - 1))
+            lo, hi = max(cols[0], 0), min(cols[1], pixels.shape[1])
+            if hi - lo < 12:
+                continue
+            expected = _warped(image_pixels(image), part.matrix, panel.geometry.scale, panel.geometry.size_px)
+            scores.append(abs(_corr(expected[:, lo:hi], shown[:, lo:hi])))  # a bar or label may cover a strip
+    assert len(scores) >= 2 and min(scores) > 0.4 and np.mean(scores) > 0.8
+
+
 def corpus_group(corpus: CorpusTruth, path: str) -> str:
     return next(img.group for img in corpus.images if img.path == path)
 
@@ -247,7 +276,7 @@ def test_truth_ledger_groups_and_kinds(corpus: CorpusTruth) -> None:
     assert len(corpus.pairs()) == sum(len(v) for v in ledger.values())
     kinds = {p.kind for _, _, p in corpus.panels()}
     assert {"archive", "distractor"} <= kinds and kinds & {"plot", "scheme"}
-    assert {img.relation for img in corpus.images} == {"single", "repeat", "series"}
+    assert {img.relation for img in corpus.images} == {"single", "repeat", "series", "tiles"}
     # a series or repeats shown side by side in one figure
     side = [f for a in corpus.articles for f in a.figures
             if len({corpus_group(corpus, p.source) for p in f.panels if p.source}) < len([p for p in f.panels if p.source])]

@@ -54,6 +54,8 @@ DOI_PREFIX = "10.5555/emc."
 
 #: Panel layouts (rows, columns) of a figure.
 LAYOUTS = ((1, 2), (2, 2), (2, 3))
+#: Stage step between two tiles, in field widths (15 % overlap for stitching).
+TILE_STEP = 0.85
 #: Relative magnifications of a series (the lowest first).
 SERIES_STEPS = ((1, 2, 5), (1, 2.5, 10), (1, 5, 10), (1, 2, 10))
 _PAGE = (8.27, 11.69)  # A4, inches
@@ -75,7 +77,7 @@ class ArchiveImage:
     path: str  # POSIX, relative to the archive folder
     sidecar: str
     group: str  # repeat/series group; a single image is a group of one
-    relation: str  # single | repeat | series
+    relation: str  # single | repeat | series | tiles
     texture: str
     instrument: str
     technique: str
@@ -93,6 +95,16 @@ class ArchiveImage:
 
 
 @dataclass
+class MontagePart:
+    """One archive tile of a stitched panel: where it lies in the stitch, and its own map into the panel."""
+
+    source: str
+    offset_px: list[float]  # the tile's origin in the stitched image (the panel geometry's source pixels)
+    crop_box_px: list[float]  # the part of the tile the panel shows, tile pixels
+    matrix: list[list[float]]  # 2x3, tile pixel -> panel pixel
+
+
+@dataclass
 class Panel:
     """One panel of a figure. `source` is the archive image shown (None: distractor, plot, scheme)."""
 
@@ -103,6 +115,7 @@ class Panel:
     source: str | None = None
     geometry: PanelTruth | None = None  # crop, scale, matrix, edits, scale bar, insets
     letter_burned: bool = False
+    montage: list[MontagePart] = field(default_factory=list)  # a stitched panel: every tile it shows
 
 
 @dataclass
@@ -150,6 +163,7 @@ class CorpusTruth:
         for a, _, p in self.panels():
             if p.source is not None:
                 out[a.article].add(p.source)
+            out[a.article].update(part.source for part in p.montage)
         return {k: sorted(v) for k, v in out.items()}
 
     def pairs(self) -> set[tuple[str, str]]:
@@ -157,7 +171,7 @@ class CorpusTruth:
         return {(a, str(self.image_path(rel))) for a, rels in self.ledger().items() for rel in rels}
 
     def groups(self) -> dict[str, list[str]]:
-        """Group id -> relative paths of its images (repeats and series: what `related` should list)."""
+        """Group id -> relative paths of its images (repeats, series, tiles: what `related` should list)."""
         out: dict[str, list[str]] = {}
         for img in self.images:
             out.setdefault(img.group, []).append(img.path)
@@ -185,7 +199,8 @@ class CorpusTruth:
                 bar = g.pop("scale_bar")
                 insets = [InsetTruth(**i) for i in g.pop("insets")]
                 g = PanelTruth(**g, scale_bar=ScaleBarTruth(**bar) if bar else None, insets=insets)
-            return Panel(**p, geometry=g)
+            montage = [MontagePart(**m) for m in p.pop("montage")]
+            return Panel(**p, geometry=g, montage=montage)
 
         articles = []
         for a in data["articles"]:
@@ -204,18 +219,21 @@ def _fov_m(technique: str, magnification: float) -> float:
 
 
 def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> list[ArchiveImage]:
-    """Decide every acquisition: about 40 % singles, 25 % in repeats, 35 % in magnification series."""
+    """Decide every acquisition: about 35 % singles, 22 % in repeats, 30 % in magnification series and
+    13 % in pairs of tiles (two fields side by side overlapping by 15 %, which authors stitch)."""
     width, height = size
     images: list[ArchiveImage] = []
     counters: dict[str, int] = {}
     group_no = 0
     while len(images) < n:
         left = n - len(images)
-        relation = str(rng.choice(["single", "repeat", "series"], p=[0.4, 0.25, 0.35]))
+        relation = str(rng.choice(["single", "repeat", "series", "tiles"], p=[0.35, 0.22, 0.3, 0.13]))
         if relation == "repeat":
             count = min(left, int(rng.integers(2, 4)))
         elif relation == "series":
             count = min(left, 3)
+        elif relation == "tiles":
+            count = min(left, 2)
         else:
             count = 1
         if count == 1:
@@ -228,7 +246,7 @@ def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> lis
         detector = None if technique == "TEM" else _SEM_DETECTORS[int(rng.integers(len(_SEM_DETECTORS)))]
         lo, hi = (4.0, 5.2) if technique == "TEM" else (3.3, 4.7)
         base_mag = nice_magnification(10 ** rng.uniform(lo, hi))
-        base_fov = float(rng.uniform(0.35, 0.6))  # scene units at the base magnification
+        base_fov = float(rng.uniform(0.35, 0.6) if relation != "tiles" else rng.uniform(0.25, 0.4))  # scene units
         when = datetime(year, int(rng.integers(1, 13)), int(rng.integers(1, 29)), int(rng.integers(8, 18)),
                         int(rng.integers(60)), int(rng.integers(60)))
         user = _USERS[int(rng.integers(len(_USERS)))]
@@ -237,7 +255,8 @@ def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> lis
         scene_seed = int(rng.integers(1 << 31))
         bits = 16 if technique == "TEM" and rng.random() < 0.5 else 8
         steps = SERIES_STEPS[int(rng.integers(len(SERIES_STEPS)))] if relation == "series" else (1,) * count
-        cx = float(rng.uniform(base_fov / 2 + 0.02, 1 - base_fov / 2 - 0.02))
+        reach = base_fov * (TILE_STEP if relation == "tiles" else 0)  # the second tile lies to the right
+        cx = float(rng.uniform(base_fov / 2 + 0.02, 1 - base_fov / 2 - reach - 0.02))
         cy = float(rng.uniform(base_fov / 2 + 0.02, 1 - base_fov / 2 - 0.02))
         for k in range(count):
             mag = base_mag if relation != "series" else nice_magnification(base_mag * steps[k])
@@ -246,6 +265,8 @@ def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> lis
             if relation == "series" and k:
                 room = base_fov * 0.3 - fov / 2  # the zoomed field stays inside the middle of the overview
                 x, y = cx + float(rng.uniform(-1, 1)) * max(room, 0), cy + float(rng.uniform(-1, 1)) * max(room, 0)
+            elif relation == "tiles" and k:
+                x += TILE_STEP * fov
             elif relation == "repeat" and k:
                 x += float(rng.uniform(-0.5, 0.5)) * fov / width  # drift of a fraction of a pixel
                 y += float(rng.uniform(-0.5, 0.5)) * fov / width
@@ -341,6 +362,7 @@ class _PanelJob:
     seed: int
     image: int | None = None
     texture: str | None = None
+    partner: int | None = None  # the second tile of a stitched panel
 
 
 def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_articles: int,
@@ -356,6 +378,7 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
     for i in published:
         groups.setdefault(images[i].group, []).append(i)
     multi = [g for g in groups.values() if len(g) > 1]
+    tiles = [g for g in multi if images[g[0]].relation == "tiles" and len(g) == 2]
     unused = list(published)
     rng.shuffle(unused)
     plans: list[dict] = []
@@ -382,6 +405,15 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
                     sources[k] = i
                     if i in unused:
                         unused.remove(i)
+            partners: list[int | None] = [None] * n
+            free = [k for k in range(n) if sources[k] is None]
+            if tiles and len(free) > 1 and rng.random() < 0.3:  # two tiles stitched into one panel
+                k = free[-1]
+                sources[k], partners[k] = tiles[int(rng.integers(len(tiles)))]
+                kinds[k] = "montage"
+                for i in (sources[k], partners[k]):
+                    if i in unused:
+                        unused.remove(i)
             odd = int(rng.integers(n))
             if sources[odd] is None:
                 roll = rng.random()
@@ -390,7 +422,8 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
                 if kinds[k] == "archive" and sources[k] is None:
                     sources[k] = take()
                 jobs.append(_PanelJob(key=(a, f, k), kind=kinds[k], size=(pw, ph), seed=int(rng.integers(1 << 31)),
-                                      image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))]))
+                                      image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))],
+                                      partner=partners[k]))
             figures.append({"si": f >= n_main, "layout": [rows, cols], "size": (pw, ph),
                             "vector": False, "letters_burned": rng.random() < 0.5})
         plans.append({"kind": "article", "figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
@@ -468,6 +501,41 @@ def _draw_scheme(ax: Any, rng: np.random.Generator) -> None:
         ax.annotate("", xy=(x + 0.5, 1.5), xytext=(x, 1.5), arrowprops={"arrowstyle": "->", "lw": 1})
 
 
+def _tile_offset(first: ArchiveImage, second: ArchiveImage) -> int:
+    """Where the second tile starts in the stitch, in the first tile's pixels (the stage step)."""
+    return round((second.view[0] - first.view[0]) / (first.view[2] / first.width))
+
+
+def _stitch(first: ArchiveImage, second: ArchiveImage, left: np.ndarray, right: np.ndarray, size: tuple[int, int],
+            rng: np.random.Generator) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Two tiles joined in the middle of their overlap, and a panel box across the seam."""
+    dx = _tile_offset(first, second)
+    height, width = left.shape
+    seam = dx + (width - dx) // 2
+    stitched = np.concatenate([left[:, :seam], right[:, seam - dx:]], axis=1)
+    cw = min(float(rng.uniform(0.5, 0.9)) * stitched.shape[1], height * size[0] / size[1])
+    ch = min(cw * size[1] / size[0], float(height))
+    x0 = float(rng.uniform(max(0.0, seam - 0.8 * cw), min(stitched.shape[1] - cw, seam - 0.2 * cw)))
+    y0 = float(rng.uniform(0, max(0.0, height - ch)))
+    return stitched, (x0, y0, x0 + cw, y0 + ch)
+
+
+def _montage_parts(first: ArchiveImage, second: ArchiveImage, truth: PanelTruth) -> list[MontagePart]:
+    """Each tile's share of a stitched panel: its part of the crop box and its own matrix."""
+    dx = _tile_offset(first, second)
+    seam = dx + (first.width - dx) // 2
+    x0, y0, x1, y1 = truth.crop_box_px
+    m = np.vstack([np.array(truth.matrix), [0, 0, 1]])
+    parts = []
+    for img, offset, lo, hi in ((first, 0, x0, min(x1, seam)), (second, dx, max(x0, seam), x1)):
+        to_stitch = np.array([[1, 0, offset], [0, 1, 0], [0, 0, 1]], float)
+        parts.append(MontagePart(
+            source=img.path, offset_px=[float(offset), 0.0],
+            crop_box_px=[round(lo - offset, 3), y0, round(hi - offset, 3), y1],
+            matrix=[[round(float(v), 6) for v in row] for row in (m @ to_stitch)[:2]]))
+    return parts
+
+
 def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob], numbers: list[int],
                  write: list[int]) -> tuple[dict[tuple[int, int, int], tuple[np.ndarray | None, PanelTruth | None]], float]:
     """Write archive images `write` and make every panel of `jobs` (a unit of work for one process)."""
@@ -475,7 +543,7 @@ def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob]
     pixels: dict[int, np.ndarray] = {}
     for i in write:
         px = _write_image(Path(archive), images[i], numbers[i])
-        if any(j.image == i for j in jobs):
+        if any(i in (j.image, j.partner) for j in jobs):
             pixels[i] = px
     out: dict[tuple[int, int, int], tuple[np.ndarray | None, PanelTruth | None]] = {}
     for job in jobs:
@@ -486,6 +554,12 @@ def _make_panels(archive: str, images: list[ArchiveImage], jobs: list[_PanelJob]
             if src is None:
                 src = image_pixels(images[job.image])
             out[job.key] = author_panel(src, images[job.image].pixel_size_m, job.size, rng)
+        elif job.kind == "montage":
+            assert job.image is not None and job.partner is not None
+            tiles = [pixels.get(i) for i in (job.image, job.partner)]
+            tiles = [t if t is not None else image_pixels(images[i]) for t, i in zip(tiles, (job.image, job.partner))]
+            stitched, box = _stitch(images[job.image], images[job.partner], tiles[0], tiles[1], job.size, rng)
+            out[job.key] = author_panel(stitched, images[job.image].pixel_size_m, job.size, rng, box=box)
         elif job.kind == "distractor":
             src, pixel_m = _distractor(job)
             out[job.key] = author_panel(src, pixel_m, job.size, rng)
@@ -505,6 +579,8 @@ def _caption(number: str, panels: list[tuple[_PanelJob, ArchiveImage | None]], t
         letter = chr(ord("a") + k)
         if job.kind == "archive" and img is not None:
             what = f"{img.technique} image of {_TOPICS[img.texture]}"
+        elif job.kind == "montage" and img is not None:
+            what = f"stitched {img.technique} images of {_TOPICS[img.texture]}"
         elif job.kind == "distractor":
             what = f"SEM image of a reference {topic} sample"
         elif job.kind == "plot":
@@ -787,7 +863,9 @@ def _write_articles(papers: Path, images: list[ArchiveImage], plans: list[dict],
                         letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box,
                         raster=pixels is not None and not fp["vector"],
                         source=images[job.image].path if job.image is not None else None,
-                        geometry=truth, letter_burned=bool(fp["letters_burned"] and pixels is not None)))
+                        geometry=truth, letter_burned=bool(fp["letters_burned"] and pixels is not None),
+                        montage=_montage_parts(images[job.image], images[job.partner], truth)
+                        if job.partner is not None else []))
                 article.figures.append(figure)
         articles.append(article)
     return articles
