@@ -122,8 +122,8 @@ class Panel:
 class Figure:
     document: str  # file name under papers/
     page: int  # from 1; 0 in a .docx (no pages)
-    number: str  # "2", "S1"
-    caption: str
+    number: str  # "2", "S1", "3.1", "slide 5"
+    caption: str  # as the document's text gives it ("" for a screenshot: its text is pixels)
     layout: list[int]
     vector: bool  # drawn as vectors: no image object on the page
     panels: list[Panel] = field(default_factory=list)
@@ -797,7 +797,8 @@ def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage]
         name = f"{stem}.png"
         (papers / name).write_bytes(picture)
         page, number = 1, "slide 5"
-    figure = Figure(document=name, page=page, number=number, caption=caption, layout=list(fp["layout"]), vector=False)
+    figure = Figure(document=name, page=page, number=number, caption=caption if plan["kind"] == "thesis" else "",
+                    layout=list(fp["layout"]), vector=False)
     for (job, pixels, truth), box in zip(panels, boxes):
         figure.panels.append(Panel(letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box, raster=True,
                                    source=images[job.image].path if job.image is not None else None,
