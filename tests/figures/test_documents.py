@@ -301,16 +301,39 @@ def write_zip(path: Path, members: dict[str, bytes]) -> None:
 
 
 def test_docx_with_pasted_png(tmp_path: Path) -> None:
+    body = ("<w:document><w:body><w:p><w:r><w:t>Chapter 3</w:t></w:r></w:p>"
+            '<w:p><w:r><w:drawing><a:blip r:embed="rId7"/></w:drawing></w:r></w:p>'
+            "<w:p><w:r><w:t xml:space=\"preserve\">Figure 3.2. TEM of the </w:t></w:r><w:r><w:t>Pt &amp; Pd"
+            "</w:t></w:r><w:r><w:t> parti</w:t></w:r><w:r><w:t>cles.</w:t></w:r></w:p></w:body></w:document>")
     write_zip(tmp_path / "thesis.docx", {
         "[Content_Types].xml": b'<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
                                b'content-types"><Default Extension="png" ContentType="image/png"/></Types>',
-        "word/document.xml": b"<w:document><w:body><w:p><w:r><w:t>Chapter 3</w:t></w:r></w:p></w:body></w:document>",
+        "word/document.xml": body.encode(),
+        "word/_rels/document.xml.rels": b'<Relationships><Relationship Id="rId7" Type="image" '
+                                        b'Target="media/image1.png"/></Relationships>',
         "word/media/image1.png": png_bytes(marked()),
         "word/media/logo.png": png_bytes(np.zeros((8, 8), np.uint8)),  # a bullet: not a figure
     })
     (figure,) = iter_figures(tmp_path / "thesis.docx")
     assert np.array_equal(figure.pixels, marked())
     assert (figure.page, figure.bbox, figure.article) == (0, (0.0, 0.0, 90.0, 60.0), "thesis")
+    assert figure.caption == "Figure 3.2. TEM of the Pt & Pd particles."
+
+    write_zip(tmp_path / "chapter.docx", {  # a DOI in the document's properties names the article
+        "docProps/core.xml": f"<cp:coreProperties><dc:identifier>doi:{DOI}</dc:identifier>".encode(),
+        "word/media/image1.png": png_bytes(marked()),
+    })
+    assert [f.article for f in iter_figures(tmp_path / "chapter.docx")] == [DOI]
+
+
+def test_odp_picture_on_its_slide(tmp_path: Path) -> None:
+    content = ('<office:document-content><draw:page draw:name="p1"><text:p>Outline</text:p></draw:page>'
+               '<draw:page draw:name="p2"><text:p>SEM of the <text:span>catalyst</text:span></text:p>'
+               '<draw:frame><draw:image xlink:href="Pictures/10000.png"/></draw:frame></draw:page>'
+               "</office:document-content>")
+    write_zip(tmp_path / "talk.odp", {"content.xml": content.encode(), "Pictures/10000.png": png_bytes(marked())})
+    (figure,) = iter_figures(tmp_path / "talk.odp")
+    assert (figure.page, figure.caption, figure.article) == (2, "SEM of the catalyst", "talk")
 
 
 def test_pptx_picture_on_its_slide_with_the_slide_text(tmp_path: Path) -> None:
@@ -372,7 +395,8 @@ def test_documents_untouched(tmp_path: Path) -> None:
 def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
     """On the corpus generator's publications (article + supplement, a vector-drawn figure, a thesis
     .docx, a slide screenshot): every raster panel of a PDF is a figure at the truth's place, every
-    document names its article, and the rendered figure and the pictures split into their panels."""
+    document names its article, every figure carries its whole caption, and the rendered figure and
+    the pictures split into their panels."""
     from emcensus.figures.panels import split_panels
     from emcensus.figures.synth import make_figure_corpus
 
@@ -385,6 +409,8 @@ def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
         assert {f.article for found in figures.values() for f in found} == {article.article}
         for figure in article.figures:
             on_page = [f for f in figures[figure.document] if f.page == figure.page]
+            for found in on_page if not figure.document.endswith(".png") else ():  # a screenshot has no text
+                assert "".join(figure.caption.split()) in "".join(found.caption.split())
             kind = "vector" if figure.vector else Path(figure.document).suffix
             if kind == ".pdf":
                 assert len(on_page) == sum(panel.raster for panel in figure.panels)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import html
 import io
 import math
 import os
@@ -293,27 +294,56 @@ class _View:
         return (min(xs), self.height - max(ys), max(xs), self.height - min(ys))
 
 
-def _caption(textpage: pdfium.PdfTextPage, view: _View, box: Box, limits: Limits) -> str:
-    """The whole text lines just below the figure and across its width (where captions are printed),
-    else the page's text."""
-    left, _, right, bottom = box
-    lines: list[tuple[Box, list[float]]] = []  # each line: shown box, and its union in page space
+_CAPTION_START = re.compile(r"\b(?:supplementary\s+)?fig(?:ure)?\.?\s*S?\d", re.IGNORECASE)
+
+
+def _text_lines(textpage: pdfium.PdfTextPage, view: _View) -> list[tuple[Box, str]]:
+    """The page's text lines top to bottom, each with its box on the shown page: runs at one height
+    (cut at a ligature or a font change) joined when they follow each other, not across a gap."""
     rects = [textpage.get_rect(index) for index in range(textpage.count_rects())]
-    shown = sorted(((view.box(pdfium.PdfMatrix(), *rect), rect) for rect in rects),
-                   key=lambda line: (round(line[0][1]), line[0][0]))
-    for (x0, y0, x1, y1), (l, b, r, t) in shown:
-        if lines and abs(lines[-1][0][1] - y0) < 2 and x0 - lines[-1][0][2] < 12:  # one line cut into runs
-            (lx0, ly0, lx1, ly1), (ll, lb, lr, lt) = lines[-1]
-            lines[-1] = ((lx0, min(ly0, y0), max(lx1, x1), max(ly1, y1)),
-                         [min(ll, l), min(lb, b), max(lr, r), max(lt, t)])
+    shown = sorted(((view.box(pdfium.PdfMatrix(), *rect), rect) for rect in rects), key=lambda run: run[0][1])
+    bands: list[list[tuple[Box, tuple[float, float, float, float]]]] = []
+    for run in shown:
+        if bands and abs(bands[-1][0][0][1] - run[0][1]) < 2:
+            bands[-1].append(run)
         else:
-            lines.append(((x0, y0, x1, y1), [l, b, r, t]))
-    below = [rect for (x0, y0, x1, y1), rect in lines
-             if x1 > left and x0 < right and bottom - 2 < y1 and y0 < bottom + 150]
-    text = " ".join(textpage.get_text_bounded(left=l - 0.5, bottom=b - 0.5, right=r + 0.5, top=t + 0.5)
-                    for l, b, r, t in below)
-    text = " ".join(text.split()) or " ".join(textpage.get_text_range().split())
-    return text[:limits.max_caption_chars]
+            bands.append([run])
+    lines: list[tuple[Box, list[float]]] = []  # shown box, and the line's union in page space
+    for band in bands:
+        first = len(lines)
+        for (x0, y0, x1, y1), (l, b, r, t) in sorted(band, key=lambda run: run[0][0]):
+            if len(lines) > first and x0 - lines[-1][0][2] < 12:
+                (lx0, ly0, lx1, ly1), (ll, lb, lr, lt) = lines[-1]
+                lines[-1] = ((lx0, min(ly0, y0), max(lx1, x1), max(ly1, y1)),
+                             [min(ll, l), min(lb, b), max(lr, r), max(lt, t)])
+            else:
+                lines.append(((x0, y0, x1, y1), [l, b, r, t]))
+    texts = ((box, " ".join(textpage.get_text_bounded(left=l - 0.5, bottom=b - 0.5, right=r + 0.5,
+                                                      top=t + 0.5).split())) for box, (l, b, r, t) in lines)
+    return [(box, text) for box, text in texts if text]
+
+
+def _caption(lines: list[tuple[Box, str]], box: Box, limits: Limits) -> str:
+    """The caption printed below a figure: the block of lines starting "Figure N" / "Fig. N" below it
+    and across its width (a grid of panels: below the whole grid), else the lines just below it."""
+    left, _, right, bottom = box
+    below = [(line, text) for line, text in lines if line[2] > left and line[0] < right and line[3] > bottom - 2]
+    starts = ((line, text, _CAPTION_START.search(text)) for line, text in below if line[1] < bottom + 400)
+    # "Figure N" opens its line; a few characters before it are an axis label or a letter printed over it
+    found = next(((line, text[hit.start():]) for line, text, hit in starts if hit and hit.start() < 16), None)
+    if found is None:
+        return " ".join(text for line, text in below if line[1] < bottom + 150)[:limits.max_caption_chars]
+    start, opening = found
+    chosen: list[str] = []
+    previous = start
+    for line, text in lines:  # the block from "Figure N" down, in the caption's column
+        if line[1] < start[1] or line[2] <= start[0] or line[0] >= start[2] or len(chosen) == 40:
+            continue
+        if chosen and line[1] - previous[3] > 0.8 * (previous[3] - previous[1]):  # a paragraph's gap
+            break
+        chosen.append(opening if line == start else text)
+        previous = line
+    return " ".join(chosen)[:limits.max_caption_chars]
 
 
 def _pdf_figures(path: Path, handle: BinaryIO, limits: Limits, warn: Warn) -> Iterator[FigureImage]:
@@ -350,18 +380,26 @@ def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfiu
                   limits: Limits, warn: Warn) -> Iterator[FigureImage]:
     """The page's image objects; the page rendered over its drawing when it has none."""
     view = _View.of(page)
-    images = 0
-    drawn: list[Box] = []
     count = pdfium_c.FPDFPage_CountObjects(page)
     if count > limits.max_page_objects:
         warn(f"{path} page {number}: {count:,} objects, more than the {limits.max_page_objects:,} walked; "
              "the page is rendered whole")
-        figure = _render_drawing(path, page, number, [(0.0, 0.0, view.width, view.height)], textpage, view, article,
-                                 limits)
-        if figure is not None:
-            yield figure
-        return
+        figures = _render_drawing(page, [(0.0, 0.0, view.width, view.height)], view, limits)
+    else:
+        figures = _page_objects(path, page, number, view, limits, warn)
+    if figures:
+        lines = _text_lines(textpage, view)
+        page_text = " ".join(text for _, text in lines)[:limits.max_caption_chars]
+        for box, pixels in figures:
+            yield FigureImage(str(path), number, box, pixels, article, _caption(lines, box, limits) or page_text)
+
+
+def _page_objects(path: Path, page: pdfium.PdfPage, number: int, view: _View, limits: Limits,
+                  warn: Warn) -> list[tuple[Box, np.ndarray]]:
+    """The boxes and pixels of a page's images (strips joined), else of its drawing, rendered."""
+    images = 0
     pieces: list[tuple[Box, np.ndarray]] = []
+    drawn: list[Box] = []
     for obj in page.get_objects(max_depth=15):
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images += 1
@@ -372,13 +410,10 @@ def _page_figures(path: Path, page: pdfium.PdfPage, number: int, textpage: pdfiu
             x0, y0, x1, y1 = view.box(_container_matrix(obj), *obj.get_bounds())
             if (x1 - x0) * (y1 - y0) < 0.8 * view.width * view.height:  # not the page's background
                 drawn.append((x0, y0, x1, y1))
-    for box, pixels in _join_strips(pieces):
-        if min(pixels.shape[:2]) >= limits.min_side:  # a strip left alone is a rule or a border, not a figure
-            yield FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
     if images == 0 and len(drawn) >= limits.min_drawn_objects:
-        figure = _render_drawing(path, page, number, drawn, textpage, view, article, limits)
-        if figure is not None:
-            yield figure
+        return _render_drawing(page, drawn, view, limits)
+    return [(box, pixels) for box, pixels in _join_strips(pieces)
+            if min(pixels.shape[:2]) >= limits.min_side]  # a strip left alone is a rule or a border
 
 
 def _container_matrix(obj: pdfium.PdfObject) -> pdfium.PdfMatrix:
@@ -488,8 +523,8 @@ def _visible(pixels: np.ndarray, box: Box, clip: Box | None) -> tuple[np.ndarray
     return pixels[top:bottom, left:right], (x0 + left * sx, y0 + top * sy, x0 + right * sx, y0 + bottom * sy)
 
 
-def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[Box], textpage: pdfium.PdfTextPage,
-                    view: _View, article: str, limits: Limits) -> FigureImage | None:
+def _render_drawing(page: pdfium.PdfPage, drawn: list[Box], view: _View,
+                    limits: Limits) -> list[tuple[Box, np.ndarray]]:
     """The drawn region of a page without images, rendered: a figure exported as vectors."""
     x0 = max(0.0, min(box[0] for box in drawn) - 2)
     y0 = max(0.0, min(box[1] for box in drawn) - 2)
@@ -497,11 +532,9 @@ def _render_drawing(path: Path, page: pdfium.PdfPage, number: int, drawn: list[B
     y1 = min(view.height, max(box[3] for box in drawn) + 2)
     scale = limits.render_dpi / 72.0
     if min(x1 - x0, y1 - y0) * scale < limits.min_side:
-        return None
+        return []
     bitmap = page.render(scale=scale, crop=(x0, view.height - y1, view.width - x1, y0), rev_byteorder=True)
-    pixels = _as_uint8(bitmap.to_numpy())
-    box = (x0, y0, x1, y1)
-    return FigureImage(str(path), number, box, pixels, article, _caption(textpage, view, box, limits))
+    return [((x0, y0, x1, y1), _as_uint8(bitmap.to_numpy()))]
 
 
 # --- .docx / .pptx / .odp -----------------------------------------------------------------------------
@@ -534,28 +567,83 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, limits: Limi
 
 
 _SLIDE_RELS = re.compile(r"^ppt/slides/_rels/slide(\d+)\.xml\.rels$")
-_TARGET = re.compile(r'Target="([^"]+)"')
-_RUN_TEXT = re.compile(r"<a:t>([^<]*)</a:t>")
+_RELATION = re.compile(r"<Relationship\b[^>]*>")
+_ATTRIBUTE = re.compile(r'(\w+)="([^"]*)"')
+_PPT_TEXT = re.compile(r"<a:t>([^<]*)</a:t>")
+_WORD_PARAGRAPH = re.compile(r"<w:p[ >].*?</w:p>", re.DOTALL)
+_WORD_TEXT = re.compile(r"<w:t(?: [^>]*)?>([^<]*)</w:t>")
+_WORD_PICTURE = re.compile(r'r:embed="([^"]+)"')
+_ODF_PAGE = re.compile(r"<draw:page\b.*?</draw:page>", re.DOTALL)
+_ODF_PICTURE = re.compile(r'xlink:href="(Pictures/[^"]+)"')
+_TAG = re.compile(r"<[^>]+>")
+_CORE_VALUES = re.compile(r"<(?:dc:identifier|dc:subject|dc:description|cp:keywords|dc:title)>([^<]*)<")
 
 
-def _slides_of_media(archive: zipfile.ZipFile, limits: Limits) -> tuple[dict[str, int], dict[int, str]]:
-    """Which slide first shows each media file, and each slide's text: a .pptx's page and caption."""
-    slide_of: dict[str, int] = {}
-    text_of: dict[int, str] = {}
-    for member in archive.infolist():
-        found = _SLIDE_RELS.match(member.filename)
-        if not found:
-            continue
-        slide = int(found.group(1))
-        rels = _read_member(archive, member, limits).decode("utf-8", "replace")
-        for target in _TARGET.findall(rels):
-            name = "ppt/" + os.path.normpath(target.replace("../", "", 1)) if target.startswith("../") else target
-            slide_of[name] = min(slide, slide_of.get(name, slide))
-        slide_name = f"ppt/slides/slide{slide}.xml"
-        if slide_name in archive.NameToInfo:
-            xml = _read_member(archive, archive.getinfo(slide_name), limits).decode("utf-8", "replace")
-            text_of[slide] = " ".join(" ".join(_RUN_TEXT.findall(xml)).split())[:limits.max_caption_chars]
-    return slide_of, text_of
+def _xml(archive: zipfile.ZipFile, name: str, limits: Limits) -> str:
+    """A member's XML text, empty when it is absent."""
+    if name not in archive.NameToInfo:
+        return ""
+    return _read_member(archive, archive.getinfo(name), limits).decode("utf-8", "replace")
+
+
+def _text(fragments: list[str], limits: Limits, joiner: str = " ") -> str:
+    """Text runs as one line of text (Word cuts words into runs: they join with nothing)."""
+    return html.unescape(" ".join(joiner.join(fragments).split()))[:limits.max_caption_chars]
+
+
+def _relations(xml: str, folder: str) -> dict[str, str]:
+    """Relationship id -> member name, targets resolved against the part's folder (`word/`, `ppt/slides/`)."""
+    found = {}
+    for tag in _RELATION.findall(xml):
+        attributes = dict(_ATTRIBUTE.findall(tag))
+        if "Id" in attributes and "Target" in attributes and attributes.get("TargetMode") != "External":
+            found[attributes["Id"]] = os.path.normpath(os.path.join(folder, attributes["Target"])).replace(os.sep, "/")
+    return found
+
+
+def _office_places(archive: zipfile.ZipFile, suffix: str, limits: Limits) -> tuple[dict[str, tuple[int, str]], str]:
+    """Where each picture sits (slide or page, 0 where there are none) with its caption, and the text
+    searched for a DOI (the document's metadata and its first paragraphs)."""
+    places: dict[str, tuple[int, str]] = {}
+    metadata = _xml(archive, "docProps/core.xml", limits) + _xml(archive, "meta.xml", limits)
+    head = " ".join(_CORE_VALUES.findall(metadata))
+    if suffix == ".pptx":
+        for member in sorted(archive.infolist(), key=lambda m: m.filename):
+            found = _SLIDE_RELS.match(member.filename)
+            if not found:
+                continue
+            slide = int(found.group(1))
+            caption = _text(_PPT_TEXT.findall(_xml(archive, f"ppt/slides/slide{slide}.xml", limits)), limits)
+            for name in _relations(_xml(archive, member.filename, limits), "ppt/slides").values():
+                if slide < places.get(name, (slide + 1, ""))[0]:
+                    places[name] = (slide, caption)
+    elif suffix == ".docx":
+        relations = _relations(_xml(archive, "word/_rels/document.xml.rels", limits), "word")
+        paragraphs = _WORD_PARAGRAPH.findall(_xml(archive, "word/document.xml", limits))
+        texts = [_text(_WORD_TEXT.findall(paragraph), limits, "") for paragraph in paragraphs]
+        head += " " + " ".join(texts[:20])
+        for index, paragraph in enumerate(paragraphs):
+            for rid in _WORD_PICTURE.findall(paragraph):
+                if rid in relations:
+                    places.setdefault(relations[rid], (0, _word_caption(texts, index)))
+    elif suffix in (".odp", ".odt"):
+        content = _xml(archive, "content.xml", limits)
+        pages = _ODF_PAGE.findall(content) if suffix == ".odp" else [content]
+        for number, xml in enumerate(pages, 1):
+            caption = _text([_TAG.sub(" ", xml)], limits) if suffix == ".odp" else ""
+            for name in _ODF_PICTURE.findall(xml):
+                places.setdefault(name, (number if suffix == ".odp" else 0, caption))
+    return places, head
+
+
+def _word_caption(texts: list[str], index: int) -> str:
+    """The caption of a picture in paragraph `index`: a paragraph beside it that starts "Fig", else
+    the next paragraph with text."""
+    near = [i for i in (index, index + 1, index - 1, index + 2, index - 2) if 0 <= i < len(texts)]
+    for i in near:
+        if texts[i].lower().startswith("fig"):
+            return texts[i]
+    return next((texts[i] for i in range(index, min(len(texts), index + 3)) if texts[i]), "")
 
 
 def _office_figures(path: Path, handle: BinaryIO, media: str, limits: Limits, warn: Warn) -> Iterator[FigureImage]:
@@ -567,10 +655,10 @@ def _office_figures(path: Path, handle: BinaryIO, media: str, limits: Limits, wa
     with archive:
         _check_zip(path, archive, limits)
         try:
-            slide_of, text_of = _slides_of_media(archive, limits) if media == "ppt/media/" else ({}, {})
+            places, head = _office_places(archive, path.suffix.lower(), limits)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
             raise FigureError(f"{path}: a damaged member ({exc}); not read") from exc
-        article = article_id(path, "")
+        article = article_id(path, head)
         found = 0
         for member in archive.infolist():
             name = member.filename
@@ -583,11 +671,10 @@ def _office_figures(path: Path, handle: BinaryIO, media: str, limits: Limits, wa
                 continue
             if min(pixels.shape[:2]) < limits.min_side:
                 continue
-            slide = slide_of.get(name, 0)
+            page, caption = places.get(name, (0, ""))
             height, width = pixels.shape[:2]
             found += 1
-            yield FigureImage(str(path), slide, (0.0, 0.0, float(width), float(height)), pixels, article,
-                              text_of.get(slide, ""))
+            yield FigureImage(str(path), page, (0.0, 0.0, float(width), float(height)), pixels, article, caption)
         if not found:
             raise FigureError(f"{path}: no pictures in {media}")
 
