@@ -286,6 +286,11 @@ def test_page_cap_yields_first_pages_then_one_line(tmp_path: Path) -> None:
         seen.extend(iter_figures(tmp_path / "thesis.pdf", limits=Limits(max_pages=2)))
     assert [f.page for f in seen] == [1, 2]
     assert "3 pages, more than the 2 read" in one_line(exc)
+    seen.clear()
+    with pytest.raises(FigureError) as exc:
+        seen.extend(iter_figures(tmp_path / "thesis.pdf", limits=Limits(max_seconds=0)))
+    assert [f.page for f in seen] == [1]
+    assert "stopped before page 2 of 3: reading took more than 0 s; figures up to page 1 only" in one_line(exc)
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

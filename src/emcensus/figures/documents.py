@@ -16,7 +16,7 @@ Why each rule:
   not given again; twice on one page (one micrograph, two overlays) they are two panels.
 * **Strips are joined.** An image some writer cut into strips or tiles (abutting, as wide in points
   and pixels) is one figure again.
-* **Everything is bounded.** Pages, objects per page (more: the page is rendered whole), pixels
+* **Everything is bounded.** Pages, time (between pages), objects per page (more: the page is rendered whole), pixels
   per image (a decompression bomb is refused before it is decoded), zip members, declared and read
   sizes, compression ratio (a zip bomb .pptx is one clear line). A corrupt, encrypted or
   image-less PDF raises `FigureError` with one line; the caller goes on with its other documents.
@@ -34,6 +34,7 @@ import io
 import math
 import os
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ class Limits:
     """How much one document may cost: the bounds that keep a hostile file to one clear line."""
 
     max_pages: int = 1000
+    max_seconds: float = 120.0  # reading one document (not the caller's time between figures)
     max_pixels: int = 50_000_000  # per image; a 7k x 7k figure, 200 MB decoded as BGRA
     min_side: int = 32  # smaller images are logos, icons and bullets, not figures
     render_dpi: float = 150.0
@@ -353,20 +355,27 @@ def _pdf_figures(path: Path, handle: BinaryIO, limits: Limits, warn: Warn) -> It
         article = _pdf_article(path, pdf, limits)
         found = 0
         seen: dict[bytes, int] = {}  # pixels -> page: a logo or banner on every page is given once
+        spent = 0.0
         for index in range(min(total, limits.max_pages)):
+            if spent > limits.max_seconds:
+                raise FigureError(f"{path}: stopped before page {index + 1} of {total:,}: reading took more than "
+                                  f"{limits.max_seconds:g} s; figures up to page {index:,} only")
+            started = time.perf_counter()
             page = pdf[index]
             textpage = page.get_textpage()
             try:
-                for figure in _page_figures(path, page, index + 1, textpage, article, limits, warn):
-                    digest = hashlib.blake2b(repr(figure.pixels.shape).encode(), digest_size=16)
-                    digest.update(figure.pixels)
-                    if seen.setdefault(digest.digest(), index) != index:
-                        continue  # the same image twice on one page (two panels, other overlays) is kept
-                    found += 1
-                    yield figure
+                figures = list(_page_figures(path, page, index + 1, textpage, article, limits, warn))
             finally:
                 textpage.close()
                 page.close()
+            spent += time.perf_counter() - started
+            for figure in figures:
+                digest = hashlib.blake2b(repr(figure.pixels.shape).encode(), digest_size=16)
+                digest.update(figure.pixels)
+                if seen.setdefault(digest.digest(), index) != index:
+                    continue  # the same image twice on one page (two panels, other overlays) is kept
+                found += 1
+                yield figure
         if total > limits.max_pages:
             raise FigureError(f"{path}: {total:,} pages, more than the {limits.max_pages:,} read; "
                               f"figures of the first {limits.max_pages:,} only")
