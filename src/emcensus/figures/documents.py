@@ -14,12 +14,17 @@ Why each rule:
   figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region.
 * **A figure once.** The same pixels again on a later page (a logo or banner on every page) are
   not given again; twice on one page (one micrograph, two overlays) they are two panels.
-* **Strips are joined.** An image some writer cut into strips or tiles (abutting, as wide in points
-  and pixels) is one figure again.
-* **Everything is bounded.** Pages, time (between pages), objects per page (more: the page is rendered whole), pixels
-  per image (a decompression bomb is refused before it is decoded), zip members, declared and read
-  sizes, compression ratio (a zip bomb .pptx is one clear line). A corrupt, encrypted or
-  image-less PDF raises `FigureError` with one line; the caller goes on with its other documents.
+* **What the reader sees.** An image under a clip path (zoomed matplotlib axes, LaTeX trim/clip)
+  gives its visible part; an image some writer cut into strips or tiles (abutting, as wide in
+  points and pixels) is one figure again; a page turned by /Rotate is seen turned.
+* **Captions.** The "Figure N" block below a figure (below the whole grid for each of its panels),
+  else the lines just below it, else the page's text; a .docx picture's caption paragraph; a
+  slide's text.
+* **Everything is bounded.** Pages, time (checked between pages), objects per page (more: the page
+  is rendered whole), pixels per image (a decompression bomb is refused before it is decoded), zip
+  members, declared and read sizes, compression ratio (a zip bomb .pptx is one clear line). A
+  corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes on with
+  its other documents.
 * **One article per paper.** The article is the DOI in the document's metadata or first pages, else
   the file stem; `X_SI.pdf`, `X-SI.pdf`, `X_supp*.pdf` belong to article `X` (the DOI of `X.pdf`
   beside it when the supplement names none).
@@ -133,8 +138,10 @@ def iter_figures(path: Path, *, limits: Limits = Limits(), warn: Warn | None = N
     """Every raster figure of a PDF, an image file, or a .docx/.pptx/.odp, in page order.
 
     Raises `FigureError` (one line) for a document that gives none: unreadable, encrypted, corrupt,
-    image-less, over a bound. A PDF over `limits.max_pages` yields the figures of its first pages and
-    then raises. Images skipped inside a document that gives others are told to `warn`.
+    image-less, over a bound. A PDF over `limits.max_pages` or `limits.max_seconds` yields the
+    figures of its first pages and then raises. Images skipped inside a document that gives others
+    are told to `warn`. `bbox` is in PDF points from the shown page's top-left corner (y down, so
+    that a panel's pixel box maps onto it by `FigureImage.region`), or in pixels for pictures.
     """
     path = Path(path)
     suffix = path.suffix.lower()
