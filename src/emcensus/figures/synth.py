@@ -1,4 +1,4 @@
-"""A synthetic article corpus with its truth: an archive of micrographs and the PDFs that publish them.
+"""A synthetic article corpus with its truth: an archive of micrographs and the documents that publish them.
 
 There is no real corpus of articles paired with the archive they came from, so the matcher and the
 scale-bar reader are measured on this one. It is made the way a facility and its authors make theirs:
@@ -6,21 +6,27 @@ scale-bar reader are measured on this one. It is made the way a facility and its
 * the archive (`archive/<instrument>/<user>/<date>/<sample>_<n>.tif` + Hitachi `.txt` sidecars, the
   writers of `emcensus.demo.sidecars`) holds six kinds of specimen (`figures.textures`), SEM frames
   with a burned-in data bar below the image area the sidecar's `DataSize` gives, and the hard
-  negatives: *repeats* (the same field seconds apart: new noise, a sub-pixel shift) and
-  *magnification series* (the same specimen at 1x and 2-10x, with the detail each one resolves);
+  negatives: *repeats* (the same field seconds apart: new noise, a sub-pixel shift), *magnification
+  series* (the same specimen at 1x and 2-10x, with the detail each one resolves) and *tiles* (two
+  overlapping fields side by side);
 * the articles (`papers/<stem>.pdf`, sometimes `<stem>_SI.pdf`, `<stem>-SI.pdf`, `<stem>_supp1.pdf`)
   are matplotlib PDFs with a title page carrying the DOI (`https://doi.org/10.5555/emc.<n>`), one
   multi-panel figure per page (1x2, 2x2, 2x3, white gutters, panel letters) and captions naming the
   technique. Panels pass through `figures.authoring` (crop, resize, rotation, flip, tone, false
   colour, arrows, labels, inset, new scale bar, JPEG); distractor micrographs from no archive, plots
-  and schemes are mixed in; some figures show a series or repeats side by side; one figure of the
-  corpus is drawn as vectors (no image object: the page must be rendered);
-* `truth.json` says for every panel which archive image it shows (or none), where, at what scale,
-  with what printed scale bar, and for every archive image its repeat/series group; `ledger` is the
-  Table-1 truth (article -> archive images).
+  and schemes are mixed in; some figures show a series or repeats side by side, some panels are two
+  tiles stitched; one figure of the corpus is drawn as vectors (no image object: the page must be
+  rendered). With `pictures=True`, a thesis chapter (.docx, the figure pasted as one picture) and a
+  slide screenshot (.png) are publications of their own, named by their file;
+* `truth.json` says for every panel which archive image(s) it shows (or none), where (crop box and
+  a 2x3 matrix from archive pixels to panel pixels), at what scale, with what printed scale bar, and
+  for every archive image its repeat/series/tiles group; `ledger` is the Table-1 truth (article ->
+  archive images).
 
-Same seed, same bytes (TIFFs, sidecars, PDFs, truth). Page numbers in the truth count from 1;
-panel boxes are PDF points [x0, y0, x1, y1] with the origin at the bottom left of the page.
+Same seed, same bytes (TIFFs, sidecars, documents, truth), with any number of workers. Archive
+pixel coordinates are those of the TIFF (the data bar lies below the image area). Page numbers count
+from 1 (0 in a .docx); panel boxes (`Panel.bbox_pt`) are PDF points [x0, y0, x1, y1] with the origin
+at the bottom left of the page, or pixels from the top left of a picture document.
 """
 
 from __future__ import annotations
