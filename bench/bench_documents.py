@@ -1,11 +1,14 @@
-"""Figures out of documents (issue 8): a 500-page thesis, panel cutting, a zip bomb, measured in one run.
+"""Figures out of documents (issue 8): a 500-page thesis, panel cutting, a zip bomb, the generator's
+publications, measured in one run.
 
 Prints ms per page of `iter_figures` on a generated 500-page thesis (an image, a caption and body
 text on every page) against a bare pypdfium2 loop that only decodes the same images (the cost of
 orientation, captions and bounds), the peak memory it adds, ms per `split_panels` on a 2x3 figure of
-1500x1000 px, and how long a 200 MB zip bomb .pptx takes to be refused.
+1500x1000 px, how long a 200 MB zip bomb .pptx takes to be refused, and on the corpus generator's
+publications (PDF + SI, vector figure, .docx thesis, slide screenshot) how many archive panels are
+found where the truth puts them (PDF images within 1 pt, rendered/cut panels within 2 pt or 3 px).
 
-    .venv/bin/python bench/bench_documents.py [--pages 500]
+    .venv/bin/python bench/bench_documents.py [--pages 500] [--corpora 3]
 """
 
 from __future__ import annotations
@@ -66,6 +69,41 @@ def bare(path: Path) -> int:
     return count
 
 
+def corpus_panels(folder: Path, seed: int, found: dict[str, list[int]]) -> tuple[float, int]:
+    """Archive panels of one generated corpus found at their true place, per kind of document; the
+    seconds spent in `iter_figures` and the number of documents read."""
+    from emcensus.figures.synth import make_figure_corpus
+
+    truth = make_figure_corpus(folder / "out", archive=folder / "archive", articles=3, images=16, seed=seed,
+                               size=(320, 240), pictures=True)
+    papers, spent, documents = folder / "out" / "papers", 0.0, 0
+    for article in truth.articles:
+        figures = {}
+        for document in article.documents:
+            started = time.perf_counter()
+            figures[document] = list(iter_figures(papers / document))
+            spent, documents = spent + time.perf_counter() - started, documents + 1
+        for figure in article.figures:
+            on_page = [f for f in figures[figure.document] if f.page == figure.page]
+            kind = "vector" if figure.vector else Path(figure.document).suffix
+            regions = [f.bbox for f in on_page] if kind == ".pdf" else [
+                f.region(box) for f in on_page for box in split_panels(f.pixels)]
+            height = pdfium.PdfDocument(papers / figure.document)[figure.page - 1].get_height() \
+                if figure.document.endswith(".pdf") else None
+            for panel in figure.panels:
+                if panel.kind != "archive":
+                    continue
+                x0, y0, x1, y1 = panel.bbox_pt
+                if height is not None:  # the truth's origin is the page's bottom-left corner
+                    y0, y1 = height - y1, height - y0
+                error = min((max(abs(a - b) for a, b in zip(region, (x0, y0, x1, y1))) for region in regions),
+                            default=float("inf"))
+                tally = found.setdefault(kind, [0, 0])
+                tally[0] += error < {".pdf": 1.0, "vector": 2.0}.get(kind, 3.0)
+                tally[1] += 1
+    return spent, documents
+
+
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -73,6 +111,7 @@ def peak_mb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--pages", type=int, default=500)
+    parser.add_argument("--corpora", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "thesis.pdf"
@@ -117,6 +156,15 @@ def main() -> None:
             line = str(exc).split(": ", 1)[1]
         print(f"zip bomb ({bomb.stat().st_size / 1e3:.0f} kB declaring 200 MB): "
               f"{1000 * (time.perf_counter() - started):.1f} ms: {line}")
+
+        found: dict[str, list[int]] = {}
+        spent, documents = 0.0, 0
+        for seed in range(args.corpora):
+            seconds, count = corpus_panels(Path(folder) / f"corpus{seed}", seed, found)
+            spent, documents = spent + seconds, documents + count
+        print(f"generated publications ({args.corpora} corpora, {documents} documents, "
+              f"{1000 * spent / max(1, documents):.0f} ms per document): archive panels found in place: "
+              + ", ".join(f"{kind} {hits}/{total}" for kind, (hits, total) in sorted(found.items())))
 
 
 if __name__ == "__main__":
