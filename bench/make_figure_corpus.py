@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import resource
 import time
 from collections import Counter
@@ -59,7 +60,8 @@ def main() -> None:
           + ", ".join(f"{k} {v}" for k, v in sorted(relations.items())) + "; "
           + ", ".join(f"{k} {v}" for k, v in sorted(textures.items())))
     print(f"articles: {len(truth.articles)}, documents {len(documents)} "
-          f"({sum(1 for d in documents if not d.endswith(tuple(a.stem + '.pdf' for a in truth.articles)))} SI), "
+          f"({sum(1 for d in documents if re.search(r'[_-](SI|supp1)[.]pdf$', d))} SI, "
+          f"{sum(1 for d in documents if not d.endswith('.pdf'))} .docx/.png), "
           f"figures {sum(len(a.figures) for a in truth.articles)}, panels {len(panels)}: "
           + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
     print(f"ledger: {len(truth.pairs())} (article, image) pairs; {len(published)} of {len(truth.images)} images "

@@ -19,6 +19,8 @@ from emcensus.errors import ConfigError
 from emcensus.figures.authoring import add_scale_bar, format_length, place
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, image_pixels, make_figure_corpus
 from emcensus.figures.textures import TEXTURES, acquire, make_scene, micrograph, render
+from emcensus.analysis.publications import article_id as article_id_of
+from emcensus.analysis.publications import read_ledger
 from emcensus.readers import read_metadata
 
 
@@ -287,6 +289,14 @@ def test_truth_ledger_groups_and_kinds(corpus: CorpusTruth) -> None:
     saved = json.loads((Path(corpus.papers).parent / TRUTH_NAME).read_text(encoding="utf-8"))
     assert saved["ledger"] == ledger
     assert CorpusTruth.load(Path(corpus.papers).parent / TRUTH_NAME).to_json() == corpus.to_json()
+
+
+def test_ledger_csv_reads_as_a_publication_ledger(corpus: CorpusTruth, tmp_path: Path) -> None:
+    ledger = read_ledger(corpus.write_ledger(tmp_path / "ledger.csv"))
+    assert not ledger.problems
+    assert {(i.article, i.path) for i in ledger.images} == {
+        (article_id_of(a), p) for a, paths in corpus.ledger().items() for p in paths}
+    assert {a.id: a.year for a in ledger.articles} == {article_id_of(a.article): a.year for a in corpus.articles}
 
 
 def corpus_image(corpus: CorpusTruth, path: str):

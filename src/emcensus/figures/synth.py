@@ -176,6 +176,23 @@ class CorpusTruth:
         """(article, absolute image path) pairs a matcher should find: precision and recall count these."""
         return {(a, str(self.image_path(rel))) for a, rels in self.ledger().items() for rel in rels}
 
+    def write_ledger(self, path: Path) -> Path:
+        """The ledger as the CSV `emcensus pubs import` reads (image paths relative to the archive, as the
+        demo ledger writes them): Table 1 from it is what `figures accept` must reproduce."""
+        import csv
+
+        from emcensus.demo.publications import LEDGER_COLUMNS
+
+        ledger = self.ledger()
+        with Path(path).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for article in self.articles:
+                for image in ledger[article.article]:
+                    writer.writerow({"article": article.article, "year": article.year, "image": image,
+                                     "title": article.title, "source": "facility"})
+        return Path(path)
+
     def groups(self) -> dict[str, list[str]]:
         """Group id -> relative paths of its images (repeats, series, tiles: what `related` should list)."""
         out: dict[str, list[str]] = {}
@@ -225,8 +242,9 @@ def _fov_m(technique: str, magnification: float) -> float:
 
 
 def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> list[ArchiveImage]:
-    """Decide every acquisition: about 35 % singles, 22 % in repeats, 30 % in magnification series and
-    13 % in pairs of tiles (two fields side by side overlapping by 15 %, which authors stitch)."""
+    """Decide every acquisition, group by group: 35 % of groups single images, 22 % repeats (2-3 shots),
+    30 % magnification series (3) and 13 % pairs of tiles (fields side by side overlapping by 15 %, which
+    authors stitch); by images about 16 %, 25 %, 49 % and 11 %."""
     width, height = size
     images: list[ArchiveImage] = []
     counters: dict[str, int] = {}
