@@ -34,6 +34,7 @@ needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
     ("5OO nm", 500e-9, "500 nm"),      # O → 0
     ("S0 µm", 50e-6, "50 µm"),         # S → 5
     ("0.5 µm", 0.5e-6, "0.5 µm"),
+    ("750nn", 750e-9, "750 nm"),      # m read as nn
 ])
 def test_parse_label_reads_number_and_unit(text: str, value_m: float, label: str) -> None:
     parsed = parse_label(text)
@@ -43,7 +44,8 @@ def test_parse_label_reads_number_and_unit(text: str, value_m: float, label: str
 
 
 @pytest.mark.parametrize("text", ["", "nm", "200", "200 cm", "200 km", "0 nm", "1.2.3 nm", "a200 nm",
-                                  "200 nm 5", "-5 nm", "2 x 5 nm", "1 m"])
+                                  "200 nm 5", "-5 nm", "2 x 5 nm", "1 m",
+                                  ".5 mm"])  # a digit lost before the point: authors print 0.5
 def test_parse_label_refuses_anything_else(text: str) -> None:
     assert parse_label(text) is None
 

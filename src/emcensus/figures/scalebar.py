@@ -41,8 +41,9 @@ MIN_ASPECT = 6.0
 MIN_CONTRAST = 40
 #: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
 FOV_TOLERANCE = 0.10
-#: Fraction of the bar's contrast a pixel of its label must reach (print over a particle is fainter).
-INK_THRESHOLD = 0.4
+#: Fractions of the bar's contrast a pixel of its label must reach, tried in turn: print over a
+#: particle is fainter, print touching a particle's bright edge only comes apart at a higher level.
+INK_THRESHOLDS = (0.4, 0.65)
 #: Panels larger than this (px, either side) are analysed downscaled: bars are never that fine.
 MAX_SIDE_PX = 2000
 #: Bar candidates whose labels are tried, best first.
@@ -53,10 +54,10 @@ LINES_PER_BAR = 3
 OCR_TEXT_PX = 40
 
 _NUMBER_FIXES = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "s": "5", ",": "."})
-_LABEL = re.compile(r"(?P<number>[0-9lI|OoSs.,]+)(?P<unit>pm|nm|mm|[µμuU]m|Å|A)")
+_LABEL = re.compile(r"(?P<number>[0-9lI|OoSs.,]+)(?P<unit>pm|nm|nn|mm|[µμuU]m|Å|A)")
 _LOOKS_LIKE_LABEL = re.compile(r"\d.*[nmuµμpÅA]")
-_PREFIX_MISREAD = re.compile(r"(?P<number>[0-9lI|OoSs.,]*[0-9lI|OoSs])[.,pu]*m")
-_NUMBER = re.compile(r"\d+(\.\d+)?|\.\d+")
+_PREFIX_MISREAD = re.compile(r"(?P<number>[0-9lI|OoSs.,]*[0-9lI|OoSs])(?=.)[.,pu]*[mn]?")
+_NUMBER = re.compile(r"\d+(\.\d+)?")
 
 Box = tuple[int, int, int, int]
 
@@ -86,7 +87,7 @@ def parse_label(text: str) -> tuple[float, str] | None:
     if _NUMBER.fullmatch(number) is None or float(number) <= 0:
         return None
     unit = found["unit"]
-    unit = "µm" if unit[0] in "µμuU" else "Å" if unit in ("A", "Å") else unit
+    unit = "µm" if unit[0] in "µμuU" else "Å" if unit in ("A", "Å") else "nm" if unit == "nn" else unit
     return float(number) * UNITS_M[unit], f"{number} {unit}"
 
 
@@ -225,10 +226,11 @@ class _Label:
     box: Box
     ink: np.ndarray
     glyphs: list[Box]
+    marks: list[Box]
     distance: float
 
 
-def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
+def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label]:
     """Lines of glyph-sized components of the bar's colour above, below or beside it, nearest first."""
     height, width = bright.shape
     bx0, by0, bx1, by1 = bar.box
@@ -241,7 +243,7 @@ def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
     padded = cv2.copyMakeBorder(bright[wy0:wy1, wx0:wx1], size, size, size, size, cv2.BORDER_REPLICATE)
     tophat = cv2.morphologyEx(padded, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
     ink = np.clip(tophat[size:-size, size:-size].astype(np.float32) / bar.contrast, 0, 1)
-    mask = (ink >= INK_THRESHOLD).astype(np.uint8)
+    mask = (ink >= threshold).astype(np.uint8)
     mask[max(0, by0 - wy0 - 1):by1 - wy0 + 1, max(0, bx0 - wx0 - 1):bx1 - wx0 + 1] = 0
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     peaks = np.zeros(count, np.float32)  # each component's own ink: print over a particle is fainter
@@ -261,7 +263,7 @@ def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
         text_h = float(np.median([g[3] - g[1] for g in glyphs]))
         line_box = (lx0 + wx0, ly0 + wy0, lx1 + wx0, ly1 + wy0)
         distance = _distance_to_bar(line_box, bar.box, text_h, thick)
-        if distance is None or _contains(line_box, bar.box):  # a stroke of the text, not a bar
+        if distance is None or _contains(line_box, bar.box) or ly1 - ly0 > 2 * text_h:  # a stroke of the text; junk
             continue
         margin = max(2, round(0.25 * text_h))
         cx0, cy0 = max(0, lx0 - margin), max(0, ly0 - margin)
@@ -280,7 +282,9 @@ def _label_lines(bright: np.ndarray, bar: _Bar) -> list[_Label]:
         line_ink = np.clip(ink[cy0:cy1, cx0:cx1] / float(np.median(peaks[members])), 0, 1)
         found.append(_Label(
             (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink),
-            [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs], distance,
+            [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs],
+            [(b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0) for i, b in enumerate(boxes) if keep[i] and i not in members],
+            distance,
         ))
     return sorted(found, key=lambda label: label.distance)
 
@@ -363,20 +367,34 @@ def _prefix(label: _Label, scale: float) -> str | None:
 def _read(label: _Label) -> tuple[float | None, str, str | None]:
     """(value, text, note) of a label line: value None with a note when it cannot be trusted.
 
-    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph then says which."""
+    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph then says which.
+    A read with fewer characters than the line has glyphs, or without the decimal point the line
+    shows, lost something: it is not a value (a wrong value is worse than none)."""
     image, scale = _ocr_image(label)
     text = ocr_line(image, whitelist=OCR_WHITELIST)
     parsed = parse_label(text)
-    if parsed is not None and not parsed[1].endswith(" pm"):
-        return parsed[0], parsed[1], None
-    misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
-    prefix = _prefix(label, scale) if misread else None
-    if misread is None or prefix is None:
-        return None, text, f"label {text!r} is not a number and a length unit"
-    reread = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
-    if reread is None:
-        return None, text, f"label {text!r} is not a number and a length unit"
-    return reread[0], reread[1], None
+    if parsed is None or parsed[1].endswith(" pm"):
+        misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
+        prefix = _prefix(label, scale) if misread else None
+        if misread is None or prefix is None:
+            return None, text, f"label {text!r} is not a number and a length unit"
+        parsed = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
+        if parsed is None:
+            return None, text, f"label {text!r} is not a number and a length unit"
+    if len(re.sub(r"[\s.]", "", parsed[1])) < len(label.glyphs):
+        return None, text, f"label {text!r} misses some of the {len(label.glyphs)} characters printed"
+    if "." not in parsed[1] and _has_decimal_point(label):
+        return None, text, f"label {text!r}: the decimal point printed was not read"
+    return parsed[0], parsed[1], None
+
+
+def _has_decimal_point(label: _Label) -> bool:
+    """Whether a small mark sits on the baseline before the line's last glyph (or just before its first)."""
+    baseline = float(np.median([g[3] for g in label.glyphs]))
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    first, last = label.glyphs[0][0] - 0.6 * text_h, label.glyphs[-1][0]  # ".5": a digit lost before it
+    return any(x1 - x0 <= 0.35 * text_h and y1 - y0 <= 0.35 * text_h and abs(y1 - baseline) <= 0.25 * text_h
+               and first - 1 <= (x0 + x1) / 2 <= last + 1 for x0, y0, x1, y1 in label.marks)
 
 
 def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
@@ -391,18 +409,21 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
     unread: ScaleBar | None = None
     for bar in candidates[:MAX_CANDIDATES]:
-        for label in _label_lines(bright if bar.white else dark, bar)[:LINES_PER_BAR]:
-            try:
-                value, text, note = _read(label)
-            except OcrUnavailableError as exc:
-                value, text, note = None, None, f"label not read: {exc}"
-            found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
-            if value is not None:
-                return _scaled(found, shrink)
-            if text is None or _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
-                unread = unread or found
-            if text is None:
-                break
+        tried: set[Box] = set()
+        for threshold in INK_THRESHOLDS:
+            for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
+                if label.box in tried:
+                    continue
+                tried.add(label.box)
+                try:
+                    value, text, note = _read(label)
+                except OcrUnavailableError as exc:
+                    return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
+                found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
+                if value is not None:
+                    return _scaled(found, shrink)
+                if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
+                    unread = unread or found
     return _scaled(unread, shrink) if unread else None
 
 
