@@ -16,7 +16,7 @@ import pytest
 import tifffile
 
 from emcensus.errors import ConfigError
-from emcensus.figures.authoring import add_scale_bar, format_length, place
+from emcensus.figures.authoring import add_scale_bar, format_length, inset, place
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, image_pixels, make_figure_corpus
 from emcensus.figures.textures import TEXTURES, acquire, make_scene, micrograph, render
 from emcensus.analysis.publications import article_id as article_id_of
@@ -375,6 +375,29 @@ def test_place_matrix_maps_crop_box_onto_panel() -> None:
         direct = cv2.warpAffine(source.astype(np.float32), m[:2], (150, 100), flags=cv2.INTER_AREA,
                                 borderMode=cv2.BORDER_REFLECT)
         assert _corr(direct, panel) > 0.8
+
+
+def test_inset_truth_points_at_the_magnified_source_region() -> None:
+    source = micrograph("particles", 4, 320, 240)
+    found = 0
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        panel, truth = place(source, (200, 150), rng)
+        if truth.rotation_deg or truth.flip:
+            continue
+        panel = inset(panel, truth, rng)
+        (zoom,) = truth.insets
+        x0, y0, x1, y1 = zoom.bbox_px
+        shown = panel[y0:y1, x0:x1].astype(np.float32)
+        cx0, cy0, cx1, cy1 = zoom.crop_box_px
+        assert 0 <= cx0 < cx1 <= 320 and 0 <= cy0 < cy1 <= 240
+        assert zoom.scale == pytest.approx((x1 - x0) / (cx1 - cx0), rel=0.05)
+        region = source[round(cy0):round(cy1), round(cx0):round(cx1)].astype(np.float32)
+        expected = cv2.resize(region, (x1 - x0, y1 - y0), interpolation=cv2.INTER_CUBIC)
+        blur = (lambda a: cv2.GaussianBlur(a, (0, 0), 2))
+        assert _corr(blur(expected), blur(shown)) > 0.7
+        found += 1
+    assert found >= 20
 
 
 def test_render_is_resolution_independent() -> None:
