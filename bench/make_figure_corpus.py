@@ -73,8 +73,8 @@ def main() -> None:
     n = len(truth.images)
     print(f"time: {wall:.1f} s wall with {args.workers} workers (plan {t['plan_s']:.2f} s, images and panels "
           f"{t['images_and_panels_s']:.1f} s wall / {t['images_and_panels_cpu_s']:.1f} s CPU in workers = "
-          f"{1000 * t['images_and_panels_cpu_s'] / n:.0f} ms CPU per image with its panels, PDFs {t['pdfs_s']:.1f} s = "
-          f"{t['pdfs_s'] / len(documents):.2f} s per document)")
+          f"{1000 * t['images_and_panels_cpu_s'] / n:.0f} ms CPU per image with its panels, documents {t['documents_s']:.1f} s wall = "
+          f"{t['documents_s'] / len(documents):.2f} s per document)")
     print(f"peak RSS (this process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print(f"truth: {args.dest / 'corpus' / 'truth.json'}")
 

@@ -34,10 +34,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import multiprocessing
 import os
 import textwrap
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -831,69 +833,57 @@ def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage]
                    figures=[figure])
 
 
-def _write_articles(papers: Path, images: list[ArchiveImage], plans: list[dict], jobs: list[_PanelJob],
-                    made: dict, rng: np.random.Generator) -> list[Article]:
-    by_key = {job.key: job for job in jobs}
-    articles = []
-
-    def gathered(a: int, f: int, fp: dict) -> list[tuple[_PanelJob, Any, Any]]:
-        panels = []
-        for key in sorted(k for k in by_key if k[0] == a and k[1] == f):
-            pixels, truth = made[key]
-            if pixels is not None and fp["letters_burned"]:
-                pixels = burn_letter(pixels, chr(ord("a") + key[2]))
-            panels.append((by_key[key], pixels, truth))
-        return panels
-
-    for a, plan in enumerate(plans):
-        if plan["kind"] != "article":
-            articles.append(_write_picture_document(papers, plan, images, gathered(a, 0, plan["figures"][0]), rng))
+def _write_article(papers: str, images: list[ArchiveImage], a: int, plan: dict,
+                   panels_of: dict[int, list[tuple[_PanelJob, Any, Any]]], seed: int) -> Article:
+    """Write the documents of publication `a` from its made panels (figure -> panels); a unit of work."""
+    rng = np.random.default_rng([seed, 9, a])
+    for f, fp in enumerate(plan["figures"]):
+        if fp["letters_burned"]:
+            panels_of[f] = [(job, burn_letter(pixels, chr(ord("a") + job.key[2])) if pixels is not None else None,
+                             truth) for job, pixels, truth in panels_of[f]]
+    if plan["kind"] != "article":
+        return _write_picture_document(Path(papers), plan, images, panels_of[0], rng)
+    panel_sources = [images[j.image] for panels in panels_of.values() for j, _, _ in panels if j.image is not None]
+    year = max(datetime.fromisoformat(i.acquired_at).year for i in panel_sources) + int(rng.integers(1, 3))
+    textures = [i.texture for i in panel_sources]
+    topic = _TOPICS[max(sorted(set(textures)), key=textures.count)]
+    title = f"Structure and catalytic behaviour of {topic} studied by electron microscopy ({a + 1})"
+    stem = f"{plan['author']}{year}_{plan['journal']}_{a + 1:03d}"
+    doi = plan["doi"]
+    article = Article(article=doi, stem=stem, title=title, year=year, documents=[])
+    for si in (False, True):
+        fig_ids = [f for f, fp in enumerate(plan["figures"]) if fp["si"] == si]
+        if not fig_ids:
             continue
-        panel_sources = [images[j.image] for j in jobs if j.key[0] == a and j.image is not None]
-        years = [datetime.fromisoformat(i.acquired_at).year for i in panel_sources] or [2020]
-        year = max(years) + int(rng.integers(1, 3))
-        textures = [i.texture for i in panel_sources] or ["particles"]
-        topic = _TOPICS[max(set(textures), key=textures.count)]
-        title = f"Structure and catalytic behaviour of {topic} studied by electron microscopy ({a + 1})"
-        stem = f"{plan['author']}{year}_{plan['journal']}_{a + 1:03d}"
-        doi = plan["doi"]
-        article = Article(article=doi, stem=stem, title=title, year=year, documents=[])
-        for si in (False, True):
-            fig_ids = [f for f, fp in enumerate(plan["figures"]) if fp["si"] == si]
-            if not fig_ids:
-                continue
-            name = f"{stem}{plan['si_name']}.pdf" if si else f"{stem}.pdf"
-            doc_title = f"Supporting Information for: {title}" if si else title
-            lines = [f"{plan['author']} A., Chen L., Petrova M.", f"{plan['journal']} {year}"]
-            if not si or plan["si_doi"]:
-                lines.append(f"https://doi.org/{doi}")
-            meta = {"Title": doc_title, "Author": plan["author"]}
-            if plan["meta_doi"]:
-                meta["Subject"] = f"doi:{doi}"
-            page_figs = []
-            for n, f in enumerate(fig_ids):
-                fp = plan["figures"][f]
-                number = f"S{n + 1}" if si else str(n + 1)
-                panels = gathered(a, f, fp)
-                caption = _caption(number, [(j, images[j.image] if j.image is not None else None)
-                                            for j, _, _ in panels], topic)
-                page_figs.append((fp, number, caption, panels))
-            boxes = _write_document(papers / name, doc_title, lines, meta, page_figs, rng)
-            article.documents.append(name)
-            for page, ((fp, number, caption, panels), fig_boxes) in enumerate(zip(page_figs, boxes), start=2):
-                figure = Figure(document=name, page=page, number=number, caption=caption,
-                                layout=list(fp["layout"]), vector=fp["vector"])
-                for (job, pixels, truth), box in zip(panels, fig_boxes):
-                    figure.panels.append(Panel(
-                        letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box,
-                        raster=pixels is not None and not fp["vector"],
-                        source=images[job.image].path if job.image is not None else None,
-                        geometry=truth, letter_burned=bool(fp["letters_burned"] and pixels is not None),
-                        montage=_montage_parts(images[job.image], images[job.partner], truth)
-                        if job.partner is not None else []))
-                article.figures.append(figure)
-        articles.append(article)
-    return articles
+        name = f"{stem}{plan['si_name']}.pdf" if si else f"{stem}.pdf"
+        doc_title = f"Supporting Information for: {title}" if si else title
+        lines = [f"{plan['author']} A., Chen L., Petrova M.", f"{plan['journal']} {year}"]
+        if not si or plan["si_doi"]:
+            lines.append(f"https://doi.org/{doi}")
+        meta = {"Title": doc_title, "Author": plan["author"]}
+        if plan["meta_doi"]:
+            meta["Subject"] = f"doi:{doi}"
+        page_figs = []
+        for n, f in enumerate(fig_ids):
+            number = f"S{n + 1}" if si else str(n + 1)
+            caption = _caption(number, [(j, images[j.image] if j.image is not None else None)
+                                        for j, _, _ in panels_of[f]], topic)
+            page_figs.append((plan["figures"][f], number, caption, panels_of[f]))
+        boxes = _write_document(Path(papers) / name, doc_title, lines, meta, page_figs, rng)
+        article.documents.append(name)
+        for page, ((fp, number, caption, panels), fig_boxes) in enumerate(zip(page_figs, boxes), start=2):
+            figure = Figure(document=name, page=page, number=number, caption=caption,
+                            layout=list(fp["layout"]), vector=fp["vector"])
+            for (job, pixels, truth), box in zip(panels, fig_boxes):
+                figure.panels.append(Panel(
+                    letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box,
+                    raster=pixels is not None and not fp["vector"],
+                    source=images[job.image].path if job.image is not None else None,
+                    geometry=truth, letter_burned=bool(fp["letters_burned"] and pixels is not None),
+                    montage=_montage_parts(images[job.image], images[job.partner], truth)
+                    if job.partner is not None else []))
+            article.figures.append(figure)
+    return article
 
 
 # --------------------------------------------------------------------------- entry point
@@ -911,7 +901,7 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
 
     `size`: image area of every archive image (tests use 320x240). `panel_px`: range of panel widths
     in pixels (default 100 px to half the image width, at least 100-160). `workers`: processes
-    rendering images and panels (the output does not depend on it). `pictures`: add a thesis
+    rendering images and panels, then writing documents (the output does not depend on it). `pictures`: add a thesis
     chapter (.docx) and a slide screenshot (.png) beside the PDFs. Both folders must be empty or
     absent, and neither may lie inside the other.
     """
@@ -943,35 +933,34 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
     for start in range(0, len(plan), chunk):
         write = list(range(start, min(start + chunk, len(plan))))
         mine = set(write)
-        units.append((write, [j for j in jobs if j.image in mine]))
-    units[-1][1].extend(j for j in jobs if j.image is None)
-    made: dict = {}
-    busy = 0.0
-    if workers <= 1:
-        for write, unit_jobs in units:
-            result, spent = _make_panels(str(archive), plan, unit_jobs, numbers, write)
+        units.append((str(archive), plan, [j for j in jobs if j.image in mine], numbers, write))
+    units[-1][2].extend(j for j in jobs if j.image is None)
+    with ExitStack() as stack:
+        run = map
+        if workers > 1:
+            pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")))
+            run = pool.map
+        made: dict = {}
+        busy = 0.0
+        for result, spent in run(_make_panels, *zip(*units)):
             made.update(result)
             busy += spent
-    else:
-        import multiprocessing
-
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            futures = [pool.submit(_make_panels, str(archive), plan, unit_jobs, numbers, write)
-                       for write, unit_jobs in units]
-            for future in futures:
-                result, spent = future.result()
-                made.update(result)
-                busy += spent
-    t_images = time.perf_counter()
-
-    written = _write_articles(papers, plan, plans, jobs, made, np.random.default_rng([seed, 9]))
+        t_images = time.perf_counter()
+        # then one unit per publication: its documents from its panels
+        docs = []
+        for a, doc_plan in enumerate(plans):
+            panels_of: dict[int, list] = {}
+            for job in sorted((j for j in jobs if j.key[0] == a), key=lambda j: j.key):
+                panels_of.setdefault(job.key[1], []).append((job, *made[job.key]))
+            docs.append((str(papers), plan, a, doc_plan, panels_of, seed))
+        written = list(run(_write_article, *zip(*docs)))
     truth = CorpusTruth(seed=seed, archive=str(Path(os.path.realpath(archive))), papers=str(papers),
                         images=plan, articles=written)
     truth.save(Path(os.path.realpath(out)) / TRUTH_NAME)
     t_end = time.perf_counter()
     # images_and_panels_cpu_s: CPU seconds of the processes that rendered (a loaded machine inflates wall time)
     truth.timings = {"plan_s": t_plan - t0, "images_and_panels_s": t_images - t_plan,
-                     "images_and_panels_cpu_s": busy, "pdfs_s": t_end - t_images, "total_s": t_end - t0}
+                     "images_and_panels_cpu_s": busy, "documents_s": t_end - t_images, "total_s": t_end - t0}
     return truth
 
 
