@@ -46,3 +46,10 @@ def fingerprint(root: Path) -> dict[str, tuple[str, int, int]]:
             digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() and not path.is_symlink() and os.access(path, os.R_OK) else ""
             result[str(path.relative_to(root))] = (digest, info.st_mtime_ns, info.st_mode)
     return result
+
+
+def census_rows(catalog) -> list[dict]:
+    """Everything a census says about the archive, in a comparable form (scan ids left out)."""
+    rows = catalog.images(include_missing=True)
+    ignore = {"id", "first_seen_scan", "missing_since_scan"}
+    return [{k: v for k, v in row.items() if k not in ignore} for row in rows]

@@ -12,14 +12,7 @@ import pytest
 from emcensus.catalog import Catalog
 from emcensus.errors import ConfigError
 from emcensus.scan import RootSpec, scan
-from support import fingerprint, write_tiff
-
-
-def census(catalog: Catalog) -> list[dict]:
-    """Everything a census says about the archive, in a comparable form."""
-    rows = catalog.images(include_missing=True)
-    ignore = {"id", "first_seen_scan", "missing_since_scan"}
-    return [{k: v for k, v in row.items() if k not in ignore} for row in rows]
+from support import census_rows, fingerprint, write_tiff
 
 
 def run(catalog: Catalog, root: Path, **kwargs):
@@ -59,10 +52,10 @@ def test_sidecar_metadata_reaches_the_catalog(tiny_archive: Path, tmp_path: Path
 def test_rescan_skips_unchanged_and_tracks_changes(tiny_archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog:
         run(catalog, tiny_archive, workers=0)
-        before = census(catalog)
+        before = census_rows(catalog)
         again = run(catalog, tiny_archive, workers=0)
         assert (again.read, again.skipped, again.missing) == (0, 6, 0)
-        assert census(catalog) == before
+        assert census_rows(catalog) == before
 
         (tiny_archive / "groupA/p1/2016-06-23/img001.jpg").unlink()
         write_tiff(tiny_archive / "groupC/new.tif", seed=42)
@@ -95,14 +88,14 @@ def test_catalog_inside_the_archive_is_refused(tiny_archive: Path) -> None:
 def test_same_census_whatever_the_executor(tiny_archive: Path, tmp_path: Path, executor_kind: str) -> None:
     with Catalog(tmp_path / "reference.sqlite") as reference:
         run(reference, tiny_archive, workers=0)
-        expected = census(reference)
+        expected = census_rows(reference)
     with Catalog(tmp_path / f"{executor_kind}.sqlite") as catalog:
         if executor_kind == "threads":
             with ThreadPoolExecutor(2) as pool:
                 run(catalog, tiny_archive, executor=pool, batch_size=1)
         else:
             run(catalog, tiny_archive, workers=0 if executor_kind == "inline" else 2, batch_size=1)
-        assert census(catalog) == expected
+        assert census_rows(catalog) == expected
 
 
 def test_dask_cluster_on_loopback(tiny_archive: Path, tmp_path: Path) -> None:
@@ -110,13 +103,13 @@ def test_dask_cluster_on_loopback(tiny_archive: Path, tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
     with Catalog(tmp_path / "reference.sqlite") as reference:
         run(reference, tiny_archive, workers=0)
-        expected = census(reference)
+        expected = census_rows(reference)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         with Catalog(tmp_path / "dask.sqlite") as catalog:
             summary = run(catalog, tiny_archive, executor=client.get_executor(), batch_size=1)
             assert summary.complete and summary.read == 6
-            assert census(catalog) == expected
+            assert census_rows(catalog) == expected
 
 
 def test_moved_root_is_a_new_root(tiny_archive: Path, tmp_path: Path) -> None:
