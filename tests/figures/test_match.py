@@ -1,11 +1,15 @@
 """The matcher on real pixels: procedural micrographs, published the way authors do it (crop,
 resize, JPEG, flip, inverted contrast, small rotation, gamma, arrows and labels), matched through a
-real faiss index of ORB descriptors. No catalog here: the index is built from the images directly."""
+real faiss index of ORB descriptors. No catalog here: the index is built from TIFF files directly
+(the matcher reads them for its second, dense verification and to tell a source from its repeats)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import tifffile
 
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex
@@ -21,17 +25,23 @@ PIXEL_SIZE = 10e-9
 
 
 @pytest.fixture(scope="module")
-def archive() -> dict[str, np.ndarray]:
+def archive(tmp_path_factory) -> dict[str, np.ndarray]:
     specimens = {n: scene(100 + n) for n in {s[0] for s in SHOTS.values()}}
-    return {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
+    images = {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
+    folder = tmp_path_factory.mktemp("archive")
+    for name, pixels in images.items():
+        tifffile.imwrite(folder / f"{name}.tif", pixels)
+    archive.folder = folder
+    return images
 
 
 def _index(images: dict[str, np.ndarray], years: dict[str, int] | None = None) -> VisualIndex:
     table, points, descriptors, start = [], [], [], 0
     for image_id, (name, pixels) in enumerate(images.items(), start=1):
         features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": name, "width_px": WIDTH, "height_px": HEIGHT, "pixel_size_m": PIXEL_SIZE,
-                      "year": (years or {}).get(name, 2016), "start": start, "count": len(features)})
+        table.append({"id": image_id, "path": str(archive.folder / f"{name}.tif"), "width_px": WIDTH,
+                      "height_px": HEIGHT, "pixel_size_m": PIXEL_SIZE, "year": (years or {}).get(name, 2016),
+                      "start": start, "count": len(features)})
         points.append(features.points)
         descriptors.append(features.descriptors)
         start += len(features)
@@ -44,7 +54,11 @@ def matcher(archive) -> Matcher:
 
 
 def _names(result) -> list[str]:
-    return [m.path for m in result.matches]
+    return [Path(m.path).stem for m in result.matches]
+
+
+def _stems(paths: list[str]) -> list[str]:
+    return [Path(p).stem for p in paths]
 
 
 @pytest.mark.parametrize("how", [
@@ -75,9 +89,27 @@ def test_published_panel_is_found_with_its_crop_and_scale(matcher, archive, how)
 def test_repeat_and_zoom_of_the_same_field_are_related_never_the_match(matcher, archive):
     result = matcher.match_panel(publish(archive["a"]))
     assert _names(result) == ["a"]
-    assert set(result.matches[0].related_paths) <= {"a_repeat", "a_zoom"}
+    assert set(_stems(result.matches[0].related_paths)) <= {"a_repeat", "a_zoom"}
     # the repeat shares the structure but not the noise: it verifies, more weakly than the source
-    assert "a_repeat" in result.matches[0].related_paths + [m.path for m in result.weaker]
+    assert "a_repeat" in _stems(result.matches[0].related_paths + [m.path for m in result.weaker])
+
+
+def test_source_not_its_repeat_when_both_verify_strongly(matcher, archive):
+    """Enlarged, the repeat verifies with many inliers too: the fine detail (noise) the panel
+    carries says which of the two was published."""
+    for name in ("a", "a_repeat"):
+        result = matcher.match_panel(publish(archive[name], crop=(0.0, 0.0, 1.0, 1.0), width=900))
+        assert _names(result) == [name]
+        assert ("a_repeat" if name == "a" else "a") in _stems(result.matches[0].related_paths)
+
+
+def test_small_crop_is_verified_with_keypoints_read_from_the_archive_file(matcher, archive):
+    """A 30 % crop holds a few dozen of the 400 indexed keypoints: the best-voted candidates are
+    verified again with many more, extracted from their files."""
+    result = matcher.match_panel(publish(archive["b"], crop=(0.35, 0.35, 0.65, 0.65), width=200))
+    assert _names(result) == ["b"]
+    box = result.matches[0].crop_box_px
+    assert np.allclose(box, (0.35 * WIDTH, 0.35 * HEIGHT, 0.65 * WIDTH, 0.65 * HEIGHT), atol=0.03 * WIDTH)
 
 
 def test_zoomed_image_published_on_its_own_is_matched_to_itself(matcher, archive):
