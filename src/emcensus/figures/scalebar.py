@@ -9,7 +9,7 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 
 1. **Bars**, on both polarities (bright on dark, dark on light, or on a box of the other colour):
    a vertical top-hat keeps what is thin and brighter than its surroundings, a horizontal opening
-   keeps what of it is long; connected pieces with aspect ≥ 6 are merged when collinear, their
+   keeps what of it is long; pieces with aspect ≥ 4 are merged when collinear, their
    ends measured where the contrast falls to half (so the length is end to end, to a pixel).
 2. **Label**: glyph-sized components of the bar's colour form lines; the nearest line above,
    below or beside the bar is cropped alone (micrograph texture left out), upscaled and OCRed.
@@ -35,8 +35,8 @@ from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 UNITS_M: dict[str, float] = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, "µm": 1e-6, "mm": 1e-3}
 #: Characters tesseract may return for a label.
 OCR_WHITELIST = "0123456789.,nmuµμpÅA"
-#: A bar is at least this many times longer than thick.
-MIN_ASPECT = 6.0
+#: A bar is at least this many times longer than thick (short thick bars exist; the label confirms it).
+MIN_ASPECT = 4.0
 #: Grey levels a bar must stand out from what is right above and below it.
 MIN_CONTRAST = 40
 #: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
@@ -50,6 +50,8 @@ MAX_SIDE_PX = 2000
 MAX_CANDIDATES = 5
 #: Text lines near a bar that are OCRed, nearest first.
 LINES_PER_BAR = 3
+#: OCR calls (about 0.15 s each) one panel may take, over all its bar candidates and text lines.
+MAX_OCR_CALLS = 6
 #: Text height (px) a label is upscaled to before OCR.
 OCR_TEXT_PX = 40
 
@@ -408,13 +410,15 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     bright, dark = _polarities(pixels)
     candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
     unread: ScaleBar | None = None
+    ocr_calls = 0
     for bar in candidates[:MAX_CANDIDATES]:
         tried: set[Box] = set()
         for threshold in INK_THRESHOLDS:
             for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
-                if label.box in tried:
+                if label.box in tried or ocr_calls == MAX_OCR_CALLS:
                     continue
                 tried.add(label.box)
+                ocr_calls += 1
                 try:
                     value, text, note = _read(label)
                 except OcrUnavailableError as exc:
