@@ -98,6 +98,10 @@ PANELS = [
 ]
 
 
+def _panel_id(panel: tuple) -> str:
+    return f"{panel[0]}px-{'white' if panel[1] else 'black'}-{panel[3]}-q{panel[5]}"
+
+
 def _panel(width: int, white: bool, corner: str, side: str, box: bool, quality: int, label: str,
            bar_px: int | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     height = width * 3 // 4
@@ -107,7 +111,7 @@ def _panel(width: int, white: bool, corner: str, side: str, box: bool, quality: 
     return jpeg(pixels, quality), bar
 
 
-@pytest.mark.parametrize("panel", PANELS, ids=lambda p: f"{p[0]}px-{'white' if p[1] else 'black'}-{p[3]}-q{p[5]}")
+@pytest.mark.parametrize("panel", PANELS, ids=_panel_id)
 def test_bar_found_and_measured_without_ocr(panel: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     """No tesseract on PATH: the bar is still found and measured end to end, the value left unread."""
     monkeypatch.setenv("PATH", "")
@@ -136,12 +140,15 @@ def test_colour_panel_and_large_panel() -> None:
     assert found.bbox[0] == pytest.approx(bar[0], abs=3)
 
 
+LABELS = [("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2.5e-6), ("50 µm", 50e-6),
+          ("500 pm", 500e-12), ("5 Å", 5e-10)]
+
+
 @needs_tesseract
-@pytest.mark.parametrize("label, value_m", [
-    ("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2.5e-6), ("50 µm", 50e-6),
-    ("500 pm", 500e-12), ("5 Å", 5e-10),
+@pytest.mark.parametrize(("label", "value_m", "panel"), [  # every label on 3 panels, every panel 3-4 times
+    pytest.param(*LABELS[i], PANELS[(i + k) % len(PANELS)], id=f"{LABELS[i][0]}-{_panel_id(PANELS[(i + k) % len(PANELS)])}")
+    for i in range(len(LABELS)) for k in (0, 2, 4)
 ])
-@pytest.mark.parametrize("panel", PANELS, ids=lambda p: f"{p[0]}px-{'white' if p[1] else 'black'}-{p[3]}-q{p[5]}")
 def test_label_read_as_printed(label: str, value_m: float, panel: tuple) -> None:
     pixels, bar = _panel(*panel, label=label)
     found = read_scale_bar(pixels)

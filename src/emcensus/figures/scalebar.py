@@ -7,15 +7,23 @@ compares the label with bar length × the matched field of view and words the di
 
 Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 
-1. **Bars**, on both polarities (bright on dark, dark on light, or on a box of the other colour):
-   a vertical top-hat keeps what is thin and brighter than its surroundings, a horizontal opening
-   keeps what of it is long; pieces with aspect ≥ 4 are merged when collinear, their
-   ends measured where the contrast falls to half (so the length is end to end, to a pixel).
-2. **Label**: glyph-sized components of the bar's colour form lines; the nearest line above,
-   below or beside the bar is cropped alone (micrograph texture left out), upscaled and OCRed.
-3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å; l → 1, O → 0, S → 5 in numbers),
-   only whitelisted units. tesseract reads µ as "u" or "p"; since "pm" is a unit too, the glyph
-   decides: a p has a closed bowl, a µ has none.
+1. **Bars**, on both polarities (bright on dark, dark on light, or on a box of the other colour;
+   the brightest and darkest channel, so coloured bars count): a vertical top-hat keeps what is
+   thin and stands out from its surroundings, a horizontal opening keeps what of it is long. A bar
+   is a stack of row runs of the same extent (a particle touching it does not join it), aspect
+   ≥ 4, collinear pieces merged; its ends are where the contrast falls to half, so the length is
+   end to end, to a pixel. Candidates near the top or bottom edge come first.
+2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
+   bar's contrast give glyph-sized components of the bar's colour; they form lines, and the lines
+   above, below or beside the bar, nearest first, are cropped alone (texture left out), upscaled
+   and OCRed, at a second, higher threshold where the first read nothing.
+3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0, S → 5 in
+   numbers), only whitelisted units. tesseract reads µ as "u", "p" or nothing; since "pm" is a
+   unit too, the glyph decides: a p has a closed bowl, a µ has none. A read with fewer characters
+   than glyphs printed, or without a decimal point printed, is no value: a wrong value is worse
+   than none.
+
+Not done yet: tick rulers (a bar with several ticks and numbers), labels inside the bar.
 """
 
 from __future__ import annotations
