@@ -236,7 +236,7 @@ class _Label:
     box: Box
     ink: np.ndarray
     glyphs: list[Box]
-    marks: list[Box]
+    marks: list[Box]  # other components on the line or just before it (a decimal point), in crop px
     distance: float
 
 
@@ -293,7 +293,8 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
         found.append(_Label(
             (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink),
             [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs],
-            [(b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0) for i, b in enumerate(boxes) if keep[i] and i not in members],
+            [(b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0) for i, b in enumerate(boxes[1:], 1)
+             if i not in members and lx0 - text_h <= b[0] and b[2] <= lx1 and cy0 <= b[1] and b[3] <= cy1],
             distance,
         ))
     return sorted(found, key=lambda label: label.distance)
@@ -391,8 +392,10 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
         parsed = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
         if parsed is None:
             return None, text, f"label {text!r} is not a number and a length unit"
-    if len(re.sub(r"[\s.]", "", parsed[1])) < len(label.glyphs):
-        return None, text, f"label {text!r} misses some of the {len(label.glyphs)} characters printed"
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    printed = sum(g[2] - g[0] >= 0.3 * text_h for g in label.glyphs)  # a sliver is a broken glyph's piece
+    if len(re.sub(r"[\s.]", "", parsed[1])) < printed:
+        return None, text, f"label {text!r} misses some of the {printed} characters printed"
     if "." not in parsed[1] and _has_decimal_point(label):
         return None, text, f"label {text!r}: the decimal point printed was not read"
     return parsed[0], parsed[1], None
@@ -403,7 +406,8 @@ def _has_decimal_point(label: _Label) -> bool:
     baseline = float(np.median([g[3] for g in label.glyphs]))
     text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
     first, last = label.glyphs[0][0] - 0.6 * text_h, label.glyphs[-1][0]  # ".5": a digit lost before it
-    return any(x1 - x0 <= 0.35 * text_h and y1 - y0 <= 0.35 * text_h and abs(y1 - baseline) <= 0.25 * text_h
+    return any(0.12 * text_h <= x1 - x0 <= 0.35 * text_h and 0.12 * text_h <= y1 - y0 <= 0.35 * text_h
+               and abs(y1 - baseline) <= 0.25 * text_h
                and first - 1 <= (x0 + x1) / 2 <= last + 1 for x0, y0, x1, y1 in label.marks)
 
 
