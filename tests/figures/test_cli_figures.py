@@ -113,3 +113,42 @@ def test_weaker_candidates_only_with_all_and_never_stored(world):
     assert [row["weak"] for row in rows][0] is False and all(row["score"] > 0 for row in rows)
     stored = json.loads(cli("figures", "list", "--format", "json").stdout)
     assert len(stored) == sum(1 for row in rows if not row["weak"])
+
+
+@pytest.mark.slow
+def test_generated_corpus_end_to_end(tmp_path: Path):
+    """scan → figures index → figures match → figures accept on a generated corpus (hard cases:
+    small crops, repeats and series, inverted and false colour, insets, a vector figure, SI), against
+    its truth. Table 1 counts exactly the accepted (article, image) pairs; it equals the truth's
+    Table 1 once every pair is found, which the matcher does not do yet (27 of 29 pairs found here,
+    1 repeat confusion, see bench/bench_figures.py), so the test holds what it does today."""
+    from emcensus.figures.synth import make_figure_corpus
+
+    truth = make_figure_corpus(tmp_path / "out", archive=tmp_path / "archive", articles=2, images=12, seed=3,
+                               size=(320, 240))
+    runner, catalog = CliRunner(), tmp_path / "census.sqlite"
+
+    def cli(*args: str):
+        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result
+
+    cli("scan", truth.archive, "--instrument", "SU8230", "--workers", "0", "--quiet")
+    cli("figures", "index", "--workers", "0")
+    cli("figures", "match", truth.papers, "--format", "json")
+    cli("figures", "accept")
+    accepted = {(row["article"], row["image"]) for row in json.loads(
+        cli("figures", "list", "--status", "accepted", "--format", "json").stdout)}
+    expected = {(article.lower(), path) for article, path in truth.pairs()}
+    group = {str(truth.image_path(image.path)): image.group for image in truth.images}
+    same_field = {(article, group[path]) for article, path in expected}
+    wrong = {(article, path) for article, path in accepted - expected if (article, group[path]) not in same_field}
+    confused = accepted - expected - wrong
+    found = accepted & expected
+    print(f"corpus e2e: {len(found)}/{len(expected)} pairs found, {len(confused)} repeat/series confusions, "
+          f"{len(wrong)} wrong")
+    assert not wrong  # never an image of another field
+    assert len(found) >= 0.6 * len(expected) and len(confused) <= 0.15 * len(expected)
+    published = json.loads(cli("table1", "--format", "json").stdout)["columns"]
+    total = next(column for column in published if column["column"] == "TOTAL")
+    assert total["published_images"] == len(accepted)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import faiss
 import numpy as np
 
 from emcensus.analysis.publications import article_id
@@ -151,11 +152,13 @@ class Matcher:
         self.index = index
         self.candidates = candidates
         self.min_inliers = min_inliers
-        self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
         self._dense: dict[int, Features | None] = {}
         self._archive: dict[int, np.ndarray | None] = {}
         if hasattr(index.faiss, "nprobe"):
             index.faiss.nprobe = max(index.faiss.nprobe, 16)
+        # One panel's few thousand descriptors are searched faster by one thread: faiss's OpenMP
+        # threads spin when the cores are busy (1.0 s per search on 2 shared cores, 0.2 s on one).
+        faiss.omp_set_num_threads(1)
 
     def match_panel(self, pixels: np.ndarray, *, not_after_year: int | None = None) -> PanelResult:
         """The archive images a panel shows. `not_after_year` (the article's year) leaves out images
@@ -258,16 +261,11 @@ class Matcher:
         query = variant.features
         if len(archive_descriptors) < 2 or len(query) < 2:
             return None
-        best: dict[int, tuple[float, int]] = {}  # archive keypoint -> (distance, query keypoint): one-to-one
-        for pair in self._bf.knnMatch(query.descriptors, np.ascontiguousarray(archive_descriptors), k=2):
-            if len(pair) == 2 and pair[0].distance < RATIO * pair[1].distance:
-                m = pair[0]
-                if m.trainIdx not in best or m.distance < best[m.trainIdx][0]:
-                    best[m.trainIdx] = (m.distance, m.queryIdx)
-        if len(best) < WEAK_INLIERS:
+        pairs = _one_to_one(query.descriptors, archive_descriptors)
+        if len(pairs) < WEAK_INLIERS:
             return None
-        source = np.asarray(archive_points, np.float32)[list(best)]
-        target = query.points[[q for _, q in best.values()]]
+        source = np.asarray(archive_points, np.float32)[pairs[:, 1]]
+        target = query.points[pairs[:, 0]]
         threshold = _REPROJECTION_PX / query.factor
         fits = []
         remaining = np.ones(len(source), bool)
@@ -281,7 +279,7 @@ class Matcher:
                 break
             inlier = np.zeros(len(source), bool)
             inlier[np.flatnonzero(remaining)[mask.ravel().astype(bool)]] = True
-            fit = self._checked(variant, position, transform, target[inlier], len(best), width, height)
+            fit = self._checked(variant, position, transform, target[inlier], len(pairs), width, height)
             if fit is not None:
                 fits.append(fit)
             remaining &= ~inlier
@@ -376,6 +374,20 @@ class Matcher:
             scale=fit.scale, mirrored=fit.mirrored, inverted=fit.inverted,
             panel_fov_m=pixel_size * width / fit.scale if pixel_size else None,
         )
+
+
+def _one_to_one(query: np.ndarray, archive: np.ndarray) -> np.ndarray:
+    """(query, archive) keypoint pairs: each query descriptor's nearest archive descriptor when it
+    passes the ratio test against the second nearest, each archive descriptor used once (its nearest)."""
+    exact = faiss.IndexBinaryFlat(archive.shape[1] * 8)
+    exact.add(np.ascontiguousarray(archive))
+    distances, labels = exact.search(np.ascontiguousarray(query), 2)
+    keep = (labels[:, 1] >= 0) & (distances[:, 0] < RATIO * distances[:, 1])
+    rows = np.flatnonzero(keep)
+    rows = rows[np.argsort(distances[rows, 0], kind="stable")]
+    _, first = np.unique(labels[rows, 0], return_index=True)
+    rows = rows[first]
+    return np.stack([rows, labels[rows, 0]], axis=1)
 
 
 def _high_pass(image: np.ndarray) -> np.ndarray:
