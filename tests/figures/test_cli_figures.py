@@ -94,6 +94,8 @@ def test_rejecting_an_accepted_match_removes_its_ledger_link(world):
     cli("figures", "match", str(papers / "art2.png"))
     cli("figures", "accept")
     assert json.loads(cli("pubs", "list", "--format", "json").stdout)[0]["linked_images"] == 1
+    cli("figures", "match", str(papers / "art2.png"))  # a decided pair is not proposed again
+    assert len(json.loads(cli("figures", "list", "--format", "json").stdout)) == 1
     (match,) = json.loads(cli("figures", "list", "--format", "json").stdout)
     cli("figures", "reject", str(match["id"]))
     assert json.loads(cli("pubs", "list", "--format", "json").stdout)[0]["linked_images"] == 0

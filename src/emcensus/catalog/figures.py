@@ -3,7 +3,7 @@
 A mixin of `Catalog` (catalog code: the only place that speaks SQL). `figures match` proposes,
 a person (the review page) or `figures accept --min-score` decides. An accepted match becomes a
 ledger link of source 'matched', so Table 1, `lost` and the report count it like a typed ledger row;
-a rejected (article, image) pair is remembered and never proposed again.
+a decided (article, image) pair, rejected ones included, is remembered and never proposed again.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ class FiguresMixin(_Base):
         return rows
 
     def save_figure_matches(self, matches: Iterable[ProposedMatch]) -> int:
-        """Propose matches (one transaction); a pair already rejected or a decided match is left
-        as it is, a proposed one is refreshed. Returns how many were stored or refreshed."""
+        """Propose matches (one transaction); an (article, image) pair already decided (accepted:
+        it is a ledger link; rejected: remembered) is not proposed again, a proposed match is
+        refreshed. Returns how many were stored or refreshed."""
         now = _now()
         rows = [(m.article, m.document, m.page, _bbox(m.panel_bbox), int(m.image_id), float(m.score), int(m.inliers),
                  _bbox(m.crop_box), float(m.scale), m.scale_bar_m, m.panel_fov_m,
@@ -75,7 +76,7 @@ class FiguresMixin(_Base):
                      scale, scale_bar_m, panel_fov_m, related_json, caption, found_at)
                    SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
                    WHERE NOT EXISTS (SELECT 1 FROM figure_matches r WHERE r.article = ?1 AND r.image_id = ?5
-                                     AND r.status = 'rejected')
+                                     AND r.status <> 'proposed')
                    ON CONFLICT(article, image_id, document, page, panel_bbox) DO UPDATE SET
                      score = excluded.score, inliers = excluded.inliers, crop_box = excluded.crop_box,
                      scale = excluded.scale, scale_bar_m = excluded.scale_bar_m, panel_fov_m = excluded.panel_fov_m,

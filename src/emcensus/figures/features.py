@@ -113,10 +113,13 @@ def _spread(keypoints: tuple[cv2.KeyPoint, ...], n: int, shape: tuple[int, ...])
     if len(keypoints) <= n:
         return list(keypoints)
     height, width = shape[:2]
-    cells: dict[int, list[cv2.KeyPoint]] = {}
-    for kp in sorted(keypoints, key=lambda k: -k.response):
-        cell = min(int(kp.pt[1] * _GRID / height), _GRID - 1) * _GRID + min(int(kp.pt[0] * _GRID / width), _GRID - 1)
-        cells.setdefault(cell, []).append(kp)
-    ranked = [(rank, kp) for members in cells.values() for rank, kp in enumerate(members)]
-    ranked.sort(key=lambda item: (item[0], -item[1].response))
-    return [kp for _, kp in ranked[:n]]
+    xy = np.array([kp.pt for kp in keypoints], np.float32)
+    response = np.array([kp.response for kp in keypoints], np.float32)
+    cell = (np.minimum(xy[:, 1] * _GRID // height, _GRID - 1) * _GRID
+            + np.minimum(xy[:, 0] * _GRID // width, _GRID - 1)).astype(np.int64)
+    order = np.lexsort((-response, cell))  # by cell, strongest first within it
+    starts = np.searchsorted(cell[order], cell[order], side="left")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order)) - starts  # place of each keypoint within its cell
+    chosen = np.lexsort((-response, rank))[:n]
+    return [keypoints[i] for i in chosen]
