@@ -116,3 +116,18 @@ def test_damaged_index_says_to_rebuild(scanned):
     np.save(generation / "points.npy", np.zeros((3, 2), np.float32))
     with pytest.raises(FigureIndexError, match="figures index"):
         VisualIndex.load(folder)
+
+
+def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch):
+    """Above IVF_THRESHOLD descriptors the index is approximate (IndexBinaryIVF): each stored
+    descriptor must still be found as its own nearest neighbour."""
+    import faiss
+
+    from emcensus.figures import index as index_module
+
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    descriptors = np.random.default_rng(0).integers(0, 256, (6_000, 32), dtype=np.uint8)
+    built = index_module.build_faiss(descriptors)
+    assert isinstance(built, faiss.IndexBinaryIVF) and built.ntotal == 6_000
+    distances, labels = built.search(descriptors[:500], 1)
+    assert (distances[:, 0] == 0).all() and (labels[:, 0] == np.arange(500)).all()
