@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import cv2
 from click.testing import CliRunner
 from PIL import Image
 
@@ -99,6 +100,23 @@ def test_rejecting_an_accepted_match_removes_its_ledger_link(world):
     (match,) = json.loads(cli("figures", "list", "--format", "json").stdout)
     cli("figures", "reject", str(match["id"]))
     assert json.loads(cli("pubs", "list", "--format", "json").stdout)[0]["linked_images"] == 0
+
+
+def test_printed_scale_bar_is_read_and_a_wrong_label_is_reported(world):
+    """A 60 px bar on a panel 300 px wide showing 3.8 µm is 0.76 µm long; the label says 2 µm."""
+    cli, _, paths, papers = world
+    panel = publish(area_of(paths["b"])).copy()
+    height = panel.shape[0]
+    cv2.rectangle(panel, (10, height - 40), (170, height - 4), 0, -1)
+    cv2.rectangle(panel, (20, height - 14), (80, height - 9), 255, -1)
+    cv2.putText(panel, "2 um", (90, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 1, cv2.LINE_AA)
+    Image.fromarray(panel).save(papers / "bar.png")
+    cli("figures", "index", "--workers", "0")
+    result = cli("figures", "match", str(papers / "bar.png"), "--format", "json")
+    (row,) = json.loads(result.stdout)
+    assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(2e-6)
+    assert row["panel_fov_m"] == pytest.approx(3.8e-6, rel=0.05)
+    assert "bar.png page 1: b.tif: scale bar reads 2 µm" in result.stderr
 
 
 def test_match_without_an_index_says_what_to_run(world):

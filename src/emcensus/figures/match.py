@@ -36,7 +36,7 @@ from emcensus.figures.features import QUERY_FEATURES, Features, extract, to_grey
 from emcensus.errors import EmcensusError
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
-from emcensus.figures.scalebar import read_scale_bar
+from emcensus.figures.scalebar import check_against_fov, read_scale_bar
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
 MIN_INLIERS = 12
@@ -454,7 +454,8 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
                     year_of: Callable[[str], int | None] = lambda article: None, weaker: bool = False,
                     warn: Callable[[str], None] = lambda line: None) -> Iterator[FoundPanel]:
     """Every panel of every document matched: the matches the tool stands behind (and, with
-    `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`."""
+    `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`, and
+    so is a printed scale bar that disagrees with its length × the matched image's field of view."""
     for path in document_paths(paths):
         try:
             for figure in iter_figures(path, warn=warn):
@@ -467,6 +468,10 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
                         continue
                     bar = read_scale_bar(panel)
                     for match, weak in found:
+                        note = bar and not weak and match.panel_fov_m and check_against_fov(
+                            bar, match.panel_fov_m, panel.shape[1])
+                        if note:  # a calibration or unit error, or a mislabelled bar: said, not corrected
+                            warn(f"{path} page {figure.page}: {Path(match.path).name}: {note}")
                         yield FoundPanel(article, str(path), figure.page, figure.region(box), figure.caption, match,
                                          bar.value_m if bar else None, weak)
         except FigureError as exc:
