@@ -45,6 +45,8 @@ UNITS_M: dict[str, float] = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, "µm": 1e-6, 
 OCR_WHITELIST = "0123456789.,nmuµμpÅA"
 #: A bar is at least this many times longer than thick (short thick bars exist; the label confirms it).
 MIN_ASPECT = 4.0
+#: Shortest bar (px): shorter dashes are strokes of letters or texture.
+MIN_BAR_PX = 10
 #: Grey levels a bar must stand out from what is right above and below it.
 MIN_CONTRAST = 40
 #: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
@@ -179,7 +181,7 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
             continue
         left, right = ends
         length = right - left
-        if length < MIN_ASPECT * thickness or length > 0.8 * width or contrast < MIN_CONTRAST:
+        if length < max(MIN_BAR_PX, MIN_ASPECT * thickness) or length > 0.8 * width or contrast < MIN_CONTRAST:
             continue
         centre = (y0 + y1) / 2
         near_edge = 1 - min(centre, height - centre) / (height / 2)
@@ -384,9 +386,11 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
     image, scale = _ocr_image(label)
     text = ocr_line(image, whitelist=OCR_WHITELIST)
     parsed = parse_label(text)
+    prefix = _prefix(label, scale)
+    if parsed is not None and prefix is not None and parsed[1].split()[1] not in ("µm", "pm"):
+        return None, text, f"label {text!r}: its unit has a p or µ hanging below the line"
     if parsed is None or parsed[1].endswith(" pm"):
         misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
-        prefix = _prefix(label, scale) if misread else None
         if misread is None or prefix is None:
             return None, text, f"label {text!r} is not a number and a length unit"
         parsed = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
