@@ -13,8 +13,9 @@ Of the images that verify on the same region of a panel (repeats seconds apart, 
 series) one is the match and the others are listed under `related`, never as a second match: the
 surest fit (its score counts how much of the panel the image covers, so a zoom into part of the
 field loses), unless another image's pixels, warped by its fit, clearly explain the panel's fine
-detail better (repeats share the structure, not the noise the panel carries). An image that verifies on a *different* region of the panel
-(a montage, a series side by side) is a match of its own. A second fit on the matches left over
+detail better (repeats share the structure, not the noise the panel carries). An image that
+verifies on a *different* region of the panel (a montage, a series side by side) is a match of
+its own. A second fit on the matches left over
 keeps a zoomed inset from standing for the whole panel: the fit over the larger region wins.
 """
 
@@ -31,9 +32,9 @@ import faiss
 import numpy as np
 
 from emcensus.analysis.publications import article_id
+from emcensus.errors import EmcensusError
 from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
 from emcensus.figures.features import QUERY_FEATURES, Features, extract, to_grey8
-from emcensus.errors import EmcensusError
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, read_scale_bar
@@ -166,7 +167,8 @@ class Matcher:
         height, width = pixels.shape[:2]
         if self.index.faiss.ntotal == 0 or min(height, width) < 8:
             return PanelResult([], [])
-        variants = self._variants(pixels, inverted=False)
+        grey = to_grey8(pixels)
+        variants = self._variants(grey, inverted=False)
         voted = self._vote(variants, not_after_year)
         fits = self._fits(variants, voted, width, height)
         if not self._verified(fits):
@@ -174,9 +176,8 @@ class Matcher:
             fits += self._fits(variants, [(p, w) for p in images for w in range(len(variants))], width, height,
                                dense=True)
         if not self._verified(fits):
-            inverted = self._variants(pixels, inverted=True)
+            inverted = self._variants(grey, inverted=True)
             fits += self._fits(inverted, self._vote(inverted, not_after_year), width, height)
-        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
         return self._group(fits, grey)
 
     def _verified(self, fits: Sequence[Fit]) -> bool:
@@ -184,8 +185,8 @@ class Matcher:
 
     # ------------------------------------------------------------------ query
     @staticmethod
-    def _variants(pixels: np.ndarray, *, inverted: bool) -> list[_Variant]:
-        grey = pixels if pixels.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(pixels[:, :, :3]), cv2.COLOR_RGB2GRAY)
+    def _variants(grey: np.ndarray, *, inverted: bool) -> list[_Variant]:
+        """The panel's features and those of its mirror image (x on the mirrored panel)."""
         if inverted:
             grey = 255 - grey
         return [_Variant(extract(grey, QUERY_FEATURES), False, inverted),
@@ -394,7 +395,7 @@ def _high_pass(image: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), 2.0)
 
 
-def _trim(cache: dict) -> None:
+def _trim(cache: dict[int, Any]) -> None:
     """Drop the oldest entries of a cache dict beyond `_CACHED_IMAGES`."""
     while len(cache) > _CACHED_IMAGES:
         cache.pop(next(iter(cache)))
