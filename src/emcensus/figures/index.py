@@ -25,6 +25,7 @@ import faiss
 import numpy as np
 
 from emcensus.access import open_file
+from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.outputs import guard_output
@@ -171,7 +172,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
 
     `workers` processes read and extract (default: all cores; 0: this process), or `executor` (a
     Dask cluster's) when given."""
-    folder = guard_output(index_folder(catalog_path), [root["path"] for root in catalog.roots()],
+    folder = guard_output(index_folder(catalog_path), [fs_path(root["path"]) for root in catalog.roots()],
                           what="visual index folder", folder=True)
     folder.mkdir(exist_ok=True)
     try:
