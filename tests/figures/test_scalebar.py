@@ -44,7 +44,7 @@ def test_parse_label_reads_number_and_unit(text: str, value_m: float, label: str
 
 
 @pytest.mark.parametrize("text", ["", "nm", "200", "200 cm", "200 km", "0 nm", "1.2.3 nm", "a200 nm",
-                                  "200 nm 5", "-5 nm", "2 x 5 nm", "1 m",
+                                  "200 nm 5", "-5 nm", "2 x 5 nm", "1 m", "100n",
                                   ".5 mm"])  # a digit lost before the point: authors print 0.5
 def test_parse_label_refuses_anything_else(text: str) -> None:
     assert parse_label(text) is None
