@@ -86,12 +86,18 @@ class FiguresMixin(_Base):
             return self.db.total_changes - before
 
     def figure_matches(self, status: str | None = None, *, min_score: float | None = None,
-                       limit: int | None = None) -> list[dict[str, Any]]:
-        """Stored matches, surest first, with the image's catalogued path and related paths."""
-        if status is not None and status not in STATUSES:
-            raise QueryError(f"unknown match status {status!r}; statuses: {', '.join(STATUSES)}")
+                       limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        """Stored matches, surest first, with the image's catalogued path and related paths
+        (`limit`/`offset`: one page of the review queue)."""
+        _check_status(status)
         return self._match_rows("(?1 IS NULL OR m.status = ?1) AND (?2 IS NULL OR m.score >= ?2)",
-                                (status, min_score), limit)
+                                (status, min_score), limit, offset)
+
+    def figure_match_count(self, status: str | None = None) -> int:
+        """How many matches have `status` (all when None): the length of the review queue."""
+        _check_status(status)
+        return self.db.execute("SELECT COUNT(*) FROM figure_matches WHERE ?1 IS NULL OR status = ?1",
+                               (status,)).fetchone()[0]
 
     def figure_match(self, match_id: int) -> dict[str, Any]:
         """One stored match by id (the review page addresses matches by id)."""
@@ -100,10 +106,12 @@ class FiguresMixin(_Base):
             raise NotFoundError(f"no figure match with id {match_id}")
         return rows[0]
 
-    def _match_rows(self, where: str, params: tuple[Any, ...], limit: int | None) -> list[dict[str, Any]]:
+    def _match_rows(self, where: str, params: tuple[Any, ...], limit: int | None,
+                    offset: int = 0) -> list[dict[str, Any]]:
         rows = self._dicts(
             f"""SELECT m.*, i.path AS image, i.pixel_size_m FROM figure_matches m JOIN images i ON i.id = m.image_id
-                WHERE {where} ORDER BY m.score DESC, m.id LIMIT {-1 if limit is None else int(limit)}""", params)
+                WHERE {where} ORDER BY m.score DESC, m.id LIMIT {-1 if limit is None else int(limit)}
+                OFFSET {int(offset)}""", params)
         paths = self._paths_of({i for row in rows for i in json.loads(row["related_json"])})
         for row in rows:
             row["panel_bbox"] = json.loads(row["panel_bbox"])
@@ -129,8 +137,7 @@ class FiguresMixin(_Base):
     def decide_figure_match(self, match_id: int, status: str) -> None:
         """Accept (a ledger link of source 'matched'), reject (remembered; an accepted match's link
         goes unless another accepted panel shows the same image) or put a match back as proposed."""
-        if status not in STATUSES:
-            raise QueryError(f"unknown match status {status!r}; statuses: {', '.join(STATUSES)}")
+        _check_status(status)
         with self.db:
             self._decide(int(match_id), status)
 
@@ -150,6 +157,11 @@ class FiguresMixin(_Base):
                                  (article, image_id)).fetchone():
             self.db.execute("DELETE FROM article_images WHERE article_id = ? AND image_id = ? AND source = 'matched'",
                             (article, image_id))
+
+
+def _check_status(status: str | None) -> None:
+    if status is not None and status not in STATUSES:
+        raise QueryError(f"unknown match status {status!r}; statuses: {', '.join(STATUSES)}")
 
 
 def _now() -> str:

@@ -322,6 +322,9 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     _register_errors(app)
     _add_api(app)
     _add_pages(app, templates)
+    from emcensus.web.review import router as review  # it uses this module's dependencies
+
+    app.include_router(review)
     _add_assets(app)
     return app
 
