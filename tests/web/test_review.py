@@ -15,6 +15,9 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from emcensus.cli.main import main
+from emcensus.figures.documents import FigureImage
+from emcensus.figures.panels import split_panels
+from emcensus.web.review import cut_panel
 from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
 from support import fingerprint
@@ -117,6 +120,23 @@ def test_panel_of_a_document_gone_is_a_placeholder_with_the_reason(review_client
     response = review_client.get(f"/api/figures/matches/{match['id']}/panel")
     assert response.headers["content-type"] == "image/svg+xml"
     assert "not readable now" in response.headers["x-emcensus-no-preview"]
+
+
+def test_a_split_panel_is_cut_where_the_matcher_found_it(world: dict) -> None:
+    """Two panels in one figure image with a white gutter, placed at half a point per pixel: each
+    panel box `figures match` stores (`FigureImage.region` of a `split_panels` box) cuts back the
+    same pixels; a box outside the figure is not in it."""
+    left, right = world["panels"]["a"], world["panels"]["b"]
+    gutter = np.full((left.shape[0], 12), 255, np.uint8)
+    pixels = np.hstack([left, gutter, right[:left.shape[0]]])
+    height, width = pixels.shape
+    figure = FigureImage("doc.pdf", 1, (72.0, 100.0, 72.0 + width / 2, 100.0 + height / 2), pixels, DOI, "")
+    boxes = split_panels(pixels)
+    assert len(boxes) == 2
+    for x0, y0, x1, y1 in boxes:
+        cut = cut_panel(figure.pixels, figure.bbox, [round(v, 2) for v in figure.region((x0, y0, x1, y1))])
+        assert cut is not None and np.array_equal(cut, pixels[y0:y1, x0:x1])
+    assert cut_panel(figure.pixels, figure.bbox, (10.0, 10.0, 60.0, 60.0)) is None
 
 
 def test_accept_links_the_image_and_reject_is_remembered(review_client: TestClient) -> None:
