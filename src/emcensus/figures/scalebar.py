@@ -20,8 +20,8 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0, S → 5 in
    numbers), only whitelisted units. tesseract reads µ as "u", "p" or nothing; since "pm" is a
    unit too, the glyph decides: a p has a closed bowl, a µ has none. A read with fewer characters
-   than glyphs printed, or without a decimal point printed, is no value: a wrong value is worse
-   than none.
+   than glyphs printed, without a decimal point printed, or whose digits change when the label is
+   read again at another size, is no value: a wrong value is worse than none.
 
 Not done yet: tick rulers (a bar with several ticks and numbers), labels inside the bar.
 """
@@ -60,7 +60,10 @@ MAX_SIDE_PX = 2000
 MAX_CANDIDATES = 5
 #: Text lines near a bar that are OCRed, nearest first.
 LINES_PER_BAR = 3
-#: OCR calls (about 0.15 s each) one panel may take, over all its bar candidates and text lines.
+#: Text height (px) of a second read of the digits; a misread digit rarely survives a change of size.
+SECOND_OPINION_TEXT_PX = 28
+#: Label reads (OCR calls of about 0.15 s; a read that parses gets a second one) one panel may take,
+#: over all its bar candidates and text lines.
 MAX_OCR_CALLS = 6
 #: Text height (px) a label is upscaled to before OCR.
 OCR_TEXT_PX = 40
@@ -347,10 +350,10 @@ def _distance_to_bar(line: Box, bar: Box, text_h: float, thick: int) -> float | 
     return None
 
 
-def _ocr_image(label: _Label) -> tuple[np.ndarray, float]:
-    """Dark text on white, upscaled to `OCR_TEXT_PX` high, with a white border; and the scale."""
+def _ocr_image(label: _Label, text_px: float = OCR_TEXT_PX) -> tuple[np.ndarray, float]:
+    """Dark text on white, upscaled to `text_px` high, with a white border; and the scale."""
     text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    scale = max(1.0, OCR_TEXT_PX / text_h)
+    scale = max(1.0, text_px / text_h)
     big = cv2.resize(label.ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     image = (255 - np.clip(big, 0, 1) * 255).astype(np.uint8)
     return cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255), scale
@@ -382,7 +385,8 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
 
     tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph then says which.
     A read with fewer characters than the line has glyphs, or without the decimal point the line
-    shows, lost something: it is not a value (a wrong value is worse than none)."""
+    shows, lost something, and digits that change at another size are unsure: neither is a value
+    (a wrong value is worse than none)."""
     image, scale = _ocr_image(label)
     text = ocr_line(image, whitelist=OCR_WHITELIST)
     parsed = parse_label(text)
@@ -402,6 +406,9 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
         return None, text, f"label {text!r} misses some of the {printed} characters printed"
     if "." not in parsed[1] and _has_decimal_point(label):
         return None, text, f"label {text!r}: the decimal point printed was not read"
+    second = ocr_line(_ocr_image(label, SECOND_OPINION_TEXT_PX)[0], whitelist=OCR_WHITELIST)
+    if re.sub(r"[^0-9.,]", "", second) != re.sub(r"[^0-9.,]", "", text):
+        return None, text, f"label read {text!r}, and {second!r} at another size: digits uncertain"
     return parsed[0], parsed[1], None
 
 
