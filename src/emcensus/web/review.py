@@ -46,7 +46,7 @@ PANEL_CACHE = 64
 _SLACK = 1.0
 
 MatchId = Annotated[int, PathParam(ge=1, le=SQLITE_INT_MAX, description="id of the figure match (see /api/figures/matches)")]
-Decision = Literal["accepted", "rejected", "proposed"]
+Status = Literal["accepted", "rejected", "proposed"]
 _panel_slots = threading.BoundedSemaphore(PANEL_WORKERS)
 
 router = APIRouter()
@@ -125,7 +125,7 @@ def _panel_bytes(row: dict[str, Any]) -> bytes:
 
 
 @router.get("/api/figures/matches", tags=["figures"])
-def api_matches(catalog: CatalogDep, status: Decision = "proposed",
+def api_matches(catalog: CatalogDep, status: Status = "proposed",
                 limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                 offset: Offset = 0) -> dict[str, Any]:
     """The review queue: matches with `status` (default: proposed, still to decide), surest first,
@@ -159,7 +159,7 @@ async def api_match_panel(request: Request, match_id: MatchId) -> Response:
 
 
 @router.post("/api/figures/matches/{match_id}/decision", tags=["figures"])
-def api_decide(request: Request, match_id: MatchId, status: Annotated[Decision, Body(embed=True)]) -> dict[str, Any]:
+def api_decide(request: Request, match_id: MatchId, status: Annotated[Status, Body(embed=True)]) -> dict[str, Any]:
     """Decide a match: `accepted` makes it a ledger link of source 'matched' (Table 1, `lost`, the
     report), `rejected` is remembered (never proposed again; an accepted one's link goes),
     `proposed` puts it back in the queue. Needs the `X-CSRF-Token` header. Returns the match and
