@@ -172,3 +172,14 @@ def test_generated_corpus_end_to_end(tmp_path: Path):
     published = json.loads(cli("table1", "--format", "json").stdout)["columns"]
     total = next(column for column in published if column["column"] == "TOTAL")
     assert total["published_images"] == len(accepted)
+
+
+def test_a_document_given_relative_is_stored_absolute(world, monkeypatch):
+    """The JSON says the path as given; the stored match names the file wherever `serve` later runs."""
+    cli, _, _, papers = world
+    cli("figures", "index", "--workers", "0")
+    monkeypatch.chdir(papers)
+    [row] = json.loads(cli("figures", "match", "art2.png", "--format", "json").stdout)
+    assert row["document"] == "art2.png"
+    (stored,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert stored["document"] == str(papers / "art2.png")

@@ -7,6 +7,8 @@ shows the queue. Accepted matches are ledger links of source 'matched' (Table 1,
 
 from __future__ import annotations
 
+import os
+
 from typing import Any
 
 import click
@@ -78,7 +80,8 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
         found = list(match_documents(paths, matcher, year_of=year_of, weaker=weaker,
                                      warn=lambda line: click.echo(line, err=True)))
         catalog.save_figure_matches(
-            ProposedMatch(f.article, f.document, f.page, f.panel_bbox, f.match.image_id, f.match.score,
+            # stored absolute: the dashboard re-reads the panel from wherever `serve` runs
+            ProposedMatch(f.article, os.path.abspath(f.document), f.page, f.panel_bbox, f.match.image_id, f.match.score,
                           f.match.inliers, f.match.crop_box_px, f.match.scale, f.scale_bar_m, f.match.panel_fov_m,
                           f.match.related, f.caption)
             for f in found if not f.weak)
