@@ -48,6 +48,13 @@ from emcensus.web.security import GuardMiddleware, check_token
 from emcensus.web.thumbs import NoPreview, PreviewPool, cache_dir
 
 HERE = Path(__file__).parent
+
+
+def no_preview_response(exc: NoPreview) -> FileResponse:
+    """The placeholder picture, with the reason (never a file's bytes) in a header."""
+    reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
+    return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
+                        headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 #: Swagger UI and ReDoc, served from the installed `fastapi-offline` wheel: /docs works without a network.
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -436,9 +443,7 @@ def _add_api(app: FastAPI) -> None:
             source, key, roots = await run_in_threadpool(locate)
             png = await app.state.previews.thumbnail(source, app.state.thumbs, key, roots)
         except NoPreview as exc:
-            reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
-            return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
-                                headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
+            return no_preview_response(exc)
         return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
 
     @app.get("/api/table1", tags=["publications"])

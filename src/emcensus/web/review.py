@@ -28,8 +28,7 @@ from emcensus.access import check_regular
 from emcensus.catalog import Catalog
 from emcensus.errors import EmcensusError
 from emcensus.figures.documents import FigureError, Limits, iter_figures
-from emcensus.web.app import SQLITE_INT_MAX, CatalogDep, Offset, PageNumber
-from emcensus.web.format import no_file_content
+from emcensus.web.app import SQLITE_INT_MAX, CatalogDep, Offset, PageNumber, no_preview_response
 from emcensus.web.thumbs import NoPreview, NotNow
 
 HERE = Path(__file__).parent
@@ -152,9 +151,7 @@ async def api_match_panel(request: Request, match_id: MatchId) -> Response:
     try:
         png = await run_in_threadpool(work)
     except NoPreview as exc:
-        reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
-        return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
-                            headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
+        return no_preview_response(exc)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
