@@ -31,7 +31,6 @@ from emcensus.figures.documents import FigureError, Limits, iter_figures
 from emcensus.web.app import SQLITE_INT_MAX, CatalogDep, Offset, PageNumber, no_preview_response
 from emcensus.web.thumbs import NoPreview, NotNow
 
-HERE = Path(__file__).parent
 #: Matches shown on one review page.
 PER_PAGE = 10
 #: Longest side of a panel as served (a panel is shown at about 400 px).
