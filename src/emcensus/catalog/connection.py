@@ -259,8 +259,17 @@ def _create(path: Path) -> None:
 
 def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> None:
     """Refuse what is not a whole emcensus catalog of a version this emcensus can use."""
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    # One read transaction: version and tables from the same snapshot, even while another process
+    # commits the first migration of a new catalog between the two reads.
+    in_transaction = db.in_transaction
+    if not in_transaction:
+        db.execute("BEGIN")
+    try:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        if not in_transaction:
+            db.execute("COMMIT")
     if version > SCHEMA_VERSION:
         raise CatalogError(
             f"{path} has schema version {version}, newer than this emcensus ({SCHEMA_VERSION}): upgrade emcensus")
