@@ -53,3 +53,7 @@ def census_rows(catalog) -> list[dict]:
     rows = catalog.images(include_missing=True)
     ignore = {"id", "first_seen_scan", "missing_since_scan"}
     return [{k: v for k, v in row.items() if k not in ignore} for row in rows]
+
+
+#: Debian's chromium, driven by Playwright in the browser tests (scripts/test.sh installs it).
+CHROMIUM = Path("/usr/bin/chromium")

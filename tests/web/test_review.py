@@ -21,7 +21,7 @@ from emcensus.web.review import cut_panel
 from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
 from support import fingerprint
-from web.test_browser import CHROMIUM, page, server  # noqa: F401 -- the browser tests' fixtures, on this catalog
+from support import CHROMIUM
 
 DOI = "10.1234/review.1"
 
