@@ -85,7 +85,8 @@ def thumbnail(source: Path, cache: Path, key: str, *, roots: list[str] | None = 
     except NotNow:
         raise
     except NoPreview as exc:
-        _write(cache, refused, roots, lambda out: out.write(str(exc).encode()))
+        reason = str(exc).encode()
+        _write(cache, refused, roots, lambda out: out.write(reason))
         raise
     _write(cache, target, roots, lambda out: image.save(out, format="PNG"))
     return target
