@@ -182,18 +182,21 @@ class _Entry:
         return self._entry.inode()
 
 
+def is_under(real: str, real_root: str) -> bool:
+    """Whether the resolved path `real` is `real_root` or below it (both already resolved)."""
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def is_inside(path: str | os.PathLike[str], root: str | os.PathLike[str]) -> bool:
     """Whether `path` resolves to `root` or below it (both resolved)."""
-    real, real_root = os.path.realpath(path), os.path.realpath(root)
-    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+    return is_under(os.path.realpath(path), os.path.realpath(root))
 
 
 def inside_roots(path: str | os.PathLike[str], roots: Iterable[str | os.PathLike[str]]) -> Path:
     """The resolved `path` if it lies in one of `roots` (symlinks resolved on both sides), else raise."""
     real = os.path.realpath(path)
     for root in roots:
-        real_root = os.path.realpath(root)
-        if real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep):
+        if is_under(real, os.path.realpath(root)):
             return Path(real)
     raise OutsideRootsError("the file resolves outside the catalog's scan roots: not read")
 
@@ -203,6 +206,7 @@ __all__ = [
     "check_regular",
     "inside_roots",
     "is_inside",
+    "is_under",
     "kind_of",
     "open_fd",
     "open_file",

@@ -126,3 +126,18 @@ def test_symlink_to_a_device_is_refused(device: str, tmp_path: Path, deadline: N
         read_metadata(tmp_path / "x.tif")
     with Source(tmp_path / "x.tif") as source, pytest.raises(UnreadableFileError, match="character device"):
         source.head  # noqa: B018 - the first read is the check
+
+
+def test_inside_means_below_the_root_not_a_name_that_starts_like_it(tmp_path: Path) -> None:
+    """`/x/arch2` shares the text `/x/arch` but is not in it; a link into the root is inside it."""
+    from emcensus.access import OutsideRootsError, inside_roots, is_inside
+
+    root, sibling = tmp_path / "arch", tmp_path / "arch2"
+    (root / "a").mkdir(parents=True)
+    sibling.mkdir()
+    (sibling / "link").symlink_to(root / "a")
+    assert is_inside(root / "a", root) and is_inside(root, root)
+    assert not is_inside(sibling, root)
+    assert inside_roots(sibling / "link", [root]) == (root / "a").resolve()
+    with pytest.raises(OutsideRootsError):
+        inside_roots(sibling, [root])

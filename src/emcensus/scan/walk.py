@@ -72,10 +72,6 @@ def looks_like_metadata(path: str) -> bool:
     return bool(_METADATA_LINE.search(text))
 
 
-def _inside(path: str, boundary: str) -> bool:
-    return path == boundary or path.startswith(boundary.rstrip(os.sep) + os.sep)
-
-
 def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recurse: bool = True) -> Iterator[Folder]:
     """Folders under `top` (depth first, subfolders in name order) with their acquisitions.
 
@@ -143,7 +139,7 @@ def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]]
     named = None if is_folder else _split(entry.name)
     if entry.is_symlink() and (is_folder or named):
         real = os.path.realpath(entry.path)
-        if not _inside(real, boundary):
+        if not access.is_under(real, boundary):
             problems.append(Problem(entry.path, OUTSIDE_LINK, "warning"))
             return
         if is_folder:
