@@ -3,8 +3,6 @@ are rounded, typed and never blank, on tiny_archive (5 acquisitions, 6 image fil
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import pytest
