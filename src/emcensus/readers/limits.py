@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass
 
 from emcensus.readers.base import Reading
+from emcensus.readers.generic import MAX_SIDE_PX
 from emcensus.record import Problem
 
 
@@ -41,8 +42,8 @@ PHYSICAL_RANGES: dict[str, Range] = {
     "pixel_size_m": Range("pixel size", 1e-13, 1e-2, "m"),
     "accelerating_voltage_v": Range("accelerating voltage", 10, 3e6, "V"),
     "working_distance_m": Range("working distance", 1e-6, 1, "m"),
-    "width_px": Range("width", 1, 1e6, "px"),
-    "height_px": Range("height", 1, 1e6, "px"),
+    "width_px": Range("width", 1, MAX_SIDE_PX, "px"),
+    "height_px": Range("height", 1, MAX_SIDE_PX, "px"),
 }
 
 
