@@ -228,6 +228,8 @@ def read_sidecar_only(
     sidecar's, else the sidecar file's mtime.
     """
     sidecar = Path(path)
+    if sidecar.suffix.lower() == ".emi":
+        raise UnreadableFileError("a TIA .emi whose .ser files are gone: its metadata is not read without them")
     text = check_text(decode_text(access.read_bounded(sidecar, MAX_SIDECAR_BYTES, "sidecar")))
     if not text.strip():
         raise UnreadableFileError("sidecar is empty")

@@ -121,8 +121,6 @@ def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupR
         try:
             if error is None:
                 with budget.file(index):
-                    if group.sidecar_only and image.path.lower().endswith(".emi"):
-                        raise UnreadableFileError("a TIA .emi whose .ser files are gone: its metadata is not read without them")
                     if group.sidecar_only:
                         record = read_sidecar_only(image.path, **settings)
                     else:
