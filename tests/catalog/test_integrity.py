@@ -242,3 +242,14 @@ def test_a_killed_scan_frees_the_catalog_even_while_its_workers_live(tmp_path: P
         scanner.kill()
         with contextlib.suppress(ProcessLookupError, UnboundLocalError):
             os.kill(child, signal.SIGKILL)
+
+
+def test_a_catalog_inside_its_archive_is_read_but_no_stamp_is_written_there(catalog_path: Path,
+                                                                            tiny_archive: Path) -> None:
+    """The archive is never written: a catalog copied into a root it holds still opens read-only and
+    verified, and its clean check is not remembered beside it."""
+    inside = tiny_archive / "census.sqlite"
+    inside.write_bytes(catalog_path.read_bytes())
+    Catalog(inside, readonly=True, verify=True).close()
+    assert not Path(f"{inside}.verified").exists()
+    assert not list(tiny_archive.glob(".census.sqlite.verified*"))

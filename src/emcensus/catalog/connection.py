@@ -33,7 +33,7 @@ from typing import Any, NoReturn
 
 from emcensus.catalog.paths import fs_path
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from emcensus.errors import CatalogError
+from emcensus.errors import CatalogError, ConfigError
 from emcensus.outputs import guard_output
 
 try:
@@ -292,7 +292,7 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
         if problems != ["ok"]:
             raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
         if stamp is not None and readonly:
-            _write_stamp(path, stamp)
+            _write_stamp(path, stamp, archive_roots(db))
 
 
 def _stamp_path(path: Path) -> Path:
@@ -322,9 +322,14 @@ def _read_stamp(path: Path) -> str | None:
         return None
 
 
-def _write_stamp(path: Path, stamp: str) -> None:
-    """Remember a clean quick_check beside the catalog; best effort (a read-only folder just checks again)."""
+def _write_stamp(path: Path, stamp: str, archives: list[str]) -> None:
+    """Remember a clean quick_check beside the catalog; best effort (a read-only folder just checks
+    again). A catalog someone put inside one of its archives is read, but nothing is written beside it."""
     target = _stamp_path(path)
+    try:
+        guard_output(target, archives, what="verification stamp")
+    except ConfigError:
+        return
     temp = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         with open(temp, "w", encoding="ascii") as handle:
