@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from emcensus.figures.barpanels import dejavu_font, draw_scale_bar, jpeg
+from emcensus.figures.features import to_grey8
 
 #: Scale-bar mantissas authors pick: the 1-2-5 series and the others seen in papers (300 nm, 750 nm).
 NICE_MANTISSAS = (1.0, 2.0, 5.0)
@@ -63,14 +64,6 @@ class PanelTruth:
     fov_m: float | None = None  # panel width in metres
     scale_bar: ScaleBarTruth | None = None
     insets: list[InsetTruth] = field(default_factory=list)
-
-
-def to_grey8(pixels: np.ndarray) -> np.ndarray:
-    """8-bit grey as an author's software shows a 16-bit file: stretched between 0.5 and 99.5 %."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    lo, hi = np.percentile(pixels, (0.5, 99.5))
-    return np.clip((pixels.astype(np.float32) - lo) * (255.0 / max(hi - lo, 1.0)), 0, 255).astype(np.uint8)
 
 
 def _crop_box(rng: np.random.Generator, source: np.ndarray, aspect: float) -> tuple[float, float, float, float]:
@@ -310,5 +303,5 @@ def author_panel(source: np.ndarray, pixel_m: float, size: tuple[int, int], rng:
 
 __all__ = [
     "InsetTruth", "PanelTruth", "ScaleBarTruth", "add_scale_bar", "adjust", "annotate", "author_panel", "burn_letter",
-    "choose_bar_value", "format_length", "inset", "place", "to_grey8",
+    "choose_bar_value", "format_length", "inset", "place",
 ]
