@@ -8,7 +8,6 @@ shows the queue. Accepted matches are ledger links of source 'matched' (Table 1,
 from __future__ import annotations
 
 import os
-
 from typing import Any
 
 import click
@@ -56,8 +55,7 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
 @figures.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--all", "weaker", is_flag=True, help="Also list weaker candidates (not stored for review).")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
-              help="Output format.")
+@format_option
 @click.pass_context
 def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) -> None:
     """Match every panel of the documents PATHS (PDFs, images, .docx/.pptx/.odp; folders are walked)
