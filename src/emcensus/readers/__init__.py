@@ -20,7 +20,7 @@ from pathlib import Path
 
 from emcensus import access
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import MAX_SIDECAR_BYTES, Reader, Reading, Source, check_text, decode_text
+from emcensus.readers.base import Reader, Reading, Source, read_sidecar
 from emcensus.readers.common import SidecarTextReader
 from emcensus.readers.fei import FeiTiffReader
 from emcensus.readers.gatan import GatanDmReader
@@ -230,9 +230,7 @@ def read_sidecar_only(
     sidecar = Path(path)
     if sidecar.suffix.lower() == ".emi":
         raise UnreadableFileError("a TIA .emi whose .ser files are gone: its metadata is not read without them")
-    text = check_text(decode_text(access.read_bounded(sidecar, MAX_SIDECAR_BYTES, "sidecar")))
-    if not text.strip():
-        raise UnreadableFileError("sidecar is empty")
+    text = read_sidecar(sidecar)
     for reader in SIDECAR_READERS:
         if reader.looks(text):
             reading = reader.parse(text)

@@ -83,6 +83,14 @@ def check_text(text: str, what: str = "sidecar") -> str:
     return text
 
 
+def read_sidecar(path: str | os.PathLike[str]) -> str:
+    """A sidecar's text under the access policy: at most `MAX_SIDECAR_BYTES`, decoded, not empty, text."""
+    text = check_text(decode_text(access.read_bounded(path, MAX_SIDECAR_BYTES, "sidecar")))
+    if not text.strip():
+        raise UnreadableFileError("sidecar is empty")
+    return text
+
+
 @dataclass(slots=True)
 class Reading:
     """What one reader found, in SI units. Fields left None are unknown to this reader."""
@@ -135,10 +143,7 @@ class Source:
     def sidecar_text(self) -> str | None:
         if self.sidecar is None:
             return None
-        data = access.read_bounded(self.sidecar, MAX_SIDECAR_BYTES, "sidecar")
-        if not data.strip():
-            raise UnreadableFileError("sidecar is empty")
-        return check_text(decode_text(data))
+        return read_sidecar(self.sidecar)
 
     @property
     def tiff(self) -> Any:
