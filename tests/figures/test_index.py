@@ -7,9 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
+from PIL import Image
 
 from emcensus.catalog import Catalog
-from emcensus.figures.index import FigureIndexError, VisualIndex, index_folder, update_index
+from emcensus.figures.index import FigureIndexError, VisualIndex, index_folder, read_pixels, update_index
 from emcensus.outputs import ArchiveWriteError
 from emcensus.scan import RootSpec, scan
 from figures.match_support import HEIGHT, build_archive, scene, shot, write_archive_image
@@ -131,3 +133,22 @@ def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch):
     assert isinstance(built, faiss.IndexBinaryIVF) and built.ntotal == 6_000
     distances, labels = built.search(descriptors[:500], 1)
     assert (distances[:, 0] == 0).all() and (labels[:, 0] == np.arange(500)).all()
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png"])
+def test_an_image_beyond_the_pixel_bound_is_refused(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"frame{suffix}"
+    pixels = np.arange(30 * 40, dtype=np.uint8).reshape(30, 40)
+    if suffix == ".tif":
+        tifffile.imwrite(path, pixels)
+    else:
+        Image.fromarray(pixels).save(path)
+    assert np.array_equal(read_pixels(str(path), max_pixels=1200), pixels)
+    with pytest.raises(FigureIndexError, match="1,200 pixels, more than 1,199"):
+        read_pixels(str(path), max_pixels=1199)
+
+
+def test_a_format_not_read_here_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "frame.dm3").write_bytes(b"\0" * 64)
+    with pytest.raises(FigureIndexError, match=r"format \.dm3 is not read by the visual index"):
+        read_pixels(str(tmp_path / "frame.dm3"))
