@@ -155,6 +155,8 @@ class Matcher:
         self.min_inliers = min_inliers
         self._dense: dict[int, Features | None] = {}
         self._archive: dict[int, np.ndarray | None] = {}
+        #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
+        self._years = np.array([image["year"] or 0 for image in index.images], dtype=np.int64)
         if hasattr(index.faiss, "nprobe"):
             index.faiss.nprobe = max(index.faiss.nprobe, 16)
         # One panel's few thousand descriptors are searched faster by one thread: faiss's OpenMP
@@ -236,8 +238,7 @@ class Matcher:
         distances, labels = self.index.faiss.search(query, k)
         owners = np.where(labels >= 0, self.index.owner[np.maximum(labels, 0)], -1)
         if not_after_year is not None:  # images acquired after the article are not neighbours at all
-            years = np.array([image["year"] or 0 for image in self.index.images])
-            late = (owners >= 0) & (years[np.maximum(owners, 0)] > not_after_year)
+            late = (owners >= 0) & (self._years[np.maximum(owners, 0)] > not_after_year)
             owners = np.where(late, -1, owners)
             distances = np.where(late, 256, distances)
             order = np.argsort(distances, axis=1, kind="stable")
