@@ -20,7 +20,8 @@ def test_ceta_tem_image(sample: Path) -> None:
     assert record.pixel_size_m == pytest.approx(3.1388370544e-9)
     assert (record.width_px, record.height_px) == (512, 512)  # not BinaryResult.ImageSize (4096, unbinned)
     assert record.acquired_at == datetime.fromtimestamp(1596041299).isoformat()
-    assert [image["detector"] for image in record.original_metadata["images"]] == ["BM-Ceta"]
+    [summary] = record.original_metadata["images"]
+    assert (summary["detector"], summary["shape"]) == ("BM-Ceta", [512, 512, 1])
 
 
 @pytest.mark.parametrize("sample", ["velox-emd/STEM HAADF Diffraction Micro.emd"], indirect=True)

@@ -154,10 +154,12 @@ class VeloxEmdReader(Reader):
                 if not isinstance(first, h5py.Group):
                     raise UnreadableFileError(f"Velox image {names[0]!r} is not a group")
                 shape = _shape(first)
-                reading = parse_velox(_metadata(first), shape[0], shape[1], shape[2] if len(shape) > 2 else 1)
+                meta = _metadata(first)
+                reading = parse_velox(meta, shape[0], shape[1], shape[2] if len(shape) > 2 else 1)
                 reading.original_metadata = {
                     "metadata": reading.original_metadata,
-                    "images": [_summary(name, images) for name in names],
+                    # the first image's metadata is decoded once, for the record and its summary
+                    "images": [_describe(names[0], meta, shape), *(_summary(name, images) for name in names[1:])],
                     "other_data": sorted(key for key in data if key != "Image"),
                 }
                 return reading
@@ -167,12 +169,15 @@ class VeloxEmdReader(Reader):
             raise UnreadableFileError(f"damaged EMD/HDF5 file: {type(exc).__name__}: {exc}") from exc
 
 
-def _summary(name: str, images: Any) -> dict[str, Any]:
+def _describe(name: str, meta: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
     """Name, shape and detector of one image dataset, for the multi-image summary."""
+    return {"name": name, "shape": list(shape), "detector": text_or_none(_get(meta, "BinaryResult", "Detector"))}
+
+
+def _summary(name: str, images: Any) -> dict[str, Any]:
+    """`_describe` of the image dataset `name`, or why it could not be read."""
     try:
         group = member(images, name)
-        detector = text_or_none(_get(_metadata(group), "BinaryResult", "Detector"))
-        shape = list(_shape(group))
+        return _describe(name, _metadata(group), _shape(group))
     except UnreadableFileError as exc:
         return {"name": name, "shape": [], "detector": None, "not_read": str(exc)}
-    return {"name": name, "shape": shape, "detector": detector}
