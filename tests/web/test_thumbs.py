@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import tifffile
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from emcensus.demo.adversarial import raw_tiff
 from emcensus.web import thumbs
 from emcensus.web.thumbs import THUMB_SIZE, NoPreview, NotNow, PreviewPool, thumbnail
 from support import write_tiff
@@ -91,15 +91,6 @@ def test_real_vendor_tiffs_get_a_thumbnail(vendor_samples: Path, tmp_path: Path,
 
 
 # ------------------------------------------------------------------ issue 7: bounded time and memory
-def raw_tiff(width: int, height: int, bits: int = 8, data: bytes = b"\x00" * 64) -> bytes:
-    """A one-strip grey TIFF written tag by tag, so that its header can say anything."""
-    tags = [(256, 4, width), (257, 4, height), (258, 3, bits), (259, 3, 1), (262, 3, 1),
-            (273, 4, 0), (278, 4, max(height, 1)), (279, 4, len(data))]
-    start = 8 + 2 + 12 * len(tags) + 4
-    ifd = b"".join(struct.pack("<HHII", tag, kind, 1, start if tag == 273 else value) for tag, kind, value in tags)
-    return b"II*\x00" + struct.pack("<IH", 8, len(tags)) + ifd + struct.pack("<I", 0) + data
-
-
 def stripes(width: int) -> np.ndarray:
     """One row of a left-to-right ramp: any sampling of it still rises left to right."""
     return (np.arange(width) * 255 // max(width - 1, 1)).astype(np.uint8)
@@ -108,7 +99,7 @@ def stripes(width: int) -> np.ndarray:
 @pytest.mark.parametrize("header", [(0, 0, 8), (64, 64, 1000), (4294967295, 4294967295, 8), (100000, 100000, 16)])
 def test_impossible_tiffs_get_the_placeholder(client: TestClient, image_id: Callable[[str], int], tiny_archive: Path,
                                               header: tuple[int, int, int]) -> None:
-    (tiny_archive / "groupB/p2/2019-01-02/nosidecar.tif").write_bytes(raw_tiff(*header))
+    (tiny_archive / "groupB/p2/2019-01-02/nosidecar.tif").write_bytes(raw_tiff(*header[:2], [bytes(64)], bits=header[2]))
     response = client.get(f"/api/thumbnail/{image_id('nosidecar.tif')}")
     assert response.status_code == 200 and response.headers["content-type"].startswith("image/svg+xml")
     assert response.headers["x-emcensus-no-preview"]
@@ -238,7 +229,7 @@ def test_stored_bytes_are_bounded_too(tmp_path: Path, monkeypatch: pytest.Monkey
     # 64 x 64 px whose one strip claims (and has) 2 MB: the claim is not read into memory.
     monkeypatch.setattr(thumbs, "MAX_BYTES", 2**20)
     monkeypatch.setattr(thumbs, "MAX_SEGMENT_BYTES", 2**19)
-    (tmp_path / "claims.tif").write_bytes(raw_tiff(64, 64, 8, data=bytes(2 * 2**20)))
+    (tmp_path / "claims.tif").write_bytes(raw_tiff(64, 64, [bytes(2 * 2**20)]))
     with pytest.raises(NoPreview, match="claims 2,097,152 stored bytes"):
         thumbnail(tmp_path / "claims.tif", tmp_path / "cache", "c")
 
