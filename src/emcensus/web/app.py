@@ -48,13 +48,6 @@ from emcensus.web.security import GuardMiddleware, check_token
 from emcensus.web.thumbs import NoPreview, PreviewPool, cache_dir
 
 HERE = Path(__file__).parent
-
-
-def no_preview_response(exc: NoPreview) -> FileResponse:
-    """The placeholder picture, with the reason (never a file's bytes) in a header."""
-    reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
-    return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
-                        headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 #: Swagger UI and ReDoc, served from the installed `fastapi-offline` wheel: /docs works without a network.
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -276,6 +269,13 @@ def _status(exc: Exception) -> int:
 
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or "text/html" not in request.headers.get("accept", "")
+
+
+def no_preview_response(exc: NoPreview) -> FileResponse:
+    """The placeholder picture, with the reason (never a file's bytes) in a header."""
+    reason = no_file_content(str(exc)).encode("ascii", "replace").decode()
+    return FileResponse(HERE / "static" / "no-preview.svg", media_type="image/svg+xml",
+                        headers={"X-Emcensus-No-Preview": reason, "Cache-Control": "no-store"})
 
 
 def error_response(request: Request, status: int, message: str) -> Response:
