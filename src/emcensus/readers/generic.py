@@ -61,8 +61,6 @@ def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
             with access.open_file(source.path) as handle, Image.open(handle) as image:
                 width, height = image.size
                 exif = image.getexif() if kind == "jpeg" else {}
-        except UnreadableFileError:
-            raise
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise UnreadableFileError(f"damaged {kind.upper()}: {exc}") from exc
         check_dimensions(width, height)
