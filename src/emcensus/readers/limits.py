@@ -1,4 +1,4 @@
-"""Physical ranges of every number a reader returns, checked once for all readers in `read_source`.
+"""Physical ranges of every number a reader returns, checked once for all readers (`readers._record`).
 
 A value outside its range is a typo, a unit error or a damaged file, never a measurement: it is
 dropped (None) with a warning that names it, so that every derived number (FOV, scale-bar decade)
