@@ -17,6 +17,7 @@ from PIL import Image
 from emcensus.cli.main import main
 from emcensus.figures.documents import FigureImage
 from emcensus.figures.panels import split_panels
+from emcensus.web import review
 from emcensus.web.review import cut_panel
 from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
@@ -120,6 +121,26 @@ def test_panel_of_a_document_gone_is_a_placeholder_with_the_reason(review_client
     response = review_client.get(f"/api/figures/matches/{match['id']}/panel")
     assert response.headers["content-type"] == "image/svg+xml"
     assert "not readable now" in response.headers["x-emcensus-no-preview"]
+
+
+def test_a_cached_panel_is_served_while_other_cuts_hold_every_slot(review_client: TestClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    review.panel_png.cache_clear()
+    first, second = review_client.get("/api/figures/matches").json()["items"][:2]
+    cut = review_client.get(f"/api/figures/matches/{first['id']}/panel")
+    assert cut.headers["content-type"] == "image/png"
+    monkeypatch.setattr(review, "PANEL_SECONDS", 0.01)
+    for _ in range(review.PANEL_WORKERS):  # as if other requests were cutting panels now
+        assert review._panel_slots.acquire(blocking=False)
+    try:
+        again = review_client.get(f"/api/figures/matches/{first['id']}/panel")
+        busy = review_client.get(f"/api/figures/matches/{second['id']}/panel")
+    finally:
+        for _ in range(review.PANEL_WORKERS):
+            review._panel_slots.release()
+    assert again.headers["content-type"] == "image/png" and again.content == cut.content
+    assert busy.headers["content-type"] == "image/svg+xml"
+    assert "busy cutting other panels" in busy.headers["x-emcensus-no-preview"]
 
 
 def test_a_split_panel_is_cut_where_the_matcher_found_it(world: dict) -> None:

@@ -100,8 +100,15 @@ def find_panel(document: Path, page: int | None, panel_bbox: Sequence[float]) ->
 
 @functools.lru_cache(maxsize=PANEL_CACHE)
 def panel_png(document: str, page: int | None, panel_bbox: tuple[float, ...], size: int, mtime_ns: int) -> bytes:
-    """The panel as a PNG at most `PANEL_SIDE` px long; cached by the document's size and mtime."""
-    image = Image.fromarray(find_panel(Path(document), page, panel_bbox))
+    """The panel as a PNG at most `PANEL_SIDE` px long; cached by the document's size and mtime.
+    Cut at most `PANEL_WORKERS` at once (a cached panel does not wait for them)."""
+    if not _panel_slots.acquire(timeout=PANEL_SECONDS):
+        raise NotNow("the server is busy cutting other panels; reload to try again")
+    try:
+        pixels = find_panel(Path(document), page, panel_bbox)
+    finally:
+        _panel_slots.release()
+    image = Image.fromarray(pixels)
     image.thumbnail((PANEL_SIDE, PANEL_SIDE))
     out = io.BytesIO()
     image.save(out, format="PNG")
@@ -109,17 +116,12 @@ def panel_png(document: str, page: int | None, panel_bbox: tuple[float, ...], si
 
 
 def _panel_bytes(row: dict[str, Any]) -> bytes:
-    """Cut the panel of a stored match, at most `PANEL_WORKERS` at once and within `PANEL_SECONDS`."""
+    """The panel of a stored match, from the cache while its document is unchanged, else cut within `PANEL_SECONDS`."""
     try:
         stat = check_regular(row["document"])
     except EmcensusError as exc:  # moved, deleted, or a path given relative to another folder
         raise NotNow(f"the document is not readable now: {exc}") from exc
-    if not _panel_slots.acquire(timeout=PANEL_SECONDS):
-        raise NotNow("the server is busy cutting other panels; reload to try again")
-    try:
-        return panel_png(row["document"], row["page"], tuple(row["panel_bbox"]), stat.st_size, stat.st_mtime_ns)
-    finally:
-        _panel_slots.release()
+    return panel_png(row["document"], row["page"], tuple(row["panel_bbox"]), stat.st_size, stat.st_mtime_ns)
 
 
 @router.get("/api/figures/matches", tags=["figures"])
