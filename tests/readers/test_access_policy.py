@@ -141,3 +141,21 @@ def test_inside_means_below_the_root_not_a_name_that_starts_like_it(tmp_path: Pa
     assert inside_roots(sibling / "link", [root]) == (root / "a").resolve()
     with pytest.raises(OutsideRootsError):
         inside_roots(sibling, [root])
+
+
+@pytest.mark.skipif(not hasattr(os, "O_NOATIME"), reason="O_NOATIME is Linux-only")
+@pytest.mark.parametrize("name", ["a.tif", "a.emi"])
+def test_finding_the_sidecar_keeps_the_folders_atime(name: str, tmp_path: Path, samples_dir: Path) -> None:
+    """`read_metadata` lists the folder for the sidecar (or the `.ser` of an `.emi`): that listing too
+    leaves the access time alone."""
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    if name == "a.emi":
+        shutil.copyfile(samples_dir / "fei-tia-emi-ser/16x16_STEM_BF_DF_acquire.emi", folder / "a.emi")
+        shutil.copyfile(samples_dir / "fei-tia-emi-ser/16x16_STEM_BF_DF_acquire_1.ser", folder / "a_1.ser")
+    else:
+        write_tiff(folder / "a.tif")
+        (folder / "a.txt").write_text(hitachi_sidecar(5000, "SE(U)"), encoding="cp1252")
+    _age(folder, *folder.iterdir())
+    read_metadata(folder / name)
+    assert folder.stat().st_atime == OLD_ATIME

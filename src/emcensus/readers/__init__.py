@@ -86,7 +86,7 @@ def find_sidecar(image: Path, names: list[str] | None = None) -> Path | None:
     """The sidecar next to `image`: same stem, extension in any case."""
     if names is None:
         try:
-            names = os.listdir(image.parent)
+            names = access.listdir(image.parent)
         except OSError:
             return None
     stem, extensions = sidecar_key(image.stem, image.suffix.lower())
@@ -244,7 +244,7 @@ def ser_files(emi: Path) -> list[Path]:
     """The `.ser` files a TIA `.emi` describes (`X.emi` → `X_1.ser`, `X_2.ser`...), in index order."""
     pattern = re.compile(re.escape(emi.stem) + r"_(\d+)\.ser", re.IGNORECASE)
     try:
-        names = os.listdir(emi.parent)
+        names = access.listdir(emi.parent)
     except OSError as exc:
         raise UnreadableFileError(f"cannot list the folder of {emi.name}: {exc.strerror or exc}") from exc
     found = sorted((int(match[1]), name) for name in names if (match := pattern.fullmatch(name)))
