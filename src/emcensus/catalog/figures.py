@@ -85,13 +85,12 @@ class FiguresMixin(_Base):
                 rows)
             return self.db.total_changes - before
 
-    def figure_matches(self, status: str | None = None, *, min_score: float | None = None,
-                       limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    def figure_matches(self, status: str | None = None, *, limit: int | None = None,
+                       offset: int = 0) -> list[dict[str, Any]]:
         """Stored matches, surest first, with the image's catalogued path and related paths
         (`limit`/`offset`: one page of the review queue)."""
         _check_status(status)
-        return self._match_rows("(?1 IS NULL OR m.status = ?1) AND (?2 IS NULL OR m.score >= ?2)",
-                                (status, min_score), limit, offset)
+        return self._match_rows("?1 IS NULL OR m.status = ?1", (status,), limit, offset)
 
     def figure_match_count(self, status: str | None = None) -> int:
         """How many matches have `status` (all when None): the length of the review queue."""
