@@ -462,9 +462,10 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         try:
             for figure in iter_figures(path, warn=warn):
                 article = article_id(figure.article)
+                year = year_of(article)
                 for box in split_panels(figure.pixels):
                     panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
-                    result = matcher.match_panel(panel, not_after_year=year_of(article))
+                    result = matcher.match_panel(panel, not_after_year=year)
                     found = [(m, False) for m in result.matches] + ([(m, True) for m in result.weaker] if weaker else [])
                     if not found:
                         continue
