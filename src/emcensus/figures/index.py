@@ -82,7 +82,7 @@ def read_pixels(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                 page = tif.pages.first
                 if int(np.prod(page.shape)) > max_pixels:
                     raise FigureIndexError(f"{int(np.prod(page.shape)):,} pixels, more than {max_pixels:,}")
-                return page.asarray()
+                return page.asarray(maxworkers=1)  # the index runs one process per core already
         from PIL import Image
 
         with Image.open(handle) as image:
