@@ -17,7 +17,7 @@ import emcensus
 from emcensus.catalog import Catalog
 from emcensus.catalog.schema import SCHEMA_VERSION
 from emcensus.cli.main import main
-from emcensus.errors import CatalogError
+from emcensus.errors import CatalogError, ConfigError
 from emcensus.scan import RootSpec, scan
 
 PAGE = 4096
@@ -253,3 +253,17 @@ def test_a_catalog_inside_its_archive_is_read_but_no_stamp_is_written_there(cata
     Catalog(inside, readonly=True, verify=True).close()
     assert not Path(f"{inside}.verified").exists()
     assert not list(tiny_archive.glob(".census.sqlite.verified*"))
+
+
+def test_a_lock_file_planted_as_a_link_into_the_archive_is_refused(tiny_archive: Path, tmp_path: Path) -> None:
+    """The scan's lock file is an output like the catalog: a `.lock` name that links into the archive
+    is refused before anything is created there."""
+    from support import fingerprint
+
+    catalog = tmp_path / "census.sqlite"
+    Catalog(catalog).close()
+    Path(f"{catalog}.lock").symlink_to(tiny_archive / "planted.lock")
+    before = fingerprint(tiny_archive)
+    with Catalog(catalog) as opened, pytest.raises(ConfigError, match="scan lock .* inside the archive"):
+        scan(opened, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    assert fingerprint(tiny_archive) == before and not (tiny_archive / "planted.lock").exists()

@@ -345,17 +345,19 @@ _HELD: set[str] = set()
 
 
 @contextlib.contextmanager
-def scan_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
     """Hold `<catalog>.lock` for a scan; a second scan of the same catalog is refused, with the
     process that holds it. The lock file stays (removing it would race with the next scan).
 
     A POSIX record lock (`lockf`), not `flock`: forked pool workers do not inherit it, so a scan
     killed with `kill -9` frees the catalog at once, not when its orphaned workers exit; it also
-    works on NFS. A set of held paths refuses a second scan from the same process."""
+    works on NFS. A set of held paths refuses a second scan from the same process. `archives`: the
+    roots being scanned, which the lock file may not resolve into."""
     if fcntl is None:  # pragma: no cover
         yield
         return
-    lock_path = os.path.realpath(f"{path}.lock")
+    # An output like the catalog: a `.lock` name planted as a link into an archive is refused.
+    lock_path = str(guard_output(f"{path}.lock", archives, what="scan lock"))
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         try:

@@ -193,7 +193,7 @@ def scan(
     summary = ScanSummary(roots=[r.path for r in roots])
     started = time.perf_counter()
     specs = [_checked_root(catalog, root) for root in roots]
-    with scan_lock(catalog.path):  # a second scan of the same catalog is refused, not interleaved
+    with scan_lock(catalog.path, [spec.path for spec in specs]):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
         pool = Pool(executor, workers, file_timeout)
         status = "interrupted"
