@@ -152,3 +152,22 @@ def test_a_format_not_read_here_is_refused(tmp_path: Path) -> None:
     (tmp_path / "frame.dm3").write_bytes(b"\0" * 64)
     with pytest.raises(FigureIndexError, match=r"format \.dm3 is not read by the visual index"):
         read_pixels(str(tmp_path / "frame.dm3"))
+
+
+def test_an_image_whose_read_never_ends_is_one_line_within_the_budget(tmp_path: Path, monkeypatch) -> None:
+    """The scan's per-file time budget bounds the index too: a read that blocks is listed, not waited for."""
+    import time
+
+    from emcensus.figures import index as index_module
+
+    def blocks(path: str, max_pixels: int = 0) -> np.ndarray:
+        time.sleep(30)  # a hung share
+        raise AssertionError("the budget did not stop the read")
+
+    monkeypatch.setattr(index_module, "FILE_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(index_module, "read_pixels", blocks)
+    started = time.monotonic()
+    image_id, points, descriptors, error = index_module.image_features((7, str(tmp_path / "x.tif"), None))
+    assert time.monotonic() - started < 5
+    assert (image_id, len(points), len(descriptors)) == (7, 0, 0)
+    assert error == "read took longer than 0.5 s; not read"

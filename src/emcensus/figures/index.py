@@ -29,6 +29,7 @@ from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.outputs import guard_output
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
 
 #: Format of the folder; another one is rebuilt from scratch.
 INDEX_VERSION = 1
@@ -95,7 +96,12 @@ def image_features(job: tuple[int, str, int | None]) -> tuple[int, np.ndarray, n
     """(id, points, descriptors, error) of one archive image: what a worker process returns."""
     image_id, path, image_rows = job
     try:
-        features = extract(read_pixels(path), ARCHIVE_FEATURES, image_rows=image_rows)
+        # The scan's per-file budget (an alarm in the worker's main thread): a read that blocks, or a
+        # decode that runs on, is one line and the index goes on.
+        with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
+            features = extract(read_pixels(path), ARCHIVE_FEATURES, image_rows=image_rows)
+    except ReadTimeout:
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(FILE_TIMEOUT_S)
     except (EmcensusError, OSError, ValueError) as exc:
         return image_id, _NO_POINTS, _NO_DESCRIPTORS, str(exc) or type(exc).__name__
     except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
