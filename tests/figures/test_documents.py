@@ -331,6 +331,15 @@ def test_docx_with_pasted_png(tmp_path: Path) -> None:
     assert [f.article for f in iter_figures(tmp_path / "chapter.docx")] == [DOI]
 
 
+def test_office_file_reading_is_bounded_in_time_like_a_pdf(tmp_path: Path) -> None:
+    write_zip(tmp_path / "slides.pptx", {f"ppt/media/image{n}.png": png_bytes(marked(60, 90 + n)) for n in (1, 2, 3)})
+    seen: list[FigureImage] = []
+    with pytest.raises(FigureError) as exc:
+        seen.extend(iter_figures(tmp_path / "slides.pptx", limits=Limits(max_seconds=0)))
+    assert len(seen) == 1
+    assert "stopped before ppt/media/image2.png: reading took more than 0 s; 1 picture(s) only" in one_line(exc)
+
+
 def test_odp_picture_on_its_slide(tmp_path: Path) -> None:
     content = ('<office:document-content><draw:page draw:name="p1"><text:p>Outline</text:p></draw:page>'
                '<draw:page draw:name="p2"><text:p>SEM of the <text:span>catalyst</text:span></text:p>'

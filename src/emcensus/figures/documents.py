@@ -674,15 +674,22 @@ def _office_figures(path: Path, handle: BinaryIO, media: str, limits: Limits, wa
             raise FigureError(f"{path}: a damaged member ({exc}); not read") from exc
         article = article_id(path, head)
         found = 0
+        spent = 0.0  # reading this document, as for PDFs (not the caller's time between figures)
         for member in archive.infolist():
             name = member.filename
             if not name.startswith(media) or Path(name).suffix.lower() not in IMAGE_SUFFIXES:
                 continue
+            if spent > limits.max_seconds:
+                raise FigureError(f"{path}: stopped before {name}: reading took more than {limits.max_seconds:g} s; "
+                                  f"{found:,} picture(s) only")
+            started = time.perf_counter()
             try:
                 pixels = _decode_image(io.BytesIO(_read_member(archive, member, limits)), limits, f"{path}:{name}")
             except (FigureError, zipfile.BadZipFile, OSError, EOFError) as exc:
                 warn(str(exc) if isinstance(exc, FigureError) else f"{path}:{name}: damaged ({exc}); skipped")
                 continue
+            finally:
+                spent += time.perf_counter() - started
             if min(pixels.shape[:2]) < limits.min_side:
                 continue
             page, caption = places.get(name, (0, ""))
