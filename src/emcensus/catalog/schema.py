@@ -181,6 +181,50 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX figure_matches_pair ON figure_matches(article, image_id, status)",
         "ALTER TABLE article_images ADD COLUMN source TEXT",  # NULL: a ledger row; 'matched': figures accept
     ],
+    # 7: one fingerprint per folder (issue 11): a rescan that finds the same fingerprint skips the
+    # folder's files without reading or even stat-ing them one by one
+    [
+        """CREATE TABLE folders (
+            root_id INTEGER NOT NULL REFERENCES roots(id) ON DELETE CASCADE,
+            rel_path TEXT NOT NULL,         -- the folder below its root, '' for the root itself
+            fingerprint BLOB NOT NULL,      -- digest of its entries' (name, kind, size, mtime_ns), sorted
+            scan_id INTEGER NOT NULL,       -- the scan that stored it
+            PRIMARY KEY (root_id, rel_path)
+        ) WITHOUT ROWID""",
+    ],
+    # 8: per-image quality metrics and near-duplicate groups (issue 9), valid for one file state
+    [
+        """CREATE TABLE quality (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE,
+            size_bytes INTEGER NOT NULL,    -- the file state measured: recomputed when either changes
+            mtime_ns INTEGER NOT NULL,
+            content_sha256 TEXT,            -- of the file bytes: reuse across moves and copies
+            pixel_sha256 TEXT,              -- of the decoded pixels: the reuse export's image_id
+            blank INTEGER,                  -- 1: an empty frame
+            clipped_low REAL, clipped_high REAL,   -- fractions of pixels at either end of the range
+            noise_sigma REAL, snr REAL,
+            sharpness REAL,                 -- after a Gaussian pre-blur (noise is not sharpness)
+            resolution_px REAL, resolution_m REAL, -- where the power spectrum meets the noise floor
+            charging REAL, drift REAL,
+            sharpness_pct REAL,             -- percentile within instrument x magnification decade
+            quality_flag TEXT,              -- ok | blank | blurred | noisy | clipped | charging | drift
+            phash TEXT, dhash TEXT,         -- 64-bit perceptual hashes, hex
+            dup_group INTEGER,              -- near-duplicate group (smallest image id in it), NULL: alone
+            error TEXT,                     -- why the metrics could not be computed
+            metric_version INTEGER NOT NULL,
+            computed_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX quality_dup ON quality(dup_group) WHERE dup_group IS NOT NULL",
+        "CREATE INDEX quality_content ON quality(content_sha256)",
+    ],
+    # 9: article topics (issue 10): a classifier's category is kept apart from the ledger's own
+    [
+        "ALTER TABLE articles ADD COLUMN abstract TEXT",
+        "ALTER TABLE articles ADD COLUMN keywords TEXT",
+        "ALTER TABLE articles ADD COLUMN category_source TEXT",    # NULL or 'ledger': given; 'classified'
+        "ALTER TABLE articles ADD COLUMN category_confidence REAL",  # of a classified category
+        "ALTER TABLE articles ADD COLUMN needs_review INTEGER",      # 1: a person should look
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
