@@ -25,6 +25,7 @@ from typing import Any
 
 from emcensus.access import read_bounded
 from emcensus.analysis.layout import compile_layout
+from emcensus.analysis.storage import CostModel
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.scan import RootSpec
 from emcensus.vocab import TECHNIQUES, lookup_model
@@ -79,14 +80,7 @@ def load_facility(path: str | Path) -> Facility:
     waited on), and every value is checked for its type: a string where a list belongs would
     otherwise become one root per character."""
     path = Path(path)
-    try:
-        data: dict[str, Any] = tomllib.loads(read_bounded(path, MAX_FACILITY_BYTES, "facility file").decode("utf-8"))
-    except UnreadableFileError as exc:
-        raise ConfigError(f"cannot read facility file {path}: {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    data = _read_toml(path)
     facility_table = _table(data.get("facility", {}), f"{path}: [facility]")
     entries = data.get("instrument", [])
     if not isinstance(entries, list):
@@ -115,6 +109,88 @@ def load_facility(path: str | Path) -> Facility:
     if layout is not None:
         compile_layout(layout)  # a bad pattern fails here, not in the middle of a scan
     return Facility(_text(facility_table.get("name"), f"{path}: [facility] name") or "facility", layout, instruments)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The facility file's TOML, read under the file-access policy; ConfigError says what is wrong."""
+    try:
+        return tomllib.loads(read_bounded(path, MAX_FACILITY_BYTES, "facility file").decode("utf-8"))
+    except UnreadableFileError as exc:
+        raise ConfigError(f"cannot read facility file {path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+
+
+#: Numbers of `[costs]`, each a price or a time that only makes sense above 0.
+_COST_NUMBERS = ("instrument_hour", "tb_year", "minutes_per_image", "session_gap_minutes")
+
+
+def load_costs(path: str | Path) -> CostModel:
+    """The `[costs]` table of a facility file (storage and cost of lost data); every key optional:
+
+        [costs]
+        currency = "EUR"
+        instrument_hour = 120          # price of one instrument hour
+        tb_year = 30                   # price of keeping 1 TB (10^12 bytes) one year
+        minutes_per_image = 3          # instrument time one image takes
+        session_gap_minutes = 30       # acquisitions closer than this are one session
+        session_overhead_minutes = 20  # set-up time of every session
+        [costs.instrument_hours]       # per-instrument prices, over instrument_hour
+        SU8230 = 150
+
+    A value that is not a positive number is refused: a typo must not become a plausible cost."""
+    path = Path(path)
+    where = f"{path}: [costs]"
+    table = _table(_read_toml(path).get("costs", {}), where)
+    unknown = sorted(set(table) - {*_COST_NUMBERS, "currency", "instrument_hours", "session_overhead_minutes"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    numbers = {key: _positive(table.get(key), f"{where} {key}") for key in _COST_NUMBERS}
+    overhead = table.get("session_overhead_minutes", 0)
+    if overhead != 0:
+        overhead = _positive(overhead, f"{where} session_overhead_minutes")
+    per_instrument = _table(table.get("instrument_hours", {}), f"{where} instrument_hours")
+    hours = {name: _positive(value, f"{where} instrument_hours.{name}") for name, value in per_instrument.items()}
+    return CostModel(currency=_text(table.get("currency"), f"{where} currency") or "EUR", instrument_hours=hours,
+                     session_overhead_minutes=float(overhead), **numbers)
+
+
+def load_watch(path: str | Path) -> dict[str, Any]:
+    """The `[watch]` table of a facility file (`emcensus watch`); every key optional:
+
+        [watch]
+        interval = 60            # seconds between polls
+        sidecar_timeout = 120    # seconds an image waits for its sidecar (Hitachi, JEOL SEM)
+        recent_days = 2          # date-named folders of the last days, listed every poll
+        full_sweep_hour = 3      # local hour of the daily full sweep
+        max_backoff = 900        # longest wait before retrying an unreachable share
+
+    Returns the keys given, checked; a command-line option wins over them."""
+    path = Path(path)
+    where = f"{path}: [watch]"
+    table = _table(_read_toml(path).get("watch", {}), where)
+    unknown = sorted(set(table) - {"interval", "sidecar_timeout", "recent_days", "full_sweep_hour", "max_backoff"})
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
+    found: dict[str, Any] = {key: _positive(table.get(key), f"{where} {key}")
+                             for key in ("interval", "sidecar_timeout", "max_backoff") if key in table}
+    for key, low, high in (("recent_days", 0, 366), ("full_sweep_hour", 0, 23)):
+        if key in table:
+            value = table[key]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"{where} {key} must be a whole number from {low} to {high}, not {value!r}")
+            found[key] = value
+    return found
+
+
+def _positive(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{where} must be a positive number, not {value!r}")
+    return float(value)
 
 
 def _table(value: Any, where: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
+from emcensus.catalog.storage import StorageMixin
 from emcensus.errors import NotFoundError, QueryError
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
 
@@ -97,7 +98,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin, FiguresMixin):
+class Catalog(LedgerMixin, FiguresMixin, StorageMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,

@@ -25,7 +25,7 @@ else:
 _ARTICLE_COLUMNS = ("id", "year", "title", "journal", "category", "subcategory", "source", "authors")
 
 #: Image ids linked to facility articles: what "published" means for lost data.
-_FACILITY_LINKED = """SELECT l.image_id FROM article_images l JOIN articles a ON a.id = l.article_id
+FACILITY_LINKED = """SELECT l.image_id FROM article_images l JOIN articles a ON a.id = l.article_id
                       WHERE a.source = 'facility' AND l.image_id IS NOT NULL"""
 
 
@@ -220,7 +220,7 @@ class LedgerMixin(_Base):
         when grouping by technique or by year alone (standing in for images of the article's year,
         inside the year window) and no filter other than the window is given.
         """
-        rows = self._grouped(by, "count(DISTINCT acquisition_key)", "published", f"id IN ({_FACILITY_LINKED})",
+        rows = self._grouped(by, "count(DISTINCT acquisition_key)", "published", f"id IN ({FACILITY_LINKED})",
                              dict(filters))
         names = [name for name, _ in group_columns(by)]
         window = _count_level_window(ImageFilter.from_kwargs(**filters), filters)

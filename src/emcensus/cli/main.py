@@ -264,5 +264,9 @@ main.add_command(lost)
 main.add_command(report)
 main.add_command(figures)
 
+from emcensus.cli.storage import storage
+
+main.add_command(storage)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,47 @@
+"""The catalog side of `emcensus storage`: storage, growth and the cost of lost data, queried from a
+catalog and handed to the pure functions of `analysis.storage` (the CLI, the report and the
+dashboard share it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from emcensus.analysis.storage import (
+    CostModel,
+    StorageSummary,
+    acquisition_costs,
+    find_sessions,
+    fit_growth,
+    keeping_costs,
+    lost_vs_published,
+    with_gigabytes,
+)
+from emcensus.catalog import Catalog
+from emcensus.report.build import catalog_loss
+
+#: Default grouping of `emcensus storage`: the issue's GB per year × instrument × technique × group.
+STORAGE_BY = ("year", "instrument", "technique", "group")
+
+
+def catalog_storage(catalog: Catalog, costs: CostModel | None = None, *, by: Sequence[str] = STORAGE_BY,
+                    current_year: int | None = None) -> StorageSummary:
+    """Bytes per group (every file kind: spectra and stacks take disk too), the growth fit, bytes of
+    lost and published images, and what the lost images cost under `costs` (none: no cost lines)."""
+    current_year = current_year or date.today().year
+    breakdown = with_gigabytes(catalog.storage(",".join(by), kind="all"))
+    growth = fit_growth({row["year"]: row["bytes"] for row in catalog.storage("year", kind="all")},
+                        current_year=current_year)
+    split, notes = lost_vs_published(catalog.storage_published("technique"), "technique",
+                                     catalog.count_level_published())
+    lines = []
+    if costs is not None:
+        loss = catalog_loss(catalog, "instrument")
+        lost = {row.key: row.acquired - row.published for row in loss.rows if not row.overcounted}
+        notes += loss.notes()
+        sessions, untimed = (find_sessions(catalog.acquisition_times(), costs.session_gap_minutes)
+                             if costs.session_gap_minutes is not None else (None, None))
+        total = split[-1]
+        lines = acquisition_costs(lost, costs, sessions, untimed) + keeping_costs(
+            total["lost_bytes"], total["published_bytes"], costs)
+    return StorageSummary(breakdown, growth, split, lines, notes)
