@@ -35,14 +35,9 @@ def timed_get(client: TestClient, url: str, repeat: int = 5) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
-    path = paper_catalog()
-    with Catalog(path, readonly=True) as catalog:
-        images = catalog.total()
-        sample = catalog.images(limit=40, offset=5000, instrument="SU8230")
-    image_id = sample[0]["id"]
-    client = TestClient(create_app(path))
-    urls = [
+def dashboard_urls(image_id: int) -> list[str]:
+    """Every page and API call the dashboard serves, with one image's own."""
+    return [
         "/", "/explore", "/explore?year=2019&technique=SEM&order=-magnification", f"/images/{image_id}",
         "/audit", "/audit/no-metadata", "/audit/duplicate-exports",
         "/api/count?by=year,technique", "/api/count?by=magnification", "/api/count?year=2019&instrument=SU8230&detector=SE",
@@ -50,6 +45,16 @@ def main() -> None:
         f"/api/images/{image_id}", f"/api/images/{image_id}/sidecar", f"/api/images/{image_id}/neighbours",
         "/api/table1", "/api/articles", "/api/audit", "/api/audit/orphan-sidecars", "/api/roots",
     ]
+
+
+def main() -> None:
+    path = paper_catalog()
+    with Catalog(path, readonly=True) as catalog:
+        images = catalog.total()
+        sample = catalog.images(limit=40, offset=5000, instrument="SU8230")
+    image_id = sample[0]["id"]
+    client = TestClient(create_app(path))
+    urls = dashboard_urls(image_id)
     print(f"catalog: {path} — {images:,} images")
     worst = 0.0
     for url in urls:

@@ -1,7 +1,8 @@
 """A real Dask cluster as a cluster user runs one: `dask scheduler` and two `dask worker` processes on
-loopback, each in its own working directory and with no access to the catalog (the scan's client is the
-catalog's only writer). One worker is killed mid-scan; the catalog must still be row for row the one a
-local scan makes."""
+loopback, each in its own working directory and with no access to the catalog (the client is the
+catalog's only writer, and the only one to write the visual index). One worker is killed mid-run; the
+catalog must still be row for row the one a local scan makes, and the visual index image for image the
+one a local `figures index` builds."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from emcensus.catalog import Catalog
+from emcensus.figures.index import VisualIndex, index_folder, update_index
 from emcensus.scan import RootSpec, scan
 from support import census_rows, hitachi_sidecar, write_tiff
 
@@ -60,58 +63,155 @@ def _wait_for(predicate, seconds: float, what: str) -> None:
         time.sleep(0.1)
 
 
-def test_scan_on_a_dask_cluster_survives_a_killed_worker(archive: Path, tmp_path: Path) -> None:
+@dataclass
+class Cluster:
+    """A running `dask scheduler` and two `dask worker` processes, each in its own folder."""
+
+    address: str
+    workers: list[subprocess.Popen]
+    folders: list[Path]
+
+    def assert_workers_left_no_catalog(self) -> None:
+        """The workers wrote only in their own folders, and no catalog or index file there."""
+        for folder in self.folders:
+            assert not any(p.suffix.startswith(".sqlite") or p.name.endswith(".figures") for p in folder.rglob("*"))
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    scheduler_file = tmp_path / "cluster" / "scheduler.json"
+    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                      "--scheduler-file", str(scheduler_file), cwd=tmp_path / "cluster")
+    workers: list[subprocess.Popen] = []
+    folders = [tmp_path / f"worker{number}" for number in (1, 2)]
+    try:
+        _wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
+        address = json.loads(scheduler_file.read_text())["address"]
+        for folder in folders:  # own working folder each; the catalog's folder is never given to them
+            workers.append(_dask("worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1", "--local-directory", str(folder), cwd=folder))
+        from distributed import Client
+
+        with Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield Cluster(address, workers, folders)
+    finally:
+        for process in [*workers, scheduler]:
+            _stop(process)
+
+
+def _emcensus(catalog_path: Path, *args: str) -> subprocess.Popen:
+    """The `emcensus` command a cluster user types, on the client."""
+    command = shutil.which("emcensus", path=os.path.dirname(sys.executable))
+    if command is None:
+        pytest.skip("the `emcensus` command is not installed (pip install -e .)")
+    return subprocess.Popen([command, "--catalog", str(catalog_path), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_scan_on_a_dask_cluster_survives_a_killed_worker(archive: Path, tmp_path: Path, cluster: Cluster) -> None:
     with Catalog(tmp_path / "local.sqlite") as local:
         scan(local, [RootSpec(str(archive), "SU8230")], workers=0)
         expected = census_rows(local)
     assert len(expected) == FOLDERS * PER_FOLDER
 
-    scheduler_file = tmp_path / "cluster" / "scheduler.json"
-    scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                      "--scheduler-file", str(scheduler_file), cwd=tmp_path / "cluster")
-    workers = []
-    try:
-        _wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
-        address = json.loads(scheduler_file.read_text())["address"]
-        for number in (1, 2):  # own working folder each; the catalog's folder is never given to them
-            workers.append(_dask("worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                                 "--host", "127.0.0.1", "--local-directory", str(tmp_path / f"worker{number}"),
-                                 cwd=tmp_path / f"worker{number}"))
-        from distributed import Client
+    catalog_path = tmp_path / "client" / "census.sqlite"
+    catalog_path.parent.mkdir()
+    client_scan = _emcensus(catalog_path, "scan", str(archive), "--instrument", "SU8230", "--dask", cluster.address,
+                            "--quiet")
 
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
-        catalog_path = tmp_path / "client" / "census.sqlite"
-        catalog_path.parent.mkdir()
-        command = [sys.executable, "-m", "emcensus.cli.main", "--catalog", str(catalog_path), "scan", str(archive),
-                   "--instrument", "SU8230", "--dask", address, "--quiet"]
-        client_scan = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    def some_rows_written() -> bool:
+        if client_scan.poll() is not None:
+            return True
+        try:
+            with Catalog(catalog_path, readonly=True) as partial:
+                return partial.total(files=True, kind="all") > 0
+        except Exception:  # noqa: BLE001 - not created or mid-migration yet
+            return False
 
-        def some_rows_written() -> bool:
-            if client_scan.poll() is not None:
-                return True
-            try:
-                with Catalog(catalog_path, readonly=True) as partial:
-                    return partial.total(files=True, kind="all") > 0
-            except Exception:  # noqa: BLE001 - not created or mid-migration yet
-                return False
-
-        _wait_for(some_rows_written, 120, "the first rows of the Dask scan")
-        killed_mid_scan = client_scan.poll() is None
-        _stop(workers[0])  # kill -9 one worker (and its nanny) while the scan runs
-        output, _ = client_scan.communicate(timeout=300)
-        assert client_scan.returncode == 0, output
-        assert "Traceback" not in output
-    finally:
-        for process in [*workers, scheduler]:
-            _stop(process)
+    _wait_for(some_rows_written, 120, "the first rows of the Dask scan")
+    killed_mid_scan = client_scan.poll() is None
+    _stop(cluster.workers[0])  # kill -9 one worker (and its nanny) while the scan runs
+    output, _ = client_scan.communicate(timeout=300)
+    assert client_scan.returncode == 0, output
+    assert "Traceback" not in output
 
     with Catalog(catalog_path, readonly=True) as census:
         assert census_rows(census) == expected  # row for row the local census
         assert census.audit()["unreadable"] == 0
     if not killed_mid_scan:
         pytest.skip("the scan finished before a worker could be killed: the machine was too fast for this test")
-    for number in (1, 2):  # the workers wrote only in their own folders, never beside the catalog
-        assert not any(p.suffix.startswith(".sqlite") for p in (tmp_path / f"worker{number}").rglob("*"))
+    cluster.assert_workers_left_no_catalog()
     assert sorted(p.name for p in catalog_path.parent.iterdir()) <= sorted(
         ["census.sqlite", "census.sqlite-wal", "census.sqlite-shm", "census.sqlite.lock", "census.sqlite.verified"])
+
+
+#: Specimens and shots of each in the `figures index` archive: enough 640x480 frames for a worker to die mid-index.
+SPECIMENS, SHOTS = 8, 30
+
+
+@pytest.fixture
+def textured_archive(tmp_path: Path) -> Path:
+    """240 Hitachi TIFFs with sidecars: shots of procedural specimens, which ORB finds keypoints in."""
+    from figures.match_support import scene, shot, write_archive_image
+
+    root = tmp_path / "archive" / "SU8230"
+    for specimen in range(SPECIMENS):
+        pixels = scene(300 + specimen)
+        for number in range(SHOTS):
+            x, y = 20 * (number % 6), 25 * (number // 6)
+            write_archive_image(root / f"group{specimen}" / "2019-01-02" / f"shot{number:02d}.tif",
+                                shot(pixels, x, y, 1.0, seed=specimen * SHOTS + number), date="01/02/2019")
+    return root
+
+
+def _stored_index(catalog_path: Path) -> dict[str, tuple]:
+    """What the visual index stores per image, by path: its state, keypoints and descriptors."""
+    index = VisualIndex.load(index_folder(catalog_path))
+    stored = {}
+    for position, image in enumerate(index.images):
+        points, descriptors = index.features_of(position)
+        state = {key: value for key, value in image.items() if key not in ("id", "start")}
+        stored[image["path"]] = (state, points.tobytes(), descriptors.tobytes())
+    return stored
+
+
+def _index_tasks_done(address: str) -> int:
+    """How many `image_features` tasks the scheduler holds results of."""
+    from distributed import Client
+
+    def done(dask_scheduler) -> int:
+        return sum(1 for key, task in dask_scheduler.tasks.items()
+                   if "image_features" in str(key) and task.state == "memory")
+
+    with Client(address, timeout=30) as client:
+        return client.run_on_scheduler(done)
+
+
+def test_figures_index_on_a_dask_cluster_survives_a_killed_worker(textured_archive: Path, tmp_path: Path,
+                                                                   cluster: Cluster) -> None:
+    catalogs = {name: tmp_path / name / "census.sqlite" for name in ("local", "client")}
+    for path in catalogs.values():
+        path.parent.mkdir()
+        with Catalog(path) as catalog:
+            scan(catalog, [RootSpec(str(textured_archive), "SU8230")], workers=0)
+    with Catalog(catalogs["local"], readonly=True) as catalog:
+        update_index(catalog, catalogs["local"], workers=0)
+    expected = _stored_index(catalogs["local"])
+    assert len(expected) == SPECIMENS * SHOTS
+    assert all(state["count"] > 100 for state, _, _ in expected.values())
+
+    client_index = _emcensus(catalogs["client"], "figures", "index", "--dask", cluster.address)
+    _wait_for(lambda: client_index.poll() is not None or _index_tasks_done(cluster.address) > 0, 120,
+              "the first images indexed on the cluster")
+    killed_mid_index = client_index.poll() is None
+    _stop(cluster.workers[0])  # kill -9 one worker (and its nanny) while the index is being built
+    output, _ = client_index.communicate(timeout=300)
+    assert client_index.returncode == 0, output
+    assert "Traceback" not in output and "not indexed" not in output
+    assert f"{SPECIMENS * SHOTS:,} image(s)" in output
+
+    assert _stored_index(catalogs["client"]) == expected  # image for image, descriptor for descriptor
+    if not killed_mid_index:
+        pytest.skip("the index was built before a worker could be killed: the machine was too fast for this test")
+    cluster.assert_workers_left_no_catalog()

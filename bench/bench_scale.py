@@ -1,0 +1,179 @@
+"""The 1 M-image targets (issue 11), each number printed against its target:
+
+- every `count` filter (acquisitions and files) and every 2-field group-by: <= 200 ms;
+- Table 1 + every breakdown + figures + HTML report: <= 30 s;
+- every dashboard page and API call (server time, in-process ASGI as bench_dashboard.py): <= 300 ms;
+- Parquet export of the whole catalog: <= 20 s;
+- peak RSS of each of these (a process of its own, measured by wait4): <= 300 MB.
+
+    .venv/bin/python bench/bench_scale.py [--images 1000000] [--parts counts,report,dashboard,export]
+
+The catalog is `scale_catalog.py`'s (built on first use, a few minutes). Counts are timed on a
+catalog opened afresh for each query (SQLite's page cache cold, the OS's warm), as a `count`
+command meets it; the open itself (and its integrity check) is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scale_catalog import CATALOG, scale_catalog  # noqa: E402
+
+from emcensus.catalog import Catalog  # noqa: E402
+from emcensus.catalog.query import GROUP_FIELDS  # noqa: E402
+
+PARTS = ("counts", "report", "dashboard", "export")
+TARGET_RSS_MB = 300
+
+
+def _verdict(value: float, target: float) -> str:
+    return "ok" if value <= target else "OVER"
+
+
+def _first_query_ms(catalog_path: Path, by: str, /, **filters: object) -> float:
+    with Catalog(catalog_path, readonly=True) as catalog:
+        started = time.perf_counter()
+        catalog.count(by, **filters)
+        return (time.perf_counter() - started) * 1000
+
+
+def part_counts(path: Path) -> None:
+    with Catalog(path, readonly=True) as catalog:
+        group = catalog.count("group")[0]["group"]
+        project = next(row["project"] for row in catalog.count("project") if row["project"])
+        root = catalog.roots()[0]["path"]
+    filters: dict[str, dict[str, object]] = {
+        "(none)": {}, "year": {"year": 2019}, "year range": {"year": "2015-2019"}, "since": {"since": 2020},
+        "until": {"until": 2015}, "instrument": {"instrument": "SU8230"}, "technique": {"technique": "TEM"},
+        "detector": {"detector": "SE"}, "vendor": {"vendor": "Hitachi"}, "magnification": {"magnification": 50000},
+        "magnification range": {"magnification": "1000-50000"}, "fov": {"fov": "1um-10um"},
+        "scalebar_decade": {"scalebar_decade": "10-100nm"}, "group": {"group": group}, "project": {"project": project},
+        "root": {"root": root}, "path": {"path": "*/vol03/*"}, "include_missing": {"include_missing": True},
+        "kind": {"kind": "all"}, "P1 & P2 & P3": {"year": 2019, "instrument": "SU8230", "detector": "SE"},
+    }
+    worst = 0.0
+    print("count filters (first query on a fresh connection, acquisitions / files):")
+    for name, kwargs in filters.items():
+        acquisitions = _first_query_ms(path, "", **kwargs)
+        files = _first_query_ms(path, "", files=True, **kwargs)
+        worst = max(worst, acquisitions, files)
+        print(f"  {name:<22} {acquisitions:8.1f} ms {files:8.1f} ms")
+    print(f"slowest count filter        : {worst:8.1f} ms (target <= 200 ms) {_verdict(worst, 200)}")
+
+    fields = [name for name in GROUP_FIELDS if name != "detector_family"]  # the same column as `detector`
+    timings = {f"{a},{b}": _first_query_ms(path, f"{a},{b}") for a, b in itertools.combinations(fields, 2)}
+    slow = sorted(timings.items(), key=lambda item: -item[1])
+    print(f"2-field group-bys ({len(timings)}): median {statistics.median(timings.values()):.1f} ms; slowest:")
+    for by, ms in slow[:8]:
+        print(f"  --by {by:<36} {ms:8.1f} ms")
+    print(f"slowest 2-field group-by    : {slow[0][1]:8.1f} ms (target <= 200 ms) {_verdict(slow[0][1], 200)}")
+
+    started = time.perf_counter()
+    with Catalog(path, readonly=True, verify=True):
+        pass
+    print(f"opening with quick_check    : {(time.perf_counter() - started) * 1000:8.1f} ms (every command does it once)")
+    started = time.perf_counter()
+    subprocess.run([str(Path(sys.executable).with_name("emcensus")), "--catalog", str(path), "count", "--by",
+                    "year,technique"], check=True, stdout=subprocess.DEVNULL)
+    print(f"`emcensus count --by year,technique`, whole command: {(time.perf_counter() - started) * 1000:.0f} ms")
+
+
+def part_report(path: Path) -> None:
+    from emcensus.report.build import build_report_data, catalog_table1
+    from emcensus.report.html import write_report
+
+    with Catalog(path, readonly=True) as catalog, tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        catalog_table1(catalog, until=2023)
+        t_table = time.perf_counter() - started
+        data = build_report_data(catalog, until=2023)
+        t_data = time.perf_counter() - started - t_table
+        write_report(Path(out), data)
+        total = time.perf_counter() - started
+    print(f"Table 1                     : {t_table * 1000:8.0f} ms")
+    print(f"report data (breakdowns)    : {t_data * 1000:8.0f} ms")
+    print(f"figures + HTML + CSV/JSON   : {(total - t_table - t_data) * 1000:8.0f} ms")
+    print(f"Table 1 + figures + report  : {total:8.2f} s  (target <= 30 s) {_verdict(total, 30)}")
+
+
+def part_dashboard(path: Path) -> None:
+    from bench_dashboard import dashboard_urls, timed_get
+    from fastapi.testclient import TestClient
+
+    from emcensus.web.app import create_app
+
+    with Catalog(path, readonly=True) as catalog:
+        total = catalog.total(files=True)
+        image_id = catalog.images(limit=1, offset=total // 2, instrument="SU8230")[0]["id"]
+        group = catalog.count("group")[0]["group"]
+    # the sidecar call reads a file of the archive, which this catalog has none of
+    urls = [url for url in dashboard_urls(image_id) if not url.endswith("/sidecar")] + [
+        f"/api/images?limit=60&offset={total - 100}", f"/explore?group={group}&order=-acquired_at",
+        "/api/count?by=group,project", "/api/count?by=month", "/audit/date-disagreement",
+    ]
+    client = TestClient(create_app(path))
+    worst = 0.0
+    for url in urls:
+        ms = timed_get(client, url)
+        worst = max(worst, ms)
+        print(f"  {url:<62} {ms:8.1f} ms")
+    print(f"slowest page or API call    : {worst:8.1f} ms (target <= 300 ms) {_verdict(worst, 300)}")
+
+
+def part_export(path: Path) -> None:
+    from emcensus.export import export_catalog
+
+    with Catalog(path, readonly=True) as catalog, tempfile.TemporaryDirectory() as out:
+        started = time.perf_counter()
+        rows = export_catalog(catalog, Path(out) / "census.parquet")
+        elapsed = time.perf_counter() - started
+        size = (Path(out) / "census.parquet").stat().st_size
+    print(f"Parquet export              : {elapsed:8.2f} s  (target <= 20 s) {_verdict(elapsed, 20)}"
+          f" — {rows:,} rows, {size / 1e6:.0f} MB")
+
+
+def run_part(name: str, path: Path) -> float:
+    """Run one part in a process of its own; its peak RSS in MB."""
+    child = subprocess.Popen([sys.executable, __file__, "--part", name, "--catalog", str(path)])
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"part {name} failed ({child.returncode})")
+    return usage.ru_maxrss / 1024  # kB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=1_000_000)
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--part", choices=PARTS, help=argparse.SUPPRESS)
+    parser.add_argument("--catalog", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.part:
+        globals()[f"part_{args.part}"](args.catalog)
+        return
+    default = args.images == 1_000_000
+    path = scale_catalog(CATALOG if default else CATALOG.with_name(f"census-{args.images}.sqlite"), args.images)
+    with Catalog(path, readonly=True) as catalog:
+        print(f"catalog: {path} — {catalog.total():,} acquisitions, {catalog.total(files=True):,} image files, "
+              f"{path.stat().st_size / 1e6:.0f} MB")
+    peaks = {}
+    for name in args.parts.split(","):
+        print(f"--- {name}", flush=True)
+        peaks[name] = run_part(name, path)
+    print("--- peak RSS")
+    for name, mb in peaks.items():
+        print(f"  {name:<26}: {mb:8.0f} MB (target <= {TARGET_RSS_MB} MB) {_verdict(mb, TARGET_RSS_MB)}")
+
+
+if __name__ == "__main__":
+    main()
