@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from emcensus import __version__
 from emcensus.catalog import AUDIT_KINDS, Catalog
 from emcensus.catalog.query import GROUP_FIELDS, group_columns
 from emcensus.cli.output import emit, format_option, json_text
+from emcensus.cli.roots import root_options, root_specs
 from emcensus.errors import ConfigError, EmcensusError
 
 DEFAULT_CATALOG = "emcensus.sqlite"
@@ -59,14 +59,7 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 
 # ---------------------------------------------------------------------------------------- scan
 @main.command()
-@click.argument("roots", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--instrument", help="Instrument name for these roots (e.g. SU8230).")
-@click.option("--vendor", help="Vendor, when the built-in model table does not know the instrument.")
-@click.option("--technique", type=click.Choice(["SEM", "TEM", "STEM"], case_sensitive=False), help="The instrument's technique.")
-@click.option("--layout", help="Folder pattern below the roots, e.g. '{group}/{project}/**'.")
-@click.option("--magnification-reference-mm", type=click.FloatRange(min=0, min_open=True),
-              help="Width (mm) the instrument's magnification refers to (Hitachi SEM: 127).")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help="Facility TOML file listing instruments and roots.")
+@root_options
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Reader processes (default: all cores; 0: in this process).")
 @click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
@@ -83,21 +76,10 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
     """
-    from emcensus.analysis.layout import compile_layout
-    from emcensus.config import load_facility
-    from emcensus.scan import FILE_TIMEOUT_S, RootSpec
+    from emcensus.scan import FILE_TIMEOUT_S
     from emcensus.scan import scan as run_scan
 
-    specs = []
-    if config_path:
-        specs.extend(load_facility(config_path).root_specs())
-    if roots:
-        if layout:
-            compile_layout(layout)  # a bad pattern fails now, not in the middle of a scan
-        reference_m = magnification_reference_mm / 1000 if magnification_reference_mm else None
-        specs.extend(RootSpec(os.path.abspath(r), instrument, vendor, technique, reference_m, layout) for r in roots)
-    if not specs:
-        raise ConfigError("nothing to scan: give one or more ROOTS or --config facility.toml")
+    specs = root_specs(roots, instrument, vendor, technique, layout, magnification_reference_mm, config_path)
     show = not quiet and sys.stderr.isatty()
     # The catalog is checked (never in an archive, whole) before a cluster is waited for.
     with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
@@ -267,6 +249,10 @@ main.add_command(figures)
 from emcensus.cli.storage import storage
 
 main.add_command(storage)
+
+from emcensus.cli.watch import watch
+
+main.add_command(watch)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -367,4 +367,81 @@ def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgre
         progress.done(files, errors)
 
 
-__all__ = ["FILE_TIMEOUT_S", "RootSpec", "ScanProgress", "ScanSummary", "scan"]
+# ---------------------------------------------------------------- folders walked by the caller (watch)
+class FolderCensus:
+    """The census of single folders that the caller lists itself (`walk(folder, recurse=False)`)
+    while holding the catalog's scan lock: the watch, which decides each cycle which folders to
+    look at and which acquisitions are still being written (`hold`: paths not read yet). The same
+    comparison with the catalog, reading under the pool's time budget, and writing as `scan`."""
+
+    def __init__(self, catalog: Catalog, roots: Sequence[RootSpec], pool: Pool):
+        self.catalog, self.pool = catalog, pool
+        self.roots: dict[str, tuple[RootSpec, int]] = {}
+        for root in roots:
+            spec = _checked_root(catalog, root)
+            self.roots[spec.path] = (spec, catalog.ensure_root(
+                spec.path, spec.instrument, spec.vendor, spec.technique,
+                magnification_reference_m=spec.magnification_reference_m, layout=spec.layout))
+
+    def catalogued(self, root: str, folder: str) -> dict[str, KnownFile]:
+        """What the catalog holds directly in `folder` of `root`."""
+        return self.catalog.known_files(self.roots[root][1], folder, direct=True)
+
+    def holds_files(self, root: str) -> bool:
+        """Whether the catalog holds present files under `root` (an empty listing of it is then suspect)."""
+        root_id = self.roots[root][1]
+        return bool(self.catalog.known_folders(root_id)) or any(
+            row[5] == "present" for row in self.catalog.known_files(root_id, root, direct=True).values())
+
+    def update(self, root: str, folders: Sequence[Folder], *, hold: Collection[str] = (),
+               gone_folders: Sequence[str] = (), walk_problems: Sequence[Problem] | None = None,
+               stop: Callable[[], bool] = lambda: False, batch_size: int = 128) -> ScanSummary:
+        """Bring `folders` of `root` up to date: new or changed acquisitions are read unless one of
+        their files is in `hold`; catalogued files not on disk now, and every file under
+        `gone_folders`, are marked missing. `walk_problems` given: `folders` is the whole root
+        (what the catalog holds outside them is gone, and the root's walk problems are replaced).
+        No scan is recorded when nothing changed; `stop()` is asked after each commit."""
+        spec, root_id = self.roots[root]
+        summary = ScanSummary(roots=[spec.path])
+        started = time.perf_counter()
+        found = _SurveyResult()
+        if walk_problems is not None:
+            _compare(folders, self.catalog.known_files(root_id), found)
+        else:
+            for folder in folders:
+                _compare([folder], self.catalog.known_files(root_id, folder.path, direct=True), found)
+        for folder_path in gone_folders:
+            found.gone.extend(path for path, row in self.catalog.known_files(root_id, folder_path).items()
+                              if row[5] == "present")
+        held = set(hold)
+        ready = [group for group in found.changed
+                 if not any(f.path in held for f in (*group.images, *([group.sidecar] if group.sidecar else [])))]
+        summary.seen, summary.skipped, summary.orphans = found.seen, found.skipped, found.orphans
+        if not ready and not found.gone and walk_problems is None:
+            summary.complete = True
+            return summary
+        scan_id = self.catalog.begin_scan([spec.path])
+        tasks = deque(_Task(spec, spec.path, ready[i:i + batch_size], self.pool.file_timeout)
+                      for i in range(0, len(ready), batch_size))
+        in_flight: set[Ticket] = set()
+        try:
+            while (tasks or in_flight) and not stop():
+                while tasks and len(in_flight) < self.pool.width:
+                    task = tasks.popleft()
+                    in_flight.add(self.pool.submit(read_groups, task, len(task.files)))
+                done = self.pool.wait(in_flight)
+                in_flight.difference_update(done)
+                for ticket in done:
+                    self.catalog.write_groups(scan_id, root_id, ticket.value)
+                    _tally(ticket.value, summary, None)
+            summary.missing = self.catalog.mark_missing(scan_id, found.gone)  # each folder's comparison is whole
+            summary.complete = not tasks and not in_flight
+            if walk_problems is not None and summary.complete:
+                self.catalog.replace_walk_state(scan_id, root_id, walk_problems)
+        finally:
+            summary.seconds = time.perf_counter() - started
+            self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))
+        return summary
+
+
+__all__ = ["FILE_TIMEOUT_S", "FolderCensus", "RootSpec", "ScanProgress", "ScanSummary", "scan"]
