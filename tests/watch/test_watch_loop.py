@@ -1,0 +1,165 @@
+"""The watch loop over real archives and catalogs: the same census as `scan`, folders that vanish,
+a share that goes away (unreachable, then unmounted), the facility file's `[watch]` table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from emcensus.catalog import Catalog
+from emcensus.cli.main import main
+from emcensus.errors import CatalogError
+from emcensus.scan import RootSpec, scan
+from emcensus.watch import WatchSettings, watch
+from support import census_rows, write_tiff
+
+LONG_AGO = 1_466_000_000  # 2016: an archive written long before the watch started
+FAST = WatchSettings(interval=0.05, sidecar_timeout=30, answer_timeout=5, max_backoff=0.2)
+
+
+def _age(root: Path) -> None:
+    for folder, _, files in os.walk(root):
+        for name in files:
+            os.utime(Path(folder, name), (LONG_AGO, LONG_AGO))
+
+
+def _statuses(catalog_path: Path) -> dict[str, str]:
+    """File name -> status in the catalog (nothing while the watch has not created it yet)."""
+    try:
+        with Catalog(catalog_path, readonly=True) as catalog:
+            return {Path(r["path"]).name: r["status"] for r in catalog.images(include_missing=True, kind="all")}
+    except CatalogError:
+        return {}
+
+
+@contextmanager
+def _watching(catalog_path: Path, root: Path) -> Iterator[list[str]]:
+    """`watch` running in a thread until the block ends; yields its log lines as they come."""
+    lines: list[str] = []
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with Catalog(catalog_path) as catalog:
+                watch(catalog, [RootSpec(str(root), "SU8230")], FAST, stop=stop, log=lines.append)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            failure.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield lines
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive() and not failure, failure
+
+
+def _until(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_watch_once_gives_the_census_scan_gives(tiny_archive: Path, tmp_path: Path) -> None:
+    _age(tiny_archive)
+    with Catalog(tmp_path / "scanned.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        expected = census_rows(catalog)
+    result = CliRunner().invoke(main, ["--catalog", str(tmp_path / "watched.sqlite"), "watch", str(tiny_archive),
+                                       "--instrument", "SU8230", "--once", "--interval", "0.05", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert [line.split(" ", 1)[1].split(":")[0] for line in result.output.splitlines()] == [
+        "cycle 1 (full sweep)", "cycle 2 (hot folders)"]
+    with Catalog(tmp_path / "watched.sqlite", readonly=True) as catalog:
+        assert census_rows(catalog) == expected
+
+
+def test_a_vanished_folder_marks_its_files_missing(tiny_archive: Path, tmp_path: Path) -> None:
+    _age(tiny_archive)
+    catalog_path = tmp_path / "c.sqlite"
+    with _watching(catalog_path, tiny_archive) as lines:
+        _until(lambda: _statuses(catalog_path).get("img004.tif") == "present")
+        shutil.rmtree(tiny_archive / "groupB")
+        _until(lambda: _statuses(catalog_path)["img004.tif"] == "missing")
+    statuses = _statuses(catalog_path)
+    assert {name: statuses[name] for name in ("img001.tif", "img003.tif", "nosidecar.tif")} == {
+        "img001.tif": "present", "img003.tif": "missing", "nosidecar.tif": "missing"}
+    assert "deleted.txt" not in statuses  # a sidecar-only record ends with its sidecar
+    assert all(" cycle " in line or line.startswith("no sidecar after") or line.startswith("waiting:") for line in lines)
+
+
+def test_an_unreachable_root_is_retried_and_nothing_is_marked_missing(tiny_archive: Path, tmp_path: Path) -> None:
+    _age(tiny_archive)
+    catalog_path = tmp_path / "c.sqlite"
+    away = tmp_path / "away"
+    with _watching(catalog_path, tiny_archive) as lines:
+        _until(lambda: _statuses(catalog_path).get("img004.tif") == "present")
+        tiny_archive.rename(away)  # the share is gone
+        _until(lambda: sum("trying again in" in line for line in lines) >= 3)
+        retries = [line.rsplit("trying again in ", 1)[1] for line in lines if "trying again in" in line]
+        assert retries[:3] == ["0.05 s", "0.1 s", "0.2 s"]  # the wait doubles
+        assert "unreachable: No such file or directory" in next(line for line in lines if "trying again" in line)
+        away.rename(tiny_archive)
+        count = len(lines)
+        _until(lambda: any(" cycle " in line and "unreachable" not in line for line in lines[count:]))
+    assert set(_statuses(catalog_path).values()) == {"present"}
+
+
+def test_a_share_unmounted_under_its_mount_point_is_not_an_empty_archive(tiny_archive: Path, tmp_path: Path) -> None:
+    """An unmounted share leaves its empty mount point folder: that is an outage, not a deletion."""
+    _age(tiny_archive)
+    catalog_path = tmp_path / "c.sqlite"
+    with Catalog(catalog_path) as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    for child in tiny_archive.iterdir():
+        child.rename(hidden / child.name)
+    result = CliRunner().invoke(main, ["--catalog", str(catalog_path), "watch", str(tiny_archive), "--instrument",
+                                       "SU8230", "--cycles", "2", "--interval", "0.05"])
+    assert result.exit_code == 0, result.output
+    assert "lists as empty while the catalog holds files under it" in result.output
+    assert set(_statuses(catalog_path).values()) == {"present"}
+
+
+def test_the_facility_file_watch_table(tiny_archive: Path, tmp_path: Path) -> None:
+    write_tiff(tiny_archive / "extra" / "x.tif")
+    facility = tmp_path / "facility.toml"
+    base = f'[[instrument]]\nname = "SU8230"\nroots = ["{tiny_archive}"]\n'
+    runner = CliRunner()
+    command = ["--catalog", str(tmp_path / "c.sqlite"), "watch", "--config", str(facility), "--cycles", "1"]
+    facility.write_text(base + "[watch]\ninterval = 0.05\nfull_sweep_hour = 4\n")
+    result = runner.invoke(main, command)
+    assert result.exit_code == 0, result.output
+    assert "every 0.05 s" in result.output
+    assert "every 7 s" in runner.invoke(main, [*command, "--interval", "7"]).output  # the option wins
+    for table, message in [("interval = 0", "[watch] interval must be a positive number, not 0"),
+                           ("full_sweep_hour = 24", "full_sweep_hour must be a whole number from 0 to 23, not 24"),
+                           ("recent_days = 1.5", "recent_days must be a whole number from 0 to 366, not 1.5"),
+                           ("intervall = 5", "unknown key(s) intervall")]:
+        facility.write_text(base + "[watch]\n" + table + "\n")
+        result = runner.invoke(main, command)
+        assert result.exit_code == 1 and message in result.output, result.output
+
+
+def test_watch_needs_roots(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["--catalog", str(tmp_path / "c.sqlite"), "watch", "--once"])
+    assert result.exit_code == 1 and "give one or more ROOTS or --config" in result.output
+    assert not (tmp_path / "c.sqlite").exists()
+
+
+def test_the_catalog_is_never_written_into_the_archive(tiny_archive: Path) -> None:
+    before = sorted(p.name for p in tiny_archive.rglob("*"))
+    result = CliRunner().invoke(main, ["--catalog", str(tiny_archive / "c.sqlite"), "watch", str(tiny_archive), "--once"])
+    assert result.exit_code == 1 and "never writes into an archive" in result.output
+    assert sorted(p.name for p in tiny_archive.rglob("*")) == before
