@@ -242,7 +242,8 @@ def test_report_explains_its_window_and_totals(published, tmp_path: Path) -> Non
 def test_an_empty_pubs_list_says_so(census) -> None:
     assert census("pubs", "list").stdout.strip() == "articles: no rows"
     assert census("pubs", "list", "--format", "csv").stdout == (
-        "id,year,source,category,subcategory,journal,title,linked_images,counted_images\n")
+        "id,year,source,category,subcategory,journal,title,linked_images,counted_images,category_source,"
+        "category_confidence,needs_review\n")
     census("pubs", "add", "local-1", "--year", "2020")
     assert list(_json(census("pubs", "list", "--format", "json"))[0]) == list(
         census("pubs", "list", "--format", "csv").stdout.splitlines()[0].split(","))

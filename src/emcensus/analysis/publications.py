@@ -9,8 +9,8 @@ A ledger is a CSV file, one row per published image:
 Rows that cannot be used are reported one by one (row number + reason) and the rest is kept, so one
 typo does not hide a thousand good rows. Row numbers are spreadsheet rows: the header is row 1.
 
-BibTeX, RIS and Scopus CSV files only bring article metadata (title, journal, year); `merge_articles`
-fills the ledger's gaps from them.
+BibTeX, RIS and Scopus CSV files only bring article metadata (title, journal, year, abstract,
+keywords); `merge_articles` fills the ledger's gaps from them.
 """
 
 from __future__ import annotations
@@ -99,6 +99,8 @@ class Article:
     subcategory: str | None = None
     source: str = "facility"  # "facility" | "third-party"
     authors: str | None = None
+    abstract: str | None = None  # from a bibliography: what `pubs classify` reads besides the title
+    keywords: str | None = None  # "; "-separated
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -283,7 +285,7 @@ def _csv_rows(text: str, name: str, required: Iterable[tuple[str, ...]]
                           "probably never closed; nothing was read. Close or remove the quote.") from None
 
 
-_METADATA = ("year", "title", "journal", "category", "subcategory", "authors")
+_METADATA = ("year", "title", "journal", "category", "subcategory", "authors", "abstract", "keywords")
 
 
 def _fill_blanks(known: Article, other: Article) -> None:
@@ -417,7 +419,8 @@ def read_bibtex(path: str | Path, source: str = "facility") -> Ledger:
         values = {key.lower(): str(value.value) for key, value in entry.fields_dict.items()}
         records.append((entry.start_line + 1, lambda e=entry, v=values: _bib_article(
             v.get("doi"), e.key, f"entry {e.key}", source, year=v.get("year"), title=v.get("title"),
-            journal=v.get("journal") or v.get("booktitle"), authors=v.get("author"))))
+            journal=v.get("journal") or v.get("booktitle"), authors=v.get("author"), abstract=v.get("abstract"),
+            keywords=v.get("keywords"))))
     ledger = _bibliography(records, str(path))
     ledger.problems.extend(RowProblem(block.start_line + 1, "not a valid BibTeX entry")
                            for block in library.failed_blocks)
@@ -467,7 +470,8 @@ def _ris_article(text: str, row: int, source: str) -> Article:
     return _bib_article(first("doi"), first("id"), f"record at line {row}", source,
                         year=first("year", "publication_year", "date"), title=first("title", "primary_title"),
                         journal=first("secondary_title", "journal_name", "alternate_title3", "alternate_title1"),
-                        authors=first("authors", "first_authors"))
+                        authors=first("authors", "first_authors"), abstract=first("abstract", "notes_abstract"),
+                        keywords=first("keywords"))
 
 
 SCOPUS_COLUMNS = (("title",), ("year",), ("source title",))
@@ -480,13 +484,19 @@ def read_scopus_csv(path: str | Path, source: str = "facility") -> Ledger:
     records = [
         (row_number, lambda r=row: _bib_article(
             r.get("doi"), r.get("eid"), "record", source, year=r.get("year"), title=r.get("title"),
-            journal=r.get("source title"), authors=r.get("authors")))
+            journal=r.get("source title"), authors=r.get("authors"), abstract=_scopus_abstract(r.get("abstract")),
+            keywords="; ".join(k for k in (r.get("author keywords"), r.get("index keywords")) if k) or None))
         for row_number, row in rows if not isinstance(row, RowProblem)
     ]
     ledger = _bibliography(records, name)
     ledger.problems = sorted(ledger.problems + [row for _, row in rows if isinstance(row, RowProblem)],
                              key=lambda p: p.row)
     return ledger
+
+
+def _scopus_abstract(text: str | None) -> str | None:
+    """Scopus writes "[No abstract available]" where there is none."""
+    return None if not text or text.strip().casefold() == "[no abstract available]" else text
 
 
 def read_bibliography(path: str | Path, source: str = "facility") -> Ledger:

@@ -23,6 +23,7 @@ from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
 from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
+from emcensus.catalog.reuse import ReuseMixin
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.catalog.storage import StorageMixin
 from emcensus.errors import NotFoundError, QueryError
@@ -98,7 +99,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin, FiguresMixin, StorageMixin):
+class Catalog(LedgerMixin, FiguresMixin, StorageMixin, ReuseMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,

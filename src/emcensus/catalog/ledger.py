@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 else:
     _Base = object
 
-_ARTICLE_COLUMNS = ("id", "year", "title", "journal", "category", "subcategory", "source", "authors")
+_ARTICLE_COLUMNS = ("id", "year", "title", "journal", "category", "subcategory", "source", "authors", "abstract",
+                    "keywords")
+_CATEGORY_PARAM = _ARTICLE_COLUMNS.index("category") + 1  # its SQL parameter number
 
 #: Image ids linked to facility articles: what "published" means for lost data.
 FACILITY_LINKED = """SELECT l.image_id FROM article_images l JOIN articles a ON a.id = l.article_id
@@ -67,8 +69,13 @@ class LedgerMixin(_Base):
         updates = [f"{col} = {pick.format(col=col)}" for col in _ARTICLE_COLUMNS[1:] if col != "source"]
         if not fill_only:
             updates.append("source = excluded.source")
+            # a category the ledger gives is its own: `pubs classify` never changes it
+            updates += [f"{col} = CASE WHEN excluded.category IS NULL THEN {col} ELSE {value} END"
+                        for col, value in (("category_source", "'ledger'"), ("category_confidence", "NULL"),
+                                           ("needs_review", "NULL"))]
         self.db.execute(
-            f"""INSERT INTO articles({', '.join(_ARTICLE_COLUMNS)}) VALUES ({', '.join('?' * len(_ARTICLE_COLUMNS))})
+            f"""INSERT INTO articles({', '.join(_ARTICLE_COLUMNS)}, category_source)
+                VALUES ({', '.join('?' * len(_ARTICLE_COLUMNS))}, CASE WHEN ?{_CATEGORY_PARAM} IS NULL THEN NULL ELSE 'ledger' END)
                 ON CONFLICT(id) DO UPDATE SET {', '.join(updates)}""",
             [getattr(article, col) for col in _ARTICLE_COLUMNS],
         )
@@ -78,7 +85,8 @@ class LedgerMixin(_Base):
         return self._dicts(
             """SELECT a.id, a.year, a.source, a.category, a.subcategory, a.journal, a.title,
                  (SELECT count(*) FROM article_images l WHERE l.article_id = a.id) AS linked_images,
-                 (SELECT coalesce(sum(c.count), 0) FROM article_counts c WHERE c.article_id = a.id) AS counted_images
+                 (SELECT coalesce(sum(c.count), 0) FROM article_counts c WHERE c.article_id = a.id) AS counted_images,
+                 a.category_source, a.category_confidence, a.needs_review
                FROM articles a ORDER BY a.year, a.id"""
         )
 

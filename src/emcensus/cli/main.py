@@ -254,5 +254,9 @@ from emcensus.cli.watch import watch
 
 main.add_command(watch)
 
+from emcensus.cli.reuse import reuse  # after filter_options, which it uses
+
+main.add_command(reuse)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

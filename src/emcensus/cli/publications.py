@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from emcensus.access import read_bounded
 from emcensus.analysis.publications import (
     DEFAULT_VOCABULARY,
     SOURCES,
@@ -16,14 +17,19 @@ from emcensus.analysis.publications import (
     read_ledger,
 )
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
+from emcensus.analysis.topics import MIN_LABELS, classify, default_lexicon, default_lexicon_text, parse_lexicon
 from emcensus.catalog import Catalog
 from emcensus.cli.output import emit, format_option, json_text
-from emcensus.errors import LedgerError
+from emcensus.errors import ConfigError, LedgerError, UnreadableFileError
 from emcensus.report.build import LOSS_FIELDS, catalog_loss, catalog_table1
 
 #: Columns of `pubs list` (the header of an empty list too).
 SUMMARY_COLUMNS = ("id", "year", "source", "category", "subcategory", "journal", "title", "linked_images",
-                   "counted_images")
+                   "counted_images", "category_source", "category_confidence", "needs_review")
+#: Columns of `pubs classify`.
+CLASSIFY_COLUMNS = ("id", "title", "category", "subcategory", "confidence", "needs_review", "method")
+#: A lexicon lists words per topic: anything near this size is not one.
+MAX_LEXICON_BYTES = 1 << 20
 
 until_option = click.option("--until", type=int, default=None, help="Last acquisition year (inclusive); the paper stops at 2023.")
 outlier_option = click.option(
@@ -132,6 +138,50 @@ def list_(ctx: click.Context, fmt: str) -> None:
     """Every article with its linked (file-level) and counted (count-level) images."""
     with _catalog(ctx) as catalog:
         emit(catalog.article_summaries(), fmt, title="articles", columns=SUMMARY_COLUMNS)
+
+
+def _lexicon(path: Path | None) -> dict:
+    """The lexicon of `--lexicon FILE` (read under the file-access policy), else the shipped one."""
+    if path is None:
+        return default_lexicon()
+    try:
+        return parse_lexicon(read_bounded(path, MAX_LEXICON_BYTES, "lexicon").decode("utf-8"), name=str(path))
+    except (UnreadableFileError, UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"lexicon {path}: {exc}") from exc
+
+
+@pubs.command("classify")
+@click.option("--lexicon", "lexicon_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Topic lexicon TOML (default: the shipped one; `emcensus pubs lexicon` prints it to edit).")
+@click.option("--min-labels", type=click.IntRange(min=3), default=MIN_LABELS, show_default=True,
+              help="Ledger-labelled articles every class needs before a calibrated regression decides it.")
+@click.option("--dry-run", is_flag=True, help="Show the proposals without storing them.")
+@format_option
+@click.pass_context
+def classify_(ctx: click.Context, lexicon_path: Path | None, min_labels: int, dry_run: bool, fmt: str) -> None:
+    """Propose a category and subcategory for every article the ledger leaves uncategorised.
+
+    Reads title, abstract and keywords (offline: TF-IDF against the lexicon and the ledger's own
+    labels). A category the ledger gives is never changed; proposals are stored as 'classified'
+    with their confidence, and the doubtful ones are marked "needs review"."""
+    lexicon = _lexicon(lexicon_path)
+    with _catalog(ctx, readonly=dry_run) as catalog:
+        inputs = catalog.topic_inputs()
+        results = classify(inputs, lexicon, min_labels=min_labels)
+        stored = 0 if dry_run else catalog.save_classifications(results)
+    titles = {item.id: item.title for item in inputs}
+    emit([{**r.to_dict(), "title": titles[r.id]} for r in results], fmt, title="proposed topics",
+         columns=CLASSIFY_COLUMNS)
+    labelled = sum(item.label is not None for item in inputs)
+    click.echo(f"{len(results):,} article(s) classified, {sum(r.needs_review for r in results):,} need review; "
+               f"{labelled:,} ledger label(s) used, none changed; "
+               + ("nothing stored (--dry-run)" if dry_run else f"{stored:,} stored"), err=fmt != "table")
+
+
+@pubs.command("lexicon")
+def lexicon_() -> None:
+    """Print the shipped topic lexicon (TOML), to save, edit and pass to `pubs classify --lexicon`."""
+    click.echo(default_lexicon_text(), nl=False)
 
 
 @click.command()

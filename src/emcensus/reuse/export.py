@@ -1,0 +1,278 @@
+"""`emcensus reuse export`: the unpublished images of a facility as a dataset others can use.
+
+Default set: unpublished, readable, not blank, embargo passed (by acquisition date), under a licence
+given. Images not measured by `emcensus quality` have unknown quality: they are included (blank
+unknown), their quality columns are null, and the summary and dataset card say how many.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from emcensus.catalog import Catalog
+from emcensus.catalog.connection import archive_roots
+from emcensus.catalog.query import ImageFilter
+from emcensus.errors import ConfigError, OutputError
+from emcensus.outputs import guard_output
+from emcensus.reuse import describe
+from emcensus.reuse.pseudonyms import Pseudonyms, operator_of
+from emcensus.reuse.splits import (
+    DEFAULT_SESSION_GAP_MINUTES,
+    DEFAULT_SPLITS,
+    Shot,
+    assign_splits,
+    components,
+    parse_splits,
+    sessions,
+)
+from emcensus.reuse.stage import StageItem, StageTask, Staged, stage_batch, staged_path
+from emcensus.reuse.writers import FORMATS, WRITERS, shard_names
+from emcensus.scan.pool import FILE_TIMEOUT_S, Pool
+
+DEFAULT_EMBARGO_YEARS = 2
+_STAGING = ".staging"
+_BATCH = 16
+
+
+@dataclass(slots=True)
+class ReuseOptions:
+    """What to export and how (the CLI's options)."""
+
+    license: str
+    embargo_years: float = DEFAULT_EMBARGO_YEARS
+    splits: str = DEFAULT_SPLITS
+    seed: int = 0
+    include_published: bool = False
+    fmt: str = "folder"
+    session_gap_minutes: float = DEFAULT_SESSION_GAP_MINUTES
+    name: str = "Unpublished electron micrographs"
+    today: date = field(default_factory=date.today)
+
+
+@dataclass(slots=True)
+class ReuseSummary:
+    """What an export wrote and what it left out, and why."""
+
+    out: Path
+    splits: dict[str, int]
+    excluded: dict[str, int]
+    unmeasured: int
+    components: int
+    sessions: int
+
+    def paragraph(self) -> str:
+        total = sum(self.splits.values())
+        parts = ", ".join(f"{name} {count:,}" for name, count in self.splits.items())
+        text = (f"exported {total:,} images to {self.out} ({parts}; {self.components:,} components, "
+                f"{self.sessions:,} sessions)")
+        if self.excluded:
+            text += "; left out: " + ", ".join(f"{count:,} {why}" for why, count in self.excluded.items())
+        if self.unmeasured:
+            text += (f"; {self.unmeasured:,} included without quality metrics (blank unknown: run "
+                     "`emcensus quality` first to leave blank frames out)")
+        return text
+
+
+def normalise_license(text: str | None) -> str:
+    """The SPDX identifier (or expression) `text` names, in its canonical spelling; refused when
+    missing or unknown (a licence is what makes an export reusable at all)."""
+    if not text or not text.strip():
+        raise ConfigError("a licence is required: --license SPDX-ID, e.g. CC-BY-4.0 or CC0-1.0")
+    from license_expression import get_spdx_licensing
+
+    info = get_spdx_licensing().validate(text.strip())
+    if info.errors or not info.normalized_expression:
+        raise ConfigError(f"--license {text!r} is not an SPDX licence identifier (e.g. CC-BY-4.0, CC0-1.0, MIT)")
+    return str(info.normalized_expression)
+
+
+def embargo_until(acquired: date, years: float) -> date:
+    """The day the embargo of `years` after `acquired` ends (29 February ends on 28 February)."""
+    whole, days = int(years), round((years - int(years)) * 365.25)
+    try:
+        end = acquired.replace(year=acquired.year + whole)
+    except ValueError:
+        end = acquired.replace(year=acquired.year + whole, day=28)
+    return date.fromordinal(end.toordinal() + days)
+
+
+def _acquired(row: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(row["acquired_at"]) if row["acquired_at"] else None
+    except ValueError:
+        return None
+
+
+def exclusion(row: dict[str, Any], options: ReuseOptions) -> str | None:
+    """Why an image is left out of the export, or None to export it."""
+    if row["published"] and not options.include_published:
+        return "published (--include-published adds them)"
+    if row["blank"]:
+        return "blank frames"
+    acquired = _acquired(row)
+    if acquired is None:
+        return "without an acquisition date (the embargo cannot be checked)"
+    if embargo_until(acquired.date(), options.embargo_years) > options.today:
+        return f"under embargo ({options.embargo_years:g} years after acquisition)"
+    return None
+
+
+def prepare_out(out: str | os.PathLike[str], archives: list[str]) -> Path:
+    """The export folder: outside every archive, new or empty; created here."""
+    target = guard_output(out, archives, what="reuse export", folder=True)
+    if target.exists() and any(target.iterdir()):
+        raise ConfigError(f"reuse export {out} is not empty: give a new or empty folder")
+    target.mkdir(exist_ok=True)
+    return target
+
+
+def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOptions, secret: bytes, *,
+                 image_filter: ImageFilter | None = None, workers: int | None = None,
+                 executor: Executor | None = None, file_timeout: float = FILE_TIMEOUT_S,
+                 progress: Callable[[int, int], None] | None = None) -> ReuseSummary:
+    """Select, stage, split and write the export into `out` (see the module and README)."""
+    license_id = normalise_license(options.license)
+    ratios = parse_splits(options.splits)
+    if options.fmt not in FORMATS:
+        raise ConfigError(f"unknown format {options.fmt!r}: {', '.join(FORMATS)}")
+    if options.embargo_years < 0:
+        raise ConfigError("--embargo-years cannot be negative")
+    target = prepare_out(out, archive_roots(catalog.db))
+    pseudo = Pseudonyms(secret)
+    excluded: Counter[str] = Counter()
+    rows = []
+    for row in catalog.reuse_candidates(image_filter):
+        why = exclusion(row, options)
+        if why:
+            excluded[why] += 1
+        else:
+            rows.append(row)
+    staging = target / _STAGING
+    staging.mkdir()
+    try:
+        staged = _stage(rows, staging, workers, executor, file_timeout, progress)
+        kept = _dedupe(rows, staged, excluded)
+        records, session_facts, n_components = _records(kept, staged, pseudo, ratios, options, license_id)
+        if options.fmt == "webdataset":
+            shard_names(records, {r["image_id"]: staged_path_for(staging, r).stat().st_size for r in records})
+        WRITERS[options.fmt](target, records, lambda r: staged_path_for(staging, r))
+    except OSError as exc:
+        raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    facts = describe.ExportFacts(
+        name=options.name, license=license_id, fmt=options.fmt, created=describe.now(),
+        splits=describe.split_counts(records), ratios=ratios, seed=options.seed, embargo_years=options.embargo_years,
+        include_published=options.include_published, session_gap_minutes=options.session_gap_minutes,
+        sessions=session_facts, excluded=dict(excluded), unmeasured=sum(not r["_measured"] for r in records))
+    describe.write_croissant(target, facts)
+    describe.write_card(target, facts)
+    describe.write_ro_crate(target, facts, _described_files(target))
+    describe.write_manifest(target)
+    return ReuseSummary(target, facts.splits, facts.excluded, facts.unmeasured, n_components, len(session_facts))
+
+
+def _described_files(target: Path) -> list[str]:
+    """Files the RO-Crate lists one by one: the top-level ones, the shards, each split's metadata.parquet
+    (the images of a folder export are listed as their split's folder)."""
+    chosen = [*target.glob("*"), *target.glob("shards/*.tar"), *target.glob("data/*/metadata.parquet")]
+    return sorted(p.relative_to(target).as_posix() for p in chosen if p.is_file())
+
+
+def staged_path_for(staging: Path, record: dict[str, Any]) -> Path:
+    return Path(staged_path(str(staging), record["_catalog_id"]))
+
+
+def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, executor: Executor | None,
+           file_timeout: float, progress: Callable[[int, int], None] | None) -> dict[int, Staged]:
+    """Each image hashed and re-written into `staging` in the scan's pool, bounded per file."""
+    items = [StageItem(row["id"], row["path"], row["pixel_size_m"]) for row in rows]
+    pool = Pool(executor, 0 if len(items) < _BATCH and executor is None else workers, file_timeout)
+    results: dict[int, Staged] = {}
+    try:
+        tickets = {pool.submit(stage_batch, StageTask(items[i:i + _BATCH], str(staging), file_timeout),
+                               files=len(items[i:i + _BATCH])) for i in range(0, len(items), _BATCH)}
+        while tickets:
+            for ticket in pool.wait(tickets):
+                tickets.discard(ticket)
+                results.update((item.image_id, item) for item in ticket.value)
+                if progress:
+                    progress(len(results), len(items))
+    finally:
+        pool.shutdown()
+    return results
+
+
+def _dedupe(rows: list[dict[str, Any]], staged: dict[int, Staged], excluded: Counter[str]) -> list[dict[str, Any]]:
+    """Rows whose image was staged, one per distinct pixel content (a copy of a frame is the frame)."""
+    kept, seen = [], set()
+    for row in rows:
+        result = staged[row["id"]]
+        if result.error:
+            excluded["unreadable when exported"] += 1
+        elif result.pixel_sha256 in seen:
+            excluded["identical in pixels to another exported image"] += 1
+        else:
+            seen.add(result.pixel_sha256)
+            kept.append(row)
+    return kept
+
+
+def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseudonyms, ratios: dict[str, int],
+             options: ReuseOptions, license_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """metadata rows (pseudonymised, split), the sessions' facts, and the number of components."""
+    folders = [(row["root_id"], os.path.dirname(row["rel_path"])) for row in rows]
+    session_keys = sessions([Shot(row["instrument"], f"{root}/{folder}", _acquired(row))
+                             for row, (root, folder) in zip(rows, folders, strict=True)], options.session_gap_minutes)
+    projects = [(row["group_name"], row["project"]) if row["project"] else None for row in rows]
+    component_of = components(len(rows), [
+        projects, session_keys, [row["dup_group"] for row in rows], [staged[row["id"]].source_sha256 for row in rows]])
+    pixel_ids = [staged[row["id"]].pixel_sha256 for row in rows]
+    split_of, rank = assign_splits(component_of, pixel_ids, ratios, pseudo.salt("splits"), options.seed)
+    records = []
+    for index, row in enumerate(rows):
+        result = staged[row["id"]]
+        acquired = _acquired(row)
+        records.append({
+            "_catalog_id": row["id"], "_measured": row["measured"],
+            "image_id": result.pixel_sha256, "source_sha256": result.source_sha256,
+            "file_name": f"{result.pixel_sha256}.tif" if options.fmt == "parquet"
+            else f"data/{split_of[index]}/{result.pixel_sha256}.tif",
+            "split": split_of[index], "component_id": rank[component_of[index]],
+            "group_pseudo": pseudo("group", row["group_name"]),
+            "project_pseudo": pseudo("project", f"{row['group_name']}/{row['project']}" if row["project"] else None),
+            "session_pseudo": pseudo("session", repr(session_keys[index])),
+            "operator_pseudo": pseudo("operator", operator_of(row["original_metadata"])),
+            "folder_pseudo": pseudo("folder", repr(folders[index])),
+            "instrument": row["instrument"], "vendor": row["vendor"], "technique": row["technique"],
+            "detector_family": row["detector_family"], "detector_raw": row["detector"],
+            "magnification": row["magnification"], "pixel_size_m": row["pixel_size_m"], "fov_width_m": row["fov_m"],
+            "scalebar_decade": row["scalebar_decade"], "accelerating_voltage_v": row["accelerating_voltage_v"],
+            "working_distance_m": row["working_distance_m"],
+            "acquired_month": acquired.strftime("%Y-%m") if acquired else None,
+            "published": row["published"], "license": license_id,
+            "embargo_until": embargo_until(acquired.date(), options.embargo_years).isoformat() if acquired else None,
+            "access": "open",
+            "width_px": result.shape[1] if len(result.shape) > 1 else None,
+            "height_px": result.shape[0] if result.shape else None, "pixel_dtype": result.dtype,
+            **{name: row[name] for name in ("clipped_low", "clipped_high", "noise_sigma", "snr", "sharpness",
+                                            "resolution_px", "resolution_m", "charging", "drift", "sharpness_pct",
+                                            "quality_flag")},
+            "blank": None if row["blank"] is None else bool(row["blank"]),
+            "dup_group": pseudo("duplicates", row["dup_group"]),
+        })
+    order = {name: i for i, name in enumerate(ratios)}
+    records.sort(key=lambda r: (order[r["split"]], r["component_id"], r["image_id"]))
+    session_images: Counter[tuple] = Counter(session_keys)
+    session_split = {session_keys[i]: split_of[i] for i in range(len(rows))}
+    session_facts = [{"pseudo": pseudo("session", repr(key)), "instrument": key[0], "split": session_split[key],
+                      "images": count} for key, count in sorted(session_images.items(), key=lambda kv: repr(kv[0]))]
+    return records, session_facts, len(set(component_of))
