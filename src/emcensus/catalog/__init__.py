@@ -26,6 +26,7 @@ from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.reuse import ReuseMixin
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.catalog.storage import StorageMixin
+from emcensus.catalog.topics import TopicsMixin
 from emcensus.errors import NotFoundError, QueryError
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
 
@@ -99,7 +100,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin, FiguresMixin, StorageMixin, ReuseMixin):
+class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
