@@ -17,7 +17,15 @@ from pathlib import Path
 import pytest
 
 from emcensus.analysis.publications import DEFAULT_CATEGORIES
-from emcensus.analysis.topics import TopicInput, classify, default_lexicon, default_lexicon_text, macro_f1, parse_lexicon
+from emcensus.analysis.topics import (
+    TopicInput,
+    classify,
+    cross_check,
+    default_lexicon,
+    default_lexicon_text,
+    macro_f1,
+    parse_lexicon,
+)
 
 DATA = Path(__file__).parent / "data" / "articles_labelled.csv"
 
@@ -102,3 +110,12 @@ def test_lexicon_rules() -> None:
         parse_lexicon('["Organic chemistry"]\nterms = "synthesis"\n')
     with pytest.raises(ValueError, match="not valid TOML"):
         parse_lexicon("[Materials\n")
+
+
+def test_cross_check_hides_each_label_once(rows) -> None:
+    articles = [TopicInput(row["doi"], row["title"], None, row["keywords"], (row["category"], row["subcategory"] or None))
+                for row in rows]
+    score, labelled = cross_check(articles, default_lexicon())
+    assert labelled == len(rows)
+    assert 0.9 <= score <= 1  # the other folds' labels join the lexicon centroids
+    assert cross_check(articles[:4], default_lexicon()) == (None, 4)

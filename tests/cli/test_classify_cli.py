@@ -89,3 +89,17 @@ def test_edited_lexicon(articles, tmp_path: Path) -> None:
     edited.write_text('[Cooking]\nterms = ["pan"]\n', encoding="utf-8")
     result = articles("pubs", "classify", "--lexicon", str(edited), ok=False)
     assert result.exit_code == 1 and "unknown category 'Cooking'" in result.output
+
+
+def test_check_measures_on_the_ledger_labels(articles, tmp_path: Path) -> None:
+    assert "no check: 1 ledger-labelled article(s), at least 5 are needed" in articles("pubs", "classify", "--check").stdout
+    rows = "".join(f"10.1000/l{i},2020,{title},{category},{sub},SEM,1\n" for i, (title, category, sub) in enumerate([
+        ("Ionic liquid electrolytes", "Ionic liquids", ""), ("Imidazolium ionic liquids", "Ionic liquids", ""),
+        ("Gold nanoparticles", "Materials", "Metallic nanoparticles"),
+        ("Silver nanoparticles and nanorods", "Materials", "Metallic nanoparticles"),
+        ("Ionic liquid solvents", "Ionic liquids", ""), ("Platinum nanoparticles", "Materials", "Metallic nanoparticles")]))
+    (tmp_path / "labels.csv").write_text("article,year,title,category,subcategory,technique,count\n" + rows)
+    articles("pubs", "import", str(tmp_path / "labels.csv"))
+    result = articles("pubs", "classify", "--check")
+    assert "category macro-F1 1.000 over 7 ledger-labelled article(s)" in result.stdout
+    assert _stored(tmp_path)["10.1000/ionic"]["category"] is None  # a check stores nothing

@@ -17,7 +17,14 @@ from emcensus.analysis.publications import (
     read_ledger,
 )
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD
-from emcensus.analysis.topics import MIN_LABELS, classify, default_lexicon, default_lexicon_text, parse_lexicon
+from emcensus.analysis.topics import (
+    MIN_LABELS,
+    classify,
+    cross_check,
+    default_lexicon,
+    default_lexicon_text,
+    parse_lexicon,
+)
 from emcensus.catalog import Catalog
 from emcensus.cli.output import emit, format_option, json_text
 from emcensus.errors import ConfigError, LedgerError, UnreadableFileError
@@ -156,15 +163,25 @@ def _lexicon(path: Path | None) -> dict:
 @click.option("--min-labels", type=click.IntRange(min=3), default=MIN_LABELS, show_default=True,
               help="Ledger-labelled articles every class needs before a calibrated regression decides it.")
 @click.option("--dry-run", is_flag=True, help="Show the proposals without storing them.")
+@click.option("--check", is_flag=True,
+              help="Only measure: hide the ledger's labels fold by fold (5 folds) and say how many come back.")
 @format_option
 @click.pass_context
-def classify_(ctx: click.Context, lexicon_path: Path | None, min_labels: int, dry_run: bool, fmt: str) -> None:
+def classify_(ctx: click.Context, lexicon_path: Path | None, min_labels: int, dry_run: bool, check: bool,
+              fmt: str) -> None:
     """Propose a category and subcategory for every article the ledger leaves uncategorised.
 
     Reads title, abstract and keywords (offline: TF-IDF against the lexicon and the ledger's own
     labels). A category the ledger gives is never changed; proposals are stored as 'classified'
     with their confidence, and the doubtful ones are marked "needs review"."""
     lexicon = _lexicon(lexicon_path)
+    if check:
+        with _catalog(ctx) as catalog:
+            score, labelled = cross_check(catalog.topic_inputs(), lexicon, min_labels=min_labels)
+        click.echo(f"category macro-F1 {score:.3f} over {labelled:,} ledger-labelled article(s), each hidden once "
+                   "(5 folds)" if score is not None else
+                   f"no check: {labelled:,} ledger-labelled article(s), at least 5 are needed")
+        return
     with _catalog(ctx, readonly=dry_run) as catalog:
         inputs = catalog.topic_inputs()
         results = classify(inputs, lexicon, min_labels=min_labels)
