@@ -163,3 +163,16 @@ def test_the_catalog_is_never_written_into_the_archive(tiny_archive: Path) -> No
     result = CliRunner().invoke(main, ["--catalog", str(tiny_archive / "c.sqlite"), "watch", str(tiny_archive), "--once"])
     assert result.exit_code == 1 and "never writes into an archive" in result.output
     assert sorted(p.name for p in tiny_archive.rglob("*")) == before
+
+
+def test_a_busy_first_sweep_names_twenty_waiting_files_and_counts_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    for index in range(25):
+        write_tiff(root / "2026-11-30" / f"frame_{index:02}.tif", seed=index)
+    result = CliRunner().invoke(main, ["--catalog", str(tmp_path / "c.sqlite"), "watch", str(root), "--instrument",
+                                       "SU8230", "--cycles", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert sum(line.startswith("waiting: ") and "(being written)" in line for line in lines) == 20
+    assert "... and 5 more like that" in lines
+    assert "25 acquisition(s) waiting" in lines[-1]

@@ -38,6 +38,10 @@ from emcensus.watch.core import (
 )
 
 
+#: Event lines of one kind printed per cycle (the cycle line counts them all).
+EVENT_LINES = 20
+
+
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
     """How the watch polls; every value can come from the facility file's `[watch]` table."""
@@ -185,12 +189,12 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
     if sweep and summary.complete:
         state.last_sweep = wall
     if events:
-        for key in sorted(set(verdict.waiting) - state.waiting):
-            events(f"waiting: {display_path(key)} ({verdict.waiting[key]})")
-        for key in verdict.without_sidecar:
-            events(f"no sidecar after {settings.sidecar_timeout:g} s: {display_path(key)} catalogued without it")
-        for key in verdict.late_sidecars:
-            events(f"sidecar arrived after the timeout: {display_path(key)} read again with it")
+        _tell(events, [f"waiting: {display_path(key)} ({verdict.waiting[key]})"
+                       for key in sorted(set(verdict.waiting) - state.waiting)])
+        _tell(events, [f"no sidecar after {settings.sidecar_timeout:g} s: {display_path(key)} catalogued without it"
+                       for key in verdict.without_sidecar])
+        _tell(events, [f"sidecar arrived after the timeout: {display_path(key)} read again with it"
+                       for key in verdict.late_sidecars])
     state.pending = verdict.pending
     state.waiting = set(verdict.waiting)
     cycle.sweep |= sweep
@@ -199,6 +203,14 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
     cycle.missing += summary.missing
     cycle.errors += summary.errors
     cycle.waiting += len(verdict.waiting)
+
+
+def _tell(events: Callable[[str], None], lines: list[str]) -> None:
+    """Event lines, the first `EVENT_LINES` of a kind: a first sweep of a busy archive is not a flood."""
+    for line in lines[:EVENT_LINES]:
+        events(line)
+    if len(lines) > EVENT_LINES:
+        events(f"... and {len(lines) - EVENT_LINES:,} more like that")
 
 
 def _list_folders(tree: FolderTree, root: str, queue: list[str]) -> tuple[list[Folder], list[str], list[Problem]]:
