@@ -1,0 +1,175 @@
+"""The pure core of the reuse export: sessions, leakage-free splits, pseudonyms, clean TIFFs."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError
+from emcensus.reuse.export import embargo_until, normalise_license
+from emcensus.reuse.pseudonyms import Pseudonyms, load_secret, operator_of
+from emcensus.reuse.splits import Shot, assign_splits, components, parse_splits, sessions
+from emcensus.reuse.stage import TAG_WHITELIST, StageItem, StageTask, clean_tiff, pixel_sha256, stage_batch
+from emcensus.scan import RootSpec, scan
+from reuse.support_reuse import tiff_tags
+
+SALT = b"k" * 32
+
+
+@settings(max_examples=60, deadline=None)
+@given(projects=st.lists(st.integers(0, 12) | st.none(), min_size=1, max_size=120),
+       data=st.data(), seed=st.integers(0, 5))
+def test_no_component_and_no_project_lands_in_two_splits(projects, data, seed):
+    n = len(projects)
+    sessions_ = data.draw(st.lists(st.integers(0, 30) | st.none(), min_size=n, max_size=n))
+    duplicates = data.draw(st.lists(st.integers(0, 8) | st.none(), min_size=n, max_size=n))
+    component_of = components(n, [projects, sessions_, duplicates])
+    ratios = parse_splits("70,15,15")
+    split_of, rank = assign_splits(component_of, [f"img{i:04d}" for i in range(n)], ratios, SALT, seed)
+    assert set(split_of) <= set(ratios) and "" not in split_of
+    for family in (component_of, projects, sessions_, duplicates):
+        seen: dict = {}
+        for key, split in zip(family, split_of, strict=True):
+            if key is not None:
+                assert seen.setdefault(key, split) == split
+    assert sorted(rank.values()) == list(range(len(set(component_of))))
+
+
+def test_splits_follow_the_ratios_when_components_are_small():
+    n = 1000
+    component_of = components(n, [[i // 2 for i in range(n)]])  # pairs
+    split_of, _ = assign_splits(component_of, [f"{i:05d}" for i in range(n)], parse_splits("80,10,10"), SALT)
+    counts = {name: split_of.count(name) for name in ("train", "validation", "test")}
+    assert counts == {"train": 800, "validation": 100, "test": 100}
+    again, _ = assign_splits(component_of, [f"{i:05d}" for i in range(n)], parse_splits("80,10,10"), SALT)
+    other, _ = assign_splits(component_of, [f"{i:05d}" for i in range(n)], parse_splits("80,10,10"), b"other")
+    assert again == split_of != other  # the salt (from the secret) decides the order, reproducibly
+
+
+def test_a_zero_split_gets_nothing():
+    split_of, _ = assign_splits(list(range(50)), [str(i) for i in range(50)], parse_splits("90,0,10"), SALT)
+    assert "validation" not in split_of and split_of.count("test") == 5
+
+
+@pytest.mark.parametrize("text", ["80,10", "80,10,20", "a,b,c", "0,50,50", "80.5,9.5,10"])
+def test_bad_splits_are_refused(text):
+    with pytest.raises(ConfigError):
+        parse_splits(text)
+
+
+def test_sessions_break_on_gaps_instruments_and_folders():
+    t = datetime(2020, 3, 1, 10, 0)
+    shots = [Shot("SU8230", "a", t), Shot("SU8230", "a", t + timedelta(minutes=20)),
+             Shot("SU8230", "a", t + timedelta(minutes=55)),  # 35 min after the previous: a new session
+             Shot("SU8230", "b", t + timedelta(minutes=21)),  # another folder
+             Shot("HT7700", "a", t + timedelta(minutes=1)),  # another instrument
+             Shot("SU8230", "a", None), Shot("SU8230", "a", None)]  # undated: one session per folder
+    keys = sessions(shots, gap_minutes=30)
+    assert keys[0] == keys[1] and len({keys[0], keys[2], keys[3], keys[4], keys[5]}) == 5
+    assert keys[5] == keys[6]
+
+
+def test_pseudonyms_are_keyed_and_stable():
+    one, other = Pseudonyms(b"a" * 16), Pseudonyms(b"b" * 16)
+    assert one("group", "Catalysis") == one("group", "Catalysis") != other("group", "Catalysis")
+    assert one("group", "Catalysis") != one("project", "Catalysis")
+    assert one("group", "Catalysis").startswith("group-") and "Catalysis" not in one("group", "Catalysis")
+    assert one("group", None) is None and "a" * 16 not in repr(one)
+
+
+def test_secret_from_file_or_environment(tmp_path: Path):
+    path = tmp_path / "secret"
+    path.write_text("  0123456789abcdef0123  \n")
+    assert load_secret(path, {}) == b"0123456789abcdef0123"
+    assert load_secret(None, {"EMCENSUS_SECRET": "x" * 20}) == b"x" * 20
+    with pytest.raises(ConfigError, match="facility secret is needed"):
+        load_secret(None, {})
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_secret(tmp_path / "missing", {})
+
+
+@pytest.mark.parametrize(("metadata", "name"), [
+    ({"SemImageFile": {"UserName": "kashin", "SampleName": "PdC"}}, "kashin"),  # Hitachi
+    ({"User": {"Date": "01/02/2020", "User": "mkatz", "UserText": "label"}}, "mkatz"),  # FEI [User] User=
+    ({"sv": {"User Name": "jdoe", "User Level": "Novice"}}, "jdoe"),  # Zeiss
+    ({"SemImageFile": {"UserName": ""}, "ImageName": "x.tif"}, None),
+])
+def test_operator_names_from_vendor_metadata(metadata, name):
+    assert operator_of(metadata) == name
+
+
+def test_licences_are_spdx():
+    assert normalise_license("cc-by-4.0") == "CC-BY-4.0"
+    assert normalise_license("MIT OR Apache-2.0") == "MIT OR Apache-2.0"
+    for bad in ("", "CC-BY", "public domain"):
+        with pytest.raises(ConfigError):
+            normalise_license(bad)
+
+
+def test_embargo_end():
+    from datetime import date
+
+    assert embargo_until(date(2020, 2, 29), 2) == date(2022, 2, 28)
+    assert embargo_until(date(2020, 5, 1), 0) == date(2020, 5, 1)
+
+
+def test_clean_tiff_keeps_16_bit_pixels_and_only_whitelisted_tags(tmp_path: Path):
+    pixels = np.random.default_rng(1).integers(0, 65535, (40, 50), dtype=np.uint16)
+    source = tmp_path / "fei.tif"
+    fei = b"[User]\r\nDate=01/02/2020\r\nUser=jdoe-operator\r\n[Beam]\r\nHV=5000\r\n"
+    tifffile.imwrite(source, pixels, description="operator jdoe-operator", software="xT",
+                     extratags=[(34682, "s", 0, fei.decode(), False), (34118, "s", 0, "User Name = jdoe-operator", False)])
+    assert b"jdoe-operator" in source.read_bytes()
+    data = clean_tiff(tifffile.imread(source), 2e-9)
+    assert b"jdoe-operator" not in data and b"xT" not in data
+    assert tiff_tags(data) <= TAG_WHITELIST
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages.first
+        assert np.array_equal(page.asarray(), pixels) and page.dtype == np.uint16
+        assert page.tags["XResolution"].value[0] / page.tags["XResolution"].value[1] == pytest.approx(5e6)  # px per cm
+
+
+def test_real_vendor_files_lose_their_operators(vendor_samples: Path, tmp_path: Path):
+    """FEI Helios (16-bit, `User=supervisor`) and a FEI quad image (`User=mkatz`): staged through the
+    export's worker, the names are gone, the pixels and bit depth stay, the operator is found."""
+    root = tmp_path / "fei"
+    root.mkdir()
+    for name in ("FEI-Helios-Ebeam-16bits.tif", "quad1image_001.tif"):
+        shutil.copy(vendor_samples / "fei-tfs-tiff" / name, root / name)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(root), "Helios")], workers=0)
+        rows = list(catalog.reuse_candidates())
+    assert {operator_of(row["original_metadata"]) for row in rows} == {"supervisor", "mkatz"}
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    results = stage_batch(StageTask([StageItem(row["id"], row["path"], row["pixel_size_m"]) for row in rows],
+                                    str(staging)))
+    for row, result in zip(rows, results, strict=True):
+        assert result.error is None
+        data = (staging / f"{row['id']}.tif").read_bytes()
+        assert b"supervisor" not in data and b"mkatz" not in data and tiff_tags(data) <= TAG_WHITELIST
+        original = tifffile.imread(row["path"])
+        exported = tifffile.imread(io.BytesIO(data))
+        assert exported.dtype == original.dtype and np.array_equal(exported, original)
+        assert result.pixel_sha256 == pixel_sha256(original)
+
+
+def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path):
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    fifo = tmp_path / "pipe.tif"
+    import os
+
+    os.mkfifo(fifo)
+    results = stage_batch(StageTask([StageItem(1, str(bad)), StageItem(2, str(fifo))], str(tmp_path), 5))
+    assert all(result.error for result in results)
+    assert "not a regular file" in results[1].error

@@ -1,0 +1,44 @@
+"""`emcensus reuse report OUT.html --group G`: what a group took, published and left unused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from emcensus.catalog import Catalog
+from reuse.support_reuse import Census
+
+
+def test_group_report_counts_and_best_images(census: Census, tmp_path: Path):
+    with Catalog(census.catalog, readonly=True) as catalog:
+        published = [catalog.images(path=path)[0] for path in census.published_paths]
+        group = catalog.db.execute("""SELECT i.group_name FROM quality q JOIN images i ON i.id = q.image_id
+                                      WHERE q.blank = 0 GROUP BY 1 ORDER BY count(*) DESC""").fetchone()[0]
+        taken = catalog.total(group=group)
+        linked = sum(row["group_name"] == group for row in published)
+        measured = catalog.best_unpublished(group, 50)
+    out = tmp_path / "group.html"
+    result = census.invoke("reuse", "report", str(out), "--group", group)
+    assert str(out) in result.output
+    html = out.read_text()
+    totals = re.sub(r"\s+", " ", re.search(r'<p id="totals">(.*?)</p>', html, re.S).group(1))
+    assert f"{taken:,} images taken" in totals and f"{linked:,} of them published" in totals
+    assert f"{100 * (taken - linked) / taken:.1f} %" in totals
+    assert measured  # the fixture measured images of this group
+    figures = re.findall(r"<figure>", html)
+    assert len(figures) == len(measured) and all(row["quality_flag"] != "blank" for row in measured)
+    assert html.count("data:image/png;base64,") == len(measured)
+    percentiles = [row["sharpness_pct"] for row in measured]
+    assert percentiles == sorted(percentiles, reverse=True)
+    assert 'id="unmeasured"' in html  # most of the group's images have no quality metrics yet
+    assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_group_report_refuses_unknown_groups_and_archive_paths(census: Census, tmp_path: Path):
+    result = census.invoke("reuse", "report", str(tmp_path / "x.html"), "--group", "Nobody", ok=False)
+    assert result.exit_code == 1 and "unknown group 'Nobody'" in result.output
+    inside = census.root / "SU8230" / "report.html"
+    result = census.invoke("reuse", "report", str(inside), "--group", "Catalysis", ok=False)
+    assert "never writes into an archive" in result.output and not inside.exists()
+    result = census.invoke("reuse", "report", str(tmp_path / "x.pdf"), "--group", "Catalysis", ok=False)
+    assert "unknown file type" in result.output
