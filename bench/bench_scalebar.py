@@ -13,14 +13,31 @@ returned.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import time
 from collections import Counter
 
 import numpy as np
 
-from emcensus.figures.barpanels import make_bar_panel
-from emcensus.figures.scalebar import read_scale_bar
+from emcensus.figures.barpanels import DrawnBar, make_bar_panel
+from emcensus.figures.scalebar import ScaleBar, read_scale_bar
+
+
+def failure_class(found: ScaleBar | None, truth: DrawnBar, result: str) -> str:
+    """Why a panel was not read right: no bar, another bar, the bar's label unread (by note), wrong."""
+    if found is None:
+        return "unread: no bar with a label returned"
+    if not _overlaps(found.bbox, truth.bbox):
+        return f"{result}: another bar or line returned"
+    if result == "wrong":
+        return "wrong: the drawn bar, label misread"
+    quoted_out = re.sub(r"'[^']*'", "…", found.note or "no note")
+    return "unread: drawn bar, " + re.sub(r"\d+", "N", quoted_out)
+
+
+def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) >= max(a[1], b[1]) - 1
 
 
 def main() -> None:
@@ -36,7 +53,8 @@ def main() -> None:
     by_width: dict[str, Counter[str]] = {}
     length_ok = length_total = 0
     elapsed = 0.0
-    for _ in range(args.panels):
+    failures: Counter[str] = Counter()
+    for number in range(args.panels):
         pixels, truth = make_bar_panel(rng)
         started = time.perf_counter()
         found = read_scale_bar(pixels)
@@ -49,10 +67,12 @@ def main() -> None:
             length_total += 1
             length_ok += abs(found.bar_px - truth.bar_px) <= 3
         outcome[result] += 1
+        if result != "right":
+            failures[failure_class(found, truth, result)] += 1
         band = "100-199 px" if pixels.shape[1] < 200 else "200-399 px" if pixels.shape[1] < 400 else "400-600 px"
         by_width.setdefault(band, Counter())[result] += 1
         if args.show and result != "right":
-            print(f"{result:7} {pixels.shape[1]}x{pixels.shape[0]} drawn {truth.label!r} {truth.bar_px} px "
+            print(f"#{number:<4} {result:7} {pixels.shape[1]}x{pixels.shape[0]} drawn {truth.label!r} {truth.bar_px} px "
                   f"{'white' if truth.white else 'black'} -> {found}")
     n = args.panels
     print(f"panels: {n} (seed {args.seed})")
@@ -60,6 +80,8 @@ def main() -> None:
     print(f"wrong : {outcome['wrong']:4} ({outcome['wrong'] / n:6.1%})   target <= 1 %")
     print(f"unread: {outcome['unread']:4} ({outcome['unread'] / n:6.1%})")
     print(f"bar length within 3 px: {length_ok}/{length_total} of the bars returned")
+    for name, count in failures.most_common():
+        print(f"  {name}: {count}")
     for band in sorted(by_width):
         counts = by_width[band]
         total = sum(counts.values())

@@ -188,9 +188,21 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
             continue
         centre = (y0 + y1) / 2
         near_edge = 1 - min(centre, height - centre) / (height / 2)
-        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2))
+        stroke = _touching(tophat, math.floor(left + 0.5), y0, math.floor(right + 0.5), y1, contrast / 2)
+        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
         bars.append(_Bar(left, right, y0, y1, white, contrast, score))
     return bars
+
+
+def _touching(tophat: np.ndarray, x0: int, y0: int, x1: int, y1: int, half: float) -> float:
+    """The fraction of a bar's length where ink continues two rows past its top or bottom edge: a
+    horizontal stroke of a glyph joins its stems there, a bar stands clear of its label."""
+    height = tophat.shape[0]
+    sides = []
+    for rows in ((y0 - 1, y0 - 2), (y1, y1 + 1)):
+        inside = [float((tophat[y, x0:x1] >= half).mean()) for y in rows if 0 <= y < height and x1 > x0]
+        sides.append(min(inside) if inside else 0.0)
+    return max(sides)
 
 
 def _stacked_runs(binary: np.ndarray, min_length: int) -> list[Box]:
