@@ -150,3 +150,12 @@ def test_full_sweep_at_start_then_once_a_day_from_its_hour() -> None:
     assert not full_sweep_due(3, datetime(2026, 12, 1, 2, 0), datetime(2026, 11, 30, 3, 5))
     assert full_sweep_due(3, datetime(2026, 12, 1, 3, 0), datetime(2026, 11, 30, 3, 5))
     assert not full_sweep_due(None, at, datetime(2020, 1, 1))
+
+
+def test_a_tree_copy_is_independent() -> None:
+    tree = FolderTree()
+    tree.listed("/r", 1, ["/r/a"])
+    tree.listed("/r/a", 1, [])
+    twin = tree.copy()
+    tree.listed("/r", 2, [])
+    assert tree.mtimes == {"/r": 2} and twin.mtimes == {"/r": 1, "/r/a": 1} and twin.children["/r"] == {"/r/a"}

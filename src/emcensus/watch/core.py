@@ -85,6 +85,13 @@ class FolderTree:
             self._forget(lost)
         return sorted(sub for sub in now if sub not in self.mtimes), gone
 
+    def copy(self) -> FolderTree:
+        """An independent copy: the tree as it was, should a cycle fail half-way."""
+        twin = FolderTree()
+        twin.mtimes = dict(self.mtimes)
+        twin.children = {folder: set(subfolders) for folder, subfolders in self.children.items()}
+        return twin
+
     def _forget(self, folder: str) -> None:
         stack = [folder]
         while stack:

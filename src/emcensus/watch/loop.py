@@ -171,7 +171,12 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
         current = {folder: _mtime(folder) for folder in state.tree.mtimes}
         also = state.pending | recent_folders(state.tree.mtimes, root, wall.date(), settings.recent_days)
         queue = sorted(hot_folders(state.tree.mtimes, current, also), reverse=True)
-    listed, gone, problems = _list_folders(state.tree, root, queue)
+    before = state.tree.copy()
+    try:
+        listed, gone, problems = _list_folders(state.tree, root, queue)
+    except Unreachable:
+        state.tree = before  # what this cycle listed is listed again, and what it found gone is found again
+        raise
     root_listing = next((folder for folder in listed if folder.path == root), None)
     if root_listing is not None and not (root_listing.groups or root_listing.orphans or root_listing.subfolders) \
             and census.holds_files(root):
