@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ from emcensus.cli.main import main
 from emcensus.errors import CatalogError
 from emcensus.scan import RootSpec, scan
 from emcensus.watch import WatchSettings, watch
-from support import census_rows, write_tiff
+from support import census_rows, hitachi_sidecar, write_tiff
 
 LONG_AGO = 1_466_000_000  # 2016: an archive written long before the watch started
 FAST = WatchSettings(interval=0.05, sidecar_timeout=30, answer_timeout=5, max_backoff=0.2)
@@ -176,3 +177,28 @@ def test_a_busy_first_sweep_names_twenty_waiting_files_and_counts_the_rest(tmp_p
     assert sum(line.startswith("waiting: ") and "(being written)" in line for line in lines) == 20
     assert "... and 5 more like that" in lines
     assert "25 acquisition(s) waiting" in lines[-1]
+
+
+def test_a_file_rewritten_in_place_in_todays_folder_is_read_again(tmp_path: Path) -> None:
+    """Rewriting a file does not change its folder's modification time: today's folder is listed anyway."""
+    root = tmp_path / "archive"
+    today = root / "groupA" / date.today().strftime("%Y%m%d")
+    write_tiff(today / "frame.tif", seed=1)
+    (today / "frame.txt").write_bytes(hitachi_sidecar(5000, "SE(U)").encode("cp1252"))
+    catalog_path = tmp_path / "c.sqlite"
+
+    def size() -> int | None:
+        try:
+            with Catalog(catalog_path, readonly=True) as catalog:
+                return next((r["size_bytes"] for r in catalog.images()), None)
+        except CatalogError:
+            return None
+
+    with _watching(catalog_path, root):
+        _until(lambda: size() == (today / "frame.tif").stat().st_size)
+        folder_mtime = today.stat().st_mtime_ns
+        with open(today / "frame.tif", "r+b") as handle:  # in place: same inode, the folder is not touched
+            handle.truncate(0)
+        write_tiff(today / "frame.tif", seed=2, shape=(96, 128))
+        assert today.stat().st_mtime_ns == folder_mtime
+        _until(lambda: size() == (today / "frame.tif").stat().st_size)
