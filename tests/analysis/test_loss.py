@@ -1,10 +1,10 @@
-"""Lost-data breakdowns and storage trends."""
+"""Lost-data breakdowns and storage tables (the growth fit: test_storage.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from emcensus.analysis.loss import format_bytes, loss_breakdown, storage_table, storage_trend
+from emcensus.analysis.loss import format_bytes, loss_breakdown, storage_table
 
 
 def test_breakdown_by_year_keeps_unknown_and_flags_overcounts():
@@ -39,23 +39,3 @@ def test_storage_table_and_bytes_format():
     assert table.to_records()[0] == {"instrument": "HT7700", "bytes": 1024**3, "size": "1.0 GiB", "share_pct": 25.0}
     assert [format_bytes(x) for x in (512, 1536, 5 * 1024**4, 3 * 1024**5)] == [
         "512 B", "1.5 KiB", "5.0 TiB", "3072.0 TiB"]
-
-
-def test_storage_trend_is_a_least_squares_line():
-    trend = storage_trend({2011: 100, 2012: 200, 2014: 400, None: 999})
-    assert trend.years == (2011, 2012, 2013, 2014)
-    assert trend.annual_bytes == (100, 200, 0, 400)  # a year with nothing written is a zero
-    assert trend.cumulative_bytes == (100, 300, 300, 700)
-    assert trend.slope_bytes_per_year == pytest.approx(70.0)
-    assert trend.mean_bytes_per_year == pytest.approx(175.0)
-    assert trend.growth_pct_per_year == pytest.approx(100 * 70 / 175)
-    assert trend.to_dict()["projected_next_year_bytes"] == pytest.approx(trend.fitted(2015))
-
-
-def test_exact_linear_growth_and_degenerate_inputs():
-    trend = storage_trend({year: 10 * (year - 2000) for year in range(2010, 2020)})
-    assert trend.slope_bytes_per_year == pytest.approx(10.0)
-    assert trend.fitted(2020) == pytest.approx(200.0)
-    single = storage_trend({2020: 5})
-    assert single.slope_bytes_per_year is None and single.growth_pct_per_year is None
-    assert storage_trend({}).to_dict()["projected_next_year_bytes"] is None

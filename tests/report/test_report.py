@@ -10,7 +10,8 @@ from html.parser import HTMLParser
 import pytest
 
 from emcensus.analysis.fov import DECADE_LABELS
-from emcensus.analysis.loss import loss_breakdown, storage_table, storage_trend
+from emcensus.analysis.loss import loss_breakdown, storage_table
+from emcensus.analysis.storage import StorageSummary, fit_growth, lost_vs_published
 from emcensus.analysis.publications import DEFAULT_CATEGORIES, Article, PublishedCount
 from emcensus.analysis.table1 import compute_table1
 from emcensus.report import ReportData, write_report
@@ -67,7 +68,11 @@ def synthetic_report_data(seed: int = 7) -> ReportData:
         audit={"files seen": 140_511, "unreadable files": 17, "FOV disagreements > 2 %": 42,
                "FOV sources": {"pixel-size": 120_000, "magnification": 20_000}},
         storage=[storage_table("instrument", {"SU8230": 150 * 1024**3, "HT7700": 260 * 1024**3})],
-        storage_trend=storage_trend({y: (20 + 3 * (y - 2011)) * 1024**3 for y in years}),
+        storage_summary=StorageSummary(
+            breakdown=[], growth=fit_growth({y: (20 + 3 * (y - 2011)) * 10**9 for y in years}, current_year=2024),
+            lost_vs_published=lost_vs_published(
+                [{"technique": "SEM", "published_bytes": 10**9, "lost_bytes": 9 * 10**9}], "technique", 0)[0],
+            costs=[], notes=["a note on the bytes"]),
         generated_at="2024-05-01T12:00:00+00:00",
     )
 
@@ -127,7 +132,8 @@ def test_every_table_is_written_as_csv_and_json(report):
     names = {p.name for p in written.data}
     for stem in ("acquired_by_year", "archive_scale_bar_decades", "published_scale_bar_decades",
                  "articles_by_category", "published_by_category_year", "articles", "lost_by_year", "lost_by_group",
-                 "storage_by_instrument", "storage_per_year", "audit", "table1"):
+                 "storage_by_instrument", "storage_growth", "storage_lost_vs_published", "audit",
+                 "table1"):
         assert {f"{stem}.csv", f"{stem}.json"} <= names, stem
     rows = list(csv.DictReader((out / "data" / "acquired_by_year.csv").open(encoding="utf-8")))
     assert [r["year"] for r in rows] == [str(y) for y in range(2011, 2024)]
@@ -148,7 +154,10 @@ def test_breakdowns_storage_and_audit_appear(report):
     html = written.index.read_text(encoding="utf-8")
     assert "Lost data by group" in html and "lost %" in html and "catalysis-lab" in html and "unknown" in html
     assert "410.0 GiB" not in html  # table shows per-instrument sizes
-    assert "260.0 GiB" in html and "Linear trend" in html
+    assert "260.0 GiB" in html and "linear: +3.0 GB a year each year" in html and "prediction interval" in html
+    assert "a note on the bytes" in html and "Bytes of lost and published images" in html
+    growth = json.loads((written.index.parent / "data" / "storage_growth.json").read_text())
+    assert growth["model"] == "linear" and [r["year"] for r in growth["rows"]][-3:] == [2025, 2026, 2027]
     assert "FOV disagreements &gt; 2 %" in html and "140,511" in html
 
 

@@ -23,12 +23,11 @@ from emcensus.analysis.layout import Layout, compile_layout
 from emcensus.analysis.loss import (
     LossBreakdown,
     StorageTable,
-    StorageTrend,
     format_bytes,
     loss_breakdown,
     storage_table,
-    storage_trend,
 )
+from emcensus.analysis.storage import CostModel, GrowthFit, fit_growth
 from emcensus.analysis.publications import (
     DEFAULT_CATEGORIES,
     DEFAULT_VOCABULARY,
@@ -54,10 +53,10 @@ from emcensus.analysis.table1 import Table1, Table1Column, compute_table1
 __all__ = [
     "DECADES", "DECADE_LABELS", "DEFAULT_CATEGORIES", "DEFAULT_VOCABULARY", "Article", "CategoryVocabulary",
     "Decade", "FovEstimate", "Layout", "Ledger", "LossBreakdown", "PublishedCount", "PublishedImage",
-    "ReferenceWidth", "RowProblem", "StorageTable", "StorageTrend", "Table1", "Table1Column", "articles_by_category",
+    "ReferenceWidth", "RowProblem", "StorageTable", "CostModel", "GrowthFit", "Table1", "Table1Column", "articles_by_category",
     "compile_layout", "compute_table1", "conditional_scale_bar", "decade_of", "decade_sort_key", "estimate_fov",
     "format_bytes", "format_length", "images_by_category_year", "loss_breakdown", "merge_articles",
     "nice_scale_bar", "normalise_doi", "read_bibliography", "read_bibtex", "read_ledger",
     "read_ris", "read_scopus_csv", "reference_width", "resolve_images", "scale_bar_decade", "storage_table",
-    "storage_trend",
+    "fit_growth",
 ]

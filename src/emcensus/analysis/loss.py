@@ -1,4 +1,4 @@
-"""Lost data broken down by any field, and storage by field with a yearly growth trend.
+"""Lost data broken down by any field, and storage by field (growth and costs: `analysis.storage`).
 
 Inputs are plain mappings key → number, as a catalog GROUP BY returns them; None keys mean
 "unknown" and are kept, because a large unknown share is itself a finding.
@@ -137,63 +137,3 @@ class StorageTable:
 def storage_table(field: str, bytes_by_key: Mapping[Key, int]) -> StorageTable:
     """Storage by year, instrument or technique, in reading order."""
     return StorageTable(field, tuple((key, bytes_by_key[key]) for key in sort_keys(field, list(bytes_by_key))))
-
-
-@dataclass(frozen=True, slots=True)
-class StorageTrend:
-    """Bytes written per year and a least-squares line through them.
-
-    `slope_bytes_per_year` is how much the yearly intake changes from one year to the next;
-    `growth_pct_per_year` is that slope relative to the mean yearly intake."""
-
-    years: tuple[int, ...]
-    annual_bytes: tuple[int, ...]
-    slope_bytes_per_year: float | None
-    intercept_bytes: float | None
-
-    @property
-    def mean_bytes_per_year(self) -> float:
-        return sum(self.annual_bytes) / len(self.annual_bytes) if self.annual_bytes else 0.0
-
-    @property
-    def growth_pct_per_year(self) -> float | None:
-        mean = self.mean_bytes_per_year
-        return None if self.slope_bytes_per_year is None or not mean else 100.0 * self.slope_bytes_per_year / mean
-
-    @property
-    def cumulative_bytes(self) -> tuple[int, ...]:
-        running, result = 0, []
-        for size in self.annual_bytes:
-            running += size
-            result.append(running)
-        return tuple(result)
-
-    def fitted(self, year: int) -> float | None:
-        """The trend line's yearly intake for `year` (a projection outside the data)."""
-        if self.slope_bytes_per_year is None or self.intercept_bytes is None:
-            return None
-        return self.intercept_bytes + self.slope_bytes_per_year * year
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "years": list(self.years), "annual_bytes": list(self.annual_bytes),
-            "cumulative_bytes": list(self.cumulative_bytes), "mean_bytes_per_year": self.mean_bytes_per_year,
-            "slope_bytes_per_year": self.slope_bytes_per_year, "growth_pct_per_year": self.growth_pct_per_year,
-            "projected_next_year_bytes": self.fitted(self.years[-1] + 1) if self.years else None,
-        }
-
-
-def storage_trend(bytes_by_year: Mapping[int | None, int]) -> StorageTrend:
-    """Yearly intake with missing years inside the range as 0 (nothing written is a real zero);
-    images of unknown year are left out of the fit."""
-    known = {int(year): size for year, size in bytes_by_year.items() if year is not None}
-    if not known:
-        return StorageTrend((), (), None, None)
-    years = tuple(range(min(known), max(known) + 1))
-    sizes = tuple(known.get(year, 0) for year in years)
-    if len(years) < 2:
-        return StorageTrend(years, sizes, None, None)
-    mean_x, mean_y = sum(years) / len(years), sum(sizes) / len(sizes)
-    slope = (sum((x - mean_x) * (y - mean_y) for x, y in zip(years, sizes))
-             / sum((x - mean_x) ** 2 for x in years))
-    return StorageTrend(years, sizes, slope, mean_y - slope * mean_x)

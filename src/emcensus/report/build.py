@@ -9,11 +9,11 @@ from emcensus.analysis.loss import (
     LossBreakdown,
     loss_breakdown,
     storage_table,
-    storage_trend,
 )
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD, Table1, compute_table1
 from emcensus.catalog import Catalog
 from emcensus.report.html import ReportData
+from emcensus.report.storage import catalog_storage
 
 #: Fields `lost --by` and the report break lost data down by.
 LOSS_FIELDS = ("year", "instrument", "technique", "detector", "scalebar_decade", "group", "project")
@@ -72,5 +72,5 @@ def build_report_data(catalog: Catalog, *, until: int | None = None, facility: s
         breakdowns=[catalog_loss(catalog, field, until) for field in LOSS_FIELDS],
         audit=audit,  # image_files, acquisitions, then one entry per `emcensus audit --list` kind
         storage=[storage_table(field, by_key) for field, by_key in storage.items()],
-        storage_trend=storage_trend(storage["year"]),
+        storage_summary=catalog_storage(catalog, by=("year",), until=until),
     )

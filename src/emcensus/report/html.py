@@ -24,8 +24,6 @@ from emcensus.analysis.fov import decade_sort_key
 from emcensus.analysis.loss import (
     LossBreakdown,
     StorageTable,
-    StorageTrend,
-    format_bytes,
     key_label,
     sort_keys,
 )
@@ -35,6 +33,7 @@ from emcensus.analysis.publications import (
     articles_by_category,
     images_by_category_year,
 )
+from emcensus.analysis.storage import StorageSummary
 from emcensus.analysis.table1 import Table1
 from emcensus.vocab import technique_order
 
@@ -56,7 +55,7 @@ class ReportData:
     breakdowns: list[LossBreakdown] = field(default_factory=list)
     audit: dict[str, Any] = field(default_factory=dict)  # e.g. {"files seen": 152097, "FOV disagreements": 12}
     storage: list[StorageTable] = field(default_factory=list)  # bytes by year, instrument, technique
-    storage_trend: StorageTrend | None = None
+    storage_summary: StorageSummary | None = None  # growth fit and forecast, lost vs published bytes
     generated_at: str | None = None  # ISO 8601; now when None
     until: int | None = None  # last acquisition year of the window; None: every year
     archive_without_fov: int = 0  # images with no field of view: not in Fig. 2B
@@ -142,12 +141,12 @@ def build_tables(data: ReportData) -> list[DataTable]:
                for b in data.breakdowns]
     tables += [DataTable.from_records(f"storage_by_{s.field}", f"Storage by {s.field.replace('_', ' ')}", s.to_records())
                for s in data.storage if s.bytes_by_key]
-    if data.storage_trend and data.storage_trend.years:
-        trend = data.storage_trend
-        tables.append(DataTable(
-            "storage_per_year", "Bytes written per year", ["year", "bytes", "size", "cumulative_bytes", "trend_bytes"],
-            [[y, b, format_bytes(b), c, round(trend.fitted(y) or 0)]
-             for y, b, c in zip(trend.years, trend.annual_bytes, trend.cumulative_bytes)]))
+    if data.storage_summary:
+        if data.storage_summary.growth.years:
+            tables.append(DataTable.from_records("storage_growth", "Storage intake per year and forecast (GB)",
+                                                 data.storage_summary.growth.records()))
+        tables.append(DataTable.from_records("storage_lost_vs_published", "Bytes of lost and published images",
+                                             data.storage_summary.lost_vs_published))
     tables.append(DataTable("audit", "Audit summary", ["item", "value"],
                             [[k, v if isinstance(v, int | float | str) or v is None else json.dumps(v)]
                              for k, v in data.audit.items()]))
@@ -288,9 +287,10 @@ def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
         (data_dir / "table1.json").write_text(data.table1.to_json(), encoding="utf-8")
         (data_dir / "table1.txt").write_text(data.table1.to_text(), encoding="utf-8")
         data_files += [data_dir / "table1.csv", data_dir / "table1.json", data_dir / "table1.txt"]
-    if data.storage_trend:
-        (data_dir / "storage_trend.json").write_text(json.dumps(data.storage_trend.to_dict(), indent=2), encoding="utf-8")
-        data_files.append(data_dir / "storage_trend.json")
+    if data.storage_summary:
+        (data_dir / "storage_growth.json").write_text(
+            json.dumps(data.storage_summary.growth.to_dict(), indent=2), encoding="utf-8")
+        data_files.append(data_dir / "storage_growth.json")
     generated_at = data.generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     html = _environment().get_template("report.html").render(
         facility=data.facility,
@@ -303,8 +303,7 @@ def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
         figures=[(name, FIGURE_CAPTIONS[name], _inline_svg(next(p for p in paths if p.suffix == ".svg"), name))
                  for name, paths in written_figures.items()],
         tables={table.name: table for table in tables},
-        trend=data.storage_trend.to_dict() if data.storage_trend and data.storage_trend.years else None,
-        format_bytes=format_bytes,
+        storage=data.storage_summary,
         data_files=[path.relative_to(out_dir).as_posix() for path in data_files],
     )
     index = out_dir / "index.html"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+from emcensus.analysis.loss import loss_breakdown
 from emcensus.analysis.storage import (
     CostModel,
     StorageSummary,
@@ -18,25 +19,28 @@ from emcensus.analysis.storage import (
     with_gigabytes,
 )
 from emcensus.catalog import Catalog
-from emcensus.report.build import catalog_loss
 
 #: Default grouping of `emcensus storage`: the issue's GB per year × instrument × technique × group.
 STORAGE_BY = ("year", "instrument", "technique", "group")
 
 
 def catalog_storage(catalog: Catalog, costs: CostModel | None = None, *, by: Sequence[str] = STORAGE_BY,
-                    current_year: int | None = None) -> StorageSummary:
+                    until: int | None = None, current_year: int | None = None) -> StorageSummary:
     """Bytes per group (every file kind: spectra and stacks take disk too), the growth fit, bytes of
-    lost and published images, and what the lost images cost under `costs` (none: no cost lines)."""
-    current_year = current_year or date.today().year
-    breakdown = with_gigabytes(catalog.storage(",".join(by), kind="all"))
-    growth = fit_growth({row["year"]: row["bytes"] for row in catalog.storage("year", kind="all")},
+    lost and published images, and what the lost images cost under `costs` (none: no cost lines).
+
+    With `until`, only acquisitions up to that year count, and the fit takes every year up to it."""
+    window = {} if until is None else {"until": until}
+    current_year = until + 1 if until is not None else current_year or date.today().year
+    breakdown = with_gigabytes(catalog.storage(",".join(by), kind="all", **window))
+    growth = fit_growth({row["year"]: row["bytes"] for row in catalog.storage("year", kind="all", **window)},
                         current_year=current_year)
-    split, notes = lost_vs_published(catalog.storage_published("technique"), "technique",
+    split, notes = lost_vs_published(catalog.storage_published("technique", **window), "technique",
                                      catalog.count_level_published())
     lines = []
     if costs is not None:
-        loss = catalog_loss(catalog, "instrument")
+        loss = loss_breakdown("instrument", {row["instrument"]: row["count"] for row in catalog.count("instrument")},
+                              {row["instrument"]: row["published"] for row in catalog.published("instrument")})
         lost = {row.key: row.acquired - row.published for row in loss.rows if not row.overcounted}
         notes += loss.notes()
         sessions, untimed = (find_sessions(catalog.acquisition_times(), costs.session_gap_minutes)
