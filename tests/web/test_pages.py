@@ -118,3 +118,17 @@ def test_explore_offers_the_kinds_of_file(client: TestClient) -> None:
     orphans = client.get("/explore?kind=sidecar-only", headers=HTML).text
     assert "<strong>1</strong> acquisition match" in orphans and "(1 image file with exports)" in orphans
     assert "deleted.txt" in orphans
+
+
+def test_overview_storage_panel_and_api_agree(client: TestClient) -> None:
+    data = client.get("/api/storage").json()
+    assert set(data) == {"breakdown", "growth", "lost", "costs", "notes"} and data["costs"] == []
+    total = data["lost"][-1]
+    assert total["technique"] == "TOTAL" and total["published_bytes"] + total["lost_bytes"] > 0
+    page = client.get("/", headers=HTML).text
+    assert "<h2>Storage</h2>" in page and f"{total['lost_gb']:.1f} GB" in page
+    assert data["growth"]["model_text"] in page.replace("&#39;", "'")
+    assert all(line in page for line in data["growth"]["assumptions"][:1])
+    by_year = client.get("/api/storage", params={"by": "year"}).json()["breakdown"]
+    assert sum(row["bytes"] for row in by_year) == sum(row["bytes"] for row in data["breakdown"])
+    assert client.get("/api/storage", params={"by": "colour"}).status_code == 400

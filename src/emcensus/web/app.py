@@ -42,6 +42,7 @@ from emcensus.palette import ARCHIVE_GREY, TECHNIQUE_COLOURS
 from emcensus.readers.base import MAX_SIDECAR_BYTES, decode_text
 from emcensus.record import KINDS
 from emcensus.report.build import catalog_table1
+from emcensus.report.storage import STORAGE_BY, catalog_storage
 from emcensus.web.files import glob_escape
 from emcensus.web.format import no_file_content, quantity
 from emcensus.web.security import GuardMiddleware, check_token
@@ -452,6 +453,12 @@ def _add_api(app: FastAPI) -> None:
         table = table1(catalog)
         return table.to_dict() if table else None
 
+    @app.get("/api/storage", tags=["storage"])
+    def api_storage(catalog: CatalogDep, by: str = ",".join(STORAGE_BY)) -> dict[str, Any]:
+        """Bytes per group, yearly intake with its growth fit and 3-year forecast, bytes of lost and
+        published images (costs need a facility file: `emcensus storage --config`)."""
+        return catalog_storage(catalog, by=[name for name in by.split(",") if name]).to_dict()
+
     @app.get("/api/articles", tags=["publications"])
     def api_articles(catalog: CatalogDep) -> list[dict[str, Any]]:
         """Every article, with how many images it holds (linked files and count-level rows)."""
@@ -530,7 +537,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
             "magnification": bar_traces(magnification_decades(catalog.count("magnification")), "label"),
         }
         return page(request, "overview.html", acquisitions=catalog.total(), files=catalog.total(files=True),
-                    table1=table1(catalog),
+                    table1=table1(catalog), storage=catalog_storage(catalog, by=("year",)),
                     roots=catalog.roots(), scans=catalog.scans(3),
                     charts=json.dumps(charts).replace("<", "\\u003c"))  # safe inside <script>
 
