@@ -4,8 +4,8 @@ another host writes on an SMB/NFS share, which is where instrument PCs put their
 
 One watch per catalog (the scan's lock, held for the watch's whole life); a root that errors or
 stops answering is left alone for longer and longer (doubling, capped), and a root that suddenly
-lists as empty, or sits on another file system than at start (a share unmounted under its mount
-point), is treated as unreachable: its files are never marked missing for that.
+lists as empty (a share unmounted under its mount point) is treated as unreachable: its files are
+never marked missing for that. A root whose file system changed under the same path is listed anew.
 """
 
 from __future__ import annotations
@@ -160,10 +160,9 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
                 stop: threading.Event, cycle: Cycle, events: Callable[[str], None] | None) -> None:
     root = state.spec.path
     info = _answer(os.stat, root, settings.answer_timeout)
-    if state.device is None:
-        state.device = info.st_dev
-    elif info.st_dev != state.device:
-        raise Unreachable("it is on another file system than when the watch started (a share unmounted?)")
+    if state.device is not None and info.st_dev != state.device:
+        state.last_sweep = None  # another file system at the same path (a share mounted or unmounted): list it all
+    state.device = info.st_dev
     sweep = full_sweep_due(settings.full_sweep_hour, wall, state.last_sweep)
     if sweep:
         state.tree, queue = FolderTree(), [root]
@@ -180,7 +179,7 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
     root_listing = next((folder for folder in listed if folder.path == root), None)
     if root_listing is not None and not (root_listing.groups or root_listing.orphans or root_listing.subfolders) \
             and census.holds_files(root):
-        state.tree = FolderTree()  # listed again in full once it answers
+        state.last_sweep = None  # listed again in full until it holds files again
         raise Unreachable("it lists as empty while the catalog holds files under it (a share not mounted?); "
                           "nothing is marked missing (run `emcensus scan` if they were really removed)")
     by_folder = census.catalogued_by_folder(root) if sweep else None
