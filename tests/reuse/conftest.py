@@ -19,6 +19,7 @@ from emcensus.catalog import Catalog
 from emcensus.demo import generate_archive
 from emcensus.scan import RootSpec, scan
 from reuse.support_reuse import SECRET, Census
+from support import fingerprint
 
 ARTICLE = "10.1000/reuse-test"
 
@@ -70,7 +71,7 @@ def census(tmp_path_factory: pytest.TempPathFactory, no_network: None) -> Census
     secret_file = base / "secret.txt"
     secret_file.write_text(SECRET + "\n")
     return Census(base / "archive", manifest, catalog_path, secret_file, published,
-                  [row["id"] for row in measured[:2]])
+                  [row["id"] for row in measured[:2]], fingerprint(base / "archive"))
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,7 @@ class Census:
     secret_file: Path
     published_paths: list[str]
     blank_ids: list[int]
+    untouched: dict  # the archive's fingerprint (support.fingerprint) before any export
 
     def invoke(self, *args: str, ok: bool = True, env: dict[str, str] | None = None):
         result = CliRunner().invoke(main, ["--catalog", str(self.catalog), *args], catch_exceptions=False, env=env)

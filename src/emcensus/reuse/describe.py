@@ -189,7 +189,7 @@ def write_card(out: Path, facts: ExportFacts) -> Path:
             for split in SPLIT_NAMES if facts.splits.get(split))
     text = f"""---
 license: {facts.license.lower()}
-pretty_name: {facts.name}
+pretty_name: {json.dumps(facts.name, ensure_ascii=False)}
 size_categories:
 - {_size_category(total)}
 task_categories:

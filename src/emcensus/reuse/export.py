@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -136,8 +134,7 @@ def prepare_out(out: str | os.PathLike[str], archives: list[str]) -> Path:
 
 def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOptions, secret: bytes, *,
                  image_filter: ImageFilter | None = None, workers: int | None = None,
-                 executor: Executor | None = None, file_timeout: float = FILE_TIMEOUT_S,
-                 progress: Callable[[int, int], None] | None = None) -> ReuseSummary:
+                 file_timeout: float = FILE_TIMEOUT_S) -> ReuseSummary:
     """Select, stage, split and write the export into `out` (see the module and README)."""
     license_id = normalise_license(options.license)
     ratios = parse_splits(options.splits)
@@ -158,7 +155,7 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
     staging = target / _STAGING
     staging.mkdir()
     try:
-        staged = _stage(rows, staging, workers, executor, file_timeout, progress)
+        staged = _stage(rows, staging, workers, file_timeout)
         kept = _dedupe(rows, staged, excluded)
         records, session_facts, n_components = _records(kept, staged, pseudo, ratios, options, license_id)
         if options.fmt == "webdataset":
@@ -191,11 +188,11 @@ def staged_path_for(staging: Path, record: dict[str, Any]) -> Path:
     return Path(staged_path(str(staging), record["_catalog_id"]))
 
 
-def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, executor: Executor | None,
-           file_timeout: float, progress: Callable[[int, int], None] | None) -> dict[int, Staged]:
-    """Each image hashed and re-written into `staging` in the scan's pool, bounded per file."""
+def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, file_timeout: float) -> dict[int, Staged]:
+    """Each image hashed and re-written into `staging` in the scan's local pool, bounded per file
+    (a batch too small to share runs in this process)."""
     items = [StageItem(row["id"], row["path"], row["pixel_size_m"]) for row in rows]
-    pool = Pool(executor, 0 if len(items) < _BATCH and executor is None else workers, file_timeout)
+    pool = Pool(None, 0 if len(items) < _BATCH else workers, file_timeout)
     results: dict[int, Staged] = {}
     try:
         tickets = {pool.submit(stage_batch, StageTask(items[i:i + _BATCH], str(staging), file_timeout),
@@ -204,8 +201,6 @@ def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, execu
             for ticket in pool.wait(tickets):
                 tickets.discard(ticket)
                 results.update((item.image_id, item) for item in ticket.value)
-                if progress:
-                    progress(len(results), len(items))
     finally:
         pool.shutdown()
     return results
