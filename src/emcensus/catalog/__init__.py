@@ -22,7 +22,8 @@ from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_day
 from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
-from emcensus.catalog.query import GROUP_FIELDS, ImageFilter, group_columns
+from emcensus.catalog.quality import QualityMixin
+from emcensus.catalog.query import SORT_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.reuse import ReuseMixin
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.catalog.storage import StorageMixin
@@ -100,7 +101,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin):
+class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, QualityMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
@@ -391,12 +392,12 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin):
         self, *, limit: int | None = None, offset: int = 0, order: str = "path", **filters: Any
     ) -> list[dict[str, Any]]:
         """Catalogued image rows (all files, not only primaries) matching the filters."""
-        if order.lstrip("-") not in (*GROUP_FIELDS, "path", "acquired_at", "size_bytes"):
+        if order.lstrip("-") not in SORT_FIELDS:
             raise QueryError(f"cannot sort by {order}")
         image_filter = ImageFilter.from_kwargs(**filters)
         where, params = image_filter.where(self.db)
         direction = "DESC" if order.startswith("-") else "ASC"
-        column = GROUP_FIELDS.get(order.lstrip("-"), order.lstrip("-"))
+        column = SORT_FIELDS[order.lstrip("-")]
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"

@@ -40,7 +40,21 @@ GROUP_FIELDS: dict[str, str] = {
     "group": "group_name",
     "project": "project",
     "kind": "kind",
+    "quality_flag": "(SELECT q.quality_flag FROM quality q WHERE q.image_id = images.id"
+                    " AND q.size_bytes = images.size_bytes AND q.mtime_ns = images.mtime_ns)",
 }
+
+#: Quality metrics of the file's current state (`emcensus quality`), as sort keys: NULL when not measured.
+_QUALITY_SORTS = ("sharpness_pct", "snr", "noise_sigma", "resolution_m", "dup_group")
+#: Keys `Catalog.images` sorts on (`-key`: descending), with the SQL expression behind each.
+SORT_FIELDS: dict[str, str] = {
+    **GROUP_FIELDS, "path": "path", "acquired_at": "acquired_at", "size_bytes": "size_bytes",
+    **{name: GROUP_FIELDS["quality_flag"].replace("q.quality_flag", f"q.{name}") for name in _QUALITY_SORTS},
+}
+
+#: What `emcensus quality` may call an image (most serious first), as `--quality-flag` takes it.
+QUALITY_FLAGS = ("blank", "clipped", "charging", "drift", "blurred", "noisy", "ok")
+_YES, _NO = ("yes", "true", "1"), ("no", "false", "0")
 
 #: Filters whose values must be known to the catalog: (filter, column, what to call it).
 _KNOWN_VALUES = (("instrument", "instrument", "instrument"), ("detector", "detector_family", "detector"),
@@ -211,6 +225,9 @@ class ImageFilter:
     path: str | None = None  # glob on the full path, e.g. "*/GroupA/*"
     include_missing: bool = False
     kind: Any = None  # "image" unless given: spectrum, diffraction, spectrum-image, stack, sidecar-only, all
+    blank: Any = None  # "yes" | "no": measured as an empty frame or not (`emcensus quality`)
+    sharpness_pct: Any = None  # "50-100": percentile of sharpness among comparable images
+    quality_flag: Any = None  # flag(s): ok, blank, clipped, charging, drift, blurred, noisy
 
     def __post_init__(self) -> None:
         """Refuse nonsense at once (a plausible 0 for a typo is worse than an error); values that
@@ -220,6 +237,9 @@ class ImageFilter:
         parse_length_range(self.fov, "fov")
         _decade_labels(self.scalebar_decade)
         _kinds(self.kind)
+        _blank(self.blank)
+        parse_percent_range(self.sharpness_pct, "sharpness percentile")
+        _quality_flags(self.quality_flag)
         unknown = [t for t in _as_list(self.technique) if t.upper() not in TECHNIQUES]
         if unknown:
             raise QueryError(f"unknown technique {_quote(unknown[0])}; known: {', '.join(TECHNIQUES)}")
@@ -299,7 +319,28 @@ class ImageFilter:
         if self.path:
             clauses.append("path GLOB ?")
             params.append(self.path)
+        self._add_quality(db, clauses, params)
         return " AND ".join(clauses), params
+
+    def _add_quality(self, db: sqlite3.Connection, clauses: list[str], params: list[Any]) -> None:
+        """Filters on the quality of each file's current state: an image never measured matches none
+        of them (unknown is neither blank nor sharp), and a catalog never measured is refused."""
+        quality: list[str] = []
+        blank = _blank(self.blank)
+        if blank is not None:
+            quality.append("q.blank = ?")
+            params.append(int(blank))
+        _add_range(quality, params, "q.sharpness_pct", *parse_percent_range(self.sharpness_pct, "sharpness percentile"))
+        flags = _quality_flags(self.quality_flag)
+        if flags:
+            quality.append(f"q.quality_flag IN ({', '.join('?' * len(flags))})")
+            params.extend(flags)
+        if not quality:
+            return
+        if db.execute("SELECT 1 FROM quality LIMIT 1").fetchone() is None:
+            raise QueryError("no image of this catalog has quality metrics yet: run `emcensus quality` first")
+        clauses.append("EXISTS (SELECT 1 FROM quality q WHERE q.image_id = images.id AND q.size_bytes = images.size_bytes"
+                       f" AND q.mtime_ns = images.mtime_ns AND {' AND '.join(quality)})")
 
     def _check_known(self, db: sqlite3.Connection) -> None:
         """Each instrument, detector, vendor, group and project named must occur in the catalog."""
@@ -310,6 +351,41 @@ class ImageFilter:
                     known = [row[0] for row in db.execute(
                         f"SELECT DISTINCT {column} FROM images WHERE {column} IS NOT NULL ORDER BY 1")]
                     raise QueryError(f"unknown {what} {_quote(value)}; known: {', '.join(known) or 'none'}")
+
+
+def _blank(value: Any) -> bool | None:
+    """`yes`/`no` (also true/false, 1/0) → True/False; None when not asked."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().casefold()
+    if text in _YES or text in _NO:
+        return text in _YES
+    raise QueryError(f"blank: {_quote(value)} is not yes or no")
+
+
+def _quality_flags(value: Any) -> list[str]:
+    flags = [flag.casefold() for flag in _as_list(value)]
+    unknown = [flag for flag in flags if flag not in QUALITY_FLAGS]
+    if unknown:
+        raise QueryError(f"unknown quality flag {_quote(unknown[0])}; flags: {', '.join(QUALITY_FLAGS)}")
+    return flags
+
+
+def parse_percent_range(value: Any, name: str) -> tuple[float | None, float | None]:
+    """`50-100`, `90-`, `:10`, `50` → inclusive (low, high) percentiles between 0 and 100; None = open."""
+    if value is None or value == "":
+        return None, None
+    parts = _split_range(re.sub(r"[\s%]", "", str(value)), _NUMBER)
+    if parts is None:
+        raise QueryError(f"{name}: {_quote(value)} is not a percentile or a range like 50-100")
+    low, high = (None if part is None else float(part) for part in parts)
+    for bound in (low, high):
+        if bound is not None and not 0 <= bound <= 100:
+            raise QueryError(f"{name} {bound:g} is not a percentile (0 to 100)")
+    _check_order(low, high, name, lambda v: f"{v:g}")
+    return low, high
 
 
 #: A single measured value (a magnification, a FOV) matches within this relative difference: the

@@ -131,6 +131,9 @@ def filter_options(command: Any) -> Any:
         click.option("--include-missing", is_flag=True, help="Also count files gone from disk."),
         click.option("--kind", help="What files hold: image (default), spectrum, diffraction, spectrum-image, stack, "
                                     "sidecar-only (comma-separated), or all."),
+        click.option("--blank", help="yes | no: measured as an empty frame or not (emcensus quality)."),
+        click.option("--sharpness-pct", help="Sharpness percentile among comparable images: 50-100 (emcensus quality)."),
+        click.option("--quality-flag", help="Quality flag(s): ok, blank, clipped, charging, drift, blurred, noisy."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -139,7 +142,8 @@ def filter_options(command: Any) -> Any:
 
 def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
     names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "fov",
-             "scalebar_decade", "group", "project", "root", "include_missing", "kind")
+             "scalebar_decade", "group", "project", "root", "include_missing", "kind", "blank", "sharpness_pct",
+             "quality_flag")
     filters = {name: kwargs.pop(name) for name in names}
     filters["path"] = kwargs.pop("path_glob")
     return {k: v for k, v in filters.items() if v not in (None, False)}
@@ -257,6 +261,10 @@ main.add_command(watch)
 from emcensus.cli.reuse import reuse  # after filter_options, which it uses
 
 main.add_command(reuse)
+
+from emcensus.cli.quality import quality
+
+main.add_command(quality)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

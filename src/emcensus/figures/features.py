@@ -75,12 +75,18 @@ def _stretch(values: np.ndarray) -> np.ndarray:
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
 
+def image_area(pixels: np.ndarray, image_rows: int | None) -> np.ndarray:
+    """The pixels without the data bar an SEM burns in below the image area: `image_rows` is the
+    area's height from the metadata; a file holding more rows than that holds a bar."""
+    if image_rows and 0 < image_rows < pixels.shape[0]:
+        return pixels[:image_rows]
+    return pixels
+
+
 def prepare(pixels: np.ndarray, *, image_rows: int | None = None) -> tuple[np.ndarray, float]:
     """The image ORB sees, and the factor from input pixels to it; `image_rows` (the image area's
     height from the metadata) cuts off a data bar stored below it."""
-    grey = to_grey8(pixels)
-    if image_rows and 0 < image_rows < grey.shape[0]:
-        grey = grey[:image_rows]
+    grey = image_area(to_grey8(pixels), image_rows)
     longer = max(grey.shape)
     if longer == 0:
         raise ValueError("an empty image")

@@ -35,6 +35,7 @@ from emcensus import __version__
 from emcensus.access import OutsideRootsError, inside_roots, read_bounded
 from emcensus.analysis.table1 import Table1
 from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter, display_path, fs_path
+from emcensus.catalog.query import QUALITY_FLAGS
 from emcensus.errors import (
     CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
 )
@@ -80,14 +81,17 @@ FILTER_FIELDS = {f.name: f for f in fields(ImageFilter)}
 #: Sort keys offered by the grid; `-` sorts descending. The catalog checks any other.
 SORTS = {"path": "path", "-acquired_at": "newest", "acquired_at": "oldest", "magnification": "magnification ↑",
          "-magnification": "magnification ↓", "instrument": "instrument", "detector": "detector",
-         "-size_bytes": "largest file"}
+         "-size_bytes": "largest file", "-sharpness_pct": "sharpest (quality)", "sharpness_pct": "least sharp (quality)",
+         "quality_flag": "quality flag", "dup_group": "duplicate group"}
 #: Magnifications given a decade bar on the Overview; anything else is "unknown" there.
 MAGNIFICATION_RANGE = (1e-3, 1e12)
+#: Quality of each file's current state (`emcensus quality`) shown with a grid row: null when not measured.
+QUALITY_COLUMNS = ("quality_flag", "sharpness_pct", "blank", "snr", "resolution_m", "dup_group")
 #: Columns of a grid row that the API and CSV return (internal bookkeeping columns left out).
 IMAGE_COLUMNS = ("id", "path", "rel_path", "instrument", "technique", "detector", "detector_family", "vendor",
                  "magnification", "accelerating_voltage_v", "working_distance_m", "pixel_size_m", "fov_width_m",
                  "width_px", "height_px", "acquired_at", "acquired_at_source", "year", "metadata_source",
-                 "sidecar_path", "size_bytes", "is_primary", "status", "kind")
+                 "sidecar_path", "size_bytes", "is_primary", "status", "kind", *QUALITY_COLUMNS)
 _FILTER_DOCS = [
     {"name": name, "in": "query", "required": False, "schema": {"type": "string"},
      "description": f"filter, as `emcensus count --{name.replace('_', '-')}` takes it"}
@@ -160,6 +164,12 @@ FiltersDep = Annotated[dict[str, Any], Depends(image_filters)]
 
 def public(row: Mapping[str, Any]) -> dict[str, Any]:
     return {name: row.get(name) for name in IMAGE_COLUMNS}
+
+
+def with_quality(catalog: Catalog, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Grid rows with the quality columns of their current files (None when not measured)."""
+    measured = catalog.quality_of_images((row["id"] for row in rows), QUALITY_COLUMNS)
+    return [{**row, **measured.get(row["id"], dict.fromkeys(QUALITY_COLUMNS))} for row in rows]
 
 
 def neighbours(catalog: Catalog, row: Mapping[str, Any], around: int = 12) -> list[dict[str, Any]]:
@@ -381,7 +391,7 @@ def _add_api(app: FastAPI) -> None:
     def api_images(catalog: CatalogDep, filters: FiltersDep, order: str = "path",
                    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0) -> dict[str, Any]:
         """Image files matching the filters (every file, exports included), one page, sorted by `order`."""
-        items = catalog.images(limit=limit, offset=offset, order=order, **filters)
+        items = with_quality(catalog, catalog.images(limit=limit, offset=offset, order=order, **filters))
         return {"total": catalog.total(files=True, **filters), "offset": offset, "limit": limit,
                 "items": [public(r) for r in items]}
 
@@ -398,7 +408,8 @@ def _add_api(app: FastAPI) -> None:
             writer.writerow(IMAGE_COLUMNS)
             try:
                 for offset in range(0, 1 << 62, 5000):
-                    batch = stream_catalog.images(limit=5000, offset=offset, order=order, **filters)
+                    batch = with_quality(stream_catalog, stream_catalog.images(limit=5000, offset=offset, order=order,
+                                                                               **filters))
                     writer.writerows([r[c] for c in IMAGE_COLUMNS] for r in batch)
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -501,7 +512,7 @@ def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
     original = normalised.pop("original_metadata", {})
     return {"image": public(row), "record": normalised, "original_metadata": original,
             "error": no_file_content(row["error"]) if row.get("error") else None,
-            "published_in": catalog.articles_of_image(row["id"])}
+            "published_in": catalog.articles_of_image(row["id"]), "quality": catalog.image_quality(row["id"])}
 
 
 def table1(catalog: Catalog) -> Table1 | None:
@@ -547,11 +558,12 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         total = catalog.total(files=True, **filters)
         # Past the last page: an empty page that says so (the sort is still checked).
         offset = min((page_number - 1) * per_page, total)
-        items = catalog.images(limit=per_page, offset=offset, order=order, **filters)
+        items = with_quality(catalog, catalog.images(limit=per_page, offset=offset, order=order, **filters))
         choices = {name: [r[name] for r in catalog.count(name) if r[name] is not None]
                    for name in ("instrument", "technique", "detector")}
         choices["root"] = [r["path"] for r in catalog.roots()]
         choices["kind"] = [kind for kind in KINDS if kind != "image"] + ["all"]  # blank: micrographs only
+        choices["blank"], choices["quality_flag"] = ["yes", "no"], list(QUALITY_FLAGS)
         state = {k: v for k, v in request.query_params.items() if k not in ("page", "token")}
         return page(request, "explore.html", items=items, total=total, acquisitions=catalog.total(**filters),
                     filters=filters, state=state,

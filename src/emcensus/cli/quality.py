@@ -1,0 +1,56 @@
+"""`emcensus quality`: per-image quality metrics and near-duplicate groups (issue 9)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from emcensus.catalog import Catalog, display_path
+
+
+@click.command()
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Reader processes (default: all cores; 0: in this process).")
+@click.option("--dask", "dask_address", metavar="ADDRESS", help="Measure on a Dask cluster (scheduler address).")
+@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+              help="Seconds to wait for the Dask scheduler before giving up.")
+@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds one file may take to read and measure (default: 30); a slower one is listed as not measured.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary; files not measured still go to stderr.")
+@click.pass_context
+def quality(ctx: click.Context, workers: int | None, dask_address: str | None, dask_timeout: float,
+            file_timeout: float | None, quiet: bool) -> None:
+    """Measure every catalogued image (blank, clipping, noise, sharpness, resolution, charging, drift),
+    rank it among images of its instrument and magnification decade, and group near-duplicates.
+
+    Incremental: a file whose size and time are unchanged is not read; a moved or copied file takes
+    the metrics of its content. Filter on the result with `count --blank no --sharpness-pct 50-100`."""
+    from emcensus.cli.main import _dask_client
+    from emcensus.quality.runner import update_quality
+    from emcensus.scan.pool import FILE_TIMEOUT_S
+
+    show = not quiet and sys.stderr.isatty()
+    with Catalog(ctx.find_root().obj["catalog"], create=False, verify=True) as catalog, \
+            _dask_client(dask_address, dask_timeout) as client:
+        options = {"workers": workers, "executor": client.get_executor() if client else None,
+                   "file_timeout": file_timeout or FILE_TIMEOUT_S}
+        if show:
+            from emcensus.cli.progress import RichScanProgress
+
+            with RichScanProgress() as bar:
+                reported = [0]
+
+                def progress(done: int, total: int) -> None:
+                    if not reported[0]:
+                        bar.queued(total)
+                    bar.done(done - reported[0], 0)
+                    reported[0] = done
+
+                summary = update_quality(catalog, progress=progress, **options)
+        else:
+            summary = update_quality(catalog, **options)
+    for path, why in summary.errors:
+        click.echo(f"{display_path(path)}: not measured: {why}", err=True)
+    if not quiet:
+        click.echo(summary.paragraph())
