@@ -150,7 +150,8 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
         why = exclusion(row, options)
         if why:
             excluded[why] += 1
-        else:
+        else:  # the vendor metadata is only needed for the operator's name: not kept for every image
+            row["operator"] = operator_of(row.pop("original_metadata"))
             rows.append(row)
     staging = target / _STAGING
     staging.mkdir()
@@ -245,7 +246,7 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
             "group_pseudo": pseudo("group", row["group_name"]),
             "project_pseudo": pseudo("project", f"{row['group_name']}/{row['project']}" if row["project"] else None),
             "session_pseudo": pseudo("session", repr(session_keys[index])),
-            "operator_pseudo": pseudo("operator", operator_of(row["original_metadata"])),
+            "operator_pseudo": pseudo("operator", row["operator"]),
             "folder_pseudo": pseudo("folder", repr(folders[index])),
             "instrument": row["instrument"], "vendor": row["vendor"], "technique": row["technique"],
             "detector_family": row["detector_family"], "detector_raw": row["detector"],

@@ -84,6 +84,8 @@ def thumbnail_data(path: str) -> tuple[str | None, str | None]:
         return None, timeout_reason(FILE_TIMEOUT_S)
     except (EmcensusError, OSError, ValueError) as exc:
         return None, str(exc) or type(exc).__name__
+    except Exception as exc:  # a decoder's own error on a damaged file: a line instead of a preview
+        return None, f"cannot decode: {type(exc).__name__}"
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode(), None
 
 
