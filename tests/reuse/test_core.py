@@ -173,3 +173,14 @@ def test_a_file_that_cannot_be_read_is_one_line(tmp_path: Path):
     results = stage_batch(StageTask([StageItem(1, str(bad)), StageItem(2, str(fifo))], str(tmp_path), 5))
     assert all(result.error for result in results)
     assert "not a regular file" in results[1].error
+
+
+def test_the_summary_says_when_linked_images_made_the_splits_uneven(tmp_path: Path):
+    from emcensus.reuse.export import ReuseSummary
+
+    ratios = parse_splits("80,10,10")
+    even = ReuseSummary(tmp_path, {"train": 79, "validation": 11, "test": 10}, {}, 0, 40, 12, ratios)
+    assert even.uneven_splits() == [] and "NOTE" not in even.paragraph()
+    lumpy = ReuseSummary(tmp_path, {"train": 296, "validation": 4, "test": 0}, {}, 0, 2, 50, ratios)
+    assert lumpy.uneven_splits() == ["validation", "test"]
+    assert "validation 1 %, test 0 % instead of 10 %, 10 %" in lumpy.paragraph() and "only 2 components" in lumpy.paragraph()

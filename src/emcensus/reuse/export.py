@@ -65,12 +65,26 @@ class ReuseSummary:
     unmeasured: int
     components: int
     sessions: int
+    ratios: dict[str, int]
+
+    def uneven_splits(self) -> list[str]:
+        """Splits whose share is off the requested one by more than half of it (and 5 points):
+        what linked projects, sessions and duplicates left possible."""
+        total = sum(self.splits.values())
+        return [name for name, share in self.ratios.items() if total and share
+                and abs(100 * self.splits[name] / total - share) > max(5, share / 2)]
 
     def paragraph(self) -> str:
         total = sum(self.splits.values())
         parts = ", ".join(f"{name} {count:,}" for name, count in self.splits.items())
         text = (f"exported {total:,} images to {self.out} ({parts}; {self.components:,} components, "
                 f"{self.sessions:,} sessions)")
+        uneven = self.uneven_splits()
+        if uneven:
+            realised = ", ".join(f"{name} {100 * self.splits[name] / total:.0f} %" for name in uneven)
+            text += (f"; NOTE: {realised} instead of {', '.join(f'{self.ratios[n]} %' for n in uneven)}: projects, "
+                     f"sessions and duplicate groups join the images into only {self.components:,} components, and "
+                     "a component is never split")
         if self.excluded:
             text += "; left out: " + ", ".join(f"{count:,} {why}" for why, count in self.excluded.items())
         if self.unmeasured:
@@ -175,7 +189,8 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
     describe.write_card(target, facts)
     describe.write_ro_crate(target, facts, _described_files(target))
     describe.write_manifest(target)
-    return ReuseSummary(target, facts.splits, facts.excluded, facts.unmeasured, n_components, len(session_facts))
+    return ReuseSummary(target, facts.splits, facts.excluded, facts.unmeasured, n_components, len(session_facts),
+                        ratios)
 
 
 def _described_files(target: Path) -> list[str]:
