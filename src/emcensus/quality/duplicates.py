@@ -50,12 +50,13 @@ class Thumb:
 
 
 def thumbnail(grey: np.ndarray) -> Thumb:
-    """The thumbnail hashes and SSIM see: the image area stretched to 8 bits, longer side THUMB_SIDE."""
-    grey8 = to_grey8(grey)
-    factor = THUMB_SIDE / max(grey8.shape)
-    size = (max(1, round(grey8.shape[1] * factor)), max(1, round(grey8.shape[0] * factor)))
-    pixels = cv2.resize(grey8, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
-    return Thumb(pixels, max(grey8.shape))
+    """The thumbnail hashes and SSIM see: the image area (2-D, `metrics.grey_float`) at longer side
+    THUMB_SIDE, stretched to 8 bits."""
+    area = np.asarray(grey, np.float32)  # resized before the stretch: its percentiles on 50 k pixels, not millions
+    factor = THUMB_SIDE / max(area.shape)
+    size = (max(1, round(area.shape[1] * factor)), max(1, round(area.shape[0] * factor)))
+    small = cv2.resize(area, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+    return Thumb(to_grey8(small), max(area.shape))
 
 
 def hashes(thumb: Thumb) -> tuple[str, str]:

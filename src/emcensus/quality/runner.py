@@ -31,7 +31,7 @@ from emcensus.quality.duplicates import (
     SSIM_MIN, Hashed, Thumb, candidate_pairs, day_of, groups, hashes, similarity, thumbnail,
 )
 from emcensus.quality.flags import relative_quality
-from emcensus.quality.metrics import grey_float, measure
+from emcensus.quality.metrics import grey_float, measure_area
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
 
 #: Version of the metrics: rows of another version are measured again.
@@ -108,8 +108,9 @@ def measure_one(job: Job) -> dict[str, Any]:
     if content in job.known:
         return {"content_sha256": content, "reused": True}
     pixels = _pixels(job)
-    metrics = measure(pixels, job.height_px)
-    phash, dhash = hashes(thumbnail(grey_float(image_area(pixels, job.height_px))))
+    area = grey_float(image_area(pixels, job.height_px))
+    metrics = measure_area(area)
+    phash, dhash = hashes(thumbnail(area))
     return {"content_sha256": content, "pixel_sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
             "blank": int(metrics.blank), **{k: v for k, v in metrics.to_dict().items() if k != "blank"},
             "phash": phash, "dhash": dhash}
