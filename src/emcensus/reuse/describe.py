@@ -94,7 +94,7 @@ def write_croissant(out: Path, facts: ExportFacts) -> Path:
         data_collection_type=["Observational"],
         data_collection_raw_data="Vendor image files and their metadata sidecars, re-written as TIFF with pixels only.",
         data_preprocessing_protocol=[
-            "Pixels decoded and written again as deflate TIFF with only structural tags and the pixel size.",
+            "Pixels decoded and written again as uncompressed TIFF with only structural tags and the pixel size.",
             f"Sessions: images of one instrument and folder less than {facts.session_gap_minutes:g} minutes apart.",
             f"Splits {facts.ratios} by union-find of project, session, near-duplicate group and identical content.",
         ],

@@ -115,10 +115,11 @@ def pixel_sha256(pixels: np.ndarray) -> str:
 
 
 def clean_tiff(pixels: np.ndarray, pixel_size_m: float | None) -> bytes:
-    """TIFF bytes of `pixels` (deflate, lossless) with only whitelisted tags; the pixel size, when
-    known, as the resolution in pixels per centimetre."""
+    """Uncompressed TIFF bytes of `pixels` with only whitelisted tags; the pixel size, when known, as
+    the resolution in pixels per centimetre. Uncompressed: deflate took 93 ms of a 1280×960 16-bit
+    frame and saved 7 % of its size (noise does not compress), and every TIFF reader opens it."""
     options: dict = {"photometric": "rgb" if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) else "minisblack",
-                     "metadata": None, "software": False, "compression": "zlib"}
+                     "metadata": None, "software": False}
     if pixel_size_m and pixel_size_m > 0:
         per_cm = 0.01 / pixel_size_m
         options.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
