@@ -184,3 +184,14 @@ def test_the_summary_says_when_linked_images_made_the_splits_uneven(tmp_path: Pa
     lumpy = ReuseSummary(tmp_path, {"train": 296, "validation": 4, "test": 0}, {}, 0, 2, 50, ratios)
     assert lumpy.uneven_splits() == ["validation", "test"]
     assert "validation 1 %, test 0 % instead of 10 %, 10 %" in lumpy.paragraph() and "only 2 components" in lumpy.paragraph()
+
+
+def test_shards_start_anew_past_their_size_and_per_split():
+    from emcensus.reuse.writers import shard_names
+
+    rows = [{"image_id": f"i{n}", "split": split} for n, split in enumerate(["train"] * 5 + ["test"] * 2)]
+    shard_names(rows, {row["image_id"]: 400 for row in rows}, shard_bytes=1000)
+    assert [row["file_name"] for row in rows] == [
+        "shards/train-000000.tar/i0.tif", "shards/train-000000.tar/i1.tif", "shards/train-000001.tar/i2.tif",
+        "shards/train-000001.tar/i3.tif", "shards/train-000002.tar/i4.tif",
+        "shards/test-000000.tar/i5.tif", "shards/test-000000.tar/i6.tif"]
