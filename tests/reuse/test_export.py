@@ -272,9 +272,22 @@ def test_out_must_be_outside_the_archive_and_empty(census: Census, tmp_path: Pat
     assert "not empty" in result.output
 
 
+def test_the_secret_can_come_from_the_facility_file(census: Census, exported: Path, tmp_path: Path):
+    facility = tmp_path / "facility.toml"
+    facility.write_text(f'[facility]\nname = "x"\n\n[reuse]\nsecret_file = "{census.secret_file}"\n')
+    out = tmp_path / "via-config"
+    census.invoke("reuse", "export", str(out), "--license", "CC-BY-4.0", "--config", str(facility), "--workers", "0",
+                  env={"EMCENSUS_SECRET": ""})
+    assert [r["group_pseudo"] for r in _rows(out)] == [r["group_pseudo"] for r in _rows(exported)]
+    facility.write_text('[reuse]\nsecret_file = 7\n')
+    result = census.invoke("reuse", "export", str(tmp_path / "bad"), "--license", "CC-BY-4.0", "--config",
+                           str(facility), ok=False)
+    assert "[reuse] secret_file must be a file path" in result.output
+
 def test_the_archive_is_untouched_by_every_export(census: Census, exported: Path):
     """Run last in this file: after the folder, webdataset, parquet, filtered and refused exports,
     every file of the archive has its bytes, mtime and mode (the reads use O_NOATIME)."""
     from support import fingerprint
 
     assert fingerprint(census.root) == census.untouched
+

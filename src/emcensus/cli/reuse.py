@@ -11,7 +11,7 @@ from emcensus.catalog import Catalog
 from emcensus.catalog.query import ImageFilter
 from emcensus.cli.main import _filters, filter_options
 from emcensus.reuse.export import DEFAULT_EMBARGO_YEARS, ReuseOptions, export_reuse
-from emcensus.reuse.pseudonyms import SECRET_ENV, load_secret, secret_outside
+from emcensus.reuse.pseudonyms import SECRET_ENV, facility_secret_file, load_secret, secret_outside
 from emcensus.reuse.splits import DEFAULT_SESSION_GAP_MINUTES, DEFAULT_SPLITS
 from emcensus.reuse.writers import FORMATS
 
@@ -39,16 +39,20 @@ def _catalog(ctx: click.Context) -> Catalog:
               show_default=True, help="Minutes between two images that end an acquisition session.")
 @click.option("--secret-file", type=click.Path(dir_okay=False),
               help=f"File holding the facility secret for pseudonyms (else ${SECRET_ENV}); never exported.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+              help="Facility file whose [reuse] secret_file names the secret (when --secret-file is not given).")
 @click.option("--name", "dataset_name", default="Unpublished electron micrographs", show_default=True,
               help="Dataset name in the card, Croissant and RO-Crate.")
 @click.option("--workers", type=click.IntRange(min=0), default=None, help="Processes (default: all cores; 0: this one).")
 @filter_options
 @click.pass_context
 def export_command(ctx: click.Context, out: Path, license_id: str, embargo_years: float, splits: str, seed: int,
-                   include_published: bool, fmt: str, session_gap: float, secret_file: str | None, dataset_name: str,
+                   include_published: bool, fmt: str, session_gap: float, secret_file: str | None, config_path: str | None,
+                   dataset_name: str,
                    workers: int | None, **kwargs: Any) -> None:
     """Export the unpublished, readable, non-blank images whose embargo has passed into OUT (a new or
     empty folder outside the archive), with splits, pseudonyms, Croissant, RO-Crate and a dataset card."""
+    secret_file = secret_file or (config_path and facility_secret_file(config_path))
     secret = load_secret(secret_file)
     secret_outside(secret_file, out.resolve())
     options = ReuseOptions(license=license_id, embargo_years=embargo_years, splits=splits, seed=seed,

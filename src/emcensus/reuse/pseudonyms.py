@@ -43,12 +43,24 @@ def load_secret(secret_file: str | os.PathLike[str] | None = None, environ: Mapp
         secret, where = environ[SECRET_ENV].strip().encode(), f"${SECRET_ENV}"
     else:
         raise ConfigError(
-            f"a facility secret is needed for pseudonyms: give --secret-file PATH or set ${SECRET_ENV} "
-            f"(at least {MIN_SECRET_BYTES} random characters, e.g. from `openssl rand -hex 32`; keep it, "
-            "the same secret gives the same pseudonyms in later exports)")
+            f"a facility secret is needed for pseudonyms: give --secret-file PATH, `secret_file` in the facility "
+            f"file's [reuse] table, or set ${SECRET_ENV} (at least {MIN_SECRET_BYTES} random characters, e.g. from "
+            "`openssl rand -hex 32`; keep it, the same secret gives the same pseudonyms in later exports)")
     if len(secret) < MIN_SECRET_BYTES:
         raise ConfigError(f"{where} holds {len(secret)} bytes; a secret needs at least {MIN_SECRET_BYTES}")
     return secret
+
+
+def facility_secret_file(facility_file: str | os.PathLike[str]) -> Path | None:
+    """`[reuse] secret_file` of a facility file, relative to it; None when the file names none."""
+    from emcensus.config import _read_toml  # the facility file's one reader (bounded, errors explained)
+
+    path = Path(facility_file)
+    table = _read_toml(path).get("reuse", {})
+    value = table.get("secret_file") if isinstance(table, dict) else None
+    if value is not None and (not isinstance(value, str) or not value):
+        raise ConfigError(f"{path}: [reuse] secret_file must be a file path in quotes")
+    return path.parent / value if value else None
 
 
 class Pseudonyms:
