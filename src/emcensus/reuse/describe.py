@@ -176,10 +176,20 @@ def write_ro_crate(out: Path, facts: ExportFacts, files: Sequence[str]) -> Path:
     return out / "ro-crate-metadata.json"
 
 
+#: Where the images are, per format (the card's Files section).
+_LAYOUTS = {
+    "folder": "`data/<split>/<image_id>.tif`, with the split's rows in `data/<split>/metadata.parquet`: "
+              "`load_dataset(\"imagefolder\", data_dir=\"data\")` loads it",
+    "webdataset": "`shards/<split>-NNNNNN.tar`, each image as `<image_id>.tif` + `<image_id>.json` (its row)",
+    "parquet": "inside `metadata.parquet`: its `image` column holds each TIFF's bytes",
+}
+
+
 def write_card(out: Path, facts: ExportFacts) -> Path:
     """README.md: a dataset card (Hugging Face YAML header, then what a reuser must know)."""
     total = sum(facts.splits.values())
-    split_rows = "\n".join(f"| {split} | {facts.splits.get(split, 0):,} |" for split in SPLIT_NAMES)
+    split_rows = "\n".join(f"| {split} | {facts.splits.get(split, 0):,} | {facts.ratios[split]} % |"
+                           for split in SPLIT_NAMES)
     excluded = "\n".join(f"- {count:,} {reason}" for reason, count in facts.excluded.items()) or "- none"
     data_files = {"folder": "data/{split}/*", "webdataset": "shards/{split}-*.tar", "parquet": None}[facts.fmt]
     configs = ""
@@ -187,13 +197,14 @@ def write_card(out: Path, facts: ExportFacts) -> Path:
         configs = "configs:\n- config_name: default\n  data_files:\n" + "".join(
             f"  - split: {split}\n    path: \"{data_files.format(split=split)}\"\n"
             for split in SPLIT_NAMES if facts.splits.get(split))
+    unmeasured = (f"{facts.unmeasured:,} images were not measured by `emcensus quality`: their quality columns are "
+                  "null and they are included (blank unknown)." if facts.unmeasured else
+                  "Every image was measured by `emcensus quality`.")
     text = f"""---
 license: {facts.license.lower()}
 pretty_name: {json.dumps(facts.name, ensure_ascii=False)}
 size_categories:
 - {_size_category(total)}
-task_categories:
-- image-classification
 {configs}---
 
 # {facts.name}
@@ -205,27 +216,27 @@ Licence: [{facts.license}](https://spdx.org/licenses/{facts.license}).
 
 ## Splits
 
-| split | images |
-|---|---|
+| split | images | requested |
+|---|---|---|
 {split_rows}
 
-Requested {facts.ratios} (seed {facts.seed}). Images that share a project, an acquisition session, a
-near-duplicate group or identical pixels form one component, and a component lies in one split only:
-the realised shares differ from the requested ones by up to one component. A session is a run of
-images of one instrument in one folder less than {facts.session_gap_minutes:g} minutes apart.
+Seed {facts.seed}. Images that share a project, an acquisition session, a near-duplicate group or
+identical file content form one component, and a component lies in one split only, so the shares
+can differ from those requested (by more when few components hold many images). A session is a run
+of images of one instrument in one folder less than {facts.session_gap_minutes:g} minutes apart.
 
 ## Selection
 
-Unpublished{' and published' if facts.include_published else ''} images, readable, not blank, whose
-embargo of {facts.embargo_years:g} years after acquisition has passed. Left out:
+{'Unpublished and published' if facts.include_published else 'Unpublished'} images, readable, not blank,
+whose embargo of {facts.embargo_years:g} years after acquisition has passed. Left out:
 
 {excluded}
 
-{facts.unmeasured:,} images were not measured for quality: their quality columns are null and they
-are included (blank unknown).
+{unmeasured}
 
 ## Files
 
+- Images: {_LAYOUTS[facts.fmt]}.
 - `metadata.parquet`: one row per image (`image_id` is the sha256 of its pixels, `source_sha256` that
   of the original file); `croissant.json` describes its columns.
 - `croissant.json` (MLCommons Croissant), `ro-crate-metadata.json` (RO-Crate), `manifest-sha256.txt`.
