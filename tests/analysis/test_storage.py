@@ -15,6 +15,8 @@ from emcensus.analysis.storage import (
     fit_growth,
     keeping_costs,
     lost_vs_published,
+    published_split,
+    sum_bytes,
 )
 
 
@@ -132,3 +134,17 @@ def test_lost_vs_published_bytes_with_a_count_level_note() -> None:
     assert rows[1]["lost_pct"] is None  # nothing stored: no percentage
     assert rows[-1]["technique"] == "TOTAL" and rows[-1]["lost_pct"] == pytest.approx(75.0)
     assert "4 published image(s)" in notes[0] and "upper bound" in notes[0]
+
+
+def test_parts_add_up_per_field_and_split_image_bytes() -> None:
+    parts = [
+        {"year": 2020, "technique": "SEM", "image": True, "bytes": 10, "published_bytes": 4},
+        {"year": 2021, "technique": "SEM", "image": True, "bytes": 5, "published_bytes": 0},
+        {"year": None, "technique": "TEM", "image": False, "bytes": 7, "published_bytes": 0},  # a spectrum
+        {"year": 2020, "technique": "TEM", "image": True, "bytes": 3, "published_bytes": 3},
+    ]
+    assert sum_bytes(parts, ["year"]) == [{"year": 2020, "bytes": 13}, {"year": 2021, "bytes": 5},
+                                          {"year": None, "bytes": 7}]
+    assert published_split(parts, "technique") == [
+        {"technique": "SEM", "published_bytes": 4, "lost_bytes": 11},
+        {"technique": "TEM", "published_bytes": 3, "lost_bytes": 0}]  # the spectrum is no image

@@ -16,7 +16,7 @@ Sizes are decimal (1 GB = 10⁹ bytes, 1 TB = 10¹² bytes), as storage is price
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -352,6 +352,27 @@ def with_gigabytes(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
                 out[key.removesuffix("bytes") + "gb"] = None if value is None else value / GB
         result.append(out)
     return result
+
+
+def sum_bytes(parts: Iterable[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    """Bytes of `parts` (rows with a `bytes` column) added up per combination of `fields`, sorted
+    with unknown keys last."""
+    totals: dict[tuple[Any, ...], int] = {}
+    for part in parts:
+        key = tuple(part[name] for name in fields)
+        totals[key] = totals.get(key, 0) + part["bytes"]
+    order = sorted(totals, key=lambda key: [(value is None, str(value) if value is not None else "") for value in key])
+    return [{**dict(zip(fields, key)), "bytes": totals[key]} for key in order]
+
+
+def published_split(parts: Iterable[Mapping[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Bytes of image files per key of `field`, as `published_bytes` and `lost_bytes` (parts: rows
+    of `bytes` and `published_bytes` with an `image` flag)."""
+    images = [part for part in parts if part["image"]]
+    published = {row[field]: row["bytes"] for row in
+                 sum_bytes([{field: p[field], "bytes": p["published_bytes"]} for p in images], [field])}
+    return [{field: row[field], "published_bytes": published[row[field]],
+             "lost_bytes": row["bytes"] - published[row[field]]} for row in sum_bytes(images, [field])]
 
 
 def lost_vs_published(rows: list[dict[str, Any]], field: str, count_level_images: int) -> tuple[list[dict[str, Any]], list[str]]:

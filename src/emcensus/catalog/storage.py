@@ -1,4 +1,5 @@
-"""Storage queries of `Catalog`: bytes of published and lost data, and acquisition times for sessions.
+"""Storage queries of `Catalog`: bytes per group split into published and lost, in one pass over
+the files, and acquisition times for sessions.
 
 "Published" means what `lost` means by it: an acquisition with a file linked to a facility
 article; all its files (exports and copies) count as published bytes.
@@ -6,14 +7,14 @@ article; all its files (exports and copies) count as published bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from emcensus.catalog.ledger import FACILITY_LINKED
 from emcensus.catalog.query import ImageFilter, group_columns
 
 if TYPE_CHECKING:
-    _Base = Any  # the Catalog this mixes into: db, _grouped, storage
+    _Base = Any  # the Catalog this mixes into: db, _root_ids
 else:
     _Base = object
 
@@ -24,16 +25,25 @@ _PUBLISHED_KEYS = f"acquisition_key IN (SELECT acquisition_key FROM images WHERE
 class StorageMixin(_Base):
     """Storage methods of `Catalog`."""
 
-    def storage_published(self, by: Any = (), **filters: Any) -> list[dict[str, Any]]:
-        """Bytes of published and of lost acquisitions per group, as `published_bytes` and `lost_bytes`."""
-        names = [name for name, _ in group_columns(by)]
-        published = {tuple(row[n] for n in names): row["bytes"] for row in
-                     self._grouped(by, "coalesce(sum(size_bytes), 0)", "bytes", _PUBLISHED_KEYS, dict(filters))}
-        rows = []
-        for row in self.storage(by, **filters):
-            total = row.pop("bytes")
-            row["published_bytes"] = published.get(tuple(row[n] for n in names), 0)
-            rows.append({**row, "lost_bytes": total - row["published_bytes"]})
+    def storage_parts(self, by: Sequence[str], **filters: Any) -> list[dict[str, Any]]:
+        """Bytes of every file present (all kinds) per group of `by` plus year and technique, with
+        `image` (micrograph files or not) and `published_bytes` (of acquisitions used in a facility
+        article): every storage figure from one pass over the table, and one index lookup per
+        published acquisition (testing each row against the published set took 3 passes' time)."""
+        names = list(dict.fromkeys([*by, "year", "technique"]))
+        groups = group_columns(",".join(names))
+        where, params = ImageFilter.from_kwargs(**{"kind": "all", **filters}).where(self.db)
+        select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
+        sql = (f"SELECT {select}, kind = 'image' AS image, coalesce(sum(size_bytes), 0) AS bytes FROM images "
+               f"WHERE {{where}} GROUP BY {', '.join(str(i + 1) for i in range(len(groups) + 1))}")
+        rows = self._dicts(sql.format(where=where), params)
+        published = {tuple(row.values())[:-1]: row["bytes"]
+                     for row in self._dicts(sql.format(where=f"{where} AND {_PUBLISHED_KEYS}"), params)}
+        paths = {rid: path for path, rid in self._root_ids().items()} if "root" in names else {}
+        for row in rows:
+            row["published_bytes"] = published.get(tuple(row.values())[:-1], 0)
+            if paths:
+                row["root"] = paths.get(row["root"], row["root"])
         return rows
 
     def count_level_published(self) -> int:

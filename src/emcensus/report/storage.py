@@ -16,6 +16,8 @@ from emcensus.analysis.storage import (
     fit_growth,
     keeping_costs,
     lost_vs_published,
+    published_split,
+    sum_bytes,
     with_gigabytes,
 )
 from emcensus.catalog import Catalog
@@ -32,11 +34,10 @@ def catalog_storage(catalog: Catalog, costs: CostModel | None = None, *, by: Seq
     With `until`, only acquisitions up to that year count, and the fit takes every year up to it."""
     window = {} if until is None else {"until": until}
     current_year = until + 1 if until is not None else current_year or date.today().year
-    breakdown = with_gigabytes(catalog.storage(",".join(by), kind="all", **window))
-    growth = fit_growth({row["year"]: row["bytes"] for row in catalog.storage("year", kind="all", **window)},
-                        current_year=current_year)
-    split, notes = lost_vs_published(catalog.storage_published("technique", **window), "technique",
-                                     catalog.count_level_published())
+    parts = catalog.storage_parts(by, **window)  # one pass over the files for every figure below
+    breakdown = with_gigabytes(sum_bytes(parts, by))
+    growth = fit_growth({row["year"]: row["bytes"] for row in sum_bytes(parts, ["year"])}, current_year=current_year)
+    split, notes = lost_vs_published(published_split(parts, "technique"), "technique", catalog.count_level_published())
     lines = []
     if costs is not None:
         loss = loss_breakdown("instrument", {row["instrument"]: row["count"] for row in catalog.count("instrument")},

@@ -10,7 +10,8 @@ import csv
 import io
 import json
 import math
-from collections.abc import Iterator, Mapping
+import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -33,6 +34,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from emcensus import __version__
 from emcensus.access import OutsideRootsError, inside_roots, read_bounded
+from emcensus.analysis.storage import StorageSummary
 from emcensus.analysis.table1 import Table1
 from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter, display_path, fs_path
 from emcensus.catalog.query import QUALITY_FLAGS
@@ -330,6 +332,7 @@ def create_app(catalog_path: str | Path, *, token: str | None = None, allowed_ho
     app.state.catalog_path = str(catalog_path)
     app.state.thumbs = cache_dir(catalog_path)
     app.state.previews = PreviewPool()
+    app.state.storage_cache = {}
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(query_string=query_string, sorts=SORTS, audit_kinds=AUDIT_KINDS)
     templates.env.filters.update(quantity=quantity, shown=display_path)
@@ -465,10 +468,10 @@ def _add_api(app: FastAPI) -> None:
         return table.to_dict() if table else None
 
     @app.get("/api/storage", tags=["storage"])
-    def api_storage(catalog: CatalogDep, by: str = ",".join(STORAGE_BY)) -> dict[str, Any]:
+    def api_storage(request: Request, catalog: CatalogDep, by: str = ",".join(STORAGE_BY)) -> dict[str, Any]:
         """Bytes per group, yearly intake with its growth fit and 3-year forecast, bytes of lost and
         published images (costs need a facility file: `emcensus storage --config`)."""
-        return catalog_storage(catalog, by=[name for name in by.split(",") if name]).to_dict()
+        return storage_summary(request, catalog, [name for name in by.split(",") if name]).to_dict()
 
     @app.get("/api/articles", tags=["publications"])
     def api_articles(catalog: CatalogDep) -> list[dict[str, Any]]:
@@ -501,6 +504,28 @@ def _add_api(app: FastAPI) -> None:
                        offset: Offset = 0) -> dict[str, Any]:
         """One audit list, a page at a time; `more` says whether another page follows."""
         return audit_page(catalog, kind, limit, offset)
+
+
+def _file_state(path: str) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
+def storage_summary(request: Request, catalog: Catalog, by: Sequence[str]) -> StorageSummary:
+    """`report.storage.catalog_storage`, computed again only when the catalog file (or its WAL)
+    changed: it reads every file's row, too slow to repeat on every visit of a large catalog."""
+    path = request.app.state.catalog_path
+    state = (_file_state(path), _file_state(path + "-wal"))  # taken before: a write meanwhile is seen next time
+    cache = request.app.state.storage_cache
+    cached = cache.get(tuple(by))
+    if cached is None or cached[0] != state:
+        if len(cache) >= 16:
+            cache.clear()  # a few groupings at a time: the cache never grows without bound
+        cached = cache[tuple(by)] = (state, catalog_storage(catalog, by=by))
+    return cached[1]
 
 
 def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
@@ -548,7 +573,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
             "magnification": bar_traces(magnification_decades(catalog.count("magnification")), "label"),
         }
         return page(request, "overview.html", acquisitions=catalog.total(), files=catalog.total(files=True),
-                    table1=table1(catalog), storage=catalog_storage(catalog, by=("year",)),
+                    table1=table1(catalog),
                     roots=catalog.roots(), scans=catalog.scans(3),
                     charts=json.dumps(charts).replace("<", "\\u003c"))  # safe inside <script>
 
@@ -577,6 +602,10 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         return page(request, "image.html", **detail, neighbours=neighbours(catalog, row), articles=catalog.articles(),
                     sidecar=sidecar_text(row, root_paths(catalog)),
                     original_json=json.dumps(detail["original_metadata"], indent=2, ensure_ascii=False, default=str))
+
+    @app.get("/storage", response_class=HTMLResponse, include_in_schema=False)
+    def storage(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        return page(request, "storage.html", storage=storage_summary(request, catalog, STORAGE_BY))
 
     @app.get("/audit", response_class=HTMLResponse, include_in_schema=False)
     def audit(request: Request, catalog: CatalogDep) -> HTMLResponse:
