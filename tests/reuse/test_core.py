@@ -195,3 +195,13 @@ def test_shards_start_anew_past_their_size_and_per_split():
         "shards/train-000000.tar/i0.tif", "shards/train-000000.tar/i1.tif", "shards/train-000001.tar/i2.tif",
         "shards/train-000001.tar/i3.tif", "shards/train-000002.tar/i4.tif",
         "shards/test-000000.tar/i5.tif", "shards/test-000000.tar/i6.tif"]
+
+
+def test_nothing_to_export_is_said_and_nothing_is_written(catalog: Catalog, tmp_path: Path):
+    """tiny_archive's frames were acquired in 2016 and 2019: a 20-year embargo leaves none."""
+    from emcensus.reuse.export import ReuseOptions, export_reuse
+
+    out = tmp_path / "empty-set"
+    with pytest.raises(ConfigError, match=r"nothing to export: \d+ under embargo \(20 years"):
+        export_reuse(catalog, out, ReuseOptions(license="CC0-1.0", embargo_years=20), b"k" * 16, workers=0)
+    assert not out.exists()

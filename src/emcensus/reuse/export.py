@@ -137,12 +137,11 @@ def exclusion(row: dict[str, Any], options: ReuseOptions) -> str | None:
     return None
 
 
-def prepare_out(out: str | os.PathLike[str], archives: list[str]) -> Path:
-    """The export folder: outside every archive, new or empty; created here."""
+def check_out(out: str | os.PathLike[str], archives: list[str]) -> Path:
+    """The export folder, resolved: outside every archive, new or empty (created by the caller)."""
     target = guard_output(out, archives, what="reuse export", folder=True)
     if target.exists() and any(target.iterdir()):
         raise ConfigError(f"reuse export {out} is not empty: give a new or empty folder")
-    target.mkdir(exist_ok=True)
     return target
 
 
@@ -156,7 +155,7 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
         raise ConfigError(f"unknown format {options.fmt!r}: {', '.join(FORMATS)}")
     if options.embargo_years < 0:
         raise ConfigError("--embargo-years cannot be negative")
-    target = prepare_out(out, archive_roots(catalog.db))
+    target = check_out(out, archive_roots(catalog.db))
     pseudo = Pseudonyms(secret)
     excluded: Counter[str] = Counter()
     rows = []
@@ -167,6 +166,10 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
         else:  # the vendor metadata is only needed for the operator's name: not kept for every image
             row["operator"] = operator_of(row.pop("original_metadata"))
             rows.append(row)
+    if not rows:  # an empty dataset helps nobody: say why instead, and write nothing
+        reasons = "; ".join(f"{count:,} {why}" for why, count in excluded.items()) or "the filters select no image"
+        raise ConfigError(f"nothing to export: {reasons}")
+    target.mkdir(exist_ok=True)
     staging = target / _STAGING
     staging.mkdir()
     try:
