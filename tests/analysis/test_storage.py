@@ -103,12 +103,19 @@ def test_acquisition_costs_by_images_and_sessions() -> None:
     assert lines[by_images, "TOTAL"].value == pytest.approx(100 + 20)
     assert "6 min" in lines["instrument time for lost images (by images)", "SU8230"].assumptions
     by_sessions = "cost of acquiring lost images (by sessions)"
-    # one 60 min session + 30 min set-up, half of its images lost: 45 min at 200 EUR/h
-    assert lines[by_sessions, "HT7700"].value == pytest.approx(0.75 * 200)
+    # one 60 min session + 6 min for its last image + 30 min set-up, half of its images lost: 48 min at 200 EUR/h
+    assert lines[by_sessions, "HT7700"].value == pytest.approx(0.8 * 200)
     assert lines[by_sessions, "SU8230"].value is None  # no acquisition time: unknown, not 0
     assert lines[by_sessions, "TOTAL"].value is None and "SU8230" in lines[by_sessions, "TOTAL"].assumptions
-    assert "10 lost image(s) with no acquisition time" in lines[
+    assert "10 lost image(s) with no acquisition time in their metadata" in lines[
         "instrument time for lost images (by sessions)", "SU8230"].assumptions
+
+
+def test_sessions_of_one_image_without_any_time_say_they_are_a_lower_bound() -> None:
+    sessions, _ = find_sessions([("SU8230", "2020-01-01T09:00:00", False)], gap_minutes=30)
+    [hours, _, _] = acquisition_costs({"SU8230": 1}, CostModel(instrument_hour=50.0, session_gap_minutes=30),
+                                      sessions)[3:]
+    assert hours.value == 0.0 and "a session of one image counts 0 h (a lower bound)" in hours.assumptions
 
 
 def test_a_missing_price_or_time_is_absent_not_zero() -> None:

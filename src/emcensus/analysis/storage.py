@@ -276,7 +276,7 @@ def acquisition_costs(lost_by_instrument: Mapping[str | None, int], model: CostM
         for session in sessions:
             if session.lost:
                 hours, lost = timed.get(session.instrument, (0.0, 0))
-                length = session.hours + model.session_overhead_minutes / 60
+                length = session.hours + (model.minutes_per_image or 0) / 60 + model.session_overhead_minutes / 60
                 timed[session.instrument] = (hours + length * session.lost / session.images, lost + session.lost)
         # an instrument whose lost images have no acquisition time has no session hours: unknown, not 0
         by_sessions = {name: timed[name][0] if name in timed else (0.0 if not lost_by_instrument[name] else None)
@@ -284,9 +284,13 @@ def acquisition_costs(lost_by_instrument: Mapping[str | None, int], model: CostM
         untimed = sum((untimed_lost or {}).values())
         methods.append(("by sessions", by_sessions, (
             f"sessions: acquisitions on one instrument less than {model.session_gap_minutes:g} min apart; a session "
-            f"lasts from its first to its last acquisition plus {model.session_overhead_minutes:g} min set-up, shared "
-            "equally among its images" + (f"; {untimed:,} lost image(s) with no acquisition time are not costed "
-                                          "(a lower bound)" if untimed else ""))))
+            f"lasts from its first to its last acquisition, plus the last image's {model.minutes_per_image or 0:g} min "
+            f"and {model.session_overhead_minutes:g} min set-up, shared equally among its images; times from the "
+            "instruments' metadata"
+            + ("; with no minutes_per_image and no set-up time a session of one image counts 0 h (a lower bound)"
+               if not model.minutes_per_image and not model.session_overhead_minutes else "")
+            + (f"; {untimed:,} lost image(s) with no acquisition time in their metadata are not costed "
+               "(a lower bound)" if untimed else ""))))
     for method, hours_by_instrument, basis in methods:
         for name in instruments:
             hours_text = "unknown" if hours_by_instrument[name] is None else f"{hours_by_instrument[name]:,.1f} h"
@@ -388,5 +392,5 @@ def lost_vs_published(rows: list[dict[str, Any]], field: str, count_level_images
     notes = []
     if count_level_images:
         notes.append(f"{count_level_images:,} published image(s) are count-level ledger rows that name no file: their "
-                     "bytes are counted as lost, so lost bytes are an upper bound")
+                     "bytes and images count as lost, so lost bytes and the cost of lost images are upper bounds")
     return with_gigabytes(table), notes

@@ -53,8 +53,10 @@ class StorageMixin(_Base):
                WHERE a.source = 'facility'""").fetchone()[0]
 
     def acquisition_times(self, **filters: Any) -> Iterator[tuple[str | None, str | None, bool]]:
-        """(instrument, acquired_at, published) of every acquisition, by instrument then time."""
+        """(instrument, acquired_at, published) of every acquisition, by instrument then time; the
+        time only when the instrument's metadata gave it (a file's mtime may be when it was copied)."""
         where, params = ImageFilter.from_kwargs(**filters).where(self.db)
         yield from self.db.execute(
-            f"""SELECT instrument, acquired_at, {_PUBLISHED_KEYS} FROM images
-                WHERE {where} AND is_primary = 1 ORDER BY instrument, acquired_at""", params)
+            f"""SELECT instrument, CASE WHEN acquired_at_source = 'metadata' THEN acquired_at END AS t,
+                       {_PUBLISHED_KEYS} FROM images
+                WHERE {where} AND is_primary = 1 ORDER BY instrument, t""", params)
