@@ -146,3 +146,16 @@ def test_a_file_replaced_by_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> Non
     assert "not a regular file" in rows["img1.tif"]["error"]
     assert len(summary.errors) == 1
     assert np.isfinite(rows["img0.tif"]["sharpness"])
+
+
+def test_an_image_over_the_pixel_bound_is_refused_before_it_is_decoded(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "archive" / "SU8230"
+    write_frame(root / "small", frame("pores", 1, 1, 64, 48))
+    write_frame(root / "big", frame("pores", 2, 2, 256, 192))
+    monkeypatch.setattr(runner, "MAX_PIXELS", 100 * 100)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
+        update_quality(catalog, workers=0)
+        rows = {Path(row["path"]).name: row for row in catalog.quality_rows()}
+    assert rows["small.tif"]["error"] is None
+    assert "more than 10,000" in rows["big.tif"]["error"] and rows["big.tif"]["noise_sigma"] is None

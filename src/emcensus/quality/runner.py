@@ -12,7 +12,6 @@ images, so they are recomputed whenever anything changed.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
@@ -36,6 +35,9 @@ from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket
 
 #: Version of the metrics: rows of another version are measured again.
 METRIC_VERSION = 1
+#: Pixels a file may have to be measured: its float copy stays under 300 MB per worker (the visual
+#: index reads up to 200 Mpx as bytes; quality needs floats).
+MAX_PIXELS = 64_000_000
 #: Files per task: small enough to spread over the workers, big enough to amortise a round trip.
 BATCH = 16
 _HASH_CHUNK = 1 << 20
@@ -99,7 +101,7 @@ def _content_sha256(path: str) -> str:
 def _pixels(job: Job) -> np.ndarray:
     if Path(job.path).suffix.lower() not in PIXEL_SUFFIXES:
         raise EmcensusError(f"format {Path(job.path).suffix or '(none)'}: its pixels are not read by emcensus yet")
-    return read_pixels(job.path)
+    return read_pixels(job.path, MAX_PIXELS)
 
 
 def measure_one(job: Job) -> dict[str, Any]:
@@ -202,7 +204,7 @@ def update_quality(catalog: Any, *, workers: int | None = None, executor: Execut
 
 def _stale_relative(catalog: Any) -> bool:
     """Whether images left the measured set since the last ranking (gone missing, no longer readable)."""
-    return bool(catalog.quality_orphan_groups()) or catalog.quality_orphans() > 0
+    return catalog.quality_orphans() > 0
 
 
 def _row(catalog: Any, image: dict[str, Any], result: dict[str, Any], summary: QualitySummary) -> dict[str, Any]:
@@ -249,8 +251,8 @@ def _regroup(catalog: Any, pool: Pool, changed: set[int], file_timeout: float) -
     previous = {row["image_id"]: row["dup_group"] for row in rows}
     dirty_groups = {group for image_id, group in previous.items() if group is not None and image_id in changed}
     dirty_groups |= catalog.quality_orphan_groups()
-    hashed = [Hashed(row["image_id"], row["instrument"], day_of(row["acquired_at"], row["acquired_at_source"]), int(row["phash"], 16),
-                     int(row["dhash"], 16)) for row in measured]
+    hashed = [Hashed(row["image_id"], row["instrument"], day_of(row["acquired_at"], row["acquired_at_source"]),
+                     int(row["phash"], 16), int(row["dhash"], 16)) for row in measured]
     pairs = candidate_pairs(hashed)
     trusted, to_confirm = set(), []
     for a, b in pairs:
