@@ -107,7 +107,8 @@ def test_acquisition_costs_by_images_and_sessions() -> None:
     assert lines[by_sessions, "HT7700"].value == pytest.approx(0.8 * 200)
     assert lines[by_sessions, "SU8230"].value is None  # no acquisition time: unknown, not 0
     assert lines[by_sessions, "TOTAL"].value is None and "SU8230" in lines[by_sessions, "TOTAL"].assumptions
-    assert "10 lost image(s) with no acquisition time in their metadata" in lines[
+    assert "10 lost image(s); sessions" in lines["instrument time for lost images (by sessions)", "SU8230"].assumptions
+    assert "; 10 of them with no acquisition time in their metadata" in lines[
         "instrument time for lost images (by sessions)", "SU8230"].assumptions
 
 

@@ -64,7 +64,8 @@ def test_storage_costs_from_the_facility_file(published, tmp_path: Path) -> None
     assert keep["value"] > 0 and "EUR/TB-year" in keep["assumptions"]
     # nosidecar is dated by its file's mtime only: no session time, said (a lower bound)
     sessions = line["instrument time for lost images (by sessions)", "SU8230"]
-    assert "1 lost image(s) with no acquisition time in their metadata" in sessions["assumptions"]
+    assert "3 lost image(s); sessions" in sessions["assumptions"]
+    assert "1 of them with no acquisition time in their metadata" in sessions["assumptions"]
     # img002 and img004 each share a session (same second) with a published image: half of 0 min + the
     # last image's 5 min each; nosidecar has no time in its metadata
     assert sessions["value"] == pytest.approx(5 / 60)

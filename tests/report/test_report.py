@@ -154,7 +154,7 @@ def test_breakdowns_storage_and_audit_appear(report):
     html = written.index.read_text(encoding="utf-8")
     assert "Lost data by group" in html and "lost %" in html and "catalysis-lab" in html and "unknown" in html
     assert "410.0 GiB" not in html  # table shows per-instrument sizes
-    assert "260.0 GiB" in html and "linear: +3.0 GB a year each year" in html and "prediction interval" in html
+    assert "260.0 GiB" in html and "linear: +3 GB a year each year" in html and "prediction interval" in html
     assert "a note on the bytes" in html and "Bytes of lost and published images" in html
     growth = json.loads((written.index.parent / "data" / "storage_growth.json").read_text())
     assert growth["model"] == "linear" and [r["year"] for r in growth["rows"]][-3:] == [2025, 2026, 2027]

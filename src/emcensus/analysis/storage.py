@@ -63,7 +63,7 @@ class GrowthFit:
         if self.model is None or self.rate is None or self.r_squared is None:
             return "no fit"
         rate = (f"{100 * self.rate:+.1f} % a year" if self.model == "exponential"
-                else f"{self.rate / GB:+,.1f} GB a year each year")
+                else f"{self.rate / GB:+,.3g} GB a year each year")
         return f"{self.model}: {rate} (R² {self.r_squared:.2f} on bytes, fitted on {self.years[0]}–{self.years[-1]})"
 
     def records(self) -> list[dict[str, Any]]:
@@ -264,7 +264,8 @@ def acquisition_costs(lost_by_instrument: Mapping[str | None, int], model: CostM
     ones' share counted. A total is only given when every instrument has a price."""
     lines: list[CostLine] = []
     instruments = sorted(lost_by_instrument, key=lambda name: (name is None, name or ""))
-    methods: list[tuple[str, dict[str | None, float | None], str]] = []
+    methods: list[tuple[str, dict[str | None, float | None], str]] = []  # (method, hours, basis)
+    untimed = untimed_lost or {}
     if model.minutes_per_image is not None:
         methods.append(("by images", {name: lost_by_instrument[name] * model.minutes_per_image / 60
                                       for name in instruments},
@@ -281,21 +282,20 @@ def acquisition_costs(lost_by_instrument: Mapping[str | None, int], model: CostM
         # an instrument whose lost images have no acquisition time has no session hours: unknown, not 0
         by_sessions = {name: timed[name][0] if name in timed else (0.0 if not lost_by_instrument[name] else None)
                        for name in instruments}
-        untimed = sum((untimed_lost or {}).values())
         methods.append(("by sessions", by_sessions, (
             f"sessions: acquisitions on one instrument less than {model.session_gap_minutes:g} min apart; a session "
             f"lasts from its first to its last acquisition, plus the last image's {model.minutes_per_image or 0:g} min "
             f"and {model.session_overhead_minutes:g} min set-up, shared equally among its images; times from the "
             "instruments' metadata"
             + ("; with no minutes_per_image and no set-up time a session of one image counts 0 h (a lower bound)"
-               if not model.minutes_per_image and not model.session_overhead_minutes else "")
-            + (f"; {untimed:,} lost image(s) with no acquisition time in their metadata are not costed "
-               "(a lower bound)" if untimed else ""))))
+               if not model.minutes_per_image and not model.session_overhead_minutes else ""))))
     for method, hours_by_instrument, basis in methods:
         for name in instruments:
             hours_text = "unknown" if hours_by_instrument[name] is None else f"{hours_by_instrument[name]:,.1f} h"
+            unknown_times = (f"; {untimed[name]:,} of them with no acquisition time in their metadata are not "
+                             "costed (a lower bound)" if method == "by sessions" and untimed.get(name) else "")
             lines.append(CostLine(f"instrument time for lost images ({method})", name, hours_by_instrument[name], "h",
-                                  f"{lost_by_instrument[name]:,} lost image(s); {basis}"))
+                                  f"{lost_by_instrument[name]:,} lost image(s); {basis}{unknown_times}"))
             lines.append(CostLine(f"cost of acquiring lost images ({method})", name,
                                   _cost(hours_by_instrument[name], model.hour_price(name)), model.currency,
                                   f"{hours_text} × {_price_text(model, name)}"))
