@@ -99,26 +99,41 @@ def open_file(path: str | os.PathLike[str]) -> BinaryIO:
 
 def read_head(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most `limit` bytes from the start of a regular file."""
-    with open_file(path) as handle:
-        try:
-            return handle.read(limit)
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read: {exc.strerror or exc}") from exc
+    fd = open_fd(path)
+    try:
+        return _read_fd(fd, limit, "")
+    finally:
+        os.close(fd)
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
     """The whole of a regular file that must be small (a sidecar, a header); refused when larger."""
-    with open_file(path) as handle:
-        size = os.fstat(handle.fileno()).st_size
+    fd = open_fd(path)
+    try:
+        size = os.fstat(fd).st_size
         if size > limit:
             raise UnreadableFileError(f"{what} is {size:,} bytes, more than the {limit:,} a {what} can be; not read")
-        try:
-            data = handle.read(limit + 1)
-        except OSError as exc:
-            raise UnreadableFileError(f"cannot read {what}: {exc.strerror or exc}") from exc
-    if len(data) > limit:  # grew since the fstat
+        data = _read_fd(fd, size + 1, f" {what}")  # a buffer of the file's size, not of the limit: a census reads one per image
+        if len(data) > size:  # grew since the fstat
+            data += _read_fd(fd, limit + 1 - len(data), f" {what}")
+    finally:
+        os.close(fd)
+    if len(data) > limit:
         raise UnreadableFileError(f"{what} is more than {limit:,} bytes; not read")
     return data
+
+
+def _read_fd(fd: int, limit: int, what: str) -> bytes:
+    """Up to `limit` bytes from a descriptor: until the limit or the end of the file (a short read
+    of a network file system is continued), without the buffered file object's own cost."""
+    chunks, left = [], limit
+    try:
+        while left > 0 and (chunk := os.read(fd, left)):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise UnreadableFileError(f"cannot read{what}: {exc.strerror or exc}") from exc
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def check_regular(path: str | os.PathLike[str]) -> os.stat_result:

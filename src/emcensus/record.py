@@ -5,6 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+def reduce_by_fields(self: Any) -> tuple[type, tuple]:
+    """Pickle a dataclass as its class and field values: a scan's results cross from the reading
+    processes to the writing one, where unpickling a slots dataclass field by field (its generated
+    `__setstate__`) cost three times a call of its constructor."""
+    return type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__)
+
+
 @dataclass(slots=True)
 class ImageRecord:
     """Normalised metadata of one image file, in SI units (metres, volts); None when unknown."""
@@ -29,6 +36,8 @@ class ImageRecord:
     kind: str = "image"  # "image" | "spectrum" | "diffraction" | "spectrum-image" | "stack" | "sidecar-only"
     original_metadata: dict[str, Any] = field(default_factory=dict)
 
+    __reduce__ = reduce_by_fields
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -47,3 +56,5 @@ class Problem:
     path: str
     reason: str  # a sentence a facility manager understands
     severity: str = "error"  # "error": nothing usable was read; "warning": read, but something is off
+
+    __reduce__ = reduce_by_fields

@@ -29,7 +29,7 @@ from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.catalog.storage import StorageMixin
 from emcensus.catalog.topics import TopicsMixin
 from emcensus.errors import NotFoundError, QueryError
-from emcensus.record import RECORD_FIELDS, ImageRecord, Problem
+from emcensus.record import RECORD_FIELDS, ImageRecord, Problem, reduce_by_fields
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
 _RECORD_COLUMNS = [name for name in RECORD_FIELDS if name not in ("path", "original_metadata")]
@@ -72,6 +72,8 @@ class FileResult:
     error: str | None = None
     metadata_json: str | None = None
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(slots=True)
 class GroupResult:
@@ -84,6 +86,8 @@ class GroupResult:
     sidecar_mtime_ns: int | None
     problems: list[Problem]
     sidecar_only: bool = False  # a sidecar whose image is gone: an acquisition without an image file
+
+    __reduce__ = reduce_by_fields
 
 
 AUDIT_KINDS = {
@@ -252,6 +256,42 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         )
         return {fs_path(row[0]) for row in rows}
 
+    # ----------------------------------------------------------------- folder fingerprints
+    def folder_fingerprints(self, root_id: int, root_path: str, top: str | None = None, *,
+                            alone: bool = False) -> dict[str, bytes]:
+        """Fingerprints of a root's folders (all, or `top` and the folders below it; `alone`: `top`
+        only) as stored by its last complete scan, by path as the walk gives it. A folder whose files
+        were written since has none (`write_groups`, `mark_missing`): its rows may not be its listing."""
+        sql, params = "SELECT rel_path, fingerprint FROM folders WHERE root_id = ?", [root_id]
+        if top is not None:
+            rel = _below(top, root_path)
+            if alone:
+                sql += " AND rel_path = ?"
+                params.append(rel)
+            elif rel:
+                sql += " AND (rel_path = ? OR (rel_path >= ? AND rel_path < ?))"
+                params += [rel, rel + os.sep, rel + chr(ord(os.sep) + 1)]
+        return {os.path.join(root_path, fs_path(rel)) if rel else root_path: bytes(digest)
+                for rel, digest in self.db.execute(sql, params)}
+
+    def store_folder_fingerprints(self, scan_id: int, root_id: int, root_path: str,
+                                  fingerprints: dict[str, bytes]) -> None:
+        """After a complete scan of a root, whose every file the catalog now holds as walked: its
+        folders' fingerprints, replacing all the root's earlier ones (a folder gone has none)."""
+        rows = [(root_id, _below(path, root_path), digest, scan_id) for path, digest in fingerprints.items()]
+        with self.db:
+            self.db.execute("DELETE FROM folders WHERE root_id = ?", (root_id,))
+            self.db.executemany("INSERT INTO folders(root_id, rel_path, fingerprint, scan_id) VALUES (?, ?, ?, ?)", rows)
+
+    def _forget_folders(self, root_id: int, rel_paths: Iterable[str]) -> None:
+        """Drop the fingerprints of the folders of files about to be written, and of their parents
+        (a new or vanished subfolder is in its parent's listing), in the caller's transaction: a scan
+        killed before its end must not leave a fingerprint that vouches for a half-written folder."""
+        folders = {os.path.dirname(rel) for rel in rel_paths}
+        folders |= {os.path.dirname(folder) for folder in folders if folder}
+        self.db.executemany("DELETE FROM folders WHERE root_id = ? AND rel_path = ?",
+                            [(root_id, folder) for folder in folders])
+
     # ----------------------------------------------------------------- writing
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
@@ -284,16 +324,18 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
                 derived_warnings += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
         problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
                         for key, group in zip(keys, groups, strict=True) for p in group.problems] + derived_warnings
+        folders = (root_id, [row[3] for row in read_rows] + [row[3] for row in failed_rows])
         try:
-            self._store_groups(keys, problem_rows, read_rows, failed_rows, metadata_rows)
+            self._store_groups(folders, keys, problem_rows, read_rows, failed_rows, metadata_rows)
         except UnicodeEncodeError:  # vendor text holding undecodable bytes (rare): stored with U+FFFD
-            self._store_groups(keys, problem_rows, *(
+            self._store_groups(folders, keys, problem_rows, *(
                 [tuple(readable(v) if isinstance(v, str) else v for v in row) for row in rows]
                 for rows in (read_rows, failed_rows, metadata_rows)))
 
-    def _store_groups(self, keys: list[str], problem_rows: list[tuple], read_rows: list[tuple],
-                      failed_rows: list[tuple], metadata_rows: list[tuple]) -> None:
+    def _store_groups(self, folders: tuple[int, list[str]], keys: list[str], problem_rows: list[tuple],
+                      read_rows: list[tuple], failed_rows: list[tuple], metadata_rows: list[tuple]) -> None:
         with self.db:
+            self._forget_folders(*folders)
             self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(key,) for key in keys])
             self.db.executemany(
                 "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)", problem_rows)
@@ -308,6 +350,12 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         acquisition ends instead when its sidecar goes or pairs with an image again (unless linked)."""
         rows = [(db_text(path),) for path in paths]
         with self.db:
+            by_root: dict[int, list[str]] = {}
+            for row in rows:
+                for root_id, rel_path in self.db.execute("SELECT root_id, rel_path FROM images WHERE path = ?", row):
+                    by_root.setdefault(root_id, []).append(rel_path)
+            for root_id, rel_paths in by_root.items():
+                self._forget_folders(root_id, rel_paths)
             self.db.executemany(
                 """DELETE FROM images WHERE path = ? AND kind = 'sidecar-only'
                    AND NOT EXISTS (SELECT 1 FROM article_images WHERE image_id = images.id)""", rows)
@@ -410,11 +458,17 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
     def export_columns(self) -> list[str]:
         return [d[0] for d in self.db.execute(self._EXPORT_SQL + " LIMIT 0").description]
 
-    def iter_export_rows(self, batch_size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
-        """Every image row with its original metadata JSON, in batches (for Parquet/CSV export)."""
+    def iter_export_batches(self, batch_size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Every image row with its original metadata JSON, in batches of tuples in `export_columns()`
+        order: what the exporters stream (no dict per row)."""
         cursor = self.db.execute(self._EXPORT_SQL)
-        names = [d[0] for d in cursor.description]
         while batch := cursor.fetchmany(batch_size):
+            yield batch
+
+    def iter_export_rows(self, batch_size: int = 50_000) -> Iterator[list[dict[str, Any]]]:
+        """`iter_export_batches` as dicts keyed by column."""
+        names = self.export_columns()
+        for batch in self.iter_export_batches(batch_size):
             yield [dict(zip(names, row, strict=True)) for row in batch]
 
     # ----------------------------------------------------------------- audit
@@ -512,8 +566,15 @@ def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
 
 def _primary(files: list[FileResult]) -> FileResult:
     """The file that stands for the acquisition: a readable one, TIFF/native before JPEG/BMP."""
+    if len(files) == 1:
+        return files[0]
     preference = {".tif": 0, ".tiff": 0, ".png": 2, ".jpg": 3, ".jpeg": 3, ".bmp": 4}
-    return min(files, key=lambda f: (f.record is None, preference.get(Path(f.path).suffix.lower(), 1), f.path))
+    return min(files, key=lambda f: (f.record is None, preference.get(os.path.splitext(f.path)[1].lower(), 1), f.path))
+
+
+def _below(folder: str, root_path: str) -> str:
+    """A walked folder's path below its root, as catalog text ("" for the root itself)."""
+    return "" if folder == root_path else db_text(folder[len(os.path.join(root_path, "")):])
 
 
 def _year(iso: str | None) -> int | None:

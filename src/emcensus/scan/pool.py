@@ -169,7 +169,7 @@ class Pool:
     @property
     def local(self) -> bool:
         """Whether tasks run in this machine's processes (which can read the catalog themselves)."""
-        return self._local is not None
+        return self._local is not None or self._executor is None
 
     def submit(self, fn: Callable[[Any], Any], arg: Any, files: int = 0) -> Ticket:
         """Run `fn(arg)`. `files`: how many files it reads; then `arg.skip(indices, reason)` must give the

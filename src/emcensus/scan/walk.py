@@ -13,6 +13,7 @@ Loops, broken links and unreadable folders become recorded problems, and the wal
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import stat
@@ -23,7 +24,7 @@ from emcensus import access
 from emcensus.errors import EmcensusError
 from emcensus.readers import IMAGE_EXTENSIONS, SIDECAR_EXTENSIONS, sidecar_key
 from emcensus.readers.base import decode_text
-from emcensus.record import Problem
+from emcensus.record import Problem, reduce_by_fields
 
 _METADATA_LINE = re.compile(r"^\s*(\[[^\]]+\]|\$\$?[A-Z_]+\s|<\?xml|[\w .()/-]+\s*=)", re.MULTILINE)
 _SIDECAR_LIKE = SIDECAR_EXTENSIONS | {".emi"}
@@ -39,6 +40,8 @@ class FileStat:
     size: int
     mtime_ns: int
 
+    __reduce__ = reduce_by_fields  # tasks travel to the reading processes
+
 
 @dataclass(slots=True)
 class Group:
@@ -50,6 +53,8 @@ class Group:
     sidecar: FileStat | None = None
     sidecar_only: bool = False
 
+    __reduce__ = reduce_by_fields
+
 
 @dataclass(slots=True)
 class Folder:
@@ -57,6 +62,8 @@ class Folder:
     groups: list[Group] = field(default_factory=list)
     orphans: list[Group] = field(default_factory=list)  # sidecars whose image is gone, `sidecar_only`
     subfolders: list[str] = field(default_factory=list)  # what the walk descends into next
+    #: Digest of the folder's entries (name, kind, size, mtime): equal at the next scan, nothing in it changed.
+    fingerprint: bytes = b""
 
 
 def looks_like_metadata(path: str) -> bool:
@@ -107,25 +114,35 @@ def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], proble
     """One folder's acquisitions, orphan sidecars and the subfolders to walk next."""
     subfolders: list[str] = []
     files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
+    marks: list[str] = []  # one per entry, for the fingerprint
     try:
         with access.scandir(folder_path) as entries:  # entries stat relative to the open folder: use them inside
             for entry in entries:
                 if entry.name[0] != ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
-                    _entry(entry, boundary, visited, problems, subfolders, files)
+                    _entry(entry, boundary, visited, problems, subfolders, files, marks)
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
     folder = _pair(folder_path, files, problems)
     folder.subfolders = sorted(subfolders)
+    folder.fingerprint = fingerprint(marks)
     return folder
 
 
+def fingerprint(marks: list[str]) -> bytes:
+    """The digest of a folder's entry marks, in any order (names cannot hold "/": unambiguous)."""
+    marks.sort()
+    return hashlib.blake2b("/".join(marks).encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+
 def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]], problems: list[Problem],
-           subfolders: list[str], files: list[tuple[str, str, FileStat]]) -> None:
-    """Sort one folder entry: a subfolder to walk, a file to census, or a recorded problem."""
+           subfolders: list[str], files: list[tuple[str, str, FileStat]], marks: list[str]) -> None:
+    """Sort one folder entry: a subfolder to walk, a file to census, or a recorded problem; mark it
+    for the folder's fingerprint (a subfolder by name and kind: its own fingerprint covers the rest)."""
     try:
         info = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
+        marks.append(f"{entry.name}/broken")
         try:
             target = f" (points to {os.readlink(entry.path)!r})"
         except OSError:
@@ -133,11 +150,16 @@ def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]]
         problems.append(Problem(entry.path, f"broken symlink{target}"))
         return
     except OSError as exc:
+        marks.append(f"{entry.name}/unreadable")
         problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
         return
-    is_folder = stat.S_ISDIR(info.st_mode)
-    named = None if is_folder else _split(entry.name)
-    if entry.is_symlink() and (is_folder or named):
+    mode = info.st_mode
+    is_folder = stat.S_ISDIR(mode)
+    link = "l" if entry.is_symlink() else ""
+    name = entry.name
+    marks.append(f"{name}/{link}d" if is_folder else f"{name}/{link}{mode >> 12}:{info.st_size}:{info.st_mtime_ns}")
+    named = None if is_folder else _split(name)
+    if link and (is_folder or named):
         real = os.path.realpath(entry.path)
         if not access.is_under(real, boundary):
             problems.append(Problem(entry.path, OUTSIDE_LINK, "warning"))
@@ -156,10 +178,10 @@ def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]]
         subfolders.append(entry.path)
     elif named is None:
         return  # not an image or sidecar name: not part of the census
-    elif stat.S_ISREG(info.st_mode):
+    elif stat.S_ISREG(mode):
         files.append((*named, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
     else:  # never opened: a FIFO or device would block or stream forever
-        problems.append(Problem(entry.path, f"{access.kind_of(info.st_mode)} named {named[1]}: not a regular file, not read"))
+        problems.append(Problem(entry.path, f"{access.kind_of(mode)} named {named[1]}: not a regular file, not read"))
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]) -> Folder:
@@ -168,13 +190,14 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: li
     sidecars = {(stem.casefold(), suffix): item for stem, suffix, item in files if suffix in _SIDECAR_LIKE}
     used: set[tuple[str, str]] = set()
     groups: dict[str, Group] = {}
+    prefix = os.path.join(folder_path, "")
     for stem, suffix, item in files:
         if suffix not in IMAGE_EXTENSIONS:
             continue
         key = stem.casefold()
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(key=os.path.join(folder_path, key), images=[])
+            group = groups[key] = Group(key=prefix + key, images=[])
             sidecar_stem, extensions = sidecar_key(stem, suffix)
             sidecar_stem = sidecar_stem.casefold()
             for extension in extensions:
@@ -190,7 +213,7 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: li
             continue
         group = groups.get(stem)
         if group is None:
-            orphans.append(Group(os.path.join(folder_path, stem), [item], sidecar_only=True))
+            orphans.append(Group(prefix + stem, [item], sidecar_only=True))
         else:
             chosen = os.path.basename(group.sidecar.path) if group.sidecar else "none"
             problems.append(Problem(item.path, f"second sidecar of {os.path.basename(group.images[0].path)}: "
