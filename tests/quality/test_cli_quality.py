@@ -53,7 +53,7 @@ def test_quality_then_count_by_flag_and_filter_on_blank_and_sharpness(cli) -> No
     assert _counts(cli("count", "--by", "quality_flag", "--format", "json")) == {
         "ok": GOOD, "blank": 1, "clipped": 1, "blurred": 1}
     sharp_half = json.loads(cli("count", "--blank", "no", "--sharpness-pct", "50-100", "--format", "json").output)
-    # percentiles among the 15 ranked (the blank and the clipped frame are judged alone, not ranked)
+    # percentiles among the 16 ranked (the blank frame is not ranked): ranks 9 to 16 are at 50 % or above
     assert sharp_half == [{"count": 8}]
     assert json.loads(cli("count", "--blank", "yes", "--format", "json").output) == [{"count": 1}]
     assert json.loads(cli("count", "--quality-flag", "blurred,blank", "--format", "json").output) == [{"count": 2}]

@@ -45,12 +45,18 @@ def test_images_are_ranked_only_among_their_instrument_and_magnification_decade(
 
 
 def test_too_few_comparable_images_give_no_percentile_and_no_relative_flag() -> None:
-    rows = [_row(i, 0.3) for i in range(1, MIN_GROUP)] + [_row(50, 0.3, blank=1), _row(51, 0.3, clipped_high=0.2),
-                                                          _row(52, None, error="cannot decode")]
+    # MIN_GROUP - 1 ranked: the clipped frame counts among them, the blank one and the failed one do not
+    rows = [_row(i, 0.3) for i in range(1, MIN_GROUP - 1)] + [
+        _row(50, 0.3, blank=1), _row(51, 0.3, clipped_high=0.2), _row(52, None, error="cannot decode")]
     result = relative_quality(rows)
-    assert all(result[i] == {"sharpness_pct": None, "quality_flag": None} for i in range(1, MIN_GROUP))
+    assert all(result[i] == {"sharpness_pct": None, "quality_flag": None} for i in range(1, MIN_GROUP - 1))
     assert result[50]["quality_flag"] == "blank" and result[51]["quality_flag"] == "clipped"
     assert 52 not in result  # not measured: neither ranked nor flagged
+
+
+def test_a_clipped_frame_is_ranked_and_keeps_its_flag() -> None:
+    rows = [_row(i, 0.3 + 0.01 * i) for i in range(1, MIN_GROUP + 2)] + [_row(99, 0.9, clipped_low=0.3)]
+    assert relative_quality(rows)[99] == {"sharpness_pct": 100.0, "quality_flag": "clipped"}
 
 
 def test_the_most_serious_flag_wins() -> None:

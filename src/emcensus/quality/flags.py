@@ -5,10 +5,11 @@ the operator, so an absolute threshold would flag every high-magnification TEM i
 Each image is ranked within its instrument x magnification decade instead: `sharpness_pct` is its
 percentile there (0: the least sharp), and a relative flag needs both a rank among the worst
 `WORST_PERCENT` and a value more than `OUTLIER_SIGMAS` robust standard deviations (of the log
-values) and a factor `MIN_FACTOR` from the group's median, so that a group of good images flags none. Blank and clipped are
-properties of one frame's pixels and are judged alone. An image gets the first flag that applies, in
-the order of `catalog.query.QUALITY_FLAGS` (most serious first). Groups of fewer than `MIN_GROUP` measured
-images get no percentile and no relative flag (unknown, not "ok").
+values) and a factor `MIN_FACTOR` from the group's median, so that a group of good images flags
+none. Blank and clipped are properties of one frame's pixels and are judged alone (a clipped frame
+is still ranked: it can be sharp; a blank one is not). An image gets the first flag that applies,
+in the order of `catalog.query.QUALITY_FLAGS` (most serious first). Groups of fewer than
+`MIN_GROUP` ranked images get no percentile and no relative flag (unknown, not "ok").
 """
 
 from __future__ import annotations
@@ -66,9 +67,8 @@ def relative_quality(rows: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, A
     for row in rows:
         if row["error"] is not None:
             continue
-        absolute = _absolute_flag(row)
-        result[row["image_id"]] = {"sharpness_pct": None, "quality_flag": absolute}
-        if absolute is None and row["sharpness"] is not None:
+        result[row["image_id"]] = {"sharpness_pct": None, "quality_flag": _absolute_flag(row)}
+        if not row["blank"] and row["sharpness"] is not None:  # a clipped frame can be sharp: it is ranked
             by_group.setdefault(comparable_group(row["instrument"], row["magnification"]), []).append(row)
     for members in by_group.values():
         if len(members) < MIN_GROUP:
@@ -86,7 +86,8 @@ def relative_quality(rows: Iterable[Mapping[str, Any]]) -> dict[int, dict[str, A
                         result[member["image_id"]]["sharpness_pct"] = float(value)
             found[flag] = flagged
         for index, member in enumerate(members):
-            result[member["image_id"]]["quality_flag"] = next(
+            value = result[member["image_id"]]
+            value["quality_flag"] = value["quality_flag"] or next(
                 (flag for flag, _, _ in _RELATIVE if found[flag][index]), "ok")
     return result
 
