@@ -180,7 +180,8 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
             shard_names(records, {r["image_id"]: staged_path_for(staging, r).stat().st_size for r in records})
         WRITERS[options.fmt](target, records, lambda r: staged_path_for(staging, r))
     except OSError as exc:
-        raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}; the folder holds a "
+                          "partial export: delete it, or give a new folder, before trying again") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     facts = describe.ExportFacts(
