@@ -1,8 +1,8 @@
 """`emcensus quality`: measure the catalogued images in the scan's pool, incrementally, then group
 near-duplicates and rank each image among comparable ones.
 
-Files are read through the access policy (`figures.index.read_pixels`: regular files only, no atime,
-bounded in pixels) in the scan's `Pool` (local processes or a Dask cluster), each read under the
+Files are read through the access policy (`quality.pixels.read_image`: regular files only, bounded
+in pixels) in the scan's `Pool` (local processes or a Dask cluster), each read under the
 scan's per-file time budget. A file whose (size, mtime) is what its stored row measured is not read
 at all; a new or changed file whose content hash is already in the catalog (moved, copied) is read
 once to hash it and takes the stored metrics. Percentiles, flags and groups depend on the other
@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,12 +24,12 @@ from emcensus.access import open_file
 from emcensus.catalog.paths import fs_path
 from emcensus.errors import ConfigError, EmcensusError
 from emcensus.figures.features import image_area
-from emcensus.figures.index import PIXEL_SUFFIXES, read_pixels
 from emcensus.quality.duplicates import (
     SSIM_MIN, Hashed, Thumb, candidate_pairs, day_of, groups, hashes, similarity, thumbnail,
 )
 from emcensus.quality.flags import relative_quality
 from emcensus.quality.metrics import grey_float, measure_area
+from emcensus.quality.pixels import read_image
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
 
 #: Version of the metrics: rows of another version are measured again.
@@ -98,18 +97,12 @@ def _content_sha256(path: str) -> str:
     return digest.hexdigest()
 
 
-def _pixels(job: Job) -> np.ndarray:
-    if Path(job.path).suffix.lower() not in PIXEL_SUFFIXES:
-        raise EmcensusError(f"format {Path(job.path).suffix or '(none)'}: its pixels are not read by emcensus yet")
-    return read_pixels(job.path, MAX_PIXELS)
-
-
 def measure_one(job: Job) -> dict[str, Any]:
     """The measured columns of one file (raises on a file that cannot be measured)."""
     content = _content_sha256(job.path)
     if content in job.known:
         return {"content_sha256": content, "reused": True}
-    pixels = _pixels(job)
+    pixels = read_image(job.path, MAX_PIXELS)
     area = grey_float(image_area(pixels, job.height_px))
     metrics = measure_area(area)
     phash, dhash = hashes(thumbnail(area))
@@ -131,7 +124,7 @@ def measure_files(task: _Task) -> list[dict[str, Any]]:
                         row = measure_one(job)
                 except ReadTimeout:
                     error = timeout_reason(task.file_timeout)
-                except EmcensusError as exc:
+                except (EmcensusError, ValueError) as exc:  # refused, or not an image measure() can take
                     error = str(exc)
                 except Exception as exc:  # noqa: BLE001 - a decoder's own error on a damaged file: one row
                     error = f"cannot measure: {type(exc).__name__}: {exc}"
@@ -150,7 +143,7 @@ def confirm_pairs(task: _Task) -> list[tuple[int, int, float | None]]:
                 continue
             try:
                 with budget.file(index):
-                    thumbs[job.image_id] = thumbnail(grey_float(image_area(_pixels(job), job.height_px)))
+                    thumbs[job.image_id] = thumbnail(grey_float(image_area(read_image(job.path, MAX_PIXELS), job.height_px)))
             except ReadTimeout:
                 pass
             except Exception:  # noqa: BLE001 - measured before; unreadable now: the pair is not confirmed
