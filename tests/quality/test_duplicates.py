@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
+from PIL import Image
+
 from emcensus.quality.duplicates import Hashed, candidate_pairs, day_of, groups
 from emcensus.quality.runner import update_quality
+from emcensus.scan import RootSpec, scan
 
 
 def test_one_frame_saved_three_ways_and_a_cropped_copy_are_one_group_other_fields_are_not(duplicate_archive) -> None:
@@ -62,3 +65,19 @@ def test_only_a_metadata_date_is_an_acquisition_day() -> None:
     assert day_of("2026-11-30T02:00:00", "mtime") is None  # the day the copy was made
     assert day_of(None, "metadata") is None
     assert day_of("not a date", "metadata") is None
+
+
+def test_groups_follow_changes_a_re_saved_export_stays_a_deleted_copy_leaves(duplicate_archive) -> None:
+    archive = duplicate_archive
+    update_quality(archive.catalog, workers=0)
+    tif, jpg, bmp, crop = archive.frame_files
+    Image.open(tif).save(jpg, quality=70)  # the export saved again, harder compressed
+    crop.unlink()  # the copy for the slides deleted
+    scan(archive.catalog, [RootSpec(str(archive.root), "SU8230")], workers=0)
+    summary = update_quality(archive.catalog, workers=0)
+    assert summary.measured == 1
+    rows = {row["image_id"]: row for row in archive.catalog.quality_rows()}
+    members = [archive.id_of(path) for path in (tif, jpg, bmp, archive.repeat)]
+    assert {rows[i]["dup_group"] for i in members} == {min(members)}
+    assert archive.id_of(crop) not in rows  # missing: no longer measured, and out of the group
+    assert sum(row["dup_group"] is not None for row in rows.values()) == 4
