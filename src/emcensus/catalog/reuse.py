@@ -10,7 +10,7 @@ it is now (same size and mtime); otherwise they are unknown (None), never a stal
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from emcensus.catalog.paths import fs_path
@@ -71,18 +71,6 @@ class ReuseMixin(_Base):
                 text = item.pop("metadata_json")
                 item["original_metadata"] = json.loads(text) if text else {}
                 yield item
-
-    def store_quality(self, rows: Iterable[dict[str, Any]]) -> int:
-        """Insert or replace quality rows (a dict per image: `image_id`, `size_bytes`, `mtime_ns`,
-        `metric_version`, `computed_at` and any metric columns); returns how many."""
-        rows = list(rows)
-        for row in rows:
-            columns = list(row)
-            self.db.execute(
-                f"INSERT OR REPLACE INTO quality({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [row[c] for c in columns])
-        self.db.commit()
-        return len(rows)
 
     # ----------------------------------------------------------------- the group report
     def group_summary(self, group: str, by: Sequence[str] = ("year", "technique")) -> list[dict[str, Any]]:
