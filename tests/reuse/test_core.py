@@ -205,3 +205,20 @@ def test_nothing_to_export_is_said_and_nothing_is_written(catalog: Catalog, tmp_
     with pytest.raises(ConfigError, match=r"nothing to export: \d+ under embargo \(20 years"):
         export_reuse(catalog, out, ReuseOptions(license="CC0-1.0", embargo_years=20), b"k" * 16, workers=0)
     assert not out.exists()
+
+
+def test_a_file_damaged_or_replaced_by_a_fifo_since_the_scan_is_left_out_and_counted(
+        catalog: Catalog, tiny_archive: Path, tmp_path: Path):
+    import os
+
+    from emcensus.reuse.export import ReuseOptions, export_reuse
+
+    damaged = tiny_archive / "groupA/p1/2016-06-23/img002.tif"
+    damaged.write_bytes(b"II*\x00" + b"\x00" * 40)
+    fifo = tiny_archive / "groupB/p2/2019-01-02/img003.tif"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    summary = export_reuse(catalog, tmp_path / "out", ReuseOptions(license="CC0-1.0"), b"k" * 16, workers=0,
+                           file_timeout=5)
+    assert summary.excluded["unreadable when exported"] == 2
+    assert sum(summary.splits.values()) == 2  # img001 and img004 (nosidecar.tif is under embargo: dated by its mtime)
