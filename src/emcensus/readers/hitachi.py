@@ -43,10 +43,10 @@ def looks_hitachi(text: str) -> bool:
 def _fields(sections: dict[str, dict[str, str]]) -> dict[str, str]:
     """All keys, lower case, `[SemImageFile]` winning over other sections."""
     merged: dict[str, str] = {}
-    ordered = sorted(sections.items(), key=lambda item: item[0].lower() != "semimagefile")
-    for _, section in ordered:
+    setdefault = merged.setdefault  # bound once: a census merges one sidecar of ~100 keys per image
+    for _, section in sorted(sections.items(), key=lambda item: item[0].lower() != "semimagefile"):
         for key, value in section.items():
-            merged.setdefault(key.lower(), value)
+            setdefault(key.lower(), value)
     return merged
 
 
@@ -62,15 +62,22 @@ def _condition(text: str | None) -> dict[str, str]:
 
 def reading_from_fields(fields: dict[str, str], original: dict[str, Any], source: str) -> Reading:
     """Normalise Hitachi keys (lower-cased) into a `Reading`; refuse when none is there."""
-    condition = _condition(fields.get("condition"))
     size = _SIZE.match(fields.get("datasize", ""))
+    magnification = to_magnification(fields.get("magnification"))
+    volts = to_volts(fields.get("acceleratingvoltage"))
+    distance = to_metres(fields.get("workingdistance"), "um")
+    if not (magnification and volts and distance):  # the Condition line is the fallback: parsed only then
+        condition = _condition(fields.get("condition"))
+        magnification = magnification or to_magnification(condition.get("mag"))
+        volts = volts or to_volts(condition.get("vacc"))
+        distance = distance or to_metres(condition.get("wd"), "mm")
     reading = Reading(
         vendor="Hitachi",
         model=text_or_none(fields.get("instructname")),
         detector=text_or_none(fields.get("signalname")) or text_or_none(fields.get("displaysignalname")),
-        magnification=to_magnification(fields.get("magnification")) or to_magnification(condition.get("mag")),
-        accelerating_voltage_v=to_volts(fields.get("acceleratingvoltage")) or to_volts(condition.get("vacc")),
-        working_distance_m=to_metres(fields.get("workingdistance"), "um") or to_metres(condition.get("wd"), "mm"),
+        magnification=magnification,
+        accelerating_voltage_v=volts,
+        working_distance_m=distance,
         pixel_size_m=to_metres(fields.get("pixelsize"), "nm"),
         width_px=(int(size[1]) or None) if size else None,
         height_px=(int(size[2]) or None) if size else None,
