@@ -45,11 +45,13 @@ def test_api_callers_cannot_export_into_the_archive(catalog: Catalog, tiny_archi
 def test_a_failed_export_leaves_no_file(catalog: Catalog, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (out / "all.csv").write_text("the previous export\n")
 
+    first_batch = next(catalog.iter_export_batches())
+
     def broken(batch_size: int = 0):
-        yield [{"id": 1, "path": "x"}]
+        yield first_batch
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(catalog, "iter_export_rows", broken)
+    monkeypatch.setattr(catalog, "iter_export_batches", broken)
     with pytest.raises(OutputError, match="No space left"):
         export_catalog(catalog, out / "all.csv")
     assert [p.name for p in out.iterdir()] == ["all.csv"]  # no half-written or temporary file

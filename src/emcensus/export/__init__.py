@@ -63,33 +63,21 @@ def export_catalog(catalog: Catalog, out: str | os.PathLike[str], fmt: str | Non
 
 
 def _write(catalog: Catalog, out: Path, fmt: str) -> int:
+    """Stream the catalog's rows to `out`, a batch at a time: column arrays for Parquet, tuples for CSV."""
+    columns = catalog.export_columns()
     rows = 0
-    writer = None
-    handle = None
-    try:
-        for batch in catalog.iter_export_rows():
-            if writer is None:
-                columns = list(batch[0])
-                if fmt == "parquet":
-                    writer = pq.ParquetWriter(out, _schema(columns), compression="zstd")
-                else:
-                    handle = open(out, "w", newline="", encoding="utf-8")
-                    writer = csv.DictWriter(handle, fieldnames=columns)
-                    writer.writeheader()
-            if fmt == "parquet":
-                writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
-            else:
-                writer.writerows(batch)
+    if fmt == "parquet":
+        schema = _schema(columns)
+        with pq.ParquetWriter(out, schema, compression="zstd") as writer:  # no batch: a readable empty file
+            for batch in catalog.iter_export_batches():
+                arrays = [pa.array(values, type=field.type) for values, field in zip(zip(*batch), schema, strict=True)]
+                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                rows += len(batch)
+        return rows
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for batch in catalog.iter_export_batches():
+            writer.writerows(batch)
             rows += len(batch)
-        if writer is None:  # an empty catalog still gives a readable file, with its columns
-            if fmt == "parquet":
-                pq.write_table(pa.Table.from_pylist([], schema=_schema(catalog.export_columns())), out)
-            else:
-                with open(out, "w", newline="", encoding="utf-8") as empty:
-                    csv.writer(empty).writerow(catalog.export_columns())
-    finally:
-        if fmt == "parquet" and writer is not None:
-            writer.close()
-        if handle is not None:
-            handle.close()
     return rows
