@@ -96,7 +96,7 @@ def write_croissant(out: Path, facts: ExportFacts) -> Path:
         data_preprocessing_protocol=[
             "Pixels decoded and written again as uncompressed TIFF with only structural tags and the pixel size.",
             f"Sessions: images of one instrument and folder less than {facts.session_gap_minutes:g} minutes apart.",
-            f"Splits {facts.ratios} by union-find of project, session, near-duplicate group and identical content.",
+            f"Splits {facts.ratios} by union-find of project, session and near-duplicate group; identical pixels once.",
         ],
         data_collection_missing_data=(f"Excluded: {excluded}. Quality metrics are null for {facts.unmeasured:,} "
                                       "images not measured by `emcensus quality`."),
@@ -220,8 +220,8 @@ Licence: [{facts.license}](https://spdx.org/licenses/{facts.license}).
 |---|---|---|
 {split_rows}
 
-Seed {facts.seed}. Images that share a project, an acquisition session, a near-duplicate group or
-identical file content form one component, and a component lies in one split only, so the shares
+Seed {facts.seed}. Images that share a project, an acquisition session or a near-duplicate group
+form one component (identical pixels are exported once), and a component lies in one split only, so the shares
 can differ from those requested (by more when few components hold many images). A session is a run
 of images of one instrument in one folder less than {facts.session_gap_minutes:g} minutes apart.
 

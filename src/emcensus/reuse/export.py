@@ -18,6 +18,7 @@ from typing import Any
 from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.catalog.query import ImageFilter
+from emcensus.catalog.reuse import QUALITY_COLUMNS
 from emcensus.errors import ConfigError, OutputError
 from emcensus.outputs import guard_output
 from emcensus.reuse import describe
@@ -248,8 +249,7 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
     session_keys = sessions([Shot(row["instrument"], f"{root}/{folder}", _acquired(row))
                              for row, (root, folder) in zip(rows, folders, strict=True)], options.session_gap_minutes)
     projects = [(row["group_name"], row["project"]) if row["project"] else None for row in rows]
-    component_of = components(len(rows), [
-        projects, session_keys, [row["dup_group"] for row in rows], [staged[row["id"]].source_sha256 for row in rows]])
+    component_of = components(len(rows), [projects, session_keys, [row["dup_group"] for row in rows]])
     pixel_ids = [staged[row["id"]].pixel_sha256 for row in rows]
     split_of, rank = assign_splits(component_of, pixel_ids, ratios, pseudo.salt("splits"), options.seed)
     records = []
@@ -278,9 +278,7 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
             "access": "open",
             "width_px": result.shape[1] if len(result.shape) > 1 else None,
             "height_px": result.shape[0] if result.shape else None, "pixel_dtype": result.dtype,
-            **{name: row[name] for name in ("clipped_low", "clipped_high", "noise_sigma", "snr", "sharpness",
-                                            "resolution_px", "resolution_m", "charging", "drift", "sharpness_pct",
-                                            "quality_flag")},
+            **{name: row[name] for name in QUALITY_COLUMNS},
             "blank": None if row["blank"] is None else bool(row["blank"]),
             "dup_group": pseudo("duplicates", row["dup_group"]),
         })
