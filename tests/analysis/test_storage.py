@@ -29,6 +29,7 @@ def test_linear_intake_is_fitted_as_a_line_and_forecast_three_years() -> None:
     assert fit.forecast[0].bytes == pytest.approx((20 + 3 * 12) * GB)
     assert fit.forecast[0].low_bytes == pytest.approx(fit.forecast[0].bytes)  # a perfect line: no spread
     rows = fit.records()
+    assert len({tuple(row) for row in rows}) == 1  # one set of columns: a CSV header fits every row
     assert rows[-1]["cumulative_gb"] == pytest.approx(sum(by_year.values()) / GB + 56 + 59 + 62)
     assert "linear" in fit.model_text() and "2012–2022" in fit.model_text()
 

@@ -69,8 +69,8 @@ class GrowthFit:
     def records(self) -> list[dict[str, Any]]:
         """One row per fitted year then per forecast year, in GB; cumulative totals for the forecast."""
         rows: list[dict[str, Any]] = [
-            {"year": year, "kind": "measured", "gb": size / GB, "low_gb": None, "high_gb": None,
-             "cumulative_gb": None} for year, size in zip(self.years, self.annual_bytes)]
+            {"year": year, "kind": "measured", "gb": size / GB, "low_gb": None, "high_gb": None, "cumulative_gb": None,
+             "cumulative_low_gb": None, "cumulative_high_gb": None} for year, size in zip(self.years, self.annual_bytes)]
         total, low, high = float(self.stored_bytes), float(self.stored_bytes), float(self.stored_bytes)
         for item in self.forecast:
             total, low, high = total + item.bytes, low + item.low_bytes, high + item.high_bytes
