@@ -68,7 +68,10 @@ def test_blank_frames_are_blank_and_a_faint_specimen_is_not() -> None:
     dark = np.clip(rng.normal(20, 4, (480, 640)), 0, 255).astype(np.uint8)  # beam off: detector noise only
     faint = np.clip(_signal("particles", 9, 640, 480) * 60 + 90 + rng.normal(0, 4, (480, 640)), 0, 255).astype(np.uint8)
     assert measure(flat).blank and measure(flat).snr is None and measure(flat).sharpness is None
-    assert measure(dark).blank
+    dark_metrics = measure(dark)
+    assert dark_metrics.blank and dark_metrics.noise_sigma == pytest.approx(4, rel=0.1)
+    # what is left is the noise's: no sharpness, resolution, charging or drift is given for it
+    assert (dark_metrics.sharpness, dark_metrics.resolution_px, dark_metrics.charging, dark_metrics.drift) == (None,) * 4
     assert not measure(faint).blank
 
 

@@ -117,11 +117,11 @@ def measure_area(grey: np.ndarray) -> Metrics:
     low_passed = cv2.GaussianBlur(small, (0, 0), _BLANK_BLUR_PX)[::_PERCENTILE_STEP, ::_PERCENTILE_STEP]
     p1, p99 = (float(v) for v in np.percentile(low_passed, (1, 99)))
     contrast = p99 - p1
-    blank = contrast <= BLANK_CONTRAST_SIGMAS * sigma
+    if contrast <= BLANK_CONTRAST_SIGMAS * sigma:  # noise only: a sharpness or resolution would be the noise's
+        return Metrics(True, clipped_low, clipped_high, sigma, snr, None, None, None, None)
     resolution_px, drift = _spectrum(grey, sigma)
-    scale = contrast or (high - low)  # a frame of a few bright pixels has no 1-99 % contrast
-    return Metrics(blank, clipped_low, clipped_high, sigma, snr, _sharpness(small, scale), resolution_px,
-                   _charging(small, scale), drift)
+    return Metrics(False, clipped_low, clipped_high, sigma, snr, _sharpness(small, contrast), resolution_px,
+                   _charging(small, contrast), drift)
 
 
 def _sharpness(small: np.ndarray, contrast: float) -> float:
