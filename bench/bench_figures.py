@@ -1,12 +1,18 @@
 """Finding published images (issue 8), measured in one run on a generated figure corpus.
 
 Generates a corpus (`emcensus.figures.synth`: archive with repeats and magnification series,
-articles with authored panels, SI, distractors, a vector figure), scans it, builds the visual index,
-matches every article and prints: precision and recall of (article, image) pairs against the truth,
-repeat/series confusions (a match that is another member of a true source's group), ms per image
-indexed (wall, and per core), s per article matched, the index's size on disk.
+articles with authored panels, SI, distractors, a vector figure, a thesis .docx, a slide screenshot),
+scans it, builds the visual index, matches every article and prints: precision and recall of
+(article, image) pairs against the truth, repeat/series confusions (a match that is another member
+of a true source's group), ms per image indexed (wall, and per core), s per article matched, the
+index's size on disk, and every miss and false match with what the author did to its panels (crop
+fraction, scale, JPEG, edits), so that a failing case can be named.
 
     .venv/bin/python bench/bench_figures.py [--articles 12] [--images 300] [--workers 2] [--size 640x480]
+                                            [--keep DIR]
+
+`--keep DIR`: generate, scan and index into DIR the first time, reuse them afterwards (to measure
+the matcher alone after a change to it; the index is rebuilt when the features change).
 """
 
 from __future__ import annotations
@@ -15,13 +21,38 @@ import argparse
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
+from emcensus.analysis.publications import article_id
 from emcensus.catalog import Catalog
 from emcensus.figures.index import VisualIndex, index_folder, update_index
 from emcensus.figures.match import Matcher, match_documents
-from emcensus.figures.synth import make_figure_corpus
+from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
 from emcensus.scan import RootSpec, scan
+
+
+def _panel_notes(truth: CorpusTruth, article: str, image: str) -> list[str]:
+    """What the author did to each panel of `article` that shows `image` (absolute path)."""
+    by_path = {str(truth.image_path(img.path)): img for img in truth.images}
+    notes = []
+    for a, figure, panel in truth.panels():
+        if article_id(a.article) != article:
+            continue
+        sources = [panel.source] if panel.source and not panel.montage else [m.source for m in panel.montage]
+        if not any(str(truth.image_path(s)) == image for s in sources if s):
+            continue
+        g = panel.geometry
+        img = by_path[image]
+        where = f"{figure.document} fig {figure.number}{panel.letter}{' vector' if figure.vector else ''}"
+        if g is None:
+            notes.append(f"{where}: {panel.kind}")
+            continue
+        crop = (g.crop_box_px[2] - g.crop_box_px[0]) / img.width
+        notes.append(f"{where}: {panel.kind} {img.relation}/{img.texture}, panel {g.size_px[0]}x{g.size_px[1]} px, "
+                     f"crop {crop:.0%} of width, scale {g.scale:.2f}, rot {g.rotation_deg:.1f}, flip '{g.flip}', "
+                     f"jpeg {g.jpeg_quality}, edits {', '.join(g.edits) or '-'}")
+    return notes
 
 
 def main() -> None:
@@ -31,18 +62,29 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--size", default="640x480", help="archive image area, WxH")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", type=Path, default=None, help="generate/scan/index here once, reuse afterwards")
+    parser.add_argument("--quiet", action="store_true", help="no per-case lines")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_path = Path(tmp)
+    with ExitStack() as stack:
+        base = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        base.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        truth = make_figure_corpus(tmp_path / "corpus", archive=tmp_path / "archive", articles=args.articles,
-                                   images=args.images, seed=args.seed, size=(width, height), workers=args.workers)
-        print(f"corpus: {len(truth.images):,} archive images {width}x{height}, {len(truth.articles)} articles, "
-              f"{len(truth.panels())} panels ({time.perf_counter() - t0:.1f} s to generate)")
-        catalog_path = tmp_path / "census.sqlite"
+        truth_file = base / "corpus" / TRUTH_NAME
+        if truth_file.exists():
+            truth = CorpusTruth.load(truth_file)
+            print(f"corpus reused from {base}")
+        else:
+            truth = make_figure_corpus(base / "corpus", archive=base / "archive", articles=args.articles,
+                                       images=args.images, seed=args.seed, size=(width, height),
+                                       workers=args.workers, pictures=True)
+        print(f"corpus: {len(truth.images):,} archive images {truth.images[0].width}x{truth.images[0].height}, "
+              f"{len(truth.articles)} publications, {len(truth.panels())} panels "
+              f"({time.perf_counter() - t0:.1f} s to generate or load)")
+        catalog_path = base / "census.sqlite"
         with Catalog(catalog_path) as catalog:
-            scan(catalog, [RootSpec(str(tmp_path / "archive"), "SU8230")], workers=args.workers)
+            if not catalog.roots():
+                scan(catalog, [RootSpec(str(base / "archive"), "SU8230")], workers=args.workers)
             t0 = time.perf_counter()
             summary = update_index(catalog, catalog_path, workers=args.workers)
             index_s = time.perf_counter() - t0
@@ -50,32 +92,46 @@ def main() -> None:
             again = update_index(catalog, catalog_path, workers=args.workers)
             rerun_s = time.perf_counter() - t0
         print(summary.paragraph())
-        per_image = index_s / max(summary.added, 1) * 1000
-        print(f"index: {per_image:.1f} ms per image wall on {args.workers} worker(s), "
-              f"{per_image * max(args.workers, 1):.1f} ms per image per core (target <= 20); "
-              f"rerun with nothing changed {rerun_s:.2f} s ({again.added} re-read)")
+        if summary.added:
+            per_image = index_s / summary.added * 1000
+            print(f"index: {per_image:.1f} ms per image wall on {args.workers} worker(s), "
+                  f"{per_image * max(args.workers, 1):.1f} ms per image per core (target <= 20); "
+                  f"rerun with nothing changed {rerun_s:.2f} s ({again.added} re-read)")
         folder = index_folder(catalog_path)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
         print(f"index on disk: {size / 1e6:.1f} MB ({size / max(summary.images, 1) / 1e3:.1f} kB per image)")
 
         matcher = Matcher(VisualIndex.load(folder))
         papers = Path(truth.papers)
-        found: set[tuple[str, str]] = set()
+        found: dict[tuple[str, str], float] = {}
         t0 = time.perf_counter()
         for article in truth.articles:
             documents = [papers / name for name in article.documents]
-            found |= {(f.article, f.match.path) for f in match_documents(documents, matcher)}
+            for f in match_documents(documents, matcher, year_of=lambda _a, y=article.year: y):
+                key = (f.article, f.match.path)
+                found[key] = max(found.get(key, 0.0), f.match.score)
         match_s = time.perf_counter() - t0
 
-    expected = {(a.lower(), p) for a, p in truth.pairs()}
-    true_positive = found & expected
-    group_of = {str(truth.image_path(img.path)): img.group for img in truth.images}
-    true_groups = {(a, group_of[p]) for a, p in expected}
-    confusions = {(a, p) for a, p in found - expected if (a, group_of.get(p)) in true_groups}
+    expected = {(article_id(a), p) for a, p in truth.pairs()}
+    true_positive = set(found) & expected
+    image_of = {str(truth.image_path(img.path)): img for img in truth.images}
+    true_groups = {(a, image_of[p].group) for a, p in expected}
+    confusions = {(a, p) for a, p in set(found) - expected if (a, image_of[p].group if p in image_of else None)
+                  in true_groups}
     precision = len(true_positive) / len(found) if found else float("nan")
     recall = len(true_positive) / len(expected) if expected else float("nan")
-    print(f"matching: {match_s / len(truth.articles):.2f} s per article against {summary.images:,} images "
-          f"({len(truth.articles)} articles, {os.cpu_count()} cores here)")
+    if not args.quiet:
+        for a, p in sorted(expected - set(found)):
+            print(f"MISS {a} {Path(p).name}:")
+            for note in _panel_notes(truth, a, p):
+                print(f"    {note}")
+        for a, p in sorted(set(found) - expected):
+            img = image_of.get(p)
+            kind = "CONFUSION" if (a, p) in confusions else "FALSE"
+            print(f"{kind} {a} {Path(p).name} score {found[(a, p)]:.1f} "
+                  f"({img.relation if img else '?'} {img.group if img else ''})")
+    print(f"matching: {match_s / len(truth.articles):.2f} s per publication against {summary.images:,} images "
+          f"({len(truth.articles)} publications, {os.cpu_count()} cores here)")
     print(f"precision {precision:.3f} ({len(true_positive)}/{len(found)}), recall {recall:.3f} "
           f"({len(true_positive)}/{len(expected)}) of (article, image) pairs; targets P >= 0.99, R >= 0.98")
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "

@@ -83,27 +83,30 @@ def image_area(pixels: np.ndarray, image_rows: int | None) -> np.ndarray:
     return pixels
 
 
-def prepare(pixels: np.ndarray, *, image_rows: int | None = None) -> tuple[np.ndarray, float]:
+def prepare(pixels: np.ndarray, *, image_rows: int | None = None, min_side: int = MIN_SIDE,
+            max_side: int = MAX_SIDE) -> tuple[np.ndarray, float]:
     """The image ORB sees, and the factor from input pixels to it; `image_rows` (the image area's
-    height from the metadata) cuts off a data bar stored below it."""
+    height from the metadata) cuts off a data bar stored below it; the longer side is brought
+    between `min_side` and `max_side`."""
     grey = image_area(to_grey8(pixels), image_rows)
     longer = max(grey.shape)
     if longer == 0:
         raise ValueError("an empty image")
     factor = 1.0
-    if longer > MAX_SIDE:
-        factor = MAX_SIDE / longer
-    elif longer < MIN_SIDE:
-        factor = MIN_SIDE / longer
+    if longer > max_side:
+        factor = max_side / longer
+    elif longer < min_side:
+        factor = min_side / longer
     if factor != 1.0:
         size = (max(1, round(grey.shape[1] * factor)), max(1, round(grey.shape[0] * factor)))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
     return cv2.GaussianBlur(grey, (0, 0), _BLUR_SIGMA), factor
 
 
-def extract(pixels: np.ndarray, n_features: int, *, image_rows: int | None = None) -> Features:
+def extract(pixels: np.ndarray, n_features: int, *, image_rows: int | None = None, min_side: int = MIN_SIDE,
+            max_side: int = MAX_SIDE) -> Features:
     """ORB keypoints spread over the image, at most `n_features`, in input pixel coordinates."""
-    image, factor = prepare(pixels, image_rows=image_rows)
+    image, factor = prepare(pixels, image_rows=image_rows, min_side=min_side, max_side=max_side)
     orb = cv2.ORB_create(nfeatures=n_features * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=_ORB_PATCH,
                          patchSize=_ORB_PATCH, fastThreshold=_FAST_THRESHOLD)
     keypoints = _spread(orb.detect(image, None), n_features, image.shape)
