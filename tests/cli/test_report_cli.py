@@ -32,6 +32,14 @@ def test_report_writes_html_figures_and_data(census, tmp_path: Path) -> None:
     assert (out / "data" / "lost_by_project.csv").exists() and (out / "data" / "storage_by_year.csv").exists()
     audit = {row["item"]: row["value"] for row in json.loads((out / "data" / "audit.json").read_text())}
     assert audit["acquisitions"] == 5 and audit["fov-disagreement"] == 0
+    assert not (out / "data" / "storage_costs.csv").exists() and "report --config facility.toml" in html
+    (tmp_path / "costs.toml").write_text("[costs]\ninstrument_hour = 100\nminutes_per_image = 6\n")
+    census("report", str(out), "--config", str(tmp_path / "costs.toml"))
+    costs = {(r["item"], r["instrument"]): r for r in json.loads((out / "data" / "storage_costs.json").read_text())}
+    # 3 of SU8230's 5 acquisitions are lost: 3 × 6 min at 100/h; keeping them has no price given
+    assert costs["cost of acquiring lost images (by images)", "TOTAL"]["value"] == 30.0
+    assert costs["cost of keeping lost data for one year", None]["value"] is None
+    assert "Cost of the lost data" in (out / "index.html").read_text(encoding="utf-8")
 
 
 def test_demo_ends_with_table1_and_the_report(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import click
 from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.cli.publications import outlier_option, until_option
+from emcensus.config import load_costs
 from emcensus.outputs import guard_output
 from emcensus.report.build import build_report_data
 from emcensus.report.html import write_report
@@ -19,11 +20,16 @@ from emcensus.report.html import write_report
 @until_option
 @outlier_option
 @click.option("--facility", "facility_name", default="facility", show_default=True, help="Name shown in the report.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Facility file whose [costs] table adds the cost of the lost data to the Storage section.")
 @click.pass_context
-def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str) -> None:
+def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_threshold: int, facility_name: str,
+           config_path: Path | None) -> None:
     """Write OUT_DIR/index.html (figures inline), OUT_DIR/figures (PNG, SVG) and OUT_DIR/data (CSV, JSON)."""
+    costs = load_costs(config_path) if config_path else None
     with Catalog(ctx.find_root().obj["catalog"], readonly=True, verify=True) as catalog:
         guard_output(out_dir, archive_roots(catalog.db), what="report", folder=True)
-        data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold)
+        data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold,
+                                 costs=costs)
     output = write_report(out_dir, data)
     click.echo(f"wrote {output.index} ({len(output.figures)} figure files, {len(output.data)} data files)")

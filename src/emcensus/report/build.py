@@ -10,6 +10,7 @@ from emcensus.analysis.loss import (
     loss_breakdown,
     storage_table,
 )
+from emcensus.analysis.storage import CostModel
 from emcensus.analysis.table1 import DEFAULT_OUTLIER_THRESHOLD, Table1, compute_table1
 from emcensus.catalog import Catalog
 from emcensus.report.html import ReportData
@@ -51,8 +52,9 @@ def _nested(rows: list[dict[str, Any]], outer: str, inner: str, value: str) -> d
 
 
 def build_report_data(catalog: Catalog, *, until: int | None = None, facility: str = "facility",
-                      outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD) -> ReportData:
-    """Everything `report.html.write_report` shows, from one catalog."""
+                      outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD, costs: CostModel | None = None) -> ReportData:
+    """Everything `report.html.write_report` shows, from one catalog (the cost of the lost data
+    when the facility's `costs` are given)."""
     years = _years(until)
     audit = catalog.audit()
     storage = {field: {row[field]: row["bytes"] for row in catalog.storage(field, **years)} for field in STORAGE_FIELDS}
@@ -72,5 +74,5 @@ def build_report_data(catalog: Catalog, *, until: int | None = None, facility: s
         breakdowns=[catalog_loss(catalog, field, until) for field in LOSS_FIELDS],
         audit=audit,  # image_files, acquisitions, then one entry per `emcensus audit --list` kind
         storage=[storage_table(field, by_key) for field, by_key in storage.items()],
-        storage_summary=catalog_storage(catalog, by=("year",), until=until),
+        storage_summary=catalog_storage(catalog, costs, by=("year",), until=until),
     )

@@ -147,6 +147,9 @@ def build_tables(data: ReportData) -> list[DataTable]:
                                                  data.storage_summary.growth.records()))
         tables.append(DataTable.from_records("storage_lost_vs_published", "Bytes of lost and published images",
                                              data.storage_summary.lost_vs_published))
+        if data.storage_summary.costs:
+            tables.append(DataTable.from_records("storage_costs", "Cost of the lost data, with its assumptions",
+                                                 [line.to_dict() for line in data.storage_summary.costs]))
     tables.append(DataTable("audit", "Audit summary", ["item", "value"],
                             [[k, v if isinstance(v, int | float | str) or v is None else json.dumps(v)]
                              for k, v in data.audit.items()]))
