@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import shutil
 import time
 from collections import Counter
@@ -36,6 +37,12 @@ def failure_class(found: ScaleBar | None, truth: DrawnBar, result: str) -> str:
     return "unread: drawn bar, " + re.sub(r"\d+", "N", quoted_out)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (tesseract)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) >= max(a[1], b[1]) - 1
 
@@ -52,13 +59,14 @@ def main() -> None:
     outcome: Counter[str] = Counter()
     by_width: dict[str, Counter[str]] = {}
     length_ok = length_total = 0
-    elapsed = 0.0
+    elapsed = cpu = 0.0
     failures: Counter[str] = Counter()
     for number in range(args.panels):
         pixels, truth = make_bar_panel(rng)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu_seconds()
         found = read_scale_bar(pixels)
         elapsed += time.perf_counter() - started
+        cpu += _cpu_seconds() - cpu_started
         if found is None or found.value_m is None:
             result = "unread"
         else:
@@ -86,7 +94,8 @@ def main() -> None:
         counts = by_width[band]
         total = sum(counts.values())
         print(f"  {band}: {counts['right']}/{total} right, {counts['wrong']} wrong")
-    print(f"time: {elapsed / n * 1000:.0f} ms per panel (tesseract runs in a subprocess per label)")
+    print(f"time: {elapsed / n * 1000:.0f} ms wall, {cpu / n * 1000:.0f} ms CPU per panel "
+          "(this process and its tesseract subprocesses; wall grows with the machine's load)")
 
 
 if __name__ == "__main__":

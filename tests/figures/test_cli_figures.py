@@ -16,7 +16,7 @@ from figures.match_support import area_of, build_archive, figure_pdf, publish
 from support import fingerprint
 
 JSON_KEYS = ["article", "document", "page", "panel_bbox", "image", "score", "inliers", "crop_box_px", "scale",
-             "scale_bar_m", "panel_fov_m", "related"]
+             "scale_bar_m", "panel_fov_m", "related", "scale_bar_check"]
 DOI = "10.1234/abc.5"
 
 
@@ -117,6 +117,9 @@ def test_printed_scale_bar_is_read_and_a_wrong_label_is_reported(world):
     assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(2e-6)
     assert row["panel_fov_m"] == pytest.approx(3.8e-6, rel=0.05)
     assert "bar.png page 1: b.tif: scale bar reads 2 µm" in result.stderr
+    assert row["scale_bar_check"].startswith("scale bar reads 2 µm but its 60 px are")
+    listed = cli("figures", "match", str(papers / "bar.png"), "--format", "csv").stdout  # the table's columns
+    assert "scale_bar_check" in listed.splitlines()[0] and "scale bar reads 2 µm but its 60 px" in listed
 
 
 def test_match_without_an_index_says_what_to_run(world):

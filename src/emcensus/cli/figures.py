@@ -16,7 +16,8 @@ from emcensus.catalog import Catalog
 from emcensus.cli.output import emit, format_option, json_text
 
 #: Columns of `figures match --format table|csv` (JSON has every key of `FoundPanel.to_dict`).
-MATCH_COLUMNS = ("article", "page", "image", "score", "inliers", "scale", "scale_bar_m", "panel_fov_m", "related")
+MATCH_COLUMNS = ("article", "page", "image", "score", "inliers", "scale", "scale_bar_m", "panel_fov_m", "related",
+                 "scale_bar_check")
 #: Columns of `figures list`.
 LIST_COLUMNS = ("id", "status", "article", "page", "image", "score", "inliers", "scale_bar_m", "panel_fov_m")
 

@@ -59,11 +59,13 @@ def draw_scale_bar(
     font_px: int | None = None,
     box: bool = False,
     bold: bool = False,
+    ticks: bool = False,
 ) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int, int, int]]:
     """A copy of `pixels` (grey or RGB uint8) with a bar and its label; returns it, bar and label boxes.
 
     `corner` is "bottom-right", "bottom-left", "top-left" or "top-right"; `label_side` is "above",
-    "below", "left" or "right" of the bar.
+    "below", "left" or "right" of the bar. `ticks`: a ruler, a thin line with a tick at each end
+    (the bar box is the line's; the ticks stand out of it, away from the label).
     """
     height, width = pixels.shape[:2]
     thickness = thickness or max(2, round(0.02 * height))
@@ -98,6 +100,11 @@ def draw_scale_bar(
         draw.rectangle((gx - gap, gy - gap, gx + group_w + gap, gy + group_h + gap), fill=paper if image.mode == "L" else (paper,) * 3)
     bar = (bar_xy[0], bar_xy[1], bar_xy[0] + bar_px, bar_xy[1] + thickness)
     draw.rectangle((bar[0], bar[1], bar[2] - 1, bar[3] - 1), fill=fill)
+    if ticks:
+        tick = 3 * thickness  # away from the label, so the label's line stays clear
+        y0, y1 = (bar[3], bar[3] + tick) if label_side == "above" else (bar[1] - tick, bar[1])
+        for x in (bar[0], bar[2] - thickness):
+            draw.rectangle((x, y0, x + thickness - 1, y1 - 1), fill=fill)
     draw.text((text_xy[0] - x_text0, text_xy[1] - y_text0), label, font=font, fill=fill)
     text_box = (text_xy[0], text_xy[1], text_xy[0] + text_w, text_xy[1] + text_h)
     return np.asarray(image), bar, text_box

@@ -106,6 +106,14 @@ def parse_label(text: str) -> tuple[float, str] | None:
     return float(number) * UNITS_M[unit], f"{number} {unit}"
 
 
+def fov_from_bar(bar: ScaleBar | None, panel_width_px: int) -> float | None:
+    """The panel's field of view (m) from its printed scale bar: value / bar length × panel width;
+    None without a value read (never from the length alone)."""
+    if bar is None or bar.value_m is None or bar.bar_px <= 0 or panel_width_px <= 0:
+        return None
+    return bar.value_m / bar.bar_px * panel_width_px
+
+
 def check_against_fov(bar: ScaleBar, fov_m: float, panel_width_px: int) -> str | None:
     """A note when the printed value disagrees with bar length × the panel's FOV per px by more than
     `FOV_TOLERANCE` (a calibration or unit error, or a mislabelled bar), else None."""
@@ -261,9 +269,10 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
     """Lines of glyph-sized components of the bar's colour above, below or beside it, nearest first."""
     height, width = bright.shape
     bx0, by0, bx1, by1 = bar.box
-    length, thick = bx1 - bx0, by1 - by0
-    reach_x, reach_y = max(length, 0.3 * width), 0.2 * height + 3 * thick
-    wx0, wx1 = max(0, int(bx0 - reach_x)), min(width, int(bx1 + reach_x))
+    thick = by1 - by0
+    # a label beside the bar may be longer than the bar: the window spans the panel's width
+    reach_y = 0.3 * height + 3 * thick
+    wx0, wx1 = 0, width
     wy0, wy1 = max(0, int(by0 - reach_y)), min(height, int(by1 + reach_y))
     # a square top-hat wider than a stroke keeps print and drops blobs, so text over a particle shows
     size = max(5, round(0.04 * height)) | 1
@@ -282,39 +291,71 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
     found = []
     for line in _group_lines([boxes[i] for i in candidates]):
         members = [candidates[i] for i in line]
-        glyphs = sorted(boxes[i] for i in members)
-        if len(glyphs) < 2:
+        if len(members) < 2:
             continue
-        lx0, ly0 = min(g[0] for g in glyphs), min(g[1] for g in glyphs)
-        lx1, ly1 = max(g[2] for g in glyphs), max(g[3] for g in glyphs)
-        text_h = float(np.median([g[3] - g[1] for g in glyphs]))
-        line_box = (lx0 + wx0, ly0 + wy0, lx1 + wx0, ly1 + wy0)
+        text_h = float(np.median([boxes[i][3] - boxes[i][1] for i in members]))
+        # a glyph run into texture or a particle's rim is taller than its neighbours: it sets no band
+        regular = [boxes[i] for i in members if boxes[i][3] - boxes[i][1] <= 1.35 * text_h] or [boxes[i] for i in members]
+        band = (max(0, min(g[1] for g in regular) - round(0.1 * text_h)),
+                min(mask.shape[0], max(g[3] for g in regular) + round(0.1 * text_h)))
+        faint, speck = 0.5 * float(np.median(peaks[members])), (0.12 * text_h) ** 2
+        glyph_ids = _extend_line(members, boxes, stats, peaks, band, text_h, faint, speck)
+        glyphs = sorted((b[0], max(b[1], band[0]), b[2], min(b[3], band[1])) for b in (boxes[i] for i in glyph_ids))
+        lx0, lx1 = glyphs[0][0], max(g[2] for g in glyphs)
+        line_box = (lx0 + wx0, band[0] + wy0, lx1 + wx0, band[1] + wy0)
         distance = _distance_to_bar(line_box, bar.box, text_h, thick)
-        if distance is None or _contains(line_box, bar.box) or ly1 - ly0 > 2 * text_h:  # a stroke of the text; junk
+        if distance is None or _contains(line_box, bar.box):
             continue
         margin = max(2, round(0.25 * text_h))
-        cx0, cy0 = max(0, lx0 - margin), max(0, ly0 - margin)
-        cx1, cy1 = min(mask.shape[1], lx1 + margin), min(mask.shape[0], ly1 + margin)
+        cx0, cy0 = max(0, lx0 - margin), max(0, band[0] - margin)
+        cx1, cy1 = min(mask.shape[1], lx1 + margin), min(mask.shape[0], band[1] + margin)
         # the line's glyphs, and what else lies wholly inside it as strongly inked and not a speck:
         # decimal points, the ring of Å
-        faint, speck = 0.5 * float(np.median(peaks[members])), (0.12 * text_h) ** 2
         keep = np.zeros(count, bool)
-        keep[members] = True
+        keep[glyph_ids] = True
         for index in range(1, count):
             x0, y0, x1, y1 = boxes[index]
             keep[index] |= (cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1 and peaks[index] >= faint
                             and stats[index, cv2.CC_STAT_AREA] >= speck)
-        # faint parts of glyphs (print over a particle) stay, as grey; other components go
+        # faint parts of glyphs (print over a particle) stay, as grey; other components, and whatever
+        # a glyph runs into above or below the line, go
         crop_labels = labels[cy0:cy1, cx0:cx1]
         line_ink = np.clip(ink[cy0:cy1, cx0:cx1] / float(np.median(peaks[members])), 0, 1)
+        line_ink = np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink)
+        line_ink[:max(0, band[0] - cy0)] = 0
+        line_ink[band[1] - cy0:] = 0
         found.append(_Label(
-            (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink),
+            (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), line_ink,
             [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs],
             [(b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0) for i, b in enumerate(boxes[1:], 1)
-             if i not in members and lx0 - text_h <= b[0] and b[2] <= lx1 and cy0 <= b[1] and b[3] <= cy1],
+             if i not in glyph_ids and lx0 - text_h <= b[0] and b[2] <= lx1 and cy0 <= b[1] and b[3] <= cy1],
             distance,
         ))
     return sorted(found, key=lambda label: label.distance)
+
+
+def _extend_line(members: list[int], boxes: list[Box], stats: np.ndarray, peaks: np.ndarray, band: tuple[int, int],
+                 text_h: float, faint: float, speck: float) -> list[int]:
+    """The line's glyphs and, left and right of them, components that are glyph-sized within the
+    line's rows (a glyph run into texture or a particle only joins the line here), gaps under a glyph."""
+    line = list(members)
+    x0, x1 = min(boxes[i][0] for i in line), max(boxes[i][2] for i in line)
+    others = []
+    for index in range(1, len(boxes)):
+        bx0, by0, bx1, by1 = boxes[index]
+        inside_h = min(by1, band[1]) - max(by0, band[0])
+        if (index not in line and inside_h >= 0.4 * text_h and bx1 - bx0 <= 1.5 * text_h and peaks[index] >= faint
+                and stats[index, cv2.CC_STAT_AREA] >= speck):
+            others.append(index)
+    grown = True
+    while grown:
+        grown = False
+        for index in others:
+            bx0, _, bx1, _ = boxes[index]
+            if index not in line and max(bx0 - x1, x0 - bx1) <= 0.8 * text_h and len(line) < 12:
+                line.append(index)
+                x0, x1, grown = min(x0, bx0), max(x1, bx1), True
+    return line
 
 
 def _group_lines(glyphs: list[Box]) -> list[list[int]]:
@@ -373,7 +414,8 @@ def _ocr_image(label: _Label, text_px: float = OCR_TEXT_PX) -> tuple[np.ndarray,
 
 def _prefix(label: _Label, scale: float) -> str | None:
     """"p" or "µ" for the wide glyph hanging below the baseline (a unit prefix; a comma is narrow),
-    told apart by the bowl a p encloses and a µ does not; None when there is no such glyph."""
+    told apart by the bowl a p encloses and a µ does not; "?" when texture under it leaves that
+    open; None when there is no such glyph."""
     baseline = float(np.median([g[3] for g in label.glyphs]))
     text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
     hanging = [g for g in label.glyphs if g[3] > baseline + 0.15 * text_h and g[2] - g[0] >= 0.35 * text_h]
@@ -386,10 +428,22 @@ def _prefix(label: _Label, scale: float) -> str | None:
     binary = cv2.morphologyEx((glyph >= 0.3).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
     binary = cv2.copyMakeBorder(binary, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    min_area = (0.08 * text_h * scale) ** 2
-    bowl = hierarchy is not None and any(
-        h[3] >= 0 and cv2.contourArea(c) >= min_area for c, h in zip(contours, hierarchy[0]))
-    return "p" if bowl else "µ"
+    # a p's bowl holds an eighth to a sixth of the text height squared; smaller holes are JPEG's or
+    # noise closing a µ (measured 0.07 on a 7 px label)
+    min_area = 0.1 * (text_h * scale) ** 2
+    holes = [c for c, h in zip(contours, hierarchy[0] if hierarchy is not None else []) if h[3] >= 0
+             and cv2.contourArea(c) >= min_area]
+    inside = np.zeros_like(binary)
+    cv2.drawContours(inside, holes, -1, 1, -1)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
+    padded = cv2.copyMakeBorder(glyph, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
+    # a p's bowl is paper; grey inside it or around the glyph is texture or a particle under the
+    # print, which fills a µ's gap or a p's bowl alike: then neither is sure
+    paper = cv2.dilate(binary, np.ones((2 * close + 1, 2 * close + 1), np.uint8)) == 0  # away from strokes
+    texture = float((padded[paper] > 0.15).mean()) if paper.any() else 0.0
+    if texture > 0.45 or (inside.any() and float(padded[inside].mean()) > 0.2):
+        return "?"
+    return "p" if holes else "µ"
 
 
 def _read(label: _Label) -> tuple[float | None, str, str | None]:
@@ -403,6 +457,10 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
     text = ocr_line(image, whitelist=OCR_WHITELIST)
     parsed = parse_label(text)
     prefix = _prefix(label, scale)
+    if prefix == "?" and (parsed is None or parsed[1].endswith(" pm")):
+        return None, text, f"label {text!r}: the p or µ of its unit is on texture: not told apart"
+    if prefix == "p" and parsed is not None and parsed[1].endswith(" µm"):
+        return None, text, f"label {text!r}: read µ where the glyph has the bowl of a p"
     if parsed is not None and prefix is not None and parsed[1].split()[1] not in ("µm", "pm"):
         return None, text, f"label {text!r}: its unit has a p or µ hanging below the line"
     if parsed is None or parsed[1].endswith(" pm"):

@@ -1,0 +1,77 @@
+"""The printed scale bar in `match_documents`: the panel's field of view from it when the matched
+archive image has no pixel size, and a label that disagrees with bar length × the matched field of
+view reported in the output (`scale_bar_check`), on a real index and real image files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from emcensus.figures.barpanels import draw_scale_bar
+from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.figures.index import VisualIndex
+from emcensus.figures.match import Matcher, match_documents
+from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
+
+pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
+                                reason="tesseract not installed (scripts/test.sh installs tesseract-ocr)")
+
+PIXEL_SIZE = 10e-9
+#: publish() crops 60 % of the 640 px width and shows it 300 px wide: 3.84 µm, so 1 µm is 78 px.
+PANEL_FOV = 0.6 * WIDTH * PIXEL_SIZE
+BAR_PX = 78
+
+
+def _matcher(folder: Path, pixel_size_m: float | None) -> tuple[Matcher, np.ndarray]:
+    """An index of two archive TIFFs (b, c); b's pixel size as given. Returns it and b's pixels."""
+    shots = {"b": shot(scene(101), 150, 80, 1.0, 4), "c": shot(scene(102), 60, 120, 1.0, 5)}
+    table, points, descriptors, start = [], [], [], 0
+    for image_id, (name, pixels) in enumerate(shots.items(), start=1):
+        tifffile.imwrite(folder / f"{name}.tif", pixels)
+        features = extract(pixels, ARCHIVE_FEATURES)
+        table.append({"id": image_id, "path": str(folder / f"{name}.tif"), "width_px": WIDTH, "height_px": HEIGHT,
+                      "pixel_size_m": pixel_size_m if name == "b" else PIXEL_SIZE, "year": 2016,
+                      "start": start, "count": len(features)})
+        points.append(features.points)
+        descriptors.append(features.descriptors)
+        start += len(features)
+    return Matcher(VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))), shots["b"]
+
+
+def _match(tmp_path: Path, pixel_size_m: float | None, label: str) -> tuple[dict, list[str]]:
+    matcher, source = _matcher(tmp_path, pixel_size_m)
+    panel, _, _ = draw_scale_bar(publish(source), label, BAR_PX, white=True, box=True)  # on a box, as many authors do
+    Image.fromarray(panel).save(tmp_path / "figure.png")
+    warnings: list[str] = []
+    (found,) = match_documents([tmp_path / "figure.png"], matcher, warn=warnings.append)
+    return found.to_dict(), warnings
+
+
+def test_field_of_view_from_the_printed_bar_when_the_image_has_no_pixel_size(tmp_path: Path) -> None:
+    row, warnings = _match(tmp_path, None, "1 µm")
+    assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(1e-6)
+    assert row["panel_fov_m"] == pytest.approx(1e-6 / BAR_PX * 300, rel=0.03)  # value / bar px × panel px
+    assert row["scale_bar_check"] is None and warnings == []
+
+
+def test_label_agreeing_with_the_matched_field_of_view_is_not_reported(tmp_path: Path) -> None:
+    row, warnings = _match(tmp_path, PIXEL_SIZE, "1 µm")
+    assert row["panel_fov_m"] == pytest.approx(PANEL_FOV, rel=0.05)
+    assert row["scale_bar_m"] == pytest.approx(1e-6) and row["scale_bar_check"] is None and warnings == []
+
+
+def test_mislabelled_bar_is_read_as_printed_and_reported(tmp_path: Path) -> None:
+    """1 µm long, labelled 5 µm: the value stays what is printed, the FOV the matched one, the
+    disagreement is in the output and on stderr."""
+    row, warnings = _match(tmp_path, PIXEL_SIZE, "5 µm")
+    assert row["scale_bar_m"] == pytest.approx(5e-6)
+    assert row["panel_fov_m"] == pytest.approx(PANEL_FOV, rel=0.05)  # from the match, not from the label
+    check = row["scale_bar_check"]
+    assert check is not None and check.startswith("scale bar reads 5 µm but its 78 px are")
+    assert "(label 4.9" in check or "(label 5" in check
+    assert len(warnings) == 1 and "figure.png page 1: b.tif: " + check in warnings[0]
