@@ -84,3 +84,25 @@ def test_api_docs_render_with_the_network_cut_off(server: str, page, docs: str, 
     assert operations.count() >= 10  # every API operation is listed
     assert "/api/count" in page.content()
     assert leaving == [], leaving
+
+
+def test_storage_page_from_the_menu(server: str, page, article: str) -> None:  # type: ignore[no-untyped-def]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/")
+    page.click("nav.top a[href='/storage']")
+    page.wait_for_url("**/storage")
+    assert page.locator("nav.top a.on").inner_text() == "Storage"
+    assert "Growth of yearly intake" in page.locator("main, body").first.inner_text()
+    lost_before = page.locator(".stat.lost .num").inner_text()
+    assert lost_before.endswith(" GB") and "100.0 % of image bytes" in page.locator(".stat.lost").inner_text()
+    # link an image in the browser: the Storage page shows the new split on the next visit
+    page.goto(server + "/explore?path=*/img002.tif")
+    page.locator(".grid a.card").first.click()
+    page.wait_for_url("**/images/*")
+    page.select_option("form.link select", article)
+    page.click("form.link button[value=true]")
+    page.locator("#link-status").filter(has_text="linked to").wait_for()
+    page.goto(server + "/storage")
+    assert "100.0 % of image bytes" not in page.locator(".stat.lost").inner_text()
+    assert errors == []
