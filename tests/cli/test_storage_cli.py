@@ -52,9 +52,10 @@ def test_storage_sections_in_json(published, tmp_path: Path) -> None:
 
 
 def test_storage_costs_from_the_facility_file(published, tmp_path: Path) -> None:
-    config = tmp_path / "costs.toml"
-    config.write_text('[costs]\ncurrency = "EUR"\ninstrument_hour = 120\nminutes_per_image = 5\ntb_year = 40\n'
-                      "session_gap_minutes = 30\n")
+    config = tmp_path / "facility.toml"  # the file the census was scanned with, [costs] added
+    config.write_text(config.read_text() + '\n[costs]\ncurrency = "EUR"\ninstrument_hour = 120\nminutes_per_image = 5\n'
+                      "tb_year = 40\nsession_gap_minutes = 30\n")
+    published("scan", "--config", str(config), "--workers", "0", "--quiet")  # scan reads the same file
     rows = json.loads(published("storage", "--config", str(config), "--section", "costs", "--format", "json").stdout)
     line = {(r["item"], r["instrument"]): r for r in rows}
     # 5 acquisitions on SU8230, 2 published (img001, img003): 3 lost × 5 min × 120 EUR/h
