@@ -66,6 +66,10 @@ def test_classify_proposes_and_never_overwrites_the_ledger(articles, tmp_path: P
     assert (stored["10.1000/scopus"]["subcategory"], stored["10.1000/scopus"]["category_source"]) == (
         "Carbon materials", "classified")
     assert stored["10.1000/cricket"]["needs_review"] == 1
+    articles("report", str(tmp_path / "report"))
+    html = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert "The categories of 4 facility article(s) in Fig. 3A and 3B were proposed by" in html
+    assert f"{sum(row['needs_review'] or 0 for row in stored.values())} of them are marked for review" in html
     assert 0 < stored["10.1000/ionic"]["category_confidence"] <= 1
     given = stored["10.1000/given"]
     assert (given["category"], given["subcategory"], given["category_source"]) == ("Materials", "Soft materials", "ledger")

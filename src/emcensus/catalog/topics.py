@@ -30,6 +30,12 @@ class TopicsMixin(_Base):
         return [TopicInput(id_, title, abstract, keywords, (category, subcategory) if given else None)
                 for id_, title, abstract, keywords, category, subcategory, given in rows]
 
+    def classified_counts(self) -> tuple[int, int]:
+        """(facility articles whose category `pubs classify` proposed, those of them marked for review)."""
+        return self.db.execute(
+            """SELECT count(*), coalesce(sum(needs_review), 0) FROM articles
+               WHERE source = 'facility' AND category_source = 'classified'""").fetchone()
+
     def save_classifications(self, results: Iterable[Classification]) -> int:
         """Store proposed topics on articles without a ledger category; returns how many were stored."""
         with self.db:

@@ -75,4 +75,5 @@ def build_report_data(catalog: Catalog, *, until: int | None = None, facility: s
         audit=audit,  # image_files, acquisitions, then one entry per `emcensus audit --list` kind
         storage=[storage_table(field, by_key) for field, by_key in storage.items()],
         storage_summary=catalog_storage(catalog, costs, by=("year",), until=until),
+        classified_articles=catalog.classified_counts(),
     )

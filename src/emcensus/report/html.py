@@ -56,6 +56,7 @@ class ReportData:
     audit: dict[str, Any] = field(default_factory=dict)  # e.g. {"files seen": 152097, "FOV disagreements": 12}
     storage: list[StorageTable] = field(default_factory=list)  # bytes by year, instrument, technique
     storage_summary: StorageSummary | None = None  # growth fit and forecast, lost vs published bytes
+    classified_articles: tuple[int, int] = (0, 0)  # facility articles categorised by `pubs classify`, to review
     generated_at: str | None = None  # ISO 8601; now when None
     until: int | None = None  # last acquisition year of the window; None: every year
     archive_without_fov: int = 0  # images with no field of view: not in Fig. 2B
@@ -272,7 +273,9 @@ def totals_sentences(data: ReportData) -> list[str]:
         f"view (linked images without one: {data.published_without_fov:,}); count-level rows have no scale bar.",
         "Lost data by instrument, detector, scale-bar decade, group and project counts linked archive images "
         "only; by technique and by year it adds count-level rows (under their article's year).",
-    ]
+    ] + ([f"The categories of {data.classified_articles[0]:,} facility article(s) in Fig. 3A and 3B were proposed by "
+          f"`emcensus pubs classify`, not given by the ledger; {data.classified_articles[1]:,} of them are marked "
+          "for review."] if data.classified_articles[0] else [])
 
 
 def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
