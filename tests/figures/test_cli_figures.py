@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 import cv2
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from emcensus.cli.main import main
+from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
 from support import fingerprint
 
@@ -120,6 +122,11 @@ def test_printed_scale_bar_is_read_and_a_wrong_label_is_reported(world):
     assert row["scale_bar_check"].startswith("scale bar reads 2 µm but its 60 px are")
     listed = cli("figures", "match", str(papers / "bar.png"), "--format", "csv").stdout  # the table's columns
     assert "scale_bar_check" in listed.splitlines()[0] and "scale bar reads 2 µm but its 60 px" in listed
+    (stored,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert stored["scale_bar_check"] == row["scale_bar_check"]
+    with TestClient(create_app(papers.parent / "census.sqlite")) as client:  # the review page says it too
+        page = client.get("/review").text
+    assert "scale bar check" in page and "scale bar reads 2 µm but its 60 px" in page
 
 
 def test_match_without_an_index_says_what_to_run(world):

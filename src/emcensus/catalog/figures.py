@@ -42,6 +42,7 @@ class ProposedMatch:
     panel_fov_m: float | None = None
     related: Sequence[int] = ()
     caption: str | None = None
+    scale_bar_check: str | None = None
 
 
 def _bbox(values: Sequence[float]) -> str:
@@ -68,19 +69,20 @@ class FiguresMixin(_Base):
         now = _now()
         rows = [(m.article, m.document, m.page, _bbox(m.panel_bbox), int(m.image_id), float(m.score), int(m.inliers),
                  _bbox(m.crop_box), float(m.scale), m.scale_bar_m, m.panel_fov_m,
-                 json.dumps([int(i) for i in m.related]), m.caption, now) for m in matches]
+                 json.dumps([int(i) for i in m.related]), m.caption, now, m.scale_bar_check) for m in matches]
         with self.db:
             before = self.db.total_changes
             self.db.executemany(
                 """INSERT INTO figure_matches(article, document, page, panel_bbox, image_id, score, inliers, crop_box,
-                     scale, scale_bar_m, panel_fov_m, related_json, caption, found_at)
-                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+                     scale, scale_bar_m, panel_fov_m, related_json, caption, found_at, scale_bar_check)
+                   SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
                    WHERE NOT EXISTS (SELECT 1 FROM figure_matches r WHERE r.article = ?1 AND r.image_id = ?5
                                      AND r.status <> 'proposed')
                    ON CONFLICT(article, image_id, document, page, panel_bbox) DO UPDATE SET
                      score = excluded.score, inliers = excluded.inliers, crop_box = excluded.crop_box,
                      scale = excluded.scale, scale_bar_m = excluded.scale_bar_m, panel_fov_m = excluded.panel_fov_m,
-                     related_json = excluded.related_json, caption = excluded.caption, found_at = excluded.found_at
+                     related_json = excluded.related_json, caption = excluded.caption, found_at = excluded.found_at,
+                     scale_bar_check = excluded.scale_bar_check
                    WHERE status = 'proposed'""",
                 rows)
             return self.db.total_changes - before

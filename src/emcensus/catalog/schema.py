@@ -170,6 +170,7 @@ MIGRATIONS: list[list[str]] = [
             scale REAL NOT NULL,            -- published px per archive px
             scale_bar_m REAL,               -- printed scale bar value (OCR), NULL when none was read
             panel_fov_m REAL,               -- published field of view from the archive pixel size
+            scale_bar_check TEXT,           -- the printed value against bar length × that FOV, when they disagree
             related_json TEXT NOT NULL DEFAULT '[]',  -- other image ids of the same field
             caption TEXT,
             status TEXT NOT NULL DEFAULT 'proposed',  -- proposed | accepted | rejected

@@ -82,7 +82,7 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
             # stored absolute: the dashboard re-reads the panel from wherever `serve` runs
             ProposedMatch(f.article, os.path.abspath(f.document), f.page, f.panel_bbox, f.match.image_id, f.match.score,
                           f.match.inliers, f.match.crop_box_px, f.match.scale, f.scale_bar_m, f.match.panel_fov_m,
-                          f.match.related, f.caption)
+                          f.match.related, f.caption, f.scale_bar_check)
             for f in found if not f.weak)
     rows = [f.to_dict() | ({"weak": f.weak} if weaker else {}) for f in found]
     if fmt == "json":
