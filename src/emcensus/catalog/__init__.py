@@ -23,7 +23,7 @@ from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
 from emcensus.catalog.paths import ENCODED_SQL, db_text, display_path, fs_path, readable
 from emcensus.catalog.quality import QualityMixin
-from emcensus.catalog.query import SORT_FIELDS, ImageFilter, group_columns
+from emcensus.catalog.query import RESULTS, SORT_FIELDS, ImageFilter, group_columns
 from emcensus.catalog.reuse import ReuseMixin
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.catalog.storage import StorageMixin
@@ -118,6 +118,7 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         self.path = Path(path)
         self._settings: dict[int, RootSettings] = {}
         self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
+        self._readonly = readonly
         if not readonly and self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             try:
                 self._migrate()
@@ -420,7 +421,7 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         if groups:
             order = ", ".join(str(i + 1) for i in range(len(groups)))
             sql += f" GROUP BY {order} ORDER BY {order}"
-        rows = self.db.execute(sql, params).fetchall()
+        rows = self._fetch(sql, params)[1]
         names = [name for name, _ in groups]
         result = [dict(zip([*names, label], row, strict=True)) for row in rows]
         if "root" in names:
@@ -477,13 +478,13 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         queries = _audit_queries()
         queries["duplicate-exports"] = (
             "SELECT DISTINCT acquisition_key FROM images WHERE status = 'present' AND readable = 1 AND is_primary = 0", ())
-        counts = {kind: self.db.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+        counts = {kind: self._fetch(f"SELECT count(*) FROM ({sql})", params)[1][0][0]
                   for kind, (sql, params) in queries.items()}
-        files, acquisitions, sidecar_only, other = self.db.execute(
+        files, acquisitions, sidecar_only, other = self._fetch(
             """SELECT coalesce(sum(kind = 'image'), 0), coalesce(sum(is_primary AND kind = 'image'), 0),
                       coalesce(sum(kind = 'sidecar-only'), 0), coalesce(sum(kind NOT IN ('image', 'sidecar-only')), 0)
                FROM images WHERE status = 'present' AND readable = 1"""
-        ).fetchone()
+        )[1][0]
         # Image totals are micrographs, as `count` counts them; the other kinds have their own totals.
         return {"image_files": files, "acquisitions": acquisitions, "sidecar_only_acquisitions": sidecar_only,
                 "non_image_files": other, **counts}
@@ -510,9 +511,16 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         return [*names, "reason"] if kind == "fov-disagreement" else names
 
     def _dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        names, rows = self._fetch(sql, params)
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """(column names, rows) of a read; on a read-only catalog from `query.RESULTS` while the file is
+        unchanged (a writer's reads may see its own uncommitted rows: never cached)."""
+        if self._readonly and not self.db.in_transaction:
+            return RESULTS.fetch(self.db, self.path, sql, params)
         cursor = self.db.execute(sql, params)
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        return [d[0] for d in cursor.description], cursor.fetchall()
 
 
 def _audit_query(kind: str) -> tuple[str, tuple[Any, ...]]:

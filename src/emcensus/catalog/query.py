@@ -10,12 +10,17 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 from emcensus.analysis.fov import DECADE_LABELS, format_length
 from emcensus.analysis.publications import YEAR_RANGE
+from emcensus.catalog.connection import _file_stamp as file_stamp
 from emcensus.catalog.paths import db_text, display_path
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
@@ -416,3 +421,39 @@ def group_columns(by: Any) -> list[tuple[str, str]]:
     if unknown:
         raise QueryError(f"cannot group by {', '.join(unknown)}; fields: {', '.join(GROUP_FIELDS)}")
     return [(name, GROUP_FIELDS[name]) for name in names]
+
+
+class ResultCache:
+    """Rows of reads on read-only catalogs, kept while the catalog file and its WAL are unchanged.
+
+    The dashboard asks the same counts on every visit, and at a million images one group-by reads a
+    million index entries; any write (a scan, a ledger import, a decision) changes the files' size or
+    mtime, and the next read computes again. Results over `max_rows` rows are never kept."""
+
+    def __init__(self, entries: int = 256, max_rows: int = 5000) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], tuple[str, list[str], list[tuple[Any, ...]]]] = OrderedDict()
+        self._size, self._max_rows = entries, max_rows
+        self._lock = threading.Lock()
+
+    def fetch(self, db: sqlite3.Connection, catalog_path: Path, sql: str, params: Sequence[Any] = ()
+              ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """(column names, rows) of `sql` on `db`, the catalog at `catalog_path`."""
+        stamp = file_stamp(catalog_path)  # taken before the read: a write meanwhile is seen by the next call
+        key = (str(catalog_path), sql, tuple(params))
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None and stamp is not None and hit[0] == stamp:
+                self._entries.move_to_end(key)
+                return hit[1], hit[2]
+        cursor = db.execute(sql, params)
+        names, rows = [d[0] for d in cursor.description], cursor.fetchall()
+        if stamp is not None and len(rows) <= self._max_rows:
+            with self._lock:
+                self._entries[key] = (stamp, names, rows)
+                while len(self._entries) > self._size:
+                    self._entries.popitem(last=False)
+        return names, rows
+
+
+#: The one cache of this process (the dashboard opens a catalog per request).
+RESULTS = ResultCache()
