@@ -245,9 +245,9 @@ def _dedupe(rows: list[dict[str, Any]], staged: dict[int, Staged], excluded: Cou
 def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseudonyms, ratios: dict[str, int],
              options: ReuseOptions, license_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """metadata rows (pseudonymised, split), the sessions' facts, and the number of components."""
-    folders = [(row["root_id"], os.path.dirname(row["rel_path"])) for row in rows]
-    session_keys = sessions([Shot(row["instrument"], f"{root}/{folder}", _acquired(row))
-                             for row, (root, folder) in zip(rows, folders, strict=True)], options.session_gap_minutes)
+    folders = [os.path.dirname(row["path"]) for row in rows]  # a path, not a catalog id: the same in every catalog
+    shots = [Shot(row["instrument"], folder, _acquired(row)) for row, folder in zip(rows, folders, strict=True)]
+    session_keys = sessions(shots, options.session_gap_minutes)
     projects = [(row["group_name"], row["project"]) if row["project"] else None for row in rows]
     component_of = components(len(rows), [projects, session_keys, [row["dup_group"] for row in rows]])
     pixel_ids = [staged[row["id"]].pixel_sha256 for row in rows]
@@ -266,7 +266,7 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
             "project_pseudo": pseudo("project", f"{row['group_name']}/{row['project']}" if row["project"] else None),
             "session_pseudo": pseudo("session", repr(session_keys[index])),
             "operator_pseudo": pseudo("operator", row["operator"]),
-            "folder_pseudo": pseudo("folder", repr(folders[index])),
+            "folder_pseudo": pseudo("folder", folders[index]),
             "instrument": row["instrument"], "vendor": row["vendor"], "technique": row["technique"],
             "detector_family": row["detector_family"], "detector_raw": row["detector"],
             "magnification": row["magnification"], "pixel_size_m": row["pixel_size_m"], "fov_width_m": row["fov_m"],

@@ -1,11 +1,12 @@
 """Train/validation/test splits without leakage, and the acquisition sessions they respect.
 
-Images that share a project, an acquisition session or a near-duplicate group are one
-*component* (identical pixels are exported once, so they need no link): a test image whose twin (a re-save, the next frame of the same session, the
-same sample) is in the training set inflates the test score (duplicates across splits inflate
-test accuracy by 9–14 % on CIFAR: ciFAIR, 2020). Components are put in an order given by a salted
-hash (reproducible with the same secret and seed, not guessable without it) and each goes whole to
-the split least filled relative to its share (by image count) among those with room for it.
+Images that share a project, an acquisition session or a near-duplicate group are one *component*
+(identical pixels are exported once, so they need no link): a test image whose twin (a re-save, the
+next frame of the same session, the same sample) is in the training set inflates the test score
+(duplicates across splits inflate test accuracy by 9–14 % on CIFAR: ciFAIR, 2020). Components are
+put in an order given by a salted hash (reproducible with the same secret and seed, not guessable
+without it) and each goes whole to the split least filled relative to its share (by image count)
+among those with room for it.
 
 A *session* is a run of images of one instrument in one folder whose acquisition times are less
 than `gap_minutes` apart; a folder's images without an acquisition time are one session.
