@@ -33,11 +33,11 @@ _PUBLISHED_KEYS = """SELECT j.acquisition_key FROM article_images l JOIN images 
 
 _SUMMARY_FIELDS = ("year", "technique", "instrument", "project")
 
+#: What the export reads of each image (its pixels' size comes from the pixels themselves).
 _IMAGE_COLUMNS = (
-    "id", "path", "root_id", "rel_path", "acquisition_key", "instrument", "vendor", "technique", "detector",
-    "detector_family", "magnification", "pixel_size_m", "fov_m", "scalebar_decade", "accelerating_voltage_v",
-    "working_distance_m", "acquired_at", "acquired_at_source", "group_name", "project", "width_px", "height_px",
-    "size_bytes",
+    "id", "path", "instrument", "vendor", "technique", "detector", "detector_family", "magnification",
+    "pixel_size_m", "fov_m", "scalebar_decade", "accelerating_voltage_v", "working_distance_m", "acquired_at",
+    "group_name", "project",
 )
 
 
