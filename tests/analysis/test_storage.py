@@ -130,6 +130,11 @@ def test_a_missing_price_or_time_is_absent_not_zero() -> None:
     assert [line.value for line in keep] == [None, None, None]
 
 
+def test_no_lost_images_give_no_total() -> None:
+    [total] = acquisition_costs({}, CostModel(instrument_hour=1.0, minutes_per_image=1.0))
+    assert total.value is None and total.assumptions == "no lost images catalogued"
+
+
 def test_keeping_costs_per_tb_year() -> None:
     keep = keeping_costs(2 * TB, TB // 2, CostModel(tb_year=30.0, currency="USD"))
     assert [line.value for line in keep] == pytest.approx([60.0, 15.0, 180.0])

@@ -38,7 +38,7 @@ def test_report_writes_html_figures_and_data(census, tmp_path: Path) -> None:
     costs = {(r["item"], r["instrument"]): r for r in json.loads((out / "data" / "storage_costs.json").read_text())}
     # 3 of SU8230's 5 acquisitions are lost: 3 × 6 min at 100/h; keeping them has no price given
     assert costs["cost of acquiring lost images (by images)", "TOTAL"]["value"] == 30.0
-    assert costs["cost of keeping lost data for one year", None]["value"] is None
+    assert costs["cost of keeping lost data for one year", "TOTAL"]["value"] is None
     assert "Cost of the lost data" in (out / "index.html").read_text(encoding="utf-8")
 
 

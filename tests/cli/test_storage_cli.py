@@ -61,7 +61,7 @@ def test_storage_costs_from_the_facility_file(published, tmp_path: Path) -> None
     # 5 acquisitions on SU8230, 2 published (img001, img003): 3 lost × 5 min × 120 EUR/h
     assert line["cost of acquiring lost images (by images)", "SU8230"]["value"] == pytest.approx(3 * 5 / 60 * 120)
     assert "3 lost image(s)" in line["instrument time for lost images (by images)", "SU8230"]["assumptions"]
-    keep = line["cost of keeping lost data for one year", None]
+    keep = line["cost of keeping lost data for one year", "TOTAL"]
     assert keep["value"] > 0 and "EUR/TB-year" in keep["assumptions"]
     # nosidecar is dated by its file's mtime only: no session time, said (a lower bound)
     sessions = line["instrument time for lost images (by sessions)", "SU8230"]

@@ -304,7 +304,7 @@ def acquisition_costs(lost_by_instrument: Mapping[str | None, int], model: CostM
         lines.append(CostLine(f"cost of acquiring lost images ({method})", "TOTAL",
                               None if missing or not costs else sum(c for c in costs if c is not None), model.currency,
                               f"no total: no price or time for {', '.join(missing)}" if missing
-                              else f"sum over {len(costs)} instrument(s)"))
+                              else f"sum over {len(costs)} instrument(s)" if costs else "no lost images catalogued"))
     return lines
 
 
@@ -316,10 +316,10 @@ def keeping_costs(lost_bytes: int | None, published_bytes: int | None, model: Co
     for what, size in (("lost", lost_bytes), ("published", published_bytes)):
         size_text = "unknown size" if size is None else f"{size / TB:,.4f} TB"
         value = None if size is None or model.tb_year is None else size / TB * model.tb_year
-        lines.append(CostLine(f"cost of keeping {what} data for one year", None, value, model.currency,
+        lines.append(CostLine(f"cost of keeping {what} data for one year", "TOTAL", value, model.currency,
                               f"{size_text} × {price} (1 TB = 10¹² bytes)"))
     yearly = lines[0].value
-    lines.append(CostLine(f"cost of keeping lost data {years} more years", None,
+    lines.append(CostLine(f"cost of keeping lost data {years} more years", "TOTAL",
                           None if yearly is None else yearly * years, model.currency,
                           f"{years} × the yearly cost at today's size and price (no growth, no price change)"))
     return lines
