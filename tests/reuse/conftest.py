@@ -18,10 +18,9 @@ from emcensus.analysis.publications import Article
 from emcensus.catalog import Catalog
 from emcensus.demo import generate_archive
 from emcensus.scan import RootSpec, scan
-from reuse.support_reuse import SECRET, Census
+from reuse.support_reuse import ARTICLE, SECRET, Census
 from support import fingerprint
 
-ARTICLE = "10.1000/reuse-test"
 
 
 class NetworkBlocked(OSError):

@@ -21,6 +21,7 @@ from emcensus.cli.main import main
 from emcensus.demo.manifest import Manifest
 
 SECRET = "s3cret-facility-key-0123456789abcdef"
+ARTICLE = "10.1000/reuse-test"
 
 
 @dataclass

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from emcensus.catalog import Catalog
-from reuse.support_reuse import Census
+from reuse.support_reuse import ARTICLE, Census
 
 
 def test_group_report_counts_and_best_images(census: Census, tmp_path: Path):
@@ -32,6 +32,17 @@ def test_group_report_counts_and_best_images(census: Census, tmp_path: Path):
     assert percentiles == sorted(percentiles, reverse=True)
     assert 'id="unmeasured"' in html  # most of the group's images have no quality metrics yet
     assert "http://" not in html and "https://" not in html  # self-contained
+
+
+def test_group_report_lists_the_articles_of_the_group(census: Census, tmp_path: Path):
+    with Catalog(census.catalog, readonly=True) as catalog:
+        published = [catalog.images(path=path)[0] for path in census.published_paths]
+    group = published[0]["group_name"]
+    out = tmp_path / "published.html"
+    census.invoke("reuse", "report", str(out), "--group", group)
+    table = re.search(r'<table id="articles">(.*?)</table>', out.read_text(), re.S).group(1)
+    shown = sum(row["group_name"] == group for row in published)
+    assert re.search(rf"<td>{re.escape(ARTICLE)}</td><td>2020</td><td>A test article</td><td></td><td>{shown}</td>", table)
 
 
 def test_group_report_refuses_unknown_groups_and_archive_paths(census: Census, tmp_path: Path):

@@ -87,6 +87,15 @@ class ReuseMixin(_Base):
                       WHERE {where} AND is_primary = 1)
                 GROUP BY {keys} ORDER BY {keys}""", params)
 
+    def group_articles(self, group: str) -> list[dict[str, Any]]:
+        """Articles showing images of `group`, with how many of its acquisitions each shows, newest first."""
+        where, params = ImageFilter(group=group).where(self.db)
+        return self._dicts(
+            f"""SELECT a.id, a.year, a.title, a.journal, count(DISTINCT i.acquisition_key) AS images
+                FROM article_images l JOIN articles a ON a.id = l.article_id
+                JOIN (SELECT id, acquisition_key FROM images WHERE {where}) i ON i.id = l.image_id
+                GROUP BY a.id ORDER BY a.year DESC, a.id""", params)
+
     def best_unpublished(self, group: str, limit: int) -> list[dict[str, Any]]:
         """The sharpest unpublished, non-blank, measured acquisitions of `group` (sharpness percentile
         within instrument × magnification decade first), as file-system paths."""

@@ -38,6 +38,7 @@ class GroupReport:
     group: str
     by_year: list[dict[str, Any]]
     by_project: list[dict[str, Any]]
+    articles: list[dict[str, Any]]
     best: list[dict[str, Any]]
     unmeasured: int
     created: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
@@ -63,7 +64,8 @@ def build_group_report(catalog: Catalog, group: str, best: int = BEST_IMAGES) ->
         image["thumbnail"], image["thumbnail_error"] = thumbnail_data(image["path"])
         image["path"] = display_path(image["path"])
     return GroupReport(group, catalog.group_summary(group, ("year", "technique")),
-                       catalog.group_summary(group, ("project",)), images, catalog.unmeasured_count(group))
+                       catalog.group_summary(group, ("project",)), catalog.group_articles(group), images,
+                       catalog.unmeasured_count(group))
 
 
 def thumbnail_data(path: str) -> tuple[str | None, str | None]:
