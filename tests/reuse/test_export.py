@@ -189,6 +189,11 @@ def test_parquet_format_round_trips_image_bytes(census: Census, tmp_path: Path):
         pixels = tifffile.imread(io.BytesIO(row["image"]["bytes"]))
         assert tiff_tags(row["image"]["bytes"]) <= TAG_WHITELIST
         assert np.array_equal(pixels, decode(expected[row["image_id"]]))
+    from datasets import load_dataset
+
+    loaded = load_dataset("parquet", data_files=str(out / "metadata.parquet"), cache_dir=str(tmp_path / "hf"))["train"]
+    first = loaded[0]  # the `image` column is an Image feature: decoded by datasets itself
+    assert np.array_equal(np.asarray(first["image"]), decode(expected[first["image_id"]]))
 
 
 def test_embargo_and_published_filtering(census: Census, tmp_path: Path):
