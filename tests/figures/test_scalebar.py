@@ -184,3 +184,15 @@ def test_ocr_failure_is_a_note_not_an_error(tmp_path, monkeypatch: pytest.Monkey
     pixels, _ = _panel(300, False, "bottom-left", "above", False, 80, label="2.5 µm")
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m is None and "boom" in (found.note or "")
+
+
+@needs_tesseract
+@pytest.mark.parametrize(("width", "side", "white", "thickness"), [
+    (160, "above", False, 1), (450, "right", True, 2), (400, "left", False, 2)])
+def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white: bool, thickness: int) -> None:
+    """A thin line with a tick at each end (a ruler), 250 nm: not a 1-2-5 value, so only the label gives it."""
+    pixels, bar, _ = draw_scale_bar(_micrograph(width, width * 3 // 4, "STEM" if white else "TEM", 2), "250 nm",
+                                    width // 4, white=white, label_side=side, thickness=thickness, ticks=True)
+    found = read_scale_bar(jpeg(pixels, 70))
+    assert found is not None and found.value_m == pytest.approx(250e-9), found
+    assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)

@@ -382,6 +382,10 @@ def _group_lines(glyphs: list[Box]) -> list[list[int]]:
     return list(lines.values())
 
 
+def _intersects(a: Box, b: Box) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
 def _contains(outer: Box, inner: Box) -> bool:
     return outer[0] <= inner[0] and outer[1] <= inner[1] and inner[2] <= outer[2] and inner[3] <= outer[3]
 
@@ -454,7 +458,9 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
     shows, lost something, and digits that change at another size are unsure: neither is a value
     (a wrong value is worse than none)."""
     image, scale = _ocr_image(label)
-    text = ocr_line(image, whitelist=OCR_WHITELIST)
+    # a speck before the first digit reads as "," or ".": dropped here; a decimal point printed
+    # there is still required in the value below (`_has_decimal_point`)
+    text = ocr_line(image, whitelist=OCR_WHITELIST).lstrip(".,")
     parsed = parse_label(text)
     prefix = _prefix(label, scale)
     if prefix == "?" and (parsed is None or parsed[1].endswith(" pm")):
@@ -504,7 +510,10 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
     unread: ScaleBar | None = None
     ocr_calls = 0
+    labels_read: list[Box] = []
     for bar in candidates[:MAX_CANDIDATES]:
+        if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
+            continue
         tried: set[Box] = set()
         for threshold in INK_THRESHOLDS:
             for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
@@ -521,6 +530,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     return _scaled(found, shrink)
                 if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
                     unread = unread or found
+                    labels_read.append(label.box)
     return _scaled(unread, shrink) if unread else None
 
 
