@@ -194,6 +194,9 @@ def test_parquet_format_round_trips_image_bytes(census: Census, tmp_path: Path):
     loaded = load_dataset("parquet", data_files=str(out / "metadata.parquet"), cache_dir=str(tmp_path / "hf"))["train"]
     first = loaded[0]  # the `image` column is an Image feature: decoded by datasets itself
     assert np.array_equal(np.asarray(first["image"]), decode(expected[first["image_id"]]))
+    names = real_names(census.root)
+    for where, data in exported_texts(out):  # the TIFF bytes inside the Parquet file included
+        assert not any(name.encode() in data for name in names), where
 
 
 def test_embargo_and_published_filtering(census: Census, tmp_path: Path):
