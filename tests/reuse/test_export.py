@@ -94,6 +94,8 @@ def test_no_component_project_session_or_duplicate_in_two_splits(exported: Path)
 def test_no_real_name_or_secret_in_any_exported_byte(census: Census, exported: Path):
     names = real_names(census.root)
     assert {"Catalysis", "Polymers"} & names and any(name.islower() for name in names)  # groups and users found
+    catalog_bytes = census.catalog.read_bytes()  # the same search finds them where they are
+    assert sum(name.encode() in catalog_bytes for name in names) > len(names) / 2
     texts = exported_texts(exported)
     assert any(name.endswith(".tar") or name.endswith(".parquet") for name, _ in texts)
     for where, data in texts:
