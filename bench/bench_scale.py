@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -35,15 +37,35 @@ PARTS = ("counts", "report", "dashboard", "export")
 TARGET_RSS_MB = 300
 
 
-def _verdict(value: float, target: float) -> str:
-    return "ok" if value <= target else "OVER"
+@dataclass
+class Took:
+    """Wall-clock and CPU seconds of one measure (on a shared machine the CPU time is the steadier)."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def ms(self) -> str:
+        return f"{self.wall * 1000:8.1f} ms (cpu {self.cpu * 1000:6.1f})"
+
+    def verdict(self, target_s: float) -> str:
+        """The target is judged on wall time; OVER (cpu ok) when only the machine's load made it late."""
+        if self.wall <= target_s:
+            return "ok"
+        return "OVER (cpu ok)" if self.cpu <= target_s else "OVER"
 
 
-def _first_query_ms(catalog_path: Path, by: str, /, **filters: object) -> float:
-    with Catalog(catalog_path, readonly=True) as catalog:
-        started = time.perf_counter()
+@contextmanager
+def timed():
+    took = Took()
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield took
+    took.wall, took.cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _first_query(catalog_path: Path, by: str, /, **filters: object) -> Took:
+    with Catalog(catalog_path, readonly=True) as catalog, timed() as took:
         catalog.count(by, **filters)
-        return (time.perf_counter() - started) * 1000
+    return took
 
 
 def part_counts(path: Path) -> None:
@@ -60,31 +82,30 @@ def part_counts(path: Path) -> None:
         "root": {"root": root}, "path": {"path": "*/vol03/*"}, "include_missing": {"include_missing": True},
         "kind": {"kind": "all"}, "P1 & P2 & P3": {"year": 2019, "instrument": "SU8230", "detector": "SE"},
     }
-    worst = 0.0
-    print("count filters (first query on a fresh connection, acquisitions / files):")
+    worst = Took()
+    print("count filters (first query on a fresh connection), acquisitions | files:")
     for name, kwargs in filters.items():
-        acquisitions = _first_query_ms(path, "", **kwargs)
-        files = _first_query_ms(path, "", files=True, **kwargs)
-        worst = max(worst, acquisitions, files)
-        print(f"  {name:<22} {acquisitions:8.1f} ms {files:8.1f} ms")
-    print(f"slowest count filter        : {worst:8.1f} ms (target <= 200 ms) {_verdict(worst, 200)}")
+        acquisitions, files = _first_query(path, "", **kwargs), _first_query(path, "", files=True, **kwargs)
+        worst = max(worst, acquisitions, files, key=lambda took: took.wall)
+        print(f"  {name:<22} {acquisitions.ms()} | {files.ms()}")
+    print(f"slowest count filter        : {worst.ms()} (target <= 200 ms) {worst.verdict(0.2)}")
 
     fields = [name for name in GROUP_FIELDS if name != "detector_family"]  # the same column as `detector`
-    timings = {f"{a},{b}": _first_query_ms(path, f"{a},{b}") for a, b in itertools.combinations(fields, 2)}
-    slow = sorted(timings.items(), key=lambda item: -item[1])
-    print(f"2-field group-bys ({len(timings)}): median {statistics.median(timings.values()):.1f} ms; slowest:")
-    for by, ms in slow[:8]:
-        print(f"  --by {by:<36} {ms:8.1f} ms")
-    print(f"slowest 2-field group-by    : {slow[0][1]:8.1f} ms (target <= 200 ms) {_verdict(slow[0][1], 200)}")
+    timings = {f"{a},{b}": _first_query(path, f"{a},{b}") for a, b in itertools.combinations(fields, 2)}
+    slow = sorted(timings.items(), key=lambda item: -item[1].wall)
+    print(f"2-field group-bys ({len(timings)}): median {statistics.median(t.wall for t in timings.values()) * 1000:.1f} ms"
+          f" (cpu {statistics.median(t.cpu for t in timings.values()) * 1000:.1f}); slowest:")
+    for by, took in slow[:8]:
+        print(f"  --by {by:<36} {took.ms()}")
+    print(f"slowest 2-field group-by    : {slow[0][1].ms()} (target <= 200 ms) {slow[0][1].verdict(0.2)}")
 
-    started = time.perf_counter()
-    with Catalog(path, readonly=True, verify=True):
-        pass
-    print(f"opening with quick_check    : {(time.perf_counter() - started) * 1000:8.1f} ms (every command does it once)")
-    started = time.perf_counter()
-    subprocess.run([str(Path(sys.executable).with_name("emcensus")), "--catalog", str(path), "count", "--by",
-                    "year,technique"], check=True, stdout=subprocess.DEVNULL)
-    print(f"`emcensus count --by year,technique`, whole command: {(time.perf_counter() - started) * 1000:.0f} ms")
+    with timed() as took:
+        Catalog(path, readonly=True, verify=True).close()
+    print(f"opening with quick_check    : {took.ms()} (every command does it once)")
+    with timed() as took:
+        subprocess.run([str(Path(sys.executable).with_name("emcensus")), "--catalog", str(path), "count", "--by",
+                        "year,technique"], check=True, stdout=subprocess.DEVNULL)
+    print(f"`emcensus count --by year,technique`, whole command: {took.wall * 1000:.0f} ms")
 
 
 def part_report(path: Path) -> None:
@@ -92,17 +113,17 @@ def part_report(path: Path) -> None:
     from emcensus.report.html import write_report
 
     with Catalog(path, readonly=True) as catalog, tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        catalog_table1(catalog, until=2023)
-        t_table = time.perf_counter() - started
-        data = build_report_data(catalog, until=2023)
-        t_data = time.perf_counter() - started - t_table
-        write_report(Path(out), data)
-        total = time.perf_counter() - started
-    print(f"Table 1                     : {t_table * 1000:8.0f} ms")
-    print(f"report data (breakdowns)    : {t_data * 1000:8.0f} ms")
-    print(f"figures + HTML + CSV/JSON   : {(total - t_table - t_data) * 1000:8.0f} ms")
-    print(f"Table 1 + figures + report  : {total:8.2f} s  (target <= 30 s) {_verdict(total, 30)}")
+        with timed() as table:
+            catalog_table1(catalog, until=2023)
+        with timed() as data:
+            report_data = build_report_data(catalog, until=2023)
+        with timed() as pages:
+            write_report(Path(out), report_data)
+    total = Took(sum(t.wall for t in (table, data, pages)), sum(t.cpu for t in (table, data, pages)))
+    print(f"Table 1                     : {table.ms()}")
+    print(f"report data (breakdowns)    : {data.ms()}")
+    print(f"figures + HTML + CSV/JSON   : {pages.ms()}")
+    print(f"Table 1 + figures + report  : {total.ms()} (target <= 30 s) {total.verdict(30)}")
 
 
 def part_dashboard(path: Path) -> None:
@@ -121,23 +142,29 @@ def part_dashboard(path: Path) -> None:
         "/api/count?by=group,project", "/api/count?by=month", "/audit/date-disagreement",
     ]
     client = TestClient(create_app(path))
-    worst = 0.0
+    worst, worst_first = Took(), Took()
+    print(f"  {'page or API call':<62} {'first call (nothing kept yet)':<30} then (median of 5)")
     for url in urls:
-        ms = timed_get(client, url)
-        worst = max(worst, ms)
-        print(f"  {url:<62} {ms:8.1f} ms")
-    print(f"slowest page or API call    : {worst:8.1f} ms (target <= 300 ms) {_verdict(worst, 300)}")
+        with timed() as first:
+            client.get(url)
+        with timed() as took:
+            took.wall = timed_get(client, url) / 1000
+        took.cpu /= 6  # the median's wall time against the mean CPU time of its six calls
+        worst = max(worst, took, key=lambda t: t.wall)
+        worst_first = max(worst_first, first, key=lambda t: t.wall)
+        print(f"  {url:<62} {first.ms()} {took.ms()}")
+    print(f"slowest first call          : {worst_first.ms()} (after a write, once per page)")
+    print(f"slowest page or API call    : {worst.ms()} (target <= 300 ms) {worst.verdict(0.3)}")
 
 
 def part_export(path: Path) -> None:
     from emcensus.export import export_catalog
 
     with Catalog(path, readonly=True) as catalog, tempfile.TemporaryDirectory() as out:
-        started = time.perf_counter()
-        rows = export_catalog(catalog, Path(out) / "census.parquet")
-        elapsed = time.perf_counter() - started
+        with timed() as took:
+            rows = export_catalog(catalog, Path(out) / "census.parquet")
         size = (Path(out) / "census.parquet").stat().st_size
-    print(f"Parquet export              : {elapsed:8.2f} s  (target <= 20 s) {_verdict(elapsed, 20)}"
+    print(f"Parquet export              : {took.ms()} (target <= 20 s) {took.verdict(20)}"
           f" — {rows:,} rows, {size / 1e6:.0f} MB")
 
 
@@ -172,7 +199,7 @@ def main() -> None:
         peaks[name] = run_part(name, path)
     print("--- peak RSS")
     for name, mb in peaks.items():
-        print(f"  {name:<26}: {mb:8.0f} MB (target <= {TARGET_RSS_MB} MB) {_verdict(mb, TARGET_RSS_MB)}")
+        print(f"  {name:<26}: {mb:8.0f} MB (target <= {TARGET_RSS_MB} MB) {'ok' if mb <= TARGET_RSS_MB else 'OVER'}")
 
 
 if __name__ == "__main__":
