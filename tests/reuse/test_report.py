@@ -53,3 +53,15 @@ def test_group_report_refuses_unknown_groups_and_archive_paths(census: Census, t
     assert "never writes into an archive" in result.output and not inside.exists()
     result = census.invoke("reuse", "report", str(tmp_path / "x.pdf"), "--group", "Catalysis", ok=False)
     assert "unknown file type" in result.output
+
+
+def test_the_reuse_commands_load_when_the_cli_runs_as_a_module():
+    """`python -m emcensus.cli.main` (how `serve` starts its server) imports the command modules
+    while `main` is `__main__`: none of them may import `emcensus.cli.main` back."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "emcensus.cli.main", "reuse", "export", "--help"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "--license" in done.stdout and "--blank" in done.stdout  # the shared filters too

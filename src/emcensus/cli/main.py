@@ -14,6 +14,7 @@ import click
 from emcensus import __version__
 from emcensus.catalog import AUDIT_KINDS, Catalog
 from emcensus.catalog.query import GROUP_FIELDS, group_columns
+from emcensus.cli.filters import filter_options, filter_values
 from emcensus.cli.output import emit, format_option, json_text
 from emcensus.cli.roots import root_options, root_specs
 from emcensus.errors import ConfigError, EmcensusError
@@ -111,44 +112,6 @@ def _dask_client(address: str | None, timeout: float) -> Any:
 
 
 # ---------------------------------------------------------------------------------------- count
-def filter_options(command: Any) -> Any:
-    """The filters shared by `count` and `export` (and every future query command)."""
-    options = [
-        click.option("--year", help="Year or range: 2019, 2015-2019."),
-        click.option("--since", type=int, help="First year (inclusive)."),
-        click.option("--until", type=int, help="Last year (inclusive); the paper stops at 2023."),
-        click.option("--instrument", help="Instrument name(s), comma-separated."),
-        click.option("--technique", help="SEM, TEM, STEM (comma-separated)."),
-        click.option("--detector", help="Detector family: SE, LA-BSE, HA-BSE, PDBSE, BSE, TE, BF-STEM, DF-STEM, ..."),
-        click.option("--vendor", help="Vendor(s), comma-separated."),
-        click.option("--magnification", "--mag", "magnification", help="Magnification or range: 50000, 1000-50000."),
-        click.option("--fov", help="FOV width in metres, or a range with units: 1um-10um, 500nm-2um."),
-        click.option("--scalebar-decade", help="Scale-bar decade(s): '10-100nm', '100nm-1um' (see README)."),
-        click.option("--group", help="Group(s) from the facility layout, comma-separated."),
-        click.option("--project", help="Project(s) from the facility layout, comma-separated."),
-        click.option("--root", help="Only files under this scan root."),
-        click.option("--path", "path_glob", help="Glob on the full path, e.g. '*/GroupA/*'."),
-        click.option("--include-missing", is_flag=True, help="Also count files gone from disk."),
-        click.option("--kind", help="What files hold: image (default), spectrum, diffraction, spectrum-image, stack, "
-                                    "sidecar-only (comma-separated), or all."),
-        click.option("--blank", help="yes | no: measured as an empty frame or not (emcensus quality)."),
-        click.option("--sharpness-pct", help="Sharpness percentile among comparable images: 50-100 (emcensus quality)."),
-        click.option("--quality-flag", help="Quality flag(s): ok, blank, clipped, charging, drift, blurred, noisy."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _filters(kwargs: dict[str, Any]) -> dict[str, Any]:
-    names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "fov",
-             "scalebar_decade", "group", "project", "root", "include_missing", "kind", "blank", "sharpness_pct",
-             "quality_flag")
-    filters = {name: kwargs.pop(name) for name in names}
-    filters["path"] = kwargs.pop("path_glob")
-    return {k: v for k, v in filters.items() if v not in (None, False)}
-
-
 @main.command()
 @filter_options
 @click.option("--by", default="", help=f"Group by field(s), comma-separated: {', '.join(GROUP_FIELDS)}.")
@@ -160,7 +123,7 @@ def count(ctx: click.Context, by: str, files: bool, fmt: str, **kwargs: Any) -> 
 
     By default counts acquisitions: a frame exported as tif + jpg + bmp is one image.
     """
-    filters = _filters(kwargs)
+    filters = filter_values(kwargs)
     with _open(ctx) as catalog:
         rows = catalog.count(by, files=files, **filters)
     unit = "image files" if files else "images (acquisitions)"
@@ -258,7 +221,7 @@ from emcensus.cli.watch import watch
 
 main.add_command(watch)
 
-from emcensus.cli.reuse import reuse  # after filter_options, which it uses
+from emcensus.cli.reuse import reuse
 
 main.add_command(reuse)
 

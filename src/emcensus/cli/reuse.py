@@ -9,7 +9,7 @@ import click
 
 from emcensus.catalog import Catalog
 from emcensus.catalog.query import ImageFilter
-from emcensus.cli.main import _filters, filter_options
+from emcensus.cli.filters import filter_options, filter_values
 from emcensus.reuse.export import DEFAULT_EMBARGO_YEARS, ReuseOptions, export_reuse
 from emcensus.reuse.pseudonyms import SECRET_ENV, facility_secret_file, load_secret, secret_outside
 from emcensus.reuse.splits import DEFAULT_SESSION_GAP_MINUTES, DEFAULT_SPLITS
@@ -58,7 +58,7 @@ def export_command(ctx: click.Context, out: Path, license_id: str, embargo_years
     options = ReuseOptions(license=license_id, embargo_years=embargo_years, splits=splits, seed=seed,
                            include_published=include_published, fmt=fmt, session_gap_minutes=session_gap,
                            name=dataset_name)
-    image_filter = ImageFilter.from_kwargs(**_filters(kwargs))
+    image_filter = ImageFilter.from_kwargs(**filter_values(kwargs))
     with _catalog(ctx) as catalog:
         summary = export_reuse(catalog, out, options, secret, image_filter=image_filter, workers=workers)
     click.echo(summary.paragraph())
