@@ -58,7 +58,8 @@ def file_sha256(path: Path) -> str:
 
 def _description(facts: ExportFacts) -> str:
     total = sum(facts.splits.values())
-    return (f"{total:,} unpublished electron-microscopy images of one facility, exported by emcensus "
+    which = "unpublished and published" if facts.include_published else "unpublished"
+    return (f"{total:,} {which} electron-microscopy images of one facility, exported by emcensus "
             f"{__version__} from its census: pixels re-written without vendor tags, people, groups, projects and "
             "folders replaced by keyed pseudonyms, splits without shared projects, sessions or duplicates.")
 
@@ -104,8 +105,8 @@ def write_croissant(out: Path, facts: ExportFacts) -> Path:
             "Operator, group, project and folder names are replaced by HMAC-SHA256 pseudonyms under a facility "
             "secret that is not part of the export; vendor tags (which name operators) are not copied; "
             "acquisition times are given to the month."),
-        data_biases=("Images of one facility and its instruments; unpublished images over-represent routine, "
-                     "test and failed acquisitions."),
+        data_biases=("Images of one facility and its instruments; unpublished images over-represent trial shots, "
+                     "repeats and failed acquisitions."),
         data_limitations="Quality flags are percentiles within instrument and magnification decade, not absolute.",
         data_use_cases="Training and evaluating image models for electron microscopy; reuse by the groups that took them.",
     )
