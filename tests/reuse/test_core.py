@@ -222,3 +222,27 @@ def test_a_file_damaged_or_replaced_by_a_fifo_since_the_scan_is_left_out_and_cou
                            file_timeout=5)
     assert summary.excluded["unreadable when exported"] == 2
     assert sum(summary.splits.values()) == 2  # img001 and img004 (nosidecar.tif is under embargo: dated by its mtime)
+
+
+def test_names_that_are_not_utf8_are_read_and_never_exported(tmp_path: Path):
+    """A Latin-1 folder and file name (`Müller`, `Größe`): read through the catalog's file-system
+    path, pseudonymised from its bytes, absent from the export."""
+    import os
+
+    from emcensus.reuse.export import ReuseOptions, export_reuse
+    from support import write_tiff
+
+    root = tmp_path / "archive"
+    folder = os.path.join(os.fsencode(root), "M\xfcller".encode("latin-1"), b"p1")
+    os.makedirs(folder)
+    for index, stem in enumerate((b"Gr\xf6\xdfe", b"plain")):
+        write_tiff(Path(os.fsdecode(os.path.join(folder, stem + b".tif"))), seed=index)
+        os.utime(os.path.join(folder, stem + b".tif"), (1.4e9, 1.4e9))  # 2014: no embargo
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(root), "SU8230", None, None, None, "{group}/{project}/**")], workers=0)
+        summary = export_reuse(catalog, tmp_path / "out", ReuseOptions(license="CC0-1.0"), b"k" * 16, workers=0)
+    assert sum(summary.splits.values()) == 2
+    for path in (tmp_path / "out").rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"M\xfcller" not in data and "Müller".encode() not in data and b"Gr\xf6\xdfe" not in data
