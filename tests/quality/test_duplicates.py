@@ -53,6 +53,9 @@ def test_candidates_stay_within_one_instrument_and_a_day_unless_the_day_is_unkno
         _hashed(6, "SU8230", date(2019, 1, 2), phash=0x0F0F0F0F0F0F0F0F),  # far in both hashes: not
     ]
     assert candidate_pairs(images) == [(1, 2), (1, 5), (2, 5), (3, 5)]
+    # around some images only (an incremental run): the same pairs, those holding one of them
+    assert candidate_pairs(images, focus={2}) == [(1, 2), (2, 5)]
+    assert candidate_pairs(images, focus={5, 6}) == [(1, 5), (2, 5), (3, 5)]
 
 
 def test_union_find_joins_chains_and_names_groups_by_the_smallest_id() -> None:

@@ -16,7 +16,7 @@ keeps a data bar its metadata does not describe is compared with the bar.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -98,40 +98,53 @@ class Hashed:
     dhash: int
 
 
+#: Set bits of each byte value.
+_POPCOUNT = np.array([bin(value).count("1") for value in range(256)], np.uint8)
+
+
 def _bits(values: np.ndarray) -> np.ndarray:
     """Set bits of each uint64."""
-    as_bytes = values.view(np.uint8).reshape(len(values), 8)
-    return np.unpackbits(as_bytes, axis=1).sum(axis=1)
+    return _POPCOUNT[values.view(np.uint8)].reshape(len(values), 8).sum(axis=1)
 
 
-def candidate_pairs(images: Sequence[Hashed]) -> list[tuple[int, int]]:
+def candidate_pairs(images: Sequence[Hashed], focus: Collection[int] | None = None) -> list[tuple[int, int]]:
     """(smaller id, larger id) pairs within one instrument and DAY_WINDOW days whose pHash or dHash
-    differ in at most HASH_DISTANCE bits. An image of unknown day (a copy dated only by its file) is
-    compared with every image of its instrument."""
+    differ in at most HASH_DISTANCE bits; with `focus`, only the pairs holding one of those ids (an
+    incremental run: pairs of two unchanged images keep their verdict). An image of unknown day (a
+    copy dated only by its file) is compared with every image of its instrument."""
     by_instrument: dict[str | None, list[Hashed]] = {}
     for image in images:
         by_instrument.setdefault(image.instrument, []).append(image)
     pairs: set[tuple[int, int]] = set()
     for members in by_instrument.values():
-        dated = sorted((m for m in members if m.day is not None), key=lambda m: m.day)
-        undated = [m for m in members if m.day is None]
-        days = np.array([m.day.toordinal() for m in dated], np.int64)
-        for start, image in enumerate(dated):
-            end = int(np.searchsorted(days, days[start] + DAY_WINDOW, side="right"))
-            pairs.update(_near(image, dated[start + 1:end]))
-        for start, image in enumerate(undated):
-            pairs.update(_near(image, [*undated[start + 1:], *dated]))
+        # dated images by day, then the undated; each image is compared with slices of these arrays
+        members = sorted(members, key=lambda m: (m.day is None, m.day or date.min))
+        ids = np.array([m.image_id for m in members], np.int64)
+        phash = np.array([m.phash for m in members], np.uint64)
+        dhash = np.array([m.dhash for m in members], np.uint64)
+        dated = sum(1 for m in members if m.day is not None)
+        days = np.array([m.day.toordinal() for m in members[:dated]], np.int64)
+        starts = np.searchsorted(days, days - DAY_WINDOW, side="left")
+        ends = np.searchsorted(days, days + DAY_WINDOW, side="right")
+        for index in range(len(members)):
+            if focus is not None and members[index].image_id not in focus:
+                continue
+            others = _partners(index, dated, len(members), int(starts[index]) if index < dated else 0,
+                               int(ends[index]) if index < dated else 0, every=focus is not None)
+            close = ((_bits(phash[others] ^ phash[index]) <= HASH_DISTANCE)
+                     | (_bits(dhash[others] ^ dhash[index]) <= HASH_DISTANCE))
+            image_id = int(ids[index])
+            pairs.update((min(other, image_id), max(other, image_id)) for other in ids[others][close].tolist())
     return sorted(pairs)
 
 
-def _near(image: Hashed, others: Sequence[Hashed]) -> Iterable[tuple[int, int]]:
-    if not others:
-        return []
-    phash = np.array([o.phash for o in others], np.uint64) ^ np.uint64(image.phash)
-    dhash = np.array([o.dhash for o in others], np.uint64) ^ np.uint64(image.dhash)
-    close = (_bits(phash) <= HASH_DISTANCE) | (_bits(dhash) <= HASH_DISTANCE)
-    return [(min(image.image_id, o.image_id), max(image.image_id, o.image_id))
-            for o, near in zip(others, close, strict=True) if near]
+def _partners(index: int, dated: int, count: int, start: int, end: int, *, every: bool) -> np.ndarray:
+    """Positions the image at `index` is compared with: a dated image with those within the window
+    [start, end) and the undated, an undated one with all. Without `every` (all images are compared)
+    each pair is taken once: from its earlier member, or from its undated one."""
+    if index < dated:
+        return np.r_[start:index, index + 1:end, dated:count] if every else np.r_[index + 1:end]
+    return np.r_[0:index, index + 1:count] if every else np.r_[0:dated, index + 1:count]
 
 
 def groups(ids: Iterable[int], confirmed: Iterable[tuple[int, int]]) -> dict[int, int]:

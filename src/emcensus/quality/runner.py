@@ -237,24 +237,22 @@ def _run(pool: Pool, fn: Callable[[_Task], Any], tasks: list[_Task]) -> Iterator
 def _regroup(catalog: Any, pool: Pool, changed: set[int], file_timeout: float) -> None:
     """Duplicate groups, percentiles and flags of every measured image, from the stored rows.
 
-    A candidate pair of two unchanged images keeps its verdict (joined when they shared a group whose
-    members are all unchanged); every other candidate is confirmed by SSIM in the pool."""
+    A group none of whose members changed or left stays as it was; candidate pairs are looked for
+    only around the changed images and the members of the other groups, and confirmed by SSIM in the
+    pool (their files are read again: thumbnails are not stored)."""
     rows = catalog.quality_rows()
     measured = [row for row in rows if row["error"] is None and row["phash"]]
-    previous = {row["image_id"]: row["dup_group"] for row in rows}
-    dirty_groups = {group for image_id, group in previous.items() if group is not None and image_id in changed}
-    dirty_groups |= catalog.quality_orphan_groups()
+    previous = {row["image_id"]: row["dup_group"] for row in measured}
+    dirty = {group for image_id, group in previous.items() if group is not None and image_id in changed}
+    dirty |= catalog.quality_orphan_groups()
+    focus = changed | {image_id for image_id, group in previous.items() if group in dirty}
+    kept = {(image_id, group) for image_id, group in previous.items()
+            if group is not None and group not in dirty and image_id != group}
     hashed = [Hashed(row["image_id"], row["instrument"], day_of(row["acquired_at"], row["acquired_at_source"]),
                      int(row["phash"], 16), int(row["dhash"], 16)) for row in measured]
-    pairs = candidate_pairs(hashed)
-    trusted, to_confirm = set(), []
-    for a, b in pairs:
-        if a in changed or b in changed or previous.get(a) in dirty_groups or previous.get(b) in dirty_groups:
-            to_confirm.append((a, b))
-        elif previous.get(a) is not None and previous.get(a) == previous.get(b):
-            trusted.add((a, b))
+    to_confirm = candidate_pairs(hashed, focus)
     paths = {row["image_id"]: (row["path"], row["height_px"]) for row in measured}
-    confirmed = set(trusted)
+    confirmed = set(kept)
     tasks = []
     for start in range(0, len(to_confirm), BATCH):
         chunk = tuple(to_confirm[start:start + BATCH])
@@ -262,7 +260,7 @@ def _regroup(catalog: Any, pool: Pool, changed: set[int], file_timeout: float) -
         tasks.append(_Task(tuple(Job(i, fs_path(paths[i][0]), paths[i][1]) for i in ids), file_timeout, chunk))
     for results in _run(pool, confirm_pairs, tasks):
         confirmed.update((a, b) for a, b, score in results if score is not None and score >= SSIM_MIN)
-    grouped = groups((row["image_id"] for row in measured), confirmed)
+    grouped = groups(previous, confirmed)
     relative = relative_quality(rows)
     for image_id, group in grouped.items():
         relative.setdefault(image_id, {})["dup_group"] = group
