@@ -10,7 +10,6 @@ whitelist of structural tags (16-bit stays 16-bit), and the result is checked ag
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -74,8 +73,10 @@ def staged_path(folder: str, image_id: int) -> str:
 
 def stage_batch(task: StageTask) -> list[Staged]:
     """Stage every image of a batch (runs in a worker): never raises, each failure is one line."""
-    # reading pixels pulls in the visual index's reader (OpenCV, faiss): only in the worker
-    from emcensus.figures.index import read_pixels
+    # the quality reader (TIFF/PNG/JPEG/BMP and the microscope formats through rsciio) pulls in OpenCV
+    # and faiss: imported in the worker only
+    from emcensus.quality.pixels import read_image
+    from emcensus.quality.runner import MAX_PIXELS
 
     results = []
     with Budget(task.file_timeout) as budget:
@@ -86,10 +87,8 @@ def stage_batch(task: StageTask) -> list[Staged]:
             try:
                 with budget.file(index):
                     source = _file_sha256(item.path)
-                    pixels = read_pixels(item.path)
-                    data = clean_tiff(pixels, item.pixel_size_m)
-                with open(staged_path(task.folder, item.image_id), "wb") as out:
-                    out.write(data)
+                    pixels = read_image(item.path, MAX_PIXELS)  # what quality measures, bounded alike
+                    write_clean_tiff(staged_path(task.folder, item.image_id), pixels, item.pixel_size_m)
                 results.append(Staged(item.image_id, source, pixel_sha256(pixels), tuple(pixels.shape), pixels.dtype.name))
             except ReadTimeout:
                 results.append(Staged(item.image_id, error=timeout_reason(task.file_timeout)))
@@ -114,20 +113,21 @@ def pixel_sha256(pixels: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
-def clean_tiff(pixels: np.ndarray, pixel_size_m: float | None) -> bytes:
-    """Uncompressed TIFF bytes of `pixels` with only whitelisted tags; the pixel size, when known, as
-    the resolution in pixels per centimetre. Uncompressed: deflate took 93 ms of a 1280×960 16-bit
-    frame and saved 7 % of its size (noise does not compress), and every TIFF reader opens it."""
+def write_clean_tiff(path: str, pixels: np.ndarray, pixel_size_m: float | None) -> None:
+    """An uncompressed TIFF of `pixels` at `path` with only whitelisted tags; the pixel size, when
+    known, as the resolution in pixels per centimetre. Written straight to the file (no second copy
+    of a large frame in memory). Uncompressed: deflate took 93 ms of a 1280×960 16-bit frame and saved
+    7 % of its size (noise does not compress), and every TIFF reader opens it."""
+    if pixels.dtype.kind not in "uif":
+        raise ValueError(f"{pixels.dtype} pixels (not grey levels) are not exported")
     options: dict = {"photometric": "rgb" if pixels.ndim == 3 and pixels.shape[-1] in (3, 4) else "minisblack",
                      "metadata": None, "software": False}
     if pixel_size_m and pixel_size_m > 0:
         per_cm = 0.01 / pixel_size_m
         options.update(resolution=(per_cm, per_cm), resolutionunit="CENTIMETER")
-    buffer = io.BytesIO()
-    tifffile.imwrite(buffer, pixels, **options)
-    data = buffer.getvalue()
-    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+    tifffile.imwrite(path, pixels, **options)
+    with tifffile.TiffFile(path) as tif:
         extra = {tag.code for page in tif.pages for tag in page.tags} - TAG_WHITELIST
     if extra:  # a tifffile that adds a tag of its own: refuse rather than export it
+        os.unlink(path)
         raise ValueError(f"the rewritten TIFF holds tags outside the whitelist: {sorted(extra)}")
-    return data
