@@ -73,11 +73,12 @@ def thumbnail_data(path: str) -> tuple[str | None, str | None]:
     from PIL import Image
 
     from emcensus.figures.features import to_grey8
-    from emcensus.figures.index import read_pixels
+    from emcensus.quality.pixels import read_image
+    from emcensus.quality.runner import MAX_PIXELS
 
     try:
-        with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
-            grey = to_grey8(read_pixels(path))
+        with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):  # the images quality ranked, read as it read them
+            grey = to_grey8(read_image(path, MAX_PIXELS))
         image = Image.fromarray(grey)
         image.thumbnail((THUMB_PX, THUMB_PX))
         buffer = io.BytesIO()
