@@ -432,11 +432,13 @@ def _prefix(label: _Label, scale: float) -> str | None:
     binary = cv2.morphologyEx((glyph >= 0.3).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
     binary = cv2.copyMakeBorder(binary, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
     contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    # a p's bowl holds an eighth to a sixth of the text height squared; smaller holes are JPEG's or
-    # noise closing a µ (measured 0.07 on a 7 px label)
-    min_area = 0.1 * (text_h * scale) ** 2
-    holes = [c for c, h in zip(contours, hierarchy[0] if hierarchy is not None else []) if h[3] >= 0
-             and cv2.contourArea(c) >= min_area]
+    # a clean p's bowl holds over a tenth of the text height squared; a small p's, blurred by JPEG,
+    # 0.065-0.075, as much as noise closing a small µ (0.074): holes that size decide nothing
+    areas = [cv2.contourArea(c) / (text_h * scale) ** 2 for c in contours]
+    inner = [i for i, h in enumerate(hierarchy[0] if hierarchy is not None else []) if h[3] >= 0]
+    if any(0.0064 <= areas[i] < 0.1 for i in inner):
+        return "?"
+    holes = [contours[i] for i in inner if areas[i] >= 0.1]
     inside = np.zeros_like(binary)
     cv2.drawContours(inside, holes, -1, 1, -1)
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
@@ -464,7 +466,7 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
     parsed = parse_label(text)
     prefix = _prefix(label, scale)
     if prefix == "?" and (parsed is None or parsed[1].endswith(" pm")):
-        return None, text, f"label {text!r}: the p or µ of its unit is on texture: not told apart"
+        return None, text, f"label {text!r}: the p or µ of its unit is not told apart (small, or on texture)"
     if prefix == "p" and parsed is not None and parsed[1].endswith(" µm"):
         return None, text, f"label {text!r}: read µ where the glyph has the bowl of a p"
     if parsed is not None and prefix is not None and parsed[1].split()[1] not in ("µm", "pm"):
@@ -515,6 +517,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
         if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
             continue
         tried: set[Box] = set()
+        doubts: list[tuple[Box, str]] = []  # (line, digits) read as a label of this bar but not trusted
         for threshold in INK_THRESHOLDS:
             for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
                 if label.box in tried or ocr_calls == MAX_OCR_CALLS:
@@ -525,12 +528,17 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     value, text, note = _read(label)
                 except OcrUnavailableError as exc:
                     return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
+                digits = re.sub(r"[^0-9]", "", text)
+                if value is not None and any(_intersects(box, label.box) and other != digits for box, other in doubts):
+                    # the same print read with other digits at another threshold (a glyph over a particle)
+                    value, note = None, f"label read {text!r} here, other digits at another threshold"
                 found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
                 if value is not None:
                     return _scaled(found, shrink)
                 if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
                     unread = unread or found
                     labels_read.append(label.box)
+                    doubts.append((label.box, digits))
     return _scaled(unread, shrink) if unread else None
 
 
