@@ -12,18 +12,24 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    thin and stands out from its surroundings, a horizontal opening keeps what of it is long. A bar
    is a stack of row runs of the same extent (a particle touching it does not join it), aspect
    ≥ 4, collinear pieces merged; its ends are where the contrast falls to half, so the length is
-   end to end, to a pixel. Candidates near the top or bottom edge come first.
+   end to end, to a pixel. Candidates near the top or bottom edge come first; one whose ink goes on
+   past its top or bottom edge is a stroke of a glyph and comes last; one inside a label read
+   before is skipped.
 2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
-   bar's contrast give glyph-sized components of the bar's colour; they form lines, and the lines
-   above, below or beside the bar, nearest first, are cropped alone (texture left out), upscaled
-   and OCRed, at a second, higher threshold where the first read nothing.
+   bar's contrast give glyph-sized components of the bar's colour; they form lines, a line grows by
+   the glyph-sized pieces beside it within its rows (a glyph run into texture is cut to them), and
+   the lines above, below or beside the bar, nearest first, are cropped alone (texture left out),
+   upscaled and OCRed, at a second, higher threshold where the first read nothing; digits that
+   differ between the two thresholds are no value.
 3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0, S → 5 in
    numbers), only whitelisted units. tesseract reads µ as "u", "p" or nothing; since "pm" is a
-   unit too, the glyph decides: a p has a closed bowl, a µ has none. A read with fewer characters
-   than glyphs printed, without a decimal point printed, or whose digits change when the label is
-   read again at another size, is no value: a wrong value is worse than none.
+   unit too, the glyph decides: a p has a closed bowl, a µ has none, and a small hole or texture
+   under the glyph decides nothing. A read with fewer characters than glyphs printed, without a
+   decimal point printed, or whose digits change when the label is read again at another size, is
+   no value: a wrong value is worse than none.
 
-Not done yet: tick rulers (a bar with several ticks and numbers), labels inside the bar.
+A ruler with a tick at each end reads like a bar. Not done yet: rulers with several ticks and
+numbers, labels inside the bar; a label printed over a particle of its own colour is mostly unread.
 """
 
 from __future__ import annotations
