@@ -91,7 +91,10 @@ def part_counts(path: Path) -> None:
     print(f"slowest count filter        : {worst.ms()} (target <= 200 ms) {worst.verdict(0.2)}")
 
     fields = [name for name in GROUP_FIELDS if name != "detector_family"]  # the same column as `detector`
-    timings = {f"{a},{b}": _first_query(path, f"{a},{b}") for a, b in itertools.combinations(fields, 2)}
+    timings = {}
+    for a, b in itertools.combinations(fields, 2):
+        timings[f"{a},{b}"] = took = _first_query(path, f"{a},{b}")
+        print(f"    --by {a},{b}: {took.ms()}", flush=True)
     slow = sorted(timings.items(), key=lambda item: -item[1].wall)
     print(f"2-field group-bys ({len(timings)}): median {statistics.median(t.wall for t in timings.values()) * 1000:.1f} ms"
           f" (cpu {statistics.median(t.cpu for t in timings.values()) * 1000:.1f}); slowest:")

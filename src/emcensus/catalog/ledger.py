@@ -201,19 +201,19 @@ class LedgerMixin(_Base):
         """
         image_filter = ImageFilter.from_kwargs(**filters)
         where, params = image_filter.where(self.db)
-        rows = self.db.execute(
+        rows = self._fetch(  # kept for a read-only catalog while it is unchanged (Table 1 on every visit)
             f"""SELECT l.article_id, i.technique, count(DISTINCT i.acquisition_key) FROM article_images l
                 JOIN (SELECT id, technique, acquisition_key FROM images WHERE {where}) i ON i.id = l.image_id
-                GROUP BY 1, 2""", params).fetchall()
+                GROUP BY 1, 2""", params)[1]
         window = _count_level_window(image_filter, filters)
         if window is not None:
-            rows += self.db.execute(
+            rows += self._fetch(
                 f"""SELECT l.article_id, l.technique, count(DISTINCT l.path) FROM article_images l
                     JOIN articles a ON a.id = l.article_id WHERE l.image_id IS NULL AND {window[0]} GROUP BY 1, 2
                     UNION ALL
                     SELECT c.article_id, c.technique, sum(c.count) FROM article_counts c
                     JOIN articles a ON a.id = c.article_id WHERE {window[0]} GROUP BY 1, 2""",
-                window[1] * 2).fetchall()
+                window[1] * 2)[1]
         totals: dict[tuple[str, str | None], int] = {}
         for article, technique, count in rows:
             totals[(article, technique)] = totals.get((article, technique), 0) + count
