@@ -26,14 +26,18 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
     """
     result: dict[str, dict[str, str]] = {}
     section = result.setdefault("", {})
-    for raw in text.splitlines():
-        line = raw.strip().lstrip("\ufeff")
-        if line.startswith("[") and line.endswith("]") and len(line) > 2:
+    for raw in text.splitlines():  # a census parses one sidecar of ~100 lines per image: each step counts
+        line = raw.strip()
+        if line[:1] == "\ufeff":
+            line = line.lstrip("\ufeff")
+        if line[:1] == "[" and line[-1:] == "]" and len(line) > 2:
             section = result.setdefault(line[1:-1].strip(), {})
             continue
         key, sep, value = line.partition("=")
-        if sep and key.strip():
-            section.setdefault(key.strip(), value.strip())
+        if sep:
+            key = key.strip()
+            if key and key not in section:
+                section[key] = value.strip()
     if not result[""]:
         del result[""]
     return result
