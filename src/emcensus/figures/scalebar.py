@@ -68,6 +68,9 @@ MAX_CANDIDATES = 5
 LINES_PER_BAR = 3
 #: Text height (px) of a second read of the digits; a misread digit rarely survives a change of size.
 SECOND_OPINION_TEXT_PX = 28
+#: Text height (px) of a third read, only where the first two disagree: it sides with one of them or
+#: with neither.
+THIRD_OPINION_TEXT_PX = 56
 #: Label reads (OCR calls of about 0.15 s; a read that parses gets a second one) one panel may take,
 #: over all its bar candidates and text lines.
 MAX_OCR_CALLS = 6
@@ -461,16 +464,45 @@ def _prefix(label: _Label, scale: float) -> str | None:
 def _read(label: _Label) -> tuple[float | None, str, str | None]:
     """(value, text, note) of a label line: value None with a note when it cannot be trusted.
 
-    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph then says which.
-    A read with fewer characters than the line has glyphs, or without the decimal point the line
-    shows, lost something, and digits that change at another size are unsure: neither is a value
-    (a wrong value is worse than none)."""
+    The label is read at `OCR_TEXT_PX` and again at `SECOND_OPINION_TEXT_PX`: digits that change
+    with the size are unsure. Where they change, a third read at `THIRD_OPINION_TEXT_PX` decides
+    when its digits equal one of the two and that read passes every check of `_checked`."""
     image, scale = _ocr_image(label)
-    # a speck before the first digit reads as "," or ".": dropped here; a decimal point printed
-    # there is still required in the value below (`_has_decimal_point`)
-    text = ocr_line(image, whitelist=OCR_WHITELIST).lstrip(".,")
-    parsed = parse_label(text)
     prefix = _prefix(label, scale)
+    text = _ocr_text(image)
+    value, normalised, note = _checked(text, label, prefix)
+    if value is None:
+        return None, text, note
+    second = _ocr_text(_ocr_image(label, SECOND_OPINION_TEXT_PX)[0])
+    if _digits(second) == _digits(text):
+        return value, normalised, None
+    third = _ocr_text(_ocr_image(label, THIRD_OPINION_TEXT_PX)[0])
+    for agreed in (text, second):
+        if _digits(agreed) == _digits(third):
+            value, normalised, _ = _checked(agreed, label, prefix)
+            if value is not None:
+                return value, normalised, None
+    return None, text, f"label read {text!r}, {second!r} and {third!r} at other sizes: digits uncertain"
+
+
+def _ocr_text(image: np.ndarray) -> str:
+    # a speck before the first digit reads as "," or ".": dropped here; a decimal point printed
+    # there is still required in the value (`_has_decimal_point`)
+    return ocr_line(image, whitelist=OCR_WHITELIST).lstrip(".,")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"[^0-9.,]", "", text)
+
+
+def _checked(text: str, label: _Label, prefix: str | None) -> tuple[float | None, str, str | None]:
+    """(value, normalised label, note) of one read of a label line, value None with a note unless
+    it is a number and a unit that the glyphs bear out.
+
+    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph (`prefix`) then
+    says which. A read with fewer characters than the line has glyphs, or without the decimal point
+    the line shows, lost something (a wrong value is worse than none)."""
+    parsed = parse_label(text)
     if prefix == "?" and (parsed is None or parsed[1].endswith(" pm")):
         return None, text, f"label {text!r}: the p or µ of its unit is not told apart (small, or on texture)"
     if prefix == "p" and parsed is not None and parsed[1].endswith(" µm"):
@@ -490,9 +522,6 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
         return None, text, f"label {text!r} misses some of the {printed} characters printed"
     if "." not in parsed[1] and _has_decimal_point(label):
         return None, text, f"label {text!r}: the decimal point printed was not read"
-    second = ocr_line(_ocr_image(label, SECOND_OPINION_TEXT_PX)[0], whitelist=OCR_WHITELIST)
-    if re.sub(r"[^0-9.,]", "", second) != re.sub(r"[^0-9.,]", "", text):
-        return None, text, f"label read {text!r}, and {second!r} at another size: digits uncertain"
     return parsed[0], parsed[1], None
 
 
