@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emcensus.demo.pixels import PixelBank
+from emcensus.figures import scalebar
 from emcensus.figures.barpanels import draw_scale_bar, jpeg
 from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar
 
@@ -196,3 +197,18 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     found = read_scale_bar(jpeg(pixels, 70))
     assert found is not None and found.value_m == pytest.approx(250e-9), found
     assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
+
+
+@pytest.mark.parametrize(("reads", "value_m"), [
+    (["2.5um", "2.5um"], 2.5e-6),                      # two sizes agree
+    (["2.54m", "2.5m", "2.5um"], 2.5e-6),              # µ read as 4 once: the third read sides with the second
+    (["2.54m", "2.5m", "2.9pm"], None),                # three different digit strings: no value
+])
+def test_third_read_decides_between_two_that_disagree(reads: list[str], value_m: float | None,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR scripted (the label's crops are real): the value is one that two reads at different sizes share."""
+    calls = iter(reads)
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image, whitelist: next(calls, ""))
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m == (pytest.approx(value_m) if value_m else None), found
