@@ -54,7 +54,7 @@ def test_imports_keep_abstract_and_keywords(articles, tmp_path: Path) -> None:
     assert stored["10.1000/given"]["category_source"] == "ledger"
 
 
-def test_classify_proposes_and_never_overwrites_the_ledger(articles, tmp_path: Path) -> None:
+def test_classify_proposes_and_never_overwrites_the_ledger(articles, tmp_path: Path, monkeypatch) -> None:
     dry = json.loads(articles("pubs", "classify", "--dry-run", "--format", "json").stdout)
     assert {row["id"] for row in dry} == {"10.1000/ionic", "10.1000/ris", "10.1000/scopus", "10.1000/cricket"}
     assert _stored(tmp_path)["10.1000/ionic"]["category"] is None  # nothing stored
@@ -81,6 +81,10 @@ def test_classify_proposes_and_never_overwrites_the_ledger(articles, tmp_path: P
     assert _stored(tmp_path)["10.1000/ris"]["category_source"] == "ledger"
     listing = articles("pubs", "list", "--format", "csv").stdout
     assert listing.splitlines()[0].endswith("category_source,category_confidence,needs_review")
+    cricket = _stored(tmp_path)["10.1000/cricket"]
+    monkeypatch.setenv("COLUMNS", "300")  # a terminal wide enough for no cell to wrap
+    table = articles("pubs", "list").stdout  # the confidence and review flag in the source cell
+    assert f"classified {cricket['category_confidence']:.2f}, review" in table
 
 
 def test_edited_lexicon(articles, tmp_path: Path) -> None:

@@ -33,6 +33,9 @@ from emcensus.report.build import LOSS_FIELDS, catalog_loss, catalog_table1
 #: Columns of `pubs list` (the header of an empty list too).
 SUMMARY_COLUMNS = ("id", "year", "source", "category", "subcategory", "journal", "title", "linked_images",
                    "counted_images", "category_source", "category_confidence", "needs_review")
+#: `pubs list` as a table: a classified category's confidence and review flag go into its
+#: `category_source` cell, so that a long article id still prints whole on one line.
+SUMMARY_TABLE_COLUMNS = SUMMARY_COLUMNS[:-2]
 #: Columns of `pubs classify`.
 CLASSIFY_COLUMNS = ("id", "title", "category", "subcategory", "confidence", "needs_review", "method")
 #: A lexicon lists words per topic: anything near this size is not one.
@@ -144,7 +147,20 @@ def link(ctx: click.Context, article: str, images: tuple[str, ...], unlink: bool
 def list_(ctx: click.Context, fmt: str) -> None:
     """Every article with its linked (file-level) and counted (count-level) images."""
     with _catalog(ctx) as catalog:
-        emit(catalog.article_summaries(), fmt, title="articles", columns=SUMMARY_COLUMNS)
+        summaries = catalog.article_summaries()
+    if fmt == "table":
+        emit([_summary_for_people(row) for row in summaries], fmt, title="articles", columns=SUMMARY_TABLE_COLUMNS)
+    else:
+        emit(summaries, fmt, title="articles", columns=SUMMARY_COLUMNS)
+
+
+def _summary_for_people(row: dict) -> dict:
+    """One `category_source` cell for a table: "classified 0.82, review" for a proposal to check."""
+    if row["category_source"] != "classified":
+        return row
+    confidence = row["category_confidence"]
+    cell = "classified" if confidence is None else f"classified {confidence:.2f}"
+    return {**row, "category_source": f"{cell}, review" if row["needs_review"] else cell}
 
 
 def _lexicon(path: Path | None) -> dict:
