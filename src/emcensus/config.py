@@ -80,7 +80,7 @@ def load_facility(path: str | Path) -> Facility:
     waited on), and every value is checked for its type: a string where a list belongs would
     otherwise become one root per character."""
     path = Path(path)
-    data = _read_toml(path)
+    data = read_facility_toml(path)
     facility_table = _table(data.get("facility", {}), f"{path}: [facility]")
     entries = data.get("instrument", [])
     if not isinstance(entries, list):
@@ -111,8 +111,10 @@ def load_facility(path: str | Path) -> Facility:
     return Facility(_text(facility_table.get("name"), f"{path}: [facility] name") or "facility", layout, instruments)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    """The facility file's TOML, read under the file-access policy; ConfigError says what is wrong."""
+def read_facility_toml(path: Path) -> dict[str, Any]:
+    """The facility file's TOML as a dict: the one reader of that file for every table in it
+    (`[facility]`, `[[instrument]]`, `[costs]`, `[watch]`, `[reuse]`), so each is read under the
+    file-access policy and size bound, and a bad file gets the same ConfigError saying what is wrong."""
     try:
         return tomllib.loads(read_bounded(path, MAX_FACILITY_BYTES, "facility file").decode("utf-8"))
     except UnreadableFileError as exc:
@@ -143,7 +145,7 @@ def load_costs(path: str | Path) -> CostModel:
     A value that is not a positive number is refused: a typo must not become a plausible cost."""
     path = Path(path)
     where = f"{path}: [costs]"
-    table = _table(_read_toml(path).get("costs", {}), where)
+    table = _table(read_facility_toml(path).get("costs", {}), where)
     unknown = sorted(set(table) - {*_COST_NUMBERS, "currency", "instrument_hours", "session_overhead_minutes"})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
@@ -170,7 +172,7 @@ def load_watch(path: str | Path) -> dict[str, Any]:
     Returns the keys given, checked; a command-line option wins over them."""
     path = Path(path)
     where = f"{path}: [watch]"
-    table = _table(_read_toml(path).get("watch", {}), where)
+    table = _table(read_facility_toml(path).get("watch", {}), where)
     unknown = sorted(set(table) - {"interval", "sidecar_timeout", "recent_days", "full_sweep_hour", "max_backoff"})
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")

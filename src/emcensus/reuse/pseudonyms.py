@@ -53,10 +53,10 @@ def load_secret(secret_file: str | os.PathLike[str] | None = None, environ: Mapp
 
 def facility_secret_file(facility_file: str | os.PathLike[str]) -> Path | None:
     """`[reuse] secret_file` of a facility file, relative to it; None when the file names none."""
-    from emcensus.config import _read_toml  # the facility file's one reader (bounded, errors explained)
+    from emcensus.config import read_facility_toml  # imported here: config pulls in the scanner
 
     path = Path(facility_file)
-    table = _read_toml(path).get("reuse", {})
+    table = read_facility_toml(path).get("reuse", {})
     value = table.get("secret_file") if isinstance(table, dict) else None
     if value is not None and (not isinstance(value, str) or not value):
         raise ConfigError(f"{path}: [reuse] secret_file must be a file path in quotes")
