@@ -23,3 +23,12 @@ def test_progress_bar_counts_files_and_errors(tiny_archive: Path, tmp_path: Path
     assert progress.errors == summary.errors == 1
     text = screen.getvalue()
     assert "census" in text and "7/7" in text and "1 errors" in text and "ETA" in text
+
+
+def test_progress_bar_names_the_work() -> None:
+    screen = io.StringIO()
+    with RichScanProgress(Console(file=screen, force_terminal=True, width=160), label="quality") as progress:
+        progress.queued(3)
+        progress.done(3, 0)
+    text = screen.getvalue()
+    assert "quality" in text and "census" not in text and "3/3" in text

@@ -1,8 +1,9 @@
-"""A rich progress bar for scans: files/s, errors so far and an ETA on a terminal."""
+"""A rich progress bar for per-file work (a scan, a quality run): files/s, errors so far and an ETA on a terminal."""
 
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,13 +17,14 @@ from rich.progress import (
 
 
 class RichScanProgress:
-    """`ScanProgress` for a terminal; the total grows while the walk discovers files."""
+    """`ScanProgress` for a terminal; the total grows while the walk discovers files. `label` names
+    the work on the bar ("census" for a scan, "quality" for a quality run)."""
 
-    def __init__(self, console: Console | None = None):
+    def __init__(self, console: Console | None = None, label: str = "census"):
         self.errors = 0
         self._progress = Progress(
             SpinnerColumn(),
-            TextColumn("[bold]census"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("[cyan]{task.fields[rate]}"),
@@ -33,7 +35,7 @@ class RichScanProgress:
             console=console or Console(stderr=True),
             transient=False,
         )
-        self._task = self._progress.add_task("census", total=0, errors=0, rate="")
+        self._task = self._progress.add_task(escape(label), total=0, errors=0, rate="")
 
     def __enter__(self) -> RichScanProgress:
         self._progress.start()

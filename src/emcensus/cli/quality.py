@@ -38,7 +38,7 @@ def quality(ctx: click.Context, workers: int | None, dask_address: str | None, d
         if show:
             from emcensus.cli.progress import RichScanProgress
 
-            with RichScanProgress() as bar:
+            with RichScanProgress(label="quality") as bar:
                 reported = [0]
 
                 def progress(done: int, total: int) -> None:
