@@ -203,3 +203,15 @@ def test_a_file_rewritten_in_place_in_todays_folder_is_read_again(tmp_path: Path
         write_tiff(today / "frame.tif", seed=2, shape=(96, 128))
         assert today.stat().st_mtime_ns == folder_mtime
         _until(lambda: size() == (today / "frame.tif").stat().st_size)
+
+
+def test_a_scan_while_a_watch_runs_is_refused_naming_the_watch(tiny_archive: Path, tmp_path: Path) -> None:
+    catalog_path = tmp_path / "census.sqlite"
+    with _watching(catalog_path, tiny_archive) as lines:
+        _until(lambda: lines)  # a cycle ran: the watch holds the catalog
+        result = CliRunner().invoke(main, ["--catalog", str(catalog_path), "scan", str(tiny_archive),
+                                           "--instrument", "SU8230", "--workers", "0", "--quiet"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"another watch (process {os.getpid()}) is writing to the catalog" in result.output
+    assert "stop it, or scan into another catalog file" in result.output
+    assert Path(f"{catalog_path}.lock").read_text() == f"{os.getpid()} watch\n"

@@ -115,7 +115,7 @@ def test_a_chunked_image_and_its_late_sidecar_become_one_record(tmp_path: Path) 
         # a second watch of the same catalog is refused, naming the holder
         second = subprocess.run(command[:-1] + ["--once"], capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
-        assert f"process {watch.pid}" in second.stderr
+        assert f"another watch (process {watch.pid})" in second.stderr
 
         (today / "live_001.tif").unlink()
         (today / "live_001.txt").unlink()

@@ -14,8 +14,9 @@
 * **One message.** Every `sqlite3` error that means the file cannot be used (damaged, truncated,
   locked, read-only, disk full) becomes a `CatalogError` saying what is wrong and what to do, here
   and nowhere else; the CLI and the dashboard show it like any other `EmcensusError`.
-* **One scan at a time.** `scan_lock` holds an exclusive lock on `<catalog>.lock` for a scan; a
-  second scan of the same catalog is refused instead of interleaving with the first.
+* **One scan at a time.** `scan_lock` holds an exclusive lock on `<catalog>.lock` for a scan or a
+  watch; a second one on the same catalog is refused instead of interleaving with the first, naming
+  the command and process that hold it.
 """
 
 from __future__ import annotations
@@ -345,9 +346,11 @@ _HELD: set[str] = set()
 
 
 @contextlib.contextmanager
-def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike[str]] = ()) -> Iterator[None]:
-    """Hold `<catalog>.lock` for a scan; a second scan of the same catalog is refused, with the
-    process that holds it. The lock file stays (removing it would race with the next scan).
+def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike[str]] = (),
+              command: str = "scan") -> Iterator[None]:
+    """Hold `<catalog>.lock` for a scan (or a watch: `command` names the holder); a second writer of
+    the same catalog is refused, naming the command and process that hold it (written into the lock
+    file). The lock file stays (removing it would race with the next scan).
 
     A POSIX record lock (`lockf`), not `flock`: forked pool workers do not inherit it, so a scan
     killed with `kill -9` frees the catalog at once, not when its orphaned workers exit; it also
@@ -367,20 +370,27 @@ def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike
         except OSError as exc:
             if not isinstance(exc, BlockingIOError) and exc.errno not in (errno.EACCES, errno.EAGAIN):
                 raise CatalogError(f"cannot lock the catalog {path} for a scan: {exc.strerror or exc}") from exc
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            raise CatalogError(
-                f"another scan (process {holder}) is writing to the catalog {path}: wait for it to finish, "
-                "or scan into another catalog file"
-            ) from None
+            raise CatalogError(_held_by(os.pread(fd, 64, 0), path)) from None
         _HELD.add(lock_path)
         try:
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
             yield
         finally:
             _HELD.discard(lock_path)
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
+    """The refusal for a catalog whose lock file reads `lock_text` ("PID COMMAND"): what holds it and
+    what to do (a watch runs until stopped: waiting for it is no advice)."""
+    words = lock_text.decode("ascii", "replace").split()
+    pid = words[0] if words else "unknown"
+    command = words[1] if len(words) > 1 else "scan or watch"
+    advice = "stop it" if command == "watch" else "wait for it to finish"
+    return (f"another {command} (process {pid}) is writing to the catalog {path}: {advice}, "
+            "or scan into another catalog file")
 
 
 __all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "scan_lock", "stored_roots", "tables_of"]

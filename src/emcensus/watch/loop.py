@@ -114,7 +114,7 @@ def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, 
           file_timeout: float = FILE_TIMEOUT_S) -> int:
     """Keep `catalog` up to date with `roots` until `stop` is set (or `cycles` cycles ran); returns
     the number of cycles. Refused, naming the holder, while another scan or watch holds the catalog."""
-    with scan_lock(catalog.path, [root.path for root in roots]):
+    with scan_lock(catalog.path, [root.path for root in roots], command="watch"):
         pool = Pool(None, workers, file_timeout)
         try:
             census = FolderCensus(catalog, roots, pool)
