@@ -444,12 +444,12 @@ class ResultCache:
             hit = self._entries.get(key)
             if hit is not None and stamp is not None and hit[0] == stamp:
                 self._entries.move_to_end(key)
-                return hit[1], hit[2]
+                return list(hit[1]), list(hit[2])  # copies: a caller may extend or sort what it gets
         cursor = db.execute(sql, params)
         names, rows = [d[0] for d in cursor.description], cursor.fetchall()
         if stamp is not None and len(rows) <= self._max_rows:
             with self._lock:
-                self._entries[key] = (stamp, names, rows)
+                self._entries[key] = (stamp, names, list(rows))
                 while len(self._entries) > self._size:
                     self._entries.popitem(last=False)
         return names, rows
