@@ -85,7 +85,10 @@ FIDELITY_MARGIN = 0.015
 #: reaches beyond its edges) is most often a higher magnification of part of the panel's field: the
 #: images acquired around it (`NEIGHBOURS_AROUND` each way in its folder) are verified densely too,
 #: and one of them covering the panel is the match (a stitched montage keeps its partial tiles).
+#: So is a fit scoring under `DOUBTFUL_SCORE` (few inliers among many ratio-test matches: a
+#: series member at another magnification fits with 20 of 150 where its source, densely, fits 146 of 347).
 FULL_COVERAGE = 0.8
+DOUBTFUL_SCORE = 20.0
 NEIGHBOURS_AROUND = 2
 #: Archive images (pixels, dense features) kept in memory: panels of one article often show the same images.
 _CACHED_IMAGES = 16
@@ -196,10 +199,13 @@ class Matcher:
             native = self._vote(self._variants(grey, inverted=False, min_side=NATIVE_SIDE), not_after_year)
             ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
-        partial = [fit.position for fit in fits if fit.inliers >= self.min_inliers and fit.coverage < FULL_COVERAGE]
-        if partial:  # the panel shows more than that image: a lower magnification of its field, most likely
-            near = [(position, 0) for image in partial for position in self._neighbours(image)]
-            fits += self._fits(variants, _both_ways(near, len(variants)), width, height, upsample=2)
+        partial = [fit.position for fit in fits if fit.inliers >= self.min_inliers
+                   and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)]
+        if partial:  # another magnification of the field, or a repeat, is as likely the source
+            near = _both_ways([(position, 0) for image in partial for position in self._neighbours(image)],
+                              len(variants))
+            for upsample in DENSE_FEATURES:  # both: a dozen inliers at the file's size lose to the partial fit
+                fits += self._fits(variants, near, width, height, upsample=upsample)
         if not self._verified(fits):
             inverted = self._variants(grey, inverted=True)
             fits += self._fits(inverted, self._vote(inverted, not_after_year), width, height)
