@@ -676,6 +676,7 @@ def _write_frames(dest: str, seed: int, frames: list[dict]) -> int:
     for f in frames:
         kind = f["technique"]
         stamp = frame_stamp(seed, f["id"])
+        specimen = "/".join(f["folder"].split("/")[:2] + [f["sample"]])  # a project's sample: one texture
         contents: dict[str, bytes] = {}
         for rel, content, mtime, _role in _outputs(f):
             data = contents.get(content)
@@ -683,9 +684,9 @@ def _write_frames(dest: str, seed: int, frames: list[dict]) -> int:
                 if content == "txt":
                     data = encode_sidecar(sidecar_text(f), f["encoding"])
                 elif content == "tif":
-                    data = stamped_tiff(bank, f["width"], f["height"], kind, f["variant"], stamp)
+                    data = stamped_tiff(bank, f["width"], f["height"], kind, f["variant"], stamp, specimen)
                 else:
-                    arr = stamped_array(bank, f["width"], f["height"], kind, f["variant"], stamp)
+                    arr = stamped_array(bank, f["width"], f["height"], kind, f["variant"], stamp, specimen)
                     data = encode_pillow(arr, "jpeg" if content == "jpg" else "bmp")
                 contents[content] = data
             path = os.path.join(dest, rel)
@@ -773,8 +774,12 @@ def generate_archive(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        from emcensus.demo.pixels import all_tiles, install_tiles
+
         context = multiprocessing.get_context("forkserver" if sys.platform != "win32" else "spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # texture tiles rendered once here, not once per worker
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=install_tiles,
+                                 initargs=(all_tiles(),)) as pool:
             written = sum(pool.map(_write_frames, [str(dest)] * len(work), [seed] * len(work), work))
     _set_folder_mtimes(dest, plan)
     t_write = time.perf_counter()
