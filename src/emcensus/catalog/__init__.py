@@ -8,10 +8,8 @@ people through `display_path`, for opening a file through `fs_path`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,13 +142,6 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
                 self._recompute_root(root_id)  # columns added since `version` start empty
 
     def close(self) -> None:
-        """Close; a writer first lets SQLite refresh its statistics where they are missing or stale
-        (bounded sampling: milliseconds at a million rows), so that counts over files, not only
-        acquisitions, seek the census index by year or technique (a skip-scan) instead of reading it all."""
-        if not self._readonly:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("PRAGMA analysis_limit = 1000")
-                self.db.execute("PRAGMA optimize")
         self.db.close()
 
     def __enter__(self) -> Catalog:
