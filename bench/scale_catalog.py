@@ -81,14 +81,14 @@ def volume_groups(frames: list[dict], volume: int) -> dict[str, list[GroupResult
         for rel, content, mtime, _role in _outputs(frame):
             instrument, rest = rel.split("/", 1)
             path = f"{ARCHIVE}/{instrument}/vol{volume:02d}/{rest}"
-            folder, name = path.rsplit("/", 1)
+            folder = path.rsplit("/", 1)[0]
             if content == "txt":
                 sidecars[folder] = (path, _ns(mtime))
             else:
                 by_folder[folder].append((path, mtime))
         root = f"{ARCHIVE}/{frame['instrument']}/"
         if frame["orphan"]:  # a sidecar whose image is gone: an acquisition without an image file
-            (folder, (path, mtime_ns)), = sidecars.items()
+            (path, mtime_ns), = sidecars.values()
             record = _record(frame, path, datetime.fromtimestamp(mtime_ns / 1e9), metadata, "sidecar-only")
             result = FileResult(path, path[len(root):], metadata["size"], mtime_ns, record, None, metadata["json"])
             groups[frame["instrument"]].append(
