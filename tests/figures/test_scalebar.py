@@ -201,8 +201,9 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
 
 @pytest.mark.parametrize(("reads", "value_m"), [
     (["2.5um", "2.5um"], 2.5e-6),                      # two sizes agree
-    (["2.54m", "2.5m", "2.5um"], 2.5e-6),              # µ read as 4 once: the third read sides with the second
-    (["2.54m", "2.5m", "2.9pm"], None),                # three different digit strings: no value
+    (["2.5m", "2.59m", "2.5um"], 2.5e-6),              # µ read as 9 once: the third read sides with the first
+    (["2.5m", "2.59m", "2.9pm"], None),                # three different digit strings: no value
+    (["2.54m", "2.5um", "2.5um"], None),               # a µ read as a 4 too: more digits than glyphs before it
 ])
 def test_third_read_decides_between_two_that_disagree(reads: list[str], value_m: float | None,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:

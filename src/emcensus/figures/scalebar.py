@@ -509,6 +509,8 @@ def _checked(text: str, label: _Label, prefix: str | None) -> tuple[float | None
         return None, text, f"label {text!r}: read µ where the glyph has the bowl of a p"
     if parsed is not None and prefix is not None and parsed[1].split()[1] not in ("µm", "pm"):
         return None, text, f"label {text!r}: its unit has a p or µ hanging below the line"
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    printed = sum(g[2] - g[0] >= 0.3 * text_h for g in label.glyphs)  # a sliver is a broken glyph's piece
     if parsed is None or parsed[1].endswith(" pm"):
         misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
         if misread is None or prefix is None:
@@ -516,13 +518,27 @@ def _checked(text: str, label: _Label, prefix: str | None) -> tuple[float | None
         parsed = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
         if parsed is None:
             return None, text, f"label {text!r} is not a number and a length unit"
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    printed = sum(g[2] - g[0] >= 0.3 * text_h for g in label.glyphs)  # a sliver is a broken glyph's piece
+    before = _glyphs_before_prefix(label)
+    number = parsed[1].split()[0]
+    if parsed[1].endswith(("µm", "pm")) and before is not None and len(re.sub(r"[^0-9]", "", number)) != before:
+        # a µ read as a digit too ("0.54um", "204m" for 0.5 µm and 20 µm)
+        return None, text, f"label {text!r}: its digits are not the {before} glyphs before the unit"
     if len(re.sub(r"[\s.]", "", parsed[1])) < printed:
         return None, text, f"label {text!r} misses some of the {printed} characters printed"
     if "." not in parsed[1] and _has_decimal_point(label):
         return None, text, f"label {text!r}: the decimal point printed was not read"
     return parsed[0], parsed[1], None
+
+
+def _glyphs_before_prefix(label: _Label) -> int | None:
+    """How many glyphs (not a decimal point) come before the p or µ hanging below the line; None
+    without such a glyph."""
+    baseline = float(np.median([g[3] for g in label.glyphs]))
+    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
+    hanging = [g for g in label.glyphs if g[3] > baseline + 0.15 * text_h and g[2] - g[0] >= 0.35 * text_h]
+    if not hanging:
+        return None
+    return sum(g[2] - g[0] >= 0.3 * text_h and g[2] <= hanging[-1][0] + 1 for g in label.glyphs)
 
 
 def _has_decimal_point(label: _Label) -> bool:
