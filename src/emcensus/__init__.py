@@ -12,11 +12,16 @@ import os
 from typing import TYPE_CHECKING
 
 from emcensus.errors import EmcensusError
-from emcensus.readers import read_metadata
-from emcensus.record import ImageRecord
+from emcensus.lazy import lazy_names
 
 if TYPE_CHECKING:
     from emcensus.catalog import Catalog
+    from emcensus.readers import read_metadata
+    from emcensus.record import ImageRecord
+
+#: Public names imported on first use (PEP 562): `emcensus count` does not load every reader,
+#: tifffile and numpy just to start.
+_LAZY = {"read_metadata": "emcensus.readers", "ImageRecord": "emcensus.record"}
 
 __version__ = "0.1.0"
 
@@ -27,6 +32,9 @@ def open_catalog(path: str | os.PathLike[str], *, readonly: bool = False, create
     from emcensus.catalog import Catalog
 
     return Catalog(path, readonly=readonly, create=create)
+
+
+__getattr__ = lazy_names(__name__, _LAZY)
 
 
 __all__ = ["EmcensusError", "ImageRecord", "open_catalog", "read_metadata", "__version__"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import stat
 from collections.abc import Iterable, Iterator
@@ -97,6 +98,16 @@ def open_file(path: str | os.PathLike[str]) -> BinaryIO:
     return os.fdopen(open_fd(path), "rb")
 
 
+def file_sha256(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str:
+    """sha256 of a regular file's bytes, read under the policy in chunks (an image may be GBs): the
+    content id of an archive file (quality, reuse) and the checksum of an exported one."""
+    digest = hashlib.sha256()
+    with open_file(path) as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_head(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most `limit` bytes from the start of a regular file."""
     fd = open_fd(path)
@@ -151,8 +162,9 @@ def check_regular(path: str | os.PathLike[str]) -> os.stat_result:
 def scandir(folder: str) -> Iterator[Iterator[os.DirEntry[str]]]:
     """`os.scandir(folder)` without updating the folder's atime where O_NOATIME is allowed.
 
-    Entries' `.path` is joined onto `folder` as with a path argument (scandir on a descriptor gives
-    bare names), and `.stat()` works relative to the open folder.
+    The entries are `os.scandir`'s own, unwrapped (a census lists millions of them): take a path as
+    `folder` joined with `entry.name` (from a descriptor scan `entry.path` is the bare name), and
+    call `entry.stat()` inside the `with` (it is relative to the open folder).
     """
     try:
         fd = _open_fd(folder, _DIRECTORY)
@@ -166,7 +178,7 @@ def scandir(folder: str) -> Iterator[Iterator[os.DirEntry[str]]]:
         return
     try:
         with os.scandir(fd) as it:
-            yield (_Entry(folder, entry) for entry in it)
+            yield it
     finally:
         os.close(fd)
 
@@ -175,32 +187,6 @@ def listdir(folder: str | os.PathLike[str]) -> list[str]:
     """`os.listdir(folder)` under the policy: the folder's atime is left alone where O_NOATIME is allowed."""
     with scandir(os.fspath(folder)) as entries:
         return [entry.name for entry in entries]
-
-
-class _Entry:
-    """A `DirEntry` from a descriptor scan, with `.path` relative to the folder path again."""
-
-    __slots__ = ("_entry", "name", "path")
-
-    def __init__(self, folder: str, entry: os.DirEntry[str]):
-        self._entry = entry
-        self.name = entry.name
-        self.path = os.path.join(folder, entry.name)
-
-    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
-        return self._entry.stat(follow_symlinks=follow_symlinks)
-
-    def is_symlink(self) -> bool:
-        return self._entry.is_symlink()
-
-    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
-        return self._entry.is_dir(follow_symlinks=follow_symlinks)
-
-    def is_file(self, *, follow_symlinks: bool = True) -> bool:
-        return self._entry.is_file(follow_symlinks=follow_symlinks)
-
-    def inode(self) -> int:
-        return self._entry.inode()
 
 
 def is_under(real: str, real_root: str) -> bool:

@@ -148,6 +148,8 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:  # only a clean close re-stamps the file as verified
+            self.db.restamp = False
         self.close()
 
     # ----------------------------------------------------------------- roots and scans

@@ -84,6 +84,7 @@ class CatalogCursor(sqlite3.Cursor):
         try:
             return call(*args)
         except sqlite3.Error as exc:
+            self.connection.restamp = False
             _reraise(exc, self.connection.catalog_path)
 
     def execute(self, sql: str, parameters: Any = (), /) -> CatalogCursor:
@@ -108,6 +109,7 @@ class CatalogCursor(sqlite3.Cursor):
         try:  # not through _wrap: this runs once per row
             return _next_row(self)
         except sqlite3.Error as exc:
+            self.connection.restamp = False
             _reraise(exc, self.connection.catalog_path)
 
 
@@ -118,6 +120,9 @@ class CatalogConnection(sqlite3.Connection):
     """A connection that hands out `CatalogCursor`s and translates errors of commits the same way."""
 
     catalog_path = ""
+    #: Set by a verified writable open and cleared by any SQLite error on this connection: its clean
+    #: close re-stamps the file as verified (see `close`).
+    restamp = False
 
     def cursor(self, factory: Any = None) -> CatalogCursor:  # type: ignore[override]
         return super().cursor(factory or CatalogCursor)
@@ -135,13 +140,28 @@ class CatalogConnection(sqlite3.Connection):
         try:
             super().commit()
         except sqlite3.Error as exc:
+            self.restamp = False
             _reraise(exc, self.catalog_path)
 
     def __exit__(self, *exc: Any) -> Any:
         try:
             return super().__exit__(*exc)
         except sqlite3.Error as error:
+            self.restamp = False
             _reraise(error, self.catalog_path)
+
+    def close(self) -> None:
+        """Close; a writer that opened a verified file and met no SQLite error remembers the new file
+        state as verified: it changed the file only through SQLite transactions, so the next command
+        (a rescan, a `count`) need not read the whole file again. A file changed by anyone else
+        still differs from the stamp and is checked."""
+        archives = None
+        if self.restamp:
+            with contextlib.suppress(sqlite3.Error, CatalogError):
+                archives = archive_roots(self)
+        super().close()
+        if archives is not None and self.restamp and (stamp := _file_stamp(Path(self.catalog_path))):
+            _write_stamp(Path(self.catalog_path), stamp, archives)
 
 
 def tables_of(version: int) -> set[str]:
@@ -279,6 +299,7 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
             raise CatalogError(f"{path} is an SQLite file but not an emcensus catalog")
         if readonly:
             raise CatalogError(f"the catalog {path} is empty: no scan has written to it yet")
+        db.restamp = verify  # a new, empty catalog: whole by construction
         return  # a new catalog, created by the migration
     if missing := tables_of(version) - tables:
         raise CatalogError(
@@ -287,13 +308,18 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
         raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
     if verify:
         stamp = _file_stamp(path)
-        if stamp is not None and _read_stamp(path) == stamp:
-            return  # verified since its last change: a `count` after a scan pays for one check, not each
-        problems = [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
-        if problems != ["ok"]:
-            raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
-        if stamp is not None and readonly:
-            _write_stamp(path, stamp, archive_roots(db))
+        if stamp is None or _read_stamp(path) != stamp:  # else verified since its last change
+            problems = _quick_check(db)
+            if problems != ["ok"]:
+                raise CatalogError(f"the catalog {path} is damaged ({'; '.join(problems)}): {_RECOVER}")
+            if stamp is not None and readonly:
+                _write_stamp(path, stamp, archive_roots(db))
+        db.restamp = not readonly
+
+
+def _quick_check(db: CatalogConnection) -> list[str]:
+    """SQLite's check of every page (reads the whole file): `["ok"]` or up to five problems."""
+    return [" ".join(row[0].split()) for row in db.execute("PRAGMA quick_check(5)")]
 
 
 def _stamp_path(path: Path) -> Path:
@@ -301,7 +327,8 @@ def _stamp_path(path: Path) -> Path:
 
 
 def _file_stamp(path: Path) -> str | None:
-    """Size and modification time of the catalog and its WAL: any write changes them."""
+    """Size and modification time of the catalog and its WAL: any write changes them. An empty WAL
+    (a connection opened since the last one closed) holds nothing: it reads as no WAL."""
     parts = []
     for name in (str(path), f"{path}-wal"):
         try:
@@ -311,7 +338,7 @@ def _file_stamp(path: Path) -> str | None:
             continue
         except OSError:
             return None
-        parts.append(f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+        parts.append(f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}" if info.st_size or name == str(path) else "-")
     return " ".join(parts)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from emcensus.analysis.topics import Classification, TopicInput
-
 if TYPE_CHECKING:
+    from emcensus.analysis.topics import Classification, TopicInput
+
     _Base = Any  # the Catalog this mixes into: db
 else:
     _Base = object
@@ -25,6 +25,8 @@ class TopicsMixin(_Base):
 
     def topic_inputs(self) -> list[TopicInput]:
         """Every article's title, abstract and keywords, with its ledger label when it has one."""
+        from emcensus.analysis.topics import TopicInput  # numpy: loaded by the commands that classify only
+
         rows = self.db.execute(
             f"SELECT id, title, abstract, keywords, category, subcategory, {_GIVEN} FROM articles ORDER BY id")
         return [TopicInput(id_, title, abstract, keywords, (category, subcategory) if given else None)

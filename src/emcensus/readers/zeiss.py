@@ -14,8 +14,6 @@ import io
 import re
 from typing import Any
 
-import tifffile
-
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reading, Source
 from emcensus.readers.common import TiffTagReader, json_safe, parse_datetime, text_or_none, tiff_tag
@@ -27,6 +25,8 @@ _SERIAL_DIGITS = re.compile(r"(?:-\d+)+$")
 
 def cz_sem_from_text(text: str) -> dict[str, Any]:
     """Decode CZ_SEM text exactly as tifffile decodes the tag."""
+    import tifffile  # here, not at the top: every command that imports the readers would load numpy
+
     data = text.encode("utf-8", errors="replace")
     try:
         with tifffile.FileHandle(io.BytesIO(data)) as handle:

@@ -115,11 +115,12 @@ def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], proble
     subfolders: list[str] = []
     files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
     marks: list[str] = []  # one per entry, for the fingerprint
+    prefix = os.path.join(folder_path, "")
     try:
         with access.scandir(folder_path) as entries:  # entries stat relative to the open folder: use them inside
             for entry in entries:
                 if entry.name[0] != ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
-                    _entry(entry, boundary, visited, problems, subfolders, files, marks)
+                    _entry(entry, prefix, boundary, visited, problems, subfolders, files, marks)
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
@@ -135,53 +136,56 @@ def fingerprint(marks: list[str]) -> bytes:
     return hashlib.blake2b("/".join(marks).encode("utf-8", "surrogateescape"), digest_size=16).digest()
 
 
-def _entry(entry: os.DirEntry[str], boundary: str, visited: set[tuple[int, int]], problems: list[Problem],
-           subfolders: list[str], files: list[tuple[str, str, FileStat]], marks: list[str]) -> None:
-    """Sort one folder entry: a subfolder to walk, a file to census, or a recorded problem; mark it
-    for the folder's fingerprint (a subfolder by name and kind: its own fingerprint covers the rest)."""
+def _entry(entry: os.DirEntry[str], prefix: str, boundary: str, visited: set[tuple[int, int]],
+           problems: list[Problem], subfolders: list[str], files: list[tuple[str, str, FileStat]],
+           marks: list[str]) -> None:
+    """Sort one folder entry (its path: `prefix` + name) into a subfolder to walk, a file to census,
+    or a recorded problem; mark it for the folder's fingerprint (a subfolder by name and kind: its
+    own fingerprint covers the rest)."""
+    name = entry.name
     try:
         info = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
-        marks.append(f"{entry.name}/broken")
+        marks.append(f"{name}/broken")
         try:
-            target = f" (points to {os.readlink(entry.path)!r})"
+            target = f" (points to {os.readlink(prefix + name)!r})"
         except OSError:
             target = ""  # gone in the meantime
-        problems.append(Problem(entry.path, f"broken symlink{target}"))
+        problems.append(Problem(prefix + name, f"broken symlink{target}"))
         return
     except OSError as exc:
-        marks.append(f"{entry.name}/unreadable")
-        problems.append(Problem(entry.path, f"cannot stat: {exc.strerror or exc}"))
+        marks.append(f"{name}/unreadable")
+        problems.append(Problem(prefix + name, f"cannot stat: {exc.strerror or exc}"))
         return
     mode = info.st_mode
     is_folder = stat.S_ISDIR(mode)
     link = "l" if entry.is_symlink() else ""
-    name = entry.name
     marks.append(f"{name}/{link}d" if is_folder else f"{name}/{link}{mode >> 12}:{info.st_size}:{info.st_mtime_ns}")
     named = None if is_folder else _split(name)
+    path = prefix + name
     if link and (is_folder or named):
-        real = os.path.realpath(entry.path)
+        real = os.path.realpath(path)
         if not access.is_under(real, boundary):
-            problems.append(Problem(entry.path, OUTSIDE_LINK, "warning"))
+            problems.append(Problem(path, OUTSIDE_LINK, "warning"))
             return
         if is_folder:
             problems.append(Problem(
-                entry.path, f"symlink loop or alias: points to {real}, inside this root, walked there; skipped",
+                path, f"symlink loop or alias: points to {real}, inside this root, walked there; skipped",
                 "warning"))
             return
     if is_folder:
         identity = (info.st_dev, info.st_ino)
         if identity in visited:
-            problems.append(Problem(entry.path, "symlink loop: this folder was already walked; skipped", "warning"))
+            problems.append(Problem(path, "symlink loop: this folder was already walked; skipped", "warning"))
             return
         visited.add(identity)
-        subfolders.append(entry.path)
+        subfolders.append(path)
     elif named is None:
         return  # not an image or sidecar name: not part of the census
     elif stat.S_ISREG(mode):
-        files.append((*named, FileStat(entry.path, info.st_size, info.st_mtime_ns)))
+        files.append((*named, FileStat(path, info.st_size, info.st_mtime_ns)))
     else:  # never opened: a FIFO or device would block or stream forever
-        problems.append(Problem(entry.path, f"{access.kind_of(mode)} named {named[1]}: not a regular file, not read"))
+        problems.append(Problem(path, f"{access.kind_of(mode)} named {named[1]}: not a regular file, not read"))
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]) -> Folder:
