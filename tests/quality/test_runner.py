@@ -23,7 +23,7 @@ from support import fingerprint
 def _counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every archive file `update_quality` opens (in this process: workers=0), by path."""
     opened: list[str] = []
-    for name in ("open_file", "read_image"):
+    for name in ("file_sha256", "read_image"):
         original = getattr(runner, name)
 
         def counted(path, *args, _original=original, **kwargs):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +14,11 @@ from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog
 from emcensus.errors import ConfigError
+from emcensus.quality.pixels import pixel_sha256
 from emcensus.reuse.export import embargo_until, normalise_license
 from emcensus.reuse.pseudonyms import Pseudonyms, load_secret, operator_of
-from emcensus.reuse.splits import Shot, assign_splits, components, parse_splits, sessions
-from emcensus.reuse.stage import TAG_WHITELIST, StageItem, StageTask, pixel_sha256, stage_batch, write_clean_tiff
+from emcensus.reuse.splits import assign_splits, components, parse_splits
+from emcensus.reuse.stage import TAG_WHITELIST, StageItem, StageTask, stage_batch, write_clean_tiff
 from emcensus.scan import RootSpec, scan
 from reuse.support_reuse import tiff_tags
 
@@ -64,18 +64,6 @@ def test_a_zero_split_gets_nothing():
 def test_bad_splits_are_refused(text):
     with pytest.raises(ConfigError):
         parse_splits(text)
-
-
-def test_sessions_break_on_gaps_instruments_and_folders():
-    t = datetime(2020, 3, 1, 10, 0)
-    shots = [Shot("SU8230", "a", t), Shot("SU8230", "a", t + timedelta(minutes=20)),
-             Shot("SU8230", "a", t + timedelta(minutes=55)),  # 35 min after the previous: a new session
-             Shot("SU8230", "b", t + timedelta(minutes=21)),  # another folder
-             Shot("HT7700", "a", t + timedelta(minutes=1)),  # another instrument
-             Shot("SU8230", "a", None), Shot("SU8230", "a", None)]  # undated: one session per folder
-    keys = sessions(shots, gap_minutes=30)
-    assert keys[0] == keys[1] and len({keys[0], keys[2], keys[3], keys[4], keys[5]}) == 5
-    assert keys[5] == keys[6]
 
 
 def test_pseudonyms_are_keyed_and_stable():

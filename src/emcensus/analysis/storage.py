@@ -6,7 +6,7 @@
   still being written and is left out of the fit; with fewer than `MIN_FIT_YEARS` complete years
   there is no fit, and the reason is said instead of a number.
 * `find_sessions`: instrument sessions from acquisition times (consecutive acquisitions on one
-  instrument less than `session_gap_minutes` apart).
+  instrument less than `session_gap_minutes` apart: `analysis.sessions`, as the reuse splits use).
 * `acquisition_costs`, `keeping_costs`: what the lost images cost to acquire and to keep, each
   number with the assumptions it rests on; a missing price or time gives no number (None), never 0.
 
@@ -22,6 +22,8 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+
+from emcensus.analysis.sessions import session_starts
 
 GB = 10**9
 TB = 10**12
@@ -187,28 +189,23 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def find_sessions(acquisitions: Iterable[tuple[str | None, str | None, bool]], gap_minutes: float
                   ) -> tuple[list[Session], dict[str | None, int]]:
-    """Sessions from (instrument, ISO acquisition time, published) sorted by instrument then time,
-    and the lost acquisitions per instrument that have no usable time (not in any session).
-
-    A new session starts on another instrument or when an acquisition comes `gap_minutes` or more
-    after the previous one."""
-    sessions: list[Session] = []
+    """Sessions from (instrument, ISO acquisition time, published), per instrument
+    (`analysis.sessions`), in the order of their first acquisition given; and the lost acquisitions
+    per instrument that have no usable time (not in any session)."""
+    rows = [(instrument, _parse_time(text), published) for instrument, text, published in acquisitions]
+    starts = session_starts([instrument for instrument, _, _ in rows], [time for _, time, _ in rows], gap_minutes)
+    sessions: dict[tuple[str | None, datetime], Session] = {}
     untimed: dict[str | None, int] = {}
-    current: Session | None = None
-    for instrument, text, published in acquisitions:
-        time = _parse_time(text)
-        if time is None:
+    for (instrument, time, published), start in zip(rows, starts, strict=True):
+        if time is None or start is None:
             if not published:
                 untimed[instrument] = untimed.get(instrument, 0) + 1
             continue
-        if (current is None or instrument != current.instrument
-                or (time - current.end).total_seconds() >= gap_minutes * 60):
-            current = Session(instrument, time, time, 0, 0)
-            sessions.append(current)
-        current.end = max(current.end, time)
-        current.images += 1
-        current.lost += not published
-    return sessions, untimed
+        session = sessions.setdefault((instrument, start), Session(instrument, start, start, 0, 0))
+        session.end = max(session.end, time)
+        session.images += 1
+        session.lost += not published
+    return list(sessions.values()), untimed
 
 
 # ----------------------------------------------------------------------------- costs

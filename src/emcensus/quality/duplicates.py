@@ -16,6 +16,7 @@ keeps a data bar its metadata does not describe is compared with the bar.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,7 @@ from PIL import Image
 from skimage.metrics import structural_similarity
 
 from emcensus.figures.features import to_grey8
+from emcensus.unionfind import UnionFind
 
 #: Bits two 64-bit hashes may differ in for a pair to be a candidate.
 HASH_DISTANCE = 6
@@ -150,23 +152,13 @@ def _partners(index: int, dated: int, count: int, start: int, end: int, *, every
 def groups(ids: Iterable[int], confirmed: Iterable[tuple[int, int]]) -> dict[int, int]:
     """Union-find over the confirmed pairs: image id → group (its smallest id), for images in a
     group of two or more."""
-    parent = {image_id: image_id for image_id in ids}
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
+    forest = UnionFind(ids)
     for a, b in confirmed:
-        if a in parent and b in parent:
-            ra, rb = root(a), root(b)
-            parent[max(ra, rb)] = min(ra, rb)
-    roots = {node: root(node) for node in parent}
-    sizes: dict[int, int] = {}
-    for group in roots.values():
-        sizes[group] = sizes.get(group, 0) + 1
-    return {node: group for node, group in roots.items() if sizes[group] > 1}
+        if a in forest and b in forest:
+            forest.union(a, b)
+    group_of = forest.smallest()
+    sizes = Counter(group_of.values())
+    return {node: group for node, group in group_of.items() if sizes[group] > 1}
 
 
 def day_of(acquired_at: str | None, source: str | None) -> date | None:

@@ -9,6 +9,7 @@ computed once it is known to fit). A stack gives its first frame.
 
 from __future__ import annotations
 
+import hashlib
 from importlib import import_module
 from pathlib import Path
 
@@ -21,6 +22,12 @@ from emcensus.figures.index import PIXEL_SUFFIXES, read_pixels
 #: rsciio reader module of each microscope format measured.
 VENDOR_READERS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".ser": "tia", ".emd": "emd",
                   ".mrc": "mrc"}
+
+
+def pixel_sha256(pixels: np.ndarray) -> str:
+    """sha256 of the pixel values, row-major, little-endian: the same frame read from a TIFF or a
+    lossless copy gets the same id (quality's `pixel_sha256`, the reuse export's image_id)."""
+    return hashlib.sha256(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
 def read_image(path: str, max_pixels: int) -> np.ndarray:

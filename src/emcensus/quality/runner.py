@@ -11,16 +11,13 @@ images, so they are recomputed whenever anything changed.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
-from emcensus.access import open_file
+from emcensus.access import file_sha256
 from emcensus.catalog.paths import fs_path
 from emcensus.errors import ConfigError, EmcensusError
 from emcensus.figures.features import image_area
@@ -29,7 +26,7 @@ from emcensus.quality.duplicates import (
 )
 from emcensus.quality.flags import relative_quality
 from emcensus.quality.metrics import grey_float, measure_area
-from emcensus.quality.pixels import read_image
+from emcensus.quality.pixels import pixel_sha256, read_image
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
 
 #: Version of the metrics: rows of another version are measured again.
@@ -39,7 +36,6 @@ METRIC_VERSION = 1
 MAX_PIXELS = 64_000_000
 #: Files per task: small enough to spread over the workers, big enough to amortise a round trip.
 BATCH = 16
-_HASH_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +85,16 @@ class QualitySummary:
 
 
 # ----------------------------------------------------------------- worker side
-def _content_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open_file(path) as handle:
-        while chunk := handle.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def measure_one(job: Job) -> dict[str, Any]:
     """The measured columns of one file (raises on a file that cannot be measured)."""
-    content = _content_sha256(job.path)
+    content = file_sha256(job.path)
     if content in job.known:
         return {"content_sha256": content, "reused": True}
     pixels = read_image(job.path, MAX_PIXELS)
     area = grey_float(image_area(pixels, job.height_px))
     metrics = measure_area(area)
     phash, dhash = hashes(thumbnail(area))
-    return {"content_sha256": content, "pixel_sha256": hashlib.sha256(np.ascontiguousarray(pixels).tobytes()).hexdigest(),
+    return {"content_sha256": content, "pixel_sha256": pixel_sha256(pixels),
             "blank": int(metrics.blank), **{k: v for k, v in metrics.to_dict().items() if k != "blank"},
             "phash": phash, "dhash": dhash}
 

@@ -7,7 +7,6 @@ Nothing here names a person, a group, a project or a folder: they appear only as
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import Counter
@@ -18,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from emcensus import __version__
+from emcensus.access import file_sha256
 from emcensus.reuse.splits import SPLIT_NAMES
 from emcensus.reuse.writers import COLUMN_TYPES
 
 HOMEPAGE = "https://pypi.org/project/emcensus/"
 MANIFEST = "manifest-sha256.txt"
-_CHUNK = 1 << 20
 
 #: Croissant data types (mlcroissant.DataType names) of metadata.parquet's value types.
 _CROISSANT_TYPES = {"string": "TEXT", "int64": "INTEGER", "float64": "FLOAT", "bool": "BOOL"}
@@ -46,14 +45,6 @@ class ExportFacts:
     sessions: list[dict[str, Any]]  # pseudo, instrument, split, images
     excluded: dict[str, int]  # reason -> images
     unmeasured: int
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _description(facts: ExportFacts) -> str:

@@ -15,6 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from emcensus.analysis.sessions import session_starts
 from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.catalog.query import ImageFilter
@@ -26,11 +27,9 @@ from emcensus.reuse.pseudonyms import Pseudonyms, operator_of
 from emcensus.reuse.splits import (
     DEFAULT_SESSION_GAP_MINUTES,
     DEFAULT_SPLITS,
-    Shot,
     assign_splits,
     components,
     parse_splits,
-    sessions,
 )
 from emcensus.reuse.stage import StageItem, StageTask, Staged, stage_batch, staged_path
 from emcensus.reuse.writers import FORMATS, WRITERS, shard_names
@@ -246,8 +245,10 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
              options: ReuseOptions, license_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
     """metadata rows (pseudonymised, split), the sessions' facts, and the number of components."""
     folders = [os.path.dirname(row["path"]) for row in rows]  # a path, not a catalog id: the same in every catalog
-    shots = [Shot(row["instrument"], folder, _acquired(row)) for row, folder in zip(rows, folders, strict=True)]
-    session_keys = sessions(shots, options.session_gap_minutes)
+    places = [(row["instrument"], folder) for row, folder in zip(rows, folders, strict=True)]
+    starts = session_starts(places, [_acquired(row) for row in rows], options.session_gap_minutes)
+    # (instrument, folder, start): the same session key in every catalog (every exported image has a time)
+    session_keys = [(*place, start.isoformat() if start else None) for place, start in zip(places, starts, strict=True)]
     projects = [(row["group_name"], row["project"]) if row["project"] else None for row in rows]
     component_of = components(len(rows), [projects, session_keys, [row["dup_group"] for row in rows]])
     pixel_ids = [staged[row["id"]].pixel_sha256 for row in rows]

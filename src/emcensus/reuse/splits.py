@@ -8,8 +8,8 @@ put in an order given by a salted hash (reproducible with the same secret and se
 without it) and each goes whole to the split least filled relative to its share (by image count)
 among those with room for it.
 
-A *session* is a run of images of one instrument in one folder whose acquisition times are less
-than `gap_minutes` apart; a folder's images without an acquisition time are one session.
+A *session* (`analysis.sessions`, as the cost of lost data uses) is a run of images of one
+instrument in one folder whose acquisition times are less than `gap_minutes` apart.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ import hashlib
 import hmac
 import re
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from emcensus.errors import ConfigError
+from emcensus.unionfind import UnionFind
 
 SPLIT_NAMES = ("train", "validation", "test")
 DEFAULT_SPLITS = "80,10,10"
@@ -41,66 +40,12 @@ def parse_splits(text: str) -> dict[str, int]:
     return dict(zip(SPLIT_NAMES, values, strict=True))
 
 
-@dataclass(frozen=True, slots=True)
-class Shot:
-    """What sessions are made of: one image's instrument, folder and acquisition time."""
-
-    instrument: str | None
-    folder: str
-    acquired_at: datetime | None
-
-
-def sessions(shots: Sequence[Shot], gap_minutes: float = DEFAULT_SESSION_GAP_MINUTES) -> list[tuple]:
-    """A session key per shot (same order): (instrument, folder, start time or None for undated)."""
-    gap = timedelta(minutes=gap_minutes)
-    order = sorted(range(len(shots)), key=lambda i: (
-        shots[i].instrument or "", shots[i].folder, shots[i].acquired_at is None, shots[i].acquired_at or datetime.min))
-    keys: list[tuple] = [()] * len(shots)
-    current: tuple | None = None
-    previous: Shot | None = None
-    for index in order:
-        shot = shots[index]
-        same_place = previous is not None and (shot.instrument, shot.folder) == (previous.instrument, previous.folder)
-        if shot.acquired_at is None:
-            if not (same_place and previous.acquired_at is None):
-                current = (shot.instrument, shot.folder, None)
-        elif not (same_place and previous.acquired_at is not None and shot.acquired_at - previous.acquired_at < gap):
-            current = (shot.instrument, shot.folder, shot.acquired_at.isoformat())
-        keys[index] = current
-        previous = shot
-    return keys
-
-
-class UnionFind:
-    """Disjoint sets over 0..n-1 (path halving, union by size)."""
-
-    def __init__(self, n: int):
-        self.parent = list(range(n))
-        self.size = [1] * n
-
-    def find(self, item: int) -> int:
-        parent = self.parent
-        while parent[item] != item:
-            parent[item] = parent[parent[item]]
-            item = parent[item]
-        return item
-
-    def union(self, a: int, b: int) -> None:
-        a, b = self.find(a), self.find(b)
-        if a == b:
-            return
-        if self.size[a] < self.size[b]:
-            a, b = b, a
-        self.parent[b] = a
-        self.size[a] += self.size[b]
-
-
 def components(n: int, links: Iterable[Sequence[Hashable | None]]) -> list[int]:
     """Component number per item: items sharing any non-None key of a link family are joined.
 
     `links` holds one sequence per family (project, session, duplicate group, content), a key per
     item. Components are numbered by their smallest item."""
-    forest = UnionFind(n)
+    forest = UnionFind(range(n))
     for keys in links:
         first: dict[Hashable, int] = {}
         for item, key in enumerate(keys):
@@ -109,11 +54,8 @@ def components(n: int, links: Iterable[Sequence[Hashable | None]]) -> list[int]:
             seen = first.setdefault(key, item)
             if seen != item:
                 forest.union(seen, item)
-    roots = [forest.find(item) for item in range(n)]
-    smallest: dict[int, int] = {}
-    for item, root in enumerate(roots):
-        smallest.setdefault(root, item)
-    return [smallest[root] for root in roots]
+    component_of = forest.smallest()
+    return [component_of[item] for item in range(n)]
 
 
 def assign_splits(component_of: Sequence[int], stable_ids: Sequence[str], ratios: dict[str, int], salt: bytes,

@@ -9,7 +9,6 @@ whitelist of structural tags (16-bit stays 16-bit), and the result is checked ag
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import tifffile
 
-from emcensus.access import open_file
+from emcensus.access import file_sha256
 from emcensus.errors import EmcensusError
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
 
@@ -29,7 +28,6 @@ TAG_WHITELIST = frozenset({
     317, 339,  # Predictor, SampleFormat
 })
 
-_CHUNK = 1 << 20
 
 
 @dataclass(slots=True)
@@ -75,7 +73,7 @@ def stage_batch(task: StageTask) -> list[Staged]:
     """Stage every image of a batch (runs in a worker): never raises, each failure is one line."""
     # the quality reader (TIFF/PNG/JPEG/BMP and the microscope formats through rsciio) pulls in OpenCV
     # and faiss: imported in the worker only
-    from emcensus.quality.pixels import read_image
+    from emcensus.quality.pixels import pixel_sha256, read_image
     from emcensus.quality.runner import MAX_PIXELS
 
     results = []
@@ -86,7 +84,7 @@ def stage_batch(task: StageTask) -> list[Staged]:
                 continue
             try:
                 with budget.file(index):
-                    source = _file_sha256(item.path)
+                    source = file_sha256(item.path)
                     pixels = read_image(item.path, MAX_PIXELS)  # what quality measures, bounded alike
                     write_clean_tiff(staged_path(task.folder, item.image_id), pixels, item.pixel_size_m)
                 results.append(Staged(item.image_id, source, pixel_sha256(pixels), tuple(pixels.shape), pixels.dtype.name))
@@ -97,20 +95,6 @@ def stage_batch(task: StageTask) -> list[Staged]:
             except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
                 results.append(Staged(item.image_id, error=f"cannot decode: {type(exc).__name__}: {exc}"))
     return results
-
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open_file(path) as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def pixel_sha256(pixels: np.ndarray) -> str:
-    """sha256 of the pixel values, row-major, little-endian: the same frame read from a TIFF or a
-    lossless copy gets the same id."""
-    return hashlib.sha256(np.ascontiguousarray(pixels, dtype=pixels.dtype.newbyteorder("<")).tobytes()).hexdigest()
 
 
 def write_clean_tiff(path: str, pixels: np.ndarray, pixel_size_m: float | None) -> None:
