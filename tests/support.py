@@ -13,6 +13,24 @@ REPO = Path(__file__).resolve().parents[1]
 VENDOR_SAMPLES = (REPO / ".." / "shared" / "vendor-samples").resolve()
 
 
+def catalog_cli(catalog: Path):
+    """`emcensus --catalog CATALOG ARGS...` in this process (click's runner): a call asserts exit 0
+    and shows the output when not, unless given ok=False."""
+    from click.testing import CliRunner
+
+    from emcensus.cli.main import main
+
+    runner = CliRunner()
+
+    def invoke(*args: str, ok: bool = True):
+        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return invoke
+
+
 def hitachi_sidecar(mag: int, signal: str, date: str = "06/23/2016", model: str = "SU8230", width: int = 64,
                     height: int = 48) -> str:
     pixel_nm = 127e6 / mag / width

@@ -5,23 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from emcensus.cli.main import main
+from support import catalog_cli
 
 
 @pytest.fixture
 def cli(tmp_path: Path):
-    runner = CliRunner()
-    catalog = tmp_path / "census.sqlite"
-
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
-    return invoke
+    return catalog_cli(tmp_path / "census.sqlite")
 
 
 @pytest.fixture

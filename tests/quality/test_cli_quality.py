@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from emcensus.cli.main import main
 from quality.quality_support import frame, write_frame
-from support import fingerprint
+from support import catalog_cli, fingerprint
 
 GOOD = 14
 
@@ -29,14 +29,7 @@ def cli(tmp_path: Path):
                 .astype(np.uint8))
     defocused = cv2.GaussianBlur(frame("particles", 60, 60, 320, 240), (0, 0), 5)
     write_frame(session / "defocused", defocused)
-    runner, catalog = CliRunner(), tmp_path / "census.sqlite"
-
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
+    invoke = catalog_cli(tmp_path / "census.sqlite")
     invoke("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
     invoke.root = root
     return invoke

@@ -14,6 +14,7 @@ import click
 
 from emcensus.catalog import Catalog
 from emcensus.cli.output import emit, format_option, json_text
+from emcensus.cli.parallel import dask_client, parallel_options
 
 #: Columns of `figures match --format table|csv` (JSON has every key of `FoundPanel.to_dict`).
 MATCH_COLUMNS = ("article", "page", "image", "score", "inliers", "scale", "scale_bar_m", "panel_fov_m", "related",
@@ -32,20 +33,15 @@ def figures() -> None:
 
 
 @figures.command()
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Reader processes (default: all cores; 0: in this process).")
-@click.option("--dask", "dask_address", metavar="ADDRESS", help="Extract on a Dask cluster (scheduler address).")
-@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
-              help="Seconds to wait for the Dask scheduler before giving up.")
+@parallel_options("extract")
 @click.pass_context
 def index(ctx: click.Context, workers: int | None, dask_address: str | None, dask_timeout: float) -> None:
     """Build or update the visual index of the catalogued images (CATALOG.figures/ beside the catalog).
 
     Incremental: only new or changed images are read; images gone from the catalog leave the index."""
-    from emcensus.cli.main import _dask_client
     from emcensus.figures.index import update_index
 
-    with _catalog(ctx) as catalog, _dask_client(dask_address, dask_timeout) as client:
+    with _catalog(ctx) as catalog, dask_client(dask_address, dask_timeout) as client:
         summary = update_index(catalog, ctx.find_root().obj["catalog"], workers=workers,
                                executor=client.get_executor() if client else None)
     for path, why in summary.skipped:

@@ -3,7 +3,6 @@ messages in one place (`EmcensusGroup.invoke`)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -16,8 +15,9 @@ from emcensus.catalog import AUDIT_KINDS, Catalog
 from emcensus.catalog.query import GROUP_FIELDS, group_columns
 from emcensus.cli.filters import filter_options, filter_values
 from emcensus.cli.output import emit, format_option, json_text
+from emcensus.cli.parallel import dask_client, parallel_options
 from emcensus.cli.roots import root_options, root_specs
-from emcensus.errors import ConfigError, EmcensusError
+from emcensus.errors import EmcensusError
 
 DEFAULT_CATALOG = "emcensus.sqlite"
 
@@ -61,13 +61,7 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 # ---------------------------------------------------------------------------------------- scan
 @main.command()
 @root_options
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Reader processes (default: all cores; 0: in this process).")
-@click.option("--dask", "dask_address", metavar="ADDRESS", help="Read on a Dask cluster (scheduler address) instead of local processes.")
-@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
-              help="Seconds to wait for the Dask scheduler before giving up.")
-@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds one file may take to read (default: 30); a slower read is listed as not read.")
+@parallel_options("read", file_timeout=("read", "read"))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
 @click.pass_context
 def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
@@ -84,7 +78,7 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     show = not quiet and sys.stderr.isatty()
     # The catalog is checked (never in an archive, whole) before a cluster is waited for.
     with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
-            _dask_client(dask_address, dask_timeout) as client:
+            dask_client(dask_address, dask_timeout) as client:
         options = {"executor": client.get_executor() if client else None, "workers": workers,
                    "file_timeout": file_timeout or FILE_TIMEOUT_S}
         if show:
@@ -96,19 +90,6 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
             summary = run_scan(catalog, specs, **options)
     if not quiet:
         click.echo(summary.paragraph())
-
-
-def _dask_client(address: str | None, timeout: float) -> Any:
-    """A Dask client (a context manager) for `address`, or a one-line error naming the address
-    within `timeout` seconds; without an address, a context holding None."""
-    if not address:
-        return contextlib.nullcontext()
-    from distributed import Client
-
-    try:
-        return Client(address, timeout=timeout)
-    except (OSError, ValueError, TimeoutError) as exc:
-        raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
 
 
 # ---------------------------------------------------------------------------------------- count

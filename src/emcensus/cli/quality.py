@@ -7,16 +7,11 @@ import sys
 import click
 
 from emcensus.catalog import Catalog, display_path
+from emcensus.cli.parallel import dask_client, parallel_options
 
 
 @click.command()
-@click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Reader processes (default: all cores; 0: in this process).")
-@click.option("--dask", "dask_address", metavar="ADDRESS", help="Measure on a Dask cluster (scheduler address).")
-@click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
-              help="Seconds to wait for the Dask scheduler before giving up.")
-@click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds one file may take to read and measure (default: 30); a slower one is listed as not measured.")
+@parallel_options("measure", file_timeout=("read and measure", "measured"))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary; files not measured still go to stderr.")
 @click.pass_context
 def quality(ctx: click.Context, workers: int | None, dask_address: str | None, dask_timeout: float,
@@ -26,13 +21,12 @@ def quality(ctx: click.Context, workers: int | None, dask_address: str | None, d
 
     Incremental: a file whose size and time are unchanged is not read; a moved or copied file takes
     the metrics of its content. Filter on the result with `count --blank no --sharpness-pct 50-100`."""
-    from emcensus.cli.main import _dask_client
     from emcensus.quality.runner import update_quality
     from emcensus.scan.pool import FILE_TIMEOUT_S
 
     show = not quiet and sys.stderr.isatty()
     with Catalog(ctx.find_root().obj["catalog"], create=False, verify=True) as catalog, \
-            _dask_client(dask_address, dask_timeout) as client:
+            dask_client(dask_address, dask_timeout) as client:
         options = {"workers": workers, "executor": client.get_executor() if client else None,
                    "file_timeout": file_timeout or FILE_TIMEOUT_S}
         if show:

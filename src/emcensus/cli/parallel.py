@@ -1,0 +1,55 @@
+"""Where per-image work runs (`scan`, `quality`, `figures index`): one set of options and one way to
+reach a Dask scheduler, so the commands agree on names, defaults and errors."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from emcensus.errors import ConfigError
+
+
+def parallel_options(verb: str, file_timeout: tuple[str, str] | None = None
+                     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--workers`, `--dask ADDRESS`, `--dask-timeout` and, with `file_timeout` (what a file takes,
+    what it is not when too slow: ("read and measure", "measured")), `--file-timeout`; `verb` says
+    what the cluster does ("read", "measure")."""
+    options = [
+        click.option("--workers", type=click.IntRange(min=0), default=None,
+                     help="Reader processes (default: all cores; 0: in this process)."),
+        click.option("--dask", "dask_address", metavar="ADDRESS",
+                     help=f"{verb.capitalize()} on a Dask cluster (scheduler address) instead of local processes."),
+        click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
+                     help="Seconds to wait for the Dask scheduler before giving up."),
+    ]
+    if file_timeout:
+        work, done = file_timeout
+        options.append(click.option(
+            "--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+            help=f"Seconds one file may take to {work} (default: 30); a slower one is listed as not {done}."))
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
+def dask_client(address: str | None, timeout: float) -> Any:
+    """A Dask client (a context manager) for `address`, or a one-line error naming the address
+    within `timeout` seconds; without an address, a context holding None."""
+    if not address:
+        return contextlib.nullcontext()
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
+
+
+__all__ = ["dask_client", "parallel_options"]
