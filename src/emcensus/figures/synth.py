@@ -178,9 +178,10 @@ class CorpusTruth:
         """(article, absolute image path) pairs a matcher should find: precision and recall count these."""
         return {(a, str(self.image_path(rel))) for a, rels in self.ledger().items() for rel in rels}
 
-    def write_ledger(self, path: Path) -> Path:
+    def write_ledger(self, path: Path, only: set[tuple[str, str]] | None = None) -> Path:
         """The ledger as the CSV `emcensus pubs import` reads (image paths relative to the archive, as the
-        demo ledger writes them): Table 1 from it is what `figures accept` must reproduce."""
+        demo ledger writes them): Table 1 from it is what `figures accept` must reproduce. `only`:
+        just these (article, relative image path) links (what a matcher found of the truth)."""
         import csv
 
         from emcensus.demo.publications import LEDGER_COLUMNS
@@ -191,6 +192,8 @@ class CorpusTruth:
             writer.writeheader()
             for article in self.articles:
                 for image in ledger[article.article]:
+                    if only is not None and (article.article, image) not in only:
+                        continue
                     writer.writerow({"article": article.article, "year": article.year, "image": image,
                                      "title": article.title, "source": "facility"})
         return Path(path)

@@ -1,0 +1,84 @@
+"""The point of issue 8: Table 1 from `figures match` + `figures accept` alone, with no hand-typed
+ledger, equals Table 1 from the generator's truth ledger (`pubs import`) on the same archive.
+
+One small generated corpus (2 articles, 16 archive images with repeats, series and tiles), matched
+once through the CLI. Every matched pair must be true, recall must reach 0.9, and Table 1 from the
+accepted matches must equal Table 1 from the truth ledger's rows the matcher found (same articles,
+years, links); equal to Table 1 from the whole truth ledger is the issue's target, not reached yet
+(a crop of about 20 % of a field shown enlarged is still missed: bench/bench_figures.py lists them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from emcensus.analysis.publications import article_id
+from emcensus.cli.main import main
+from emcensus.figures.synth import CorpusTruth, make_figure_corpus
+from support import fingerprint
+
+
+def _cli(catalog: Path):
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    return run
+
+
+def _table1(folder: Path, corpus: CorpusTruth, ledger: Path) -> dict:
+    """Table 1 of a fresh census of the corpus's archive with `ledger` imported."""
+    run = _cli(folder / "census.sqlite")
+    run("scan", *_roots(corpus), "--quiet", "--workers", "0")
+    run("pubs", "import", str(ledger))
+    return json.loads(run("table1", "--format", "json"))
+
+
+def _roots(corpus: CorpusTruth) -> list[str]:
+    return sorted({str(Path(corpus.archive) / img.instrument) for img in corpus.images})
+
+
+@pytest.fixture(scope="module")
+def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusTruth, set[tuple[str, str]], dict, Path]:
+    """The corpus, the (article, relative image) pairs `figures match` found, Table 1 after `figures accept`."""
+    root = tmp_path_factory.mktemp("table1")
+    corpus = make_figure_corpus(root / "out", archive=root / "archive", articles=2, images=16, seed=6,
+                                size=(480, 360), workers=1)
+    archive_before, papers_before = fingerprint(Path(corpus.archive)), fingerprint(Path(corpus.papers))
+    run = _cli(root / "matched.sqlite")
+    run("scan", *_roots(corpus), "--quiet", "--workers", "0")
+    run("figures", "index", "--workers", "0")
+    rows = json.loads(run("figures", "match", corpus.papers, "--format", "json"))
+    run("figures", "accept")
+    table = json.loads(run("table1", "--format", "json"))
+    assert fingerprint(Path(corpus.archive)) == archive_before and fingerprint(Path(corpus.papers)) == papers_before
+    pairs = {(row["article"], Path(row["image"]).relative_to(corpus.archive).as_posix()) for row in rows}
+    return corpus, pairs, table, root
+
+
+def _truth_pairs(corpus: CorpusTruth) -> set[tuple[str, str]]:
+    return {(article_id(a), p) for a, paths in corpus.ledger().items() for p in paths}
+
+
+def test_accepted_matches_give_the_table1_of_the_true_links_found(matched, tmp_path: Path) -> None:
+    corpus, pairs, table, _ = matched
+    truth = _truth_pairs(corpus)
+    assert pairs <= truth  # nothing the truth does not hold: no repeat, series member or distractor
+    assert len(pairs) >= 0.9 * len(truth)
+    found = {(a, p) for a in corpus.ledger() for p in corpus.ledger()[a] if (article_id(a), p) in pairs}
+    expected = _table1(tmp_path, corpus, corpus.write_ledger(tmp_path / "found.csv", only=found))
+    assert table == expected
+    total = next(c for c in table["columns"] if c["block"] == "facility" and c["column"] == "TOTAL")
+    assert total["published_images"] == len(pairs) and total["acquired_images"] == len(corpus.images)
+
+
+@pytest.mark.xfail(reason="issue 8 target not reached: recall 0.94-0.96 on small generated corpora (a crop of "
+                          "about 20 % of a field shown enlarged is missed)", strict=False)
+def test_accepted_matches_give_the_truth_table1(matched, tmp_path: Path) -> None:
+    corpus, _, table, _ = matched
+    assert table == _table1(tmp_path, corpus, corpus.write_ledger(tmp_path / "ledger.csv"))
