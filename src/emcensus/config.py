@@ -21,14 +21,16 @@ import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emcensus.access import read_bounded
 from emcensus.analysis.layout import compile_layout
-from emcensus.analysis.storage import CostModel
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.scan import RootSpec
 from emcensus.vocab import TECHNIQUES, lookup_model
+
+if TYPE_CHECKING:
+    from emcensus.analysis.storage import CostModel  # numpy: loaded by the commands that cost storage
 
 
 #: A facility file lists instruments and folders: anything near this size is not one.
@@ -143,6 +145,8 @@ def load_costs(path: str | Path) -> CostModel:
         SU8230 = 150
 
     A value that is not a positive number is refused: a typo must not become a plausible cost."""
+    from emcensus.analysis.storage import CostModel
+
     path = Path(path)
     where = f"{path}: [costs]"
     table = _table(read_facility_toml(path).get("costs", {}), where)

@@ -3,6 +3,7 @@ messages in one place (`EmcensusGroup.invoke`)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -24,7 +25,23 @@ DEFAULT_CATALOG = "emcensus.sqlite"
 
 class EmcensusGroup(click.Group):
     """Turns every `EmcensusError`, and any operating-system error on a file it writes (a report
-    folder where none can be made, a full disk), into a one-line message and exit status 1."""
+    folder where none can be made, a full disk), into a one-line message and exit status 1.
+
+    Commands of other modules are named in `lazy` ("module:attribute") and imported when run or
+    listed: `emcensus count` or a rescan does not load pyarrow, numpy and the exporters first."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attribute = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -180,35 +197,18 @@ def demo(ctx: click.Context, directory: str, images: int | None, seed: int | Non
     run_demo(Path(directory), images=images, seed=seed, echo=click.echo)
 
 
-from emcensus.cli.serve import serve  # noqa: E402  (registered last: it imports nothing from here)
-
-main.add_command(serve)
-
-from emcensus.cli.publications import lost, pubs, table1
-from emcensus.cli.report import report
-from emcensus.cli.figures import figures
-
-main.add_command(pubs)
-main.add_command(table1)
-main.add_command(lost)
-main.add_command(report)
-main.add_command(figures)
-
-from emcensus.cli.storage import storage
-
-main.add_command(storage)
-
-from emcensus.cli.watch import watch
-
-main.add_command(watch)
-
-from emcensus.cli.reuse import reuse
-
-main.add_command(reuse)
-
-from emcensus.cli.quality import quality
-
-main.add_command(quality)
+main.lazy.update({
+    "serve": "emcensus.cli.serve:serve",
+    "pubs": "emcensus.cli.publications:pubs",
+    "table1": "emcensus.cli.publications:table1",
+    "lost": "emcensus.cli.publications:lost",
+    "report": "emcensus.cli.report:report",
+    "figures": "emcensus.cli.figures:figures",
+    "storage": "emcensus.cli.storage:storage",
+    "watch": "emcensus.cli.watch:watch",
+    "reuse": "emcensus.cli.reuse:reuse",
+    "quality": "emcensus.cli.quality:quality",
+})
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -111,13 +111,13 @@ def _pick(source: Source, sidecar_readers: bool) -> Iterator[Reader]:
 def _read(source: Source, problems: list[Problem]) -> tuple[Reader, Reading]:
     """Try the sidecar's reader, then the image's own readers; collect the reasons of each failure."""
     # A native pair (TIA .ser + .emi) is read by the image's own reader, not as a sidecar.
-    if source.sidecar is not None and source.suffix not in NATIVE_SIDECARS:
+    if source.sidecar_path is not None and source.suffix not in NATIVE_SIDECARS:
         try:
             for reader in _pick(source, sidecar_readers=True):
                 return reader, reader.read(source)
-            problems.append(Problem(str(source.sidecar), "sidecar format not recognised; image read without it", "warning"))
+            problems.append(Problem(source.sidecar_path, "sidecar format not recognised; image read without it", "warning"))
         except UnreadableFileError as exc:
-            problems.append(Problem(str(source.sidecar), f"{exc}; image read without it", "warning"))
+            problems.append(Problem(source.sidecar_path, f"{exc}; image read without it", "warning"))
     last_error: UnreadableFileError | None = None
     for reader in _pick(source, sidecar_readers=False):
         try:
@@ -151,7 +151,7 @@ def read_source(
             raise UnreadableFileError(f"not an image: the file starts with {source.head[:8]!r}")
         expected = {".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(source.suffix, source.suffix[1:])
         if actual != expected:
-            problems.append(Problem(str(source.path), f"wrong extension: a {actual.upper()} file named {source.suffix}", "warning"))
+            problems.append(Problem(source.file_path, f"wrong extension: a {actual.upper()} file named {source.suffix}", "warning"))
     reader, reading = _read(source, problems)
     if (reading.width_px is None or reading.height_px is None) and source.suffix in COMMON_IMAGE_EXTENSIONS:
         width, height, embedded_date = image_dimensions(source)
@@ -160,11 +160,11 @@ def read_source(
         reading.acquired_at = reading.acquired_at or embedded_date
     if reader.name == "generic":
         reading.metadata_source = "none"
-    return _record(source.path, reading, problems, instrument, instrument_technique, mtime)
+    return _record(source.file_path, reading, problems, instrument, instrument_technique, mtime)
 
 
 def _record(
-    path: Path,
+    path: str | os.PathLike[str],
     reading: Reading,
     problems: list[Problem],
     instrument: str | None,
@@ -173,7 +173,8 @@ def _record(
 ) -> ImageRecord:
     """The normalised record of one reading: impossible numbers dropped (with a warning), vocabulary
     applied, FOV derived, the date's source said. The one place every reader's output passes."""
-    drop_impossible(reading, str(path), problems)
+    path = os.fspath(path)
+    drop_impossible(reading, path, problems)
     known = lookup_model(reading.model)
     vendor = reading.vendor or (known.vendor if known else None)
     technique_of_instrument = instrument_technique or (known.technique if known else None)
@@ -184,11 +185,11 @@ def _record(
     if reading.acquired_at is not None:
         acquired_at, acquired_source = _iso(reading.acquired_at), "metadata"
     else:
-        stamp = mtime if mtime is not None else path.stat().st_mtime
+        stamp = mtime if mtime is not None else os.stat(path).st_mtime
         acquired_at, acquired_source = _iso(datetime.fromtimestamp(stamp, timezone.utc).astimezone().replace(tzinfo=None)), "mtime"
 
     return ImageRecord(
-        path=str(path),
+        path=path,
         vendor=vendor,
         instrument=instrument or reading.model,
         technique=technique,

@@ -113,17 +113,29 @@ class Reading:
 
 
 class Source:
-    """One image file and its paired sidecar, opened lazily and read-only."""
+    """One image file and its paired sidecar, opened lazily and read-only.
+
+    The paths are kept as text (`file_path`, `sidecar_path`); `path` and `sidecar` are built as
+    `Path`s only for a reader that asks (a census makes a Source per file: pathlib was a tenth of it)."""
 
     def __init__(self, path: str | os.PathLike[str], sidecar: str | os.PathLike[str] | None = None, *,
                  sidecar_text: str | None = None):
-        self.path = Path(path)
-        self.sidecar = Path(sidecar) if sidecar is not None else None
-        self.suffix = self.path.suffix.lower()
+        self.file_path = os.fspath(path)
+        self.sidecar_path = os.fspath(sidecar) if sidecar is not None else None
+        suffix = os.path.splitext(self.file_path)[1]
+        self.suffix = suffix.lower() if suffix != "." else ""  # as `Path.suffix`: "img." has none
         self._tiff: Any = None
         self._tiff_handle: Any = None
         if sidecar_text is not None:  # already decoded for another file of the same acquisition
             self.__dict__["sidecar_text"] = sidecar_text
+
+    @cached_property
+    def path(self) -> Path:
+        return Path(self.file_path)
+
+    @cached_property
+    def sidecar(self) -> Path | None:
+        return Path(self.sidecar_path) if self.sidecar_path is not None else None
 
     @property
     def loaded_sidecar_text(self) -> str | None:
@@ -133,7 +145,7 @@ class Source:
     @cached_property
     def head(self) -> bytes:
         """The first bytes, read under the access policy (a FIFO or device is refused, never waited on)."""
-        return access.read_head(self.path, HEAD_BYTES)
+        return access.read_head(self.file_path, HEAD_BYTES)
 
     @cached_property
     def format(self) -> str | None:
@@ -141,9 +153,9 @@ class Source:
 
     @cached_property
     def sidecar_text(self) -> str | None:
-        if self.sidecar is None:
+        if self.sidecar_path is None:
             return None
-        return read_sidecar(self.sidecar)
+        return read_sidecar(self.sidecar_path)
 
     @property
     def tiff(self) -> Any:
@@ -153,9 +165,9 @@ class Source:
                 raise UnreadableFileError(f"not a TIFF file (starts with {self.head[:4]!r})")
             import tifffile
 
-            handle = access.open_file(self.path)  # tifffile reads the policy's handle, never the path
+            handle = access.open_file(self.file_path)  # tifffile reads the policy's handle, never the path
             try:
-                tiff = tifffile.TiffFile(handle, name=self.path.name)
+                tiff = tifffile.TiffFile(handle, name=os.path.basename(self.file_path))
             except Exception as exc:  # tifffile raises many types on damaged files
                 handle.close()
                 raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
