@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from emcensus.catalog import Catalog
-from emcensus.catalog.schema import SCHEMA_VERSION
+from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.errors import CatalogError, NotFoundError, QueryError
 from emcensus.scan import RootSpec, scan
 
@@ -26,6 +28,34 @@ def test_newer_catalog_is_refused_not_rewritten(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     with pytest.raises(CatalogError, match="newer than this emcensus"):
         Catalog(path)
+
+
+# sha256 of the JSON of MIGRATIONS[:version] as each release shipped them: a released migration is
+# never edited (a catalog already at that version would never get the change); add a new one instead
+RELEASED_MIGRATIONS = {6: "8781861717a90de87de62c2014deb99cc9be9be25cd7df8f02eaee0c086f9492"}
+
+
+@pytest.mark.parametrize("version", sorted(RELEASED_MIGRATIONS))
+def test_released_migrations_are_frozen(version: int) -> None:
+    shipped = hashlib.sha256(json.dumps(MIGRATIONS[:version]).encode()).hexdigest()
+    assert shipped == RELEASED_MIGRATIONS[version]
+
+
+@pytest.mark.parametrize("shipped", [5, 6])
+def test_a_catalog_of_an_earlier_release_is_upgraded_in_place(tmp_path: Path, shipped: int) -> None:
+    """Released schemas are never edited: columns added since reach old catalogs by migration."""
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as db:
+        for statements in MIGRATIONS[:shipped]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {shipped}")
+    with Catalog(path) as catalog:
+        assert catalog.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        columns = {row[1] for row in catalog.db.execute("PRAGMA table_info(figure_matches)")}
+        assert {"scale_bar_check", "panel_fov_m"} <= columns
+        tables = {row[0] for row in catalog.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"folders", "quality", "figure_matches"} <= tables
 
 
 def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:

@@ -170,7 +170,6 @@ MIGRATIONS: list[list[str]] = [
             scale REAL NOT NULL,            -- published px per archive px
             scale_bar_m REAL,               -- printed scale bar value (OCR), NULL when none was read
             panel_fov_m REAL,               -- published field of view from the archive pixel size
-            scale_bar_check TEXT,           -- the printed value against bar length × that FOV, when they disagree
             related_json TEXT NOT NULL DEFAULT '[]',  -- other image ids of the same field
             caption TEXT,
             status TEXT NOT NULL DEFAULT 'proposed',  -- proposed | accepted | rejected
@@ -225,6 +224,8 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE articles ADD COLUMN category_source TEXT",    # NULL or 'ledger': given; 'classified'
         "ALTER TABLE articles ADD COLUMN category_confidence REAL",  # of a classified category
         "ALTER TABLE articles ADD COLUMN needs_review INTEGER",      # 1: a person should look
+        # a printed scale bar that disagrees with bar length x the matched image's FOV (issue 8)
+        "ALTER TABLE figure_matches ADD COLUMN scale_bar_check TEXT",
         # a million images (issue 11): the census index also holds sizes and FOV widths, so storage
         # sums and `--fov` ranges read the index, not the table (3 s each at 1 M, a tenth of it now)
         "DROP INDEX images_census",
