@@ -199,13 +199,15 @@ class Matcher:
             native = self._vote(self._variants(grey, inverted=False, min_side=NATIVE_SIDE), not_after_year)
             ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
-        partial = [fit.position for fit in fits if fit.inliers >= self.min_inliers
-                   and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)]
-        if partial:  # another magnification of the field, or a repeat, is as likely the source
-            near = _both_ways([(position, 0) for image in partial for position in self._neighbours(image)],
+        doubtful = [fit for fit in fits if fit.inliers >= self.min_inliers
+                    and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)]
+        if doubtful:  # another magnification of the field, or a repeat, is as likely the source
+            near = _both_ways([(position, 0) for fit in doubtful for position in self._neighbours(fit.position)],
                               len(variants))
             for upsample in DENSE_FEATURES:  # both: a dozen inliers at the file's size lose to the partial fit
-                fits += self._fits(variants, near, width, height, upsample=upsample)
+                # a neighbour may take a doubtful fit's place, not add a match on another region of the panel
+                fits += [fit for fit in self._fits(variants, near, width, height, upsample=upsample)
+                         if any(_overlap(fit.region, other.region) >= SAME_REGION for other in doubtful)]
         if not self._verified(fits):
             inverted = self._variants(grey, inverted=True)
             fits += self._fits(inverted, self._vote(inverted, not_after_year), width, height)
