@@ -9,8 +9,9 @@
   also runs `PRAGMA quick_check` (it reads the whole file: a third of a second for a paper-scale
   catalog): every open for writing, so a scan never writes into a damaged file, and every command
   of the CLI, once per change of the file (a clean check is remembered in `<catalog>.verified` by
-  size, mtime and inode of the catalog and its WAL); the dashboard's per-request reads check the
-  schema only.
+  size, mtime and inode of the catalog and its WAL; a writer that opened a checked file and closes
+  it after no SQLite error re-stamps it, so a scan's own writes are not checked again, while a
+  change by anything else is); the dashboard's per-request reads check the schema only.
 * **One message.** Every `sqlite3` error that means the file cannot be used (damaged, truncated,
   locked, read-only, disk full) becomes a `CatalogError` saying what is wrong and what to do, here
   and nowhere else; the CLI and the dashboard show it like any other `EmcensusError`.
