@@ -88,15 +88,10 @@ def corpus_panels(folder: Path, seed: int, found: dict[str, list[int]]) -> tuple
             kind = "vector" if figure.vector else Path(figure.document).suffix
             regions = [f.bbox for f in on_page] if kind == ".pdf" else [
                 f.region(box) for f in on_page for box in split_panels(f.pixels)]
-            height = pdfium.PdfDocument(papers / figure.document)[figure.page - 1].get_height() \
-                if figure.document.endswith(".pdf") else None
             for panel in figure.panels:
                 if panel.kind != "archive":
                     continue
-                x0, y0, x1, y1 = panel.bbox_pt
-                if height is not None:  # the truth's origin is the page's bottom-left corner
-                    y0, y1 = height - y1, height - y0
-                error = min((max(abs(a - b) for a, b in zip(region, (x0, y0, x1, y1))) for region in regions),
+                error = min((max(abs(a - b) for a, b in zip(region, panel.bbox_pt)) for region in regions),
                             default=float("inf"))
                 tally = found.setdefault(kind, [0, 0])
                 tally[0] += error < {".pdf": 1.0, "vector": 2.0}.get(kind, 3.0)

@@ -133,8 +133,10 @@ def test_archive_tiffs_and_sidecars(corpus: CorpusTruth) -> None:
 
 
 def _images_on_page(page: pdfium.PdfPage) -> list[tuple[tuple[float, ...], np.ndarray]]:
-    """(bounds, upright pixels) of each image object: matplotlib stores them upside down."""
+    """(bounds from the page's top-left corner, upright pixels) of each image object: matplotlib
+    stores them upside down."""
     out = []
+    height = page.get_height()
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
         pixels = obj.get_bitmap(render=False).to_numpy()
         if pixels.ndim == 3:
@@ -142,7 +144,8 @@ def _images_on_page(page: pdfium.PdfPage) -> list[tuple[tuple[float, ...], np.nd
         matrix = obj.get_matrix()
         if matrix.d < 0:
             pixels = pixels[::-1]
-        out.append((obj.get_bounds(), pixels))
+        left, bottom, right, top = obj.get_bounds()
+        out.append(((left, height - top, right, height - bottom), pixels))
     return out
 
 
@@ -263,8 +266,7 @@ def test_vector_figure_has_no_image_object_but_renders(corpus: CorpusTruth) -> N
     rendered = np.asarray(page.render(scale=1).to_pil().convert("L"))
     panel = next(p for p in figure.panels if p.kind == "archive")
     x0, y0, x1, y1 = panel.bbox_pt
-    height = rendered.shape[0]
-    region = rendered[int(height - y1) + 2:int(height - y0) - 2, int(x0) + 2:int(x1) - 2]
+    region = rendered[int(y0) + 2:int(y1) - 2, int(x0) + 2:int(x1) - 2]
     assert region.std() > 10  # a drawn micrograph, not white paper
 
 

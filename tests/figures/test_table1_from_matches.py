@@ -44,8 +44,9 @@ def _roots(corpus: CorpusTruth) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusTruth, set[tuple[str, str]], dict, Path]:
-    """The corpus, the (article, relative image) pairs `figures match` found, Table 1 after `figures accept`."""
+def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusTruth, set[tuple[str, str]], dict, list[dict]]:
+    """The corpus, the (article, relative image) pairs `figures match` found, Table 1 after `figures accept`,
+    the rows `figures match` printed."""
     root = tmp_path_factory.mktemp("table1")
     corpus = make_figure_corpus(root / "out", archive=root / "archive", articles=2, images=16, seed=6,
                                 size=(480, 360), workers=1)
@@ -58,11 +59,27 @@ def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusTruth, set[
     table = json.loads(run("table1", "--format", "json"))
     assert fingerprint(Path(corpus.archive)) == archive_before and fingerprint(Path(corpus.papers)) == papers_before
     pairs = {(row["article"], Path(row["image"]).relative_to(corpus.archive).as_posix()) for row in rows}
-    return corpus, pairs, table, root
+    return corpus, pairs, table, rows
 
 
 def _truth_pairs(corpus: CorpusTruth) -> set[tuple[str, str]]:
     return {(article_id(a), p) for a, paths in corpus.ledger().items() for p in paths}
+
+
+def test_reported_panel_bbox_is_the_truth_panel_box(matched) -> None:
+    """`panel_bbox` and the generator's `bbox_pt` share one convention (points from the page's top-left
+    corner): each match lies on the truth panel that shows its image, within a few points."""
+    corpus, _, _, rows = matched
+    checked = 0
+    for row in rows:
+        image = Path(row["image"]).relative_to(corpus.archive).as_posix()
+        boxes = [panel.bbox_pt for _, figure, panel in corpus.panels()
+                 if figure.document == Path(row["document"]).name and figure.page == row["page"]
+                 and image in {panel.source, *(part.source for part in panel.montage)}]
+        assert boxes, row
+        assert min(max(abs(a - b) for a, b in zip(box, row["panel_bbox"])) for box in boxes) < 3, row
+        checked += 1
+    assert checked >= 10
 
 
 def test_accepted_matches_give_the_table1_of_the_true_links_found(matched, tmp_path: Path) -> None:

@@ -25,8 +25,8 @@ scale-bar reader are measured on this one. It is made the way a facility and its
 
 Same seed, same bytes (TIFFs, sidecars, documents, truth), with any number of workers. Archive
 pixel coordinates are those of the TIFF (the data bar lies below the image area). Page numbers count
-from 1 (0 in a .docx); panel boxes (`Panel.bbox_pt`) are PDF points [x0, y0, x1, y1] with the origin
-at the bottom left of the page, or pixels from the top left of a picture document.
+from 1 (0 in a .docx); panel boxes (`Panel.bbox_pt`) are [x0, y0, x1, y1] from the top-left corner
+(y down), as `figures match` reports `panel_bbox`: PDF points on a page, pixels of a picture document.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ from emcensus.outputs import guard_output
 
 TRUTH_NAME = "truth.json"
 PAPERS = "papers"
-TRUTH_VERSION = 1
+TRUTH_VERSION = 2  # 2: panel boxes from the top-left corner (1 had PDF's bottom-left origin)
 DOI_PREFIX = "10.5555/emc."
 
 #: Panel layouts (rows, columns) of a figure.
@@ -118,7 +118,7 @@ class Panel:
 
     letter: str
     kind: str  # archive | distractor | plot | scheme
-    bbox_pt: list[float]  # PDF points (origin bottom left); in a picture document (.png, .docx) its pixels (top left)
+    bbox_pt: list[float]  # from the top-left corner, y down: PDF points; pixels in a picture document (.png, .docx)
     raster: bool  # the document holds it as pixels (an image object, or part of the picture)
     source: str | None = None
     geometry: PanelTruth | None = None  # crop, scale, matrix, edits, scale bar, insets
@@ -220,6 +220,9 @@ class CorpusTruth:
         from emcensus.figures.authoring import InsetTruth, ScaleBarTruth
 
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if data.get("version") != TRUTH_VERSION:
+            raise ConfigError(f"{path}: truth version {data.get('version')}, this generator writes {TRUTH_VERSION} "
+                              "(panel boxes changed convention): generate the corpus again")
 
         def panel(p: dict) -> Panel:
             g = p.pop("geometry")
@@ -668,7 +671,8 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
 
 def _figure_page(pdf: Any, fig_plan: dict, caption: str, panels: list[tuple[_PanelJob, Any, Any]],
                  rng: np.random.Generator) -> list[list[float]]:
-    """One figure page: the panels, the caption and some text; return each panel's box in PDF points."""
+    """One figure page: the panels, the caption and some text; return each panel's box in PDF points
+    from the page's top-left corner."""
     from matplotlib.figure import Figure as MplFigure
 
     fig = MplFigure(figsize=_PAGE)
@@ -677,8 +681,8 @@ def _figure_page(pdf: Any, fig_plan: dict, caption: str, panels: list[tuple[_Pan
     body = " ".join(["The morphology was examined at several magnifications and compared with the reference."] * 4)
     fig.text(0.08, bottom - 0.12, "\n".join(textwrap.wrap(body, 110)), fontsize=9, va="top")
     pdf.savefig(fig)
-    return [[round(x0 * _PAGE[0] * 72, 3), round(y0 * _PAGE[1] * 72, 3), round(x1 * _PAGE[0] * 72, 3),
-             round(y1 * _PAGE[1] * 72, 3)] for x0, y0, x1, y1 in boxes]
+    return [[round(x0 * _PAGE[0] * 72, 3), round((1 - y1) * _PAGE[1] * 72, 3), round(x1 * _PAGE[0] * 72, 3),
+             round((1 - y0) * _PAGE[1] * 72, 3)] for x0, y0, x1, y1 in boxes]
 
 
 def _write_document(path: Path, title: str, lines: list[str], metadata: dict[str, str],
