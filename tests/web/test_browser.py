@@ -28,8 +28,9 @@ def test_overview_bar_click_explore_and_image_page(server: str, page) -> None:  
     assert page.locator("p.summary strong").inner_text() == str(bar) == "2"
     assert page.locator(".grid a.card").count() == 3  # the grid shows every file
     assert page.locator("select[name=technique]").input_value() == "SEM"
-    page.locator(".grid img").first.wait_for()
-    assert page.evaluate("[...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)")
+    # every thumbnail decodes (waits while they load: a broken one never gets a width, and times out)
+    page.wait_for_function("[...document.querySelectorAll('.grid img')].length === 3 && "
+                           "[...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)")
 
     page.locator(".grid a.card").first.click()
     page.wait_for_url("**/images/*")
