@@ -1,8 +1,8 @@
 """Finding published images (issue 8), measured in one run on a generated figure corpus.
 
 Generates a corpus (`emcensus.figures.synth`: archive with repeats and magnification series,
-articles with authored panels, SI, distractors, a vector figure, a thesis .docx, a slide screenshot),
-scans it, builds the visual index, matches every article and prints: precision and recall of
+articles with authored panels, SI, distractors, a vector figure, a thesis .docx, a talk .pptx, a
+slide screenshot), scans it, builds the visual index, matches every article and prints: precision and recall of
 (article, image) pairs against the truth, repeat/series confusions (a match that is another member
 of a true source's group), ms per image indexed (wall, and per core), s per article matched, the
 index's size on disk, and every miss and false match with what the author did to its panels (crop

@@ -426,7 +426,7 @@ def test_documents_untouched(tmp_path: Path) -> None:
 
 def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
     """On the corpus generator's publications (article + supplement, a vector-drawn figure, a thesis
-    .docx, a slide screenshot): every raster panel of a PDF is a figure at the truth's place, every
+    .docx, a talk .pptx, a slide screenshot): every raster panel of a PDF is a figure at the truth's place, every
     document names its article, every figure carries its whole caption, and the rendered figure and
     the pictures split into their panels."""
     from emcensus.figures.panels import split_panels
@@ -456,4 +456,4 @@ def test_generated_articles_give_every_published_panel(tmp_path: Path) -> None:
                 error = min(max(abs(a - b) for a, b in zip(region, panel.bbox_pt)) for region in regions)
                 assert error < {".pdf": 1.0, "vector": 2.0}.get(kind, 3.0), (figure.document, panel.letter, error)
                 checked[kind] = checked.get(kind, 0) + 1
-    assert checked.keys() == {".pdf", "vector", ".docx", ".png"} and checked[".pdf"] >= 10
+    assert checked.keys() == {".pdf", "vector", ".docx", ".pptx", ".png"} and checked[".pdf"] >= 10

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import itertools
 import json
 import re
@@ -198,19 +199,23 @@ def _warped(source: np.ndarray, matrix: list[list[float]], scale: float, size: l
     return cv2.GaussianBlur(warped, (0, 0), 1)
 
 
-def test_thesis_docx_and_slide_screenshot(corpus: CorpusTruth) -> None:
+def test_thesis_docx_talk_pptx_and_slide_screenshot(corpus: CorpusTruth) -> None:
     papers = Path(corpus.papers)
     pictures = [(a, f) for a in corpus.articles for f in a.figures if not f.document.endswith(".pdf")]
-    assert sorted(Path(f.document).suffix for _, f in pictures) == [".docx", ".png"]
+    assert sorted(Path(f.document).suffix for _, f in pictures) == [".docx", ".png", ".pptx"]
     sources = {img.path: image_pixels(img) for img in corpus.images}
+    packages = {".docx": ("word/document.xml", "word/media/image1.png"),
+                ".pptx": ("ppt/slides/slide2.xml", "ppt/media/image1.png")}
     for article, figure in pictures:
         assert article.article == Path(figure.document).stem  # no DOI: the file names the publication
-        if figure.document.endswith(".docx"):
+        suffix = Path(figure.document).suffix
+        if suffix in packages:
+            text_part, media = packages[suffix]
             with zipfile.ZipFile(papers / figure.document) as package:
                 assert package.testzip() is None
-                xml = package.read("word/document.xml").decode("utf-8")
-                assert "Figure 3.1." in xml and 'r:embed="rIdImage1"' in xml
-                data = package.read("word/media/image1.png")
+                xml = html.unescape(package.read(text_part).decode("utf-8"))
+                assert figure.caption in xml and 'r:embed="rIdImage1"' in xml
+                data = package.read(media)
             picture = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_GRAYSCALE)
         else:
             picture = cv2.imread(str(papers / figure.document), cv2.IMREAD_GRAYSCALE)

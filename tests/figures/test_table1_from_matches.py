@@ -1,7 +1,8 @@
 """The point of issue 8: Table 1 from `figures match` + `figures accept` alone, with no hand-typed
 ledger, equals Table 1 from the generator's truth ledger (`pubs import`) on the same archive.
 
-One small generated corpus (2 articles, 16 archive images with repeats, series and tiles), matched
+One small generated corpus (2 articles, a thesis .docx, a talk .pptx, a slide screenshot; 16 archive
+images with repeats, series and tiles), matched
 once through the CLI. Every matched pair must be true, recall must reach 0.9, and Table 1 from the
 accepted matches must equal Table 1 from the truth ledger's rows the matcher found (same articles,
 years, links); equal to Table 1 from the whole truth ledger is the issue's target, not reached yet
@@ -49,7 +50,7 @@ def matched(tmp_path_factory: pytest.TempPathFactory) -> tuple[CorpusTruth, set[
     the rows `figures match` printed."""
     root = tmp_path_factory.mktemp("table1")
     corpus = make_figure_corpus(root / "out", archive=root / "archive", articles=2, images=16, seed=6,
-                                size=(480, 360), workers=1)
+                                size=(480, 360), pictures=True, workers=1)
     archive_before, papers_before = fingerprint(Path(corpus.archive)), fingerprint(Path(corpus.papers))
     run = _cli(root / "matched.sqlite")
     run("scan", *_roots(corpus), "--quiet", "--workers", "0")
@@ -80,6 +81,18 @@ def test_reported_panel_bbox_is_the_truth_panel_box(matched) -> None:
         assert min(max(abs(a - b) for a, b in zip(box, row["panel_bbox"])) for box in boxes) < 3, row
         checked += 1
     assert checked >= 10
+
+
+def test_figures_pasted_into_a_talk_pptx_are_matched(matched) -> None:
+    """The figure pasted into the generated talk is read from its slide and its panels matched: every
+    match true, all panels but one found (the miss, panel d, is a 200 px crop under an inset and
+    labels shown at 2.3x: the recall limit the xfail below names)."""
+    corpus, _, _, rows = matched
+    (talk,) = {f.document: f for _, f, _ in corpus.panels() if f.document.endswith(".pptx")}.values()
+    found = {(row["page"], Path(row["image"]).relative_to(corpus.archive).as_posix()) for row in rows
+             if Path(row["document"]).name == talk.document}
+    truth = {(talk.page, panel.source) for panel in talk.panels}
+    assert found <= truth and len(found) >= len(truth) - 1 >= 2
 
 
 def test_accepted_matches_give_the_table1_of_the_true_links_found(matched, tmp_path: Path) -> None:

@@ -16,8 +16,9 @@ scale-bar reader are measured on this one. It is made the way a facility and its
   colour, arrows, labels, inset, new scale bar, JPEG); distractor micrographs from no archive, plots
   and schemes are mixed in; some figures show a series or repeats side by side, some panels are two
   tiles stitched; one figure of the corpus is drawn as vectors (no image object: the page must be
-  rendered). With `pictures=True`, a thesis chapter (.docx, the figure pasted as one picture) and a
-  slide screenshot (.png) are publications of their own, named by their file;
+  rendered). With `pictures=True`, a thesis chapter (.docx) and a talk (.pptx), the figure pasted
+  into each as one picture, and a slide screenshot (.png) are publications of their own, named by
+  their file;
 * `truth.json` says for every panel which archive image(s) it shows (or none), where (crop box and
   a 2x3 matrix from archive pixels to panel pixels), at what scale, with what printed scale bar, and
   for every archive image its repeat/series/tiles group; `ledger` is the Table-1 truth (article ->
@@ -25,8 +26,9 @@ scale-bar reader are measured on this one. It is made the way a facility and its
 
 Same seed, same bytes (TIFFs, sidecars, documents, truth), with any number of workers. Archive
 pixel coordinates are those of the TIFF (the data bar lies below the image area). Page numbers count
-from 1 (0 in a .docx); panel boxes (`Panel.bbox_pt`) are [x0, y0, x1, y1] from the top-left corner
-(y down), as `figures match` reports `panel_bbox`: PDF points on a page, pixels of a picture document.
+from 1 (the slide in a .pptx, 0 in a .docx); panel boxes (`Panel.bbox_pt`) are [x0, y0, x1, y1] from
+the top-left corner (y down), as `figures match` reports `panel_bbox`: PDF points on a page, pixels
+of a picture document.
 """
 
 from __future__ import annotations
@@ -118,7 +120,7 @@ class Panel:
 
     letter: str
     kind: str  # archive | distractor | plot | scheme
-    bbox_pt: list[float]  # from the top-left corner, y down: PDF points; pixels in a picture document (.png, .docx)
+    bbox_pt: list[float]  # from the top-left corner, y down: PDF points; pixels in a picture document (.png, .docx, .pptx)
     raster: bool  # the document holds it as pixels (an image object, or part of the picture)
     source: str | None = None
     geometry: PanelTruth | None = None  # crop, scale, matrix, edits, scale bar, insets
@@ -129,8 +131,8 @@ class Panel:
 @dataclass
 class Figure:
     document: str  # file name under papers/
-    page: int  # from 1; 0 in a .docx (no pages)
-    number: str  # "2", "S1", "3.1", "slide 5"
+    page: int  # from 1 (the slide in a .pptx); 0 in a .docx (no pages)
+    number: str  # "2", "S1", "3.1", "slide 2", "slide 5"
     caption: str  # as the document's text gives it ("" for a screenshot: its text is pixels)
     layout: list[int]
     vector: bool  # drawn as vectors: no image object on the page
@@ -401,8 +403,9 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
                    panel_px: tuple[int, int], pictures: bool) -> tuple[list[dict], list[_PanelJob]]:
     """Decide articles, figures and which archive image each panel shows (about 60 % are published).
 
-    `pictures`: also a thesis chapter (.docx, the figure pasted as one picture) and a screenshot of a
-    slide (.png), each a publication of its own with one figure of archive panels.
+    `pictures`: also a thesis chapter (.docx) and a talk (.pptx), each with the figure pasted as one
+    picture, and a screenshot of a slide (.png), each a publication of its own with one figure of
+    archive panels.
     """
     order = rng.permutation(len(images))
     published = sorted(order[: max(1, round(len(images) * 0.6))].tolist())
@@ -465,7 +468,7 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
                       "si_doi": rng.random() < 0.5, "meta_doi": rng.random() < 0.5})
     # one figure of the corpus is drawn as vectors (a page render is the only way to see it)
     plans[0]["figures"][plans[0]["n_main"] - 1]["vector"] = True
-    for kind in ("thesis", "slide") if pictures else ():
+    for kind in ("thesis", "slide", "talk") if pictures else ():
         a = len(plans)
         rows, cols = LAYOUTS[int(rng.integers(2))]
         pw = int(rng.integers(panel_px[0], panel_px[1] + 1))
@@ -750,20 +753,40 @@ def _picture(fig_plan: dict, panels: list[tuple[_PanelJob, Any, Any]], rng: np.r
                                 round((1 - y0) * height, 3)] for x0, y0, x1, y1 in boxes]
 
 
-_DOCX_TYPES = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-               '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-               '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-               '<Default Extension="xml" ContentType="application/xml"/>'
-               '<Default Extension="png" ContentType="image/png"/>'
-               '<Override PartName="/word/document.xml" ContentType="application/'
-               'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+_OFFICE_TYPE = "application/vnd.openxmlformats-officedocument."
+
+
+def _relationships(targets: dict[str, tuple[str, str]]) -> str:
+    """A relationships part: id -> (type under the officeDocument namespace, target)."""
+    return (f'{_XML_HEAD}<Relationships xmlns="{_RELS_NS}">'
+            + "".join(f'<Relationship Id="{rid}" Type="{_REL}/{kind}" Target="{target}"/>'
+                      for rid, (kind, target) in targets.items()) + "</Relationships>")
+
+
+def _ooxml(parts: dict[str, str], content_types: dict[str, str], picture_name: str, picture: bytes) -> bytes:
+    """A minimal Office Open XML package (zip) of XML `parts` and one PNG picture, with fixed member
+    dates so the same seed writes the same bytes. `content_types`: part name -> type under _OFFICE_TYPE."""
+    import zipfile
+
+    types = (f'{_XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+             '<Default Extension="xml" ContentType="application/xml"/>'
+             '<Default Extension="png" ContentType="image/png"/>'
+             + "".join(f'<Override PartName="/{name}" ContentType="{_OFFICE_TYPE}{kind}"/>'
+                       for name, kind in content_types.items()) + "</Types>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, text in {"[Content_Types].xml": types, **parts}.items():
+            package.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text.encode("utf-8"), zipfile.ZIP_DEFLATED)
+        package.writestr(zipfile.ZipInfo(picture_name, (2020, 1, 1, 0, 0, 0)), picture, zipfile.ZIP_STORED)
+    return buffer.getvalue()
 
 
 def _docx(paragraphs: list[str], picture: bytes, size_px: tuple[int, int], caption: str) -> bytes:
     """A minimal WordprocessingML package: text paragraphs, one inline picture, its caption."""
-    import zipfile
     from xml.sax.saxutils import escape
 
     emu_w = 5_943_600  # 6.5 inches
@@ -781,33 +804,65 @@ def _docx(paragraphs: list[str], picture: bytes, size_px: tuple[int, int], capti
         '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>'
         '</wp:inline></w:drawing></w:r></w:p>')
     document = (
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+        f'{_XML_HEAD}<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
         f'xmlns:r="{_REL}" xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
         'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
         'xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture"><w:body>'
         + "".join(para(t) for t in paragraphs) + drawing + para(caption) + "<w:sectPr/></w:body></w:document>")
-    parts = {
-        "[Content_Types].xml": _DOCX_TYPES,
-        "_rels/.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_RELS_NS}">'
-                       f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="word/document.xml"/>'
-                       "</Relationships>",
-        "word/document.xml": document,
-        "word/_rels/document.xml.rels": f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                                        f'<Relationships xmlns="{_RELS_NS}"><Relationship Id="rIdImage1" '
-                                        f'Type="{_REL}/image" Target="media/image1.png"/></Relationships>',
-    }
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as package:
-        for name, text in parts.items():
-            package.writestr(zipfile.ZipInfo(name, (2020, 1, 1, 0, 0, 0)), text.encode("utf-8"), zipfile.ZIP_DEFLATED)
-        package.writestr(zipfile.ZipInfo("word/media/image1.png", (2020, 1, 1, 0, 0, 0)), picture, zipfile.ZIP_STORED)
-    return buffer.getvalue()
+    parts = {"_rels/.rels": _relationships({"rId1": ("officeDocument", "word/document.xml")}),
+             "word/document.xml": document,
+             "word/_rels/document.xml.rels": _relationships({"rIdImage1": ("image", "media/image1.png")})}
+    return _ooxml(parts, {"word/document.xml": "wordprocessingml.document.main+xml"}, "word/media/image1.png", picture)
+
+
+def _pptx(title: str, slide_texts: list[str], picture: bytes, size_px: tuple[int, int]) -> bytes:
+    """A minimal PresentationML package: a title slide, then a slide with text and the figure pasted
+    as one picture (what a talk made from a paper's figure holds)."""
+    from xml.sax.saxutils import escape
+
+    slide_w, slide_h = 12_192_000, 6_858_000  # 16:9, EMU
+    pic_w = round(slide_w * 0.62)
+    pic_h = round(pic_w * size_px[1] / size_px[0])
+    ns = ('xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+          f'xmlns:r="{_REL}" xmlns:p="http://schemas.openxmlformats.org/presentationml/2006/main"')
+
+    def text_box(shape_id: int, texts: list[str], y: int) -> str:
+        paragraphs = "".join(f"<a:p><a:r><a:t>{escape(t)}</a:t></a:r></a:p>" for t in texts)
+        return (f'<p:sp><p:nvSpPr><p:cNvPr id="{shape_id}" name="Text {shape_id}"/><p:cNvSpPr txBox="1"/><p:nvPr/>'
+                f'</p:nvSpPr><p:spPr><a:xfrm><a:off x="457200" y="{y}"/><a:ext cx="{slide_w - 914400}" cy="914400"/>'
+                f'</a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr><p:txBody><a:bodyPr/>'
+                f'{paragraphs}</p:txBody></p:sp>')
+
+    def slide(shapes: str) -> str:
+        return (f'{_XML_HEAD}<p:sld {ns}><p:cSld><p:spTree><p:nvGrpSpPr><p:cNvPr id="1" name=""/><p:cNvGrpSpPr/>'
+                f'<p:nvPr/></p:nvGrpSpPr><p:grpSpPr/>{shapes}</p:spTree></p:cSld></p:sld>')
+
+    picture_shape = (
+        '<p:pic><p:nvPicPr><p:cNvPr id="4" name="Picture 4"/><p:cNvPicPr/><p:nvPr/></p:nvPicPr>'
+        '<p:blipFill><a:blip r:embed="rIdImage1"/><a:stretch><a:fillRect/></a:stretch></p:blipFill>'
+        f'<p:spPr><a:xfrm><a:off x="457200" y="1143000"/><a:ext cx="{pic_w}" cy="{pic_h}"/></a:xfrm>'
+        '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></p:spPr></p:pic>')
+    presentation = (f'{_XML_HEAD}<p:presentation {ns}><p:sldIdLst><p:sldId id="256" r:id="rId1"/>'
+                    f'<p:sldId id="257" r:id="rId2"/></p:sldIdLst><p:sldSz cx="{slide_w}" cy="{slide_h}"/>'
+                    '<p:notesSz cx="6858000" cy="9144000"/></p:presentation>')
+    parts = {"_rels/.rels": _relationships({"rId1": ("officeDocument", "ppt/presentation.xml")}),
+             "ppt/presentation.xml": presentation,
+             "ppt/_rels/presentation.xml.rels": _relationships({"rId1": ("slide", "slides/slide1.xml"),
+                                                                "rId2": ("slide", "slides/slide2.xml")}),
+             "ppt/slides/slide1.xml": slide(text_box(2, [title], 2_286_000)),
+             "ppt/slides/slide2.xml": slide(text_box(2, slide_texts[:1], 228_600) + picture_shape
+                                            + text_box(3, slide_texts[1:], 1_143_000 + pic_h + 91_440)),
+             "ppt/slides/_rels/slide2.xml.rels": _relationships({"rIdImage1": ("image", "../media/image1.png")})}
+    slide_type = "presentationml.slide+xml"
+    return _ooxml(parts, {"ppt/presentation.xml": "presentationml.presentation.main+xml",
+                          "ppt/slides/slide1.xml": slide_type, "ppt/slides/slide2.xml": slide_type},
+                  "ppt/media/image1.png", picture)
 
 
 def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage],
                             panels: list[tuple[_PanelJob, Any, Any]], rng: np.random.Generator) -> Article:
-    """A thesis chapter (.docx) or a slide screenshot (.png): a publication named by its file, no DOI."""
+    """A thesis chapter (.docx) or a talk (.pptx) with the figure pasted as one picture, or a slide
+    screenshot (.png): a publication named by its file, no DOI."""
     from PIL import Image
 
     fp = plan["figures"][0]
@@ -815,6 +870,7 @@ def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage]
     year = max(datetime.fromisoformat(i.acquired_at).year for i in sources) + 1
     topic = _TOPICS[sources[0].texture]
     caption = _caption("3.1" if plan["kind"] == "thesis" else "1", [(j, images[j.image]) for j, _, _ in panels], topic)
+    shown_caption = caption
     if plan["kind"] == "thesis":
         stem = f"{plan['author']}_PhD_thesis_{year}_chapter3"
         picture, boxes = _picture(fp, panels, rng, (6.5, 5.2), 150, (0.04, 0.97, 0.92, 0.94), None)
@@ -824,13 +880,21 @@ def _write_picture_document(papers: Path, plan: dict, images: list[ArchiveImage]
                 "The samples were imaged at the facility; representative micrographs are shown in Figure 3.1."]
         (papers / name).write_bytes(_docx(text, picture, size, caption))
         page, number = 0, "3.1"
+    elif plan["kind"] == "talk":
+        stem = f"{plan['author']}_seminar_{year}"
+        picture, boxes = _picture(fp, panels, rng, (8.0, 5.0), 150, (0.03, 0.97, 0.94, 0.94), None)
+        name = f"{stem}.pptx"
+        size = Image.open(io.BytesIO(picture)).size
+        (papers / name).write_bytes(_pptx(f"Electron microscopy of {topic}", [f"Results: {topic}", caption],
+                                          picture, size))
+        page, number = 2, "slide 2"
     else:
         stem = f"{plan['author']}_group_meeting_{year}_slide5"
         picture, boxes = _picture(fp, panels, rng, (12.8, 7.2), 100, (0.05, 0.85, 0.9, 0.78), f"Results: {topic}")
         name = f"{stem}.png"
         (papers / name).write_bytes(picture)
-        page, number = 1, "slide 5"
-    figure = Figure(document=name, page=page, number=number, caption=caption if plan["kind"] == "thesis" else "",
+        page, number, shown_caption = 1, "slide 5", ""  # a screenshot's text is pixels
+    figure = Figure(document=name, page=page, number=number, caption=shown_caption,
                     layout=list(fp["layout"]), vector=False)
     for (job, pixels, truth), box in zip(panels, boxes):
         figure.panels.append(Panel(letter=chr(ord("a") + job.key[2]), kind=job.kind, bbox_pt=box, raster=True,
@@ -909,7 +973,7 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
     `size`: image area of every archive image (tests use 320x240). `panel_px`: range of panel widths
     in pixels (default 100 px to half the image width, at least 100-160). `workers`: processes
     rendering images and panels, then writing documents (the output does not depend on it). `pictures`: add a thesis
-    chapter (.docx) and a slide screenshot (.png) beside the PDFs. Both folders must be empty or
+    chapter (.docx), a talk (.pptx) and a slide screenshot (.png) beside the PDFs. Both folders must be empty or
     absent, and neither may lie inside the other.
     """
     t0 = time.perf_counter()
