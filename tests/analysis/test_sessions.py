@@ -35,3 +35,13 @@ def test_a_gap_of_exactly_the_threshold_starts_a_new_session() -> None:
     assert session_starts(["x", "x"], [T, T + timedelta(minutes=30)], gap_minutes=30) == [T, T + timedelta(minutes=30)]
     with pytest.raises(ValueError):
         session_starts(["x"], [], gap_minutes=30)
+
+
+def test_zoned_and_unzoned_times_of_one_instrument_share_its_clock() -> None:
+    """A reader that gives a time zone beside one that does not must not stop the session count."""
+    from datetime import timezone
+
+    times = [datetime(2020, 1, 1, 10, 0, tzinfo=timezone.utc), datetime(2020, 1, 1, 10, 5), None,
+             datetime(2020, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=2)))]
+    starts = session_starts(["SU8230"] * 4, times, gap_minutes=30)
+    assert starts == [datetime(2020, 1, 1, 10, 0), datetime(2020, 1, 1, 10, 0), None, datetime(2020, 1, 1, 12, 0)]

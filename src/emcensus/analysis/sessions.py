@@ -2,8 +2,10 @@
 instrument) and leak-free dataset splits (`reuse`, per instrument and folder).
 
 A session is a run of acquisitions with the same grouping key (an instrument; an instrument and a
-folder) each less than `gap_minutes` after the one before. An acquisition without a time is in no
-session: the caller says what that means for it.
+folder) each less than `gap_minutes` after the one before, on the instrument's own clock (a time
+zone, where a reader gives one, is dropped: one clock per instrument, and zoned and unzoned times of
+one instrument still compare). An acquisition without a time is in no session: the caller says what
+that means for it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def session_starts(keys: Sequence[Hashable], times: Sequence[datetime | None], g
     by_key: dict[Hashable, list[tuple[datetime, int]]] = {}
     for index, (key, time) in enumerate(zip(keys, times, strict=True)):
         if time is not None:
-            by_key.setdefault(key, []).append((time, index))
+            by_key.setdefault(key, []).append((time.replace(tzinfo=None), index))
     starts: list[datetime | None] = [None] * len(keys)
     for members in by_key.values():
         members.sort()
