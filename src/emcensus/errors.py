@@ -33,3 +33,7 @@ class LedgerError(EmcensusError):
 
 class OutputError(EmcensusError):
     """An output (export, report, cache) could not be written: permissions, a full disk."""
+
+
+class UnreachableError(EmcensusError):
+    """An archive root did not answer (a share that is down or unmounted): nothing was marked missing."""

@@ -134,6 +134,22 @@ def test_a_share_unmounted_under_its_mount_point_is_not_an_empty_archive(tiny_ar
     assert set(_statuses(catalog_path).values()) == {"present"}
 
 
+def test_watch_once_fails_when_no_root_answered(tiny_archive: Path, tmp_path: Path) -> None:
+    """cron reads the exit status: a `--once` that reached no share must not look like a quiet night."""
+    catalog_path = tmp_path / "c.sqlite"
+    with Catalog(catalog_path) as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    for child in tiny_archive.iterdir():  # the share unmounted: its mount point lists as empty
+        child.rename(hidden / child.name)
+    result = CliRunner().invoke(main, ["--catalog", str(catalog_path), "watch", str(tiny_archive), "--instrument",
+                                       "SU8230", "--once", "--interval", "0.05", "--quiet"])
+    assert result.exit_code != 0
+    assert "no root answered" in result.output
+    assert set(_statuses(catalog_path).values()) == {"present"}
+
+
 def test_the_facility_file_watch_table(tiny_archive: Path, tmp_path: Path) -> None:
     write_tiff(tiny_archive / "extra" / "x.tif")
     facility = tmp_path / "facility.toml"

@@ -23,6 +23,7 @@ from typing import Any
 from emcensus.catalog import Catalog, KnownFile
 from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.paths import display_path
+from emcensus.errors import UnreachableError
 from emcensus.record import Problem
 from emcensus.scan import FILE_TIMEOUT_S, FolderCensus, RootSpec
 from emcensus.scan.pool import Pool
@@ -120,13 +121,17 @@ def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, 
             census = FolderCensus(catalog, roots, pool)
             states = [_RootState(spec, Settling(settings.sidecar_timeout, expects_sidecar_for(spec.vendor, spec.technique)))
                       for spec, _ in census.roots.values()]
-            number = 0
+            number, cycle = 0, None
             while not stop.is_set() and (cycles is None or number < cycles):
                 number += 1
                 cycle = _cycle(number, states, census, settings, stop, log if not quiet else None)
                 log(cycle.line())
                 if cycles is None or number < cycles:
                     stop.wait(settings.interval)
+            if cycles is not None and cycle is not None and not stop.is_set() and cycle.unreachable == len(states):
+                # a bounded run (cron's `--once`) whose last cycle reached no root failed: say so in the exit status
+                raise UnreachableError(f"no root answered in the last of {number} cycle(s): nothing was catalogued "
+                                       "or marked missing; check the shares")
             return number
         finally:
             pool.shutdown(kill=stop.is_set())
