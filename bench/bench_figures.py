@@ -169,7 +169,10 @@ def main() -> None:
         catalog_path = base / "census.sqlite"
         with Catalog(catalog_path) as catalog:
             if not catalog.roots():
-                scan(catalog, [RootSpec(str(base / "archive"), "SU8230")], workers=args.workers)
+                # one root per instrument folder, named by it, as a facility declares them (an SEM root
+                # over TEM frames would give them the SEM's technique)
+                scan(catalog, [RootSpec(str(folder), folder.name) for folder in sorted((base / "archive").iterdir())],
+                     workers=args.workers)
             t0 = time.perf_counter()
             summary = update_index(catalog, catalog_path, workers=args.workers)
             index_s = time.perf_counter() - t0
