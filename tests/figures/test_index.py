@@ -120,7 +120,7 @@ def test_damaged_index_says_to_rebuild(scanned):
         VisualIndex.load(folder)
 
 
-def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch):
+def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch, tmp_path: Path):
     """Above IVF_THRESHOLD descriptors the index is approximate (IndexBinaryIVF): each stored
     descriptor must still be found as its own nearest neighbour."""
     import faiss
@@ -133,6 +133,11 @@ def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch):
     assert isinstance(built, faiss.IndexBinaryIVF) and built.ntotal == 6_000
     distances, labels = built.search(descriptors[:500], 1)
     assert (distances[:, 0] == 0).all() and (labels[:, 0] == np.arange(500)).all()
+    path = str(tmp_path / "faiss.index")  # written and read back as `update_index` and `load` do
+    faiss.write_index_binary(built, path)
+    again = faiss.read_index_binary(path)
+    again.nprobe = built.nprobe
+    assert np.array_equal(again.search(descriptors[500:900], 1)[1][:, 0], np.arange(500, 900))
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".png"])

@@ -156,16 +156,22 @@ class VisualIndex:
 
 
 def build_faiss(descriptors: np.ndarray) -> Any:
-    """Exact Hamming search while small; an inverted file (about 4·√n lists) above IVF_THRESHOLD."""
+    """Exact Hamming search while small; an inverted file (about 4·√n lists) above IVF_THRESHOLD.
+
+    The lists' centroids are descriptors drawn at random, found through an HNSW graph: k-means over
+    lists x 64 samples and an exhaustive assignment took about 18 min to add the 38 M descriptors of
+    150 k images. On 1 M descriptors (bench ORB bytes): adding took 12 s CPU through the graph, 51 s
+    exhaustively over the same centroids; recall@1 of perturbed descriptors 0.999 and 1.000 at nprobe 16."""
     data = np.ascontiguousarray(descriptors, dtype=np.uint8)
     bits = _DESCRIPTOR_BYTES * 8
     if len(data) < IVF_THRESHOLD:
         index = faiss.IndexBinaryFlat(bits)
     else:
         lists = int(4 * np.sqrt(len(data)))
-        index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(bits), bits, lists)
-        sample = data[np.random.default_rng(0).choice(len(data), min(len(data), lists * 64), replace=False)]
-        index.train(sample)
+        quantizer = faiss.IndexBinaryHNSW(bits, 32)
+        quantizer.add(data[np.random.default_rng(0).choice(len(data), lists, replace=False)])
+        index = faiss.IndexBinaryIVF(quantizer, bits, lists)
+        index.is_trained = True  # the centroids are in the quantizer: nothing to train
         index.nprobe = 16
     if len(data):
         index.add(data)
