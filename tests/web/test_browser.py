@@ -45,16 +45,21 @@ def test_overview_bar_click_explore_and_image_page(server: str, page) -> None:  
     assert errors == []
 
 
-def test_linking_an_image_changes_table1(server: str, page, article: str) -> None:  # type: ignore[no-untyped-def]
-    page.goto(server + "/")
-    lost = page.locator(".stat.lost .num")
-    assert lost.inner_text() == "100.00 %"
+def _link_img002(page, server: str, article: str) -> None:  # type: ignore[no-untyped-def]
+    """Link img002.tif to `article` the way a person does: Explore, its Image page, the link form."""
     page.goto(server + "/explore?path=*/img002.tif")
     page.locator(".grid a.card").first.click()
     page.wait_for_url("**/images/*")
     page.select_option("form.link select", article)
     page.click("form.link button[value=true]")
     page.locator("#link-status").filter(has_text="linked to").wait_for()
+
+
+def test_linking_an_image_changes_table1(server: str, page, article: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server + "/")
+    lost = page.locator(".stat.lost .num")
+    assert lost.inner_text() == "100.00 %"
+    _link_img002(page, server, article)
     # The page shows the link at once, not "Not linked" until a reload.
     page.locator("#published li").filter(has_text=article).wait_for(timeout=5000)
     assert "Not linked" not in page.locator("#published").inner_text()
@@ -98,12 +103,7 @@ def test_storage_page_from_the_menu(server: str, page, article: str) -> None:  #
     lost_before = page.locator(".stat.lost .num").inner_text()
     assert lost_before.endswith(" GB") and "100.0 % of image bytes" in page.locator(".stat.lost").inner_text()
     # link an image in the browser: the Storage page shows the new split on the next visit
-    page.goto(server + "/explore?path=*/img002.tif")
-    page.locator(".grid a.card").first.click()
-    page.wait_for_url("**/images/*")
-    page.select_option("form.link select", article)
-    page.click("form.link button[value=true]")
-    page.locator("#link-status").filter(has_text="linked to").wait_for()
+    _link_img002(page, server, article)
     page.goto(server + "/storage")
     assert "100.0 % of image bytes" not in page.locator(".stat.lost").inner_text()
     assert errors == []
