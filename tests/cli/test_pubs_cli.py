@@ -262,3 +262,26 @@ def test_table1_json_is_rounded(census, tmp_path: Path) -> None:
     census("pubs", "import", str(ledger))
     sem = _table1(census)[("facility", "SEM")]
     assert (sem["images_per_article"], sem["published_pct"], sem["lost_pct"]) == (1.33333, 80.0, 20.0)
+
+
+@pytest.mark.parametrize("name", ["ledger.csv", "refs.bib"])
+def test_a_fifo_given_to_pubs_import_is_one_line_at_once(census, tmp_path: Path, name: str) -> None:
+    """A named pipe (or device) given as the ledger or bibliography is refused under the file-access
+    policy, not opened and waited on: a hung import would hold the catalog's writer lock."""
+    import os
+    import threading
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    results = []
+    worker = threading.Thread(target=lambda: results.append(census("pubs", "import", str(fifo), ok=False)),
+                              daemon=True)
+    worker.start()
+    worker.join(timeout=5)
+    if worker.is_alive():  # release the blocked open() so the thread ends, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=5)
+        pytest.fail("pubs import waited on a FIFO")
+    result = results[0]
+    assert result.exit_code != 0
+    assert "not a regular file: a FIFO" in result.output and len(result.output.strip().splitlines()) == 1

@@ -26,7 +26,8 @@ from typing import Any
 import bibtexparser
 import rispy
 
-from emcensus.errors import LedgerError
+from emcensus.access import read_bounded
+from emcensus.errors import LedgerError, UnreadableFileError
 from emcensus.vocab import TECHNIQUES
 
 SOURCES = ("facility", "third-party")
@@ -240,12 +241,9 @@ def _read_text(path: str | Path) -> str:
     """The text of a ledger or bibliography: UTF-8 (with or without BOM), UTF-16 with a BOM (Excel's
     "Unicode text"), else Windows-1252, what Excel writes as plain "CSV" on Western Windows."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_LEDGER_BYTES + 1)
-    except OSError as exc:
-        raise LedgerError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if len(data) > MAX_LEDGER_BYTES:
-        raise LedgerError(f"{path} is larger than {MAX_LEDGER_BYTES // 2**20} MiB: not a ledger")
+        data = read_bounded(path, MAX_LEDGER_BYTES, "ledger")  # a FIFO or device is refused, not waited on
+    except UnreadableFileError as exc:
+        raise LedgerError(f"cannot read {path}: {exc}") from exc
     encodings = ("utf-16",) if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig", "cp1252")
     for encoding in encodings:
         try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from emcensus.access import read_bounded
+from emcensus.access import read_bounded, read_head
 from emcensus.analysis.publications import (
     DEFAULT_VOCABULARY,
     SOURCES,
@@ -40,6 +40,8 @@ SUMMARY_TABLE_COLUMNS = SUMMARY_COLUMNS[:-2]
 CLASSIFY_COLUMNS = ("id", "title", "category", "subcategory", "confidence", "needs_review", "method")
 #: A lexicon lists words per topic: anything near this size is not one.
 MAX_LEXICON_BYTES = 1 << 20
+#: A CSV's header line is read to tell a Scopus export from a ledger; a line longer than this is neither.
+MAX_HEADER_BYTES = 64 * 1024
 
 until_option = click.option("--until", type=int, default=None, help="Last acquisition year (inclusive); the paper stops at 2023.")
 outlier_option = click.option(
@@ -53,8 +55,11 @@ def _catalog(ctx: click.Context, readonly: bool = True) -> Catalog:
 
 def _is_scopus(path: Path) -> bool:
     """A Scopus export has a "Source title" column and no ledger "article" column."""
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        header = handle.readline().casefold()
+    try:
+        head = read_head(path, MAX_HEADER_BYTES)
+    except UnreadableFileError as exc:
+        raise LedgerError(f"cannot read {path}: {exc}") from exc
+    header = head.decode("utf-8-sig", errors="replace").partition("\n")[0].casefold()
     return "source title" in header and "article" not in header
 
 
