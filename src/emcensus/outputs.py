@@ -67,4 +67,23 @@ def guard_output(
     return target
 
 
-__all__ = ["ArchiveWriteError", "guard_output"]
+def guard_folder_rewrite(
+    folder: str | os.PathLike[str],
+    archives: Iterable[str | os.PathLike[str]],
+    *,
+    what: str = "output",
+) -> Path:
+    """`guard_output` of a folder written into again (a report rewritten in place), and of every entry
+    already in it: writing a file follows a symlink left there, into an archive too. Returns the
+    resolved folder, created if new (its parent must exist)."""
+    archives = list(archives)
+    target = guard_output(folder, archives, what=what, folder=True)
+    if target.is_dir():
+        with os.scandir(target) as entries:
+            for entry in entries:
+                guard_output(entry.path, archives, what=what, folder=entry.is_dir())
+    target.mkdir(exist_ok=True)
+    return target
+
+
+__all__ = ["ArchiveWriteError", "guard_folder_rewrite", "guard_output"]

@@ -50,3 +50,20 @@ def test_demo_ends_with_table1_and_the_report(tmp_path: Path) -> None:
     assert f"Report: {index}" in result.output and index.exists()
     assert (tmp_path / "demo" / "publications.csv").exists()
     assert len(list((tmp_path / "demo" / "report" / "figures").glob("fig3*.png"))) >= 3
+
+
+def test_a_report_folder_with_links_into_the_archive_is_refused(census, tiny_archive: Path, tmp_path: Path) -> None:
+    """A report is written again into its folder: a symlink left there (data/ or index.html) into the
+    archive would be followed by the write. Every entry is guarded, the archive keeps every byte."""
+    import os
+
+    archive_file = next(path for path in sorted(tiny_archive.rglob("*.txt")))
+    folder = archive_file.parent
+    before = {path: path.read_bytes() for path in folder.iterdir()}
+    for link, target in (("data", folder), ("index.html", archive_file)):
+        out = tmp_path / f"report-{link}"
+        out.mkdir()
+        os.symlink(target, out / link)
+        result = census("report", str(out), ok=False)
+        assert result.exit_code != 0 and "inside the archive" in result.output, result.output
+    assert {path: path.read_bytes() for path in folder.iterdir()} == before

@@ -28,8 +28,9 @@ def report(ctx: click.Context, out_dir: Path, until: int | None, outlier_thresho
     """Write OUT_DIR/index.html (figures inline), OUT_DIR/figures (PNG, SVG) and OUT_DIR/data (CSV, JSON)."""
     costs = load_costs(config_path) if config_path else None
     with Catalog(ctx.find_root().obj["catalog"], readonly=True, verify=True) as catalog:
-        guard_output(out_dir, archive_roots(catalog.db), what="report", folder=True)
+        archives = archive_roots(catalog.db)
+        guard_output(out_dir, archives, what="report", folder=True)  # before the numbers are computed
         data = build_report_data(catalog, until=until, facility=facility_name, outlier_threshold=outlier_threshold,
                                  costs=costs)
-    output = write_report(out_dir, data)
+    output = write_report(out_dir, data, archives)
     click.echo(f"wrote {output.index} ({len(output.figures)} figure files, {len(output.data)} data files)")

@@ -96,7 +96,8 @@ def run_demo(directory: Path, *, images: int | None = None, seed: int | None = N
              f"{imported.counts:,} count-level rows.\n")
         echo(catalog_table1(catalog, until=DEMO_UNTIL).to_text())
         report_dir = guard_output(directory / "report", roots, what="report", folder=True)
-        output = write_report(report_dir, build_report_data(catalog, until=DEMO_UNTIL, facility=facility.name))
+        output = write_report(report_dir, build_report_data(catalog, until=DEMO_UNTIL, facility=facility.name),
+                              roots)
         echo(f"Report: {output.index}")
         echo(f"\nCatalog: {catalog.path}. Try: emcensus --catalog {catalog.path} count --by year,instrument")
     return catalog_path

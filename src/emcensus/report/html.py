@@ -35,6 +35,7 @@ from emcensus.analysis.publications import (
 )
 from emcensus.analysis.storage import StorageSummary
 from emcensus.analysis.table1 import Table1
+from emcensus.outputs import guard_folder_rewrite
 from emcensus.vocab import technique_order
 
 
@@ -278,12 +279,15 @@ def totals_sentences(data: ReportData) -> list[str]:
           "for review."] if data.classified_articles[0] else [])
 
 
-def write_report(out_dir: str | Path, data: ReportData) -> ReportOutput:
-    """Write index.html (self-contained), figures/ (PNG + SVG) and data/ (CSV + JSON) under `out_dir`."""
+def write_report(out_dir: str | Path, data: ReportData, archives: Iterable[str | Path] = ()) -> ReportOutput:
+    """Write index.html (self-contained), figures/ (PNG + SVG) and data/ (CSV + JSON) under `out_dir`;
+    each folder and what is already in it guarded first (never a write through a link into `archives`)."""
     out_dir = Path(out_dir)
-    data_dir = out_dir / "data"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    written_figures = render_figures(data, out_dir / "figures")
+    archives = list(archives)
+    data_dir, figures_dir = out_dir / "data", out_dir / "figures"
+    for folder in (out_dir, data_dir, figures_dir):
+        guard_folder_rewrite(folder, archives, what="report")
+    written_figures = render_figures(data, figures_dir)
     tables = build_tables(data)
     data_files: list[Path] = []
     for table in tables:
