@@ -110,6 +110,19 @@ def test_index_folder_that_leads_into_the_archive_is_refused(scanned):
     assert fingerprint(root) == before
 
 
+def test_a_link_left_in_the_index_folder_into_the_archive_is_refused(scanned):
+    """The index folder is written into again: an entry there that leads into the archive (here the
+    pointer's temporary name) is refused before anything is written through it."""
+    root, paths, catalog_path, _ = scanned
+    _update(catalog_path)
+    victim = next(iter(paths.values()))
+    before = victim.read_bytes()
+    os.symlink(victim, index_folder(catalog_path) / "current.tmp")
+    with pytest.raises(ArchiveWriteError):
+        _update(catalog_path)
+    assert victim.read_bytes() == before
+
+
 def test_damaged_index_says_to_rebuild(scanned):
     _, _, catalog_path, _ = scanned
     _update(catalog_path)

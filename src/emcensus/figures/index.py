@@ -28,7 +28,7 @@ from emcensus.access import open_file
 from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_folder_rewrite
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
 
 #: Format of the folder; another one is rebuilt from scratch.
@@ -185,9 +185,8 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
 
     `workers` processes read and extract (default: all cores; 0: this process), or `executor` (a
     Dask cluster's) when given."""
-    folder = guard_output(index_folder(catalog_path), [fs_path(root["path"]) for root in catalog.roots()],
-                          what="visual index folder", folder=True)
-    folder.mkdir(exist_ok=True)
+    folder = guard_folder_rewrite(index_folder(catalog_path), [fs_path(root["path"]) for root in catalog.roots()],
+                                  what="visual index folder")
     try:
         old = VisualIndex.load(folder)
     except FigureIndexError:
