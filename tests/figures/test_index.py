@@ -172,20 +172,32 @@ def test_a_format_not_read_here_is_refused(tmp_path: Path) -> None:
         read_pixels(str(tmp_path / "frame.dm3"))
 
 
-def test_an_image_whose_read_never_ends_is_one_line_within_the_budget(tmp_path: Path, monkeypatch) -> None:
-    """The scan's per-file time budget bounds the index too: a read that blocks is listed, not waited for."""
+def test_an_image_whose_read_never_ends_is_one_line_within_the_budget(scanned, monkeypatch) -> None:
+    """The scan's per-file time budget bounds the index too (`figures index --file-timeout`): a read
+    that blocks is listed, not waited for, and the other images are indexed."""
     import time
 
+    from click.testing import CliRunner
+
+    from emcensus.cli.main import main
     from emcensus.figures import index as index_module
 
-    def blocks(path: str, max_pixels: int = 0) -> np.ndarray:
-        time.sleep(30)  # a hung share
-        raise AssertionError("the budget did not stop the read")
+    _, paths, catalog_path, _ = scanned
+    hung = os.path.realpath(paths["b"])
+    real_read = index_module.read_pixels
 
-    monkeypatch.setattr(index_module, "FILE_TIMEOUT_S", 0.5)
-    monkeypatch.setattr(index_module, "read_pixels", blocks)
+    def blocks_on_one(path: str, *args, **kwargs) -> np.ndarray:
+        if os.path.realpath(path) == hung:
+            time.sleep(30)  # a hung share
+            raise AssertionError("the budget did not stop the read")
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(index_module, "read_pixels", blocks_on_one)
     started = time.monotonic()
-    image_id, points, descriptors, error = index_module.image_features((7, str(tmp_path / "x.tif"), None))
-    assert time.monotonic() - started < 5
-    assert (image_id, len(points), len(descriptors)) == (7, 0, 0)
-    assert error == "read took longer than 0.5 s; not read"
+    result = CliRunner().invoke(main, ["--catalog", str(catalog_path), "figures", "index", "--workers", "0",
+                                       "--file-timeout", "0.5"])
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 0, result.output
+    assert f"{paths['b']}: not indexed: read took longer than 0.5 s; not read" in result.output
+    indexed = {os.path.realpath(image["path"]) for image in VisualIndex.load(index_folder(catalog_path)).images}
+    assert hung not in indexed and len(indexed) == len(paths) - 1

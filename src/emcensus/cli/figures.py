@@ -33,17 +33,20 @@ def figures() -> None:
 
 
 @figures.command()
-@parallel_options("extract")
+@parallel_options("extract", file_timeout=("read and extract", "indexed"))
 @click.pass_context
-def index(ctx: click.Context, workers: int | None, dask_address: str | None, dask_timeout: float) -> None:
+def index(ctx: click.Context, workers: int | None, dask_address: str | None, dask_timeout: float,
+          file_timeout: float | None) -> None:
     """Build or update the visual index of the catalogued images (CATALOG.figures/ beside the catalog).
 
     Incremental: only new or changed images are read; images gone from the catalog leave the index."""
     from emcensus.figures.index import update_index
+    from emcensus.scan.pool import FILE_TIMEOUT_S
 
     with _catalog(ctx) as catalog, dask_client(dask_address, dask_timeout) as client:
         summary = update_index(catalog, ctx.find_root().obj["catalog"], workers=workers,
-                               executor=client.get_executor() if client else None)
+                               executor=client.get_executor() if client else None,
+                               file_timeout=file_timeout or FILE_TIMEOUT_S)
     for path, why in summary.skipped:
         click.echo(f"{path}: not indexed: {why}", err=True)
     click.echo(summary.paragraph())

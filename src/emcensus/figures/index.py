@@ -92,16 +92,16 @@ def read_pixels(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             return np.asarray(image.convert("L") if image.mode not in ("L", "I;16", "I", "F") else image)
 
 
-def image_features(job: tuple[int, str, int | None]) -> tuple[int, np.ndarray, np.ndarray, str | None]:
+def image_features(job: tuple[int, str, int | None, float]) -> tuple[int, np.ndarray, np.ndarray, str | None]:
     """(id, points, descriptors, error) of one archive image: what a worker process returns."""
-    image_id, path, image_rows = job
+    image_id, path, image_rows, file_timeout = job
     try:
         # The scan's per-file budget (an alarm in the worker's main thread): a read that blocks, or a
         # decode that runs on, is one line and the index goes on.
-        with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
+        with Budget(file_timeout) as budget, budget.file(0):
             features = extract(read_pixels(path), ARCHIVE_FEATURES, image_rows=image_rows)
     except ReadTimeout:
-        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(FILE_TIMEOUT_S)
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(file_timeout)
     except (EmcensusError, OSError, ValueError) as exc:
         return image_id, _NO_POINTS, _NO_DESCRIPTORS, str(exc) or type(exc).__name__
     except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
@@ -179,12 +179,12 @@ def build_faiss(descriptors: np.ndarray) -> Any:
 
 
 def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers: int | None = None,
-                 executor: Executor | None = None, progress: Callable[[int, int], None] | None = None
-                 ) -> IndexSummary:
+                 executor: Executor | None = None, progress: Callable[[int, int], None] | None = None,
+                 file_timeout: float = FILE_TIMEOUT_S) -> IndexSummary:
     """Bring the visual index of `catalog` up to date with its images (see the module docstring).
 
     `workers` processes read and extract (default: all cores; 0: this process), or `executor` (a
-    Dask cluster's) when given."""
+    Dask cluster's) when given; each image may take `file_timeout` seconds to read and extract."""
     folder = guard_folder_rewrite(index_folder(catalog_path), [fs_path(root["path"]) for root in catalog.roots()],
                                   what="visual index folder")
     try:
@@ -197,7 +197,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     todo = [row for image_id, row in wanted.items() if image_id not in kept_ids]
     skipped: list[tuple[str, str]] = []
     fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    jobs = [(row["id"], row["path"], row["height_px"]) for row in todo]
+    jobs = [(row["id"], row["path"], row["height_px"], file_timeout) for row in todo]
     for done, (image_id, points, descriptors, error) in enumerate(_run(jobs, workers, executor), start=1):
         if error is None:
             fresh[image_id] = (points, descriptors)
@@ -227,7 +227,7 @@ def _state(row: dict[str, Any]) -> tuple[Any, ...]:
     return row["path"], row["size_bytes"], row["mtime_ns"], row["height_px"]
 
 
-def _run(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None
+def _run(jobs: Sequence[tuple[int, str, int | None, float]], workers: int | None, executor: Executor | None
          ) -> Iterable[tuple[int, np.ndarray, np.ndarray, str | None]]:
     if executor is not None:
         yield from executor.map(image_features, jobs)
