@@ -18,6 +18,7 @@ overlap at all marks the article "needs review".
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -145,19 +146,12 @@ def _regression(features: np.ndarray, labels: Sequence[Any]) -> Any:
     return model.fit(features, np.array(labels, dtype=object))
 
 
-def _counts(labels: Sequence[Any]) -> dict[Any, int]:
-    counts: dict[Any, int] = {}
-    for label in labels:
-        counts[label] = counts.get(label, 0) + 1
-    return counts
-
-
 def _regressions(labelled: Sequence[TopicInput], vectors: Any, topics: Sequence[Topic], min_labels: int
                  ) -> tuple[Any, dict[str, Any]]:
     """The category regression and each category's subcategory regression, where every class of
     that level has `min_labels` labelled articles (None / left out otherwise)."""
     def fit(indices: list[int], labels: list[str], classes: set[str]) -> Any:
-        counts = _counts(labels)
+        counts = Counter(labels)
         if not classes or set(counts) < classes or min(counts.values()) < min_labels:
             return None
         return _regression(vectors[indices], labels)
