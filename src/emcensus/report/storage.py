@@ -27,13 +27,13 @@ STORAGE_BY = ("year", "instrument", "technique", "group")
 
 
 def catalog_storage(catalog: Catalog, costs: CostModel | None = None, *, by: Sequence[str] = STORAGE_BY,
-                    until: int | None = None, current_year: int | None = None) -> StorageSummary:
+                    until: int | None = None) -> StorageSummary:
     """Bytes per group (every file kind: spectra and stacks take disk too), the growth fit, bytes of
     lost and published images, and what the lost images cost under `costs` (none: no cost lines).
 
     With `until`, only acquisitions up to that year count, and the fit takes every year up to it."""
     window = {} if until is None else {"until": until}
-    current_year = until + 1 if until is not None else current_year or date.today().year
+    current_year = until + 1 if until is not None else date.today().year
     parts = catalog.storage_parts(by, **window)  # one pass over the files for every figure below
     breakdown = with_gigabytes(sum_bytes(parts, by))
     growth = fit_growth({row["year"]: row["bytes"] for row in sum_bytes(parts, ["year"])}, current_year=current_year)
