@@ -231,12 +231,9 @@ def _list_folders(tree: FolderTree, root: str, queue: list[str]) -> tuple[list[F
     problems: list[Problem] = []
     while queue:
         folder = queue.pop()
-        try:
-            mtime = os.stat(folder).st_mtime_ns  # before the listing: a change during it is seen next cycle
-        except FileNotFoundError:
+        mtime = _mtime(folder)  # before the listing: a change during it is seen next cycle
+        if mtime is None:
             continue  # gone: its parent's listing says so
-        except OSError as exc:
-            raise Unreachable(f"cannot stat {display_path(folder)}: {exc.strerror or exc}") from exc
         found = next(walk(folder, problems, boundary=root, recurse=False), None)
         if found is None:
             tree.mtimes[folder] = -1
