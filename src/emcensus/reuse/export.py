@@ -32,7 +32,7 @@ from emcensus.reuse.splits import (
     parse_splits,
 )
 from emcensus.reuse.stage import StageItem, StageTask, Staged, stage_batch, staged_path
-from emcensus.reuse.writers import FORMATS, WRITERS, shard_names
+from emcensus.reuse.writers import FORMATS, WRITERS, folder_name, shard_names
 from emcensus.scan.pool import FILE_TIMEOUT_S, Pool
 
 DEFAULT_EMBARGO_YEARS = 2
@@ -261,7 +261,7 @@ def _records(rows: list[dict[str, Any]], staged: dict[int, Staged], pseudo: Pseu
             "_catalog_id": row["id"], "_measured": row["measured"],
             "image_id": result.pixel_sha256, "source_sha256": result.source_sha256,
             "file_name": f"{result.pixel_sha256}.tif" if options.fmt == "parquet"
-            else f"data/{split_of[index]}/{result.pixel_sha256}.tif",
+            else folder_name(split_of[index], result.pixel_sha256),
             "split": split_of[index], "component_id": rank[component_of[index]],
             "group_pseudo": pseudo("group", row["group_name"]),
             "project_pseudo": pseudo("project", f"{row['group_name']}/{row['project']}" if row["project"] else None),

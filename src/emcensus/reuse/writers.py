@@ -71,6 +71,7 @@ def write_parquet(path: Path, rows: Sequence[dict[str, Any]], image: Callable[[d
 
 
 def folder_name(split: str, image_id: str) -> str:
+    """Where a folder export puts an image (webdataset rows are renamed by `shard_names`)."""
     return f"data/{split}/{image_id}.tif"
 
 
