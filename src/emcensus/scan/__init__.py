@@ -343,6 +343,12 @@ def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _Su
     result.gone.extend(path for path, row in known.items() if row[5] == "present" and path not in seen)
 
 
+def _ensure_root(catalog: Catalog, root: RootSpec) -> int:
+    """The catalog's id of `root`, its settings recorded as given."""
+    return catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
+                               magnification_reference_m=root.magnification_reference_m, layout=root.layout)
+
+
 def _scan_root(
     catalog: Catalog,
     scan_id: int,
@@ -352,8 +358,7 @@ def _scan_root(
     batch_size: int,
     summary: ScanSummary,
 ) -> None:
-    root_id = catalog.ensure_root(root.path, root.instrument, root.vendor, root.technique,
-                                  magnification_reference_m=root.magnification_reference_m, layout=root.layout)
+    root_id = _ensure_root(catalog, root)
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False))
     _compare_changed(top, catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
@@ -457,9 +462,7 @@ class FolderCensus:
         self.roots: dict[str, tuple[RootSpec, int]] = {}
         for root in roots:
             spec = _checked_root(catalog, root)
-            self.roots[spec.path] = (spec, catalog.ensure_root(
-                spec.path, spec.instrument, spec.vendor, spec.technique,
-                magnification_reference_m=spec.magnification_reference_m, layout=spec.layout))
+            self.roots[spec.path] = (spec, _ensure_root(catalog, spec))
 
     def catalogued(self, root: str, folder: str) -> dict[str, KnownFile]:
         """What the catalog holds directly in `folder` of `root`."""
