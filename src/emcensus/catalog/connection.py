@@ -161,7 +161,7 @@ class CatalogConnection(sqlite3.Connection):
             with contextlib.suppress(sqlite3.Error, CatalogError):
                 archives = archive_roots(self)
         super().close()
-        if archives is not None and self.restamp and (stamp := _file_stamp(Path(self.catalog_path))):
+        if archives is not None and self.restamp and (stamp := file_stamp(Path(self.catalog_path))):
             _write_stamp(Path(self.catalog_path), stamp, archives)
 
 
@@ -308,7 +308,7 @@ def _check(db: CatalogConnection, path: Path, readonly: bool, verify: bool) -> N
     if readonly and version < SCHEMA_VERSION:
         raise CatalogError(f"{path} has an old schema ({version}); open it once for writing (any scan does) to migrate it")
     if verify:
-        stamp = _file_stamp(path)
+        stamp = file_stamp(path)
         if stamp is None or _read_stamp(path) != stamp:  # else verified since its last change
             problems = _quick_check(db)
             if problems != ["ok"]:
@@ -327,7 +327,7 @@ def _stamp_path(path: Path) -> Path:
     return path.with_name(f"{path.name}.verified")
 
 
-def _file_stamp(path: Path) -> str | None:
+def file_stamp(path: Path) -> str | None:
     """Size and modification time of the catalog and its WAL: any write changes them. An empty WAL
     (a connection opened since the last one closed) holds nothing: it reads as no WAL."""
     parts = []
@@ -421,4 +421,4 @@ def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
             "or scan into another catalog file")
 
 
-__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "scan_lock", "stored_roots", "tables_of"]
+__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "file_stamp", "scan_lock", "stored_roots", "tables_of"]

@@ -20,7 +20,7 @@ from typing import Any
 
 from emcensus.analysis.fov import DECADE_LABELS, format_length
 from emcensus.analysis.publications import YEAR_RANGE
-from emcensus.catalog.connection import _file_stamp as file_stamp
+from emcensus.catalog.connection import file_stamp
 from emcensus.catalog.paths import db_text, display_path
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
