@@ -25,8 +25,9 @@ MEASURED_COLUMNS = ("content_sha256", "pixel_sha256", "blank", "clipped_low", "c
 RELATIVE_COLUMNS = ("sharpness_pct", "quality_flag", "dup_group")
 #: Images measured: present, readable micrographs, every file (a tif and its jpg export are compared).
 _MEASURED_IMAGES = "i.status = 'present' AND i.readable = 1 AND i.kind = 'image'"
-#: A quality row that describes its image's current file (a changed file's old row does not).
-_CURRENT = "i.id = q.image_id AND i.size_bytes = q.size_bytes AND i.mtime_ns = q.mtime_ns"
+#: A quality row that describes its image's current file (a changed file's old row does not): the
+#: join every reader of measured values uses (quality here, the reuse export and report).
+CURRENT_FILE = "i.id = q.image_id AND i.size_bytes = q.size_bytes AND i.mtime_ns = q.mtime_ns"
 
 
 class QualityMixin(_Base):
@@ -104,7 +105,7 @@ class QualityMixin(_Base):
     def image_quality(self, image_id: int) -> dict[str, Any] | None:
         """One image's quality, measured on its current file, with the other members of its
         duplicate group (id, path); None when its current file was never measured."""
-        rows = self._dicts(f"SELECT q.* FROM quality q JOIN images i ON {_CURRENT} WHERE q.image_id = ?", (int(image_id),))
+        rows = self._dicts(f"SELECT q.* FROM quality q JOIN images i ON {CURRENT_FILE} WHERE q.image_id = ?", (int(image_id),))
         if not rows:
             return None
         row = rows[0]
@@ -123,7 +124,7 @@ class QualityMixin(_Base):
         for start in range(0, len(ids), 500):
             chunk = ids[start:start + 500]
             for row in self._dicts(
-                    f"""SELECT q.image_id, {', '.join(f'q.{c}' for c in columns)} FROM quality q JOIN images i ON {_CURRENT}
+                    f"""SELECT q.image_id, {', '.join(f'q.{c}' for c in columns)} FROM quality q JOIN images i ON {CURRENT_FILE}
                         WHERE q.image_id IN ({', '.join('?' * len(chunk))})""", chunk):
                 found[row.pop("image_id")] = row
         return found

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from emcensus.catalog.paths import fs_path
+from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import ImageFilter
 from emcensus.errors import QueryError
 
@@ -57,8 +58,7 @@ class ReuseMixin(_Base):
             f"""SELECT {columns}, i.acquisition_key IN ({_PUBLISHED_KEYS}) AS published, m.json AS metadata_json,
                        q.image_id IS NOT NULL AS measured, {quality}
                 FROM (SELECT * FROM images WHERE {where} AND is_primary = 1) i
-                LEFT JOIN quality q ON q.image_id = i.id AND q.size_bytes = i.size_bytes AND q.mtime_ns = i.mtime_ns
-                     AND q.error IS NULL
+                LEFT JOIN quality q ON {CURRENT_FILE} AND q.error IS NULL
                 LEFT JOIN metadata m ON m.image_id = i.id
                 ORDER BY i.id""", params)
         names = [d[0] for d in cursor.description]
@@ -105,7 +105,7 @@ class ReuseMixin(_Base):
                        q.sharpness_pct, q.snr, q.quality_flag
                 FROM (SELECT * FROM images WHERE {where} AND is_primary = 1
                       AND acquisition_key NOT IN ({_PUBLISHED_KEYS})) i
-                JOIN quality q ON q.image_id = i.id AND q.size_bytes = i.size_bytes AND q.mtime_ns = i.mtime_ns
+                JOIN quality q ON {CURRENT_FILE}
                 WHERE q.error IS NULL AND coalesce(q.blank, 0) = 0 AND q.sharpness_pct IS NOT NULL
                 ORDER BY q.sharpness_pct DESC, q.snr DESC, i.id LIMIT ?""", [*params, int(limit)])
         for row in rows:
@@ -117,5 +117,4 @@ class ReuseMixin(_Base):
         where, params = ImageFilter(group=group).where(self.db)
         return self.db.execute(
             f"""SELECT count(*) FROM (SELECT * FROM images WHERE {where} AND is_primary = 1) i
-                WHERE NOT EXISTS (SELECT 1 FROM quality q WHERE q.image_id = i.id AND q.size_bytes = i.size_bytes
-                                  AND q.mtime_ns = i.mtime_ns AND q.error IS NULL)""", params).fetchone()[0]
+                WHERE NOT EXISTS (SELECT 1 FROM quality q WHERE {CURRENT_FILE} AND q.error IS NULL)""", params).fetchone()[0]
