@@ -4,6 +4,7 @@ matplotlib PDF, its supplement, a PNG figure, a corrupt PDF), review, accept int
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -193,3 +194,19 @@ def test_a_document_given_relative_is_stored_absolute(world, monkeypatch):
     assert row["document"] == "art2.png"
     (stored,) = json.loads(cli("figures", "list", "--format", "json").stdout)
     assert stored["document"] == str(papers / "art2.png")
+
+
+def test_match_json_names_an_undecodable_document_readably(world):
+    """A document whose name is not UTF-8 is printed with U+FFFD in JSON, as every other command prints paths."""
+    cli, _, _, papers = world
+    cli("figures", "index", "--workers", "0")
+    odd = os.fsdecode(bytes(papers) + b"/art2-\xff.png")
+    os.rename(papers / "art2.png", odd)
+    (row,) = json.loads(cli("figures", "match", odd, "--format", "json").stdout)
+    assert row["document"].endswith("art2-\ufffd.png") and row["article"] == "art2-\ufffd"
+    assert Path(row["image"]).stem == "c"
+    (stored,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert stored["document"] == row["document"]
+    with TestClient(create_app(papers.parent / "census.sqlite")) as client:  # the panel is cut from the file again
+        panel = client.get(f"/api/figures/matches/{stored['id']}/panel")
+    assert panel.headers["content-type"] == "image/png" and panel.content.startswith(b"\x89PNG")

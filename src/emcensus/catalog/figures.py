@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from emcensus.catalog.paths import fs_path
+from emcensus.catalog.paths import db_text, fs_path
 from emcensus.errors import NotFoundError, QueryError
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class FiguresMixin(_Base):
         it is a ledger link; rejected: remembered) is not proposed again, a proposed match is
         refreshed. Returns how many were stored or refreshed."""
         now = _now()
-        rows = [(m.article, m.document, m.page, _bbox(m.panel_bbox), int(m.image_id), float(m.score), int(m.inliers),
+        rows = [(m.article, db_text(m.document), m.page, _bbox(m.panel_bbox), int(m.image_id), float(m.score), int(m.inliers),
                  _bbox(m.crop_box), float(m.scale), m.scale_bar_m, m.panel_fov_m,
                  json.dumps([int(i) for i in m.related]), m.caption, now, m.scale_bar_check) for m in matches]
         with self.db:

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from emcensus.catalog import Catalog
-from emcensus.cli.output import emit, format_option, json_text
+from emcensus.cli.output import emit, format_option
 from emcensus.cli.parallel import dask_client, parallel_options
 
 #: Columns of `figures match --format table|csv` (JSON has every key of `FoundPanel.to_dict`).
@@ -84,10 +84,7 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
                           f.match.related, f.caption, f.scale_bar_check)
             for f in found if not f.weak)
     rows = [f.to_dict() | ({"weak": f.weak} if weaker else {}) for f in found]
-    if fmt == "json":
-        click.echo(json_text(rows))
-    else:
-        emit(rows, fmt, title="figure matches", columns=[*MATCH_COLUMNS, *(["weak"] if weaker else [])])
+    emit(rows, fmt, title="figure matches", columns=[*MATCH_COLUMNS, *(["weak"] if weaker else [])])
 
 
 @figures.command()

@@ -52,6 +52,7 @@ import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from emcensus import access
+from emcensus.catalog.paths import readable
 from emcensus.errors import EmcensusError
 
 
@@ -124,9 +125,10 @@ def find_doi(text: str) -> str | None:
 
 
 def main_stem(path: Path) -> str:
-    """The article's file stem: `X` for `X.pdf` and for its supplements `X_SI`, `X-SI`, `X_supp*`."""
-    found = _SUPPLEMENT.match(path.stem)
-    return found.group("base") if found else path.stem
+    """The article's file stem: `X` for `X.pdf` and for its supplements `X_SI`, `X-SI`, `X_supp*`
+    (a byte of a name that is not UTF-8 as U+FFFD: an article id is text)."""
+    found = _SUPPLEMENT.match(readable(path.stem))
+    return found.group("base") if found else readable(path.stem)
 
 
 def article_id(path: Path, text: str) -> str:

@@ -25,7 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from PIL import Image
 
 from emcensus.access import check_regular
-from emcensus.catalog import Catalog
+from emcensus.catalog import Catalog, fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.documents import FigureError, Limits, iter_figures
 from emcensus.web.app import SQLITE_INT_MAX, CatalogDep, Offset, PageNumber, no_preview_response
@@ -117,11 +117,12 @@ def panel_png(document: str, page: int | None, panel_bbox: tuple[float, ...], si
 
 def _panel_bytes(row: dict[str, Any]) -> bytes:
     """The panel of a stored match, from the cache while its document is unchanged, else cut within `PANEL_SECONDS`."""
+    document = fs_path(row["document"])
     try:
-        stat = check_regular(row["document"])
+        stat = check_regular(document)
     except EmcensusError as exc:  # moved, deleted, or a path given relative to another folder
         raise NotNow(f"the document is not readable now: {exc}") from exc
-    return panel_png(row["document"], row["page"], tuple(row["panel_bbox"]), stat.st_size, stat.st_mtime_ns)
+    return panel_png(document, row["page"], tuple(row["panel_bbox"]), stat.st_size, stat.st_mtime_ns)
 
 
 @router.get("/api/figures/matches", tags=["figures"])
