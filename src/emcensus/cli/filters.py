@@ -3,9 +3,15 @@ so that a command module can use them without importing the command group that i
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import click
+
+from emcensus.catalog.query import ImageFilter
+
+#: `ImageFilter` fields whose option's parameter has another name.
+_OPTION_NAMES = {"path": "path_glob"}
 
 
 def filter_options(command: Any) -> Any:
@@ -38,10 +44,8 @@ def filter_options(command: Any) -> Any:
 
 
 def filter_values(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The filters given (popped from a command's keyword arguments), as `ImageFilter` takes them."""
-    names = ("year", "since", "until", "instrument", "technique", "detector", "vendor", "magnification", "fov",
-             "scalebar_decade", "group", "project", "root", "include_missing", "kind", "blank", "sharpness_pct",
-             "quality_flag")
-    filters = {name: kwargs.pop(name) for name in names}
-    filters["path"] = kwargs.pop("path_glob")
+    """The filters given (popped from a command's keyword arguments), as `ImageFilter` takes them:
+    one per field of `ImageFilter`, so a filter added there and here is never left unapplied."""
+    filters = {name: kwargs.pop(_OPTION_NAMES.get(name, name), None) for name in (f.name for f in fields(ImageFilter))}
     return {k: v for k, v in filters.items() if v not in (None, False)}
+
