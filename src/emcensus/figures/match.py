@@ -39,6 +39,7 @@ from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Featur
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
 MIN_INLIERS = 12
@@ -267,9 +268,10 @@ class Matcher:
         """An archive image's area as grey 8-bit, read from its file (None when it cannot be read now)."""
         if position not in self._archive:
             image = self.index.images[position]
-            try:
-                grey = to_grey8(read_pixels(image["path"]))
-            except (EmcensusError, OSError, ValueError):
+            try:  # the scan's per-file budget: an archive file that blocks is skipped, not waited on
+                with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
+                    grey = to_grey8(read_pixels(image["path"]))
+            except (ReadTimeout, EmcensusError, OSError, ValueError):
                 grey = None
             rows = image.get("height_px")
             self._archive[position] = grey[:rows] if grey is not None and rows else grey
