@@ -132,9 +132,7 @@ def confirm_pairs(task: _Task) -> list[tuple[int, int, float | None]]:
             try:
                 with budget.file(index):
                     thumbs[job.image_id] = thumbnail(grey_float(image_area(read_image(job.path, MAX_PIXELS), job.height_px)))
-            except ReadTimeout:
-                pass
-            except Exception:  # noqa: BLE001 - measured before; unreadable now: the pair is not confirmed
+            except (ReadTimeout, Exception):  # noqa: BLE001 - measured before; unreadable now: the pair is not confirmed
                 pass
     return [(a, b, None if thumbs[a] is None or thumbs[b] is None else similarity(thumbs[a], thumbs[b]))
             for a, b in task.pairs]
