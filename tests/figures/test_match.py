@@ -148,3 +148,22 @@ def test_data_bar_is_cut_before_features(archive):
 def test_empty_index_matches_nothing(archive):
     empty = VisualIndex([], np.zeros((0, 32), np.uint8), np.zeros((0, 2), np.float32))
     assert Matcher(empty).match_panel(publish(archive["a"])).matches == []
+
+
+def test_archive_file_whose_read_never_ends_is_skipped_within_the_budget(archive, monkeypatch):
+    """Re-reading a candidate's file runs under the scan's per-file budget: a hung read costs the
+    budget, not the command (the small crop then goes unverified instead of waiting)."""
+    import time
+
+    from emcensus.figures import match as match_module
+
+    def hangs(path: str, *args, **kwargs) -> np.ndarray:
+        time.sleep(30)  # a hung share
+        raise AssertionError("the budget did not stop the read")
+
+    monkeypatch.setattr(match_module, "read_pixels", hangs)
+    monkeypatch.setattr(match_module, "FILE_TIMEOUT_S", 0.3)
+    started = time.monotonic()
+    result = Matcher(_index(archive)).match_panel(publish(archive["b"], crop=(0.35, 0.35, 0.65, 0.65), width=200))
+    assert time.monotonic() - started < 15
+    assert "b" not in _names(result)
