@@ -154,7 +154,7 @@ def update_quality(catalog: Any, *, workers: int | None = None, executor: Execut
     todo = [row for row in images
             if (row["q_size"], row["q_mtime"], row["q_version"]) != (row["size_bytes"], row["mtime_ns"], METRIC_VERSION)]
     summary.unchanged = len(images) - len(todo)
-    if not todo and not _stale_relative(catalog):
+    if not todo and not catalog.quality_orphans():  # nothing changed, nothing left the ranking
         summary.seconds = time.perf_counter() - started
         _count_groups(catalog, summary)
         return summary
@@ -179,11 +179,6 @@ def update_quality(catalog: Any, *, workers: int | None = None, executor: Execut
     _count_groups(catalog, summary)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _stale_relative(catalog: Any) -> bool:
-    """Whether images left the measured set since the last ranking (gone missing, no longer readable)."""
-    return catalog.quality_orphans() > 0
 
 
 def _row(catalog: Any, image: dict[str, Any], result: dict[str, Any], summary: QualitySummary) -> dict[str, Any]:
