@@ -26,6 +26,10 @@ from emcensus.errors import QueryError
 from emcensus.record import KINDS
 from emcensus.vocab import TECHNIQUES
 
+#: The row of `quality` measured on a file as it is now (a file changed since is not measured).
+_CURRENT_QUALITY = ("FROM quality q WHERE q.image_id = images.id"
+                    " AND q.size_bytes = images.size_bytes AND q.mtime_ns = images.mtime_ns")
+
 #: Fields `count --by` groups on, with the SQL expression behind each.
 GROUP_FIELDS: dict[str, str] = {
     "year": "year",
@@ -45,8 +49,7 @@ GROUP_FIELDS: dict[str, str] = {
     "group": "group_name",
     "project": "project",
     "kind": "kind",
-    "quality_flag": "(SELECT q.quality_flag FROM quality q WHERE q.image_id = images.id"
-                    " AND q.size_bytes = images.size_bytes AND q.mtime_ns = images.mtime_ns)",
+    "quality_flag": f"(SELECT q.quality_flag {_CURRENT_QUALITY})",
 }
 
 #: Quality metrics of the file's current state (`emcensus quality`), as sort keys: NULL when not measured.
@@ -54,7 +57,7 @@ _QUALITY_SORTS = ("sharpness_pct", "snr", "noise_sigma", "resolution_m", "dup_gr
 #: Keys `Catalog.images` sorts on (`-key`: descending), with the SQL expression behind each.
 SORT_FIELDS: dict[str, str] = {
     **GROUP_FIELDS, "path": "path", "acquired_at": "acquired_at", "size_bytes": "size_bytes",
-    **{name: GROUP_FIELDS["quality_flag"].replace("q.quality_flag", f"q.{name}") for name in _QUALITY_SORTS},
+    **{name: f"(SELECT q.{name} {_CURRENT_QUALITY})" for name in _QUALITY_SORTS},
 }
 
 #: What `emcensus quality` may call an image (most serious first), as `--quality-flag` takes it.
@@ -344,8 +347,7 @@ class ImageFilter:
             return
         if db.execute("SELECT 1 FROM quality LIMIT 1").fetchone() is None:
             raise QueryError("no image of this catalog has quality metrics yet: run `emcensus quality` first")
-        clauses.append("EXISTS (SELECT 1 FROM quality q WHERE q.image_id = images.id AND q.size_bytes = images.size_bytes"
-                       f" AND q.mtime_ns = images.mtime_ns AND {' AND '.join(quality)})")
+        clauses.append(f"EXISTS (SELECT 1 {_CURRENT_QUALITY} AND {' AND '.join(quality)})")
 
     def _check_known(self, db: sqlite3.Connection) -> None:
         """Each instrument, detector, vendor, group and project named must occur in the catalog."""
