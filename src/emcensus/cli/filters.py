@@ -48,4 +48,3 @@ def filter_values(kwargs: dict[str, Any]) -> dict[str, Any]:
     one per field of `ImageFilter`, so a filter added there and here is never left unapplied."""
     filters = {name: kwargs.pop(_OPTION_NAMES.get(name, name), None) for name in (f.name for f in fields(ImageFilter))}
     return {k: v for k, v in filters.items() if v not in (None, False)}
-
