@@ -84,3 +84,18 @@ def test_groups_follow_changes_a_re_saved_export_stays_a_deleted_copy_leaves(dup
     assert {rows[i]["dup_group"] for i in members} == {min(members)}
     assert archive.id_of(crop) not in rows  # missing: no longer measured, and out of the group
     assert sum(row["dup_group"] is not None for row in rows.values()) == 4
+
+
+def test_a_deletion_alone_regroups_without_reading_any_file(duplicate_archive) -> None:
+    archive = duplicate_archive
+    update_quality(archive.catalog, workers=0)
+    tif, jpg, bmp, crop = archive.frame_files
+    crop_id = archive.id_of(crop)
+    assert archive.catalog.image_quality(crop_id)["dup_group"] is not None
+    crop.unlink()  # nothing else changed: no file to measure, only the ranking is out of date
+    scan(archive.catalog, [RootSpec(str(archive.root), "SU8230")], workers=0)
+    summary = update_quality(archive.catalog, workers=0)
+    assert summary.measured == 0 and summary.reused == 0 and summary.unchanged == summary.images
+    assert archive.catalog.image_quality(crop_id)["dup_group"] is None
+    members = [archive.id_of(path) for path in (tif, jpg, bmp, archive.repeat)]
+    assert summary.duplicate_groups == 1 and summary.in_groups == len(members)
