@@ -65,3 +65,24 @@ def test_the_reuse_commands_load_when_the_cli_runs_as_a_module():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "--license" in done.stdout and "--blank" in done.stdout  # the shared filters too
+
+
+def test_a_thumbnail_that_cannot_be_read_is_a_line_not_a_failure(tmp_path: Path):
+    import os
+
+    import numpy as np
+    import tifffile
+
+    from emcensus.reuse.report import thumbnail_data
+
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, (np.arange(64 * 48, dtype=np.uint16) * 13).reshape(48, 64))
+    damaged = tmp_path / "damaged.tif"
+    damaged.write_bytes(good.read_bytes()[:200])
+    fifo = tmp_path / "blocked.dm3"
+    os.mkfifo(fifo)
+    data, error = thumbnail_data(str(good))
+    assert data.startswith("data:image/png;base64,") and error is None
+    for path in (damaged, fifo):  # the FIFO would block a reader that opened it
+        data, error = thumbnail_data(str(path))
+        assert data is None and error, path
