@@ -209,6 +209,22 @@ def test_shards_start_anew_past_their_size_and_per_split():
         "shards/test-000000.tar/i5.tif", "shards/test-000000.tar/i6.tif"]
 
 
+def test_metadata_parquet_with_images_inside_is_written_in_batches_bounded_by_bytes(tmp_path: Path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    from emcensus.reuse import writers
+
+    monkeypatch.setattr(writers, "_BATCH_BYTES", 2500)
+    rows = [{name: None for name in writers.COLUMN_TYPES} | {"image_id": f"i{n}", "split": "train"} for n in range(5)]
+    images = {f"i{n}": bytes([n]) * 1000 for n in range(5)}
+    path = tmp_path / "metadata.parquet"
+    writers.write_parquet(path, rows, lambda row: {"bytes": images[row["image_id"]], "path": row["image_id"]})
+    written = pq.ParquetFile(path)
+    assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [3, 2]
+    table = written.read().to_pylist()
+    assert [row["image"]["bytes"] for row in table] == [images[f"i{n}"] for n in range(5)]
+
+
 def test_nothing_to_export_is_said_and_nothing_is_written(catalog: Catalog, tmp_path: Path):
     """tiny_archive's frames were acquired in 2016 and 2019: a 20-year embargo leaves none."""
     from emcensus.reuse.export import ReuseOptions, export_reuse

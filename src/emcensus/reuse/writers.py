@@ -28,6 +28,9 @@ from emcensus.reuse.splits import SPLIT_NAMES
 FORMATS = ("folder", "webdataset", "parquet")
 #: Shards of about this size: what streaming loaders are tuned for.
 SHARD_BYTES = 1 << 30
+#: Rows, and image bytes, held before metadata.parquet writes them out (bounded memory with images inside).
+_BATCH_ROWS = 256
+_BATCH_BYTES = 256 << 20
 
 #: metadata.parquet's columns and their `datasets` value types, in order (`image` is added per layout).
 COLUMN_TYPES: dict[str, str] = {
@@ -61,10 +64,16 @@ def write_parquet(path: Path, rows: Sequence[dict[str, Any]], image: Callable[[d
     None for a layout without one."""
     schema = _schema(image is not None)
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for start in range(0, len(rows), 256):  # bounded memory when image bytes are inside
-            batch = rows[start:start + 256]
-            records = [{**{name: row[name] for name in COLUMN_TYPES}, **({"image": image(row)} if image else {})}
-                       for row in batch]
+        records: list[dict[str, Any]] = []
+        held = 0  # image bytes in `records`: a batch is bounded by them, not only by its row count
+        for row in rows:
+            value = image(row) if image else None
+            records.append({**{name: row[name] for name in COLUMN_TYPES}, **({"image": value} if image else {})})
+            held += len((value or {}).get("bytes") or b"")
+            if len(records) == _BATCH_ROWS or held >= _BATCH_BYTES:
+                writer.write_table(pa.Table.from_pylist(records, schema=schema))
+                records, held = [], 0
+        if records:
             writer.write_table(pa.Table.from_pylist(records, schema=schema))
     if not rows:
         pq.write_table(schema.empty_table(), path)
