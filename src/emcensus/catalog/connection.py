@@ -29,6 +29,7 @@ import re
 import secrets
 import sqlite3
 import stat
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -343,6 +344,14 @@ def file_stamp(path: Path) -> str | None:
     return " ".join(parts)
 
 
+def stamp_settled(stamp: str, seconds: float) -> bool:
+    """Whether every file of `stamp` (from `file_stamp`) was last written `seconds` ago or more. A
+    file system stores mtimes in coarse ticks, so two writes within one tick can leave size and mtime
+    alike (a WAL rewritten from its start keeps its size): only a settled stamp tells them apart."""
+    newest = max((int(part.split(":")[1]) for part in stamp.split() if part != "-"), default=0)
+    return time.time_ns() - newest >= seconds * 1e9
+
+
 def _read_stamp(path: Path) -> str | None:
     try:
         with open(_stamp_path(path), encoding="ascii") as handle:
@@ -421,4 +430,4 @@ def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
             "or scan into another catalog file")
 
 
-__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "file_stamp", "scan_lock", "stored_roots", "tables_of"]
+__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "file_stamp", "scan_lock", "stamp_settled", "stored_roots", "tables_of"]

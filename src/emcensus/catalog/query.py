@@ -20,7 +20,7 @@ from typing import Any
 
 from emcensus.analysis.fov import DECADE_LABELS, format_length
 from emcensus.analysis.publications import YEAR_RANGE
-from emcensus.catalog.connection import file_stamp
+from emcensus.catalog.connection import file_stamp, stamp_settled
 from emcensus.catalog.paths import db_text, display_path
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
@@ -430,7 +430,11 @@ class ResultCache:
 
     The dashboard asks the same counts on every visit, and at a million images one group-by reads a
     million index entries; any write (a scan, a ledger import, a decision) changes the files' size or
-    mtime, and the next read computes again. Results over `max_rows` rows are never kept."""
+    mtime, and the next read computes again. Results over `max_rows` rows are never kept, nor results
+    read while the files were written less than `SETTLED_S` ago (a write in the same mtime tick could
+    leave the same stamp)."""
+
+    SETTLED_S = 2.0
 
     def __init__(self, entries: int = 256, max_rows: int = 5000) -> None:
         self._entries: OrderedDict[tuple[Any, ...], tuple[str, list[str], list[tuple[Any, ...]]]] = OrderedDict()
@@ -449,7 +453,7 @@ class ResultCache:
                 return list(hit[1]), list(hit[2])  # copies: a caller may extend or sort what it gets
         cursor = db.execute(sql, params)
         names, rows = [d[0] for d in cursor.description], cursor.fetchall()
-        if stamp is not None and len(rows) <= self._max_rows:
+        if stamp is not None and len(rows) <= self._max_rows and stamp_settled(stamp, self.SETTLED_S):
             with self._lock:
                 self._entries[key] = (stamp, names, list(rows))
                 while len(self._entries) > self._size:
