@@ -223,6 +223,9 @@ def test_metadata_parquet_with_images_inside_is_written_in_batches_bounded_by_by
     assert [written.metadata.row_group(g).num_rows for g in range(written.num_row_groups)] == [3, 2]
     table = written.read().to_pylist()
     assert [row["image"]["bytes"] for row in table] == [images[f"i{n}"] for n in range(5)]
+    empty = tmp_path / "empty.parquet"
+    writers.write_parquet(empty, [], None)  # no rows: still a file with the columns and their features
+    assert pq.read_table(empty).num_rows == 0 and b"huggingface" in pq.read_schema(empty).metadata
 
 
 def test_nothing_to_export_is_said_and_nothing_is_written(catalog: Catalog, tmp_path: Path):

@@ -75,8 +75,6 @@ def write_parquet(path: Path, rows: Sequence[dict[str, Any]], image: Callable[[d
                 records, held = [], 0
         if records:
             writer.write_table(pa.Table.from_pylist(records, schema=schema))
-    if not rows:
-        pq.write_table(schema.empty_table(), path)
 
 
 def folder_name(split: str, image_id: str) -> str:
