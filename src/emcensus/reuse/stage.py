@@ -29,7 +29,6 @@ TAG_WHITELIST = frozenset({
 })
 
 
-
 @dataclass(slots=True)
 class StageItem:
     """One image to stage: its catalog id, file-system path and pixel size (None: unknown)."""
