@@ -91,6 +91,15 @@ FIDELITY_MARGIN = 0.015
 FULL_COVERAGE = 0.8
 DOUBTFUL_SCORE = 20.0
 NEIGHBOURS_AROUND = 2
+#: A panel nothing verified on, where images verified weakly (`WEAK_INLIERS`): among the `WEAK_SEEDS`
+#: best of them may be a series member of the source, or the source itself. The image acquired just
+#: before and just after each is verified densely at twice the file's size (crops of 22-27 % of a
+#: field shown enlarged, whose source the vote never ranked: 68-216 inliers on the generated corpus,
+#: the seed a series member with 6-7), and the seeds themselves against
+#: the panel upsampled to `ENLARGED_SIDE` (a 225 px region shown at 2.45x on a slide: 20 inliers, 10
+#: at the panel's size).
+WEAK_SEEDS = 3
+ENLARGED_SIDE = MAX_SIDE
 #: Archive images (pixels, dense features) kept in memory: panels of one article often show the same images.
 _CACHED_IMAGES = 16
 
@@ -209,10 +218,38 @@ class Matcher:
                 # a neighbour may take a doubtful fit's place, not add a match on another region of the panel
                 fits += [fit for fit in self._fits(variants, near, width, height, upsample=upsample)
                          if any(_overlap(fit.region, other.region) >= SAME_REGION for other in doubtful)]
-        if not self._verified(fits):
+        if not self._verified(fits):  # a series member verified weakly: the source is acquired around it
+            near = {(position, which): None for seed in self._weak_seeds(fits)
+                    for position in self._neighbours(seed.position)[:2] for which in range(len(variants))}
+            fits += self._fits(variants, list(near), width, height, upsample=2)
+        if not self._verified(fits):  # inverted contrast: voted on its own keypoints, verified densely too
             inverted = self._variants(grey, inverted=True)
-            fits += self._fits(inverted, self._vote(inverted, not_after_year), width, height)
+            voted_inverted = self._vote(inverted, not_after_year)
+            fits += self._fits(inverted, voted_inverted, width, height)
+            if not self._verified(fits):
+                fits += self._fits(inverted, _both_ways(voted_inverted, len(inverted)), width, height, upsample=1)
+        if not self._verified(fits) and max(height, width) < ENLARGED_SIDE:
+            fits += self._enlarged(grey, self._weak_seeds(fits), width, height)
         return self._group(fits, grey)
+
+    def _weak_seeds(self, fits: Sequence[Fit]) -> list[Fit]:
+        """The best fits of the `WEAK_SEEDS` images that verified weakly (`WEAK_INLIERS` or more)."""
+        best: dict[int, Fit] = {}
+        for fit in sorted(fits, key=lambda fit: -fit.score):
+            if fit.inliers >= WEAK_INLIERS:
+                best.setdefault(fit.position, fit)
+        return list(best.values())[:WEAK_SEEDS]
+
+    def _enlarged(self, grey: np.ndarray, seeds: Sequence[Fit], width: int, height: int) -> list[Fit]:
+        """The weakly verified images verified again against the panel upsampled to `ENLARGED_SIDE`
+        (a panel shown enlarged from a few hundred pixels keeps only coarse structure, which ORB finds
+        at the upsampled panel's finer levels), on the file's dense keypoints."""
+        fits: list[Fit] = []
+        for inverted in dict.fromkeys(fit.inverted for fit in seeds):
+            variants = self._variants(grey, inverted=inverted, min_side=ENLARGED_SIDE)
+            pairs = [(fit.position, int(fit.mirrored)) for fit in seeds if fit.inverted == inverted]
+            fits += self._fits(variants, pairs, width, height, upsample=1)
+        return fits
 
     def _verified(self, fits: Sequence[Fit]) -> bool:
         return any(fit.inliers >= self.min_inliers for fit in fits)
