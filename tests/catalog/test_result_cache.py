@@ -49,7 +49,7 @@ def test_a_repeated_count_is_not_computed_again_until_the_catalog_changes(tiny_a
         with Catalog(path) as writer:
             scan(writer, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
         assert reader.total(files=True) == before + 1  # the write changed the file: counted again
-        assert any("GROUP BY" not in sql and "count(*)" in sql for sql in statements)
+        assert any("GROUP BY" not in sql and "FROM census_cube" in sql for sql in statements)
         assert sum(row["count"] for row in reader.count("year,technique")) == sum(row["count"] for row in first) + 1
 
 

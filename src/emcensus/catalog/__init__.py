@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +19,7 @@ from typing import Any
 
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
 from emcensus.catalog.connection import connect
+from emcensus.catalog.cube import CubeMixin
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
@@ -105,7 +107,7 @@ AUDIT_KINDS = {
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
-class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, QualityMixin):
+class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, QualityMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
@@ -418,8 +420,10 @@ class Catalog(LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, 
         if extra_where:
             where += f" AND {extra_where}"
         groups = group_columns(by)
+        table, aggregate = self.census_source(aggregate, image_filter.columns().union(
+            (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))  # words: conservative
         select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
-        sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM images WHERE {where}"
+        sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
         if groups:
             order = ", ".join(str(i + 1) for i in range(len(groups)))
             sql += f" GROUP BY {order} ORDER BY {order}"

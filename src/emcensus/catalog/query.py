@@ -22,13 +22,15 @@ from emcensus.analysis.fov import DECADE_LABELS, format_length
 from emcensus.analysis.publications import YEAR_RANGE
 from emcensus.catalog.connection import file_stamp, stamp_settled
 from emcensus.catalog.paths import db_text, display_path
+from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
 from emcensus.vocab import TECHNIQUES
 
-#: The row of `quality` measured on a file as it is now (a file changed since is not measured).
-_CURRENT_QUALITY = ("FROM quality q WHERE q.image_id = images.id"
-                    " AND q.size_bytes = images.size_bytes AND q.mtime_ns = images.mtime_ns")
+#: The row of `quality` measured on a file as it is now (a file changed since is not measured). The
+#: outer row gives only its id, which every index holds: a group-by stays on the census index instead
+#: of reading each row of the table for its size and mtime (2.5 s -> 0.5 s at a million images).
+_CURRENT_QUALITY = f"FROM quality q JOIN images i ON {CURRENT_FILE} WHERE q.image_id = images.id"
 
 #: Fields `count --by` groups on, with the SQL expression behind each.
 GROUP_FIELDS: dict[str, str] = {
@@ -50,6 +52,17 @@ GROUP_FIELDS: dict[str, str] = {
     "project": "project",
     "kind": "kind",
     "quality_flag": f"(SELECT q.quality_flag {_CURRENT_QUALITY})",
+}
+
+#: Columns of `images` each filter reads (`quality`: the quality table's), beside the readable, status
+#: and kind every filter reads: what decides whether the census cube can answer a query.
+FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
+    "year": ("year",), "since": ("year",), "until": ("year",), "instrument": ("instrument",),
+    "technique": ("technique",), "detector": ("detector_family",), "vendor": ("vendor",),
+    "magnification": ("magnification",), "fov": ("fov_m",), "scalebar_decade": ("scalebar_decade",),
+    "group": ("group_name",), "project": ("project",), "root": ("root_id",), "path": ("path",),
+    "include_missing": (), "kind": (), "blank": ("quality",), "sharpness_pct": ("quality",),
+    "quality_flag": ("quality",),
 }
 
 #: Quality metrics of the file's current state (`emcensus quality`), as sort keys: NULL when not measured.
@@ -275,6 +288,11 @@ class ImageFilter:
             raise QueryError(f"no year is in the window asked for: the first year ({low}) is after the last ({high})")
         return low, high
 
+    def columns(self) -> set[str]:
+        """Every column the WHERE clause of `where` reads."""
+        asked = [name for name, value in vars(self).items() if value not in (None, False, "", [], ())]
+        return {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
+
     def where(self, db: sqlite3.Connection) -> tuple[str, list[Any]]:
         """SQL WHERE clause (without the keyword) and its parameters, for the catalog behind `db`.
 
@@ -325,7 +343,9 @@ class ImageFilter:
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
         if self.path:
-            clauses.append("path GLOB ?")
+            # matched on the path index alone (a literal prefix is a range of it), not row by row in a
+            # table walk the other filters chose: 2 s -> 0.2 s at a million images
+            clauses.append("rowid IN (SELECT rowid FROM images WHERE path GLOB ?)")
             params.append(self.path)
         self._add_quality(db, clauses, params)
         return " AND ".join(clauses), params

@@ -9,6 +9,32 @@ from __future__ import annotations
 from emcensus.analysis.fov import FOV_TOLERANCE
 from emcensus.catalog.paths import ENCODED_SQL
 
+#: Columns of `images` the census cube (migration 10) counts by, with their declared types (the same
+#: affinity, so a value compares the same in both tables). Released with migration 10: never edit.
+CUBE_COLUMNS = {
+    "is_primary": "INTEGER", "kind": "TEXT", "status": "TEXT", "readable": "INTEGER", "year": "INTEGER",
+    "technique": "TEXT", "instrument": "TEXT", "detector_family": "TEXT", "detector": "TEXT",
+    "scalebar_decade": "TEXT", "vendor": "TEXT", "group_name": "TEXT", "root_id": "INTEGER",
+    "metadata_source": "TEXT", "acquired_at_source": "TEXT", "fov_source": "TEXT",
+}
+
+
+def _cube_key(row: str) -> str:
+    """The cube row of an `images` row (`NEW`, `OLD` or the table): its columns as SQL literals (any
+    type, NULL included: a malformed value can not make the scan's write fail)."""
+    return " || ',' || ".join(f"quote({row}.{column})" for column in CUBE_COLUMNS)
+
+
+def _cube_add(row: str) -> str:
+    return (f"INSERT INTO census_cube VALUES ({_cube_key(row)}, {', '.join(f'{row}.{c}' for c in CUBE_COLUMNS)},"
+            f" 1, {row}.size_bytes) ON CONFLICT(key) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;")
+
+
+def _cube_remove(row: str) -> str:
+    return (f"UPDATE census_cube SET n = n - 1, bytes = bytes - {row}.size_bytes WHERE key = {_cube_key(row)};"
+            f" DELETE FROM census_cube WHERE key = {_cube_key(row)} AND n = 0;")
+
+
 MIGRATIONS: list[list[str]] = [
     # 1: the census core
     [
@@ -232,6 +258,24 @@ MIGRATIONS: list[list[str]] = [
         "CREATE INDEX images_census ON images(is_primary, kind, year, technique, instrument, detector_family,"
         " magnification, scalebar_decade, vendor, group_name, project, root_id, size_bytes, fov_m, status, readable)"
         " WHERE status = 'present' AND readable = 1",
+    ],
+    # 10: the census cube (issue 11): files and bytes per combination of the low-cardinality columns
+    # (~14 k rows at a million images), kept by triggers in the writer's own transaction, so counts
+    # and group-bys on these columns read thousands of rows, not a million (see catalog.cube)
+    [
+        f"""CREATE TABLE census_cube (
+            key TEXT PRIMARY KEY,           -- the columns below as SQL literals: one row per combination
+            {', '.join(f'{column} {kind}' for column, kind in CUBE_COLUMNS.items())},
+            n INTEGER NOT NULL,             -- files
+            bytes INTEGER NOT NULL          -- their size_bytes summed
+        ) WITHOUT ROWID""",
+        f"""INSERT INTO census_cube SELECT {_cube_key('images')}, {', '.join(CUBE_COLUMNS)}, count(*), sum(size_bytes)
+            FROM images GROUP BY {', '.join(CUBE_COLUMNS)}""",
+        f"""CREATE TRIGGER census_cube_insert AFTER INSERT ON images BEGIN {_cube_add('NEW')} END""",
+        f"""CREATE TRIGGER census_cube_delete AFTER DELETE ON images BEGIN {_cube_remove('OLD')} END""",
+        f"""CREATE TRIGGER census_cube_update AFTER UPDATE OF {', '.join(CUBE_COLUMNS)}, size_bytes ON images
+            WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in (*CUBE_COLUMNS, 'size_bytes'))}
+            BEGIN {_cube_remove('OLD')} {_cube_add('NEW')} END""",
     ],
 ]
 

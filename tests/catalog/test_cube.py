@@ -1,0 +1,166 @@
+"""The census cube (schema 10) gives the numbers the `images` table gives, for every filter and
+grouping it answers, and stays equal to the table through every kind of write."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emcensus.catalog import Catalog
+from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, ImageFilter
+from emcensus.catalog.schema import CUBE_COLUMNS, MIGRATIONS
+from emcensus.demo.generate import generate_archive
+from emcensus.scan import RootSpec, scan
+
+_DIMENSIONS = ", ".join(CUBE_COLUMNS)
+_LAYOUT = "{group}/{project}/**"
+
+
+def _cube(db: sqlite3.Connection) -> list[tuple]:
+    return db.execute(f"SELECT {_DIMENSIONS}, n, bytes FROM census_cube ORDER BY key").fetchall()
+
+
+def _recounted(db: sqlite3.Connection) -> list[tuple]:
+    """The cube computed afresh from `images`, in the cube's order."""
+    key = " || ',' || ".join(f"quote({column})" for column in CUBE_COLUMNS)
+    return db.execute(f"SELECT {_DIMENSIONS}, count(*), sum(size_bytes) FROM images"
+                      f" GROUP BY {_DIMENSIONS} ORDER BY {key}").fetchall()
+
+
+def _scan(catalog: Catalog, archive: Path, layout: str | None = _LAYOUT) -> None:
+    specs = [RootSpec(str(archive / name), name, layout=layout) for name in sorted(os.listdir(archive))
+             if (archive / name).is_dir()]
+    scan(catalog, specs, workers=0)
+
+
+@pytest.fixture(scope="module")
+def census(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog of a 300-image demo archive rescanned after some files went missing."""
+    base = tmp_path_factory.mktemp("cube")
+    archive = base / "archive"
+    generate_archive(archive, 300, seed=7)
+    path = base / "c.sqlite"
+    with Catalog(path) as catalog:
+        _scan(catalog, archive)
+    gone = sorted((archive / "SU8230").rglob("*.tif"))[::9]
+    for file in gone:
+        file.unlink()
+    with Catalog(path) as catalog:
+        _scan(catalog, archive)
+        assert catalog.total(include_missing=True) > catalog.total()  # missing rows are in the cube too
+    return path
+
+
+def _table_only(catalog: Catalog) -> Catalog:
+    """`catalog` answering every query from `images`, as before the cube."""
+    catalog.census_source = lambda aggregate, columns: ("images", aggregate)
+    return catalog
+
+
+def test_cube_is_the_table_counted_after_scans(census: Path) -> None:
+    with sqlite3.connect(census) as db:
+        assert _cube(db) == _recounted(db)
+        assert 0 < len(_cube(db)) < db.execute("SELECT count(*) FROM images").fetchone()[0]
+
+
+def test_every_filter_says_which_columns_it_reads() -> None:
+    """A filter the cube cannot see would be answered wrongly: each one must be listed."""
+    assert set(FILTER_COLUMNS) == {name for name in vars(ImageFilter()) if name}
+
+
+_CUBE_FIELDS = sorted(name for name, expr in GROUP_FIELDS.items() if expr in CUBE_COLUMNS)
+
+
+@st.composite
+def _cube_queries(draw: st.DrawFn, values: dict[str, list]) -> tuple[str, dict]:
+    """A random `count` the cube answers: up to two group fields and any of its filters."""
+    by = draw(st.lists(st.sampled_from(_CUBE_FIELDS), max_size=2, unique=True))
+    filters: dict = {}
+    for name, choices in values.items():
+        if choices and draw(st.booleans()):
+            filters[name] = draw(st.lists(st.sampled_from(choices), min_size=1, max_size=2, unique=True))
+    low = draw(st.integers(2011, 2023))
+    if draw(st.booleans()):
+        filters["year"] = f"{low}-{draw(st.integers(low, 2023))}"
+    if draw(st.booleans()):
+        filters["until"] = draw(st.integers(low, 2023))  # a window with no year is refused, not counted
+    filters["include_missing"] = draw(st.booleans())
+    filters["kind"] = draw(st.sampled_from(["image", "all", "sidecar-only"]))
+    return ",".join(by), filters
+
+
+def _known(path: Path) -> dict[str, list]:
+    with Catalog(path, readonly=True) as catalog:
+        column = {"instrument": "instrument", "technique": "technique", "detector": "detector_family",
+                  "vendor": "vendor", "group": "group_name", "scalebar_decade": "scalebar_decade"}
+        values = {name: [row[0] for row in catalog.db.execute(
+            f"SELECT DISTINCT {col} FROM images WHERE {col} IS NOT NULL ORDER BY 1")] for name, col in column.items()}
+        values["root"] = [root["path"] for root in catalog.roots()]
+    return values
+
+
+def test_cube_counts_equal_table_counts_for_random_queries(census: Path) -> None:
+    values = _known(census)
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_cube_queries(values), st.booleans())
+    def check(query: tuple[str, dict], files: bool) -> None:
+        by, filters = query
+        with Catalog(census, readonly=True) as cubed, _table_only(Catalog(census, readonly=True)) as plain:
+            columns = ImageFilter(**filters).columns() | {GROUP_FIELDS[f] for f in by.split(",") if f} | {"is_primary"}
+            assert cubed.census_source("count(*)", columns)[0] == "census_cube"
+            assert cubed.count(by, files=files, **filters) == plain.count(by, files=files, **filters)
+            assert cubed.storage(by, **filters) == plain.storage(by, **filters)
+
+    check()
+
+
+def test_queries_the_cube_cannot_answer_read_the_table(census: Path) -> None:
+    with Catalog(census, readonly=True) as cubed, _table_only(Catalog(census, readonly=True)) as plain:
+        for by, filters in [("month", {}), ("magnification", {}), ("year,project", {}), ("", {"path": "*/SU8000/*"}),
+                            ("instrument", {"fov": "1um-"}), ("year", {"magnification": "1000-50000"})]:
+            columns = ImageFilter(**filters).columns() | {GROUP_FIELDS[f] for f in by.split(",") if f}
+            assert cubed.census_source("count(*)", columns)[0] == "images"
+            assert cubed.count(by, **filters) == plain.count(by, **filters)
+        assert cubed.census_source("count(DISTINCT acquisition_key)", {"year"})[0] == "images"
+
+
+def test_cube_follows_every_write(tmp_path: Path) -> None:
+    """New, changed, vanished and returning files, a new layout (derived columns recomputed), sidecar-only
+    acquisitions, and a catalog migrated from schema 9 (the cube filled from the table)."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, 60, seed=3)
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(path) as db:  # a catalog of schema 9, scanned before the cube existed
+        for statements in MIGRATIONS[:9]:
+            for statement in statements:
+                db.execute(statement)
+        db.execute("PRAGMA user_version = 9")
+    root = archive / "HT7700"
+    moved = {}
+    with Catalog(path) as catalog:
+        assert _cube(catalog.db) == _recounted(catalog.db) == []
+        _scan(catalog, archive, layout=None)
+        assert _cube(catalog.db) == _recounted(catalog.db) != []
+        images = sorted(root.rglob("*.tif"))
+        images[0].unlink()                                   # missing
+        images[1].write_bytes(images[1].read_bytes() + b"x")  # changed size
+        for sidecar in sorted(root.rglob("*.txt"))[:2]:        # sidecar-only acquisitions come and go
+            moved[sidecar] = sidecar.read_bytes()
+            sidecar.unlink()
+        _scan(catalog, archive, layout=None)
+        assert _cube(catalog.db) == _recounted(catalog.db)
+        _scan(catalog, archive)                               # a layout: group and project recomputed
+        assert _cube(catalog.db) == _recounted(catalog.db)
+        for sidecar, text in moved.items():
+            sidecar.write_bytes(text)
+        _scan(catalog, archive)
+        assert _cube(catalog.db) == _recounted(catalog.db)
+        catalog.mark_missing(catalog.begin_scan([str(root)]), [row[0] for row in catalog.db.execute(
+            "SELECT path FROM images WHERE kind = 'sidecar-only' OR root_id = 1")])
+        assert _cube(catalog.db) == _recounted(catalog.db)
