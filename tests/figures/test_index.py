@@ -201,3 +201,41 @@ def test_an_image_whose_read_never_ends_is_one_line_within_the_budget(scanned, m
     assert f"{paths['b']}: not indexed: read took longer than 0.5 s; not read" in result.output
     indexed = {os.path.realpath(image["path"]) for image in VisualIndex.load(index_folder(catalog_path)).images}
     assert hung not in indexed and len(indexed) == len(paths) - 1
+
+
+@pytest.mark.parametrize("name", ["current", "images.json", "descriptors.npy", "faiss.index"])
+def test_a_fifo_in_place_of_an_index_file_is_refused_without_waiting(scanned, name: str) -> None:
+    """The index is read under the access policy: a FIFO (here in place of one of its files) would
+    block a plain open; it is refused at once, and the message says to rebuild."""
+    import time
+
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    target = folder / name if name == "current" else folder / (folder / "current").read_text() / name
+    target.unlink()
+    os.mkfifo(target)
+    started = time.monotonic()
+    with pytest.raises(FigureIndexError, match="not a regular file|FIFO"):
+        VisualIndex.load(folder)
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("pointer", ["../../elsewhere", "gen-000001/../../x", "", "gen-1"])
+def test_a_pointer_that_names_no_generation_is_refused(scanned, pointer: str) -> None:
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    (index_folder(catalog_path) / "current").write_text(pointer)
+    with pytest.raises(FigureIndexError, match="not a generation"):
+        VisualIndex.load(index_folder(catalog_path))
+
+
+def test_descriptors_of_another_shape_are_refused(scanned) -> None:
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    generation = folder / (folder / "current").read_text()
+    descriptors = np.load(generation / "descriptors.npy")
+    np.save(generation / "descriptors.npy", descriptors.reshape(-1, 16))
+    with pytest.raises(FigureIndexError, match=r"descriptors.npy holds uint8 \(\d+, 16\)"):
+        VisualIndex.load(folder)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -24,7 +25,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from emcensus.access import open_file
+from emcensus.access import check_regular, open_file, read_bounded
 from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
@@ -40,6 +41,10 @@ MAX_PIXELS = 200_000_000
 #: Suffixes read here; other catalogued formats (dm3, mrc, emd, ...) are listed as not indexed.
 PIXEL_SUFFIXES = {".tif": "tiff", ".tiff": "tiff", ".png": "pil", ".jpg": "pil", ".jpeg": "pil", ".bmp": "pil"}
 _DESCRIPTOR_BYTES = 32
+#: Generation folders are named gen-NNNNNN; the pointer `current` names one.
+_GENERATION = re.compile(r"gen-\d{6,}")
+#: Bytes the image table may have (about 300 per image: 3 M images).
+_MAX_TABLE_BYTES = 1 << 30
 
 
 class FigureIndexError(EmcensusError):
@@ -138,21 +143,46 @@ class VisualIndex:
 
     @classmethod
     def load(cls, folder: Path) -> VisualIndex:
-        """The current generation in `folder`; FigureIndexError when there is none or it is damaged."""
+        """The current generation in `folder`; FigureIndexError when there is none or it is damaged.
+
+        Every file is read under the access policy (regular files only, small ones bounded); the
+        descriptors, keypoints and the inverted file's lists are memory-mapped, so what a process
+        holds is the image table and the owner table: a query touches only the lists it probes."""
         try:
-            generation = folder / (folder / "current").read_text().strip()
-            table = json.loads((generation / "images.json").read_text())
-            descriptors = np.load(generation / "descriptors.npy", mmap_mode="r")
-            points = np.load(generation / "points.npy", mmap_mode="r")
-            faiss_index = faiss.read_index_binary(str(generation / "faiss.index"))
-        except (OSError, ValueError, RuntimeError) as exc:
+            name = read_bounded(folder / "current", 64, "index pointer").decode("ascii").strip()
+            if not _GENERATION.fullmatch(name):
+                raise ValueError(f"the pointer names {name!r}, not a generation")
+            generation = folder / name
+            table = json.loads(read_bounded(generation / "images.json", _MAX_TABLE_BYTES, "index table"))
+            descriptors = _load_array(generation / "descriptors.npy", np.uint8, _DESCRIPTOR_BYTES)
+            points = _load_array(generation / "points.npy", np.float32, 2)
+            check_regular(generation / "faiss.index")
+            faiss_index = faiss.read_index_binary(str(generation / "faiss.index"), faiss.IO_FLAG_MMAP_IFC)
+        except (EmcensusError, OSError, ValueError, RuntimeError) as exc:
             raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
-        images = table.get("images", []) if table.get("version") == INDEX_VERSION else []
-        if table.get("version") != INDEX_VERSION or len(descriptors) != faiss_index.ntotal \
-                or len(points) != len(descriptors) or sum(i["count"] for i in images) != len(descriptors):
+        images = table.get("images") if isinstance(table, dict) and table.get("version") == INDEX_VERSION else None
+        if not isinstance(images, list) or len(descriptors) != faiss_index.ntotal or len(points) != len(descriptors) \
+                or _counted(images) != len(descriptors):
             raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
                                    "run `emcensus figures index` again")
         return cls(images, descriptors, points, faiss_index)
+
+
+def _counted(images: list[Any]) -> int | None:
+    """Descriptors the image table says it holds (None when an entry is not an image's)."""
+    try:
+        return sum(int(image["count"]) for image in images)
+    except (TypeError, KeyError, ValueError):
+        return None
+
+
+def _load_array(path: Path, dtype: type, columns: int) -> np.ndarray:
+    """A memory-mapped (n, columns) array of `dtype`, refused when the file holds anything else."""
+    check_regular(path)
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    if array.dtype != dtype or array.ndim != 2 or array.shape[1] != columns:
+        raise ValueError(f"{path.name} holds {array.dtype} {array.shape}, not (n, {columns}) {np.dtype(dtype)}")
+    return array
 
 
 def build_faiss(descriptors: np.ndarray) -> Any:
@@ -217,7 +247,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
         start += len(points)
     descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
     points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
-    _write_generation(folder, images, descriptors, points)
+    write_generation(folder, images, descriptors, points)
     removed = sum(1 for image in old.images if image["id"] not in wanted)
     return IndexSummary(len(images), len(descriptors), len(todo), removed, len(kept_ids), skipped)
 
@@ -241,8 +271,8 @@ def _run(jobs: Sequence[tuple[int, str, int | None, float]], workers: int | None
         yield from pool.map(image_features, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4))))
 
 
-def _write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray) -> None:
-    """A new generation folder, then `current` switched to it in one rename, then the old one removed."""
+def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray) -> None:
+    """Write an index into `folder` (already guarded): a new generation folder, then `current` switched to it in one rename, then the old one removed."""
     current = folder / "current"
     number = 1 + max((int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()), default=0)
     generation = folder / f"gen-{number:06d}"

@@ -1,0 +1,244 @@
+"""The visual index at scale (issue 8): build cost per image, memory, recall and matching time at 150 k images.
+
+    .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
+        [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 16,32] [--skip-build]
+
+DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
+(generated and scanned the first time, reused afterwards). In one run it prints:
+
+1. `figures index` from scratch through `update_index` (the product's path): ms per image wall, and
+   CPU ms per image of this process and its worker processes together (what "per core" means on a
+   loaded machine); then a rerun with nothing changed.
+2. `--profile N`: CPU ms per image of each step, in this process, on N archive images: decode, grey
+   8-bit, downscale and blur, ORB detect, spreading the keypoints, ORB compute.
+3. Precision and recall at the corpus's own size with each cap of `--caps` (descriptors kept per
+   image, the first K in `features._spread`'s order): what capping costs, apart from what scale costs.
+4. `--scale-to N`: for each cap, an index of N images written by `write_generation` (the product's
+   build: `build_faiss`, storage) and read back by `VisualIndex.load` (the product's load), then every
+   publication matched at each nprobe of `--nprobes`. There is no archive of 150 k images here: the
+   N - len(corpus) filler images are synthetic and stated as such: each filler descriptor takes each
+   of its 32 bytes from a different real descriptor (drawn at random), so bytes keep ORB's value
+   statistics but no filler matches any panel; their keypoints are random. The fillers add search cost
+   and crowd the ratio test of the vote; they add no look-alikes. Memory is measured, not computed:
+   the process's anonymous memory (RssAnon) grown by loading the index and matching, and the pages of
+   the memory-mapped index files (RssFile) touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from bench_figures import _scores
+from emcensus.catalog import Catalog
+from emcensus.figures import features
+from emcensus.figures.index import VisualIndex, index_folder, read_pixels, update_index, write_generation
+from emcensus.figures.match import Matcher, match_documents
+from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
+from emcensus.scan import RootSpec, scan
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its finished worker processes."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _memory() -> dict[str, int]:
+    """RssAnon and RssFile of this process, in bytes."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in ("RssAnon", "RssFile"):
+            fields[name] = int(value.split()[0]) * 1024
+    return fields
+
+
+def _corpus(base: Path, args: argparse.Namespace) -> tuple[CorpusTruth, Path]:
+    """The corpus and its scanned catalog in `base`, made the first time."""
+    truth_file = base / "corpus" / TRUTH_NAME
+    if truth_file.exists():
+        truth = CorpusTruth.load(truth_file)
+    else:
+        width, height = (int(v) for v in args.size.split("x"))
+        truth = make_figure_corpus(base / "corpus", archive=base / "archive", articles=args.articles,
+                                   images=args.images, seed=args.seed, size=(width, height),
+                                   workers=args.workers, pictures=True)
+    catalog_path = base / "census.sqlite"
+    with Catalog(catalog_path) as catalog:
+        if not catalog.roots():
+            scan(catalog, [RootSpec(str(folder), folder.name) for folder in sorted((base / "archive").iterdir())],
+                 workers=args.workers)
+    print(f"corpus: {len(truth.images):,} archive images {truth.images[0].width}x{truth.images[0].height}, "
+          f"{len(truth.articles)} publications, {len(truth.panels())} panels")
+    return truth, catalog_path
+
+
+def _build(catalog_path: Path, workers: int) -> None:
+    """Phase 1: the index from scratch, then a rerun with nothing changed."""
+    shutil.rmtree(index_folder(catalog_path), ignore_errors=True)
+    with Catalog(catalog_path, readonly=True) as catalog:
+        wall, cpu = time.perf_counter(), _cpu()
+        summary = update_index(catalog, catalog_path, workers=workers)
+        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        rerun = time.perf_counter()
+        again = update_index(catalog, catalog_path, workers=workers)
+        rerun = time.perf_counter() - rerun
+    n = max(summary.added, 1)
+    print(summary.paragraph())
+    print(f"index: {1000 * wall / n:.1f} ms per image wall on {workers} worker(s) ({1000 * wall * max(workers, 1) / n:.1f}"
+          f" ms wall x workers), {1000 * cpu / n:.1f} ms CPU per image (this process + workers; target <= 20 "
+          f"per core); rerun with nothing changed {rerun:.2f} s ({again.added} re-read)")
+
+
+def _profile(truth: CorpusTruth, count: int) -> None:
+    """Phase 2: CPU ms per image of each step of reading and extracting, in this process, one thread."""
+    cv2.setNumThreads(1)
+    steps = ("decode", "grey", "downscale+blur", "ORB detect", "spread", "ORB compute")
+    spent = dict.fromkeys(steps, 0.0)
+    images = truth.images[::max(1, len(truth.images) // count)][:count]  # every kind of texture
+    orb = cv2.ORB_create(nfeatures=features.ARCHIVE_FEATURES * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=31,
+                         patchSize=31, fastThreshold=12)  # as `features.extract` makes it
+
+    def timed(step: str, work: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.process_time()
+        value = work(*args, **kwargs)
+        spent[step] += time.process_time() - start
+        return value
+
+    for image in images:
+        pixels = timed("decode", read_pixels, str(truth.image_path(image.path)))
+        grey = timed("grey", features.to_grey8, pixels)
+        prepared, _ = timed("downscale+blur", features.prepare, grey, image_rows=image.height)
+        keypoints = timed("ORB detect", orb.detect, prepared, None)
+        keypoints = timed("spread", features._spread, keypoints, features.ARCHIVE_FEATURES, prepared.shape)  # noqa: SLF001
+        timed("ORB compute", orb.compute, prepared, keypoints)
+    total = sum(spent.values())
+    print(f"profile ({len(images)} images, {pixels.shape[1]}x{pixels.shape[0]} px files, CPU ms per image): "
+          + ", ".join(f"{step} {1000 * s / len(images):.1f}" for step, s in spent.items())
+          + f"; total {1000 * total / len(images):.1f}")
+
+
+def _capped(index: VisualIndex, cap: int) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """The index's table, descriptors and keypoints with each image's first `cap` descriptors."""
+    images, rows, start = [], [], 0
+    for image in index.images:
+        count = min(cap, image["count"])
+        rows.append(np.arange(image["start"], image["start"] + count))
+        images.append({**image, "start": start, "count": count})
+        start += count
+    taken = np.concatenate(rows)
+    return images, np.ascontiguousarray(index.descriptors[taken]), np.asarray(index.points[taken], np.float32)
+
+
+def _with_fillers(images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray, total: int,
+                  cap: int) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:
+    """`total` images: these, then synthetic fillers of `cap` descriptors each (see the module docstring)."""
+    rng = np.random.default_rng(0)
+    fillers = max(0, total - len(images))
+    made_descriptors = np.empty((len(descriptors) + fillers * cap, 32), np.uint8)
+    made_points = np.empty((len(made_descriptors), 2), np.float32)
+    made_descriptors[:len(descriptors)], made_points[:len(points)] = descriptors, points
+    chunk = 1_000_000
+    for first in range(len(descriptors), len(made_descriptors), chunk):
+        n = min(chunk, len(made_descriptors) - first)
+        picks = rng.integers(0, len(descriptors), size=(n, 32), dtype=np.int32)
+        made_descriptors[first:first + n] = descriptors[picks, np.arange(32)]
+        made_points[first:first + n] = rng.uniform(0, 512, (n, 2))
+    start = len(descriptors)
+    made_images = images + [{"id": 10_000_000 + k, "path": f"/filler/{k}.tif", "size_bytes": 0, "mtime_ns": 0,
+                             "width_px": 512, "height_px": 512, "pixel_size_m": None, "year": None,
+                             "start": start + k * cap, "count": cap} for k in range(fillers)]
+    return made_images, made_descriptors, made_points
+
+
+def _match(truth: CorpusTruth, matcher: Matcher) -> tuple[dict[tuple[str, str], float], list[float]]:
+    """(article, image) -> best score over every publication; CPU seconds of each publication."""
+    papers = Path(truth.papers)
+    found: dict[tuple[str, str], float] = {}
+    per_publication = []
+    for article in truth.articles:
+        cpu = time.process_time()
+        for f in match_documents([papers / name for name in article.documents], matcher,
+                                 year_of=lambda _a, y=article.year: y):
+            key = (f.article, f.match.path)
+            found[key] = max(found.get(key, 0.0), f.match.score)
+        per_publication.append(time.process_time() - cpu)
+    return found, per_publication
+
+
+def _report(label: str, truth: CorpusTruth, found: dict[tuple[str, str], float],
+            per_publication: list[float]) -> None:
+    precision, recall, expected, confusions = _scores(truth, found)
+    print(f"{label}: precision {precision:.3f} ({len(set(found) & expected)}/{len(found)}), recall {recall:.3f} "
+          f"({len(set(found) & expected)}/{len(expected)}), confusions {len(confusions)}; "
+          f"{np.mean(per_publication):.2f} s CPU per publication (slowest {max(per_publication):.2f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dir", type=Path)
+    parser.add_argument("--articles", type=int, default=8)
+    parser.add_argument("--images", type=int, default=200)
+    parser.add_argument("--size", default="800x600", help="archive image area, WxH")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--profile", type=int, default=40, help="images profiled step by step (0: none)")
+    parser.add_argument("--caps", default="300,400", help="descriptors per image compared")
+    parser.add_argument("--scale-to", type=int, default=0, help="images of the index at scale (0: none)")
+    parser.add_argument("--nprobes", default="16,32", help="inverted lists searched per descriptor at scale")
+    parser.add_argument("--skip-build", action="store_true", help="reuse the index DIR holds")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    truth, catalog_path = _corpus(args.dir, args)
+    if not args.skip_build:
+        _build(catalog_path, args.workers)
+    if args.profile:
+        _profile(truth, args.profile)
+    index = VisualIndex.load(index_folder(catalog_path))
+    caps = [int(v) for v in args.caps.split(",")]
+    for cap in caps:
+        images, descriptors, points = _capped(index, cap)
+        _report(f"{len(images):,} images, cap {cap}, exact", truth, *_match(truth, Matcher(VisualIndex(
+            images, descriptors, points))))
+    if not args.scale_to:
+        return
+    for cap in caps:
+        folder = args.dir / f"scale-{args.scale_to}-{cap}.figures"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        made = _with_fillers(*_capped(index, cap), args.scale_to, cap)
+        wall, cpu = time.perf_counter(), time.process_time()
+        write_generation(folder, *made)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        del made
+        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+        before = _memory()
+        scaled = VisualIndex.load(folder)
+        loaded = _memory()
+        print(f"at scale: {len(scaled):,} images x {cap} = {scaled.faiss.ntotal:,} descriptors, "
+              f"{type(scaled.faiss).__name__} of {getattr(scaled.faiss, 'nlist', 0):,} lists; built and written in "
+              f"{wall:.0f} s wall / {cpu:.0f} s CPU ({1000 * cpu / len(scaled):.2f} ms CPU per image); {size / 2**30:.2f} "
+              f"GiB on disk; load: +{(loaded['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous memory")
+        for nprobe in (int(v) for v in args.nprobes.split(",")):
+            scaled.faiss.nprobe = nprobe
+            found, per_publication = _match(truth, Matcher(scaled))
+            after = _memory()
+            _report(f"at scale, cap {cap}, nprobe {nprobe}", truth, found, per_publication)
+            print(f"    memory after matching: +{(after['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous, "
+                  f"{after['RssFile'] / 2**20:.0f} MiB of mapped files resident (target: index <= 2 GB)")
+        del scaled
+        if not os.environ.get("KEEP_SCALE"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
