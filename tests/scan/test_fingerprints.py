@@ -226,3 +226,40 @@ def test_fingerprints_on_a_local_pool_and_in_process_agree(tiny_archive: Path, t
         with Catalog(tmp_path / "fresh.sqlite") as fresh:
             scan(fresh, [spec], workers=0)
             assert [r for r in census_rows(pooled) if r["status"] == "present"] == census_rows(fresh)
+
+
+def test_walk_problems_of_an_unchanged_folder_stay_while_another_folder_changes(twins: Twins) -> None:
+    """A folder found unchanged is never paired: the problems of its entries (a FIFO named like an
+    image, a broken link, a second sidecar) are the ones stored, kept when the root's problems are
+    replaced because another folder changed, and dropped once its listing changes."""
+    folder = twins.root / "groupA/p1/2016-06-23"
+    os.mkfifo(folder / "pipe.tif")
+    os.symlink(folder / "nowhere.tif", folder / "dangling.tif")
+    (folder / "img002.hdr").write_bytes(hitachi_sidecar(50000, "SE(U)", "06/23/2016").encode("cp1252"))
+    first = twins.scan()
+    assert (first.errors, first.warnings) == (2, 1)
+    write_tiff(twins.root / "groupB/p2/2019-01-02/img005.tif", seed=5)
+    changed = twins.scan()
+    assert (changed.read, changed.errors, changed.warnings) == (1, 2, 1)
+    assert {path.rsplit("/", 1)[1] for _, path, _, _ in _problems(twins.tested)} == {
+        "pipe.tif", "dangling.tif", "img002.hdr"}
+    (folder / "dangling.tif").unlink()
+    write_tiff(twins.root / "groupB/p2/2019-01-02/img006.tif", seed=6)
+    assert (twins.scan().errors, len(_problems(twins.tested))) == (1, 2)
+
+
+def test_an_unchanged_rescan_on_a_pool_counts_what_a_comparison_counts(tiny_archive: Path, tmp_path: Path) -> None:
+    """Local workers count the files of unchanged folders in the catalog (missing files and orphan
+    sidecars apart) instead of pairing them: the same totals as a scan that compares every file."""
+    spec = RootSpec(str(tiny_archive), SU8230)
+    with Catalog(tmp_path / "pool.sqlite") as pooled, Catalog(tmp_path / "compared.sqlite") as compared:
+        scan(pooled, [spec], workers=2)
+        scan(compared, [spec], workers=0)
+        (tiny_archive / "groupA/p1/2016-06-23/img001.jpg").unlink()
+        for catalog in (pooled, compared):
+            scan(catalog, [spec], workers=2)
+        with compared.db:
+            compared.db.execute("DELETE FROM folders")
+        unchanged, expected = scan(pooled, [spec], workers=2), scan(compared, [spec], workers=2)
+        assert unchanged.read == expected.read == 0
+        assert _counts(unchanged) == _counts(expected) == (5, 0, 5, 0, 0, 0, 1)

@@ -252,6 +252,19 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             known[fs_path(path)] = (size, mtime, sidecar and fs_path(sidecar), *rest, fs_path(key))
         return known
 
+    def present_files(self, folder: str) -> tuple[int, int]:
+        """(image files, orphan sidecars) catalogued as present under `folder` at any depth: what a
+        rescan counts for folders it found unchanged, from indexes alone (whichever root holds them)."""
+        prefix = os.path.join(db_text(folder), "")
+        within = "path >= :low AND path < :high"  # a range of each index
+        files, missing, orphans = self.db.execute(
+            f"""SELECT (SELECT count(*) FROM images WHERE {within}),
+                       (SELECT count(*) FROM images WHERE status = 'missing' AND {within}),
+                       (SELECT count(*) FROM images WHERE kind = 'sidecar-only' AND status = 'present' AND {within})""",
+            {"low": prefix, "high": prefix[:-1] + chr(ord(os.sep) + 1)},
+        ).fetchone()
+        return files - missing - orphans, orphans
+
     def known_folders(self, root_id: int) -> set[str]:
         """Names of a root's top-level folders that held present files at the last scan."""
         rows = self.db.execute(
@@ -370,9 +383,14 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             )
         return cursor.rowcount
 
+    def walk_problems(self, root_id: int) -> list[Problem]:
+        """A root's folder-level problems as its last complete walk found them."""
+        return [Problem(fs_path(path), reason, severity) for path, reason, severity in self.db.execute(
+            "SELECT path, reason, severity FROM problems WHERE group_key = ?", (_walk_key(root_id),))]
+
     def replace_walk_state(self, scan_id: int, root_id: int, problems: Sequence[Problem]) -> None:
         """After a complete walk of a root: its folder-level problems, as found now."""
-        key = f"walk:{root_id}"
+        key = _walk_key(root_id)
         with self.db:
             self.db.execute("DELETE FROM problems WHERE group_key = ?", (key,))
             self.db.executemany(
@@ -589,6 +607,11 @@ def _primary(files: list[FileResult]) -> FileResult:
 def _below(folder: str, root_path: str) -> str:
     """A walked folder's path below its root, as catalog text ("" for the root itself)."""
     return "" if folder == root_path else db_text(folder[len(os.path.join(root_path, "")):])
+
+
+def _walk_key(root_id: int) -> str:
+    """The `problems.group_key` of a root's folder-level problems."""
+    return f"walk:{root_id}"
 
 
 def _year(iso: str | None) -> int | None:

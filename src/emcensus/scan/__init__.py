@@ -27,7 +27,7 @@ from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
-from emcensus.scan.walk import Folder, Group, walk
+from emcensus.scan.walk import Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
 
 
@@ -226,8 +226,7 @@ def scan(
         pool = Pool(executor, workers, file_timeout)
         status = "interrupted"
         try:
-            for spec in specs:
-                _scan_root(catalog, scan_id, spec, pool, progress, batch_size, summary)
+            _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary)
             status = "complete"
             summary.complete = True
         finally:
@@ -252,15 +251,16 @@ def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
 class _Survey:
     """One top-level folder of a root to walk and compare with what the catalog knows of it.
 
-    `known` and `fingerprints` travel with the task, or (local workers) each worker reads its part
-    of the catalog: loading and pickling the state of a whole archive in one process would cost
-    more than the walk. `boundary` is the root.
+    `known`, `fingerprints` and `present` travel with the task, or (local workers) each worker reads
+    its part of the catalog: loading and pickling the state of a whole archive in one process would
+    cost more than the walk. `boundary` is the root.
     """
 
     folder: str
     boundary: str
     known: dict[str, KnownFile] | None = None
     fingerprints: dict[str, bytes] | None = None
+    present: tuple[int, int] | None = None  # `Catalog.present_files` of the folder
     catalog: str | None = None
     root_id: int | None = None
 
@@ -277,6 +277,10 @@ class _SurveyResult:
     problems: list[Problem] = field(default_factory=list)
     fingerprints: dict[str, bytes] = field(default_factory=dict)  # of every folder walked
     compared: bool = False  # some folder's fingerprint differed: the catalog's were stale
+    #: Folders found as stored and never paired: the walk problems stored for their entries still
+    #: hold (and those of `unpaired_subfolders` are the subfolders' own: listed again, not kept).
+    unpaired: list[str] = field(default_factory=list)
+    unpaired_subfolders: list[str] = field(default_factory=list)
 
     __reduce__ = reduce_by_fields
 
@@ -285,14 +289,32 @@ def survey(task: _Survey) -> _SurveyResult:
     """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
     big archive is spread over the pool like the reading is."""
     result = _SurveyResult()
-    folders = list(walk(task.folder, result.problems, boundary=task.boundary))
     if task.catalog is None:
-        _compare_changed(folders, task.fingerprints or {}, lambda: task.known or {}, result)
+        _survey(task, task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
         return result
     with Catalog(task.catalog, readonly=True) as catalog:
-        _compare_changed(folders, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
-                         lambda: catalog.known_files(task.root_id, task.folder), result)
+        _survey(task, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
+                lambda: catalog.present_files(task.folder), lambda: catalog.known_files(task.root_id, task.folder),
+                result)
     return result
+
+
+def _survey(task: _Survey, stored: dict[str, bytes], count_present: Callable[[], tuple[int, int]],
+            load_known: Callable[[], dict[str, KnownFile]], result: _SurveyResult) -> None:
+    """Walk a survey's folders. When each has its stored fingerprint and every stored one was
+    walked, the catalog holds exactly their files: they are counted there, and nothing is paired,
+    read or compared (the whole per-file cost of a rescan that finds nothing changed)."""
+    folders = list(walk(task.folder, result.problems, boundary=task.boundary, stored=stored))
+    if folders and len(folders) == len(stored) and all(folder.unpaired is not None for folder in folders):
+        result.fingerprints.update((folder.path, folder.fingerprint) for folder in folders)
+        result.seen, result.orphans = count_present()
+        result.skipped = result.seen
+        result.unpaired = [folder.path for folder in folders]
+        result.unpaired_subfolders = [sub for folder in folders for sub in folder.subfolders]
+        return
+    for folder in folders:
+        pair(folder, result.problems)
+    _compare_changed(folders, stored, load_known, result)
 
 
 def _compare_changed(folders: list[Folder], stored: dict[str, bytes], load_known: Callable[[], dict[str, KnownFile]],
@@ -349,15 +371,41 @@ def _ensure_root(catalog: Catalog, root: RootSpec) -> int:
                                magnification_reference_m=root.magnification_reference_m, layout=root.layout)
 
 
-def _scan_root(
-    catalog: Catalog,
-    scan_id: int,
-    root: RootSpec,
-    pool: Pool,
-    progress: ScanProgress | None,
-    batch_size: int,
-    summary: ScanSummary,
-) -> None:
+@dataclass(slots=True)
+class _RootWalk:
+    """One root of a scan: what its walk found so far, and the acquisitions waiting for a read task."""
+
+    spec: RootSpec
+    root_id: int
+    found: _SurveyResult = field(default_factory=_SurveyResult)
+    batch: list[Group] = field(default_factory=list)
+
+    def add(self, part: _SurveyResult, summary: ScanSummary) -> None:
+        """Take in a survey's result (its changed acquisitions are batched by the caller)."""
+        summary.seen += part.seen
+        summary.skipped += part.skipped
+        summary.orphans += part.orphans
+        self.found.gone.extend(part.gone)
+        self.found.problems.extend(part.problems)
+        self.found.fingerprints.update(part.fingerprints)
+        self.found.compared = self.found.compared or part.compared
+        self.found.unpaired.extend(part.unpaired)
+        self.found.unpaired_subfolders.extend(part.unpaired_subfolders)
+
+    def walk_problems(self, catalog: Catalog) -> list[Problem]:
+        """The root's folder-level problems as of this walk: found now, and those stored for the
+        entries of folders found unchanged and never paired."""
+        found = self.found
+        if not found.unpaired:
+            return found.problems
+        unpaired, relisted = set(found.unpaired), set(found.unpaired_subfolders)
+        return [*found.problems, *(problem for problem in catalog.walk_problems(self.root_id)
+                                   if os.path.dirname(problem.path) in unpaired and problem.path not in relisted)]
+
+
+def _start_root(catalog: Catalog, root: RootSpec, pool: Pool) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
+    """List a root's top folder in this process: the root, the surveys of its subfolders, and what
+    the top folder itself holds (its files, and the files of top-level folders gone since)."""
     root_id = _ensure_root(catalog, root)
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False))
@@ -369,74 +417,85 @@ def _scan_root(
                    for folder in subfolders]
     else:
         surveys = [_Survey(folder, root.path, catalog.known_files(root_id, folder),
-                           catalog.folder_fingerprints(root_id, root.path, folder)) for folder in subfolders]
+                           catalog.folder_fingerprints(root_id, root.path, folder), catalog.present_files(folder))
+                   for folder in subfolders]
     if walked.compared:  # the root's listing changed: a top-level folder may be gone, with all it held
         for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
             gone_folder = catalog.known_files(root_id, os.path.join(root.path, name))
             walked.gone.extend(path for path, row in gone_folder.items() if row[5] == "present")
+    return _RootWalk(root, root_id), surveys, walked
 
-    in_flight: set[Ticket] = set()
+
+def _scan_roots(
+    catalog: Catalog,
+    scan_id: int,
+    roots: Sequence[RootSpec],
+    pool: Pool,
+    progress: ScanProgress | None,
+    batch_size: int,
+    summary: ScanSummary,
+) -> None:
+    """Walk and read every root through one queue of tasks: the pool stays busy across the end of
+    one root and the start of the next (with few, uneven top-level folders, a root's last survey
+    would otherwise run alone). Each root is closed (files gone marked missing, its walk problems,
+    its fingerprints) once all of it was walked and written."""
+    started = [_start_root(catalog, spec, pool) for spec in roots]
+    in_flight: dict[Ticket, _RootWalk] = {}
     max_in_flight = 4 * pool.width
-    batch: list[Group] = []
 
     def collect(tickets: Iterable[Ticket]) -> None:
-        """Write the results of every finished task in one transaction: the more the reading is
-        ahead of the writing, the fewer commits."""
-        groups = [group for ticket in tickets for group in ticket.value]
-        catalog.write_groups(scan_id, root_id, groups)
-        _tally(groups, summary, progress)
+        """Write the results of every finished task, one transaction per root: the more the
+        reading is ahead of the writing, the fewer commits."""
+        by_root: dict[int, tuple[_RootWalk, list[GroupResult]]] = {}
+        for ticket in tickets:
+            root = in_flight.pop(ticket)
+            by_root.setdefault(root.root_id, (root, []))[1].extend(ticket.value)
+        for root, groups in by_root.values():
+            catalog.write_groups(scan_id, root.root_id, groups)
+            _tally(groups, summary, progress)
 
-    def submit() -> None:
-        nonlocal batch
-        task, batch = _Task(root, root.path, batch, pool.file_timeout), []
+    def submit(root: _RootWalk) -> None:
+        task, root.batch = _Task(root.spec, root.spec.path, root.batch, pool.file_timeout), []
         if progress:  # image files, as `_tally` counts them done
             progress.queued(sum(len(g.images) for g in task.groups if not g.sidecar_only))
-        in_flight.add(pool.submit(read_groups, task, len(task.files)))
+        in_flight[pool.submit(read_groups, task, len(task.files))] = root
         if len(in_flight) >= max_in_flight:
-            done = pool.wait(in_flight)
-            in_flight.difference_update(done)
-            collect(done)
+            collect(pool.wait(set(in_flight)))
 
-    def results() -> Iterator[_SurveyResult]:
+    def results() -> Iterator[tuple[_RootWalk, _SurveyResult]]:
         """Survey results as they come, with at most `width` surveys out: memory stays flat."""
-        yield walked
-        pending, running = deque(surveys), set()
+        pending: deque[tuple[_RootWalk, _Survey]] = deque()
+        for root, surveys, top in started:
+            yield root, top
+            pending.extend((root, one) for one in surveys)
+        running: dict[Ticket, _RootWalk] = {}
         while pending or running:
             while pending and len(running) < pool.width:
-                running.add(pool.submit(survey, pending.popleft()))
-            done = pool.wait(running)
-            running.difference_update(done)
-            yield from (ticket.value for ticket in done)
+                root, one = pending.popleft()
+                running[pool.submit(survey, one)] = root
+            for ticket in pool.wait(set(running)):
+                yield running.pop(ticket), ticket.value
 
-    gone: list[str] = []
-    problems: list[Problem] = []
-    fingerprints: dict[str, bytes] = {}
-    compared = False
-    for part in results():
-        summary.seen += part.seen
-        summary.skipped += part.skipped
-        gone.extend(part.gone)
-        summary.orphans += part.orphans
-        problems.extend(part.problems)
-        fingerprints.update(part.fingerprints)
-        compared = compared or part.compared
+    for root, part in results():
+        root.add(part, summary)
         for group in part.changed:
-            batch.append(group)
-            if len(batch) >= batch_size:
-                submit()
-    if batch:
-        submit()
+            root.batch.append(group)
+            if len(root.batch) >= batch_size:
+                submit(root)
+    for root, _, _ in started:
+        if root.batch:
+            submit(root)
     while in_flight:
-        done = pool.wait(in_flight)
-        in_flight.difference_update(done)
-        collect(done)
+        collect(pool.wait(set(in_flight)))
 
-    summary.missing += catalog.mark_missing(scan_id, gone)
-    catalog.replace_walk_state(scan_id, root_id, problems)
-    if compared:  # every file is now catalogued as walked: the fingerprints vouch for the next scan
-        catalog.store_folder_fingerprints(scan_id, root_id, root.path, fingerprints)
-    summary.errors += sum(1 for p in problems if p.severity == "error")
-    summary.warnings += sum(1 for p in problems if p.severity == "warning")
+    for root, _, _ in started:
+        found, problems = root.found, root.walk_problems(catalog)
+        summary.missing += catalog.mark_missing(scan_id, found.gone)
+        catalog.replace_walk_state(scan_id, root.root_id, problems)
+        if found.compared:  # every file is now catalogued as walked: the fingerprints vouch for the next scan
+            catalog.store_folder_fingerprints(scan_id, root.root_id, root.spec.path, found.fingerprints)
+        summary.errors += sum(1 for p in problems if p.severity == "error")
+        summary.warnings += sum(1 for p in problems if p.severity == "warning")
 
 
 def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgress | None) -> None:

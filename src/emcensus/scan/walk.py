@@ -17,8 +17,9 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from emcensus import access
 from emcensus.errors import EmcensusError
@@ -34,13 +35,13 @@ _HEAD_BYTES = 512
 OUTSIDE_LINK = "symlink to outside this root (target not shown): not followed"
 
 
-@dataclass(slots=True, frozen=True)
-class FileStat:
+class FileStat(NamedTuple):
+    """A census file as the walk found it. A tuple: made for every file of every rescan, three times
+    cheaper than a frozen dataclass, and pickled as plainly (tasks travel to the reading processes)."""
+
     path: str
     size: int
     mtime_ns: int
-
-    __reduce__ = reduce_by_fields  # tasks travel to the reading processes
 
 
 @dataclass(slots=True)
@@ -64,6 +65,16 @@ class Folder:
     subfolders: list[str] = field(default_factory=list)  # what the walk descends into next
     #: Digest of the folder's entries (name, kind, size, mtime): equal at the next scan, nothing in it changed.
     fingerprint: bytes = b""
+    #: Set while the folder is not paired into `groups` (`walk(stored=...)`): its files and the
+    #: problems of its entries, until `pair` (a survey that finds no change never pairs it).
+    unpaired: _Unpaired | None = None
+
+
+@dataclass(slots=True)
+class _Unpaired:
+    plain: list[tuple[str, int, int]]  # regular files: (name, size, mtime_ns), any name
+    files: list[tuple[str, str, FileStat]]  # census files that took the slow path: (stem, suffix, stat)
+    problems: list[Problem]
 
 
 def looks_like_metadata(path: str) -> bool:
@@ -79,11 +90,14 @@ def looks_like_metadata(path: str) -> bool:
     return bool(_METADATA_LINE.search(text))
 
 
-def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recurse: bool = True) -> Iterator[Folder]:
+def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recurse: bool = True,
+         stored: Mapping[str, bytes] | None = None) -> Iterator[Folder]:
     """Folders under `top` (depth first, subfolders in name order) with their acquisitions.
 
     `boundary`: the scan root `top` belongs to (default: `top`). `recurse=False` yields `top` alone,
-    its `subfolders` listed, so that parts of one root can be walked in parallel.
+    its `subfolders` listed, so that parts of one root can be walked in parallel. `stored`: folder
+    fingerprints of the last scan; a folder whose fingerprint is the same comes unpaired (see
+    `Folder.unpaired`, `pair`): a rescan that finds nothing changed does no per-file work.
     """
     top = os.path.abspath(top)
     boundary = os.path.realpath(boundary or top)
@@ -95,7 +109,7 @@ def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recu
     visited = {(info.st_dev, info.st_ino)}
     stack = [top]
     while stack:
-        folder = _list(stack.pop(), boundary, visited, problems)
+        folder = _list(stack.pop(), boundary, visited, problems, stored or {})
         if folder is None:
             continue
         yield folder
@@ -110,24 +124,59 @@ def _split(name: str) -> tuple[str, str] | None:
     return (stem, suffix) if dot and stem and (suffix in IMAGE_EXTENSIONS or suffix in _SIDECAR_LIKE) else None
 
 
-def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], problems: list[Problem]) -> Folder | None:
-    """One folder's acquisitions, orphan sidecars and the subfolders to walk next."""
+def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], problems: list[Problem],
+          stored: Mapping[str, bytes]) -> Folder | None:
+    """One folder's acquisitions, orphan sidecars and the subfolders to walk next (unpaired when its
+    fingerprint is the `stored` one)."""
     subfolders: list[str] = []
+    plain: list[tuple[str, int, int]] = []
     files: list[tuple[str, str, FileStat]] = []  # (stem, suffix, stat)
+    held: list[Problem] = []  # of the entries: given to `problems` when the folder is paired
     marks: list[str] = []  # one per entry, for the fingerprint
     prefix = os.path.join(folder_path, "")
     try:
         with access.scandir(folder_path) as entries:  # entries stat relative to the open folder: use them inside
             for entry in entries:
-                if entry.name[0] != ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
-                    _entry(entry, prefix, boundary, visited, problems, subfolders, files, marks)
+                name = entry.name
+                if name[0] == ".":  # hidden files and folders, macOS `._x.tif` shadows, `.DS_Store`
+                    continue
+                # Most entries are plain files (the type comes with the listing): only marked here,
+                # without a call per entry; folders, links and the rest go through `_entry`.
+                try:
+                    info = entry.stat() if entry.is_file(follow_symlinks=False) else None
+                except OSError:  # gone or unreadable since the listing: `_entry` says which
+                    info = None
+                if info is None or not stat.S_ISREG(info.st_mode):
+                    _entry(entry, prefix, boundary, visited, held, subfolders, files, marks)
+                    continue
+                size, mtime_ns = info.st_size, info.st_mtime_ns
+                marks.append(f"{name}/8:{size}:{mtime_ns}")  # as `_entry` marks a regular file (S_IFREG >> 12)
+                plain.append((name, size, mtime_ns))
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
-    folder = _pair(folder_path, files, problems)
-    folder.subfolders = sorted(subfolders)
-    folder.fingerprint = fingerprint(marks)
+    folder = Folder(folder_path, subfolders=sorted(subfolders), fingerprint=fingerprint(marks),
+                    unpaired=_Unpaired(plain, files, held))
+    if stored.get(folder_path) != folder.fingerprint:
+        pair(folder, problems)
     return folder
+
+
+def pair(folder: Folder, problems: list[Problem]) -> None:
+    """Fill the `groups` and `orphans` of a folder `walk` left unpaired; the problems of its entries
+    and of the pairing go to `problems`."""
+    unpaired = folder.unpaired
+    if unpaired is None:
+        return
+    folder.unpaired = None
+    problems.extend(unpaired.problems)
+    prefix = os.path.join(folder.path, "")
+    files = unpaired.files
+    for name, size, mtime_ns in unpaired.plain:
+        named = _split(name)
+        if named is not None:
+            files.append((*named, FileStat(prefix + name, size, mtime_ns)))
+    folder.groups, folder.orphans = _pair(folder.path, files, problems)
 
 
 def fingerprint(marks: list[str]) -> bytes:
@@ -188,7 +237,8 @@ def _entry(entry: os.DirEntry[str], prefix: str, boundary: str, visited: set[tup
         problems.append(Problem(path, f"{access.kind_of(mode)} named {named[1]}: not a regular file, not read"))
 
 
-def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]) -> Folder:
+def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]
+          ) -> tuple[list[Group], list[Group]]:
     """Group images by stem and attach the sidecar of the same stem (never by `ImageName=`); a
     metadata sidecar left over is an orphan (its image is gone) or, beside its image, a second one."""
     sidecars = {(stem.casefold(), suffix): item for stem, suffix, item in files if suffix in _SIDECAR_LIKE}
@@ -222,4 +272,4 @@ def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: li
             chosen = os.path.basename(group.sidecar.path) if group.sidecar else "none"
             problems.append(Problem(item.path, f"second sidecar of {os.path.basename(group.images[0].path)}: "
                                                f"not read (the image's sidecar: {chosen})", "warning"))
-    return Folder(folder_path, list(groups.values()), orphans)
+    return list(groups.values()), orphans
