@@ -66,6 +66,13 @@ def test_cube_is_the_table_counted_after_scans(census: Path) -> None:
     with sqlite3.connect(census) as db:
         assert _cube(db) == _recounted(db)
         assert 0 < len(_cube(db)) < db.execute("SELECT count(*) FROM images").fetchone()[0]
+        totals = db.execute("""SELECT sum(kind = 'image'), sum(is_primary AND kind = 'image'), sum(kind = 'sidecar-only'),
+                                      sum(kind NOT IN ('image', 'sidecar-only'))
+                               FROM images WHERE status = 'present' AND readable = 1""").fetchone()
+    with Catalog(census, readonly=True) as catalog:
+        audit = catalog.audit()
+    assert (audit["image_files"], audit["acquisitions"], audit["sidecar_only_acquisitions"],
+            audit["non_image_files"]) == totals
 
 
 def test_every_filter_says_which_columns_it_reads() -> None:
