@@ -156,3 +156,17 @@ def test_the_cli_passes_the_time_budget_on(archive: Path, fifo: Path, tmp_path: 
         assert _census(census, archive)[1] == {"img3.tif": "read took longer than 0.5 s; not read"}
     refused = CliRunner().invoke(main, ["--catalog", str(catalog), "scan", str(archive), "--file-timeout", "0"])
     assert refused.exit_code == 2 and "--file-timeout" in refused.output
+
+
+def test_the_budget_bounds_each_read_and_not_the_time_between_reads() -> None:
+    """One timer per task ticks four times per budget: a read past its budget is interrupted within
+    a quarter more; a tick between two reads (the worker building a result) interrupts nothing."""
+    with pool_module.Budget(0.4) as budget:
+        started = time.monotonic()
+        with pytest.raises(pool_module.ReadTimeout), budget.file(0):
+            time.sleep(5)
+        assert 0.4 <= time.monotonic() - started < 1.5
+        time.sleep(0.6)  # between files: ticks find no read in progress
+        with budget.file(1):
+            time.sleep(0.2)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
