@@ -239,3 +239,38 @@ def test_descriptors_of_another_shape_are_refused(scanned) -> None:
     np.save(generation / "descriptors.npy", descriptors.reshape(-1, 16))
     with pytest.raises(FigureIndexError, match=r"descriptors.npy holds uint8 \(\d+, 16\)"):
         VisualIndex.load(folder)
+
+
+def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypatch) -> None:
+    """Above IVF_THRESHOLD, assigning descriptors to their lists is what building costs: a rerun keeps
+    the centroids and the list of every descriptor of an unchanged image, assigns only the new ones,
+    and still finds every descriptor it holds. A rerun with nothing changed writes nothing."""
+    import faiss
+
+    from emcensus.figures import index as index_module
+
+    root, paths, catalog_path, rescan = scanned
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    first = VisualIndex.load(folder)
+    assert isinstance(first.faiss, faiss.IndexBinaryIVF)
+    first_lists = index_module.kept_lists(first.faiss, np.arange(first.faiss.ntotal))[1]
+    generation = (folder / "current").read_text()
+    assert _update(catalog_path).kept == 8 and (folder / "current").read_text() == generation  # nothing rewritten
+
+    write_archive_image(paths["c"], shot(scene(777), 0, 0, 1.0, seed=3))
+    rescan()
+    assert _update(catalog_path).added == 1
+    second = VisualIndex.load(folder)
+    second_lists = index_module.kept_lists(second.faiss, np.arange(second.faiss.ntotal))[1]
+    assert second.faiss.nlist == first.faiss.nlist
+    for position, image in enumerate(second.images):
+        if image["path"] == str(paths["c"]):
+            continue
+        old = first.images[first.position_of[image["id"]]]
+        assert np.array_equal(second_lists[image["start"]:image["start"] + image["count"]],
+                              first_lists[old["start"]:old["start"] + old["count"]])
+    second.faiss.nprobe = 1  # each descriptor is in the list nearest to it: one probe finds it
+    distances, labels = second.faiss.search(np.ascontiguousarray(second.descriptors), 1)
+    assert (distances[:, 0] == 0).mean() == 1.0
