@@ -73,13 +73,13 @@ def _write(catalog: Catalog, out: Path, fmt: str) -> int:
     rows = 0
     if fmt == "parquet":
         schema = _schema(columns)
+        row_type = pa.struct(list(schema))  # rows (tuples) to columns inside pyarrow: 2-3x less CPU than transposing
         # no batch: a readable empty file; each batch is encoded and compressed in a thread (pyarrow
         # releases the GIL) while the next one is read from the catalog
         with pq.ParquetWriter(out, schema, compression="zstd") as writer, ThreadPoolExecutor(1) as encoder:
             written = None
             for batch in catalog.iter_export_batches(ROW_GROUP):
-                arrays = [pa.array(values, type=field.type) for values, field in zip(zip(*batch), schema, strict=True)]
-                record_batch = pa.RecordBatch.from_arrays(arrays, schema=schema)
+                record_batch = pa.RecordBatch.from_struct_array(pa.array(batch, type=row_type))
                 if written is not None:
                     written.result()
                 written = encoder.submit(writer.write_batch, record_batch)
