@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import re
 import resource
-import shutil
 import time
 from collections import Counter
 
 import numpy as np
 
 from emcensus.figures.barpanels import DrawnBar, make_bar_panel
+from emcensus.figures.ocr import model_path
 from emcensus.figures.scalebar import ScaleBar, read_scale_bar
 
 
@@ -38,7 +38,7 @@ def failure_class(found: ScaleBar | None, truth: DrawnBar, result: str) -> str:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (tesseract)."""
+    """CPU time of this process and of its finished children."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
@@ -53,8 +53,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print every panel not read right")
     args = parser.parse_args()
-    if shutil.which("tesseract") is None:
-        raise SystemExit("tesseract is not installed (apt-get install tesseract-ocr): labels cannot be read")
+    if model_path() is None:
+        raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
     rng = np.random.default_rng(args.seed)
     outcome: Counter[str] = Counter()
     by_width: dict[str, Counter[str]] = {}
@@ -95,7 +95,7 @@ def main() -> None:
         total = sum(counts.values())
         print(f"  {band}: {counts['right']}/{total} right, {counts['wrong']} wrong")
     print(f"time: {elapsed / n * 1000:.0f} ms wall, {cpu / n * 1000:.0f} ms CPU per panel "
-          "(this process and its tesseract subprocesses; wall grows with the machine's load)")
+          "(OCR included; wall grows with the machine's load)")
 
 
 if __name__ == "__main__":

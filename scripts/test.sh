@@ -6,7 +6,6 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)  # scale-bar labels (figures/scalebar.py)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 
 import numpy as np
 import pytest
@@ -11,20 +10,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emcensus.demo.pixels import PixelBank
-from emcensus.figures import scalebar
+from emcensus.figures import ocr, scalebar
 from emcensus.figures.barpanels import draw_scale_bar, jpeg
 from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar
-
-needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                     reason="tesseract not installed (scripts/test.sh installs tesseract-ocr)")
-
 
 @pytest.mark.parametrize(("text", "value_m", "label"), [
     ("200 nm", 200e-9, "200 nm"),
     ("200nm", 200e-9, "200 nm"),
     ("1 µm", 1e-6, "1 µm"),            # micro sign
     ("10 μm", 10e-6, "10 µm"),         # Greek mu
-    ("2.5um", 2.5e-6, "2.5 µm"),       # how tesseract prints µ
+    ("2.5um", 2.5e-6, "2.5 µm"),       # µ printed as u
     ("2,5 µm", 2.5e-6, "2.5 µm"),      # decimal comma
     ("500 pm", 500e-12, "500 pm"),     # picometres stay picometres here
     ("5 Å", 5e-10, "5 Å"),
@@ -114,17 +109,20 @@ def _panel(width: int, white: bool, corner: str, side: str, box: bool, quality: 
 
 @pytest.mark.parametrize("panel", PANELS, ids=_panel_id)
 def test_bar_found_and_measured_without_ocr(panel: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No tesseract on PATH: the bar is still found and measured end to end, the value left unread."""
-    monkeypatch.setenv("PATH", "")
-    pixels, bar = _panel(*panel, label="300 nm")
-    found = read_scale_bar(pixels)
+    """No OCR model installed: the bar is still found and measured end to end, the value left unread."""
+    monkeypatch.setattr(ocr, "model_path", lambda: None)
+    ocr._engine.cache_clear()
+    try:
+        pixels, bar = _panel(*panel, label="300 nm")
+        found = read_scale_bar(pixels)
+    finally:
+        ocr._engine.cache_clear()
     assert found is not None
-    assert found.value_m is None and "tesseract is not installed" in (found.note or "")
+    assert found.value_m is None and "is not installed" in (found.note or "")
     assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
     assert abs(found.bbox[1] - bar[1]) <= 2 and abs(found.bbox[3] - bar[3]) <= 2
 
 
-@needs_tesseract
 def test_panel_without_a_bar_has_none() -> None:
     for kind in ("SEM", "TEM", "STEM"):
         assert read_scale_bar(jpeg(_micrograph(300, 220, kind, 3), 60)) is None
@@ -145,7 +143,6 @@ LABELS = [("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2
           ("500 pm", 500e-12), ("5 Å", 5e-10)]
 
 
-@needs_tesseract
 @pytest.mark.parametrize(("label", "value_m", "panel"), [  # every label on 3 panels, every panel 3-4 times
     pytest.param(*LABELS[i], PANELS[(i + k) % len(PANELS)], id=f"{LABELS[i][0]}-{_panel_id(PANELS[(i + k) % len(PANELS)])}")
     for i in range(len(LABELS)) for k in (0, 2, 4)
@@ -158,7 +155,6 @@ def test_label_read_as_printed(label: str, value_m: float, panel: tuple) -> None
     assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
 
 
-@needs_tesseract
 def test_mislabelled_bar_is_read_as_printed_and_reported() -> None:
     """A bar of 75 px labelled 1 µm on a panel whose matched FOV makes it 500 nm: read 1 µm, flagged."""
     pixels, _ = _panel(300, True, "bottom-right", "above", False, 80, label="1 µm", bar_px=75)
@@ -169,25 +165,23 @@ def test_mislabelled_bar_is_read_as_printed_and_reported() -> None:
     assert check_against_fov(found, 4e-6, 300) is None
 
 
-@needs_tesseract
 def test_label_that_is_not_a_length_is_not_a_value() -> None:
     pixels, _ = _panel(300, True, "bottom-right", "above", False, 90, label="200 kV")
     found = read_scale_bar(pixels)
     assert found is None or found.value_m is None
 
 
-def test_ocr_failure_is_a_note_not_an_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tesseract that fails (here a program that exits 1) leaves the value unread, saying why."""
-    fake = tmp_path / "tesseract"
-    fake.write_text("#!/bin/sh\necho 'Error: boom' >&2\nexit 1\n")
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_ocr_failure_is_a_note_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An OCR model that fails on the label leaves the value unread, saying why."""
+    def failing(image: np.ndarray, **_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ocr, "_engine", lambda: failing)
     pixels, _ = _panel(300, False, "bottom-left", "above", False, 80, label="2.5 µm")
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m is None and "boom" in (found.note or "")
 
 
-@needs_tesseract
 @pytest.mark.parametrize(("width", "side", "white", "thickness"), [
     (160, "above", False, 1), (450, "right", True, 2), (400, "left", False, 2)])
 def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white: bool, thickness: int) -> None:
@@ -199,17 +193,26 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
 
 
-@pytest.mark.parametrize(("reads", "value_m"), [
-    (["2.5um", "2.5um"], 2.5e-6),                      # two sizes agree
-    (["2.5m", "2.59m", "2.5um"], 2.5e-6),              # µ read as 9 once: the third read sides with the first
-    (["2.5m", "2.59m", "2.9pm"], None),                # three different digit strings: no value
-    (["2.54m", "2.5um", "2.5um"], None),               # a µ read as a 4 too: more digits than glyphs before it
+@pytest.mark.parametrize(("reads", "value_m"), [  # glyphs alone and panel pixels at 40 px, then both at 28 px
+    (["2.5 µm", "-2.5 μm"], 2.5e-6),                       # both crops agree (the bar beside read as "-")
+    (["2.5 μr", "2.5 μm", "2.5 μr", "2.5 μm"], None),      # a unit letter read two ways: no value
+    (["500 n", "500 nm", "500 n", "500 nm"], 500e-9),      # a letter lost on one crop contradicts nothing
+    (["0 nm", "50 nm", "0 nm", "50 nm"], None),            # 750 nm: the 7 over a particle, lost, and the 5 once
+    (["1 50 μm", "50 μm", "§ 50 μm", "50 μm"], None),      # a speck read as a digit once
+    (["5 mm", "..5 mm", "5 mm", "..5 mm"], None),          # 1.5 mm: a digit lost before the point
+    (["500ñ", "500mm", "500ñ", "500mm"], None),            # 500nm: the unit read as another on one crop
+    (["nm", "nm", "nm", "nm"], None),                      # no number at all
 ])
-def test_third_read_decides_between_two_that_disagree(reads: list[str], value_m: float | None,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """OCR scripted (the label's crops are real): the value is one that two reads at different sizes share."""
+def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], value_m: float | None,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR scripted (the label's crops are real): the value is one that two reads share and no read
+    contradicts; a refused read beats a wrong one."""
     calls = iter(reads)
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image, whitelist: next(calls, ""))
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls, ""), 0.9))
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     found = read_scale_bar(pixels)
-    assert found is not None and found.value_m == (pytest.approx(value_m) if value_m else None), found
+    if value_m is None:  # unread: the bar with a note, or no bar where no read looks like a label
+        assert found is None or (found.value_m is None and found.note), found
+    else:
+        assert found is not None and found.value_m == pytest.approx(value_m), found

@@ -4,7 +4,6 @@ view reported in the output (`scale_bar_check`), on a real index and real image 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,6 @@ from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher, match_documents
 from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
-
-pytestmark = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                reason="tesseract not installed (scripts/test.sh installs tesseract-ocr)")
 
 PIXEL_SIZE = 10e-9
 #: publish() crops 60 % of the 640 px width and shows it 300 px wide: 3.84 µm, so 1 µm is 78 px.

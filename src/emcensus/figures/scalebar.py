@@ -18,18 +18,18 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
    bar's contrast give glyph-sized components of the bar's colour; they form lines, a line grows by
    the glyph-sized pieces beside it within its rows (a glyph run into texture is cut to them), and
-   the lines above, below or beside the bar, nearest first, are cropped alone (texture left out),
-   upscaled and OCRed, at a second, higher threshold where the first read nothing; digits that
-   differ between the two thresholds are no value.
-3. **Parse**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0, S → 5 in
-   numbers), only whitelisted units. tesseract reads µ as "u", "p" or nothing; since "pm" is a
-   unit too, the glyph decides: a p has a closed bowl, a µ has none, and a small hole or texture
-   under the glyph decides nothing. A read with fewer characters than glyphs printed, without a
-   decimal point printed, or whose digits change when the label is read again at another size, is
-   no value: a wrong value is worse than none.
+   the lines above, below or beside the bar, nearest first, are read (`figures.ocr`, a neural line
+   recogniser) on two crops: the line's glyphs alone, and the panel's own pixels around the line
+   (a glyph over a particle that the components lost is still there), at a second, higher
+   threshold where the first read nothing.
+3. **Parse and agree**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0,
+   S → 5 in numbers), only whitelisted units. A value is taken where the two crops read the same;
+   else both are read again at another size, and a value needs two reads that agree and no read
+   that shows other digits or another unit (a digit lost over a particle, a speck read as a digit,
+   m read as n): a wrong value is worse than none.
 
 A ruler with a tick at each end reads like a bar. Not done yet: rulers with several ticks and
-numbers, labels inside the bar; a label printed over a particle of its own colour is mostly unread.
+numbers, labels inside the bar; a label printed over a particle of its own colour is unread.
 """
 
 from __future__ import annotations
@@ -43,12 +43,11 @@ import cv2
 import numpy as np
 
 from emcensus.analysis.fov import format_length
+from emcensus.figures.ocr import MAX_WIDTH_PX as OCR_MAX_WIDTH_PX
 from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 
 #: Units a scale bar may be labelled in, in metres.
 UNITS_M: dict[str, float] = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, "µm": 1e-6, "mm": 1e-3}
-#: Characters tesseract may return for a label.
-OCR_WHITELIST = "0123456789.,nmuµμpÅA"
 #: A bar is at least this many times longer than thick (short thick bars exist; the label confirms it).
 MIN_ASPECT = 4.0
 #: Shortest bar (px): shorter dashes are strokes of letters or texture.
@@ -66,21 +65,19 @@ MAX_SIDE_PX = 2000
 MAX_CANDIDATES = 5
 #: Text lines near a bar that are OCRed, nearest first.
 LINES_PER_BAR = 3
-#: Text height (px) of a second read of the digits; a misread digit rarely survives a change of size.
-SECOND_OPINION_TEXT_PX = 28
-#: Text height (px) of a third read, only where the first two disagree: it sides with one of them or
-#: with neither.
-THIRD_OPINION_TEXT_PX = 56
-#: Label reads (OCR calls of about 0.15 s; a read that parses gets a second one) one panel may take,
-#: over all its bar candidates and text lines.
-MAX_OCR_CALLS = 6
-#: Text height (px) a label is upscaled to before OCR.
-OCR_TEXT_PX = 40
+#: Text heights (px) a label line is read at, each on two crops (its glyphs alone; the panel's own
+#: pixels around them): a value is taken only where two reads agree and no read says otherwise.
+READ_TEXT_PX = (40, 28)
+#: Label lines one panel may have read (2-4 OCR calls of about 30 ms each), over all its bar candidates.
+MAX_LINES_READ = 8
 
 _NUMBER_FIXES = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "s": "5", ",": "."})
 _LABEL = re.compile(r"(?P<number>[0-9lI|OoSs.,]+)(?P<unit>pm|nm|nn|mm|[µμuU]m|Å|A)")
 _LOOKS_LIKE_LABEL = re.compile(r"\d.*[nmuµμpÅA]")
-_PREFIX_MISREAD = re.compile(r"(?P<number>[0-9lI|OoSs.,]*[0-9lI|OoSs])(?=.)[.,pu]*[mn]?")
+#: What a read may start or end with that is no print of the label: the bar's end beside it read as
+#: "-", a speck as "•"; a point before the number stays (a digit may be lost before it).
+_EDGE_MARKS = re.compile(r"^[^\w.]+|[^\wµμÅ]+$")
+_NUMBER_AND_UNIT = re.compile(r"(?P<number>[0-9lI|OoSs.,]*)(?P<unit>.*)")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 
 Box = tuple[int, int, int, int]
@@ -265,13 +262,15 @@ def _merge_collinear(pieces: list[Box]) -> list[Box]:
 
 @dataclass(frozen=True)
 class _Label:
-    """A line of glyphs near a bar: its box, the ink (0..1) of its components only, glyph boxes."""
+    """A line of glyphs near a bar: its box, the ink (0..1) of its components only, glyph boxes, and
+    the panel's own pixels around it (ink bright, a text height wider each side: a glyph over a
+    particle that the components lost is still there)."""
 
     box: Box
     ink: np.ndarray
     glyphs: list[Box]
-    marks: list[Box]  # other components on the line or just before it (a decimal point), in crop px
     distance: float
+    raw: np.ndarray
 
 
 def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label]:
@@ -333,12 +332,12 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
         line_ink = np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink)
         line_ink[:max(0, band[0] - cy0)] = 0
         line_ink[band[1] - cy0:] = 0
+        wide = round(text_h)
+        raw = bright[cy0 + wy0:cy1 + wy0, max(0, cx0 - wide):min(width, cx1 + wide)]
         found.append(_Label(
             (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), line_ink,
             [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs],
-            [(b[0] - cx0, b[1] - cy0, b[2] - cx0, b[3] - cy0) for i, b in enumerate(boxes[1:], 1)
-             if i not in glyph_ids and lx0 - text_h <= b[0] and b[2] <= lx1 and cy0 <= b[1] and b[3] <= cy1],
-            distance,
+            distance, raw,
         ))
     return sorted(found, key=lambda label: label.distance)
 
@@ -416,139 +415,73 @@ def _distance_to_bar(line: Box, bar: Box, text_h: float, thick: int) -> float | 
     return None
 
 
-def _ocr_image(label: _Label, text_px: float = OCR_TEXT_PX) -> tuple[np.ndarray, float]:
-    """Dark text on white, upscaled to `text_px` high, with a white border; and the scale."""
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    scale = max(1.0, text_px / text_h)
+def _text_height(label: _Label) -> float:
+    return float(np.median([g[3] - g[1] for g in label.glyphs]))
+
+
+def _ink_image(label: _Label, text_px: float) -> np.ndarray:
+    """The line's glyphs alone, dark on white, upscaled to `text_px` high, with a white border."""
+    scale = min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 40) / label.ink.shape[1])
     big = cv2.resize(label.ink, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
     image = (255 - np.clip(big, 0, 1) * 255).astype(np.uint8)
-    return cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255), scale
+    return cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
 
 
-def _prefix(label: _Label, scale: float) -> str | None:
-    """"p" or "µ" for the wide glyph hanging below the baseline (a unit prefix; a comma is narrow),
-    told apart by the bowl a p encloses and a µ does not; "?" when texture under it leaves that
-    open; None when there is no such glyph."""
-    baseline = float(np.median([g[3] for g in label.glyphs]))
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    hanging = [g for g in label.glyphs if g[3] > baseline + 0.15 * text_h and g[2] - g[0] >= 0.35 * text_h]
-    if not hanging:
-        return None
-    x0, y0, x1, y1 = hanging[-1]
-    glyph = cv2.resize(label.ink[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-    # thin top strokes break up after JPEG: a low threshold and a small closing, far narrower than µ's gap
-    close = max(3, round(0.08 * text_h * scale))
-    binary = cv2.morphologyEx((glyph >= 0.3).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((close, close), np.uint8))
-    binary = cv2.copyMakeBorder(binary, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
-    contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    # a clean p's bowl holds over a tenth of the text height squared; a small p's, blurred by JPEG,
-    # 0.065-0.075, as much as noise closing a small µ (0.074): holes that size decide nothing
-    areas = [cv2.contourArea(c) / (text_h * scale) ** 2 for c in contours]
-    inner = [i for i, h in enumerate(hierarchy[0] if hierarchy is not None else []) if h[3] >= 0]
-    if any(0.0064 <= areas[i] < 0.1 for i in inner):
-        return "?"
-    holes = [contours[i] for i in inner if areas[i] >= 0.1]
-    inside = np.zeros_like(binary)
-    cv2.drawContours(inside, holes, -1, 1, -1)
-    inside = cv2.erode(inside, np.ones((3, 3), np.uint8)) > 0
-    padded = cv2.copyMakeBorder(glyph, 2, 2, 2, 2, cv2.BORDER_CONSTANT, value=0)
-    # a p's bowl is paper; grey inside it or around the glyph is texture or a particle under the
-    # print, which fills a µ's gap or a p's bowl alike: then neither is sure
-    paper = cv2.dilate(binary, np.ones((2 * close + 1, 2 * close + 1), np.uint8)) == 0  # away from strokes
-    texture = float((padded[paper] > 0.15).mean()) if paper.any() else 0.0
-    if texture > 0.45 or (inside.any() and float(padded[inside].mean()) > 0.2):
-        return "?"
-    return "p" if holes else "µ"
+def _raw_image(label: _Label, text_px: float) -> np.ndarray:
+    """The panel's pixels around the line, contrast stretched, ink dark, upscaled to `text_px` high."""
+    scale = min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 20) / label.raw.shape[1])
+    grey = label.raw.astype(np.float32)
+    low, high = np.percentile(grey, 2), np.percentile(grey, 99.5)
+    stretched = np.clip((grey - low) / max(float(high - low), 1.0), 0, 1)
+    big = cv2.resize(stretched, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    image = (255 - np.clip(big, 0, 1) * 255).astype(np.uint8)
+    return cv2.copyMakeBorder(image, 10, 10, 10, 10, cv2.BORDER_REPLICATE)
 
 
 def _read(label: _Label) -> tuple[float | None, str, str | None]:
     """(value, text, note) of a label line: value None with a note when it cannot be trusted.
 
-    The label is read at `OCR_TEXT_PX` and again at `SECOND_OPINION_TEXT_PX`: digits that change
-    with the size are unsure. Where they change, a third read at `THIRD_OPINION_TEXT_PX` decides
-    when its digits equal one of the two and that read passes every check of `_checked`."""
-    image, scale = _ocr_image(label)
-    prefix = _prefix(label, scale)
-    text = _ocr_text(image)
-    value, normalised, note = _checked(text, label, prefix)
-    if value is None:
-        return None, text, note
-    second = _ocr_text(_ocr_image(label, SECOND_OPINION_TEXT_PX)[0])
-    if _digits(second) == _digits(text):
-        return value, normalised, None
-    third = _ocr_text(_ocr_image(label, THIRD_OPINION_TEXT_PX)[0])
-    for agreed in (text, second):
-        if _digits(agreed) == _digits(third):
-            value, normalised, _ = _checked(agreed, label, prefix)
-            if value is not None:
-                return value, normalised, None
-    return None, text, f"label read {text!r}, {second!r} and {third!r} at other sizes: digits uncertain"
+    The line is read on its glyphs alone and on the panel's pixels around it: the first loses a
+    glyph the components missed (print over a particle of its colour), the second picks up texture.
+    Both agreeing is a value; else both are read again at a second size, and a value needs two reads
+    that agree and no read that shows other digits or another unit."""
+    reads: list[str] = []
+    for text_px in READ_TEXT_PX:
+        reads += [_ocr_text(_ink_image(label, text_px)), _ocr_text(_raw_image(label, text_px))]
+        value, normalised = _agreed(reads)
+        if value is not None:
+            return value, normalised, None
+    if not any(parse_label(text) for text in reads):
+        return None, reads[0], f"label {reads[0]!r} is not a number and a length unit"
+    return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree"
 
 
 def _ocr_text(image: np.ndarray) -> str:
-    # a speck before the first digit reads as "," or ".": dropped here; a decimal point printed
-    # there is still required in the value (`_has_decimal_point`)
-    return ocr_line(image, whitelist=OCR_WHITELIST).lstrip(".,")
+    return _EDGE_MARKS.sub("", ocr_line(image)[0])
 
 
-def _digits(text: str) -> str:
-    return re.sub(r"[^0-9.,]", "", text)
+def _agreed(reads: list[str]) -> tuple[float | None, str]:
+    """(value, normalised label) that at least two reads parse to, where no read parses to another
+    and no unparsed read shows other digits or a unit that the agreed one does not begin with."""
+    parsed = [parse_label(text) for text in reads]
+    values = {found[1] for found in parsed if found}
+    if len(values) != 1 or sum(found is not None for found in parsed) < 2:
+        return None, ""
+    value_m, normalised = next(found for found in parsed if found)
+    number, unit = normalised.split()
+    for text, found in zip(reads, parsed):
+        if found is None and _contradicts(text, number, unit):
+            return None, ""
+    return value_m, normalised
 
 
-def _checked(text: str, label: _Label, prefix: str | None) -> tuple[float | None, str, str | None]:
-    """(value, normalised label, note) of one read of a label line, value None with a note unless
-    it is a number and a unit that the glyphs bear out.
-
-    tesseract reads µ as "u" (kept), "p", or drops it ("1m", "50..m"); the glyph (`prefix`) then
-    says which. A read with fewer characters than the line has glyphs, or without the decimal point
-    the line shows, lost something (a wrong value is worse than none)."""
-    parsed = parse_label(text)
-    if prefix == "?" and (parsed is None or parsed[1].endswith(" pm")):
-        return None, text, f"label {text!r}: the p or µ of its unit is not told apart (small, or on texture)"
-    if prefix == "p" and parsed is not None and parsed[1].endswith(" µm"):
-        return None, text, f"label {text!r}: read µ where the glyph has the bowl of a p"
-    if parsed is not None and prefix is not None and parsed[1].split()[1] not in ("µm", "pm"):
-        return None, text, f"label {text!r}: its unit has a p or µ hanging below the line"
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    printed = sum(g[2] - g[0] >= 0.3 * text_h for g in label.glyphs)  # a sliver is a broken glyph's piece
-    if parsed is None or parsed[1].endswith(" pm"):
-        misread = _PREFIX_MISREAD.fullmatch("".join(text.split()))
-        if misread is None or prefix is None:
-            return None, text, f"label {text!r} is not a number and a length unit"
-        parsed = parse_label(misread["number"] + ("pm" if prefix == "p" else "µm"))
-        if parsed is None:
-            return None, text, f"label {text!r} is not a number and a length unit"
-    before = _glyphs_before_prefix(label)
-    number = parsed[1].split()[0]
-    if parsed[1].endswith(("µm", "pm")) and before is not None and len(re.sub(r"[^0-9]", "", number)) != before:
-        # a µ read as a digit too ("0.54um", "204m" for 0.5 µm and 20 µm)
-        return None, text, f"label {text!r}: its digits are not the {before} glyphs before the unit"
-    if len(re.sub(r"[\s.]", "", parsed[1])) < printed:
-        return None, text, f"label {text!r} misses some of the {printed} characters printed"
-    if "." not in parsed[1] and _has_decimal_point(label):
-        return None, text, f"label {text!r}: the decimal point printed was not read"
-    return parsed[0], parsed[1], None
-
-
-def _glyphs_before_prefix(label: _Label) -> int | None:
-    """How many glyphs (not a decimal point) come before the p or µ hanging below the line; None
-    without such a glyph."""
-    baseline = float(np.median([g[3] for g in label.glyphs]))
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    hanging = [g for g in label.glyphs if g[3] > baseline + 0.15 * text_h and g[2] - g[0] >= 0.35 * text_h]
-    if not hanging:
-        return None
-    return sum(g[2] - g[0] >= 0.3 * text_h and g[2] <= hanging[-1][0] + 1 for g in label.glyphs)
-
-
-def _has_decimal_point(label: _Label) -> bool:
-    """Whether a small mark sits on the baseline before the line's last glyph (or just before its first)."""
-    baseline = float(np.median([g[3] for g in label.glyphs]))
-    text_h = float(np.median([g[3] - g[1] for g in label.glyphs]))
-    first, last = label.glyphs[0][0] - 0.6 * text_h, label.glyphs[-1][0]  # ".5": a digit lost before it
-    return any(0.12 * text_h <= x1 - x0 <= 0.35 * text_h and 0.12 * text_h <= y1 - y0 <= 0.35 * text_h
-               and abs(y1 - baseline) <= 0.25 * text_h
-               and first - 1 <= (x0 + x1) / 2 <= last + 1 for x0, y0, x1, y1 in label.marks)
+def _contradicts(text: str, number: str, unit: str) -> bool:
+    """Whether a read that did not parse shows digits other than `number`, or a unit that `unit`
+    does not begin with ("50 n" for 50 nm lost a letter; "500ñ" for 500 mm is another read)."""
+    split = _NUMBER_AND_UNIT.fullmatch("".join(text.split()))
+    digits, letters = split["number"].translate(_NUMBER_FIXES), split["unit"]
+    letters = "µ" + letters[1:] if letters[:1] in ("u", "μ") else letters.replace("A", "Å").replace("nn", "nm")
+    return bool(digits and digits != number) or not unit.startswith(letters)
 
 
 def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
@@ -562,7 +495,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     bright, dark = _polarities(pixels)
     candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
     unread: ScaleBar | None = None
-    ocr_calls = 0
+    lines_read = 0
     labels_read: list[Box] = []
     for bar in candidates[:MAX_CANDIDATES]:
         if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
@@ -571,10 +504,10 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
         doubts: list[tuple[Box, str]] = []  # (line, digits) read as a label of this bar but not trusted
         for threshold in INK_THRESHOLDS:
             for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
-                if label.box in tried or ocr_calls == MAX_OCR_CALLS:
+                if label.box in tried or lines_read == MAX_LINES_READ:
                     continue
                 tried.add(label.box)
-                ocr_calls += 1
+                lines_read += 1
                 try:
                     value, text, note = _read(label)
                 except OcrUnavailableError as exc:

@@ -1,0 +1,55 @@
+"""The OCR of scale-bar labels (`figures.ocr`): the model shipped in the rapidocr wheel, read in this
+process with no network, on real rendered print."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from emcensus.figures import ocr
+from emcensus.figures.barpanels import dejavu_font
+from emcensus.figures.scalebar import parse_label
+
+
+def _printed(text: str, size: int = 20) -> np.ndarray:
+    """Dark DejaVu Sans print on white, as a label is handed to the OCR."""
+    font = dejavu_font(size)
+    x0, y0, x1, y1 = font.getbbox(text)
+    image = Image.new("L", (x1 - x0 + 24, y1 - y0 + 24), 255)
+    ImageDraw.Draw(image).text((12 - x0, 12 - y0), text, font=font, fill=0)
+    return np.asarray(image)
+
+
+def test_model_is_the_one_inside_the_installed_package() -> None:
+    path = ocr.model_path()
+    assert path is not None and path.is_file() and path.parent.parent.name == "rapidocr"
+
+
+@pytest.mark.parametrize(("label", "value_m"), [("250 µm", 250e-6), ("500 pm", 500e-12), ("2.5 µm", 2.5e-6),
+                                                ("20 Å", 20e-10), ("750 nm", 750e-9), ("1.5 mm", 1.5e-3)])
+def test_printed_label_read_with_the_network_blocked(label: str, value_m: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """µ, p and Å apart, decimal points kept; a fresh engine loads its model without any connection."""
+    def refuse(*_: object, **__: object) -> None:
+        raise OSError("network blocked in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    ocr._engine.cache_clear()
+    text, confidence = ocr.ocr_line(_printed(label))
+    parsed = parse_label(text)
+    assert parsed is not None and parsed[0] == pytest.approx(value_m, rel=1e-9), text
+    assert 0.5 < confidence <= 1.0
+
+
+def test_blank_image_reads_nothing() -> None:
+    text, confidence = ocr.ocr_line(np.full((40, 120), 255, np.uint8))
+    assert parse_label(text) is None and 0.0 <= confidence <= 1.0
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 10), np.uint8), np.zeros((20, 20), np.float32),
+                                   np.zeros((20, ocr.MAX_WIDTH_PX + 1), np.uint8)])
+def test_images_it_cannot_take_are_refused_before_the_model(image: np.ndarray) -> None:
+    with pytest.raises(ValueError):
+        ocr.ocr_line(image)
