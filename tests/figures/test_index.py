@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import tifffile
@@ -274,3 +275,25 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
     second.faiss.nprobe = 1  # each descriptor is in the list nearest to it: one probe finds it
     distances, labels = second.faiss.search(np.ascontiguousarray(second.descriptors), 1)
     assert (distances[:, 0] == 0).mean() == 1.0
+
+
+def test_a_large_frame_is_brought_down_before_extraction_with_points_in_file_pixels() -> None:
+    """Frames larger than features.MAX_SIDE are reduced before ORB sees them: 8-bit grey gives the very
+    keypoints `extract` finds on the whole frame; 16-bit nearly the same ones (the stretch is taken on
+    the reduced frame), in the file's pixels, none in the data bar."""
+    from emcensus.figures.features import ARCHIVE_FEATURES, extract
+    from emcensus.figures.index import archive_features
+    from figures.match_support import scene
+
+    area_rows = 1500
+    frame = np.clip(cv2.resize(scene(31), (2400, area_rows), interpolation=cv2.INTER_CUBIC), 0, 255).astype(np.uint8)
+    frame = np.vstack([frame, np.full((120, 2400), 255, np.uint8)])  # a data bar below the image area
+    points, descriptors = archive_features(frame, area_rows)
+    whole = extract(frame, ARCHIVE_FEATURES, image_rows=area_rows)
+    assert np.array_equal(descriptors, whole.descriptors) and np.allclose(points, whole.points)
+
+    deep = frame.astype(np.uint16) * 200 + 1000
+    points, descriptors = archive_features(deep, area_rows)
+    assert len(points) == len(descriptors) > 200 and points[:, 1].max() < area_rows and points[:, 0].max() > 2000
+    nearest = np.sqrt(((points[:, None] - whole.points[None]) ** 2).sum(-1)).min(axis=1)
+    assert np.mean(nearest < 3) > 0.8  # within 3 file px (1.3 px of the prepared frame)
