@@ -56,6 +56,15 @@ def test_ini_sections_and_loose_lines() -> None:
     assert parsed == {"": {"A": "1"}, "S": {"B": "two = 2"}}
 
 
+def test_ini_lines_that_look_like_key_value_but_are_not() -> None:
+    """Plain `Key=Value` lines take a short path; headers holding `=`, byte-order marks, keys with
+    brackets, empty keys and every line break `str.splitlines` knows are read as before it."""
+    text = ("\ufeff k0 = v0\r\n [S=1] \r\n\ufeff\ufeffk1 =\ufeff x \r\na[1]=2\r\n[]=3\r\n = 4\r\n[ T ]\r\n"
+            "k=first\rk=second\u2028b = c = d\x0bq=\n")
+    assert parse_ini(text) == {"": {"k0": "v0"}, "S=1": {"k1": "\ufeff x", "a[1]": "2", "[]": "3"},
+                               "T": {"k": "first", "b": "c = d", "q": ""}}
+
+
 def test_json_safe_converts_numpy_and_bytes() -> None:
     import numpy as np
 

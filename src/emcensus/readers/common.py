@@ -27,17 +27,18 @@ def parse_ini(text: str) -> dict[str, dict[str, str]]:
     result: dict[str, dict[str, str]] = {}
     section = result.setdefault("", {})
     for raw in text.splitlines():  # a census parses one sidecar of ~100 lines per image: each step counts
-        line = raw.strip()
-        if line[:1] == "\ufeff":
-            line = line.lstrip("\ufeff")
-        if line[:1] == "[" and line[-1:] == "]" and len(line) > 2:
-            section = result.setdefault(line[1:-1].strip(), {})
-            continue
-        key, sep, value = line.partition("=")
-        if sep:
-            key = key.strip()
-            if key and key not in section:
-                section[key] = value.strip()
+        key, sep, value = raw.partition("=")
+        if not sep or "[" in key or "\ufeff" in key:  # not a plain `Key=Value` line (most are): looked at whole
+            line = raw.strip().lstrip("\ufeff")
+            if line[:1] == "[" and line[-1:] == "]" and len(line) > 2:
+                section = result.setdefault(line[1:-1].strip(), {})
+                continue
+            key, sep, value = line.partition("=")
+            if not sep:
+                continue
+        key = key.strip()
+        if key and key not in section:
+            section[key] = value.strip()
     if not result[""]:
         del result[""]
     return result
