@@ -3,7 +3,10 @@ process with no network, on real rendered print."""
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -53,3 +56,17 @@ def test_blank_image_reads_nothing() -> None:
 def test_images_it_cannot_take_are_refused_before_the_model(image: np.ndarray) -> None:
     with pytest.raises(ValueError):
         ocr.ocr_line(image)
+
+
+def test_reading_writes_nothing_under_home(tmp_path) -> None:
+    """onnxruntime's telemetry (a database under ~/.cache, events sent out) is off: a fresh process
+    that reads a label leaves its home and cache folders empty."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items() if key != "ORT_DISABLE_TELEMETRY"}
+    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    code = ("import numpy as np; from emcensus.figures.ocr import ocr_line; "
+            "print(ocr_line(np.full((40, 120), 255, np.uint8)))")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert list(home.rglob("*")) == []

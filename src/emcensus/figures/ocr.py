@@ -1,7 +1,8 @@
 """One line of printed text read by RapidOCR's PP-OCR recogniser (ONNX), in this process.
 
 The only OCR of scale-bar reading. The recognition model ships inside the `rapidocr` wheel and is
-loaded from there by path, so nothing is downloaded and nothing is written; onnxruntime runs it on
+loaded from there by path, so nothing is downloaded and nothing is written (onnxruntime's telemetry
+is turned off before it starts); onnxruntime runs it on
 one thread (the images are tiny; the cores are better spent on other panels). It reads µ and p
 apart and prints Å as "A", where Debian's tesseract (used before) dropped or confused them; and it
 costs about 30 ms of CPU a line instead of a 150 ms subprocess. Where the package or its model is
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,9 @@ def _engine() -> Any:
     path = model_path()
     if path is None:
         raise OcrUnavailableError(f"rapidocr with its {REC_MODEL} model is not installed (pip install rapidocr onnxruntime)")
+    # onnxruntime >= 1.29 keeps a telemetry database under ~/.cache and may send events: read before
+    # its environment is created, this variable turns that off (nothing leaves the machine)
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         from rapidocr import RapidOCR  # noqa: PLC0415 - heavy import, only when a label is read
     except ImportError as exc:  # onnxruntime missing
