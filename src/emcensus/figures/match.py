@@ -95,11 +95,10 @@ NEIGHBOURS_AROUND = 2
 #: best of them may be a series member of the source, or the source itself. The image acquired just
 #: before and just after each is verified densely at twice the file's size (crops of 22-27 % of a
 #: field shown enlarged, whose source the vote never ranked: 68-216 inliers on the generated corpus,
-#: the seed a series member with 6-7), and the seeds themselves against
-#: the panel upsampled to `ENLARGED_SIDE` (a 225 px region shown at 2.45x on a slide: 20 inliers, 10
-#: at the panel's size).
+#: the seed a series member with 6-7), and the seeds themselves with both sides at the scale of their
+#: weak fit (`Matcher._at_fit_scale`: a 225 px region shown at 2.45x on a slide, 77 inliers instead
+#: of 10; a smooth field shrunk to 40 % and inverted, 19 instead of 11).
 WEAK_SEEDS = 3
-ENLARGED_SIDE = MAX_SIDE
 #: Archive images (pixels, dense features) kept in memory: panels of one article often show the same images.
 _CACHED_IMAGES = 16
 
@@ -228,8 +227,8 @@ class Matcher:
             fits += self._fits(inverted, voted_inverted, width, height)
             if not self._verified(fits):
                 fits += self._fits(inverted, _both_ways(voted_inverted, len(inverted)), width, height, upsample=1)
-        if not self._verified(fits) and max(height, width) < ENLARGED_SIDE:
-            fits += self._enlarged(grey, self._weak_seeds(fits), width, height)
+        if not self._verified(fits):
+            fits += self._at_fit_scale(grey, self._weak_seeds(fits), width, height)
         return self._group(fits, grey)
 
     def _weak_seeds(self, fits: Sequence[Fit]) -> list[Fit]:
@@ -240,15 +239,24 @@ class Matcher:
                 best.setdefault(fit.position, fit)
         return list(best.values())[:WEAK_SEEDS]
 
-    def _enlarged(self, grey: np.ndarray, seeds: Sequence[Fit], width: int, height: int) -> list[Fit]:
-        """The weakly verified images verified again against the panel upsampled to `ENLARGED_SIDE`
-        (a panel shown enlarged from a few hundred pixels keeps only coarse structure, which ORB finds
-        at the upsampled panel's finer levels), on the file's dense keypoints."""
+    def _at_fit_scale(self, grey: np.ndarray, seeds: Sequence[Fit], width: int, height: int) -> list[Fit]:
+        """The weakly verified images verified again with both sides at the scale their weak fit
+        found: the archive file resampled to it (many keypoints), the panel at its own size (at least
+        `NATIVE_SIDE`). A panel shrunk or enlarged from a smooth field keeps only coarse structure,
+        which the two ORB pyramids then see at the same levels (see `WEAK_SEEDS`)."""
         fits: list[Fit] = []
-        for inverted in dict.fromkeys(fit.inverted for fit in seeds):
-            variants = self._variants(grey, inverted=inverted, min_side=ENLARGED_SIDE)
-            pairs = [(fit.position, int(fit.mirrored)) for fit in seeds if fit.inverted == inverted]
-            fits += self._fits(variants, pairs, width, height, upsample=1)
+        enlarge = max(1.0, NATIVE_SIDE / max(width, height))
+        for inverted in dict.fromkeys(seed.inverted for seed in seeds):
+            variants = self._variants(grey, inverted=inverted, min_side=round(enlarge * max(width, height)),
+                                      max_side=DENSE_SIDE)
+            for seed in (seed for seed in seeds if seed.inverted == inverted):
+                pixels = self._pixels(seed.position)
+                if pixels is None:
+                    continue
+                side = min(DENSE_SIDE, max(NATIVE_SIDE // 2, round(enlarge * seed.scale * max(pixels.shape))))
+                archive = extract(pixels, DENSE_FEATURES[1], min_side=side, max_side=side)
+                fits += [fit for fit in (self._verify(variant, seed.position, width, height, archive)
+                                         for variant in variants) if fit is not None]
         return fits
 
     def _verified(self, fits: Sequence[Fit]) -> bool:
@@ -256,13 +264,14 @@ class Matcher:
 
     # ------------------------------------------------------------------ query
     @staticmethod
-    def _variants(grey: np.ndarray, *, inverted: bool, min_side: int = MIN_SIDE) -> list[_Variant]:
+    def _variants(grey: np.ndarray, *, inverted: bool, min_side: int = MIN_SIDE,
+                  max_side: int = MAX_SIDE) -> list[_Variant]:
         """The panel's features and those of its mirror image (x on the mirrored panel)."""
         if inverted:
             grey = 255 - grey
-        return [_Variant(extract(grey, QUERY_FEATURES, min_side=min_side), False, inverted),
-                _Variant(extract(np.ascontiguousarray(grey[:, ::-1]), QUERY_FEATURES, min_side=min_side), True,
-                         inverted)]
+        sides = {"min_side": min_side, "max_side": max(min_side, max_side)}
+        return [_Variant(extract(grey, QUERY_FEATURES, **sides), False, inverted),
+                _Variant(extract(np.ascontiguousarray(grey[:, ::-1]), QUERY_FEATURES, **sides), True, inverted)]
 
     def _fits(self, variants: list[_Variant], voted: list[tuple[int, int]], width: int, height: int, *,
               upsample: int | None = None) -> list[Fit]:
