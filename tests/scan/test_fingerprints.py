@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -248,18 +249,23 @@ def test_walk_problems_of_an_unchanged_folder_stay_while_another_folder_changes(
     assert (twins.scan().errors, len(_problems(twins.tested))) == (1, 2)
 
 
-def test_an_unchanged_rescan_on_a_pool_counts_what_a_comparison_counts(tiny_archive: Path, tmp_path: Path) -> None:
-    """Local workers count the files of unchanged folders in the catalog (missing files and orphan
-    sidecars apart) instead of pairing them: the same totals as a scan that compares every file."""
+@pytest.mark.parametrize("executor_kind", ["processes", "threads"])
+def test_an_unchanged_rescan_on_a_pool_counts_what_a_comparison_counts(tiny_archive: Path, tmp_path: Path,
+                                                                      executor_kind: str) -> None:
+    """Files of unchanged folders are counted in the catalog (missing files and orphan sidecars
+    apart) instead of being paired: by local workers themselves, or (any other executor, Dask) by
+    this process for the survey: the same totals as a scan that compares every file."""
     spec = RootSpec(str(tiny_archive), SU8230)
-    with Catalog(tmp_path / "pool.sqlite") as pooled, Catalog(tmp_path / "compared.sqlite") as compared:
-        scan(pooled, [spec], workers=2)
+    with ThreadPoolExecutor(2) as threads, Catalog(tmp_path / "pool.sqlite") as pooled, \
+            Catalog(tmp_path / "compared.sqlite") as compared:
+        options = {"workers": 2} if executor_kind == "processes" else {"executor": threads}
+        scan(pooled, [spec], **options)
         scan(compared, [spec], workers=0)
         (tiny_archive / "groupA/p1/2016-06-23/img001.jpg").unlink()
-        for catalog in (pooled, compared):
-            scan(catalog, [spec], workers=2)
+        scan(pooled, [spec], **options)
+        scan(compared, [spec], workers=0)
         with compared.db:
             compared.db.execute("DELETE FROM folders")
-        unchanged, expected = scan(pooled, [spec], workers=2), scan(compared, [spec], workers=2)
+        unchanged, expected = scan(pooled, [spec], **options), scan(compared, [spec], workers=0)
         assert unchanged.read == expected.read == 0
         assert _counts(unchanged) == _counts(expected) == (5, 0, 5, 0, 0, 0, 1)
