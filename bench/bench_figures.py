@@ -14,33 +14,17 @@ fraction, scale, JPEG, edits), so that a failing case can be named.
 `--keep DIR`: generate, scan and index into DIR the first time, reuse them afterwards (to measure
 the matcher alone after a change to it; the index is rebuilt when the features change).
 
-`--scale-to N --cap K`: then match again against an index of N images with K descriptors each:
-the corpus's own images, capped to their first K descriptors (the strongest, spread over the
-image: `features._spread`'s order), and N - len(corpus) filler images. There is no archive of
-150 k images here, so the fillers are synthetic and stated as such: each filler descriptor takes
-each of its 32 bytes from a different real descriptor (drawn at random), so bytes keep ORB's value
-statistics but no filler matches any panel; its keypoint coordinates are random. The faiss index is
-an `IndexBinaryIVF` over `--lists` coarse centroids drawn from the real descriptors (no k-means:
-training at this size takes longer than the machine has), the real descriptors assigned to their
-nearest centroid, the fillers to a list drawn in proportion to the real lists' sizes (so the
-lists a query scans are as long as they would be). What this measures: the index's memory
-(codes, ids and the owner table: what stays resident; descriptors and keypoints are memory-mapped
-and read only for the candidates) and the time to match every publication against it, with
-precision and recall (the fillers add search cost, not look-alikes).
+The index at 150 k images (memory, recall and matching time against it): `bench/bench_index_scale.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
-
-import faiss
-import numpy as np
 
 from emcensus.analysis.publications import article_id
 from emcensus.catalog import Catalog
@@ -71,45 +55,6 @@ def _panel_notes(truth: CorpusTruth, article: str, image: str) -> list[str]:
                      f"crop {crop:.0%} of width, scale {g.scale:.2f}, rot {g.rotation_deg:.1f}, flip '{g.flip}', "
                      f"jpeg {g.jpeg_quality}, edits {', '.join(g.edits) or '-'}")
     return notes
-
-
-def _at_scale(index: VisualIndex, total: int, cap: int, lists: int) -> tuple[VisualIndex, int]:
-    """The index of `total` images described in the module docstring, and its resident bytes."""
-    rng = np.random.default_rng(0)
-    images, rows, start = [], [], 0
-    for image in index.images:
-        count = min(cap, image["count"])
-        rows.append(np.arange(image["start"], image["start"] + count))
-        images.append({**image, "start": start, "count": count})
-        start += count
-    rows = np.concatenate(rows)
-    real = np.ascontiguousarray(index.descriptors[rows])
-    quantizer = faiss.IndexBinaryFlat(256)
-    quantizer.add(real[rng.choice(len(real), lists, replace=len(real) < lists)])
-    ivf = faiss.IndexBinaryIVF(quantizer, 256, lists)
-    ivf.is_trained = True
-    _, assigned = quantizer.search(real, 1)
-    ivf.add_core(len(real), faiss.swig_ptr(real), None, faiss.swig_ptr(np.ascontiguousarray(assigned[:, 0])))
-    sizes = np.bincount(assigned[:, 0], minlength=lists) / len(real)
-    fillers = max(0, total - len(images))
-    descriptors, points = [real], [np.asarray(index.points[rows])]
-    chunk = 1_000_000
-    for first in range(0, fillers * cap, chunk):
-        n = min(chunk, fillers * cap - first)
-        picks = rng.integers(0, len(real), size=(n, 32), dtype=np.int32)
-        made = np.ascontiguousarray(real[picks, np.arange(32)])
-        ids = np.arange(len(real) + first, len(real) + first + n, dtype=np.int64)
-        where = rng.choice(lists, size=n, p=sizes).astype(np.int64)
-        ivf.add_core(n, faiss.swig_ptr(made), faiss.swig_ptr(ids), faiss.swig_ptr(where))
-        descriptors.append(made)
-        points.append(rng.uniform(0, 512, (n, 2)).astype(np.float32))
-    for k in range(fillers):
-        images.append({"id": -1 - k, "path": f"filler/{k}.tif", "width_px": 512, "height_px": 512,
-                       "pixel_size_m": None, "year": None, "start": start + k * cap, "count": cap})
-    ivf.nprobe = 16
-    scaled = VisualIndex(images, np.concatenate(descriptors), np.concatenate(points), ivf)
-    resident = ivf.ntotal * (32 + 8) + scaled.owner.nbytes + lists * 32
-    return scaled, resident
 
 
 def _match_all(truth: CorpusTruth, matcher: Matcher) -> tuple[dict[tuple[str, str], float], float, float]:
@@ -146,9 +91,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="generate/scan/index here once, reuse afterwards")
     parser.add_argument("--quiet", action="store_true", help="no per-case lines")
-    parser.add_argument("--scale-to", type=int, default=0, help="also match against an index of this many images")
-    parser.add_argument("--cap", type=int, default=256, help="descriptors per image in that index")
-    parser.add_argument("--lists", type=int, default=16384, help="inverted lists of that index")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     with ExitStack() as stack:
@@ -193,12 +135,6 @@ def main() -> None:
         found, match_s, match_cpu = _match_all(truth, Matcher(index))
         precision, recall, expected, confusions = _scores(truth, found)
         image_of = {str(truth.image_path(img.path)): img for img in truth.images}
-        if args.scale_to:
-            t0 = time.perf_counter()
-            scaled, resident = _at_scale(index, args.scale_to, args.cap, args.lists)
-            build_s = time.perf_counter() - t0
-            scaled_found, scaled_s, scaled_cpu = _match_all(truth, Matcher(scaled))
-            scaled_scores = _scores(truth, scaled_found)
 
     if not args.quiet:
         for a, p in sorted(expected - set(found)):
@@ -217,15 +153,6 @@ def main() -> None:
           f"({len(set(found) & expected)}/{len(expected)}) of (article, image) pairs; targets P >= 0.99, R >= 0.98")
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "
           f"({len(confusions) / max(len(found), 1):.1%}; target <= 1 %)")
-    if args.scale_to:
-        p, r, _, c = scaled_scores
-        print(f"at scale: {len(scaled):,} images x {args.cap} descriptors = {scaled.faiss.ntotal:,} in an IVF of "
-              f"{args.lists:,} lists (nprobe {scaled.faiss.nprobe}), built in {build_s:.0f} s; resident index "
-              f"{resident / 2**30:.2f} GiB (target <= 2 GB); peak RSS of this process "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GiB")
-        print(f"at scale: {scaled_s / len(truth.articles):.2f} s wall, {scaled_cpu / len(truth.articles):.2f} s CPU "
-              f"per publication (target <= 10 s for a 10-page article with SI); precision {p:.3f}, recall {r:.3f}, "
-              f"confusions {len(c)} of {len(scaled_found)}")
 
 
 if __name__ == "__main__":
