@@ -9,6 +9,7 @@ people through `display_path`, for opening a file through `fs_path`.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -35,6 +36,8 @@ from emcensus.record import RECORD_FIELDS, ImageRecord, Problem, reduce_by_field
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
 _RECORD_COLUMNS = [name for name in RECORD_FIELDS if name not in ("path", "original_metadata")]
+#: A record's values in `_RECORD_COLUMNS` order, in one call (a census writes one per file).
+_record_values = operator.attrgetter(*_RECORD_COLUMNS)
 
 #: Columns an incremental scan writes for every file, read or not (path and first scan first).
 _STAT_COLUMNS = (
@@ -334,7 +337,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                 derived = derive(settings, rel_path, record.vendor, record.technique,
                                  record.pixel_size_m, record.width_px, record.magnification)
                 read_rows.append((
-                    *stat, *(getattr(record, name) for name in _RECORD_COLUMNS),
+                    *stat, *_record_values(record),
                     _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
                 ))
                 metadata_rows.append((result.metadata_json, path))
