@@ -8,7 +8,7 @@
 - `writes`: what the census cube's triggers cost a scan's writes (20 k acquisitions written through
   `Catalog.write_groups`, then rewritten as a rescan does, with and without the triggers, alternated).
 
-    .venv/bin/python bench/bench_scale.py [--images 1000000] [--parts filters,groupbys,report,dashboard,export]
+    .venv/bin/python bench/bench_scale.py [--images 1000000] [--parts filters,groupbys,report,dashboard,export,writes]
 
 The catalog is `scale_catalog.py`'s (built on first use, a few minutes). Counts are timed on a
 catalog opened afresh for each query (SQLite's page cache cold, the OS's warm), as a `count`
