@@ -159,14 +159,19 @@ def test_the_cli_passes_the_time_budget_on(archive: Path, fifo: Path, tmp_path: 
 
 
 def test_the_budget_bounds_each_read_and_not_the_time_between_reads() -> None:
-    """One timer per task ticks four times per budget: a read past its budget is interrupted within
-    a quarter more; a tick between two reads (the worker building a result) interrupts nothing."""
+    """One alarm per task, set again each time it goes off: a read past its budget is interrupted;
+    an alarm between two reads (the worker building a result), or during a read that started late,
+    interrupts nothing; the read after a timeout has its whole budget."""
     with pool_module.Budget(0.4) as budget:
         started = time.monotonic()
         with pytest.raises(pool_module.ReadTimeout), budget.file(0):
             time.sleep(5)
-        assert 0.4 <= time.monotonic() - started < 1.5
-        time.sleep(0.6)  # between files: ticks find no read in progress
+        assert 0.4 <= time.monotonic() - started < 1.2
+        time.sleep(0.3)  # between files: the alarm goes off, no read in progress
         with budget.file(1):
-            time.sleep(0.2)
+            time.sleep(0.3)  # the alarm set between files goes off during this read: not late yet
+        started = time.monotonic()
+        with pytest.raises(pool_module.ReadTimeout), budget.file(2):
+            time.sleep(5)
+        assert 0.4 <= time.monotonic() - started < 1.2
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

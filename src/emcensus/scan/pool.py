@@ -3,10 +3,11 @@
 Three layers, cheapest first:
 
 1. **In the worker.** Where a task runs in a process's main thread (the local process pool, and
-   `workers=0`), a `signal.setitimer` tick every quarter of `file_timeout` looks at the file being
-   read: a read still running after `file_timeout` seconds (at most a quarter more) is interrupted
-   and recorded as an error ("read took longer than N s; not read"), and the worker goes on with the
-   next file. One timer per task, not two system calls per file (6 % of a census worker's time).
+   `workers=0`), a `signal.setitimer` alarm looks at the file being read when it goes off: a read
+   still running after `file_timeout` seconds is interrupted and recorded as an error ("read took
+   longer than N s; not read"), and the worker goes on with the next file; otherwise the alarm is
+   set again for when the read in progress would be late. One alarm per `file_timeout` at most,
+   not two system calls per file (6 % of a census worker's time).
 2. **The local pool, watched.** Each worker marks in shared memory which file it reads, since when.
    A read that outlives its budget plus a grace (one the signal could not interrupt: a C library that
    retries a blocked system call, a reader that blocks signals) gets the pool's processes killed and
@@ -66,9 +67,6 @@ def _run(fn: Callable[[Any], T], arg: Any, serial: int) -> T:
     return fn(arg)
 
 
-_TICKS_PER_BUDGET = 4  # layer 1 looks at the running read this often per `file_timeout`
-
-
 class _FileRead:
     """The read in progress under a `Budget` (one object per task, entered once per file)."""
 
@@ -102,9 +100,8 @@ class Budget:
 
     def __enter__(self) -> Budget:
         if self._armed:
-            self._previous = signal.signal(signal.SIGALRM, self._on_tick)
-            tick = self.seconds / _TICKS_PER_BUDGET
-            signal.setitimer(signal.ITIMER_REAL, tick, tick)
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -112,11 +109,16 @@ class Budget:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._previous)
 
-    def _on_tick(self, signum: int, frame: object) -> None:
+    def _on_alarm(self, signum: int, frame: object) -> None:
+        """Interrupt a read past its budget; else wake again when the read in progress (or, between
+        files, the next one) could be."""
         started = self._read.started
-        if started and time.monotonic() - started > self.seconds:
+        late = time.monotonic() - started if started else 0.0
+        if late >= self.seconds:
             self._read.started = 0.0
+            signal.setitimer(signal.ITIMER_REAL, self.seconds)
             raise ReadTimeout
+        signal.setitimer(signal.ITIMER_REAL, max(self.seconds - late, 0.001))
 
     def file(self, index: int) -> _FileRead:
         """Bound the read of file `index` of the task: `ReadTimeout` when it takes too long."""
