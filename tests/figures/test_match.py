@@ -112,6 +112,22 @@ def test_small_crop_is_verified_with_keypoints_read_from_the_archive_file(matche
     assert np.allclose(box, (0.35 * WIDTH, 0.35 * HEIGHT, 0.65 * WIDTH, 0.65 * HEIGHT), atol=0.03 * WIDTH)
 
 
+@pytest.mark.parametrize(("name", "crop", "width", "quality"), [
+    ("b", (0.35, 0.35, 0.65, 0.65), 200, 70),
+    ("c", (0.4, 0.4, 0.65, 0.65), 160, 70),
+    ("d", (0.2, 0.3, 0.5, 0.6), 150, 50),
+], ids=["crop30-200px", "crop25-160px", "crop30-150px-jpeg50"])
+def test_small_inverted_crop_is_verified_densely_on_its_negative(matcher, archive, name, crop, width, quality):
+    """A small crop printed in inverted contrast: the negative's own keypoints vote, and its
+    candidates are verified on dense keypoints read from their files, as for a positive panel (the
+    negative verified only on indexed keypoints found none of these three)."""
+    result = matcher.match_panel(publish(archive[name], crop=crop, width=width, quality=quality, invert=True))
+    assert _names(result) == [name]
+    found = result.matches[0]
+    assert found.inverted and found.inliers >= 12
+    assert found.scale == pytest.approx(width / ((crop[2] - crop[0]) * WIDTH), rel=0.06)
+
+
 def test_zoomed_image_published_on_its_own_is_matched_to_itself(matcher, archive):
     result = matcher.match_panel(publish(archive["a_zoom"], crop=(0.05, 0.05, 0.95, 0.95), width=400))
     assert _names(result) == ["a_zoom"]

@@ -6,8 +6,10 @@ candidates are verified with one-to-one ratio-test matching and a similarity fit
 (`cv2.estimateAffinePartial2D`), kept when the scale is plausible (0.05–20) and the inliers spread
 over the panel. True sources have tens to hundreds of inliers, unrelated images a handful, so a match
 needs `MIN_INLIERS`. When nothing verified, the best-voted candidates are verified again with many
-more keypoints read from the archive files (a crop of 20 % holds few of the 400 indexed ones); then
-contrast-inverted variants of the panel are tried.
+more keypoints read from the archive files (a crop of 20 % holds few of the 400 indexed ones), then
+the images acquired around a weakly verified one (a series member of the source), then the weak ones
+with both sides at their fit's scale; every new candidate passes the same verification. When still
+nothing verified, the same search runs on the panel's negative (inverted contrast).
 
 Of the images that verify on the same region of a panel (repeats seconds apart, a magnification
 series) one is the match and the others are listed under `related`, never as a second match: the
@@ -199,13 +201,23 @@ class Matcher:
         if self.index.faiss.ntotal == 0 or min(height, width) < 8:
             return PanelResult([], [])
         grey = to_grey8(pixels)
-        variants = self._variants(grey, inverted=False)
+        fits = self._search(grey, False, not_after_year)
+        if not self._verified(fits):  # inverted contrast: the same search on the panel's negative
+            fits += self._search(grey, True, not_after_year)
+        return self._group(fits, grey)
+
+    def _search(self, grey: np.ndarray, inverted: bool, not_after_year: int | None) -> list[Fit]:
+        """The fits of the panel in one polarity: the voted candidates on their indexed keypoints,
+        then, while nothing verified, on dense ones (`DENSE_FEATURES`), the images acquired around a
+        doubtful fit (`FULL_COVERAGE`) or a weak one (`WEAK_SEEDS`), the weak ones at their scale."""
+        height, width = grey.shape
+        variants = self._variants(grey, inverted=inverted)
         voted = self._vote(variants, not_after_year)
         fits = self._fits(variants, voted, width, height)
-        if not self._verified(fits):  # see DENSE_FEATURES
+        if not self._verified(fits):
             fits += self._fits(variants, _both_ways(voted, len(variants)), width, height, upsample=1)
         if not self._verified(fits):
-            native = self._vote(self._variants(grey, inverted=False, min_side=NATIVE_SIDE), not_after_year)
+            native = self._vote(self._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), not_after_year)
             ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
         doubtful = [fit for fit in fits if fit.inliers >= self.min_inliers
@@ -221,15 +233,9 @@ class Matcher:
             near = {(position, which): None for seed in self._weak_seeds(fits)
                     for position in self._neighbours(seed.position)[:2] for which in range(len(variants))}
             fits += self._fits(variants, list(near), width, height, upsample=2)
-        if not self._verified(fits):  # inverted contrast: voted on its own keypoints, verified densely too
-            inverted = self._variants(grey, inverted=True)
-            voted_inverted = self._vote(inverted, not_after_year)
-            fits += self._fits(inverted, voted_inverted, width, height)
-            if not self._verified(fits):
-                fits += self._fits(inverted, _both_ways(voted_inverted, len(inverted)), width, height, upsample=1)
         if not self._verified(fits):
-            fits += self._at_fit_scale(grey, self._weak_seeds(fits), width, height)
-        return self._group(fits, grey)
+            fits += self._at_fit_scale(grey, inverted, self._weak_seeds(fits), width, height)
+        return fits
 
     def _weak_seeds(self, fits: Sequence[Fit]) -> list[Fit]:
         """The best fits of the `WEAK_SEEDS` images that verified weakly (`WEAK_INLIERS` or more)."""
@@ -239,24 +245,24 @@ class Matcher:
                 best.setdefault(fit.position, fit)
         return list(best.values())[:WEAK_SEEDS]
 
-    def _at_fit_scale(self, grey: np.ndarray, seeds: Sequence[Fit], width: int, height: int) -> list[Fit]:
+    def _at_fit_scale(self, grey: np.ndarray, inverted: bool, seeds: Sequence[Fit], width: int,
+                      height: int) -> list[Fit]:
         """The weakly verified images verified again with both sides at the scale their weak fit
         found: the archive file resampled to it (many keypoints), the panel at its own size (at least
         `NATIVE_SIDE`). A panel shrunk or enlarged from a smooth field keeps only coarse structure,
         which the two ORB pyramids then see at the same levels (see `WEAK_SEEDS`)."""
         fits: list[Fit] = []
         enlarge = max(1.0, NATIVE_SIDE / max(width, height))
-        for inverted in dict.fromkeys(seed.inverted for seed in seeds):
-            variants = self._variants(grey, inverted=inverted, min_side=round(enlarge * max(width, height)),
-                                      max_side=DENSE_SIDE)
-            for seed in (seed for seed in seeds if seed.inverted == inverted):
-                pixels = self._pixels(seed.position)
-                if pixels is None:
-                    continue
-                side = min(DENSE_SIDE, max(NATIVE_SIDE // 2, round(enlarge * seed.scale * max(pixels.shape))))
-                archive = extract(pixels, DENSE_FEATURES[1], min_side=side, max_side=side)
-                fits += [fit for fit in (self._verify(variant, seed.position, width, height, archive)
-                                         for variant in variants) if fit is not None]
+        variants = self._variants(grey, inverted=inverted, min_side=round(enlarge * max(width, height)),
+                                  max_side=DENSE_SIDE)
+        for seed in seeds:
+            pixels = self._pixels(seed.position)
+            if pixels is None:
+                continue
+            side = min(DENSE_SIDE, max(NATIVE_SIDE // 2, round(enlarge * seed.scale * max(pixels.shape))))
+            archive = extract(pixels, DENSE_FEATURES[1], min_side=side, max_side=side)
+            fits += [fit for fit in (self._verify(variant, seed.position, width, height, archive)
+                                     for variant in variants) if fit is not None]
         return fits
 
     def _verified(self, fits: Sequence[Fit]) -> bool:
