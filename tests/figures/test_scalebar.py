@@ -195,7 +195,10 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
 
 @pytest.mark.parametrize(("reads", "value_m"), [  # glyphs alone and panel pixels at 40 px, then both at 28 px
     (["2.5 µm", "-2.5 μm"], 2.5e-6),                       # both crops agree (the bar beside read as "-")
-    (["2.5 μr", "2.5 μm", "2.5 μr", "2.5 μm"], None),      # a unit letter read two ways: no value
+    (["2.5 μr", "2.5 μm", "2.5 μr", "2.5 μm"], 2.5e-6),    # a letter after the first broken: still µm
+    (["M", "2.5 μm", "u", "2.5 μm"], 2.5e-6),              # fragments without digits say nothing
+    (["300 nm", "300 hm", "300 nm", "300 hm"], None),      # n or h: another first letter after the digits
+    (["nm", "1 mm", "nm", "1 mm"], None),                  # n or m, even without digits
     (["500 n", "500 nm", "500 n", "500 nm"], 500e-9),      # a letter lost on one crop contradicts nothing
     (["0 nm", "50 nm", "0 nm", "50 nm"], None),            # 750 nm: the 7 over a particle, lost, and the 5 once
     (["1 50 μm", "50 μm", "§ 50 μm", "50 μm"], None),      # a speck read as a digit once

@@ -77,6 +77,7 @@ _LOOKS_LIKE_LABEL = re.compile(r"\d.*[nmuµμpÅA]")
 #: What a read may start or end with that is no print of the label: the bar's end beside it read as
 #: "-", a speck as "•"; a point before the number stays (a digit may be lost before it).
 _EDGE_MARKS = re.compile(r"^[^\w.]+|[^\wµμÅ]+$")
+_UNIT_FIRST_LETTERS = {unit[0] for unit in UNITS_M}
 _NUMBER_AND_UNIT = re.compile(r"(?P<number>[0-9lI|OoSs.,]*)(?P<unit>.*)")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 
@@ -462,7 +463,7 @@ def _ocr_text(image: np.ndarray) -> str:
 
 def _agreed(reads: list[str]) -> tuple[float | None, str]:
     """(value, normalised label) that at least two reads parse to, where no read parses to another
-    and no unparsed read shows other digits or a unit that the agreed one does not begin with."""
+    and no unparsed read contradicts it (`_contradicts`)."""
     parsed = [parse_label(text) for text in reads]
     values = {found[1] for found in parsed if found}
     if len(values) != 1 or sum(found is not None for found in parsed) < 2:
@@ -476,12 +477,16 @@ def _agreed(reads: list[str]) -> tuple[float | None, str]:
 
 
 def _contradicts(text: str, number: str, unit: str) -> bool:
-    """Whether a read that did not parse shows digits other than `number`, or a unit that `unit`
-    does not begin with ("50 n" for 50 nm lost a letter; "500ñ" for 500 mm is another read)."""
+    """Whether a read that did not parse says something else than `number` and `unit`: other digits,
+    or a unit whose first letter is another unit's ("500 mm" read "500ñ" once is not 500 nm) or, after
+    digits, no unit's at all. A letter lost or broken after the first says nothing ("2.5 μr", "50 n"),
+    nor does a read without digits whose first letter starts no unit (a glyph cut by texture)."""
     split = _NUMBER_AND_UNIT.fullmatch("".join(text.split()))
-    digits, letters = split["number"].translate(_NUMBER_FIXES), split["unit"]
-    letters = "µ" + letters[1:] if letters[:1] in ("u", "μ") else letters.replace("A", "Å").replace("nn", "nm")
-    return bool(digits and digits != number) or not unit.startswith(letters)
+    digits, first = split["number"].translate(_NUMBER_FIXES), split["unit"][:1]
+    first = "µ" if first in ("u", "μ") else "Å" if first == "A" else first
+    if digits and digits != number:
+        return True
+    return first not in ("", unit[0]) and (bool(digits) or first in _UNIT_FIRST_LETTERS)
 
 
 def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
