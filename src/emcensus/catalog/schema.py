@@ -9,24 +9,31 @@ from __future__ import annotations
 from emcensus.analysis.fov import FOV_TOLERANCE
 from emcensus.catalog.paths import ENCODED_SQL
 
-#: Columns of `images` the census cube (migration 10) counts by, with their declared types (the same
-#: affinity, so a value compares the same in both tables). Released with migration 10: never edit.
+#: Columns of the census cube (migration 10): those of `images` it counts by, with their declared
+#: types (the same affinity, so a value compares the same in both tables), and `acquired_at` cut to
+#: its month ("2019-06", which `--by month` reads as `substr(acquired_at, 1, 7)` from either table;
+#: nothing may read a day from the cube). Released with migration 10: never edit.
 CUBE_COLUMNS = {
     "is_primary": "INTEGER", "kind": "TEXT", "status": "TEXT", "readable": "INTEGER", "year": "INTEGER",
     "technique": "TEXT", "instrument": "TEXT", "detector_family": "TEXT", "detector": "TEXT",
     "scalebar_decade": "TEXT", "vendor": "TEXT", "group_name": "TEXT", "root_id": "INTEGER",
-    "metadata_source": "TEXT", "acquired_at_source": "TEXT", "fov_source": "TEXT",
+    "metadata_source": "TEXT", "acquired_at_source": "TEXT", "fov_source": "TEXT", "acquired_at": "TEXT",
 }
 
 
+def cube_values(row: str) -> list[str]:
+    """What each cube column holds of an `images` row (`NEW`, `OLD` or the table), as SQL."""
+    return [f"substr({row}.{column}, 1, 7)" if column == "acquired_at" else f"{row}.{column}" for column in CUBE_COLUMNS]
+
+
 def _cube_key(row: str) -> str:
-    """The cube row of an `images` row (`NEW`, `OLD` or the table): its columns as SQL literals (any
-    type, NULL included: a malformed value can not make the scan's write fail)."""
-    return " || ',' || ".join(f"quote({row}.{column})" for column in CUBE_COLUMNS)
+    """The cube row of an `images` row: its values as SQL literals (any type, NULL included: a
+    malformed value can not make the scan's write fail)."""
+    return " || ',' || ".join(f"quote({value})" for value in cube_values(row))
 
 
 def _cube_add(row: str) -> str:
-    return (f"INSERT INTO census_cube VALUES ({_cube_key(row)}, {', '.join(f'{row}.{c}' for c in CUBE_COLUMNS)},"
+    return (f"INSERT INTO census_cube VALUES ({_cube_key(row)}, {', '.join(cube_values(row))},"
             f" 1, {row}.size_bytes) ON CONFLICT(key) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;")
 
 
@@ -260,7 +267,7 @@ MIGRATIONS: list[list[str]] = [
         " WHERE status = 'present' AND readable = 1",
     ],
     # 10: the census cube (issue 11): files and bytes per combination of the low-cardinality columns
-    # (~14 k rows at a million images), kept by triggers in the writer's own transaction, so counts
+    # and the month (~82 k rows at a million images), kept by triggers in the writer's own transaction, so counts
     # and group-bys on these columns read thousands of rows, not a million (see catalog.cube)
     [
         f"""CREATE TABLE census_cube (
@@ -269,12 +276,13 @@ MIGRATIONS: list[list[str]] = [
             n INTEGER NOT NULL,             -- files
             bytes INTEGER NOT NULL          -- their size_bytes summed
         ) WITHOUT ROWID""",
-        f"""INSERT INTO census_cube SELECT {_cube_key('images')}, {', '.join(CUBE_COLUMNS)}, count(*), sum(size_bytes)
-            FROM images GROUP BY {', '.join(CUBE_COLUMNS)}""",
+        f"""INSERT INTO census_cube SELECT {_cube_key('images')}, {', '.join(cube_values('images'))}, count(*),
+            sum(size_bytes) FROM images GROUP BY {', '.join(cube_values('images'))}""",
         f"""CREATE TRIGGER census_cube_insert AFTER INSERT ON images BEGIN {_cube_add('NEW')} END""",
         f"""CREATE TRIGGER census_cube_delete AFTER DELETE ON images BEGIN {_cube_remove('OLD')} END""",
         f"""CREATE TRIGGER census_cube_update AFTER UPDATE OF {', '.join(CUBE_COLUMNS)}, size_bytes ON images
-            WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in (*CUBE_COLUMNS, 'size_bytes'))}
+            WHEN {' OR '.join(f'{old} IS NOT {new}' for old, new in zip([*cube_values('OLD'), 'OLD.size_bytes'],
+                                                                         [*cube_values('NEW'), 'NEW.size_bytes']))}
             BEGIN {_cube_remove('OLD')} {_cube_add('NEW')} END""",
     ],
 ]
