@@ -200,7 +200,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", type=int, default=40, help="images profiled step by step (0: none)")
-    parser.add_argument("--caps", default="300,400", help="descriptors per image compared")
+    parser.add_argument("--caps", default="300,400", help="descriptors per image compared ('': none)")
     parser.add_argument("--scale-to", type=int, default=0, help="images of the index at scale (0: none)")
     parser.add_argument("--nprobes", default="16,32", help="inverted lists searched per descriptor at scale")
     parser.add_argument("--skip-build", action="store_true", help="reuse the index DIR holds")
@@ -212,7 +212,7 @@ def main() -> None:
     if args.profile:
         _profile(truth, args.profile)
     index = VisualIndex.load(index_folder(catalog_path))
-    caps = [int(v) for v in args.caps.split(",")]
+    caps = [int(v) for v in args.caps.split(",") if v]
     for cap in caps:
         images, descriptors, points = _capped(index, cap)
         _report(f"{len(images):,} images, cap {cap}, exact", truth, *_match(truth, Matcher(VisualIndex(
@@ -247,7 +247,7 @@ def main() -> None:
         changed = np.arange(scaled.faiss.ntotal)
         changed[-len(changed) // 100:] = -1  # a rerun where 1 % of the images are new or changed
         cpu = time.process_time()
-        write_generation(folder, scaled.images, scaled.descriptors, scaled.points, kept_lists(scaled.faiss, changed))
+        write_generation(folder, scaled.images, scaled.descriptors, scaled.points, kept_lists(scaled, changed))
         print(f"    rerun with 1 % of the images new: index rebuilt in {time.process_time() - cpu:.0f} s CPU "
               f"(centroids and lists of the others kept; {cpu_build:.0f} s from scratch)")
         del scaled

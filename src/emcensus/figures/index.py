@@ -3,9 +3,11 @@
 `<catalog>.figures/` holds one generation folder and a `current` file naming it: the image table
 (catalog id, path, size, mtime, image-area size, pixel size, year, where its descriptors start),
 descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
-(exact `IndexBinaryFlat` while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors). A rerun
-keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed ones; a new
-generation replaces the old one atomically, so a killed run leaves the previous index usable.
+(exact while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors, then with the inverted list
+of each descriptor in `lists.npy`), each descriptor stored under its image's position in the table.
+A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
+ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
+killed run leaves the previous index usable.
 
 Archive files are read through `emcensus.access` (regular files only, no atime, bounded in pixels).
 """
@@ -144,14 +146,18 @@ class VisualIndex:
     """A loaded index: image table, descriptors, keypoints and the faiss index over the descriptors."""
 
     def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                 faiss_index: Any | None = None):
+                 faiss_index: Any | None = None, lists: np.ndarray | None = None):
         self.images = images
         self.descriptors = descriptors
         self.points = points
-        # image position of every descriptor; int32: 150 k images x 256 descriptors would take 300 MB as int64
-        self.owner = np.repeat(np.arange(len(images), dtype=np.int32),
-                               [image["count"] for image in images]) if images else np.zeros(0, np.int32)
-        self.faiss = faiss_index if faiss_index is not None else build_faiss(descriptors)
+        if faiss_index is None:
+            faiss_index, lists = build_faiss(descriptors, _positions(images))
+        self.faiss = faiss_index
+        #: The inverted list of each descriptor (None for an exact index): what a rerun keeps.
+        self.lists = lists
+        #: faiss labels are image positions (a table of the image of each descriptor would take 4
+        #: bytes a descriptor, 240 MB at 150 k images); `owner` maps a label to its position.
+        self.owner = np.arange(len(images), dtype=np.int32)
         self.position_of = {image["id"]: position for position, image in enumerate(images)}
 
     def __len__(self) -> int:
@@ -180,14 +186,21 @@ class VisualIndex:
             points = _load_array(generation / "points.npy", np.float32, 2)
             check_regular(generation / "faiss.index")
             faiss_index = faiss.read_index_binary(str(generation / "faiss.index"), faiss.IO_FLAG_MMAP_IFC)
+            lists = _load_array(generation / "lists.npy", np.int32, None) \
+                if isinstance(faiss_index, faiss.IndexBinaryIVF) else None
         except (EmcensusError, OSError, ValueError, RuntimeError) as exc:
             raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
         images = table.get("images") if isinstance(table, dict) and table.get("version") == INDEX_VERSION else None
         if not isinstance(images, list) or len(descriptors) != faiss_index.ntotal or len(points) != len(descriptors) \
-                or _counted(images) != len(descriptors):
+                or _counted(images) != len(descriptors) or (lists is not None and len(lists) != len(descriptors)):
             raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
                                    "run `emcensus figures index` again")
-        return cls(images, descriptors, points, faiss_index)
+        return cls(images, descriptors, points, faiss_index, lists)
+
+
+def _positions(images: list[dict[str, Any]]) -> np.ndarray:
+    """The image position of every descriptor: the faiss label each is stored under."""
+    return np.repeat(np.arange(len(images), dtype=np.int64), [image["count"] for image in images])
 
 
 def _counted(images: list[Any]) -> int | None:
@@ -198,17 +211,22 @@ def _counted(images: list[Any]) -> int | None:
         return None
 
 
-def _load_array(path: Path, dtype: type, columns: int) -> np.ndarray:
-    """A memory-mapped (n, columns) array of `dtype`, refused when the file holds anything else."""
+def _load_array(path: Path, dtype: type, columns: int | None) -> np.ndarray:
+    """A memory-mapped (n, columns) array of `dtype` ((n,) when `columns` is None), refused when the
+    file holds anything else."""
     check_regular(path)
     array = np.load(path, mmap_mode="r", allow_pickle=False)
-    if array.dtype != dtype or array.ndim != 2 or array.shape[1] != columns:
-        raise ValueError(f"{path.name} holds {array.dtype} {array.shape}, not (n, {columns}) {np.dtype(dtype)}")
+    if array.ndim == 0 or array.dtype != dtype or array.shape != array.shape[:1] + ((columns,) if columns else ()):
+        wanted = f"(n, {columns})" if columns else "(n,)"
+        raise ValueError(f"{path.name} holds {array.dtype} {array.shape}, not {wanted} {np.dtype(dtype)}")
     return array
 
 
-def build_faiss(descriptors: np.ndarray, previous: tuple[Any, np.ndarray] | None = None) -> Any:
-    """Exact Hamming search while small; an inverted file (about 4·√n lists) above IVF_THRESHOLD.
+def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any, np.ndarray] | None = None
+                ) -> tuple[Any, np.ndarray | None]:
+    """The faiss index of `descriptors`, each stored under its label (int64), and the inverted list
+    of each (None for an exact index): exact Hamming search while small; an inverted file (about
+    4·√n lists) above IVF_THRESHOLD.
 
     The lists' centroids are descriptors drawn at random, found through an HNSW graph: k-means over
     lists x 64 samples and an exhaustive assignment took about 18 min to add the 38 M descriptors of
@@ -221,12 +239,13 @@ def build_faiss(descriptors: np.ndarray, previous: tuple[Any, np.ndarray] | None
     `kept_lists` gives them: its centroids stay while their number suits the new size, and only the
     descriptors without a list are assigned (assigning is the cost: about 15 µs a descriptor)."""
     data = np.ascontiguousarray(descriptors, dtype=np.uint8)
+    labels = np.ascontiguousarray(labels, dtype=np.int64)
     bits = _DESCRIPTOR_BYTES * 8
     if len(data) < IVF_THRESHOLD:
-        index = faiss.IndexBinaryFlat(bits)
+        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(bits))
         if len(data):
-            index.add(data)
-        return index
+            index.add_with_ids(data, labels)
+        return index, None
     lists = int(4 * np.sqrt(len(data)))
     if previous is not None and lists / 2 <= previous[0].ntotal <= lists * 2:
         quantizer, assigned = previous[0], np.array(previous[1], np.int64)
@@ -241,21 +260,16 @@ def build_faiss(descriptors: np.ndarray, previous: tuple[Any, np.ndarray] | None
     for first in range(0, len(unassigned), _ASSIGN_CHUNK):
         rows = unassigned[first:first + _ASSIGN_CHUNK]
         assigned[rows] = quantizer.search(data[rows], 1)[1][:, 0]
-    index.add_core(len(data), faiss.swig_ptr(data), None, faiss.swig_ptr(assigned))
-    return index
+    index.add_core(len(data), faiss.swig_ptr(data), faiss.swig_ptr(labels), faiss.swig_ptr(assigned))
+    return index, assigned.astype(np.int32)
 
 
-def kept_lists(index: Any, old_rows: np.ndarray) -> tuple[Any, np.ndarray] | None:
-    """For `build_faiss`: the quantizer of an inverted-file `index`, and the list of each new
+def kept_lists(index: VisualIndex, old_rows: np.ndarray) -> tuple[Any, np.ndarray] | None:
+    """For `build_faiss`: the quantizer of an inverted-file index, and the list of each new
     descriptor that held row `old_rows[i]` in it (-1: a new descriptor); None for an exact index."""
-    if not isinstance(index, faiss.IndexBinaryIVF):
+    if index.lists is None:
         return None
-    list_of = np.full(index.ntotal, -1, np.int64)
-    for number in range(index.nlist):
-        size = index.invlists.list_size(number)
-        if size:
-            list_of[faiss.rev_swig_ptr(index.invlists.get_ids(number), size)] = number
-    return index.quantizer, np.where(old_rows >= 0, list_of[np.maximum(old_rows, 0)], -1)
+    return index.faiss.quantizer, np.where(old_rows >= 0, np.asarray(index.lists)[np.maximum(old_rows, 0)], -1)
 
 
 def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers: int | None = None,
@@ -308,7 +322,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
     points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
     old_rows = np.concatenate([np.zeros(0, np.int64), *row_parts])
-    write_generation(folder, images, descriptors, points, kept_lists(old.faiss, old_rows))
+    write_generation(folder, images, descriptors, points, kept_lists(old, old_rows))
     return summary
 
 
@@ -341,7 +355,10 @@ def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np
     generation.mkdir()
     np.save(generation / "descriptors.npy", descriptors)
     np.save(generation / "points.npy", points)
-    faiss.write_index_binary(build_faiss(descriptors, previous), str(generation / "faiss.index"))
+    faiss_index, lists = build_faiss(descriptors, _positions(images), previous)
+    faiss.write_index_binary(faiss_index, str(generation / "faiss.index"))
+    if lists is not None:
+        np.save(generation / "lists.npy", lists)
     (generation / "images.json").write_text(json.dumps({"version": INDEX_VERSION, "images": images}))
     pointer = folder / "current.tmp"
     pointer.write_text(generation.name)
