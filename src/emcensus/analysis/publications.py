@@ -23,9 +23,6 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-import bibtexparser
-import rispy
-
 from emcensus.access import read_bounded
 from emcensus.errors import LedgerError, UnreadableFileError
 from emcensus.vocab import TECHNIQUES
@@ -411,6 +408,8 @@ def read_bibtex(path: str | Path, source: str = "facility") -> Ledger:
     """Article metadata from a BibTeX file; the DOI is the id, else the citation key.
 
     Rows are the 1-based line where each entry starts."""
+    import bibtexparser  # only `pubs import` of a .bib needs it: not every command's startup
+
     library = bibtexparser.parse_string(_read_text(path))
     records: list[tuple[int, Callable[[], Article]]] = []
     for entry in library.entries:
@@ -453,6 +452,8 @@ def read_ris(path: str | Path, source: str = "facility") -> Ledger:
 
 
 def _ris_article(text: str, row: int, source: str) -> Article:
+    import rispy  # only `pubs import` of a .ris needs it
+
     entries = rispy.loads(text)
     if not entries:
         raise ValueError("record does not start with a 'TY  -' line")

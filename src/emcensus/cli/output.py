@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from emcensus.catalog.paths import display_path
 
@@ -104,6 +102,9 @@ def emit(rows: Sequence[dict[str, Any]], fmt: str, title: str | None = None, col
     elif not rows:
         click.echo(f"{title}: no rows" if title else "no rows")
     else:
+        from rich.console import Console  # a table costs rich's import; csv, json and counts do not
+        from rich.table import Table
+
         console = Console(soft_wrap=True)
         table = Table(title=title, show_lines=False, header_style="bold")
         # An identifier gets its whole width while every other column keeps at least 3 characters.
