@@ -441,8 +441,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         if extra_where:
             where += f" AND {extra_where}"
         groups = group_columns(by)
+        # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
         table, aggregate = self.census_source(aggregate, image_filter.columns().union(
-            (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))  # words: conservative
+            (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))
         select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
         sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
         if groups:
