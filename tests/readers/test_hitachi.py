@@ -9,7 +9,7 @@ import pytest
 from emcensus import read_metadata
 from emcensus.errors import UnreadableFileError
 from emcensus.readers import Source, read_source
-from emcensus.readers.hitachi import parse_hitachi
+from emcensus.readers.hitachi import looks_hitachi, parse_hitachi
 from emcensus.vocab import detector_family, infer_technique
 from support import hitachi_sidecar, write_tiff
 
@@ -125,3 +125,15 @@ def test_unrecognised_sidecar_is_a_warning_and_the_image_is_still_read(tmp_path:
         record = read_source(source, problems=problems)
     assert record.metadata_source == "none" and (record.width_px, record.height_px) == (64, 48)
     assert [p.severity for p in problems] == ["warning"]
+
+
+@pytest.mark.parametrize(("text", "hitachi"), [
+    ("[TemImageFile]\r\nInstructName=HT7700\r\nTemVersion=03.11\r\nDataNumber=HT7700 0003\r\n", True),
+    ("\ufeff\r\n instructname = S-4800\r\nSEMVERSION=1\r\n", True),  # any case, spaces, a BOM and a blank first
+    ("[Other]\r\nInstructName=A\r\nInstructName=B\r\nName=x\r\n", False),  # one Hitachi key twice is one key
+    ("Note=a=b\r\nInstructName=A\r\n" + "x\r\n" * 600 + "SignalName=SE\r\n", True),  # the second one far down
+    ("InstructName=A\r\n" + "x" * 4100 + "\r\nSignalName=SE\r\n", False),  # only the first 4 KB are sniffed
+    ("SignalName\r\nInstructName=A\r\n", False),  # a key without `=` is no key
+])
+def test_sniff_needs_two_distinct_hitachi_keys_in_the_first_4_kb(text: str, hitachi: bool) -> None:
+    assert looks_hitachi(text) is hitachi

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from support import hitachi_sidecar, write_tiff
 
+from emcensus.analysis.layout import compile_layout
 from emcensus.catalog import Catalog
+from emcensus.catalog.derived import RootSettings, derive
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.scan import RootSpec, scan
 
@@ -118,3 +120,21 @@ def test_a_v1_catalog_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
         row = catalog.images()[0]
         assert row["fov_m"] == pytest.approx(0.127 / 10000) and row["scalebar_decade"] == "1–10 µm"
         assert catalog.articles() == []
+
+
+def test_derived_columns_are_the_same_when_the_fov_part_comes_from_the_cache() -> None:
+    """`derive` caches its FOV part by its inputs: a repeat gives the same values, its own dict,
+    the layout fields of its own path, and a warning that quotes the value as it came (int or float)."""
+    settings = RootSettings(vendor="Hitachi", technique="SEM", layout=compile_layout("{group}/{project}/**"))
+    first = derive(settings, "smith/alloys/a.tif", "Hitachi", "SEM", 2.48e-9, 1280, 40000)
+    again = derive(settings, "jones/films/b.tif", "Hitachi", "SEM", 2.48e-9, 1280, 40000)
+    assert first["fov_m"] == pytest.approx(2.48e-9 * 1280) and first["fov_source"] == "pixel-size"
+    assert {k: v for k, v in again.items() if k not in ("group_name", "project")} == {
+        k: v for k, v in first.items() if k not in ("group_name", "project")}
+    assert (first["group_name"], first["project"], again["group_name"], again["project"]) == (
+        "smith", "alloys", "jones", "films")
+    first["fov_m"] = None  # a caller's change stays in its own dict
+    assert derive(settings, "smith/alloys/a.tif", "Hitachi", "SEM", 2.48e-9, 1280, 40000)["fov_m"] is not None
+    as_int = derive(settings, "a.tif", "Hitachi", "SEM", None, None, 10**12).warnings
+    as_float = derive(settings, "a.tif", "Hitachi", "SEM", None, None, 1e12).warnings
+    assert as_int != as_float and "1000000000000" in as_int[0] and "1000000000000.0" in as_float[0]

