@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
 from emcensus.analysis.publications import read_ledger
 from emcensus.catalog import Catalog, FileResult, GroupResult
+from emcensus.catalog.schema import SCHEMA_VERSION
 from emcensus.demo.generate import INSTRUMENT_TECHNIQUE, INSTRUMENTS, _outputs, plan_archive
 from emcensus.demo.publications import LEDGER_COLUMNS, demo_ledger_rows
 from emcensus.demo.manifest import Manifest, ManifestFile
@@ -132,8 +135,13 @@ def volume_ledger(frames: list[dict], volume: int) -> list[dict[str, object]]:
 
 
 def scale_catalog(path: Path = CATALOG, images: int = 1_000_000) -> Path:
-    """The catalog of `images` acquisitions at `path`: built when absent (a few minutes), reused after."""
+    """The catalog of `images` acquisitions at `path`: built when absent (a few minutes), reused after
+    (migrated first when an older emcensus built it: the benchmarks open it read-only)."""
     if path.exists():
+        with closing(sqlite3.connect(path)) as db:
+            migrate = db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION
+        if migrate:
+            Catalog(path).close()
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
