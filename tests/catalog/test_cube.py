@@ -140,6 +140,13 @@ def test_queries_the_cube_cannot_answer_read_the_table(census: Path) -> None:
         assert cubed.census_source("count(DISTINCT acquisition_key)", {"year"})[0] == "images"
 
 
+def test_a_filter_given_as_false_is_still_a_filter() -> None:
+    """`blank=False` (the library's spelling of `--blank no`) asks for frames measured as not blank:
+    taken for "not asked", it sent the query to the cube, which has no quality (an SQL error)."""
+    assert "quality" in ImageFilter(blank=False).columns()
+    assert ImageFilter(include_missing=False).columns() == ImageFilter().columns()
+
+
 def test_a_catalog_of_schema_9_gets_its_cube_from_its_images(census: Path, tmp_path: Path) -> None:
     old = tmp_path / "v9.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(old) as copy:

@@ -290,7 +290,8 @@ class ImageFilter:
 
     def columns(self) -> set[str]:
         """Every column the WHERE clause of `where` reads."""
-        asked = [name for name, value in vars(self).items() if value not in (None, False, "", [], ())]
+        asked = [name for name, value in vars(self).items()
+                 if value is not None and not (isinstance(value, (str, list, tuple)) and not value)]
         return {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
 
     def where(self, db: sqlite3.Connection) -> tuple[str, list[Any]]:
