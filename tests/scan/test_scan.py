@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emcensus.catalog import Catalog
+from emcensus.catalog import SCAN_PAGE_CACHE_KIB, Catalog
 from emcensus.errors import ConfigError
 from emcensus.scan import RootSpec, scan
 from support import census_rows, fingerprint, write_tiff
@@ -183,3 +183,13 @@ def test_an_orphan_sidecar_that_cannot_be_read_is_listed_with_the_orphans(tiny_a
         [problem] = catalog.audit_list("unreadable")
         assert problem["reason"] == "a TIA .emi whose .ser files are gone: its metadata is not read without them"
         assert catalog.audit()["sidecar_only_acquisitions"] == 1 and catalog.total() == 5
+
+
+def test_a_scanning_connection_gets_a_larger_page_cache_and_a_reader_keeps_the_default(
+        tiny_archive: Path, tmp_path: Path) -> None:
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        default = catalog.db.execute("PRAGMA cache_size").fetchone()[0]
+        scan(catalog, [RootSpec(str(tiny_archive))], workers=0)
+        assert catalog.db.execute("PRAGMA cache_size").fetchone()[0] == -SCAN_PAGE_CACHE_KIB != default
+    with Catalog(tmp_path / "c.sqlite", readonly=True) as reader:
+        assert reader.db.execute("PRAGMA cache_size").fetchone()[0] == default

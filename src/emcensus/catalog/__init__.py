@@ -61,6 +61,10 @@ def _upsert(columns: Sequence[str], updated: Sequence[str], extra_insert: str = 
 _UPSERT_READ = _upsert(_READ_COLUMNS, [*_READ_COLUMNS[2:], "readable"], "1")
 _UPSERT_FAILED = _upsert(_FAILED_COLUMNS, _STAT_COLUMNS[2:], "0")
 
+#: The page cache of a scanning connection (KiB): at 160 k files the writer's CPU per file is 10-14 %
+#: less than with SQLite's default 2 MB (16 to 128 MB alike), for at most this much more memory.
+SCAN_PAGE_CACHE_KIB = 32_768
+
 #: An image known to the catalog: what an incremental scan compares the disk against.
 KnownFile = tuple[int, int, str | None, int | None, int | None, str, str]  # size, mtime, sidecar, ..., status, acq
 
@@ -213,6 +217,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         return {path: rid for rid, path in self.db.execute("SELECT id, path FROM roots")}
 
     def begin_scan(self, roots: Sequence[str]) -> int:
+        # Every file inserted updates a dozen indexes across the whole file (330 MB at 160 k files):
+        # with SQLite's 2 MB page cache the writer re-reads their pages from the OS at every batch.
+        self.db.execute(f"PRAGMA cache_size = -{SCAN_PAGE_CACHE_KIB}")
         with self.db:
             # A scan still 'running' was killed: say so, its work is already committed.
             self.db.execute("UPDATE scans SET status = 'interrupted' WHERE status = 'running'")
