@@ -110,7 +110,8 @@ def test_accepted_matches_give_the_table1_of_the_true_links_found(matched, tmp_p
 
 @pytest.mark.xfail(reason="issue 8 target not reached on this corpus: 24 of 25 pairs; the talk's panel d (a 200 px "
                           "crop under an inset shown at 2.3x) is verified densely with 25-94 inliers, but the "
-                          "descriptor vote ranks its source 8th of 16 images, after the 4 verified densely", strict=False)
+                          "descriptor vote ranks its source 8th of 16 images, after the 4 verified densely",
+                   strict=False)
 def test_accepted_matches_give_the_truth_table1(matched, tmp_path: Path) -> None:
     corpus, _, table, _ = matched
     assert table == _table1(tmp_path, corpus, corpus.write_ledger(tmp_path / "ledger.csv"))

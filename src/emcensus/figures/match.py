@@ -98,12 +98,13 @@ NEIGHBOURS_AROUND = 2
 #: before and just after each is verified densely at twice the file's size (crops of 22-27 % of a
 #: field shown enlarged, whose source the vote never ranked: 68-216 inliers on the generated corpus,
 #: the seed a series member with 6-7), and the seeds themselves with both sides at the scale of their
-#: weak fit (`Matcher._at_fit_scale`: a 225 px region shown at 2.45x on a slide, 77 inliers instead
-#: of 10; a smooth field shrunk to 40 % and inverted, 19 instead of 11).
+#: weak fit (`Matcher._at_fit_scale`: a 225 px region shown at 2.45x on a slide, 67 inliers instead
+#: of 10; a smooth field shrunk to 40 % and inverted, 12 instead of 11, but 12-19 as the resampled
+#: size moves by a few pixels: a borderline case).
 WEAK_SEEDS = 3
 #: Archive images' pixels, and dense features (at most 8,000 x 40 bytes each), kept in memory: panels
-#: of one article often show the same images, and a panel's searches revisit candidates (13 % less CPU
-#: per publication with 64 features than with 16).
+#: of one article often show the same images, and a panel's searches revisit candidates (4 generated
+#: publications: 36.6 s CPU with 16 features kept, 31.8 s with 64, separate runs on a loaded machine).
 _CACHED_IMAGES = 16
 _CACHED_FEATURES = 64
 
