@@ -1,7 +1,7 @@
 """Census speed, measured as ratios in one run on the same trees (warm page cache for all).
 
     .venv/bin/python bench/bench_census.py [--archive DIR] [--images 152097] [--shapes paper,flat]
-                                           [--exiftool-subset 2000]
+                                           [--exiftool-subset 2000] [--parts]
 
 Two archive shapes, the same files: `paper` is the demo generator's archive (three instrument roots,
 `{group}/{project}/{date}/` folders of tens of files); `flat` links every file of it into few huge
@@ -11,7 +11,8 @@ one command and one per command (a fresh catalog each); no-change rescan vs a ba
 peak RSS (largest process, on one root and on the whole archive: it should be flat). Each time is
 wall and CPU (children included): on a shared machine the CPU is the steadier number. On the first
 shape also: filtered count and 2-field group-by latency; emcensus vs `exiftool -r` on a subset
-(Debian libimage-exiftool-perl).
+(Debian libimage-exiftool-perl). `--parts`: instead, the CPU per file of each part of a census in one
+process (reading, pickling the results, writing), the numbers a lever on one part is judged by.
 """
 
 from __future__ import annotations
@@ -140,6 +141,45 @@ def exiftool_ratio(roots: list[Path], subset: int, work: Path) -> tuple[float, f
     return t_ours, t_exif, copied
 
 
+def census_parts(roots: list[Path], work: Path) -> None:
+    """CPU per file of the census's parts, in this process: a `workers=0` scan's tasks and results are
+    captured, then read again (`read_groups`, what a worker does), pickled (what travels back) and
+    written into a fresh catalog (`write_groups`, the writer): where a lever shows, away from the pool."""
+    import pickle
+
+    import emcensus.scan as census
+    from emcensus.scan import RootSpec
+
+    tasks, batches = [], []
+    read, write = census.read_groups, Catalog.write_groups
+    census.read_groups = lambda task: tasks.append(task) or read(task)
+    Catalog.write_groups = lambda catalog, scan_id, root_id, groups: batches.append((root_id, list(groups))) or write(
+        catalog, scan_id, root_id, batches[-1][1])
+    try:
+        with Catalog(work / "parts-capture.sqlite") as catalog:
+            census.scan(catalog, [RootSpec(str(root)) for root in roots], workers=0)
+            root_paths = [root["path"] for root in catalog.roots()]
+    finally:
+        census.read_groups, Catalog.write_groups = read, write
+    files = sum(len(group.images) for task in tasks for group in task.groups)
+    cpu = time.process_time()
+    results = [read(task) for task in tasks]
+    c_read = time.process_time() - cpu
+    cpu = time.process_time()
+    pickle.dumps(results)
+    c_pickle = time.process_time() - cpu
+    with Catalog(work / "parts-write.sqlite") as catalog:
+        for path in root_paths:  # the same root ids, in the same order
+            catalog.ensure_root(path, None, None, None)
+        scan_id = catalog.begin_scan(root_paths)
+        cpu = time.process_time()
+        for root_id, groups in batches:
+            write(catalog, scan_id, root_id, groups)
+        c_write = time.process_time() - cpu
+    print(f"parts, one process, {files:,} image files: read {c_read / files * 1e6:6.1f} us/file, "
+          f"pickle results {c_pickle / files * 1e6:5.1f} us/file, write {c_write / files * 1e6:6.1f} us/file (CPU)")
+
+
 def bench_shape(name: str, roots: list[Path], work: Path) -> Path:
     """Print one shape's ratios; return its catalog."""
     files = bare_walk(roots, read=True)  # warm the page cache for everyone
@@ -169,6 +209,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=152_097)
     parser.add_argument("--shapes", default="paper,flat", help="comma-separated: paper, flat")
     parser.add_argument("--exiftool-subset", type=int, default=2000)
+    parser.add_argument("--parts", action="store_true", help="only the CPU per file of reading, pickling, writing")
     args = parser.parse_args()
 
     from emcensus.demo import generate_archive
@@ -183,6 +224,8 @@ def main() -> None:
     subprocess.run([sys.executable, "-c", "import emcensus.cli.main, emcensus.scan"], check=True, env=_ENV)  # bytecode
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        if args.parts:
+            return census_parts(sorted(p for p in args.archive.iterdir() if p.is_dir()), work)
         catalogs = [bench_shape(name, sorted(p for p in shapes[name].iterdir() if p.is_dir()), work)
                     for name in args.shapes.split(",")]
         for name, ms in query_ms(catalogs[0]).items():
