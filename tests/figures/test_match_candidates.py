@@ -1,0 +1,69 @@
+"""Candidates the descriptor vote does not give: a crop of a field whose indexed keypoints are
+outvoted (in an archive of 150 k images, the few of its 400 that fall in a 30 % crop are), found
+through an image acquired next to it that verifies weakly (a series member of the field).
+
+Real files: procedural micrographs written as TIFFs, read back by the matcher for dense keypoints.
+The source's own descriptors are left out of the faiss index to stand for "never among the voted
+candidates"; its file and its place in the folder are there, as in the archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.figures.index import VisualIndex
+from emcensus.figures.match import MIN_INLIERS, Matcher
+from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
+
+CROP = (0.3, 0.3, 0.65, 0.65)
+
+
+def _index(folder: Path, images: dict[str, np.ndarray], outvoted: set[str]) -> VisualIndex:
+    """A visual index of `images` (written to `folder` as TIFFs), without the descriptors of `outvoted`."""
+    table, points, descriptors, start = [], [], [], 0
+    for image_id, (name, pixels) in enumerate(images.items(), start=1):
+        path = folder / f"{name}.tif"
+        tifffile.imwrite(path, pixels)
+        features = extract(pixels, ARCHIVE_FEATURES)
+        kept = 0 if name in outvoted else len(features)
+        table.append({"id": image_id, "path": str(path), "width_px": WIDTH, "height_px": HEIGHT,
+                      "pixel_size_m": 1e-8, "year": 2016, "start": start, "count": kept})
+        points.append(features.points[:kept])
+        descriptors.append(features.descriptors[:kept])
+        start += kept
+    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+
+
+@pytest.fixture(scope="module")
+def series() -> dict[str, np.ndarray]:
+    """A field (`field_001`), the next acquisition at 1.1x the field of view (`field_002`), and
+    two unrelated specimens."""
+    specimen = scene(300)
+    return {"field_001": shot(specimen, 200, 200, 1.0, 1), "field_002": shot(specimen, 100, 100, 1.1, 2),
+            "other_001": shot(scene(301), 100, 100, 1.0, 3), "other_002": shot(scene(302), 100, 100, 1.0, 4)}
+
+
+def test_outvoted_crop_is_found_next_to_a_weakly_verified_series_member(series, tmp_path: Path) -> None:
+    matcher = Matcher(_index(tmp_path, series, outvoted={"field_001"}))
+    result = matcher.match_panel(publish(series["field_001"], crop=CROP, width=260))
+    assert [Path(m.path).stem for m in result.matches] == ["field_001"]
+    found = result.matches[0]
+    assert found.inliers >= 3 * MIN_INLIERS
+    truth = (CROP[0] * WIDTH, CROP[1] * HEIGHT, CROP[2] * WIDTH, CROP[3] * HEIGHT)
+    assert np.allclose(found.crop_box_px, truth, atol=0.03 * WIDTH)
+    # the series member that led to it verified only weakly: a weaker candidate, not a match
+    assert [Path(m.path).stem for m in result.weaker] == ["field_002"]
+    assert result.weaker[0].inliers < MIN_INLIERS
+
+
+def test_nothing_is_proposed_when_the_weak_candidate_has_no_source_beside_it(series, tmp_path: Path) -> None:
+    """The same panel when its source is not in the archive at all: the series member's neighbours
+    are verified and none holds, so nothing is a match."""
+    archive = {name: pixels for name, pixels in series.items() if name != "field_001"}
+    result = Matcher(_index(tmp_path, archive, outvoted=set())).match_panel(
+        publish(series["field_001"], crop=CROP, width=260))
+    assert result.matches == []
