@@ -137,3 +137,16 @@ def test_unrecognised_sidecar_is_a_warning_and_the_image_is_still_read(tmp_path:
 ])
 def test_sniff_needs_two_distinct_hitachi_keys_in_the_first_4_kb(text: str, hitachi: bool) -> None:
     assert looks_hitachi(text) is hitachi
+
+
+def test_a_repeated_value_means_the_same_in_every_field_and_unit() -> None:
+    """Numbers are parsed once per text and unit: the same `8.1` is µm as a WorkingDistance, mm
+    on the Condition line and nm as a PixelSize, whatever was read before."""
+    for _ in range(2):
+        main = parse_hitachi("[SemImageFile]\r\nInstructName=S-4800\r\nMagnification=8.1\r\nAcceleratingVoltage=8.1\r\n"
+                             "WorkingDistance=8.1\r\nPixelSize=8.1\r\n")
+        fallback = parse_hitachi("[SemImageFile]\r\nInstructName=S-4800\r\nCondition=Vacc=8.1 Mag=8.1 WD=8.1\r\n")
+        assert (main.magnification, main.accelerating_voltage_v) == (8.1, 8.1)
+        assert (main.working_distance_m, main.pixel_size_m) == (pytest.approx(8.1e-6), pytest.approx(8.1e-9))
+        assert (fallback.magnification, fallback.accelerating_voltage_v) == (8.1, 8.1)
+        assert fallback.working_distance_m == pytest.approx(8.1e-3)
