@@ -39,6 +39,8 @@ _RECORD_COLUMNS = [name for name in RECORD_FIELDS if name not in ("path", "origi
 #: A record's values in `_RECORD_COLUMNS` order, in one call (a census writes one per file).
 _record_values = operator.attrgetter(*_RECORD_COLUMNS)
 
+#: Paths named in one statement (SQLite's bound-parameter limit was 999 before 3.32).
+_PATHS_PER_STATEMENT = 500
 #: Columns an incremental scan writes for every file, read or not (path and first scan first).
 _STAT_COLUMNS = (
     "path", "first_seen_scan", "root_id", "rel_path", "acquisition_key", "is_primary", "status", "sidecar_path",
@@ -376,22 +378,24 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
         """Files gone from disk stay, marked missing (history is kept); returns how many. A sidecar-only
         acquisition ends instead when its sidecar goes or pairs with an image again (unless linked)."""
-        rows = [(db_text(path),) for path in paths]
+        unique = list(dict.fromkeys(db_text(path) for path in paths))
+        marked = 0
         with self.db:
-            by_root: dict[int, list[str]] = {}
-            for row in rows:
-                for root_id, rel_path in self.db.execute("SELECT root_id, rel_path FROM images WHERE path = ?", row):
+            for start in range(0, len(unique), _PATHS_PER_STATEMENT):  # one statement per chunk, not per path
+                chunk = unique[start:start + _PATHS_PER_STATEMENT]
+                listed = f"path IN ({', '.join('?' * len(chunk))})"
+                by_root: dict[int, list[str]] = {}
+                for root_id, rel_path in self.db.execute(f"SELECT root_id, rel_path FROM images WHERE {listed}", chunk):
                     by_root.setdefault(root_id, []).append(rel_path)
-            for root_id, rel_paths in by_root.items():
-                self._forget_folders(root_id, rel_paths)
-            self.db.executemany(
-                """DELETE FROM images WHERE path = ? AND kind = 'sidecar-only'
-                   AND NOT EXISTS (SELECT 1 FROM article_images WHERE image_id = images.id)""", rows)
-            cursor = self.db.executemany(
-                "UPDATE images SET status = 'missing', missing_since_scan = ? WHERE path = ? AND status = 'present'",
-                [(scan_id, path) for (path,) in rows],
-            )
-        return cursor.rowcount
+                for root_id, rel_paths in by_root.items():
+                    self._forget_folders(root_id, rel_paths)
+                self.db.execute(
+                    f"""DELETE FROM images WHERE {listed} AND kind = 'sidecar-only'
+                        AND NOT EXISTS (SELECT 1 FROM article_images WHERE image_id = images.id)""", chunk)
+                marked += self.db.execute(
+                    f"UPDATE images SET status = 'missing', missing_since_scan = ? WHERE {listed} AND status = 'present'",
+                    (scan_id, *chunk)).rowcount
+        return marked
 
     def walk_problems(self, root_id: int) -> list[Problem]:
         """A root's folder-level problems as its last complete walk found them."""
