@@ -220,7 +220,7 @@ def main() -> None:
     if not args.scale_to:
         return
     for cap in caps:
-        folder = args.dir / f"scale-{args.scale_to}-{cap}.figures"
+        folder = args.dir / f"scale-{args.scale_to}-{cap}-{os.getpid()}.figures"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         made = _with_fillers(*_capped(index, cap), args.scale_to, cap)
