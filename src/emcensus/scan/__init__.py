@@ -12,7 +12,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -540,23 +540,25 @@ class FolderCensus:
         return bool(self.catalog.known_folders(root_id)) or any(
             row[5] == "present" for row in self.catalog.known_files(root_id, root, direct=True).values())
 
-    def update(self, root: str, folders: Sequence[Folder], *, hold: Collection[str] = (),
-               gone_folders: Sequence[str] = (), walk_problems: Sequence[Problem] | None = None,
-               stop: Callable[[], bool] = lambda: False, batch_size: int = 128) -> ScanSummary:
+    def update(self, root: str, folders: Sequence[Folder], catalogued: Mapping[str, dict[str, KnownFile]], *,
+               hold: Collection[str] = (), gone_folders: Sequence[str] = (),
+               walk_problems: Sequence[Problem] | None = None, stop: Callable[[], bool] = lambda: False, batch_size: int = 128) -> ScanSummary:
         """Bring `folders` of `root` up to date: new or changed acquisitions are read unless one of
         their files is in `hold`; catalogued files not on disk now, and every file under
         `gone_folders`, are marked missing. `walk_problems` given: `folders` is the whole root
         (what the catalog holds outside them is gone, and the root's walk problems are replaced).
+        `catalogued`: what the catalog holds by folder, read since its last write (`catalogued` of
+        each folder, or `catalogued_by_folder` of the whole root): the watch decides on the same rows.
         No scan is recorded when nothing changed; `stop()` is asked after each commit."""
         spec, root_id = self.roots[root]
         summary = ScanSummary(roots=[spec.path])
         started = time.perf_counter()
         found = _SurveyResult()
         if walk_problems is not None:
-            _compare(folders, self.catalog.known_files(root_id), found)
+            _compare(folders, {path: row for rows in catalogued.values() for path, row in rows.items()}, found)
         else:
             for folder in folders:
-                _compare([folder], self.catalog.known_files(root_id, folder.path, direct=True), found)
+                _compare([folder], catalogued[folder.path], found)
         for folder_path in gone_folders:
             found.gone.extend(path for path, row in self.catalog.known_files(root_id, folder_path).items()
                               if row[5] == "present")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emcensus.catalog import Catalog, KnownFile
+from emcensus.catalog import Catalog
 from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.paths import display_path
 from emcensus.errors import UnreachableError
@@ -187,13 +187,11 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
         state.last_sweep = None  # listed again in full until it holds files again
         raise Unreachable("it lists as empty while the catalog holds files under it (a share not mounted?); "
                           "nothing is marked missing (run `emcensus scan` if they were really removed)")
-    by_folder = census.catalogued_by_folder(root) if sweep else None
-
-    def catalogued(folder: str) -> dict[str, KnownFile]:
-        return by_folder.get(folder, {}) if by_folder is not None else census.catalogued(root, folder)
-
-    verdict = state.settling.review(listed, catalogued, time.monotonic(), time.time_ns())
-    summary = census.update(root, listed, hold=verdict.hold, gone_folders=gone,
+    # read once: the settling decides on it, the census compares with it (nothing writes in between)
+    known = census.catalogued_by_folder(root) if sweep else \
+        {folder.path: census.catalogued(root, folder.path) for folder in listed}
+    verdict = state.settling.review(listed, lambda folder: known.get(folder, {}), time.monotonic(), time.time_ns())
+    summary = census.update(root, listed, known, hold=verdict.hold, gone_folders=gone,
                             walk_problems=problems if sweep else None, stop=stop.is_set)
     if sweep and summary.complete:
         state.last_sweep = wall
