@@ -15,15 +15,15 @@ VENDOR_SAMPLES = (REPO / ".." / "shared" / "vendor-samples").resolve()
 
 def catalog_cli(catalog: Path):
     """`emcensus --catalog CATALOG ARGS...` in this process (click's runner): a call asserts exit 0
-    and shows the output when not, unless given ok=False."""
+    and shows the output when not, unless given ok=False; `env`: variables set for the call."""
     from click.testing import CliRunner
 
     from emcensus.cli.main import main
 
     runner = CliRunner()
 
-    def invoke(*args: str, ok: bool = True):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
+    def invoke(*args: str, ok: bool = True, env: dict[str, str] | None = None):
+        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False, env=env)
         if ok:
             assert result.exit_code == 0, result.output
         return result

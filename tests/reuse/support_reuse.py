@@ -13,12 +13,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import tifffile
-from click.testing import CliRunner
 from PIL import Image
 
 from emcensus.catalog import Catalog
-from emcensus.cli.main import main
 from emcensus.demo.manifest import Manifest
+from support import catalog_cli
 
 SECRET = "s3cret-facility-key-0123456789abcdef"
 ARTICLE = "10.1000/reuse-test"
@@ -37,10 +36,7 @@ class Census:
     untouched: dict  # the archive's fingerprint (support.fingerprint) before any export
 
     def invoke(self, *args: str, ok: bool = True, env: dict[str, str] | None = None):
-        result = CliRunner().invoke(main, ["--catalog", str(self.catalog), *args], catch_exceptions=False, env=env)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
+        return catalog_cli(self.catalog)(*args, ok=ok, env=env)
 
 _DATE_LIKE = re.compile(r"[\d\-_.]+")
 #: Folder names of the generated archive that are words of any export's own vocabulary, not names.

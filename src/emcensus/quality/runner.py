@@ -27,7 +27,7 @@ from emcensus.quality.duplicates import (
 from emcensus.quality.flags import relative_quality
 from emcensus.quality.metrics import grey_float, measure_area
 from emcensus.quality.pixels import pixel_sha256, read_image
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeout_reason
 
 #: Version of the metrics: rows of another version are measured again.
 METRIC_VERSION = 1
@@ -202,17 +202,8 @@ def _metres(resolution_px: float | None, pixel_size_m: float | None) -> float | 
 
 
 def _run(pool: Pool, fn: Callable[[_Task], Any], tasks: list[_Task]) -> Iterator[Any]:
-    """Results of `fn` over the tasks as they finish, at most 4 tasks per worker in flight."""
-    in_flight: set[Ticket] = set()
-    pending = list(reversed(tasks))
-    while pending or in_flight:
-        while pending and len(in_flight) < 4 * pool.width:
-            task = pending.pop()
-            in_flight.add(pool.submit(fn, task, len(task.jobs)))
-        finished = pool.wait(in_flight) if in_flight else set()
-        in_flight.difference_update(finished)
-        for ticket in finished:
-            yield ticket.value
+    """Results of `fn` over the tasks as they finish (each task reads its jobs' files)."""
+    return pool.results(fn, tasks, lambda task: len(task.jobs))
 
 
 def _regroup(catalog: Any, pool: Pool, changed: set[int], file_timeout: float) -> None:

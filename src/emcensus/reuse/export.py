@@ -213,17 +213,12 @@ def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, file_
     (a batch too small to share runs in this process)."""
     items = [StageItem(row["id"], row["path"], row["pixel_size_m"]) for row in rows]
     pool = Pool(None, 0 if len(items) < _BATCH else workers, file_timeout)
-    results: dict[int, Staged] = {}
+    tasks = (StageTask(items[i:i + _BATCH], str(staging), file_timeout) for i in range(0, len(items), _BATCH))
     try:
-        tickets = {pool.submit(stage_batch, StageTask(items[i:i + _BATCH], str(staging), file_timeout),
-                               files=len(items[i:i + _BATCH])) for i in range(0, len(items), _BATCH)}
-        while tickets:
-            for ticket in pool.wait(tickets):
-                tickets.discard(ticket)
-                results.update((item.image_id, item) for item in ticket.value)
+        return {staged.image_id: staged for batch in pool.results(stage_batch, tasks, lambda task: len(task.items))
+                for staged in batch}
     finally:
         pool.shutdown()
-    return results
 
 
 def _dedupe(rows: list[dict[str, Any]], staged: dict[int, Staged], excluded: Counter[str]) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
 
@@ -217,6 +217,21 @@ class Pool:
                 self._take(by_future[future])
             if not done:
                 self._watch()
+
+    def results(self, fn: Callable[[Any], T], tasks: Iterable[Any], files: Callable[[Any], int]) -> Iterator[T]:
+        """`fn(task)` of each task as they finish, at most 4 tasks per worker in flight (the tasks not
+        yet submitted stay with the caller); `files(task)`: how many files it reads (see `submit`)."""
+        pending = iter(tasks)
+        in_flight: set[Ticket] = set()
+        while True:
+            while len(in_flight) < 4 * self.width and (task := next(pending, None)) is not None:
+                in_flight.add(self.submit(fn, task, files(task)))
+            if not in_flight:
+                return
+            finished = self.wait(in_flight)
+            in_flight.difference_update(finished)
+            for ticket in finished:
+                yield ticket.value
 
     def shutdown(self, *, kill: bool = False) -> None:
         """Stop the local pool: its idle workers, or (`kill`: a scan that did not finish) at once."""

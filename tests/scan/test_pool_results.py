@@ -1,0 +1,76 @@
+"""`Pool.results`: the one submit-and-collect loop of per-file work outside the scan (quality metrics,
+reuse staging): every task's result once, tasks drawn only as workers free up, and a task whose
+read never returns given up on through the task's own `skip` (the pool's contract)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from emcensus.scan.pool import Budget, Pool, ReadTimeout
+
+
+@dataclass(frozen=True)
+class _Task:
+    """Numbers to square, one per "file"; `path`: a file read first (a FIFO blocks); `not_read` from `skip`."""
+
+    numbers: tuple[int, ...]
+    path: str | None = None
+    not_read: str | None = None
+
+    def skip(self, indices: Iterable[int] | None, reason: str) -> _Task:
+        return replace(self, path=None, not_read=reason)
+
+
+def _square(task: _Task) -> list[int | str]:
+    if task.not_read:
+        return [task.not_read]
+    with Budget(1.0) as budget, budget.file(0):
+        try:
+            if task.path:
+                with open(task.path, "rb") as handle:  # a FIFO without a writer blocks here
+                    handle.read(1)
+        except ReadTimeout:
+            return ["timed out"]
+    return [n * n for n in task.numbers]
+
+
+def _tasks(count: int, drawn: list[int]) -> Iterator[_Task]:
+    for index in range(count):
+        drawn.append(index)
+        yield _Task((2 * index, 2 * index + 1))
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_every_result_once_and_tasks_drawn_as_workers_free_up(workers: int) -> None:
+    drawn: list[int] = []
+    pool = Pool(None, workers, 5.0)
+    try:
+        results = []
+        for result in pool.results(_square, _tasks(40, drawn), lambda task: len(task.numbers)):
+            results.append(result)
+            assert len(drawn) <= len(results) + 4 * pool.width  # never the whole list at once
+        assert list(pool.results(_square, [], len)) == []
+    finally:
+        pool.shutdown()
+    assert sorted(n for result in results for n in result) == [n * n for n in range(80)]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
+def test_a_read_that_never_returns_is_given_up_and_the_others_finish(tmp_path: Path) -> None:
+    fifo = tmp_path / "blocks"
+    os.mkfifo(fifo)
+    tasks = [_Task((1,)), _Task((2,), str(fifo)), _Task((3,))]
+    pool = Pool(None, 2, 1.0)
+    started = time.monotonic()
+    try:
+        results = list(pool.results(_square, tasks, lambda task: len(task.numbers)))
+    finally:
+        pool.shutdown()
+    assert sorted(map(str, results)) == ["['timed out']", "[1]", "[9]"]
+    assert time.monotonic() - started < 30
