@@ -10,7 +10,6 @@ import csv
 import io
 import json
 import math
-import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -37,7 +36,8 @@ from emcensus.access import OutsideRootsError, inside_roots, read_bounded
 from emcensus.analysis.storage import StorageSummary
 from emcensus.analysis.table1 import Table1
 from emcensus.catalog import AUDIT_KINDS, Catalog, ImageFilter, display_path, fs_path
-from emcensus.catalog.query import QUALITY_FLAGS
+from emcensus.catalog.connection import file_stamp, stamp_settled
+from emcensus.catalog.query import QUALITY_FLAGS, ResultCache
 from emcensus.errors import (
     CatalogError, ConfigError, EmcensusError, LedgerError, NotFoundError, QueryError, UnreadableFileError,
 )
@@ -506,26 +506,21 @@ def _add_api(app: FastAPI) -> None:
         return audit_page(catalog, kind, limit, offset)
 
 
-def _file_state(path: str) -> tuple[int, int] | None:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return info.st_mtime_ns, info.st_size
-
-
 def storage_summary(request: Request, catalog: Catalog, by: Sequence[str]) -> StorageSummary:
     """`report.storage.catalog_storage`, computed again only when the catalog file (or its WAL)
-    changed: it reads every file's row, too slow to repeat on every visit of a large catalog."""
-    path = request.app.state.catalog_path
-    state = (_file_state(path), _file_state(path + "-wal"))  # taken before: a write meanwhile is seen next time
+    changed: it reads every file's row, too slow to repeat on every visit of a large catalog. Kept
+    under the same rule as the catalog's own result cache (`catalog.query.ResultCache`)."""
+    stamp = file_stamp(Path(request.app.state.catalog_path))  # taken before: a write meanwhile is seen next time
     cache = request.app.state.storage_cache
     cached = cache.get(tuple(by))
-    if cached is None or cached[0] != state:
+    if stamp is not None and cached is not None and cached[0] == stamp:
+        return cached[1]
+    summary = catalog_storage(catalog, by=by)
+    if stamp is not None and stamp_settled(stamp, ResultCache.SETTLED_S):
         if len(cache) >= 16:
             cache.clear()  # a few groupings at a time: the cache never grows without bound
-        cached = cache[tuple(by)] = (state, catalog_storage(catalog, by=by))
-    return cached[1]
+        cache[tuple(by)] = (stamp, summary)
+    return summary
 
 
 def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
