@@ -10,18 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from emcensus.cli.main import main
+from emcensus.catalog import Catalog
 from emcensus.figures.documents import FigureImage
 from emcensus.figures.panels import split_panels
 from emcensus.web import review
 from emcensus.web.review import cut_panel
 from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
-from support import fingerprint
+from support import catalog_cli, fingerprint
 from support import CHROMIUM
 
 DOI = "10.1234/review.1"
@@ -40,11 +39,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     figure_pdf(papers / "art1.pdf", [panels["a"], panels["b"]], doi=DOI)
     Image.fromarray(panels["c"]).save(papers / "art2.png")
     catalog = base / "census.sqlite"
-    runner = CliRunner()
-    for args in (["scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet"],
-                 ["figures", "index", "--workers", "0"], ["figures", "match", str(papers)]):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
+    cli = catalog_cli(catalog)
+    cli("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    cli("figures", "index", "--workers", "0")
+    cli("figures", "match", str(papers))
     return {"catalog": catalog, "root": root, "papers": papers, "panels": panels}
 
 
@@ -96,6 +94,21 @@ def test_queue_is_surest_first_and_paged(review_client: TestClient) -> None:
     assert html.index(f'data-id="{items[0]["id"]}"') < html.index(f'data-id="{items[2]["id"]}"')
     past = review_client.get("/review", params={"page": 9}, headers={"Accept": "text/html"}).text
     assert "past the end" in past
+
+
+def test_a_page_of_the_queue_is_one_query_whatever_its_length(catalog_path: Path) -> None:
+    """The page's rows come with their images' paths and sizes from one query (not one per row)."""
+    with Catalog(catalog_path, readonly=True) as catalog:
+        statements: list[str] = []
+        catalog.db.set_trace_callback(statements.append)
+        items = review.queue_page(catalog, "proposed", 100, 0)["items"]
+        catalog.db.set_trace_callback(None)
+        images = {row["id"]: row for row in catalog.images()}
+    assert len(items) == 3 and len([s for s in statements if "images" in s]) == 1, statements
+    for item in items:
+        image = images[item["image_id"]]
+        assert (item["image_rel_path"], item["width_px"], item["height_px"]) == \
+            (image["rel_path"], image["width_px"], image["height_px"])
 
 
 def test_panel_is_cut_from_its_document(review_client: TestClient, world: dict) -> None:

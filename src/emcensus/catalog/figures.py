@@ -94,6 +94,13 @@ class FiguresMixin(_Base):
         _check_status(status)
         return self._match_rows("?1 IS NULL OR m.status = ?1", (status,), limit, offset)
 
+    def figure_review_page(self, status: str, *, limit: int, offset: int = 0) -> list[dict[str, Any]]:
+        """One page of the review queue as `figure_matches` gives it, each with the archive image's
+        catalog-relative path and size in pixels (to outline `crop_box` on its thumbnail): one query
+        for the page, not one per row."""
+        _check_status(status)
+        return self._match_rows("m.status = ?1", (status,), limit, offset, with_image=True)
+
     def figure_match_count(self, status: str | None = None) -> int:
         """How many matches have `status` (all when None): the length of the review queue."""
         _check_status(status)
@@ -101,16 +108,18 @@ class FiguresMixin(_Base):
                                (status,)).fetchone()[0]
 
     def figure_match(self, match_id: int) -> dict[str, Any]:
-        """One stored match by id (the review page addresses matches by id)."""
-        rows = self._match_rows("m.id = ?1", (int(match_id),), None)
+        """One stored match by id (the review page addresses matches by id), with its image as in
+        `figure_review_page`."""
+        rows = self._match_rows("m.id = ?1", (int(match_id),), None, with_image=True)
         if not rows:
             raise NotFoundError(f"no figure match with id {match_id}")
         return rows[0]
 
     def _match_rows(self, where: str, params: tuple[Any, ...], limit: int | None,
-                    offset: int = 0) -> list[dict[str, Any]]:
+                    offset: int = 0, *, with_image: bool = False) -> list[dict[str, Any]]:
+        image = ", i.rel_path AS image_rel_path, i.width_px, i.height_px" if with_image else ""
         rows = self._dicts(
-            f"""SELECT m.*, i.path AS image, i.pixel_size_m FROM figure_matches m JOIN images i ON i.id = m.image_id
+            f"""SELECT m.*, i.path AS image, i.pixel_size_m{image} FROM figure_matches m JOIN images i ON i.id = m.image_id
                 WHERE {where} ORDER BY m.score DESC, m.id LIMIT {-1 if limit is None else int(limit)}
                 OFFSET {int(offset)}""", params)
         paths = self._paths_of({i for row in rows for i in json.loads(row["related_json"])})

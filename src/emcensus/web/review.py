@@ -50,18 +50,10 @@ _panel_slots = threading.BoundedSemaphore(PANEL_WORKERS)
 router = APIRouter()
 
 
-def queue_item(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
-    """A stored match as the review page and API give it: the archive image's size in pixels (to
-    outline `crop_box` on its thumbnail) and catalog-relative path added."""
-    image = catalog.image(row["image_id"])
-    return {**row, "image_rel_path": image["rel_path"], "width_px": image["width_px"], "height_px": image["height_px"]}
-
-
 def queue_page(catalog: Catalog, status: str, limit: int, offset: int) -> dict[str, Any]:
     """One page of the matches with `status`, surest first, and how many there are in all."""
-    rows = catalog.figure_matches(status, limit=limit, offset=offset)
     return {"status": status, "total": catalog.figure_match_count(status), "offset": offset, "limit": limit,
-            "items": [queue_item(catalog, row) for row in rows]}
+            "items": catalog.figure_review_page(status, limit=limit, offset=offset)}
 
 
 def cut_panel(figure_pixels: np.ndarray, figure_bbox: Sequence[float],
@@ -138,7 +130,7 @@ def api_matches(catalog: CatalogDep, status: Status = "proposed",
 @router.get("/api/figures/matches/{match_id}", tags=["figures"])
 def api_match(catalog: CatalogDep, match_id: MatchId) -> dict[str, Any]:
     """One stored match, whatever its status."""
-    return queue_item(catalog, catalog.figure_match(match_id))
+    return catalog.figure_match(match_id)
 
 
 @router.get("/api/figures/matches/{match_id}/panel", tags=["figures"], response_class=FileResponse)
@@ -166,7 +158,7 @@ def api_decide(request: Request, match_id: MatchId, status: Annotated[Status, Bo
     with Catalog(request.app.state.catalog_path) as writable:  # the dashboard's only other write
         writable.decide_figure_match(match_id, status)
         row = writable.figure_match(match_id)
-        return {"match": queue_item(writable, row), "published_in": writable.articles_of_image(row["image_id"]),
+        return {"match": row, "published_in": writable.articles_of_image(row["image_id"]),
                 "remaining": writable.figure_match_count("proposed")}
 
 
