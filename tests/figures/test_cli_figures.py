@@ -9,14 +9,12 @@ from pathlib import Path
 
 import pytest
 import cv2
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from emcensus.cli.main import main
 from emcensus.web import create_app
 from figures.match_support import area_of, build_archive, figure_pdf, publish
-from support import fingerprint
+from support import catalog_cli, fingerprint
 
 JSON_KEYS = ["article", "document", "page", "panel_bbox", "image", "score", "inliers", "crop_box_px", "scale",
              "scale_bar_m", "panel_fov_m", "related", "scale_bar_check"]
@@ -33,15 +31,7 @@ def world(tmp_path: Path):
     figure_pdf(papers / "art1_SI.pdf", [publish(area_of(paths["a_zoom"]), crop=(0.05, 0.05, 0.95, 0.95), width=400)])
     Image.fromarray(publish(area_of(paths["c"]), gamma=0.7, width=400)).save(papers / "art2.png")
     (papers / "broken.pdf").write_bytes(b"%PDF-1.4\n1 0 obj garbage")
-    runner = CliRunner()
-    catalog = tmp_path / "census.sqlite"
-
-    def cli(*args: str, ok: bool = True):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        if ok:
-            assert result.exit_code == 0, result.output
-        return result
-
+    cli = catalog_cli(tmp_path / "census.sqlite")
     cli("scan", str(root), "--instrument", "SU8230", "--workers", "0", "--quiet")
     return cli, root, paths, papers
 
@@ -157,13 +147,7 @@ def test_generated_corpus_end_to_end(tmp_path: Path):
 
     truth = make_figure_corpus(tmp_path / "out", archive=tmp_path / "archive", articles=2, images=12, seed=3,
                                size=(320, 240))
-    runner, catalog = CliRunner(), tmp_path / "census.sqlite"
-
-    def cli(*args: str):
-        result = runner.invoke(main, ["--catalog", str(catalog), *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result
-
+    cli = catalog_cli(tmp_path / "census.sqlite")
     cli("scan", truth.archive, "--instrument", "SU8230", "--workers", "0", "--quiet")
     cli("figures", "index", "--workers", "0")
     cli("figures", "match", truth.papers, "--format", "json")

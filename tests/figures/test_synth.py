@@ -23,6 +23,7 @@ from emcensus.figures.textures import TEXTURES, acquire, make_scene, micrograph,
 from emcensus.analysis.publications import article_id as article_id_of
 from emcensus.analysis.publications import read_ledger
 from emcensus.readers import read_metadata
+from support import catalog_cli
 
 
 @pytest.fixture(scope="module")
@@ -308,24 +309,16 @@ def test_ledger_csv_reads_as_a_publication_ledger(corpus: CorpusTruth, tmp_path:
 
 def test_archive_scans_and_truth_ledger_gives_table1(corpus: CorpusTruth, tmp_path: Path) -> None:
     """The archive censuses like a facility's, and Table 1 from the truth ledger counts every link."""
-    from click.testing import CliRunner
-
-    from emcensus.cli.main import main
-
-    def run(*args: str) -> str:
-        result = CliRunner().invoke(main, ["--catalog", str(tmp_path / "c.sqlite"), *args], catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
+    run = catalog_cli(tmp_path / "c.sqlite")
     roots = sorted({str(Path(corpus.archive) / img.instrument) for img in corpus.images})
     run("scan", *roots, "--quiet")
-    rows = json.loads(run("count", "--by", "instrument,technique", "--format", "json"))
+    rows = json.loads(run("count", "--by", "instrument,technique", "--format", "json").stdout)
     expected: dict[tuple[str, str], int] = {}
     for img in corpus.images:
         expected[(img.instrument, img.technique)] = expected.get((img.instrument, img.technique), 0) + 1
     assert {(r["instrument"], r["technique"]): r["count"] for r in rows} == expected
     run("pubs", "import", str(corpus.write_ledger(tmp_path / "ledger.csv")))
-    table = json.loads(run("table1", "--format", "json"))
+    table = json.loads(run("table1", "--format", "json").stdout)
     total = next(c for c in table["columns"] if c["block"] == "facility" and c["column"] == "TOTAL")
     assert total["acquired_images"] == len(corpus.images)
     assert total["published_images"] == len(corpus.pairs()) and total["articles"] == len(corpus.articles)
