@@ -134,6 +134,21 @@ def test_damaged_index_says_to_rebuild(scanned):
         VisualIndex.load(folder)
 
 
+def test_an_index_of_an_earlier_format_is_refused_then_rebuilt(scanned):
+    """Version 1 stored descriptor rows as faiss labels: loaded as image positions, matching would
+    index out of range; it is refused, and the next `figures index` builds it again from scratch."""
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    table = folder / (folder / "current").read_text() / "images.json"
+    table.write_text(table.read_text().replace('"version": 2', '"version": 1'))
+    with pytest.raises(FigureIndexError, match="another version"):
+        VisualIndex.load(folder)
+    summary = _update(catalog_path)
+    assert (summary.added, summary.kept) == (8, 0)
+    assert len(VisualIndex.load(folder).images) == 8
+
+
 def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch, tmp_path: Path):
     """Above IVF_THRESHOLD descriptors the index is approximate (IndexBinaryIVF): each stored
     descriptor must still be found as its own nearest neighbour."""

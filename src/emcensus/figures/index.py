@@ -35,8 +35,9 @@ from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, extract, image
 from emcensus.outputs import guard_folder_rewrite
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
 
-#: Format of the folder; another one is rebuilt from scratch.
-INDEX_VERSION = 1
+#: Format of the folder; another one is rebuilt from scratch. 2: faiss labels are image positions
+#: (1 stored descriptor rows: read as positions, they sent `figures match` out of range).
+INDEX_VERSION = 2
 #: Above this many descriptors the index is an inverted file (approximate, sub-linear search).
 IVF_THRESHOLD = 2_000_000
 #: Pixels an archive image may have to be indexed (a decompression bomb is refused, not decoded).
