@@ -9,10 +9,12 @@ index's size on disk, and every miss and false match with what the author did to
 fraction, scale, JPEG, edits), so that a failing case can be named.
 
     .venv/bin/python bench/bench_figures.py [--articles 12] [--images 300] [--workers 2] [--size 640x480]
-                                            [--keep DIR]
+                                            [--keep DIR] [--compare-deep N]
 
 `--keep DIR`: generate, scan and index into DIR the first time, reuse them afterwards (to measure
 the matcher alone after a change to it; the index is rebuilt when the features change).
+`--compare-deep N`: match first with `Matcher(deep_candidates=N)` (4 = `DENSE_CANDIDATES`: no
+deeper dense check) and print its time and P/R, then the default matcher: a before/after in one run.
 
 The index at 150 k images (memory, recall and matching time against it): `bench/bench_index_scale.py`.
 """
@@ -91,6 +93,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="generate/scan/index here once, reuse afterwards")
     parser.add_argument("--quiet", action="store_true", help="no per-case lines")
+    parser.add_argument("--compare-deep", type=int, default=None, metavar="N",
+                        help="also match with N deep candidates first (4: the matcher before the deeper dense check)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
     with ExitStack() as stack:
@@ -132,6 +136,11 @@ def main() -> None:
         print(f"index on disk: {size / 1e6:.1f} MB ({size / max(summary.images, 1) / 1e3:.1f} kB per image)")
 
         index = VisualIndex.load(folder)
+        if args.compare_deep is not None:  # the same corpus and index, the other matcher first
+            other, other_s, other_cpu = _match_all(truth, Matcher(index, deep_candidates=args.compare_deep))
+            p, r, _, _ = _scores(truth, other)
+            print(f"matcher with deep_candidates={args.compare_deep}: {other_s / len(truth.articles):.2f} s wall, "
+                  f"{other_cpu / len(truth.articles):.2f} s CPU per publication, precision {p:.3f}, recall {r:.3f}")
         found, match_s, match_cpu = _match_all(truth, Matcher(index))
         precision, recall, expected, confusions = _scores(truth, found)
         image_of = {str(truth.image_path(img.path)): img for img in truth.images}

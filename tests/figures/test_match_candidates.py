@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 
-from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.figures.features import ARCHIVE_FEATURES, extract, to_grey8
 from emcensus.figures.index import VisualIndex
-from emcensus.figures.match import MIN_INLIERS, Matcher
+from emcensus.figures.match import DENSE_CANDIDATES, MIN_INLIERS, Matcher
 from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
 
 CROP = (0.3, 0.3, 0.65, 0.65)
@@ -67,3 +67,23 @@ def test_nothing_is_proposed_when_the_weak_candidate_has_no_source_beside_it(ser
     result = Matcher(_index(tmp_path, archive, outvoted=set())).match_panel(
         publish(series["field_001"], crop=CROP, width=260))
     assert result.matches == []
+
+
+def test_deeper_in_the_ranking_the_outvoted_source_verifies_and_the_search_stops_there(series, tmp_path: Path) -> None:
+    """When nothing verified, the voted images after the first `DENSE_CANDIDATES` are verified densely
+    one by one: unrelated specimens ranked before the source do not verify, the source does (a 35 %
+    crop at the file's size: 12 inliers) and the images ranked after it are not read at all. (On the generated corpus of
+    test_table1_from_matches the talk's panel d is such a case: its source voted 8th of 16.)"""
+    others = {f"other_{i:03d}": shot(scene(310 + i), 100, 100, 1.0, 20 + i) for i in range(6)}
+    matcher = Matcher(_index(tmp_path, {"field_001": series["field_001"], **others}, outvoted=set()))
+    grey = to_grey8(publish(series["field_001"], crop=CROP, width=260))
+    variants = matcher._variants(grey, inverted=False)
+    ranked = [(position, 0) for position in (1, 2, 3, 4, 5, 0, 6)]  # the source (0) voted 6th
+    fits = matcher._deeper(variants, ranked, grey.shape[1], grey.shape[0])
+    strong = [fit for fit in fits if fit.inliers >= MIN_INLIERS]
+    assert [fit.position for fit in strong] == [0]
+    read = {position for position, _ in matcher._dense}
+    assert 6 not in read and read >= {0, 5}  # stopped at the source; the first DENSE_CANDIDATES skipped
+    assert not read & set(range(1, 1 + DENSE_CANDIDATES))
+    without_source = [pair for pair in ranked if pair[0] != 0]
+    assert all(fit.inliers < MIN_INLIERS for fit in matcher._deeper(variants, without_source, *grey.shape[::-1]))

@@ -77,6 +77,11 @@ _REPROJECTION_PX = 3.0
 DENSE_FEATURES = {1: 2500, 2: 8000}
 DENSE_SIDE = 2048
 DENSE_CANDIDATES = 4
+#: A panel on which still nothing verified (every step below): the source may be outvoted by images
+#: of look-alike texture (a small crop holds 3-9 of its 400 indexed descriptors, unrelated images
+#: gather 10-20 votes), so the ranked images after the first `DENSE_CANDIDATES`, up to this many, are
+#: verified densely at the file's size one by one, stopping at the first that verifies.
+DEEP_CANDIDATES = 16
 NATIVE_SIDE = 256
 #: Fidelity (see `Matcher._fidelity`) by which a fit of the same region must beat the surest one
 #: to be the match instead: a panel enlarged from its source gives 0.6 against 0.2 for a repeat;
@@ -183,10 +188,12 @@ class _Variant:
 class Matcher:
     """Matches panels against one loaded visual index."""
 
-    def __init__(self, index: VisualIndex, *, candidates: int = CANDIDATES, min_inliers: int = MIN_INLIERS):
+    def __init__(self, index: VisualIndex, *, candidates: int = CANDIDATES, min_inliers: int = MIN_INLIERS,
+                 deep_candidates: int = DEEP_CANDIDATES):
         self.index = index
         self.candidates = candidates
         self.min_inliers = min_inliers
+        self.deep_candidates = deep_candidates
         self._dense: dict[tuple[int, int], Features | None] = {}
         self._folders: dict[str, list[int]] | None = None  # folder -> image positions by name, on first use
         self._archive: dict[int, np.ndarray | None] = {}
@@ -220,25 +227,49 @@ class Matcher:
         fits = self._fits(variants, voted, width, height)
         if not self._verified(fits):
             fits += self._fits(variants, _both_ways(voted, len(variants)), width, height, upsample=1)
+        ranked = voted
         if not self._verified(fits):
             native = self._vote(self._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), not_after_year)
             ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
-        doubtful = [fit for fit in fits if fit.inliers >= self.min_inliers
-                    and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)]
-        if doubtful:  # another magnification of the field, or a repeat, is as likely the source
-            near = _both_ways([(position, 0) for fit in doubtful for position in self._neighbours(fit.position)],
-                              len(variants))
-            for upsample in DENSE_FEATURES:  # both: a dozen inliers at the file's size lose to the partial fit
-                # a neighbour may take a doubtful fit's place, not add a match on another region of the panel
-                fits += [fit for fit in self._fits(variants, near, width, height, upsample=upsample)
-                         if any(_overlap(fit.region, other.region) >= SAME_REGION for other in doubtful)]
+        fits += self._around(variants, [fit for fit in fits if fit.inliers >= self.min_inliers
+                                        and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)],
+                             width, height)
         if not self._verified(fits):  # a series member verified weakly: the source is acquired around it
             near = {(position, which): None for seed in self._weak_seeds(fits)
                     for position in self._neighbours(seed.position)[:2] for which in range(len(variants))}
             fits += self._fits(variants, list(near), width, height, upsample=2)
         if not self._verified(fits):
             fits += self._at_fit_scale(grey, inverted, self._weak_seeds(fits), width, height)
+        if not self._verified(fits):  # the source outvoted: deeper into the ranking, until one verifies
+            deep = self._deeper(variants, ranked, width, height)
+            fits += deep + self._around(variants, [fit for fit in deep if fit.inliers >= self.min_inliers],
+                                        width, height)
+        return fits
+
+    def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int) -> list[Fit]:
+        """Fits of the images acquired around doubtful fits (`FULL_COVERAGE`), checked densely: another
+        magnification of the field, or a repeat, is as likely the source. A neighbour may take a
+        doubtful fit's place, not add a match on another region of the panel."""
+        if not doubtful:
+            return []
+        near = _both_ways([(position, 0) for fit in doubtful for position in self._neighbours(fit.position)],
+                          len(variants))
+        return [fit for upsample in DENSE_FEATURES  # both: a dozen inliers at the file's size lose to the partial fit
+                for fit in self._fits(variants, near, width, height, upsample=upsample)
+                if any(_overlap(fit.region, other.region) >= SAME_REGION for other in doubtful)]
+
+    def _deeper(self, variants: list[_Variant], ranked: Sequence[tuple[int, int]], width: int,
+                height: int) -> list[Fit]:
+        """The voted images after the first `DENSE_CANDIDATES`, up to `deep_candidates` (`DEEP_CANDIDATES`),
+        verified one by one on dense keypoints at the file's size, until one verifies."""
+        images = list(dict.fromkeys(position for position, _ in ranked))[DENSE_CANDIDATES:self.deep_candidates]
+        fits: list[Fit] = []
+        for position in images:
+            fits += self._fits(variants, [(position, which) for which in range(len(variants))], width, height,
+                               upsample=1)
+            if self._verified(fits):
+                break
         return fits
 
     def _weak_seeds(self, fits: Sequence[Fit]) -> list[Fit]:
