@@ -8,7 +8,8 @@ over the panel. True sources have tens to hundreds of inliers, unrelated images 
 needs `MIN_INLIERS`. When nothing verified, the best-voted candidates are verified again with many
 more keypoints read from the archive files (a crop of 20 % holds few of the 400 indexed ones), then
 the images acquired around a weakly verified one (a series member of the source), then the weak ones
-with both sides at their fit's scale; every new candidate passes the same verification. When still
+with both sides at their fit's scale, then the voted images further down the ranking, one by one
+until one verifies; every new candidate passes the same verification. When still
 nothing verified, the same search runs on the panel's negative (inverted contrast).
 
 Of the images that verify on the same region of a panel (repeats seconds apart, a magnification
@@ -220,7 +221,8 @@ class Matcher:
     def _search(self, grey: np.ndarray, inverted: bool, not_after_year: int | None) -> list[Fit]:
         """The fits of the panel in one polarity: the voted candidates on their indexed keypoints,
         then, while nothing verified, on dense ones (`DENSE_FEATURES`), the images acquired around a
-        doubtful fit (`FULL_COVERAGE`) or a weak one (`WEAK_SEEDS`), the weak ones at their scale."""
+        doubtful fit (`FULL_COVERAGE`) or a weak one (`WEAK_SEEDS`), the weak ones at their scale, and
+        the voted images further down the ranking (`DEEP_CANDIDATES`)."""
         height, width = grey.shape
         variants = self._variants(grey, inverted=inverted)
         voted = self._vote(variants, not_after_year)
