@@ -1,10 +1,12 @@
 """`Pool.results`: the one submit-and-collect loop of per-file work outside the scan (quality metrics,
 reuse staging): every task's result once, tasks drawn only as workers free up, and a task whose
-read never returns given up on through the task's own `skip` (the pool's contract)."""
+read never returns given up on: interrupted in its worker, or (a read the alarm cannot reach) its worker
+killed and the task given back through its own `skip` (the pool's contract)."""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -12,16 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from emcensus.scan.pool import Budget, Pool, ReadTimeout
+from emcensus.scan.pool import Budget, Pool, ReadTimeout, timeout_reason
 
 
 @dataclass(frozen=True)
 class _Task:
-    """Numbers to square, one per "file"; `path`: a file read first (a FIFO blocks); `not_read` from `skip`."""
+    """Numbers to square, one per "file"; `path`: a file read first (a FIFO blocks), with the alarm
+    blocked if `deaf`; `not_read` from `skip`."""
 
     numbers: tuple[int, ...]
     path: str | None = None
     not_read: str | None = None
+    deaf: bool = False
 
     def skip(self, indices: Iterable[int] | None, reason: str) -> _Task:
         return replace(self, path=None, not_read=reason)
@@ -33,6 +37,8 @@ def _square(task: _Task) -> list[int | str]:
     with Budget(1.0) as budget, budget.file(0):
         try:
             if task.path:
+                if task.deaf:  # a C library that retries its system call: the alarm never lands
+                    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
                 with open(task.path, "rb") as handle:  # a FIFO without a writer blocks here
                     handle.read(1)
         except ReadTimeout:
@@ -74,3 +80,18 @@ def test_a_read_that_never_returns_is_given_up_and_the_others_finish(tmp_path: P
         pool.shutdown()
     assert sorted(map(str, results)) == ["['timed out']", "[1]", "[9]"]
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(signal, "pthread_sigmask"), reason="needs a FIFO")
+def test_a_read_the_alarm_cannot_reach_gets_its_worker_killed_and_its_task_skipped(tmp_path: Path) -> None:
+    fifo = tmp_path / "blocks"
+    os.mkfifo(fifo)
+    tasks = [_Task((1,)), _Task((2,), str(fifo), deaf=True), *(_Task((n,)) for n in range(3, 12))]
+    pool = Pool(None, 2, 1.0)
+    started = time.monotonic()
+    try:
+        results = list(pool.results(_square, tasks, lambda task: len(task.numbers)))
+    finally:
+        pool.shutdown()
+    assert time.monotonic() - started < 30
+    assert sorted(map(str, results)) == sorted([str([timeout_reason(1.0)]), *(str([n * n]) for n in (1, *range(3, 12)))])
