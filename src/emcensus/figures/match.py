@@ -238,9 +238,9 @@ class Matcher:
                                         and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)],
                              width, height)
         if not self._verified(fits):  # a series member verified weakly: the source is acquired around it
-            near = {(position, which): None for seed in self._weak_seeds(fits)
-                    for position in self._neighbours(seed.position)[:2] for which in range(len(variants))}
-            fits += self._fits(variants, list(near), width, height, upsample=2)
+            near = _each_variant((position for seed in self._weak_seeds(fits)
+                                  for position in self._neighbours(seed.position)[:2]), len(variants))
+            fits += self._fits(variants, near, width, height, upsample=2)
         if not self._verified(fits):
             fits += self._at_fit_scale(grey, inverted, self._weak_seeds(fits), width, height)
         if not self._verified(fits):  # the source outvoted: deeper into the ranking, until one verifies
@@ -268,8 +268,7 @@ class Matcher:
         images = list(dict.fromkeys(position for position, _ in ranked))[DENSE_CANDIDATES:self.deep_candidates]
         fits: list[Fit] = []
         for position in images:
-            fits += self._fits(variants, [(position, which) for which in range(len(variants))], width, height,
-                               upsample=1)
+            fits += self._fits(variants, _each_variant([position], len(variants)), width, height, upsample=1)
             if self._verified(fits):
                 break
         return fits
@@ -522,8 +521,12 @@ class Matcher:
 
 def _both_ways(voted: Sequence[tuple[int, int]], variants: int) -> list[tuple[int, int]]:
     """The first `DENSE_CANDIDATES` images voted for, each with every variant of the panel."""
-    images = list(dict.fromkeys(position for position, _ in voted))[:DENSE_CANDIDATES]
-    return [(position, which) for position in images for which in range(variants)]
+    return _each_variant(list(dict.fromkeys(position for position, _ in voted))[:DENSE_CANDIDATES], variants)
+
+
+def _each_variant(positions: Iterable[int], variants: int) -> list[tuple[int, int]]:
+    """Every (image position, variant) pair of the images in `positions`, each image once, in order."""
+    return [(position, which) for position in dict.fromkeys(positions) for which in range(variants)]
 
 
 def _one_to_one(query: np.ndarray, archive: np.ndarray) -> np.ndarray:
