@@ -156,9 +156,8 @@ class VisualIndex:
         self.faiss = faiss_index
         #: The inverted list of each descriptor (None for an exact index): what a rerun keeps.
         self.lists = lists
-        #: faiss labels are image positions (a table of the image of each descriptor would take 4
-        #: bytes a descriptor, 240 MB at 150 k images); `owner` maps a label to its position.
-        self.owner = np.arange(len(images), dtype=np.int32)
+        # faiss labels are image positions (-1: none): no table of the image of each descriptor,
+        # which would take 4 bytes a descriptor (240 MB at 150 k images)
         self.position_of = {image["id"]: position for position, image in enumerate(images)}
 
     def __len__(self) -> int:

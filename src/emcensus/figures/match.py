@@ -374,8 +374,7 @@ class Matcher:
         query = np.ascontiguousarray(np.concatenate(parts))
         variant_of = np.repeat(np.arange(len(variants)), [len(p) for p in parts])
         k = min(NEIGHBOURS, self.index.faiss.ntotal)
-        distances, labels = self.index.faiss.search(query, k)
-        owners = np.where(labels >= 0, self.index.owner[np.maximum(labels, 0)], -1)
+        distances, owners = self.index.faiss.search(query, k)  # labels are image positions, -1 for none
         if not_after_year is not None:  # images acquired after the article are not neighbours at all
             late = (owners >= 0) & (self._years[np.maximum(owners, 0)] > not_after_year)
             owners = np.where(late, -1, owners)
