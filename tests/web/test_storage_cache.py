@@ -4,6 +4,7 @@ rule (`file_stamp`, and only once the files settled): a write is seen at the nex
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -55,5 +56,24 @@ def test_not_kept_while_the_catalog_was_just_written(client: TestClient, catalog
                                                      computed: list[tuple[str, ...]]) -> None:
     os.utime(catalog_path)  # written now: a second write in the same mtime tick could leave the same stamp
     client.get("/api/storage")
+    client.get("/api/storage")
+    assert len(computed) == 2
+
+
+def test_computed_again_in_a_new_year(client: TestClient, catalog_path: Path, computed: list[tuple[str, ...]],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The growth fit leaves out the current year: a summary kept from last year would leave out a
+    year that is now complete, although the catalog did not change."""
+    _age(catalog_path, 60)
+    client.get("/api/storage")
+    client.get("/api/storage")
+    assert len(computed) == 1
+
+    class NextYear(date):
+        @classmethod
+        def today(cls) -> date:
+            return date(date.today().year + 1, 1, 1)
+
+    monkeypatch.setattr(web_app, "date", NextYear)
     client.get("/api/storage")
     assert len(computed) == 2

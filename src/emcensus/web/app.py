@@ -12,6 +12,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, fields
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -509,17 +510,19 @@ def _add_api(app: FastAPI) -> None:
 def storage_summary(request: Request, catalog: Catalog, by: Sequence[str]) -> StorageSummary:
     """`report.storage.catalog_storage`, computed again only when the catalog file (or its WAL)
     changed: it reads every file's row, too slow to repeat on every visit of a large catalog. Kept
-    under the same rule as the catalog's own result cache (`catalog.query.ResultCache`)."""
+    under the same rule as the catalog's own result cache (`catalog.query.ResultCache`), and only
+    within the calendar year it was computed in (the growth fit leaves out the current year)."""
     stamp = file_stamp(Path(request.app.state.catalog_path))  # taken before: a write meanwhile is seen next time
+    state = (stamp, date.today().year)
     cache = request.app.state.storage_cache
     cached = cache.get(tuple(by))
-    if stamp is not None and cached is not None and cached[0] == stamp:
+    if stamp is not None and cached is not None and cached[0] == state:
         return cached[1]
     summary = catalog_storage(catalog, by=by)
     if stamp is not None and stamp_settled(stamp, ResultCache.SETTLED_S):
         if len(cache) >= 16:
             cache.clear()  # a few groupings at a time: the cache never grows without bound
-        cache[tuple(by)] = (stamp, summary)
+        cache[tuple(by)] = (state, summary)
     return summary
 
 
