@@ -175,7 +175,7 @@ class VisualIndex:
 
         Every file is read under the access policy (regular files only, small ones bounded); the
         descriptors, keypoints and the inverted file's lists are memory-mapped, so what a process
-        holds is the image table and the owner table: a query touches only the lists it probes."""
+        holds is the image table (and, for an exact index, its codes): a query touches only the lists it probes."""
         try:
             name = read_bounded(folder / "current", 64, "index pointer").decode("ascii").strip()
             if not _GENERATION.fullmatch(name):
