@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from emcensus.catalog import Catalog
 from emcensus.cli.main import main
 from emcensus.record import RECORD_FIELDS
 
@@ -93,6 +94,9 @@ def test_export(scanned, tmp_path: Path, suffix: str) -> None:
     if suffix == ".parquet":
         table = pq.read_table(out)
         assert {"path", "technique", "magnification", "original_metadata", "root"} <= set(table.column_names)
+        with Catalog(tmp_path / "census.sqlite", readonly=True) as catalog:  # the `cli` fixture's catalog
+            rows = [row for batch in catalog.iter_export_rows() for row in batch]
+        assert table.to_pylist() == rows  # every value of every row, under its own column's name
         kinds = table.column("kind").to_pylist()
     else:
         kinds = [row["kind"] for row in csv.DictReader(out.open())]
