@@ -150,3 +150,17 @@ def test_a_repeated_value_means_the_same_in_every_field_and_unit() -> None:
         assert (main.working_distance_m, main.pixel_size_m) == (pytest.approx(8.1e-6), pytest.approx(8.1e-9))
         assert (fallback.magnification, fallback.accelerating_voltage_v) == (8.1, 8.1)
         assert fallback.working_distance_m == pytest.approx(8.1e-3)
+
+
+def test_a_long_value_is_parsed_but_not_kept_in_the_parse_cache() -> None:
+    """A sidecar line may be up to 1 MiB: such a text is parsed each time, never held by the cache."""
+    from emcensus.readers import hitachi
+
+    padding = " " * 200_000
+    before = [parse.cache_info().currsize for parse in (hitachi._magnification, hitachi._volts, hitachi._metres)]
+    reading = parse_hitachi(f"[SemImageFile]\r\nInstructName=S-4800\r\nMagnification=7123{padding}x\r\n"
+                            f"AcceleratingVoltage=3217{padding}Volt\r\nWorkingDistance=7706.35{padding}um\r\n"
+                            f"PixelSize=3.5{padding}nm\r\n")  # inside the value: a line's ends are stripped
+    assert (reading.magnification, reading.accelerating_voltage_v) == (7123, 3217)
+    assert (reading.working_distance_m, reading.pixel_size_m) == (pytest.approx(7706.35e-6), pytest.approx(3.5e-9))
+    assert [parse.cache_info().currsize for parse in (hitachi._magnification, hitachi._volts, hitachi._metres)] == before

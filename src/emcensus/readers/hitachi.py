@@ -14,6 +14,7 @@ model in XPAuthor (40093): `HitachiTiffReader` uses that when the sidecar was lo
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -30,9 +31,25 @@ _HITACHI_KEYS = frozenset({
 })
 _SIZE = re.compile(r"^\s*(\d{1,7})\s*[xX×*]\s*(\d{1,7})\s*$")
 _XP_COMMENT, _XP_AUTHOR = 40092, 40093
+#: Longest value text kept in a parse cache: a sidecar's line may be up to 1 MiB long, and 1,024
+#: such keys would hold a GiB in every reading process; a real value is a few characters.
+_CACHED_TEXT = 64
+
+
+def _cached(parse: Callable[..., float | None]) -> Callable[..., float | None]:
+    """`parse`, each short text (and unit) parsed once per process; a long text every time."""
+    cached = lru_cache(maxsize=1024)(parse)
+
+    def call(text: str | None, *unit: str) -> float | None:
+        return cached(text, *unit) if text is None or len(text) <= _CACHED_TEXT else parse(text, *unit)
+
+    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return call
+
+
 #: A session's frames repeat their magnification, voltage and pixel size (50, 14 and 105 distinct
 #: values in 15,823 generated sidecars): each text is parsed once per process (13 -> 9 us a frame).
-_magnification, _volts, _metres = (lru_cache(maxsize=1024)(parse) for parse in (to_magnification, to_volts, to_metres))
+_magnification, _volts, _metres = (_cached(parse) for parse in (to_magnification, to_volts, to_metres))
 
 
 def looks_hitachi(text: str) -> bool:
