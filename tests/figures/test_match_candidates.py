@@ -87,3 +87,14 @@ def test_deeper_in_the_ranking_the_outvoted_source_verifies_and_the_search_stops
     assert not read & set(range(1, 1 + DENSE_CANDIDATES))
     without_source = [pair for pair in ranked if pair[0] != 0]
     assert all(fit.inliers < MIN_INLIERS for fit in matcher._deeper(variants, without_source, *grey.shape[::-1]))
+
+
+def test_an_image_acquired_after_the_article_is_not_found_next_to_a_series_member(series, tmp_path: Path) -> None:
+    """`not_after_year` holds for the images acquired around a weak candidate as for the voted ones:
+    the outvoted source acquired after the article's year is not proposed (the vote leaves it out,
+    and so does the search among the series member's neighbours)."""
+    index = _index(tmp_path, series, outvoted={"field_001"})
+    index.images[0]["year"] = 2020  # field_001, acquired after an article of 2018
+    panel = publish(series["field_001"], crop=CROP, width=260)
+    assert Matcher(index).match_panel(panel, not_after_year=2018).matches == []
+    assert [Path(m.path).stem for m in Matcher(index).match_panel(panel, not_after_year=2020).matches] == ["field_001"]

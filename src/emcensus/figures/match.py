@@ -236,27 +236,29 @@ class Matcher:
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
         fits += self._around(variants, [fit for fit in fits if fit.inliers >= self.min_inliers
                                         and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)],
-                             width, height)
+                             width, height, not_after_year)
         if not self._verified(fits):  # a series member verified weakly: the source is acquired around it
             near = _each_variant((position for seed in self._weak_seeds(fits)
-                                  for position in self._neighbours(seed.position)[:2]), len(variants))
+                                  for position in self._neighbours(seed.position, not_after_year)[:2]),
+                                 len(variants))
             fits += self._fits(variants, near, width, height, upsample=2)
         if not self._verified(fits):
             fits += self._at_fit_scale(grey, inverted, self._weak_seeds(fits), width, height)
         if not self._verified(fits):  # the source outvoted: deeper into the ranking, until one verifies
             deep = self._deeper(variants, ranked, width, height)
             fits += deep + self._around(variants, [fit for fit in deep if fit.inliers >= self.min_inliers],
-                                        width, height)
+                                        width, height, not_after_year)
         return fits
 
-    def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int) -> list[Fit]:
+    def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int,
+                not_after_year: int | None) -> list[Fit]:
         """Fits of the images acquired around doubtful fits (`FULL_COVERAGE`), checked densely: another
         magnification of the field, or a repeat, is as likely the source. A neighbour may take a
         doubtful fit's place, not add a match on another region of the panel."""
         if not doubtful:
             return []
-        near = _both_ways([(position, 0) for fit in doubtful for position in self._neighbours(fit.position)],
-                          len(variants))
+        near = _both_ways([(position, 0) for fit in doubtful
+                           for position in self._neighbours(fit.position, not_after_year)], len(variants))
         return [fit for upsample in DENSE_FEATURES  # both: a dozen inliers at the file's size lose to the partial fit
                 for fit in self._fits(variants, near, width, height, upsample=upsample)
                 if any(_overlap(fit.region, other.region) >= SAME_REGION for other in doubtful)]
@@ -340,9 +342,10 @@ class Matcher:
             _trim(self._dense, _CACHED_FEATURES)
         return self._dense[key]
 
-    def _neighbours(self, position: int) -> list[int]:
+    def _neighbours(self, position: int, not_after_year: int | None) -> list[int]:
         """The images acquired just before and after one (`NEIGHBOURS_AROUND` each way in its folder,
-        by name): where the other magnifications of a series, and the repeats, of a field are."""
+        by name): where the other magnifications of a series, and the repeats, of a field are. Those
+        acquired after `not_after_year` are left out, as the vote leaves them out."""
         if self._folders is None:
             self._folders = {}
             for other in sorted(range(len(self.index)), key=lambda p: self.index.images[p]["path"]):
@@ -350,6 +353,8 @@ class Matcher:
         folder = self._folders[os.path.dirname(self.index.images[position]["path"])]
         at = folder.index(position)
         around = folder[max(0, at - NEIGHBOURS_AROUND):at] + folder[at + 1:at + 1 + NEIGHBOURS_AROUND]
+        if not_after_year is not None:
+            around = [other for other in around if self._years[other] <= not_after_year]
         return sorted(around, key=lambda p: abs(folder.index(p) - at))
 
     def _pixels(self, position: int) -> np.ndarray | None:
