@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from emcensus.scan.pool import Budget, Pool, ReadTimeout, timeout_reason
+from emcensus.errors import EmcensusError
+from emcensus.scan.pool import WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,21 @@ def test_a_read_the_alarm_cannot_reach_gets_its_worker_killed_and_its_task_skipp
         pool.shutdown()
     assert time.monotonic() - started < 30
     assert sorted(map(str, results)) == sorted([str([timeout_reason(1.0)]), *(str([n * n]) for n in (1, *range(3, 12)))])
+
+
+def _dies_on_three(number: int) -> int:
+    if number == 3:
+        os._exit(9)  # the kernel's OOM killer, a segfault in a decoder
+    return number
+
+
+def test_a_worker_that_dies_stops_with_one_line_not_a_traceback_or_a_hang() -> None:
+    pool = Pool(None, 2, 1.0)
+    started = time.monotonic()
+    try:
+        with pytest.raises(EmcensusError, match="worker process died") as raised:
+            list(pool.results(_dies_on_three, range(20), lambda number: 1))
+    finally:
+        pool.shutdown()
+    assert str(raised.value) == WORKER_DIED
+    assert time.monotonic() - started < 30

@@ -29,7 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
+
+from emcensus.errors import EmcensusError
 
 #: How long one file may take to read, by default.
 FILE_TIMEOUT_S = 30.0
@@ -47,6 +50,10 @@ class ReadTimeout(BaseException):
 
 def timeout_reason(seconds: float) -> str:
     return f"read took longer than {seconds:g} s; not read"
+
+
+#: A local worker that died (not one the pool killed): one line, not a traceback.
+WORKER_DIED = "a worker process died (killed, out of memory, or a crash in a file's decoder): stopped"
 
 
 T = TypeVar("T")
@@ -201,7 +208,10 @@ class Pool:
         if self._executor is None:
             ticket.value, ticket.done = _run(fn, arg, ticket.serial), True
             return ticket
-        ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
+        try:
+            ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
+        except BrokenProcessPool as exc:
+            raise EmcensusError(WORKER_DIED) from exc
         self._live.add(ticket)
         return ticket
 
@@ -243,7 +253,10 @@ class Pool:
             self._local.executor.shutdown(cancel_futures=True)
 
     def _take(self, ticket: Ticket) -> None:
-        ticket.value, ticket.done = ticket.future.result(), True
+        try:
+            ticket.value, ticket.done = ticket.future.result(), True
+        except BrokenProcessPool as exc:
+            raise EmcensusError(WORKER_DIED) from exc
         self._live.discard(ticket)
         self._last_progress = time.monotonic()
 
