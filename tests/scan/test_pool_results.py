@@ -114,3 +114,28 @@ def test_a_worker_that_dies_stops_with_one_line_not_a_traceback_or_a_hang() -> N
         pool.shutdown()
     assert str(raised.value) == WORKER_DIED
     assert time.monotonic() - started < 30
+
+
+def test_a_scan_whose_worker_dies_says_so_in_one_line_and_the_next_scan_finishes(tmp_path: Path, monkeypatch) -> None:
+    import emcensus.scan as scan_module
+    from emcensus.catalog import Catalog
+    from support import catalog_cli, write_tiff
+
+    archive = tmp_path / "archive"
+    for index in range(7):
+        write_tiff(archive / f"img{index}.tif", seed=index)
+    real = scan_module.read_source
+
+    def read_source(source, **kwargs):
+        if source.path.name == "img3.tif":
+            os._exit(9)
+        return real(source, **kwargs)
+
+    cli = catalog_cli(tmp_path / "c.sqlite")
+    monkeypatch.setattr(scan_module, "read_source", read_source)
+    died = cli("scan", str(archive), "--instrument", "SU8230", "--workers", "2", ok=False)
+    assert died.exit_code == 1 and died.output.strip() == f"Error: {WORKER_DIED}"
+    monkeypatch.setattr(scan_module, "read_source", real)
+    cli("scan", str(archive), "--instrument", "SU8230", "--workers", "2", "--quiet")
+    with Catalog(tmp_path / "c.sqlite", readonly=True) as catalog:
+        assert {Path(row["path"]).name for row in catalog.images()} == {f"img{i}.tif" for i in range(7)}
