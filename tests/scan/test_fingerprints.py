@@ -140,6 +140,28 @@ def test_a_folder_that_cannot_be_listed_any_more(twins: Twins) -> None:
     assert twins.scan().read == 3
 
 
+@pytest.mark.parametrize("depth", ["nested", "leaf"])
+def test_a_subfolder_that_cannot_be_listed_under_an_unchanged_parent(twins: Twins, monkeypatch: pytest.MonkeyPatch,
+                                                                     depth: str) -> None:
+    """Every folder the walk lists is unchanged, but a stored one was not listed (its parent marks it
+    by name alone): compared, its files missing, not counted from the catalog. Any user, unlike a mode."""
+    from emcensus import access
+
+    blocked = str(twins.root / {"nested": "groupA/p1", "leaf": "groupA/p1/2016-06-23"}[depth])
+    real = access.scandir
+
+    def scandir(folder: str):  # type: ignore[no-untyped-def]
+        if folder == blocked:
+            raise PermissionError(13, "Permission denied", folder)
+        return real(folder)
+
+    monkeypatch.setattr(access, "scandir", scandir)
+    unlisted = twins.scan()
+    assert (unlisted.missing, unlisted.seen, unlisted.errors) == (3, 3, 1)
+    monkeypatch.setattr(access, "scandir", real)
+    assert twins.scan().read == 3
+
+
 def test_a_folder_that_comes_back_as_it_was_is_read_again(twins: Twins, tmp_path: Path) -> None:
     """Restored from a backup with its mtimes: the same listing as the fingerprint stored before it
     went, but its files were marked missing meanwhile."""
