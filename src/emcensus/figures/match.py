@@ -352,10 +352,11 @@ class Matcher:
                 self._folders.setdefault(os.path.dirname(self.index.images[other]["path"]), []).append(other)
         folder = self._folders[os.path.dirname(self.index.images[position]["path"])]
         at = folder.index(position)
-        around = folder[max(0, at - NEIGHBOURS_AROUND):at] + folder[at + 1:at + 1 + NEIGHBOURS_AROUND]
-        if not_after_year is not None:
-            around = [other for other in around if self._years[other] <= not_after_year]
-        return sorted(around, key=lambda p: abs(folder.index(p) - at))
+        before, after = folder[max(0, at - NEIGHBOURS_AROUND):at][::-1], folder[at + 1:at + 1 + NEIGHBOURS_AROUND]
+        nearest_first = [other for pair in zip_longest(before, after) for other in pair if other is not None]
+        if not_after_year is None:
+            return nearest_first
+        return [other for other in nearest_first if self._years[other] <= not_after_year]
 
     def _pixels(self, position: int) -> np.ndarray | None:
         """An archive image's area as grey 8-bit, read from its file (None when it cannot be read now)."""
