@@ -193,3 +193,40 @@ def test_cube_follows_every_write(tmp_path: Path) -> None:
         catalog.mark_missing(catalog.begin_scan([str(root)]), [row[0] for row in catalog.db.execute(
             "SELECT path FROM images WHERE kind = 'sidecar-only' OR root_id = 1")])
         assert _cube(catalog.db) == _recounted(catalog.db)
+
+
+def test_any_write_to_a_counted_column_moves_its_file_in_the_cube(census: Path, tmp_path: Path) -> None:
+    """Plain SQL writes, not only the scan's: each column the cube counts by (and the size) changed
+    alone to another file's value or to NULL, a time moved within its month and to another month, a
+    value changed only in case, rows deleted and inserted: the cube is the table counted after each."""
+    copy = tmp_path / "c.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(copy) as db:
+        source.backup(db)
+    db = sqlite3.connect(copy)
+    try:
+        ids = [row[0] for row in db.execute("SELECT id FROM images WHERE acquired_at IS NOT NULL ORDER BY id")]
+        for step, column in enumerate([*CUBE_COLUMNS, "size_bytes"]):
+            target = ids[step]
+            other = db.execute(f"SELECT {column} FROM images WHERE {column} IS NOT NULL AND {column} IS NOT"
+                               f" (SELECT {column} FROM images WHERE id = ?1) LIMIT 1", (target,)).fetchone()
+            value = other[0] if other else {"INTEGER": 0}.get(CUBE_COLUMNS.get(column, "INTEGER"), "other")  # readable
+            db.execute(f"UPDATE images SET {column} = ? WHERE id = ?", (value, target))
+            assert _cube(db) == _recounted(db), column
+            try:
+                db.execute(f"UPDATE images SET {column} = NULL WHERE id = ?", (ids[-1 - step],))
+            except sqlite3.IntegrityError:  # NOT NULL
+                pass
+            assert _cube(db) == _recounted(db), column
+        before = _cube(db)
+        db.execute("UPDATE images SET acquired_at = substr(acquired_at, 1, 8) || '28T23:59:59' WHERE id = ?", (ids[50],))
+        assert _cube(db) == _recounted(db) == before  # the same month: the same row
+        db.execute("UPDATE images SET acquired_at = '1999-01-01T00:00:00' WHERE id IN (?, ?)", (ids[51], ids[52]))
+        db.execute("UPDATE images SET instrument = lower(instrument) WHERE id % 5 = 0")
+        assert _cube(db) == _recounted(db) != before
+        columns = [row[1] for row in db.execute("PRAGMA table_info(images)")]
+        copied = ", ".join("NULL" if c == "id" else "path || '.copy'" if c == "path" else c for c in columns)
+        db.execute(f"INSERT INTO images({', '.join(columns)}) SELECT {copied} FROM images WHERE id % 13 = 0")
+        db.execute("DELETE FROM images WHERE id % 11 = 0")
+        assert _cube(db) == _recounted(db)
+    finally:
+        db.close()
