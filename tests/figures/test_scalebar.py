@@ -219,3 +219,20 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
         assert found is None or (found.value_m is None and found.note), found
     else:
         assert found is not None and found.value_m == pytest.approx(value_m), found
+
+
+def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A panel whose label lines all read as nothing: every bar candidate's lines are tried, but at
+    most `MAX_LINES_READ` lines, each read on two crops at each size of `READ_TEXT_PX`."""
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or "", 0.0))
+    pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "2.5 µm", 150, white=True)
+    per_line = 2 * len(scalebar.READ_TEXT_PX)
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 10**6)
+    read_scale_bar(pixels)
+    unbounded, calls[:] = len(calls), []
+    assert unbounded > 2 * per_line  # this panel has more lines near bars than the bound below lets through
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 2)
+    read_scale_bar(pixels)
+    assert len(calls) == 2 * per_line
+    assert all(shape[1] <= ocr.MAX_WIDTH_PX for shape in calls)
