@@ -271,6 +271,24 @@ def test_walk_problems_of_an_unchanged_folder_stay_while_another_folder_changes(
     assert (twins.scan().errors, len(_problems(twins.tested))) == (1, 2)
 
 
+@pytest.mark.parametrize("kind", ["alias folder", "broken"])
+def test_a_link_led_elsewhere_changes_its_folder(twins: Twins, kind: str) -> None:
+    """A link is marked by where it leads: a folder alias or a broken link pointed elsewhere (nothing
+    else of the folder changed) gets its folder compared, and its problem says where it leads now."""
+    folder = twins.root / "groupB/p2"
+    link = folder / ("alias" if kind == "alias folder" else "dangling.tif")
+    targets = [twins.root / "groupA/p1", twins.root / "groupA"] if kind == "alias folder" else \
+        [folder / "nowhere.tif", folder / "elsewhere.tif"]
+    os.symlink(targets[0], link)
+    assert twins.scan().warnings + twins.scan().errors == 1
+    link.unlink()
+    os.symlink(targets[1], link)
+    again = twins.scan()  # the oracle's problems: the new target named
+    assert (again.read, again.warnings + again.errors) == (0, 1)
+    [(_, path, _, reason)] = _problems(twins.tested)
+    assert path == str(link) and str(targets[1]) in reason and str(targets[0]) not in reason
+
+
 @pytest.mark.parametrize("executor_kind", ["processes", "threads"])
 def test_an_unchanged_rescan_on_a_pool_counts_what_a_comparison_counts(tiny_archive: Path, tmp_path: Path,
                                                                       executor_kind: str) -> None:

@@ -63,7 +63,8 @@ class Folder:
     groups: list[Group] = field(default_factory=list)
     orphans: list[Group] = field(default_factory=list)  # sidecars whose image is gone, `sidecar_only`
     subfolders: list[str] = field(default_factory=list)  # what the walk descends into next
-    #: Digest of the folder's entries (name, kind, size, mtime): equal at the next scan, nothing in it changed.
+    #: Digest of the folder's entries (name, kind, size, mtime, where a link leads): equal at the next scan,
+    #: nothing in it changed.
     fingerprint: bytes = b""
     #: Set while the folder is not paired into `groups` (`walk(stored=...)`): its files and the
     #: problems of its entries, until `pair` (a survey that finds no change never pairs it).
@@ -195,11 +196,9 @@ def _entry(entry: os.DirEntry[str], prefix: str, boundary: str, visited: set[tup
     try:
         info = entry.stat(follow_symlinks=True)
     except FileNotFoundError:
-        marks.append(f"{name}/broken")
-        try:
-            target = f" (points to {os.readlink(prefix + name)!r})"
-        except OSError:
-            target = ""  # gone in the meantime
+        pointed = _link_target(prefix + name)
+        marks.append(f"{name}/broken{_target_mark(pointed)}")
+        target = f" (points to {pointed!r})" if pointed is not None else ""  # None: gone in the meantime
         problems.append(Problem(prefix + name, f"broken symlink{target}"))
         return
     except OSError as exc:
@@ -208,12 +207,16 @@ def _entry(entry: os.DirEntry[str], prefix: str, boundary: str, visited: set[tup
         return
     mode = info.st_mode
     is_folder = stat.S_ISDIR(mode)
-    link = "l" if entry.is_symlink() else ""
-    marks.append(f"{name}/{link}d" if is_folder else f"{name}/{link}{mode >> 12}:{info.st_size}:{info.st_mtime_ns}")
-    named = None if is_folder else _split(name)
     path = prefix + name
+    link = "l" if entry.is_symlink() else ""
+    # where a link leads is marked too: one led elsewhere changes what its folder reads or the
+    # problem it has (a link to a folder is never walked: nothing else of it is marked)
+    real = os.path.realpath(path) if link else ""
+    aimed = _target_mark(real) if link else ""
+    marks.append(f"{name}/{link}d{aimed}" if is_folder
+                 else f"{name}/{link}{mode >> 12}:{info.st_size}:{info.st_mtime_ns}{aimed}")
+    named = None if is_folder else _split(name)
     if link and (is_folder or named):
-        real = os.path.realpath(path)
         if not access.is_under(real, boundary):
             problems.append(Problem(path, OUTSIDE_LINK, "warning"))
             return
@@ -235,6 +238,19 @@ def _entry(entry: os.DirEntry[str], prefix: str, boundary: str, visited: set[tup
         files.append((*named, FileStat(path, info.st_size, info.st_mtime_ns)))
     else:  # never opened: a FIFO or device would block or stream forever
         problems.append(Problem(path, f"{access.kind_of(mode)} named {named[1]}: not a regular file, not read"))
+
+
+def _link_target(path: str) -> str | None:
+    """What the symlink at `path` points to, as written in it; None when it is gone."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+def _target_mark(target: str | None) -> str:
+    """Where a link leads, in a fingerprint mark: hex, so that no "/" of it can join two marks into one."""
+    return "" if target is None else ">" + os.fsencode(target).hex()
 
 
 def _pair(folder_path: str, files: list[tuple[str, str, FileStat]], problems: list[Problem]
