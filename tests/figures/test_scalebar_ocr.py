@@ -70,3 +70,30 @@ def test_reading_writes_nothing_under_home(tmp_path) -> None:
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert list(home.rglob("*")) == []
+
+
+def test_a_damaged_model_file_is_one_clear_error(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model file that does not load is `OcrUnavailableError` (the panel goes on unread), not a
+    traceback out of onnxruntime."""
+    bad = tmp_path / ocr.REC_MODEL
+    bad.write_bytes(b"not a model")
+    monkeypatch.setattr(ocr, "model_path", lambda: bad)
+    ocr._engine.cache_clear()
+    try:
+        with pytest.raises(ocr.OcrUnavailableError, match="the OCR model failed"):
+            ocr.ocr_line(np.full((40, 120), 255, np.uint8))
+    finally:
+        ocr._engine.cache_clear()
+
+
+def test_without_onnxruntime_reading_is_one_clear_error() -> None:
+    """rapidocr installed without onnxruntime (it leaves the engine to the user): a fresh process
+    gets `OcrUnavailableError` naming onnxruntime."""
+    code = ("import sys; sys.modules['onnxruntime'] = None\n"
+            "import numpy as np\n"
+            "from emcensus.figures.ocr import OcrUnavailableError, ocr_line\n"
+            "try:\n    ocr_line(np.full((40, 120), 255, np.uint8))\n"
+            "except OcrUnavailableError as exc:\n    print('unavailable:', exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("unavailable:") and "onnxruntime" in done.stdout, done.stdout
