@@ -315,3 +315,25 @@ def test_a_large_frame_is_brought_down_before_extraction_with_points_in_file_pix
     assert len(points) == len(descriptors) > 200 and points[:, 1].max() < area_rows and points[:, 0].max() > 2000
     nearest = np.sqrt(((points[:, None] - whole.points[None]) ** 2).sum(-1)).min(axis=1)
     assert np.mean(nearest < 3) > 0.8  # within 3 file px (1.3 px of the prepared frame)
+
+
+def test_a_rerun_rewrites_the_table_when_only_what_the_catalog_says_of_an_image_changed(scanned) -> None:
+    """The early return of a rerun (nothing changed: nothing written) compares the whole table, not
+    only the images' files: an entry that no longer says what the catalog says (here its year and
+    pixel size, as after a reader's fix) is written anew, its descriptors kept."""
+    import json
+
+    _, _, catalog_path, _ = scanned
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    first = (folder / "current").read_text()
+    table_path = folder / first / "images.json"
+    table = json.loads(table_path.read_text())
+    truth = dict(table["images"][0])
+    table["images"][0].update(year=1901, pixel_size_m=1.0)
+    table_path.write_text(json.dumps(table))
+    summary = _update(catalog_path)
+    assert (summary.added, summary.kept) == (0, 8)
+    assert (folder / "current").read_text() != first
+    again = VisualIndex.load(folder)
+    assert again.images[0] == truth
