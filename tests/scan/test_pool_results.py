@@ -57,15 +57,16 @@ def _tasks(count: int, drawn: list[int]) -> Iterator[_Task]:
 def test_every_result_once_and_tasks_drawn_as_workers_free_up(workers: int) -> None:
     drawn: list[int] = []
     pool = Pool(None, workers, 5.0)
+    count = 10 * pool.width  # more than are ever in flight, on any number of cores
     try:
         results = []
-        for result in pool.results(_square, _tasks(40, drawn), lambda task: len(task.numbers)):
+        for result in pool.results(_square, _tasks(count, drawn), lambda task: len(task.numbers)):
             results.append(result)
             assert len(drawn) <= len(results) + 4 * pool.width  # never the whole list at once
         assert list(pool.results(_square, [], len)) == []
     finally:
         pool.shutdown()
-    assert sorted(n for result in results for n in result) == [n * n for n in range(80)]
+    assert sorted(n for result in results for n in result) == [n * n for n in range(2 * count)]
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
