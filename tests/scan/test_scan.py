@@ -193,3 +193,14 @@ def test_a_scanning_connection_gets_a_larger_page_cache_and_a_reader_keeps_the_d
         assert catalog.db.execute("PRAGMA cache_size").fetchone()[0] == -SCAN_PAGE_CACHE_KIB != default
     with Catalog(tmp_path / "c.sqlite", readonly=True) as reader:
         assert reader.db.execute("PRAGMA cache_size").fetchone()[0] == default
+
+
+def test_a_root_named_twice_is_read_once(tiny_archive: Path, tmp_path: Path) -> None:
+    """The roots' walks share one queue: a root given twice would have every new file read twice."""
+    with Catalog(tmp_path / "c.sqlite") as catalog, Catalog(tmp_path / "once.sqlite") as once:
+        summary = scan(catalog, [RootSpec(str(tiny_archive), "SU8230"), RootSpec(str(tiny_archive) + os.sep)],
+                       workers=0)
+        expected = scan(once, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        assert (summary.read, summary.seen, summary.orphans) == (expected.read, expected.seen, expected.orphans) == (6, 6, 1)
+        assert census_rows(catalog) == census_rows(once)
+        assert [root["instrument"] for root in catalog.roots()] == ["SU8230"]

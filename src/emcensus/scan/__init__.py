@@ -439,7 +439,12 @@ def _scan_roots(
     one root and the start of the next (with few, uneven top-level folders, a root's last survey
     would otherwise run alone). Each root is closed (files gone marked missing, its walk problems,
     its fingerprints) once all of it was walked and written."""
-    started = [_start_root(catalog, spec, pool) for spec in roots]
+    started: list[tuple[_RootWalk, list[_Survey], _SurveyResult]] = []
+    for spec in roots:
+        if any(root.spec.path == spec.path for root, _, _ in started):
+            _ensure_root(catalog, spec)  # named twice: its settings recorded, its files walked and read once
+        else:
+            started.append(_start_root(catalog, spec, pool))
     in_flight: dict[Ticket, _RootWalk] = {}
     max_in_flight = 4 * pool.width
 
