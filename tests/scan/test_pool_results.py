@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.errors import EmcensusError
-from emcensus.scan.pool import WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
+from emcensus.scan.pool import CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
 
 
 @dataclass(frozen=True)
@@ -105,19 +105,23 @@ def _dies_on_three(number: int) -> int:
     return number
 
 
-def test_a_worker_that_dies_stops_with_one_line_not_a_traceback_or_a_hang() -> None:
+def test_workers_that_keep_dying_with_no_file_to_blame_stop_with_one_line_not_a_traceback_or_a_hang() -> None:
+    """`_dies_on_three` reads no file under the budget: no read is in progress to blame, so the task is
+    given to fresh pools until the pool has died too often, then the command stops with one line."""
     pool = Pool(None, 2, 1.0)
     started = time.monotonic()
     try:
-        with pytest.raises(EmcensusError, match="worker process died") as raised:
+        with pytest.raises(EmcensusError, match="kept dying") as raised:
             list(pool.results(_dies_on_three, range(20), lambda number: 1))
     finally:
         pool.shutdown()
     assert str(raised.value) == WORKER_DIED
-    assert time.monotonic() - started < 30
+    assert time.monotonic() - started < 60
 
 
-def test_a_scan_whose_worker_dies_says_so_in_one_line_and_the_next_scan_finishes(tmp_path: Path, monkeypatch) -> None:
+def test_a_file_whose_reader_kills_its_worker_is_listed_and_the_census_goes_on(tmp_path: Path, monkeypatch) -> None:
+    """A crash in a decoder (or the out-of-memory killer) on one file takes its worker and the pool
+    down: the scan starts a fresh pool, records that file as not read with the reason, reads the rest."""
     import emcensus.scan as scan_module
     from emcensus.catalog import Catalog
     from support import catalog_cli, write_tiff
@@ -134,9 +138,10 @@ def test_a_scan_whose_worker_dies_says_so_in_one_line_and_the_next_scan_finishes
 
     cli = catalog_cli(tmp_path / "c.sqlite")
     monkeypatch.setattr(scan_module, "read_source", read_source)
-    died = cli("scan", str(archive), "--instrument", "SU8230", "--workers", "2", ok=False)
-    assert died.exit_code == 1 and died.output.strip() == f"Error: {WORKER_DIED}"
-    monkeypatch.setattr(scan_module, "read_source", real)
+    started = time.monotonic()
     cli("scan", str(archive), "--instrument", "SU8230", "--workers", "2", "--quiet")
+    assert time.monotonic() - started < 60
     with Catalog(tmp_path / "c.sqlite", readonly=True) as catalog:
-        assert {Path(row["path"]).name for row in catalog.images()} == {f"img{i}.tif" for i in range(7)}
+        rows = {Path(path).name: (readable, error) for path, readable, error in
+                catalog.db.execute("SELECT path, readable, error FROM images WHERE status = 'present'")}
+    assert rows == {**{f"img{i}.tif": (1, None) for i in range(7)}, "img3.tif": (0, CRASH_REASON)}

@@ -12,7 +12,10 @@ Three layers, cheapest first:
    A read that outlives its budget plus a grace (one the signal could not interrupt: a C library that
    retries a blocked system call, a reader that blocks signals) gets the pool's processes killed and
    a fresh pool started; that file is recorded as timed out, every other task in flight is submitted
-   again, and the census goes on.
+   again, and the census goes on. A worker that dies (a crash in a decoder, the out-of-memory killer)
+   takes the pool down with it: the files being read then are suspects, a fresh pool takes every
+   unfinished task, and a file suspected a second time is recorded as not read. A pool that keeps
+   dying with no file to blame stops the command with one line.
 3. **Any other executor** (Dask, threads) runs tasks in threads, where neither works. There the scan
    stops waiting when no task at all finished for `file_timeout` x the files of the biggest batch in
    flight (+ a minute): the batches still out, including any queued behind the blocked ones, are
@@ -52,8 +55,11 @@ def timeout_reason(seconds: float) -> str:
     return f"read took longer than {seconds:g} s; not read"
 
 
-#: A local worker that died (not one the pool killed): one line, not a traceback.
-WORKER_DIED = "a worker process died (killed, out of memory, or a crash in a file's decoder): stopped"
+#: Local workers that kept dying with no file to blame (killed from outside): one line, not a traceback.
+WORKER_DIED = "worker processes kept dying (killed, or out of memory) with no file to blame: stopped"
+#: Why a file is not read when the worker reading it died twice.
+CRASH_REASON = "the worker process reading it died twice (a crash in its decoder, or out of memory); not read"
+_MAX_POOL_DEATHS = 8  # pools lost in one command before it stops
 
 
 T = TypeVar("T")
@@ -155,14 +161,10 @@ class _LocalWorkers:
         self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
                                             initargs=(self.progress, multiprocessing.Value("i", 0)))
 
-    def stuck(self, limit: float) -> tuple[int, int] | None:
-        """(task serial, file index) of a read running for longer than `limit` seconds."""
-        now = time.monotonic()
-        for base in range(0, len(self.progress), _SLOT_FIELDS):
-            started = self.progress[base]
-            if started and now - started > limit:
-                return int(self.progress[base + 1]), int(self.progress[base + 2])
-        return None
+    def reading(self, since: float = float("inf")) -> list[tuple[int, int]]:
+        """(task serial, file index) of each read in progress that started before `since`."""
+        return [(int(self.progress[base + 1]), int(self.progress[base + 2]))
+                for base in range(0, len(self.progress), _SLOT_FIELDS) if 0 < self.progress[base] < since]
 
     def kill(self) -> None:
         """End every worker now. ProcessPoolExecutor has no public way to stop a running task."""
@@ -193,6 +195,8 @@ class Pool:
         self._live: set[Ticket] = set()
         self._serials = 0
         self._last_progress = time.monotonic()
+        self._suspected: dict[tuple[int, int], int] = {}  # (serial, file index) -> pools lost reading it
+        self._pool_deaths = 0
 
     @property
     def local(self) -> bool:
@@ -208,11 +212,11 @@ class Pool:
         if self._executor is None:
             ticket.value, ticket.done = _run(fn, arg, ticket.serial), True
             return ticket
+        self._live.add(ticket)
         try:
             ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
         except BrokenProcessPool as exc:
-            raise EmcensusError(WORKER_DIED) from exc
-        self._live.add(ticket)
+            self._after_worker_died(exc)  # submits it, with every other unfinished task, to a fresh pool
         return ticket
 
     def wait(self, tickets: set[Ticket]) -> set[Ticket]:
@@ -224,7 +228,9 @@ class Pool:
             by_future = {ticket.future: ticket for ticket in tickets}
             done, _ = wait(by_future, timeout=self._poll, return_when=FIRST_COMPLETED)
             for future in done:
-                self._take(by_future[future])
+                ticket = by_future[future]
+                if ticket.future is future:  # not submitted again meanwhile (a lost pool)
+                    self._take(ticket)
             if not done:
                 self._watch()
 
@@ -256,9 +262,23 @@ class Pool:
         try:
             ticket.value, ticket.done = ticket.future.result(), True
         except BrokenProcessPool as exc:
-            raise EmcensusError(WORKER_DIED) from exc
+            self._after_worker_died(exc)
+            return
         self._live.discard(ticket)
         self._last_progress = time.monotonic()
+
+    def _after_worker_died(self, exc: BrokenProcessPool) -> None:
+        """A local worker died and took the pool with it: every read in progress then is a suspect;
+        one suspected twice is recorded as not read, and a fresh pool takes every unfinished task."""
+        self._pool_deaths += 1
+        if self._local is None or self._pool_deaths > _MAX_POOL_DEATHS:
+            raise EmcensusError(WORKER_DIED) from exc
+        culprits: dict[int, list[int]] = {}
+        for suspect in self._local.reading():
+            self._suspected[suspect] = self._suspected.get(suspect, 0) + 1
+            if self._suspected[suspect] >= 2:
+                culprits.setdefault(suspect[0], []).append(suspect[1])
+        self._restart(culprits, CRASH_REASON)
 
     def _watch(self) -> None:
         """Nothing finished for a while: find a blocked read and get past it."""
@@ -266,9 +286,15 @@ class Pool:
         if any(ticket.future.done() for ticket in self._live):
             self._last_progress = now
         if self._local is not None:
-            culprit = self._local.stuck(self.file_timeout + self._grace)
-            if culprit is not None:
-                self._replace_workers(*culprit)
+            # every read past its budget and grace whose task is still out (a slot left marked by a
+            # finished task must not hide a stuck one)
+            live = {ticket.serial for ticket in self._live}
+            culprits: dict[int, list[int]] = {}
+            for serial, index in self._local.reading(now - self.file_timeout - self._grace):
+                if serial in live:
+                    culprits.setdefault(serial, []).append(index)
+            if culprits:
+                self._restart(culprits, timeout_reason(self.file_timeout))
             return
         reads = [ticket for ticket in self._live if ticket.files]
         stall = self.file_timeout * max((ticket.files for ticket in reads), default=0) + _STALL_GRACE_S
@@ -286,23 +312,20 @@ class Pool:
             ticket.value, ticket.done = _run(ticket.fn, ticket.arg, ticket.serial), True
             self._live.discard(ticket)
 
-    def _replace_workers(self, serial: int, index: int) -> None:
-        """Kill the local pool, whose worker is stuck on file `index` of task `serial`, and start a
-        fresh one with every unfinished task, that task without that file."""
-        culprit = next((ticket for ticket in self._live if ticket.serial == serial), None)
-        if culprit is None:  # finished meanwhile
-            return
+    def _restart(self, culprits: dict[int, list[int]], reason: str) -> None:
+        """Kill the local pool and start a fresh one with every unfinished task, each task of
+        `culprits` (serial -> file indices) without those files, recorded as not read for `reason`."""
         assert self._local is not None
         self._local.kill()
         self._local = _LocalWorkers(self._local.workers)
         self._executor = self._local.executor
         for ticket in list(self._live):
             future = ticket.future
-            if future.done() and not future.cancelled() and future.exception() is None:
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
                 self._take(ticket)
                 continue
-            if ticket is culprit:
-                self._give_up(ticket, [index], timeout_reason(self.file_timeout))
+            if ticket.serial in culprits:
+                self._give_up(ticket, culprits[ticket.serial], reason)
             ticket.future = self._executor.submit(_run, ticket.fn, ticket.arg, ticket.serial)
         self._last_progress = time.monotonic()
 
