@@ -483,9 +483,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         if order.lstrip("-") not in SORT_FIELDS:
             raise QueryError(f"cannot sort by {order}")
         image_filter = ImageFilter.from_kwargs(**filters)
-        where, params = image_filter.where(self.db)
-        direction = "DESC" if order.startswith("-") else "ASC"
         column = SORT_FIELDS[order.lstrip("-")]
+        where, params = image_filter.where(self.db, in_path_order=column == "path")
+        direction = "DESC" if order.startswith("-") else "ASC"
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"

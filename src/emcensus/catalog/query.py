@@ -294,11 +294,12 @@ class ImageFilter:
                  if value is not None and not (isinstance(value, (str, list, tuple)) and not value)]
         return {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
 
-    def where(self, db: sqlite3.Connection) -> tuple[str, list[Any]]:
+    def where(self, db: sqlite3.Connection, *, in_path_order: bool = False) -> tuple[str, list[Any]]:
         """SQL WHERE clause (without the keyword) and its parameters, for the catalog behind `db`.
 
         Values the catalog does not know (an instrument, a group, a root) are refused with the
-        known ones listed."""
+        known ones listed. `in_path_order`: for rows read in path order (a page of the list), where
+        the path index walked in order answers `--path` and the first page needs no sort of all matches."""
         self._check_known(db)
         clauses: list[str] = ["readable = 1"]
         params: list[Any] = []
@@ -344,9 +345,10 @@ class ImageFilter:
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
         if self.path:
-            # matched on the path index alone (a literal prefix is a range of it), not row by row in a
-            # table walk the other filters chose: 2 s -> 0.2 s at a million images
-            clauses.append("rowid IN (SELECT rowid FROM images WHERE path GLOB ?)")
+            # counts: matched on the path index alone (a literal prefix is a range of it), not row by row
+            # in a table walk the other filters chose (2 s -> 0.2 s at a million images); a page in path
+            # order: that walk itself, stopped at the page (0.7 s -> 1 ms: no sort of 580 k matches)
+            clauses.append("path GLOB ?" if in_path_order else "rowid IN (SELECT rowid FROM images WHERE path GLOB ?)")
             params.append(self.path)
         self._add_quality(db, clauses, params)
         return " AND ".join(clauses), params
