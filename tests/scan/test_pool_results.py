@@ -69,33 +69,31 @@ def test_every_result_once_and_tasks_drawn_as_workers_free_up(workers: int) -> N
     assert sorted(n for result in results for n in result) == [n * n for n in range(2 * count)]
 
 
+def _on_two_workers(tasks: list[_Task]) -> tuple[list, float]:
+    """Every result of `tasks` squared on a pool of two workers with a 1 s budget, and the seconds it took."""
+    pool = Pool(None, 2, 1.0)
+    started = time.monotonic()
+    try:
+        return list(pool.results(_square, tasks, lambda task: len(task.numbers))), time.monotonic() - started
+    finally:
+        pool.shutdown()
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
 def test_a_read_that_never_returns_is_given_up_and_the_others_finish(tmp_path: Path) -> None:
     fifo = tmp_path / "blocks"
     os.mkfifo(fifo)
-    tasks = [_Task((1,)), _Task((2,), str(fifo)), _Task((3,))]
-    pool = Pool(None, 2, 1.0)
-    started = time.monotonic()
-    try:
-        results = list(pool.results(_square, tasks, lambda task: len(task.numbers)))
-    finally:
-        pool.shutdown()
+    results, seconds = _on_two_workers([_Task((1,)), _Task((2,), str(fifo)), _Task((3,))])
     assert sorted(map(str, results)) == ["['timed out']", "[1]", "[9]"]
-    assert time.monotonic() - started < 30
+    assert seconds < 30
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo") or not hasattr(signal, "pthread_sigmask"), reason="needs a FIFO")
 def test_a_read_the_alarm_cannot_reach_gets_its_worker_killed_and_its_task_skipped(tmp_path: Path) -> None:
     fifo = tmp_path / "blocks"
     os.mkfifo(fifo)
-    tasks = [_Task((1,)), _Task((2,), str(fifo), deaf=True), *(_Task((n,)) for n in range(3, 12))]
-    pool = Pool(None, 2, 1.0)
-    started = time.monotonic()
-    try:
-        results = list(pool.results(_square, tasks, lambda task: len(task.numbers)))
-    finally:
-        pool.shutdown()
-    assert time.monotonic() - started < 30
+    results, seconds = _on_two_workers([_Task((1,)), _Task((2,), str(fifo), deaf=True), *(_Task((n,)) for n in range(3, 12))])
+    assert seconds < 30
     assert sorted(map(str, results)) == sorted([str([timeout_reason(1.0)]), *(str([n * n]) for n in (1, *range(3, 12)))])
 
 
