@@ -220,6 +220,28 @@ def test_an_image_whose_read_never_ends_is_one_line_within_the_budget(scanned, m
     assert hung not in indexed and len(indexed) == len(paths) - 1
 
 
+def test_an_image_whose_decoder_kills_its_worker_is_one_line_and_the_others_are_indexed(scanned, monkeypatch) -> None:
+    """The index runs on the scan's pool: a worker that dies on one image (a crash in a decoder, the
+    OOM killer) costs that image, listed with the reason, not the index."""
+    from emcensus.figures import index as index_module
+    from emcensus.scan.pool import CRASH_REASON
+
+    _, paths, catalog_path, _ = scanned
+    fatal = os.path.realpath(paths["b"])
+    real_read = index_module.read_pixels
+
+    def dies_on_one(path: str, *args, **kwargs) -> np.ndarray:
+        if os.path.realpath(path) == fatal:
+            os._exit(9)
+        return real_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(index_module, "read_pixels", dies_on_one)
+    summary = _update(catalog_path, workers=2)
+    assert [(os.path.realpath(path), why) for path, why in summary.skipped] == [(fatal, CRASH_REASON)]
+    indexed = {os.path.realpath(image["path"]) for image in VisualIndex.load(index_folder(catalog_path)).images}
+    assert fatal not in indexed and len(indexed) == len(paths) - 1
+
+
 @pytest.mark.parametrize("name", ["current", "images.json", "descriptors.npy", "faiss.index"])
 def test_a_fifo_in_place_of_an_index_file_is_refused_without_waiting(scanned, name: str) -> None:
     """The index is read under the access policy: a FIFO (here in place of one of its files) would

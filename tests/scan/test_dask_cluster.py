@@ -177,12 +177,13 @@ def _stored_index(catalog_path: Path) -> dict[str, tuple]:
 
 
 def _index_tasks_done(address: str) -> int:
-    """How many `image_features` tasks the scheduler holds results of."""
+    """How many of the pool's tasks (`figures index` batches: keys named after `pool._run`) the
+    scheduler holds results of."""
     from distributed import Client
 
     def done(dask_scheduler) -> int:
         return sum(1 for key, task in dask_scheduler.tasks.items()
-                   if "image_features" in str(key) and task.state == "memory")
+                   if str(key).startswith("_run-") and task.state == "memory")
 
     with Client(address, timeout=30) as client:
         return client.run_on_scheduler(done)

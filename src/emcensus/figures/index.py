@@ -18,9 +18,9 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, extract, image_area
 from emcensus.outputs import guard_folder_rewrite
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeout_reason
 
 #: Format of the folder; another one is rebuilt from scratch. 2: faiss labels are image positions
 #: (1 stored descriptor rows: read as positions, they sent `figures match` out of range).
@@ -103,16 +103,41 @@ def read_pixels(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
             return np.asarray(image.convert("L") if image.mode not in ("L", "I;16", "I", "F") else image)
 
 
-def image_features(job: tuple[int, str, int | None, float]) -> tuple[int, np.ndarray, np.ndarray, str | None]:
-    """(id, points, descriptors, error) of one archive image: what a worker process returns."""
-    image_id, path, image_rows, file_timeout = job
+#: Images per task of the pool at most: few enough that a lost worker costs little, enough to amortise a task.
+_BATCH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class _IndexTask:
+    """A batch of images to extract (`jobs`: id, path, image rows); `not_read`: positions given up on
+    by the pool (a read past its budget that the alarm could not stop, a worker that died on it)."""
+
+    jobs: tuple[tuple[int, str, int | None], ...]
+    file_timeout: float
+    not_read: tuple[tuple[int, str], ...] = ()
+
+    def skip(self, indices: Iterable[int] | None, reason: str) -> _IndexTask:
+        chosen = range(len(self.jobs)) if indices is None else indices
+        return replace(self, not_read=(*self.not_read, *((index, reason) for index in chosen)))
+
+
+def index_batch(task: _IndexTask) -> list[tuple[int, np.ndarray, np.ndarray, str | None]]:
+    """(id, points, descriptors, error) of each image of a batch: what a worker returns."""
+    given_up = dict(task.not_read)
+    # the scan's per-file budget (an alarm in the worker's main thread): a read that blocks, or a
+    # decode that runs on, is one line and the index goes on
+    with Budget(task.file_timeout) as budget:
+        return [(job[0], _NO_POINTS, _NO_DESCRIPTORS, given_up[index]) if index in given_up
+                else _image_features(budget, index, *job) for index, job in enumerate(task.jobs)]
+
+
+def _image_features(budget: Budget, index: int, image_id: int, path: str, image_rows: int | None
+                    ) -> tuple[int, np.ndarray, np.ndarray, str | None]:
     try:
-        # The scan's per-file budget (an alarm in the worker's main thread): a read that blocks, or a
-        # decode that runs on, is one line and the index goes on.
-        with Budget(file_timeout) as budget, budget.file(0):
+        with budget.file(index):
             points, descriptors = archive_features(read_pixels(path), image_rows)
     except ReadTimeout:
-        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(file_timeout)
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(budget.seconds)
     except (EmcensusError, OSError, ValueError) as exc:
         return image_id, _NO_POINTS, _NO_DESCRIPTORS, str(exc) or type(exc).__name__
     except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
@@ -291,8 +316,8 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     todo = [row for image_id, row in wanted.items() if image_id not in kept_ids]
     skipped: list[tuple[str, str]] = []
     fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    jobs = [(row["id"], row["path"], row["height_px"], file_timeout) for row in todo]
-    for done, (image_id, points, descriptors, error) in enumerate(_run(jobs, workers, executor), start=1):
+    jobs = [(row["id"], row["path"], row["height_px"]) for row in todo]
+    for done, (image_id, points, descriptors, error) in enumerate(_run(jobs, workers, executor, file_timeout), start=1):
         if error is None:
             fresh[image_id] = (points, descriptors)
         else:  # left out of the table: tried again at the next run
@@ -331,18 +356,21 @@ def _state(row: dict[str, Any]) -> tuple[Any, ...]:
     return row["path"], row["size_bytes"], row["mtime_ns"], row["height_px"]
 
 
-def _run(jobs: Sequence[tuple[int, str, int | None, float]], workers: int | None, executor: Executor | None
-         ) -> Iterable[tuple[int, np.ndarray, np.ndarray, str | None]]:
-    if executor is not None:
-        yield from executor.map(image_features, jobs)
-        return
-    if workers is None:
-        workers = os.cpu_count() or 1
-    if workers == 0 or len(jobs) < 8:
-        yield from map(image_features, jobs)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        yield from pool.map(image_features, jobs, chunksize=max(1, min(32, len(jobs) // (workers * 4))))
+def _run(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None,
+         file_timeout: float) -> Iterator[tuple[int, np.ndarray, np.ndarray, str | None]]:
+    """Each job's features, in batches on the scan's pool (its per-file budget, its watchdog for a
+    read no alarm stops, its recovery from a worker that dies, a bounded number of batches in flight)."""
+    if executor is None and len(jobs) < 8:
+        workers = 0  # starting processes would cost more than the few images
+    pool, finished = Pool(executor, workers, file_timeout), False
+    size = max(1, min(_BATCH, len(jobs) // (4 * pool.width)))  # every worker busy on a small index too
+    tasks = [_IndexTask(tuple(jobs[start:start + size]), file_timeout) for start in range(0, len(jobs), size)]
+    try:
+        for batch in pool.results(index_batch, tasks, lambda task: len(task.jobs)):
+            yield from batch
+        finished = True
+    finally:
+        pool.shutdown(kill=not finished)
 
 
 def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
