@@ -13,7 +13,7 @@ Three layers, cheapest first:
    retries a blocked system call, a reader that blocks signals) gets the pool's processes killed and
    a fresh pool started; that file is recorded as timed out, every other task in flight is submitted
    again, and the census goes on. A worker that dies (a crash in a decoder, the out-of-memory killer)
-   takes the pool down with it: the files being read then are suspects, a fresh pool takes every
+   takes the pool down with it: the file it was reading is a suspect, a fresh pool takes every
    unfinished task, and a file suspected a second time is recorded as not read. A pool that keeps
    dying with no file to blame stops the command with one line.
 3. **Any other executor** (Dask, threads) runs tasks in threads, where neither works. There the scan
@@ -40,7 +40,7 @@ from emcensus.errors import EmcensusError
 #: How long one file may take to read, by default.
 FILE_TIMEOUT_S = 30.0
 _STALL_GRACE_S = 60.0  # layer 3: on top of the budget of a whole batch
-_SLOT_FIELDS = 3  # per worker in shared memory: read started (monotonic s, 0: idle), task serial, file index
+_SLOT_FIELDS = 4  # per worker in shared memory: read started (monotonic s, 0: idle), task serial, file index, pid
 
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
@@ -72,6 +72,8 @@ def _init_worker(progress: Any, counter: Any) -> None:
         index = counter.value
         counter.value += 1
     _slot = (progress, index * _SLOT_FIELDS) if (index + 1) * _SLOT_FIELDS <= len(progress) else None
+    if _slot is not None:
+        progress[_slot[1] + 3] = os.getpid()
 
 
 def _run(fn: Callable[[Any], T], arg: Any, serial: int) -> T:
@@ -158,13 +160,29 @@ class _LocalWorkers:
     def __init__(self, workers: int):
         self.workers = workers
         self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
+        self.processes: dict[int, Any] = {}  # every worker started (kept: a broken executor forgets them)
         self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
                                             initargs=(self.progress, multiprocessing.Value("i", 0)))
 
-    def reading(self, since: float = float("inf")) -> list[tuple[int, int]]:
-        """(task serial, file index) of each read in progress that started before `since`."""
+    def reading(self, since: float = float("inf"), pids: set[int] | None = None) -> list[tuple[int, int]]:
+        """(task serial, file index) of each read in progress that started before `since` (in the
+        workers `pids` only, when given)."""
         return [(int(self.progress[base + 1]), int(self.progress[base + 2]))
-                for base in range(0, len(self.progress), _SLOT_FIELDS) if 0 < self.progress[base] < since]
+                for base in range(0, len(self.progress), _SLOT_FIELDS) if 0 < self.progress[base] < since
+                and (pids is None or int(self.progress[base + 3]) in pids)]
+
+    def remember(self) -> None:
+        """Keep the executor's worker processes (it starts them as tasks come, and forgets them once broken)."""
+        self.processes.update(self.executor._processes or {})  # noqa: SLF001 - our own pool
+
+    def dead(self) -> set[int]:
+        """Pids of the workers that ended by themselves (a crash, the OOM killer), not those the
+        executor terminated (SIGTERM) after one of them died."""
+        self.remember()
+        for process in self.processes.values():
+            process.join(1)  # the executor is terminating the others: their ends are told apart by signal
+        return {pid for pid, process in self.processes.items()
+                if process.exitcode is not None and process.exitcode != -signal.SIGTERM}
 
     def kill(self) -> None:
         """End every worker now. ProcessPoolExecutor has no public way to stop a running task."""
@@ -217,6 +235,8 @@ class Pool:
             ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
         except BrokenProcessPool as exc:
             self._after_worker_died(exc)  # submits it, with every other unfinished task, to a fresh pool
+        if self._local is not None and len(self._local.processes) < self._local.workers:
+            self._local.remember()
         return ticket
 
     def wait(self, tickets: set[Ticket]) -> set[Ticket]:
@@ -268,13 +288,14 @@ class Pool:
         self._last_progress = time.monotonic()
 
     def _after_worker_died(self, exc: BrokenProcessPool) -> None:
-        """A local worker died and took the pool with it: every read in progress then is a suspect;
-        one suspected twice is recorded as not read, and a fresh pool takes every unfinished task."""
+        """A local worker died and took the pool with it: the read it was in is a suspect (not those of
+        the workers the executor then terminated); one suspected twice is recorded as not read, and a
+        fresh pool takes every unfinished task."""
         self._pool_deaths += 1
         if self._local is None or self._pool_deaths > _MAX_POOL_DEATHS:
             raise EmcensusError(WORKER_DIED) from exc
         culprits: dict[int, list[int]] = {}
-        for suspect in self._local.reading():
+        for suspect in self._local.reading(pids=self._local.dead()):
             self._suspected[suspect] = self._suspected.get(suspect, 0) + 1
             if self._suspected[suspect] >= 2:
                 culprits.setdefault(suspect[0], []).append(suspect[1])
