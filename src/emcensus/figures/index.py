@@ -317,7 +317,8 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     skipped: list[tuple[str, str]] = []
     fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     jobs = [(row["id"], row["path"], row["height_px"]) for row in todo]
-    for done, (image_id, points, descriptors, error) in enumerate(_run(jobs, workers, executor, file_timeout), start=1):
+    extracted = _extract_all(jobs, workers, executor, file_timeout)
+    for done, (image_id, points, descriptors, error) in enumerate(extracted, start=1):
         if error is None:
             fresh[image_id] = (points, descriptors)
         else:  # left out of the table: tried again at the next run
@@ -356,7 +357,7 @@ def _state(row: dict[str, Any]) -> tuple[Any, ...]:
     return row["path"], row["size_bytes"], row["mtime_ns"], row["height_px"]
 
 
-def _run(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None,
+def _extract_all(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None,
          file_timeout: float) -> Iterator[tuple[int, np.ndarray, np.ndarray, str | None]]:
     """Each job's features, in batches on the scan's pool (its per-file budget, its watchdog for a
     read no alarm stops, its recovery from a worker that dies, a bounded number of batches in flight)."""

@@ -186,7 +186,8 @@ class _LocalWorkers:
 
     def kill(self) -> None:
         """End every worker now. ProcessPoolExecutor has no public way to stop a running task."""
-        processes = list((self.executor._processes or {}).values())  # noqa: SLF001 - our own pool
+        self.remember()
+        processes = list(self.processes.values())
         for process in processes:
             process.kill()
         for process in processes:
