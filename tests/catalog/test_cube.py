@@ -230,3 +230,15 @@ def test_any_write_to_a_counted_column_moves_its_file_in_the_cube(census: Path, 
         assert _cube(db) == _recounted(db)
     finally:
         db.close()
+
+
+def test_a_path_glob_lists_in_any_order_the_rows_it_counts(census: Path) -> None:
+    """`--path` is matched two ways (the path index walked in order for a page in path order, row ids
+    from it otherwise): both give the rows the count counts."""
+    with Catalog(census, readonly=True) as catalog:
+        for pattern in ("*/SU8230/*", "*.tif", "*/HT7700/*/2*"):
+            counted = catalog.count(files=True, path=pattern, kind="all")[0]["count"]
+            by_path = [row["id"] for row in catalog.images(path=pattern, kind="all", order="path")]
+            by_size = [row["id"] for row in catalog.images(path=pattern, kind="all", order="-size_bytes")]
+            assert counted == len(by_path) > 0 and sorted(by_path) == sorted(by_size)
+            assert by_path == [row["id"] for row in catalog.images(path=pattern, kind="all", order="path", limit=5000)]
