@@ -134,7 +134,7 @@ def test_a_deleted_top_level_folder_is_missing_and_an_alias_is_walked_once(tiny_
         assert catalog.total(files=True) == 3 and catalog.total(files=True, include_missing=True) == 6
 
 
-def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: Path, monkeypatch) -> None:
+def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: Path, tmp_path: Path, monkeypatch) -> None:
     from emcensus.scan import _Task, read_groups
     from emcensus.scan.walk import walk
 
@@ -145,9 +145,15 @@ def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: P
     reads: list[str] = []
     real_read_bounded = access.read_bounded
     monkeypatch.setattr(access, "read_bounded", lambda path, *args: reads.append(Path(path).name) or real_read_bounded(path, *args))
-    [result] = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group]))
-    assert reads.count("img001.txt") == 1
-    assert [f.record.magnification for f in result.files] == [5000, 5000]
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        root_id = catalog.ensure_root(str(tiny_archive), "SU8230", None, None)
+        scan_id = catalog.begin_scan([str(tiny_archive)])
+        rows = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group], scan_id, root_id,
+                                 catalog.root_settings(root_id)))
+        assert reads.count("img001.txt") == 1
+        assert (rows.files, rows.errors) == (2, 0)
+        catalog.write_rows(rows)  # the rows a reading process made are the writer's whole work
+        assert [row["magnification"] for row in catalog.images()] == [5000, 5000]
 
 
 def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive: Path, tmp_path: Path) -> None:

@@ -101,6 +101,72 @@ class GroupResult:
     __reduce__ = reduce_by_fields
 
 
+@dataclass(slots=True)
+class GroupRows:
+    """Read acquisitions as the rows `Catalog.write_rows` stores, and what they count for a scan's
+    summary. `group_rows` builds them where the files were read (a census's reading processes): the
+    writer, a census's critical path, then only runs SQL."""
+
+    root_id: int
+    keys: list[str]  # acquisition keys, as catalog text
+    problem_rows: list[tuple]
+    read_rows: list[tuple]  # `_READ_COLUMNS`
+    failed_rows: list[tuple]  # `_FAILED_COLUMNS`
+    metadata_rows: list[tuple]  # (JSON, path)
+    files: int = 0  # image files, read or not (orphan sidecars apart)
+    errors: int = 0  # files nothing could be read from
+    warnings: int = 0  # the acquisitions' warnings, as the readers gave them
+
+    __reduce__ = reduce_by_fields
+
+    def extend(self, other: GroupRows) -> None:
+        """Take in the rows of another batch of the same root (one transaction for both)."""
+        for name in ("keys", "problem_rows", "read_rows", "failed_rows", "metadata_rows"):
+            getattr(self, name).extend(getattr(other, name))
+        self.files += other.files
+        self.errors += other.errors
+        self.warnings += other.warnings
+
+
+def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> GroupRows:
+    """The rows that store re-read acquisitions of a root with these `settings` (no SQL: runs in a
+    census's reading processes). A failed read's row holds only what the disk says."""
+    groups = list(groups)
+    keys = [db_text(group.acquisition_key) for group in groups]
+    read_rows, failed_rows, metadata_rows, derived_warnings = [], [], [], []
+    for key, group in zip(keys, groups, strict=True):
+        primary = _primary(group.files)
+        sidecar = group.sidecar_path and db_text(group.sidecar_path)
+        for result in group.files:
+            path, rel_path = db_text(result.path), db_text(result.rel_path)
+            stat = (
+                path, scan_id, root_id, rel_path, key, int(result is primary), "present", sidecar,
+                group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes, result.mtime_ns,
+                result.error and readable(result.error), None,
+            )
+            record = result.record
+            if record is None:
+                failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
+                continue
+            derived = derive(settings, rel_path, record.vendor, record.technique,
+                             record.pixel_size_m, record.width_px, record.magnification)
+            read_rows.append((
+                *stat, *_record_values(record),
+                _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
+            ))
+            metadata_rows.append((result.metadata_json, path))
+            # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
+            derived_warnings += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
+    problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
+                    for key, group in zip(keys, groups, strict=True) for p in group.problems] + derived_warnings
+    return GroupRows(
+        root_id, keys, problem_rows, read_rows, failed_rows, metadata_rows,
+        files=sum(len(group.files) for group in groups if not group.sidecar_only),
+        errors=sum(1 for group in groups for result in group.files if result.error),
+        warnings=sum(1 for group in groups for problem in group.problems if problem.severity == "warning"),
+    )
+
+
 AUDIT_KINDS = {
     "no-metadata": "images with no metadata (no sidecar, no vendor tags): instrument settings unknown",
     "orphan-sidecars": "metadata sidecars whose image is gone: acquisitions without an image file, not in image counts",
@@ -196,7 +262,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             "SELECT id, path, instrument, vendor, technique, magnification_reference_m, layout, added_at FROM roots ORDER BY path"
         )
 
-    def _root_settings(self, root_id: int) -> RootSettings:
+    def root_settings(self, root_id: int) -> RootSettings:
+        """What the root's row says that its images' derived columns depend on."""
         if root_id not in self._settings:
             row = self.db.execute(f"SELECT {_SETTINGS_COLUMNS} FROM roots WHERE id = ?", (root_id,)).fetchone()
             self._settings[root_id] = RootSettings.from_row(*row)
@@ -204,7 +271,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
 
     def _recompute_root(self, root_id: int) -> None:
         """Derived columns of every image of a root, from its current settings (caller holds the transaction)."""
-        settings = self._root_settings(root_id)
+        settings = self.root_settings(root_id)
         rows = self.db.execute(
             "SELECT id, rel_path, vendor, technique, pixel_size_m, width_px, magnification FROM images WHERE root_id = ?",
             (root_id,),
@@ -325,42 +392,18 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     # ----------------------------------------------------------------- writing
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
-        settings = self._root_settings(root_id)
-        groups = list(groups)
-        keys = [db_text(group.acquisition_key) for group in groups]
-        read_rows, failed_rows, metadata_rows, derived_warnings = [], [], [], []
-        for key, group in zip(keys, groups, strict=True):
-            primary = _primary(group.files)
-            sidecar = group.sidecar_path and db_text(group.sidecar_path)
-            for result in group.files:
-                path, rel_path = db_text(result.path), db_text(result.rel_path)
-                stat = (
-                    path, scan_id, root_id, rel_path, key, int(result is primary), "present", sidecar,
-                    group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes, result.mtime_ns,
-                    result.error and readable(result.error), None,
-                )
-                record = result.record
-                if record is None:
-                    failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
-                    continue
-                derived = derive(settings, rel_path, record.vendor, record.technique,
-                                 record.pixel_size_m, record.width_px, record.magnification)
-                read_rows.append((
-                    *stat, *_record_values(record),
-                    _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
-                ))
-                metadata_rows.append((result.metadata_json, path))
-                # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
-                derived_warnings += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
-        problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
-                        for key, group in zip(keys, groups, strict=True) for p in group.problems] + derived_warnings
-        folders = (root_id, [row[3] for row in read_rows] + [row[3] for row in failed_rows])
+        self.write_rows(group_rows(self.root_settings(root_id), scan_id, root_id, groups))
+
+    def write_rows(self, rows: GroupRows) -> None:
+        """Store acquisitions as `group_rows` made them, in one transaction."""
+        folders = (rows.root_id, [row[3] for row in rows.read_rows] + [row[3] for row in rows.failed_rows])
         try:
-            self._store_groups(folders, keys, problem_rows, read_rows, failed_rows, metadata_rows)
+            self._store_groups(folders, rows.keys, rows.problem_rows, rows.read_rows, rows.failed_rows,
+                               rows.metadata_rows)
         except UnicodeEncodeError:  # vendor text holding undecodable bytes (rare): stored with U+FFFD
-            self._store_groups(folders, keys, problem_rows, *(
-                [tuple(readable(v) if isinstance(v, str) else v for v in row) for row in rows]
-                for rows in (read_rows, failed_rows, metadata_rows)))
+            self._store_groups(folders, rows.keys, rows.problem_rows, *(
+                [tuple(readable(v) if isinstance(v, str) else v for v in row) for row in table]
+                for table in (rows.read_rows, rows.failed_rows, rows.metadata_rows)))
 
     def _store_groups(self, folders: tuple[int, list[str]], keys: list[str], problem_rows: list[tuple],
                       read_rows: list[tuple], failed_rows: list[tuple], metadata_rows: list[tuple]) -> None:
@@ -646,4 +689,4 @@ def _now() -> str:
     return datetime.now().isoformat(timespec="seconds")
 
 
-__all__ = ["AUDIT_KINDS", "Catalog", "FileResult", "GroupResult", "ImageFilter", "db_text", "display_path", "fs_path"]
+__all__ = ["AUDIT_KINDS", "Catalog", "FileResult", "GroupResult", "GroupRows", "ImageFilter", "db_text", "display_path", "fs_path"]

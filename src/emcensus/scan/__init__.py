@@ -19,8 +19,9 @@ from typing import Protocol
 
 import orjson
 
-from emcensus.catalog import Catalog, FileResult, GroupResult, KnownFile
+from emcensus.catalog import Catalog, FileResult, GroupResult, GroupRows, KnownFile, group_rows
 from emcensus.catalog.connection import scan_lock
+from emcensus.catalog.derived import RootSettings
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.outputs import guard_output
 from emcensus.readers import read_sidecar_only, read_source
@@ -82,11 +83,16 @@ class ScanSummary:
 
 @dataclass(frozen=True, slots=True)
 class _Task:
-    """A batch of acquisitions to read; `not_read`: files not to touch (path → why), after a timeout."""
+    """A batch of acquisitions to read, and to turn into the rows of root `root_id` in scan `scan_id`
+    (with the root's `settings` as the catalog holds them); `not_read`: files not to touch (path →
+    why), after a timeout."""
 
     root: RootSpec
     root_path: str
     groups: list[Group]
+    scan_id: int
+    root_id: int
+    settings: RootSettings
     file_timeout: float = FILE_TIMEOUT_S
     not_read: dict[str, str] = field(default_factory=dict)
 
@@ -103,14 +109,15 @@ class _Task:
         return replace(self, not_read={**self.not_read, **dict.fromkeys(chosen, reason)})
 
 
-def read_groups(task: _Task) -> list[GroupResult]:
-    """Read a batch of acquisitions (runs in a worker): never raises, every failure is recorded."""
+def read_groups(task: _Task) -> GroupRows:
+    """Read a batch of acquisitions into the catalog rows that store them (runs in a worker, so the
+    writer only runs SQL): never raises, every failure is recorded."""
     with Budget(task.file_timeout) as budget:
         results, index = [], 0
         for group in task.groups:
             results.append(_read_group(task, group, budget, index))
             index += len(group.images)
-    return results
+    return group_rows(task.settings, task.scan_id, task.root_id, results)
 
 
 def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupResult:
@@ -445,27 +452,33 @@ def _scan_roots(
             _ensure_root(catalog, spec)  # named twice: its settings recorded, its files walked and read once
         else:
             started.append(_start_root(catalog, spec, pool))
-    in_flight: dict[Ticket, _RootWalk] = {}
+    in_flight: set[Ticket] = set()
     max_in_flight = 4 * pool.width
 
     def collect(tickets: Iterable[Ticket]) -> None:
         """Write the results of every finished task, one transaction per root: the more the
         reading is ahead of the writing, the fewer commits."""
-        by_root: dict[int, tuple[_RootWalk, list[GroupResult]]] = {}
+        by_root: dict[int, GroupRows] = {}
         for ticket in tickets:
-            root = in_flight.pop(ticket)
-            by_root.setdefault(root.root_id, (root, []))[1].extend(ticket.value)
-        for root, groups in by_root.values():
-            catalog.write_groups(scan_id, root.root_id, groups)
-            _tally(groups, summary, progress)
+            in_flight.discard(ticket)
+            rows = ticket.value
+            if rows.root_id in by_root:
+                by_root[rows.root_id].extend(rows)
+            else:
+                by_root[rows.root_id] = rows
+        for rows in by_root.values():
+            catalog.write_rows(rows)
+            _tally(rows, summary, progress)
 
     def submit(root: _RootWalk) -> None:
-        task, root.batch = _Task(root.spec, root.spec.path, root.batch, pool.file_timeout), []
+        task = _Task(root.spec, root.spec.path, root.batch, scan_id, root.root_id, catalog.root_settings(root.root_id),
+                     pool.file_timeout)
+        root.batch = []
         if progress:  # image files, as `_tally` counts them done
             progress.queued(sum(len(g.images) for g in task.groups if not g.sidecar_only))
-        in_flight[pool.submit(read_groups, task, len(task.files))] = root
+        in_flight.add(pool.submit(read_groups, task, len(task.files)))
         if len(in_flight) >= max_in_flight:
-            collect(pool.wait(set(in_flight)))
+            collect(pool.wait(in_flight))
 
     def results() -> Iterator[tuple[_RootWalk, _SurveyResult]]:
         """Survey results as they come, with at most `width` surveys out: memory stays flat."""
@@ -491,7 +504,7 @@ def _scan_roots(
         if root.batch:
             submit(root)
     while in_flight:
-        collect(pool.wait(set(in_flight)))
+        collect(pool.wait(in_flight))
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
@@ -503,15 +516,12 @@ def _scan_roots(
         summary.warnings += sum(1 for p in problems if p.severity == "warning")
 
 
-def _tally(groups: list[GroupResult], summary: ScanSummary, progress: ScanProgress | None) -> None:
-    files = sum(len(g.files) for g in groups if not g.sidecar_only)  # image files; orphans are tallied by the walk
-    errors = sum(1 for g in groups for f in g.files if f.error)
-    warnings = sum(1 for g in groups for p in g.problems if p.severity == "warning")
-    summary.read += files
-    summary.errors += errors
-    summary.warnings += warnings
+def _tally(rows: GroupRows, summary: ScanSummary, progress: ScanProgress | None) -> None:
+    summary.read += rows.files  # image files; orphans are tallied by the walk
+    summary.errors += rows.errors
+    summary.warnings += rows.warnings
     if progress:
-        progress.done(files, errors)
+        progress.done(rows.files, rows.errors)
 
 
 # ---------------------------------------------------------------- folders walked by the caller (watch)
@@ -575,7 +585,8 @@ class FolderCensus:
             summary.complete = True
             return summary
         scan_id = self.catalog.begin_scan([spec.path])
-        tasks = deque(_Task(spec, spec.path, ready[i:i + batch_size], self.pool.file_timeout)
+        settings = self.catalog.root_settings(root_id)
+        tasks = deque(_Task(spec, spec.path, ready[i:i + batch_size], scan_id, root_id, settings, self.pool.file_timeout)
                       for i in range(0, len(ready), batch_size))
         in_flight: set[Ticket] = set()
         try:
@@ -586,7 +597,7 @@ class FolderCensus:
                 done = self.pool.wait(in_flight)
                 in_flight.difference_update(done)
                 for ticket in done:
-                    self.catalog.write_groups(scan_id, root_id, ticket.value)
+                    self.catalog.write_rows(ticket.value)
                     _tally(ticket.value, summary, None)
             summary.missing = self.catalog.mark_missing(scan_id, found.gone)  # each folder's comparison is whole
             summary.complete = not tasks and not in_flight
