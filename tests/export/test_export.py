@@ -5,13 +5,16 @@ nothing behind; an empty catalog still gives a file with its columns."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
 from emcensus.catalog import Catalog
 from emcensus.errors import ConfigError, OutputError
+from emcensus import export
 from emcensus.export import export_catalog
 from emcensus.outputs import ArchiveWriteError
 
@@ -67,3 +70,23 @@ def test_an_empty_catalog_exports_its_columns(tmp_path: Path, out: Path, name: s
         assert (out / name).read_text(encoding="utf-8").strip().split(",") == columns
     else:
         assert pq.read_table(out / name).column_names == columns
+
+
+def test_parquet_row_groups_gather_small_reads(catalog: Catalog, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are read a few at a time (memory) and written in full row groups (readers), in catalog
+    order, every value under its own column: 7 rows read 2 at a time make row groups of 4 and 3."""
+    monkeypatch.setattr(export, "READ_BATCH", 2)
+    monkeypatch.setattr(export, "ROW_GROUP", 4)
+    read_sizes, read = [], catalog.iter_export_batches
+
+    def recorded(batch_size: int) -> Iterator[list[tuple[Any, ...]]]:
+        for batch in read(batch_size):
+            read_sizes.append(len(batch))
+            yield batch
+
+    monkeypatch.setattr(catalog, "iter_export_batches", recorded)
+    assert export_catalog(catalog, out / "all.parquet") == 7
+    assert read_sizes == [2, 2, 2, 1]
+    parquet = pq.ParquetFile(out / "all.parquet")
+    assert [parquet.metadata.row_group(i).num_rows for i in range(parquet.num_row_groups)] == [4, 3]
+    assert parquet.read().to_pylist() == [row for batch in catalog.iter_export_rows() for row in batch]
