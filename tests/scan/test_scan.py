@@ -135,7 +135,7 @@ def test_a_deleted_top_level_folder_is_missing_and_an_alias_is_walked_once(tiny_
 
 
 def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: Path, tmp_path: Path, monkeypatch) -> None:
-    from emcensus.scan import _Task, read_groups
+    from emcensus.scan import _pack, _Task, read_groups
     from emcensus.scan.walk import walk
 
     folder = next(f for f in walk(str(tiny_archive), []) if f.path.endswith("2016-06-23"))
@@ -148,8 +148,8 @@ def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: P
     with Catalog(tmp_path / "c.sqlite") as catalog:
         root_id = catalog.ensure_root(str(tiny_archive), "SU8230", None, None)
         scan_id = catalog.begin_scan([str(tiny_archive)])
-        rows = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), [group], scan_id, root_id,
-                                 catalog.root_settings(root_id)))
+        rows = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), _pack([group], 128), scan_id,
+                                 root_id, catalog.root_settings(root_id)))
         assert reads.count("img001.txt") == 1
         assert (rows.files, rows.errors) == (2, 0)
         catalog.write_rows(rows)  # the rows a reading process made are the writer's whole work

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -82,14 +83,35 @@ class ScanSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class _Packed:
+    """Acquisitions to read, pickled where the walk found them: the scan's process hands them from a
+    survey to a reading task as they are (unpickling and pickling them again cost it ~11 µs a file)."""
+
+    groups: bytes  # a pickled list[Group]
+    acquisitions: int
+    images: int  # image files (orphan sidecars apart), as the progress counts them
+    files: int
+
+    __reduce__ = reduce_by_fields
+
+
+def _pack(groups: list[Group], size: int) -> list[_Packed]:
+    """`groups` in packs of `size` acquisitions."""
+    return [_Packed(pickle.dumps(part, pickle.HIGHEST_PROTOCOL), len(part),
+                    sum(len(group.images) for group in part if not group.sidecar_only),
+                    sum(len(group.images) for group in part))
+            for part in (groups[start:start + size] for start in range(0, len(groups), size))]
+
+
+@dataclass(frozen=True, slots=True)
 class _Task:
-    """A batch of acquisitions to read, and to turn into the rows of root `root_id` in scan `scan_id`
+    """Packs of acquisitions to read, and to turn into the rows of root `root_id` in scan `scan_id`
     (with the root's `settings` as the catalog holds them); `not_read`: files not to touch (path →
     why), after a timeout."""
 
     root: RootSpec
     root_path: str
-    groups: list[Group]
+    packs: list[_Packed]
     scan_id: int
     root_id: int
     settings: RootSettings
@@ -99,8 +121,17 @@ class _Task:
     __reduce__ = reduce_by_fields
 
     @property
+    def groups(self) -> list[Group]:
+        return [group for pack in self.packs for group in pickle.loads(pack.groups)]
+
+    @property
     def files(self) -> list[str]:
         return [image.path for group in self.groups for image in group.images]
+
+    @property
+    def file_count(self) -> int:
+        """How many files the task reads (without unpacking them)."""
+        return sum(pack.files for pack in self.packs)
 
     def skip(self, indices: Iterable[int] | None, reason: str) -> _Task:
         """This task again, with its files at `indices` (None: all of them) recorded as not read."""
@@ -265,6 +296,7 @@ class _Survey:
 
     folder: str
     boundary: str
+    pack_size: int  # acquisitions per pack of `_SurveyResult.packs`
     known: dict[str, KnownFile] | None = None
     fingerprints: dict[str, bytes] | None = None
     present: tuple[int, int] | None = None  # `Catalog.present_files` of the folder
@@ -277,6 +309,7 @@ class _Survey:
 @dataclass(slots=True)
 class _SurveyResult:
     changed: list[Group] = field(default_factory=list)  # new or changed acquisitions, to read
+    packs: list[_Packed] = field(default_factory=list)  # `changed`, packed by `survey` for the trip
     seen: int = 0
     skipped: int = 0
     gone: list[str] = field(default_factory=list)  # catalogued as present, not on disk now
@@ -294,15 +327,16 @@ class _SurveyResult:
 
 def survey(task: _Survey) -> _SurveyResult:
     """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
-    big archive is spread over the pool like the reading is."""
+    big archive is spread over the pool like the reading is. What changed comes back packed."""
     result = _SurveyResult()
     if task.catalog is None:
         _survey(task, task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
-        return result
-    with Catalog(task.catalog, readonly=True) as catalog:
-        _survey(task, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
-                lambda: catalog.present_files(task.folder), lambda: catalog.known_files(task.root_id, task.folder),
-                result)
+    else:
+        with Catalog(task.catalog, readonly=True) as catalog:
+            _survey(task, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
+                    lambda: catalog.present_files(task.folder), lambda: catalog.known_files(task.root_id, task.folder),
+                    result)
+    result.packs, result.changed = _pack(result.changed, task.pack_size), []
     return result
 
 
@@ -385,7 +419,7 @@ class _RootWalk:
     spec: RootSpec
     root_id: int
     found: _SurveyResult = field(default_factory=_SurveyResult)
-    batch: list[Group] = field(default_factory=list)
+    waiting: list[_Packed] = field(default_factory=list)
 
     def add(self, part: _SurveyResult, summary: ScanSummary) -> None:
         """Take in a survey's result (its changed acquisitions are batched by the caller)."""
@@ -410,7 +444,8 @@ class _RootWalk:
                                    if os.path.dirname(problem.path) in unpaired and problem.path not in relisted)]
 
 
-def _start_root(catalog: Catalog, root: RootSpec, pool: Pool) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
+def _start_root(catalog: Catalog, root: RootSpec, pool: Pool, pack_size: int
+                ) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
     """List a root's top folder in this process: the root, the surveys of its subfolders, and what
     the top folder itself holds (its files, and the files of top-level folders gone since)."""
     root_id = _ensure_root(catalog, root)
@@ -420,10 +455,10 @@ def _start_root(catalog: Catalog, root: RootSpec, pool: Pool) -> tuple[_RootWalk
                      lambda: catalog.known_files(root_id, root.path, direct=True), walked)
     subfolders = [folder for listed in top for folder in listed.subfolders]
     if pool.local:
-        surveys = [_Survey(folder, root.path, catalog=os.path.abspath(catalog.path), root_id=root_id)
+        surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id)
                    for folder in subfolders]
     else:
-        surveys = [_Survey(folder, root.path, catalog.known_files(root_id, folder),
+        surveys = [_Survey(folder, root.path, pack_size, catalog.known_files(root_id, folder),
                            catalog.folder_fingerprints(root_id, root.path, folder), catalog.present_files(folder))
                    for folder in subfolders]
     if walked.compared:  # the root's listing changed: a top-level folder may be gone, with all it held
@@ -451,7 +486,7 @@ def _scan_roots(
         if any(root.spec.path == spec.path for root, _, _ in started):
             _ensure_root(catalog, spec)  # named twice: its settings recorded, its files walked and read once
         else:
-            started.append(_start_root(catalog, spec, pool))
+            started.append(_start_root(catalog, spec, pool, batch_size))
     in_flight: set[Ticket] = set()
     max_in_flight = 4 * pool.width
 
@@ -471,12 +506,12 @@ def _scan_roots(
             _tally(rows, summary, progress)
 
     def submit(root: _RootWalk) -> None:
-        task = _Task(root.spec, root.spec.path, root.batch, scan_id, root.root_id, catalog.root_settings(root.root_id),
+        task = _Task(root.spec, root.spec.path, root.waiting, scan_id, root.root_id, catalog.root_settings(root.root_id),
                      pool.file_timeout)
-        root.batch = []
+        root.waiting = []
         if progress:  # image files, as `_tally` counts them done
-            progress.queued(sum(len(g.images) for g in task.groups if not g.sidecar_only))
-        in_flight.add(pool.submit(read_groups, task, len(task.files)))
+            progress.queued(sum(pack.images for pack in task.packs))
+        in_flight.add(pool.submit(read_groups, task, task.file_count))
         if len(in_flight) >= max_in_flight:
             collect(pool.wait(in_flight))
 
@@ -496,12 +531,12 @@ def _scan_roots(
 
     for root, part in results():
         root.add(part, summary)
-        for group in part.changed:
-            root.batch.append(group)
-            if len(root.batch) >= batch_size:
+        for pack in (*part.packs, *_pack(part.changed, batch_size)):  # changed: found in this process (top folders)
+            root.waiting.append(pack)
+            if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
                 submit(root)
     for root, _, _ in started:
-        if root.batch:
+        if root.waiting:
             submit(root)
     while in_flight:
         collect(pool.wait(in_flight))
@@ -586,14 +621,14 @@ class FolderCensus:
             return summary
         scan_id = self.catalog.begin_scan([spec.path])
         settings = self.catalog.root_settings(root_id)
-        tasks = deque(_Task(spec, spec.path, ready[i:i + batch_size], scan_id, root_id, settings, self.pool.file_timeout)
-                      for i in range(0, len(ready), batch_size))
+        tasks = deque(_Task(spec, spec.path, [pack], scan_id, root_id, settings, self.pool.file_timeout)
+                      for pack in _pack(ready, batch_size))
         in_flight: set[Ticket] = set()
         try:
             while (tasks or in_flight) and not stop():
                 while tasks and len(in_flight) < self.pool.width:
                     task = tasks.popleft()
-                    in_flight.add(self.pool.submit(read_groups, task, len(task.files)))
+                    in_flight.add(self.pool.submit(read_groups, task, task.file_count))
                 done = self.pool.wait(in_flight)
                 in_flight.difference_update(done)
                 for ticket in done:
