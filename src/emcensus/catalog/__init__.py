@@ -12,13 +12,14 @@ import json
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
+from emcensus.catalog.bulk import BulkLoad, restore_if_needed
 from emcensus.catalog.connection import connect
 from emcensus.catalog.cube import CubeMixin
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
@@ -196,9 +197,11 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self._settings: dict[int, RootSettings] = {}
         self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
         self._readonly = readonly
-        if not readonly and self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+        if not readonly:
             try:
-                self._migrate()
+                restore_if_needed(self.db)  # what a bulk load killed midway left out (catalog.bulk)
+                if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                    self._migrate()
             except BaseException:
                 self.db.close()
                 raise
@@ -391,6 +394,12 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                             [(root_id, folder) for folder in folders])
 
     # ----------------------------------------------------------------- writing
+    def bulk_load(self, roots: Mapping[int, int]) -> BulkLoad:
+        """A scan's writes to `roots` (id -> surveys its walk is split into), which go without
+        per-row index and cube upkeep once the rows its walk finds (`BulkLoad.surveyed`) are many for
+        the catalog's size; the catalog is whole again when it ends."""
+        return BulkLoad(self.db, roots)
+
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
         self.write_rows(group_rows(self.root_settings(root_id), scan_id, root_id, groups))
@@ -498,15 +507,16 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             # seeking the census index on is_primary and probing every acquisition (1 M: 186 -> 19 ms CPU)
             where += f" AND {'+' if image_filter.path else ''}{extra_where}"
         groups = group_columns(by)
-        # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
-        table, aggregate = self.census_source(aggregate, image_filter.columns().union(
-            (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))
-        select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
-        sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
-        if groups:
-            order = ", ".join(str(i + 1) for i in range(len(groups)))
-            sql += f" GROUP BY {order} ORDER BY {order}"
-        rows = self._fetch(sql, params)[1]
+        with self.one_snapshot():
+            # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
+            table, aggregate = self.census_source(aggregate, image_filter.columns().union(
+                (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))
+            select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
+            sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
+            if groups:
+                order = ", ".join(str(i + 1) for i in range(len(groups)))
+                sql += f" GROUP BY {order} ORDER BY {order}"
+            rows = self._fetch(sql, params)[1]
         names = [name for name, _ in groups]
         result = [dict(zip([*names, label], row, strict=True)) for row in rows]
         if "root" in names:
@@ -564,12 +574,15 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         queries["duplicate-exports"] = (f"SELECT DISTINCT acquisition_key FROM ({_EXPORTED_KEYS})", ())
         counts = {kind: self._fetch(f"SELECT count(*) FROM ({sql})", params)[1][0][0]
                   for kind, (sql, params) in queries.items()}
-        files, acquisitions, sidecar_only, other = self._fetch(  # from the census cube: files per kind
-            """SELECT coalesce(sum(n * (kind = 'image')), 0), coalesce(sum(n * (is_primary AND kind = 'image')), 0),
-                      coalesce(sum(n * (kind = 'sidecar-only')), 0),
-                      coalesce(sum(n * (kind NOT IN ('image', 'sidecar-only'))), 0)
-               FROM census_cube WHERE status = 'present' AND readable = 1"""
-        )[1][0]
+        with self.one_snapshot():  # files per kind, from the census cube when it is in step
+            table, _ = self.census_source("count(*)", ("kind", "is_primary", "status", "readable"))
+            n = "1" if table == "images" else "n"  # a cube row stands for n files
+            files, acquisitions, sidecar_only, other = self._fetch(
+                f"""SELECT coalesce(sum({n} * (kind = 'image')), 0), coalesce(sum({n} * (is_primary AND kind = 'image')), 0),
+                           coalesce(sum({n} * (kind = 'sidecar-only')), 0),
+                           coalesce(sum({n} * (kind NOT IN ('image', 'sidecar-only'))), 0)
+                    FROM {table} WHERE status = 'present' AND readable = 1"""
+            )[1][0]
         # Image totals are micrographs, as `count` counts them; the other kinds have their own totals.
         return {"image_files": files, "acquisitions": acquisitions, "sidecar_only_acquisitions": sidecar_only,
                 "non_image_files": other, **counts}
@@ -601,8 +614,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[tuple[Any, ...]]]:
         """(column names, rows) of a read; on a read-only catalog from `query.RESULTS` while the file is
-        unchanged (a writer's reads may see its own uncommitted rows: never cached)."""
-        if self._readonly and not self.db.in_transaction:
+        unchanged (a writer's reads may see its own uncommitted rows: never cached). A read-only
+        transaction is `one_snapshot`'s, begun just before: the state of the file stamp once settled."""
+        if self._readonly:
             return RESULTS.fetch(self.db, self.path, sql, params)
         cursor = self.db.execute(sql, params)
         return [d[0] for d in cursor.description], cursor.fetchall()

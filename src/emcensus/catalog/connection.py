@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import re
 import secrets
@@ -176,6 +177,22 @@ def tables_of(version: int) -> set[str]:
             elif match := re.match(r"\s*DROP TABLE (\w+)", statement):
                 tables.discard(match[1])
     return tables
+
+
+@functools.cache
+def canonical_objects(version: int) -> dict[str, tuple[str, str, str]]:
+    """The indexes and triggers a catalog of schema `version` has: name -> (type, table, SQL), as
+    replaying its migrations into an empty database leaves them (the same source of truth as
+    `tables_of`; a bulk load drops some for a while, `catalog.bulk.restore` makes them whole)."""
+    db = sqlite3.connect(":memory:")
+    try:
+        for statements in MIGRATIONS[:version]:
+            for statement in statements:
+                db.execute(statement)
+        return {name: (kind, table, sql) for kind, name, table, sql in db.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL")}
+    finally:
+        db.close()
 
 
 def _uri(path: Path, **query: str) -> str:
@@ -430,4 +447,4 @@ def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
             "or scan into another catalog file")
 
 
-__all__ = ["CatalogConnection", "archive_roots", "catalog_error", "connect", "file_stamp", "scan_lock", "stamp_settled", "stored_roots", "tables_of"]
+__all__ = ["CatalogConnection", "archive_roots", "canonical_objects", "catalog_error", "connect", "file_stamp", "scan_lock", "stamp_settled", "stored_roots", "tables_of"]

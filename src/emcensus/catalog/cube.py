@@ -8,15 +8,25 @@ other column go to the detail cube (schema 11, ~147 k rows), which does the same
 FOV and project with the columns that add few rows to them (`schema.DETAIL_COLUMNS`); queries that
 read a column of neither (path, quality, or year, detector or month with magnification or project)
 go to `images` as before.
+
+A bulk load (`catalog.bulk`) drops the triggers while it writes and refills the cube at its end, in
+the transaction that brings them back: a cube is read only while all its triggers exist, checked in
+the same read snapshot as the query (`one_snapshot`), so a dashboard or a `count` in another shell
+never reads a cube that lags behind the table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import functools
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from emcensus.catalog.connection import canonical_objects
 from emcensus.catalog.query import GROUP_FIELDS
-from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS
+from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
 if TYPE_CHECKING:
     _Base = Any  # the Catalog this mixes into: db
@@ -34,15 +44,54 @@ CUBE_EXPRESSIONS = {
 CUBE_AGGREGATES = {"count(*)": "coalesce(sum(n), 0)", "coalesce(sum(size_bytes), 0)": "coalesce(sum(bytes), 0)"}
 
 
+#: Each cube and the SQL that fills it from `images` (an empty cube): a bulk load's end, or the
+#: first writable open after a killed one, refills a cube whose triggers were missing. A new cube
+#: (a later migration) adds its own line.
+CUBE_FILLS = {
+    "census_cube": next(sql for sql in MIGRATIONS[9] if sql.lstrip().startswith("INSERT INTO census_cube")),
+    "census_detail": next(sql for sql in MIGRATIONS[10] if sql.lstrip().startswith("INSERT INTO census_detail")),
+}
+
+
+@functools.cache
+def cube_triggers(version: int, cube: str) -> frozenset[str]:
+    """Names of the triggers that keep `cube` in step with `images` in a catalog of schema `version`."""
+    return frozenset(name for name, (kind, _, sql) in canonical_objects(version).items()
+                     if kind == "trigger" and re.search(rf"\b{cube}\b", sql))
+
+
+def cube_in_step(db: sqlite3.Connection, cube: str) -> bool:
+    """Whether every trigger of `cube` exists (a few µs: sqlite_master is small), i.e. no bulk load
+    is writing around it."""
+    names = sorted(cube_triggers(SCHEMA_VERSION, cube))
+    found = db.execute(f"SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({', '.join('?' * len(names))})",
+                       names).fetchone()[0]
+    return bool(names) and found == len(names)
+
+
 class CubeMixin(_Base):
     """Chooses the census cube for a query when it holds every column the query reads."""
 
     def census_source(self, aggregate: str, columns: Iterable[str]) -> tuple[str, str]:
         """(table, aggregate) to compute `aggregate` over the images filtered and grouped on `columns`:
-        the cube's when it can answer, `images` and `aggregate` itself otherwise."""
+        the cube's when it can answer and is in step, `images` and `aggregate` itself otherwise. Call
+        it and run the query inside `one_snapshot`."""
         if aggregate in CUBE_AGGREGATES:
             read = set(columns)
             for cube, expressions in CUBE_EXPRESSIONS.items():
-                if read <= expressions:
+                if read <= expressions and cube_in_step(self.db, cube):
                     return cube, CUBE_AGGREGATES[aggregate]
         return "images", aggregate
+
+    @contextlib.contextmanager
+    def one_snapshot(self) -> Iterator[None]:
+        """Reads inside see one state of the catalog (a read transaction, unless one is open): the
+        cube's triggers as `census_source` found them are those of the rows the query reads."""
+        if self.db.in_transaction:
+            yield
+            return
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.db.execute("COMMIT")  # a read transaction: nothing to write

@@ -1,0 +1,151 @@
+"""Bulk loads: a census that adds many rows writes them without per-row index and cube upkeep.
+
+Each `images` row written costs its secondary indexes and the cube's insert trigger ~40 µs of the
+writer's ~55 (the writer is the census's critical path); rebuilding them once over the whole table
+costs ~10 µs per row there. So when a scan will add many rows compared with what the catalog holds (a
+first census, a new root bigger than the rest), `BulkLoad` drops those indexes and the cube triggers,
+the rows go in bare, and at its end every index is built again (one sort each) and the cube refilled
+(one GROUP BY), in one transaction.
+
+What keeps this safe:
+* **One canonical schema.** The indexes and triggers a catalog must have are those that replaying the
+  migrations gives (`canonical_objects`). `restore` recreates whichever are missing and refills a cube
+  whose triggers were missing, in one transaction: at the end of every bulk load (an interrupted scan
+  included) and at every writable open (`catalog.connection.connect`), so a scan killed mid-load leaves
+  a catalog that the next writer makes whole.
+* **A cube is read only while its triggers exist** (`catalog.cube`): the triggers and the stale cube
+  come and go in the same transactions, so no reader can see the cube while it lags behind `images`.
+* **The scan's own queries keep their indexes** (`KEPT_INDEXES`): the path index (a constraint),
+  and the partial indexes behind `present_files`, the encoded-name lookup of `known_files` and the
+  audit's `INDEXED BY`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+
+from emcensus.catalog.connection import canonical_objects
+from emcensus.catalog.cube import CUBE_FILLS, cube_triggers
+
+#: Indexes on `images` that a bulk load keeps: queries that run while it loads rely on them, and all
+#: but a few rows fall outside their WHERE (a row outside costs no index write).
+KEPT_INDEXES = frozenset({"audit_exports", "audit_missing", "audit_sidecar_only", "images_encoded"})
+
+#: Measured per row on the writer (CPU, 20 k-row census, see tests/catalog/test_bulk.py for the
+#: equality and bench/bench_census.py for the speed): the upkeep a bulk load saves for each row it
+#: writes, and what rebuilding every index and refilling the cube costs for each row of the table.
+UPKEEP_US_PER_ROW = 37.0
+REBUILD_US_PER_ROW = 12.0
+
+
+def _schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def missing_objects(db: sqlite3.Connection) -> list[str]:
+    """Canonical indexes and triggers the catalog lacks (none outside a bulk load or its crash)."""
+    present = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
+    return [name for name in canonical_objects(_schema_version(db)) if name not in present]
+
+
+def restore(db: sqlite3.Connection) -> list[str]:
+    """Recreate the missing indexes and triggers and refill every cube that lacked a trigger (so it
+    was not kept in step), in the caller's transaction; returns what was recreated."""
+    missing = missing_objects(db)
+    version = _schema_version(db)
+    objects = canonical_objects(version)
+    for name in missing:
+        db.execute(objects[name][2])
+    for cube, fill in CUBE_FILLS.items():
+        if cube_triggers(version, cube) & set(missing):
+            db.execute(f"DELETE FROM {cube}")
+            db.execute(fill)
+    return missing
+
+
+def restore_if_needed(db: sqlite3.Connection) -> list[str]:
+    """`restore` in its own write transaction, taken only when something is missing (a writable open
+    of a whole catalog writes nothing)."""
+    if not missing_objects(db):
+        return []
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        return restore(db)  # read again under the lock: another writer may have restored it meanwhile
+
+
+def worth_bulk(rows_to_write: int, rows_present: int) -> bool:
+    """Whether writing `rows_to_write` more rows bare and rebuilding over the whole table costs the
+    writer less than keeping every index and cube row by row (the cost model above)."""
+    return rows_to_write * UPKEEP_US_PER_ROW > (rows_present + rows_to_write) * REBUILD_US_PER_ROW
+
+
+@dataclass(slots=True)
+class _RootRows:
+    """What the walk of one root found to write so far."""
+
+    parts: int  # surveys its walk is split into (its top folder and each top-level folder)
+    new: bool  # the catalog holds none of its files: everything found is new
+    surveyed: int = 0
+    rows: int = 0
+
+    def forecast(self) -> float:
+        """Rows the whole root will write: those found, and for a new root as many again per part
+        not walked yet as per part walked (its files are all new; its size is known only walked)."""
+        if not self.new or not self.surveyed:
+            return self.rows
+        return self.rows * self.parts / self.surveyed
+
+
+class BulkLoad:
+    """A scan's writes, told what its walk finds to write: once the forecast is worth it
+    (`worth_bulk` against the rows present when the load began), the indexes and cube triggers are
+    dropped until the load ends. Use as a context manager; leaving it (normally, by an error or an
+    interrupt) restores the catalog."""
+
+    def __init__(self, db: sqlite3.Connection, roots: Mapping[int, int]) -> None:
+        """`roots`: each root's id and the number of surveys its walk is split into."""
+        self.db = db
+        self.rows_present = int(db.execute("SELECT coalesce(max(id), 0) FROM images").fetchone()[0])  # an index seek
+        self.roots = {root_id: _RootRows(parts, not db.execute(
+            "SELECT EXISTS (SELECT 1 FROM images WHERE root_id = ?)", (root_id,)).fetchone()[0])
+            for root_id, parts in roots.items()}
+        self.active = False
+
+    def surveyed(self, root_id: int, rows: int) -> None:
+        """One survey of a root found `rows` rows to write (files new or changed): go bulk once the
+        forecast of the whole scan is worth it."""
+        root = self.roots[root_id]
+        root.surveyed += 1
+        root.rows += rows
+        if not self.active and worth_bulk(round(self.forecast()), self.rows_present):
+            self._drop()
+
+    def forecast(self) -> float:
+        """Rows the scan will write, as far as its walk tells yet."""
+        return sum(root.forecast() for root in self.roots.values())
+
+    def _drop(self) -> None:
+        version = _schema_version(self.db)
+        triggers = set().union(*(cube_triggers(version, cube) for cube in CUBE_FILLS))
+        dropped = [(kind, name) for name, (kind, table, _) in canonical_objects(version).items()
+                   if table == "images" and (name in triggers if kind == "trigger" else name not in KEPT_INDEXES)]
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            for kind, name in dropped:
+                self.db.execute(f"DROP {kind.upper()} IF EXISTS {name}")
+        self.active = True
+
+    def __enter__(self) -> BulkLoad:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self.active:
+            restore_if_needed(self.db)
+            self.active = False
+
+
+__all__ = ["BulkLoad", "KEPT_INDEXES", "missing_objects", "restore", "restore_if_needed", "worth_bulk"]

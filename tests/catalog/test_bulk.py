@@ -1,0 +1,247 @@
+"""Bulk loads (catalog.bulk): a census written without per-row index and cube upkeep leaves the catalog
+a row-by-row census leaves, and a load that is killed, interrupted or read meanwhile never shows a
+catalog without its indexes or with a cube behind its table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from emcensus.catalog import Catalog, bulk
+from emcensus.catalog.connection import canonical_objects
+from emcensus.catalog.cube import CUBE_FILLS
+from emcensus.catalog.schema import SCHEMA_VERSION, cube_values
+from emcensus.demo.generate import generate_archive
+from emcensus.scan import RootSpec, scan
+
+
+def _specs(archive: Path) -> list[RootSpec]:
+    return [RootSpec(str(archive / name), name, layout="{group}/{project}/**") for name in sorted(os.listdir(archive))
+            if (archive / name).is_dir()]
+
+
+def _contents(path: Path) -> dict[str, list[tuple]]:
+    """Everything a catalog holds that a census writes, joined by path (ids left out), and its schema."""
+    with sqlite3.connect(path) as db:
+        columns = [row[1] for row in db.execute("PRAGMA table_info(images)") if row[1] != "id"]
+        return {
+            "images": db.execute(f"SELECT {', '.join(columns)} FROM images ORDER BY path").fetchall(),
+            "metadata": db.execute("SELECT i.path, m.json FROM metadata m JOIN images i ON i.id = m.image_id"
+                                   " ORDER BY i.path").fetchall(),
+            "problems": db.execute("SELECT group_key, path, severity, reason, scan_id FROM problems"
+                                   " ORDER BY group_key, path, reason").fetchall(),
+            **{cube: db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall() for cube in CUBE_FILLS},
+            "folders": db.execute("SELECT root_id, rel_path, fingerprint FROM folders ORDER BY 1, 2").fetchall(),
+            "schema": db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
+        }
+
+
+def _recounted_cube(db: sqlite3.Connection) -> list[tuple]:
+    """The cube as `images` gives it now, in the cube's order (the key first)."""
+    values = cube_values("images")
+    key = " || ',' || ".join(f"quote({value})" for value in values)
+    return db.execute(f"SELECT {key}, {', '.join(values)}, count(*), sum(size_bytes) FROM images"
+                      f" GROUP BY {', '.join(values)} ORDER BY 1").fetchall()
+
+
+def _assert_whole(path: Path) -> None:
+    """Every index and trigger of the schema there, the indexes consistent, each cube what filling it
+    afresh from the table gives."""
+    with sqlite3.connect(path) as db:
+        present = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('index', 'trigger')")}
+        assert set(canonical_objects(SCHEMA_VERSION)) <= present
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert db.execute("SELECT * FROM census_cube ORDER BY key").fetchall() == _recounted_cube(db)
+        for cube, fill in CUBE_FILLS.items():
+            kept = db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall()
+            db.execute("SAVEPOINT refill")
+            db.execute(f"DELETE FROM {cube}")
+            db.execute(fill)
+            assert db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall() == kept, cube
+            db.execute("ROLLBACK TO refill")
+            db.execute("RELEASE refill")
+
+
+@pytest.fixture
+def drops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows present each time a bulk load dropped the indexes (the real drop still runs)."""
+    seen: list[int] = []
+    real = bulk.BulkLoad._drop
+
+    def recorded(self: bulk.BulkLoad) -> None:
+        seen.append(self.rows_present)
+        real(self)
+
+    monkeypatch.setattr(bulk.BulkLoad, "_drop", recorded)
+    return seen
+
+
+def test_cost_model_goes_bulk_for_a_first_census_and_a_big_new_root_only() -> None:
+    assert bulk.worth_bulk(1, 0)  # a first census
+    assert bulk.worth_bulk(50_000, 100_000)  # a new root half the size of the catalog
+    assert not bulk.worth_bulk(10_000, 100_000)  # a new folder: row by row
+    assert not bulk.worth_bulk(0, 0) and not bulk.worth_bulk(100, 1_000_000)  # a rescan
+
+
+def test_forecast_extrapolates_a_new_root_only(tmp_path: Path) -> None:
+    """A root the catalog does not hold yet writes every file its walk finds: its first surveyed parts
+    tell its size early; a root with rows counts only what its walk found changed."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, 60, seed=2)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(archive)[:1], workers=0)
+        held = catalog.roots()[0]["id"]
+        new = catalog.ensure_root(str(archive / "elsewhere"), "SU8230", None, None)
+        with catalog.bulk_load({held: 10, new: 10}) as load:
+            present = load.rows_present
+            assert present > 10
+            load.surveyed(held, present // 5)  # a fifth of the catalog changed: row by row
+            assert load.forecast() == present // 5 and not load.active
+            load.surveyed(new, 0)  # the new root's top folder: nothing yet
+            assert not load.active
+            load.surveyed(new, present // 10)  # a tenth of the catalog in 2 of its 10 parts: ~half of it coming
+            assert load.forecast() == present // 5 + present // 10 * 5
+            assert load.active
+        _assert_whole(tmp_path / "c.sqlite")
+
+
+def test_bulk_census_equals_row_by_row_census(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drops: list[int]) -> None:
+    archive = tmp_path / "archive"
+    generate_archive(archive, 300, seed=11)
+    specs = _specs(archive)
+
+    def census(path: Path) -> dict[str, list[tuple]]:
+        with Catalog(path) as catalog:  # one root per command: the later roots arrive with rows present
+            for spec in specs:
+                scan(catalog, [spec], workers=0)
+            gone = sorted((archive / specs[0].instrument).rglob("*.tif"))[0]
+            moved = gone.with_name("renamed-" + gone.name)
+            gone.rename(moved)  # a rescan with a change: row by row
+            scan(catalog, specs, workers=0)
+            moved.rename(gone)
+        return _contents(path)
+
+    bulky = census(tmp_path / "bulk.sqlite")
+    assert drops and drops[0] == 0, "the first census went bulk"
+    went_bulk = len(drops)
+    monkeypatch.setattr(bulk, "worth_bulk", lambda rows, present: False)
+    plain = census(tmp_path / "plain.sqlite")
+    assert len(drops) == went_bulk, "the plain census never dropped an index"
+    assert went_bulk == len(specs), "each root (as big as the catalog before it) went bulk; the rescan did not"
+    for part, rows in plain.items():
+        assert bulky[part] == rows, part
+    assert len(plain["images"]) > 300 and plain["census_cube"] and plain["metadata"]
+    _assert_whole(tmp_path / "bulk.sqlite")
+
+
+class _InterruptAfter:
+    """A progress display at which the user presses Ctrl-C once `files` files are written."""
+
+    def __init__(self, files: int) -> None:
+        self.left = files
+
+    def queued(self, files: int) -> None:
+        pass
+
+    def done(self, files: int, errors: int) -> None:
+        self.left -= files
+        if self.left <= 0:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_bulk_load_leaves_a_whole_catalog(tmp_path: Path, drops: list[int]) -> None:
+    archive = tmp_path / "archive"
+    generate_archive(archive, 400, seed=3)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        with pytest.raises(KeyboardInterrupt):
+            scan(catalog, _specs(archive), workers=0, progress=_InterruptAfter(100), batch_size=16)
+        assert drops == [0]
+        assert 100 <= catalog.total(files=True, include_missing=True) < 400
+        assert catalog.scans()[0]["status"] == "interrupted"
+    _assert_whole(path)
+    with Catalog(path) as catalog:  # resumed: the rest is read, row by row or not, into a whole catalog
+        assert scan(catalog, _specs(archive), workers=0).complete
+    _assert_whole(path)
+
+
+def test_readers_never_see_a_stale_cube_during_a_bulk_load(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    generate_archive(archive, 120, seed=5)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as writer:
+        scan(writer, _specs(archive), workers=0)
+        with Catalog(path, readonly=True) as reader:
+            before = reader.count(by="year")
+            assert reader.census_source("count(*)", {"year"})[0] == "census_cube"
+        root_id = writer.roots()[0]["id"]
+        with writer.bulk_load({root_id: 1}) as load:
+            load.surveyed(root_id, 10_000)
+            assert load.active
+            with writer.db:  # what the load writes: rows the cube does not follow
+                writer.db.execute("UPDATE images SET year = 1999 WHERE is_primary = 1 AND year = ?", (before[0]["year"],))
+            with Catalog(path, readonly=True) as reader:  # another process: the dashboard, `count`
+                assert reader.census_source("count(*)", {"year"})[0] == "images"
+                during = reader.count(by="year")
+                audit = reader.audit()
+            assert during[0] == {"year": 1999, "count": before[0]["count"]}
+            assert during[1:] == before[1:]
+            assert audit["acquisitions"] == sum(group["count"] for group in before)
+        _assert_whole(path)
+        with Catalog(path, readonly=True) as reader:
+            assert reader.census_source("count(*)", {"year"})[0] == "census_cube"
+            assert reader.count(by="year") == during
+
+
+_KILLED_SCAN = """
+import os
+import sys
+from emcensus.catalog import Catalog
+from emcensus.scan import RootSpec, scan
+with Catalog(sys.argv[1]) as catalog:
+    scan(catalog, [RootSpec(root, os.path.basename(root)) for root in sys.argv[2:]], workers=0, batch_size=8)
+"""
+
+
+def test_killed_bulk_load_is_restored_by_the_next_writable_open(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    generate_archive(archive, 1500, seed=9)
+    path = tmp_path / "c.sqlite"
+    process = subprocess.Popen([sys.executable, "-c", _KILLED_SCAN, str(path), *(str(p) for p in sorted(archive.iterdir())
+                                                                                  if p.is_dir())])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if path.exists() and os.path.getsize(path):
+                with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+                    if (db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'images_census'").fetchone() == (0,)
+                            and db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'images'").fetchone() == (1,)
+                            and db.execute("SELECT count(*) FROM images").fetchone()[0] > 200):
+                        process.send_signal(signal.SIGKILL)
+                        break
+            time.sleep(0.01)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "killed mid-load"
+    with sqlite3.connect(path) as db:
+        assert bulk.missing_objects(db), "the kill left the load's dropped indexes and triggers"
+        rows = db.execute("SELECT count(*) FROM images WHERE status = 'present' AND readable = 1"
+                          " AND is_primary = 1 AND kind = 'image'").fetchone()[0]
+        assert db.execute("SELECT coalesce(sum(n), 0) FROM census_cube").fetchone()[0] < rows, "its cube is behind"
+    with Catalog(path, readonly=True) as reader:  # before any writer: counts from the table, not the stale cube
+        assert reader.total() == rows
+    with Catalog(path) as catalog:
+        assert catalog.total() == rows
+    _assert_whole(path)
+    with Catalog(path, readonly=True) as reader:
+        assert reader.census_source("count(*)", ())[0] == "census_cube"
+        assert reader.total() == rows
