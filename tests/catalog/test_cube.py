@@ -267,6 +267,8 @@ def test_a_path_glob_lists_in_any_order_the_rows_it_counts(census: Path) -> None
             by_path = [row["id"] for row in catalog.images(path=pattern, kind="all", order="path")]
             by_size = [row["id"] for row in catalog.images(path=pattern, kind="all", order="-size_bytes")]
             assert counted == len(by_path) > 0 and sorted(by_path) == sorted(by_size)
+            acquisitions = sum(row["is_primary"] for row in catalog.images(path=pattern, kind="all"))
+            assert catalog.count(path=pattern, kind="all")[0]["count"] == acquisitions > 0
             assert by_path == [row["id"] for row in catalog.images(path=pattern, kind="all", order="path", limit=5000)]
 
 
