@@ -1,8 +1,8 @@
 """Bulk loads: a census that adds many rows writes them without per-row index and cube upkeep.
 
-Each `images` row written costs its secondary indexes and the cube's insert trigger ~40 µs of the
-writer's ~55 (the writer is the census's critical path); rebuilding them once over the whole table
-costs ~10 µs per row there. So when a scan will add many rows compared with what the catalog holds (a
+Each `images` row written costs its secondary indexes and the cubes' insert triggers ~45 µs of the
+writer's ~65 (the writer is the census's critical path); rebuilding them once over the whole table
+costs ~13 µs per row there. So when a scan will add many rows compared with what the catalog holds (a
 first census, a new root bigger than the rest), `BulkLoad` drops those indexes and the cube triggers,
 the rows go in bare, and at its end every index is built again (one sort each) and the cube refilled
 (one GROUP BY), in one transaction.
@@ -34,11 +34,12 @@ from emcensus.catalog.cube import CUBE_FILLS, cube_triggers
 #: but a few rows fall outside their WHERE (a row outside costs no index write).
 KEPT_INDEXES = frozenset({"audit_exports", "audit_missing", "audit_sidecar_only", "images_encoded"})
 
-#: Measured per row on the writer (CPU, 20 k-row census, see tests/catalog/test_bulk.py for the
-#: equality and bench/bench_census.py for the speed): the upkeep a bulk load saves for each row it
-#: writes, and what rebuilding every index and refilling the cube costs for each row of the table.
-UPKEEP_US_PER_ROW = 37.0
-REBUILD_US_PER_ROW = 12.0
+#: Measured per row on the writer (CPU, the rows of a 20 k-image census written both ways, both
+#: cubes, loaded machine; bench/bench_bulk.py times whole censuses): what a bulk load saves for each
+#: row it writes (61-76 -> 16-22 µs), and what rebuilding every index and refilling the cubes costs
+#: for each row of the table (12-16 µs). A load pays off from ~0.4 new rows per row present.
+UPKEEP_US_PER_ROW = 45.0
+REBUILD_US_PER_ROW = 13.0
 
 
 def _schema_version(db: sqlite3.Connection) -> int:
