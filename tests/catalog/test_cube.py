@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog
-from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, ImageFilter
+from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, QUALITY_FLAGS, ImageFilter, group_columns
 from emcensus.catalog.cube import CUBE_EXPRESSIONS
 from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, changes_derivation, cube_values
 from emcensus.demo.generate import generate_archive
@@ -288,3 +288,49 @@ def test_an_upgrade_to_the_detail_cube_recomputes_no_derived_column(census: Path
         assert recomputed == [] and migrated.roots()
         assert _cube(migrated.db, "census_detail") == _recounted(migrated.db, "census_detail") != []
     assert [number + 1 for number, statements in enumerate(MIGRATIONS) if changes_derivation(statements)] == [2]
+
+
+@pytest.fixture(scope="module")
+def measured(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`census` with quality measured on half of its files (every flag, and none: a failed measure),
+    one in five of them on a state the file no longer has (not its current quality)."""
+    path = tmp_path_factory.mktemp("measured") / "c.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
+        source.backup(db)
+        flags = [*QUALITY_FLAGS, None]
+        rows = db.execute("SELECT id, size_bytes, mtime_ns FROM images ORDER BY id").fetchall()[::2]
+        db.executemany("INSERT INTO quality(image_id, size_bytes, mtime_ns, quality_flag, metric_version, computed_at)"
+                       " VALUES (?, ?, ?, ?, 1, '2026-01-01')",
+                       [(image_id, size + (n % 5 == 0), mtime, flags[n % len(flags)])
+                        for n, (image_id, size, mtime) in enumerate(rows)])
+    return path
+
+
+def test_counts_by_quality_flag_equal_the_flag_read_per_file(measured: Path) -> None:
+    """`--by quality_flag` with another field: measured files from the quality table, the others from
+    the totals less the measured (a cube's when one answers) give the rows the flag read for each
+    file gives, in its order, for random filters, fields and either side of the flag."""
+    values = _known(measured)
+    fields = sorted(set(GROUP_FIELDS) - {"quality_flag"})
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(list(CUBES)).flatmap(lambda cube: _cube_queries(cube, values)),
+           st.sampled_from(fields), st.booleans(), st.booleans(), st.sampled_from([None, "*/SU8230/*", "*.tif"]))
+    def check(query: tuple[str, dict], other: str, flag_first: bool, files: bool, path: str | None) -> None:
+        by = ["quality_flag", other] if flag_first else [other, "quality_flag"]
+        image_filter = ImageFilter(**query[1], path=path)
+        with Catalog(measured, readonly=True) as catalog:
+            where, params = image_filter.where(catalog.db)
+            where += "" if files else " AND is_primary = 1"
+            groups = group_columns(by)
+            order = ", ".join(str(i + 1) for i in range(len(by)))
+            expected = catalog.db.execute(f"SELECT {', '.join(expr for _, expr in groups)}, count(*) FROM images"
+                                          f" WHERE {where} GROUP BY {order} ORDER BY {order}", params).fetchall()
+            columns = image_filter.columns() | {"is_primary"}
+            assert catalog.counts_by_quality_flag(groups, where, params, columns) == expected
+
+    check()
+    with Catalog(measured, readonly=True) as catalog:
+        flags = {row["quality_flag"] for row in catalog.count("quality_flag,year")}
+        assert flags == {*QUALITY_FLAGS, None}
+        assert sum(row["count"] for row in catalog.count("year,quality_flag")) == catalog.total()

@@ -507,17 +507,20 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             # seeking the census index on is_primary and probing every acquisition (1 M: 186 -> 19 ms CPU)
             where += f" AND {'+' if image_filter.path else ''}{extra_where}"
         groups = group_columns(by)
-        with self.one_snapshot():
-            # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
-            table, aggregate = self.census_source(aggregate, image_filter.columns().union(
-                (expr for _, expr in groups), re.findall(r"[A-Za-z_]\w*", extra_where)))
-            select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
-            sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
-            if groups:
-                order = ", ".join(str(i + 1) for i in range(len(groups)))
-                sql += f" GROUP BY {order} ORDER BY {order}"
-            rows = self._fetch(sql, params)[1]
         names = [name for name, _ in groups]
+        # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
+        columns = image_filter.columns().union(re.findall(r"[A-Za-z_]\w*", extra_where))
+        if aggregate == "count(*)" and "quality_flag" in names and "quality" not in columns:
+            rows = self.counts_by_quality_flag(groups, where, params, columns)
+        else:
+            with self.one_snapshot():
+                table, aggregate = self.census_source(aggregate, columns.union(expr for _, expr in groups))
+                select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
+                sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
+                if groups:
+                    order = ", ".join(str(i + 1) for i in range(len(groups)))
+                    sql += f" GROUP BY {order} ORDER BY {order}"
+                rows = self._fetch(sql, params)[1]
         result = [dict(zip([*names, label], row, strict=True)) for row in rows]
         if "root" in names:
             paths = {rid: path for path, rid in self._root_ids().items()}

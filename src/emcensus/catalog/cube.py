@@ -69,8 +69,52 @@ def cube_in_step(db: sqlite3.Connection, cube: str) -> bool:
     return bool(names) and found == len(names)
 
 
+#: Files whose quality was measured on their current state (`quality.CURRENT_FILE`): each quality row
+#: (CROSS JOIN: read first, however many `images` has) with its file's `images` row, found by id, and
+#: the flag under a name `images` lacks; `{where}` is resolved in a subquery of `images` alone, which
+#: SQLite flattens into the join.
+_MEASURED = ("(SELECT image_id AS q_id, size_bytes AS q_size, mtime_ns AS q_mtime, quality_flag AS q_flag FROM quality)"
+             " CROSS JOIN (SELECT * FROM images WHERE {where}) AS images"
+             " ON images.id = q_id AND images.size_bytes = q_size AND images.mtime_ns = q_mtime")
+
+
+def _sql_order(value: Any) -> tuple[int, Any]:
+    """Where `ORDER BY` puts a value: NULL, then numbers, then text (binary), then blobs."""
+    if value is None:
+        return 0, 0
+    return (1 if isinstance(value, (int, float)) else 2 if isinstance(value, str) else 3), value
+
+
 class CubeMixin(_Base):
     """Chooses the census cube for a query when it holds every column the query reads."""
+
+    def counts_by_quality_flag(self, groups: list[tuple[str, str]], where: str, params: list[Any],
+                               columns: set[str]) -> list[tuple[Any, ...]]:
+        """The rows of `SELECT <groups>, count(*) FROM images WHERE <where> GROUP BY .. ORDER BY ..` with
+        `quality_flag` among `groups`, from two smaller reads: the measured files counted from the
+        quality table joined to theirs, and the others (no flag: NULL) as the count per the other fields
+        less the measured — a cube's count when one holds those fields and the filter's `columns`.
+        The flag per file read for each of a million rows took 0.5–3 s, with no file measured."""
+        at = [name for name, _ in groups].index("quality_flag")
+        others = [expr for name, expr in groups if name != "quality_flag"]
+
+        def grouped(select: list[str], source: str) -> list[tuple[Any, ...]]:
+            sql = f"SELECT {', '.join(select)} FROM {source}"
+            if len(select) > 1:
+                sql += f" GROUP BY {', '.join(str(i + 1) for i in range(len(select) - 1))}"
+            return self._fetch(sql, params)[1]
+
+        with self.one_snapshot():
+            measured = grouped(["q_flag" if name == "quality_flag" else expr for name, expr in groups] + ["count(*)"],
+                               _MEASURED.format(where=where))
+            table, aggregate = self.census_source("count(*)", columns | set(others))
+            unmeasured = {row[:-1]: row[-1] for row in grouped([*others, aggregate], f"{table} WHERE {where}")}
+        for row in measured:
+            if row[at] is not None:
+                unmeasured[row[:at] + row[at + 1:-1]] -= row[-1]
+        rows = [row for row in measured if row[at] is not None]
+        rows += [(*key[:at], None, *key[at:], count) for key, count in unmeasured.items() if count]
+        return sorted(rows, key=lambda row: tuple(map(_sql_order, row[:-1])))
 
     def census_source(self, aggregate: str, columns: Iterable[str]) -> tuple[str, str]:
         """(table, aggregate) to compute `aggregate` over the images filtered and grouped on `columns`:
