@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
         [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 16,32] [--skip-build]
+        [--code-bytes 16,32] [--keep-scale] [--breakdown]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
 (generated and scanned the first time, reused afterwards). In one run it prints:
@@ -22,16 +23,26 @@ DIR holds the generated corpus, its archive and catalog, laid out as `bench_figu
    and crowd the ratio test of the vote; they add no look-alikes. Memory is measured, not computed:
    the process's anonymous memory (RssAnon) grown by loading the index and matching, and the pages of
    the memory-mapped index files (RssFile) touched. Then a rerun where 1 % of the images are new:
-   what rebuilding costs when the other images keep their lists (`kept_lists`).
+   what rebuilding costs when the other images keep their lists (`kept_lists`). With `--code-bytes`,
+   one such index for each length of the codes the inverted file holds (`index.IVF_CODE_BYTES`), compared
+   in the same run; `--keep-scale` keeps each in DIR (no rerun phase) and a later run with the same N,
+   cap and code length reuses it (a 150 k build costs about 20 min CPU).
+5. `--breakdown`: at the first nprobe, where the CPU of matching goes: inclusive CPU seconds of the
+   matcher's steps (faiss search, the vote around it, query features, verification, dense features,
+   archive decode, the fit-scale and deep checks) and what is outside the matcher (document reading,
+   panel splitting, scale bars), for all publications and for the slowest one.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import functools
 import resource
 import shutil
 import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +53,8 @@ from bench_figures import _scores
 from emcensus.catalog import Catalog
 from emcensus.figures import features
 from emcensus.figures.index import (
+    IVF_CODE_BYTES,
+    FigureIndexError,
     VisualIndex,
     index_folder,
     kept_lists,
@@ -168,18 +181,59 @@ def _with_fillers(images: list[dict[str, Any]], descriptors: np.ndarray, points:
     return made_images, made_descriptors, made_points
 
 
-def _match(truth: CorpusTruth, matcher: Matcher) -> tuple[dict[tuple[str, str], float], list[float]]:
-    """(article, image) -> best score over every publication; CPU seconds of each publication."""
+#: The matcher's steps timed by `--breakdown` (inclusive: `_vote` holds `search`, `_dense_features` holds `_pixels`).
+_STEPS = ("match_panel", "_variants", "_vote", "search", "_verify", "_dense_features", "_pixels", "_at_fit_scale",
+          "_deeper")
+
+
+@contextmanager
+def _timed_steps(matcher: Matcher, spent: dict[str, float]) -> Iterator[None]:
+    """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods)."""
+    def timed(name: str, method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                spent[name] += time.process_time() - start
+        return wrapper
+
+    owners = {name: matcher.index if name == "search" else matcher for name in _STEPS}
+    for name, owner in owners.items():
+        setattr(owner, name, timed(name, getattr(owner, name)))
+    try:
+        yield
+    finally:
+        for name, owner in owners.items():
+            delattr(owner, name)
+
+
+def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False
+           ) -> tuple[dict[tuple[str, str], float], list[float]]:
+    """(article, image) -> best score over every publication; CPU seconds of each publication.
+    `breakdown`: also prints where the CPU went (see the module docstring)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
-    per_publication = []
+    per_publication, steps = [], []
     for article in truth.articles:
+        spent: dict[str, float] = defaultdict(float)
         cpu = time.process_time()
-        for f in match_documents([papers / name for name in article.documents], matcher,
-                                 year_of=lambda _a, y=article.year: y):
-            key = (f.article, f.match.path)
-            found[key] = max(found.get(key, 0.0), f.match.score)
+        with _timed_steps(matcher, spent) if breakdown else nullcontext():
+            for f in match_documents([papers / name for name in article.documents], matcher,
+                                     year_of=lambda _a, y=article.year: y):
+                key = (f.article, f.match.path)
+                found[key] = max(found.get(key, 0.0), f.match.score)
         per_publication.append(time.process_time() - cpu)
+        steps.append(spent)
+    if breakdown:
+        slowest = int(np.argmax(per_publication))
+        for label, chosen in (("all publications", range(len(steps))),
+                              (f"slowest ({truth.articles[slowest].stem})", [slowest])):
+            total = sum(per_publication[i] for i in chosen)
+            summed = {name: sum(steps[i][name] for i in chosen) for name in _STEPS}
+            print(f"    CPU s, {label}: total {total:.1f}, outside the matcher {total - summed['match_panel']:.1f}; "
+                  + ", ".join(f"{name.strip('_')} {seconds:.1f}" for name, seconds in summed.items()))
     return found, per_publication
 
 
@@ -189,6 +243,9 @@ def _report(label: str, truth: CorpusTruth, found: dict[tuple[str, str], float],
     print(f"{label}: precision {precision:.3f} ({len(set(found) & expected)}/{len(found)}), recall {recall:.3f} "
           f"({len(set(found) & expected)}/{len(expected)}), confusions {len(confusions)}; "
           f"{np.mean(per_publication):.2f} s CPU per publication (slowest {max(per_publication):.2f})")
+    missed = sorted(f"{article} {Path(path).name}" for article, path in expected - set(found))
+    if missed:
+        print(f"    missed: {'; '.join(missed)}")
 
 
 def main() -> None:
@@ -204,6 +261,9 @@ def main() -> None:
     parser.add_argument("--scale-to", type=int, default=0, help="images of the index at scale (0: none)")
     parser.add_argument("--nprobes", default="16,32", help="inverted lists searched per descriptor at scale")
     parser.add_argument("--skip-build", action="store_true", help="reuse the index DIR holds")
+    parser.add_argument("--code-bytes", default=str(IVF_CODE_BYTES), help="code lengths of the inverted file compared")
+    parser.add_argument("--keep-scale", action="store_true", help="keep each index at scale in DIR; reuse a kept one")
+    parser.add_argument("--breakdown", action="store_true", help="where matching's CPU goes, at the first nprobe")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, catalog_path = _corpus(args.dir, args)
@@ -220,39 +280,54 @@ def main() -> None:
     if not args.scale_to:
         return
     for cap in caps:
-        folder = args.dir / f"scale-{args.scale_to}-{cap}-{os.getpid()}.figures"
+        for code_bytes in (int(v) for v in args.code_bytes.split(",")):
+            _at_scale(args, truth, index, cap, code_bytes)
+
+
+def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, cap: int, code_bytes: int) -> None:
+    """Phase 4 (and 5) for one cap and code length."""
+    folder = args.dir / f"scale-{args.scale_to}-{cap}-{code_bytes}.figures"
+    try:
+        if not args.keep_scale:
+            raise FileNotFoundError(folder)
+        VisualIndex.load(folder)  # kept by an earlier run (refused when of another format)
+        built = "kept from an earlier run"
+    except (FileNotFoundError, FigureIndexError):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         made = _with_fillers(*_capped(index, cap), args.scale_to, cap)
         wall, cpu = time.perf_counter(), time.process_time()
-        write_generation(folder, *made)
+        write_generation(folder, *made, code_bytes=code_bytes)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        cpu_build = cpu
+        built = f"built and written in {wall:.0f} s wall / {cpu:.0f} s CPU ({1000 * cpu / len(made[0]):.2f} ms CPU per image)"
         del made
-        size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
-        before = _memory()
-        scaled = VisualIndex.load(folder)
-        loaded = _memory()
-        print(f"at scale: {len(scaled):,} images x {cap} = {scaled.faiss.ntotal:,} descriptors, "
-              f"{type(scaled.faiss).__name__} of {getattr(scaled.faiss, 'nlist', 0):,} lists; built and written in "
-              f"{wall:.0f} s wall / {cpu:.0f} s CPU ({1000 * cpu / len(scaled):.2f} ms CPU per image); {size / 2**30:.2f} "
-              f"GiB on disk; load: +{(loaded['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous memory")
-        for nprobe in (int(v) for v in args.nprobes.split(",")):
-            scaled.faiss.nprobe = nprobe
-            found, per_publication = _match(truth, Matcher(scaled))
-            after = _memory()
-            _report(f"at scale, cap {cap}, nprobe {nprobe}", truth, found, per_publication)
-            print(f"    memory after matching: +{(after['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous, "
-                  f"{after['RssFile'] / 2**20:.0f} MiB of mapped files resident (target: index <= 2 GB)")
+    size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    codes = sum(p.stat().st_size for p in folder.rglob("faiss.index"))
+    before = _memory()
+    scaled = VisualIndex.load(folder)
+    loaded = _memory()
+    print(f"at scale: {len(scaled):,} images x {cap} = {scaled.faiss.ntotal:,} descriptors, "
+          f"{type(scaled.faiss).__name__} of {getattr(scaled.faiss, 'nlist', 0):,} lists, {scaled.code_bits}-bit codes; "
+          f"{built}; {size / 2**30:.2f} GiB on disk (faiss.index {codes / 2**30:.2f}); "
+          f"load: +{(loaded['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous memory")
+    for number, nprobe in enumerate(int(v) for v in args.nprobes.split(",")):
+        scaled.faiss.nprobe = nprobe
+        found, per_publication = _match(truth, Matcher(scaled), breakdown=args.breakdown and number == 0)
+        after = _memory()
+        _report(f"at scale, cap {cap}, {scaled.code_bits}-bit codes, nprobe {nprobe}", truth, found, per_publication)
+        anonymous = after["RssAnon"] - before["RssAnon"]
+        print(f"    memory after matching: +{anonymous / 2**20:.0f} MiB anonymous, {after['RssFile'] / 2**20:.0f} MiB of "
+              f"mapped files resident: {(anonymous + after['RssFile']) / 2**30:.2f} GiB in all (target: index <= 2 GB)")
+    if not args.keep_scale:
         changed = np.arange(scaled.faiss.ntotal)
         changed[-len(changed) // 100:] = -1  # a rerun where 1 % of the images are new or changed
         cpu = time.process_time()
-        write_generation(folder, scaled.images, scaled.descriptors, scaled.points, kept_lists(scaled, changed))
+        write_generation(folder, scaled.images, scaled.descriptors, scaled.points, kept_lists(scaled, changed),
+                         code_bytes)
         print(f"    rerun with 1 % of the images new: index rebuilt in {time.process_time() - cpu:.0f} s CPU "
-              f"(centroids and lists of the others kept; {cpu_build:.0f} s from scratch)")
+              "(centroids and lists of the others kept)")
         del scaled
-        if not os.environ.get("KEEP_SCALE"):
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

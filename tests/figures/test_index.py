@@ -12,10 +12,19 @@ import tifffile
 from PIL import Image
 
 from emcensus.catalog import Catalog
-from emcensus.figures.index import FigureIndexError, VisualIndex, index_folder, read_pixels, update_index
+from emcensus.figures.index import (
+    INDEX_VERSION,
+    IVF_CODE_BYTES,
+    FigureIndexError,
+    VisualIndex,
+    index_folder,
+    read_pixels,
+    update_index,
+)
+from emcensus.figures.match import Matcher
 from emcensus.outputs import ArchiveWriteError
 from emcensus.scan import RootSpec, scan
-from figures.match_support import HEIGHT, build_archive, scene, shot, write_archive_image
+from figures.match_support import HEIGHT, area_of, build_archive, publish, scene, shot, write_archive_image
 from support import fingerprint
 
 
@@ -136,12 +145,13 @@ def test_damaged_index_says_to_rebuild(scanned):
 
 def test_an_index_of_an_earlier_format_is_refused_then_rebuilt(scanned):
     """Version 1 stored descriptor rows as faiss labels: loaded as image positions, matching would
-    index out of range; it is refused, and the next `figures index` builds it again from scratch."""
+    index out of range; version 2's inverted file held whole descriptors, which the vote now cuts to
+    `IVF_CODE_BYTES`. An older one is refused, and the next `figures index` builds it again from scratch."""
     _, _, catalog_path, _ = scanned
     _update(catalog_path)
     folder = index_folder(catalog_path)
     table = folder / (folder / "current").read_text() / "images.json"
-    table.write_text(table.read_text().replace('"version": 2', '"version": 1'))
+    table.write_text(table.read_text().replace(f'"version": {INDEX_VERSION}', f'"version": {INDEX_VERSION - 1}'))
     with pytest.raises(FigureIndexError, match="another version"):
         VisualIndex.load(folder)
     summary = _update(catalog_path)
@@ -150,24 +160,54 @@ def test_an_index_of_an_earlier_format_is_refused_then_rebuilt(scanned):
 
 
 def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch, tmp_path: Path):
-    """Above IVF_THRESHOLD descriptors the index is approximate (IndexBinaryIVF): each stored
-    descriptor must still be found as its own nearest neighbour."""
+    """Above IVF_THRESHOLD descriptors the index is approximate (IndexBinaryIVF) and holds the first
+    IVF_CODE_BYTES of each descriptor: each stored descriptor, searched whole, must still be found as
+    its own nearest neighbour, at distance 0 over the code's bits."""
     import faiss
 
     from emcensus.figures import index as index_module
 
     monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
     descriptors = np.random.default_rng(0).integers(0, 256, (6_000, 32), dtype=np.uint8)
-    images = np.arange(6_000) // 10  # stored under the position of their image, 10 descriptors each
-    built, lists = index_module.build_faiss(descriptors, images)
-    assert isinstance(built, faiss.IndexBinaryIVF) and built.ntotal == 6_000 and len(lists) == 6_000
-    distances, labels = built.search(descriptors[:500], 1)
+    table = [{"id": image, "start": 10 * image, "count": 10} for image in range(600)]  # 10 descriptors each
+    images = np.arange(6_000) // 10  # stored under the position of their image
+    index = VisualIndex(table, descriptors, np.zeros((6_000, 2), np.float32))
+    assert isinstance(index.faiss, faiss.IndexBinaryIVF) and index.faiss.ntotal == 6_000 and len(index.entries) == 6_000
+    assert index.code_bits == index.faiss.d == 8 * IVF_CODE_BYTES < 256 and index.faiss.code_size == IVF_CODE_BYTES
+    distances, labels = index.search(descriptors[:500], 1)
     assert (distances[:, 0] == 0).all() and (labels[:, 0] == images[:500]).all()
+    # asked for (list, offset) pairs mapped through `entries`, the search finds what faiss's own
+    # search over its stored labels finds (ties at the k-th distance may be kept either way)
+    own_distances, own_labels = index.faiss.search(np.ascontiguousarray(descriptors[:300, :IVF_CODE_BYTES]), 8)
+    distances, labels = index.search(descriptors[:300], 8)
+    assert np.array_equal(distances, own_distances)
+    nearer = distances < distances[:, -1:]
+    assert all(sorted(mine[keep]) == sorted(own[keep]) for mine, own, keep in zip(labels, own_labels, nearer))
     path = str(tmp_path / "faiss.index")  # written and read back as `update_index` and `load` do
-    faiss.write_index_binary(built, path)
-    again = faiss.read_index_binary(path)
-    again.nprobe = built.nprobe
+    faiss.write_index_binary(index.faiss, path)
+    again = VisualIndex(table, descriptors, index.points, faiss.read_index_binary(path), index.entries)
+    again.faiss.nprobe = index.faiss.nprobe
     assert np.array_equal(again.search(descriptors[500:900], 1)[1][:, 0], images[500:900])
+
+
+def test_panels_are_matched_through_an_inverted_file_of_short_codes(scanned, monkeypatch) -> None:
+    """The vote on an inverted file compares IVF_CODE_BYTES of each descriptor (its distance bound in
+    proportion): published panels (crop, resize, JPEG, mirrored, inverted contrast) still find their
+    source, as through the exact index of whole descriptors."""
+    import faiss
+
+    from emcensus.figures import index as index_module
+
+    _, paths, catalog_path, _ = scanned
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    _update(catalog_path)
+    index = VisualIndex.load(index_folder(catalog_path))
+    assert isinstance(index.faiss, faiss.IndexBinaryIVF) and index.code_bits == 8 * IVF_CODE_BYTES
+    matcher = Matcher(index)
+    for name, how in (("b", {}), ("c", {"flip": True}), ("a", {"invert": True, "quality": 50})):
+        result = matcher.match_panel(publish(area_of(paths[name]), **how))
+        assert [Path(found.path).stem for found in result.matches] == [name], (name, how)
+        assert result.matches[0].inliers >= 12
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".png"])
@@ -280,6 +320,26 @@ def test_descriptors_of_another_shape_are_refused(scanned) -> None:
         VisualIndex.load(folder)
 
 
+def test_damaged_entries_of_an_inverted_file_are_refused_or_name_no_image(scanned, monkeypatch) -> None:
+    """`entries.npy` of another length is refused at load; rows out of range (not read whole at load:
+    it is memory-mapped) give no vote in a search, and the next rerun assigns every descriptor again."""
+    from emcensus.figures import index as index_module
+
+    _, _, catalog_path, _ = scanned
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    _update(catalog_path)
+    folder = index_folder(catalog_path)
+    path = folder / (folder / "current").read_text() / "entries.npy"
+    entries = np.load(path)
+    np.save(path, entries[:-1])
+    with pytest.raises(FigureIndexError, match="damaged"):
+        VisualIndex.load(folder)
+    np.save(path, np.full_like(entries, len(entries) + 5))
+    index = VisualIndex.load(folder)
+    assert (index.search(index.descriptors[:50], 4)[1] == -1).all() and index.list_of_rows() is None
+    assert index_module.kept_lists(index, np.arange(len(entries))) is None
+
+
 def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypatch) -> None:
     """Above IVF_THRESHOLD, assigning descriptors to their lists is what building costs: a rerun keeps
     the centroids and the list of every descriptor of an unchanged image, assigns only the new ones,
@@ -294,7 +354,7 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
     folder = index_folder(catalog_path)
     first = VisualIndex.load(folder)
     assert isinstance(first.faiss, faiss.IndexBinaryIVF)
-    first_lists = np.asarray(first.lists)
+    first_lists = first.list_of_rows()
     generation = (folder / "current").read_text()
     assert _update(catalog_path).kept == 8 and (folder / "current").read_text() == generation  # nothing rewritten
 
@@ -302,7 +362,7 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
     rescan()
     assert _update(catalog_path).added == 1
     second = VisualIndex.load(folder)
-    second_lists = np.asarray(second.lists)
+    second_lists = second.list_of_rows()
     assert second.faiss.nlist == first.faiss.nlist
     for position, image in enumerate(second.images):
         if image["path"] == str(paths["c"]):
@@ -311,7 +371,7 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
         assert np.array_equal(second_lists[image["start"]:image["start"] + image["count"]],
                               first_lists[old["start"]:old["start"] + old["count"]])
     second.faiss.nprobe = 1  # each descriptor is in the list nearest to it: one probe finds it
-    distances, labels = second.faiss.search(np.ascontiguousarray(second.descriptors), 1)
+    distances, labels = second.search(second.descriptors, 1)
     assert (distances[:, 0] == 0).all()
     owners = np.repeat(np.arange(len(second.images)), [image["count"] for image in second.images])
     assert np.mean(labels[:, 0] == owners) > 0.99  # under its image's position (a twin elsewhere may come first)

@@ -4,7 +4,8 @@
 (catalog id, path, size, mtime, image-area size, pixel size, year, where its descriptors start),
 descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
 (exact while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors, then with the inverted list
-of each descriptor in `lists.npy`), each descriptor stored under its image's position in the table.
+then with `entries.npy`: the descriptor row of each entry of its inverted lists, list by list), each
+descriptor stored under its image's position in the table.
 A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
 ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
 killed run leaves the previous index usable.
@@ -36,10 +37,17 @@ from emcensus.outputs import guard_folder_rewrite
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeout_reason
 
 #: Format of the folder; another one is rebuilt from scratch. 2: faiss labels are image positions
-#: (1 stored descriptor rows: read as positions, they sent `figures match` out of range).
-INDEX_VERSION = 2
+#: (1 stored descriptor rows: read as positions, they sent `figures match` out of range). 3: an
+#: inverted file holds the first `IVF_CODE_BYTES` of each descriptor (2 held all 32), and `entries.npy`
+#: replaces `lists.npy`. 4: each image's keypoints spread over ORB's pyramid levels (`features._spread`).
+INDEX_VERSION = 4
 #: Above this many descriptors the index is an inverted file (approximate, sub-linear search).
 IVF_THRESHOLD = 2_000_000
+#: Bytes of each descriptor an inverted file holds and searches. ORB's 256 tests were learned greedily
+#: (high variance, low correlation first), so the first ones tell the most apart: codes of 16 bytes
+#: halve the index's memory (60 M descriptors at 150 k images: 1.92 -> 0.96 GB) and its scan time.
+#: The full descriptors stay on disk (memory-mapped) for the verification of the few voted images.
+IVF_CODE_BYTES = 16
 #: Pixels an archive image may have to be indexed (a decompression bomb is refused, not decoded).
 MAX_PIXELS = 200_000_000
 #: Suffixes read here; other catalogued formats (dm3, mrc, emd, ...) are listed as not indexed.
@@ -172,18 +180,60 @@ class VisualIndex:
     """A loaded index: image table, descriptors, keypoints and the faiss index over the descriptors."""
 
     def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                 faiss_index: Any | None = None, lists: np.ndarray | None = None):
+                 faiss_index: Any | None = None, entries: np.ndarray | None = None):
         self.images = images
         self.descriptors = descriptors
         self.points = points
         if faiss_index is None:
-            faiss_index, lists = build_faiss(descriptors, _positions(images))
+            faiss_index, entries = build_faiss(descriptors, _positions(images))
         self.faiss = faiss_index
-        #: The inverted list of each descriptor (None for an exact index): what a rerun keeps.
-        self.lists = lists
+        #: The descriptor row of each entry of the inverted lists, list by list (None for an exact index).
+        self.entries = entries
+        if entries is not None:  # where each list's entries begin in `entries`; where each image's rows begin
+            sizes = [faiss_index.invlists.list_size(number) for number in range(faiss_index.nlist)]
+            self._list_starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+            self._image_starts = np.array([image["start"] for image in images], np.int64)
         # faiss labels are image positions (-1: none): no table of the image of each descriptor,
         # which would take 4 bytes a descriptor (240 MB at 150 k images)
         self.position_of = {image["id"]: position for position, image in enumerate(images)}
+
+    @property
+    def code_bits(self) -> int:
+        """Bits of each descriptor the faiss index compares (256, or the inverted file's shorter codes)."""
+        return int(self.faiss.d)
+
+    def search(self, descriptors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(Hamming distances over `code_bits`, image positions) of the `k` nearest stored descriptors
+        of each of `descriptors` (full 32-byte ones), nearest first; position -1: none.
+
+        An inverted file is asked for (list, offset) pairs, not its stored labels: reading the label of
+        each entry it keeps would bring 8 bytes a descriptor into memory (480 MB at 150 k images) where
+        `entries` takes 4."""
+        codes = np.ascontiguousarray(np.asarray(descriptors, np.uint8)[:, :self.code_bits // 8])
+        k = min(k, self.faiss.ntotal)
+        if self.entries is None:
+            return self.faiss.search(codes, k)
+        probe_distances, probed = self.faiss.quantizer.search(codes, self.faiss.nprobe)
+        distances, pairs = np.empty((len(codes), k), np.int32), np.empty((len(codes), k), np.int64)
+        self.faiss.search_preassigned_c(len(codes), faiss.swig_ptr(codes), k, faiss.swig_ptr(probed),
+                                        faiss.swig_ptr(probe_distances), faiss.swig_ptr(distances),
+                                        faiss.swig_ptr(pairs), True)  # store_pairs: (list << 32) | offset
+        found = pairs >= 0
+        pairs = np.where(found, pairs, 0)
+        at = np.minimum(self._list_starts[pairs >> 32] + (pairs & 0xFFFFFFFF), len(self.entries) - 1)
+        rows = np.asarray(self.entries)[at]
+        found &= (rows >= 0) & (rows < len(self.descriptors))  # a damaged entry names no image
+        return distances, np.where(found, np.searchsorted(self._image_starts, rows, side="right") - 1, -1)
+
+    def list_of_rows(self) -> np.ndarray | None:
+        """The inverted list of each descriptor row (None for an exact index): what a rerun keeps."""
+        rows = None if self.entries is None else np.asarray(self.entries)
+        if rows is None or not len(rows) or rows.min() < 0 or rows.max() >= len(rows):
+            return None  # damaged entries: every descriptor is assigned again
+        lists = np.empty(len(rows), np.int32)
+        lists[rows] = np.repeat(np.arange(len(self._list_starts) - 1, dtype=np.int32),
+                                                    np.diff(self._list_starts))
+        return lists
 
     def __len__(self) -> int:
         return len(self.images)
@@ -211,16 +261,17 @@ class VisualIndex:
             points = _load_array(generation / "points.npy", np.float32, 2)
             check_regular(generation / "faiss.index")
             faiss_index = faiss.read_index_binary(str(generation / "faiss.index"), faiss.IO_FLAG_MMAP_IFC)
-            lists = _load_array(generation / "lists.npy", np.int32, None) \
+            entries = _load_array(generation / "entries.npy", np.int32, None) \
                 if isinstance(faiss_index, faiss.IndexBinaryIVF) else None
         except (EmcensusError, OSError, ValueError, RuntimeError) as exc:
             raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
         images = table.get("images") if isinstance(table, dict) and table.get("version") == INDEX_VERSION else None
-        if not isinstance(images, list) or len(descriptors) != faiss_index.ntotal or len(points) != len(descriptors) \
-                or _counted(images) != len(descriptors) or (lists is not None and len(lists) != len(descriptors)):
+        if not isinstance(images, list) or not 0 < faiss_index.d <= 8 * _DESCRIPTOR_BYTES or faiss_index.d % 8 \
+                or len(descriptors) != faiss_index.ntotal or len(points) != len(descriptors) \
+                or _counted(images) != len(descriptors) or (entries is not None and len(entries) != len(descriptors)):
             raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
                                    "run `emcensus figures index` again")
-        return cls(images, descriptors, points, faiss_index, lists)
+        return cls(images, descriptors, points, faiss_index, entries)
 
 
 def _positions(images: list[dict[str, Any]]) -> np.ndarray:
@@ -247,11 +298,12 @@ def _load_array(path: Path, dtype: type, columns: int | None) -> np.ndarray:
     return array
 
 
-def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any, np.ndarray] | None = None
-                ) -> tuple[Any, np.ndarray | None]:
-    """The faiss index of `descriptors`, each stored under its label (int64), and the inverted list
-    of each (None for an exact index): exact Hamming search while small; an inverted file (about
-    4·√n lists) above IVF_THRESHOLD.
+def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any, np.ndarray] | None = None,
+                code_bytes: int = IVF_CODE_BYTES) -> tuple[Any, np.ndarray | None]:
+    """The faiss index of `descriptors`, each stored under its label (int64), and the descriptor row
+    of each entry of its inverted lists, list by list (None for an exact index): exact Hamming search
+    while small; an inverted file (about 4·√n lists) of the first `code_bytes` of each descriptor
+    above IVF_THRESHOLD.
 
     The lists' centroids are descriptors drawn at random, found through an HNSW graph: k-means over
     lists x 64 samples and an exhaustive assignment took about 18 min to add the 38 M descriptors of
@@ -263,16 +315,16 @@ def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any
     `previous`: (quantizer, list of each descriptor or -1) kept from the last generation, as
     `kept_lists` gives them: its centroids stay while their number suits the new size, and only the
     descriptors without a list are assigned (assigning is the cost: about 15 µs a descriptor)."""
-    data = np.ascontiguousarray(descriptors, dtype=np.uint8)
     labels = np.ascontiguousarray(labels, dtype=np.int64)
-    bits = _DESCRIPTOR_BYTES * 8
-    if len(data) < IVF_THRESHOLD:
-        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(bits))
-        if len(data):
-            index.add_with_ids(data, labels)
+    if len(descriptors) < IVF_THRESHOLD:
+        index = faiss.IndexBinaryIDMap(faiss.IndexBinaryFlat(_DESCRIPTOR_BYTES * 8))
+        if len(descriptors):
+            index.add_with_ids(np.ascontiguousarray(descriptors, dtype=np.uint8), labels)
         return index, None
+    data = np.ascontiguousarray(np.asarray(descriptors, np.uint8)[:, :code_bytes])
+    bits = code_bytes * 8
     lists = int(4 * np.sqrt(len(data)))
-    if previous is not None and lists / 2 <= previous[0].ntotal <= lists * 2:
+    if previous is not None and previous[0].d == bits and lists / 2 <= previous[0].ntotal <= lists * 2:
         quantizer, assigned = previous[0], np.array(previous[1], np.int64)
     else:
         quantizer = faiss.IndexBinaryHNSW(bits, 32)
@@ -286,15 +338,16 @@ def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any
         rows = unassigned[first:first + _ASSIGN_CHUNK]
         assigned[rows] = quantizer.search(data[rows], 1)[1][:, 0]
     index.add_core(len(data), faiss.swig_ptr(data), faiss.swig_ptr(labels), faiss.swig_ptr(assigned))
-    return index, assigned.astype(np.int32)
+    return index, np.argsort(assigned, kind="stable").astype(np.int32)  # each list holds its rows in order
 
 
 def kept_lists(index: VisualIndex, old_rows: np.ndarray) -> tuple[Any, np.ndarray] | None:
     """For `build_faiss`: the quantizer of an inverted-file index, and the list of each new
     descriptor that held row `old_rows[i]` in it (-1: a new descriptor); None for an exact index."""
-    if index.lists is None:
+    lists = index.list_of_rows()
+    if lists is None:
         return None
-    return index.faiss.quantizer, np.where(old_rows >= 0, np.asarray(index.lists)[np.maximum(old_rows, 0)], -1)
+    return index.faiss.quantizer, np.where(old_rows >= 0, lists[np.maximum(old_rows, 0)], -1)
 
 
 def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers: int | None = None,
@@ -375,8 +428,8 @@ def _extract_all(jobs: Sequence[tuple[int, str, int | None]], workers: int | Non
 
 
 def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                     previous: tuple[Any, np.ndarray] | None = None) -> None:
-    """Write an index into `folder` (already guarded; `previous`: see `build_faiss`): a new generation
+                     previous: tuple[Any, np.ndarray] | None = None, code_bytes: int = IVF_CODE_BYTES) -> None:
+    """Write an index into `folder` (already guarded; `previous`, `code_bytes`: see `build_faiss`): a new generation
     folder, then `current` switched to it in one rename, then the old one removed."""
     current = folder / "current"
     number = 1 + max((int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()), default=0)
@@ -384,10 +437,10 @@ def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np
     generation.mkdir()
     np.save(generation / "descriptors.npy", descriptors)
     np.save(generation / "points.npy", points)
-    faiss_index, lists = build_faiss(descriptors, _positions(images), previous)
+    faiss_index, entries = build_faiss(descriptors, _positions(images), previous, code_bytes)
     faiss.write_index_binary(faiss_index, str(generation / "faiss.index"))
-    if lists is not None:
-        np.save(generation / "lists.npy", lists)
+    if entries is not None:
+        np.save(generation / "entries.npy", entries)
     (generation / "images.json").write_text(json.dumps({"version": INDEX_VERSION, "images": images}))
     pointer = folder / "current.tmp"
     pointer.write_text(generation.name)

@@ -50,7 +50,8 @@ MIN_INLIERS = 12
 WEAK_INLIERS = 6
 #: Candidates verified per panel (after voting).
 CANDIDATES = 10
-#: Neighbours per query descriptor in the vote, and the Hamming distance a vote may have (of 256 bits).
+#: Neighbours per query descriptor in the vote, and the Hamming distance a vote may have (of 256 bits;
+#: in proportion on an index of shorter codes).
 NEIGHBOURS = 8
 MAX_HAMMING = 64
 #: A query descriptor votes only for the image of its nearest neighbour, and only when that is
@@ -377,10 +378,8 @@ class Matcher:
         parts = [v.features.descriptors for v in variants]
         if not sum(len(p) for p in parts):
             return []
-        query = np.ascontiguousarray(np.concatenate(parts))
         variant_of = np.repeat(np.arange(len(variants)), [len(p) for p in parts])
-        k = min(NEIGHBOURS, self.index.faiss.ntotal)
-        distances, owners = self.index.faiss.search(query, k)  # labels are image positions, -1 for none
+        distances, owners = self.index.search(np.concatenate(parts), NEIGHBOURS)  # owners: image positions
         if not_after_year is not None:  # images acquired after the article are not neighbours at all
             late = (owners >= 0) & (self._years[np.maximum(owners, 0)] > not_after_year)
             owners = np.where(late, -1, owners)
@@ -389,7 +388,8 @@ class Matcher:
             owners, distances = np.take_along_axis(owners, order, 1), np.take_along_axis(distances, order, 1)
         first = owners[:, 0]
         other = np.where((owners != first[:, None]) & (owners >= 0), distances, 256).min(axis=1)
-        voting = (first >= 0) & (distances[:, 0] <= MAX_HAMMING) & (distances[:, 0] < VOTE_RATIO * other)
+        near = MAX_HAMMING * self.index.code_bits // 256  # the inverted file compares shorter codes
+        voting = (first >= 0) & (distances[:, 0] <= near) & (distances[:, 0] < VOTE_RATIO * other)
         keys = variant_of[voting] * len(self.index) + first[voting]
         counts = np.bincount(keys, minlength=len(variants) * len(self.index))
         best = np.argsort(-counts, kind="stable")[: self.candidates]
