@@ -5,8 +5,10 @@ articles with authored panels, SI, distractors, a vector figure, a thesis .docx,
 slide screenshot), scans it, builds the visual index, matches every article and prints: precision and recall of
 (article, image) pairs against the truth, repeat/series confusions (a match that is another member
 of a true source's group), ms per image indexed (wall, and per core), s per article matched, the
-index's size on disk, and every miss and false match with what the author did to its panels (crop
-fraction, scale, JPEG, edits), so that a failing case can be named.
+index's size on disk, CPU per panel matched and per panel on which nothing verified (plots, distractors,
+misses: every fallback step runs on those), every miss and false match with what the author did to its
+panels (crop fraction, scale, JPEG, edits), so that a failing case can be named, and whether Table 1
+from the accepted matches (`figures accept` on a copy of the catalog) equals Table 1 from the truth ledger.
 
     .venv/bin/python bench/bench_figures.py [--articles 12] [--images 300] [--workers 2] [--size 640x480]
                                             [--keep DIR] [--compare-deep N]
@@ -23,17 +25,41 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
+import shutil
 import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from emcensus.analysis.publications import article_id
+from emcensus.analysis.publications import article_id, read_ledger
 from emcensus.catalog import Catalog
+from emcensus.catalog.figures import ProposedMatch
 from emcensus.figures.index import VisualIndex, index_folder, update_index
-from emcensus.figures.match import Matcher, match_documents
+from emcensus.figures.match import FoundPanel, Matcher, PanelResult, match_documents
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
+from emcensus.report.build import catalog_table1
 from emcensus.scan import RootSpec, scan
+
+
+class TimedMatcher(Matcher):
+    """The product's matcher, noting the CPU seconds of each panel and whether anything verified on it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.panels: list[tuple[float, bool]] = []
+
+    def match_panel(self, pixels, *, not_after_year=None) -> PanelResult:
+        start = time.process_time()
+        result = super().match_panel(pixels, not_after_year=not_after_year)
+        self.panels.append((time.process_time() - start, bool(result.matches)))
+        return result
+
+
+def _cpu_with_children() -> float:
+    """CPU seconds of this process and its finished children (the index's worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _panel_notes(truth: CorpusTruth, article: str, image: str) -> list[str]:
@@ -59,17 +85,58 @@ def _panel_notes(truth: CorpusTruth, article: str, image: str) -> list[str]:
     return notes
 
 
-def _match_all(truth: CorpusTruth, matcher: Matcher) -> tuple[dict[tuple[str, str], float], float, float]:
-    """(article, image) -> best score over every publication of the corpus; wall and CPU seconds."""
+def _match_all(truth: CorpusTruth, matcher: Matcher
+               ) -> tuple[dict[tuple[str, str], float], list[FoundPanel], float, float]:
+    """(article, image) -> best score over every publication of the corpus, the matches themselves;
+    wall and CPU seconds."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
+    panels: list[FoundPanel] = []
     t0, c0 = time.perf_counter(), time.process_time()
     for article in truth.articles:
         documents = [papers / name for name in article.documents]
         for f in match_documents(documents, matcher, year_of=lambda _a, y=article.year: y):
             key = (f.article, f.match.path)
             found[key] = max(found.get(key, 0.0), f.match.score)
-    return found, time.perf_counter() - t0, time.process_time() - c0
+            panels.append(f)
+    return found, panels, time.perf_counter() - t0, time.process_time() - c0
+
+
+def _table1_accepted_vs_truth(catalog_path: Path, truth: CorpusTruth, panels: list[FoundPanel],
+                              work: Path) -> tuple[dict, dict]:
+    """Table 1 after storing and accepting every match (`figures match` + `figures accept`) and Table 1
+    after importing the truth ledger (`pubs import`), each on its own copy of the scanned catalog."""
+    tables = []
+    for name in ("accepted", "truth"):
+        copy = work / f"{name}.sqlite"
+        for suffix in ("", "-wal"):  # the catalog as its last writer left it
+            if Path(f"{catalog_path}{suffix}").exists():
+                shutil.copyfile(f"{catalog_path}{suffix}", f"{copy}{suffix}")
+        with Catalog(copy) as catalog:
+            if name == "accepted":
+                catalog.save_figure_matches(
+                    ProposedMatch(f.article, f.document, f.page, f.panel_bbox, f.match.image_id, f.match.score,
+                                  f.match.inliers, f.match.crop_box_px, f.match.scale, f.scale_bar_m,
+                                  f.match.panel_fov_m, f.match.related, f.caption, f.scale_bar_check)
+                    for f in panels if not f.weak)
+                catalog.accept_figure_matches()
+            else:
+                catalog.import_ledger(read_ledger(truth.write_ledger(work / "truth.csv")))
+            tables.append(catalog_table1(catalog).to_dict())
+    return tables[0], tables[1]
+
+
+def _table1_differences(accepted: dict, expected: dict) -> list[str]:
+    """Table 1 cells (block, column, field) that differ, as 'block/column field: accepted vs truth'."""
+    cells = {}
+    for which, table in (("accepted", accepted), ("truth", expected)):
+        for column in table.get("columns", []):
+            for key, value in column.items():
+                cells.setdefault((column.get("block"), column.get("column"), key), {})[which] = value
+    return [f"{block}/{column} {key}: {both.get('accepted')} vs {both.get('truth')}"
+            for (block, column, key), both in sorted(cells.items(), key=str) if both.get("accepted") != both.get("truth")] \
+        + [f"{key}: {accepted.get(key)} vs {expected.get(key)}" for key in sorted(set(accepted) | set(expected))
+           if key != "columns" and accepted.get(key) != expected.get(key)]
 
 
 def _scores(truth: CorpusTruth, found: dict[tuple[str, str], float]) -> tuple[float, float, set, set]:
@@ -119,9 +186,9 @@ def main() -> None:
                 # over TEM frames would give them the SEM's technique)
                 scan(catalog, [RootSpec(str(folder), folder.name) for folder in sorted((base / "archive").iterdir())],
                      workers=args.workers)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu_with_children()
             summary = update_index(catalog, catalog_path, workers=args.workers)
-            index_s = time.perf_counter() - t0
+            index_s, index_cpu = time.perf_counter() - t0, _cpu_with_children() - c0
             t0 = time.perf_counter()
             again = update_index(catalog, catalog_path, workers=args.workers)
             rerun_s = time.perf_counter() - t0
@@ -129,7 +196,8 @@ def main() -> None:
         if summary.added:
             per_image = index_s / summary.added * 1000
             print(f"index: {per_image:.1f} ms per image wall on {args.workers} worker(s), "
-                  f"{per_image * max(args.workers, 1):.1f} ms per image per core (target <= 20); "
+                  f"{per_image * max(args.workers, 1):.1f} ms per image per core (target <= 20), "
+                  f"{index_cpu / summary.added * 1000:.1f} ms CPU per image (workers included); "
                   f"rerun with nothing changed {rerun_s:.2f} s ({again.added} re-read)")
         folder = index_folder(catalog_path)
         size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
@@ -137,13 +205,16 @@ def main() -> None:
 
         index = VisualIndex.load(folder)
         if args.compare_deep is not None:  # the same corpus and index, the other matcher first
-            other, other_s, other_cpu = _match_all(truth, Matcher(index, deep_candidates=args.compare_deep))
+            other, _, other_s, other_cpu = _match_all(truth, Matcher(index, deep_candidates=args.compare_deep))
             p, r, _, _ = _scores(truth, other)
             print(f"matcher with deep_candidates={args.compare_deep}: {other_s / len(truth.articles):.2f} s wall, "
                   f"{other_cpu / len(truth.articles):.2f} s CPU per publication, precision {p:.3f}, recall {r:.3f}")
-        found, match_s, match_cpu = _match_all(truth, Matcher(index))
+        matcher = TimedMatcher(index)
+        found, panels, match_s, match_cpu = _match_all(truth, matcher)
         precision, recall, expected, confusions = _scores(truth, found)
         image_of = {str(truth.image_path(img.path)): img for img in truth.images}
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        accepted_table, truth_table = _table1_accepted_vs_truth(catalog_path, truth, panels, work)
 
     if not args.quiet:
         for a, p in sorted(expected - set(found)):
@@ -162,6 +233,14 @@ def main() -> None:
           f"({len(set(found) & expected)}/{len(expected)}) of (article, image) pairs; targets P >= 0.99, R >= 0.98")
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "
           f"({len(confusions) / max(len(found), 1):.1%}; target <= 1 %)")
+    for verified, what in ((True, "a match"), (False, "nothing verified (plots, distractors, misses)")):
+        cpu = sorted(seconds for seconds, matched in matcher.panels if matched == verified)
+        if cpu:
+            print(f"panels with {what}: {len(cpu)}, CPU per panel mean {sum(cpu) / len(cpu):.2f} s, "
+                  f"median {cpu[len(cpu) // 2]:.2f} s, max {cpu[-1]:.2f} s")
+    differences = _table1_differences(accepted_table, truth_table)
+    print("Table 1 from the accepted matches " + ("equals Table 1 from the truth ledger" if not differences else
+          f"differs from the truth ledger's in {len(differences)} cell(s): " + "; ".join(differences[:8])))
 
 
 if __name__ == "__main__":

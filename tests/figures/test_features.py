@@ -1,0 +1,102 @@
+"""Which keypoints an archive image keeps (`features._spread`, through `extract`): every ORB pyramid
+level its share, spread over a grid, so that a small crop of a field, shown enlarged, still finds its
+source by the descriptor vote (chosen by response alone, the coarse levels won and a 25 % crop's
+region kept a handful of fine-scale descriptors)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from emcensus.figures.features import ARCHIVE_FEATURES, _spread, extract
+from emcensus.figures.index import VisualIndex
+from emcensus.figures.match import Matcher
+from emcensus.figures.textures import micrograph
+
+WIDTH, HEIGHT = 800, 600
+KINDS = ("particles", "pores", "fibres", "crystals", "films")
+
+
+def _keypoints(rng: np.random.Generator) -> tuple[cv2.KeyPoint, ...]:
+    """Keypoints as ORB gives them: fewer at each coarser level, and stronger there."""
+    keypoints = []
+    for level, count in enumerate((347, 290, 241, 201, 168, 140, 116, 97)):
+        for x, y in rng.uniform((0, 0), (WIDTH, HEIGHT), (count, 2)):
+            keypoints.append(cv2.KeyPoint(float(x), float(y), 31 * 1.2 ** level, -1,
+                                          float(rng.uniform(0, 1) * 2 ** level), level))
+    return tuple(keypoints)
+
+
+def test_every_level_keeps_its_share_and_any_first_part_of_the_list_too() -> None:
+    keypoints = _keypoints(np.random.default_rng(0))
+    detected = np.bincount([kp.octave for kp in keypoints])
+    kept = _spread(keypoints, ARCHIVE_FEATURES, (HEIGHT, WIDTH))
+    assert len(kept) == ARCHIVE_FEATURES and len({id(kp) for kp in kept}) == ARCHIVE_FEATURES
+    for first in (ARCHIVE_FEATURES, 300, 150):  # an index capped below the 400 keeps the first ones
+        levels = np.bincount([kp.octave for kp in kept[:first]], minlength=len(detected))
+        assert np.all(np.abs(levels - first * detected / len(keypoints)) <= 1.5), (first, levels)
+
+
+def test_each_level_spreads_its_share_over_the_image() -> None:
+    """Every cell of the 6 x 6 grid keeps finest-level keypoints, not only where they respond most."""
+    rng = np.random.default_rng(1)
+    keypoints = list(_keypoints(rng))
+    for kp in keypoints:  # the left half responds ten times more strongly
+        if kp.pt[0] < WIDTH / 2:
+            kp.response *= 10
+    kept = _spread(tuple(keypoints), ARCHIVE_FEATURES, (HEIGHT, WIDTH))
+    finest = np.array([kp.pt for kp in kept if kp.octave == 0])
+    cells = {(int(x * 6 // WIDTH), int(y * 6 // HEIGHT)) for x, y in finest}
+    assert len(cells) == 36
+
+
+def test_fewer_keypoints_than_asked_are_all_kept() -> None:
+    keypoints = _keypoints(np.random.default_rng(2))[:50]
+    assert _spread(keypoints, ARCHIVE_FEATURES, (HEIGHT, WIDTH)) == list(keypoints)
+
+
+def _enlarged_crop(pixels: np.ndarray, box: tuple[int, int, int, int], zoom: float, quality: int) -> np.ndarray:
+    """A region of a field shown `zoom` times larger, saved as JPEG, as an author shows a detail."""
+    x0, y0, x1, y1 = box
+    panel = cv2.resize(pixels[y0:y1, x0:x1], (round((x1 - x0) * zoom), round((y1 - y0) * zoom)),
+                       interpolation=cv2.INTER_CUBIC)
+    buffer = io.BytesIO()
+    Image.fromarray(panel).save(buffer, format="JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, np.ndarray], VisualIndex]:
+    """Thirty generated micrographs (six of each texture: look-alikes outvote a small crop's source),
+    each in a folder of its own (no neighbour brings the source in), indexed as `figures index` keeps them."""
+    root = tmp_path_factory.mktemp("archive")
+    images = {f"{kind}_{seed}": micrograph(kind, seed, WIDTH, HEIGHT) for kind in KINDS for seed in range(11, 17)}
+    table, points, descriptors, start = [], [], [], 0
+    for image_id, (name, pixels) in enumerate(images.items(), start=1):
+        path = root / name / "image.tif"
+        path.parent.mkdir()
+        tifffile.imwrite(path, pixels)
+        features = extract(pixels, ARCHIVE_FEATURES)
+        table.append({"id": image_id, "path": str(path), "width_px": WIDTH, "height_px": HEIGHT,
+                      "pixel_size_m": 1e-8, "year": 2016, "start": start, "count": len(features)})
+        points.append(features.points)
+        descriptors.append(features.descriptors)
+        start += len(features)
+    return images, VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+
+
+@pytest.mark.parametrize("zoom", [1.4, 3.5])
+def test_small_crop_shown_enlarged_gets_the_vote_for_its_source(archive, zoom: float) -> None:
+    """A 25 % crop of a crystal field shown enlarged: with the coarse levels' descriptors kept by
+    response alone, no panel descriptor voted for its source and the match was missed; now it is
+    voted for and verified."""
+    images, index = archive
+    panel = _enlarged_crop(images["crystals_11"], (100, 60, 300, 210), zoom, 75)
+    result = Matcher(index).match_panel(panel)
+    assert [Path(match.path).parent.name for match in result.matches] == ["crystals_11"]
