@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog
 from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, QUALITY_FLAGS, ImageFilter, group_columns
+from emcensus.catalog import cube
 from emcensus.catalog.cube import CUBE_EXPRESSIONS
 from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, changes_derivation, cube_values
 from emcensus.demo.generate import generate_archive
+from emcensus.errors import QueryError
 from emcensus.scan import RootSpec, scan
 
 _LAYOUT = "{group}/{project}/**"
@@ -334,3 +336,21 @@ def test_counts_by_quality_flag_equal_the_flag_read_per_file(measured: Path) -> 
         flags = {row["quality_flag"] for row in catalog.count("quality_flag,year")}
         assert flags == {*QUALITY_FLAGS, None}
         assert sum(row["count"] for row in catalog.count("year,quality_flag")) == catalog.total()
+
+
+@pytest.mark.parametrize("name", ["instrument", "detector", "vendor", "group", "project"])
+def test_a_value_the_catalog_lacks_is_refused_with_the_same_list_from_a_cube(census: Path, name: str,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Known values are looked up in a cube (every value of the column is in it): the refusal lists
+    what the images table lists, and a known value in another case is accepted."""
+    def refusal() -> str:
+        with Catalog(census, readonly=True) as catalog, pytest.raises(QueryError) as refused:
+            catalog.count(**{name: "no such value"})
+        return str(refused.value)
+
+    from_cube = refusal()
+    known = from_cube.split("known: ")[1].split(", ")
+    with Catalog(census, readonly=True) as catalog:
+        assert catalog.count(**{name: known[-1].swapcase()})[0]["count"] >= 0
+    monkeypatch.setattr(cube, "cube_in_step", lambda db, name: False)  # as while a bulk load runs
+    assert refusal() == from_cube and known

@@ -69,6 +69,13 @@ def cube_in_step(db: sqlite3.Connection, cube: str) -> bool:
     return bool(names) and found == len(names)
 
 
+def values_source(db: sqlite3.Connection, column: str) -> str:
+    """A table holding every value `images` holds in `column` and no other: the first cube with that
+    column while it is in step (thousands of rows), else `images` (a million)."""
+    return next((cube for cube, expressions in CUBE_EXPRESSIONS.items()
+                 if column in expressions and cube_in_step(db, cube)), "images")
+
+
 #: Files whose quality was measured on their current state (`quality.CURRENT_FILE`): each quality row
 #: (CROSS JOIN: read first, however many `images` has) with its file's `images` row, found by id, and
 #: the flag under a name `images` lacks; `{where}` is resolved in a subquery of `images` alone, which
