@@ -21,7 +21,7 @@ from pathlib import Path
 from emcensus import access
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source, read_sidecar
-from emcensus.readers.common import SidecarTextReader
+from emcensus.readers.common import SidecarTextReader, per_text
 from emcensus.readers.fei import FeiTiffReader
 from emcensus.readers.gatan import GatanDmReader
 from emcensus.readers.generic import GenericImageReader, image_dimensions
@@ -60,7 +60,9 @@ READERS: list[Reader] = [
     GenericImageReader(),
 ]
 
-COMMON_IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp"})
+#: The container each common extension names (a file whose magic says otherwise gets a warning).
+_EXPECTED_FORMAT = {".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".bmp": "bmp"}
+COMMON_IMAGE_EXTENSIONS = frozenset(_EXPECTED_FORMAT)
 #: Every extension some reader turns into an image record.
 IMAGE_EXTENSIONS = frozenset().union(*(r.extensions for r in READERS))
 #: Text sidecars, paired with the image of the same stem in the same folder.
@@ -133,6 +135,10 @@ def _iso(when: datetime) -> str:
     return when.isoformat(timespec="seconds")
 
 
+#: A session's files repeat their model and detector names: each normalised once per process.
+_model_of, _family_of = per_text(lookup_model), per_text(detector_family)
+
+
 def read_source(
     source: Source,
     *,
@@ -149,8 +155,7 @@ def read_source(
         actual = source.format
         if actual is None:
             raise UnreadableFileError(f"not an image: the file starts with {source.head[:8]!r}")
-        expected = {".tif": "tiff", ".tiff": "tiff", ".jpg": "jpeg", ".jpeg": "jpeg"}.get(source.suffix, source.suffix[1:])
-        if actual != expected:
+        if actual != _EXPECTED_FORMAT[source.suffix]:
             problems.append(Problem(source.file_path, f"wrong extension: a {actual.upper()} file named {source.suffix}", "warning"))
     reader, reading = _read(source, problems)
     if (reading.width_px is None or reading.height_px is None) and source.suffix in COMMON_IMAGE_EXTENSIONS:
@@ -175,10 +180,10 @@ def _record(
     applied, FOV derived, the date's source said. The one place every reader's output passes."""
     path = os.fspath(path)
     drop_impossible(reading, path, problems)
-    known = lookup_model(reading.model)
+    known = _model_of(reading.model)
     vendor = reading.vendor or (known.vendor if known else None)
     technique_of_instrument = instrument_technique or (known.technique if known else None)
-    family = detector_family(reading.detector, reading.technique)
+    family = _family_of(reading.detector, reading.technique)
     technique = infer_technique(family, reading.technique, technique_of_instrument)
     fov = reading.pixel_size_m * reading.width_px if reading.pixel_size_m and reading.width_px else None
 

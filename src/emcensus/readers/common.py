@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from datetime import date, datetime, time
-from typing import Any
+from functools import lru_cache, update_wrapper
+from typing import Any, TypeVar
 
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
@@ -16,6 +18,24 @@ from emcensus.readers.units import positive
 SIDECAR_IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".png"})
 #: Acquisition dates outside this range are clock errors or garbage, not acquisitions.
 FIRST_YEAR, LAST_YEAR = 1980, 2100
+#: Longest text kept in a `per_text` cache: a sidecar's line may be up to 1 MiB long, and 1,024
+#: such keys would hold a GiB in every reading process; a value worth caching is a few characters.
+_CACHED_TEXT = 64
+
+T = TypeVar("T")
+
+
+def per_text(parse: Callable[..., T]) -> Callable[..., T]:
+    """`parse(text, *more)`, computed once per process for each short `text` (and `more`), every
+    time for a long one: the frames of a session repeat their values, a census reads one per image.
+    What `parse` returns is shared between callers: it must not be changed."""
+    cached = lru_cache(maxsize=1024)(parse)
+
+    def call(text: Any, *more: Any) -> T:
+        return cached(text, *more) if not isinstance(text, str) or len(text) <= _CACHED_TEXT else parse(text, *more)
+
+    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    return update_wrapper(call, parse)
 
 
 def parse_ini(text: str) -> dict[str, dict[str, str]]:
@@ -65,6 +85,7 @@ def _make_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
+@per_text  # a session's frames share their date text
 def parse_date(text: str) -> tuple[date, tuple[int, int]] | None:
     """The date in `text` and where it was: YYYY/MM/DD, MM/DD/YYYY (DD/MM/YYYY when the first
     number cannot be a month), DD.MM.YYYY, `25 Sep 2018`, `Sep 25 2018`."""
@@ -182,6 +203,8 @@ def vendor_from_name(name: str | None) -> str | None:
 
 def text_or_none(value: Any) -> str | None:
     """A stripped non-empty string (decoding bytes), else None."""
+    if type(value) is str:  # nearly always (sidecar values): the checks below are for tag values
+        return value.strip().strip("\x00").strip() or None
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).split(b"\x00", 1)[0].decode("utf-8", errors="replace")
     if hasattr(value, "item") and not isinstance(value, str):
@@ -228,7 +251,8 @@ def parse_xml(text: str, what: str) -> Any:
 
 
 class SidecarTextReader(Reader):
-    """A sidecar format recognised and parsed from its text alone: the image is never opened."""
+    """A sidecar format recognised and parsed from its text alone: the image is never opened.
+    `parse` is given only a text that `looks` took (`read` only after `accepts`)."""
 
     extensions = SIDECAR_IMAGE_EXTENSIONS
     uses_sidecar = True

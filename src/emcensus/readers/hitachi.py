@@ -14,13 +14,12 @@ model in XPAuthor (40093): `HitachiTiffReader` uses that when the sidecar was lo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reading, Source, check_text
-from emcensus.readers.common import SidecarTextReader, TiffTagReader, parse_datetime, parse_ini, text_or_none, tiff_tag
+from emcensus.readers.common import (SidecarTextReader, TiffTagReader, parse_datetime, parse_ini, per_text, text_or_none,
+                                     tiff_tag)
 from emcensus.readers.units import to_magnification, to_metres, to_volts
 
 #: Keys only Hitachi software writes; two of them make a section-less Key=Value file Hitachi's.
@@ -31,25 +30,10 @@ _HITACHI_KEYS = frozenset({
 })
 _SIZE = re.compile(r"^\s*(\d{1,7})\s*[xX×*]\s*(\d{1,7})\s*$")
 _XP_COMMENT, _XP_AUTHOR = 40092, 40093
-#: Longest value text kept in a parse cache: a sidecar's line may be up to 1 MiB long, and 1,024
-#: such keys would hold a GiB in every reading process; a real value is a few characters.
-_CACHED_TEXT = 64
-
-
-def _cached(parse: Callable[..., float | None]) -> Callable[..., float | None]:
-    """`parse`, each short text (and unit) parsed once per process; a long text every time."""
-    cached = lru_cache(maxsize=1024)(parse)
-
-    def call(text: str | None, *unit: str) -> float | None:
-        return cached(text, *unit) if text is None or len(text) <= _CACHED_TEXT else parse(text, *unit)
-
-    call.cache_info = cached.cache_info  # type: ignore[attr-defined]
-    return call
-
 
 #: A session's frames repeat their magnification, voltage and pixel size (50, 14 and 105 distinct
 #: values in 15,823 generated sidecars): each text is parsed once per process (13 -> 9 us a frame).
-_magnification, _volts, _metres = (_cached(parse) for parse in (to_magnification, to_volts, to_metres))
+_magnification, _volts, _metres = (per_text(parse) for parse in (to_magnification, to_volts, to_metres))
 
 
 def looks_hitachi(text: str) -> bool:
@@ -123,6 +107,12 @@ def parse_hitachi(text: str) -> Reading:
     """A Hitachi `[SemImageFile]` sidecar's text as a `Reading`."""
     if not looks_hitachi(text):
         raise UnreadableFileError("not a Hitachi sidecar (no [SemImageFile] section or Hitachi keys)")
+    return _parse_sniffed(text)
+
+
+def _parse_sniffed(text: str) -> Reading:
+    """`parse_hitachi` of a text that `looks_hitachi` took: the reader's `parse`, asked only after
+    its `looks` (sniffing twice cost ~2 us of a census's ~100 per frame)."""
     sections = parse_ini(text)
     return reading_from_fields(_fields(sections), sections, "sidecar:hitachi-sem")
 
@@ -131,7 +121,7 @@ class HitachiSidecarReader(SidecarTextReader):
     name = "hitachi-sem"
     vendor = "Hitachi"
     looks = staticmethod(looks_hitachi)
-    parse = staticmethod(parse_hitachi)
+    parse = staticmethod(_parse_sniffed)
 
 
 def _xp_text(value: Any) -> str | None:

@@ -154,6 +154,7 @@ def read_groups(task: _Task) -> GroupRows:
 def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupResult:
     """One acquisition's files; file `first + i` of the task is `group.images[i]`."""
     root = task.root
+    below_root = len(os.path.join(task.root_path, ""))
     problems: list[Problem] = []
     results = []
     sidecar = group.sidecar
@@ -185,8 +186,7 @@ def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupR
         if error:
             problems.append(Problem(image.path, error))
         results.append(
-            FileResult(image.path, image.path[len(os.path.join(task.root_path, "")):], image.size, image.mtime_ns, record,
-                       error, metadata_json)
+            FileResult(image.path, image.path[below_root:], image.size, image.mtime_ns, record, error, metadata_json)
         )
     return GroupResult(
         group.key,
@@ -529,22 +529,17 @@ def _scan_roots(
             for ticket in pool.wait(set(running)):
                 yield running.pop(ticket), ticket.value
 
-    # many rows for the catalog's size go in without per-row index upkeep (the catalog is whole again
-    # once every read is written, or on an interrupt)
-    with catalog.bulk_load({root.root_id: len(surveys) + 1 for root, surveys, _ in started}) as bulk:
-        for root, part in results():
-            root.add(part, summary)
-            packs = [*part.packs, *_pack(part.changed, batch_size)]  # changed: found in this process (top folders)
-            bulk.surveyed(root.root_id, sum(pack.files for pack in packs))
-            for pack in packs:
-                root.waiting.append(pack)
-                if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
-                    submit(root)
-        for root, _, _ in started:
-            if root.waiting:
+    for root, part in results():
+        root.add(part, summary)
+        for pack in (*part.packs, *_pack(part.changed, batch_size)):  # changed: found in this process (top folders)
+            root.waiting.append(pack)
+            if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
                 submit(root)
-        while in_flight:
-            collect(pool.wait(in_flight))
+    for root, _, _ in started:
+        if root.waiting:
+            submit(root)
+    while in_flight:
+        collect(pool.wait(in_flight))
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
