@@ -529,17 +529,22 @@ def _scan_roots(
             for ticket in pool.wait(set(running)):
                 yield running.pop(ticket), ticket.value
 
-    for root, part in results():
-        root.add(part, summary)
-        for pack in (*part.packs, *_pack(part.changed, batch_size)):  # changed: found in this process (top folders)
-            root.waiting.append(pack)
-            if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
+    # many rows for the catalog's size go in without per-row index upkeep (the catalog is whole again
+    # once every read is written, or on an interrupt)
+    with catalog.bulk_load({root.root_id: len(surveys) + 1 for root, surveys, _ in started}) as bulk:
+        for root, part in results():
+            root.add(part, summary)
+            packs = [*part.packs, *_pack(part.changed, batch_size)]  # changed: found in this process (top folders)
+            bulk.surveyed(root.root_id, sum(pack.files for pack in packs))
+            for pack in packs:
+                root.waiting.append(pack)
+                if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
+                    submit(root)
+        for root, _, _ in started:
+            if root.waiting:
                 submit(root)
-    for root, _, _ in started:
-        if root.waiting:
-            submit(root)
-    while in_flight:
-        collect(pool.wait(in_flight))
+        while in_flight:
+            collect(pool.wait(in_flight))
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
