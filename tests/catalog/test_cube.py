@@ -336,6 +336,7 @@ def test_counts_by_quality_flag_equal_the_flag_read_per_file(measured: Path) -> 
         flags = {row["quality_flag"] for row in catalog.count("quality_flag,year")}
         assert flags == {*QUALITY_FLAGS, None}
         assert sum(row["count"] for row in catalog.count("year,quality_flag")) == catalog.total()
+        assert catalog.count("quality_flag,quality_flag") == catalog.count("quality_flag")
 
 
 @pytest.mark.parametrize("name", ["instrument", "detector", "vendor", "group", "project"])

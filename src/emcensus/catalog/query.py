@@ -446,8 +446,8 @@ def _add_range(clauses: list[str], params: list[Any], column: str, low: Any, hig
 
 
 def group_columns(by: Any) -> list[tuple[str, str]]:
-    """(name, SQL expression) for each `--by` field, in order."""
-    names = _as_list(by)
+    """(name, SQL expression) for each `--by` field, in order; a field named twice is grouped on once."""
+    names = list(dict.fromkeys(_as_list(by)))
     unknown = [name for name in names if name not in GROUP_FIELDS]
     if unknown:
         raise QueryError(f"cannot group by {', '.join(unknown)}; fields: {', '.join(GROUP_FIELDS)}")
