@@ -186,6 +186,9 @@ _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, QualityMixin):
     """An emcensus catalog file. Use as a context manager or call `close()`."""
 
+    #: A page of `images` this far in or further is read from the end of its order when that is nearer.
+    PAGE_FROM_THE_END = 10_000
+
     def __init__(self, path: str | Path, *, readonly: bool = False, create: bool = True,
                  archives: Iterable[str | os.PathLike[str]] = (), verify: bool | None = None):
         """Open (read-only, or for writing: migrated to the current schema) a checked catalog file.
@@ -546,6 +549,16 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         where, params = image_filter.where(self.db, in_path_order=column == "path")
         direction = "DESC" if order.startswith("-") else "ASC"
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id"
+        if limit is not None and offset >= self.PAGE_FROM_THE_END:
+            with self.one_snapshot():  # the count and the page of one state of the catalog
+                total = self.count((), files=True, filter=image_filter)[0]["count"]
+                if offset > total // 2:
+                    # nearer the end: the same rows in the reverse order, skipping what follows the page
+                    # (1 M files, the last page: an OFFSET walk of every row, 1.07 s -> 1 ms CPU)
+                    reverse = f"ORDER BY {column} {'ASC' if direction == 'DESC' else 'DESC'}, id DESC LIMIT ? OFFSET ?"
+                    rows = self._dicts(f"SELECT * FROM images WHERE {where} {reverse}",
+                                       [*params, max(min(limit, total - offset), 0), max(total - offset - limit, 0)])
+                    return rows[::-1]
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
             params = [*params, limit, offset]

@@ -1,0 +1,39 @@
+"""`Catalog.images` pages far into a long list are read from the end of their order: the same rows in
+the same order as the plain OFFSET walk gives, for every offset, order and filter."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.demo.generate import generate_archive
+from emcensus.scan import RootSpec, scan
+
+
+@pytest.fixture(scope="module")
+def census(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("pages")
+    archive = base / "archive"
+    generate_archive(archive, 40, seed=5)
+    path = base / "c.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, [RootSpec(str(archive / name), name) for name in sorted(os.listdir(archive))
+                       if (archive / name).is_dir()], workers=0)
+    return path
+
+
+@pytest.mark.parametrize("order", ["path", "-path", "-acquired_at", "magnification", "-sharpness_pct", "month"])
+@pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"path": "*/SU8230/*"}, {"magnification": "1000-50000"}])
+def test_a_page_from_the_end_is_the_page_the_walk_gives(census: Path, order: str, filters: dict,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    with Catalog(census, readonly=True) as catalog:
+        total = catalog.total(files=True, **filters)
+        walked = {(offset, limit): catalog.images(limit=limit, offset=offset, order=order, **filters)
+                  for offset in range(total + 3) for limit in (1, 7)}
+        assert total > 10 and walked[(0, 7)] and walked[(total - 1, 7)] and not walked[(total, 1)]
+        monkeypatch.setattr(Catalog, "PAGE_FROM_THE_END", 1)
+        for (offset, limit), rows in walked.items():
+            assert catalog.images(limit=limit, offset=offset, order=order, **filters) == rows, (offset, limit)
