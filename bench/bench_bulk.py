@@ -58,7 +58,7 @@ def contents(path: Path) -> list[list[tuple]]:
             "SELECT i.path, m.json FROM metadata m JOIN images i ON i.id = m.image_id ORDER BY i.path",
             "SELECT group_key, path, severity, reason FROM problems ORDER BY 1, 2, 4",
             *(f"SELECT * FROM {cube} ORDER BY key" for cube in CUBE_FILLS),
-            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")]
+            "SELECT tbl_name, type, name, sql FROM sqlite_master ORDER BY tbl_name, type, rowid")]
 
 
 def bench_shape(name: str, roots: list[Path], work: Path) -> None:

@@ -39,7 +39,8 @@ def _contents(path: Path) -> dict[str, list[tuple]]:
                                    " ORDER BY group_key, path, reason").fetchall(),
             **{cube: db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall() for cube in CUBE_FILLS},
             "folders": db.execute("SELECT root_id, rel_path, fingerprint FROM folders ORDER BY 1, 2").fetchall(),
-            "schema": db.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall(),
+            # a table's indexes in the order the planner weighs them (created), not only the same set
+            "schema": db.execute("SELECT tbl_name, type, name, sql FROM sqlite_master ORDER BY tbl_name, type, rowid").fetchall(),
         }
 
 
