@@ -203,6 +203,7 @@ def test_panels_are_matched_through_an_inverted_file_of_short_codes(scanned, mon
     _update(catalog_path)
     index = VisualIndex.load(index_folder(catalog_path))
     assert isinstance(index.faiss, faiss.IndexBinaryIVF) and index.code_bits == 8 * IVF_CODE_BYTES
+    assert index.faiss.nprobe == index_module.NPROBE < index.faiss.nlist
     matcher = Matcher(index)
     for name, how in (("b", {}), ("c", {"flip": True}), ("a", {"invert": True, "quality": 50})):
         result = matcher.match_panel(publish(area_of(paths[name]), **how))

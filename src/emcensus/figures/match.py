@@ -201,8 +201,6 @@ class Matcher:
         self._archive: dict[int, np.ndarray | None] = {}
         #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
         self._years = np.array([image["year"] or 0 for image in index.images], dtype=np.int64)
-        if hasattr(index.faiss, "nprobe"):
-            index.faiss.nprobe = max(index.faiss.nprobe, 16)
         # One panel's few thousand descriptors are searched faster by one thread: faiss's OpenMP
         # threads spin when the cores are busy (1.0 s per search on 2 shared cores, 0.2 s on one).
         faiss.omp_set_num_threads(1)
