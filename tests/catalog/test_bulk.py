@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.catalog import Catalog, bulk
-from emcensus.catalog.connection import canonical_objects
+from emcensus.catalog.connection import canonical_objects, scan_lock
 from emcensus.catalog.cube import CUBE_FILLS
 from emcensus.catalog.schema import SCHEMA_VERSION, cube_values
 from emcensus.demo.generate import generate_archive
@@ -246,3 +246,60 @@ def test_killed_bulk_load_is_restored_by_the_next_writable_open(tmp_path: Path) 
     with Catalog(path, readonly=True) as reader:
         assert reader.census_source("count(*)", ())[0] == "census_cube"
         assert reader.total() == rows
+
+
+_HOLD_LOCK = """
+import sys, time
+from emcensus.catalog.connection import scan_lock
+with scan_lock(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_writable_open_leaves_a_live_load_alone_and_restores_a_dead_one(tmp_path: Path) -> None:
+    """Another command opening the catalog for writing while a scan loads in bulk (a decision on the
+    dashboard, `figures accept`) does not rebuild the indexes under it (at a million rows that holds
+    the catalog for longer than the scan waits for it); once no scan holds the lock, it does."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, 40, seed=4)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive), workers=0)
+        root_id = catalog.roots()[0]["id"]
+        load = catalog.bulk_load({root_id: 1})
+        load.surveyed(root_id, 10_000)  # the load's process dies here, its lock with it or not
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with Catalog(path) as other:
+            assert bulk.missing_objects(other.db), "left to the scan that holds the lock"
+            assert other.census_source("count(*)", {"year"})[0] == "images"
+    finally:
+        holder.communicate("\n", timeout=60)
+    with Catalog(path) as other:
+        assert not bulk.missing_objects(other.db)
+    _assert_whole(path)
+
+
+_PROBE = """
+import sys, time
+from emcensus.catalog.connection import scan_running
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    scan_running(sys.argv[1])
+"""
+
+
+def test_the_probe_of_a_running_scan_never_refuses_a_scan(tmp_path: Path) -> None:
+    path = tmp_path / "c.sqlite"
+    probe = subprocess.Popen([sys.executable, "-c", _PROBE, str(path), "3"])
+    try:
+        time.sleep(0.5)  # the probe is running
+        for _ in range(200):
+            with scan_lock(path):
+                pass
+    finally:
+        probe.wait(timeout=60)
+    assert probe.returncode == 0

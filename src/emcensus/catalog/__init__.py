@@ -20,7 +20,7 @@ from typing import Any
 
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
 from emcensus.catalog.bulk import BulkLoad, restore_if_needed
-from emcensus.catalog.connection import connect
+from emcensus.catalog.connection import connect, scan_running
 from emcensus.catalog.cube import CubeMixin
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.figures import FiguresMixin
@@ -202,7 +202,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self._readonly = readonly
         if not readonly:
             try:
-                restore_if_needed(self.db)  # what a bulk load killed midway left out (catalog.bulk)
+                if not scan_running(self.path):  # what a bulk load killed midway left out (catalog.bulk)
+                    restore_if_needed(self.db)
                 if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     self._migrate()
             except BaseException:

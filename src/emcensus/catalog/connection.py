@@ -420,7 +420,7 @@ def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike
         try:
             if lock_path in _HELD:
                 raise BlockingIOError
-            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_soon(fd)
         except OSError as exc:
             if not isinstance(exc, BlockingIOError) and exc.errno not in (errno.EACCES, errno.EAGAIN):
                 raise CatalogError(f"cannot lock the catalog {path} for a scan: {exc.strerror or exc}") from exc
@@ -436,6 +436,41 @@ def scan_lock(path: str | os.PathLike[str], archives: Iterable[str | os.PathLike
         os.close(fd)  # closing releases the lock
 
 
+def _lock_soon(fd: int, seconds: float = 0.25) -> None:
+    """Take the scan lock, waiting a moment for one held only as long as `scan_running` looks."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EAGAIN) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def scan_running(path: str | os.PathLike[str]) -> bool:
+    """Whether a scan or watch (this process's or another's) holds the catalog's scan lock now: a
+    writable open leaves a bulk load's dropped indexes to that load (`catalog.bulk`). The test takes
+    the lock for an instant, which `scan_lock` waits out."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    lock_path = os.path.realpath(f"{path}.lock")
+    if lock_path in _HELD:
+        return True  # never locked and closed again here: closing any descriptor drops this process's lock
+    try:
+        fd = os.open(lock_path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False  # no scan ever ran (or the lock file cannot be written: nor can the catalog)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        return exc.errno in (errno.EACCES, errno.EAGAIN)
+    finally:
+        os.close(fd)  # releases the instant's lock
+    return False
+
+
 def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
     """The refusal for a catalog whose lock file reads `lock_text` ("PID COMMAND"): what holds it and
     what to do (a watch runs until stopped: waiting for it is no advice)."""
@@ -447,4 +482,4 @@ def _held_by(lock_text: bytes, path: str | os.PathLike[str]) -> str:
             "or scan into another catalog file")
 
 
-__all__ = ["CatalogConnection", "archive_roots", "canonical_objects", "catalog_error", "connect", "file_stamp", "scan_lock", "stamp_settled", "stored_roots", "tables_of"]
+__all__ = ["CatalogConnection", "archive_roots", "canonical_objects", "catalog_error", "connect", "file_stamp", "scan_lock", "scan_running", "stamp_settled", "stored_roots", "tables_of"]
