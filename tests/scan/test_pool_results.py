@@ -5,6 +5,7 @@ killed and the task given back through its own `skip` (the pool's contract)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import time
@@ -143,3 +144,18 @@ def test_a_file_whose_reader_kills_its_worker_is_listed_and_the_census_goes_on(t
         rows = {Path(path).name: (readable, error) for path, readable, error in
                 catalog.db.execute("SELECT path, readable, error FROM images WHERE status = 'present'")}
     assert rows == {**{f"img{i}.tif": (1, None) for i in range(7)}, "img3.tif": (0, CRASH_REASON)}
+
+
+def _young_generation_threshold(_: object) -> int:
+    return gc.get_threshold()[0]
+
+
+def test_local_workers_collect_their_youngest_garbage_less_often_and_the_caller_keeps_its_own() -> None:
+    before = gc.get_threshold()
+    pool = Pool(None, 1, 5.0)
+    try:
+        [done] = pool.wait({pool.submit(_young_generation_threshold, None)})
+    finally:
+        pool.shutdown()
+    assert done.value == 10_000 > before[0]  # a file's few hundred objects, collected in the tens of files
+    assert gc.get_threshold() == before
