@@ -98,3 +98,18 @@ def test_an_image_acquired_after_the_article_is_not_found_next_to_a_series_membe
     panel = publish(series["field_001"], crop=CROP, width=260)
     assert Matcher(index).match_panel(panel, not_after_year=2018).matches == []
     assert [Path(m.path).stem for m in Matcher(index).match_panel(panel, not_after_year=2020).matches] == ["field_001"]
+
+
+def test_deep_candidate_that_fits_weakly_enlarged_is_verified_at_twice_its_size(series, tmp_path: Path) -> None:
+    """A 30 % crop shown at 1.67x holds few of the keypoints read at the file's size (7 inliers): a
+    deep candidate that fits weakly with the panel enlarged is verified at twice its file's size too,
+    where the source holds (39 inliers on this specimen)."""
+    others = {f"other_{i:03d}": shot(scene(310 + i), 100, 100, 1.0, 20 + i) for i in range(6)}
+    matcher = Matcher(_index(tmp_path, {"field_001": series["field_001"], **others}, outvoted=set()))
+    grey = to_grey8(publish(series["field_001"], crop=(0.3, 0.3, 0.6, 0.6), width=320))
+    variants = matcher._variants(grey, inverted=False)
+    ranked = [(position, 0) for position in (1, 2, 3, 4, 5, 0, 6)]  # the source (0) voted 6th
+    fits = matcher._deeper(variants, ranked, grey.shape[1], grey.shape[0])
+    strong = [fit for fit in fits if fit.inliers >= MIN_INLIERS]
+    assert [fit.position for fit in strong] == [0] and strong[0].scale == pytest.approx(320 / (0.3 * WIDTH), rel=0.05)
+    assert (0, 2) in matcher._dense and (6, 1) not in matcher._dense  # read at twice its size; stopped there
