@@ -122,7 +122,7 @@ def _spread(keypoints: tuple[cv2.KeyPoint, ...], n: int, shape: tuple[int, ...])
     """The `n` keypoints, each pyramid level keeping its share (the same fraction of every level's
     keypoints), taken in turns from a grid's cells, strongest first in each cell; listed so that any
     first part of the list keeps those shares. Chosen by response alone, the coarse levels win (their
-    corners respond more strongly: the median rises tenfold from level 0 to 7) and a small crop's
+    corners respond more strongly: the median rises 8-10 fold from level 0 to 7) and a small crop's
     region keeps almost no fine-scale descriptor (3 of the 31 in a 25 % crop shown enlarged, whose
     source got no vote; with the levels' shares 8 of 31)."""
     if len(keypoints) <= n:
