@@ -97,14 +97,18 @@ def test_queue_is_surest_first_and_paged(review_client: TestClient) -> None:
 
 
 def test_a_page_of_the_queue_is_one_query_whatever_its_length(catalog_path: Path) -> None:
-    """The page's rows come with their images' paths and sizes from one query (not one per row)."""
+    """The page's rows come with their images' paths and sizes from one query, and the paths of
+    every row's related images from at most one more (not one per row)."""
     with Catalog(catalog_path, readonly=True) as catalog:
         statements: list[str] = []
         catalog.db.set_trace_callback(statements.append)
         items = review.queue_page(catalog, "proposed", 100, 0)["items"]
         catalog.db.set_trace_callback(None)
         images = {row["id"]: row for row in catalog.images()}
-    assert len(items) == 3 and len([s for s in statements if "images" in s]) == 1, statements
+    touching_images = [s for s in statements if "images" in s]
+    assert len(items) == 3 and len(touching_images) <= 2, statements
+    assert touching_images[0].lstrip().startswith("SELECT m.*"), statements  # rows with their image columns
+    assert all(" IN (" in s for s in touching_images[1:]), statements  # related paths of the whole page
     for item in items:
         image = images[item["image_id"]]
         assert (item["image_rel_path"], item["width_px"], item["height_px"]) == \
