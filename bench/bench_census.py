@@ -11,8 +11,10 @@ one command and one per command (a fresh catalog each); no-change rescan vs a ba
 peak RSS (largest process, on one root and on the whole archive: it should be flat). Each time is
 wall and CPU (children included): on a shared machine the CPU is the steadier number. On the first
 shape also: filtered count and 2-field group-by latency; emcensus vs `exiftool -r` on a subset
-(Debian libimage-exiftool-perl). `--parts`: instead, the CPU per file of each part of a census in one
-process (reading, pickling the results, writing), the numbers a lever on one part is judged by.
+(Debian libimage-exiftool-perl). Each full census also prints its main process's own CPU (the
+writer: on few cores, the critical path). `--parts`: instead, the CPU per file of each part of a
+census in one process (reading and building the rows, pickling and unpickling them, writing), the
+numbers a lever on one part is judged by.
 """
 
 from __future__ import annotations
