@@ -12,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emcensus.catalog import Catalog
+from emcensus.catalog import _SETTINGS_COLUMNS, Catalog
 from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, QUALITY_FLAGS, ImageFilter, group_columns
 from emcensus.catalog import cube
 from emcensus.catalog.cube import CUBE_EXPRESSIONS
-from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, changes_derivation, cube_values
+from emcensus.catalog.schema import (_DERIVATION_COLUMNS, CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, changes_derivation,
+                                     cube_values)
 from emcensus.demo.generate import generate_archive
 from emcensus.errors import QueryError
 from emcensus.scan import RootSpec, scan
@@ -290,6 +291,26 @@ def test_an_upgrade_to_the_detail_cube_recomputes_no_derived_column(census: Path
         assert recomputed == [] and migrated.roots()
         assert _cube(migrated.db, "census_detail") == _recounted(migrated.db, "census_detail") != []
     assert [number + 1 for number, statements in enumerate(MIGRATIONS) if changes_derivation(statements)] == [2]
+
+
+@pytest.mark.parametrize("statement", [
+    "ALTER TABLE images ADD COLUMN pixel_size_m REAL", "alter  table \"images\"\n  add magnification REAL",
+    "ALTER TABLE images ADD COLUMN fov_m REAL", "ALTER TABLE [roots] ADD COLUMN `layout` TEXT",
+    "ALTER TABLE images RENAME COLUMN old_width TO width_px", "ALTER TABLE images DROP COLUMN Project"])
+def test_a_migration_altering_what_the_derived_columns_read_or_store_recomputes_them(statement: str) -> None:
+    """Any spelling SQLite takes of a column the derived columns are computed from (an image's, a
+    root's setting) or stored in: a miss would leave every upgraded catalog's FOVs and projects empty
+    or stale; the columns are catalog.derived's names, which must be those of the tables."""
+    assert changes_derivation(["CREATE TABLE t (a)", statement])
+    assert not changes_derivation([statement.replace("images", "articles").replace("roots", "articles")])
+    assert not changes_derivation(["ALTER TABLE images ADD COLUMN width_px_binned INTEGER"])
+    db = sqlite3.connect(":memory:")
+    for statements in MIGRATIONS:
+        for sql in statements:
+            db.execute(sql)
+    for table, columns in _DERIVATION_COLUMNS.items():
+        assert columns <= {row[1] for row in db.execute(f"PRAGMA table_info({table})")}, table
+    assert _DERIVATION_COLUMNS["roots"] == set(_SETTINGS_COLUMNS.split(", "))
 
 
 @pytest.fixture(scope="module")

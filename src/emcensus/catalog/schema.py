@@ -6,10 +6,12 @@ the catalog from version N-1 to N; a catalog newer than this emcensus is refused
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
 
 from emcensus.analysis.fov import FOV_TOLERANCE
-from emcensus.catalog.derived import DERIVED_COLUMNS
+from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, derive
 from emcensus.catalog.paths import ENCODED_SQL
 
 #: Columns of the census cube (migration 10): those of `images` it counts by, with their declared
@@ -315,15 +317,22 @@ MIGRATIONS: list[list[str]] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 
-#: Columns the derived image columns (catalog.derived) are computed from or stored in, per table.
+#: Columns the derived image columns are computed from or stored in, per table, as catalog.derived
+#: names them: its columns, the image columns `derive` takes (by name) and the root settings.
 _DERIVATION_COLUMNS = {
-    "images": {*DERIVED_COLUMNS, "rel_path", "vendor", "technique", "pixel_size_m", "width_px", "magnification"},
-    "roots": {"vendor", "technique", "magnification_reference_m", "layout"},
+    "images": {*DERIVED_COLUMNS, *list(inspect.signature(derive).parameters)[1:]},
+    "roots": {field.name for field in dataclasses.fields(RootSettings)},
 }
+#: A statement that alters a table (adds, renames or drops a column), in any spelling SQLite takes.
+_ALTER_TABLE = re.compile(r"""\s*ALTER\s+TABLE\s+["`[]?(\w+)["`\]]?\s+(.*)""", re.IGNORECASE | re.DOTALL)
 
 
 def changes_derivation(statements: list[str]) -> bool:
-    """Whether a migration adds a column the derived image columns are computed from or stored in: only
-    then must an upgrade recompute every root's derived columns (49 s of CPU at a million images)."""
-    added = (re.match(r"\s*ALTER TABLE (\w+) ADD COLUMN (\w+)", statement, re.IGNORECASE) for statement in statements)
-    return any(match and match.group(2) in _DERIVATION_COLUMNS.get(match.group(1), ()) for match in added)
+    """Whether a migration alters a column the derived image columns are computed from or stored in
+    (any word of an ALTER TABLE statement naming one: a false alarm costs time, a miss wrong FOVs):
+    only then must an upgrade recompute every root's derived columns (49 s of CPU at a million images)."""
+    for statement in statements:
+        match = _ALTER_TABLE.match(statement)
+        if match and _DERIVATION_COLUMNS.get(match.group(1).lower(), set()) & set(re.findall(r"\w+", match.group(2).lower())):
+            return True
+    return False
