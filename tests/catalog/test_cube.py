@@ -4,6 +4,7 @@ write."""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_a_catalog_of_schema_9_gets_its_cube_from_its_images(census: Path, tmp_p
 
 
 def test_cube_follows_every_write(tmp_path: Path) -> None:
-    """From an empty catalog of schema 9: new, changed, vanished and returning files, a new layout
+    """Both cubes, from an empty catalog of schema 9: new, changed, vanished and returning files, a new layout
     (derived columns recomputed), sidecar-only acquisitions coming and going, files marked missing."""
     archive = tmp_path / "archive"
     generate_archive(archive, 60, seed=3)
@@ -203,7 +204,7 @@ def test_cube_follows_every_write(tmp_path: Path) -> None:
     with Catalog(path) as catalog:
         assert _cube(catalog.db) == _recounted(catalog.db) == []
         _scan(catalog, archive, layout=None)
-        assert _cube(catalog.db) == _recounted(catalog.db) != []
+        assert _in_step(catalog.db) and _cube(catalog.db) != [] != _cube(catalog.db, "census_detail")
         images = sorted(root.rglob("*.tif"))
         for sidecar in sorted(root.rglob("*.txt"))[:2]:        # sidecar-only acquisitions come and go
             moved[sidecar] = sidecar.read_bytes()
@@ -212,51 +213,59 @@ def test_cube_follows_every_write(tmp_path: Path) -> None:
         grown = next(image for image in images[1:] if image.parent not in {sidecar.parent for sidecar in moved})
         grown.write_bytes(grown.read_bytes() + b"x")          # only its size changes: the bytes must follow
         _scan(catalog, archive, layout=None)
-        assert _cube(catalog.db) == _recounted(catalog.db)
+        assert _in_step(catalog.db)
         _scan(catalog, archive)                               # a layout: group and project recomputed
-        assert _cube(catalog.db) == _recounted(catalog.db)
+        assert _in_step(catalog.db)
         for sidecar, text in moved.items():
             sidecar.write_bytes(text)
         _scan(catalog, archive)
-        assert _cube(catalog.db) == _recounted(catalog.db)
+        assert _in_step(catalog.db)
         catalog.mark_missing(catalog.begin_scan([str(root)]), [row[0] for row in catalog.db.execute(
             "SELECT path FROM images WHERE kind = 'sidecar-only' OR root_id = 1")])
-        assert _cube(catalog.db) == _recounted(catalog.db)
+        assert _in_step(catalog.db)
 
 
-def test_any_write_to_a_counted_column_moves_its_file_in_the_cube(census: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cube", CUBES)
+def test_any_write_to_a_counted_column_moves_its_file_in_the_cube(census: Path, tmp_path: Path, cube: str) -> None:
     """Plain SQL writes, not only the scan's: each column the cube counts by (and the size) changed
     alone to another file's value or to NULL, a time moved within its month and to another month, a
-    value changed only in case, rows deleted and inserted: the cube is the table counted after each."""
+    value changed only in case, a float one step from another file's (its own row: the key is exact),
+    rows deleted and inserted: the cube is the table counted after each."""
+    counted = CUBES[cube]
     copy = tmp_path / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(copy) as db:
         source.backup(db)
     db = sqlite3.connect(copy)
     try:
         ids = [row[0] for row in db.execute("SELECT id FROM images WHERE acquired_at IS NOT NULL ORDER BY id")]
-        for step, column in enumerate([*CUBE_COLUMNS, "size_bytes"]):
+        for step, column in enumerate([*counted, "size_bytes"]):
             target = ids[step]
             other = db.execute(f"SELECT {column} FROM images WHERE {column} IS NOT NULL AND {column} IS NOT"
                                f" (SELECT {column} FROM images WHERE id = ?1) LIMIT 1", (target,)).fetchone()
-            value = other[0] if other else {"INTEGER": 0}.get(CUBE_COLUMNS.get(column, "INTEGER"), "other")  # readable
+            value = other[0] if other else {"INTEGER": 0}.get(counted.get(column, "INTEGER"), "other")  # readable
             db.execute(f"UPDATE images SET {column} = ? WHERE id = ?", (value, target))
-            assert _cube(db) == _recounted(db), column
+            assert _cube(db, cube) == _recounted(db, cube), column
+            if counted.get(column) == "REAL" and other:  # a value no key may round to the other's
+                near = math.nextafter(other[0], math.inf)
+                db.execute(f"UPDATE images SET {column} = ? WHERE id = ?", (near, ids[-1 - step]))
+                assert _cube(db, cube) == _recounted(db, cube), column
+                assert db.execute(f"SELECT n FROM {cube} WHERE {column} = ?", (near,)).fetchall() == [(1,)], column
             try:
                 db.execute(f"UPDATE images SET {column} = NULL WHERE id = ?", (ids[-1 - step],))
             except sqlite3.IntegrityError:  # NOT NULL
                 pass
-            assert _cube(db) == _recounted(db), column
-        before = _cube(db)
+            assert _cube(db, cube) == _recounted(db, cube), column
+        before = _cube(db, cube)
         db.execute("UPDATE images SET acquired_at = substr(acquired_at, 1, 8) || '28T23:59:59' WHERE id = ?", (ids[50],))
-        assert _cube(db) == _recounted(db) == before  # the same month: the same row
+        assert _cube(db, cube) == _recounted(db, cube) == before  # the same month: the same row
         db.execute("UPDATE images SET acquired_at = '1999-01-01T00:00:00' WHERE id IN (?, ?)", (ids[51], ids[52]))
         db.execute("UPDATE images SET instrument = lower(instrument) WHERE id % 5 = 0")
-        assert _cube(db) == _recounted(db) != before
+        assert _cube(db, cube) == _recounted(db, cube) != before
         columns = [row[1] for row in db.execute("PRAGMA table_info(images)")]
         copied = ", ".join("NULL" if c == "id" else "path || '.copy'" if c == "path" else c for c in columns)
         db.execute(f"INSERT INTO images({', '.join(columns)}) SELECT {copied} FROM images WHERE id % 13 = 0")
         db.execute("DELETE FROM images WHERE id % 11 = 0")
-        assert _cube(db) == _recounted(db)
+        assert _cube(db, cube) == _recounted(db, cube)
     finally:
         db.close()
 
