@@ -113,6 +113,25 @@ def test_forecast_extrapolates_a_new_root_only(tmp_path: Path) -> None:
         _assert_whole(tmp_path / "c.sqlite")
 
 
+def test_a_new_roots_top_folder_is_not_multiplied_by_its_parts(tmp_path: Path) -> None:
+    """The files directly in a new root's top folder (its first survey) say nothing of the folders
+    below it: 5,000 of them beside 100 small folders do not send a million-row catalog into a
+    rebuild of every index (multiplied by its 101 parts they forecast 505,000 rows)."""
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        new = catalog.ensure_root(str(tmp_path / "flat"), "SU8230", None, None)
+        with catalog.bulk_load({new: 101}) as load:
+            load.rows_present = 1_000_000  # what the walk is weighed against
+            load.surveyed(new, 5_000)  # its top folder
+            assert load.forecast() == 5_000 and not load.active
+            for _ in range(10):
+                load.surveyed(new, 10)  # its folders, ten files each
+            assert 5_000 + 100 < load.forecast() <= 5_000 + 100 * 10
+            assert not load.active
+            load.surveyed(new, 2_000_000)  # a big folder after all: the rest is weighed as before
+            assert load.active
+        _assert_whole(tmp_path / "c.sqlite")
+
+
 def test_bulk_census_equals_row_by_row_census(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, drops: list[int]) -> None:
     archive = tmp_path / "archive"
     generate_archive(archive, 300, seed=11)

@@ -105,13 +105,23 @@ class _RootRows:
     new: bool  # the catalog holds none of its files: everything found is new
     surveyed: int = 0
     rows: int = 0
+    top: int = 0  # rows found in its top folder (its first survey)
+
+    def add(self, rows: int) -> None:
+        if not self.surveyed:
+            self.top = rows
+        self.surveyed += 1
+        self.rows += rows
 
     def forecast(self) -> float:
-        """Rows the whole root will write: those found, and for a new root as many again per part
-        not walked yet as per part walked (its files are all new; its size is known only walked)."""
+        """Rows the whole root will write: those found, and for a new root (its files are all new;
+        its size is known only walked) as many again per part not walked yet as the parts walked
+        held below its top folder, on average. The files directly in the top folder say nothing of
+        the folders below it: multiplied by the parts, a top folder of 5,000 files beside 100 small
+        folders forecast 505,000 rows, and a million-row catalog rebuilt every index for 5,100."""
         if not self.new or not self.surveyed:
             return self.rows
-        return self.rows * self.parts / self.surveyed
+        return self.top + (self.rows - self.top) * self.parts / self.surveyed
 
 
 class BulkLoad:
@@ -131,10 +141,9 @@ class BulkLoad:
 
     def surveyed(self, root_id: int, rows: int) -> None:
         """One survey of a root found `rows` rows to write (files new or changed): go bulk once the
-        forecast of the whole scan is worth it."""
-        root = self.roots[root_id]
-        root.surveyed += 1
-        root.rows += rows
+        forecast of the whole scan is worth it. A root's first survey is its top folder's (as
+        `scan` tells them)."""
+        self.roots[root_id].add(rows)
         if not self.active and worth_bulk(round(self.forecast()), self.rows_present):
             self._drop()
 
