@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from emcensus.catalog.connection import canonical_objects
+from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import GROUP_FIELDS
 from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, SCHEMA_VERSION
 
@@ -76,13 +77,12 @@ def values_source(db: sqlite3.Connection, column: str) -> str:
                  if column in expressions and cube_in_step(db, cube)), "images")
 
 
-#: Files whose quality was measured on their current state (`quality.CURRENT_FILE`): each quality row
-#: (CROSS JOIN: read first, however many `images` has) with its file's `images` row, found by id, and
-#: the flag under a name `images` lacks; `{where}` is resolved in a subquery of `images` alone, which
-#: SQLite flattens into the join.
-_MEASURED = ("(SELECT image_id AS q_id, size_bytes AS q_size, mtime_ns AS q_mtime, quality_flag AS q_flag FROM quality)"
-             " CROSS JOIN (SELECT * FROM images WHERE {where}) AS images"
-             " ON images.id = q_id AND images.size_bytes = q_size AND images.mtime_ns = q_mtime")
+#: Files whose quality was measured on their current state, joined on `quality.CURRENT_FILE` itself
+#: (the per-file form's condition: the split can not drift from it): each quality row (CROSS JOIN:
+#: read first, however many `images` has) with its file's `images` row, found by id; `{where}` is
+#: resolved in a subquery of `images` alone, which SQLite flattens into the join. A group field with
+#: a quality column's name would be ambiguous here (an SQL error, not a wrong count).
+_MEASURED = f"quality q CROSS JOIN (SELECT * FROM images WHERE {{where}}) AS i ON {CURRENT_FILE}"
 
 
 def _sql_order(value: Any) -> tuple[int, Any]:
@@ -112,7 +112,7 @@ class CubeMixin(_Base):
             return self._fetch(sql, params)[1]
 
         with self.one_snapshot():
-            measured = grouped(["q_flag" if name == "quality_flag" else expr for name, expr in groups] + ["count(*)"],
+            measured = grouped(["q.quality_flag" if name == "quality_flag" else expr for name, expr in groups] + ["count(*)"],
                                _MEASURED.format(where=where))
             table, aggregate = self.census_source("count(*)", columns | set(others))
             unmeasured = {row[:-1]: row[-1] for row in grouped([*others, aggregate], f"{table} WHERE {where}")}
