@@ -325,7 +325,8 @@ def test_a_migration_altering_what_the_derived_columns_read_or_store_recomputes_
 @pytest.fixture(scope="module")
 def measured(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`census` with quality measured on half of its files (every flag, and none: a failed measure),
-    one in five of them on a state the file no longer has (not its current quality)."""
+    one in five of them on a state the file no longer has (its size or its mtime changed since: not its
+    current quality)."""
     path = tmp_path_factory.mktemp("measured") / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
         source.backup(db)
@@ -333,7 +334,7 @@ def measured(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         rows = db.execute("SELECT id, size_bytes, mtime_ns FROM images ORDER BY id").fetchall()[::2]
         db.executemany("INSERT INTO quality(image_id, size_bytes, mtime_ns, quality_flag, metric_version, computed_at)"
                        " VALUES (?, ?, ?, ?, 1, '2026-01-01')",
-                       [(image_id, size + (n % 5 == 0), mtime, flags[n % len(flags)])
+                       [(image_id, size + (n % 10 == 0), mtime + (n % 10 == 5), flags[n % len(flags)])
                         for n, (image_id, size, mtime) in enumerate(rows)])
     return path
 
