@@ -302,6 +302,22 @@ def test_a_writable_open_leaves_a_live_load_alone_and_restores_a_dead_one(tmp_pa
     _assert_whole(path)
 
 
+def test_a_scan_restores_what_a_load_killed_since_its_catalog_was_opened(tmp_path: Path) -> None:
+    """A catalog opened while another scan loaded in bulk (its open left the load alone), scanned
+    after that scan died: the scan, holding the lock now, makes it whole even if it writes row by row."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, 40, seed=4)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive), workers=0)
+        root_id = catalog.roots()[0]["id"]
+        catalog.bulk_load({root_id: 1}).surveyed(root_id, 10_000)  # the other scan's load, never ended
+        assert bulk.missing_objects(catalog.db)
+        assert scan(catalog, _specs(archive), workers=0).complete  # a rescan: nothing to write in bulk
+        assert not bulk.missing_objects(catalog.db)
+    _assert_whole(path)
+
+
 _PROBE = """
 import sys, time
 from emcensus.catalog.connection import scan_running

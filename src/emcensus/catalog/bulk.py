@@ -131,8 +131,11 @@ class BulkLoad:
     interrupt) restores the catalog."""
 
     def __init__(self, db: sqlite3.Connection, roots: Mapping[int, int]) -> None:
-        """`roots`: each root's id and the number of surveys its walk is split into."""
+        """`roots`: each root's id and the number of surveys its walk is split into. The caller holds
+        the scan lock, so no other load is live: what a killed one left since the catalog was opened
+        (a writable open then restored nothing: the lock was held) is restored first."""
         self.db = db
+        restore_if_needed(db)
         self.rows_present = int(db.execute("SELECT coalesce(max(id), 0) FROM images").fetchone()[0])  # an index seek
         self.roots = {root_id: _RootRows(parts, not db.execute(
             "SELECT EXISTS (SELECT 1 FROM images WHERE root_id = ?)", (root_id,)).fetchone()[0])
