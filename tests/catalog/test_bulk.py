@@ -319,22 +319,28 @@ def test_a_scan_restores_what_a_load_killed_since_its_catalog_was_opened(tmp_pat
 
 
 _PROBE = """
-import sys, time
+import os, sys
 from emcensus.catalog.connection import scan_running
-end = time.monotonic() + float(sys.argv[2])
-while time.monotonic() < end:
+assert not scan_running(sys.argv[1])
+print("probing", flush=True)
+while os.path.exists(sys.argv[2]):  # until the scans are done
     scan_running(sys.argv[1])
 """
 
 
 def test_the_probe_of_a_running_scan_never_refuses_a_scan(tmp_path: Path) -> None:
-    path = tmp_path / "c.sqlite"
-    probe = subprocess.Popen([sys.executable, "-c", _PROBE, str(path), "3"])
+    path, probing = tmp_path / "c.sqlite", tmp_path / "probing"
+    with scan_lock(path):  # the lock file exists: the probe takes the lock, not just finds no file
+        pass
+    probing.touch()
+    probe = subprocess.Popen([sys.executable, "-c", _PROBE, str(path), str(probing)], stdout=subprocess.PIPE, text=True)
     try:
-        time.sleep(0.5)  # the probe is running
-        for _ in range(200):
+        assert probe.stdout.readline() == "probing\n"  # the probe is running (however slowly it started)
+        scans, end = 0, time.monotonic() + 2
+        while scans < 200 or time.monotonic() < end:  # without the wait: refusals in each of 5 runs
             with scan_lock(path):
-                pass
+                scans += 1
     finally:
-        probe.wait(timeout=60)
+        probing.unlink()
+        probe.communicate(timeout=60)
     assert probe.returncode == 0
