@@ -26,13 +26,16 @@ T = TypeVar("T")
 
 
 def per_text(parse: Callable[..., T]) -> Callable[..., T]:
-    """`parse(text, *more)`, computed once per process for each short `text` (and `more`), every
-    time for a long one: the frames of a session repeat their values, a census reads one per image.
-    What `parse` returns is shared between callers: it must not be changed."""
+    """`parse(text, *more)`, computed once per process for each short `text` (and `more`) or None,
+    every time for a long one or any other value (bytes of any length, an unhashable tag value, 1
+    that the cache would take for 1.0 and True): the frames of a session repeat their values, a
+    census reads one per image. What `parse` returns is shared between callers: it must not be changed."""
     cached = lru_cache(maxsize=1024)(parse)
 
     def call(text: Any, *more: Any) -> T:
-        return cached(text, *more) if not isinstance(text, str) or len(text) <= _CACHED_TEXT else parse(text, *more)
+        if text is None or (type(text) is str and len(text) <= _CACHED_TEXT):
+            return cached(text, *more)
+        return parse(text, *more)
 
     call.cache_info = cached.cache_info  # type: ignore[attr-defined]
     return update_wrapper(call, parse)
