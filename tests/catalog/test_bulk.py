@@ -318,6 +318,37 @@ def test_a_scan_restores_what_a_load_killed_since_its_catalog_was_opened(tmp_pat
     _assert_whole(path)
 
 
+def test_a_writable_open_asks_for_a_live_scan_only_under_the_write_lock_and_when_something_is_missing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole catalog opens without taking the scan lock for an instant; a broken one asks whether a
+    scan's load owns what is missing while it holds the write lock, which a load needs to drop."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, 20, seed=6)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive), workers=0)
+        root_id = catalog.roots()[0]["id"]
+    asked: list[str] = []
+
+    def scan_running(catalog_path: Path) -> bool:
+        with sqlite3.connect(catalog_path, timeout=0) as other:
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                asked.append("unlocked")
+                other.rollback()
+            except sqlite3.OperationalError:
+                asked.append("write lock held")
+        return False
+
+    monkeypatch.setattr("emcensus.catalog.scan_running", scan_running)
+    with Catalog(path) as catalog:
+        assert asked == []
+        catalog.bulk_load({root_id: 1}).surveyed(root_id, 10_000)  # a load whose scan dies
+    with Catalog(path):
+        assert asked == ["write lock held"]
+    _assert_whole(path)
+
+
 _PROBE = """
 import os, sys
 from emcensus.catalog.connection import scan_running

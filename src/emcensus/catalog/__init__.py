@@ -202,8 +202,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self._readonly = readonly
         if not readonly:
             try:
-                if not scan_running(self.path):  # what a bulk load killed midway left out (catalog.bulk)
-                    restore_if_needed(self.db)
+                # what a bulk load killed midway left out (catalog.bulk), unless a live scan's load owns it
+                restore_if_needed(self.db, unless=lambda: scan_running(self.path))
                 if self.db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
                     self._migrate()
             except BaseException:

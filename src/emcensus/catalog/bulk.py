@@ -23,7 +23,7 @@ What keeps this safe:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -81,13 +81,16 @@ def restore(db: sqlite3.Connection) -> list[str]:
     return redone
 
 
-def restore_if_needed(db: sqlite3.Connection) -> list[str]:
+def restore_if_needed(db: sqlite3.Connection, *, unless: Callable[[], bool] = lambda: False) -> list[str]:
     """`restore` in its own write transaction, taken only when something is missing (a writable open
-    of a whole catalog writes nothing)."""
+    of a whole catalog writes nothing) and `unless()`, asked under that lock, is false (a live load
+    owns what is missing: it drops only under the write lock, so none can begin meanwhile)."""
     if not missing_objects(db):
         return []
     with db:
         db.execute("BEGIN IMMEDIATE")
+        if unless():
+            return []
         return restore(db)  # read again under the lock: another writer may have restored it meanwhile
 
 
