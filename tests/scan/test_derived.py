@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from support import hitachi_sidecar, write_tiff
+from support import census_rows, hitachi_sidecar, write_tiff
 
 from emcensus.analysis.layout import compile_layout
 from emcensus.catalog import Catalog
@@ -138,3 +138,33 @@ def test_derived_columns_are_the_same_when_the_fov_part_comes_from_the_cache() -
     as_int = derive(settings, "a.tif", "Hitachi", "SEM", None, None, 10**12).warnings
     as_float = derive(settings, "a.tif", "Hitachi", "SEM", None, None, 1e12).warnings
     assert as_int != as_float and "1000000000000" in as_int[0] and "1000000000000.0" in as_float[0]
+
+
+def test_rows_built_in_the_reading_processes_follow_the_settings_the_command_leaves(tiny_archive: Path,
+                                                                                    tmp_path: Path) -> None:
+    """A census's rows are built in its reading processes from the root's settings as the catalog
+    holds them once every root is registered: a root named twice with a new layout and reference is
+    read with the last, and a rescan with new settings writes its new rows with them, exactly as an
+    in-process census of those settings does (and as recomputing the root from them gives)."""
+    root = str(tiny_archive)
+    with Catalog(tmp_path / "pooled.sqlite") as pooled:
+        scan(pooled, [RootSpec(root, "SU8230", layout="{project}/*/*"),
+                      RootSpec(root, layout="{group}/{project}/*", magnification_reference_m=0.1)], workers=2)
+        with Catalog(tmp_path / "expected.sqlite") as expected:
+            scan(expected, [RootSpec(root, "SU8230", layout="{group}/{project}/*", magnification_reference_m=0.1)],
+                 workers=0)
+            assert census_rows(pooled) == census_rows(expected)
+        assert {row["group_name"] for row in pooled.images()} == {"groupA", "groupB"}
+
+        write_tiff(tiny_archive / "groupA/p1/2016-06-23/img009.tif", seed=9)
+        (tiny_archive / "groupA/p1/2016-06-23/img009.txt").write_bytes(_sidecar(20000))
+        assert scan(pooled, [RootSpec(root, "SU8230", layout="{project}/{group}/*")], workers=2).read == 1
+        with Catalog(tmp_path / "fresh.sqlite") as fresh:
+            scan(fresh, [RootSpec(root, "SU8230", layout="{project}/{group}/*", magnification_reference_m=0.1)],
+                 workers=0)
+            assert census_rows(pooled) == census_rows(fresh)
+        assert {row["group_name"] for row in pooled.images()} == {"p1", "p2"}
+        rows = census_rows(pooled)
+        with pooled.db:
+            pooled._recompute_root(pooled.roots()[0]["id"])  # noqa: SLF001 - what the settings derive
+        assert census_rows(pooled) == rows
