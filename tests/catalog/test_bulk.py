@@ -192,6 +192,35 @@ def test_interrupted_bulk_load_leaves_a_whole_catalog(tmp_path: Path, drops: lis
     _assert_whole(path)
 
 
+def test_an_interrupt_as_the_drop_commits_is_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = tmp_path / "archive"
+    generate_archive(archive, 20, seed=8)
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive), workers=0)
+        root_id = catalog.roots()[0]["id"]
+
+        class Interrupted(sqlite3.Connection):
+            """Ctrl-C as its first transaction (the drop) has committed."""
+
+            pressed = False
+
+            def __exit__(self, *exc: object) -> bool:
+                super().__exit__(*exc)
+                if not Interrupted.pressed:
+                    Interrupted.pressed = True
+                    raise KeyboardInterrupt
+                return False
+
+        real = catalog.db
+        with pytest.raises(KeyboardInterrupt), catalog.bulk_load({root_id: 1}) as load:
+            load.db = sqlite3.connect(path, factory=Interrupted, isolation_level=None)
+            load.surveyed(root_id, 10_000)
+        load.db.close()
+        assert not bulk.missing_objects(real)
+    _assert_whole(path)
+
+
 def test_readers_never_see_a_stale_cube_during_a_bulk_load(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     generate_archive(archive, 120, seed=5)

@@ -162,11 +162,11 @@ class BulkLoad:
         triggers = set().union(*(cube_triggers(version, cube) for cube in CUBE_FILLS))
         dropped = [(kind, name) for name, (kind, table, _) in canonical_objects(version).items()
                    if table == "images" and (name in triggers if kind == "trigger" else name not in KEPT_INDEXES)]
+        self.active = True  # before the drop commits: an interrupt right after it is restored too
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
             for kind, name in dropped:
                 self.db.execute(f"DROP {kind.upper()} IF EXISTS {name}")
-        self.active = True
 
     def __enter__(self) -> BulkLoad:
         return self
