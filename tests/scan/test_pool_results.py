@@ -118,16 +118,20 @@ def test_workers_that_keep_dying_with_no_file_to_blame_stop_with_one_line_not_a_
     assert time.monotonic() - started < 60
 
 
-def test_a_file_whose_reader_kills_its_worker_is_listed_and_the_census_goes_on(tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("folders", [False, True], ids=["one-pack", "a-pack-per-folder"])
+def test_a_file_whose_reader_kills_its_worker_is_listed_and_the_census_goes_on(tmp_path: Path, monkeypatch,
+                                                                                 folders: bool) -> None:
     """A crash in a decoder (or the out-of-memory killer) on one file takes its worker and the pool
-    down: the scan starts a fresh pool, records that file as not read with the reason, reads the rest."""
+    down: the scan starts a fresh pool, records that file as not read with the reason, reads the rest.
+    `folders`: each image in a folder of its own, so the task carries one pack per folder's survey
+    and the file the crash names is found across them."""
     import emcensus.scan as scan_module
     from emcensus.catalog import Catalog
     from support import catalog_cli, write_tiff
 
     archive = tmp_path / "archive"
     for index in range(7):
-        write_tiff(archive / f"img{index}.tif", seed=index)
+        write_tiff(archive / (f"f{index}/img{index}.tif" if folders else f"img{index}.tif"), seed=index)
     real = scan_module.read_source
 
     def read_source(source, **kwargs):
