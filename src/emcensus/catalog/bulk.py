@@ -10,9 +10,10 @@ the rows go in bare, and at its end every index is built again (one sort each) a
 What keeps this safe:
 * **One canonical schema.** The indexes and triggers a catalog must have are those that replaying the
   migrations gives (`canonical_objects`). `restore` recreates whichever are missing and refills a cube
-  whose triggers were missing, in one transaction: at the end of every bulk load (an interrupted scan
-  included) and at every writable open while no scan holds the catalog (`Catalog`), so a scan killed
-  mid-load leaves a catalog that the next writer makes whole.
+  whose triggers were missing, in one transaction: at the start and the end of every bulk load (an
+  interrupted scan included) and at every writable open while no scan holds the catalog (`Catalog`,
+  asked under the write lock), so a scan killed mid-load leaves a catalog that the next writer or
+  scan makes whole.
 * **A cube is read only while its triggers exist** (`catalog.cube`): the triggers and the stale cube
   come and go in the same transactions, so no reader can see the cube while it lags behind `images`.
 * **The scan's own queries keep their indexes** (`KEPT_INDEXES`): the path index (a constraint),
