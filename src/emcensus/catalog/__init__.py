@@ -401,7 +401,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     def bulk_load(self, roots: Mapping[int, int]) -> BulkLoad:
         """A scan's writes to `roots` (id -> surveys its walk is split into), which go without
         per-row index and cube upkeep once the rows its walk finds (`BulkLoad.surveyed`) are many for
-        the catalog's size; the catalog is whole again when it ends."""
+        the catalog's size; the catalog is whole again when it ends. The caller holds the scan lock
+        (`scan`): what a killed load left is restored first."""
         return BulkLoad(self.db, roots)
 
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
