@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.errors import EmcensusError
-from emcensus.scan.pool import CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
+from emcensus.scan.pool import CENSUS_GC_YOUNG, CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
 
 
 @dataclass(frozen=True)
@@ -155,11 +155,22 @@ def _young_generation_threshold(_: object) -> int:
 
 
 def test_local_workers_collect_their_youngest_garbage_less_often_and_the_caller_keeps_its_own() -> None:
+    """A census pool's workers (a fresh pool after a lost one too) collect less often; the caller, and
+    the workers of any other pool (pixels measured, indexed, exported), keep the threshold they had."""
     before = gc.get_threshold()
-    pool = Pool(None, 1, 5.0)
+    pool = Pool(None, 1, 5.0, gc_young=CENSUS_GC_YOUNG)
     try:
         [done] = pool.wait({pool.submit(_young_generation_threshold, None)})
+        pool._restart({}, "restarted")  # noqa: SLF001 - as after a worker died
+        [again] = pool.wait({pool.submit(_young_generation_threshold, None)})
     finally:
         pool.shutdown()
-    assert done.value == 10_000 > before[0]  # a file's few hundred objects, collected in the tens of files
+    other = Pool(None, 1, 5.0)
+    try:
+        [default] = other.wait({other.submit(_young_generation_threshold, None)})
+    finally:
+        other.shutdown()
+    # a file's few hundred objects, collected in the tens of files
+    assert done.value == again.value == CENSUS_GC_YOUNG == 10_000 > before[0]
+    assert default.value == before[0]
     assert gc.get_threshold() == before

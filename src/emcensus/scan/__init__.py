@@ -28,7 +28,7 @@ from emcensus.outputs import guard_output
 from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
+from emcensus.scan.pool import CENSUS_GC_YOUNG, FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
 from emcensus.scan.walk import Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
 
@@ -261,7 +261,7 @@ def scan(
     specs = [_checked_root(catalog, root) for root in roots]
     with scan_lock(catalog.path, [spec.path for spec in specs]):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
-        pool = Pool(executor, workers, file_timeout)
+        pool = Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
         status = "interrupted"
         try:
             _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary)

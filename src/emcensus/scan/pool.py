@@ -61,18 +61,21 @@ WORKER_DIED = "worker processes kept dying (killed, or out of memory) with no fi
 #: Why a file is not read when the worker reading it died twice.
 CRASH_REASON = "the worker process reading it died twice (a crash in its decoder, or out of memory); not read"
 _MAX_POOL_DEATHS = 8  # pools lost in one command before it stops
-#: A worker's youngest generation is collected every this many new objects (Python's default: 700):
-#: reading a file makes a few hundred and keeps few, and collecting took ~6 % of a census worker's CPU.
-_GC_YOUNG = 10_000
+#: A census worker's youngest generation is collected every this many new objects (Python's default:
+#: 700): reading a file's metadata makes a few hundred and keeps few, and collecting took ~6 % of a
+#: census worker's CPU. Measured for the census only: other pools (pixels measured, indexed, exported)
+#: keep Python's default, so no cycle holding a frame's pixels outlives it longer than it did.
+CENSUS_GC_YOUNG = 10_000
 
 
 T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- worker side
-def _init_worker(progress: Any, counter: Any) -> None:
+def _init_worker(progress: Any, counter: Any, gc_young: int | None) -> None:
     global _slot
-    gc.set_threshold(_GC_YOUNG, *gc.get_threshold()[1:])
+    if gc_young:
+        gc.set_threshold(gc_young, *gc.get_threshold()[1:])
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -162,12 +165,12 @@ class Ticket:
 class _LocalWorkers:
     """A process pool whose workers report the file they read (layer 2), and can be replaced."""
 
-    def __init__(self, workers: int):
-        self.workers = workers
+    def __init__(self, workers: int, gc_young: int | None):
+        self.workers, self.gc_young = workers, gc_young
         self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
         self.processes: dict[int, Any] = {}  # every worker started (kept: a broken executor forgets them)
         self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
-                                            initargs=(self.progress, multiprocessing.Value("i", 0)))
+                                            initargs=(self.progress, multiprocessing.Value("i", 0), gc_young))
 
     def reading(self, since: float = float("inf"), pids: set[int] | None = None) -> list[tuple[int, int]]:
         """(task serial, file index) of each read in progress that started before `since` (in the
@@ -204,13 +207,16 @@ class Pool:
     """The scan's executor: tasks in, tickets out, every file read bounded in time (see above).
 
     `executor=None, workers=0` runs tasks in this process; `executor=None` otherwise starts a local
-    pool of `workers` processes (default: all cores); any other executor is used as given.
+    pool of `workers` processes (default: all cores), whose youngest garbage generation is collected
+    every `gc_young` new objects (None: Python's default); any other executor is used as given.
     """
 
-    def __init__(self, executor: Executor | None, workers: int | None, file_timeout: float):
+    def __init__(self, executor: Executor | None, workers: int | None, file_timeout: float, *,
+                 gc_young: int | None = None):
         self.file_timeout = file_timeout
         self._executor = executor
-        self._local = _LocalWorkers(workers or os.cpu_count() or 1) if executor is None and workers != 0 else None
+        self._local = (_LocalWorkers(workers or os.cpu_count() or 1, gc_young)
+                       if executor is None and workers != 0 else None)
         if self._local is not None:
             self._executor = self._local.executor
         self.width = self._local.workers if self._local else getattr(executor, "_max_workers", None) or os.cpu_count() or 1
@@ -344,7 +350,7 @@ class Pool:
         `culprits` (serial -> file indices) without those files, recorded as not read for `reason`."""
         assert self._local is not None
         self._local.kill()
-        self._local = _LocalWorkers(self._local.workers)
+        self._local = _LocalWorkers(self._local.workers, self._local.gc_young)
         self._executor = self._local.executor
         for ticket in list(self._live):
             future = ticket.future
@@ -357,4 +363,4 @@ class Pool:
         self._last_progress = time.monotonic()
 
 
-__all__ = ["FILE_TIMEOUT_S", "Budget", "Pool", "ReadTimeout", "Ticket", "timeout_reason"]
+__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "Budget", "Pool", "ReadTimeout", "Ticket", "timeout_reason"]

@@ -26,7 +26,7 @@ from emcensus.catalog.paths import display_path
 from emcensus.errors import UnreachableError
 from emcensus.record import Problem
 from emcensus.scan import FILE_TIMEOUT_S, FolderCensus, RootSpec
-from emcensus.scan.pool import Pool
+from emcensus.scan.pool import CENSUS_GC_YOUNG, Pool
 from emcensus.scan.walk import Folder, walk
 from emcensus.watch.core import (
     FolderTree,
@@ -116,7 +116,7 @@ def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, 
     """Keep `catalog` up to date with `roots` until `stop` is set (or `cycles` cycles ran); returns
     the number of cycles. Refused, naming the holder, while another scan or watch holds the catalog."""
     with scan_lock(catalog.path, [root.path for root in roots], command="watch"):
-        pool = Pool(None, workers, file_timeout)
+        pool = Pool(None, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
         try:
             census = FolderCensus(catalog, roots, pool)
             states = [_RootState(spec, Settling(settings.sidecar_timeout, expects_sidecar_for(spec.vendor, spec.technique)))
