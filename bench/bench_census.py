@@ -166,7 +166,7 @@ def census_parts(roots: list[Path], work: Path) -> None:
     try:
         with Catalog(work / "parts-capture.sqlite") as catalog:
             census.scan(catalog, [RootSpec(str(root)) for root in roots], workers=0)
-            root_paths = [root["path"] for root in catalog.roots()]
+            root_paths = [root["path"] for root in sorted(catalog.roots(), key=lambda root: root["id"])]
     finally:
         census.read_groups = read
     files = sum(len(group.images) for task in tasks for group in task.groups)
@@ -180,7 +180,7 @@ def census_parts(roots: list[Path], work: Path) -> None:
     results = [pickle.loads(blob) for blob in blobs]
     c_unpickle = time.process_time() - cpu
     with Catalog(work / "parts-write.sqlite") as catalog:
-        for path in root_paths:  # the same root and scan ids as the captured rows
+        for path in root_paths:  # in id order: the same root and scan ids as the captured rows (`roots()` is by path)
             catalog.ensure_root(path, None, None, None)
         catalog.begin_scan(root_paths)
         cpu = time.process_time()
