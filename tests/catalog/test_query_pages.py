@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.catalog import Catalog
+from emcensus.errors import QueryError
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import RootSpec, scan
 
@@ -37,3 +38,11 @@ def test_a_page_from_the_end_is_the_page_the_walk_gives(census: Path, order: str
         monkeypatch.setattr(Catalog, "PAGE_FROM_THE_END", 1)
         for (offset, limit), rows in walked.items():
             assert catalog.images(limit=limit, offset=offset, order=order, **filters) == rows, (offset, limit)
+
+
+@pytest.mark.parametrize("limit, offset", [(-1, 0), (-1, 20_000), (5, -1)])
+def test_a_negative_limit_or_offset_is_refused_not_read_as_no_limit(census: Path, limit: int, offset: int) -> None:
+    """SQLite reads LIMIT -1 as no limit: a library caller's negative page would list every row, or
+    other rows than the walk when read from the end."""
+    with Catalog(census, readonly=True) as catalog, pytest.raises(QueryError, match="limit and an offset"):
+        catalog.images(limit=limit, offset=offset)
