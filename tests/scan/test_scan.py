@@ -156,6 +156,31 @@ def test_a_frame_saved_in_several_formats_reads_its_sidecar_once(tiny_archive: P
         assert [row["magnification"] for row in catalog.images()] == [5000, 5000]
 
 
+def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(tiny_archive: Path, tmp_path: Path) -> None:
+    """A Dask worker installed apart from the client may build rows in another column order: stored by
+    position they would put values in the wrong columns without an error."""
+    import dataclasses
+
+    from emcensus.errors import CatalogError
+    from emcensus.scan import _pack, _Task, read_groups
+    from emcensus.scan.walk import walk
+
+    groups = [g for f in walk(str(tiny_archive), []) for g in f.groups]
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        root_id = catalog.ensure_root(str(tiny_archive), "SU8230", None, None)
+        scan_id = catalog.begin_scan([str(tiny_archive)])
+        rows = read_groups(_Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), _pack(groups, 128), scan_id,
+                                 root_id, catalog.root_settings(root_id)))
+        foreign = dataclasses.replace(rows, layout="built elsewhere")
+        with pytest.raises(CatalogError, match="same emcensus on every Dask worker"):
+            catalog.write_rows(foreign)
+        with pytest.raises(CatalogError, match="same emcensus"):
+            dataclasses.replace(rows, keys=[]).extend(foreign)
+        assert catalog.total(files=True) == 0
+        catalog.write_rows(rows)
+        assert catalog.total(files=True) == rows.files > 0
+
+
 def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive: Path, tmp_path: Path) -> None:
     orphan = tiny_archive / "groupB/p2/2019-01-02/deleted.txt"
     with Catalog(tmp_path / "c.sqlite") as catalog:

@@ -8,6 +8,7 @@ people through `display_path`, for opening a file through `fs_path`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import operator
 import os
@@ -32,7 +33,7 @@ from emcensus.catalog.reuse import ReuseMixin
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION, changes_derivation
 from emcensus.catalog.storage import StorageMixin
 from emcensus.catalog.topics import TopicsMixin
-from emcensus.errors import NotFoundError, QueryError
+from emcensus.errors import CatalogError, NotFoundError, QueryError
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem, reduce_by_fields
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
@@ -50,6 +51,11 @@ _STAT_COLUMNS = (
 _READ_COLUMNS = (*_STAT_COLUMNS, *_RECORD_COLUMNS, "year", "date_gap_days", *DERIVED_COLUMNS)
 #: A failed read: the stat, and on first sight what the file is (an image, or an orphan's sidecar).
 _FAILED_COLUMNS = (*_STAT_COLUMNS, "kind")
+#: The rows' column order as this code builds them: a reading process running other emcensus code (a
+#: Dask worker installed apart from the client) builds rows that must not be stored by position.
+ROW_LAYOUT = hashlib.sha256(repr((_READ_COLUMNS, _FAILED_COLUMNS)).encode()).hexdigest()[:16]
+_FOREIGN_ROWS = ("a reading process runs other emcensus code than this one (its catalog rows have another "
+                 "column order): install the same emcensus on every Dask worker")
 
 
 def _upsert(columns: Sequence[str], updated: Sequence[str], extra_insert: str = "") -> str:
@@ -117,11 +123,14 @@ class GroupRows:
     files: int = 0  # image files, read or not (orphan sidecars apart)
     errors: int = 0  # files nothing could be read from
     warnings: int = 0  # the acquisitions' warnings, as the readers gave them
+    layout: str = ROW_LAYOUT  # the column order of the code that built them
 
     __reduce__ = reduce_by_fields
 
     def extend(self, other: GroupRows) -> None:
         """Take in the rows of another batch of the same root (one transaction for both)."""
+        if other.layout != self.layout:
+            raise CatalogError(_FOREIGN_ROWS)
         for name in ("keys", "problem_rows", "read_rows", "failed_rows", "metadata_rows"):
             getattr(self, name).extend(getattr(other, name))
         self.files += other.files
@@ -411,6 +420,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
 
     def write_rows(self, rows: GroupRows) -> None:
         """Store acquisitions as `group_rows` made them, in one transaction."""
+        if rows.layout != ROW_LAYOUT:
+            raise CatalogError(_FOREIGN_ROWS)
         folders = (rows.root_id, [row[3] for row in rows.read_rows] + [row[3] for row in rows.failed_rows])
         try:
             self._store_groups(folders, rows.keys, rows.problem_rows, rows.read_rows, rows.failed_rows,
