@@ -78,20 +78,22 @@ def _cpu() -> float:
 
 def _memory(folder: Path | None = None) -> dict[str, int]:
     """RssAnon and RssFile of this process, and the resident bytes of its mappings of files in
-    `folder` ("index"), in bytes."""
+    `folder` ("index", and per file name), in bytes."""
     fields = {}
     for line in Path("/proc/self/status").read_text().splitlines():
         name, _, value = line.partition(":")
         if name in ("RssAnon", "RssFile"):
             fields[name] = int(value.split()[0]) * 1024
-    fields["index"], inside = 0, False
+    fields["index"], mapped = 0, None
     prefix = f"{folder.resolve()}{os.sep}" if folder else None
     for line in Path("/proc/self/smaps").read_text().splitlines():
         if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's header: range, perms, offset, dev, inode, path
             parts = line.split(maxsplit=5)
             inside = prefix is not None and len(parts) == 6 and parts[5].startswith(prefix)
-        elif inside and line.startswith("Rss:"):
+            mapped = Path(parts[5]).name if inside else None
+        elif mapped and line.startswith("Rss:"):
             fields["index"] += int(line.split()[1]) * 1024
+            fields[mapped] = fields.get(mapped, 0) + int(line.split()[1]) * 1024
     return fields
 
 
@@ -331,7 +333,9 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
         anonymous = after["RssAnon"] - before["RssAnon"]
         print(f"    memory after matching: +{anonymous / 2**20:.0f} MiB anonymous, {after['index'] / 2**20:.0f} MiB of the "
               f"index's mapped files resident: {(anonymous + after['index']) / 2**30:.2f} GiB in all (target: index <= 2 GB);"
-              f" RssFile {after['RssFile'] / 2**20:.0f} MiB (libraries included)")
+              f" RssFile {after['RssFile'] / 2**20:.0f} MiB (libraries included); resident MiB per file: "
+              + ", ".join(f"{name} {after.get(name, 0) / 2**20:.0f}"
+                          for name in ("faiss.index", "entries.npy", "descriptors.npy", "points.npy")))
     if not args.keep_scale:
         changed = np.arange(scaled.faiss.ntotal)
         changed[-len(changed) // 100:] = -1  # a rerun where 1 % of the images are new or changed
