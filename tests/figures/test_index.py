@@ -172,20 +172,13 @@ def test_large_index_is_an_inverted_file_that_finds_what_it_holds(monkeypatch, t
     table = [{"id": image, "start": 10 * image, "count": 10} for image in range(600)]  # 10 descriptors each
     images = np.arange(6_000) // 10  # stored under the position of their image
     index = VisualIndex(table, descriptors, np.zeros((6_000, 2), np.float32))
-    assert isinstance(index.faiss, faiss.IndexBinaryIVF) and index.faiss.ntotal == 6_000 and len(index.entries) == 6_000
+    assert isinstance(index.faiss, faiss.IndexBinaryIVF) and index.faiss.ntotal == 6_000 and len(index.lists) == 6_000
     assert index.code_bits == index.faiss.d == 8 * IVF_CODE_BYTES < 256 and index.faiss.code_size == IVF_CODE_BYTES
     distances, labels = index.search(descriptors[:500], 1)
     assert (distances[:, 0] == 0).all() and (labels[:, 0] == images[:500]).all()
-    # asked for (list, offset) pairs mapped through `entries`, the search finds what faiss's own
-    # search over its stored labels finds (ties at the k-th distance may be kept either way)
-    own_distances, own_labels = index.faiss.search(np.ascontiguousarray(descriptors[:300, :IVF_CODE_BYTES]), 8)
-    distances, labels = index.search(descriptors[:300], 8)
-    assert np.array_equal(distances, own_distances)
-    nearer = distances < distances[:, -1:]
-    assert all(sorted(mine[keep]) == sorted(own[keep]) for mine, own, keep in zip(labels, own_labels, nearer))
     path = str(tmp_path / "faiss.index")  # written and read back as `update_index` and `load` do
     faiss.write_index_binary(index.faiss, path)
-    again = VisualIndex(table, descriptors, index.points, faiss.read_index_binary(path), index.entries)
+    again = VisualIndex(table, descriptors, index.points, faiss.read_index_binary(path), index.lists)
     again.faiss.nprobe = index.faiss.nprobe
     assert np.array_equal(again.search(descriptors[500:900], 1)[1][:, 0], images[500:900])
 
@@ -321,26 +314,6 @@ def test_descriptors_of_another_shape_are_refused(scanned) -> None:
         VisualIndex.load(folder)
 
 
-def test_damaged_entries_of_an_inverted_file_are_refused_or_name_no_image(scanned, monkeypatch) -> None:
-    """`entries.npy` of another length is refused at load; rows out of range (not read whole at load:
-    it is memory-mapped) give no vote in a search, and the next rerun assigns every descriptor again."""
-    from emcensus.figures import index as index_module
-
-    _, _, catalog_path, _ = scanned
-    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
-    _update(catalog_path)
-    folder = index_folder(catalog_path)
-    path = folder / (folder / "current").read_text() / "entries.npy"
-    entries = np.load(path)
-    np.save(path, entries[:-1])
-    with pytest.raises(FigureIndexError, match="damaged"):
-        VisualIndex.load(folder)
-    np.save(path, np.full_like(entries, len(entries) + 5))
-    index = VisualIndex.load(folder)
-    assert (index.search(index.descriptors[:50], 4)[1] == -1).all() and index.list_of_rows() is None
-    assert index_module.kept_lists(index, np.arange(len(entries))) is None
-
-
 def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypatch) -> None:
     """Above IVF_THRESHOLD, assigning descriptors to their lists is what building costs: a rerun keeps
     the centroids and the list of every descriptor of an unchanged image, assigns only the new ones,
@@ -355,7 +328,7 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
     folder = index_folder(catalog_path)
     first = VisualIndex.load(folder)
     assert isinstance(first.faiss, faiss.IndexBinaryIVF)
-    first_lists = first.list_of_rows()
+    first_lists = np.asarray(first.lists)
     generation = (folder / "current").read_text()
     assert _update(catalog_path).kept == 8 and (folder / "current").read_text() == generation  # nothing rewritten
 
@@ -363,7 +336,7 @@ def test_a_rerun_keeps_the_inverted_lists_of_unchanged_images(scanned, monkeypat
     rescan()
     assert _update(catalog_path).added == 1
     second = VisualIndex.load(folder)
-    second_lists = second.list_of_rows()
+    second_lists = np.asarray(second.lists)
     assert second.faiss.nlist == first.faiss.nlist
     for position, image in enumerate(second.images):
         if image["path"] == str(paths["c"]):

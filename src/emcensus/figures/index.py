@@ -4,8 +4,8 @@
 (catalog id, path, size, mtime, image-area size, pixel size, year, where its descriptors start),
 descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
 (exact while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors, then with the inverted list
-then with `entries.npy`: the descriptor row of each entry of its inverted lists, list by list), each
-descriptor stored under its image's position in the table.
+then with the inverted list of each descriptor in `lists.npy`), each descriptor stored under its
+image's position in the table.
 A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
 ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
 killed run leaves the previous index usable.
@@ -38,8 +38,8 @@ from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeou
 
 #: Format of the folder; another one is rebuilt from scratch. 2: faiss labels are image positions
 #: (1 stored descriptor rows: read as positions, they sent `figures match` out of range). 3: an
-#: inverted file holds the first `IVF_CODE_BYTES` of each descriptor (2 held all 32), and `entries.npy`
-#: replaces `lists.npy`. 4: each image's keypoints spread over ORB's pyramid levels (`features._spread`).
+#: inverted file holds the first `IVF_CODE_BYTES` of each descriptor (2 held all 32). 4: each image's
+#: keypoints spread over ORB's pyramid levels (`features._spread`).
 INDEX_VERSION = 4
 #: Above this many descriptors the index is an inverted file (approximate, sub-linear search).
 IVF_THRESHOLD = 2_000_000
@@ -184,19 +184,15 @@ class VisualIndex:
     """A loaded index: image table, descriptors, keypoints and the faiss index over the descriptors."""
 
     def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                 faiss_index: Any | None = None, entries: np.ndarray | None = None):
+                 faiss_index: Any | None = None, lists: np.ndarray | None = None):
         self.images = images
         self.descriptors = descriptors
         self.points = points
         if faiss_index is None:
-            faiss_index, entries = build_faiss(descriptors, _positions(images))
+            faiss_index, lists = build_faiss(descriptors, _positions(images))
         self.faiss = faiss_index
-        #: The descriptor row of each entry of the inverted lists, list by list (None for an exact index).
-        self.entries = entries
-        if entries is not None:  # where each list's entries begin in `entries`; where each image's rows begin
-            sizes = [faiss_index.invlists.list_size(number) for number in range(faiss_index.nlist)]
-            self._list_starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
-            self._image_starts = np.array([image["start"] for image in images], np.int64)
+        #: The inverted list of each descriptor (None for an exact index): what a rerun keeps.
+        self.lists = lists
         # faiss labels are image positions (-1: none): no table of the image of each descriptor,
         # which would take 4 bytes a descriptor (240 MB at 150 k images)
         self.position_of = {image["id"]: position for position, image in enumerate(images)}
@@ -210,34 +206,12 @@ class VisualIndex:
         """(Hamming distances over `code_bits`, image positions) of the `k` nearest stored descriptors
         of each of `descriptors` (full 32-byte ones), nearest first; position -1: none.
 
-        An inverted file is asked for (list, offset) pairs, not its stored labels: reading the label of
-        each entry it keeps would bring 8 bytes a descriptor into memory (480 MB at 150 k images) where
-        `entries` takes 4."""
+        Asking faiss for (list, offset) pairs instead of its stored labels, mapped to images through a
+        table of 4 bytes a descriptor, was measured and left out: the labels lie beside the codes of each
+        list in the mapped file, so the kernel maps them in with the codes anyway (150 k images: the
+        whole faiss.index resident, 1,364 MiB, plus the table's 229 MiB)."""
         codes = np.ascontiguousarray(np.asarray(descriptors, np.uint8)[:, :self.code_bits // 8])
-        k = min(k, self.faiss.ntotal)
-        if self.entries is None:
-            return self.faiss.search(codes, k)
-        probe_distances, probed = self.faiss.quantizer.search(codes, self.faiss.nprobe)
-        distances, pairs = np.empty((len(codes), k), np.int32), np.empty((len(codes), k), np.int64)
-        self.faiss.search_preassigned_c(len(codes), faiss.swig_ptr(codes), k, faiss.swig_ptr(probed),
-                                        faiss.swig_ptr(probe_distances), faiss.swig_ptr(distances),
-                                        faiss.swig_ptr(pairs), True)  # store_pairs: (list << 32) | offset
-        found = pairs >= 0
-        pairs = np.where(found, pairs, 0)
-        at = np.minimum(self._list_starts[pairs >> 32] + (pairs & 0xFFFFFFFF), len(self.entries) - 1)
-        rows = np.asarray(self.entries)[at]
-        found &= (rows >= 0) & (rows < len(self.descriptors))  # a damaged entry names no image
-        return distances, np.where(found, np.searchsorted(self._image_starts, rows, side="right") - 1, -1)
-
-    def list_of_rows(self) -> np.ndarray | None:
-        """The inverted list of each descriptor row (None for an exact index): what a rerun keeps."""
-        rows = None if self.entries is None else np.asarray(self.entries)
-        if rows is None or not len(rows) or rows.min() < 0 or rows.max() >= len(rows):
-            return None  # damaged entries: every descriptor is assigned again
-        lists = np.empty(len(rows), np.int32)
-        lists[rows] = np.repeat(np.arange(len(self._list_starts) - 1, dtype=np.int32),
-                                                    np.diff(self._list_starts))
-        return lists
+        return self.faiss.search(codes, min(k, self.faiss.ntotal))
 
     def __len__(self) -> int:
         return len(self.images)
@@ -265,19 +239,19 @@ class VisualIndex:
             points = _load_array(generation / "points.npy", np.float32, 2)
             check_regular(generation / "faiss.index")
             faiss_index = faiss.read_index_binary(str(generation / "faiss.index"), faiss.IO_FLAG_MMAP_IFC)
-            entries = None
+            lists = None
             if isinstance(faiss_index, faiss.IndexBinaryIVF):
-                entries = _load_array(generation / "entries.npy", np.int32, None)
+                lists = _load_array(generation / "lists.npy", np.int32, None)
                 faiss_index.nprobe = NPROBE  # this version's, not the one written with the file
         except (EmcensusError, OSError, ValueError, RuntimeError) as exc:
             raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
         images = table.get("images") if isinstance(table, dict) and table.get("version") == INDEX_VERSION else None
         if not isinstance(images, list) or not 0 < faiss_index.d <= 8 * _DESCRIPTOR_BYTES or faiss_index.d % 8 \
                 or len(descriptors) != faiss_index.ntotal or len(points) != len(descriptors) \
-                or _counted(images) != len(descriptors) or (entries is not None and len(entries) != len(descriptors)):
+                or _counted(images) != len(descriptors) or (lists is not None and len(lists) != len(descriptors)):
             raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
                                    "run `emcensus figures index` again")
-        return cls(images, descriptors, points, faiss_index, entries)
+        return cls(images, descriptors, points, faiss_index, lists)
 
 
 def _positions(images: list[dict[str, Any]]) -> np.ndarray:
@@ -306,10 +280,9 @@ def _load_array(path: Path, dtype: type, columns: int | None) -> np.ndarray:
 
 def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any, np.ndarray] | None = None,
                 code_bytes: int = IVF_CODE_BYTES) -> tuple[Any, np.ndarray | None]:
-    """The faiss index of `descriptors`, each stored under its label (int64), and the descriptor row
-    of each entry of its inverted lists, list by list (None for an exact index): exact Hamming search
-    while small; an inverted file (about 4·√n lists) of the first `code_bytes` of each descriptor
-    above IVF_THRESHOLD.
+    """The faiss index of `descriptors`, each stored under its label (int64), and the inverted list
+    of each (None for an exact index): exact Hamming search while small; an inverted file (about
+    4·√n lists) of the first `code_bytes` of each descriptor above IVF_THRESHOLD.
 
     The lists' centroids are descriptors drawn at random, found through an HNSW graph: k-means over
     lists x 64 samples and an exhaustive assignment took about 18 min to add the 38 M descriptors of
@@ -344,16 +317,15 @@ def build_faiss(descriptors: np.ndarray, labels: np.ndarray, previous: tuple[Any
         rows = unassigned[first:first + _ASSIGN_CHUNK]
         assigned[rows] = quantizer.search(data[rows], 1)[1][:, 0]
     index.add_core(len(data), faiss.swig_ptr(data), faiss.swig_ptr(labels), faiss.swig_ptr(assigned))
-    return index, np.argsort(assigned, kind="stable").astype(np.int32)  # each list holds its rows in order
+    return index, assigned.astype(np.int32)
 
 
 def kept_lists(index: VisualIndex, old_rows: np.ndarray) -> tuple[Any, np.ndarray] | None:
     """For `build_faiss`: the quantizer of an inverted-file index, and the list of each new
     descriptor that held row `old_rows[i]` in it (-1: a new descriptor); None for an exact index."""
-    lists = index.list_of_rows()
-    if lists is None:
+    if index.lists is None:
         return None
-    return index.faiss.quantizer, np.where(old_rows >= 0, lists[np.maximum(old_rows, 0)], -1)
+    return index.faiss.quantizer, np.where(old_rows >= 0, np.asarray(index.lists)[np.maximum(old_rows, 0)], -1)
 
 
 def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers: int | None = None,
@@ -443,10 +415,10 @@ def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np
     generation.mkdir()
     np.save(generation / "descriptors.npy", descriptors)
     np.save(generation / "points.npy", points)
-    faiss_index, entries = build_faiss(descriptors, _positions(images), previous, code_bytes)
+    faiss_index, lists = build_faiss(descriptors, _positions(images), previous, code_bytes)
     faiss.write_index_binary(faiss_index, str(generation / "faiss.index"))
-    if entries is not None:
-        np.save(generation / "entries.npy", entries)
+    if lists is not None:
+        np.save(generation / "lists.npy", lists)
     (generation / "images.json").write_text(json.dumps({"version": INDEX_VERSION, "images": images}))
     pointer = folder / "current.tmp"
     pointer.write_text(generation.name)
