@@ -335,7 +335,7 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
               f"index's mapped files resident: {(anonymous + after['index']) / 2**30:.2f} GiB in all (target: index <= 2 GB);"
               f" RssFile {after['RssFile'] / 2**20:.0f} MiB (libraries included); resident MiB per file: "
               + ", ".join(f"{name} {after.get(name, 0) / 2**20:.0f}"
-                          for name in ("faiss.index", "entries.npy", "descriptors.npy", "points.npy")))
+                          for name in ("faiss.index", "lists.npy", "descriptors.npy", "points.npy")))
     if not args.keep_scale:
         changed = np.arange(scaled.faiss.ntotal)
         changed[-len(changed) // 100:] = -1  # a rerun where 1 % of the images are new or changed
