@@ -3,8 +3,8 @@
 `<catalog>.figures/` holds one generation folder and a `current` file naming it: the image table
 (catalog id, path, size, mtime, image-area size, pixel size, year, where its descriptors start),
 descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
-(exact while small, `IndexBinaryIVF` above `IVF_THRESHOLD` descriptors, then with the inverted list
-then with the inverted list of each descriptor in `lists.npy`), each descriptor stored under its
+(exact while small; above `IVF_THRESHOLD` descriptors an `IndexBinaryIVF` of the first `IVF_CODE_BYTES`
+of each descriptor, with the inverted list of each in `lists.npy`), each descriptor stored under its
 image's position in the table.
 A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
 ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
