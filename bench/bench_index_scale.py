@@ -40,7 +40,6 @@ import argparse
 import functools
 import os
 import re
-import resource
 import shutil
 import time
 from collections import defaultdict
@@ -52,7 +51,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench_figures import _scores
+from bench_figures import _cpu_with_children, _scores
 from emcensus.catalog import Catalog
 from emcensus.figures import features
 from emcensus.figures.index import (
@@ -68,12 +67,6 @@ from emcensus.figures.index import (
 from emcensus.figures.match import Matcher, match_documents
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
 from emcensus.scan import RootSpec, scan
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and of its finished worker processes."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _memory(folder: Path | None = None) -> dict[str, int]:
@@ -121,9 +114,9 @@ def _build(catalog_path: Path, workers: int) -> None:
     """Phase 1: the index from scratch, then a rerun with nothing changed."""
     shutil.rmtree(index_folder(catalog_path), ignore_errors=True)
     with Catalog(catalog_path, readonly=True) as catalog:
-        wall, cpu = time.perf_counter(), _cpu()
+        wall, cpu = time.perf_counter(), _cpu_with_children()
         summary = update_index(catalog, catalog_path, workers=workers)
-        wall, cpu = time.perf_counter() - wall, _cpu() - cpu
+        wall, cpu = time.perf_counter() - wall, _cpu_with_children() - cpu
         rerun = time.perf_counter()
         again = update_index(catalog, catalog_path, workers=workers)
         rerun = time.perf_counter() - rerun
