@@ -202,6 +202,68 @@ def test_panels_are_matched_through_an_inverted_file_of_short_codes(scanned, mon
         result = matcher.match_panel(publish(area_of(paths[name]), **how))
         assert [Path(found.path).stem for found in result.matches] == [name], (name, how)
         assert result.matches[0].inliers >= 12
+    monkeypatch.setattr(index_module, "NPROBE", 3)  # this version's nprobe is set at load, over the file's
+    again = VisualIndex.load(index_folder(catalog_path))
+    assert again.faiss.nprobe == 3
+    again.faiss.nprobe = 5  # a library user's own: the matcher leaves it
+    Matcher(again).match_panel(publish(area_of(paths["b"])))
+    assert again.faiss.nprobe == 5
+
+
+def test_an_inverted_file_of_whole_codes_is_searched_with_them(monkeypatch, tmp_path: Path) -> None:
+    """An index whose inverted file holds other codes than IVF_CODE_BYTES (32-byte ones, as
+    `bench_index_scale --code-bytes 32` writes) is searched with its own code length, read from the
+    file, never cut to this version's."""
+    from emcensus.figures import index as index_module
+
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    descriptors = np.random.default_rng(3).integers(0, 256, (3_000, 32), dtype=np.uint8)
+    table = [{"id": image, "start": 10 * image, "count": 10} for image in range(300)]
+    points = np.zeros((3_000, 2), np.float32)
+    for code_bytes in (32, IVF_CODE_BYTES):
+        folder = tmp_path / f"codes-{code_bytes}"
+        folder.mkdir()
+        index_module.write_generation(folder, table, descriptors, points, code_bytes=code_bytes)
+        loaded = VisualIndex.load(folder)
+        assert loaded.code_bits == loaded.faiss.d == 8 * code_bytes
+        loaded.faiss.nprobe = loaded.faiss.nlist  # every list: what is compared is the codes' distance alone
+        changed = descriptors[:200].copy()
+        changed[:, 31] ^= 0xFF  # 8 bits past the short codes: seen by whole codes only
+        distances, labels = loaded.search(changed, 1)
+        assert (distances[:, 0] == (8 if code_bytes == 32 else 0)).all()
+        assert (labels[:, 0] == np.arange(200) // 10).all()
+
+
+def _flipped(descriptors: np.ndarray, bits: int) -> np.ndarray:
+    """`descriptors` with their first `bits` bits inverted (all within the inverted file's codes)."""
+    unpacked = np.unpackbits(descriptors, axis=1)
+    unpacked[:, :bits] ^= 1
+    return np.packbits(unpacked, axis=1)
+
+
+def test_the_votes_distance_bound_is_in_proportion_to_the_code_length(monkeypatch) -> None:
+    """A query descriptor votes within MAX_HAMMING of 256 bits on whole codes, and within the same
+    fraction of the inverted file's shorter codes: 32 of 128 bits, not 64 of 128 (half the bits a
+    random code differs by), which would let descriptors that are no match vote."""
+    from emcensus.figures import index as index_module
+    from emcensus.figures.features import Features
+    from emcensus.figures.match import MAX_HAMMING, _Variant
+
+    descriptors = np.random.default_rng(5).integers(0, 256, (1_200, 32), dtype=np.uint8)
+    table = [{"id": image, "start": 10 * image, "count": 10, "year": 2016, "path": f"/a/{image}.tif"}
+             for image in range(120)]
+    points = np.zeros((1_200, 2), np.float32)
+    exact = VisualIndex(table, descriptors, points)
+    monkeypatch.setattr(index_module, "IVF_THRESHOLD", 1_000)
+    short = VisualIndex(table, descriptors, points)
+    short.faiss.nprobe = short.faiss.nlist  # every list: what is compared is the codes' distance alone
+    assert exact.code_bits == 256 and short.code_bits == 8 * IVF_CODE_BYTES == 128
+    bound = MAX_HAMMING * short.code_bits // 256
+    for index, bits, votes in ((short, bound, True), (short, bound + 1, False), (exact, bound + 1, True),
+                               (exact, MAX_HAMMING, True), (exact, MAX_HAMMING + 1, False)):
+        query = _flipped(descriptors[70:73], bits)  # three descriptors of image 7
+        variant = _Variant(Features(np.zeros((3, 2), np.float32), query, 1.0), False, False)
+        assert ((7, 0) in Matcher(index)._vote([variant], None)) is votes, (index.code_bits, bits)
 
 
 @pytest.mark.parametrize("suffix", [".tif", ".png"])
