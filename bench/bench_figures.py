@@ -27,6 +27,7 @@ import argparse
 import os
 import resource
 import shutil
+import statistics
 import tempfile
 import time
 from contextlib import ExitStack
@@ -237,7 +238,7 @@ def main() -> None:
         cpu = sorted(seconds for seconds, matched in matcher.panels if matched == verified)
         if cpu:
             print(f"panels with {what}: {len(cpu)}, CPU per panel mean {sum(cpu) / len(cpu):.2f} s, "
-                  f"median {cpu[len(cpu) // 2]:.2f} s, max {cpu[-1]:.2f} s")
+                  f"median {statistics.median(cpu):.2f} s, max {cpu[-1]:.2f} s")
     differences = _table1_differences(accepted_table, truth_table)
     print("Table 1 from the accepted matches " + ("equals Table 1 from the truth ledger" if not differences else
           f"differs from the truth ledger's in {len(differences)} cell(s): " + "; ".join(differences[:8])))
