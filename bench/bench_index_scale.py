@@ -295,12 +295,16 @@ def main() -> None:
 def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, cap: int, code_bytes: int) -> None:
     """Phase 4 (and 5) for one cap and code length."""
     folder = args.dir / f"scale-{args.scale_to}-{cap}-{code_bytes}.figures"
-    try:
-        if not args.keep_scale:
-            raise FileNotFoundError(folder)
-        VisualIndex.load(folder)  # kept by an earlier run (refused when of another format)
-        built = "kept from an earlier run"
-    except (FileNotFoundError, FigureIndexError):
+    # the load measured is the first: a load thrown away before it would leave its freed memory to the
+    # allocator, and the measured one would reuse it instead of growing the process
+    before, scaled = _memory(), None
+    if args.keep_scale:
+        try:
+            scaled = VisualIndex.load(folder)  # kept by an earlier run (refused when of another format)
+            built = "kept from an earlier run"
+        except FigureIndexError:
+            pass
+    if scaled is None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         made = _with_fillers(*_capped(index, cap), args.scale_to, cap)
@@ -309,11 +313,11 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         built = f"built and written in {wall:.0f} s wall / {cpu:.0f} s CPU ({1000 * cpu / len(made[0]):.2f} ms CPU per image)"
         del made
+        before = _memory()
+        scaled = VisualIndex.load(folder)
+    loaded = _memory()
     size = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
     codes = sum(p.stat().st_size for p in folder.rglob("faiss.index"))
-    before = _memory()
-    scaled = VisualIndex.load(folder)
-    loaded = _memory()
     print(f"at scale: {len(scaled):,} images x {cap} = {scaled.faiss.ntotal:,} descriptors, "
           f"{type(scaled.faiss).__name__} of {getattr(scaled.faiss, 'nlist', 0):,} lists, {scaled.code_bits}-bit codes; "
           f"{built}; {size / 2**30:.2f} GiB on disk (faiss.index {codes / 2**30:.2f}); "
