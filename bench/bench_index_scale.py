@@ -1,7 +1,7 @@
 """The visual index at scale (issue 8): build cost per image, memory, recall and matching time at 150 k images.
 
     .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
-        [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 16,32] [--skip-build]
+        [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 8,16] [--skip-build]
         [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
@@ -56,6 +56,7 @@ from emcensus.catalog import Catalog
 from emcensus.figures import features
 from emcensus.figures.index import (
     IVF_CODE_BYTES,
+    NPROBE,
     FigureIndexError,
     VisualIndex,
     index_folder,
@@ -266,7 +267,8 @@ def main() -> None:
     parser.add_argument("--profile", type=int, default=40, help="images profiled step by step (0: none)")
     parser.add_argument("--caps", default="300,400", help="descriptors per image compared ('': none)")
     parser.add_argument("--scale-to", type=int, default=0, help="images of the index at scale (0: none)")
-    parser.add_argument("--nprobes", default="16,32", help="inverted lists searched per descriptor at scale")
+    parser.add_argument("--nprobes", default=f"{NPROBE},{2 * NPROBE}",
+                        help="inverted lists searched per descriptor at scale (the first: the product's, index.NPROBE)")
     parser.add_argument("--skip-build", action="store_true", help="reuse the index DIR holds")
     parser.add_argument("--skip-exact", action="store_true", help="no matching at the corpus's own size (phase 3)")
     parser.add_argument("--code-bytes", default=str(IVF_CODE_BYTES), help="code lengths of the inverted file compared")
