@@ -33,6 +33,28 @@ def test_counts_files_and_acquisitions(tiny_archive: Path, tmp_path: Path) -> No
         ]
 
 
+def test_a_file_whose_values_break_the_rows_is_listed_and_the_census_goes_on(tiny_archive: Path, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rows are made in the reading processes after the reads: a bug there on one file's values
+    must stop neither its batch nor the census (the file is listed, with the reason)."""
+    import emcensus.catalog as catalog_module
+
+    real_derive = catalog_module.derive
+
+    def derive(settings, rel_path, *args):
+        if rel_path.endswith("img001.tif"):
+            raise ZeroDivisionError("float division by zero")
+        return real_derive(settings, rel_path, *args)
+
+    monkeypatch.setattr(catalog_module, "derive", derive)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        summary = run(catalog, tiny_archive, workers=0)
+        assert summary.complete and summary.seen == 6 and summary.errors == 1
+        [bad] = catalog.audit_list("unreadable")
+        assert bad["path"].endswith("img001.tif") and "internal error (ZeroDivisionError" in bad["reason"]
+        assert catalog.total(files=True) == 5 and catalog.audit()["unreadable"] == 1  # counted apart, as unread
+
+
 def test_sidecar_metadata_reaches_the_catalog(tiny_archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog:
         run(catalog, tiny_archive, workers=0)

@@ -143,7 +143,8 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
     census's reading processes). A failed read's row holds only what the disk says."""
     groups = list(groups)
     keys = [db_text(group.acquisition_key) for group in groups]
-    read_rows, failed_rows, metadata_rows, derived_warnings = [], [], [], []
+    read_rows, failed_rows, metadata_rows, row_problems = [], [], [], []
+    unusable = 0  # files read whose values the rows could not be made of (a bug, said as one)
     for key, group in zip(keys, groups, strict=True):
         primary = _primary(group.files)
         sidecar = group.sidecar_path and db_text(group.sidecar_path)
@@ -155,24 +156,31 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
                 result.error and readable(result.error), None,
             )
             record = result.record
-            if record is None:
-                failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
-                continue
-            derived = derive(settings, rel_path, record.vendor, record.technique,
-                             record.pixel_size_m, record.width_px, record.magnification)
-            read_rows.append((
-                *stat, *_record_values(record),
-                _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
-            ))
-            metadata_rows.append((result.metadata_json, path))
-            # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
-            derived_warnings += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
+            if record is not None:
+                try:
+                    derived = derive(settings, rel_path, record.vendor, record.technique,
+                                     record.pixel_size_m, record.width_px, record.magnification)
+                    read_rows.append((
+                        *stat, *_record_values(record),
+                        _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
+                    ))
+                except Exception as exc:  # noqa: BLE001 - one file's odd values must not stop a census
+                    error = readable(f"internal error ({type(exc).__name__}: {exc}); please report it")
+                    stat = (*stat[:-2], error, None)
+                    row_problems.append((key, path, "error", error, scan_id))
+                    unusable += 1
+                else:
+                    metadata_rows.append((result.metadata_json, path))
+                    # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
+                    row_problems += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
+                    continue
+            failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
     problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
-                    for key, group in zip(keys, groups, strict=True) for p in group.problems] + derived_warnings
+                    for key, group in zip(keys, groups, strict=True) for p in group.problems] + row_problems
     return GroupRows(
         root_id, keys, problem_rows, read_rows, failed_rows, metadata_rows,
         files=sum(len(group.files) for group in groups if not group.sidecar_only),
-        errors=sum(1 for group in groups for result in group.files if result.error),
+        errors=unusable + sum(1 for group in groups for result in group.files if result.error),
         warnings=sum(1 for group in groups for problem in group.problems if problem.severity == "warning"),
     )
 
