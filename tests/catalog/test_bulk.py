@@ -27,6 +27,13 @@ def _specs(archive: Path) -> list[RootSpec]:
             if (archive / name).is_dir()]
 
 
+def _archive(tmp_path: Path, images: int, *, seed: int) -> tuple[Path, Path]:
+    """A generated archive of `images` and where its catalog goes."""
+    archive = tmp_path / "archive"
+    generate_archive(archive, images, seed=seed)
+    return archive, tmp_path / "c.sqlite"
+
+
 def _contents(path: Path) -> dict[str, list[tuple]]:
     """Everything a catalog holds that a census writes, joined by path (ids left out), and its schema."""
     with sqlite3.connect(path) as db:
@@ -177,9 +184,7 @@ class _InterruptAfter:
 
 
 def test_interrupted_bulk_load_leaves_a_whole_catalog(tmp_path: Path, drops: list[int]) -> None:
-    archive = tmp_path / "archive"
-    generate_archive(archive, 400, seed=3)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 400, seed=3)
     with Catalog(path) as catalog:
         with pytest.raises(KeyboardInterrupt):
             scan(catalog, _specs(archive), workers=0, progress=_InterruptAfter(100), batch_size=16)
@@ -193,9 +198,7 @@ def test_interrupted_bulk_load_leaves_a_whole_catalog(tmp_path: Path, drops: lis
 
 
 def test_an_interrupt_as_the_drop_commits_is_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    archive = tmp_path / "archive"
-    generate_archive(archive, 20, seed=8)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 20, seed=8)
     with Catalog(path) as catalog:
         scan(catalog, _specs(archive), workers=0)
         root_id = catalog.roots()[0]["id"]
@@ -222,9 +225,7 @@ def test_an_interrupt_as_the_drop_commits_is_restored(tmp_path: Path, monkeypatc
 
 
 def test_readers_never_see_a_stale_cube_during_a_bulk_load(tmp_path: Path) -> None:
-    archive = tmp_path / "archive"
-    generate_archive(archive, 120, seed=5)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 120, seed=5)
     with Catalog(path) as writer:
         scan(writer, _specs(archive), workers=0)
         with Catalog(path, readonly=True) as reader:
@@ -260,9 +261,7 @@ with Catalog(sys.argv[1]) as catalog:
 
 
 def test_killed_bulk_load_is_restored_by_the_next_writable_open(tmp_path: Path) -> None:
-    archive = tmp_path / "archive"
-    generate_archive(archive, 1500, seed=9)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 1500, seed=9)
     process = subprocess.Popen([sys.executable, "-c", _KILLED_SCAN, str(path), *(str(p) for p in sorted(archive.iterdir())
                                                                                   if p.is_dir())])
     try:
@@ -309,9 +308,7 @@ def test_a_writable_open_leaves_a_live_load_alone_and_restores_a_dead_one(tmp_pa
     """Another command opening the catalog for writing while a scan loads in bulk (a decision on the
     dashboard, `figures accept`) does not rebuild the indexes under it (at a million rows that holds
     the catalog for longer than the scan waits for it); once no scan holds the lock, it does."""
-    archive = tmp_path / "archive"
-    generate_archive(archive, 40, seed=4)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 40, seed=4)
     with Catalog(path) as catalog:
         scan(catalog, _specs(archive), workers=0)
         root_id = catalog.roots()[0]["id"]
@@ -334,9 +331,7 @@ def test_a_writable_open_leaves_a_live_load_alone_and_restores_a_dead_one(tmp_pa
 def test_a_scan_restores_what_a_load_killed_since_its_catalog_was_opened(tmp_path: Path) -> None:
     """A catalog opened while another scan loaded in bulk (its open left the load alone), scanned
     after that scan died: the scan, holding the lock now, makes it whole even if it writes row by row."""
-    archive = tmp_path / "archive"
-    generate_archive(archive, 40, seed=4)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 40, seed=4)
     with Catalog(path) as catalog:
         scan(catalog, _specs(archive), workers=0)
         root_id = catalog.roots()[0]["id"]
@@ -351,9 +346,7 @@ def test_a_writable_open_asks_for_a_live_scan_only_under_the_write_lock_and_when
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A whole catalog opens without taking the scan lock for an instant; a broken one asks whether a
     scan's load owns what is missing while it holds the write lock, which a load needs to drop."""
-    archive = tmp_path / "archive"
-    generate_archive(archive, 20, seed=6)
-    path = tmp_path / "c.sqlite"
+    archive, path = _archive(tmp_path, 20, seed=6)
     with Catalog(path) as catalog:
         scan(catalog, _specs(archive), workers=0)
         root_id = catalog.roots()[0]["id"]
