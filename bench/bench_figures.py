@@ -35,7 +35,6 @@ from pathlib import Path
 
 from emcensus.analysis.publications import article_id, read_ledger
 from emcensus.catalog import Catalog
-from emcensus.catalog.figures import ProposedMatch
 from emcensus.figures.index import VisualIndex, index_folder, update_index
 from emcensus.figures.match import FoundPanel, Matcher, PanelResult, match_documents
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
@@ -115,11 +114,7 @@ def _table1_accepted_vs_truth(catalog_path: Path, truth: CorpusTruth, panels: li
                 shutil.copyfile(f"{catalog_path}{suffix}", f"{copy}{suffix}")
         with Catalog(copy) as catalog:
             if name == "accepted":
-                catalog.save_figure_matches(
-                    ProposedMatch(f.article, f.document, f.page, f.panel_bbox, f.match.image_id, f.match.score,
-                                  f.match.inliers, f.match.crop_box_px, f.match.scale, f.scale_bar_m,
-                                  f.match.panel_fov_m, f.match.related, f.caption, f.scale_bar_check)
-                    for f in panels if not f.weak)
+                catalog.save_figure_matches(f.proposed() for f in panels if not f.weak)
                 catalog.accept_figure_matches()
             else:
                 catalog.import_ledger(read_ledger(truth.write_ledger(work / "truth.csv")))

@@ -7,7 +7,6 @@ shows the queue. Accepted matches are ledger links of source 'matched' (Table 1,
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
@@ -63,7 +62,6 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
 
     A document that gives no figures (corrupt, encrypted, image-less, a zip bomb) is one line on
     stderr; the others are processed. Pairs rejected before are not proposed again."""
-    from emcensus.catalog.figures import ProposedMatch
     from emcensus.figures.index import VisualIndex, index_folder
     from emcensus.figures.match import Matcher, match_documents
 
@@ -77,12 +75,7 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
 
         found = list(match_documents(paths, matcher, year_of=year_of, weaker=weaker,
                                      warn=lambda line: click.echo(line, err=True)))
-        catalog.save_figure_matches(
-            # stored absolute: the dashboard re-reads the panel from wherever `serve` runs
-            ProposedMatch(f.article, os.path.abspath(f.document), f.page, f.panel_bbox, f.match.image_id, f.match.score,
-                          f.match.inliers, f.match.crop_box_px, f.match.scale, f.scale_bar_m, f.match.panel_fov_m,
-                          f.match.related, f.caption, f.scale_bar_check)
-            for f in found if not f.weak)
+        catalog.save_figure_matches(f.proposed() for f in found if not f.weak)
     rows = [f.to_dict() | ({"weak": f.weak} if weaker else {}) for f in found]
     emit(rows, fmt, title="figure matches", columns=[*MATCH_COLUMNS, *(["weak"] if weaker else [])])
 

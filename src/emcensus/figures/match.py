@@ -36,6 +36,7 @@ import faiss
 import numpy as np
 
 from emcensus.analysis.publications import article_id
+from emcensus.catalog.figures import ProposedMatch
 from emcensus.errors import EmcensusError
 from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
@@ -603,6 +604,14 @@ class FoundPanel:
     scale_bar_m: float | None
     weak: bool = False
     scale_bar_check: str | None = None  # the printed value against bar length × the matched FOV, when they disagree
+
+    def proposed(self) -> ProposedMatch:
+        """The match as the catalog stores it for review (the document's path absolute: the dashboard
+        re-reads the panel from wherever `serve` runs)."""
+        m = self.match
+        return ProposedMatch(self.article, os.path.abspath(self.document), self.page, self.panel_bbox, m.image_id,
+                             m.score, m.inliers, m.crop_box_px, m.scale, self.scale_bar_m, m.panel_fov_m, m.related,
+                             self.caption, self.scale_bar_check)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object other tools read (keys fixed by issue 8)."""
