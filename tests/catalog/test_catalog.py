@@ -32,7 +32,11 @@ def test_newer_catalog_is_refused_not_rewritten(tmp_path: Path) -> None:
 
 # sha256 of the JSON of MIGRATIONS[:version] as each release shipped them: a released migration is
 # never edited (a catalog already at that version would never get the change); add a new one instead
-RELEASED_MIGRATIONS = {6: "8781861717a90de87de62c2014deb99cc9be9be25cd7df8f02eaee0c086f9492"}
+RELEASED_MIGRATIONS = {
+    6: "8781861717a90de87de62c2014deb99cc9be9be25cd7df8f02eaee0c086f9492",
+    10: "818855391f93272b0dd1b4527e735d955c6cf913ff6479c80f9fc949950c9b93",  # the census cube
+    11: "89951ac3f8a0af542509dc650ca2392a4454f23b08779e1cb9a7cec1d3a78333",  # the detail cube
+}
 
 
 @pytest.mark.parametrize("version", sorted(RELEASED_MIGRATIONS))
