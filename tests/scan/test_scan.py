@@ -183,6 +183,7 @@ def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(ti
     position they would put values in the wrong columns without an error."""
     import dataclasses
 
+    from emcensus.catalog import GroupRows
     from emcensus.errors import CatalogError
     from emcensus.scan import _pack, _Task, read_groups
     from emcensus.scan.walk import walk
@@ -198,6 +199,11 @@ def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(ti
             catalog.write_rows(foreign)
         with pytest.raises(CatalogError, match="same emcensus"):
             dataclasses.replace(rows, keys=[]).extend(foreign)
+        # a worker whose GroupRows has no layout field: unpickled here as this class called with its
+        # field values (`reduce_by_fields`), the layout left to its default
+        values = [getattr(rows, field.name) for field in dataclasses.fields(rows) if field.name != "layout"]
+        with pytest.raises(CatalogError, match="same emcensus on every Dask worker"):
+            catalog.write_rows(GroupRows(*values))
         assert catalog.total(files=True) == 0
         catalog.write_rows(rows)
         assert catalog.total(files=True) == rows.files > 0

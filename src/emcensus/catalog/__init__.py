@@ -123,7 +123,9 @@ class GroupRows:
     files: int = 0  # image files, read or not (orphan sidecars apart)
     errors: int = 0  # files nothing could be read from
     warnings: int = 0  # the acquisitions' warnings, as the readers gave them
-    layout: str = ROW_LAYOUT  # the column order of the code that built them
+    # the column order of the code that built them; none by default: rows unpickled from a process whose
+    # GroupRows lacks the field (its values fill the fields before it, by position) are refused too
+    layout: str = ""
 
     __reduce__ = reduce_by_fields
 
@@ -182,6 +184,7 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
         files=sum(len(group.files) for group in groups if not group.sidecar_only),
         errors=unusable + sum(1 for group in groups for result in group.files if result.error),
         warnings=sum(1 for group in groups for problem in group.problems if problem.severity == "warning"),
+        layout=ROW_LAYOUT,
     )
 
 
