@@ -53,6 +53,10 @@ def test_a_file_whose_values_break_the_rows_is_listed_and_the_census_goes_on(tin
         [bad] = catalog.audit_list("unreadable")
         assert bad["path"].endswith("img001.tif") and "internal error (ZeroDivisionError" in bad["reason"]
         assert catalog.total(files=True) == 5 and catalog.audit()["unreadable"] == 1  # counted apart, as unread
+        # its frame, saved as .jpg too, stands on the JPEG, as when the TIFF cannot be read at all
+        assert catalog.total() == 5 and catalog.record(str(bad["path"]).replace(".tif", ".jpg")) is not None
+        [frame] = [row for row in catalog.images() if row["path"].endswith("img001.jpg")]
+        assert frame["is_primary"] == 1
 
 
 def test_sidecar_metadata_reaches_the_catalog(tiny_archive: Path, tmp_path: Path) -> None:

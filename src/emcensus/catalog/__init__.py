@@ -148,34 +148,40 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
     read_rows, failed_rows, metadata_rows, row_problems = [], [], [], []
     unusable = 0  # files read whose values the rows could not be made of (a bug, said as one)
     for key, group in zip(keys, groups, strict=True):
-        primary = _primary(group.files)
         sidecar = group.sidecar_path and db_text(group.sidecar_path)
+        made = []  # per file: its row's values after the stat and derive's warnings, why they could not be made, or None
         for result in group.files:
-            path, rel_path = db_text(result.path), db_text(result.rel_path)
-            stat = (
-                path, scan_id, root_id, rel_path, key, int(result is primary), "present", sidecar,
-                group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes, result.mtime_ns,
-                result.error and readable(result.error), None,
-            )
             record = result.record
-            if record is not None:
-                try:
-                    derived = derive(settings, rel_path, record.vendor, record.technique,
-                                     record.pixel_size_m, record.width_px, record.magnification)
-                    read_rows.append((
-                        *stat, *_record_values(record),
-                        _year(record.acquired_at), _date_gap(record, result.mtime_ns), *derived.values(),
-                    ))
-                except Exception as exc:  # noqa: BLE001 - one file's odd values must not stop a census
-                    error = readable(f"internal error ({type(exc).__name__}: {exc}); please report it")
-                    stat = (*stat[:-2], error, None)
-                    row_problems.append((key, path, "error", error, scan_id))
-                    unusable += 1
-                else:
-                    metadata_rows.append((result.metadata_json, path))
-                    # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
-                    row_problems += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
-                    continue
+            if record is None:
+                made.append(None)
+                continue
+            try:
+                derived = derive(settings, db_text(result.rel_path), record.vendor, record.technique,
+                                 record.pixel_size_m, record.width_px, record.magnification)
+                made.append(((*_record_values(record), _year(record.acquired_at), _date_gap(record, result.mtime_ns),
+                              *derived.values()), derived.warnings))
+            except Exception as exc:  # noqa: BLE001 - one file's odd values must not stop a census
+                made.append(readable(f"internal error ({type(exc).__name__}: {exc}); please report it"))
+        # the acquisition stands on a file whose row was made, as on a file read (an export, if need be)
+        primary = _primary(group.files if len(made) == 1 else
+                           [result for result, row in zip(group.files, made) if type(row) is tuple] or group.files)
+        for result, row in zip(group.files, made):
+            path = db_text(result.path)
+            stat = (
+                path, scan_id, root_id, db_text(result.rel_path), key, int(result is primary), "present", sidecar,
+                group.sidecar_size, group.sidecar_mtime_ns, result.size_bytes, result.mtime_ns,
+                row if type(row) is str else result.error and readable(result.error), None,
+            )
+            if type(row) is tuple:
+                values, warnings = row
+                read_rows.append((*stat, *values))
+                metadata_rows.append((result.metadata_json, path))
+                # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
+                row_problems += [(key, path, "warning", readable(w), scan_id) for w in warnings]
+                continue
+            if row is not None:  # read, but its row could not be made: listed as unread, with the reason
+                row_problems.append((key, path, "error", row, scan_id))
+                unusable += 1
             failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
     problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
                     for key, group in zip(keys, groups, strict=True) for p in group.problems] + row_problems
