@@ -46,3 +46,24 @@ def test_a_negative_limit_or_offset_is_refused_not_read_as_no_limit(census: Path
     other rows than the walk when read from the end."""
     with Catalog(census, readonly=True) as catalog, pytest.raises(QueryError, match="limit and an offset"):
         catalog.images(limit=limit, offset=offset)
+
+
+@pytest.mark.parametrize("by", [(), ("instrument",), ("quality_flag", "instrument")])
+def test_a_count_checks_its_named_values_in_the_snapshot_it_counts_in(census: Path, by: tuple,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The filter's check that a named instrument exists (in a cube, or in `images` while a bulk load
+    writes) and the count read one state: a load committing between them could refuse a known value."""
+    from emcensus.catalog.query import ImageFilter
+
+    real_where, inside = ImageFilter.where, []
+
+    def where(self: ImageFilter, db, **kwargs):
+        inside.append(db.in_transaction)
+        return real_where(self, db, **kwargs)
+
+    monkeypatch.setattr(ImageFilter, "where", where)
+    with Catalog(census, readonly=True) as catalog:
+        instrument = catalog.count("instrument", files=True)[0]["instrument"]
+        assert catalog.count(by, instrument=instrument) and catalog.storage(by, instrument=instrument)
+        assert not catalog.db.in_transaction  # the snapshot ends with the count
+    assert inside == [True, True, True], inside
