@@ -51,9 +51,13 @@ _STAT_COLUMNS = (
 _READ_COLUMNS = (*_STAT_COLUMNS, *_RECORD_COLUMNS, "year", "date_gap_days", *DERIVED_COLUMNS)
 #: A failed read: the stat, and on first sight what the file is (an image, or an orphan's sidecar).
 _FAILED_COLUMNS = (*_STAT_COLUMNS, "kind")
-#: The rows' column order as this code builds them: a reading process running other emcensus code (a
-#: Dask worker installed apart from the client) builds rows that must not be stored by position.
-ROW_LAYOUT = hashlib.sha256(repr((_READ_COLUMNS, _FAILED_COLUMNS)).encode()).hexdigest()[:16]
+#: How a census stores an acquisition's problems and its files' original metadata, by position.
+_INSERT_PROBLEMS = "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)"
+_STORE_METADATA = "INSERT OR REPLACE INTO metadata(image_id, json) SELECT id, ? FROM images WHERE path = ?"
+#: The rows' column order as this code builds them (every kind of row, problems and metadata too): a
+#: reading process running other emcensus code (a Dask worker installed apart from the client) builds
+#: rows that must not be stored by position.
+ROW_LAYOUT = hashlib.sha256(repr((_READ_COLUMNS, _FAILED_COLUMNS, _INSERT_PROBLEMS, _STORE_METADATA)).encode()).hexdigest()[:16]
 _FOREIGN_ROWS = ("a reading process runs other emcensus code than this one (its catalog rows have another "
                  "column order): install the same emcensus on every Dask worker")
 
@@ -453,13 +457,10 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         with self.db:
             self._forget_folders(*folders)
             self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(key,) for key in keys])
-            self.db.executemany(
-                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)", problem_rows)
+            self.db.executemany(_INSERT_PROBLEMS, problem_rows)
             self.db.executemany(_UPSERT_READ, read_rows)
             self.db.executemany(_UPSERT_FAILED, failed_rows)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO metadata(image_id, json) SELECT id, ? FROM images WHERE path = ?", metadata_rows
-            )
+            self.db.executemany(_STORE_METADATA, metadata_rows)
 
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
         """Files gone from disk stay, marked missing (history is kept); returns how many. A sidecar-only
@@ -493,10 +494,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         key = _walk_key(root_id)
         with self.db:
             self.db.execute("DELETE FROM problems WHERE group_key = ?", (key,))
-            self.db.executemany(
-                "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)",
-                [(key, db_text(p.path), p.severity, readable(p.reason), scan_id) for p in problems],
-            )
+            self.db.executemany(_INSERT_PROBLEMS, [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
+                                                   for p in problems])
 
     # ----------------------------------------------------------------- reading
     def record(self, path: str) -> ImageRecord | None:
