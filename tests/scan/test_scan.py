@@ -59,6 +59,24 @@ def test_a_file_whose_values_break_the_rows_is_listed_and_the_census_goes_on(tin
         assert frame["is_primary"] == 1
 
 
+def test_a_file_read_with_an_error_whose_row_breaks_too_is_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that kept its record but erred after it (its metadata's text, say) and whose row then
+    cannot be made is one file in error, not two."""
+    import emcensus.catalog as catalog_module
+    from emcensus.catalog import FileResult, GroupResult, group_rows
+    from emcensus.record import ImageRecord, Problem
+
+    monkeypatch.setattr(catalog_module, "derive", lambda *args: 1 / 0)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        root_id = catalog.ensure_root(str(tmp_path), "SU8230", None, None)
+        settings = catalog.root_settings(root_id)
+    path = str(tmp_path / "a.tif")
+    result = FileResult(path, "a.tif", 10, 1, ImageRecord(path), "internal error (TypeError: keys); please report it")
+    rows = group_rows(settings, 1, root_id, [GroupResult("k", [result], None, None, None, [Problem(path, result.error)])])
+    assert (rows.files, rows.errors, len(rows.failed_rows), rows.read_rows) == (1, 1, 1, [])
+    assert [row[2] for row in rows.problem_rows] == ["error", "error"]  # the read's reason and the row's
+
+
 def test_sidecar_metadata_reaches_the_catalog(tiny_archive: Path, tmp_path: Path) -> None:
     with Catalog(tmp_path / "c.sqlite") as catalog:
         run(catalog, tiny_archive, workers=0)

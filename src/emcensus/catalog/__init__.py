@@ -185,7 +185,7 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
                 continue
             if row is not None:  # read, but its row could not be made: listed as unread, with the reason
                 row_problems.append((key, path, "error", row, scan_id))
-                unusable += 1
+                unusable += not result.error  # a read that erred too (its metadata's text, say) counts once
             failed_rows.append((*stat, "sidecar-only" if group.sidecar_only else "image"))
     problem_rows = [(key, db_text(p.path), p.severity, readable(p.reason), scan_id)
                     for key, group in zip(keys, groups, strict=True) for p in group.problems] + row_problems
