@@ -153,7 +153,7 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
     unusable = 0  # files read whose values the rows could not be made of (a bug, said as one)
     for key, group in zip(keys, groups, strict=True):
         sidecar = group.sidecar_path and db_text(group.sidecar_path)
-        made = []  # per file: its row's values after the stat and derive's warnings, why they could not be made, or None
+        made = []  # per file: what its row is made of beyond the stat and record, why it could not be made, or None
         for result in group.files:
             record = result.record
             if record is None:
@@ -162,8 +162,7 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
             try:
                 derived = derive(settings, db_text(result.rel_path), record.vendor, record.technique,
                                  record.pixel_size_m, record.width_px, record.magnification)
-                made.append(((*_record_values(record), _year(record.acquired_at), _date_gap(record, result.mtime_ns),
-                              *derived.values()), derived.warnings))
+                made.append((derived, _year(record.acquired_at), _date_gap(record, result.mtime_ns)))
             except Exception as exc:  # noqa: BLE001 - one file's odd values must not stop a census
                 made.append(readable(f"internal error ({type(exc).__name__}: {exc}); please report it"))
         # the acquisition stands on a file whose row was made, as on a file read (an export, if need be)
@@ -177,11 +176,11 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
                 row if type(row) is str else result.error and readable(result.error), None,
             )
             if type(row) is tuple:
-                values, warnings = row
-                read_rows.append((*stat, *values))
+                derived, year, date_gap = row
+                read_rows.append((*stat, *_record_values(result.record), year, date_gap, *derived.values()))
                 metadata_rows.append((result.metadata_json, path))
                 # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
-                row_problems += [(key, path, "warning", readable(w), scan_id) for w in warnings]
+                row_problems += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
                 continue
             if row is not None:  # read, but its row could not be made: listed as unread, with the reason
                 row_problems.append((key, path, "error", row, scan_id))
