@@ -44,8 +44,11 @@ def test_a_page_from_the_end_is_the_page_the_walk_gives(census: Path, order: str
 def test_a_negative_limit_or_offset_is_refused_not_read_as_no_limit(census: Path, limit: int, offset: int) -> None:
     """SQLite reads LIMIT -1 as no limit: a library caller's negative page would list every row, or
     other rows than the walk when read from the end."""
-    with Catalog(census, readonly=True) as catalog, pytest.raises(QueryError, match="limit and an offset"):
-        catalog.images(limit=limit, offset=offset)
+    with Catalog(census, readonly=True) as catalog:
+        with pytest.raises(QueryError, match="limit and an offset"):
+            catalog.images(limit=limit, offset=offset)
+        with pytest.raises(QueryError, match="limit and an offset"):
+            catalog.audit_list("no-metadata", limit=limit, offset=offset)
 
 
 @pytest.mark.parametrize("by", [(), ("instrument",), ("quality_flag", "instrument")])

@@ -105,3 +105,24 @@ def test_a_write_in_the_same_mtime_tick_is_never_served_stale(tmp_path: Path) ->
     assert cache.fetch(reader, path, sql)[1] == [(2,)]
     assert statements == []
     reader.close()
+
+
+def test_rows_read_in_a_snapshot_are_not_kept_as_a_later_writes(tiny_archive: Path, tmp_path: Path) -> None:
+    """A write committed (and settled) while a reader's snapshot is open: what the snapshot still reads
+    is the state before it, so it must not be kept under the file's new stamp (the dashboard would
+    serve it until the next write)."""
+    path = tmp_path / "c.sqlite"
+    with Catalog(path) as writer:
+        scan(writer, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+    _settle(path)
+    with Catalog(path, readonly=True) as reader:
+        with reader.one_snapshot():
+            before = reader.total(files=True)  # the snapshot begins with this read
+            _add_frame(tiny_archive, "during_the_snapshot")
+            with Catalog(path) as writer:
+                scan(writer, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+            _settle(path)  # the write is settled by the time the snapshot reads again
+            assert reader.count("year") and reader.total(files=True) == before  # still the snapshot's state
+    with Catalog(path, readonly=True) as later:
+        assert sum(row["count"] for row in later.count("year", files=True)) == before + 1
+        assert later.total(files=True) == before + 1

@@ -229,6 +229,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self._settings: dict[int, RootSettings] = {}
         self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
         self._readonly = readonly
+        self.snapshot_stamp: str | None = None  # the file's stamp as `one_snapshot`'s read transaction began
         if not readonly:
             try:
                 # what a bulk load killed midway left out (catalog.bulk), unless a live scan's load owns it
@@ -575,8 +576,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         """Catalogued image rows (all files, not only primaries) matching the filters."""
         if order.lstrip("-") not in SORT_FIELDS:
             raise QueryError(f"cannot sort by {order}")
-        if (limit is not None and limit < 0) or offset < 0:  # SQLite reads LIMIT -1 as "no limit"
-            raise QueryError(f"a page needs a limit and an offset of 0 or more, not {limit} and {offset}")
+        _check_page(limit, offset)
         image_filter = ImageFilter.from_kwargs(**filters)
         column = SORT_FIELDS[order.lstrip("-")]
         where, params = image_filter.where(self.db, in_path_order=column == "path")
@@ -637,6 +637,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                 "non_image_files": other, **counts}
 
     def audit_list(self, kind: str, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+        _check_page(limit, offset)
         sql, params = _audit_query(kind)
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
@@ -666,9 +667,15 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         unchanged (a writer's reads may see its own uncommitted rows: never cached). A read-only
         transaction is `one_snapshot`'s, begun just before: the state of the file stamp once settled."""
         if self._readonly:
-            return RESULTS.fetch(self.db, self.path, sql, params)
+            return RESULTS.fetch(self.db, self.path, sql, params, stamp=self.snapshot_stamp)
         cursor = self.db.execute(sql, params)
         return [d[0] for d in cursor.description], cursor.fetchall()
+
+
+def _check_page(limit: int | None, offset: int) -> None:
+    """A page's bounds as SQL may take them: SQLite reads a negative LIMIT as no limit."""
+    if (limit is not None and limit < 0) or offset < 0:
+        raise QueryError(f"a page needs a limit and an offset of 0 or more, not {limit} and {offset}")
 
 
 def _audit_query(kind: str) -> tuple[str, tuple[Any, ...]]:

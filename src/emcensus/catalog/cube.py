@@ -24,7 +24,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from emcensus.catalog.connection import canonical_objects
+from emcensus.catalog.connection import canonical_objects, file_stamp
 from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import GROUP_FIELDS
 from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, SCHEMA_VERSION
@@ -141,8 +141,13 @@ class CubeMixin(_Base):
         if self.db.in_transaction:
             yield
             return
+        # the cache keys every read inside by the file as it was before the snapshot began: a write
+        # committed meanwhile must not label this snapshot's rows as its own
+        self.snapshot_stamp = file_stamp(self.path) if self._readonly else None
         self.db.execute("BEGIN")
         try:
             yield
         finally:
-            self.db.execute("COMMIT")  # a read transaction: nothing to write
+            self.snapshot_stamp = None
+            if self.db.in_transaction:  # SQLite may have rolled it back already (BUSY, IOERR): keep that error
+                self.db.execute("COMMIT")  # a read transaction: nothing to write

@@ -470,10 +470,11 @@ class ResultCache:
         self._size, self._max_rows = entries, max_rows
         self._lock = threading.Lock()
 
-    def fetch(self, db: sqlite3.Connection, catalog_path: Path, sql: str, params: Sequence[Any] = ()
-              ) -> tuple[list[str], list[tuple[Any, ...]]]:
-        """(column names, rows) of `sql` on `db`, the catalog at `catalog_path`."""
-        stamp = file_stamp(catalog_path)  # taken before the read: a write meanwhile is seen by the next call
+    def fetch(self, db: sqlite3.Connection, catalog_path: Path, sql: str, params: Sequence[Any] = (), *,
+              stamp: str | None = None) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """(column names, rows) of `sql` on `db`, the catalog at `catalog_path`; `stamp`: the file's
+        stamp taken before the read transaction the read is part of began, if one is open."""
+        stamp = stamp or file_stamp(catalog_path)  # taken before the read: a write meanwhile is seen by the next call
         key = (str(catalog_path), sql, tuple(params))
         with self._lock:
             hit = self._entries.get(key)
