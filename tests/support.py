@@ -75,3 +75,11 @@ def census_rows(catalog) -> list[dict]:
 
 #: Debian's chromium, driven by Playwright in the browser tests (scripts/test.sh installs it).
 CHROMIUM = Path("/usr/bin/chromium")
+
+
+def instrument_roots(archive: Path, layout: str | None = None) -> list:
+    """A root per instrument folder of a generated archive (`emcensus.demo`), named after it."""
+    from emcensus.scan import RootSpec
+
+    return [RootSpec(str(archive / name), name, layout=layout) for name in sorted(os.listdir(archive))
+            if (archive / name).is_dir()]

@@ -20,11 +20,11 @@ from emcensus.catalog.cube import CUBE_FILLS
 from emcensus.catalog.schema import SCHEMA_VERSION, cube_values
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import RootSpec, scan
+from support import instrument_roots
 
 
 def _specs(archive: Path) -> list[RootSpec]:
-    return [RootSpec(str(archive / name), name, layout="{group}/{project}/**") for name in sorted(os.listdir(archive))
-            if (archive / name).is_dir()]
+    return instrument_roots(archive, "{group}/{project}/**")
 
 
 def _archive(tmp_path: Path, images: int, *, seed: int) -> tuple[Path, Path]:

@@ -5,7 +5,6 @@ write."""
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 from pathlib import Path
 
@@ -15,13 +14,14 @@ from hypothesis import strategies as st
 
 from emcensus.catalog import _SETTINGS_COLUMNS, Catalog
 from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, QUALITY_FLAGS, ImageFilter, group_columns
-from emcensus.catalog import cube
+from emcensus.catalog import cube as cube_module
 from emcensus.catalog.cube import CUBE_EXPRESSIONS
 from emcensus.catalog.schema import (_DERIVATION_COLUMNS, CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, changes_derivation,
                                      cube_values)
 from emcensus.demo.generate import generate_archive
 from emcensus.errors import QueryError
-from emcensus.scan import RootSpec, scan
+from emcensus.scan import scan
+from support import instrument_roots
 
 _LAYOUT = "{group}/{project}/**"
 CUBES = {"census_cube": CUBE_COLUMNS, "census_detail": DETAIL_COLUMNS}
@@ -45,9 +45,7 @@ def _in_step(db: sqlite3.Connection) -> bool:
 
 
 def _scan(catalog: Catalog, archive: Path, layout: str | None = _LAYOUT) -> None:
-    specs = [RootSpec(str(archive / name), name, layout=layout) for name in sorted(os.listdir(archive))
-             if (archive / name).is_dir()]
-    scan(catalog, specs, workers=0)
+    scan(catalog, instrument_roots(archive, layout), workers=0)
 
 
 @pytest.fixture(scope="module")
@@ -384,5 +382,5 @@ def test_a_value_the_catalog_lacks_is_refused_with_the_same_list_from_a_cube(cen
     known = from_cube.split("known: ")[1].split(", ")
     with Catalog(census, readonly=True) as catalog:
         assert catalog.count(**{name: known[-1].swapcase()})[0]["count"] >= 0
-    monkeypatch.setattr(cube, "cube_in_step", lambda db, name: False)  # as while a bulk load runs
+    monkeypatch.setattr(cube_module, "cube_in_step", lambda db, name: False)  # as while a bulk load runs
     assert refusal() == from_cube and known

@@ -3,7 +3,6 @@ the same order as the plain OFFSET walk gives, for every offset, order and filte
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ import pytest
 from emcensus.catalog import Catalog
 from emcensus.errors import QueryError
 from emcensus.demo.generate import generate_archive
-from emcensus.scan import RootSpec, scan
+from emcensus.scan import scan
+from support import instrument_roots
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +21,7 @@ def census(tmp_path_factory: pytest.TempPathFactory) -> Path:
     generate_archive(archive, 40, seed=5)
     path = base / "c.sqlite"
     with Catalog(path) as catalog:
-        scan(catalog, [RootSpec(str(archive / name), name) for name in sorted(os.listdir(archive))
-                       if (archive / name).is_dir()], workers=0)
+        scan(catalog, instrument_roots(archive), workers=0)
     return path
 
 
