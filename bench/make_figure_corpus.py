@@ -1,7 +1,7 @@
 """Generate the synthetic article corpus of issue 8 and print what it holds and how long it took.
 
     .venv/bin/python bench/make_figure_corpus.py DEST [--articles 60] [--images 2000] [--size 1280x960]
-                                                 [--seed 0] [--workers 2]
+                                                 [--seed 0] [--workers 2] [--long 0]
 
 Writes `DEST/archive` (TIFFs + Hitachi sidecars: singles, repeats, magnification series) and
 `DEST/corpus` (`papers/`: article PDFs and SI, a thesis .docx, a slide screenshot .png; `truth.json`), through `emcensus.figures.synth.make_figure_corpus`.
@@ -38,13 +38,14 @@ def main() -> None:
     parser.add_argument("--size", default="1280x960", help="image area of every archive image, WxH")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--long", type=int, default=0, help="long publications: a 10-page article with its SI each")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
     t0 = time.perf_counter()
     truth = make_figure_corpus(args.dest / "corpus", archive=args.dest / "archive", articles=args.articles,
                                images=args.images, seed=args.seed, size=(width, height), pictures=True,
-                               workers=args.workers)
+                               long_articles=args.long, workers=args.workers)
     wall = time.perf_counter() - t0
 
     panels = truth.panels()

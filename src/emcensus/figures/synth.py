@@ -18,7 +18,8 @@ scale-bar reader are measured on this one. It is made the way a facility and its
   tiles stitched; one figure of the corpus is drawn as vectors (no image object: the page must be
   rendered). With `pictures=True`, a thesis chapter (.docx) and a talk (.pptx), the figure pasted
   into each as one picture, and a slide screenshot (.png) are publications of their own, named by
-  their file;
+  their file. With `long_articles`, long publications too (a 10-page article and its SI, 25-40 panels
+  of which many come from no archive), the size at which issue 8 times the matcher;
 * `truth.json` says for every panel which archive image(s) it shows (or none), where (crop box and
   a 2x3 matrix from archive pixels to panel pixels), at what scale, with what printed scale bar, and
   for every archive image its repeat/series/tiles group; `ledger` is the Table-1 truth (article ->
@@ -147,6 +148,7 @@ class Article:
     year: int
     documents: list[str]
     figures: list[Figure] = field(default_factory=list)
+    long: bool = False  # a 10-page article with its SI (`long_articles`)
 
 
 @dataclass
@@ -399,14 +401,77 @@ class _PanelJob:
     partner: int | None = None  # the second tile of a stitched panel
 
 
-def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_articles: int,
-                   panel_px: tuple[int, int], pictures: bool) -> tuple[list[dict], list[_PanelJob]]:
-    """Decide articles, figures and which archive image each panel shows (about 60 % are published).
+@dataclass
+class _Pool:
+    """What figures draw their archive images from: the published images not shown yet (`take`),
+    the groups of several published images (series, repeats, shown side by side) and the tile pairs."""
 
-    `pictures`: also a thesis chapter (.docx) and a talk (.pptx), each with the figure pasted as one
-    picture, and a screenshot of a slide (.png), each a publication of its own with one figure of
-    archive panels.
-    """
+    images: list[ArchiveImage]
+    published: list[int]
+    unused: list[int]
+    multi: list[list[int]]
+    tiles: list[list[int]]
+
+    def take(self, rng: np.random.Generator) -> int:
+        return self.unused.pop() if self.unused else int(rng.choice(self.published))
+
+    def used(self, i: int) -> None:
+        if i in self.unused:
+            self.unused.remove(i)
+
+
+def _plan_figure(rng: np.random.Generator, pool: _Pool, a: int, f: int, layout: tuple[int, int],
+                 panel_px: tuple[int, int], odd_panels: int = 1) -> tuple[dict, list[_PanelJob]]:
+    """One figure of an article: its panels' jobs (a series or repeats side by side, a stitched pair of
+    tiles, and `odd_panels` draws of a panel that may be a distractor, a plot or a scheme)."""
+    images = pool.images
+    rows, cols = layout
+    n = rows * cols
+    pw = int(rng.integers(panel_px[0], panel_px[1] + 1))
+    ph = round(pw * float(rng.choice([0.75, 1.0, 0.75, 0.8])))
+    kinds = ["archive"] * n
+    sources: list[int | None] = [None] * n
+    side_by_side = pool.multi and rng.random() < 0.3
+    if side_by_side:  # a series low to high magnification, or repeats, next to each other
+        group = pool.multi[int(rng.integers(len(pool.multi)))]
+        for k, i in enumerate(sorted(group, key=lambda i: images[i].magnification)[:n]):
+            sources[k] = i
+            pool.used(i)
+    partners: list[int | None] = [None] * n
+    free = [k for k in range(n) if sources[k] is None]
+    if pool.tiles and len(free) > 1 and rng.random() < 0.3:  # two tiles stitched into one panel
+        k = free[-1]
+        sources[k], partners[k] = pool.tiles[int(rng.integers(len(pool.tiles)))]
+        kinds[k] = "montage"
+        for i in (sources[k], partners[k]):
+            pool.used(i)
+    for _ in range(odd_panels):
+        odd = int(rng.integers(n))
+        if sources[odd] is None:
+            roll = rng.random()
+            kinds[odd] = "distractor" if roll < 0.3 else "plot" if roll < 0.5 else "scheme" if roll < 0.6 else "archive"
+    jobs = []
+    for k in range(n):
+        if kinds[k] == "archive" and sources[k] is None:
+            sources[k] = pool.take(rng)
+        jobs.append(_PanelJob(key=(a, f, k), kind=kinds[k], size=(pw, ph), seed=int(rng.integers(1 << 31)),
+                              image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))],
+                              partner=partners[k]))
+    return {"si": False, "layout": [rows, cols], "size": (pw, ph), "vector": False,
+            "letters_burned": rng.random() < 0.5}, jobs
+
+
+def _article_plan(rng: np.random.Generator, a: int, figures: list[dict], n_main: int) -> dict:
+    """An article's names and where its DOI is printed."""
+    return {"kind": "article", "figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
+            "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
+            "journal": _JOURNALS[int(rng.integers(len(_JOURNALS)))],
+            "si_name": str(rng.choice(["_SI", "-SI", "_supp1"])),
+            "si_doi": rng.random() < 0.5, "meta_doi": rng.random() < 0.5}
+
+
+def _published_pool(rng: np.random.Generator, images: list[ArchiveImage]) -> _Pool:
+    """About 60 % of the archive is published: those images, in the order figures take them."""
     order = rng.permutation(len(images))
     published = sorted(order[: max(1, round(len(images) * 0.6))].tolist())
     groups: dict[str, list[int]] = {}
@@ -416,56 +481,30 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
     tiles = [g for g in multi if images[g[0]].relation == "tiles" and len(g) == 2]
     unused = list(published)
     rng.shuffle(unused)
+    return _Pool(images, published, unused, multi, tiles)
+
+
+def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_articles: int,
+                   panel_px: tuple[int, int], pictures: bool) -> tuple[list[dict], list[_PanelJob]]:
+    """Decide articles, figures and which archive image each panel shows (about 60 % are published).
+
+    `pictures`: also a thesis chapter (.docx) and a talk (.pptx), each with the figure pasted as one
+    picture, and a screenshot of a slide (.png), each a publication of its own with one figure of
+    archive panels.
+    """
+    pool = _published_pool(rng, images)
     plans: list[dict] = []
     jobs: list[_PanelJob] = []
-
-    def take() -> int:
-        return unused.pop() if unused else int(rng.choice(published))
-
     for a in range(n_articles):
         figures = []
         n_main = int(rng.integers(2, 4))
         n_si = int(rng.integers(1, 3)) if rng.random() < 0.5 or a == min(1, n_articles - 1) else 0
         for f in range(n_main + n_si):
-            rows, cols = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
-            n = rows * cols
-            pw = int(rng.integers(panel_px[0], panel_px[1] + 1))
-            ph = round(pw * float(rng.choice([0.75, 1.0, 0.75, 0.8])))
-            kinds = ["archive"] * n
-            sources: list[int | None] = [None] * n
-            side_by_side = multi and rng.random() < 0.3
-            if side_by_side:  # a series low to high magnification, or repeats, next to each other
-                group = multi[int(rng.integers(len(multi)))]
-                for k, i in enumerate(sorted(group, key=lambda i: images[i].magnification)[:n]):
-                    sources[k] = i
-                    if i in unused:
-                        unused.remove(i)
-            partners: list[int | None] = [None] * n
-            free = [k for k in range(n) if sources[k] is None]
-            if tiles and len(free) > 1 and rng.random() < 0.3:  # two tiles stitched into one panel
-                k = free[-1]
-                sources[k], partners[k] = tiles[int(rng.integers(len(tiles)))]
-                kinds[k] = "montage"
-                for i in (sources[k], partners[k]):
-                    if i in unused:
-                        unused.remove(i)
-            odd = int(rng.integers(n))
-            if sources[odd] is None:
-                roll = rng.random()
-                kinds[odd] = "distractor" if roll < 0.3 else "plot" if roll < 0.5 else "scheme" if roll < 0.6 else "archive"
-            for k in range(n):
-                if kinds[k] == "archive" and sources[k] is None:
-                    sources[k] = take()
-                jobs.append(_PanelJob(key=(a, f, k), kind=kinds[k], size=(pw, ph), seed=int(rng.integers(1 << 31)),
-                                      image=sources[k], texture=TEXTURES[int(rng.integers(len(TEXTURES)))],
-                                      partner=partners[k]))
-            figures.append({"si": f >= n_main, "layout": [rows, cols], "size": (pw, ph),
-                            "vector": False, "letters_burned": rng.random() < 0.5})
-        plans.append({"kind": "article", "figures": figures, "n_main": n_main, "doi": f"{DOI_PREFIX}{a + 1}",
-                      "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
-                      "journal": _JOURNALS[int(rng.integers(len(_JOURNALS)))],
-                      "si_name": str(rng.choice(["_SI", "-SI", "_supp1"])),
-                      "si_doi": rng.random() < 0.5, "meta_doi": rng.random() < 0.5})
+            layout = LAYOUTS[int(rng.integers(len(LAYOUTS)))]
+            figure, made = _plan_figure(rng, pool, a, f, layout, panel_px)
+            figures.append({**figure, "si": f >= n_main})
+            jobs += made
+        plans.append(_article_plan(rng, a, figures, n_main))
     # one figure of the corpus is drawn as vectors (a page render is the only way to see it)
     plans[0]["figures"][plans[0]["n_main"] - 1]["vector"] = True
     for kind in ("thesis", "slide", "talk") if pictures else ():
@@ -475,10 +514,42 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
         size = (pw, round(pw * 0.75))
         for k in range(rows * cols):
             jobs.append(_PanelJob(key=(a, 0, k), kind="archive", size=size, seed=int(rng.integers(1 << 31)),
-                                  image=take()))
+                                  image=pool.take(rng)))
         plans.append({"kind": kind, "author": _AUTHORS[int(rng.integers(len(_AUTHORS)))],
                       "figures": [{"si": False, "layout": [rows, cols], "size": size, "vector": False,
                                    "letters_burned": True, "interpolation": "bilinear"}]})
+    return plans, jobs
+
+
+#: Panels of a long publication (a 10-page article with its SI: about 6-10 figures of 2-6 panels).
+LONG_PANELS = (25, 40)
+
+
+def _plan_long(rng: np.random.Generator, images: list[ArchiveImage], first: int, count: int,
+               panel_px: tuple[int, int]) -> tuple[list[dict], list[_PanelJob]]:
+    """`count` long publications, numbered from `first`: an article and its SI with `LONG_PANELS`
+    panels in all, of which many come from no archive (every figure draws a distractor, plot or
+    scheme once per panel), the hard cases of `figures.authoring` and one figure drawn as vectors.
+    Their own random stream (and the published images of the corpus, reused): the archive and the
+    other publications of a seed do not change."""
+    pool = _published_pool(rng, images)
+    plans: list[dict] = []
+    jobs: list[_PanelJob] = []
+    for a in range(first, first + count):
+        target = int(rng.integers(LONG_PANELS[0], LONG_PANELS[1] + 1))
+        layouts: list[tuple[int, int]] = []
+        while target - sum(r * c for r, c in layouts) >= 2:
+            left = target - sum(r * c for r, c in layouts)
+            fitting = [layout for layout in LAYOUTS if layout[0] * layout[1] <= left]
+            layouts.append(fitting[int(rng.integers(len(fitting)))])
+        n_main = math.ceil(len(layouts) * 0.6)
+        figures = []
+        for f, layout in enumerate(layouts):
+            figure, made = _plan_figure(rng, pool, a, f, layout, panel_px, odd_panels=layout[0] * layout[1])
+            figures.append({**figure, "si": f >= n_main})
+            jobs += made
+        figures[int(rng.integers(len(figures)))]["vector"] = True
+        plans.append({**_article_plan(rng, a, figures, n_main), "long": True})
     return plans, jobs
 
 
@@ -921,7 +992,7 @@ def _write_article(papers: str, images: list[ArchiveImage], a: int, plan: dict,
     title = f"Structure and catalytic behaviour of {topic} studied by electron microscopy ({a + 1})"
     stem = f"{plan['author']}{year}_{plan['journal']}_{a + 1:03d}"
     doi = plan["doi"]
-    article = Article(article=doi, stem=stem, title=title, year=year, documents=[])
+    article = Article(article=doi, stem=stem, title=title, year=year, documents=[], long=plan.get("long", False))
     for si in (False, True):
         fig_ids = [f for f, fp in enumerate(plan["figures"]) if fp["si"] == si]
         if not fig_ids:
@@ -966,15 +1037,17 @@ def _empty_or_absent(path: Path) -> bool:
 
 def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: int = 2000, seed: int = 0,
                        size: tuple[int, int] = (1280, 960), panel_px: tuple[int, int] | None = None,
-                       pictures: bool = False, workers: int = 1) -> CorpusTruth:
+                       pictures: bool = False, long_articles: int = 0, workers: int = 1) -> CorpusTruth:
     """Write an archive of `images` acquisitions under `archive`, `articles` articles under `out/papers`,
     and the truth to `out/truth.json`; return the truth.
 
     `size`: image area of every archive image (tests use 320x240). `panel_px`: range of panel widths
     in pixels (default 100 px to half the image width, at least 100-160). `workers`: processes
     rendering images and panels, then writing documents (the output does not depend on it). `pictures`: add a thesis
-    chapter (.docx), a talk (.pptx) and a slide screenshot (.png) beside the PDFs. Both folders must be empty or
-    absent, and neither may lie inside the other.
+    chapter (.docx), a talk (.pptx) and a slide screenshot (.png) beside the PDFs. `long_articles`: add that many
+    10-page articles with their SI (`LONG_PANELS` panels each, many from no archive), after the others and from
+    their own random stream: the archive and the other publications are those of the seed without them. Both
+    folders must be empty or absent, and neither may lie inside the other.
     """
     t0 = time.perf_counter()
     out, archive = Path(out), Path(archive)
@@ -995,6 +1068,9 @@ def make_figure_corpus(out: Path, *, archive: Path, articles: int = 60, images: 
     rng = np.random.default_rng([seed, 8])
     plan = _plan_images(rng, images, size)
     plans, jobs = _plan_articles(rng, plan, articles, panel_px, pictures)
+    if long_articles > 0:
+        long_plans, long_jobs = _plan_long(np.random.default_rng([seed, 10]), plan, len(plans), long_articles, panel_px)
+        plans, jobs = plans + long_plans, jobs + long_jobs
     numbers = list(range(1, len(plan) + 1))
     t_plan = time.perf_counter()
 
