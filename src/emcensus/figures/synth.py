@@ -536,7 +536,7 @@ def _plan_long(rng: np.random.Generator, images: list[ArchiveImage], first: int,
     plans: list[dict] = []
     jobs: list[_PanelJob] = []
     for a in range(first, first + count):
-        target = int(rng.integers(LONG_PANELS[0], LONG_PANELS[1] + 1))
+        target = int(rng.integers(LONG_PANELS[0] + 1, LONG_PANELS[1] + 1))  # one short of it at most: no 1-panel layout
         layouts: list[tuple[int, int]] = []
         while target - sum(r * c for r, c in layouts) >= 2:
             left = target - sum(r * c for r, c in layouts)
