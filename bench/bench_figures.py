@@ -30,6 +30,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -147,6 +148,51 @@ def _scores(truth: CorpusTruth, found: dict[tuple[str, str], float]) -> tuple[fl
     return precision, recall, expected, confusions
 
 
+def _box_overlap(a: Sequence[float], b: Sequence[float]) -> float:
+    """Intersection over union of two boxes (x0, y0, x1, y1)."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return w * h / union if union > 0 else 0.0
+
+
+def _per_panel(truth: CorpusTruth, panels: list[FoundPanel]) -> dict[str, list[str]]:
+    """Each panel's matches against its own sources (pairs hide a swap: two repeats side by side in one
+    figure, each matched to the other's panel, give the right pairs). Kinds: 'right' (every match a source
+    of the panel), 'missed' (a panel with a source, no match), 'confused' (a match that is another member
+    of a source's group: a repeat or series member), 'wrong' (any other image), 'extra' (a match on a panel
+    with no archive source: plot, scheme, distractor); each a list of 'document fig Na' labels."""
+    group_of = {str(truth.image_path(img.path)): img.group for img in truth.images}
+    found: dict[int, set[str]] = {}
+    located = [(a, f, p) for a, f, p in truth.panels()]
+    for match in (f for f in panels if not f.weak):
+        same_page = [(i, _box_overlap(match.panel_bbox, p.bbox_pt)) for i, (_, f, p) in enumerate(located)
+                     if f.document == Path(match.document).name and f.page == match.page]
+        best = max(same_page, key=lambda item: item[1], default=(None, 0.0))
+        if best[0] is not None and best[1] >= 0.5:
+            found.setdefault(best[0], set()).add(match.match.path)
+    kinds: dict[str, list[str]] = {"right": [], "missed": [], "confused": [], "wrong": [], "extra": []}
+    for i, (_, figure, panel) in enumerate(located):
+        sources = {str(truth.image_path(s)) for s in ([panel.source] if panel.source and not panel.montage
+                                                       else [part.source for part in panel.montage]) if s}
+        label = f"{figure.document} fig {figure.number}{panel.letter}"
+        shown = found.get(i, set())
+        if not sources:
+            if shown:
+                kinds["extra"].append(label)
+            continue
+        groups = {group_of[s] for s in sources}
+        if not shown:
+            kinds["missed"].append(label)
+        elif shown - sources:
+            other = shown - sources
+            kinds["confused" if all(group_of.get(p) in groups for p in other) else "wrong"].append(
+                f"{label} ({', '.join(Path(p).name for p in sorted(other))})")
+        else:
+            kinds["right"].append(label)
+    return kinds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=12)
@@ -229,6 +275,16 @@ def main() -> None:
           f"({len(set(found) & expected)}/{len(expected)}) of (article, image) pairs; targets P >= 0.99, R >= 0.98")
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "
           f"({len(confusions) / max(len(found), 1):.1%}; target <= 1 %)")
+    kinds = _per_panel(truth, panels)
+    archive_panels = sum(len(kinds[k]) for k in ("right", "missed", "confused", "wrong"))
+    print(f"per panel: {len(kinds['right'])} of {archive_panels} panels with an archive source matched to their "
+          f"sources only, {len(kinds['missed'])} missed, {len(kinds['confused'])} shown as a repeat/series member "
+          f"({len(kinds['confused']) / max(archive_panels, 1):.1%}), {len(kinds['wrong'])} wrong image, "
+          f"{len(kinds['extra'])} matches on panels without a source")
+    if not args.quiet:
+        for kind in ("missed", "confused", "wrong", "extra"):
+            for label in kinds[kind]:
+                print(f"    panel {kind}: {label}")
     for verified, what in ((True, "a match"), (False, "nothing verified (plots, distractors, misses)")):
         cpu = sorted(seconds for seconds, matched in matcher.panels if matched == verified)
         if cpu:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from emcensus.figures.colour import scalar_from_colour_map
+
 #: Longer side after preparation: big enough for detail, small enough for 20 ms per image.
 MAX_SIDE = 1024
 #: Small panels are upsampled to this longer side (a 100 px panel holds almost no ORB keypoints).
@@ -48,7 +50,8 @@ class Features:
 
 
 def to_grey8(pixels: np.ndarray) -> np.ndarray:
-    """Grey uint8 from grey or RGB(A) pixels of any depth (deeper ones stretched on percentiles)."""
+    """Grey uint8 from grey or RGB(A) pixels of any depth (deeper ones stretched on percentiles); a
+    false-colour image gives the values its colour map shows (`colour`), not its brightness."""
     array = np.asarray(pixels)
     if array.ndim == 3:
         if array.shape[2] == 1:
@@ -57,7 +60,8 @@ def to_grey8(pixels: np.ndarray) -> np.ndarray:
             array = array[:, :, :3]
             if array.dtype != np.uint8:
                 array = _stretch(array.astype(np.float32))
-            array = cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
+            scalar = scalar_from_colour_map(array)
+            array = scalar if scalar is not None else cv2.cvtColor(np.ascontiguousarray(array), cv2.COLOR_RGB2GRAY)
     if array.ndim != 2:
         raise ValueError(f"pixels of shape {array.shape} are not an image")
     if array.dtype == np.uint8:
