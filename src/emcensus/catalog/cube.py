@@ -5,9 +5,11 @@ and gives the same numbers, because a query keeps its one WHERE clause and GROUP
 columns have the names and types of `images`) and only its table and aggregate change. Triggers keep
 the cube in each writer's own transaction, so it is never behind the table. Queries that read any
 other column go to the detail cube (schema 11, ~147 k rows), which does the same for magnification,
-FOV and project with the columns that add few rows to them (`schema.DETAIL_COLUMNS`); queries that
-read a column of neither (path, quality, or year, detector or month with magnification or project)
-go to `images` as before.
+FOV and project with the columns that add few rows to them (`schema.DETAIL_COLUMNS`); the time cubes
+(schema 12, ~90-100 k rows each) do it for magnification, and project, with year, month and
+detector, which neither holds together; queries that read a column of none (path, quality, or
+magnification with a layout column and a time) go to `images` as before. The folder table (schema
+12) is kept the same way but counts nothing: `--path` finds its folders in it.
 
 A bulk load (`catalog.bulk`) drops the triggers while it writes and refills the cube at its end, in
 the transaction that brings them back: a cube is read only while all its triggers exist, checked in
@@ -27,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 from emcensus.catalog.connection import canonical_objects, file_stamp
 from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import GROUP_FIELDS
-from emcensus.catalog.schema import CUBE_COLUMNS, DETAIL_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+from emcensus.catalog.schema import (CUBE_COLUMNS, DETAIL_COLUMNS, MAGNIFICATION_TIME_COLUMNS, MIGRATIONS,
+                                     PROJECT_TIME_COLUMNS, SCHEMA_VERSION)
 
 if TYPE_CHECKING:
     _Base = Any  # the Catalog this mixes into: db
@@ -35,10 +38,13 @@ else:
     _Base = object
 
 #: What a query may read from each cube, in the order they are tried (the census cube: its columns,
-#: the month only as `--by month` reads it; the detail cube, migration 11: its columns).
+#: the month only as `--by month` reads it; the detail cube, migration 11: its columns; the time cubes,
+#: migration 12, as the census cube).
 CUBE_EXPRESSIONS = {
     "census_cube": frozenset(CUBE_COLUMNS.keys() - {"acquired_at"} | {GROUP_FIELDS["month"]}),
     "census_detail": frozenset(DETAIL_COLUMNS),
+    **{cube: frozenset(columns.keys() - {"acquired_at"} | {GROUP_FIELDS["month"]})
+       for cube, columns in (("census_magnification", MAGNIFICATION_TIME_COLUMNS), ("census_project", PROJECT_TIME_COLUMNS))},
 }
 
 #: Aggregates over `images` that the cube answers, and their form over the cube.
@@ -51,6 +57,8 @@ CUBE_AGGREGATES = {"count(*)": "coalesce(sum(n), 0)", "coalesce(sum(size_bytes),
 CUBE_FILLS = {
     "census_cube": next(sql for sql in MIGRATIONS[9] if sql.lstrip().startswith("INSERT INTO census_cube")),
     "census_detail": next(sql for sql in MIGRATIONS[10] if sql.lstrip().startswith("INSERT INTO census_detail")),
+    **{cube: next(sql for sql in MIGRATIONS[11] if sql.lstrip().startswith(f"INSERT INTO {cube} "))
+       for cube in ("census_magnification", "census_project", "census_folders")},
 }
 
 

@@ -345,10 +345,7 @@ class ImageFilter:
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
         if self.path:
-            # counts: matched on the path index alone (a literal prefix is a range of it), not row by row
-            # in a table walk the other filters chose (2 s -> 0.2 s at a million images); a page in path
-            # order: that walk itself, stopped at the page (0.7 s -> 1 ms: no sort of 580 k matches)
-            clauses.append("path GLOB ?" if in_path_order else "rowid IN (SELECT rowid FROM images WHERE path GLOB ?)")
+            clauses.append(_path_clause(db, self.path, in_path_order))
             params.append(self.path)
         self._add_quality(db, clauses, params)
         return " AND ".join(clauses), params
@@ -387,6 +384,65 @@ class ImageFilter:
                     known = [row[0] for row in db.execute(
                         f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY 1")]
                     raise QueryError(f"unknown {what} {_quote(value)}; known: {', '.join(known) or 'none'}")
+
+
+#: Files under the folders (the folder table, migration 12: ~40 k rows at a million images) whose own
+#: path, '/' included, matches the glob: each matched folder is a range of the path index (every path
+#: that starts with it). A folder below a matched one is matched too: its files are found twice, once.
+_FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM census_folders f JOIN images i ON i.path >= f.folder"
+                             " AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0' WHERE f.folder GLOB ?)")
+
+
+def _path_clause(db: sqlite3.Connection, pattern: str, in_path_order: bool) -> str:
+    """The SQL that matches `path GLOB pattern` (one parameter: the pattern) the fastest way it can.
+
+    A page in path order walks the path index in order, stopped at the page (0.7 s -> 1 ms: no sort of
+    580 k matches). A count of a glob that the folder decides (`folder_decides`) matches the folders
+    and reads their files' ranges of the path index (1 M images, `*/vol03/*`: 0.3 s -> 0.1 s of CPU),
+    while the folder table is in step, read in the snapshot of the query (a bulk load drops its
+    triggers). Any other glob: every entry of the path index, not row by row in a table walk the
+    other filters chose (a literal prefix is a range of it; 2 s -> 0.3 s at a million images)."""
+    from emcensus.catalog.cube import cube_in_step  # cube.py imports this module
+
+    if in_path_order:
+        return "path GLOB ?"
+    if db.in_transaction and folder_decides(pattern) and cube_in_step(db, "census_folders"):
+        return _FILES_OF_MATCHED_FOLDERS
+    return "rowid IN (SELECT rowid FROM images WHERE path GLOB ?)"
+
+
+def _glob_tokens(pattern: str) -> list[str] | None:
+    """A GLOB pattern as SQLite reads it: '*', '?', '[' for a class, or a literal character; None
+    when a class is not closed (such a pattern matches nothing)."""
+    tokens, at = [], 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char != "[":
+            tokens.append(char if char in "*?" else "=" + char)
+            at += 1
+            continue
+        end = at + 1 + (pattern[at + 1:at + 2] == "^")
+        end = pattern.find("]", end + 1)  # a ']' first in the class is one of its characters
+        if end < 0:
+            return None
+        tokens.append("[")
+        at = end + 1
+    return tokens
+
+
+def folder_decides(pattern: str) -> bool:
+    """Whether `path GLOB pattern` is decided by the path's folder (all of it up to its last '/',
+    that '/' included) alone: when the pattern is a part ending in a literal '/', then only '*'s. The
+    '/' it ends in is one of the path's, so that part matches a prefix of the folder, and the '*'s
+    take the rest of the folder and the name, or anything after it: the path matches exactly when
+    its folder does (tests/catalog/test_query_path.py holds it to plain GLOB)."""
+    tokens = _glob_tokens(pattern)
+    if not tokens:
+        return False
+    stars = 0
+    while stars < len(tokens) and tokens[-1 - stars] == "*":
+        stars += 1
+    return 0 < stars < len(tokens) and tokens[-1 - stars] == "=/"
 
 
 def _blank(value: Any) -> bool | None:

@@ -1,0 +1,132 @@
+"""`--path` globs the folder decides are matched against the folder table (migration 12), and count
+exactly what plain GLOB counts: for awkward names (GLOB's own '[', '?', '*' in names, names that are
+not UTF-8, case, '-' and '0' beside '/' in the path order), nested roots, missing files, and folders
+that hold both files and folders."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emcensus.catalog import Catalog
+from emcensus.catalog import cube as cube_module
+from emcensus.catalog.paths import db_text
+from emcensus.catalog.query import _FILES_OF_MATCHED_FOLDERS, _path_clause, folder_decides
+from emcensus.catalog.schema import FOLDER_SQL
+from emcensus.scan import RootSpec, scan
+from support import write_tiff
+
+#: Folders of the archive, below its root: GLOB's special characters, case, the characters that
+#: sort next to '/' ('-', '.', '0'), a folder with files and folders, a name that is not UTF-8.
+_FOLDERS = ["vol03", "vol03/sub", "vol030", "VOL03", "vol03[1]", "v?l", "star*dir", "br]ack", "^caret", "sp ace/-",
+            "mix", "mix/deeper", "mix-", "mix.", "mix0", "a/vol03/b/vol03", os.fsdecode(b"\xc1\xf0/vol03")]
+_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF"]
+#: The catalog's text for the folder name that is not UTF-8.
+_NOT_UTF8 = db_text(os.fsdecode(b"\xc1\xf0"))
+#: Pieces a glob is drawn from: wildcards, classes (one holding '/'), literal names, the catalog's
+#: text for a name that is not UTF-8.
+_PIECES = ["*", "?", "/", "vol03", "VOL03", "vol0", "[1]", "[[]1]", "[]]", "[^/]", "[*]", "[?]", "[/]", "mix", "-",
+           ".", "0", "sub", "x.tif", "[0-9]", "[!-/]", "^", _NOT_UTF8]
+
+
+@pytest.fixture(scope="module")
+def awkward(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog of two roots (one nested in the other) over `_FOLDERS`, one file gone missing since."""
+    base = tmp_path_factory.mktemp("path")
+    archive = base / "archive"
+    for number, folder in enumerate(["", *_FOLDERS]):
+        for name in _NAMES[: 1 + number % len(_NAMES)]:
+            write_tiff(archive / folder / name, seed=number)
+    path = base / "c.sqlite"
+    roots = [RootSpec(str(archive), "SU8230"), RootSpec(str(archive / "mix"), "SU8000")]
+    with Catalog(path) as catalog:
+        scan(catalog, roots, workers=0)
+    (archive / "vol03" / "x.tif").unlink()
+    with Catalog(path) as catalog:
+        scan(catalog, roots, workers=0)
+        assert catalog.total(files=True, include_missing=True) == catalog.total(files=True) + 1
+    return path
+
+
+def _plain_count(db: sqlite3.Connection, pattern: str) -> int:
+    return db.execute("SELECT count(*) FROM images WHERE readable = 1 AND path GLOB ?", (pattern,)).fetchone()[0]
+
+
+@st.composite
+def _globs(draw: st.DrawFn) -> str:
+    """A glob of random pieces; half of them end in '/' and '*'s, which the folder decides."""
+    pattern = "".join(draw(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6)))
+    return pattern + "/" + "*" * draw(st.integers(1, 2)) if draw(st.booleans()) else pattern
+
+
+def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
+    with Catalog(awkward, readonly=True) as catalog:
+        assert catalog.db.execute("SELECT count(*) FROM census_folders").fetchone()[0] > len(_FOLDERS)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_globs())
+    def check(pattern: str) -> None:
+        with Catalog(awkward, readonly=True) as catalog:
+            with catalog.one_snapshot():
+                by_folder = _path_clause(catalog.db, pattern, in_path_order=False) == _FILES_OF_MATCHED_FOLDERS
+            assert by_folder == folder_decides(pattern)
+            counted = catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"]
+            assert counted == _plain_count(catalog.db, pattern), pattern
+            grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
+                AND kind = 'image' AND is_primary = 1 AND path GLOB ? GROUP BY 1 ORDER BY 1""", (pattern,)).fetchall()
+            assert [(row["instrument"], row["count"]) for row in catalog.count("instrument", path=pattern)] == grouped
+
+    check()
+    with Catalog(awkward, readonly=True) as catalog:  # globs that match: one per folder, and awkward ones
+        for pattern in ["*/vol03/*", "*/VOL03/*", "*/vol03[[]1]/*", "*/v[?]l/*", "*/star[*]dir/*", "*/br]ack/*",
+                        "*/mix/*", "*/mix?/*", "*[^/]/vol03/*", "*/sp ace/-/*", f"*/{_NOT_UTF8}/*",
+                        f"{awkward.parent}/archive/*"]:
+            assert folder_decides(pattern)
+            assert catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"] == \
+                _plain_count(catalog.db, pattern)
+        assert catalog.count(files=True, path="*/vol03/*")[0]["count"] == _plain_count(catalog.db, "*/vol03/*") - 1 > 0
+
+
+#: Characters of the paths and globs the equivalence is tried on: GLOB's own, those next to '/' in
+#: the path order, case, a name's encoded character (catalog.paths).
+_CHARACTERS = "/[]*?^-!.0aA\u00e9\U0010f4c1 "
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(st.sampled_from(_CHARACTERS), max_size=14).map(lambda name: "/r/" + name),
+       st.one_of(_globs(), st.text(st.sampled_from(_CHARACTERS), max_size=8).map(lambda glob: f"*{glob}/*")))
+def test_a_path_matches_a_glob_the_folder_decides_exactly_when_its_folder_does(path: str, pattern: str) -> None:
+    """The equivalence itself, on SQLite's GLOB: any path (GLOB's special characters in names, a name
+    like the folder's own end, no name), any glob that `folder_decides` accepts."""
+    if not folder_decides(pattern):
+        return
+    db = sqlite3.connect(":memory:")
+    folder = FOLDER_SQL.format(path="?1")
+    assert db.execute(f"SELECT ?1 GLOB ?2, {folder} GLOB ?2", (path, pattern)).fetchone() in ((0, 0), (1, 1))
+
+
+@pytest.mark.parametrize(("pattern", "decides"), [
+    ("*/vol03/*", True), ("*/vol03/**", True), ("/a/*", True), ("*/[]]/*", True), ("*/[^]/]/*", True),
+    ("*.dm4", False), ("*/", False), ("*/x/?*", False), ("*[/]*", False), ("*/a[/*", False), ("[/*", False), ("*", False)])
+def test_which_globs_the_folder_decides(pattern: str, decides: bool) -> None:
+    """A literal '/' then only '*'s; a '/' in a class, a '?' or a class left open (it matches nothing) do not."""
+    assert folder_decides(pattern) is decides
+
+
+def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a bulk load writes around the folder table (its triggers dropped), and outside a read
+    snapshot (the table and the check could see two states), plain GLOB counts."""
+    with Catalog(awkward, readonly=True) as catalog:
+        assert _path_clause(catalog.db, "*/vol03/*", in_path_order=False) != _FILES_OF_MATCHED_FOLDERS
+        with catalog.one_snapshot():
+            assert _path_clause(catalog.db, "*/vol03/*", in_path_order=True) == "path GLOB ?"
+        expected = catalog.count(files=True, path="*/vol03/*")
+        monkeypatch.setattr(cube_module, "cube_in_step", lambda db, name: False)
+        with catalog.one_snapshot():
+            assert _path_clause(catalog.db, "*/vol03/*", in_path_order=False) != _FILES_OF_MATCHED_FOLDERS
+        assert catalog.count(files=True, path="*/vol03/*") == expected
