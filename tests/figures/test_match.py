@@ -35,11 +35,14 @@ def archive(tmp_path_factory) -> dict[str, np.ndarray]:
     return images
 
 
-def _index(images: dict[str, np.ndarray], years: dict[str, int] | None = None) -> VisualIndex:
+def _index(images: dict[str, np.ndarray], years: dict[str, int] | None = None,
+           folder: Path | None = None) -> VisualIndex:
+    """An index of `images`, written as TIFFs named after them in `folder` (the module archive's by default)."""
+    folder = folder or archive.folder
     table, points, descriptors, start = [], [], [], 0
     for image_id, (name, pixels) in enumerate(images.items(), start=1):
         features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": str(archive.folder / f"{name}.tif"), "width_px": WIDTH,
+        table.append({"id": image_id, "path": str(folder / f"{name}.tif"), "width_px": WIDTH,
                       "height_px": HEIGHT, "pixel_size_m": PIXEL_SIZE, "year": (years or {}).get(name, 2016),
                       "start": start, "count": len(features)})
         points.append(features.points)

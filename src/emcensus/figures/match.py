@@ -110,6 +110,14 @@ NEIGHBOURS_AROUND = 2
 #: of 10; a smooth field shrunk to 40 % and inverted, 12 instead of 11, but 12-19 as the resampled
 #: size moves by a few pixels: a borderline case).
 WEAK_SEEDS = 3
+#: A panel on which nothing verified after every step, where an image fits weakly: a smooth field
+#: (large pores, shrunk) has few corners, and its source fits with 6-11 inliers, as unrelated images
+#: can. The weak fit stands when the image, warped by it (refined by intensity alignment), explains
+#: the panel's structure: the correlation of both, smoothed, over at least `CONFIRM_COVERAGE` of the
+#: panel. A chance fit of an unrelated image, aligned, correlates at most XX on the generated corpora.
+CONFIRM_CORRELATION = 0.8
+CONFIRM_COVERAGE = 0.5
+_CONFIRM_SIGMA = 1.5
 #: Archive images' pixels, and dense features (at most 8,000 x 40 bytes each), kept in memory: panels
 #: of one article often show the same images, and a panel's searches revisit candidates (4 generated
 #: publications: 36.6 s CPU with 16 features kept, 31.8 s with 64, separate runs on a loaded machine).
@@ -129,6 +137,7 @@ class Fit:
     inverted: bool
     region: tuple[float, float, float, float]  # inliers' extent in the panel (unmirrored px)
     coverage: float = 1.0  # fraction of the panel, mapped into the archive image, that lies inside it
+    confirmed: bool = False  # under `MIN_INLIERS`, but the warped image explains the panel (`CONFIRM_CORRELATION`)
 
     @property
     def score(self) -> float:
@@ -222,7 +231,8 @@ class Matcher:
         """The fits of the panel in one polarity: the voted candidates on their indexed keypoints,
         then, while nothing verified, on dense ones (`DENSE_FEATURES`), the images acquired around a
         doubtful fit (`FULL_COVERAGE`) or a weak one (`WEAK_SEEDS`), the weak ones at their scale, and
-        the voted images further down the ranking (`DEEP_CANDIDATES`)."""
+        the voted images further down the ranking (`DEEP_CANDIDATES`); last, the weak fits whose pixels
+        explain the panel (`CONFIRM_CORRELATION`)."""
         height, width = grey.shape
         variants = self._variants(grey, inverted=inverted)
         voted = self._vote(variants, not_after_year)
@@ -248,6 +258,9 @@ class Matcher:
             deep = self._deeper(variants, ranked, width, height)
             fits += deep + self._around(variants, [fit for fit in deep if fit.inliers >= self.min_inliers],
                                         width, height, not_after_year)
+        if not self._verified(fits):  # few corners: a weak fit whose pixels explain the panel stands
+            for seed in self._weak_seeds(fits):
+                seed.confirmed = self._structure(seed, grey) >= CONFIRM_CORRELATION
         return fits
 
     def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int,
@@ -310,7 +323,11 @@ class Matcher:
         return fits
 
     def _verified(self, fits: Sequence[Fit]) -> bool:
-        return any(fit.inliers >= self.min_inliers for fit in fits)
+        return any(self._stands(fit) for fit in fits)
+
+    def _stands(self, fit: Fit) -> bool:
+        """A fit the tool stands behind: enough inliers, or confirmed by its pixels (`CONFIRM_CORRELATION`)."""
+        return fit.inliers >= self.min_inliers or fit.confirmed
 
     # ------------------------------------------------------------------ query
     @staticmethod
@@ -469,7 +486,7 @@ class Matcher:
         groups: list[list[Fit]] = []
         weaker: list[PanelMatch] = []
         for fit in sorted(best.values(), key=lambda fit: -fit.score):
-            if fit.inliers < self.min_inliers:
+            if not self._stands(fit):
                 weaker.append(self._panel_match(fit, width, height))
                 continue
             group = next((g for g in groups if _overlap(g[0].region, fit.region) >= SAME_REGION), None)
@@ -495,9 +512,29 @@ class Matcher:
         """How well the archive image, warped by the fit, explains the panel's fine detail: the
         correlation of both high-passed. Repeats seconds apart share the structure but not the
         noise, so the source, whose noise the panel carries, scores highest."""
+        aligned = self._aligned(fit, grey)
+        if aligned is None:
+            return 0.0
+        target, warped, inside = aligned
+        return _correlation(_high_pass(target)[inside], _high_pass(warped)[inside])
+
+    def _structure(self, fit: Fit, grey: np.ndarray) -> float:
+        """How well the archive image, warped by the fit, explains the panel's structure: the
+        correlation of both smoothed, over the part of the panel the image covers (0 when that is
+        under `CONFIRM_COVERAGE`)."""
+        aligned = self._aligned(fit, grey)
+        if aligned is None or aligned[2].mean() < CONFIRM_COVERAGE:
+            return 0.0
+        target, warped, inside = aligned
+        smooth = [cv2.GaussianBlur(image, (0, 0), _CONFIRM_SIGMA)[inside] for image in (target, warped)]
+        return _correlation(*smooth)
+
+    def _aligned(self, fit: Fit, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The panel as the fit saw it (mirrored, inverted), the archive image warped onto it by the
+        refined fit (`_refined`), and where that holds archive pixels; None when it cannot be read."""
         archive = self._pixels(fit.position)
         if archive is None:
-            return 0.0
+            return None
         height, width = grey.shape
         target = np.ascontiguousarray(grey[:, ::-1]) if fit.mirrored else grey
         if fit.inverted:
@@ -512,11 +549,8 @@ class Matcher:
                                 flags=cv2.INTER_NEAREST)
         inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
         if inside.sum() < 64:
-            return 0.0
-        a, b = _high_pass(target)[inside], _high_pass(warped)[inside]
-        a, b = a - a.mean(), b - b.mean()
-        norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
-        return float((a * b).sum()) / norm if norm > 0 else 0.0
+            return None
+        return target, warped, inside
 
     def _panel_match(self, fit: Fit, width: int, height: int) -> PanelMatch:
         image = self.index.images[fit.position]
@@ -567,6 +601,13 @@ def _refined(transform: np.ndarray, source: np.ndarray, target: np.ndarray) -> n
     # correction maps panel px -> warped px; the refined fit is its inverse after the fit
     inverse = np.vstack([cv2.invertAffineTransform(correction), [0, 0, 1]])
     return (inverse @ np.vstack([transform, [0, 0, 1]]))[:2]
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation of two equally long arrays (0 when either is flat)."""
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / norm if norm > 0 else 0.0
 
 
 def _high_pass(image: np.ndarray) -> np.ndarray:
