@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from emcensus import read_metadata
 from emcensus.errors import UnreadableFileError
@@ -164,3 +165,26 @@ def test_a_long_value_is_parsed_but_not_kept_in_the_parse_cache() -> None:
     assert (reading.magnification, reading.accelerating_voltage_v) == (7123, 3217)
     assert (reading.working_distance_m, reading.pixel_size_m) == (pytest.approx(7706.35e-6), pytest.approx(3.5e-9))
     assert [parse.cache_info().currsize for parse in (hitachi._magnification, hitachi._volts, hitachi._metres)] == before
+
+
+def test_the_exports_of_a_frame_parse_their_shared_sidecar_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tif + jpg + bmp of one frame come with the same sidecar text: parsed once, and each file's record
+    stays its own (the tif's size, filled from its pixels, is not the jpg's)."""
+    from emcensus.readers.hitachi import HitachiSidecarReader
+
+    parsed: list[str] = []
+    parse = HitachiSidecarReader.parse
+    monkeypatch.setattr(HitachiSidecarReader, "parse", staticmethod(lambda text: parsed.append(text) or parse(text)))
+    write_tiff(tmp_path / "f.tif", shape=(48, 64))
+    Image.new("L", (32, 24)).save(tmp_path / "f.jpg")
+    (tmp_path / "f.txt").write_text(hitachi_sidecar(5000, "SE(U)").replace("DataSize=64x48\r\n", ""), encoding="cp1252")
+    text, records = None, []
+    for name in ("f.tif", "f.jpg", "f.tif"):
+        with Source(tmp_path / name, tmp_path / "f.txt", sidecar_text=text) as source:
+            records.append(read_source(source, mtime=1.0))
+            text = source.loaded_sidecar_text
+    assert len(parsed) == 1
+    assert [(record.width_px, record.height_px) for record in records] == [(64, 48), (32, 24), (64, 48)]
+    assert records[0] == records[2] and records[1].magnification == records[0].magnification == 5000
+    with Source(tmp_path / "f.jpg", tmp_path / "f.txt") as source:  # a text read again is parsed again
+        assert read_source(source, mtime=1.0) == records[1] and len(parsed) == 2

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from emcensus import access
 from emcensus.errors import UnreadableFileError
+from emcensus.readers.tiffhead import PlainIfd, plain_ifd
 
 HEAD_BYTES = 8192
 #: Metadata sidecars are a few KB; anything larger is not one (the scan records why).
@@ -177,6 +178,11 @@ class Source:
         if self.sidecar_path is None:
             return None
         return read_sidecar(self.sidecar_path)
+
+    @_once
+    def plain_tiff(self) -> PlainIfd | None:
+        """A plain TIFF's first directory, read from `head` (`readers.tiffhead`); None: ask `tiff`."""
+        return plain_ifd(self.head) if self.format == "tiff" else None
 
     @property
     def tiff(self) -> Any:

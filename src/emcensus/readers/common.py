@@ -12,7 +12,9 @@ from typing import Any, TypeVar
 from emcensus.errors import UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source
 from emcensus.readers.generic import image_dimensions
+from emcensus.readers.tiffhead import PLAIN_TAGS
 from emcensus.readers.units import positive
+from emcensus.record import field_values
 
 #: Images a sidecar reader may describe (the sidecar says nothing about the container).
 SIDECAR_IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".png"})
@@ -221,7 +223,9 @@ def text_or_none(value: Any) -> str | None:
 def tiff_tag(source: Source, code: int) -> Any:
     """Tag `code` of the first TIFF page, or None for non-TIFFs and damaged TIFFs (for `accepts`)."""
     try:
-        return source.tiff_tags.get(code) if source.format == "tiff" else None
+        if source.format != "tiff" or (source.plain_tiff is not None and code not in PLAIN_TAGS):
+            return None  # a plain TIFF has only baseline tags: tifffile is not asked for the others
+        return source.tiff_tags.get(code)
     except UnreadableFileError:
         return None
 
@@ -253,6 +257,10 @@ def parse_xml(text: str, what: str) -> Any:
         raise UnreadableFileError(f"{what} is not well-formed XML: {exc}") from exc
 
 
+#: A reading's field values in one C call (what a copy is made of).
+_reading_values = field_values(Reading)
+
+
 class SidecarTextReader(Reader):
     """A sidecar format recognised and parsed from its text alone: the image is never opened.
     `parse` is given only a text that `looks` took (`read` only after `accepts`)."""
@@ -272,11 +280,20 @@ class SidecarTextReader(Reader):
         text = source.sidecar_text
         return text is not None and self.looks(text)
 
+    #: The last text parsed and its reading's field values: the other exports of a frame (tif + jpg + bmp)
+    #: come with the same text object and take a copy instead of parsing it again.
+    _last: tuple[str, tuple] | None = None
+
     def read(self, source: Source) -> Reading:
         text = source.sidecar_text
         if text is None:
             raise UnreadableFileError("no sidecar")
-        return self.parse(text)
+        last = self._last
+        if last is not None and last[0] is text:
+            return Reading(*last[1])
+        reading = self.parse(text)
+        self._last = (text, _reading_values(reading))
+        return reading
 
 
 class TiffTagReader(Reader):

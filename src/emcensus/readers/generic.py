@@ -36,16 +36,22 @@ def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
         raise UnreadableFileError("empty file (0 bytes)")
     kind = source.format
     if kind == "tiff":
-        page = source.tiff.pages.first
-        try:
-            width, height = int(page.imagewidth), int(page.imagelength)
-            data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
-        except Exception as exc:
-            raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+        plain = source.plain_tiff  # read from the head: tifffile's values without tifffile
+        if plain is not None:
+            width, height, data_end = plain.width, plain.height, plain.data_end
+        else:
+            page = source.tiff.pages.first
+            try:
+                width, height = int(page.imagewidth), int(page.imagelength)
+                data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
+            except Exception as exc:
+                raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
         check_dimensions(width, height)
-        size = source.tiff.filehandle.size
+        size = access.check_regular(source.file_path).st_size if plain is not None else source.tiff.filehandle.size
         if data_end > size:
             raise UnreadableFileError(f"truncated TIFF: pixel data ends at byte {data_end:,}, the file has {size:,}")
+        if plain is not None:  # a plain TIFF has no EXIF directory: its date is DateTime's
+            return width, height, _exif_datetime(plain.datetime)
         tags = source.tiff_tags
         exif = tags.get(34665) if isinstance(tags.get(34665), dict) else {}
         when = None
