@@ -14,7 +14,9 @@ shape also: filtered count and 2-field group-by latency; emcensus vs `exiftool -
 (Debian libimage-exiftool-perl). Each full census also prints its main process's own CPU (the
 writer: on few cores, the critical path). `--parts`: instead, the CPU per file of each part of a
 census in one process (reading and building the rows, pickling and unpickling them, writing), the
-numbers a lever on one part is judged by.
+numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
+with each process's CPU per tenth of a second (from /proc): when the workers wait for tasks, when
+the writer waits for results, what runs alone at the start and the end.
 """
 
 from __future__ import annotations
@@ -91,6 +93,49 @@ def census_subprocess(catalog: Path, roots: list[Path]) -> tuple[float, float, f
     seconds = time.perf_counter() - started  # a Python start more than `emcensus scan` alone: 20 ms
     rss_kb, cpu = done.stdout.split()[-2:]
     return seconds, float(cpu), int(rss_kb) / 1024, float(self_cpu.read_text())
+
+
+def _cpu_ticks(pid: int) -> tuple[int, int] | None:
+    """(parent pid, user + system CPU in clock ticks) of a process, None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return int(fields[1]), int(fields[11]) + int(fields[12])
+
+
+def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1) -> None:
+    """Run `emcensus scan` of `roots` and print its processes' CPU per `step` seconds (the main
+    process, then each reading process in start order) and, per process, its CPU, first and last
+    busy moment: where cores wait (workers idle at the start, the writer alone at the end)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    process = subprocess.Popen([*EMCENSUS, "--catalog", str(catalog), "scan", "--quiet", *map(str, roots)],
+                               env={**_ENV, "BENCH_SELF_CPU": str(catalog.with_suffix(".self-cpu"))})
+    started = time.perf_counter()
+    last: dict[int, int] = {}
+    samples: list[tuple[float, dict[int, int]]] = []
+    while process.poll() is None:
+        time.sleep(step)
+        now = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit() and (found := _cpu_ticks(int(name))) is not None:
+                parent, ticks = found
+                if int(name) == process.pid or parent == process.pid:
+                    now[int(name)] = ticks
+        samples.append((time.perf_counter() - started, {pid: ticks - last.get(pid, 0) for pid, ticks in now.items()}))
+        last.update(now)
+    wall = time.perf_counter() - started
+    order = [process.pid, *sorted({pid for _, deltas in samples for pid in deltas} - {process.pid})]
+    names = ["main", *(f"w{i}" for i in range(1, len(order)))]
+    print(f"timeline of {len(roots)} root(s), {wall:.2f} s wall; % of one core per {step:g} s")
+    print("    t  " + " ".join(f"{name:>5}" for name in names))
+    for at, deltas in samples:
+        print(f"{at:5.1f}  " + " ".join(f"{deltas.get(pid, 0) * 100 / tick / step:5.0f}" for pid in order))
+    for pid, name in zip(order, names, strict=True):
+        busy = [at for at, deltas in samples if deltas.get(pid, 0)]
+        total = sum(deltas.get(pid, 0) for _, deltas in samples) / tick
+        print(f"{name}: CPU {total:6.2f} s, busy from {busy[0] if busy else 0:5.2f} to {busy[-1] if busy else 0:5.2f} s")
 
 
 def flat_shape(source: Path, dest: Path) -> Path:
@@ -224,6 +269,7 @@ def main() -> None:
     parser.add_argument("--shapes", default="paper,flat", help="comma-separated: paper, flat")
     parser.add_argument("--exiftool-subset", type=int, default=2000)
     parser.add_argument("--parts", action="store_true", help="only the CPU per file of reading, pickling, writing")
+    parser.add_argument("--timeline", action="store_true", help="only each process's CPU over one census per shape")
     args = parser.parse_args()
 
     from emcensus.demo import generate_archive
@@ -240,6 +286,12 @@ def main() -> None:
         work = Path(tmp)
         if args.parts:
             return census_parts(sorted(p for p in args.archive.iterdir() if p.is_dir()), work)
+        if args.timeline:
+            for name in args.shapes.split(","):
+                roots = sorted(p for p in shapes[name].iterdir() if p.is_dir())
+                bare_walk(roots, read=True)  # a warm page cache, as the ratios have it
+                census_timeline(work / f"{name}-timeline.sqlite", roots)
+            return None
         catalogs = [bench_shape(name, sorted(p for p in shapes[name].iterdir() if p.is_dir()), work)
                     for name in args.shapes.split(",")]
         for name, ms in query_ms(catalogs[0]).items():

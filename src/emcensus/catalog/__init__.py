@@ -230,6 +230,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self.db = connect(self.path, readonly=readonly, create=create, archives=archives, verify=verify)
         self._readonly = readonly
         self.snapshot_stamp: str | None = None  # the file's stamp as `one_snapshot`'s read transaction began
+        self._load: BulkLoad | None = None  # the scan's bulk load, told of each write
         if not readonly:
             try:
                 # what a bulk load killed midway left out (catalog.bulk), unless a live scan's load owns it
@@ -433,7 +434,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         per-row index and cube upkeep once the rows its walk finds (`BulkLoad.surveyed`) are many for
         the catalog's size; the catalog is whole again when it ends. The caller holds the scan lock
         (`scan`): what a killed load left is restored first."""
-        return BulkLoad(self.db, roots)
+        self._load = BulkLoad(self.db, roots)
+        return self._load
 
     def write_groups(self, scan_id: int, root_id: int, groups: Iterable[GroupResult]) -> None:
         """Store re-read acquisitions in one transaction; a failed read keeps earlier metadata."""
@@ -461,6 +463,8 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             self.db.executemany(_UPSERT_READ, read_rows)
             self.db.executemany(_UPSERT_FAILED, failed_rows)
             self.db.executemany(_STORE_METADATA, metadata_rows)
+            if self._load is not None:
+                self._load.written(len(read_rows) + len(failed_rows))
 
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
         """Files gone from disk stay, marked missing (history is kept); returns how many. A sidecar-only
