@@ -67,8 +67,8 @@ def parse_fei(metadata: str | dict[str, Any]) -> Reading:
         accelerating_voltage_v=positive(_get(meta, "Beam", "HV")) or positive(beam.get("HV")),
         working_distance_m=positive(_get(meta, "Stage", "WorkingDistance")) or positive(beam.get("WD")),
         pixel_size_m=pixel,
-        width_px=int(width) if width else None,
-        height_px=int(height) if height else None,
+        width_px=(int(width) or None) if width else None,  # `ResolutionX=.1` is no width (nor 0)
+        height_px=(int(height) or None) if height else None,
         acquired_at=parse_datetime(_get(meta, "User", "Date"), _get(meta, "User", "Time")),
         original_metadata=original,
         metadata_source="tiff-tag:34682",
