@@ -4,7 +4,8 @@ Generates a corpus (`emcensus.figures.synth`: archive with repeats and magnifica
 articles with authored panels, SI, distractors, a vector figure, a thesis .docx, a talk .pptx, a
 slide screenshot), scans it, builds the visual index, matches every article and prints: precision and recall of
 (article, image) pairs against the truth, repeat/series confusions (a match that is another member
-of a true source's group), ms per image indexed (wall, and per core), s per article matched, the
+of a true source's group), the same per panel (two repeats side by side, each matched to the other's
+panel, keep every pair right), ms per image indexed (wall, and per core), s per article matched, the
 index's size on disk, CPU per panel matched and per panel on which nothing verified (plots, distractors,
 misses: every fallback step runs on those), every miss and false match with what the author did to its
 panels (crop fraction, scale, JPEG, edits), so that a failing case can be named, and whether Table 1
