@@ -13,7 +13,7 @@ import os
 import pickle
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -487,8 +487,11 @@ def _scan_roots(
             _ensure_root(catalog, spec)  # named twice: its settings recorded, its files walked and read once
         else:
             started.append(_start_root(catalog, spec, pool, batch_size))
-    in_flight: set[Ticket] = set()
+    in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
+    ready: deque[_Task] = deque()  # reading tasks made, waiting for room in the pool
+    surveys: deque[tuple[_RootWalk, _Survey]] = deque((root, one) for root, parts, _ in started for one in parts)
+    surveying: dict[Ticket, _RootWalk] = {}
 
     def collect(tickets: Iterable[Ticket]) -> None:
         """Write the results of every finished task, one transaction per root: the more the
@@ -505,46 +508,50 @@ def _scan_roots(
             catalog.write_rows(rows)
             _tally(rows, summary, progress)
 
-    def submit(root: _RootWalk) -> None:
+    def make_task(root: _RootWalk) -> None:
         task = _Task(root.spec, root.spec.path, root.waiting, scan_id, root.root_id, catalog.root_settings(root.root_id),
                      pool.file_timeout)
         root.waiting = []
         if progress:  # image files, as `_tally` counts them done
             progress.queued(sum(pack.images for pack in task.packs))
-        in_flight.add(pool.submit(read_groups, task, task.file_count))
-        if len(in_flight) >= max_in_flight:
-            collect(pool.wait(in_flight))
+        ready.append(task)
 
-    def results() -> Iterator[tuple[_RootWalk, _SurveyResult]]:
-        """Survey results as they come, with at most `width` surveys out: memory stays flat."""
-        pending: deque[tuple[_RootWalk, _Survey]] = deque()
-        for root, surveys, top in started:
-            yield root, top
-            pending.extend((root, one) for one in surveys)
-        running: dict[Ticket, _RootWalk] = {}
-        while pending or running:
-            while pending and len(running) < pool.width:
-                root, one = pending.popleft()
-                running[pool.submit(survey, one)] = root
-            for ticket in pool.wait(set(running)):
-                yield running.pop(ticket), ticket.value
+    def take(root: _RootWalk, part: _SurveyResult) -> None:
+        """A survey's result: its changed acquisitions batched into reading tasks."""
+        root.add(part, summary)
+        packs = [*part.packs, *_pack(part.changed, batch_size)]  # changed: found in this process (top folders)
+        bulk.surveyed(root.root_id, sum(pack.files for pack in packs))
+        for pack in packs:
+            root.waiting.append(pack)
+            if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
+                make_task(root)
 
-    # many rows for the catalog's size go in without per-row index upkeep (the catalog is whole again
-    # once every read is written, or on an interrupt)
-    with catalog.bulk_load({root.root_id: len(surveys) + 1 for root, surveys, _ in started}) as bulk:
-        for root, part in results():
-            root.add(part, summary)
-            packs = [*part.packs, *_pack(part.changed, batch_size)]  # changed: found in this process (top folders)
-            bulk.surveyed(root.root_id, sum(pack.files for pack in packs))
-            for pack in packs:
-                root.waiting.append(pack)
-                if sum(waiting.acquisitions for waiting in root.waiting) >= batch_size:
-                    submit(root)
-        for root, _, _ in started:
-            if root.waiting:
-                submit(root)
-        while in_flight:
-            collect(pool.wait(in_flight))
+    # One loop waits for surveys and reads alike: while a big folder is walked, the reads found so
+    # far keep being written and new ones sent (waiting on the survey alone let the other workers
+    # run out of reads). Surveys go out `width` at a time while few reads wait, so the walk keeps
+    # ahead of the reading with memory flat. Many rows for the catalog's size go in without per-row
+    # index upkeep (the catalog is whole again once every read is written, or on an interrupt).
+    with catalog.bulk_load({root.root_id: len(parts) + 1 for root, parts, _ in started}) as bulk:
+        for root, _, top in started:
+            take(root, top)
+        while True:
+            if not surveys and not surveying:  # the walk is over: what waits for a full batch goes now
+                for root, _, _ in started:
+                    if root.waiting:
+                        make_task(root)
+            while ready and len(in_flight) < max_in_flight:
+                task = ready.popleft()
+                in_flight.add(pool.submit(read_groups, task, task.file_count))
+            while surveys and len(surveying) < pool.width and len(ready) < max_in_flight:
+                root, one = surveys.popleft()
+                surveying[pool.submit(survey, one)] = root
+            if not in_flight and not surveying:
+                break
+            finished = pool.wait(in_flight | surveying.keys())
+            collect([ticket for ticket in finished if ticket in in_flight])
+            for ticket in finished:
+                if ticket in surveying:
+                    take(surveying.pop(ticket), ticket.value)
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
