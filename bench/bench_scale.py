@@ -6,8 +6,8 @@
 - Parquet export of the whole catalog: <= 20 s, its peak RSS the same at 20 k images as at 1 M;
 - peak RSS of each of these (a process of its own, measured by wait4): <= 300 MB;
 - `writes`: what the cubes' triggers cost a scan's writes (20 k acquisitions written through
-  `Catalog.write_groups`, then rewritten as a rescan does, with both cubes, the census cube only and
-  none, alternated).
+  `Catalog.write_groups`, then rewritten as a rescan does, with every cube, those of schema 11, the
+  census cube only and none, alternated).
 
     .venv/bin/python bench/bench_scale.py [--images 1000000] [--parts filters,groupbys,report,dashboard,export,writes]
 
@@ -84,7 +84,8 @@ def part_filters(path: Path) -> None:
         "detector": {"detector": "SE"}, "vendor": {"vendor": "Hitachi"}, "magnification": {"magnification": 50000},
         "magnification range": {"magnification": "1000-50000"}, "fov": {"fov": "1um-10um"},
         "scalebar_decade": {"scalebar_decade": "10-100nm"}, "group": {"group": group}, "project": {"project": project},
-        "root": {"root": root}, "path": {"path": "*/vol03/*"}, "include_missing": {"include_missing": True},
+        "root": {"root": root}, "path": {"path": "*/vol03/*"}, "path, date folders": {"path": "*/2019-*/*"},
+        "path, a suffix": {"path": "*.dm4"}, "path, most files": {"path": "*.tif"}, "include_missing": {"include_missing": True},
         "kind": {"kind": "all"}, "P1 & P2 & P3": {"year": 2019, "instrument": "SU8230", "detector": "SE"},
     }
     worst = Took()
@@ -179,19 +180,23 @@ def part_export(path: Path) -> None:
 
 
 def part_writes(path: Path, images: int = 20_000, rounds: int = 3) -> None:
+    from emcensus.catalog.cube import CUBE_FILLS, cube_triggers
+    from emcensus.catalog.schema import SCHEMA_VERSION
     from emcensus.demo.generate import plan_archive
     from scale_catalog import ARCHIVE, volume_groups
 
     groups = volume_groups(plan_archive(images, seed=0).frames, 0)
     #: cubes kept by triggers in each variant (the others' triggers dropped): each cube's own cost
-    variants = {"both cubes": (), "census cube only": ("census_detail",), "no cube": ("census_cube", "census_detail")}
+    cubes = list(CUBE_FILLS)
+    variants = {"every cube (schema 12)": (), "schema 11's cubes": tuple(cubes[2:]), "census cube only": tuple(cubes[1:]),
+                "no cube": tuple(cubes)}
     costs: dict[str, list[Took]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for round_ in range(rounds):
             for variant, dropped in variants.items():
                 with Catalog(Path(folder) / f"w{round_}{len(dropped)}.sqlite") as catalog:
-                    catalog.db.executescript("".join(f"DROP TRIGGER {cube}_{event};" for cube in dropped
-                                                     for event in ("insert", "delete", "update")))
+                    catalog.db.executescript("".join(f"DROP TRIGGER {trigger};" for cube in dropped
+                                                     for trigger in cube_triggers(SCHEMA_VERSION, cube)))
                     roots = {name: catalog.ensure_root(f"{ARCHIVE}/{name}", name, "Hitachi", None) for name in groups}
                     scan_id = catalog.begin_scan(list(roots))
                     for step in ("first scan", "rescan, all re-read"):

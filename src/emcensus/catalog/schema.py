@@ -86,8 +86,12 @@ _SOURCE_COLUMNS = {"folder": "path"}
 
 def _cube_migration(cube: str, columns: dict[str, str]) -> list[str]:
     """A cube table of files and bytes per combination of `columns`, filled from `images` and kept by
-    triggers in each writer's own transaction."""
+    triggers in each writer's own transaction. A row's update moves it in the cube when a counted
+    value changed (a column computed from another when that one changed: the folder's path, compared
+    without computing the folder twice per row a rescan rewrites)."""
     values = {row: cube_values(row, columns) for row in ("images", "OLD", "NEW")}
+    changed = {row: [f"{row}.{_SOURCE_COLUMNS[column]}" if column in _SOURCE_COLUMNS else value
+                     for column, value in zip(columns, values[row])] for row in ("OLD", "NEW")}
     return [
         f"""CREATE TABLE {cube} (
             key TEXT PRIMARY KEY,           -- the columns below as SQL literals: one row per combination
@@ -100,8 +104,8 @@ def _cube_migration(cube: str, columns: dict[str, str]) -> list[str]:
         f"""CREATE TRIGGER {cube}_insert AFTER INSERT ON images BEGIN {_cube_add('NEW', cube, columns)} END""",
         f"""CREATE TRIGGER {cube}_delete AFTER DELETE ON images BEGIN {_cube_remove('OLD', cube, columns)} END""",
         f"""CREATE TRIGGER {cube}_update AFTER UPDATE OF {', '.join(_SOURCE_COLUMNS.get(c, c) for c in columns)}, size_bytes ON images
-            WHEN {' OR '.join(f'{old} IS NOT {new}' for old, new in zip([*values['OLD'], 'OLD.size_bytes'],
-                                                                         [*values['NEW'], 'NEW.size_bytes']))}
+            WHEN {' OR '.join(f'{old} IS NOT {new}' for old, new in zip([*changed['OLD'], 'OLD.size_bytes'],
+                                                                         [*changed['NEW'], 'NEW.size_bytes']))}
             BEGIN {_cube_remove('OLD', cube, columns)} {_cube_add('NEW', cube, columns)} END""",
     ]
 
