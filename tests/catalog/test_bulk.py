@@ -321,6 +321,28 @@ def test_a_load_that_updates_rows_refills_the_cubes(tmp_path: Path) -> None:
     _assert_whole(path)
 
 
+def test_an_interrupt_while_counting_refills_the_cubes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C in the middle of counting a batch: its transaction is rolled back, the counts made of
+    its rows so far must not reach a cube (the load refills them)."""
+    plan = bulk._cube_plan()
+    calls = {"n": 0}
+
+    def interrupted(row: tuple) -> tuple:
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise KeyboardInterrupt
+        return plan.cubes[0].pick(row)
+
+    first = bulk._CubeAdd(plan.cubes[0].cube, interrupted, plan.cubes[0].width, plan.cubes[0].add)
+    monkeypatch.setattr(bulk, "_cube_plan", lambda: bulk._CubePlan(plan.select, (first, *plan.cubes[1:])))
+    archive, path = _archive(tmp_path, 200, seed=4)
+    with Catalog(path) as catalog:
+        with pytest.raises(KeyboardInterrupt):
+            scan(catalog, _specs(archive), workers=0, batch_size=8)
+        assert 0 < catalog.total(files=True, include_missing=True) < 200
+    _assert_whole(path)
+
+
 _KILLED_SCAN = """
 import os
 import sys
