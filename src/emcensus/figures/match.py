@@ -90,10 +90,10 @@ NATIVE_SIDE = 256
 #: to be the match instead: a panel enlarged from its source gives 0.6 against 0.2 for a repeat;
 #: shrunk to a third and JPEG'd, 0.83 against 0.81 once the fits are refined (`_refined`; 0.72
 #: against 0.68 before). On the generated corpus the refined fidelity chose the source in 19 of 20
-#: panels where several images of one field verified, the score in 18. On seeds 3 and 11 (14 such
-#: panels) the source had the highest fidelity in 13; where the surest fit was another member, the
-#: source's fidelity was higher by 0.010 (a vector trace), 0.015 (a 102 px panel), 0.03-0.18; in the
-#: 14th (102 px, shrunk to 0.13: no noise left) three repeats were within 0.0003 of each other.
+#: panels where several images of one field verified, the score in 18. On seeds 3 and 11 (53 such
+#: panels) the source had the highest fidelity in 52; where the surest fit was another member, the
+#: source's fidelity was higher by 0.010 (a vector trace), 0.015 (a 102 px panel), 0.024-0.72; in the
+#: 53rd (102 px, shrunk to 0.13: no noise left) three repeats were within 0.0003 of each other.
 FIDELITY_MARGIN = 0.005
 #: A verified image that covers less than this fraction of the panel (the panel, mapped into it,
 #: reaches beyond its edges) is most often a higher magnification of part of the panel's field: the
@@ -117,8 +117,8 @@ WEAK_SEEDS = 3
 #: (large pores, shrunk) has few corners, and its source fits with 6-11 inliers, as unrelated images
 #: can. The weak fit stands when the image, warped by it (refined by intensity alignment), explains
 #: the panel's structure: the correlation of both, smoothed, over at least `CONFIRM_COVERAGE` of the
-#: panel. On generated corpora (seeds 3 and 11) weak fits of unrelated images correlated at most
-#: 0.29, the sources 0.94-0.99 (a pore field shrunk to 0.66: 6 inliers, 0.94); another member of the
+#: panel. On generated corpora (seeds 3 and 11) 31 weak fits of unrelated images correlated at most
+#: 0.44, sources left weak 0.76-0.99 (a pore field shrunk to 0.66: 6 inliers, 0.94); another member of the
 #: source's group correlates as high (0.92-0.96; a series member at 1.1x the field 0.72-0.87), so
 #: the bar is above that series member, and the group's fidelity still decides between members.
 CONFIRM_CORRELATION = 0.9
