@@ -194,16 +194,16 @@ class CubeSums:
         # counts half made (an interrupt) or of rows rolled back match no table: `after` then never
         # equals the table's last id, and the load refills the cubes
         self.after, after = -1, self.after + rows
-        for row in read:
-            size = row[-1]
-            for add, sums in zip(plan.cubes, self.sums, strict=True):
-                key = add.pick(row)
-                counted = sums.get(key)
+        for add, sums in zip(plan.cubes, self.sums, strict=True):  # cube by cube: the loop's names stay local
+            pick, get = add.pick, sums.get
+            for row in read:
+                key = pick(row)
+                counted = get(key)
                 if counted is None:
-                    sums[key] = [1, size]
+                    sums[key] = [1, row[-1]]
                 else:
                     counted[0] += 1
-                    counted[1] += size
+                    counted[1] += row[-1]
         self.after = after
         if sum(map(len, self.sums)) >= self.MAX_KEYS:
             self.store(db)
