@@ -42,13 +42,11 @@ DETAIL_COLUMNS = {
 #: and detector (and the instrument's columns, which add few rows), so that a group-by of either with
 #: one of those reads ~90 k rows, not a million (neither earlier cube holds both sides; one cube with
 #: magnification and project together would be 600 k rows).
-MAGNIFICATION_TIME_COLUMNS = {
-    "is_primary": "INTEGER", "kind": "TEXT", "status": "TEXT", "readable": "INTEGER", "magnification": "REAL",
-    "year": "INTEGER", "acquired_at": "TEXT", "detector_family": "TEXT", "detector": "TEXT", "instrument": "TEXT",
-    "technique": "TEXT", "vendor": "TEXT", "root_id": "INTEGER",
-}
-PROJECT_TIME_COLUMNS = {("project" if column == "magnification" else column): ("TEXT" if column == "magnification" else kind)
-                        for column, kind in MAGNIFICATION_TIME_COLUMNS.items()}
+_FILE_STATE = {"is_primary": "INTEGER", "kind": "TEXT", "status": "TEXT", "readable": "INTEGER"}
+_TIME_AND_DETECTOR = {"year": "INTEGER", "acquired_at": "TEXT", "detector_family": "TEXT", "detector": "TEXT",
+                      "instrument": "TEXT", "technique": "TEXT", "vendor": "TEXT", "root_id": "INTEGER"}
+MAGNIFICATION_TIME_COLUMNS = {**_FILE_STATE, "magnification": "REAL", **_TIME_AND_DETECTOR}
+PROJECT_TIME_COLUMNS = {**_FILE_STATE, "project": "TEXT", **_TIME_AND_DETECTOR}
 
 #: The folder of a path as SQL (`path`: an SQL value): everything up to its last '/' included, '' for
 #: none (rtrim strips the trailing characters that are not '/'). The folder table (migration 12) holds
