@@ -528,9 +528,10 @@ def _scan_roots(
 
     # One loop waits for surveys and reads alike: while a big folder is walked, the reads found so
     # far keep being written and new ones sent (waiting on the survey alone let the other workers
-    # run out of reads). Surveys go out `width` at a time while few reads wait, so the walk keeps
-    # ahead of the reading with memory flat. Many rows for the catalog's size go in without per-row
-    # index upkeep (the catalog is whole again once every read is written, or on an interrupt).
+    # run out of reads). Surveys go out `width` at a time while fewer reads than four pool-fulls
+    # wait (a few MB of packed tasks), so the walk keeps ahead of the reading with memory flat.
+    # Many rows for the catalog's size go in without per-row index upkeep (the catalog is whole
+    # again once every read is written, or on an interrupt).
     with catalog.bulk_load({root.root_id: len(parts) + 1 for root, parts, _ in started}) as bulk:
         for root, _, top in started:
             take(root, top)
@@ -542,7 +543,7 @@ def _scan_roots(
             while ready and len(in_flight) < max_in_flight:
                 task = ready.popleft()
                 in_flight.add(pool.submit(read_groups, task, task.file_count))
-            while surveys and len(surveying) < pool.width and len(ready) < max_in_flight:
+            while surveys and len(surveying) < pool.width and len(ready) < 4 * max_in_flight:
                 root, one = surveys.popleft()
                 surveying[pool.submit(survey, one)] = root
             if not in_flight and not surveying:
