@@ -388,7 +388,7 @@ class ImageFilter:
 
 #: Files under the folders (the folder table, migration 12: ~40 k rows at a million images) whose own
 #: path, '/' included, matches the glob: each matched folder is a range of the path index (every path
-#: that starts with it). A folder below a matched one is matched too: its files are found twice, once.
+#: that starts with it). A folder below a matched one is matched too: its files are found twice, counted once.
 _FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM census_folders f JOIN images i ON i.path >= f.folder"
                              " AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0' WHERE f.folder GLOB ?)")
 
