@@ -77,6 +77,11 @@ def _open_fd(path: str | os.PathLike[str], flags: int) -> int:
 
 def open_fd(path: str | os.PathLike[str]) -> int:
     """A read-only descriptor on a *regular* file, opened without blocking and without touching atime."""
+    return _open_regular(path)[0]
+
+
+def _open_regular(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """`open_fd`'s descriptor and the file's size (from the `fstat` that checked it)."""
     try:
         fd = _open_fd(path, _NONBLOCK)
     except OSError as exc:
@@ -90,7 +95,7 @@ def open_fd(path: str | os.PathLike[str]) -> int:
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, info.st_size
 
 
 def open_file(path: str | os.PathLike[str]) -> BinaryIO:
@@ -109,19 +114,19 @@ def file_sha256(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str
 
 
 def read_head(path: str | os.PathLike[str], limit: int) -> bytes:
-    """At most `limit` bytes from the start of a regular file."""
-    fd = open_fd(path)
+    """At most `limit` bytes from the start of a regular file: up to its size when it has one (no read
+    to find the end: a census reads the head of every file), else to the limit or the end."""
+    fd, size = _open_regular(path)
     try:
-        return _read_fd(fd, limit, "")
+        return _read_fd(fd, min(limit, size) if size else limit, "")
     finally:
         os.close(fd)
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
     """The whole of a regular file that must be small (a sidecar, a header); refused when larger."""
-    fd = open_fd(path)
+    fd, size = _open_regular(path)
     try:
-        size = os.fstat(fd).st_size
         if size > limit:
             raise UnreadableFileError(f"{what} is {size:,} bytes, more than the {limit:,} a {what} can be; not read")
         data = _read_fd(fd, size + 1, f" {what}")  # a buffer of the file's size, not of the limit: a census reads one per image

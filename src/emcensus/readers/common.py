@@ -276,13 +276,13 @@ class SidecarTextReader(Reader):
     def parse(text: str) -> Reading:
         raise NotImplementedError
 
+    #: The last text parsed and its reading's field values: the other exports of a frame (tif + jpg + bmp)
+    #: come with the same text object, taken and copied instead of sniffed and parsed again.
+    _last: tuple[str, tuple] | None = None
+
     def accepts(self, source: Source) -> bool:
         text = source.sidecar_text
-        return text is not None and self.looks(text)
-
-    #: The last text parsed and its reading's field values: the other exports of a frame (tif + jpg + bmp)
-    #: come with the same text object and take a copy instead of parsing it again.
-    _last: tuple[str, tuple] | None = None
+        return text is not None and ((last := self._last) is not None and last[0] is text or self.looks(text))
 
     def read(self, source: Source) -> Reading:
         text = source.sidecar_text
