@@ -24,14 +24,23 @@ SHOTS = {
 PIXEL_SIZE = 10e-9
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory) -> dict[str, np.ndarray]:
+def shot_images() -> dict[str, np.ndarray]:
+    """The `SHOTS` micrographs, pixels by name."""
     specimens = {n: scene(100 + n) for n in {s[0] for s in SHOTS.values()}}
-    images = {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
-    folder = tmp_path_factory.mktemp("archive")
+    return {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
+
+
+def write_tiffs(folder: Path, images: dict[str, np.ndarray]) -> Path:
+    """Each image as `folder/name.tif` (what the matcher reads back for its dense checks)."""
     for name, pixels in images.items():
         tifffile.imwrite(folder / f"{name}.tif", pixels)
-    archive.folder = folder
+    return folder
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> dict[str, np.ndarray]:
+    images = shot_images()
+    archive.folder = write_tiffs(tmp_path_factory.mktemp("archive"), images)
     return images
 
 

@@ -16,7 +16,7 @@ from emcensus.figures.colour import detect_colour_map
 from emcensus.figures.features import to_grey8
 from emcensus.figures.match import Matcher
 from figures.match_support import publish, scene, shot
-from figures.test_match import _index, _names, archive  # noqa: F401  (the module's archive fixture)
+from figures.test_match import _index, _names, shot_images, write_tiffs
 
 
 def _false_colour(grey: np.ndarray, colormap: int, quality: int = 50) -> np.ndarray:
@@ -30,6 +30,13 @@ def _false_colour(grey: np.ndarray, colormap: int, quality: int = 50) -> np.ndar
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a.ravel().astype(np.float64), b.ravel().astype(np.float64))[0, 1])
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> tuple[dict[str, np.ndarray], Matcher]:
+    """The matcher tests' micrographs, and a matcher over them."""
+    images = shot_images()
+    return images, Matcher(_index(images, folder=write_tiffs(tmp_path_factory.mktemp("colour"), images)))
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +81,10 @@ def test_images_no_map_holds_keep_their_brightness(micrograph):
     ("e", (0.1, 0.1, 0.5, 0.5), 300, "TURBO"),
     ("b", (0.35, 0.35, 0.65, 0.65), 200, "TURBO"),
 ], ids=["crop40-jet", "crop40-turbo", "crop30-200px-turbo"])
-def test_crop_in_a_rainbow_map_is_matched_to_its_source(archive, name, crop, width, colormap):  # noqa: F811
+def test_crop_in_a_rainbow_map_is_matched_to_its_source(archive, name, crop, width, colormap):
     """By brightness the turbo panels verified nothing and the jet one 15 inliers."""
-    grey = publish(archive[name], crop=crop, width=width, quality=90)
-    result = Matcher(_index(archive)).match_panel(_false_colour(grey, getattr(cv2, f"COLORMAP_{colormap}")))
+    images, matcher = archive
+    grey = publish(images[name], crop=crop, width=width, quality=90)
+    result = matcher.match_panel(_false_colour(grey, getattr(cv2, f"COLORMAP_{colormap}")))
     assert _names(result) == [name]
     assert result.matches[0].inliers >= 12

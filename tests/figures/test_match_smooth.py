@@ -10,11 +10,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import tifffile
 
 from emcensus.figures.match import CONFIRM_CORRELATION, MIN_INLIERS, Fit, Matcher
-from figures.match_support import publish, scene, shot
-from figures.test_match import SHOTS, _index
+from figures.match_support import publish, shot
+from figures.test_match import _index, shot_images, write_tiffs
 
 
 def pores(seed: int, size: int = 1400) -> np.ndarray:
@@ -30,15 +29,12 @@ def pores(seed: int, size: int = 1400) -> np.ndarray:
 @pytest.fixture(scope="module")
 def smooth(tmp_path_factory) -> tuple[dict[str, np.ndarray], Matcher]:
     """The matcher tests' micrographs and four pore fields, each with a repeat; a matcher over them."""
-    specimens = {n: scene(100 + n) for n in {s[0] for s in SHOTS.values()}}
-    images = {name: shot(specimens[sp], x, y, zoom, seed) for name, (sp, x, y, zoom, seed) in SHOTS.items()}
+    images = shot_images()
     for k in range(4):
         field = pores(50 + k)
         images[f"pores{k}"] = shot(field, 100, 100, 1.0, seed=20 + k)
         images[f"pores{k}_repeat"] = shot(field, 100, 100, 1.0, seed=40 + k)
-    folder = tmp_path_factory.mktemp("smooth")
-    for name, pixels in images.items():
-        tifffile.imwrite(folder / f"{name}.tif", pixels)
+    folder = write_tiffs(tmp_path_factory.mktemp("smooth"), images)
     return images, Matcher(_index(images, folder=folder))
 
 
