@@ -16,7 +16,7 @@ from emcensus.catalog import _SETTINGS_COLUMNS, Catalog
 from emcensus.catalog.query import FILTER_COLUMNS, GROUP_FIELDS, QUALITY_FLAGS, ImageFilter, group_columns
 from emcensus.catalog import cube as cube_module
 from emcensus.catalog.cube import CUBE_EXPRESSIONS
-from emcensus.catalog.schema import (_DERIVATION_COLUMNS, CUBE_COLUMNS, DETAIL_COLUMNS, FOLDER_COLUMNS,
+from emcensus.catalog.schema import (_DERIVATION_COLUMNS, CUBE_COLUMNS, DETAIL_COLUMNS, FOLDER_COLUMNS, FOLDER_SQL,
                                      MAGNIFICATION_TIME_COLUMNS, MIGRATIONS, PROJECT_TIME_COLUMNS, changes_derivation,
                                      cube_values)
 from emcensus.demo.generate import generate_archive
@@ -173,7 +173,8 @@ def test_cube_counts_equal_table_counts_for_random_queries(census: Path, cube: s
 
 def test_queries_the_cube_cannot_answer_read_the_table(census: Path) -> None:
     with Catalog(census, readonly=True) as cubed, _table_only(Catalog(census, readonly=True)) as plain:
-        for by, filters in [("quality_flag", {}), ("magnification,year", {"fov": "1um-"}), ("", {"path": "*/SU8000/*"}),
+        for by, filters in [("quality_flag", {}), ("magnification,year", {"fov": "1um-"}), ("", {"path": "*/SU8000/?*"}),
+                            ("year", {"path": "*/SU8000/*"}), ("", {"path": "*.tif", "year": 2019}),
                             ("year", {"fov": "1um-"}), ("project,month", {"magnification": "1000-50000"}),
                             ("magnification,year", {"scalebar_decade": "10-100nm"}), ("detector", {"fov": "1um-"})]:
             columns = ImageFilter(**filters).columns() | {GROUP_FIELDS[f] for f in by.split(",") if f}
@@ -378,6 +379,10 @@ def test_counts_by_quality_flag_equal_the_flag_read_per_file(measured: Path) -> 
 
     check()
     with Catalog(measured, readonly=True) as catalog:
+        for path in ("*/SU8230/*", "*.tif"):  # the folder table holds kind, but not the flag
+            expected = catalog.db.execute(f"""SELECT kind, {GROUP_FIELDS['quality_flag']}, count(*) FROM images WHERE readable = 1
+                AND status = 'present' AND kind = 'image' AND path GLOB ? GROUP BY 1, 2 ORDER BY 1, 2""", (path,)).fetchall()
+            assert [tuple(row.values()) for row in catalog.count("kind,quality_flag", files=True, path=path)] == expected
         flags = {row["quality_flag"] for row in catalog.count("quality_flag,year")}
         assert flags == {*QUALITY_FLAGS, None}
         assert sum(row["count"] for row in catalog.count("year,quality_flag")) == catalog.total()
@@ -418,8 +423,13 @@ def test_the_folder_table_follows_every_write_to_a_path(census: Path, tmp_path: 
             db.execute("UPDATE images SET path = ? WHERE id = ?", (path, target))
             assert _cube(db, "census_folders") == _recounted(db, "census_folders"), path
         before = _cube(db, "census_folders")
+        folder = FOLDER_SQL.format(path="path")
+        db.execute(f"UPDATE images SET path = {folder} || 'renamed ' || substr(path, length({folder}) + 1) WHERE id = ?",
+                   (ids[4],))
+        assert _cube(db, "census_folders") == _recounted(db, "census_folders") == before  # the same folder and extension
         db.execute("UPDATE images SET path = path || '.renamed' WHERE id = ?", (ids[4],))
-        assert _cube(db, "census_folders") == _recounted(db, "census_folders") == before  # the same folder
+        assert _cube(db, "census_folders") == _recounted(db, "census_folders") != before  # another extension
+        before = _cube(db, "census_folders")
         db.execute("UPDATE images SET size_bytes = size_bytes + 7 WHERE id = ?", (ids[5],))
         assert _cube(db, "census_folders") == _recounted(db, "census_folders") != before
         folder = other.rsplit("/", 1)[0] + "/"

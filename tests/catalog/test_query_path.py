@@ -1,7 +1,7 @@
-"""`--path` globs the folder decides are matched against the folder table (migration 12), and count
-exactly what plain GLOB counts: for awkward names (GLOB's own '[', '?', '*' in names, names that are
-not UTF-8, case, '-' and '0' beside '/' in the path order), nested roots, missing files, and folders
-that hold both files and folders."""
+"""`--path` globs the folder (and the name's extension) decides are matched against the folder table
+(migration 12), and count exactly what plain GLOB counts: for awkward names (GLOB's own '[', '?', '*'
+in names, names that are not UTF-8, case, '-' and '0' beside '/' in the path order, several dots, no
+dot, a dot in a folder's name), nested roots, missing files, and folders that hold both files and folders."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from emcensus.catalog import Catalog
 from emcensus.catalog import cube as cube_module
 from emcensus.catalog.paths import db_text
-from emcensus.catalog.query import _FILES_OF_MATCHED_FOLDERS, _path_clause, folder_decides
-from emcensus.catalog.schema import FOLDER_SQL
+from emcensus.catalog.query import _FILES_OF_MATCHED_FOLDERS, ImageFilter, _path_clause, folder_decides, path_in_folders
+from emcensus.catalog.schema import EXTENSION_SQL, FOLDER_SQL
 from emcensus.scan import RootSpec, scan
 from support import write_tiff
 
@@ -25,13 +25,15 @@ from support import write_tiff
 #: sort next to '/' ('-', '.', '0'), a folder with files and folders, a name that is not UTF-8.
 _FOLDERS = ["vol03", "vol03/sub", "vol030", "VOL03", "vol03[1]", "v?l", "star*dir", "br]ack", "^caret", "sp ace/-",
             "mix", "mix/deeper", "mix-", "mix.", "mix0", "a/vol03/b/vol03", os.fsdecode(b"\xc1\xf0/vol03")]
-_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF"]
+_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF", "b.c.tif", "noext", ".tif", "z.tif.", "w.tiff"]
 #: The catalog's text for the folder name that is not UTF-8.
 _NOT_UTF8 = db_text(os.fsdecode(b"\xc1\xf0"))
 #: Pieces a glob is drawn from: wildcards, classes (one holding '/'), literal names, the catalog's
 #: text for a name that is not UTF-8.
 _PIECES = ["*", "?", "/", "vol03", "VOL03", "vol0", "[1]", "[[]1]", "[]]", "[^/]", "[*]", "[?]", "[/]", "mix", "-",
            ".", "0", "sub", "x.tif", "[0-9]", "[!-/]", "^", _NOT_UTF8]
+#: What an extension glob ends in: after '*.', literal characters (case, several dots, none, a '/').
+_EXTENSIONS = ["tif", "TIF", "c.tif", "", "tiff", "tif.", "/", "[t]if", "t?f", _NOT_UTF8]
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +61,16 @@ def _plain_count(db: sqlite3.Connection, pattern: str) -> int:
 
 @st.composite
 def _globs(draw: st.DrawFn) -> str:
-    """A glob of random pieces; half of them end in '/' and '*'s, which the folder decides."""
+    """A glob of random pieces; a third of them end in '/' and '*'s, which the folder decides, and a
+    third in '*.' and an extension, after such a part or only '*'s."""
     pattern = "".join(draw(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6)))
-    return pattern + "/" + "*" * draw(st.integers(1, 2)) if draw(st.booleans()) else pattern
+    ending = draw(st.integers(0, 2))
+    if ending == 1:
+        return pattern + "/" + "*" * draw(st.integers(1, 2))
+    if ending == 2:
+        start = draw(st.sampled_from([pattern + "/", "", "*", pattern]))
+        return start + "*" * draw(st.integers(1, 2)) + "." + draw(st.sampled_from(_EXTENSIONS))
+    return pattern
 
 
 def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
@@ -74,7 +83,9 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
         with Catalog(awkward, readonly=True) as catalog:
             with catalog.one_snapshot():
                 by_folder = _path_clause(catalog.db, pattern, in_path_order=False) == _FILES_OF_MATCHED_FOLDERS
+                from_folders = catalog.census_source("count(*)", ImageFilter(path=pattern).columns())[0] == "census_folders"
             assert by_folder == folder_decides(pattern)
+            assert from_folders == (path_in_folders(pattern) is not None)
             counted = catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"]
             assert counted == _plain_count(catalog.db, pattern), pattern
             grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
@@ -85,11 +96,15 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
     with Catalog(awkward, readonly=True) as catalog:  # globs that match: one per folder, and awkward ones
         for pattern in ["*/vol03/*", "*/VOL03/*", "*/vol03[[]1]/*", "*/v[?]l/*", "*/star[*]dir/*", "*/br]ack/*",
                         "*/mix/*", "*/mix?/*", "*[^/]/vol03/*", "*/sp ace/-/*", f"*/{_NOT_UTF8}/*",
-                        f"{awkward.parent}/archive/*"]:
-            assert folder_decides(pattern)
+                        f"{awkward.parent}/archive/*", "*.tif", "*.TIF", "*/mix./*.tif", "*/vol03/*.tif", "*.",
+                        "*.tiff", f"*/{_NOT_UTF8}/*.tif", f"{awkward.parent}/archive/*.tif"]:
+            assert path_in_folders(pattern)
             assert catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"] == \
                 _plain_count(catalog.db, pattern)
         assert catalog.count(files=True, path="*/vol03/*")[0]["count"] == _plain_count(catalog.db, "*/vol03/*") - 1 > 0
+        assert catalog.count(files=True, path="*.tif")[0]["count"] == _plain_count(catalog.db, "*.tif") - 1 > 0
+        assert catalog.storage(path="*.TIF")[0]["bytes"] == catalog.db.execute(
+            "SELECT sum(size_bytes) FROM images WHERE status = 'present' AND readable = 1 AND path GLOB '*.TIF'").fetchone()[0] > 0
 
 
 #: Characters of the paths and globs the equivalence is tried on: GLOB's own, those next to '/' in
@@ -110,12 +125,38 @@ def test_a_path_matches_a_glob_the_folder_decides_exactly_when_its_folder_does(p
     assert db.execute(f"SELECT ?1 GLOB ?2, {folder} GLOB ?2", (path, pattern)).fetchone() in ((0, 0), (1, 1))
 
 
+@settings(max_examples=3000, deadline=None)
+@given(st.text(st.sampled_from(_CHARACTERS + "tTif"), max_size=14).map(lambda name: "/r/" + name),
+       st.one_of(_globs(), st.tuples(st.text(st.sampled_from(_CHARACTERS), max_size=6),
+                                     st.text(st.sampled_from(_CHARACTERS + "tTif"), max_size=4)).map(lambda g: f"*{g[0]}*.{g[1]}")))
+def test_a_path_matches_a_glob_exactly_when_its_folder_and_extension_do(path: str, pattern: str) -> None:
+    """`path_in_folders`' equivalence on SQLite's GLOB: paths with dots in names and folders, several
+    or none, a name that is only an extension; globs ending in an extension after any part."""
+    parts = path_in_folders(pattern)
+    if parts is None:
+        return
+    db = sqlite3.connect(":memory:")
+    folder, extension = FOLDER_SQL.format(path="?1"), EXTENSION_SQL.format(path="?1")
+    by_parts = db.execute(f"SELECT {folder} GLOB ?2 AND (?3 IS NULL OR {extension} = ?3)", (path, *parts)).fetchone()[0]
+    assert db.execute("SELECT ?1 GLOB ?2", (path, pattern)).fetchone()[0] == by_parts, (path, pattern, parts)
+
+
 @pytest.mark.parametrize(("pattern", "decides"), [
     ("*/vol03/*", True), ("*/vol03/**", True), ("/a/*", True), ("*/[]]/*", True), ("*/[^]/]/*", True),
     ("*.dm4", False), ("*/", False), ("*/x/?*", False), ("*[/]*", False), ("*/a[/*", False), ("[/*", False), ("*", False)])
 def test_which_globs_the_folder_decides(pattern: str, decides: bool) -> None:
     """A literal '/' then only '*'s; a '/' in a class, a '?' or a class left open (it matches nothing) do not."""
     assert folder_decides(pattern) is decides
+
+
+@pytest.mark.parametrize(("pattern", "parts"), [
+    ("*/vol03/*", ("*/vol03/*", None)), ("*.dm4", ("*", ".dm4")), ("**.TIF", ("**", ".TIF")), ("*.", ("*", ".")),
+    ("*/2019/*.tif", ("*/2019/*", ".tif")), ("/a/*.tif", ("/a/*", ".tif")), ("*.b.tif", None), ("*.t?f", None),
+    ("*.[t]if", None), ("*[.]tif", None), ("a*.tif", None), ("*x.tif", None), ("*.tif/", None), ("*/x/?*.tif", None),
+    ("*/a[/]*.tif", None), (".tif", None)])
+def test_which_globs_the_folder_and_extension_decide(pattern: str, parts: tuple[str, str | None] | None) -> None:
+    """An extension of literal characters other than '.' and '/', after '*' and a part the folder decides or none."""
+    assert path_in_folders(pattern) == parts
 
 
 def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pytest.MonkeyPatch) -> None:

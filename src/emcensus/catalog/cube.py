@@ -9,7 +9,8 @@ FOV and project with the columns that add few rows to them (`schema.DETAIL_COLUM
 (schema 12, ~90-100 k rows each) do it for magnification, and project, with year, month and
 detector, which neither holds together; queries that read a column of none (path, quality, or
 magnification with a layout column and a time) go to `images` as before. The folder table (schema
-12) is kept the same way but counts nothing: `--path` finds its folders in it.
+12) counts files per folder, extension and file state: a `--path` count whose glob these decide
+(`query.path_in_folders`) is a sum over it, and with other filters `--path` finds its folders in it.
 
 A bulk load (`catalog.bulk`) drops the triggers while it writes and refills the cube at its end, in
 the transaction that brings them back: a cube is read only while all its triggers exist, checked in
@@ -29,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from emcensus.catalog.connection import canonical_objects, file_stamp
 from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import GROUP_FIELDS
-from emcensus.catalog.schema import (CUBE_COLUMNS, DETAIL_COLUMNS, MAGNIFICATION_TIME_COLUMNS, MIGRATIONS,
-                                     PROJECT_TIME_COLUMNS, SCHEMA_VERSION)
+from emcensus.catalog.schema import (CUBE_COLUMNS, DETAIL_COLUMNS, FOLDER_COLUMNS, MAGNIFICATION_TIME_COLUMNS,
+                                     MIGRATIONS, PROJECT_TIME_COLUMNS, SCHEMA_VERSION)
 
 if TYPE_CHECKING:
     _Base = Any  # the Catalog this mixes into: db
@@ -39,12 +40,14 @@ else:
 
 #: What a query may read from each cube, in the order they are tried (the census cube: its columns,
 #: the month only as `--by month` reads it; the detail cube, migration 11: its columns; the time cubes,
-#: migration 12, as the census cube).
+#: migration 12, as the census cube; the folder table, migration 12: the file state, and the folder and
+#: extension that `ImageFilter.columns` names for a `--path` they decide).
 CUBE_EXPRESSIONS = {
     "census_cube": frozenset(CUBE_COLUMNS.keys() - {"acquired_at"} | {GROUP_FIELDS["month"]}),
     "census_detail": frozenset(DETAIL_COLUMNS),
     **{cube: frozenset(columns.keys() - {"acquired_at"} | {GROUP_FIELDS["month"]})
        for cube, columns in (("census_magnification", MAGNIFICATION_TIME_COLUMNS), ("census_project", PROJECT_TIME_COLUMNS))},
+    "census_folders": frozenset(FOLDER_COLUMNS),
 }
 
 #: Aggregates over `images` that the cube answers, and their form over the cube.
@@ -122,7 +125,10 @@ class CubeMixin(_Base):
         with self.one_snapshot():
             measured = grouped(["q.quality_flag" if name == "quality_flag" else expr for name, expr in groups] + ["count(*)"],
                                _MEASURED.format(where=where))
-            table, aggregate = self.census_source("count(*)", columns | set(others))
+            # `where` is the clause for `images`: a path filter in it (`columns` names the folder
+            # table's columns for it) is read there, not from a cube
+            read = columns | set(others) | ({"path"} if {"folder", "extension"} & columns else set())
+            table, aggregate = self.census_source("count(*)", read)
             unmeasured = {row[:-1]: row[-1] for row in grouped([*others, aggregate], f"{table} WHERE {where}")}
         for row in measured:
             if row[at] is not None:

@@ -292,14 +292,18 @@ class ImageFilter:
         """Every column the WHERE clause of `where` reads."""
         asked = [name for name, value in vars(self).items()
                  if value is not None and not (isinstance(value, (str, list, tuple)) and not value)]
-        return {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
+        columns = {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
+        if self.path and path_in_folders(self.path):  # the folder table's columns decide it (`where(table=...)`)
+            columns = columns - {"path"} | {"folder", "extension"}
+        return columns
 
-    def where(self, db: sqlite3.Connection, *, in_path_order: bool = False) -> tuple[str, list[Any]]:
+    def where(self, db: sqlite3.Connection, *, in_path_order: bool = False, table: str = "images") -> tuple[str, list[Any]]:
         """SQL WHERE clause (without the keyword) and its parameters, for the catalog behind `db`.
 
         Values the catalog does not know (an instrument, a group, a root) are refused with the
         known ones listed. `in_path_order`: for rows read in path order (a page of the list), where
-        the path index walked in order answers `--path` and the first page needs no sort of all matches."""
+        the path index walked in order answers `--path` and the first page needs no sort of all matches.
+        `table`: the table the clause is for (`images` or a cube holding `columns()`)."""
         self._check_known(db)
         clauses: list[str] = ["readable = 1"]
         params: list[Any] = []
@@ -344,7 +348,11 @@ class ImageFilter:
                 ids.extend(match)
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
-        if self.path:
+        if self.path and table == "census_folders":
+            folder, extension = path_in_folders(self.path) or (None, None)
+            clauses.append("folder GLOB ?" if extension is None else "folder GLOB ? AND extension = ?")
+            params.extend(part for part in (folder, extension) if part is not None)
+        elif self.path:
             clauses.append(_path_clause(db, self.path, in_path_order))
             params.append(self.path)
         self._add_quality(db, clauses, params)
@@ -386,11 +394,11 @@ class ImageFilter:
                     raise QueryError(f"unknown {what} {_quote(value)}; known: {', '.join(known) or 'none'}")
 
 
-#: Files under the folders (the folder table, migration 12: ~40 k rows at a million images) whose own
-#: path, '/' included, matches the glob: each matched folder is a range of the path index (every path
-#: that starts with it). A folder below a matched one is matched too: its files are found twice, counted once.
-_FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM census_folders f JOIN images i ON i.path >= f.folder"
-                             " AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0' WHERE f.folder GLOB ?)")
+#: Files under the folders (the folder table, migration 12) whose own path, '/' included, matches the
+#: glob: each matched folder is a range of the path index (every path that starts with it). A folder
+#: below a matched one is matched too: its files are found twice, counted once.
+_FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM (SELECT DISTINCT folder FROM census_folders WHERE folder GLOB ?) f"
+                             " JOIN images i ON i.path >= f.folder AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0')")
 
 
 def _path_clause(db: sqlite3.Connection, pattern: str, in_path_order: bool) -> str:
@@ -443,6 +451,28 @@ def folder_decides(pattern: str) -> bool:
     while stars < len(tokens) and tokens[-1 - stars] == "*":
         stars += 1
     return 0 < stars < len(tokens) and tokens[-1 - stars] == "=/"
+
+
+def path_in_folders(pattern: str) -> tuple[str, str | None] | None:
+    """(folder glob, extension or None) such that `path GLOB pattern` exactly when the path's folder
+    matches the folder glob and its extension (`schema.EXTENSION_SQL`) is the one given: a glob the
+    folder decides (`folder_decides`: itself, any extension), or one ending in '*', '.' and literal
+    characters other than '.' and '/' after only '*'s or a part the folder decides (`*.tif`,
+    `*/2019/*.dm4`): the path then ends in that extension, which holds its last '.', and the part ends
+    in one of its folder's '/'s. None for any other glob (tests/catalog/test_query_path.py holds both
+    to plain GLOB)."""
+    if folder_decides(pattern):
+        return pattern, None
+    tokens = _glob_tokens(pattern) or []
+    literal = 0  # the extension's characters after its '.': one character each
+    while literal < len(tokens) and tokens[-1 - literal] not in ("=.", "=/") and tokens[-1 - literal].startswith("="):
+        literal += 1
+    if tokens[-2 - literal:-literal or None] != ["*", "=."]:
+        return None
+    folder = pattern[:-1 - literal]
+    if folder.strip("*") and not folder_decides(folder):
+        return None
+    return folder, pattern[-1 - literal:]
 
 
 def _blank(value: Any) -> bool | None:

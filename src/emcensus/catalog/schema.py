@@ -52,14 +52,25 @@ PROJECT_TIME_COLUMNS = {**_FILE_STATE, "project": "TEXT", **_TIME_AND_DETECTOR}
 #: none (rtrim strips the trailing characters that are not '/'). The folder table (migration 12) holds
 #: one row per folder of a catalogued path.
 FOLDER_SQL = "rtrim({path}, replace({path}, '/', ''))"
-#: The folder table's one counted column: `folder`, the folder of `images.path`.
-FOLDER_COLUMNS = {"folder": "TEXT"}
+#: The extension of a path's name as SQL: from the name's last '.' on ('.tif', '.' for "a."), '' when
+#: the name has none (`_DOT_END`: the path up to its last '.', '' for none; a '/' after it: the dot is
+#: a folder's). Case and every character kept: GLOB compares them as they are.
+_DOT_END = "rtrim({path}, replace({path}, '.', ''))"
+EXTENSION_SQL = (f"CASE WHEN {_DOT_END} = '' OR instr(substr({{path}}, length({_DOT_END})), '/') THEN ''"
+                 f" ELSE substr({{path}}, length({_DOT_END})) END")
+#: The folder table's columns: the folder and extension of `images.path`, and the file's state, so
+#: that a `count --path` of a glob these decide (`query.path_in_folders`: `*/vol03/*`, `*.tif`,
+#: `*/2019/*.dm4`) is a sum over it (~0.1 M rows at a million images), not a read of every path.
+FOLDER_COLUMNS = {"folder": "TEXT", "extension": "TEXT", **_FILE_STATE}
+#: Cube columns computed from a path: their SQL.
+_PATH_PARTS = {"folder": FOLDER_SQL, "extension": EXTENSION_SQL}
 
 
 def cube_values(row: str, columns: dict[str, str] = CUBE_COLUMNS) -> list[str]:
     """What each cube column holds of an `images` row (`NEW`, `OLD` or the table), as SQL."""
     return [f"substr({row}.{column}, 1, 7)" if column == "acquired_at"
-            else FOLDER_SQL.format(path=f"{row}.path") if column == "folder" else f"{row}.{column}" for column in columns]
+            else _PATH_PARTS[column].format(path=f"{row}.path") if column in _PATH_PARTS else f"{row}.{column}"
+            for column in columns]
 
 
 def _cube_key(row: str, columns: dict[str, str]) -> str:
@@ -79,7 +90,7 @@ def _cube_remove(row: str, cube: str, columns: dict[str, str]) -> str:
 
 
 #: The `images` column a cube column is computed from, where their names differ.
-_SOURCE_COLUMNS = {"folder": "path"}
+_SOURCE_COLUMNS = {"folder": "path", "extension": "path"}
 
 
 def _cube_migration(cube: str, columns: dict[str, str]) -> list[str]:
@@ -88,8 +99,8 @@ def _cube_migration(cube: str, columns: dict[str, str]) -> list[str]:
     value changed (a column computed from another when that one changed: the folder's path, compared
     without computing the folder twice per row a rescan rewrites)."""
     values = {row: cube_values(row, columns) for row in ("images", "OLD", "NEW")}
-    changed = {row: [f"{row}.{_SOURCE_COLUMNS[column]}" if column in _SOURCE_COLUMNS else value
-                     for column, value in zip(columns, values[row])] for row in ("OLD", "NEW")}
+    changed = {row: list(dict.fromkeys(f"{row}.{_SOURCE_COLUMNS[column]}" if column in _SOURCE_COLUMNS else value
+                                       for column, value in zip(columns, values[row]))) for row in ("OLD", "NEW")}
     return [
         f"""CREATE TABLE {cube} (
             key TEXT PRIMARY KEY,           -- the columns below as SQL literals: one row per combination
@@ -101,7 +112,7 @@ def _cube_migration(cube: str, columns: dict[str, str]) -> list[str]:
             sum(size_bytes) FROM images GROUP BY {', '.join(values['images'])}""",
         f"""CREATE TRIGGER {cube}_insert AFTER INSERT ON images BEGIN {_cube_add('NEW', cube, columns)} END""",
         f"""CREATE TRIGGER {cube}_delete AFTER DELETE ON images BEGIN {_cube_remove('OLD', cube, columns)} END""",
-        f"""CREATE TRIGGER {cube}_update AFTER UPDATE OF {', '.join(_SOURCE_COLUMNS.get(c, c) for c in columns)}, size_bytes ON images
+        f"""CREATE TRIGGER {cube}_update AFTER UPDATE OF {', '.join(dict.fromkeys(_SOURCE_COLUMNS.get(c, c) for c in columns))}, size_bytes ON images
             WHEN {' OR '.join(f'{old} IS NOT {new}' for old, new in zip([*changed['OLD'], 'OLD.size_bytes'],
                                                                          [*changed['NEW'], 'NEW.size_bytes']))}
             BEGIN {_cube_remove('OLD', cube, columns)} {_cube_add('NEW', cube, columns)} END""",
@@ -342,8 +353,8 @@ MIGRATIONS: list[list[str]] = [
     _cube_migration("census_detail", DETAIL_COLUMNS),
     # 12: the time cubes (issue 11): magnification and project each with year, month and detector, which
     # neither earlier cube holds together (group-bys of these pairs read a million rows: 0.4-2.8 s at 1 M);
-    # and the folder table: files per folder of `images.path`, so a `--path` glob that decides by the
-    # folder alone is matched against ~40 k folders, not a million paths (see ImageFilter.where)
+    # and the folder table: files and bytes per folder and extension of `images.path` and file state, so
+    # a `--path` glob that these decide is counted from it, not from a million paths (see ImageFilter.where)
     [*_cube_migration("census_magnification", MAGNIFICATION_TIME_COLUMNS),
      *_cube_migration("census_project", PROJECT_TIME_COLUMNS),
      *_cube_migration("census_folders", FOLDER_COLUMNS)],
