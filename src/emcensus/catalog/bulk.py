@@ -131,7 +131,7 @@ _FILL = re.compile(r"\s*INSERT INTO (\w+) SELECT (.*), count\(\*\),\s*sum\(size_
 @dataclass(frozen=True, slots=True)
 class _CubeAdd:
     """How a bulk load keeps one cube: which values of `_CubePlan.select` its key is made of, and the
-    statement that adds counted keys (`temp.bulk_sums`: those values, files, bytes) to the cube."""
+    statement that adds a counted key (those values, then files and bytes, bound) to the cube."""
 
     cube: str
     pick: Callable[[tuple], tuple]
@@ -157,13 +157,13 @@ def _cube_plan() -> _CubePlan:
     adds = []
     for cube, found in fills.items():
         own = grouped[cube]
-        names = {value: f"src.c{i}" for i, value in enumerate(own)}
+        names = {value: f"?{i + 1}" for i, value in enumerate(own)}  # each value bound once, named as often as the fill does
         pattern = re.compile("|".join(re.escape(value) for value in sorted(own, key=len, reverse=True)) + r"(?![\w.])")
         selected = pattern.sub(lambda m: names[m.group(0)], found.group(2))
         at = [values.index(value) for value in own]
         pick = operator.itemgetter(*at) if len(at) > 1 else lambda row, only=at[0]: (row[only],)  # a key is a tuple
         adds.append(_CubeAdd(cube, pick, len(own),
-                             f"INSERT INTO {cube} SELECT {selected}, src.n, src.bytes FROM temp.bulk_sums AS src WHERE true ORDER BY 1"
+                             f"INSERT INTO {cube} VALUES ({selected}, ?{len(own) + 1}, ?{len(own) + 2})"
                              " ON CONFLICT(key) DO UPDATE SET n = n + excluded.n, bytes = bytes + excluded.bytes"))
     return _CubePlan(f"SELECT {', '.join(values)}, size_bytes FROM images WHERE id > ?", tuple(adds))
 
@@ -214,12 +214,7 @@ class CubeSums:
         for add, sums in zip(_cube_plan().cubes, self.sums, strict=True):
             if not sums:
                 continue
-            columns = ", ".join(f"c{i}" for i in range(add.width))
-            db.execute(f"CREATE TEMP TABLE bulk_sums ({columns}, n, bytes)")
-            db.executemany(f"INSERT INTO temp.bulk_sums VALUES ({', '.join('?' * (add.width + 2))})",
-                           [(*key, n, size) for key, (n, size) in sums.items()])
-            db.execute(add.add)
-            db.execute("DROP TABLE temp.bulk_sums")
+            db.executemany(add.add, [(*key, n, size) for key, (n, size) in sums.items()])
             sums.clear()
 
 
