@@ -4,7 +4,7 @@ kept only when this prints `identical` for every archive.
     .venv/bin/python bench/compare_census.py OLD_SRC NEW_SRC ARCHIVE... [--odd DIR]
 
 Each tree censuses each archive (every top-level folder a root, one command, a local pool) in a fresh
-catalog; the catalogs are compared joined by path: every `images` column (scan ids aside), the stored
+catalog; the catalogs are compared joined by path: every `images` column both schemas have (scan ids aside), the stored
 metadata JSON text, the problems and the folder fingerprints. `--odd DIR` first writes there an archive
 of the odd cases: the real vendor samples (../shared/vendor-samples, when present), the bad corpus and
 the adversarial corpus of `emcensus.demo`, and plain TIFFs written by Pillow and tifffile.
@@ -31,11 +31,15 @@ def census(source_tree: str, catalog: Path, roots: list[str]) -> None:
     subprocess.run([sys.executable, "-c", _CENSUS, str(catalog), *roots], check=True, env=env)
 
 
-def contents(catalog: Path) -> dict[str, object]:
-    """What a census stored, keyed so that two catalogs compare by path."""
+def image_columns(catalog: Path) -> list[str]:
+    """The `images` columns a census fills (scan ids and row ids aside)."""
+    return [row[1] for row in sqlite3.connect(catalog).execute("PRAGMA table_info(images)")
+            if row[1] not in ("id", "first_seen_scan", "missing_since_scan")]
+
+
+def contents(catalog: Path, columns: list[str]) -> dict[str, object]:
+    """What a census stored in `columns` and beside them, keyed so that two catalogs compare by path."""
     db = sqlite3.connect(catalog)
-    columns = [row[1] for row in db.execute("PRAGMA table_info(images)")
-               if row[1] not in ("id", "first_seen_scan", "missing_since_scan")]
     return {
         "images": {row[0]: row for row in db.execute(f"SELECT path, {', '.join(columns)} FROM images")},
         "metadata": dict(db.execute("SELECT i.path, m.json FROM images i JOIN metadata m ON m.image_id = i.id")),
@@ -84,7 +88,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as work:
             census(args.old, Path(work) / "old.sqlite", roots)
             census(args.new, Path(work) / "new.sqlite", roots)
-            old, new = contents(Path(work) / "old.sqlite"), contents(Path(work) / "new.sqlite")
+            old_columns, new_columns = image_columns(Path(work) / "old.sqlite"), image_columns(Path(work) / "new.sqlite")
+            columns = [name for name in old_columns if name in new_columns]  # a schema change adds or drops some
+            old, new = contents(Path(work) / "old.sqlite", columns), contents(Path(work) / "new.sqlite", columns)
+        if columns != old_columns or columns != new_columns:
+            print(f"{archive}: compared the columns both schemas have; only old {sorted(set(old_columns) - set(columns))}, "
+                  f"only new {sorted(set(new_columns) - set(columns))}")
         differ = [name for name in old if old[name] != new[name]]
         print(f"{archive}: {len(old['images']):,} files, {len(old['problems']):,} problems: "
               f"{'identical' if not differ else 'DIFFER in ' + ', '.join(differ)}", flush=True)
