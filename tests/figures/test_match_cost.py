@@ -1,0 +1,38 @@
+"""What the matcher spends per panel: the images acquired around a doubtful fit are verified on the
+panel's variant that fit (a field's images share its orientation), each once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emcensus.figures.features import to_grey8
+from emcensus.figures.match import DENSE_FEATURES, MIN_INLIERS, Matcher
+from figures.match_support import publish, scene, shot
+from figures.test_match_candidates import _index
+
+
+def test_images_around_a_mirrored_doubtful_fit_are_verified_on_the_mirrored_panel_only(tmp_path: Path) -> None:
+    specimen = scene(310)
+    images = {"field_001": shot(specimen, 200, 200, 1.0, 1), "field_002": shot(specimen, 150, 150, 1.3, 2),
+              "field_003": shot(specimen, 100, 100, 1.6, 3), "other_001": shot(scene(311), 100, 100, 1.0, 4)}
+    matcher = Matcher(_index(tmp_path, images, outvoted=set()))
+    position = {Path(image["path"]).stem: p for p, image in enumerate(matcher.index.images)}
+    grey = to_grey8(publish(images["field_001"], crop=(0.2, 0.2, 0.8, 0.8), width=300, flip=True))
+    height, width = grey.shape
+    variants = matcher._variants(grey, inverted=False)
+    doubtful = matcher._fits(variants, [(position["field_002"], 1)], width, height, upsample=1)
+    assert doubtful and doubtful[0].mirrored
+
+    asked: list[tuple[int, int]] = []
+    fits_of = matcher._fits
+
+    def spy(variants, pairs, width, height, *, upsample=None):
+        asked.extend(pairs)
+        return fits_of(variants, pairs, width, height, upsample=upsample)
+
+    matcher._fits = spy
+    found = matcher._around(variants, doubtful, width, height, None)
+    neighbours = matcher._neighbours(position["field_002"], None)
+    assert sorted(asked) == sorted([(p, 1) for p in neighbours] * len(DENSE_FEATURES))  # mirrored only, each once
+    source = [fit for fit in found if fit.position == position["field_001"]]
+    assert source and all(fit.mirrored for fit in source) and max(fit.inliers for fit in source) >= MIN_INLIERS
