@@ -149,12 +149,13 @@ def _scores(truth: CorpusTruth, found: dict[tuple[str, str], float]) -> tuple[fl
     return precision, recall, expected, confusions
 
 
-def _box_overlap(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two boxes (x0, y0, x1, y1)."""
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return w * h / union if union > 0 else 0.0
+def _inside(inner: Sequence[float], outer: Sequence[float]) -> float:
+    """The fraction of box `inner` (x0, y0, x1, y1) that lies in box `outer` (a panel the splitter cut in
+    two, along a bright band of its micrograph, is each half inside the author's panel)."""
+    w = max(0.0, min(inner[2], outer[2]) - max(inner[0], outer[0]))
+    h = max(0.0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
+    area = (inner[2] - inner[0]) * (inner[3] - inner[1])
+    return w * h / area if area > 0 else 0.0
 
 
 def _per_panel(truth: CorpusTruth, panels: list[FoundPanel]) -> dict[str, list[str]]:
@@ -167,7 +168,7 @@ def _per_panel(truth: CorpusTruth, panels: list[FoundPanel]) -> dict[str, list[s
     found: dict[int, set[str]] = {}
     located = [(a, f, p) for a, f, p in truth.panels()]
     for match in (f for f in panels if not f.weak):
-        same_page = [(i, _box_overlap(match.panel_bbox, p.bbox_pt)) for i, (_, f, p) in enumerate(located)
+        same_page = [(i, _inside(match.panel_bbox, p.bbox_pt)) for i, (_, f, p) in enumerate(located)
                      if f.document == Path(match.document).name and f.page == match.page]
         best = max(same_page, key=lambda item: item[1], default=(None, 0.0))
         if best[0] is not None and best[1] >= 0.5:
