@@ -30,36 +30,46 @@ def check_dimensions(*sides: int) -> None:
         raise UnreadableFileError(f"image dimensions {'×'.join(str(side) for side in sides)} are impossible")
 
 
+def _tiff_extent(source: Source) -> tuple[int, int, int, int]:
+    """Width, height, where the pixel data ends and the file's size; a plain TIFF's from its head, with
+    tifffile's values (`readers.tiffhead`)."""
+    plain = source.plain_tiff
+    if plain is not None:
+        return plain.width, plain.height, plain.data_end, access.check_regular(source.file_path).st_size
+    page = source.tiff.pages.first
+    try:
+        width, height = int(page.imagewidth), int(page.imagelength)
+        data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
+    except Exception as exc:
+        raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+    return width, height, data_end, source.tiff.filehandle.size
+
+
+def _tiff_date(source: Source) -> datetime | None:
+    """EXIF DateTimeOriginal, else DateTime (a plain TIFF has no EXIF directory)."""
+    plain = source.plain_tiff
+    if plain is not None:
+        return _exif_datetime(plain.datetime)
+    tags = source.tiff_tags
+    exif = tags.get(34665) if isinstance(tags.get(34665), dict) else {}
+    for code, name in ((36867, "DateTimeOriginal"), (306, None)):
+        when = _exif_datetime(exif.get(name) if name else tags.get(code))
+        if when:
+            return when
+    return None
+
+
 def image_dimensions(source: Source) -> tuple[int, int, datetime | None]:
     """Width, height and embedded date of a TIFF/JPEG/PNG/BMP, reading only its header."""
     if not source.head:
         raise UnreadableFileError("empty file (0 bytes)")
     kind = source.format
     if kind == "tiff":
-        plain = source.plain_tiff  # read from the head: tifffile's values without tifffile
-        if plain is not None:
-            width, height, data_end = plain.width, plain.height, plain.data_end
-        else:
-            page = source.tiff.pages.first
-            try:
-                width, height = int(page.imagewidth), int(page.imagelength)
-                data_end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts, strict=False)), default=0)
-            except Exception as exc:
-                raise UnreadableFileError(f"damaged TIFF: {exc}") from exc
+        width, height, data_end, size = _tiff_extent(source)
         check_dimensions(width, height)
-        size = access.check_regular(source.file_path).st_size if plain is not None else source.tiff.filehandle.size
         if data_end > size:
             raise UnreadableFileError(f"truncated TIFF: pixel data ends at byte {data_end:,}, the file has {size:,}")
-        if plain is not None:  # a plain TIFF has no EXIF directory: its date is DateTime's
-            return width, height, _exif_datetime(plain.datetime)
-        tags = source.tiff_tags
-        exif = tags.get(34665) if isinstance(tags.get(34665), dict) else {}
-        when = None
-        for code, name in ((36867, "DateTimeOriginal"), (306, None)):
-            when = _exif_datetime(exif.get(name) if name else tags.get(code))
-            if when:
-                break
-        return width, height, when
+        return width, height, _tiff_date(source)
     if kind in ("jpeg", "png", "bmp"):
         from PIL import Image, UnidentifiedImageError
 
