@@ -85,7 +85,9 @@ def part_filters(path: Path) -> None:
         "magnification range": {"magnification": "1000-50000"}, "fov": {"fov": "1um-10um"},
         "scalebar_decade": {"scalebar_decade": "10-100nm"}, "group": {"group": group}, "project": {"project": project},
         "root": {"root": root}, "path": {"path": "*/vol03/*"}, "path, date folders": {"path": "*/2019-*/*"},
-        "path, a suffix": {"path": "*.dm4"}, "path, most files": {"path": "*.tif"}, "include_missing": {"include_missing": True},
+        "path, a suffix": {"path": "*.dm4"}, "path, most files": {"path": "*.tif"},
+        "path, folder and suffix": {"path": "*/2019-*/*.jpg"}, "path, other suffix": {"path": "*.t?f"},
+        "include_missing": {"include_missing": True},
         "kind": {"kind": "all"}, "P1 & P2 & P3": {"year": 2019, "instrument": "SU8230", "detector": "SE"},
     }
     worst = Took()
@@ -146,10 +148,15 @@ def part_dashboard(path: Path) -> None:
         total = catalog.total(files=True)
         image_id = catalog.images(limit=1, offset=total // 2, instrument="SU8230")[0]["id"]
         group = catalog.count("group")[0]["group"]
+        rare_project = min((row for row in catalog.count("project") if row["project"]), key=lambda row: row["count"])["project"]
+        first_year = catalog.count("year")[0]["year"]
     # the sidecar call reads a file of the archive, which this catalog has none of
     urls = [url for url in dashboard_urls(image_id) if not url.endswith("/sidecar")] + [
         f"/api/images?limit=60&offset={total - 100}", f"/explore?group={group}&order=-acquired_at",
         "/api/count?by=group,project", "/api/count?by=month", "/audit/date-disagreement",
+        # in acquisition time order: a rare filter, files that are all old, a page in the middle
+        f"/api/images?limit=60&order=-acquired_at&project={rare_project}", f"/explore?year={first_year}&order=-acquired_at",
+        f"/api/images?limit=60&order=acquired_at&offset={total // 3}",
     ]
     client = TestClient(create_app(path))
     worst, worst_first = Took(), Took()

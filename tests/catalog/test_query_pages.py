@@ -3,11 +3,13 @@ the same order as the plain OFFSET walk gives, for every offset, order and filte
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from emcensus.catalog import Catalog
+from emcensus.catalog.query import ImageFilter
 from emcensus.errors import QueryError
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import scan
@@ -69,3 +71,38 @@ def test_a_count_checks_its_named_values_in_the_snapshot_it_counts_in(census: Pa
         assert catalog.count(by, instrument=instrument) and catalog.storage(by, instrument=instrument)
         assert not catalog.db.in_transaction  # the snapshot ends with the count
     assert inside == [True, True, True], inside
+
+
+@pytest.fixture(scope="module")
+def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The census with acquisition times a month window must take whole: none, ties, texts shorter
+    than a month, a month whose end can not be written (its last character the last there is)."""
+    path = tmp_path_factory.mktemp("times") / "c.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
+        source.backup(db)
+        for every, value in [(5, None), (7, "2019-06-01T10:00:00"), (11, "2019"), (13, ""), (17, "2019-0\U0010ffff:x"),
+                             (19, "2019-06"), (23, "2020-01-01T00:00:00.5")]:
+            db.execute("UPDATE images SET acquired_at = ? WHERE id % ? = 0", (value, every))
+    return path
+
+
+@pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"instrument": "SU8230"}, {"magnification": "1000-50000"},
+                                     {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"technique": "TEM"}])
+@pytest.mark.parametrize("order", ["acquired_at", "-acquired_at"])
+def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_whole_order(
+        awkward_times: Path, filters: dict, order: str) -> None:
+    """`months_of_page` (a cube's count per month narrows the page to its months) gives every page,
+    the last and those past it included, as the plain ORDER BY .. LIMIT .. OFFSET does."""
+    direction = "DESC" if order.startswith("-") else "ASC"
+    with Catalog(awkward_times, readonly=True) as catalog:
+        image_filter = ImageFilter(**filters)
+        where, params = image_filter.where(catalog.db)
+        everything = catalog.db.execute(f"SELECT id FROM images WHERE {where} ORDER BY acquired_at {direction}, id {direction}",
+                                        params).fetchall()
+        with catalog.one_snapshot():
+            windowed = catalog.months_of_page(image_filter, direction, 0, 5) is not None
+        assert windowed == ("fov" not in filters)  # no cube holds the FOV with the month
+        for offset in range(0, len(everything) + 3, 3):
+            for limit in (1, 4, 25):
+                page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
+                assert page == [row[0] for row in everything[offset:offset + limit]], (offset, limit)

@@ -25,15 +25,16 @@ from support import write_tiff
 #: sort next to '/' ('-', '.', '0'), a folder with files and folders, a name that is not UTF-8.
 _FOLDERS = ["vol03", "vol03/sub", "vol030", "VOL03", "vol03[1]", "v?l", "star*dir", "br]ack", "^caret", "sp ace/-",
             "mix", "mix/deeper", "mix-", "mix.", "mix0", "a/vol03/b/vol03", os.fsdecode(b"\xc1\xf0/vol03")]
-_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF", "b.c.tif", "noext", ".tif", "z.tif.", "w.tiff"]
+_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF", "b.c.tif", "noext", ".tif", "z.tif.", "w.tiff", "v.tif~"]
 #: The catalog's text for the folder name that is not UTF-8.
 _NOT_UTF8 = db_text(os.fsdecode(b"\xc1\xf0"))
 #: Pieces a glob is drawn from: wildcards, classes (one holding '/'), literal names, the catalog's
 #: text for a name that is not UTF-8.
 _PIECES = ["*", "?", "/", "vol03", "VOL03", "vol0", "[1]", "[[]1]", "[]]", "[^/]", "[*]", "[?]", "[/]", "mix", "-",
            ".", "0", "sub", "x.tif", "[0-9]", "[!-/]", "^", _NOT_UTF8]
-#: What an extension glob ends in: after '*.', literal characters (case, several dots, none, a '/').
-_EXTENSIONS = ["tif", "TIF", "c.tif", "", "tiff", "tif.", "/", "[t]if", "t?f", _NOT_UTF8]
+#: What an extension glob ends in: after '*.', literal characters (case, several dots, none, a '/',
+#: characters no extension in the folder table holds).
+_EXTENSIONS = ["tif", "TIF", "c.tif", "", "tiff", "tif.", "/", "[t]if", "t?f", _NOT_UTF8, "tif~", "emd_1", "dm-4"]
 
 
 @pytest.fixture(scope="module")
@@ -126,9 +127,9 @@ def test_a_path_matches_a_glob_the_folder_decides_exactly_when_its_folder_does(p
 
 
 @settings(max_examples=3000, deadline=None)
-@given(st.text(st.sampled_from(_CHARACTERS + "tTif"), max_size=14).map(lambda name: "/r/" + name),
+@given(st.text(st.sampled_from(_CHARACTERS + "tTif~_"), max_size=14).map(lambda name: "/r/" + name),
        st.one_of(_globs(), st.tuples(st.text(st.sampled_from(_CHARACTERS), max_size=6),
-                                     st.text(st.sampled_from(_CHARACTERS + "tTif"), max_size=4)).map(lambda g: f"*{g[0]}*.{g[1]}")))
+                                     st.text(st.sampled_from(_CHARACTERS + "tTif~_"), max_size=4)).map(lambda g: f"*{g[0]}*.{g[1]}")))
 def test_a_path_matches_a_glob_exactly_when_its_folder_and_extension_do(path: str, pattern: str) -> None:
     """`path_in_folders`' equivalence on SQLite's GLOB: paths with dots in names and folders, several
     or none, a name that is only an extension; globs ending in an extension after any part."""
@@ -137,7 +138,8 @@ def test_a_path_matches_a_glob_exactly_when_its_folder_and_extension_do(path: st
         return
     db = sqlite3.connect(":memory:")
     folder, extension = FOLDER_SQL.format(path="?1"), EXTENSION_SQL.format(path="?1")
-    by_parts = db.execute(f"SELECT {folder} GLOB ?2 AND (?3 IS NULL OR {extension} = ?3)", (path, *parts)).fetchone()[0]
+    by_parts = db.execute(f"SELECT coalesce({folder} GLOB ?2 AND (?3 IS NULL OR {extension} = ?3), 0)",  # NULL: none
+                          (path, *parts)).fetchone()[0]
     assert db.execute("SELECT ?1 GLOB ?2", (path, pattern)).fetchone()[0] == by_parts, (path, pattern, parts)
 
 
@@ -153,7 +155,7 @@ def test_which_globs_the_folder_decides(pattern: str, decides: bool) -> None:
     ("*/vol03/*", ("*/vol03/*", None)), ("*.dm4", ("*", ".dm4")), ("**.TIF", ("**", ".TIF")), ("*.", ("*", ".")),
     ("*/2019/*.tif", ("*/2019/*", ".tif")), ("/a/*.tif", ("/a/*", ".tif")), ("*.b.tif", None), ("*.t?f", None),
     ("*.[t]if", None), ("*[.]tif", None), ("a*.tif", None), ("*x.tif", None), ("*.tif/", None), ("*/x/?*.tif", None),
-    ("*/a[/]*.tif", None), (".tif", None)])
+    ("*/a[/]*.tif", None), (".tif", None), ("*.tif~", None), (f"*.{_NOT_UTF8}", None), ("*.emd_1", ("*", ".emd_1"))])
 def test_which_globs_the_folder_and_extension_decide(pattern: str, parts: tuple[str, str | None] | None) -> None:
     """An extension of literal characters other than '.' and '/', after '*' and a part the folder decides or none."""
     assert path_in_folders(pattern) == parts

@@ -34,6 +34,8 @@ from emcensus.catalog.schema import (CUBE_COLUMNS, DETAIL_COLUMNS, FOLDER_COLUMN
                                      MIGRATIONS, PROJECT_TIME_COLUMNS, SCHEMA_VERSION)
 
 if TYPE_CHECKING:
+    from emcensus.catalog.query import ImageFilter
+
     _Base = Any  # the Catalog this mixes into: db
 else:
     _Base = object
@@ -96,6 +98,14 @@ def values_source(db: sqlite3.Connection, column: str) -> str:
 _MEASURED = f"quality q CROSS JOIN (SELECT * FROM images WHERE {{where}}) AS i ON {CURRENT_FILE}"
 
 
+def _after_prefix(prefix: str) -> str | None:
+    """The least text above every text starting with `prefix` (its last character the next one up),
+    None when that character is the last there is."""
+    code = ord(prefix[-1]) + 1
+    code = 0xE000 if 0xD800 <= code < 0xE000 else code  # no text holds a surrogate
+    return prefix[:-1] + chr(code) if code <= 0x10FFFF else None
+
+
 def _sql_order(value: Any) -> tuple[int, Any]:
     """Where `ORDER BY` puts a value: NULL, then numbers, then text (binary), then blobs."""
     if value is None:
@@ -136,6 +146,42 @@ class CubeMixin(_Base):
         rows = [row for row in measured if row[at] is not None]
         rows += [(*key[:at], None, *key[at:], count) for key, count in unmeasured.items() if count]
         return sorted(rows, key=lambda row: tuple(map(_sql_order, row[:-1])))
+
+    def months_of_page(self, image_filter: ImageFilter, direction: str, offset: int, limit: int
+                       ) -> tuple[str, list[Any], int] | None:
+        """(clause, its parameters, files before it) that narrows a page of the files `image_filter`
+        matches in acquisition time order (`direction`: ASC or DESC) to the months holding it, as a
+        cube counts the matches per month: the page is then the rows at `offset` less the files
+        before, read from the acquisition time index within those months. Walking that index from
+        the newest file stops at the page for a common filter, but reads every row for a rare one or
+        one whose files are old (1 M: 0.8-5 s CPU; here both ~10 ms). None when no cube holds the
+        filter's columns with the month, or a month's end can not be written (call it in `one_snapshot`)."""
+        month = GROUP_FIELDS["month"]
+        table, aggregate = self.census_source("count(*)", image_filter.columns() | {month})
+        if table == "images":
+            return None
+        where, params = image_filter.where(self.db, table=table)
+        months = self._fetch(f"SELECT {month}, {aggregate} FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1 {direction}",
+                             params)[1]
+        seen, held, before = 0, [], 0
+        for name, files in months:  # NULL first ascending, last descending: as ORDER BY acquired_at puts them
+            if seen + files > offset:
+                before = before if held else seen
+                held.append(name)
+            seen += files
+            if seen >= offset + limit:
+                break
+        dated = sorted(name for name in held if name is not None)
+        if not held:
+            return "0", [], 0  # past the last match
+        if not dated:
+            return "acquired_at IS NULL", [], before
+        end = _after_prefix(dated[-1]) if len(dated[-1]) == len("2019-06") else None
+        if len(dated[-1]) == len("2019-06") and end is None:
+            return None
+        span = "acquired_at >= ? AND acquired_at " + ("< ?" if end is not None else "<= ?")
+        clause = f"(acquired_at IS NULL OR {span})" if None in held else span
+        return clause, [dated[0], end if end is not None else dated[-1]], before
 
     def census_source(self, aggregate: str, columns: Iterable[str]) -> tuple[str, str]:
         """(table, aggregate) to compute `aggregate` over the images filtered and grouped on `columns`:

@@ -23,6 +23,7 @@ from emcensus.analysis.publications import YEAR_RANGE
 from emcensus.catalog.connection import file_stamp, stamp_settled
 from emcensus.catalog.paths import db_text, display_path
 from emcensus.catalog.quality import CURRENT_FILE
+from emcensus.catalog.schema import EXTENSION_CHARACTERS
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
 from emcensus.vocab import TECHNIQUES
@@ -72,6 +73,9 @@ SORT_FIELDS: dict[str, str] = {
     **GROUP_FIELDS, "path": "path", "acquired_at": "acquired_at", "size_bytes": "size_bytes",
     **{name: f"(SELECT q.{name} {_CURRENT_QUALITY})" for name in _QUALITY_SORTS},
 }
+
+#: `_glob_tokens` of the characters an extension in the folder table is made of.
+_EXTENSION_TOKENS = frozenset("=" + char for char in EXTENSION_CHARACTERS)
 
 #: What `emcensus quality` may call an image (most serious first), as `--quality-flag` takes it.
 QUALITY_FLAGS = ("blank", "clipped", "charging", "drift", "blurred", "noisy", "ok")
@@ -457,15 +461,15 @@ def path_in_folders(pattern: str) -> tuple[str, str | None] | None:
     """(folder glob, extension or None) such that `path GLOB pattern` exactly when the path's folder
     matches the folder glob and its extension (`schema.EXTENSION_SQL`) is the one given: a glob the
     folder decides (`folder_decides`: itself, any extension), or one ending in '*', '.' and literal
-    characters other than '.' and '/' after only '*'s or a part the folder decides (`*.tif`,
-    `*/2019/*.dm4`): the path then ends in that extension, which holds its last '.', and the part ends
-    in one of its folder's '/'s. None for any other glob (tests/catalog/test_query_path.py holds both
-    to plain GLOB)."""
+    `EXTENSION_CHARACTERS` after only '*'s or a part the folder decides (`*.tif`, `*/2019/*.dm4`):
+    the path then ends in that extension, which no other '.' or '/' follows, and the part ends in one
+    of its folder's '/'s. None for any other glob (tests/catalog/test_query_path.py holds both to
+    plain GLOB)."""
     if folder_decides(pattern):
         return pattern, None
     tokens = _glob_tokens(pattern) or []
     literal = 0  # the extension's characters after its '.': one character each
-    while literal < len(tokens) and tokens[-1 - literal] not in ("=.", "=/") and tokens[-1 - literal].startswith("="):
+    while literal < len(tokens) and tokens[-1 - literal] in _EXTENSION_TOKENS:
         literal += 1
     if tokens[-2 - literal:-literal or None] != ["*", "=."]:
         return None

@@ -52,12 +52,14 @@ PROJECT_TIME_COLUMNS = {**_FILE_STATE, "project": "TEXT", **_TIME_AND_DETECTOR}
 #: none (rtrim strips the trailing characters that are not '/'). The folder table (migration 12) holds
 #: one row per folder of a catalogued path.
 FOLDER_SQL = "rtrim({path}, replace({path}, '/', ''))"
-#: The extension of a path's name as SQL: from the name's last '.' on ('.tif', '.' for "a."), '' when
-#: the name has none (`_DOT_END`: the path up to its last '.', '' for none; a '/' after it: the dot is
-#: a folder's). Case and every character kept: GLOB compares them as they are.
-_DOT_END = "rtrim({path}, replace({path}, '.', ''))"
-EXTENSION_SQL = (f"CASE WHEN {_DOT_END} = '' OR instr(substr({{path}}, length({_DOT_END})), '/') THEN ''"
-                 f" ELSE substr({{path}}, length({_DOT_END})) END")
+#: The characters an extension the folder table holds is made of (`.tif`, `.dm4`, `.emd_1`).
+EXTENSION_CHARACTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+#: The extension of a path as SQL: its last '.' and the `EXTENSION_CHARACTERS` after it to the end
+#: ('.tif', '.' for "a."), NULL when the path does not end so ("a.tif~", "noext", a dot in a folder's
+#: name). Case kept, as GLOB compares. `_RUN`: the path less the run of those characters it ends in;
+#: rtrim stops at the run's start, a few characters from the end (no scan of the whole path).
+_RUN = f"rtrim({{path}}, '{EXTENSION_CHARACTERS}')"
+EXTENSION_SQL = f"CASE WHEN substr({{path}}, length({_RUN}), 1) = '.' THEN substr({{path}}, length({_RUN})) END"
 #: The folder table's columns: the folder and extension of `images.path`, and the file's state, so
 #: that a `count --path` of a glob these decide (`query.path_in_folders`: `*/vol03/*`, `*.tif`,
 #: `*/2019/*.dm4`) is a sum over it (~0.1 M rows at a million images), not a read of every path.
@@ -355,9 +357,12 @@ MIGRATIONS: list[list[str]] = [
     # neither earlier cube holds together (group-bys of these pairs read a million rows: 0.4-2.8 s at 1 M);
     # and the folder table: files and bytes per folder and extension of `images.path` and file state, so
     # a `--path` glob that these decide is counted from it, not from a million paths (see ImageFilter.where)
+    # and the acquisition time index: a list page in time order reads its months' rows in order (which
+    # months: the cubes' counts per month, see CubeMixin.months_of_page), not every matching row sorted
     [*_cube_migration("census_magnification", MAGNIFICATION_TIME_COLUMNS),
      *_cube_migration("census_project", PROJECT_TIME_COLUMNS),
-     *_cube_migration("census_folders", FOLDER_COLUMNS)],
+     *_cube_migration("census_folders", FOLDER_COLUMNS),
+     "CREATE INDEX images_acquired ON images(acquired_at)"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
