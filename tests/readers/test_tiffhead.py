@@ -21,9 +21,11 @@ from readers.vendor_craft import tiff_bytes, write
 _DATE = (306, 2, 20, b"2021:06:23 16:38:33\0")
 
 
-def _strips(count: int) -> list[tuple[int, int, int, bytes]]:
-    """StripOffsets/StripByteCounts of `count` strips, stored after the directory (all inside the file)."""
-    return [(273, 4, count, struct.pack(f"<{count}I", *[8] * count)), (279, 3, count, struct.pack(f"<{count}H", *[4] * count))]
+def _strips(count: int, offsets: list[int] | None = None) -> list[tuple[int, int, int, bytes]]:
+    """StripOffsets/StripByteCounts of `count` strips of 4 bytes, stored after the directory (at byte 8
+    unless `offsets` says where)."""
+    offsets = offsets or [8] * count
+    return [(273, 4, count, struct.pack(f"<{count}I", *offsets)), (279, 3, count, struct.pack(f"<{count}H", *[4] * count))]
 
 
 def _replace(data: bytes, code: int, entry: tuple[int, int, bytes]) -> bytes:
@@ -57,6 +59,8 @@ PLAIN: dict[str, bytes] = {
     "datetime garbage": tiff_bytes(4, 4, [(306, 2, 6, b" x \0\0\0")]),
     # the arrays lie after the directory (tiff_bytes's own one-strip entries come first: renamed)
     "many strips": _renamed(_renamed(tiff_bytes(4, 4, _strips(3)), 273, 282), 279, 283),
+    # 4 rows in one strip (RowsPerStrip 4): tifffile drops the two strips more, which lie past the end
+    "surplus strips": _renamed(_renamed(tiff_bytes(4, 4, _strips(3, [8, 100_000, 100_000])), 273, 282), 279, 283),
     "truncated": _replace(tiff_bytes(4, 4), 279, (4, 1, struct.pack("<I", 100_000))),  # the strip ends past the end
     "zero width": tiff_bytes(0, 4),
     "huge": tiff_bytes(4294967295, 1),
@@ -89,6 +93,11 @@ NOT_PLAIN: dict[str, bytes] = {
     "directory past the head": b"II*\0" + struct.pack("<I", HEAD_BYTES + 8) + bytes(HEAD_BYTES) + tiff_bytes(4, 4)[8:],
     "value past the head": _far_value(),
     "big-endian bigtiff": b"MM\0+" + bytes(12),
+    # tifffile makes the byte count up from the size (10,000 bytes: past the end) or fails on the tag
+    "byte counts missing": _renamed(tiff_bytes(100, 100), 279, 283),
+    "samples per pixel twice": _replace(tiff_bytes(4, 4), 277, (3, 2, struct.pack("<HH", 1, 1))),
+    "bits per sample as a rational": _replace(tiff_bytes(4, 4), 258, (5, 1, struct.pack("<I", 8))),
+    "rows per strip as a float": _replace(tiff_bytes(4, 4), 278, (11, 1, struct.pack("<f", float("nan")))),
 }
 
 
