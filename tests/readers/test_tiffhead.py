@@ -15,7 +15,7 @@ from emcensus.errors import UnreadableFileError
 from emcensus.readers import Source, read_source
 from emcensus.readers import base as readers_base
 from emcensus.readers.base import HEAD_BYTES
-from emcensus.readers.tiffhead import plain_ifd
+from emcensus.readers.tiffhead import PLAIN_TAGS, plain_ifd
 from readers.vendor_craft import tiff_bytes, write
 
 _DATE = (306, 2, 20, b"2021:06:23 16:38:33\0")
@@ -164,3 +164,34 @@ def test_tiffs_other_software_writes(writer, plain: bool, tmp_path: Path, monkey
         assert (found.width, found.height, found.data_end, found.datetime) == _tifffile_values(path)
     fast, slow = _read(path, plain=True, monkeypatch=monkeypatch), _read(path, plain=False, monkeypatch=monkeypatch)
     assert fast[:2] == slow[:2] and fast[2] is not plain
+
+
+def _only_plain_tags(data: bytes) -> bytes:
+    """`data` with its first directory's non-plain entries taken out (the values stay where they lie)."""
+    order = {b"II": "<", b"MM": ">"}[data[:2]]
+    ifd = struct.unpack_from(order + "I", data, 4)[0]
+    starts = range(ifd + 2, ifd + 2 + 12 * struct.unpack_from(order + "H", data, ifd)[0], 12)
+    kept = [data[start:start + 12] for start in starts if struct.unpack_from(order + "H", data, start)[0] in PLAIN_TAGS]
+    block = struct.pack(order + "H", len(kept)) + b"".join(kept) + bytes(4)
+    return data[:ifd] + block + data[ifd + len(block):]
+
+
+@pytest.mark.parametrize("sample", [
+    "fei-tfs-tiff/FEI-Helios-Ebeam-16bits.tif", "fei-tfs-tiff/FEI-Helios-Ebeam-8bits.tif",
+    "fei-tfs-tiff/FEI-Helios-navcam.tif", "fei-tfs-tiff/quad1image_001.tif",
+    "hitachi-sem-txt/sample-１_200倍(x200).tif", "jeol-sem-txt/JEOL SEM - etched sidewall 01.tif",
+    "jeol-tem-sightx-tiff/JEOL-SightX-TEM-mag-dummy.tif", "olympus-sis-tiff/olympus_SIS.tif",
+    "tvips-tiff/TVIPS_bin4.tif", "zeiss-smartsem-tiff/test_tiff_Zeiss_SEM_512pix.tif",
+], indirect=True)
+def test_real_vendor_tiffs(sample: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vendor's TIFF is never plain (its metadata tag or a directory past the head sends it to tifffile);
+    the same file with only its plain tags is read alike both ways (the Zeiss and quad files from the head)."""
+    data = sample.read_bytes()
+    assert plain_ifd(data[:HEAD_BYTES]) is None
+    path = write(tmp_path / "x.tif", _only_plain_tags(data))
+    found = plain_ifd(path.read_bytes()[:HEAD_BYTES])
+    assert (found is not None) is (sample.name in ("quad1image_001.tif", "test_tiff_Zeiss_SEM_512pix.tif"))
+    if found is not None:
+        assert (found.width, found.height, found.data_end, found.datetime) == _tifffile_values(path)
+    fast, slow = _read(path, plain=True, monkeypatch=monkeypatch), _read(path, plain=False, monkeypatch=monkeypatch)
+    assert fast[:2] == slow[:2] and fast[2] is (found is None)
