@@ -116,9 +116,14 @@ def file_sha256(path: str | os.PathLike[str], chunk_bytes: int = 1 << 20) -> str
 def read_head(path: str | os.PathLike[str], limit: int) -> bytes:
     """At most `limit` bytes from the start of a regular file: up to its size when it has one (no read
     to find the end: a census reads the head of every file), else to the limit or the end."""
+    return read_head_and_size(path, limit)[0]
+
+
+def read_head_and_size(path: str | os.PathLike[str], limit: int) -> tuple[bytes, int]:
+    """`read_head` and the file's size from the `fstat` that checked it (a reader needs no second stat)."""
     fd, size = _open_regular(path)
     try:
-        return _read_fd(fd, min(limit, size) if size else limit, "")
+        return _read_fd(fd, min(limit, size) if size else limit, ""), size
     finally:
         os.close(fd)
 
@@ -225,5 +230,6 @@ __all__ = [
     "open_file",
     "read_bounded",
     "read_head",
+    "read_head_and_size",
     "scandir",
 ]

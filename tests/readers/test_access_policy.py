@@ -164,7 +164,7 @@ def test_finding_the_sidecar_keeps_the_folders_atime(name: str, tmp_path: Path, 
 def test_heads_and_small_files_are_read_whole_and_bounded(tmp_path: Path) -> None:
     """A head stops at the file's size or the limit, whichever comes first; a small file is read whole
     and refused when over its limit; a file of size 0 (no size said) is read to the limit."""
-    from emcensus.access import read_bounded, read_head
+    from emcensus.access import read_bounded, read_head, read_head_and_size
 
     (tmp_path / "small").write_bytes(b"0123456789")
     (tmp_path / "big").write_bytes(bytes(range(256)) * 64)
@@ -172,6 +172,7 @@ def test_heads_and_small_files_are_read_whole_and_bounded(tmp_path: Path) -> Non
     assert read_head(tmp_path / "small", 8192) == b"0123456789"
     assert read_head(tmp_path / "big", 100) == (bytes(range(256)) * 64)[:100]
     assert read_head(tmp_path / "empty", 8192) == b""
+    assert read_head_and_size(tmp_path / "big", 100) == ((bytes(range(256)) * 64)[:100], 256 * 64)
     assert read_bounded(tmp_path / "small", 10) == b"0123456789"
     with pytest.raises(UnreadableFileError, match="10 bytes, more than the 9"):
         read_bounded(tmp_path / "small", 9)

@@ -140,6 +140,8 @@ class Source:
     The paths are kept as text (`file_path`, `sidecar_path`); `path` and `sidecar` are built as
     `Path`s only for a reader that asks (a census makes a Source per file: pathlib was a tenth of it)."""
 
+    file_size: int  # the file's size when `head` was read (set by it)
+
     def __init__(self, path: str | os.PathLike[str], sidecar: str | os.PathLike[str] | None = None, *,
                  sidecar_text: str | None = None):
         self.file_path = os.fspath(path)
@@ -166,8 +168,10 @@ class Source:
 
     @_once
     def head(self) -> bytes:
-        """The first bytes, read under the access policy (a FIFO or device is refused, never waited on)."""
-        return access.read_head(self.file_path, HEAD_BYTES)
+        """The first bytes, read under the access policy (a FIFO or device is refused, never waited on);
+        sets `file_size` from the same `fstat`."""
+        head, self.file_size = access.read_head_and_size(self.file_path, HEAD_BYTES)
+        return head
 
     @_once
     def format(self) -> str | None:

@@ -35,7 +35,7 @@ def _tiff_extent(source: Source) -> tuple[int, int, int, int]:
     tifffile's values (`readers.tiffhead`)."""
     plain = source.plain_tiff
     if plain is not None:
-        return plain.width, plain.height, plain.data_end, access.check_regular(source.file_path).st_size
+        return plain.width, plain.height, plain.data_end, source.file_size  # the head's fstat
     page = source.tiff.pages.first
     try:
         width, height = int(page.imagewidth), int(page.imagelength)
