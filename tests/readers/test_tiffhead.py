@@ -93,6 +93,7 @@ NOT_PLAIN: dict[str, bytes] = {
     "directory past the head": b"II*\0" + struct.pack("<I", HEAD_BYTES + 8) + bytes(HEAD_BYTES) + tiff_bytes(4, 4)[8:],
     "value past the head": _far_value(),
     "big-endian bigtiff": b"MM\0+" + bytes(12),
+    "cut in its header": b"II*\0\x08\0",
     # tifffile makes the byte count up from the size (10,000 bytes: past the end) or fails on the tag
     "byte counts missing": _renamed(tiff_bytes(100, 100), 279, 283),
     "samples per pixel twice": _replace(tiff_bytes(4, 4), 277, (3, 2, struct.pack("<HH", 1, 1))),

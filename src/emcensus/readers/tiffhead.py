@@ -47,7 +47,7 @@ class PlainIfd:
 def plain_ifd(head: bytes) -> PlainIfd | None:
     """The first directory of a classic TIFF starting with `head`, or None when it is not plain."""
     order = {b"II*\x00": "<", b"MM\x00*": ">"}.get(head[:4])
-    if order is None:
+    if order is None or len(head) < 8:  # a file cut in its header: tifffile's refusal
         return None
     (offset,) = struct.unpack_from(order + "I", head, 4)
     if offset < 8 or offset + 2 > len(head):
