@@ -87,7 +87,7 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"instrument": "SU8230"}, {"magnification": "1000-50000"},
-                                     {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"technique": "TEM"}])
+                                     {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"}])
 @pytest.mark.parametrize("order", ["acquired_at", "-acquired_at"])
 def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_whole_order(
         awkward_times: Path, filters: dict, order: str) -> None:
@@ -106,3 +106,12 @@ def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_w
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
                 assert page == [row[0] for row in everything[offset:offset + limit]], (offset, limit)
+
+
+def test_a_filter_a_cube_counts_few_files_of_sorts_its_matches_instead_of_walking_the_time_index(census: Path) -> None:
+    with Catalog(census, readonly=True) as catalog, catalog.one_snapshot():
+        total = catalog.total(files=True)
+        assert catalog.few_matches(ImageFilter(fov="1nm-2nm"), 1)  # none
+        half = -(-total // 2)  # the least `rows` whose double reaches the total
+        assert not catalog.few_matches(ImageFilter(), half - 1) and catalog.few_matches(ImageFilter(), half)
+        assert not catalog.few_matches(ImageFilter(path="*.t?f"), 10 ** 9)  # no cube counts it: the walk

@@ -587,8 +587,6 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         column = SORT_FIELDS[order.lstrip("-")]
         where, params = image_filter.where(self.db, in_path_order=column == "path")
         direction = "DESC" if order.startswith("-") else "ASC"
-        # ties in the order asked for too: one index on the sort key walked either way gives the page
-        sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id {direction}"
         if limit is not None and column == "acquired_at":
             with self.one_snapshot():  # the months counted and the page of one state of the catalog
                 window = self.months_of_page(image_filter, direction, offset, limit)
@@ -596,6 +594,10 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                     clause, window_params, before = window
                     return self._dicts(f"SELECT * FROM images WHERE {where} AND {clause} ORDER BY {column} {direction},"
                                        f" id {direction} LIMIT ? OFFSET ?", [*params, *window_params, limit, offset - before])
+                if self.few_matches(image_filter, offset + limit):
+                    column = "+acquired_at"  # found by the filter, then sorted: not by a walk of the time index
+        # ties in the order asked for too: one index on the sort key walked either way gives the page
+        sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id {direction}"
         if limit is not None and offset >= self.PAGE_FROM_THE_END:
             with self.one_snapshot():  # the count and the page of one state of the catalog
                 total = self.count((), files=True, filter=image_filter)[0]["count"]

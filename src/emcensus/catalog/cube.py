@@ -183,6 +183,18 @@ class CubeMixin(_Base):
         clause = f"(acquired_at IS NULL OR {span})" if None in held else span
         return clause, [dated[0], end if end is not None else dated[-1]], before
 
+    def few_matches(self, image_filter: ImageFilter, rows: int) -> bool:
+        """Whether a cube counts at most twice `rows` files matching `image_filter` (False when none
+        holds its columns): the first `rows` of them in acquisition time order are then best found by
+        the filter and sorted, since a walk of the time index would look up most rows to find them
+        (1 M images, a FOV range matching none: 1.43 s CPU walked, 0.83 s scanned; a lookup in that
+        order costs about two rows of a scan)."""
+        table, aggregate = self.census_source("count(*)", image_filter.columns())
+        if table == "images":
+            return False
+        where, params = image_filter.where(self.db, table=table)
+        return self._fetch(f"SELECT {aggregate} FROM {table} WHERE {where}", params)[1][0][0] <= 2 * rows
+
     def census_source(self, aggregate: str, columns: Iterable[str]) -> tuple[str, str]:
         """(table, aggregate) to compute `aggregate` over the images filtered and grouped on `columns`:
         the cube's when it can answer and is in step, `images` and `aggregate` itself otherwise. Call
