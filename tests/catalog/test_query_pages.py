@@ -87,7 +87,8 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"instrument": "SU8230"}, {"magnification": "1000-50000"},
-                                     {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"}])
+                                     {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"},
+                                     {"path": "*/SU8230/*"}, {"path": "*.jpg"}])
 @pytest.mark.parametrize("order", ["acquired_at", "-acquired_at"])
 def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_whole_order(
         awkward_times: Path, filters: dict, order: str) -> None:
@@ -101,7 +102,7 @@ def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_w
                                         params).fetchall()
         with catalog.one_snapshot():
             windowed = catalog.months_of_page(image_filter, direction, 0, 5) is not None
-        assert windowed == ("fov" not in filters)  # no cube holds the FOV with the month
+        assert windowed == (not {"fov", "path"} & set(filters))  # no cube holds the FOV or the folder with the month
         for offset in range(0, len(everything) + 3, 3):
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]

@@ -83,7 +83,7 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
     def check(pattern: str) -> None:
         with Catalog(awkward, readonly=True) as catalog:
             with catalog.one_snapshot():
-                by_folder = _path_clause(catalog.db, pattern, in_path_order=False) == _FILES_OF_MATCHED_FOLDERS
+                by_folder = _path_clause(catalog.db, pattern, in_index_order=False) == _FILES_OF_MATCHED_FOLDERS
                 from_folders = catalog.census_source("count(*)", ImageFilter(path=pattern).columns())[0] == "census_folders"
             assert by_folder == folder_decides(pattern)
             assert from_folders == (path_in_folders(pattern) is not None)
@@ -165,11 +165,11 @@ def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pyte
     """While a bulk load writes around the folder table (its triggers dropped), and outside a read
     snapshot (the table and the check could see two states), plain GLOB counts."""
     with Catalog(awkward, readonly=True) as catalog:
-        assert _path_clause(catalog.db, "*/vol03/*", in_path_order=False) != _FILES_OF_MATCHED_FOLDERS
+        assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False) != _FILES_OF_MATCHED_FOLDERS
         with catalog.one_snapshot():
-            assert _path_clause(catalog.db, "*/vol03/*", in_path_order=True) == "path GLOB ?"
+            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=True) == "path GLOB ?"
         expected = catalog.count(files=True, path="*/vol03/*")
         monkeypatch.setattr(cube_module, "cube_in_step", lambda db, name: False)
         with catalog.one_snapshot():
-            assert _path_clause(catalog.db, "*/vol03/*", in_path_order=False) != _FILES_OF_MATCHED_FOLDERS
+            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False) != _FILES_OF_MATCHED_FOLDERS
         assert catalog.count(files=True, path="*/vol03/*") == expected

@@ -585,17 +585,19 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         _check_page(limit, offset)
         image_filter = ImageFilter.from_kwargs(**filters)
         column = SORT_FIELDS[order.lstrip("-")]
-        where, params = image_filter.where(self.db, in_path_order=column == "path")
         direction = "DESC" if order.startswith("-") else "ASC"
         if limit is not None and column == "acquired_at":
             with self.one_snapshot():  # the months counted and the page of one state of the catalog
                 window = self.months_of_page(image_filter, direction, offset, limit)
                 if window is not None:
+                    where, params = image_filter.where(self.db)
                     clause, window_params, before = window
                     return self._dicts(f"SELECT * FROM images WHERE {where} AND {clause} ORDER BY {column} {direction},"
                                        f" id {direction} LIMIT ? OFFSET ?", [*params, *window_params, limit, offset - before])
                 if self.few_matches(image_filter, offset + limit):
                     column = "+acquired_at"  # found by the filter, then sorted: not by a walk of the time index
+        # a walk of the path or time index, stopped at the page, matches `--path` row by row as it goes
+        where, params = image_filter.where(self.db, in_index_order=column in ("path", "acquired_at"))
         # ties in the order asked for too: one index on the sort key walked either way gives the page
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id {direction}"
         if limit is not None and offset >= self.PAGE_FROM_THE_END:

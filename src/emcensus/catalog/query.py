@@ -301,12 +301,13 @@ class ImageFilter:
             columns = columns - {"path"} | {"folder", "extension"}
         return columns
 
-    def where(self, db: sqlite3.Connection, *, in_path_order: bool = False, table: str = "images") -> tuple[str, list[Any]]:
+    def where(self, db: sqlite3.Connection, *, in_index_order: bool = False, table: str = "images") -> tuple[str, list[Any]]:
         """SQL WHERE clause (without the keyword) and its parameters, for the catalog behind `db`.
 
         Values the catalog does not know (an instrument, a group, a root) are refused with the
-        known ones listed. `in_path_order`: for rows read in path order (a page of the list), where
-        the path index walked in order answers `--path` and the first page needs no sort of all matches.
+        known ones listed. `in_index_order`: for rows read in the order of an index walked and stopped
+        at the page (a page of the list in path or time order), which matches `--path` row by row as it
+        goes, with no sort of all matches nor a read of all their ids first.
         `table`: the table the clause is for (`images` or a cube holding `columns()`)."""
         self._check_known(db)
         clauses: list[str] = ["readable = 1"]
@@ -357,7 +358,7 @@ class ImageFilter:
             clauses.append("folder GLOB ?" if extension is None else "folder GLOB ? AND extension = ?")
             params.extend(part for part in (folder, extension) if part is not None)
         elif self.path:
-            clauses.append(_path_clause(db, self.path, in_path_order))
+            clauses.append(_path_clause(db, self.path, in_index_order))
             params.append(self.path)
         self._add_quality(db, clauses, params)
         return " AND ".join(clauses), params
@@ -405,18 +406,18 @@ _FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM (SELECT DISTINCT fol
                              " JOIN images i ON i.path >= f.folder AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0')")
 
 
-def _path_clause(db: sqlite3.Connection, pattern: str, in_path_order: bool) -> str:
+def _path_clause(db: sqlite3.Connection, pattern: str, in_index_order: bool) -> str:
     """The SQL that matches `path GLOB pattern` (one parameter: the pattern) the fastest way it can.
 
-    A page in path order walks the path index in order, stopped at the page (0.7 s -> 1 ms: no sort of
-    580 k matches). A count of a glob that the folder decides (`folder_decides`) matches the folders
+    A page in index order walks the path or time index in order, stopped at the page (0.7 s -> 1 ms: no
+    sort of 580 k matches; `*/vol03/*` newest first 273 -> 15 ms CPU at 1 M). A count of a glob that the folder decides (`folder_decides`) matches the folders
     and reads their files' ranges of the path index (1 M images, `*/vol03/*`: 0.3 s -> 0.1 s of CPU),
     while the folder table is in step, read in the snapshot of the query (a bulk load drops its
     triggers). Any other glob: every entry of the path index, not row by row in a table walk the
     other filters chose (a literal prefix is a range of it; 2 s -> 0.3 s at a million images)."""
     from emcensus.catalog.cube import cube_in_step  # cube.py imports this module
 
-    if in_path_order:
+    if in_index_order:
         return "path GLOB ?"
     if db.in_transaction and folder_decides(pattern) and cube_in_step(db, "census_folders"):
         return _FILES_OF_MATCHED_FOLDERS
