@@ -116,3 +116,24 @@ def test_a_filter_a_cube_counts_few_files_of_sorts_its_matches_instead_of_walkin
         half = -(-total // 2)  # the least `rows` whose double reaches the total
         assert not catalog.few_matches(ImageFilter(), half - 1) and catalog.few_matches(ImageFilter(), half)
         assert not catalog.few_matches(ImageFilter(path="*.t?f"), 10 ** 9)  # no cube counts it: the walk
+
+
+@pytest.mark.parametrize("filters", [{"instrument": "SU8000"}, {"technique": "TEM"}, {"year": 2019, "kind": "all"},
+                                     {"path": "*/SU8230/*", "detector": "SE"}, {"fov": "1um-"}, {"instrument": "SU8230"}])
+@pytest.mark.parametrize("order", ["path", "-path"])
+def test_a_page_in_path_order_started_at_the_first_root_with_a_match_is_the_page_of_the_whole_order(
+        census: Path, filters: dict, order: str) -> None:
+    """`roots_of_page` (a walk of the path index starts at the first root a cube counts a match in)
+    gives every page as the plain ORDER BY .. LIMIT .. OFFSET does."""
+    direction = "DESC" if order.startswith("-") else "ASC"
+    with Catalog(census, readonly=True) as catalog:
+        where, params = ImageFilter(**filters).where(catalog.db)
+        everything = catalog.db.execute(f"SELECT id FROM images WHERE {where} ORDER BY path {direction}, id {direction}",
+                                        params).fetchall()
+        with catalog.one_snapshot():
+            started = catalog.roots_of_page(ImageFilter(**filters), direction)
+        assert (started is None) == ("path" in filters) and everything  # no cube holds the folder with the root
+        for offset in range(0, len(everything) + 3, 4):
+            for limit in (1, 9):
+                page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
+                assert page == [row[0] for row in everything[offset:offset + limit]], (offset, limit)

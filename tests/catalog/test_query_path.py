@@ -92,6 +92,11 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
             grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
                 AND kind = 'image' AND is_primary = 1 AND path GLOB ? GROUP BY 1 ORDER BY 1""", (pattern,)).fetchall()
             assert [(row["instrument"], row["count"]) for row in catalog.count("instrument", path=pattern)] == grouped
+            for order in ("path", "-path"):  # the walk starts at the first of the nested roots with a match
+                listed = catalog.db.execute(f"""SELECT id FROM images WHERE readable = 1 AND status = 'present' AND kind = 'image'
+                    AND instrument = 'SU8000' AND path GLOB ? ORDER BY path {'DESC' if order[0] == '-' else ''} LIMIT 3""",
+                                            (pattern,)).fetchall()
+                assert [(row["id"],) for row in catalog.images(limit=3, order=order, instrument="SU8000", path=pattern)] == listed
 
     check()
     with Catalog(awkward, readonly=True) as catalog:  # globs that match: one per folder, and awkward ones

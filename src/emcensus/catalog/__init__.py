@@ -605,6 +605,10 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         # time index every row walked would be looked up for its path (files of old folders newest first:
         # 1.2 s CPU at 1 M): there the matches' ids are read first, each walked row checked against them
         where, params = image_filter.where(self.db, in_index_order=column == "path")
+        filtered = column == "path" and limit is not None and image_filter != ImageFilter()  # unfiltered: no root to skip
+        start = self.roots_of_page(image_filter, direction) if filtered else None
+        if start is not None:
+            where, params = f"{where} AND {start[0]}", [*params, *start[1]]
         # ties in the order asked for too: one index on the sort key walked either way gives the page
         sql = f"SELECT * FROM images WHERE {where} ORDER BY {column} {direction}, id {direction}"
         if limit is not None and offset >= self.PAGE_FROM_THE_END:

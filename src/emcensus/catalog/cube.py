@@ -183,6 +183,25 @@ class CubeMixin(_Base):
         clause = f"(acquired_at IS NULL OR {span})" if None in held else span
         return clause, [dated[0], end if end is not None else dated[-1]], before
 
+    def roots_of_page(self, image_filter: ImageFilter, direction: str) -> tuple[str, list[Any]] | None:
+        """(clause, its parameters) that starts a walk of the path index (`direction`: ASC or DESC) at
+        the first scan root holding a file `image_filter` matches, as a cube counts them per root: the
+        files before it, in roots holding none, match nothing (a root's files start with its path, and
+        end below it and '0', the character after '/'). The path order is the roots' order first: a
+        filter on a technique or instrument other than the first root's walked that root's every row
+        (1 M images, `technique=SEM&year=2019` in path order: 331 ms CPU). None when no cube holds the
+        filter's columns (call it in `one_snapshot`)."""
+        table, aggregate = self.census_source("count(*)", image_filter.columns() | {"root_id"})
+        if table == "images":
+            return None
+        where, params = image_filter.where(self.db, table=table)
+        roots = dict(self.db.execute("SELECT id, path FROM roots"))
+        held = [roots[root_id].rstrip("/") for root_id, files in self._fetch(
+            f"SELECT root_id, {aggregate} FROM {table} WHERE {where} GROUP BY 1", params)[1] if files and root_id in roots]
+        if not held:
+            return "0", []
+        return ("path >= ?", [min(held)]) if direction == "ASC" else ("path < ?", [max(path + "0" for path in held)])
+
     def few_matches(self, image_filter: ImageFilter, rows: int) -> bool:
         """Whether a cube counts at most twice `rows` files matching `image_filter` (False when none
         holds its columns): the first `rows` of them in acquisition time order are then best found by
