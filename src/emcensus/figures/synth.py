@@ -521,7 +521,7 @@ def _plan_articles(rng: np.random.Generator, images: list[ArchiveImage], n_artic
     return plans, jobs
 
 
-#: Panels of a long publication (a 10-page article with its SI: about 6-10 figures of 2-6 panels).
+#: Panels of a long publication (an article with its SI, 8-12 pages: 6-10 figures of 2-6 panels, a title page each).
 LONG_PANELS = (25, 40)
 
 
