@@ -76,33 +76,38 @@ def test_a_count_checks_its_named_values_in_the_snapshot_it_counts_in(census: Pa
 @pytest.fixture(scope="module")
 def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The census with acquisition times a month window must take whole: none, ties, texts shorter
-    than a month, a month whose end can not be written (its last character the last there is)."""
+    than a month, a month whose end can not be written (its last character the last there is); and
+    magnifications none, tied, or text (after every number in SQL's order)."""
     path = tmp_path_factory.mktemp("times") / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
         source.backup(db)
         for every, value in [(5, None), (7, "2019-06-01T10:00:00"), (11, "2019"), (13, ""), (17, "2019-0\U0010ffff:x"),
                              (19, "2019-06"), (23, "2020-01-01T00:00:00.5")]:
             db.execute("UPDATE images SET acquired_at = ? WHERE id % ? = 0", (value, every))
+        for every, value in [(6, None), (8, 50000.0), (9, "x50k"), (10, 1e-3)]:
+            db.execute("UPDATE images SET magnification = ? WHERE id % ? = 0", (value, every))
     return path
 
 
 @pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"instrument": "SU8230"}, {"magnification": "1000-50000"},
                                      {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"},
                                      {"path": "*/SU8230/*"}, {"path": "*.jpg"}])
-@pytest.mark.parametrize("order", ["acquired_at", "-acquired_at"])
-def test_a_page_in_acquisition_order_read_within_its_months_is_the_page_of_the_whole_order(
+@pytest.mark.parametrize("order", ["acquired_at", "-acquired_at", "magnification", "-magnification"])
+def test_a_page_in_time_or_magnification_order_read_within_its_values_is_the_page_of_the_whole_order(
         awkward_times: Path, filters: dict, order: str) -> None:
-    """`months_of_page` (a cube's count per month narrows the page to its months) gives every page,
-    the last and those past it included, as the plain ORDER BY .. LIMIT .. OFFSET does."""
-    direction = "DESC" if order.startswith("-") else "ASC"
+    """`window_of_page` (a cube's count per month or magnification narrows the page to the values
+    holding it) gives every page, the last and those past it included, as the plain ORDER BY .. LIMIT
+    .. OFFSET does."""
+    direction, column = ("DESC", order[1:]) if order.startswith("-") else ("ASC", order)
     with Catalog(awkward_times, readonly=True) as catalog:
         image_filter = ImageFilter(**filters)
         where, params = image_filter.where(catalog.db)
-        everything = catalog.db.execute(f"SELECT id FROM images WHERE {where} ORDER BY acquired_at {direction}, id {direction}",
+        everything = catalog.db.execute(f"SELECT id FROM images WHERE {where} ORDER BY {column} {direction}, id {direction}",
                                         params).fetchall()
         with catalog.one_snapshot():
-            windowed = catalog.months_of_page(image_filter, direction, 0, 5) is not None
-        assert windowed == (not {"fov", "path"} & set(filters))  # no cube holds the FOV or the folder with the month
+            windowed = catalog.window_of_page(image_filter, column, direction, 0, 5) is not None
+        # no cube holds the folder with either, nor the FOV with the month
+        assert windowed == (not ({"fov", "path"} if column == "acquired_at" else {"path"}) & set(filters))
         for offset in range(0, len(everything) + 3, 3):
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]

@@ -22,7 +22,7 @@ from typing import Any
 from emcensus.analysis.fov import FOV_TOLERANCE, FovEstimate, decade_sort_key
 from emcensus.catalog.bulk import BulkLoad, restore_if_needed
 from emcensus.catalog.connection import connect, scan_running
-from emcensus.catalog.cube import CubeMixin
+from emcensus.catalog.cube import WINDOW_KEYS, CubeMixin
 from emcensus.catalog.derived import DERIVED_COLUMNS, RootSettings, date_gap_days, derive
 from emcensus.catalog.figures import FiguresMixin
 from emcensus.catalog.ledger import LedgerMixin
@@ -592,15 +592,15 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     def _page(self, image_filter: ImageFilter, column: str, direction: str, limit: int | None, offset: int
               ) -> list[dict[str, Any]]:
         """`images`' rows, read inside `one_snapshot`."""
-        if limit is not None and column == "acquired_at":
-            window = self.months_of_page(image_filter, direction, offset, limit)
+        if limit is not None and column in WINDOW_KEYS:
+            window = self.window_of_page(image_filter, column, direction, offset, limit)
             if window is not None:
                 where, params = image_filter.where(self.db)
                 clause, window_params, before = window
                 return self._dicts(f"SELECT * FROM images WHERE {where} AND {clause} ORDER BY {column} {direction},"
                                    f" id {direction} LIMIT ? OFFSET ?", [*params, *window_params, limit, offset - before])
             if self.few_matches(image_filter, offset + limit):
-                column = "+acquired_at"  # found by the filter, then sorted: not by a walk of the time index
+                column = f"+{column}"  # found by the filter, then sorted: not by a walk of the column's index
         # a walk of the path index, stopped at the page, matches `--path` row by row as it goes; along the
         # time index every row walked would be looked up for its path (files of old folders newest first:
         # 1.2 s CPU at 1 M): there the matches' ids are read first, each walked row checked against them

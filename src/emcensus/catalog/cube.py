@@ -52,6 +52,10 @@ CUBE_EXPRESSIONS = {
     "census_folders": frozenset(FOLDER_COLUMNS),
 }
 
+#: List orders a page of which `CubeMixin.window_of_page` narrows to the values holding it: the
+#: column (each has an index of its own, schema 12) and what a cube counts files by for it.
+WINDOW_KEYS = {"acquired_at": GROUP_FIELDS["month"], "magnification": "magnification"}
+
 #: Aggregates over `images` that the cube answers, and their form over the cube.
 CUBE_AGGREGATES = {"count(*)": "coalesce(sum(n), 0)", "coalesce(sum(size_bytes), 0)": "coalesce(sum(bytes), 0)"}
 
@@ -147,41 +151,43 @@ class CubeMixin(_Base):
         rows += [(*key[:at], None, *key[at:], count) for key, count in unmeasured.items() if count]
         return sorted(rows, key=lambda row: tuple(map(_sql_order, row[:-1])))
 
-    def months_of_page(self, image_filter: ImageFilter, direction: str, offset: int, limit: int
+    def window_of_page(self, image_filter: ImageFilter, column: str, direction: str, offset: int, limit: int
                        ) -> tuple[str, list[Any], int] | None:
         """(clause, its parameters, files before it) that narrows a page of the files `image_filter`
-        matches in acquisition time order (`direction`: ASC or DESC) to the months holding it, as a
-        cube counts the matches per month: the page is then the rows at `offset` less the files
-        before, read from the acquisition time index within those months. Walking that index from
-        the newest file stops at the page for a common filter, but reads every row for a rare one or
-        one whose files are old (1 M: 0.8-5 s CPU; here both ~10 ms). None when no cube holds the
-        filter's columns with the month, or a month's end can not be written (call it in `one_snapshot`)."""
-        month = GROUP_FIELDS["month"]
-        table, aggregate = self.census_source("count(*)", image_filter.columns() | {month})
+        matches in the order of `column` (a key of `WINDOW_KEYS`; `direction`: ASC or DESC) to the
+        values holding it (acquisition time: its months), as a cube counts the matches per value: the
+        page is then the rows at `offset` less the files before, read from the column's index within
+        those values. Walking that index from its end stops at the page for a common filter, but reads
+        every row for a rare one or one whose files all lie at the other end (1 M images, newest
+        first: 0.8-5 s CPU; here both ~10-70 ms). None when no cube holds the filter's columns with the
+        key, or a month's end can not be written (call it in `one_snapshot`)."""
+        key = WINDOW_KEYS[column]
+        table, aggregate = self.census_source("count(*)", image_filter.columns() | {key})
         if table == "images":
             return None
         where, params = image_filter.where(self.db, table=table)
-        months = self._fetch(f"SELECT {month}, {aggregate} FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1 {direction}",
+        values = self._fetch(f"SELECT {key}, {aggregate} FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1 {direction}",
                              params)[1]
         seen, held, before = 0, [], 0
-        for name, files in months:  # NULL first ascending, last descending: as ORDER BY acquired_at puts them
+        for value, files in values:  # NULL first ascending, last descending: as ORDER BY puts them
             if seen + files > offset:
                 before = before if held else seen
-                held.append(name)
+                held.append(value)
             seen += files
             if seen >= offset + limit:
                 break
-        dated = sorted(name for name in held if name is not None)
+        known = sorted((value for value in held if value is not None), key=_sql_order)
         if not held:
             return "0", [], 0  # past the last match
-        if not dated:
-            return "acquired_at IS NULL", [], before
-        end = _after_prefix(dated[-1]) if len(dated[-1]) == len("2019-06") else None
-        if len(dated[-1]) == len("2019-06") and end is None:
-            return None
-        span = "acquired_at >= ? AND acquired_at " + ("< ?" if end is not None else "<= ?")
-        clause = f"(acquired_at IS NULL OR {span})" if None in held else span
-        return clause, [dated[0], end if end is not None else dated[-1]], before
+        if not known:
+            return f"{column} IS NULL", [], before
+        high, below_high = known[-1], "<= ?"
+        if column == "acquired_at" and len(high) == len("2019-06"):  # every time in that month: below the next text
+            high, below_high = _after_prefix(high), "< ?"
+            if high is None:
+                return None
+        span = f"{column} >= ? AND {column} {below_high}"
+        return (f"({column} IS NULL OR {span})" if None in held else span), [known[0], high], before
 
     def roots_of_page(self, image_filter: ImageFilter, direction: str) -> tuple[str, list[Any]] | None:
         """(clause, its parameters) that starts a walk of the path index (`direction`: ASC or DESC) at
@@ -204,8 +210,8 @@ class CubeMixin(_Base):
 
     def few_matches(self, image_filter: ImageFilter, rows: int) -> bool:
         """Whether a cube counts at most twice `rows` files matching `image_filter` (False when none
-        holds its columns): the first `rows` of them in acquisition time order are then best found by
-        the filter and sorted, since a walk of the time index would look up most rows to find them
+        holds its columns): the first `rows` of them in the order of an indexed column are then best
+        found by the filter and sorted, since a walk of the column's index would look up most rows to find them
         (1 M images, a FOV range matching none: 1.43 s CPU walked, 0.83 s scanned; a lookup in that
         order costs about two rows of a scan)."""
         table, aggregate = self.census_source("count(*)", image_filter.columns())

@@ -357,12 +357,14 @@ MIGRATIONS: list[list[str]] = [
     # neither earlier cube holds together (group-bys of these pairs read a million rows: 0.4-2.8 s at 1 M);
     # and the folder table: files and bytes per folder and extension of `images.path` and file state, so
     # a `--path` glob that these decide is counted from it, not from a million paths (see ImageFilter.where)
-    # and the acquisition time index: a list page in time order reads its months' rows in order (which
-    # months: the cubes' counts per month, see CubeMixin.months_of_page), not every matching row sorted
+    # and the acquisition time and magnification indexes: a list page in either order reads the rows of
+    # the values holding it in order (which: the cubes' counts per value, see CubeMixin.window_of_page),
+    # not every matching row sorted
     [*_cube_migration("census_magnification", MAGNIFICATION_TIME_COLUMNS),
      *_cube_migration("census_project", PROJECT_TIME_COLUMNS),
      *_cube_migration("census_folders", FOLDER_COLUMNS),
-     "CREATE INDEX images_acquired ON images(acquired_at)"],
+     "CREATE INDEX images_acquired ON images(acquired_at)",
+     "CREATE INDEX images_magnification ON images(magnification)"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
