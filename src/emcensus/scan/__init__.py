@@ -9,6 +9,7 @@ budget (`file_timeout`): a read that blocks is recorded as an error and the cens
 from __future__ import annotations
 
 import json
+import operator
 import os
 import pickle
 import time
@@ -96,11 +97,18 @@ class _Packed:
 
 
 def _pack(groups: list[Group], size: int) -> list[_Packed]:
-    """`groups` in packs of `size` acquisitions."""
+    """`groups` in packs of `size` acquisitions, in key order: consecutive reads write neighbouring
+    rows (a big folder read in its listing's order spread each batch's rows over the folder's whole
+    range of the path index: every commit rewrote its pages; WAL bytes a row -8 % at 20 k images in
+    few huge folders, more in bigger ones)."""
+    groups = sorted(groups, key=_by_key)
     return [_Packed(pickle.dumps(part, pickle.HIGHEST_PROTOCOL), len(part),
                     sum(len(group.images) for group in part if not group.sidecar_only),
                     sum(len(group.images) for group in part))
             for part in (groups[start:start + size] for start in range(0, len(groups), size))]
+
+
+_by_key = operator.attrgetter("key")
 
 
 @dataclass(frozen=True, slots=True)
