@@ -79,10 +79,6 @@ _REPROJECTION_PX = 3.0
 #: (generated corpus, 8 panels): 0-14 inliers with 2,500 at the file's size, 90-276 with 10,000 at twice.
 DENSE_FEATURES = {1: 2500, 2: 8000}
 DENSE_SIDE = 2048
-#: Keypoints detected per dense keypoint kept (`features.SURPLUS`): a candidate's dense features only
-#: verify, they are not voted with, so they need not be chosen exactly as the index's (an 800x600 file
-#: at twice its size: 139 ms CPU with 4, 100 ms with 2).
-DENSE_SURPLUS = 2
 DENSE_CANDIDATES = 4
 #: A panel on which still nothing verified (every step below): the source may be outvoted by images
 #: of look-alike texture (a small crop holds 3-9 of its 400 indexed descriptors, unrelated images
@@ -374,7 +370,7 @@ class Matcher:
             pixels = self._pixels(position)
             side = min(DENSE_SIDE, upsample * max(pixels.shape)) if pixels is not None else 0
             self._dense[key] = None if pixels is None else extract(
-                pixels, DENSE_FEATURES[upsample], min_side=side, max_side=max(side, MAX_SIDE), surplus=DENSE_SURPLUS)
+                pixels, DENSE_FEATURES[upsample], min_side=side, max_side=max(side, MAX_SIDE))
             _trim(self._dense, _CACHED_FEATURES)
         return self._dense[key]
 
