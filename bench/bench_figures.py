@@ -160,20 +160,27 @@ def _inside(inner: Sequence[float], outer: Sequence[float]) -> float:
 
 def _per_panel(truth: CorpusTruth, panels: list[FoundPanel]) -> dict[str, list[str]]:
     """Each panel's matches against its own sources (pairs hide a swap: two repeats side by side in one
-    figure, each matched to the other's panel, give the right pairs). Kinds: 'right' (every match a source
-    of the panel), 'missed' (a panel with a source, no match), 'confused' (a match that is another member
-    of a source's group: a repeat or series member), 'wrong' (any other image), 'extra' (a match on a panel
-    with no archive source: plot, scheme, distractor); each a list of 'document fig Na' labels."""
+    figure, each matched to the other's panel, give the right pairs). A match counts for the author's panel
+    holding at least half of its box. Kinds: 'right' (every source of the panel matched, nothing else),
+    'partial' (some tiles of a stitched panel, nothing else), 'missed' (a panel with a source, no match),
+    'confused' (a match that is another member of a source's group: a repeat or series member), 'wrong'
+    (any other image), 'extra' (a match on a panel with no archive source: plot, scheme, distractor), each
+    a list of 'document fig Na' labels; 'unplaced' (a match whose box no author panel holds half of: a box
+    over several panels, or none), 'document page N image' labels."""
     group_of = {str(truth.image_path(img.path)): img.group for img in truth.images}
     found: dict[int, set[str]] = {}
-    located = [(a, f, p) for a, f, p in truth.panels()]
+    located = truth.panels()
+    unplaced: list[str] = []
     for match in (f for f in panels if not f.weak):
         same_page = [(i, _inside(match.panel_bbox, p.bbox_pt)) for i, (_, f, p) in enumerate(located)
                      if f.document == Path(match.document).name and f.page == match.page]
         best = max(same_page, key=lambda item: item[1], default=(None, 0.0))
         if best[0] is not None and best[1] >= 0.5:
             found.setdefault(best[0], set()).add(match.match.path)
-    kinds: dict[str, list[str]] = {"right": [], "missed": [], "confused": [], "wrong": [], "extra": []}
+        else:
+            unplaced.append(f"{Path(match.document).name} page {match.page} {Path(match.match.path).name}")
+    kinds: dict[str, list[str]] = {"right": [], "partial": [], "missed": [], "confused": [], "wrong": [],
+                                   "extra": [], "unplaced": unplaced}
     for i, (_, figure, panel) in enumerate(located):
         sources = {str(truth.image_path(s)) for s in ([panel.source] if panel.source and not panel.montage
                                                        else [part.source for part in panel.montage]) if s}
@@ -190,6 +197,8 @@ def _per_panel(truth: CorpusTruth, panels: list[FoundPanel]) -> dict[str, list[s
             other = shown - sources
             kinds["confused" if all(group_of.get(p) in groups for p in other) else "wrong"].append(
                 f"{label} ({', '.join(Path(p).name for p in sorted(other))})")
+        elif shown < sources:
+            kinds["partial"].append(f"{label} ({', '.join(Path(p).name for p in sorted(sources - shown))} not)")
         else:
             kinds["right"].append(label)
     return kinds
@@ -278,13 +287,15 @@ def main() -> None:
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "
           f"({len(confusions) / max(len(found), 1):.1%}; target <= 1 %)")
     kinds = _per_panel(truth, panels)
-    archive_panels = sum(len(kinds[k]) for k in ("right", "missed", "confused", "wrong"))
+    archive_panels = sum(len(kinds[k]) for k in ("right", "partial", "missed", "confused", "wrong"))
     print(f"per panel: {len(kinds['right'])} of {archive_panels} panels with an archive source matched to their "
-          f"sources only, {len(kinds['missed'])} missed, {len(kinds['confused'])} shown as a repeat/series member "
+          f"sources only, {len(kinds['partial'])} stitched panels to some of their tiles only, "
+          f"{len(kinds['missed'])} missed, {len(kinds['confused'])} shown as a repeat/series member "
           f"({len(kinds['confused']) / max(archive_panels, 1):.1%}), {len(kinds['wrong'])} wrong image, "
-          f"{len(kinds['extra'])} matches on panels without a source")
+          f"{len(kinds['extra'])} matches on panels without a source, {len(kinds['unplaced'])} matches on no "
+          f"author's panel")
     if not args.quiet:
-        for kind in ("missed", "confused", "wrong", "extra"):
+        for kind in ("partial", "missed", "confused", "wrong", "extra", "unplaced"):
             for label in kinds[kind]:
                 print(f"    panel {kind}: {label}")
     for verified, what in ((True, "a match"), (False, "nothing verified (plots, distractors, misses)")):
