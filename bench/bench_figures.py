@@ -12,12 +12,14 @@ panels (crop fraction, scale, JPEG, edits), so that a failing case can be named,
 from the accepted matches (`figures accept` on a copy of the catalog) equals Table 1 from the truth ledger.
 
     .venv/bin/python bench/bench_figures.py [--articles 12] [--images 300] [--workers 2] [--size 640x480]
-                                            [--keep DIR] [--compare-deep N]
+                                            [--keep DIR] [--compare-deep N] [--long N]
 
 `--keep DIR`: generate, scan and index into DIR the first time, reuse them afterwards (to measure
 the matcher alone after a change to it; the index is rebuilt when the features change).
 `--compare-deep N`: match first with `Matcher(deep_candidates=N)` (4 = `DENSE_CANDIDATES`: no
 deeper dense check) and print its time and P/R, then the default matcher: a before/after in one run.
+`--long N`: N long publications (`synth.LONG_PANELS` panels, an article with its SI) added to a new
+corpus, each one's CPU printed apart; the archive and the other publications stay those of the seed.
 
 The index at 150 k images (memory, recall and matching time against it): `bench/bench_index_scale.py`.
 """
@@ -88,20 +90,36 @@ def _panel_notes(truth: CorpusTruth, article: str, image: str) -> list[str]:
 
 
 def _match_all(truth: CorpusTruth, matcher: Matcher
-               ) -> tuple[dict[tuple[str, str], float], list[FoundPanel], float, float]:
+               ) -> tuple[dict[tuple[str, str], float], list[FoundPanel], float, float, list[float]]:
     """(article, image) -> best score over every publication of the corpus, the matches themselves;
-    wall and CPU seconds."""
+    wall and CPU seconds; the CPU seconds of each publication."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
     panels: list[FoundPanel] = []
+    per_publication: list[float] = []
     t0, c0 = time.perf_counter(), time.process_time()
     for article in truth.articles:
         documents = [papers / name for name in article.documents]
+        c1 = time.process_time()
         for f in match_documents(documents, matcher, year_of=lambda _a, y=article.year: y):
             key = (f.article, f.match.path)
             found[key] = max(found.get(key, 0.0), f.match.score)
             panels.append(f)
-    return found, panels, time.perf_counter() - t0, time.process_time() - c0
+        per_publication.append(time.process_time() - c1)
+    return found, panels, time.perf_counter() - t0, time.process_time() - c0, per_publication
+
+
+def _long_publications(truth: CorpusTruth, per_publication: list[float]) -> list[str]:
+    """A line for each long publication (`--long`): its pages and panels, its CPU seconds against issue 8's
+    target (a 10-page article with its SI in <= 10 s) and per panel."""
+    lines = []
+    for article, cpu in zip(truth.articles, per_publication):
+        if article.long:
+            pages = len({(f.document, f.page) for f in article.figures}) + len(article.documents)  # + title pages
+            panels = sum(len(f.panels) for f in article.figures)
+            lines.append(f"    long publication {article.stem} ({pages} pages, {panels} panels): {cpu:.2f} s CPU "
+                         f"(target <= 10), {cpu / max(panels, 1):.2f} s per panel")
+    return lines
 
 
 def _table1_accepted_vs_truth(catalog_path: Path, truth: CorpusTruth, panels: list[FoundPanel],
@@ -213,6 +231,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--keep", type=Path, default=None, help="generate/scan/index here once, reuse afterwards")
     parser.add_argument("--quiet", action="store_true", help="no per-case lines")
+    parser.add_argument("--long", type=int, default=0,
+                        help="long publications (an article of about 10 pages with its SI) in a new corpus")
     parser.add_argument("--compare-deep", type=int, default=None, metavar="N",
                         help="also match with N deep candidates first (4: the matcher before the deeper dense check)")
     args = parser.parse_args()
@@ -228,7 +248,7 @@ def main() -> None:
         else:
             truth = make_figure_corpus(base / "corpus", archive=base / "archive", articles=args.articles,
                                        images=args.images, seed=args.seed, size=(width, height),
-                                       workers=args.workers, pictures=True)
+                                       workers=args.workers, pictures=True, long_articles=args.long)
         print(f"corpus: {len(truth.images):,} archive images {truth.images[0].width}x{truth.images[0].height}, "
               f"{len(truth.articles)} publications, {len(truth.panels())} panels "
               f"({time.perf_counter() - t0:.1f} s to generate or load)")
@@ -258,12 +278,12 @@ def main() -> None:
 
         index = VisualIndex.load(folder)
         if args.compare_deep is not None:  # the same corpus and index, the other matcher first
-            other, _, other_s, other_cpu = _match_all(truth, Matcher(index, deep_candidates=args.compare_deep))
+            other, _, other_s, other_cpu, _ = _match_all(truth, Matcher(index, deep_candidates=args.compare_deep))
             p, r, _, _ = _scores(truth, other)
             print(f"matcher with deep_candidates={args.compare_deep}: {other_s / len(truth.articles):.2f} s wall, "
                   f"{other_cpu / len(truth.articles):.2f} s CPU per publication, precision {p:.3f}, recall {r:.3f}")
         matcher = TimedMatcher(index)
-        found, panels, match_s, match_cpu = _match_all(truth, matcher)
+        found, panels, match_s, match_cpu, per_publication = _match_all(truth, matcher)
         precision, recall, expected, confusions = _scores(truth, found)
         image_of = {str(truth.image_path(img.path)): img for img in truth.images}
         work = Path(stack.enter_context(tempfile.TemporaryDirectory()))
@@ -282,6 +302,8 @@ def main() -> None:
     print(f"matching: {match_s / len(truth.articles):.2f} s wall, {match_cpu / len(truth.articles):.2f} s CPU per "
           f"publication against {summary.images:,} images ({len(truth.articles)} publications, "
           f"{os.cpu_count()} cores here)")
+    for line in _long_publications(truth, per_publication):
+        print(line)
     print(f"precision {precision:.3f} ({len(set(found) & expected)}/{len(found)}), recall {recall:.3f} "
           f"({len(set(found) & expected)}/{len(expected)}) of (article, image) pairs; targets P >= 0.99, R >= 0.98")
     print(f"repeat/series confusions: {len(confusions)} of {len(found)} matches "

@@ -53,7 +53,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench_figures import _cpu_with_children, _scores
+from bench_figures import _cpu_with_children, _long_publications, _scores
 from emcensus.catalog import Catalog
 from emcensus.figures import features
 from emcensus.figures.index import (
@@ -253,11 +253,8 @@ def _report(label: str, truth: CorpusTruth, found: dict[tuple[str, str], float],
     print(f"{label}: precision {precision:.3f} ({len(set(found) & expected)}/{len(found)}), recall {recall:.3f} "
           f"({len(set(found) & expected)}/{len(expected)}), confusions {len(confusions)}; "
           f"{np.mean(per_publication):.2f} s CPU per publication (slowest {max(per_publication):.2f})")
-    for article, cpu in zip(truth.articles, per_publication):
-        if article.long:  # issue 8's target: a 10-page article with its SI in <= 10 s
-            pages = len({(f.document, f.page) for f in article.figures}) + len(article.documents)  # + title pages
-            print(f"    long publication {article.stem} ({pages} pages, {sum(len(f.panels) for f in article.figures)} "
-                  f"panels): {cpu:.2f} s CPU (target <= 10)")
+    for line in _long_publications(truth, per_publication):
+        print(line)
     missed = sorted(f"{article} {Path(path).name}" for article, path in expected - set(found))
     if missed:
         print(f"    missed: {'; '.join(missed)}")
