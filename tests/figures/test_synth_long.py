@@ -18,7 +18,8 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_long_publication_added_without_changing_the_seeds_corpus(tmp_path: Path) -> None:
     made = [make_figure_corpus(tmp_path / f"out{k}", archive=tmp_path / f"arch{k}", articles=2, images=12, seed=7,
-                               size=(160, 120), panel_px=(100, 120), long_articles=k) for k in (0, 1)]
+                               size=(160, 120), panel_px=(100, 120), pictures=True, long_articles=k)
+            for k in (0, 1)]
     plain, with_long = made
     assert _files(tmp_path / "arch0") == _files(tmp_path / "arch1")  # the same archive, byte for byte
     papers = [_files(tmp_path / f"out{k}" / "papers") for k in (0, 1)]
