@@ -245,6 +245,9 @@ def main() -> None:
         if truth_file.exists():
             truth = CorpusTruth.load(truth_file)
             print(f"corpus reused from {base}")
+            if args.long != sum(a.long for a in truth.articles):
+                print(f"    --long {args.long} not applied: the corpus has {sum(a.long for a in truth.articles)} "
+                      "long publication(s) (made once, reused as it is)")
         else:
             truth = make_figure_corpus(base / "corpus", archive=base / "archive", articles=args.articles,
                                        images=args.images, seed=args.seed, size=(width, height),

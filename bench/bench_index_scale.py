@@ -98,6 +98,9 @@ def _corpus(base: Path, args: argparse.Namespace) -> tuple[CorpusTruth, Path]:
     truth_file = base / "corpus" / TRUTH_NAME
     if truth_file.exists():
         truth = CorpusTruth.load(truth_file)
+        if args.long != sum(a.long for a in truth.articles):
+            print(f"--long {args.long} not applied: the corpus in {base} has {sum(a.long for a in truth.articles)} "
+                  "long publication(s) (made once, reused as it is)")
     else:
         width, height = (int(v) for v in args.size.split("x"))
         truth = make_figure_corpus(base / "corpus", archive=base / "archive", articles=args.articles,
