@@ -5,8 +5,8 @@
         [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact] [--long 1]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
-(generated and scanned the first time, reused afterwards; `--long N` adds N long publications, a 10-page
-article with its SI of 25-40 panels, `synth.LONG_PANELS`, to a new corpus: the archive and the other
+(generated and scanned the first time, reused afterwards; `--long N` adds N long publications, an article
+of about ten pages (7-15) with its SI, 25-40 panels, `synth.LONG_PANELS`, to a new corpus: the archive and the other
 publications stay those of the seed, so an index at scale built without them is reused). In one run it prints:
 
 1. `figures index` from scratch through `update_index` (the product's path): ms per image wall, and
@@ -281,7 +281,7 @@ def main() -> None:
     parser.add_argument("--code-bytes", default=str(IVF_CODE_BYTES), help="code lengths of the inverted file compared")
     parser.add_argument("--keep-scale", action="store_true", help="keep each index at scale in DIR; reuse a kept one")
     parser.add_argument("--breakdown", action="store_true", help="where matching's CPU goes, at the first nprobe")
-    parser.add_argument("--long", type=int, default=0, help="long publications (10-page article + SI) in a new corpus")
+    parser.add_argument("--long", type=int, default=0, help="long publications (an article of about ten pages + SI) in a new corpus")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, catalog_path = _corpus(args.dir, args)

@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--size", default="1280x960", help="image area of every archive image, WxH")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    parser.add_argument("--long", type=int, default=0, help="long publications: a 10-page article with its SI each")
+    parser.add_argument("--long", type=int, default=0, help="long publications: an article of about ten pages (7-15) with its SI each")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
 
