@@ -60,6 +60,19 @@ def test_map_whose_brightness_rises_is_detected_and_read_by_brightness(micrograp
     assert np.array_equal(to_grey8(coloured), cv2.cvtColor(coloured, cv2.COLOR_RGB2GRAY))
 
 
+def test_panel_is_read_back_through_its_map_block_by_block_as_whole(micrograph, monkeypatch):
+    """A huge panel is read back a block of rows at a time (bounded memory), to the same values."""
+    from emcensus.figures import colour
+
+    coloured = _false_colour(micrograph, cv2.COLORMAP_JET)
+    whole = colour.scalar_from_colour_map(coloured)
+    assert whole is not None
+    monkeypatch.setattr(colour, "_BLOCK", 1000)  # 2 rows and a half of 400 px: blocks of 2 rows
+    assert np.array_equal(colour.scalar_from_colour_map(coloured), whole)
+    monkeypatch.setattr(colour, "_BLOCK", 1)  # a row at a time
+    assert np.array_equal(colour.scalar_from_colour_map(coloured), whole)
+
+
 def test_images_no_map_holds_keep_their_brightness(micrograph):
     rng = np.random.default_rng(3)
     grey_as_rgb = np.repeat(micrograph[:, :, None], 3, axis=2)

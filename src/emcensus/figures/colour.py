@@ -38,6 +38,9 @@ _TOLERANCE = 30.0
 _SAMPLE = 1024
 #: Colours compared with the map's 256 at once (memory: chunk x 256 x 4 bytes).
 _CHUNK = 16384
+#: Pixels read back through the map at once: the whole panel at once took 37 bytes a pixel at its
+#: peak (a 9 Mpx jet panel: 333 MB; an archive TIFF may hold 200 Mpx), a block of this many ~20 MB.
+_BLOCK = 1 << 20
 
 
 @cache
@@ -94,12 +97,17 @@ def scalar_from_colour_map(rgb: np.ndarray) -> np.ndarray | None:
     name = detect_colour_map(rgb)
     if name is None or _brightness_monotonic(name):
         return None
-    pixels = np.ascontiguousarray(rgb[:, :, :3])
-    packed = (pixels[..., 0].astype(np.uint32) << 16) | (pixels[..., 1].astype(np.uint32) << 8) | pixels[..., 2]
-    unique, inverse = np.unique(packed.ravel(), return_inverse=True)
-    colours = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1)
-    places, _ = _nearest(colours, _lut(name))
-    return places[inverse].reshape(pixels.shape[:2])
+    height, width = rgb.shape[:2]
+    scalar = np.empty((height, width), np.uint8)
+    rows = max(1, _BLOCK // max(width, 1))
+    for top in range(0, height, rows):  # a block at a time: each pixel's colour once, ~20 bytes a pixel
+        pixels = rgb[top:top + rows, :, :3]
+        packed = (pixels[..., 0].astype(np.uint32) << 16) | (pixels[..., 1].astype(np.uint32) << 8) | pixels[..., 2]
+        unique, inverse = np.unique(packed.ravel(), return_inverse=True)
+        colours = np.stack([(unique >> 16) & 255, (unique >> 8) & 255, unique & 255], axis=1)
+        places, _ = _nearest(colours, _lut(name))
+        scalar[top:top + rows] = places[inverse].reshape(pixels.shape[:2])
+    return scalar
 
 
 __all__ = ["COMMON_MAPS", "detect_colour_map", "scalar_from_colour_map"]
