@@ -76,15 +76,15 @@ def test_a_count_checks_its_named_values_in_the_snapshot_it_counts_in(census: Pa
 @pytest.fixture(scope="module")
 def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The census with acquisition times a month window must take whole: none, ties, texts shorter
-    than a month, a month whose end can not be written (its last character the last there is); and
-    magnifications none, tied, or text (after every number in SQL's order)."""
+    than a month, a month whose end can not be written (its last character the last there is), a blob
+    (after every text); and magnifications none, tied, text (after every number in SQL's order) or a blob."""
     path = tmp_path_factory.mktemp("times") / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
         source.backup(db)
         for every, value in [(5, None), (7, "2019-06-01T10:00:00"), (11, "2019"), (13, ""), (17, "2019-0\U0010ffff:x"),
-                             (19, "2019-06"), (23, "2020-01-01T00:00:00.5")]:
+                             (19, "2019-06"), (23, "2020-01-01T00:00:00.5"), (29, b"2019-06-01")]:
             db.execute("UPDATE images SET acquired_at = ? WHERE id % ? = 0", (value, every))
-        for every, value in [(6, None), (8, 50000.0), (9, "x50k"), (10, 1e-3)]:
+        for every, value in [(6, None), (8, 50000.0), (9, "x50k"), (10, 1e-3), (29, b"\x00x")]:
             db.execute("UPDATE images SET magnification = ? WHERE id % ? = 0", (value, every))
     return path
 

@@ -102,9 +102,11 @@ def values_source(db: sqlite3.Connection, column: str) -> str:
 _MEASURED = f"quality q CROSS JOIN (SELECT * FROM images WHERE {{where}}) AS i ON {CURRENT_FILE}"
 
 
-def _after_prefix(prefix: str) -> str | None:
+def _after_prefix(prefix: str | bytes) -> str | bytes | None:
     """The least text above every text starting with `prefix` (its last character the next one up),
-    None when that character is the last there is."""
+    or blob above every blob (its last byte), None when that character or byte is the last there is."""
+    if isinstance(prefix, bytes):
+        return prefix[:-1] + bytes([prefix[-1] + 1]) if prefix[-1] < 0xFF else None
     code = ord(prefix[-1]) + 1
     code = 0xE000 if 0xD800 <= code < 0xE000 else code  # no text holds a surrogate
     return prefix[:-1] + chr(code) if code <= 0x10FFFF else None
