@@ -73,6 +73,16 @@ def test_panel_is_read_back_through_its_map_block_by_block_as_whole(micrograph, 
     assert np.array_equal(colour.scalar_from_colour_map(coloured), whole)
 
 
+@pytest.mark.parametrize("photograph", ["astronaut", "coffee", "chelsea", "rocket"])
+def test_colour_photographs_keep_their_brightness(photograph):
+    """Held by no map, or by one whose brightness rises (coffee by copper, chelsea by pink, rocket by
+    bone): real photographs, as scikit-image ships them."""
+    import skimage.data
+
+    image = np.ascontiguousarray(getattr(skimage.data, photograph)()[:, :, :3])
+    assert np.array_equal(to_grey8(image), cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+
+
 def test_images_no_map_holds_keep_their_brightness(micrograph):
     rng = np.random.default_rng(3)
     grey_as_rgb = np.repeat(micrograph[:, :, None], 3, axis=2)
