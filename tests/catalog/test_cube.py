@@ -411,6 +411,7 @@ def test_a_value_the_catalog_lacks_is_refused_with_the_same_list_from_a_cube(cen
 
 def test_the_folder_table_follows_every_write_to_a_path(census: Path, tmp_path: Path) -> None:
     """Plain SQL writes: a file moved to another folder, to a new folder, to a folder's own parent,
+    its state changed (primary, kind, status, readable: to another file's value and to NULL),
     renamed within its folder, its size changed, rows inserted and deleted (a folder emptied leaves
     no row): the folder table is `images` counted by folder after each."""
     copy = tmp_path / "c.sqlite"
@@ -424,6 +425,17 @@ def test_the_folder_table_follows_every_write_to_a_path(census: Path, tmp_path: 
                              (ids[2], other.rsplit("/", 2)[0] + "/up.tif"), (ids[3], "no-folder.tif")]:
             db.execute("UPDATE images SET path = ? WHERE id = ?", (path, target))
             assert _cube(db, "census_folders") == _recounted(db, "census_folders"), path
+        for step, column in enumerate([c for c in FOLDER_COLUMNS if c not in ("folder", "extension")]):  # the state
+            target = ids[10 + step]
+            found = db.execute(f"SELECT {column} FROM images WHERE {column} IS NOT NULL AND {column} IS NOT"
+                               f" (SELECT {column} FROM images WHERE id = ?1) LIMIT 1", (target,)).fetchone()
+            db.execute(f"UPDATE images SET {column} = ? WHERE id = ?", (found[0] if found else 0, target))
+            assert _cube(db, "census_folders") == _recounted(db, "census_folders"), column
+            try:
+                db.execute(f"UPDATE images SET {column} = NULL WHERE id = ?", (ids[20 + step],))
+            except sqlite3.IntegrityError:  # NOT NULL
+                pass
+            assert _cube(db, "census_folders") == _recounted(db, "census_folders"), column
         before = _cube(db, "census_folders")
         folder = FOLDER_SQL.format(path="path")
         db.execute(f"UPDATE images SET path = {folder} || 'renamed ' || substr(path, length({folder}) + 1) WHERE id = ?",
