@@ -8,11 +8,17 @@ values in nm, µm, mm, pm and Å, RGB or grey, after JPEG q40-90 (`figures.barpa
 Right: the value read equals the printed one. Wrong: a value that is not. Unread: no value (no bar,
 or a label that did not parse). Length: |bar length - drawn| <= 3 px, over panels where a bar was
 returned; "right value on a bar measured within 3 px" is what `fov_from_bar` needs.
+
+    .venv/bin/python bench/bench_scalebar.py --documents CORPUS/papers [--truth CORPUS/truth.json]
+
+reads every panel of real documents as `figures match` splits them (a `bench_figures` corpus), and
+scores the values against the generator's truth where a PDF panel overlaps a true one (IoU >= 0.5).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import resource
 import time
@@ -21,7 +27,11 @@ from collections import Counter
 import numpy as np
 
 from emcensus.figures.barpanels import DrawnBar, make_bar_panel
+from emcensus.figures import scalebar
+from emcensus.figures.documents import iter_figures
+from emcensus.figures.match import document_paths
 from emcensus.figures.ocr import model_path
+from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import ScaleBar, read_scale_bar
 
 
@@ -43,8 +53,63 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+class _CountedOcr:
+    """The scale-bar reader's OCR call, counted: reads per panel are what its time is made of."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+        self._ocr_line = scalebar.ocr_line
+
+    def __call__(self, image: np.ndarray) -> tuple[str, float]:
+        self.reads += 1
+        return self._ocr_line(image)
+
+
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) >= max(a[1], b[1]) - 1
+
+
+def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr) -> None:
+    """Every panel of the documents read; values scored against a corpus's truth where one overlaps."""
+    truth: dict[tuple[str, int], list[tuple[list[float], float | None]]] = {}
+    if truth_path:
+        for article in json.load(open(truth_path))["articles"]:
+            for figure in article["figures"]:
+                for panel in figure["panels"]:
+                    bar = (panel.get("geometry") or {}).get("scale_bar")
+                    truth.setdefault((figure["document"], figure["page"]), []).append(
+                        (panel["bbox_pt"], bar["value_m"] if bar else None))
+    outcome: Counter[str] = Counter()
+    panels, elapsed, cpu = 0, 0.0, 0.0
+    for path in document_paths([folder]):
+        for figure in iter_figures(path):
+            for box in split_panels(figure.pixels):
+                panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
+                started, cpu_started = time.perf_counter(), _cpu_seconds()
+                found = read_scale_bar(panel)
+                elapsed += time.perf_counter() - started
+                cpu += _cpu_seconds() - cpu_started
+                panels += 1
+                value = found.value_m if found else None
+                region = figure.region(box)
+                known = [(bbox, true) for bbox, true in truth.get((path.name, figure.page), []) if _iou(bbox, region) >= 0.5]
+                if not path.suffix.lower() == ".pdf" or not known:
+                    outcome["no truth: " + ("read" if value else "unread")] += 1
+                    continue
+                true = known[0][1]
+                outcome[("right" if value and true and abs(value / true - 1) < 1e-6 else "wrong") if value
+                        else "unread (has a bar)" if true else "no bar, none read"] += 1
+    print(f"document panels: {panels} from {folder}")
+    for name, count in sorted(outcome.items()):
+        print(f"  {name}: {count}")
+    print(f"time: {elapsed / panels * 1000:.0f} ms wall, {cpu / panels * 1000:.0f} ms CPU per panel")
+    print(f"OCR reads: {counted.reads / panels:.2f} per panel ({counted.reads} in all)")
 
 
 def main() -> None:
@@ -52,9 +117,15 @@ def main() -> None:
     parser.add_argument("--panels", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", action="store_true", help="print every panel not read right")
+    parser.add_argument("--documents", help="read every panel of the documents in this folder instead")
+    parser.add_argument("--truth", help="with --documents: a bench_figures corpus's truth.json to score against")
     args = parser.parse_args()
     if model_path() is None:
         raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
+    counted = scalebar.ocr_line = _CountedOcr()
+    if args.documents:
+        bench_documents(args.documents, args.truth, counted)
+        return
     rng = np.random.default_rng(args.seed)
     outcome: Counter[str] = Counter()
     by_width: dict[str, Counter[str]] = {}
@@ -99,6 +170,7 @@ def main() -> None:
         print(f"  {band}: {counts['right']}/{total} right, {counts['wrong']} wrong")
     print(f"time: {elapsed / n * 1000:.0f} ms wall, {cpu / n * 1000:.0f} ms CPU per panel "
           "(OCR included; wall grows with the machine's load)")
+    print(f"OCR reads: {counted.reads / n:.2f} per panel ({counted.reads} in all)")
 
 
 if __name__ == "__main__":

@@ -222,10 +222,11 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
 
 
 def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A panel whose label lines all read as nothing: every bar candidate's lines are tried, but at
-    most `MAX_LINES_READ` lines, each read on two crops at each size of `READ_TEXT_PX`."""
+    """A panel whose label lines all read as labels that disagree: every bar candidate's lines are
+    tried, but at most `MAX_LINES_READ` lines, each read on two crops at each size of `READ_TEXT_PX`."""
     calls: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or "", 0.0))
+    monkeypatch.setattr(scalebar, "ocr_line",
+                        lambda image: (calls.append(image.shape) or f"{len(calls) % 2 + 5} nm", 0.9))
     pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "2.5 µm", 150, white=True)
     per_line = 2 * len(scalebar.READ_TEXT_PX)
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 10**6)
@@ -236,3 +237,20 @@ def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     read_scale_bar(pixels)
     assert len(calls) == 2 * per_line
     assert all(shape[1] <= ocr.MAX_WIDTH_PX for shape in calls)
+
+
+@pytest.mark.parametrize(("reads", "calls"), [
+    (["", "RANS"], 2),            # a figure's text or texture: no crop parses, one size is enough
+    (["5 nm", "5 nm"], 2),        # both crops agree: a value at the first size
+    (["5nn", "6 nm"], 4),         # a crop parses but they disagree: the second size decides
+    (["Fnn", "300nm"], 4),        # one crop parses: read again (the second size confirmed it on seed 5)
+])
+def test_second_size_read_only_where_a_first_read_parses(reads: list[str], calls: int,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line no first read parses as a label costs two OCR reads, not four."""
+    made: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or reads[(len(made) - 1) % 2], 0.9))
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
+    read_scale_bar(pixels)
+    assert len(made) == calls

@@ -24,9 +24,9 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    threshold where the first read nothing.
 3. **Parse and agree**: number + unit, unit normalised (u/μ → µ, A → Å, nn → nm; l → 1, O → 0,
    S → 5 in numbers), only whitelisted units. A value is taken where the two crops read the same;
-   else both are read again at another size, and a value needs two reads that agree and no read
-   that shows other digits or another unit (a digit lost over a particle, a speck read as a digit,
-   m read as n): a wrong value is worse than none.
+   else, where one of them parses, both are read again at another size, and a value needs two
+   reads that agree and no read that shows other digits or another unit (a digit lost over a
+   particle, a speck read as a digit, m read as n): a wrong value is worse than none.
 
 A ruler with a tick at each end reads like a bar. Not done yet: rulers with several ticks and
 numbers, labels inside the bar; a label printed over a particle of its own colour is unread.
@@ -444,14 +444,19 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
 
     The line is read on its glyphs alone and on the panel's pixels around it: the first loses a
     glyph the components missed (print over a particle of its colour), the second picks up texture.
-    Both agreeing is a value; else both are read again at a second size, and a value needs two reads
-    that agree and no read that shows other digits or another unit."""
+    Both agreeing is a value; else, where one of them parses as a label, both are read again at a
+    second size, and a value needs two reads that agree and no read that shows other digits or
+    another unit. A line neither crop parses is a figure's text or texture: on the synthetic set
+    (seed 5, 300 panels) no line whose value came from the second size lacked a parse at the first,
+    and reading such lines again was 17 % of all reads."""
     reads: list[str] = []
     for text_px in READ_TEXT_PX:
         reads += [_ocr_text(_ink_image(label, text_px)), _ocr_text(_raw_image(label, text_px))]
         value, normalised = _agreed(reads)
         if value is not None:
             return value, normalised, None
+        if not any(parse_label(text) for text in reads):
+            break
     if not any(parse_label(text) for text in reads):
         return None, reads[0], f"label {reads[0]!r} is not a number and a length unit"
     return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree"
