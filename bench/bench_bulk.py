@@ -28,7 +28,7 @@ from emcensus.catalog.cube import CUBE_FILLS
 _PRELUDE = ("import atexit, resource, sys; out = sys.argv.pop(1); atexit.register(lambda: open(out, 'w').write("
             "str(sum(resource.getrusage(resource.RUSAGE_SELF)[:2])))); {switch}"
             "from emcensus.cli.main import main; main()")
-_ROW_BY_ROW = "import emcensus.catalog.bulk as bulk; bulk.worth_bulk = lambda rows, present: False; "
+_ROW_BY_ROW = "import emcensus.catalog.bulk as bulk; bulk.worth_bulk = lambda rows, present, counted=False: False; "
 #: Runs a command, then prints the CPU seconds of all its processes.
 _ALL_CPU = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
             "usage = resource.getrusage(resource.RUSAGE_CHILDREN); print(usage.ru_utime + usage.ru_stime)")

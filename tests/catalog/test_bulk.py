@@ -93,9 +93,18 @@ def drops(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 def test_cost_model_goes_bulk_for_a_first_census_and_a_big_new_root_only() -> None:
     assert bulk.worth_bulk(1, 0)  # a first census
-    assert bulk.worth_bulk(50_000, 100_000)  # a new root half the size of the catalog
+    assert bulk.worth_bulk(50_000, 100_000, counted=True)  # a new root half the size of the catalog
     assert not bulk.worth_bulk(10_000, 100_000)  # a new folder: row by row
     assert not bulk.worth_bulk(0, 0) and not bulk.worth_bulk(100, 1_000_000)  # a rescan
+
+
+def test_cost_model_weighs_a_counted_load_apart_from_one_that_refills_the_cubes() -> None:
+    """New rows only are counted as they go in (the end rebuilds one index); rows that may be changed
+    files have the end refill five cubes too: the same rows are worth a bulk load in one case only."""
+    assert bulk.worth_bulk(20_000, 100_000, counted=True)  # a new root a fifth of the catalog
+    assert not bulk.worth_bulk(20_000, 100_000)  # as many changed files: row by row
+    assert not bulk.worth_bulk(5_000, 100_000, counted=True)  # a small new root: row by row
+    assert bulk.worth_bulk(70_000, 100_000) and not bulk.worth_bulk(50_000, 100_000)  # most files changed
 
 
 def test_forecast_extrapolates_a_new_root_only(tmp_path: Path) -> None:
@@ -116,6 +125,8 @@ def test_forecast_extrapolates_a_new_root_only(tmp_path: Path) -> None:
             assert not load.active
             load.surveyed(new, present // 10)  # a tenth of the catalog in 2 of its 10 parts: ~half of it coming
             assert load.forecast() == present // 5 + present // 10 * 5
+            assert not load.active, "with the held root's changed files the end refills the cubes: not yet worth it"
+            load.surveyed(new, present // 10)  # two tenths in 3 of its parts: two thirds of the catalog coming
             assert load.active
         _assert_whole(tmp_path / "c.sqlite")
 
@@ -158,7 +169,7 @@ def test_bulk_census_equals_row_by_row_census(tmp_path: Path, monkeypatch: pytes
     bulky = census(tmp_path / "bulk.sqlite")
     assert drops and drops[0] == 0, "the first census went bulk"
     went_bulk = len(drops)
-    monkeypatch.setattr(bulk, "worth_bulk", lambda rows, present: False)
+    monkeypatch.setattr(bulk, "worth_bulk", lambda rows, present, counted=False: False)
     plain = census(tmp_path / "plain.sqlite")
     assert len(drops) == went_bulk, "the plain census never dropped an index"
     assert went_bulk == len(specs), "each root (as big as the catalog before it) went bulk; the rescan did not"

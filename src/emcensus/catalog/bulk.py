@@ -1,11 +1,11 @@
 """Bulk loads: a census that adds many rows writes them without per-row index and cube upkeep.
 
-Each `images` row written costs its secondary indexes and the cubes' insert triggers ~45 µs of the
-writer's ~65 (the writer is the census's critical path); rebuilding them once over the whole table
-costs ~13 µs per row there. So when a scan will add many rows compared with what the catalog holds (a
-first census, a new root bigger than the rest), `BulkLoad` drops the costliest index (the census
-index) and the cube triggers, the rows go in, and at its end the index is built again (one sort), in
-one transaction.
+Each `images` row written costs the census index and the cubes' insert triggers ~57 µs of the
+writer's ~85 (the writer is the census's critical path); rebuilding the index once over the whole
+table costs ~4.6 µs per row there (`worth_bulk`'s cost model). So when a scan will add many rows
+compared with what the catalog holds (a first census, a new root of a tenth of it or more),
+`BulkLoad` drops the costliest index (the census index) and the cube triggers, the rows go in, and
+at its end the index is built again (one sort), in one transaction.
 The cubes are counted as the rows go in (`CubeSums`: while the reading processes keep the other
 cores busy), not refilled by a GROUP BY of the whole table at the end (~4 µs a row per cube, five
 cubes at schema 12, while the reading processes wait); a load that changes a row already there (its
@@ -54,16 +54,18 @@ def dropped_indexes(version: int) -> list[str]:
     names = [name for name, (kind, table, _) in canonical_objects(version).items() if kind == "index" and table == "images"]
     return names[names.index(FIRST_DROPPED):]
 
-#: Measured per row on the writer (CPU, the rows of a 20 k-image census written both ways, both
-#: cubes, loaded machine; bench/bench_bulk.py times whole censuses): what a bulk load saves for each
-#: row it writes (61-76 -> 16-22 µs), and what rebuilding every index and refilling the cubes costs
-#: for each row of the table (12-16 µs). A load pays off from ~0.4 new rows per row present. At a
-#: million rows both grow alike (70-80 µs saved, 23 µs to drop and rebuild: bench in the closing note).
-#: Since the cubes are counted as the rows go in (schema 12, five cubes; 20 k images, loaded): row by
-#: row 112 µs, bulk 29 with the counting, and 7 to rebuild the indexes per row of the table (paper
-#: scale): the constants are kept as they were, on the safe side (the rebuild runs alone at the end).
-UPKEEP_US_PER_ROW = 45.0
-REBUILD_US_PER_ROW = 13.0
+#: The cost model (CPU on the writer, the census's critical path, per row; measured on a copy of a
+#: paper-scale catalog, 176,729 rows, 20,000 rows of a new root written 400 a transaction, each way
+#: twice, load 11; the rows' Python binding, the same both ways, left out). A load of new rows only
+#: (a first census, a new root) counts the cubes as it goes (`CubeSums`): row by row 82-86 µs a row
+#: written, bulk 26-29 with the counting, and its end 4.5-4.6 µs per row of the table (the census
+#: index rebuilt, the last counts stored). A load that writes over rows already there (a changed
+#: file: its old values are in the cubes) refills the five cubes at its end instead: 12-15 µs a row
+#: written (the same new rows, not counted), the end 25 µs per row of the table. (µs saved per row written, µs spent per row of the
+#: table) each way: a counted load pays off from ~0.09 new rows per row present, a refilled one from
+#: ~0.57 (45 and 13 µs, measured before the five cubes, made both 0.41).
+COUNTED_US = (57.0, 4.6)
+REFILLED_US = (70.0, 25.4)
 
 
 def _schema_version(db: sqlite3.Connection) -> int:
@@ -118,10 +120,12 @@ def restore_if_needed(db: sqlite3.Connection, *, unless: Callable[[], bool] = la
         return restore(db)  # read again under the lock: another writer may have restored it meanwhile
 
 
-def worth_bulk(rows_to_write: int, rows_present: int) -> bool:
+def worth_bulk(rows_to_write: int, rows_present: int, *, counted: bool = False) -> bool:
     """Whether writing `rows_to_write` more rows bare and rebuilding over the whole table costs the
-    writer less than keeping every index and cube row by row (the cost model above)."""
-    return rows_to_write * UPKEEP_US_PER_ROW > (rows_present + rows_to_write) * REBUILD_US_PER_ROW
+    writer less than keeping every index and cube row by row (the cost model above); `counted`: the
+    rows are all new (the load counts the cubes itself), else its end refills them."""
+    saved, spent = COUNTED_US if counted else REFILLED_US
+    return rows_to_write * saved > (rows_present + rows_to_write) * spent
 
 
 def _split_top_level(text: str) -> list[str]:
@@ -295,7 +299,10 @@ class BulkLoad:
         forecast of the whole scan is worth it. A root's first survey is its top folder's (as
         `scan` tells them)."""
         self.roots[root_id].add(rows)
-        if not self.active and worth_bulk(round(self.forecast()), self.rows_present):
+        # rows found in a root the catalog holds files of may be changed files (an update: the load
+        # then refills the cubes); a new root's are all new
+        counted = all(root.new for root in self.roots.values() if root.rows)
+        if not self.active and worth_bulk(round(self.forecast()), self.rows_present, counted=counted):
             self._drop()
 
     def forecast(self) -> float:
