@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from emcensus.figures.match import CONFIRM_CORRELATION, MIN_INLIERS, Fit, Matcher
-from figures.match_support import publish, shot
+from figures.match_support import HEIGHT, WIDTH, publish, shot
 from figures.test_match import _index, shot_images, write_tiffs
 
 
@@ -43,6 +43,10 @@ def test_smooth_field_shrunk_stands_on_a_weak_fit_its_pixels_confirm(smooth):
     result = matcher.match_panel(publish(smooth_archive["pores1"], crop=(0.08, 0.08, 0.92, 0.92), width=440))
     assert [Path(m.path).stem for m in result.matches] == ["pores1"]
     assert result.matches[0].inliers < MIN_INLIERS  # it stands on its pixels, not on its inliers
+    # its numbers are the fit its pixels were aligned by (the weak fit's own: scale 0.8116, box 5 px off)
+    assert result.matches[0].scale == pytest.approx(440 / (0.84 * WIDTH), rel=0.003)
+    assert result.matches[0].crop_box_px == pytest.approx((0.08 * WIDTH, 0.08 * HEIGHT, 0.92 * WIDTH, 0.92 * HEIGHT),
+                                                          abs=1.5)
 
 
 def test_weak_fit_of_another_field_is_not_confirmed(smooth):

@@ -266,7 +266,7 @@ class Matcher:
                                         width, height, not_after_year)
         if not self._verified(fits):  # few corners: a weak fit whose pixels explain the panel stands
             for seed in self._weak_seeds(fits):
-                seed.confirmed = self._structure(seed, grey) >= CONFIRM_CORRELATION
+                self._confirm(seed, grey)
         return fits
 
     def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int,
@@ -524,23 +524,28 @@ class Matcher:
         aligned = self._aligned(fit, grey)
         if aligned is None:
             return 0.0
-        target, warped, inside = aligned
+        target, warped, inside, _ = aligned
         return _correlation(_high_pass(target)[inside], _high_pass(warped)[inside])
 
     def _structure(self, fit: Fit, grey: np.ndarray) -> float:
         """How well the archive image, warped by the fit, explains the panel's structure: the
         correlation of both smoothed, over the part of the panel the image covers (0 when that is
         under `CONFIRM_COVERAGE`)."""
-        aligned = self._aligned(fit, grey)
-        if aligned is None or aligned[2].mean() < CONFIRM_COVERAGE:
-            return 0.0
-        target, warped, inside = aligned
-        smooth = [cv2.GaussianBlur(image, (0, 0), _CONFIRM_SIGMA)[inside] for image in (target, warped)]
-        return _correlation(*smooth)
+        return _structure_of(self._aligned(fit, grey))
 
-    def _aligned(self, fit: Fit, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    def _confirm(self, fit: Fit, grey: np.ndarray) -> None:
+        """A weak fit confirmed when its pixels explain the panel (`_structure`), with the refined
+        transform they were aligned by: a fit from 6-11 inliers is off by pixels, and so would be its
+        crop box, scale and field of view (a pore field at 0.8185x, 9 inliers: scale 0.8116 and a y
+        offset of -26.9 px, refined 0.8194 and -31.7, true -31.4)."""
+        aligned = self._aligned(fit, grey)
+        if _structure_of(aligned) >= CONFIRM_CORRELATION:
+            fit.confirmed, fit.transform = True, aligned[3]
+
+    def _aligned(self, fit: Fit, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
         """The panel as the fit saw it (mirrored, inverted), the archive image warped onto it by the
-        refined fit (`_refined`), and where that holds archive pixels; None when it cannot be read."""
+        refined fit (`_refined`), where that holds archive pixels, and the refined fit; None when it
+        cannot be read."""
         archive = self._pixels(fit.position)
         if archive is None:
             return None
@@ -559,7 +564,7 @@ class Matcher:
         inside = cv2.erode(inside, np.ones((5, 5), np.uint8)).astype(bool)
         if inside.sum() < 64:
             return None
-        return target, warped, inside
+        return target, warped, inside, transform
 
     def _panel_match(self, fit: Fit, width: int, height: int) -> PanelMatch:
         image = self.index.images[fit.position]
@@ -610,6 +615,15 @@ def _refined(transform: np.ndarray, source: np.ndarray, target: np.ndarray) -> n
     # correction maps panel px -> warped px; the refined fit is its inverse after the fit
     inverse = np.vstack([cv2.invertAffineTransform(correction), [0, 0, 1]])
     return (inverse @ np.vstack([transform, [0, 0, 1]]))[:2]
+
+
+def _structure_of(aligned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> float:
+    """The correlation of the panel and the warped image (`Matcher._aligned`), both smoothed, where
+    the image covers the panel; 0 when it covers under `CONFIRM_COVERAGE`."""
+    if aligned is None or aligned[2].mean() < CONFIRM_COVERAGE:
+        return 0.0
+    target, warped, inside, _ = aligned
+    return _correlation(*(cv2.GaussianBlur(image, (0, 0), _CONFIRM_SIGMA)[inside] for image in (target, warped)))
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
