@@ -141,6 +141,17 @@ def test_a_path_matches_a_glob_the_folder_decides_exactly_when_its_folder_does(p
     assert db.execute(f"SELECT ?1 GLOB ?2, {folder} GLOB ?2", (path, pattern)).fetchone() in ((0, 0), (1, 1))
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("/a\u00e9\U0010ff81"), max_size=8), st.integers(240, 600), st.integers(0, 300))
+def test_the_folder_of_a_long_path_is_all_of_it_up_to_its_last_slash(start: str, length: int, name: int) -> None:
+    """FOLDER_SQL on paths longer than the 256 characters it looks the name up in first (names of
+    up to 300 characters, one character of which only before those 256; a '/' just inside or outside
+    the last 256, or none), as Python cuts them."""
+    path = (start + "b/c\u00e9d/" * 70)[:max(length - name, 0)] + "Z" + "n\U0010ff81a" * (name // 3)
+    db = sqlite3.connect(":memory:")
+    assert db.execute(f"SELECT {FOLDER_SQL.format(path='?1')}", (path,)).fetchone()[0] == path[:path.rfind("/") + 1]
+
+
 @settings(max_examples=3000, deadline=None)
 @given(st.text(st.sampled_from(_CHARACTERS + "tTif~_"), max_size=14).map(lambda name: "/r/" + name),
        st.one_of(_globs(), st.tuples(st.text(st.sampled_from(_CHARACTERS), max_size=6),
