@@ -332,6 +332,52 @@ def test_a_load_that_updates_rows_refills_the_cubes(tmp_path: Path) -> None:
     _assert_whole(path)
 
 
+@pytest.mark.parametrize("write", ["another connection updates", "another connection inserts", "this one deletes",
+                                   "this one inserts untold"])
+def test_a_load_refills_the_cubes_after_any_write_it_did_not_count(tmp_path: Path, write: str) -> None:
+    """Besides the rows it counts, a load's cubes must take in every other change of `images` made
+    while their triggers are gone: by another connection (told by the file's data version, or by ids
+    that do not follow on), a row deleted by the load's own connection, rows it added untold."""
+    archive, path = _archive(tmp_path, 40, seed=10)
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive)[:1], workers=0)
+        db = catalog.db
+        present = db.execute("SELECT max(id) FROM images").fetchone()[0]
+        root_id = catalog.roots()[0]["id"]
+        columns = [row[1] for row in db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path")]
+        copy = (f"INSERT INTO images(path, {', '.join(columns)}) SELECT path || ?, {', '.join(columns)} FROM images"
+                " WHERE id BETWEEN ? AND ?")
+
+        def counted_batch(suffix: str) -> None:  # copies of the rows present but the first
+            with db:
+                db.execute(copy, (suffix, 2, present))
+                load.written(present - 1)
+
+        with catalog.bulk_load({root_id: 1}) as load:
+            load.surveyed(root_id, 10 * present)
+            assert load.active
+            counted_batch(".a")
+            counted_batch(".b")
+            assert load.sums is not None
+            # the write last: only what the load checks at its end or while it runs can tell it
+            if write.startswith("another connection"):
+                with sqlite3.connect(path, timeout=10) as other:
+                    if write.endswith("updates"):
+                        other.execute("UPDATE images SET year = 1999, size_bytes = size_bytes + 1 WHERE id = 1")
+                    else:
+                        other.execute(f"INSERT INTO images(path, {', '.join(columns)}) SELECT path || '.other',"
+                                      f" {', '.join(columns)} FROM images WHERE id = 1")
+                other.close()
+            elif write == "this one deletes":
+                with db:
+                    db.execute("DELETE FROM images WHERE id = 1")
+            else:
+                with db:
+                    db.execute(copy, (".untold", 1, 1))
+        assert load.sums is None, write
+    _assert_whole(path)
+
+
 def test_an_interrupt_while_counting_refills_the_cubes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Ctrl-C in the middle of counting a batch: its transaction is rolled back, the counts made of
     its rows so far must not reach a cube (the load refills them)."""
