@@ -536,8 +536,10 @@ def _scan_roots(
 
     # One loop waits for surveys and reads alike: while a big folder is walked, the reads found so
     # far keep being written and new ones sent (waiting on the survey alone let the other workers
-    # run out of reads). Surveys go out `width` at a time while fewer reads than four pool-fulls
-    # wait (a few MB of packed tasks), so the walk keeps ahead of the reading with memory flat.
+    # run out of reads). Surveys go out `width` at a time while fewer reading tasks wait than four
+    # times those in flight (16 a worker, each `batch_size` acquisitions pickled: ~0.6 MB a worker
+    # at 128, ~300 bytes an acquisition), so the walk keeps ahead of the reading with memory flat
+    # (plus what the `width` surveys out find: each a top-level folder's whole tree).
     # Many rows for the catalog's size go in without per-row index upkeep (the catalog is whole
     # again once every read is written, or on an interrupt).
     with catalog.bulk_load({root.root_id: len(parts) + 1 for root, parts, _ in started}) as bulk:
