@@ -192,6 +192,14 @@ def test_a_filter_given_as_false_is_still_a_filter() -> None:
     assert ImageFilter(include_missing=False).columns() == ImageFilter().columns()
 
 
+def _writable_copy(census: Path, folder: Path) -> sqlite3.Connection:
+    """A connection to a copy of `census` in `folder`, for plain SQL writes."""
+    db = sqlite3.connect(folder / "c.sqlite")
+    with sqlite3.connect(census) as source:
+        source.backup(db)
+    return db
+
+
 def test_a_catalog_of_schema_9_gets_its_cube_from_its_images(census: Path, tmp_path: Path) -> None:
     old = tmp_path / "v9.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(old) as copy:
@@ -247,10 +255,7 @@ def test_any_write_to_a_counted_column_moves_its_file_in_the_cube(census: Path, 
     value changed only in case, a float one step from another file's (its own row: the key is exact),
     rows deleted and inserted: the cube is the table counted after each."""
     counted = CUBES[cube]
-    copy = tmp_path / "c.sqlite"
-    with sqlite3.connect(census) as source, sqlite3.connect(copy) as db:
-        source.backup(db)
-    db = sqlite3.connect(copy)
+    db = _writable_copy(census, tmp_path)
     try:
         ids = [row[0] for row in db.execute("SELECT id FROM images WHERE acquired_at IS NOT NULL ORDER BY id")]
         for step, column in enumerate([*counted, "size_bytes"]):
@@ -414,10 +419,7 @@ def test_the_folder_table_follows_every_write_to_a_path(census: Path, tmp_path: 
     its state changed (primary, kind, status, readable: to another file's value and to NULL),
     renamed within its folder, its size changed, rows inserted and deleted (a folder emptied leaves
     no row): the folder table is `images` counted by folder after each."""
-    copy = tmp_path / "c.sqlite"
-    with sqlite3.connect(census) as source, sqlite3.connect(copy) as db:
-        source.backup(db)
-    db = sqlite3.connect(copy)
+    db = _writable_copy(census, tmp_path)
     try:
         ids = [row[0] for row in db.execute("SELECT id FROM images ORDER BY id")]
         other = db.execute("SELECT path FROM images WHERE id = ?", (ids[-1],)).fetchone()[0]
