@@ -59,13 +59,14 @@ def dropped_indexes(version: int) -> list[str]:
 #: twice, load 11; the rows' Python binding, the same both ways, left out). A load of new rows only
 #: (a first census, a new root) counts the cubes as it goes (`CubeSums`): row by row 82-86 µs a row
 #: written, bulk 26-29 with the counting, and its end 4.5-4.6 µs per row of the table (the census
-#: index rebuilt, 2.9-3.0, the two made after it, 0.6-0.7 each, the last counts stored). A load that writes over rows already there (a changed
-#: file: its old values are in the cubes) refills the five cubes at its end instead: 12-15 µs a row
-#: written (the same new rows, not counted), the end 25 µs per row of the table. (µs saved per row written, µs spent per row of the
-#: table) each way: a counted load pays off from ~0.09 new rows per row present, a refilled one from
-#: ~0.57 (45 and 13 µs, measured before the five cubes, made both 0.41). At 1.16 M rows (the scale
-#: catalog, schema 11) the ends cost about as much a row: the census index rebuilt 3.7-3.8 µs, the
-#: five cubes refilled 23.6 (migrated to 12).
+#: index rebuilt, 2.9-3.0, the two made after it, 0.6-0.7 each, the last counts stored). A load that
+#: writes over rows already there (a changed file: its old values are in the cubes) refills the five
+#: cubes at its end instead: 12-15 µs a row written (the same new rows, not counted), the end 25 µs
+#: per row of the table. (µs saved per row written, µs spent per row of the table) each way: a
+#: counted load pays off from ~0.09 new rows per row present, a refilled one from ~0.57 (45 and 13
+#: µs, measured before the five cubes, made both 0.41). At 1.16 M rows (the scale catalog, schema
+#: 11) the ends cost about as much a row: the census index rebuilt 3.7-3.8 µs, the five cubes
+#: refilled 23.6 (migrated to 12).
 COUNTED_US = (57.0, 4.6)
 REFILLED_US = (70.0, 25.4)
 
