@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from emcensus import read_metadata
+from emcensus.catalog import Catalog
+from emcensus.catalog.cube import CUBE_FILLS
 from emcensus.errors import UnreadableFileError
 from emcensus.readers import Source, read_source
 from emcensus.readers.hitachi import looks_hitachi, parse_hitachi
+from emcensus.scan import RootSpec, scan
 from emcensus.vocab import detector_family, infer_technique
 from support import hitachi_sidecar, write_tiff
 
@@ -188,3 +192,26 @@ def test_the_exports_of_a_frame_parse_their_shared_sidecar_once(tmp_path: Path, 
     assert records[0] == records[2] and records[1].magnification == records[0].magnification == 5000
     with Source(tmp_path / "f.jpg", tmp_path / "f.txt") as source:  # a text read again is parsed again
         assert read_source(source, mtime=1.0) == records[1] and len(parsed) == 2
+
+
+def test_a_detector_name_ends_at_a_nul_inside_it(tmp_path: Path) -> None:
+    """Two UTF-16 sidecars whose SignalName differ only after a NUL: the catalog holds the name before
+    it for both, and every cube refills from the table (SQLite's quote(), the cubes' key, ends a text
+    at its NUL: the names kept whole shared one cube key and the refill failed on it)."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for name, signal in [("a", "SE\x00a"), ("b", "SE\x00b")]:
+        write_tiff(archive / f"{name}.tif")
+        (archive / f"{name}.txt").write_bytes(hitachi_sidecar(50000, signal, "2016/06/23").encode("utf-16"))
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(archive), instrument="SU8230")], workers=0)
+    db = sqlite3.connect(tmp_path / "c.sqlite")
+    try:
+        assert db.execute("SELECT DISTINCT detector FROM images").fetchall() == [("SE",)]
+        for cube, fill in CUBE_FILLS.items():
+            before = db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall()
+            db.execute(f"DELETE FROM {cube}")
+            db.execute(fill)
+            assert db.execute(f"SELECT * FROM {cube} ORDER BY key").fetchall() == before
+    finally:
+        db.close()

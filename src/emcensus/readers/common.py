@@ -207,17 +207,19 @@ def vendor_from_name(name: str | None) -> str | None:
 
 
 def text_or_none(value: Any) -> str | None:
-    """A stripped non-empty string (decoding bytes), else None."""
+    """A stripped non-empty string (decoding bytes), else None; a text ends at its first NUL inside, as
+    C strings do (SQLite's quote(), which keys the catalog's cubes, cuts there: two detectors differing
+    only after a NUL would share one cube row, and a cube's refill would fail on their duplicate key)."""
     if type(value) is str:  # nearly always (sidecar values): the checks below are for tag values
-        return value.strip().strip("\x00").strip() or None
+        value = value.strip().strip("\x00").strip()
+        return (value.split("\x00", 1)[0].strip() if "\x00" in value else value) or None
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).split(b"\x00", 1)[0].decode("utf-8", errors="replace")
     if hasattr(value, "item") and not isinstance(value, str):
         return text_or_none(value.item())
     if not isinstance(value, str):
         return None
-    value = value.strip().strip("\x00").strip()
-    return value or None
+    return text_or_none(str(value))  # a str subclass: as a str
 
 
 def tiff_tag(source: Source, code: int) -> Any:
