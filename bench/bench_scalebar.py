@@ -75,20 +75,43 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr) -> None:
-    """Every panel of the documents read; values scored against a corpus's truth where one overlaps."""
-    truth: dict[tuple[str, int], list[tuple[list[float], float | None]]] = {}
+def _bar_among_candidates(panel: np.ndarray, bar: dict, size_px: list[int] | None) -> str:
+    """Whether the true bar (its box in the generated panel's pixels, scaled to the split panel) is
+    among the candidates whose labels `read_scale_bar` tries: tells a bar missed from a label lost."""
+    factor = panel.shape[1] / size_px[0] if size_px else 1.0
+    x0, y0, x1, y1 = (v * factor for v in bar["bbox"])
+    bright, dark = scalebar._polarities(panel)
+    candidates = sorted(scalebar.find_bars(bright, True) + scalebar.find_bars(dark, False), key=lambda b: -b.score)
+    for rank, found in enumerate(candidates[:scalebar.MAX_CANDIDATES]):
+        if abs(found.x0 - x0) <= 3 and abs(found.x1 - x1) <= 3 and abs((found.y0 + found.y1) / 2 - (y0 + y1) / 2) <= 3:
+            return f"true bar is candidate {rank + 1}: its label not read as one"
+    return "true bar not among the candidates"
+
+
+def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, show: bool = False) -> None:
+    """Every panel of the documents read as `figures match` reads it (split, then `read_scale_bar`:
+    the value it reports; the matched image's FOV only adds a note). With a truth, every true panel
+    that has a bar is counted once: scored on the split panel that overlaps it best (IoU >= 0.5), or
+    counted as a splitter miss when none does (not left out of the denominator)."""
+    truth: dict[tuple[str, int], list[tuple[str, list[float], dict | None, list[int] | None]]] = {}
     if truth_path:
         for article in json.load(open(truth_path))["articles"]:
             for figure in article["figures"]:
                 for panel in figure["panels"]:
                     bar = (panel.get("geometry") or {}).get("scale_bar")
                     truth.setdefault((figure["document"], figure["page"]), []).append(
-                        (panel["bbox_pt"], bar["value_m"] if bar else None))
+                        (f"fig {figure['number']}{panel['letter']} ({panel['kind']}"
+                         f"{', vector' if figure.get('vector') else ''})", panel["bbox_pt"], bar,
+                         (panel.get("geometry") or {}).get("size_px")))
     outcome: Counter[str] = Counter()
+    by_kind: dict[str, Counter[str]] = {}
+    failures: list[str] = []
     panels, elapsed, cpu = 0, 0.0, 0.0
     for path in document_paths([folder]):
+        read: list[tuple[tuple[float, ...], ScaleBar | None, int, np.ndarray]] = []
+        pages: set[int] = set()
         for figure in iter_figures(path):
+            pages.add(figure.page)
             for box in split_panels(figure.pixels):
                 panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
                 started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -96,18 +119,50 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr) -
                 elapsed += time.perf_counter() - started
                 cpu += _cpu_seconds() - cpu_started
                 panels += 1
-                value = found.value_m if found else None
-                region = figure.region(box)
-                known = [(bbox, true) for bbox, true in truth.get((path.name, figure.page), []) if _iou(bbox, region) >= 0.5]
-                if not path.suffix.lower() == ".pdf" or not known:
-                    outcome["no truth: " + ("read" if value else "unread")] += 1
+                read.append((figure.region(box), found, figure.page, panel))
+        claimed: set[int] = set()
+        for page in sorted(pages):
+            for name, bbox, bar, panel_size in truth.get((path.name, page), []):
+                ious = [(_iou(bbox, region), i) for i, (region, _, on, _) in enumerate(read) if on == page]
+                best, index = max(ious, default=(0.0, -1))
+                kind = path.suffix.lower()
+                if best >= 0.5:
+                    claimed.add(index)
+                if bar is None:
+                    if best >= 0.5 and read[index][1] and read[index][1].value_m:
+                        outcome["no bar, a value read"] += 1
+                        failures.append(f"{path.name} p{page} {name}: no bar, read {read[index][1].label!r}")
                     continue
-                true = known[0][1]
-                outcome[("right" if value and true and abs(value / true - 1) < 1e-6 else "wrong") if value
-                        else "unread (has a bar)" if true else "no bar, none read"] += 1
+                true = bar["value_m"]
+                if best < 0.5:
+                    result, why = "unread: no split panel overlaps it (IoU >= 0.5)", f"best IoU {best:.2f}"
+                else:
+                    found = read[index][1]
+                    if found is None or found.value_m is None:
+                        result = "unread (no bar with a label)" if found is None else "unread (label not parsed)"
+                        why = (_bar_among_candidates(read[index][3], bar, panel_size) if found is None
+                               else f"bar {found.bar_px:.0f} px, note {found.note!r}")
+                    else:
+                        right = abs(found.value_m / true - 1) < 1e-6
+                        result = "right" if right else "wrong"
+                        why = f"read {found.label!r}, bar {found.bar_px:.0f} px"
+                outcome[result] += 1
+                by_kind.setdefault(kind, Counter())[result] += 1
+                if result != "right":
+                    failures.append(f"{path.name} p{page} {name}: true {bar['label']!r} {bar['bar_px']:.0f} px"
+                                    f"{' (mislabelled)' if bar.get('mislabelled') else ''} -> {result}: {why}")
+        for i, (_, found, _, _) in enumerate(read):
+            if i not in claimed:
+                outcome["split panel with no true one: " + ("read" if found and found.value_m else "unread")] += 1
     print(f"document panels: {panels} from {folder}")
+    with_bar = sum(count for name, count in outcome.items() if name.split(" ")[0].rstrip(":") in ("right", "wrong", "unread"))
     for name, count in sorted(outcome.items()):
-        print(f"  {name}: {count}")
+        share = f" ({count / with_bar:.1%} of {with_bar} true panels with a bar)" if with_bar and name.split(" ")[0].rstrip(":") in ("right", "wrong", "unread") else ""
+        print(f"  {name}: {count}{share}")
+    for kind, counts in sorted(by_kind.items()):
+        print(f"  {kind}: {counts['right']}/{sum(counts.values())} right, {counts['wrong']} wrong")
+    if show:
+        print("\n".join(failures))
     print(f"time: {elapsed / panels * 1000:.0f} ms wall, {cpu / panels * 1000:.0f} ms CPU per panel")
     print(f"OCR reads: {counted.reads / panels:.2f} per panel ({counted.reads} in all)")
 
@@ -124,7 +179,7 @@ def main() -> None:
         raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
     counted = scalebar.ocr_line = _CountedOcr()
     if args.documents:
-        bench_documents(args.documents, args.truth, counted)
+        bench_documents(args.documents, args.truth, counted, args.show)
         return
     rng = np.random.default_rng(args.seed)
     outcome: Counter[str] = Counter()

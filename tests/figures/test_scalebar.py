@@ -205,6 +205,9 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["5 mm", "..5 mm", "5 mm", "..5 mm"], None),          # 1.5 mm: a digit lost before the point
     (["500ñ", "500mm", "500ñ", "500mm"], None),            # 500nm: the unit read as another on one crop
     (["nm", "nm", "nm", "nm"], None),                      # no number at all
+    (["400 nm", "400.nm", "400 nm", "400.nm"], 400e-9),    # a speck glued between digits and unit
+    (["50nm", "50-nm", "50 nm", "50.nm"], 50e-9),          # (real corpus panels) says nothing
+    (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
 ])
 def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], value_m: float | None,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
