@@ -208,6 +208,9 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["400 nm", "400.nm", "400 nm", "400.nm"], 400e-9),    # a speck glued between digits and unit
     (["50nm", "50-nm", "50 nm", "50.nm"], 50e-9),          # (real corpus panels) says nothing
     (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
+    (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
+    (["6ym", "6um", "6un", "6um"], 6e-6),
+    (["20 iīm", "20 nm", "20 ím", "20 nm"], None),         # ... so it contradicts nm
 ])
 def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], value_m: float | None,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:

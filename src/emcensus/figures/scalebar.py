@@ -80,6 +80,8 @@ _EDGE_MARKS = re.compile(r"^[^\w.]+|[^\wµμÅ]+$")
 _UNIT_FIRST_LETTERS = {unit[0] for unit in UNITS_M}
 _NUMBER_AND_UNIT = re.compile(r"(?P<number>[0-9lI|OoSs.,]*)(?P<unit>.*)")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
+#: What OCR reads a printed µ as in a read that does not parse ("5jm", "6ym" beside "5 μm", "6um").
+_MU_MISREADS = ("u", "μ", "i", "j", "y")
 #: A point or dash printed nowhere, read between the last digit and the unit's first letter.
 _GLUED_MARK = re.compile(r"(?<=\d)[.,-](?=[a-zA-ZµμÅ])")
 
@@ -487,12 +489,13 @@ def _contradicts(text: str, number: str, unit: str) -> bool:
     """Whether a read that did not parse says something else than `number` and `unit`: other digits,
     or a unit whose first letter is another unit's ("500 mm" read "500ñ" once is not 500 nm) or, after
     digits, no unit's at all. A letter lost or broken after the first says nothing ("2.5 μr", "50 n"),
-    nor does a read without digits whose first letter starts no unit (a glyph cut by texture), nor a
-    point or dash glued between the digits and the unit ("400.nm": a speck in the space; "2. µm",
-    spaced, may be a digit lost after the point and still contradicts "2 µm")."""
+    nor does a read without digits whose first letter starts no unit (a glyph cut by texture), nor µ
+    read as i, j or y (it still contradicts nm or mm), nor a point or dash glued between the digits
+    and the unit ("400.nm": a speck in the space; "2. µm", spaced, may be a digit lost after the
+    point and still contradicts "2 µm")."""
     split = _NUMBER_AND_UNIT.fullmatch("".join(_GLUED_MARK.sub("", text).split()))
     digits, first = split["number"].translate(_NUMBER_FIXES), split["unit"][:1]
-    first = "µ" if first in ("u", "μ") else "Å" if first == "A" else first
+    first = "µ" if first in _MU_MISREADS else "Å" if first == "A" else first
     if digits and digits != number:
         return True
     return first not in ("", unit[0]) and (bool(digits) or first in _UNIT_FIRST_LETTERS)
