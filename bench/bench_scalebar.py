@@ -80,9 +80,7 @@ def _bar_among_candidates(panel: np.ndarray, bar: dict, size_px: list[int] | Non
     among the candidates whose labels `read_scale_bar` tries: tells a bar missed from a label lost."""
     factor = panel.shape[1] / size_px[0] if size_px else 1.0
     x0, y0, x1, y1 = (v * factor for v in bar["bbox"])
-    bright, dark = scalebar._polarities(panel)
-    candidates = sorted(scalebar.find_bars(bright, True) + scalebar.find_bars(dark, False), key=lambda b: -b.score)
-    for rank, found in enumerate(candidates[:scalebar.MAX_CANDIDATES]):
+    for rank, (found, _) in enumerate(scalebar._candidates(panel)[:scalebar.MAX_CANDIDATES]):
         if abs(found.x0 - x0) <= 3 and abs(found.x1 - x1) <= 3 and abs((found.y0 + found.y1) / 2 - (y0 + y1) / 2) <= 3:
             return f"true bar is candidate {rank + 1}: its label not read as one"
     return "true bar not among the candidates"

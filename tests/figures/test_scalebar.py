@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given
@@ -139,6 +141,19 @@ def test_colour_panel_and_large_panel() -> None:
     assert found.bbox[0] == pytest.approx(bar[0], abs=3)
 
 
+def test_white_bar_on_false_colour_is_read() -> None:
+    """A white bar and label printed on a micrograph shown in JET false colour: its brightest channel
+    is saturated nearly everywhere, so the bar is found in the darkest channel (unread before)."""
+    grey = _micrograph(300, 225, "SEM", 1)
+    colour = cv2.cvtColor(cv2.applyColorMap(grey, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32)
+    print_mask, bar, _ = draw_scale_bar(np.zeros_like(grey), "300 nm", 80, white=True)
+    ink = (print_mask.astype(np.float32) / 255)[..., None]
+    pixels = (colour * (1 - ink) + 255 * ink).astype(np.uint8)
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m == pytest.approx(300e-9), found
+    assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
+
+
 LABELS = [("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2.5e-6), ("50 µm", 50e-6),
           ("500 pm", 500e-12), ("5 Å", 5e-10)]
 
@@ -225,6 +240,24 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
         assert found is None or (found.value_m is None and found.note), found
     else:
         assert found is not None and found.value_m == pytest.approx(value_m), found
+
+
+def test_a_point_read_at_one_threshold_and_lost_at_the_other_is_no_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A label read "1.5 µm" against "15 µm" at the first ink threshold and "15 µm" throughout at the
+    second (the point lost over false colour, a real corpus panel): no value, not 15 µm."""
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "1.5 µm", 80, white=False)
+    real_lines = scalebar._label_lines
+
+    def lines(bright: np.ndarray, bar: object, threshold: float) -> list:
+        found = real_lines(bright, bar, scalebar.INK_THRESHOLDS[0])[:1]
+        shift = 0 if threshold == scalebar.INK_THRESHOLDS[0] else 1  # the line's box one pixel wider
+        return [replace(label, box=(*label.box[:3], label.box[3] + shift)) for label in found]
+
+    calls = iter(["1.5 μm", "15 μm", "15 μm", "15 μm", "15μm", "15μm"])
+    monkeypatch.setattr(scalebar, "_label_lines", lines)
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls, ""), 0.9))
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m is None, found
 
 
 def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ compares the label with bar length × the matched field of view and words the di
 Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 
 1. **Bars**, on both polarities (bright on dark, dark on light, or on a box of the other colour;
-   the brightest and darkest channel, so coloured bars count): a vertical top-hat keeps what is
+   the brightest and darkest channel, so coloured bars count; on a coloured panel also the darkest
+   and brightest, so a white or black bar on false colour counts): a vertical top-hat keeps what is
    thin and stands out from its surroundings, a horizontal opening keeps what of it is long. A bar
    is a stack of row runs of the same extent (a particle touching it does not join it), aspect
    ≥ 4, collinear pieces merged; its ends are where the contrast falls to half, so the length is
@@ -155,15 +156,34 @@ class _Bar:
         return (math.floor(self.x0 + 0.5), self.y0, math.floor(self.x1 + 0.5), self.y1)
 
 
-def _polarities(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(bright-ink, dark-ink inverted) grey images: the max and min channel, so coloured bars show."""
+def _polarities(pixels: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+    """(image where the ink is bright, whether the ink is white) to look for bars in: grey and its
+    inverse; for colour, the max and inverted min channel (coloured bars count) and, where the panel
+    is coloured, the min and inverted max channel (a white bar on false colour, whose max channel is
+    saturated everywhere)."""
     if pixels.ndim == 2:
         grey = pixels if pixels.dtype == np.uint8 else np.clip(pixels, 0, 255).astype(np.uint8)
-        return grey, 255 - grey
+        return [(grey, True), (255 - grey, False)]
     if pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
         raise ValueError(f"panel pixels must be (H, W) or (H, W, 3): got shape {pixels.shape}")
     rgb = pixels[..., :3] if pixels.dtype == np.uint8 else np.clip(pixels[..., :3], 0, 255).astype(np.uint8)
-    return rgb.max(axis=2), 255 - rgb.min(axis=2)
+    high, low = rgb.max(axis=2), rgb.min(axis=2)
+    found = [(high, True), (255 - low, False)]
+    if float(np.median(high.astype(np.int16) - low)) >= MIN_CONTRAST:
+        found += [(low, True), (255 - high, False)]
+    return found
+
+
+def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
+    """Bar candidates of every polarity with the image each was found in, best first, a bar found
+    again in another image once."""
+    found = sorted(((bar, image) for image, white in _polarities(pixels) for bar in find_bars(image, white)),
+                   key=lambda pair: -pair[0].score)
+    kept: list[tuple[_Bar, np.ndarray]] = []
+    for bar, image in found:
+        if not any(other.box == bar.box and other.white == bar.white for other, _ in kept):
+            kept.append((bar, image))
+    return kept
 
 
 def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
@@ -509,18 +529,17 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     shrink = max(1, math.ceil(max(pixels.shape[:2]) / MAX_SIDE_PX))
     if shrink > 1:
         pixels = cv2.resize(pixels, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
-    bright, dark = _polarities(pixels)
-    candidates = sorted(find_bars(bright, True) + find_bars(dark, False), key=lambda bar: -bar.score)
+    candidates = _candidates(pixels)
     unread: ScaleBar | None = None
     lines_read = 0
     labels_read: list[Box] = []
-    for bar in candidates[:MAX_CANDIDATES]:
+    for bar, ink in candidates[:MAX_CANDIDATES]:
         if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
             continue
         tried: set[Box] = set()
         doubts: list[tuple[Box, str]] = []  # (line, digits) read as a label of this bar but not trusted
         for threshold in INK_THRESHOLDS:
-            for label in _label_lines(bright if bar.white else dark, bar, threshold)[:LINES_PER_BAR]:
+            for label in _label_lines(ink, bar, threshold)[:LINES_PER_BAR]:
                 if label.box in tried or lines_read == MAX_LINES_READ:
                     continue
                 tried.add(label.box)
@@ -529,7 +548,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     value, text, note = _read(label)
                 except OcrUnavailableError as exc:
                     return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
-                digits = re.sub(r"[^0-9]", "", text)
+                digits = re.sub(r"[^0-9.]", "", text).strip(".")  # a point lost at one threshold is other digits
                 if value is not None and any(_intersects(box, label.box) and other != digits for box, other in doubts):
                     # the same print read with other digits at another threshold (a glyph over a particle)
                     value, note = None, f"label read {text!r} here, other digits at another threshold"
