@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -278,6 +280,17 @@ _ODD = {
 }
 
 
+@contextmanager
+def _one_root_censused(tmp_path: Path, *, seed: int) -> Iterator[tuple[Catalog, Path, int, list[str]]]:
+    """A catalog holding one root's census (40 images), its file, its root id, and the `images` columns
+    a test copies rows by (all but id and path)."""
+    archive, path = _archive(tmp_path, 40, seed=seed)
+    with Catalog(path) as catalog:
+        scan(catalog, _specs(archive)[:1], workers=0)
+        columns = [row[1] for row in catalog.db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path")]
+        yield catalog, path, catalog.roots()[0]["id"], columns
+
+
 @pytest.mark.parametrize("max_keys", [1_000_000, 3])
 def test_a_loads_counts_equal_the_group_by_fill_whatever_the_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     max_keys: int) -> None:
@@ -286,13 +299,9 @@ def test_a_loads_counts_equal_the_group_by_fill_whatever_the_values(tmp_path: Pa
     counted by the triggers before the drop, and when the counts go to the cubes several times during
     the load (`max_keys` 3)."""
     monkeypatch.setattr(bulk.CubeSums, "MAX_KEYS", max_keys)
-    archive, path = _archive(tmp_path, 40, seed=8)
-    with Catalog(path) as catalog:
-        scan(catalog, _specs(archive)[:1], workers=0)
+    with _one_root_censused(tmp_path, seed=8) as (catalog, path, root_id, columns):
         db = catalog.db
         present = db.execute("SELECT count(*) FROM images").fetchone()[0]
-        root_id = catalog.roots()[0]["id"]
-        columns = [row[1] for row in db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path")]
         with catalog.bulk_load({root_id: 1}) as load:
             load.surveyed(root_id, 10 * present)
             assert load.active
@@ -338,13 +347,9 @@ def test_a_load_refills_the_cubes_after_any_write_it_did_not_count(tmp_path: Pat
     """Besides the rows it counts, a load's cubes must take in every other change of `images` made
     while their triggers are gone: by another connection (told by the file's data version, or by ids
     that do not follow on), a row deleted by the load's own connection, rows it added untold."""
-    archive, path = _archive(tmp_path, 40, seed=10)
-    with Catalog(path) as catalog:
-        scan(catalog, _specs(archive)[:1], workers=0)
+    with _one_root_censused(tmp_path, seed=10) as (catalog, path, root_id, columns):
         db = catalog.db
         present = db.execute("SELECT max(id) FROM images").fetchone()[0]
-        root_id = catalog.roots()[0]["id"]
-        columns = [row[1] for row in db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path")]
         copy = (f"INSERT INTO images(path, {', '.join(columns)}) SELECT path || ?, {', '.join(columns)} FROM images"
                 " WHERE id BETWEEN ? AND ?")
 
