@@ -36,6 +36,7 @@ RELEASED_MIGRATIONS = {
     6: "8781861717a90de87de62c2014deb99cc9be9be25cd7df8f02eaee0c086f9492",
     10: "818855391f93272b0dd1b4527e735d955c6cf913ff6479c80f9fc949950c9b93",  # the census cube
     11: "89951ac3f8a0af542509dc650ca2392a4454f23b08779e1cb9a7cec1d3a78333",  # the detail cube
+    12: "1c8c02f6ce87d46fa411aea9c8eb818c6d8fd8e13b2a0d6fc539c9e42b73f6d2",  # the time cubes, the folder table, two indexes
 }
 
 
