@@ -77,6 +77,20 @@ def census_rows(catalog) -> list[dict]:
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+def demo_census(folder: Path, images: int, *, seed: int, layout: str | None = None) -> tuple[Path, Path]:
+    """A generated archive (`folder/archive`) censused in this process, a root per instrument folder,
+    into `folder/c.sqlite`: both paths."""
+    from emcensus.catalog import Catalog
+    from emcensus.demo.generate import generate_archive
+    from emcensus.scan import scan
+
+    archive, path = folder / "archive", folder / "c.sqlite"
+    generate_archive(archive, images, seed=seed)
+    with Catalog(path) as catalog:
+        scan(catalog, instrument_roots(archive, layout), workers=0)
+    return archive, path
+
+
 def instrument_roots(archive: Path, layout: str | None = None) -> list:
     """A root per instrument folder of a generated archive (`emcensus.demo`), named after it."""
     from emcensus.scan import RootSpec

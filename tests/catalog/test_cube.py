@@ -22,7 +22,7 @@ from emcensus.catalog.schema import (_DERIVATION_COLUMNS, CUBE_COLUMNS, DETAIL_C
 from emcensus.demo.generate import generate_archive
 from emcensus.errors import QueryError
 from emcensus.scan import scan
-from support import instrument_roots
+from support import demo_census, instrument_roots
 
 _LAYOUT = "{group}/{project}/**"
 CUBES = {"census_cube": CUBE_COLUMNS, "census_detail": DETAIL_COLUMNS, "census_magnification": MAGNIFICATION_TIME_COLUMNS,
@@ -63,12 +63,7 @@ def _scan(catalog: Catalog, archive: Path, layout: str | None = _LAYOUT) -> None
 @pytest.fixture(scope="module")
 def census(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A catalog of a 300-image demo archive rescanned after some files went missing."""
-    base = tmp_path_factory.mktemp("cube")
-    archive = base / "archive"
-    generate_archive(archive, 300, seed=7)
-    path = base / "c.sqlite"
-    with Catalog(path) as catalog:
-        _scan(catalog, archive)
+    archive, path = demo_census(tmp_path_factory.mktemp("cube"), 300, seed=7, layout=_LAYOUT)
     gone = sorted((archive / "SU8230").rglob("*.tif"))[::9]
     for file in gone:
         file.unlink()

@@ -11,20 +11,12 @@ import pytest
 from emcensus.catalog import Catalog
 from emcensus.catalog.query import ImageFilter
 from emcensus.errors import QueryError
-from emcensus.demo.generate import generate_archive
-from emcensus.scan import scan
-from support import instrument_roots
+from support import demo_census
 
 
 @pytest.fixture(scope="module")
 def census(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("pages")
-    archive = base / "archive"
-    generate_archive(archive, 40, seed=5)
-    path = base / "c.sqlite"
-    with Catalog(path) as catalog:
-        scan(catalog, instrument_roots(archive), workers=0)
-    return path
+    return demo_census(tmp_path_factory.mktemp("pages"), 40, seed=5)[1]
 
 
 @pytest.mark.parametrize("order", ["path", "-path", "-acquired_at", "magnification", "-sharpness_pct", "month"])
