@@ -179,11 +179,10 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
     again in another image once."""
     found = sorted(((bar, image) for image, white in _polarities(pixels) for bar in find_bars(image, white)),
                    key=lambda pair: -pair[0].score)
-    kept: list[tuple[_Bar, np.ndarray]] = []
+    kept: dict[tuple[Box, bool], tuple[_Bar, np.ndarray]] = {}
     for bar, image in found:
-        if not any(other.box == bar.box and other.white == bar.white for other, _ in kept):
-            kept.append((bar, image))
-    return kept
+        kept.setdefault((bar.box, bar.white), (bar, image))
+    return list(kept.values())
 
 
 def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
