@@ -154,6 +154,20 @@ def test_white_bar_on_false_colour_is_read() -> None:
     assert found.bar_px == pytest.approx(bar[2] - bar[0], abs=3)
 
 
+def test_darkest_and_brightest_channels_searched_on_a_coloured_panel_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grey panel stored as RGB is searched in two images, as a grey one; a false-colour panel in four
+    (its darkest and brightest channel too): the extra search costs only where the panel is coloured."""
+    searched: list[bool] = []
+    real_find_bars = scalebar.find_bars
+    monkeypatch.setattr(scalebar, "find_bars", lambda image, white: searched.append(white) or real_find_bars(image, white))
+    grey = _micrograph(300, 225, "SEM", 1)
+    scalebar._candidates(np.dstack([grey] * 3))
+    assert searched == [True, False]
+    searched.clear()
+    scalebar._candidates(cv2.applyColorMap(grey, cv2.COLORMAP_JET))
+    assert searched == [True, False, True, False]
+
+
 LABELS = [("200 nm", 200e-9), ("1 µm", 1e-6), ("300 nm", 300e-9), ("2.5 µm", 2.5e-6), ("50 µm", 50e-6),
           ("500 pm", 500e-12), ("5 Å", 5e-10)]
 
@@ -226,6 +240,7 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
     (["6ym", "6um", "6un", "6um"], 6e-6),
     (["20 iīm", "20 nm", "20 ím", "20 nm"], None),         # ... so it contradicts nm
+    (["20 im", "20 nm", "20 jm", "20 nm"], None),
 ])
 def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], value_m: float | None,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
