@@ -12,7 +12,9 @@ returned; "right value on a bar measured within 3 px" is what `fov_from_bar` nee
     .venv/bin/python bench/bench_scalebar.py --documents CORPUS/papers [--truth CORPUS/truth.json]
 
 reads every panel of real documents as `figures match` splits them (a `bench_figures` corpus), and
-scores the values against the generator's truth where a PDF panel overlaps a true one (IoU >= 0.5).
+scores the values against the generator's truth on the split panel that overlaps a true one best
+(IoU >= 0.5): every true panel with a bar counts once, one that no split panel overlaps (or whose
+page or document gave no figure) as unread.
 """
 
 from __future__ import annotations
@@ -105,11 +107,10 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
     by_kind: dict[str, Counter[str]] = {}
     failures: list[str] = []
     panels, elapsed, cpu = 0, 0.0, 0.0
+    seen: set[str] = set()
     for path in document_paths([folder]):
         read: list[tuple[tuple[float, ...], ScaleBar | None, int, np.ndarray]] = []
-        pages: set[int] = set()
         for figure in iter_figures(path):
-            pages.add(figure.page)
             for box in split_panels(figure.pixels):
                 panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
                 started, cpu_started = time.perf_counter(), _cpu_seconds()
@@ -119,8 +120,10 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
                 panels += 1
                 read.append((figure.region(box), found, figure.page, panel))
         claimed: set[int] = set()
-        for page in sorted(pages):
-            for name, bbox, bar, panel_size in truth.get((path.name, page), []):
+        seen.add(path.name)
+        # every page the truth has panels on: a page no figure was taken from holds splitter misses
+        for page in sorted(page for document, page in truth if document == path.name):
+            for name, bbox, bar, panel_size in truth[(path.name, page)]:
                 ious = [(_iou(bbox, region), i) for i, (region, _, on, _) in enumerate(read) if on == page]
                 best, index = max(ious, default=(0.0, -1))
                 kind = path.suffix.lower()
@@ -152,6 +155,11 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
         for i, (_, found, _, _) in enumerate(read):
             if i not in claimed:
                 outcome["split panel with no true one: " + ("read" if found and found.value_m else "unread")] += 1
+    for (document, page), panels_there in sorted(truth.items()):
+        for name, _, bar, _ in panels_there:
+            if document not in seen and bar is not None:  # a document of the truth not read at all
+                outcome["unread: its document not read"] += 1
+                failures.append(f"{document} p{page} {name}: true {bar['label']!r}: document not read")
     print(f"document panels: {panels} from {folder}")
     with_bar = sum(count for name, count in outcome.items() if name.split(" ")[0].rstrip(":") in ("right", "wrong", "unread"))
     for name, count in sorted(outcome.items()):
