@@ -479,9 +479,10 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
         value, normalised = _agreed(reads)
         if value is not None:
             return value, normalised, None
-        if not any(parse_label(text) for text in reads):
+        some_parse = any(parse_label(text) for text in reads)
+        if not some_parse:
             break
-    if not any(parse_label(text) for text in reads):
+    if not some_parse:
         return None, reads[0], f"label {reads[0]!r} is not a number and a length unit"
     return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree"
 
