@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emcensus.figures.match import CONFIRM_CORRELATION, MIN_INLIERS, Fit, Matcher
+from emcensus.figures.match import MIN_INLIERS, Fit, Matcher
 from figures.match_support import HEIGHT, WIDTH, publish, shot
 from figures.test_match import _index, shot_images, write_tiffs
 
@@ -59,7 +59,8 @@ def test_weak_fit_of_another_field_is_not_confirmed(smooth):
     region = (0.0, 0.0, float(panel.shape[1] - 1), float(panel.shape[0] - 1))
     for name, confirmed in (("pores1", True), ("pores1_repeat", True), ("pores2", False), ("pores3", False)):
         fit = Fit(positions[name], 8, 100, transform, False, False, region)
-        assert (matcher._structure(fit, panel) >= CONFIRM_CORRELATION) == confirmed, name
+        matcher._confirm(fit, panel)
+        assert fit.confirmed == confirmed, name
 
 
 def test_pore_field_from_no_archive_image_matches_nothing(smooth):

@@ -527,14 +527,9 @@ class Matcher:
         target, warped, inside, _ = aligned
         return _correlation(_high_pass(target)[inside], _high_pass(warped)[inside])
 
-    def _structure(self, fit: Fit, grey: np.ndarray) -> float:
-        """How well the archive image, warped by the fit, explains the panel's structure: the
-        correlation of both smoothed, over the part of the panel the image covers (0 when that is
-        under `CONFIRM_COVERAGE`)."""
-        return _structure_of(self._aligned(fit, grey))
-
     def _confirm(self, fit: Fit, grey: np.ndarray) -> None:
-        """A weak fit confirmed when its pixels explain the panel (`_structure`), with the refined
+        """A weak fit confirmed when its pixels explain the panel (`_structure_of`: both smoothed,
+        correlated over the part of the panel the image covers), with the refined
         transform they were aligned by: a fit from 6-11 inliers is off by pixels, and so would be its
         crop box, scale and field of view (a pore field at 0.8185x, 9 inliers: scale 0.8116 and a y
         offset of -26.9 px, refined 0.8194 and -31.7, true -31.4)."""
