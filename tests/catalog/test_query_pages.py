@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.catalog import Catalog
-from emcensus.catalog.query import ImageFilter
+from emcensus.catalog.query import SORT_FIELDS, ImageFilter
 from emcensus.errors import QueryError
 from support import demo_census
 
@@ -69,7 +69,8 @@ def test_a_count_checks_its_named_values_in_the_snapshot_it_counts_in(census: Pa
 def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The census with acquisition times a month window must take whole: none, ties, texts shorter
     than a month, a month whose end can not be written (its last character the last there is), a blob
-    (after every text); and magnifications none, tied, text (after every number in SQL's order) or a blob."""
+    (after every text); magnifications none, tied, text (after every number in SQL's order) or a blob;
+    instruments none, empty, beyond ASCII or a blob."""
     path = tmp_path_factory.mktemp("times") / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
         source.backup(db)
@@ -78,19 +79,23 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
             db.execute("UPDATE images SET acquired_at = ? WHERE id % ? = 0", (value, every))
         for every, value in [(6, None), (8, 50000.0), (9, "x50k"), (10, 1e-3), (29, b"\x00x")]:
             db.execute("UPDATE images SET magnification = ? WHERE id % ? = 0", (value, every))
+        for every, value in [(12, None), (14, "\u00c9"), (15, b"SU"), (16, "")]:
+            db.execute("UPDATE images SET instrument = ? WHERE id % ? = 0", (value, every))
     return path
 
 
 @pytest.mark.parametrize("filters", [{}, {"kind": "all"}, {"instrument": "SU8230"}, {"magnification": "1000-50000"},
                                      {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"},
                                      {"path": "*/SU8230/*"}, {"path": "*.jpg"}])
-@pytest.mark.parametrize("order", ["acquired_at", "-acquired_at", "magnification", "-magnification"])
-def test_a_page_in_time_or_magnification_order_read_within_its_values_is_the_page_of_the_whole_order(
+@pytest.mark.parametrize("order", ["acquired_at", "-acquired_at", "magnification", "-magnification", "instrument",
+                                   "-instrument", "detector", "-year"])
+def test_a_page_in_the_order_of_a_value_a_cube_counts_read_within_its_values_is_the_page_of_the_whole_order(
         awkward_times: Path, filters: dict, order: str) -> None:
-    """`window_of_page` (a cube's count per month or magnification narrows the page to the values
-    holding it) gives every page, the last and those past it included, as the plain ORDER BY .. LIMIT
-    .. OFFSET does."""
+    """`window_of_page` (a cube's count per month, magnification, instrument, detector or year narrows
+    the page to the values holding it, one value read in id order) gives every page, the last and
+    those past it included, as the plain ORDER BY .. LIMIT .. OFFSET does."""
     direction, column = ("DESC", order[1:]) if order.startswith("-") else ("ASC", order)
+    column = SORT_FIELDS[column]
     with Catalog(awkward_times, readonly=True) as catalog:
         image_filter = ImageFilter(**filters)
         where, params = image_filter.where(catalog.db)
@@ -98,8 +103,8 @@ def test_a_page_in_time_or_magnification_order_read_within_its_values_is_the_pag
                                         params).fetchall()
         with catalog.one_snapshot():
             windowed = catalog.window_of_page(image_filter, column, direction, 0, 5) is not None
-        # no cube holds the folder with either, nor the FOV with the month
-        assert windowed == (not ({"fov", "path"} if column == "acquired_at" else {"path"}) & set(filters))
+        # no cube holds the folder with any, nor the FOV with the month, detector or year
+        assert windowed == (not ({"path"} if column in ("magnification", "instrument") else {"fov", "path"}) & set(filters))
         for offset in range(0, len(everything) + 3, 3):
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
@@ -112,7 +117,7 @@ def test_a_filter_a_cube_counts_few_files_of_sorts_its_matches_instead_of_walkin
         assert catalog.few_matches(ImageFilter(fov="1nm-2nm"), 1)  # none
         half = -(-total // 2)  # the least `rows` whose double reaches the total
         assert not catalog.few_matches(ImageFilter(), half - 1) and catalog.few_matches(ImageFilter(), half)
-        assert not catalog.few_matches(ImageFilter(path="*.t?f"), 10 ** 9)  # no cube counts it: the walk
+        assert not catalog.few_matches(ImageFilter(path="?*.tif"), 10 ** 9)  # no cube counts it: the walk
 
 
 @pytest.mark.parametrize("filters", [{"instrument": "SU8000"}, {"technique": "TEM"}, {"year": 2019, "kind": "all"},

@@ -26,7 +26,8 @@ from support import write_tiff
 #: sort next to '/' ('-', '.', '0'), a folder with files and folders, a name that is not UTF-8.
 _FOLDERS = ["vol03", "vol03/sub", "vol030", "VOL03", "vol03[1]", "v?l", "star*dir", "br]ack", "^caret", "sp ace/-",
             "mix", "mix/deeper", "mix-", "mix.", "mix0", "a/vol03/b/vol03", os.fsdecode(b"\xc1\xf0/vol03")]
-_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF", "b.c.tif", "noext", ".tif", "z.tif.", "w.tiff", "v.tif~"]
+_NAMES = ["x.tif", "[1]*?.tif", "Y.TIF", "b.c.tif", "noext", ".tif", "z.tif.", "w.tiff", "v.tif~", "u.t.f", "e.t\u00e9f",
+          "s.t f"]
 #: The catalog's text for the folder name that is not UTF-8.
 _NOT_UTF8 = db_text(os.fsdecode(b"\xc1\xf0"))
 #: Pieces a glob is drawn from: wildcards, classes (one holding '/'), literal names, the catalog's
@@ -35,7 +36,10 @@ _PIECES = ["*", "?", "/", "vol03", "VOL03", "vol0", "[1]", "[[]1]", "[]]", "[^/]
            ".", "0", "sub", "x.tif", "[0-9]", "[!-/]", "^", _NOT_UTF8]
 #: What an extension glob ends in: after '*.', literal characters (case, several dots, none, a '/',
 #: characters no extension in the folder table holds).
-_EXTENSIONS = ["tif", "TIF", "c.tif", "", "tiff", "tif.", "/", "[t]if", "t?f", _NOT_UTF8, "tif~", "emd_1", "dm-4"]
+_EXTENSIONS = ["tif", "TIF", "c.tif", "", "tiff", "tif.", "/", "[t]if", "t?f", _NOT_UTF8, "tif~", "emd_1", "dm-4", "b.tif",
+               "t\u00e9f", "?", "??f", "[^/]if", "t[.]f", "[a-z]?f"]
+#: What a glob's tail (after its last '*') is drawn from: wildcards, classes, dots, '/', extensions.
+_TAIL_PIECES = ["?", ".", "/", "t", "f", "tif", "[t]", "[^.]", "[.]", "[/]", "\u00e9", " ", "_", "[a-z]", "b.", "x"]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +73,14 @@ def _plain_count(db: sqlite3.Connection, pattern: str) -> int:
 
 @st.composite
 def _globs(draw: st.DrawFn) -> str:
-    """A glob of random pieces; a third of them end in '/' and '*'s, which the folder decides, and a
-    third in '*.' and an extension, after such a part or only '*'s."""
+    """A glob of random pieces; a quarter of them end in '/' and '*'s, which the folder decides, a
+    quarter in '*.' and an extension, and a quarter in '*' and a tail of wildcards, classes and
+    literals, after such a part or only '*'s."""
     pattern = "".join(draw(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=6)))
-    ending = draw(st.integers(0, 2))
+    ending = draw(st.integers(0, 3))
+    if ending == 3:
+        start = draw(st.sampled_from([pattern + "/", "", "*", pattern]))
+        return start + "*" + "".join(draw(st.lists(st.sampled_from(_TAIL_PIECES), max_size=4)))
     if ending == 1:
         return pattern + "/" + "*" * draw(st.integers(1, 2))
     if ending == 2:
@@ -93,7 +101,9 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
                 by_folder = _path_clause(catalog.db, pattern, in_index_order=False) == _FILES_OF_MATCHED_FOLDERS
                 from_folders = catalog.census_source("count(*)", ImageFilter(path=pattern).columns())[0] == "census_folders"
             assert by_folder == folder_decides(pattern)
-            assert from_folders == (path_in_folders(pattern) is not None)
+            glob = path_in_folders(pattern)
+            # a glob the folder table tests is read there unless a row it leaves undecided matches
+            assert from_folders == (glob is not None and not catalog._leaves_undecided([glob])), pattern
             counted = catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"]
             assert counted == _plain_count(catalog.db, pattern), pattern
             grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
@@ -105,7 +115,8 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
         for pattern in ["*/vol03/*", "*/VOL03/*", "*/vol03[[]1]/*", "*/v[?]l/*", "*/star[*]dir/*", "*/br]ack/*",
                         "*/mix/*", "*/mix?/*", "*[^/]/vol03/*", "*/sp ace/-/*", f"*/{_NOT_UTF8}/*",
                         f"{awkward.parent}/archive/*", "*.tif", "*.TIF", "*/mix./*.tif", "*/vol03/*.tif", "*.",
-                        "*.tiff", f"*/{_NOT_UTF8}/*.tif", f"{awkward.parent}/archive/*.tif"]:
+                        "*.tiff", f"*/{_NOT_UTF8}/*.tif", f"{awkward.parent}/archive/*.tif", "*.t?f", "*.c.tif", "*/mix/*.t?f",
+                        "*.t\u00e9f", "*[.]tif", "*.[tT][iI][fF]"]:
             assert path_in_folders(pattern)
             assert catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"] == \
                 _plain_count(catalog.db, pattern)
@@ -156,17 +167,24 @@ def test_the_folder_of_a_long_path_is_all_of_it_up_to_its_last_slash(start: str,
 @given(st.text(st.sampled_from(_CHARACTERS + "tTif~_"), max_size=14).map(lambda name: "/r/" + name),
        st.one_of(_globs(), st.tuples(st.text(st.sampled_from(_CHARACTERS), max_size=6),
                                      st.text(st.sampled_from(_CHARACTERS + "tTif~_"), max_size=4)).map(lambda g: f"*{g[0]}*.{g[1]}")))
-def test_a_path_matches_a_glob_exactly_when_its_folder_and_extension_do(path: str, pattern: str) -> None:
-    """`path_in_folders`' equivalence on SQLite's GLOB: paths with dots in names and folders, several
-    or none, a name that is only an extension; globs ending in an extension after any part."""
-    parts = path_in_folders(pattern)
-    if parts is None:
+def test_a_path_matches_a_glob_as_its_folder_and_extension_decide(path: str, pattern: str) -> None:
+    """`FolderGlob`'s rows on SQLite's GLOB: a path in a row it decides matches exactly when the row
+    does, and a path in no row it leaves undecided does not match (paths with dots in names and
+    folders, several or none, a name that is only an extension; globs ending in any tail after any
+    part)."""
+    glob = path_in_folders(pattern)
+    if glob is None:
         return
     db = sqlite3.connect(":memory:")
-    folder, extension = FOLDER_SQL.format(path="?1"), EXTENSION_SQL.format(path="?1")
-    by_parts = db.execute(f"SELECT coalesce({folder} GLOB ?2 AND (?3 IS NULL OR {extension} = ?3), 0)",  # NULL: none
-                          (path, *parts)).fetchone()[0]
-    assert db.execute("SELECT ?1 GLOB ?2", (path, pattern)).fetchone()[0] == by_parts, (path, pattern, parts)
+    db.execute("CREATE TABLE census_folders (folder TEXT, extension TEXT)")
+    db.execute(f"INSERT INTO census_folders SELECT {FOLDER_SQL.format(path='?1')}, {EXTENSION_SQL.format(path='?1')}", (path,))
+    decided, decided_params = glob.decided()
+    undecided, undecided_params = glob.undecided()
+    matches = db.execute("SELECT ?1 GLOB ?2", (path, pattern)).fetchone()[0]
+    in_row = db.execute(f"SELECT count(*) FROM census_folders WHERE {decided}", decided_params).fetchone()[0]
+    left = db.execute(f"SELECT count(*) FROM census_folders WHERE {undecided}", undecided_params).fetchone()[0]
+    assert not (in_row and left), (path, pattern)
+    assert matches == in_row or left, (path, pattern, glob.head, glob.tail)
 
 
 @pytest.mark.parametrize(("pattern", "decides"), [
@@ -178,13 +196,30 @@ def test_which_globs_the_folder_decides(pattern: str, decides: bool) -> None:
 
 
 @pytest.mark.parametrize(("pattern", "parts"), [
-    ("*/vol03/*", ("*/vol03/*", None)), ("*.dm4", ("*", ".dm4")), ("**.TIF", ("**", ".TIF")), ("*.", ("*", ".")),
-    ("*/2019/*.tif", ("*/2019/*", ".tif")), ("/a/*.tif", ("/a/*", ".tif")), ("*.b.tif", None), ("*.t?f", None),
-    ("*.[t]if", None), ("*[.]tif", None), ("a*.tif", None), ("*x.tif", None), ("*.tif/", None), ("*/x/?*.tif", None),
-    ("*/a[/]*.tif", None), (".tif", None), ("*.tif~", None), (f"*.{_NOT_UTF8}", None), ("*.emd_1", ("*", ".emd_1"))])
-def test_which_globs_the_folder_and_extension_decide(pattern: str, parts: tuple[str, str | None] | None) -> None:
-    """An extension of literal characters other than '.' and '/', after '*' and a part the folder decides or none."""
-    assert path_in_folders(pattern) == parts
+    ("*/vol03/*", ("*/vol03/*", "")), ("*.dm4", ("*", ".dm4")), ("**.TIF", ("**", ".TIF")), ("*.", ("*", ".")),
+    ("*/2019/*.tif", ("*/2019/*", ".tif")), ("/a/*.tif", ("/a/*", ".tif")), ("*.b.tif", ("*", ".b.tif")),
+    ("*.t?f", ("*", ".t?f")), ("*.[t]if", ("*", ".[t]if")), ("*[.]tif", ("*", "[.]tif")), ("*/x/?*.tif", None),
+    ("*.tif/", ("*", ".tif/")), ("*/a[/]*.tif", None), (".tif", None), ("a*.tif", None), ("*x.tif", ("*", "x.tif")),
+    (f"*.{_NOT_UTF8}", ("*", f".{_NOT_UTF8}")), ("*/a[*", None), ("*.[*]", ("*", ".[*]"))])
+def test_which_globs_the_folder_table_tests(pattern: str, parts: tuple[str, str] | None) -> None:
+    """A head of only '*'s or a part the folder decides, up to the last '*' that is not in a class;
+    no '*', another head or a class left open: none."""
+    glob = path_in_folders(pattern)
+    assert (glob and (glob.head, glob.tail)) == parts
+
+
+@pytest.mark.parametrize(("pattern", "undecided"), [
+    ("*.tif", False), ("*/vol03/*.b.tif", False), ("*.", False), ("*/vol03/*", False), ("*.t?f", True), ("*.tïf", True)])
+def test_a_glob_ending_in_a_dot_and_extension_characters_leaves_no_name_without_an_extension_undecided(
+        pattern: str, undecided: bool) -> None:
+    """Such a path has an extension; `*.t?f` may end 'x.t f', which has none."""
+    glob = path_in_folders(pattern)
+    assert glob is not None
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE census_folders (folder TEXT, extension TEXT)")
+    db.execute("INSERT INTO census_folders VALUES ('/r/vol03/', NULL)")
+    clause, params = glob.undecided()
+    assert bool(db.execute(f"SELECT count(*) FROM census_folders WHERE {clause}", params).fetchone()[0]) is undecided
 
 
 def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pytest.MonkeyPatch) -> None:

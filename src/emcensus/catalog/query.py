@@ -297,8 +297,9 @@ class ImageFilter:
         asked = [name for name, value in vars(self).items()
                  if value is not None and not (isinstance(value, (str, list, tuple)) and not value)]
         columns = {"readable", "status", "kind"}.union(*(FILTER_COLUMNS[name] for name in asked))
-        if self.path and path_in_folders(self.path):  # the folder table's columns decide it (`where(table=...)`)
-            columns = columns - {"path"} | {"folder", "extension"}
+        glob = path_in_folders(self.path) if self.path else None
+        if glob is not None:  # the folder table may decide it (`where(table=...)`, `CubeMixin.census_source`)
+            columns = columns - {"path"} | {"folder", "extension", glob}
         return columns
 
     def where(self, db: sqlite3.Connection, *, in_index_order: bool = False, table: str = "images") -> tuple[str, list[Any]]:
@@ -353,10 +354,11 @@ class ImageFilter:
                 ids.extend(match)
             clauses.append(f"root_id IN ({', '.join('?' * len(ids))})")
             params.extend(ids)
-        if self.path and table == "census_folders":
-            folder, extension = path_in_folders(self.path) or (None, None)
-            clauses.append("folder GLOB ?" if extension is None else "folder GLOB ? AND extension = ?")
-            params.extend(part for part in (folder, extension) if part is not None)
+        glob = path_in_folders(self.path) if self.path and table == "census_folders" else None
+        if glob is not None:
+            clause, values = glob.decided()
+            clauses.append(clause)
+            params.extend(values)
         elif self.path:
             clauses.append(_path_clause(db, self.path, in_index_order))
             params.append(self.path)
@@ -427,20 +429,26 @@ def _path_clause(db: sqlite3.Connection, pattern: str, in_index_order: bool) -> 
 def _glob_tokens(pattern: str) -> list[str] | None:
     """A GLOB pattern as SQLite reads it: '*', '?', '[' for a class, or a literal character; None
     when a class is not closed (such a pattern matches nothing)."""
-    tokens, at = [], 0
+    pieces = _glob_pieces(pattern)
+    return None if pieces is None else [token for token, _ in pieces]
+
+
+def _glob_pieces(pattern: str) -> list[tuple[str, str]] | None:
+    """(token as `_glob_tokens` gives it, its text in the pattern) for each token of a GLOB pattern."""
+    pieces, at = [], 0
     while at < len(pattern):
         char = pattern[at]
         if char != "[":
-            tokens.append(char if char in "*?" else "=" + char)
+            pieces.append((char if char in "*?" else "=" + char, char))
             at += 1
             continue
         end = at + 1 + (pattern[at + 1:at + 2] == "^")
         end = pattern.find("]", end + 1)  # a ']' first in the class is one of its characters
         if end < 0:
             return None
-        tokens.append("[")
+        pieces.append(("[", pattern[at:end + 1]))
         at = end + 1
-    return tokens
+    return pieces
 
 
 def folder_decides(pattern: str) -> bool:
@@ -458,26 +466,69 @@ def folder_decides(pattern: str) -> bool:
     return 0 < stars < len(tokens) and tokens[-1 - stars] == "=/"
 
 
-def path_in_folders(pattern: str) -> tuple[str, str | None] | None:
-    """(folder glob, extension or None) such that `path GLOB pattern` exactly when the path's folder
-    matches the folder glob and its extension (`schema.EXTENSION_SQL`) is the one given: a glob the
-    folder decides (`folder_decides`: itself, any extension), or one ending in '*', '.' and literal
-    `EXTENSION_CHARACTERS` after only '*'s or a part the folder decides (`*.tif`, `*/2019/*.dm4`):
-    the path then ends in that extension, which no other '.' or '/' follows, and the part ends in one
-    of its folder's '/'s. None for any other glob (tests/catalog/test_query_path.py holds both to
-    plain GLOB)."""
-    if folder_decides(pattern):
-        return pattern, None
-    tokens = _glob_tokens(pattern) or []
-    literal = 0  # the extension's characters after its '.': one character each
-    while literal < len(tokens) and tokens[-1 - literal] in _EXTENSION_TOKENS:
-        literal += 1
-    if tokens[-2 - literal:-literal or None] != ["*", "=."]:
+#: Extensions longer than this (none in practice) are left undecided by `FolderGlob.undecided`.
+_LONGEST_EXTENSION = 32
+
+
+class FolderGlob(str):
+    """A `--path` glob as the folder table (folder, extension, file state) tests it: an entry of
+    `ImageFilter.columns()` beside the table's columns (its text: `path GLOB <pattern>`).
+
+    The glob is a head (only '*'s, or a part `folder_decides` ending in '*') and a tail of `length`
+    tokens with no '*' (`*.t?f`: `*` and `.t?f`). A path is its folder, a name without '/', and its
+    extension (`schema.EXTENSION_SQL`) at the end when it has one. A row whose extension holds the
+    whole tail decides all its files by itself: they match when the extension's last characters
+    match the tail and the folder the head (the tail then lies in the name, so the head's last '/'
+    is one of the folder's). A row whose extension is shorter than the tail, or absent, is undecided
+    (the name before the extension is unknown) unless the extension can not end the tail; when the
+    tail ends in a literal '.' and extension characters, no path without an extension matches. The
+    folder matching the head is needed for every match. Undecided rows exist in few catalogs (a name
+    without an extension, `*.t?f` against `x.t.f`): while one matches, the glob is read from the
+    paths (tests/catalog/test_query_path.py holds both to plain GLOB)."""
+
+    head: str
+    tail: str
+    length: int
+    tail_pieces: tuple[str, ...]
+
+    def decided(self) -> tuple[str, list[str]]:
+        """(clause, parameters) over the folder table: the rows all of whose files match."""
+        if not self.length:
+            return "folder GLOB ?", [self.head]
+        return (f"folder GLOB ? AND length(extension) >= {self.length} AND substr(extension, -{self.length}) GLOB ?",
+                [self.head, self.tail])
+
+    def undecided(self) -> tuple[str, list[str]]:
+        """(clause, parameters) over the folder table: the rows some files of which may match, and
+        others not (an over-approximation: every other row is decided)."""
+        if not self.length:
+            return "0", []
+        shorter = min(self.length - 1, _LONGEST_EXTENSION)
+        cases = " ".join(f"WHEN {size} THEN extension GLOB ?" for size in range(1, shorter + 1))
+        suffixes = ["".join(self.tail_pieces[-size:]) for size in range(1, shorter + 1)]
+        short = f"length(extension) < {self.length} AND CASE length(extension) {cases} ELSE 1 END" if cases else "0"
+        pieces = _glob_tokens(self.tail) or []
+        literal = 0  # the extension characters the tail ends in
+        while literal < len(pieces) and pieces[-1 - literal] in _EXTENSION_TOKENS:
+            literal += 1
+        none = "0" if literal < len(pieces) and pieces[-1 - literal] == "=." else "extension IS NULL"
+        return f"folder GLOB ? AND ({none} OR {short})", [self.head, *suffixes]
+
+
+def path_in_folders(pattern: str) -> FolderGlob | None:
+    """The glob as the folder table tests it (`FolderGlob`), or None when its head is neither only
+    '*'s nor a part the folder decides, it has no '*', or a class is left open."""
+    pieces = _glob_pieces(pattern)
+    if not pieces or "*" not in (token for token, _ in pieces):
         return None
-    folder = pattern[:-1 - literal]
-    if folder.strip("*") and not folder_decides(folder):
+    last_star = max(at for at, (token, _) in enumerate(pieces) if token == "*")
+    head, tail = "".join(text for _, text in pieces[:last_star + 1]), pieces[last_star + 1:]
+    if head.strip("*") and not folder_decides(head):
         return None
-    return folder, pattern[-1 - literal:]
+    glob = FolderGlob(f"path GLOB {pattern}")
+    glob.head, glob.tail, glob.length = head, "".join(text for _, text in tail), len(tail)
+    glob.tail_pieces = tuple(text for _, text in tail)
+    return glob
 
 
 def _blank(value: Any) -> bool | None:
