@@ -465,3 +465,20 @@ def test_magnification_or_project_with_a_time_or_detector_reads_a_cube(census: P
             columns = ImageFilter().columns() | {GROUP_FIELDS[f] for f in fields.split(",")} | {"is_primary"}
             assert cubed.census_source("count(*)", columns)[0] in ("census_magnification", "census_project")
             assert cubed.count(fields) == plain.count(fields) != []
+
+
+@pytest.mark.parametrize("queries", [
+    [("year,technique", False), ("instrument", False), ("detector", False), ("", False), ("", True)],  # the Overview's
+    [("month,detector_raw", True), ("year", False), ("kind", True), ("detector_family,detector", False)],
+    [("magnification", False), ("year,magnification", True), ("", True)],  # a time cube
+    [("fov_source,project", True), ("project", False)],  # the detail cube
+    [("root", False), ("instrument", True)], [("scalebar_decade,technique", False)], [("quality_flag", False)],
+    [("magnification,fov_source,month", False)]])  # no cube holds them together
+def test_several_counts_from_one_read_are_the_counts_one_by_one(census: Path, queries: list[tuple[str, bool]]) -> None:
+    """`count_several` rolls one grouped read of a cube up to each count, or counts one by one (the
+    root's path, decades in size order, a quality flag, fields no cube holds together, no cube in step)."""
+    with Catalog(census, readonly=True) as catalog, _table_only(Catalog(census, readonly=True)) as plain:
+        expected = [plain.count(by, files=files) for by, files in queries]
+        assert all(expected) and expected[0] != [{"count": 0}]
+        assert catalog.count_several(queries) == expected
+        assert plain.count_several(queries) == expected

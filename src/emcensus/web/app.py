@@ -564,13 +564,15 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        by_year, by_instrument, by_detector, [acquisitions], [files] = catalog.count_several(
+            [("year,technique", False), ("instrument", False), ("detector", False), ("", False), ("", True)])
         charts = {
-            "year": bar_traces(catalog.count("year,technique"), "year", "technique"),
-            "instrument": bar_traces(catalog.count("instrument"), "instrument"),
-            "detector": bar_traces(catalog.count("detector"), "detector"),
+            "year": bar_traces(by_year, "year", "technique"),
+            "instrument": bar_traces(by_instrument, "instrument"),
+            "detector": bar_traces(by_detector, "detector"),
             "magnification": bar_traces(magnification_decades(catalog.count("magnification")), "label"),
         }
-        return page(request, "overview.html", acquisitions=catalog.total(), files=catalog.total(files=True),
+        return page(request, "overview.html", acquisitions=acquisitions["count"], files=files["count"],
                     table1=table1(catalog),
                     roots=catalog.roots(), scans=catalog.scans(3),
                     charts=json.dumps(charts).replace("<", "\\u003c"))  # safe inside <script>
