@@ -15,6 +15,13 @@ reads every panel of real documents as `figures match` splits them (a `bench_fig
 scores the values against the generator's truth on the split panel that overlaps a true one best
 (IoU >= 0.5): every true panel with a bar counts once, one that no split panel overlaps (or whose
 page or document gave no figure) as unread.
+
+    ... --documents CORPUS/papers --truth CORPUS/truth.json --catalog BASE/census.sqlite
+
+also runs `figures match` over the corpus with that catalog's figures index (as `bench_figures`
+left it under BASE) and scores `scale_bar_m` as the product reports it, where the matched image's
+field of view may choose between disagreeing reads: on the panels it lists, and over all true
+panels with a bar (a panel not listed scored by its read alone), beside the reads' own scores.
 """
 
 from __future__ import annotations
@@ -25,13 +32,15 @@ import re
 import resource
 import time
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 
 from emcensus.figures.barpanels import DrawnBar, make_bar_panel
 from emcensus.figures import scalebar
 from emcensus.figures.documents import iter_figures
-from emcensus.figures.match import document_paths
+from emcensus.figures.index import VisualIndex, index_folder
+from emcensus.figures.match import Matcher, document_paths, match_documents
 from emcensus.figures.ocr import model_path
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import ScaleBar, read_scale_bar
@@ -88,7 +97,30 @@ def _bar_among_candidates(panel: np.ndarray, bar: dict, size_px: list[int] | Non
     return "true bar not among the candidates"
 
 
-def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, show: bool = False) -> None:
+Listed = dict[tuple[str, int], list[tuple[tuple[float, ...], float | None]]]
+
+
+def product_values(truth_path: str, catalog_path: str) -> Listed:
+    """(document name, page) -> (panel box, scale_bar_m) of every panel `figures match` lists with the
+    catalog's figures index, each article's documents matched with its year as the CLI does."""
+    matcher = Matcher(VisualIndex.load(index_folder(catalog_path)))
+    papers = Path(truth_path).parent / "papers"
+    listed: Listed = {}
+    for article in json.load(open(truth_path))["articles"]:
+        documents = [papers / name for name in article["documents"]]
+        for found in match_documents(documents, matcher, year_of=lambda _a, year=article["year"]: year):
+            if not found.weak:
+                listed.setdefault((Path(found.document).name, found.page), []).append(
+                    (found.panel_bbox, found.scale_bar_m))
+    return listed
+
+
+def _score(value_m: float | None, true_m: float) -> str:
+    return "unread" if value_m is None else "right" if abs(value_m / true_m - 1) < 1e-6 else "wrong"
+
+
+def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, show: bool = False,
+                    listed: Listed | None = None) -> None:
     """Every panel of the documents read as `figures match` reads it (split, then `read_scale_bar`:
     the value it reports; the matched image's FOV only adds a note). With a truth, every true panel
     that has a bar is counted once: scored on the split panel that overlaps it best (IoU >= 0.5), or
@@ -104,6 +136,8 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
                          f"{', vector' if figure.get('vector') else ''})", panel["bbox_pt"], bar,
                          (panel.get("geometry") or {}).get("size_px")))
     outcome: Counter[str] = Counter()
+    product: Counter[str] = Counter()
+    product_listed: Counter[str] = Counter()
     by_kind: dict[str, Counter[str]] = {}
     failures: list[str] = []
     panels, elapsed, cpu = 0, 0.0, 0.0
@@ -149,6 +183,15 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
                         why = f"read {found.label!r}, bar {found.bar_px:.0f} px"
                 outcome[result] += 1
                 by_kind.setdefault(kind, Counter())[result] += 1
+                if listed is not None:
+                    raw = read[index][1].value_m if best >= 0.5 and read[index][1] else None
+                    shown = [value for box, value in listed.get((path.name, page), []) if _iou(bbox, box) >= 0.5]
+                    product[_score(shown[0] if shown else raw, true)] += 1
+                    if shown:
+                        product_listed[_score(shown[0], true)] += 1
+                        if _score(shown[0], true) != result.split(" ")[0].rstrip(":"):
+                            failures.append(f"{path.name} p{page} {name}: figures match reports "
+                                            f"{shown[0]!r} ({_score(shown[0], true)}), the read alone {result}")
                 if result != "right":
                     failures.append(f"{path.name} p{page} {name}: true {bar['label']!r} {bar['bar_px']:.0f} px"
                                     f"{' (mislabelled)' if bar.get('mislabelled') else ''} -> {result}: {why}")
@@ -167,6 +210,12 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
         print(f"  {name}: {count}{share}")
     for kind, counts in sorted(by_kind.items()):
         print(f"  {kind}: {counts['right']}/{sum(counts.values())} right, {counts['wrong']} wrong")
+    for title, counts in (("figures match, panels it lists", product_listed),
+                          ("figures match over all true panels with a bar (not listed: the read)", product)):
+        if listed is not None:
+            total = sum(counts.values())
+            print(f"  {title}: " + ", ".join(f"{counts[name]} {name} ({counts[name] / max(total, 1):.1%})"
+                                              for name in ("right", "wrong", "unread")) + f" of {total}")
     if show:
         print("\n".join(failures))
     print(f"time: {elapsed / panels * 1000:.0f} ms wall, {cpu / panels * 1000:.0f} ms CPU per panel")
@@ -180,12 +229,16 @@ def main() -> None:
     parser.add_argument("--show", action="store_true", help="print every panel not read right")
     parser.add_argument("--documents", help="read every panel of the documents in this folder instead")
     parser.add_argument("--truth", help="with --documents: a bench_figures corpus's truth.json to score against")
+    parser.add_argument("--catalog", help="with --truth: the corpus's census.sqlite (figures index built): also "
+                                          "score scale_bar_m as `figures match` reports it")
     args = parser.parse_args()
     if model_path() is None:
         raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
     counted = scalebar.ocr_line = _CountedOcr()
     if args.documents:
-        bench_documents(args.documents, args.truth, counted, args.show)
+        listed = product_values(args.truth, args.catalog) if args.catalog and args.truth else None
+        counted.reads = 0  # the reads per panel are the reader's alone, not those while matching
+        bench_documents(args.documents, args.truth, counted, args.show, listed)
         return
     rng = np.random.default_rng(args.seed)
     outcome: Counter[str] = Counter()

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from emcensus.demo.pixels import PixelBank
 from emcensus.figures import ocr, scalebar
 from emcensus.figures.barpanels import draw_scale_bar, jpeg
-from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar
+from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar, settle_with_fov
 
 @pytest.mark.parametrize(("text", "value_m", "label"), [
     ("200 nm", 200e-9, "200 nm"),
@@ -73,6 +73,28 @@ def test_check_against_fov_agrees_within_ten_percent() -> None:
     assert check_against_fov(_bar(1e-6, 100), 10e-6, 1000) is None
     assert check_against_fov(_bar(1.08e-6, 100), 10e-6, 1000) is None
     assert check_against_fov(_bar(None, 100), 10e-6, 1000) is None
+
+
+@pytest.mark.parametrize(("readings", "value_m"), [
+    (("1.5 µm", "15 µm"), 1.5e-6),        # a point lost on some reads: the FOV says which
+    (("1.5 mm", "1.5 µm"), 1.5e-6),       # another unit read on some reads
+    (("15 µm",), None),                   # the only reading disagrees: a mislabelled bar stays unread
+    (("1.4 µm", "1.5 µm"), None),         # both within the tolerance: nothing to choose
+    ((), None),                           # nothing parsed: nothing to choose from
+])
+def test_matched_field_of_view_chooses_among_disagreeing_reads_only(readings: tuple[str, ...],
+                                                                    value_m: float | None) -> None:
+    """Bar 60 px on a 300 px panel whose matched FOV is 7.5 µm: 1.5 µm long."""
+    bar = ScaleBar(None, "1.5 µm", 60.0, (10, 200, 70, 204), None, "the reads disagree", readings)
+    settled = settle_with_fov(bar, 7.5e-6, 300)
+    assert settled.value_m == (pytest.approx(value_m) if value_m else None)
+    if value_m:
+        assert settled.label == parse_label(settled.label)[1] and "chosen" in settled.note
+    else:
+        assert settled == bar
+    assert settle_with_fov(bar, None, 300) == bar
+    read = replace(bar, value_m=15e-6, label="15 µm")  # a value read unanimously is never replaced
+    assert settle_with_fov(read, 7.5e-6, 300) == read
 
 
 @pytest.mark.parametrize(("value_m", "ratio"), [(1e-3, "1e+03×"), (2e-6, "2×"), (0.5e-6, "0.5×")])
@@ -241,6 +263,13 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["6ym", "6um", "6un", "6um"], 6e-6),
     (["20 iīm", "20 nm", "20 ím", "20 nm"], None),         # ... so it contradicts nm
     (["20 im", "20 nm", "20 jm", "20 nm"], None),
+    (["5A", "5 Å", "5A", "5A"], 5e-10),                    # Å on both crops
+    (["1A", "", "1A", ""], None),                          # "A" on the glyphs alone: a plot's letter (corpus)
+    (["¿A", "2A", "EA", "2A"], None),                      # "A" on the pixels alone: fibres over "1.5 um" (corpus)
+    (["400", "400", "400nm", "400nm"], 400e-9),            # a bare number: the pixels further right give the unit
+    (["400", "400", "400nm", "500nm"], None),              # ... two reads of them must agree
+    (["μm", "um", "5μm", "5μm"], 5e-6),                    # a bare unit on both crops: its number further left
+    (["μm", "um", "3μm", "5μm"], None),                    # the 5 in a crack read as 3 once (corpus)
 ])
 def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], value_m: float | None,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
@@ -255,6 +284,21 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
         assert found is None or (found.value_m is None and found.note), found
     else:
         assert found is not None and found.value_m == pytest.approx(value_m), found
+
+
+def test_the_rest_of_a_half_read_label_is_read_on_pixels_further_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A line read as a bare number is read again on the panel's pixels reaching further right (a
+    unit too faint to be one of its components), at both sizes; a label read whole is not."""
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "400 nm", 80, white=False)
+    for reads, calls in ((["400", "400"], 4), (["400 nm", "400 nm"], 2)):
+        shapes: list[tuple[int, ...]] = []
+        script = iter(reads)
+        monkeypatch.setattr(scalebar, "ocr_line", lambda image: (shapes.append(image.shape) or next(script, ""), 0.9))
+        monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
+        read_scale_bar(pixels)
+        assert len(shapes) == calls
+        if calls == 4:  # the same size as the panel-pixels read, wider: more of the row
+            assert shapes[2][0] == shapes[1][0] and shapes[2][1] > shapes[1][1]
 
 
 def test_a_point_read_at_one_threshold_and_lost_at_the_other_is_no_value(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from emcensus.figures import scalebar
 from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex
@@ -71,3 +72,17 @@ def test_mislabelled_bar_is_read_as_printed_and_reported(tmp_path: Path) -> None
     assert check is not None and check.startswith("scale bar reads 5 µm but its 78 px are")
     assert "(label 4.9" in check or "(label 5" in check
     assert len(warnings) == 1 and "figure.png page 1: b.tif: " + check in warnings[0]
+
+
+@pytest.mark.parametrize(("reads", "value_m"), [
+    (("1 µm", "10 µm"), 1e-6),   # the reads disagree; bar length × the matched FOV is 1 µm: chosen
+    (("5 µm", "50 µm"), None),   # neither is what the bar measures: no value, never one no read gave
+])
+def test_matched_field_of_view_chooses_between_disagreeing_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                 reads: tuple[str, str], value_m: float | None) -> None:
+    """OCR scripted to read the label's two crops differently (the panel, index and match are real)."""
+    calls = iter(reads * 50)
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls), 0.9))
+    row, warnings = _match(tmp_path, PIXEL_SIZE, "1 µm")
+    assert row["scale_bar_m"] == (pytest.approx(value_m) if value_m else None)
+    assert row["scale_bar_check"] is None and warnings == []

@@ -42,7 +42,7 @@ from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figu
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
-from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar
+from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
@@ -716,13 +716,15 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
                         continue
                     bar = read_scale_bar(panel)
                     for match, weak in found:
-                        note = bar and not weak and match.panel_fov_m and check_against_fov(
-                            bar, match.panel_fov_m, panel.shape[1])
+                        # where the label's reads disagree, the matched FOV may choose among them (never weak fits)
+                        settled = bar and (bar if weak else settle_with_fov(bar, match.panel_fov_m, panel.shape[1]))
+                        note = settled and not weak and match.panel_fov_m and check_against_fov(
+                            settled, match.panel_fov_m, panel.shape[1])
                         if note:  # a calibration or unit error, or a mislabelled bar: said, not corrected
                             warn(f"{path} page {figure.page}: {Path(match.path).name}: {note}")
                         if match.panel_fov_m is None:  # an image without a pixel size: the printed bar says it
-                            match.panel_fov_m = fov_from_bar(bar, panel.shape[1])
+                            match.panel_fov_m = fov_from_bar(settled, panel.shape[1])
                         yield FoundPanel(article, str(path), figure.page, figure.region(box), figure.caption, match,
-                                         bar.value_m if bar else None, weak, note or None)
+                                         settled.value_m if settled else None, weak, note or None)
         except FigureError as exc:
             warn(str(exc))

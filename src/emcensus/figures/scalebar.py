@@ -69,6 +69,9 @@ LINES_PER_BAR = 3
 #: Text heights (px) a label line is read at, each on two crops (its glyphs alone; the panel's own
 #: pixels around them): a value is taken only where two reads agree and no read says otherwise.
 READ_TEXT_PX = (40, 28)
+#: Text heights the panel's pixels reach past a line read as a bare number or a bare unit, for the rest.
+UNIT_REACH = 3.5
+_BARE_NUMBER = re.compile(r"\d+([.,]\d+)?")
 #: Label lines one panel may have read (2-4 OCR calls of about 30 ms each), over all its bar candidates.
 MAX_LINES_READ = 8
 
@@ -92,8 +95,9 @@ Box = tuple[int, int, int, int]
 @dataclass(frozen=True)
 class ScaleBar:
     """A scale bar found in a panel: the printed value (metres, None when unread), the label as read,
-    the bar's length end to end and its box (x0, y0, x1, y1 in panel px), the label's box, and a
-    note saying why the value is missing or doubtful."""
+    the bar's length end to end and its box (x0, y0, x1, y1 in panel px), the label's box, a note
+    saying why the value is missing or doubtful, and, when reads disagreed, the labels they parsed
+    to (normalised: what `settle_with_fov` may choose among)."""
 
     value_m: float | None
     label: str | None
@@ -101,6 +105,7 @@ class ScaleBar:
     bbox: Box
     label_bbox: Box | None
     note: str | None = None
+    readings: tuple[str, ...] = ()
 
 
 def parse_label(text: str) -> tuple[float, str] | None:
@@ -137,6 +142,23 @@ def check_against_fov(bar: ScaleBar, fov_m: float, panel_width_px: int) -> str |
         return None
     return (f"scale bar reads {bar.label} but its {bar.bar_px:.0f} px are {format_length(measured)} "
             f"at the matched field of view (label {ratio:.3g}× the measured length)")
+
+
+def settle_with_fov(bar: ScaleBar, fov_m: float | None, panel_width_px: int) -> ScaleBar:
+    """The bar with the one value its disagreeing reads gave that bar length × the matched FOV
+    confirms (within `FOV_TOLERANCE`): "1.5 µm" against "15 µm", "500 nm" against "500 mm". Never a
+    value no read gave: where no reading or several agree with the FOV, the bar is returned as it
+    was (its note says the reads disagree)."""
+    if bar.value_m is not None or not bar.readings or not fov_m or fov_m <= 0 or panel_width_px <= 0:
+        return bar
+    measured = bar.bar_px * fov_m / panel_width_px
+    agreeing = [label for label in bar.readings
+                if abs(parse_label(label)[0] / measured - 1) <= FOV_TOLERANCE]  # type: ignore[index]
+    if len(agreeing) != 1:
+        return bar
+    value_m, label = parse_label(agreeing[0])  # type: ignore[misc]
+    return replace(bar, value_m=value_m, label=label,
+                   note=f"{bar.note}; {label} chosen: bar length × the matched field of view is {format_length(measured)}")
 
 
 @dataclass(frozen=True)
@@ -289,13 +311,16 @@ def _merge_collinear(pieces: list[Box]) -> list[Box]:
 class _Label:
     """A line of glyphs near a bar: its box, the ink (0..1) of its components only, glyph boxes, and
     the panel's own pixels around it (ink bright, a text height wider each side: a glyph over a
-    particle that the components lost is still there)."""
+    particle that the components lost is still there), and those pixels reaching further right and
+    left (`UNIT_REACH` text heights: a unit or number too faint to be a component of the line)."""
 
     box: Box
     ink: np.ndarray
     glyphs: list[Box]
     distance: float
     raw: np.ndarray
+    right: np.ndarray
+    left: np.ndarray
 
 
 def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label]:
@@ -357,12 +382,13 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
         line_ink = np.where((crop_labels > 0) & ~keep[crop_labels], 0, line_ink)
         line_ink[:max(0, band[0] - cy0)] = 0
         line_ink[band[1] - cy0:] = 0
-        wide = round(text_h)
-        raw = bright[cy0 + wy0:cy1 + wy0, max(0, cx0 - wide):min(width, cx1 + wide)]
+        wide, reach = round(text_h), round(UNIT_REACH * text_h)
+        rows = bright[cy0 + wy0:cy1 + wy0]
         found.append(_Label(
             (cx0 + wx0, cy0 + wy0, cx1 + wx0, cy1 + wy0), line_ink,
             [(g[0] - cx0, g[1] - cy0, g[2] - cx0, g[3] - cy0) for g in glyphs],
-            distance, raw,
+            distance, rows[:, max(0, cx0 - wide):min(width, cx1 + wide)],
+            rows[:, max(0, cx0 - wide):min(width, cx1 + reach)], rows[:, max(0, cx0 - reach):min(width, cx1 + wide)],
         ))
     return sorted(found, key=lambda label: label.distance)
 
@@ -452,10 +478,12 @@ def _ink_image(label: _Label, text_px: float) -> np.ndarray:
     return cv2.copyMakeBorder(image, 20, 20, 20, 20, cv2.BORDER_CONSTANT, value=255)
 
 
-def _raw_image(label: _Label, text_px: float) -> np.ndarray:
-    """The panel's pixels around the line, contrast stretched, ink dark, upscaled to `text_px` high."""
-    scale = min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 20) / label.raw.shape[1])
-    grey = label.raw.astype(np.float32)
+def _raw_image(label: _Label, text_px: float, raw: np.ndarray | None = None) -> np.ndarray:
+    """The panel's pixels around the line (or `raw`, pixels of its rows), contrast stretched, ink
+    dark, upscaled to `text_px` high."""
+    raw = label.raw if raw is None else raw
+    scale = min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 20) / raw.shape[1])
+    grey = raw.astype(np.float32)
     low, high = np.percentile(grey, 2), np.percentile(grey, 99.5)
     stretched = np.clip((grey - low) / max(float(high - low), 1.0), 0, 1)
     big = cv2.resize(stretched, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
@@ -463,8 +491,9 @@ def _raw_image(label: _Label, text_px: float) -> np.ndarray:
     return cv2.copyMakeBorder(image, 10, 10, 10, 10, cv2.BORDER_REPLICATE)
 
 
-def _read(label: _Label) -> tuple[float | None, str, str | None]:
-    """(value, text, note) of a label line: value None with a note when it cannot be trusted.
+def _read(label: _Label) -> tuple[float | None, str, str | None, tuple[str, ...]]:
+    """(value, text, note, readings) of a label line: value None with a note when it cannot be
+    trusted, and then the labels its reads parsed to.
 
     The line is read on its glyphs alone and on the panel's pixels around it: the first loses a
     glyph the components missed (print over a particle of its colour), the second picks up texture.
@@ -474,32 +503,64 @@ def _read(label: _Label) -> tuple[float | None, str, str | None]:
     (seed 5, 300 panels) no line whose value came from the second size lacked a parse at the first,
     and reading such lines again was 17 % of all reads."""
     reads: list[str] = []
+    crops: list[bool] = []  # whether each read is of the glyphs alone
     for text_px in READ_TEXT_PX:
         reads += [_ocr_text(_ink_image(label, text_px)), _ocr_text(_raw_image(label, text_px))]
-        value, normalised = _agreed(reads)
+        crops += [True, False]
+        value, normalised = _agreed(reads, crops)
         if value is not None:
-            return value, normalised, None
-        some_parse = any(parse_label(text) for text in reads)
-        if not some_parse:
+            return value, normalised, None, ()
+        readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
+        if not readings:
             break
-    if not some_parse:
-        return None, reads[0], f"label {reads[0]!r} is not a number and a length unit"
-    return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree"
+    half = _half_label(reads)
+    if not readings and half:
+        # a bare number (its unit too faint to join the line) or a bare unit: the pixels further on
+        further = label.right if half == "right" else label.left
+        reads += [_ocr_text(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
+        crops += [False, False]
+        value, normalised = _agreed(reads, crops)
+        if value is not None:
+            return value, normalised, None, ()
+        readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
+    if not readings:
+        return None, reads[0], f"label {reads[0]!r} is not a number and a length unit", ()
+    return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree", readings
+
+
+def _half_label(reads: list[str]) -> str | None:
+    """"right" where a crop reads a bare number and the other the same or nothing, "left" where both
+    read a bare unit (its number lost in a crack), else None: which way the rest of the label may
+    lie. A texture line read as a digit on one crop and as something else on the other is common
+    and was never half a label."""
+    glyphs, pixels = ("".join(text.split()) for text in reads[:2])
+    if {glyphs, pixels} - {""} and all(_BARE_NUMBER.fullmatch(text) for text in {glyphs, pixels} - {""}) and (
+            glyphs == pixels or "" in (glyphs, pixels)):
+        return "right"
+    bare_unit = lambda text: parse_label(f"1{text}") is not None  # noqa: E731
+    if bare_unit(glyphs) and bare_unit(pixels):
+        return "left"
+    return None
 
 
 def _ocr_text(image: np.ndarray) -> str:
     return _EDGE_MARKS.sub("", ocr_line(image)[0])
 
 
-def _agreed(reads: list[str]) -> tuple[float | None, str]:
+def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
     """(value, normalised label) that at least two reads parse to, where no read parses to another
-    and no unparsed read contradicts it (`_contradicts`)."""
+    and no unparsed read contradicts it (`_contradicts`). `reads` alternate the line's glyphs alone
+    and the panel's pixels around it (`crops`: whether each is of the glyphs); a value in Å needs both (an "A" read on one crop only was
+    fibres over "1.5 um" and a plot's letter on the article corpus)."""
     parsed = [parse_label(text) for text in reads]
     values = {found[1] for found in parsed if found}
     if len(values) != 1 or sum(found is not None for found in parsed) < 2:
         return None, ""
     value_m, normalised = next(found for found in parsed if found)
     number, unit = normalised.split()
+    if unit == "Å" and not (any(found for found, glyphs in zip(parsed, crops) if glyphs)
+                            and any(found for found, glyphs in zip(parsed, crops) if not glyphs)):
+        return None, ""  # "A" is also a letter texture reads as: Å needs both crops, glyphs alone and pixels
     for text, found in zip(reads, parsed):
         if found is None and _contradicts(text, number, unit):
             return None, ""
@@ -538,7 +599,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
         if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
             continue
         tried: set[Box] = set()
-        doubts: list[tuple[Box, str]] = []  # (line, digits) read as a label of this bar but not trusted
+        doubts: list[tuple[Box, str, tuple[str, ...]]] = []  # (line, digits, readings) of this bar, not trusted
         for threshold in INK_THRESHOLDS:
             for label in _label_lines(ink, bar, threshold)[:LINES_PER_BAR]:
                 if label.box in tried or lines_read == MAX_LINES_READ:
@@ -546,20 +607,22 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                 tried.add(label.box)
                 lines_read += 1
                 try:
-                    value, text, note = _read(label)
+                    value, text, note, readings = _read(label)
                 except OcrUnavailableError as exc:
                     return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
                 digits = re.sub(r"[^0-9.]", "", text).strip(".")  # a point lost at one threshold is other digits
-                if value is not None and any(_intersects(box, label.box) and other != digits for box, other in doubts):
+                same_print = [seen for box, other, seen in doubts if _intersects(box, label.box) and other != digits]
+                if value is not None and same_print:
                     # the same print read with other digits at another threshold (a glyph over a particle)
+                    readings = tuple(sorted({text, *same_print[0]}))
                     value, note = None, f"label read {text!r} here, other digits at another threshold"
-                found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note)
+                found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note, readings)
                 if value is not None:
                     return _scaled(found, shrink)
                 if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
-                    unread = unread or found
+                    unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
                     labels_read.append(label.box)
-                    doubts.append((label.box, digits))
+                    doubts.append((label.box, digits, readings))
     return _scaled(unread, shrink) if unread else None
 
 
