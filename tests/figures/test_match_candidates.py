@@ -113,3 +113,51 @@ def test_deep_candidate_that_fits_weakly_enlarged_is_verified_at_twice_its_size(
     strong = [fit for fit in fits if fit.inliers >= MIN_INLIERS]
     assert [fit.position for fit in strong] == [0] and strong[0].scale == pytest.approx(320 / (0.3 * WIDTH), rel=0.05)
     assert (0, 2) in matcher._dense and (6, 1) not in matcher._dense  # read at twice its size; stopped there
+
+
+def test_deep_candidate_shown_shrunk_but_prepared_enlarged_is_verified_at_twice_its_size(series, tmp_path: Path) -> None:
+    """A 30 % crop printed 180 px wide is shown at 0.94x, but ORB sees it enlarged: the panel is
+    prepared at `MIN_SIDE` (2.8x), so its detail lies at pyramid levels the file's own keypoints barely
+    reach (9 inliers). It is verified at twice its file's size too (29 inliers on this specimen; on seed
+    3 of the bench a 21 % crop printed 161 px wide at 0.97x: 9 and 68)."""
+    others = {f"other_{i:03d}": shot(scene(310 + i), 100, 100, 1.0, 20 + i) for i in range(6)}
+    matcher = Matcher(_index(tmp_path, {"field_001": series["field_001"], **others}, outvoted=set()))
+    grey = to_grey8(publish(series["field_001"], crop=(0.1, 0.4, 0.4, 0.7), width=180))
+    variants = matcher._variants(grey, inverted=False)
+    at_file_size = matcher._fits(variants, [(0, 0)], *grey.shape[::-1], upsample=1)
+    assert at_file_size and at_file_size[0].scale < 1 and at_file_size[0].inliers < MIN_INLIERS
+    ranked = [(position, 0) for position in (1, 2, 3, 4, 5, 0, 6)]  # the source (0) voted 6th
+    fits = matcher._deeper(variants, ranked, grey.shape[1], grey.shape[0])
+    strong = [fit for fit in fits if fit.inliers >= MIN_INLIERS]
+    assert [fit.position for fit in strong] == [0] and strong[0].scale == pytest.approx(180 / (0.3 * WIDTH), rel=0.05)
+    assert (0, 2) in matcher._dense and (6, 1) not in matcher._dense
+
+
+@pytest.fixture(scope="module")
+def montage() -> dict[str, np.ndarray]:
+    """Two tiles acquired one after the other, side by side on one specimen, and unrelated images."""
+    specimen = scene(320)
+    return {"tile_001": shot(specimen, 100, 200, 1.0, 1), "tile_002": shot(specimen, 100 + WIDTH, 200, 1.0, 2),
+            **{f"other_{i:03d}": shot(scene(330 + i), 100, 100, 1.0, 40 + i) for i in range(4)}}
+
+
+def test_montage_tile_that_fits_weakly_beside_its_neighbour_tile_is_a_match(montage, tmp_path: Path) -> None:
+    """A stitch of two tiles printed 160 px wide (JPEG 50), most of it the first tile: the second
+    tile's small part fits with under `MIN_INLIERS`, at the first tile's scale and rotation, where the
+    first tile's image does not reach. It is the montage's next tile and a match of its own, with its
+    own crop box; an unrelated image in its place is not."""
+    stitch = np.hstack([montage["tile_001"], montage["tile_002"]])
+    crop = (0.3, 0.1, 0.6, 0.9)
+    panel = publish(stitch, crop=crop, width=160, quality=50)
+    result = Matcher(_index(tmp_path, montage, outvoted=set())).match_panel(panel)
+    assert [Path(m.path).stem for m in result.matches] == ["tile_001", "tile_002"]
+    first, second = result.matches
+    assert second.inliers < MIN_INLIERS and second.scale == pytest.approx(first.scale, rel=0.03)
+    truth = (0.0, crop[1] * HEIGHT, crop[2] * 2 * WIDTH - WIDTH, crop[3] * HEIGHT)
+    assert np.allclose(second.crop_box_px, truth, atol=0.05 * WIDTH)
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    unrelated = {**montage, "tile_002": shot(scene(340), 100, 100, 1.0, 50)}
+    result = Matcher(_index(elsewhere, unrelated, outvoted=set())).match_panel(panel)
+    assert [Path(m.path).stem for m in result.matches] == ["tile_001"]
