@@ -87,6 +87,8 @@ def part_filters(path: Path) -> None:
         "root": {"root": root}, "path": {"path": "*/vol03/*"}, "path, date folders": {"path": "*/2019-*/*"},
         "path, a suffix": {"path": "*.dm4"}, "path, most files": {"path": "*.tif"},
         "path, folder and suffix": {"path": "*/2019-*/*.jpg"}, "path, other suffix": {"path": "*.t?f"},
+        "path, two suffixes": {"path": "*.b.tif"}, "path, non-ASCII suffix": {"path": "*.t\u00eff"},
+        "path, class suffix": {"path": "*/2019-*/*.[tT][iI][fF]"},
         "include_missing": {"include_missing": True},
         "kind": {"kind": "all"}, "P1 & P2 & P3": {"year": 2019, "instrument": "SU8230", "detector": "SE"},
     }
@@ -158,6 +160,10 @@ def part_dashboard(path: Path) -> None:
         # in acquisition time order: a rare filter, files that are all old, a page in the middle
         f"/api/images?limit=60&order=-acquired_at&project={rare_project}", f"/explore?year={first_year}&order=-acquired_at",
         f"/api/images?limit=60&order=acquired_at&offset={total // 3}",
+        # list orders with no index: by a value a cube counts (read within the value), by size and quality
+        "/api/images?limit=60&order=instrument", "/explore?order=-detector&technique=TEM",
+        f"/api/images?limit=60&order=instrument&offset={total // 2}", "/api/images?limit=60&order=size_bytes",
+        "/api/images?limit=60&order=-sharpness_pct",
     ]
     client = TestClient(create_app(path))
     worst, worst_first = Took(), Took()

@@ -281,7 +281,7 @@ class CubeMixin(_Base):
         may not (`FolderGlob.undecided`): its files' paths must then be read."""
         for glob in globs:
             clause, params = glob.undecided()
-            if self.db.execute(f"SELECT 1 FROM census_folders WHERE {clause} LIMIT 1", params).fetchone():
+            if clause != "0" and self.db.execute(f"SELECT 1 FROM census_folders WHERE {clause} LIMIT 1", params).fetchone():
                 return True
         return False
 

@@ -495,6 +495,9 @@ class FolderGlob(str):
         """(clause, parameters) over the folder table: the rows all of whose files match."""
         if not self.length:
             return "folder GLOB ?", [self.head]
+        pieces = _glob_tokens(self.tail) or []
+        if pieces[0] == "=." and _EXTENSION_TOKENS.issuperset(pieces[1:]):  # `*.tif`: that extension (half the CPU)
+            return "folder GLOB ? AND extension = ?", [self.head, self.tail]
         return (f"folder GLOB ? AND length(extension) >= {self.length} AND substr(extension, -{self.length}) GLOB ?",
                 [self.head, self.tail])
 
@@ -503,15 +506,18 @@ class FolderGlob(str):
         others not (an over-approximation: every other row is decided)."""
         if not self.length:
             return "0", []
-        shorter = min(self.length - 1, _LONGEST_EXTENSION)
+        pieces = _glob_tokens(self.tail) or []
+        # a shorter extension starts with a '.' that one of the tail's tokens after its first must match
+        shorter = min(self.length - 1, _LONGEST_EXTENSION) if {"?", "=.", "["} & set(pieces[1:]) else 0
         cases = " ".join(f"WHEN {size} THEN extension GLOB ?" for size in range(1, shorter + 1))
         suffixes = ["".join(self.tail_pieces[-size:]) for size in range(1, shorter + 1)]
-        short = f"length(extension) < {self.length} AND CASE length(extension) {cases} ELSE 1 END" if cases else "0"
-        pieces = _glob_tokens(self.tail) or []
         literal = 0  # the extension characters the tail ends in
         while literal < len(pieces) and pieces[-1 - literal] in _EXTENSION_TOKENS:
             literal += 1
+        if literal < len(pieces) and pieces[-1 - literal] == "=." and not cases:
+            return "0", []  # no row can be undecided (`*.tif`): no read of the table to know it
         none = "0" if literal < len(pieces) and pieces[-1 - literal] == "=." else "extension IS NULL"
+        short = f"length(extension) < {self.length} AND CASE length(extension) {cases} ELSE 1 END" if cases else "0"
         return f"folder GLOB ? AND ({none} OR {short})", [self.head, *suffixes]
 
 

@@ -584,8 +584,9 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
         # Past the last page: an empty page that says so (the sort is still checked).
         offset = min((page_number - 1) * per_page, total)
         items = with_quality(catalog, catalog.images(limit=per_page, offset=offset, order=order, **filters))
-        choices = {name: [r[name] for r in catalog.count(name) if r[name] is not None]
-                   for name in ("instrument", "technique", "detector")}
+        names = ("instrument", "technique", "detector")
+        choices = {name: [r[name] for r in counts if r[name] is not None]
+                   for name, counts in zip(names, catalog.count_several([(name, False) for name in names]), strict=True)}
         choices["root"] = [r["path"] for r in catalog.roots()]
         choices["kind"] = [kind for kind in KINDS if kind != "image"] + ["all"]  # blank: micrographs only
         choices["blank"], choices["quality_flag"] = ["yes", "no"], list(QUALITY_FLAGS)
