@@ -489,13 +489,13 @@ class FolderGlob(str):
     head: str
     tail: str
     length: int
-    tail_pieces: tuple[str, ...]
+    tail_pieces: tuple[tuple[str, str], ...]  # (token, its text) of the tail, as `_glob_pieces` gives them
 
     def decided(self) -> tuple[str, list[str]]:
         """(clause, parameters) over the folder table: the rows all of whose files match."""
         if not self.length:
             return "folder GLOB ?", [self.head]
-        pieces = _glob_tokens(self.tail) or []
+        pieces = [token for token, _ in self.tail_pieces]
         if pieces[0] == "=." and _EXTENSION_TOKENS.issuperset(pieces[1:]):  # `*.tif`: that extension (half the CPU)
             return "folder GLOB ? AND extension = ?", [self.head, self.tail]
         return (f"folder GLOB ? AND length(extension) >= {self.length} AND substr(extension, -{self.length}) GLOB ?",
@@ -506,11 +506,11 @@ class FolderGlob(str):
         others not (an over-approximation: every other row is decided)."""
         if not self.length:
             return "0", []
-        pieces = _glob_tokens(self.tail) or []
+        pieces = [token for token, _ in self.tail_pieces]
         # a shorter extension starts with a '.' that one of the tail's tokens after its first must match
         shorter = min(self.length - 1, _LONGEST_EXTENSION) if {"?", "=.", "["} & set(pieces[1:]) else 0
         cases = " ".join(f"WHEN {size} THEN extension GLOB ?" for size in range(1, shorter + 1))
-        suffixes = ["".join(self.tail_pieces[-size:]) for size in range(1, shorter + 1)]
+        suffixes = ["".join(text for _, text in self.tail_pieces[-size:]) for size in range(1, shorter + 1)]
         literal = 0  # the extension characters the tail ends in
         while literal < len(pieces) and pieces[-1 - literal] in _EXTENSION_TOKENS:
             literal += 1
@@ -533,7 +533,7 @@ def path_in_folders(pattern: str) -> FolderGlob | None:
         return None
     glob = FolderGlob(f"path GLOB {pattern}")
     glob.head, glob.tail, glob.length = head, "".join(text for _, text in tail), len(tail)
-    glob.tail_pieces = tuple(text for _, text in tail)
+    glob.tail_pieces = tuple(tail)
     return glob
 
 
