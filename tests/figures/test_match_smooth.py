@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from emcensus.figures.features import MAX_SIDE
 from emcensus.figures.match import MIN_INLIERS, Fit, Matcher
 from figures.match_support import HEIGHT, WIDTH, publish, shot
 from figures.test_match import _index, shot_images, write_tiffs
@@ -67,3 +68,25 @@ def test_pore_field_from_no_archive_image_matches_nothing(smooth):
     matcher = smooth[1]
     panel = publish(shot(pores(99), 100, 100, 1.0, seed=3), crop=(0.08, 0.08, 0.92, 0.92), width=440)
     assert matcher.match_panel(panel).matches == []
+
+
+def test_large_panel_is_aligned_brought_down_and_its_fit_refined_in_its_own_pixels(smooth, monkeypatch):
+    """A panel 3,000 px wide: the intensity alignment compares it brought down to `MAX_SIDE` (its cost
+    grows with the panel's area: 5.6 s of CPU at full size, 0.2 s brought down, the same crop box to
+    0.2 px), and the weak fit it confirms, 6 and 4 px off, comes back refined in the panel's own pixels."""
+    smooth_archive, matcher = smooth
+    width = 3000
+    panel = publish(smooth_archive["pores1"], crop=(0.08, 0.08, 0.92, 0.92), width=width)
+    positions = {Path(image["path"]).stem: p for p, image in enumerate(matcher.index.images)}
+    scale = width / (0.84 * WIDTH)
+    transform = np.array([[scale, 0, -0.08 * WIDTH * scale + 6], [0, scale, -0.08 * HEIGHT * scale - 4]])
+    compared = []
+    align = cv2.findTransformECC
+    monkeypatch.setattr(cv2, "findTransformECC", lambda template, *rest: compared.append(template.shape) or
+                        align(template, *rest))
+    fit = Fit(positions["pores1"], 8, 100, transform, False, False, (0.0, 0.0, width - 1.0, panel.shape[0] - 1.0))
+    matcher._confirm(fit, panel)
+    assert fit.confirmed and compared and max(max(shape) for shape in compared) <= MAX_SIDE
+    assert fit.scale == pytest.approx(scale, rel=0.003)
+    assert fit.crop_box(width, panel.shape[0], WIDTH, HEIGHT) == pytest.approx(
+        (0.08 * WIDTH, 0.08 * HEIGHT, 0.92 * WIDTH, 0.92 * HEIGHT), abs=1.5)
