@@ -218,3 +218,29 @@ def test_a_sidecar_whose_image_is_gone_shows_its_text(client: TestClient) -> Non
     assert "SignalName=SE(L)" in client.get(f"/images/{ident}", headers=HTML).text
     thumb = client.get(f"/api/thumbnail/{ident}")
     assert thumb.status_code == 200 and "image file is gone" in thumb.headers["x-emcensus-no-preview"]
+
+
+@pytest.mark.parametrize("order", ["instrument", "-detector", "year", "-technique"])
+def test_images_in_the_order_of_a_value_a_cube_counts_come_page_by_page_as_sorted(
+        client: TestClient, catalog_path: Path, order: str) -> None:
+    """Pages read within the value holding them (`window_of_page`) are the pages of the whole order."""
+    column = {"detector": "detector_family"}.get(order.lstrip("-"), order.lstrip("-"))
+    direction = "DESC" if order.startswith("-") else "ASC"
+    with sqlite3.connect(catalog_path) as db:
+        expected = [row[0] for row in db.execute(f"""SELECT id FROM images WHERE readable = 1 AND status = 'present'
+            AND kind = 'image' ORDER BY {column} {direction}, id {direction}""")]
+    paged = [item["id"] for offset in range(0, len(expected) + 2, 2)
+             for item in client.get("/api/images", params={"limit": 2, "offset": offset, "order": order}).json()["items"]]
+    assert paged == expected and len(expected) > 2
+
+
+def test_the_overview_and_explore_count_as_the_api(client: TestClient) -> None:
+    """The Overview's totals and Explore's choices come from one cube read (`count_several`)."""
+    acquisitions = client.get("/api/count").json()[0]["count"]
+    files = client.get("/api/count", params={"files": "true"}).json()[0]["count"]
+    page = client.get("/", headers=HTML).text
+    assert f'<span class="num">{acquisitions:,}</span><span>images acquired' in page and acquisitions != files
+    assert f'<span class="num">{files:,}</span><span>image files' in page
+    explore = client.get("/explore", headers=HTML).text
+    for row in client.get("/api/count", params={"by": "detector"}).json():
+        assert row["detector"] is None or f'value="{row["detector"]}"' in explore
