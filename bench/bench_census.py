@@ -1,7 +1,7 @@
 """Census speed, measured as ratios in one run on the same trees (warm page cache for all).
 
     .venv/bin/python bench/bench_census.py [--archive DIR] [--images 152097] [--shapes paper,flat]
-                                           [--exiftool-subset 2000] [--parts]
+                                           [--exiftool-subset 2000] [--parts | --timeline | --ab OLD_SRC]
 
 Two archive shapes, the same files: `paper` is the demo generator's archive (three instrument roots,
 `{group}/{project}/{date}/` folders of tens of files); `flat` links every file of it into few huge
@@ -16,14 +16,19 @@ writer: on few cores, the critical path). `--parts`: instead, the CPU per file o
 census in one process (reading and building the rows, pickling and unpickling them, writing), the
 numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
 with each process's CPU per tenth of a second (from /proc): when the workers wait for tasks, when
-the writer waits for results, what runs alone at the start and the end.
+the writer waits for results, what runs alone at the start and the end. `--ab OLD_SRC`: instead,
+full censuses of the emcensus in the source tree OLD_SRC (A) and of this tree (B), alternated twice
+per shape, each beside the floor measured just before it: a lever's ratio, per-file CPU of the
+reading processes and of the writer, and catalog size, in one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -81,15 +86,16 @@ _PEAK_RSS = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], che
              "print(usage.ru_maxrss, usage.ru_utime + usage.ru_stime)")
 
 
-def census_subprocess(catalog: Path, roots: list[Path]) -> tuple[float, float, float, float]:
+def census_subprocess(catalog: Path, roots: list[Path], source: Path | None = None) -> tuple[float, float, float, float]:
     """Wall seconds, CPU seconds (every process), peak RSS (MB, largest process) and the main
     process's own CPU seconds (the writer: the critical path on few cores) of `emcensus scan` in a
-    fresh process."""
+    fresh process (of the emcensus in the source tree `source`, when given)."""
     command = [*EMCENSUS, "--catalog", str(catalog), "scan", "--quiet", *map(str, roots)]
     self_cpu = catalog.with_suffix(".self-cpu")
+    tree = {"PYTHONPATH": str(source)} if source else {}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _PEAK_RSS, *command], check=True, capture_output=True, text=True,
-                          env={**_ENV, "BENCH_SELF_CPU": str(self_cpu)})
+                          env={**_ENV, "BENCH_SELF_CPU": str(self_cpu), **tree})
     seconds = time.perf_counter() - started  # a Python start more than `emcensus scan` alone: 20 ms
     rss_kb, cpu = done.stdout.split()[-2:]
     return seconds, float(cpu), int(rss_kb) / 1024, float(self_cpu.read_text())
@@ -237,6 +243,35 @@ def census_parts(roots: list[Path], work: Path) -> None:
           f"write {c_write / files * 1e6:6.1f}")
 
 
+def catalog_mb_and_images(catalog: Path) -> tuple[float, int]:
+    """The catalog's size on disk (MB, its write-ahead log folded in first) and its image files (as
+    `count --files` counts them), read by SQLite alone: the catalog of another tree may have another schema."""
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        images = db.execute("SELECT count(*) FROM images WHERE status = 'present' AND readable = 1 AND kind = 'image'"
+                            ).fetchone()[0]
+    return catalog.stat().st_size / 1e6, images
+
+
+def census_ab(name: str, roots: list[Path], work: Path, sources: dict[str, Path], rounds: int = 2) -> None:
+    """Full censuses (one command) of the source trees in `sources`, alternated `rounds` times with the
+    floor measured between: ratios of one run. Per image file: the CPU of the reading processes (all
+    but the main one) and of the writer (the main one); and the catalog's size."""
+    files = bare_walk(roots, read=True)  # a warm page cache for all
+    print(f"\n{name}: {roots[0].parent} — {files:,} files, A/B of {', '.join(f'{k}={v}' for k, v in sources.items())}")
+    for round_ in range(rounds):
+        for label, source in sources.items():
+            floor, _ = timed_cpu(bare_walk, roots, True)
+            catalog = work / f"{name}-{label}-{round_}.sqlite"
+            seconds, cpu, rss, main = census_subprocess(catalog, roots, source)
+            size, images = catalog_mb_and_images(catalog)
+            print(f"{label:>4} round {round_ + 1}: {seconds:6.2f} s (CPU {cpu:6.2f} s) = {seconds / floor:4.2f}x the floor "
+                  f"({floor:.2f} s); per image file: readers {(cpu - main) / images * 1e6:5.1f} us, writer "
+                  f"{main / images * 1e6:5.1f} us, all {cpu / images * 1e6:5.1f} us; RSS {rss:4.0f} MB; "
+                  f"catalog {size:6.1f} MB", flush=True)
+            catalog.unlink()
+
+
 def bench_shape(name: str, roots: list[Path], work: Path) -> Path:
     """Print one shape's ratios; return its catalog."""
     files = bare_walk(roots, read=True)  # warm the page cache for everyone
@@ -270,6 +305,8 @@ def main() -> None:
     parser.add_argument("--exiftool-subset", type=int, default=2000)
     parser.add_argument("--parts", action="store_true", help="only the CPU per file of reading, pickling, writing")
     parser.add_argument("--timeline", action="store_true", help="only each process's CPU over one census per shape")
+    parser.add_argument("--ab", type=Path, metavar="OLD_SRC",
+                        help="only full censuses of OLD_SRC's emcensus (A) and this one (B), alternated, per shape")
     args = parser.parse_args()
 
     from emcensus.demo import generate_archive
@@ -286,6 +323,11 @@ def main() -> None:
         work = Path(tmp)
         if args.parts:
             return census_parts(sorted(p for p in args.archive.iterdir() if p.is_dir()), work)
+        if args.ab:
+            here = Path(__file__).resolve().parents[1] / "src"
+            for name in args.shapes.split(","):
+                census_ab(name, sorted(p for p in shapes[name].iterdir() if p.is_dir()), work, {"A": args.ab, "B": here})
+            return None
         if args.timeline:
             for name in args.shapes.split(","):
                 roots = sorted(p for p in shapes[name].iterdir() if p.is_dir())

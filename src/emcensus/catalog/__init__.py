@@ -425,7 +425,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         """Drop the fingerprints of the folders of files about to be written, and of their parents
         (a new or vanished subfolder is in its parent's listing), in the caller's transaction: a scan
         killed before its end must not leave a fingerprint that vouches for a half-written folder."""
-        folders = {os.path.dirname(rel) for rel in rel_paths}
+        # each path cut after its last "/" (a slice: the writer's ~1 us a file of `dirname` calls), then
+        # `dirname` of the few distinct heads: what `dirname` gives each path
+        folders = {os.path.dirname(head) for head in {rel[:rel.rfind("/") + 1] for rel in rel_paths}}
         folders |= {os.path.dirname(folder) for folder in folders if folder}
         self.db.executemany("DELETE FROM folders WHERE root_id = ? AND rel_path = ?",
                             [(root_id, folder) for folder in folders])
