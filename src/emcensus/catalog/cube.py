@@ -196,8 +196,9 @@ class CubeMixin(_Base):
         values holding it (acquisition time: its months), as a cube counts the matches per value: the
         page is then the rows at `offset` less the files before, read from the column's index within
         those values, or in id order within the one value holding the page. Walking that index from
-        its end stops at the page for a common filter, but reads every row for a rare one or one whose files all lie at the other end (1 M images, newest
-        first: 0.8-5 s CPU; here both ~10-70 ms). None when no cube holds the filter's columns with the
+        its end stops at the page for a common filter, but reads every row for a rare one or one
+        whose files all lie at the other end (1 M images, newest first: 0.8-5 s CPU; here both
+        ~10-70 ms). None when no cube holds the filter's columns with the
         key, or a month's end can not be written (call it in `one_snapshot`)."""
         key = WINDOW_KEYS[column]
         table, aggregate = self.census_source("count(*)", image_filter.columns() | {key})
