@@ -139,3 +139,39 @@ def test_a_page_in_path_order_started_at_the_first_root_with_a_match_is_the_page
             for limit in (1, 9):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
                 assert page == [row[0] for row in everything[offset:offset + limit]], (offset, limit)
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A catalog with quality metrics (17 files), one file changed since it was measured (its metrics
+    are no longer its own: NULL as a sort key) and one measured file whose sharpness is unknown."""
+    from emcensus.quality.runner import update_quality
+    from quality.quality_support import build_duplicate_archive
+
+    archive = build_duplicate_archive(tmp_path_factory.mktemp("measured"))
+    with archive.catalog as catalog:
+        update_quality(catalog, workers=0)
+        changed, unknown = catalog.db.execute("SELECT image_id FROM quality ORDER BY image_id LIMIT 2").fetchall()
+        catalog.db.execute("UPDATE images SET mtime_ns = mtime_ns + 1 WHERE id = ?", changed)
+        catalog.db.execute("UPDATE quality SET sharpness_pct = NULL WHERE image_id = ?", unknown)
+        catalog.db.commit()
+    return archive.catalog.path
+
+
+@pytest.mark.parametrize("order", ["sharpness_pct", "-sharpness_pct", "snr", "-dup_group", "resolution_m", "-noise_sigma"])
+@pytest.mark.parametrize("filters", [{}, {"blank": "no"}, {"kind": "all"}, {"path": "*/2019-01-02/*"}])
+def test_a_page_in_a_quality_order_read_from_the_measured_or_in_id_order_is_the_page_of_the_whole_order(
+        measured: Path, filters: dict, order: str) -> None:
+    """The measured files' page from the quality table, the others' in id order, a page holding both
+    sorted as before: every page, the last and those past it included, is the plain ORDER BY's."""
+    direction, column = ("DESC", order[1:]) if order.startswith("-") else ("ASC", order)
+    with Catalog(measured, readonly=True) as catalog:
+        where, params = ImageFilter(**filters).where(catalog.db)
+        everything = [row[0] for row in catalog.db.execute(
+            f"SELECT id FROM images WHERE {where} ORDER BY {SORT_FIELDS[column]} {direction}, id {direction}", params)]
+        values = [row[0] for row in catalog.db.execute(f"SELECT {SORT_FIELDS[column]} FROM images WHERE {where}", params)]
+        assert set(values) - {None} and (None in values or "blank" in filters), values  # both kinds (dup_group: ties)
+        for offset in range(len(everything) + 3):
+            for limit in (1, 4, 25):
+                page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
+                assert page == everything[offset:offset + limit], (offset, limit)

@@ -67,11 +67,11 @@ FILTER_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 #: Quality metrics of the file's current state (`emcensus quality`), as sort keys: NULL when not measured.
-_QUALITY_SORTS = ("sharpness_pct", "snr", "noise_sigma", "resolution_m", "dup_group")
+QUALITY_SORTS = ("sharpness_pct", "snr", "noise_sigma", "resolution_m", "dup_group")
 #: Keys `Catalog.images` sorts on (`-key`: descending), with the SQL expression behind each.
 SORT_FIELDS: dict[str, str] = {
     **GROUP_FIELDS, "path": "path", "acquired_at": "acquired_at", "size_bytes": "size_bytes",
-    **{name: f"(SELECT q.{name} {_CURRENT_QUALITY})" for name in _QUALITY_SORTS},
+    **{name: f"(SELECT q.{name} {_CURRENT_QUALITY})" for name in QUALITY_SORTS},
 }
 
 #: `_glob_tokens` of the characters an extension in the folder table is made of.
