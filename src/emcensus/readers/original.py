@@ -2,7 +2,9 @@
 (the catalog's record, export and reuse rows) gets the dict the reader would have built.
 
 A census stores a sidecar's text (`RawOriginal`) where its dict costs a reading process more than
-the text: the parse of the whole file and its JSON. Stored forms are never renamed: a catalog keeps them.
+the text: the parse of the whole file and its JSON. Stored forms are never renamed (catalogs keep them),
+and a new one comes with a schema migration, so that an older emcensus refuses the catalog instead of
+failing on a form it cannot read.
 """
 
 from __future__ import annotations
