@@ -4,11 +4,10 @@ kept only when this prints `identical` for every archive.
     .venv/bin/python bench/compare_census.py OLD_SRC NEW_SRC ARCHIVE... [--odd DIR]
 
 Each tree censuses each archive (every top-level folder a root, one command, a local pool) in a fresh
-catalog; the catalogs are compared joined by path: every `images` column both schemas have (scan ids aside), the
-original metadata as the catalog's readers see it (the dict, stored as JSON or as the vendor's text), the problems
-and the folder fingerprints. `--odd DIR` first writes there an archive of the odd cases: the real vendor samples
-(../shared/vendor-samples, when present), the bad corpus and the adversarial corpus of `emcensus.demo`, and plain
-TIFFs written by Pillow and tifffile.
+catalog; the catalogs are compared joined by path: every `images` column both schemas have (scan ids aside), the stored
+metadata JSON text, the problems and the folder fingerprints. `--odd DIR` first writes there an archive
+of the odd cases: the real vendor samples (../shared/vendor-samples, when present), the bad corpus and
+the adversarial corpus of `emcensus.demo`, and plain TIFFs written by Pillow and tifffile.
 """
 
 from __future__ import annotations
@@ -43,21 +42,10 @@ def contents(catalog: Path, columns: list[str]) -> dict[str, object]:
     db = sqlite3.connect(catalog)
     return {
         "images": {row[0]: row for row in db.execute(f"SELECT path, {', '.join(columns)} FROM images")},
-        "metadata": original_metadata_of(db),
+        "metadata": dict(db.execute("SELECT i.path, m.json FROM images i JOIN metadata m ON m.image_id = i.id")),
         "problems": sorted(db.execute("SELECT group_key, path, severity, reason FROM problems"), key=repr),
         "folders": sorted(db.execute("SELECT * FROM folders"), key=repr),
     }
-
-
-def original_metadata_of(db: sqlite3.Connection) -> dict[str, object]:
-    """Each file's original metadata as the catalog's readers see it (the dict), whatever its stored form
-    (JSON, or since schema 13 the vendor's text: `emcensus.readers.original`, this tree's parsers)."""
-    from emcensus.readers.original import original_metadata
-
-    has_form = any(row[1] == "form" for row in db.execute("PRAGMA table_info(metadata)"))
-    form = "m.form" if has_form else "NULL"
-    return {path: original_metadata(stored, kind) for path, stored, kind in db.execute(
-        f"SELECT i.path, m.json, {form} FROM images i JOIN metadata m ON m.image_id = i.id")}
 
 
 def write_odd_archive(dest: Path) -> None:

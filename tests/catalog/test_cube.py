@@ -32,11 +32,10 @@ COUNTING = [cube for cube in CUBES if cube != "census_folders"]
 
 
 def _drop(db: sqlite3.Connection, cubes: list[str], version: int) -> None:
-    """Make `db` a catalog of schema `version`, without `cubes` (those of the later migrations), the
-    acquisition time and magnification indexes (migration 12) and the metadata's form (migration 13)."""
+    """Make `db` a catalog of schema `version`, without `cubes` (those of the later migrations) and
+    the acquisition time and magnification indexes (migration 12)."""
     db.executescript("".join(f"DROP TRIGGER {cube}_insert; DROP TRIGGER {cube}_delete; DROP TRIGGER {cube}_update;"
                              f" DROP TABLE {cube};" for cube in cubes) + ("DROP INDEX images_acquired; DROP INDEX images_magnification;" if version < 12 else "")
-                     + ("ALTER TABLE metadata DROP COLUMN form;" if version < 13 else "")
                      + f"PRAGMA user_version = {version};")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from emcensus.errors import UnreadableFileError
 from emcensus.readers import IMAGE_EXTENSIONS, read_metadata
-from emcensus.readers.original import metadata_text
+from emcensus.scan import metadata_text
 
 
 def _reference(metadata: dict) -> object:

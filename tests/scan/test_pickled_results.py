@@ -55,7 +55,7 @@ def test_read_acquisitions_travel_to_the_writer_as_rows_with_their_counts() -> N
     assert (rows.files, rows.errors, rows.warnings) == (2, 1, 1)
     assert [row[:3] for row in rows.read_rows] == [("/a/x.tif", 3, 7)]  # path, scan, root
     assert [row[:3] for row in rows.failed_rows] == [("/a/x.jpg", 3, 7)]
-    assert rows.metadata_rows == [('{"a": 1}', None, "/a/x.tif")] and rows.keys == ["/a/x"]  # JSON: no form
+    assert rows.metadata_rows == [('{"a": 1}', "/a/x.tif")] and rows.keys == ["/a/x"]
 
 
 def test_a_reading_task_carries_its_acquisitions_packed_as_the_walk_found_them() -> None:

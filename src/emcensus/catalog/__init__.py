@@ -34,7 +34,6 @@ from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION, changes_derivati
 from emcensus.catalog.storage import StorageMixin
 from emcensus.catalog.topics import TopicsMixin
 from emcensus.errors import CatalogError, NotFoundError, QueryError
-from emcensus.readers.original import original_json, original_metadata
 from emcensus.record import RECORD_FIELDS, ImageRecord, Problem, reduce_by_fields
 
 #: Columns of `images` that hold the normalised record (original metadata lives in `metadata`).
@@ -54,7 +53,7 @@ _READ_COLUMNS = (*_STAT_COLUMNS, *_RECORD_COLUMNS, "year", "date_gap_days", *DER
 _FAILED_COLUMNS = (*_STAT_COLUMNS, "kind")
 #: How a census stores an acquisition's problems and its files' original metadata, by position.
 _INSERT_PROBLEMS = "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)"
-_STORE_METADATA = "INSERT OR REPLACE INTO metadata(image_id, json, form) SELECT id, ?, ? FROM images WHERE path = ?"
+_STORE_METADATA = "INSERT OR REPLACE INTO metadata(image_id, json) SELECT id, ? FROM images WHERE path = ?"
 #: The rows' column order as this code builds them (every kind of row, problems and metadata too): a
 #: reading process running other emcensus code (a Dask worker installed apart from the client) builds
 #: rows that must not be stored by position.
@@ -93,8 +92,7 @@ class FileResult:
     mtime_ns: int
     record: ImageRecord | None  # original_metadata travels as `metadata_json` instead
     error: str | None = None
-    metadata_json: str | None = None  # JSON, or the vendor's text that the parser of `metadata_form` reads
-    metadata_form: str | None = None  # `readers.original`: None for JSON
+    metadata_json: str | None = None
 
     __reduce__ = reduce_by_fields
 
@@ -125,7 +123,7 @@ class GroupRows:
     problem_rows: list[tuple]
     read_rows: list[tuple]  # `_READ_COLUMNS`
     failed_rows: list[tuple]  # `_FAILED_COLUMNS`
-    metadata_rows: list[tuple]  # (JSON or text, form, path)
+    metadata_rows: list[tuple]  # (JSON, path)
     files: int = 0  # image files, read or not (orphan sidecars apart)
     errors: int = 0  # files nothing could be read from
     warnings: int = 0  # the acquisitions' warnings, as the readers gave them
@@ -180,7 +178,7 @@ def group_rows(settings: RootSettings, scan_id: int, root_id: int, groups: Itera
             if type(row) is tuple:
                 derived, year, date_gap = row
                 read_rows.append((*stat, *_record_values(result.record), year, date_gap, *derived.values()))
-                metadata_rows.append((result.metadata_json, result.metadata_form, path))
+                metadata_rows.append((result.metadata_json, path))
                 # an implausible value left out of the FOV, scale bar or decade is said, not dropped silently
                 row_problems += [(key, path, "warning", readable(w), scan_id) for w in derived.warnings]
                 continue
@@ -509,15 +507,15 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     def record(self, path: str) -> ImageRecord | None:
         """The catalogued record of one file, original metadata included."""
         row = self.db.execute(
-            f"SELECT i.path, {', '.join('i.' + c for c in _RECORD_COLUMNS)}, m.json, m.form FROM images i "
+            f"SELECT i.path, {', '.join('i.' + c for c in _RECORD_COLUMNS)}, m.json FROM images i "
             "LEFT JOIN metadata m ON m.image_id = i.id WHERE i.path = ?",
             (db_text(str(path)),),
         ).fetchone()
         if row is None:
             return None
-        values = dict(zip(["path", *_RECORD_COLUMNS], row[:-2], strict=True))
+        values = dict(zip(["path", *_RECORD_COLUMNS], row[:-1], strict=True))
         values["path"] = fs_path(values["path"])
-        return ImageRecord(**values, original_metadata=original_metadata(*row[-2:]))
+        return ImageRecord(**values, original_metadata=json.loads(row[-1]) if row[-1] else {})
 
     def image(self, image_id: int) -> dict[str, Any]:
         """One catalogued file by id (the dashboard addresses files by id, never by path)."""
@@ -630,22 +628,16 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             params = [*params, limit, offset]
         return self._dicts(sql, params)
 
-    #: Original metadata as JSON, whatever its stored form (`readers.original`; JSON rows unchanged in SQL).
-    _EXPORT_SQL = """SELECT i.*, r.path AS root,
-        CASE WHEN m.form IS NULL THEN m.json ELSE original_json(m.json, m.form) END AS original_metadata FROM images i
+    _EXPORT_SQL = """SELECT i.*, r.path AS root, m.json AS original_metadata FROM images i
         JOIN roots r ON r.id = i.root_id LEFT JOIN metadata m ON m.image_id = i.id ORDER BY i.id"""
 
-    def _export_cursor(self, suffix: str = "") -> Any:
-        self.db.create_function("original_json", 2, original_json, deterministic=True)
-        return self.db.execute(self._EXPORT_SQL + suffix)
-
     def export_columns(self) -> list[str]:
-        return [d[0] for d in self._export_cursor(" LIMIT 0").description]
+        return [d[0] for d in self.db.execute(self._EXPORT_SQL + " LIMIT 0").description]
 
     def iter_export_batches(self, batch_size: int = 50_000) -> Iterator[list[tuple[Any, ...]]]:
         """Every image row with its original metadata JSON, in batches of tuples in `export_columns()`
         order: what the exporters stream (no dict per row)."""
-        cursor = self._export_cursor()
+        cursor = self.db.execute(self._EXPORT_SQL)
         while batch := cursor.fetchmany(batch_size):
             yield batch
 

@@ -9,6 +9,7 @@ it is now (same size and mtime); otherwise they are unknown (None), never a stal
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,6 @@ from emcensus.catalog.paths import fs_path
 from emcensus.catalog.quality import CURRENT_FILE
 from emcensus.catalog.query import ImageFilter
 from emcensus.errors import QueryError
-from emcensus.readers.original import original_metadata
 
 if TYPE_CHECKING:
     _Base = Any  # the Catalog this mixes into: db, _dicts
@@ -55,7 +55,7 @@ class ReuseMixin(_Base):
         columns = ", ".join(f"i.{name}" for name in _IMAGE_COLUMNS)
         quality = ", ".join(f"q.{name}" for name in (*QUALITY_COLUMNS, "dup_group"))
         cursor = self.db.execute(
-            f"""SELECT {columns}, i.acquisition_key IN ({_PUBLISHED_KEYS}) AS published, m.json AS metadata_json, m.form AS metadata_form,
+            f"""SELECT {columns}, i.acquisition_key IN ({_PUBLISHED_KEYS}) AS published, m.json AS metadata_json,
                        q.image_id IS NOT NULL AS measured, {quality}
                 FROM (SELECT * FROM images WHERE {where} AND is_primary = 1) i
                 LEFT JOIN quality q ON {CURRENT_FILE} AND q.error IS NULL
@@ -68,7 +68,8 @@ class ReuseMixin(_Base):
                 item["path"] = fs_path(item["path"])
                 item["published"] = bool(item["published"])
                 item["measured"] = bool(item["measured"])
-                item["original_metadata"] = original_metadata(item.pop("metadata_json"), item.pop("metadata_form"))
+                text = item.pop("metadata_json")
+                item["original_metadata"] = json.loads(text) if text else {}
                 yield item
 
     # ----------------------------------------------------------------- the group report

@@ -370,11 +370,6 @@ MIGRATIONS: list[list[str]] = [
      *_cube_migration("census_folders", FOLDER_COLUMNS),
      "CREATE INDEX images_acquired ON images(acquired_at)",
      "CREATE INDEX images_magnification ON images(magnification)"],
-    # 13: original metadata kept as the vendor's text (issue 11): `metadata.json` holds JSON when `form`
-    # is NULL (every row before), else the text the parser registered for `form` reads
-    # (`readers.original`): a census stores a Hitachi sidecar as it is instead of building its dict
-    # and encoding it for every file
-    ["ALTER TABLE metadata ADD COLUMN form TEXT"],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -30,7 +30,6 @@ from emcensus.readers.jeol_sem import JeolSemSidecarReader
 from emcensus.readers.limits import drop_impossible
 from emcensus.readers.mrc import MrcReader
 from emcensus.readers.olympus import OlympusSisReader
-from emcensus.readers.original import as_dict
 from emcensus.readers.phenom import PhenomElidReader
 from emcensus.readers.sightx import SightxTiffReader
 from emcensus.readers.tia import TiaSerReader
@@ -147,10 +146,8 @@ def read_source(
     instrument_technique: str | None = None,
     problems: list[Problem] | None = None,
     mtime: float | None = None,
-    raw_metadata: bool = False,
 ) -> ImageRecord:
-    """Normalise one image. `instrument` (from the facility file) wins over the model in the file.
-    `raw_metadata`: the original metadata may stay the vendor's text (`RawOriginal`, a census stores it)."""
+    """Normalise one image. `instrument` (from the facility file) wins over the model in the file."""
     problems = problems if problems is not None else []
     if source.suffix in COMMON_IMAGE_EXTENSIONS:
         if not source.head:
@@ -168,7 +165,7 @@ def read_source(
         reading.acquired_at = reading.acquired_at or embedded_date
     if reader.name == "generic":
         reading.metadata_source = "none"
-    return _record(source.file_path, reading, problems, instrument, instrument_technique, mtime, raw_metadata)
+    return _record(source.file_path, reading, problems, instrument, instrument_technique, mtime)
 
 
 def _record(
@@ -178,7 +175,6 @@ def _record(
     instrument: str | None,
     instrument_technique: str | None,
     mtime: float | None,
-    raw_metadata: bool,
 ) -> ImageRecord:
     """The normalised record of one reading: impossible numbers dropped (with a warning), vocabulary
     applied, FOV derived, the date's source said. The one place every reader's output passes."""
@@ -215,7 +211,7 @@ def _record(
         acquired_at_source=acquired_source,
         metadata_source=reading.metadata_source,
         kind=reading.kind,
-        original_metadata=reading.original_metadata if raw_metadata else as_dict(reading.original_metadata),
+        original_metadata=reading.original_metadata,
     )
 
 
@@ -231,7 +227,6 @@ def read_sidecar_only(
     instrument_technique: str | None = None,
     problems: list[Problem] | None = None,
     mtime: float | None = None,
-    raw_metadata: bool = False,
 ) -> ImageRecord:
     """A sidecar without its image (an orphan): the acquisition it records, `kind="sidecar-only"`.
 
@@ -247,7 +242,7 @@ def read_sidecar_only(
             reading = reader.parse(text)
             reading.kind = "sidecar-only"
             problems = problems if problems is not None else []
-            return _record(sidecar, reading, problems, instrument, instrument_technique, mtime, raw_metadata)
+            return _record(sidecar, reading, problems, instrument, instrument_technique, mtime)
     raise UnreadableFileError("sidecar format not recognised (neither Hitachi [SemImageFile] nor JEOL $CM_ keys)")
 
 

@@ -95,16 +95,6 @@ def read_sidecar(path: str | os.PathLike[str]) -> str:
     return text
 
 
-@dataclass(slots=True, frozen=True)
-class RawOriginal:
-    """A vendor's metadata kept as the text it was written in: the parser registered for `form`
-    (`readers.original`) makes it the dict everyone sees. A census stores this text instead of
-    building that dict and encoding it as JSON for every file (the Hitachi sidecar: 9-11 us a file)."""
-
-    form: str  # the name of a parser in `readers.original.PARSERS`
-    text: str
-
-
 @dataclass(slots=True)
 class Reading:
     """What one reader found, in SI units. Fields left None are unknown to this reader."""
@@ -120,9 +110,7 @@ class Reading:
     width_px: int | None = None  # image area, without a burned-in data bar
     height_px: int | None = None
     acquired_at: datetime | None = None
-    #: The vendor tree; a reader may give it as its text (`RawOriginal`), made a dict by `read_source`
-    #: unless the caller stores the text.
-    original_metadata: dict[str, Any] | RawOriginal = field(default_factory=dict)
+    original_metadata: dict[str, Any] = field(default_factory=dict)
     metadata_source: str = "none"
     #: What the file holds (`emcensus.record.KINDS`); a spectrum's width is its channel count.
     kind: str = "image"

@@ -17,10 +17,9 @@ import re
 from typing import Any
 
 from emcensus.errors import UnreadableFileError
-from emcensus.readers.base import RawOriginal, Reading, Source, check_text
+from emcensus.readers.base import Reading, Source, check_text
 from emcensus.readers.common import (SidecarTextReader, TiffTagReader, parse_datetime, parse_ini, per_text, text_or_none,
                                      tiff_tag)
-from emcensus.readers.original import as_dict
 from emcensus.readers.units import to_magnification, to_metres, to_volts
 
 #: Keys only Hitachi software writes; two of them make a section-less Key=Value file Hitachi's.
@@ -72,47 +71,7 @@ def _condition(text: str | None) -> dict[str, str]:
     return result
 
 
-#: The keys `reading_from_fields` looks at: the census finds these alone in a plain sidecar.
-_RECORD_KEYS = ("instructname", "signalname", "displaysignalname", "magnification", "acceleratingvoltage",
-                "workingdistance", "condition", "pixelsize", "datasize", "date", "time")
-#: What `str.strip` takes off a key, newlines aside (they end the line), as a regex class.
-_SPACE = "[\t\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
-#: A line holding one of them, its key in any ASCII case, after a newline ("\n" first: the regex engine
-#: jumps from newline to newline): its value up to the line's end.
-_RECORD_LINE = re.compile(f"\n{_SPACE}({'|'.join(_RECORD_KEYS)}){_SPACE}=([^\n]*)", re.IGNORECASE | re.ASCII)
-
-
-def _one_section(lines: str) -> bool:
-    """Whether `parse_ini` reads every line of `lines` (each after a "\n") into one section: a line it
-    looks at whole (a `[` before its first `=`: a section, or a key with a bracket) comes only after
-    blank lines, so only the first. Found with `find`: a `[` is rare, a regex would look at every line."""
-    at = lines.find("[")
-    while at >= 0:
-        start = lines.rfind("\n", 0, at)
-        if "=" not in lines[start:at] and lines[:start].strip():
-            return False
-        end = lines.find("\n", at)
-        at = lines.find("[", end) if end >= 0 else -1
-    return True
-
-
-def record_fields(text: str) -> dict[str, str] | None:
-    """`_fields(parse_ini(text))` restricted to `_RECORD_KEYS`, without splitting every line into a
-    dict: the keys a record needs, found by one regex (a sidecar of ~60 lines: 17 -> ~9 us).
-    None when the text is not plain (another section, a byte-order mark, the Kelvin sign that
-    `lower` makes a "k"): the full parse decides those."""
-    if "\ufeff" in text or "\u212a" in text:
-        return None
-    lines = "\n".join(["", *text.splitlines()])  # `parse_ini`'s lines, whatever ended them, each after a "\n"
-    if not _one_section(lines):
-        return None
-    fields: dict[str, str] = {}
-    for key, value in _RECORD_LINE.findall(lines):
-        fields.setdefault(key.lower(), value.strip())
-    return fields
-
-
-def reading_from_fields(fields: dict[str, str], original: dict[str, Any] | RawOriginal, source: str) -> Reading:
+def reading_from_fields(fields: dict[str, str], original: dict[str, Any], source: str) -> Reading:
     """Normalise Hitachi keys (lower-cased) into a `Reading`; refuse when none is there."""
     size = _SIZE.match(fields.get("datasize", ""))
     magnification = _magnification(fields.get("magnification"))
@@ -148,24 +107,14 @@ def parse_hitachi(text: str) -> Reading:
     """A Hitachi `[SemImageFile]` sidecar's text as a `Reading`."""
     if not looks_hitachi(text):
         raise UnreadableFileError("not a Hitachi sidecar (no [SemImageFile] section or Hitachi keys)")
-    reading = _parse_sniffed(text)
-    reading.original_metadata = as_dict(reading.original_metadata)
-    return reading
+    return _parse_sniffed(text)
 
 
 def _parse_sniffed(text: str) -> Reading:
     """`parse_hitachi` of a text that `looks_hitachi` took: the reader's `parse`, asked only after
-    its `looks` (sniffing twice cost ~2 us of a census's ~100 per frame). A plain sidecar's original
-    metadata is its text (`RawOriginal`, made `parse_ini(text)` when asked): a census stores it as it is."""
-    fields = record_fields(text)
-    if fields is not None:
-        return reading_from_fields(fields, RawOriginal(SIDECAR_FORM, text), "sidecar:hitachi-sem")
+    its `looks` (sniffing twice cost ~2 us of a census's ~100 per frame)."""
     sections = parse_ini(text)
     return reading_from_fields(_fields(sections), sections, "sidecar:hitachi-sem")
-
-
-#: The stored form of a Hitachi sidecar's text (`readers.original`): its dict is `parse_ini(text)`.
-SIDECAR_FORM = "hitachi-sem"
 
 
 class HitachiSidecarReader(SidecarTextReader):
