@@ -3,6 +3,7 @@ published counts per technique and lost data per key."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from emcensus.analysis.publications import (
 )
 from emcensus.catalog import Catalog
 from emcensus.errors import CatalogError, NotFoundError
+from emcensus.scan import scan
+from support import demo_census, instrument_roots
 
 LEDGER = """article,year,image,title,journal,category,subcategory,source,technique,count
 10.1000/a,2020,groupA/p1/2016-06-23/img001.tif,Article A,J,Materials,Soft materials,,,
@@ -103,3 +106,29 @@ def test_published_by_year_adds_count_level_rows_by_article_year(catalog: Catalo
     assert {row["year"]: row["published"] for row in catalog.published("year", until=2018)} == {2016: 1}
     # Third-party articles never count as facility output; other fields take file-level links only.
     assert catalog.published("instrument") == [{"instrument": "SU8230", "published": 2}]
+
+
+def test_published_counts_equal_the_links_counted_plainly(tmp_path: Path) -> None:
+    """Per article and technique, the distinct acquisitions of its linked files among those the
+    filters list, for many links to a demo archive's frames, their exports and files gone missing."""
+    archive, path = demo_census(tmp_path, 120, seed=5)
+    for gone in sorted(archive.rglob("*.tif"))[::7]:
+        gone.unlink()
+    pick = random.Random(5)
+    with Catalog(path) as catalog:
+        scan(catalog, instrument_roots(archive), workers=0)
+        every = catalog.images(include_missing=True, kind="all")
+        for number in range(25):
+            catalog.save_article(Article(f"10.1000/{number}", 2015 + number % 8, f"Article {number}"))
+            catalog.link_images(f"10.1000/{number}", [row["path"] for row in pick.sample(every, pick.randint(1, 30))])
+        links = catalog.db.execute("SELECT article_id, image_id FROM article_images").fetchall()
+        instrument = every[0]["instrument"]
+        for filters in ({}, {"instrument": instrument}, {"year": "2016-2019"}, {"include_missing": True, "kind": "all"}):
+            listed = {row["id"]: row for row in catalog.images(**filters)}
+            frames: dict[tuple[str, str | None], set[str]] = {}
+            for article, image in links:
+                if image in listed:
+                    frames.setdefault((article, listed[image]["technique"]), set()).add(listed[image]["acquisition_key"])
+            plain = sorted((PublishedCount(article, technique, len(keys)) for (article, technique), keys in frames.items()),
+                           key=lambda p: (p.article, p.technique or ""))
+            assert catalog.published_counts(**filters) == plain and plain, filters

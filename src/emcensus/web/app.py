@@ -540,7 +540,7 @@ def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
 
 def table1(catalog: Catalog) -> Table1 | None:
     """Table 1 of the paper; None before any article is known (nothing to compare yet)."""
-    return catalog_table1(catalog) if catalog.articles() else None
+    return catalog_table1(catalog) if catalog.has_articles() else None
 
 
 def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str, Any]:
