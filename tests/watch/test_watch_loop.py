@@ -231,3 +231,25 @@ def test_a_scan_while_a_watch_runs_is_refused_naming_the_watch(tiny_archive: Pat
     assert f"another watch (process {os.getpid()}) is writing to the catalog" in result.output
     assert "stop it, or scan into another catalog file" in result.output
     assert Path(f"{catalog_path}.lock").read_text() == f"{os.getpid()} watch\n"
+
+
+def test_a_watched_root_leaves_the_roots_nested_in_it_to_themselves(tiny_archive: Path, tmp_path: Path) -> None:
+    """A file belongs to the innermost registered root: the watch of an outer root neither counts
+    nor marks missing what a root registered inside it holds, and a watch of both gives the census
+    `scan` gives (the inner root's files, catalogued earlier under the outer one, taken over)."""
+    _age(tiny_archive)
+    inner = tiny_archive / "groupB"
+    specs = [RootSpec(str(tiny_archive), "SU8230"), RootSpec(str(inner), "Regulus8100")]
+    with Catalog(tmp_path / "scanned.sqlite") as catalog:
+        scan(catalog, specs, workers=0)
+        expected = census_rows(catalog)
+    lines: list[str] = []
+    with Catalog(tmp_path / "watched.sqlite") as catalog:
+        scan(catalog, specs[:1], workers=0)  # before the inner root was registered: all the outer root's
+        watch(catalog, specs, FAST, stop=threading.Event(), log=lines.append, cycles=2)
+        assert census_rows(catalog) == expected
+        os.remove(inner / "p2/2019-01-02/img004.tif")
+        watch(catalog, specs[:1], FAST, stop=threading.Event(), log=lines.append, cycles=1)
+        assert catalog.audit()["missing"] == 0
+        watch(catalog, specs[1:], FAST, stop=threading.Event(), log=lines.append, cycles=1)
+        assert _statuses(tmp_path / "watched.sqlite")["img004.tif"] == "missing"

@@ -24,12 +24,14 @@ import orjson
 from emcensus.catalog import Catalog, FileResult, GroupResult, GroupRows, KnownFile, group_rows
 from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.derived import RootSettings
+from emcensus.catalog.paths import fs_path
 from emcensus.errors import ConfigError, UnreadableFileError
 from emcensus.outputs import guard_output
 from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
 from emcensus.scan.pool import CENSUS_GC_YOUNG, FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
+from emcensus.scan.nesting import nested_roots, outside, registered_spelling
 from emcensus.scan.walk import Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
 
@@ -266,7 +268,7 @@ def scan(
         raise ConfigError(f"the time a file may take to read must be a positive number of seconds, not {file_timeout}")
     summary = ScanSummary(roots=[r.path for r in roots])
     started = time.perf_counter()
-    specs = [_checked_root(catalog, root) for root in roots]
+    specs = _checked_roots(catalog, roots)
     with scan_lock(catalog.path, [spec.path for spec in specs]):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
         pool = Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
@@ -280,6 +282,22 @@ def scan(
             summary.seconds = time.perf_counter() - started
             catalog.finish_scan(scan_id, status, vars(summary))
     return summary
+
+
+def _checked_roots(catalog: Catalog, roots: Sequence[RootSpec]) -> list[RootSpec]:
+    """The roots checked, each spelled as the registered root (or one given before it) that holds
+    its folder spells it (`scan.nesting`): one folder, one path in the catalog."""
+    registered = _registered(catalog)
+    specs: list[RootSpec] = []
+    for root in roots:
+        spec = _checked_root(catalog, root)
+        specs.append(replace(spec, path=registered_spelling(spec.path, [*registered, *(s.path for s in specs)])))
+    return specs
+
+
+def _registered(catalog: Catalog) -> list[str]:
+    """The paths of the roots the catalog knows."""
+    return [fs_path(root["path"]) for root in catalog.roots()]
 
 
 def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
@@ -299,7 +317,7 @@ class _Survey:
 
     `known`, `fingerprints` and `present` travel with the task, or (local workers) each worker reads
     its part of the catalog: loading and pickling the state of a whole archive in one process would
-    cost more than the walk. `boundary` is the root.
+    cost more than the walk. `boundary` is the root; `nested`: the roots inside it, not walked.
     """
 
     folder: str
@@ -310,6 +328,7 @@ class _Survey:
     present: tuple[int, int] | None = None  # `Catalog.present_files` of the folder
     catalog: str | None = None
     root_id: int | None = None
+    nested: frozenset[str] = frozenset()
 
     __reduce__ = reduce_by_fields
 
@@ -342,7 +361,8 @@ def survey(task: _Survey) -> _SurveyResult:
     else:
         with Catalog(task.catalog, readonly=True) as catalog:
             _survey(task, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
-                    lambda: catalog.present_files(task.folder), lambda: catalog.known_files(task.root_id, task.folder),
+                    lambda: _present(catalog, task.folder, task.nested),
+                    lambda: catalog.known_files(task.root_id, task.folder),
                     result)
     result.packs, result.changed = _pack(result.changed, task.pack_size), []
     return result
@@ -353,7 +373,7 @@ def _survey(task: _Survey, stored: dict[str, bytes], count_present: Callable[[],
     """Walk a survey's folders. When each has its stored fingerprint and every stored one was
     walked, the catalog holds exactly their files: they are counted there, and nothing is paired,
     read or compared (the whole per-file cost of a rescan that finds nothing changed)."""
-    folders = list(walk(task.folder, result.problems, boundary=task.boundary, stored=stored))
+    folders = list(walk(task.folder, result.problems, boundary=task.boundary, stored=stored, nested=task.nested))
     if folders and len(folders) == len(stored) and all(folder.unpaired is not None for folder in folders):
         result.fingerprints.update((folder.path, folder.fingerprint) for folder in folders)
         result.seen, result.orphans = count_present()
@@ -364,6 +384,16 @@ def _survey(task: _Survey, stored: dict[str, bytes], count_present: Callable[[],
     for folder in folders:
         pair(folder, result.problems)
     _compare_changed(folders, stored, load_known, result)
+
+
+def _present(catalog: Catalog, folder: str, nested: frozenset[str]) -> tuple[int, int]:
+    """`Catalog.present_files` of a folder, less what the roots nested in it hold (their own walks count it)."""
+    files, orphans = catalog.present_files(folder)
+    for inner in nested:
+        if inner.startswith(os.path.join(folder, "")):
+            inner_files, inner_orphans = catalog.present_files(inner)
+            files, orphans = files - inner_files, orphans - inner_orphans
+    return files, orphans
 
 
 def _compare_changed(folders: list[Folder], stored: dict[str, bytes], load_known: Callable[[], dict[str, KnownFile]],
@@ -426,6 +456,7 @@ class _RootWalk:
 
     spec: RootSpec
     root_id: int
+    nested: frozenset[str]  # registered roots inside it: walked as their own, never marked missing by this one
     found: _SurveyResult = field(default_factory=_SurveyResult)
     waiting: list[_Packed] = field(default_factory=list)
 
@@ -452,28 +483,28 @@ class _RootWalk:
                                    if os.path.dirname(problem.path) in unpaired and problem.path not in relisted)]
 
 
-def _start_root(catalog: Catalog, root: RootSpec, pool: Pool, pack_size: int
+def _start_root(catalog: Catalog, root: RootSpec, root_id: int, nested: frozenset[str], pool: Pool, pack_size: int
                 ) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
     """List a root's top folder in this process: the root, the surveys of its subfolders, and what
     the top folder itself holds (its files, and the files of top-level folders gone since)."""
-    root_id = _ensure_root(catalog, root)
     walked = _SurveyResult()
-    top = list(walk(root.path, walked.problems, recurse=False))
+    top = list(walk(root.path, walked.problems, recurse=False, nested=nested))
     _compare_changed(top, catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
                      lambda: catalog.known_files(root_id, root.path, direct=True), walked)
     subfolders = [folder for listed in top for folder in listed.subfolders]
     if pool.local:
-        surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id)
-                   for folder in subfolders]
+        surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id,
+                           nested=nested) for folder in subfolders]
     else:
         surveys = [_Survey(folder, root.path, pack_size, catalog.known_files(root_id, folder),
-                           catalog.folder_fingerprints(root_id, root.path, folder), catalog.present_files(folder))
+                           catalog.folder_fingerprints(root_id, root.path, folder), _present(catalog, folder, nested),
+                           nested=nested)
                    for folder in subfolders]
     if walked.compared:  # the root's listing changed: a top-level folder may be gone, with all it held
         for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
             gone_folder = catalog.known_files(root_id, os.path.join(root.path, name))
             walked.gone.extend(path for path, row in gone_folder.items() if row[5] == "present")
-    return _RootWalk(root, root_id), surveys, walked
+    return _RootWalk(root, root_id, nested), surveys, walked
 
 
 def _scan_roots(
@@ -488,13 +519,14 @@ def _scan_roots(
     """Walk and read every root through one queue of tasks: the pool stays busy across the end of
     one root and the start of the next (with few, uneven top-level folders, a root's last survey
     would otherwise run alone). Each root is closed (files gone marked missing, its walk problems,
-    its fingerprints) once all of it was walked and written."""
-    started: list[tuple[_RootWalk, list[_Survey], _SurveyResult]] = []
-    for spec in roots:
-        if any(root.spec.path == spec.path for root, _, _ in started):
-            _ensure_root(catalog, spec)  # named twice: its settings recorded, its files walked and read once
-        else:
-            started.append(_start_root(catalog, spec, pool, batch_size))
+    its fingerprints) once all of it was walked and written. Every root is registered before any is
+    walked: a root's walk leaves out the roots nested in it (`scan.nesting`)."""
+    firsts: dict[str, tuple[RootSpec, int]] = {}
+    for spec in roots:  # a root named twice: its settings recorded, its files walked and read once
+        firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
+    registered = _registered(catalog)
+    started = [_start_root(catalog, spec, root_id, nested_roots(spec.path, registered), pool, batch_size)
+               for spec, root_id in firsts.values()]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
     ready: deque[_Task] = deque()  # reading tasks made, waiting for room in the pool
@@ -566,7 +598,7 @@ def _scan_roots(
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
-        summary.missing += catalog.mark_missing(scan_id, found.gone)
+        summary.missing += catalog.mark_missing(scan_id, outside(found.gone, root.nested))
         catalog.replace_walk_state(scan_id, root.root_id, problems)
         if found.compared:  # every file is now catalogued as walked: the fingerprints vouch for the next scan
             catalog.store_folder_fingerprints(scan_id, root.root_id, root.spec.path, found.fingerprints)
@@ -592,9 +624,11 @@ class FolderCensus:
     def __init__(self, catalog: Catalog, roots: Sequence[RootSpec], pool: Pool):
         self.catalog, self.pool = catalog, pool
         self.roots: dict[str, tuple[RootSpec, int]] = {}
-        for root in roots:
-            spec = _checked_root(catalog, root)
+        for spec in _checked_roots(catalog, roots):
             self.roots[spec.path] = (spec, _ensure_root(catalog, spec))
+        registered = _registered(catalog)
+        #: per root, the registered roots inside it: its listings leave them out (`walk(nested=...)`)
+        self.nested = {path: nested_roots(path, registered) for path in self.roots}
 
     def catalogued(self, root: str, folder: str) -> dict[str, KnownFile]:
         """What the catalog holds directly in `folder` of `root`."""
@@ -657,7 +691,8 @@ class FolderCensus:
                 for ticket in done:
                     self.catalog.write_rows(ticket.value)
                     _tally(ticket.value, summary, None)
-            summary.missing = self.catalog.mark_missing(scan_id, found.gone)  # each folder's comparison is whole
+            # each folder's comparison is whole; what the catalog holds under a nested root is that root's
+            summary.missing = self.catalog.mark_missing(scan_id, outside(found.gone, self.nested[root]))
             summary.complete = not tasks and not in_flight
             if walk_problems is not None and summary.complete:
                 self.catalog.replace_walk_state(scan_id, root_id, walk_problems)

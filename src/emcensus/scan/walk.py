@@ -17,7 +17,7 @@ import hashlib
 import os
 import re
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -92,13 +92,14 @@ def looks_like_metadata(path: str) -> bool:
 
 
 def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recurse: bool = True,
-         stored: Mapping[str, bytes] | None = None) -> Iterator[Folder]:
+         stored: Mapping[str, bytes] | None = None, nested: Collection[str] = ()) -> Iterator[Folder]:
     """Folders under `top` (depth first, subfolders in name order) with their acquisitions.
 
     `boundary`: the scan root `top` belongs to (default: `top`). `recurse=False` yields `top` alone,
     its `subfolders` listed, so that parts of one root can be walked in parallel. `stored`: folder
     fingerprints of the last scan; a folder whose fingerprint is the same comes unpaired (see
     `Folder.unpaired`, `pair`): a rescan that finds nothing changed does no per-file work.
+    `nested`: folders that are other roots (`scan.nesting`), listed in their parent but not walked.
     """
     top = os.path.abspath(top)
     boundary = os.path.realpath(boundary or top)
@@ -110,7 +111,7 @@ def walk(top: str, problems: list[Problem], *, boundary: str | None = None, recu
     visited = {(info.st_dev, info.st_ino)}
     stack = [top]
     while stack:
-        folder = _list(stack.pop(), boundary, visited, problems, stored or {})
+        folder = _list(stack.pop(), boundary, visited, problems, stored or {}, nested)
         if folder is None:
             continue
         yield folder
@@ -126,7 +127,7 @@ def _split(name: str) -> tuple[str, str] | None:
 
 
 def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], problems: list[Problem],
-          stored: Mapping[str, bytes]) -> Folder | None:
+          stored: Mapping[str, bytes], nested: Collection[str] = ()) -> Folder | None:
     """One folder's acquisitions, orphan sidecars and the subfolders to walk next (unpaired when its
     fingerprint is the `stored` one)."""
     subfolders: list[str] = []
@@ -156,6 +157,8 @@ def _list(folder_path: str, boundary: str, visited: set[tuple[int, int]], proble
     except OSError as exc:
         problems.append(Problem(folder_path, f"cannot list folder: {exc.strerror or exc}"))
         return None
+    if nested:  # marked in the listing all the same: a nested root appearing or going changes its parent
+        subfolders = [path for path in subfolders if path not in nested]
     folder = Folder(folder_path, subfolders=sorted(subfolders), fingerprint=fingerprint(marks),
                     unpaired=_Unpaired(plain, files, held))
     if stored.get(folder_path) != folder.fingerprint:

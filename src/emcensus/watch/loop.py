@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -177,7 +177,7 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
         queue = sorted(hot_folders(state.tree.mtimes, current, also), reverse=True)
     before = state.tree.copy()
     try:
-        listed, gone, problems = _list_folders(state.tree, root, queue)
+        listed, gone, problems = _list_folders(state.tree, root, queue, census.nested[root])
     except Unreachable:
         state.tree = before  # what this cycle listed is listed again, and what it found gone is found again
         raise
@@ -220,10 +220,11 @@ def _tell(events: Callable[[str], None], lines: list[str]) -> None:
         events(f"... and {len(lines) - EVENT_LINES:,} more like that")
 
 
-def _list_folders(tree: FolderTree, root: str, queue: list[str]) -> tuple[list[Folder], list[str], list[Problem]]:
-    """List `queue` and every subfolder found new on the way; returns (the listings, subfolders
-    gone since their parent was last listed, the problems met). A folder that could not be
-    listed is listed again next cycle."""
+def _list_folders(tree: FolderTree, root: str, queue: list[str], nested: Collection[str]
+                  ) -> tuple[list[Folder], list[str], list[Problem]]:
+    """List `queue` and every subfolder found new on the way, but the `nested` roots (their own);
+    returns (the listings, subfolders gone since their parent was last listed, the problems met).
+    A folder that could not be listed is listed again next cycle."""
     listed: list[Folder] = []
     gone: list[str] = []
     problems: list[Problem] = []
@@ -232,7 +233,7 @@ def _list_folders(tree: FolderTree, root: str, queue: list[str]) -> tuple[list[F
         mtime = _mtime(folder)  # before the listing: a change during it is seen next cycle
         if mtime is None:
             continue  # gone: its parent's listing says so
-        found = next(walk(folder, problems, boundary=root, recurse=False), None)
+        found = next(walk(folder, problems, boundary=root, recurse=False, nested=nested), None)
         if found is None:
             tree.mtimes[folder] = -1
             continue

@@ -1,0 +1,184 @@
+"""Nested roots: a file belongs to the innermost registered root that holds it, however and in what
+order the roots are scanned (one command, one per root, the local pool or an executor)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from emcensus.catalog import Catalog
+from emcensus.scan import RootSpec, scan
+from emcensus.scan.nesting import nested_roots, outside, registered_spelling
+from support import census_rows, hitachi_sidecar, write_tiff
+
+
+@pytest.fixture
+def nest(tmp_path: Path) -> tuple[Path, Path]:
+    """An outer root A (SU8230) holding an inner root A/groupB/inner (another instrument): 3 frames
+    of A's own, 2 of the inner's, one of them in a subfolder."""
+    outer = tmp_path / "archive" / "A"
+    inner = outer / "groupB" / "inner"
+    frames = [(outer / "groupA/p1/a1", 5000), (outer / "groupA/p1/a2", 20000), (outer / "groupB/b1", 30000),
+              (inner / "i1", 40000), (inner / "deep/i2", 50000)]
+    for seed, (stem, mag) in enumerate(frames):
+        write_tiff(stem.with_suffix(".tif"), seed=seed)
+        stem.with_suffix(".txt").write_bytes(hitachi_sidecar(mag, "SE(U)").encode("cp1252"))
+    return outer, inner
+
+
+def _specs(outer: Path, inner: Path, order: str) -> list[RootSpec]:
+    specs = {"outer": RootSpec(str(outer), "SU8230"), "inner": RootSpec(str(inner), "Regulus8100")}
+    return [specs[name] for name in order.split(",")]
+
+
+def _owners(catalog: Catalog) -> dict[str, tuple[str, str, str]]:
+    """Each file's root, path below it and instrument."""
+    roots = {root["id"]: root["path"] for root in catalog.roots()}
+    return {Path(row["path"]).name: (roots[row["root_id"]], row["rel_path"], row["instrument"])
+            for row in catalog.images(include_missing=True)}
+
+
+def _rows(catalog: Catalog) -> list[dict]:
+    """`census_rows` with each root named by its path (ids depend on the order roots were registered)."""
+    roots = {root["id"]: root["path"] for root in catalog.roots()}
+    return [{**row, "root_id": roots[row["root_id"]]} for row in census_rows(catalog)]
+
+
+def _census(path: Path, outer: Path, inner: Path, orders: list[str], **kwargs) -> list:
+    """Scan the commands `orders` (each a comma-separated list of roots) one after the other."""
+    with Catalog(path) as catalog:
+        summaries = [scan(catalog, _specs(outer, inner, order), **kwargs) for order in orders]
+        return [summaries, _rows(catalog), _owners(catalog)]
+
+
+OWNED = {"a1.tif", "a2.tif", "b1.tif"}
+
+
+@pytest.mark.parametrize("orders", [["outer,inner"], ["inner,outer"], ["outer", "inner"], ["inner", "outer"]])
+def test_each_file_belongs_to_the_innermost_root_in_any_order(nest: tuple[Path, Path], tmp_path: Path,
+                                                              orders: list[str]) -> None:
+    outer, inner = nest
+    reference = _census(tmp_path / "ref.sqlite", outer, inner, ["inner", "outer"], workers=0)
+    summaries, rows, owners = _census(tmp_path / "c.sqlite", outer, inner, orders, workers=0)
+    assert rows == reference[1]  # row for row (scan ids apart)
+    assert {name for name, (root, _, _) in owners.items() if root == str(outer)} == OWNED
+    assert owners["i2.tif"] == (str(inner), os.path.join("deep", "i2.tif"), "Regulus8100")
+    assert all(row["status"] == "present" for row in rows)
+    assert sum(summary.missing for summary in summaries) == 0
+    last = summaries[-1]
+    assert last.complete and last.seen == (5 if len(orders) == 1 else 3 if orders[-1] == "outer" else 2)
+    if orders == ["outer", "inner"]:  # the inner root took the outer's rows of its files over: read again, not new
+        assert summaries[0].seen == 5 and last.read == 2
+
+
+def test_rescans_of_nested_roots_find_nothing_new_or_missing(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    outer, inner = nest
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = scan(catalog, _specs(outer, inner, "outer,inner"), workers=0)
+        assert first.seen == 5 and first.read == 5
+        before = census_rows(catalog)
+        for order in ("outer,inner", "outer", "inner", "inner,outer"):
+            again = scan(catalog, _specs(outer, inner, order), workers=0)
+            assert (again.read, again.missing, again.skipped) == (0, 0, again.seen), order
+            assert again.seen == {"outer": 3, "inner": 2}.get(order, 5)
+            assert census_rows(catalog) == before
+        # per root and instrument, as `count --by root` and Table 1 read them (the census cubes)
+        assert {(row["root"], row["instrument"]): row["count"] for row in catalog.count(by=["root", "instrument"])} \
+            == {(str(outer), "SU8230"): 3, (str(inner), "Regulus8100"): 2}
+
+
+def test_an_inner_root_added_later_takes_its_files_over_with_their_history(nest: tuple[Path, Path],
+                                                                          tmp_path: Path) -> None:
+    outer, inner = nest
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        first_seen = {row["path"]: row["first_seen_scan"] for row in catalog.images()}
+        assert {root for root, _, _ in _owners(catalog).values()} == {str(outer)}
+        added = scan(catalog, _specs(outer, inner, "outer,inner"), workers=0)
+        assert (added.seen, added.read, added.missing) == (5, 2, 0)
+        assert {row["path"]: row["first_seen_scan"] for row in catalog.images()} == first_seen
+        owners = _owners(catalog)
+        assert owners["i1.tif"] == (str(inner), "i1.tif", "Regulus8100")
+        assert catalog.audit()["missing"] == 0 and catalog.total(files=True) == 5
+
+
+def test_an_outer_scan_leaves_an_inner_roots_files_alone(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """The inner root is registered but this command scans only the outer one: its files, even those
+    still held by the outer root and gone from disk, are the inner root's to mark."""
+    outer, inner = nest
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "inner"), workers=0)
+        shutil.rmtree(inner / "deep")
+        summary = scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        assert (summary.seen, summary.missing) == (3, 0)
+        assert catalog.audit()["missing"] == 0
+        assert scan(catalog, _specs(outer, inner, "inner"), workers=0).missing == 1
+
+
+def test_a_file_moved_between_nested_roots(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    outer, inner = nest
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer,inner"), workers=0)
+        for suffix in (".tif", ".txt"):
+            os.rename(outer / "groupA/p1" / f"a1{suffix}", inner / f"a1{suffix}")
+            os.rename(inner / "deep" / f"i2{suffix}", outer / "groupA" / f"i2{suffix}")
+        summary = scan(catalog, _specs(outer, inner, "outer,inner"), workers=0)
+        assert (summary.seen, summary.read, summary.missing) == (5, 2, 2)
+        present = {row["path"]: row["root_id"] for row in catalog.images()}
+        roots = {root["path"]: root["id"] for root in catalog.roots()}
+        assert present[str(inner / "a1.tif")] == roots[str(inner)]
+        assert present[str(outer / "groupA/i2.tif")] == roots[str(outer)]
+        assert catalog.audit()["missing"] == 2 and catalog.total(files=True) == 5
+
+
+@pytest.mark.parametrize("executor", ["pool", "threads"])
+def test_nested_roots_with_a_pool_or_an_executor_match_the_reads_in_process(nest: tuple[Path, Path], tmp_path: Path,
+                                                                            executor: str) -> None:
+    """The local pool's surveys read the catalog themselves; an executor's (Dask's) get it with the
+    task: both leave the nested roots out alike, on the first scan and on the rescan's fast path."""
+    outer, inner = nest
+    reference = _census(tmp_path / "ref.sqlite", outer, inner, ["outer,inner", "outer,inner"], workers=0)
+    if executor == "threads":
+        with ThreadPoolExecutor(2) as threads:
+            found = _census(tmp_path / "c.sqlite", outer, inner, ["outer,inner", "outer,inner"], executor=threads,
+                            batch_size=1)
+    else:
+        found = _census(tmp_path / "c.sqlite", outer, inner, ["outer,inner", "outer,inner"], workers=2, batch_size=1)
+    assert found[1] == reference[1]
+    assert [(s.seen, s.read, s.skipped, s.missing) for s in found[0]] == [(5, 5, 0, 0), (5, 0, 5, 0)]
+
+
+def test_another_spelling_of_a_registered_root_is_that_root(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """A symlink to the outer root, or to a folder inside it, names the folder the catalog already
+    has under its registered path: one file, one row."""
+    outer, inner = nest
+    alias = tmp_path / "alias"
+    alias.symlink_to(outer)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        again = scan(catalog, [RootSpec(str(alias), "SU8230"), RootSpec(str(alias / "groupB/inner"), "Regulus8100")],
+                     workers=0)
+        assert (again.seen, again.missing) == (5, 0)
+        assert sorted(root["path"] for root in catalog.roots()) == [str(outer), str(inner)]
+        assert catalog.total(files=True) == 5 and all(row["path"].startswith(str(outer)) for row in catalog.images())
+
+
+def test_the_nesting_rule_on_paths(tmp_path: Path) -> None:
+    outer = tmp_path / "A"
+    (outer / "x/y/z").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(outer / "x")
+    registered = [str(outer), str(outer / "x"), str(outer / "x/y/z"), str(tmp_path / "Ab")]
+    # the outermost of each nest only; a sibling sharing a prefix is not inside
+    assert nested_roots(str(outer), registered) == {str(outer / "x")}
+    assert nested_roots(str(outer / "x"), registered) == {str(outer / "x/y/z")}
+    assert nested_roots(str(tmp_path / "link"), [str(outer / "x/y/z")]) == {str(tmp_path / "link/y/z")}
+    assert registered_spelling(str(tmp_path / "link/y"), [str(outer)]) == str(outer / "x/y")
+    assert registered_spelling(str(tmp_path / "link"), registered) == str(outer / "x")
+    assert registered_spelling(str(outer / "x/y"), registered) == str(outer / "x/y")
+    assert registered_spelling(str(tmp_path / "elsewhere"), registered) == str(tmp_path / "elsewhere")
+    assert outside([str(outer / "x/f.tif"), str(outer / "xy/f.tif"), str(outer / "f.tif")],
+                   frozenset({str(outer / "x")})) == [str(outer / "xy/f.tif"), str(outer / "f.tif")]
