@@ -104,6 +104,9 @@ def test_an_inner_root_added_later_takes_its_files_over_with_their_history(nest:
         owners = _owners(catalog)
         assert owners["i1.tif"] == (str(inner), "i1.tif", "Regulus8100")
         assert catalog.audit()["missing"] == 0 and catalog.total(files=True) == 5
+        # the rows taken over moved in the census cubes too (the inner root's first scan may be a bulk load)
+        assert {(row["root"], row["instrument"]): row["count"] for row in catalog.count(by=["root", "instrument"])} \
+            == {(str(outer), "SU8230"): 3, (str(inner), "Regulus8100"): 2}
 
 
 def test_an_outer_scan_leaves_an_inner_roots_files_alone(nest: tuple[Path, Path], tmp_path: Path) -> None:
@@ -135,17 +138,24 @@ def test_a_file_moved_between_nested_roots(nest: tuple[Path, Path], tmp_path: Pa
         assert catalog.audit()["missing"] == 2 and catalog.total(files=True) == 5
 
 
-@pytest.mark.parametrize("executor", ["pool", "threads"])
+@pytest.mark.parametrize("executor", ["pool", "threads", "dask"])
 def test_nested_roots_with_a_pool_or_an_executor_match_the_reads_in_process(nest: tuple[Path, Path], tmp_path: Path,
                                                                             executor: str) -> None:
-    """The local pool's surveys read the catalog themselves; an executor's (Dask's) get it with the
-    task: both leave the nested roots out alike, on the first scan and on the rescan's fast path."""
+    """The local pool's surveys read the catalog themselves; an executor's (a real Dask cluster on
+    loopback, or threads) get it with the task: both leave the nested roots out alike, on the first
+    scan and on the rescan's fast path."""
     outer, inner = nest
     reference = _census(tmp_path / "ref.sqlite", outer, inner, ["outer,inner", "outer,inner"], workers=0)
     if executor == "threads":
         with ThreadPoolExecutor(2) as threads:
             found = _census(tmp_path / "c.sqlite", outer, inner, ["outer,inner", "outer,inner"], executor=threads,
                             batch_size=1)
+    elif executor == "dask":
+        distributed = pytest.importorskip("distributed")
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                      dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
+            found = _census(tmp_path / "c.sqlite", outer, inner, ["outer,inner", "outer,inner"],
+                            executor=client.get_executor(), batch_size=1)
     else:
         found = _census(tmp_path / "c.sqlite", outer, inner, ["outer,inner", "outer,inner"], workers=2, batch_size=1)
     assert found[1] == reference[1]
