@@ -13,7 +13,7 @@ import pytest
 from emcensus.catalog import Catalog
 from emcensus.scan import RootSpec, scan
 from emcensus.scan.nesting import nested_roots, outside, registered_spelling
-from support import census_rows, hitachi_sidecar, write_tiff
+from support import catalog_cli, census_rows, hitachi_sidecar, write_tiff
 
 
 @pytest.fixture
@@ -192,3 +192,12 @@ def test_the_nesting_rule_on_paths(tmp_path: Path) -> None:
     assert registered_spelling(str(tmp_path / "elsewhere"), registered) == str(tmp_path / "elsewhere")
     assert outside([str(outer / "x/f.tif"), str(outer / "xy/f.tif"), str(outer / "f.tif")],
                    frozenset({str(outer / "x")})) == [str(outer / "xy/f.tif"), str(outer / "f.tif")]
+
+
+def test_the_scan_command_counts_each_file_of_nested_roots_once(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    outer, inner = nest
+    emcensus = catalog_cli(tmp_path / "c.sqlite")
+    first = emcensus("scan", str(inner), str(outer), "--workers", "0")
+    assert "Scanned 2 root(s)" in first.output and "5 image files on disk, 5 read" in first.output
+    again = emcensus("scan", str(outer), "--workers", "0")
+    assert "3 image files on disk, 0 read" in again.output and "0 gone since then" in again.output
