@@ -109,6 +109,17 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
             grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
                 AND kind = 'image' AND is_primary = 1 AND path GLOB ? GROUP BY 1 ORDER BY 1""", (pattern,)).fetchall()
             assert [(row["instrument"], row["count"]) for row in catalog.count("instrument", path=pattern)] == grouped
+            # undecided rows: the decided ones summed in the folder table, the others' files read
+            with catalog.one_snapshot():
+                split = catalog.folders_and_files(ImageFilter(path=pattern), "count(*)", ImageFilter(path=pattern).columns())
+            assert split is not None or glob is None or from_folders, pattern
+            by_kind = catalog.db.execute("""SELECT kind, count(*) FROM images WHERE readable = 1 AND is_primary = 1
+                AND path GLOB ? GROUP BY 1 ORDER BY 1""", (pattern,)).fetchall()
+            assert [(row["kind"], row["count"]) for row in catalog.count("kind", kind="all", include_missing=True,
+                                                                         path=pattern)] == by_kind, pattern
+            stored = catalog.db.execute("SELECT coalesce(sum(size_bytes), 0) FROM images WHERE readable = 1"
+                                        " AND status = 'present' AND kind = 'image' AND path GLOB ?", (pattern,)).fetchone()[0]
+            assert catalog.storage(path=pattern)[0]["bytes"] == stored, pattern
 
     check()
     with Catalog(awkward, readonly=True) as catalog:  # globs that match: one per folder, and awkward ones
@@ -120,6 +131,9 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
             assert path_in_folders(pattern)
             assert catalog.count(files=True, kind="all", include_missing=True, path=pattern)[0]["count"] == \
                 _plain_count(catalog.db, pattern)
+        with catalog.one_snapshot():  # `.tif` rows leave `*.c.tif` undecided (`b.c.tif`, `x.tif`): read as files
+            assert catalog.census_source("count(*)", ImageFilter(path="*.c.tif").columns())[0] == "images"
+            assert catalog.folders_and_files(ImageFilter(path="*.c.tif"), "count(*)", ImageFilter(path="*.c.tif").columns())
         assert catalog.count(files=True, path="*/vol03/*")[0]["count"] == _plain_count(catalog.db, "*/vol03/*") - 1 > 0
         for order, instrument in itertools.product(("path", "-path"), ("SU8000", "SU8230")):
             # a page in path order starts at the first of the nested roots with a match
@@ -234,3 +248,19 @@ def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pyte
         with catalog.one_snapshot():
             assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False) != _FILES_OF_MATCHED_FOLDERS
         assert catalog.count(files=True, path="*/vol03/*") == expected
+
+
+@pytest.mark.parametrize("pattern", ["*.c.tif", "*/mix/*.c.tif", "*/vol03/*x.tif", "*.tif"])
+def test_many_undecided_rows_read_every_path_and_count_the_same(awkward: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                pattern: str) -> None:
+    """Past a few undecided folder rows (`*.b.tif` against every `.tif` row), their files are not read
+    folder by folder but the whole path index is, with the same counts."""
+    with Catalog(awkward, readonly=True) as catalog:
+        few = catalog.count("kind", files=True, kind="all", include_missing=True, path=pattern)
+        monkeypatch.setattr(cube_module, "_FEW_UNDECIDED", (0, 0))
+        with catalog.one_snapshot():
+            undecided = catalog._leaves_undecided([path_in_folders(pattern)])
+            assert (catalog.folders_and_files(ImageFilter(path=pattern), "count(*)", ImageFilter(path=pattern).columns())
+                    is None) is undecided
+        assert catalog.count("kind", files=True, kind="all", include_missing=True, path=pattern) == few
+        assert sum(row["count"] for row in few) == _plain_count(catalog.db, pattern), pattern

@@ -13,7 +13,7 @@ import json
 import operator
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -310,16 +310,38 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
 
     def _recompute_root(self, root_id: int) -> None:
         """Derived columns of every image of a root, from its current settings (caller holds the transaction)."""
+        self._derive_rows(root_id, "root_id = ?", [root_id])
+
+    def _derive_rows(self, root_id: int, where: str, params: Sequence[Any]) -> None:
+        """Derived columns of the images `where` selects, from root `root_id`'s settings (caller holds the transaction)."""
         settings = self.root_settings(root_id)
         rows = self.db.execute(
-            "SELECT id, rel_path, vendor, technique, pixel_size_m, width_px, magnification FROM images WHERE root_id = ?",
-            (root_id,),
+            f"SELECT id, rel_path, vendor, technique, pixel_size_m, width_px, magnification FROM images WHERE {where}",
+            params,
         ).fetchall()
         assignments = ", ".join(f"{column} = ?" for column in DERIVED_COLUMNS)
         self.db.executemany(
             f"UPDATE images SET {assignments} WHERE id = ?",
             [[*derive(settings, *row[1:]).values(), row[0]] for row in rows],
         )
+
+    def take_over(self, scan_id: int, root_id: int, path: str, holders: Collection[int]) -> int:
+        """After a complete walk of root `root_id` (at `path`), nested in the roots `holders`: the rows
+        under it that they still hold are files its walk did not find (each file found was written as
+        its own). They become its rows (history kept, derived columns from its settings) and those
+        still present are marked missing; returns how many."""
+        if not holders:
+            return 0
+        prefix = os.path.join(db_text(path), "")
+        with self.db:
+            moved = self.db.execute(
+                f"""UPDATE images SET root_id = ?, rel_path = substr(path, ?) WHERE path >= ? AND path < ?
+                    AND root_id IN ({', '.join('?' * len(holders))}) RETURNING id, path, status""",
+                (root_id, len(prefix) + 1, prefix, prefix[:-1] + chr(ord(os.sep) + 1), *holders)).fetchall()
+            for start in range(0, len(moved), _PATHS_PER_STATEMENT):
+                ids = [row[0] for row in moved[start:start + _PATHS_PER_STATEMENT]]
+                self._derive_rows(root_id, f"id IN ({', '.join('?' * len(ids))})", ids)
+        return self.mark_missing(scan_id, [fs_path(stored) for _, stored, status in moved if status == "present"])
 
     def _root_ids(self) -> dict[str, int]:
         return {path: rid for rid, path in self.db.execute("SELECT id, path FROM roots")}
@@ -559,21 +581,25 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         # every word of extra_where counts as a column: one the cube lacks sends the query to `images`
         columns = image_filter.columns().union(re.findall(r"[A-Za-z_]\w*", extra_where))
         by_quality_flag = aggregate == "count(*)" and "quality_flag" in dict(groups) and "quality" not in columns
-        table, aggregate = ("images", aggregate) if by_quality_flag else \
-            self.census_source(aggregate, columns.union(expr for _, expr in groups))
-        where, params = image_filter.where(self.db, table=table)
-        if extra_where:
-            # with --path the row ids the path index matched drive the query: `+` keeps SQLite from
-            # seeking the census index on is_primary and probing every acquisition (1 M: 186 -> 19 ms CPU)
-            where += f" AND {'+' if image_filter.path else ''}{extra_where}"
+        read = columns.union(expr for _, expr in groups)
+        table, table_aggregate = ("images", aggregate) if by_quality_flag else self.census_source(aggregate, read)
+        # with --path the row ids the path index matched drive the query: `+` keeps SQLite from
+        # seeking the census index on is_primary and probing every acquisition (1 M: 186 -> 19 ms CPU)
+        extra = f" AND {'+' if image_filter.path else ''}{extra_where}" if extra_where else ""
         if by_quality_flag:
-            return self.counts_by_quality_flag(groups, where, params, columns)
+            where, params = image_filter.where(self.db)
+            return self.counts_by_quality_flag(groups, where + extra, params, columns)
+        sources = (table == "images" and self.folders_and_files(image_filter, aggregate, read)) or \
+            [(table, table_aggregate, *image_filter.where(self.db, table=table))]
         select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
-        sql = f"SELECT {select + ', ' if select else ''}{aggregate} FROM {table} WHERE {where}"
-        if groups:
-            order = ", ".join(str(i + 1) for i in range(len(groups)))
-            sql += f" GROUP BY {order} ORDER BY {order}"
-        return self._fetch(sql, params)[1]
+        order = ", ".join(str(i + 1) for i in range(len(groups)))
+        grouped = f" GROUP BY {order}" if groups else ""
+        reads = [f"SELECT {select + ', ' if select else ''}{source_aggregate} AS value FROM {source} WHERE {where}{extra}{grouped}"
+                 for source, source_aggregate, where, _ in sources]
+        names = "".join(f'"{name}", ' for name, _ in groups)
+        sql = reads[0] if len(reads) == 1 else (  # the folder table's decided rows and the undecided rows' files
+            f"SELECT {names}coalesce(sum(value), 0) FROM ({' UNION ALL '.join(reads)}){grouped}")
+        return self._fetch(sql + (f" ORDER BY {order}" if groups else ""), [p for *_, params in sources for p in params])[1]
 
     def total(self, *, files: bool = False, **filters: Any) -> int:
         return self.count((), files=files, **filters)[0]["count"]

@@ -23,7 +23,7 @@ from emcensus.analysis.publications import YEAR_RANGE
 from emcensus.catalog.connection import file_stamp, stamp_settled
 from emcensus.catalog.paths import db_text, display_path
 from emcensus.catalog.quality import CURRENT_FILE
-from emcensus.catalog.schema import EXTENSION_CHARACTERS
+from emcensus.catalog.schema import EXTENSION_CHARACTERS, EXTENSION_SQL
 from emcensus.errors import QueryError
 from emcensus.record import KINDS
 from emcensus.vocab import TECHNIQUES
@@ -404,8 +404,8 @@ class ImageFilter:
 #: Files under the folders (the folder table, migration 12) whose own path, '/' included, matches the
 #: glob: each matched folder is a range of the path index (every path that starts with it). A folder
 #: below a matched one is matched too: its files are found twice, counted once.
-_FILES_OF_MATCHED_FOLDERS = ("rowid IN (SELECT i.rowid FROM (SELECT DISTINCT folder FROM census_folders WHERE folder GLOB ?) f"
-                             " JOIN images i ON i.path >= f.folder AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0')")
+_FOLDER_FILES = "JOIN images i ON i.path >= f.folder AND i.path < substr(f.folder, 1, length(f.folder) - 1) || '0'"
+_FILES_OF_MATCHED_FOLDERS = f"rowid IN (SELECT i.rowid FROM (SELECT DISTINCT folder FROM census_folders WHERE folder GLOB ?) f {_FOLDER_FILES})"
 
 
 def _path_clause(db: sqlite3.Connection, pattern: str, in_index_order: bool) -> str:
@@ -519,6 +519,18 @@ class FolderGlob(str):
         none = "0" if literal < len(pieces) and pieces[-1 - literal] == "=." else "extension IS NULL"
         short = f"length(extension) < {self.length} AND CASE length(extension) {cases} ELSE 1 END" if cases else "0"
         return f"folder GLOB ? AND ({none} OR {short})", [self.head, *suffixes]
+
+    def undecided_files(self) -> tuple[str, list[str]]:
+        """(clause, parameters) over `images`: the files the glob matches among those of the undecided
+        rows, read from their folders' ranges of the path index only (the decided rows are summed
+        over the folder table: `CubeMixin.folders_and_files`). A file is of an undecided row when
+        its own folder (a range's files not in a folder below) and extension meet `undecided`'s
+        clause, which no decided row meets."""
+        clause, params = self.undecided()
+        return (f"rowid IN (SELECT rowid FROM (SELECT i.rowid, i.path, f.folder, {EXTENSION_SQL.format(path='i.path')}"
+                f" AS extension FROM (SELECT DISTINCT folder FROM census_folders WHERE {clause}) f {_FOLDER_FILES}"
+                f" AND instr(substr(i.path, length(f.folder) + 1), '/') = 0) WHERE {clause} AND path GLOB ?)",
+                [*params, *params, self.head + self.tail])
 
 
 def path_in_folders(pattern: str) -> FolderGlob | None:
