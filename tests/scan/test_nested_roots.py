@@ -109,6 +109,29 @@ def test_an_inner_root_added_later_takes_its_files_over_with_their_history(nest:
             == {(str(outer), "SU8230"): 3, (str(inner), "Regulus8100"): 2}
 
 
+def test_an_inner_root_added_later_takes_over_the_files_gone_before_its_first_scan(nest: tuple[Path, Path],
+                                                                                   tmp_path: Path) -> None:
+    """Files its walk cannot find (gone since the outer root catalogued them, or already missing)
+    become the inner root's rows too, marked missing, with the inner root's derived columns: none
+    is left to the outer root, whose walk no longer goes there."""
+    outer, inner = nest
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        os.remove(inner / "deep/i2.txt")
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)  # its sidecar gone: read again, still present
+        shutil.rmtree(inner / "deep")
+        first = scan(catalog, [RootSpec(str(inner), "Regulus8100", layout="{group}/**")], workers=0)
+        assert (first.seen, first.read, first.missing) == (1, 1, 1)
+        owners = _owners(catalog)
+        assert owners["i2.tif"][:2] == (str(inner), os.path.join("deep", "i2.tif"))
+        [gone] = [row for row in catalog.images(include_missing=True) if row["path"].endswith("i2.tif")]
+        assert gone["status"] == "missing" and gone["group_name"] == "deep"  # derived from the inner root's layout
+        assert scan(catalog, _specs(outer, inner, "outer,inner"), workers=0).missing == 0
+        for include_missing, inner_files in ((False, 1), (True, 2)):  # the census cubes
+            assert {row["root"]: row["count"] for row in catalog.count(by="root", include_missing=include_missing)} \
+                == {str(outer): 3, str(inner): inner_files}
+
+
 def test_an_outer_scan_leaves_an_inner_roots_files_alone(nest: tuple[Path, Path], tmp_path: Path) -> None:
     """The inner root is registered but this command scans only the outer one: its files, even those
     still held by the outer root and gone from disk, are the inner root's to mark."""

@@ -31,7 +31,7 @@ from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
 from emcensus.scan.pool import CENSUS_GC_YOUNG, FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
-from emcensus.scan.nesting import nested_roots, outside, registered_spelling
+from emcensus.scan.nesting import enclosing_roots, nested_roots, outside, registered_spelling
 from emcensus.scan.walk import Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
 
@@ -295,9 +295,14 @@ def _checked_roots(catalog: Catalog, roots: Sequence[RootSpec]) -> list[RootSpec
     return specs
 
 
-def _registered(catalog: Catalog) -> list[str]:
-    """The paths of the roots the catalog knows."""
-    return [fs_path(root["path"]) for root in catalog.roots()]
+def _registered(catalog: Catalog) -> dict[str, int]:
+    """The roots the catalog knows: path -> id."""
+    return {fs_path(root["path"]): root["id"] for root in catalog.roots()}
+
+
+def _holders(root: str, registered: Mapping[str, int]) -> list[int]:
+    """The ids of the registered roots that enclose `root`."""
+    return [registered[path] for path in enclosing_roots(root, registered)]
 
 
 def _checked_root(catalog: Catalog, root: RootSpec) -> RootSpec:
@@ -457,6 +462,7 @@ class _RootWalk:
     spec: RootSpec
     root_id: int
     nested: frozenset[str]  # registered roots inside it: walked as their own, never marked missing by this one
+    holders: list[int]  # registered roots around it: what they still hold under it is its own (`take_over`)
     found: _SurveyResult = field(default_factory=_SurveyResult)
     waiting: list[_Packed] = field(default_factory=list)
 
@@ -483,10 +489,11 @@ class _RootWalk:
                                    if os.path.dirname(problem.path) in unpaired and problem.path not in relisted)]
 
 
-def _start_root(catalog: Catalog, root: RootSpec, root_id: int, nested: frozenset[str], pool: Pool, pack_size: int
-                ) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
+def _start_root(catalog: Catalog, root: RootSpec, root_id: int, registered: Mapping[str, int], pool: Pool,
+                pack_size: int) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
     """List a root's top folder in this process: the root, the surveys of its subfolders, and what
     the top folder itself holds (its files, and the files of top-level folders gone since)."""
+    nested = nested_roots(root.path, registered)
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False, nested=nested))
     _compare_changed(top, catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
@@ -504,7 +511,7 @@ def _start_root(catalog: Catalog, root: RootSpec, root_id: int, nested: frozense
         for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
             gone_folder = catalog.known_files(root_id, os.path.join(root.path, name))
             walked.gone.extend(path for path, row in gone_folder.items() if row[5] == "present")
-    return _RootWalk(root, root_id, nested), surveys, walked
+    return _RootWalk(root, root_id, nested, _holders(root.path, registered)), surveys, walked
 
 
 def _scan_roots(
@@ -525,7 +532,7 @@ def _scan_roots(
     for spec in roots:  # a root named twice: its settings recorded, its files walked and read once
         firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
     registered = _registered(catalog)
-    started = [_start_root(catalog, spec, root_id, nested_roots(spec.path, registered), pool, batch_size)
+    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size)
                for spec, root_id in firsts.values()]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
@@ -599,6 +606,7 @@ def _scan_roots(
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
         summary.missing += catalog.mark_missing(scan_id, outside(found.gone, root.nested))
+        summary.missing += catalog.take_over(scan_id, root.root_id, root.spec.path, root.holders)
         catalog.replace_walk_state(scan_id, root.root_id, problems)
         if found.compared:  # every file is now catalogued as walked: the fingerprints vouch for the next scan
             catalog.store_folder_fingerprints(scan_id, root.root_id, root.spec.path, found.fingerprints)
@@ -629,6 +637,7 @@ class FolderCensus:
         registered = _registered(catalog)
         #: per root, the registered roots inside it: its listings leave them out (`walk(nested=...)`)
         self.nested = {path: nested_roots(path, registered) for path in self.roots}
+        self.holders = {path: _holders(path, registered) for path in self.roots}
 
     def catalogued(self, root: str, folder: str) -> dict[str, KnownFile]:
         """What the catalog holds directly in `folder` of `root`."""
@@ -696,6 +705,7 @@ class FolderCensus:
             summary.complete = not tasks and not in_flight
             if walk_problems is not None and summary.complete:
                 self.catalog.replace_walk_state(scan_id, root_id, walk_problems)
+                summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root])
         finally:
             summary.seconds = time.perf_counter() - started
             self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))

@@ -38,6 +38,14 @@ def nested_roots(root: str, registered: Iterable[str]) -> frozenset[str]:
     return frozenset(path for path in inside if not any(is_under(path, other) and path != other for other in inside))
 
 
+def enclosing_roots(root: str, registered: Iterable[str]) -> list[str]:
+    """The registered roots that hold `root` strictly inside them (the rows they may still hold under it
+    are its own: `Catalog.take_over`)."""
+    real = os.path.realpath(root)
+    return [other for other in registered
+            if (real_other := os.path.realpath(other)) != real and is_under(real, real_other)]
+
+
 def outside(paths: Iterable[str], nested: frozenset[str]) -> list[str]:
     """`paths` not under any of the `nested` roots (those belong to the inner roots' own walks)."""
     if not nested:
@@ -46,4 +54,4 @@ def outside(paths: Iterable[str], nested: frozenset[str]) -> list[str]:
     return [path for path in paths if not path.startswith(prefixes)]
 
 
-__all__ = ["nested_roots", "outside", "registered_spelling"]
+__all__ = ["enclosing_roots", "nested_roots", "outside", "registered_spelling"]
