@@ -127,3 +127,28 @@ def test_threshold_is_a_parameter_and_empty_input_has_no_ratios():
     empty = compute_table1({}, [])
     assert empty.facility[0].per_article is None and empty.facility[0].published_pct is None
     assert "–" in empty.to_text()
+
+
+def test_overview_table1_from_its_cube_read_equals_the_counted_one(tmp_path) -> None:
+    """The Overview hands Table 1 the images per technique of its one cube read (`count_several`):
+    the same table as `catalog_table1` counting them itself, the page showing its cells."""
+    from fastapi.testclient import TestClient
+
+    from emcensus.catalog import Catalog
+    from emcensus.report.build import catalog_table1
+    from emcensus.web.app import create_app, table1
+    from support import demo_census
+
+    _, path = demo_census(tmp_path, 80, seed=3)
+    with Catalog(path) as catalog:
+        every = catalog.images(kind="all")
+        for number in range(6):
+            catalog.save_article(Article(f"10.1000/{number}", 2016 + number, f"Article {number}"))
+            catalog.link_images(f"10.1000/{number}", [row["path"] for row in every[number::9]])
+    with Catalog(path, readonly=True) as catalog:
+        [by_technique] = catalog.count_several([("technique", False)])
+        from_cube = table1(catalog, {row["technique"]: row["count"] for row in by_technique})
+        assert from_cube == catalog_table1(catalog) and from_cube.facility[-1].published > 0
+    page = TestClient(create_app(path)).get("/", headers={"accept": "text/html"}).text
+    for title, cells in from_cube.rows():
+        assert f"<th>{title}</th>" + "".join(f'<td class="n">{cell}</td>' for cell in cells) in page, title

@@ -3,6 +3,7 @@ from a catalog and handed to the pure functions of `emcensus.analysis` and `repo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from emcensus.analysis.loss import (
@@ -28,10 +29,13 @@ def _years(until: int | None) -> dict[str, Any]:
 
 
 def catalog_table1(catalog: Catalog, until: int | None = None,
-                   outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD) -> Table1:
+                   outlier_threshold: int = DEFAULT_OUTLIER_THRESHOLD, acquired: Mapping[str | None, int] | None = None
+                   ) -> Table1:
     """Table 1 over one window for both sides: images acquired up to `until`; published = those of
-    them linked to articles, plus count-level rows by their article's year."""
-    acquired = {row["technique"]: row["count"] for row in catalog.count("technique", **_years(until))}
+    them linked to articles, plus count-level rows by their article's year. `acquired`: `count` by
+    technique in that window when the caller holds it already (the Overview: one read of a cube)."""
+    if acquired is None:
+        acquired = {row["technique"]: row["count"] for row in catalog.count("technique", **_years(until))}
     return compute_table1(acquired, catalog.published_counts(**_years(until)), catalog.articles(), outlier_threshold)
 
 

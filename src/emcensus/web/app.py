@@ -538,9 +538,10 @@ def image_detail(catalog: Catalog, row: dict[str, Any]) -> dict[str, Any]:
             "published_in": catalog.articles_of_image(row["id"]), "quality": catalog.image_quality(row["id"])}
 
 
-def table1(catalog: Catalog) -> Table1 | None:
-    """Table 1 of the paper; None before any article is known (nothing to compare yet)."""
-    return catalog_table1(catalog) if catalog.has_articles() else None
+def table1(catalog: Catalog, acquired: Mapping[str | None, int] | None = None) -> Table1 | None:
+    """Table 1 of the paper; None before any article is known (nothing to compare yet). `acquired`:
+    the images per technique, when the caller counted them."""
+    return catalog_table1(catalog, acquired=acquired) if catalog.has_articles() else None
 
 
 def audit_page(catalog: Catalog, kind: str, limit: int, offset: int) -> dict[str, Any]:
@@ -564,8 +565,9 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request, catalog: CatalogDep) -> HTMLResponse:
-        by_year, by_instrument, by_detector, [acquisitions], [files] = catalog.count_several(
-            [("year,technique", False), ("instrument", False), ("detector", False), ("", False), ("", True)])
+        by_year, by_instrument, by_detector, by_technique, [acquisitions], [files] = catalog.count_several(
+            [("year,technique", False), ("instrument", False), ("detector", False), ("technique", False), ("", False),
+             ("", True)])
         charts = {
             "year": bar_traces(by_year, "year", "technique"),
             "instrument": bar_traces(by_instrument, "instrument"),
@@ -573,7 +575,7 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
             "magnification": bar_traces(magnification_decades(catalog.count("magnification")), "label"),
         }
         return page(request, "overview.html", acquisitions=acquisitions["count"], files=files["count"],
-                    table1=table1(catalog),
+                    table1=table1(catalog, {row["technique"]: row["count"] for row in by_technique}),
                     roots=catalog.roots(), scans=catalog.scans(3),
                     charts=json.dumps(charts).replace("<", "\\u003c"))  # safe inside <script>
 
