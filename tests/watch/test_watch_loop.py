@@ -253,3 +253,27 @@ def test_a_watched_root_leaves_the_roots_nested_in_it_to_themselves(tiny_archive
         assert catalog.audit()["missing"] == 0
         watch(catalog, specs[1:], FAST, stop=threading.Event(), log=lines.append, cycles=1)
         assert _statuses(tmp_path / "watched.sqlite")["img004.tif"] == "missing"
+
+
+def test_a_watched_inner_root_takes_over_what_the_outer_root_holds_under_it(tiny_archive: Path,
+                                                                            tmp_path: Path) -> None:
+    """The files it found become the inner root's as it reads them; the first full sweep that finds
+    every file it holds written (nothing left to settle) takes over those the outer root still held
+    under it, gone since (marked missing): none is left to the outer root."""
+    _age(tiny_archive)
+    inner = tiny_archive / "groupB"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        os.remove(inner / "p2/2019-01-02/img004.tif")
+        specs = [RootSpec(str(inner), "Regulus8100")]
+        watch(catalog, specs, FAST, stop=threading.Event(), log=[].append, cycles=1)  # files held to settle
+        assert catalog.audit()["missing"] == 0  # none of them taken for gone
+        watch(catalog, specs, FAST, stop=threading.Event(), log=[].append, cycles=2)  # read on the second look
+        roots = {root["path"]: root["id"] for root in catalog.roots()}
+        assert catalog.record(str(inner / "p2/2019-01-02/img003.tif")).instrument == "Regulus8100"
+        watch(catalog, specs, FAST, stop=threading.Event(), log=[].append, cycles=1)  # a sweep with nothing to settle
+        rows = {Path(row["path"]).name: (row["root_id"], row["status"], row["instrument"])
+                for row in catalog.images(include_missing=True)}
+        assert rows["img004.tif"][:2] == (roots[str(inner)], "missing")
+        assert rows["img003.tif"] == (roots[str(inner)], "present", "Regulus8100")
+        assert rows["img001.tif"] == (roots[str(tiny_archive)], "present", "SU8230")

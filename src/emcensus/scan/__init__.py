@@ -705,7 +705,8 @@ class FolderCensus:
             summary.complete = not tasks and not in_flight
             if walk_problems is not None and summary.complete:
                 self.catalog.replace_walk_state(scan_id, root_id, walk_problems)
-                summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root])
+                if len(ready) == len(found.changed):  # every file found is written: the rest under it is gone
+                    summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root])
         finally:
             summary.seconds = time.perf_counter() - started
             self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))
