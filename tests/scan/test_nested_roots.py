@@ -224,3 +224,17 @@ def test_the_scan_command_counts_each_file_of_nested_roots_once(nest: tuple[Path
     assert "Scanned 2 root(s)" in first.output and "5 image files on disk, 5 read" in first.output
     again = emcensus("scan", str(outer), "--workers", "0")
     assert "3 image files on disk, 0 read" in again.output and "0 gone since then" in again.output
+
+
+def test_a_root_nested_at_the_top_of_another(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """A top-level folder of the outer root registered as a root: the outer root's own listing (in
+    the scan's process, not a survey) leaves it out, and its files are not taken for gone."""
+    outer, _ = nest
+    top = outer / "groupB"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(outer), "SU8230")], workers=0)
+        both = scan(catalog, [RootSpec(str(outer), "SU8230"), RootSpec(str(top), "Regulus8100")], workers=0)
+        assert (both.seen, both.read, both.missing) == (5, 3, 0)
+        again = scan(catalog, [RootSpec(str(outer), "SU8230")], workers=0)
+        assert (again.seen, again.read, again.missing) == (2, 0, 0)
+        assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {str(outer): 2, str(top): 3}
