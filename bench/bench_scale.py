@@ -7,7 +7,7 @@
 - peak RSS of each of these (a process of its own, measured by wait4): <= 300 MB;
 - `writes`: what the cubes' triggers cost a scan's writes (20 k acquisitions written through
   `Catalog.write_groups`, then rewritten as a rescan does, with every cube, those of schema 11, the
-  census cube only and none, alternated).
+  census cube only and none, and every cube with an index on the file size, alternated).
 
     .venv/bin/python bench/bench_scale.py [--images 1000000] [--parts filters,groupbys,report,dashboard,export,writes]
 
@@ -38,6 +38,10 @@ from emcensus.catalog.query import GROUP_FIELDS  # noqa: E402
 
 PARTS = ("filters", "groupbys", "report", "dashboard", "export", "writes")
 TARGET_RSS_MB = 300
+#: `writes`: every cube and an index on the file size, what a list page in size order needs (not in
+#: the schema yet: its cost per written row, against "every cube").
+SIZE_INDEX = "CREATE INDEX images_size ON images(size_bytes);"
+SIZE_INDEX_VARIANT = "every cube + size index"
 #: The smaller catalog the export is also run on: its peak RSS must not grow with the catalog.
 SMALL_EXPORT = 20_000
 
@@ -203,14 +207,15 @@ def part_writes(path: Path, images: int = 20_000, rounds: int = 3) -> None:
     #: cubes kept by triggers in each variant (the others' triggers dropped): each cube's own cost
     cubes = list(CUBE_FILLS)
     variants = {"every cube (schema 12)": (), "schema 11's cubes": tuple(cubes[2:]), "census cube only": tuple(cubes[1:]),
-                "no cube": tuple(cubes)}
+                "no cube": tuple(cubes), SIZE_INDEX_VARIANT: ()}
     costs: dict[str, list[Took]] = {}
     with tempfile.TemporaryDirectory() as folder:
         for round_ in range(rounds):
-            for variant, dropped in variants.items():
-                with Catalog(Path(folder) / f"w{round_}{len(dropped)}.sqlite") as catalog:
+            for number, (variant, dropped) in enumerate(variants.items()):
+                with Catalog(Path(folder) / f"w{round_}-{number}.sqlite") as catalog:
                     catalog.db.executescript("".join(f"DROP TRIGGER {trigger};" for cube in dropped
-                                                     for trigger in cube_triggers(SCHEMA_VERSION, cube)))
+                                                     for trigger in cube_triggers(SCHEMA_VERSION, cube))
+                                             + (SIZE_INDEX if variant == SIZE_INDEX_VARIANT else ""))
                     roots = {name: catalog.ensure_root(f"{ARCHIVE}/{name}", name, "Hitachi", None) for name in groups}
                     scan_id = catalog.begin_scan(list(roots))
                     for step in ("first scan", "rescan, all re-read"):
