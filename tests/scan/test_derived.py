@@ -3,6 +3,7 @@ recomputation when a root's settings change, and the v1 → v2 migration."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -96,6 +97,29 @@ def test_layout_fields_and_recompute_when_root_settings_change(tiny_archive: Pat
         # Pixel sizes follow 127 mm, the reference now says 254: every file with a sidecar (img001 twice),
         # and the orphan sidecar's acquisition, whose metadata is checked like any other.
         assert catalog.audit()["fov-disagreement"] == 6
+
+
+def test_a_new_instrument_reaches_every_row_of_the_root_without_a_read(tiny_archive: Path, tmp_path: Path) -> None:
+    """A root given another instrument (facility file, --instrument) of the same vendor and technique:
+    its files are not read again, but every row, the census cubes (`count --by instrument`, Table 1)
+    and the missing rows take the new instrument, as a first census with it gives."""
+    root = str(tiny_archive)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(root, "SU8230")], workers=0)
+        assert {row["instrument"] for row in catalog.count("instrument")} == {"SU8230"}
+        gone = next(row["path"] for row in catalog.images() if Path(row["path"]).stem == "img001")
+        os.remove(gone)  # its row stays, missing
+        assert scan(catalog, [RootSpec(root, "SU8230")], workers=0).missing == 1
+        renamed = scan(catalog, [RootSpec(root, "Regulus8100")], workers=0)
+        assert renamed.read == 0
+        with Catalog(tmp_path / "fresh.sqlite") as fresh:
+            scan(fresh, [RootSpec(root, "Regulus8100")], workers=0)
+            assert catalog.count("instrument") == fresh.count("instrument") == [
+                {"instrument": "Regulus8100", "count": catalog.total()}]
+            present = {row["path"]: row["instrument"] for row in catalog.images()}
+            assert present == {row["path"]: row["instrument"] for row in fresh.images()}
+        assert {row["instrument"] for row in catalog.images(include_missing=True)} == {"Regulus8100"}
+        assert catalog.count("instrument", include_missing=True)[0]["instrument"] == "Regulus8100"
 
 
 def test_a_v1_catalog_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:

@@ -126,6 +126,7 @@ def test_an_inner_root_added_later_takes_over_the_files_gone_before_its_first_sc
         assert owners["i2.tif"][:2] == (str(inner), os.path.join("deep", "i2.tif"))
         [gone] = [row for row in catalog.images(include_missing=True) if row["path"].endswith("i2.tif")]
         assert gone["status"] == "missing" and gone["group_name"] == "deep"  # derived from the inner root's layout
+        assert gone["instrument"] == "Regulus8100"  # the inner root's, as a read under it gives
         assert scan(catalog, _specs(outer, inner, "outer,inner"), workers=0).missing == 0
         for include_missing, inner_files in ((False, 1), (True, 2)):  # the census cubes
             assert {row["root"]: row["count"] for row in catalog.count(by="root", include_missing=include_missing)} \

@@ -208,7 +208,8 @@ AUDIT_KINDS = {
     "fov-disagreement": "pixel-size FOV and magnification FOV more than 2 % apart (unit error or wrong reference width)",
 }
 
-#: Root columns that feed the derived image columns: a change means recomputing the root.
+#: Root columns that feed the derived image columns: a change (or one of the root's instrument)
+#: means recomputing the root (`Catalog._derive_rows`).
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
 
 
@@ -274,8 +275,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         """Register a scan root (or update its settings) and return its id.
 
         Settings not given keep their stored value; when a stored setting changes, the derived
-        columns of the root's images are recomputed, so counts never mix old and new settings."""
-        settings_sql = f"SELECT {_SETTINGS_COLUMNS} FROM roots WHERE path = ?"
+        columns of the root's images (and their instrument) are recomputed, so counts never mix old
+        and new settings."""
+        settings_sql = f"SELECT instrument, {_SETTINGS_COLUMNS} FROM roots WHERE path = ?"
         path = db_text(path)
         with self.db:
             before = self.db.execute(settings_sql, (path,)).fetchone()
@@ -313,8 +315,11 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         self._derive_rows(root_id, "root_id = ?", [root_id])
 
     def _derive_rows(self, root_id: int, where: str, params: Sequence[Any]) -> None:
-        """Derived columns of the images `where` selects, from root `root_id`'s settings (caller holds the transaction)."""
+        """Derived columns of the images `where` selects, from root `root_id`'s settings, and their
+        instrument: a read gives a file the root's instrument when the root names one (`readers._record`),
+        so a record's (read, or kept from an earlier read) takes it too (caller holds the transaction)."""
         settings = self.root_settings(root_id)
+        [instrument] = self.db.execute("SELECT instrument FROM roots WHERE id = ?", (root_id,)).fetchone()
         rows = self.db.execute(
             f"SELECT id, rel_path, vendor, technique, pixel_size_m, width_px, magnification FROM images WHERE {where}",
             params,
@@ -324,6 +329,9 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             f"UPDATE images SET {assignments} WHERE id = ?",
             [[*derive(settings, *row[1:]).values(), row[0]] for row in rows],
         )
+        if instrument is not None:
+            self.db.execute(f"""UPDATE images SET instrument = ? WHERE ({where}) AND instrument IS NOT ?
+                                AND (readable = 1 OR instrument IS NOT NULL)""", (instrument, *params, instrument))
 
     def take_over(self, scan_id: int, root_id: int, path: str, holders: Collection[int]) -> int:
         """After a complete walk of root `root_id` (at `path`), nested in the roots `holders`: the rows
