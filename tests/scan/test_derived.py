@@ -122,6 +122,21 @@ def test_a_new_instrument_reaches_every_row_of_the_root_without_a_read(tiny_arch
         assert catalog.count("instrument", include_missing=True)[0]["instrument"] == "Regulus8100"
 
 
+def test_a_rescan_without_settings_reads_with_those_the_root_holds(tiny_archive: Path, tmp_path: Path) -> None:
+    """A setting not given keeps its stored value: a file added to a TEM root and read by a rescan that
+    names no instrument gets the root's instrument and technique, not its own sidecar's SEM model."""
+    root = str(tiny_archive)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(root, "HT7700")], workers=0)
+        write_tiff(tiny_archive / "groupA/p1/2016-06-23/img009.tif", seed=9)
+        (tiny_archive / "groupA/p1/2016-06-23/img009.txt").write_bytes(_sidecar(20000))
+        assert scan(catalog, [RootSpec(root)], workers=0).read == 1
+        with Catalog(tmp_path / "fresh.sqlite") as fresh:
+            scan(fresh, [RootSpec(root, "HT7700")], workers=0)
+            assert census_rows(catalog) == census_rows(fresh)
+            assert (_row(catalog, "img009")["instrument"], _row(catalog, "img009")["technique"]) == ("HT7700", "TEM")
+
+
 def test_a_v1_catalog_is_migrated_and_keeps_its_data(tmp_path: Path) -> None:
     path = tmp_path / "v1.sqlite"
     with sqlite3.connect(path) as db:

@@ -300,6 +300,15 @@ def _registered(catalog: Catalog) -> dict[str, int]:
     return {fs_path(root["path"]): root["id"] for root in catalog.roots()}
 
 
+def _read_as_held(catalog: Catalog, specs: Iterable[tuple[RootSpec, int]]) -> list[tuple[RootSpec, int]]:
+    """Each registered root's spec with the instrument, vendor and technique the catalog holds for it
+    (a setting not given keeps its stored value, `Catalog.ensure_root`): its files are read with them,
+    as its rows are derived from them, whether or not this command named them."""
+    held = {root["id"]: root for root in catalog.roots()}
+    return [(replace(spec, instrument=held[root_id]["instrument"], vendor=held[root_id]["vendor"],
+                     technique=held[root_id]["technique"]), root_id) for spec, root_id in specs]
+
+
 def _holders(root: str, registered: Mapping[str, int]) -> list[int]:
     """The ids of the registered roots that enclose `root`."""
     return [registered[path] for path in enclosing_roots(root, registered)]
@@ -533,7 +542,7 @@ def _scan_roots(
         firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
     registered = _registered(catalog)
     started = [_start_root(catalog, spec, root_id, registered, pool, batch_size)
-               for spec, root_id in firsts.values()]
+               for spec, root_id in _read_as_held(catalog, firsts.values())]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
     ready: deque[_Task] = deque()  # reading tasks made, waiting for room in the pool
@@ -631,9 +640,9 @@ class FolderCensus:
 
     def __init__(self, catalog: Catalog, roots: Sequence[RootSpec], pool: Pool):
         self.catalog, self.pool = catalog, pool
-        self.roots: dict[str, tuple[RootSpec, int]] = {}
-        for spec in _checked_roots(catalog, roots):
-            self.roots[spec.path] = (spec, _ensure_root(catalog, spec))
+        registering = {spec.path: (spec, _ensure_root(catalog, spec)) for spec in _checked_roots(catalog, roots)}
+        self.roots: dict[str, tuple[RootSpec, int]] = {
+            spec.path: (spec, root_id) for spec, root_id in _read_as_held(catalog, registering.values())}
         registered = _registered(catalog)
         #: per root, the registered roots inside it: its listings leave them out (`walk(nested=...)`)
         self.nested = {path: nested_roots(path, registered) for path in self.roots}
