@@ -239,3 +239,24 @@ def test_a_root_nested_at_the_top_of_another(nest: tuple[Path, Path], tmp_path: 
         again = scan(catalog, [RootSpec(str(outer), "SU8230")], workers=0)
         assert (again.seen, again.read, again.missing) == (2, 0, 0)
         assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {str(outer): 2, str(top): 3}
+
+
+def test_a_middle_root_takes_over_nothing_of_the_roots_nested_in_it(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """Three roots nested: the middle root's first scan takes over what the outer root holds under
+    it, but not under the innermost root (registered, its first scan cut short): those files are the
+    innermost root's, on disk, never marked missing by the middle root."""
+    outer, inner = nest
+    middle = outer / "groupB"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        catalog.ensure_root(str(inner), "Regulus8100", None, None)  # registered, never scanned to its end
+        first = scan(catalog, [RootSpec(str(middle), "SU8230")], workers=0)
+        assert (first.seen, first.missing) == (1, 0)
+        assert catalog.audit()["missing"] == 0 and catalog.total(files=True) == 5
+        owners = _owners(catalog)
+        assert {name: root for name, (root, _, _) in owners.items()} == {
+            "a1.tif": str(outer), "a2.tif": str(outer), "b1.tif": str(middle), "i1.tif": str(outer),
+            "i2.tif": str(outer)}
+        assert scan(catalog, _specs(outer, inner, "inner"), workers=0).missing == 0
+        assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {
+            str(outer): 2, str(middle): 1, str(inner): 2}

@@ -333,19 +333,25 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             self.db.execute(f"""UPDATE images SET instrument = ? WHERE ({where}) AND instrument IS NOT ?
                                 AND (readable = 1 OR instrument IS NOT NULL)""", (instrument, *params, instrument))
 
-    def take_over(self, scan_id: int, root_id: int, path: str, holders: Collection[int]) -> int:
+    def take_over(self, scan_id: int, root_id: int, path: str, holders: Collection[int],
+                  nested: Collection[str] = ()) -> int:
         """After a complete walk of root `root_id` (at `path`), nested in the roots `holders`: the rows
         under it that they still hold are files its walk did not find (each file found was written as
-        its own). They become its rows (history kept, derived columns from its settings) and those
-        still present are marked missing; returns how many."""
+        its own), but for those under the roots `nested` in it (theirs, not walked). They become its
+        rows (history kept, derived columns from its settings) and those still present are marked
+        missing; returns how many."""
         if not holders:
             return 0
         prefix = os.path.join(db_text(path), "")
+        inner = [os.path.join(db_text(folder), "") for folder in nested]
+        within = "path >= ? AND path < ?"  # a range of the unique path index
         with self.db:
             moved = self.db.execute(
-                f"""UPDATE images SET root_id = ?, rel_path = substr(path, ?) WHERE path >= ? AND path < ?
-                    AND root_id IN ({', '.join('?' * len(holders))}) RETURNING id, path, status""",
-                (root_id, len(prefix) + 1, prefix, prefix[:-1] + chr(ord(os.sep) + 1), *holders)).fetchall()
+                f"""UPDATE images SET root_id = ?, rel_path = substr(path, ?) WHERE {within}
+                    AND root_id IN ({', '.join('?' * len(holders))}){f' AND NOT ({within})' * len(inner)}
+                    RETURNING id, path, status""",
+                (root_id, len(prefix) + 1, prefix, prefix[:-1] + chr(ord(os.sep) + 1), *holders,
+                 *(bound for low in inner for bound in (low, low[:-1] + chr(ord(os.sep) + 1))))).fetchall()
             for start in range(0, len(moved), _PATHS_PER_STATEMENT):
                 ids = [row[0] for row in moved[start:start + _PATHS_PER_STATEMENT]]
                 self._derive_rows(root_id, f"id IN ({', '.join('?' * len(ids))})", ids)

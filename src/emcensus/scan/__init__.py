@@ -615,7 +615,7 @@ def _scan_roots(
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
         summary.missing += catalog.mark_missing(scan_id, outside(found.gone, root.nested))
-        summary.missing += catalog.take_over(scan_id, root.root_id, root.spec.path, root.holders)
+        summary.missing += catalog.take_over(scan_id, root.root_id, root.spec.path, root.holders, root.nested)
         catalog.replace_walk_state(scan_id, root.root_id, problems)
         if found.compared:  # every file is now catalogued as walked: the fingerprints vouch for the next scan
             catalog.store_folder_fingerprints(scan_id, root.root_id, root.spec.path, found.fingerprints)
@@ -715,7 +715,8 @@ class FolderCensus:
             if walk_problems is not None and summary.complete:
                 self.catalog.replace_walk_state(scan_id, root_id, walk_problems)
                 if len(ready) == len(found.changed):  # every file found is written: the rest under it is gone
-                    summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root])
+                    summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root],
+                                                              self.nested[root])
         finally:
             summary.seconds = time.perf_counter() - started
             self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))
