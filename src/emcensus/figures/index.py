@@ -48,10 +48,13 @@ IVF_THRESHOLD = 2_000_000
 #: halve the index's memory (60 M descriptors at 150 k images: 1.92 -> 0.96 GB) and its scan time.
 #: The full descriptors stay on disk (memory-mapped) for the verification of the few voted images.
 IVF_CODE_BYTES = 16
-#: Inverted lists a query descriptor probes. At 30 k images (16-byte codes, generated corpus, 104
-#: panels in both polarities) 8 ranked every panel's source where 16 did (in the top 1 / 4 / 10 of the
-#: vote for 92.3 / 94.2 / 96.2 % of panels both) in 61 % of the search's CPU.
-NPROBE = 8
+#: Inverted lists a query descriptor probes. At 150 k images (seed 7 and a long publication, 138
+#: panels, one kept index, loaded): 4 found as much as 8 and one pair more (P 1.000, R 0.968 against
+#: 0.960), in 68 % of the faiss search's CPU (20.4 s against 30.1 s for the 12 publications); 2 found
+#: less (R 0.952) and cost as much in all (more panels fall through to the dense steps). Fewer lists
+#: probed also leave fewer near descriptors of other images to fail the vote's ratio test. At 30 k
+#: images 8 ranked every panel's source where 16 did, in 61 % of the search's CPU.
+NPROBE = 4
 #: Pixels an archive image may have to be indexed (a decompression bomb is refused, not decoded).
 MAX_PIXELS = 200_000_000
 #: Suffixes read here; other catalogued formats (dm3, mrc, emd, ...) are listed as not indexed.
