@@ -275,5 +275,6 @@ def test_a_watched_inner_root_takes_over_what_the_outer_root_holds_under_it(tiny
         rows = {Path(row["path"]).name: (row["root_id"], row["status"], row["instrument"])
                 for row in catalog.images(include_missing=True)}
         assert rows["img004.tif"][:2] == (roots[str(inner)], "missing")
+        assert rows["img004.tif"][2] == "Regulus8100"  # taken over: the inner root's instrument, as a read gives
         assert rows["img003.tif"] == (roots[str(inner)], "present", "Regulus8100")
         assert rows["img001.tif"] == (roots[str(tiny_archive)], "present", "SU8230")
