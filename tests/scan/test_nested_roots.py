@@ -260,3 +260,19 @@ def test_a_middle_root_takes_over_nothing_of_the_roots_nested_in_it(nest: tuple[
         assert scan(catalog, _specs(outer, inner, "inner"), workers=0).missing == 0
         assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {
             str(outer): 2, str(middle): 1, str(inner): 2}
+
+
+def test_a_root_given_by_a_symlink_inside_the_outer_root_is_the_folder_it_points_to(nest: tuple[Path, Path],
+                                                                                    tmp_path: Path) -> None:
+    """A link inside the outer root to the inner root's folder (a link the outer walk never follows):
+    the inner root given by it takes the folder's path, so that it takes over the rows the outer root
+    catalogued there (one file, one row) instead of cataloguing them again beside them."""
+    outer, inner = nest
+    (outer / "alias").symlink_to(inner)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        both = scan(catalog, [RootSpec(str(outer), "SU8230"), RootSpec(str(outer / "alias"), "Regulus8100")],
+                    workers=0)
+        assert (both.seen, both.missing) == (5, 0)
+        assert sorted(root["path"] for root in catalog.roots()) == [str(outer), str(inner)]
+        assert catalog.total(files=True) == 5 and _owners(catalog)["i1.tif"] == (str(inner), "i1.tif", "Regulus8100")

@@ -17,16 +17,15 @@ from emcensus.access import is_under
 
 def registered_spelling(path: str, registered: Iterable[str]) -> str:
     """`path` as the innermost registered root holding it spells it (a symlink or bind spelling of
-    that root's folder, or of a folder below it); `path` itself when none holds it or it is
-    already spelled below that root."""
+    that root's folder, or of a folder below it, a symlink inside that root included: the root's
+    walk never follows it, it goes to the folder the link points to); `path` itself when none holds it."""
     real = os.path.realpath(path)
     holders = [(len(real_root), root, real_root) for root in registered
                if is_under(real, real_root := os.path.realpath(root))]
     if not holders:
         return path
     _, root, real_root = max(holders)
-    spelled = root if real == real_root else os.path.join(root, os.path.relpath(real, real_root))
-    return path if is_under(path, root) else spelled
+    return root if real == real_root else os.path.join(root, os.path.relpath(real, real_root))
 
 
 def nested_roots(root: str, registered: Iterable[str]) -> frozenset[str]:
