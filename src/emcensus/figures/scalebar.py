@@ -60,6 +60,9 @@ FOV_TOLERANCE = 0.10
 #: Fractions of the bar's contrast a pixel of its label must reach, tried in turn: print over a
 #: particle is fainter, print touching a particle's bright edge only comes apart at a higher level.
 INK_THRESHOLDS = (0.4, 0.65)
+#: ... and, for the likeliest bar where neither gives a line, this one: thin strokes of small print,
+#: antialiased and after JPEG, reach a third of a thick bar's contrast.
+FAINT_INK = 0.25
 #: Panels larger than this (px, either side) are analysed downscaled: bars are never that fine.
 MAX_SIDE_PX = 2000
 #: Bar candidates whose labels are tried, best first.
@@ -515,14 +518,14 @@ def _read(label: _Label) -> tuple[float | None, str, str | None, tuple[str, ...]
             break
     half = _half_label(reads)
     if not readings and half:
-        # a bare number (its unit too faint to join the line) or a bare unit: the pixels further on
+        # a bare number (its unit too faint to join the line) or a bare unit: the pixels further on,
+        # one crop read twice: a faint "nm" read "mm" both times on a synthetic panel, so what they
+        # say is a reading for a matched field of view to confirm (`settle_with_fov`), never a value
         further = label.right if half == "right" else label.left
         reads += [_ocr_text(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
-        crops += [False, False]
-        value, normalised = _agreed(reads, crops)
-        if value is not None:
-            return value, normalised, None, ()
         readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
+        if readings:
+            return None, reads[-2], f"label read {reads[0]!r}, the rest on the panel's pixels only: {reads[-2]!r}", readings
     if not readings:
         return None, reads[0], f"label {reads[0]!r} is not a number and a length unit", ()
     return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree", readings
@@ -595,12 +598,14 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     unread: ScaleBar | None = None
     lines_read = 0
     labels_read: list[Box] = []
-    for bar, ink in candidates[:MAX_CANDIDATES]:
+    for rank, (bar, ink) in enumerate(candidates[:MAX_CANDIDATES]):
         if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
             continue
         tried: set[Box] = set()
         doubts: list[tuple[Box, str, tuple[str, ...]]] = []  # (line, digits, readings) of this bar, not trusted
-        for threshold in INK_THRESHOLDS:
+        for threshold in (*INK_THRESHOLDS, FAINT_INK):
+            if threshold == FAINT_INK and (tried or rank > 0):  # the likeliest bar, where no line was found
+                break
             for label in _label_lines(ink, bar, threshold)[:LINES_PER_BAR]:
                 if label.box in tried or lines_read == MAX_LINES_READ:
                     continue
