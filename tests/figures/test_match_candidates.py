@@ -16,7 +16,7 @@ import tifffile
 
 from emcensus.figures.features import ARCHIVE_FEATURES, extract, to_grey8
 from emcensus.figures.index import VisualIndex
-from emcensus.figures.match import DENSE_CANDIDATES, MIN_INLIERS, Matcher
+from emcensus.figures.match import DENSE_CANDIDATES, MIN_INLIERS, Fit, Matcher
 from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
 
 CROP = (0.3, 0.3, 0.65, 0.65)
@@ -161,3 +161,49 @@ def test_montage_tile_that_fits_weakly_beside_its_neighbour_tile_is_a_match(mont
     unrelated = {**montage, "tile_002": shot(scene(340), 100, 100, 1.0, 50)}
     result = Matcher(_index(elsewhere, unrelated, outvoted=set())).match_panel(panel)
     assert [Path(m.path).stem for m in result.matches] == ["tile_001"]
+
+
+@pytest.mark.parametrize("flip", ["mirrored", "inverted"])
+def test_mirrored_or_inverted_montage_keeps_its_next_tile(montage, tmp_path: Path, flip: str) -> None:
+    """The stitch above printed mirrored, or as its negative: the next tile is found on the same
+    variant as the first, and its region is compared with the first tile's image on that variant."""
+    stitch = np.hstack([montage["tile_001"], montage["tile_002"]])
+    panel = publish(stitch, crop=(0.3, 0.1, 0.6, 0.9), width=160, quality=50)
+    panel = np.ascontiguousarray(panel[:, ::-1]) if flip == "mirrored" else 255 - panel
+    result = Matcher(_index(tmp_path, montage, outvoted=set())).match_panel(panel)
+    assert [Path(m.path).stem for m in result.matches] == ["tile_001", "tile_002"]
+    first, second = result.matches
+    assert second.inliers < MIN_INLIERS
+    assert (second.mirrored, second.inverted) == (first.mirrored, first.inverted) == (flip == "mirrored",
+                                                                                     flip == "inverted")
+
+
+def test_next_tile_needs_the_scale_rotation_variant_and_place_of_a_tile(montage, tmp_path: Path) -> None:
+    """`Matcher._next_tile` on fits made up around a partial fit (a tile at 0.25x whose image ends at
+    x = 100 of a 160 px panel): a weak fit of the image beside it stands only at the partial fit's
+    scale (3 %), rotation (2 degrees), mirroring and polarity, and only where the partial fit's image
+    does not reach (the panel's region unmirrored, the transforms onto the mirrored panel)."""
+    matcher = Matcher(_index(tmp_path, montage, outvoted=set()))
+    width, s = 160, 0.25
+    at = -100 + s * WIDTH  # the partial fit's image spans panel x from -at to 100
+
+    def fit(position: int, dx: float, region: tuple[float, float, float, float], *, scale: float = s,
+            degrees: float = 0.0, mirrored: bool = False, inverted: bool = False) -> Fit:
+        c, n = scale * np.cos(np.radians(degrees)), scale * np.sin(np.radians(degrees))
+        transform = np.array([[c, -n, dx], [n, c, -20.0]])
+        return Fit(position, 8, 20, transform, mirrored, inverted, region)
+
+    beyond, within = (110.0, 20.0, 150.0, 130.0), (20.0, 20.0, 80.0, 130.0)
+    partial = fit(0, -at, within, mirrored=False)
+    assert matcher._next_tile(fit(1, 100.0, beyond), partial, width)
+    assert matcher._next_tile(fit(1, 100.0, beyond, scale=s * 1.02, degrees=1.5), partial, width)
+    assert not matcher._next_tile(fit(1, 100.0, within), partial, width)  # a repeat: where the first reaches
+    assert not matcher._next_tile(fit(1, 100.0, beyond, scale=s * 1.05), partial, width)  # a series member
+    assert not matcher._next_tile(fit(1, 100.0, beyond, degrees=3.0), partial, width)
+    assert not matcher._next_tile(fit(1, 100.0, beyond, degrees=180.0), partial, width)
+    assert not matcher._next_tile(fit(1, 100.0, beyond, mirrored=True), partial, width)
+    assert not matcher._next_tile(fit(1, 100.0, beyond, inverted=True), partial, width)
+    mirrored = fit(0, -at, within, mirrored=True)  # on the mirrored panel: its image ends at x = 100 there
+    flipped = tuple(float(width - 1 - x) for x in (beyond[2], beyond[0]))
+    assert matcher._next_tile(fit(1, 100.0, (flipped[0], 20.0, flipped[1], 130.0), mirrored=True), mirrored, width)
+    assert not matcher._next_tile(fit(1, 100.0, beyond, mirrored=True), mirrored, width)
