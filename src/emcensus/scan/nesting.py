@@ -16,9 +16,10 @@ from emcensus.access import is_under
 
 
 def registered_spelling(path: str, registered: Iterable[str]) -> str:
-    """`path` as the innermost registered root holding it spells it (a symlink or bind spelling of
-    that root's folder, or of a folder below it, a symlink inside that root included: the root's
-    walk never follows it, it goes to the folder the link points to); `path` itself when none holds it."""
+    """`path` as the innermost registered root holding it spells it (a symlink spelling of that root's
+    folder, or of a folder below it, a symlink inside that root included: the root's walk never
+    follows it, it goes to the folder the link points to); `path` itself when none holds it. Paths
+    are resolved by `os.path.realpath`: a bind mount of a root's folder is another folder to it."""
     real = os.path.realpath(path)
     holders = [(len(real_root), root, real_root) for root in registered
                if is_under(real, real_root := os.path.realpath(root))]
