@@ -147,7 +147,9 @@ class Fit:
     inverted: bool
     region: tuple[float, float, float, float]  # inliers' extent in the panel (unmirrored px)
     coverage: float = 1.0  # fraction of the panel, mapped into the archive image, that lies inside it
-    confirmed: bool = False  # under `MIN_INLIERS`, but the warped image explains the panel (`CONFIRM_CORRELATION`)
+    #: under `MIN_INLIERS`, but stands: the warped image explains the panel (`CONFIRM_CORRELATION`), or the
+    #: fit is a montage's next tile beside a verified one (`Matcher._next_tile`)
+    confirmed: bool = False
 
     @property
     def score(self) -> float:
