@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog
 from emcensus.catalog import cube as cube_module
+from emcensus.catalog import query as query_module
 from emcensus.catalog.paths import db_text
 from emcensus.catalog.query import _FILES_OF_MATCHED_FOLDERS, ImageFilter, _path_clause, folder_decides, path_in_folders
 from emcensus.catalog.schema import EXTENSION_SQL, FOLDER_SQL
@@ -264,3 +265,61 @@ def test_many_undecided_rows_read_every_path_and_count_the_same(awkward: Path, m
                     is None) is undecided
         assert catalog.count("kind", files=True, kind="all", include_missing=True, path=pattern) == few
         assert sum(row["count"] for row in few) == _plain_count(catalog.db, pattern), pattern
+
+
+#: A path's parts for `test_decided_rows_and_undecided_files_count_what_plain_glob_counts`: names of
+#: `_CHARACTERS` and extension characters, nested folders, names without an extension or with a long one.
+_PATH_CHARACTERS = _CHARACTERS + "tTif~_x"
+
+
+@st.composite
+def _catalog_paths(draw: st.DrawFn) -> list[str]:
+    """Paths below '/r/' of one archive: folders nested in each other (a folder's files and its
+    subfolders' in one range of the path index), names of any characters, extensions of 0 to 40
+    characters, some paths longer than 256 characters."""
+    folders = ["/r/"]
+    for _ in range(draw(st.integers(0, 4))):
+        parent = draw(st.sampled_from(folders))
+        folders.append(parent + draw(st.text(st.sampled_from(_PATH_CHARACTERS.replace("/", "")), min_size=1, max_size=4))
+                       + "/" + "d/" * draw(st.sampled_from([0, 0, 1, 140])))
+    ends = ["", ".", ".tif", ".t", ".x.x", "." + "x" * 35, "." + "tif" * 13]
+    return [draw(st.sampled_from(folders)) + draw(st.text(st.sampled_from(_PATH_CHARACTERS), max_size=4))
+            + draw(st.sampled_from(["", "x", "b.", "t f", "\u00e9"])) + draw(st.sampled_from(ends))
+            for _ in range(draw(st.integers(1, 10)))]
+
+
+def _a_tail_of(path: str, data: st.DataObject) -> str:
+    """A glob tail drawn from the end of `path` (so that it often matches): each character kept, or
+    made a '?', a class holding it, or a class leaving it out."""
+    tail = path[len(path) - data.draw(st.integers(0, min(len(path), 9))):]
+    return "".join(data.draw(st.sampled_from([char, "?", f"[{char}]", f"[^{char}]"])) if char not in "[]*?" else "?"
+                   for char in tail)
+
+
+@pytest.mark.parametrize("longest", [query_module._LONGEST_EXTENSION, 2])
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(paths=_catalog_paths(), data=st.data())
+def test_decided_rows_and_undecided_files_count_what_plain_glob_counts(
+        longest: int, paths: list[str], data: st.DataObject, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `CubeMixin.folders_and_files` sums: the rows `FolderGlob.decided` takes, and the files of
+    the rows `undecided` leaves that `undecided_files` reads from their folders' ranges of the path
+    index, count together what plain GLOB counts (globs of `_globs`, or a head and the end of one of
+    the paths, some of its characters wildcards or classes); also past the longest extension it
+    looks at (`longest`: 2), and for paths longer than 256 characters."""
+    head = data.draw(st.sampled_from(["*", "**", "/r/*", "*/d/*", "*/[^d]/*", "*x/*", "*/*/*"]))
+    pattern = data.draw(st.one_of(_globs(), st.sampled_from(paths).map(lambda path: head + _a_tail_of(path, data))))
+    glob = path_in_folders(pattern)
+    if glob is None:
+        return
+    monkeypatch.setattr(query_module, "_LONGEST_EXTENSION", longest)
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE)")
+    db.executemany("INSERT OR IGNORE INTO images (path) VALUES (?)", [(path,) for path in paths])
+    db.execute(f"""CREATE TABLE census_folders AS SELECT {FOLDER_SQL.format(path='path')} AS folder,
+                   {EXTENSION_SQL.format(path='path')} AS extension, count(*) AS n FROM images GROUP BY 1, 2""")
+    decided, decided_params = glob.decided()
+    files, files_params = glob.undecided_files()
+    counted = db.execute(f"SELECT coalesce(sum(n), 0) FROM census_folders WHERE {decided}", decided_params).fetchone()[0] \
+        + db.execute(f"SELECT count(*) FROM images WHERE {files}", files_params).fetchone()[0]
+    assert counted == db.execute("SELECT count(*) FROM images WHERE path GLOB ?", (pattern,)).fetchone()[0], \
+        (paths, pattern, glob.head, glob.tail)
