@@ -70,7 +70,7 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """The census with acquisition times a month window must take whole: none, ties, texts shorter
     than a month, a month whose end can not be written (its last character the last there is), a blob
     (after every text); magnifications none, tied, text (after every number in SQL's order) or a blob;
-    instruments none, empty, beyond ASCII or a blob."""
+    instruments none, empty, beyond ASCII or a blob; projects none, empty or a blob."""
     path = tmp_path_factory.mktemp("times") / "c.sqlite"
     with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
         source.backup(db)
@@ -81,6 +81,8 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
             db.execute("UPDATE images SET magnification = ? WHERE id % ? = 0", (value, every))
         for every, value in [(12, None), (14, "\u00c9"), (15, b"SU"), (16, "")]:
             db.execute("UPDATE images SET instrument = ? WHERE id % ? = 0", (value, every))
+        for every, value in [(5, None), (11, b"p"), (13, "")]:
+            db.execute("UPDATE images SET project = ? WHERE id % ? = 0", (value, every))
     return path
 
 
@@ -88,10 +90,10 @@ def awkward_times(census: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
                                      {"year": 2019, "include_missing": True}, {"fov": "1um-"}, {"fov": "1nm-2nm"}, {"technique": "TEM"},
                                      {"path": "*/SU8230/*"}, {"path": "*.jpg"}])
 @pytest.mark.parametrize("order", ["acquired_at", "-acquired_at", "magnification", "-magnification", "instrument",
-                                   "-instrument", "detector", "-year"])
+                                   "-instrument", "detector", "-year", "-project", "group", "vendor", "-technique"])
 def test_a_page_in_the_order_of_a_value_a_cube_counts_read_within_its_values_is_the_page_of_the_whole_order(
         awkward_times: Path, filters: dict, order: str) -> None:
-    """`window_of_page` (a cube's count per month, magnification, instrument, detector or year narrows
+    """`window_of_page` (a cube's count per month, magnification or another value a cube counts narrows
     the page to the values holding it, one value read in id order) gives every page, the last and
     those past it included, as the plain ORDER BY .. LIMIT .. OFFSET does."""
     direction, column = ("DESC", order[1:]) if order.startswith("-") else ("ASC", order)
@@ -104,7 +106,8 @@ def test_a_page_in_the_order_of_a_value_a_cube_counts_read_within_its_values_is_
         with catalog.one_snapshot():
             windowed = catalog.window_of_page(image_filter, column, direction, 0, 5) is not None
         # no cube holds the folder with any, nor the FOV with the month, detector or year
-        assert windowed == (not ({"path"} if column in ("magnification", "instrument") else {"fov", "path"}) & set(filters))
+        with_fov = ("magnification", "instrument", "project", "group_name", "vendor", "technique")
+        assert windowed == (not ({"path"} if column in with_fov else {"fov", "path"}) & set(filters))
         for offset in range(0, len(everything) + 3, 3):
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
