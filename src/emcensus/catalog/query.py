@@ -487,9 +487,16 @@ class FolderGlob(str):
     paths (tests/catalog/test_query_path.py holds both to plain GLOB)."""
 
     head: str
-    tail: str
-    length: int
     tail_pieces: tuple[tuple[str, str], ...]  # (token, its text) of the tail, as `_glob_pieces` gives them
+
+    @property
+    def tail(self) -> str:
+        return "".join(text for _, text in self.tail_pieces)
+
+    @property
+    def length(self) -> int:
+        """The tail's tokens: the characters it matches."""
+        return len(self.tail_pieces)
 
     def decided(self) -> tuple[str, list[str]]:
         """(clause, parameters) over the folder table: the rows all of whose files match."""
@@ -544,8 +551,7 @@ def path_in_folders(pattern: str) -> FolderGlob | None:
     if head.strip("*") and not folder_decides(head):
         return None
     glob = FolderGlob(f"path GLOB {pattern}")
-    glob.head, glob.tail, glob.length = head, "".join(text for _, text in tail), len(tail)
-    glob.tail_pieces = tuple(tail)
+    glob.head, glob.tail_pieces = head, tuple(tail)
     return glob
 
 
