@@ -267,6 +267,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["300 nm", "300 hm", "300 nm", "300 hm"], None),      # n or h: another first letter after the digits
     (["nm", "1 mm", "nm", "1 mm"], None),                  # n or m, even without digits
     (["500 n", "500 nm", "500 n", "500 nm"], 500e-9),      # a letter lost on one crop contradicts nothing
+    (["", "1pm", "", "1pm"], None),                        # the pixels alone, twice, the glyphs as nothing
+    (["", "1pm", "1pm", "1pm"], 1e-12),                    # ... the glyphs read too: a value
     (["0 nm", "50 nm", "0 nm", "50 nm"], None),            # 750 nm: the 7 over a particle, lost, and the 5 once
     (["1 50 μm", "50 μm", "§ 50 μm", "50 μm"], None),      # a speck read as a digit once
     (["5 mm", "..5 mm", "5 mm", "..5 mm"], None),          # 1.5 mm: a digit lost before the point
@@ -377,3 +379,4 @@ def test_second_size_read_only_where_a_first_read_parses(reads: list[str], calls
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     read_scale_bar(pixels)
     assert len(made) == calls
+
