@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from emcensus.catalog import Catalog
+from emcensus.errors import ConfigError
 from emcensus.scan import RootSpec, scan
 from emcensus.scan.nesting import nested_roots, outside, registered_spelling
 from support import catalog_cli, census_rows, hitachi_sidecar, write_tiff
@@ -70,7 +71,7 @@ def test_each_file_belongs_to_the_innermost_root_in_any_order(nest: tuple[Path, 
     assert all(row["status"] == "present" for row in rows)
     assert sum(summary.missing for summary in summaries) == 0
     last = summaries[-1]
-    assert last.complete and last.seen == (5 if len(orders) == 1 else 3 if orders[-1] == "outer" else 2)
+    assert last.complete and last.seen == (2 if orders[-1] == "inner" else 5)  # an outer scan covers the inner root
     if orders == ["outer", "inner"]:  # the inner root took the outer's rows of its files over: read again, not new
         assert summaries[0].seen == 5 and last.read == 2
 
@@ -84,7 +85,7 @@ def test_rescans_of_nested_roots_find_nothing_new_or_missing(nest: tuple[Path, P
         for order in ("outer,inner", "outer", "inner", "inner,outer"):
             again = scan(catalog, _specs(outer, inner, order), workers=0)
             assert (again.read, again.missing, again.skipped) == (0, 0, again.seen), order
-            assert again.seen == {"outer": 3, "inner": 2}.get(order, 5)
+            assert again.seen == {"inner": 2}.get(order, 5)  # the outer root's scan covers the inner one
             assert census_rows(catalog) == before
         # per root and instrument, as `count --by root` and Table 1 read them (the census cubes)
         assert {(row["root"], row["instrument"]): row["count"] for row in catalog.count(by=["root", "instrument"])} \
@@ -133,17 +134,47 @@ def test_an_inner_root_added_later_takes_over_the_files_gone_before_its_first_sc
                 == {str(outer): 3, str(inner): inner_files}
 
 
-def test_an_outer_scan_leaves_an_inner_roots_files_alone(nest: tuple[Path, Path], tmp_path: Path) -> None:
-    """The inner root is registered but this command scans only the outer one: its files, even those
-    still held by the outer root and gone from disk, are the inner root's to mark."""
+def test_an_outer_scan_covers_the_registered_roots_nested_in_it(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """Scanning a root covers its whole tree: the registered roots nested in it are walked too, each
+    with its own settings and owning its files (a new file of an inner root no command names any
+    more is found), and the command gives the catalog a command naming both gives."""
+    outer, inner = nest
+    summaries, _, _ = _census(tmp_path / "c.sqlite", outer, inner, ["inner", "outer", "outer"], workers=0)
+    assert summaries[1].seen == 5 and summaries[1].read == 3  # each file counted once
+    write_tiff(inner / "deep/i3.tif", seed=9)
+    (inner / "deep/i3.txt").write_bytes(hitachi_sidecar(60000, "SE(U)").encode("cp1252"))
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        found = scan(catalog, [RootSpec(str(outer))], workers=0)
+        assert (found.seen, found.read, found.missing) == (6, 1, 0)
+        assert _owners(catalog)["i3.tif"] == (str(inner), os.path.join("deep", "i3.tif"), "Regulus8100")
+        assert _rows(catalog) == _census(tmp_path / "ref.sqlite", outer, inner, ["outer,inner"], workers=0)[1]
+        again = scan(catalog, [RootSpec(str(outer))], workers=0)
+        assert (again.seen, again.read, again.skipped, again.missing) == (6, 0, 6, 0)
+
+
+def test_a_deleted_inner_root_has_its_files_marked_missing(nest: tuple[Path, Path], tmp_path: Path) -> None:
+    """An inner root's folder gone while its enclosing root's walk completes is a deletion: its files
+    (and those its outer root still held under it) are marked missing, kept as its rows; a root gone
+    at the top level is still refused (an unmounted share is not a deletion)."""
     outer, inner = nest
     with Catalog(tmp_path / "c.sqlite") as catalog:
-        scan(catalog, _specs(outer, inner, "inner"), workers=0)
-        shutil.rmtree(inner / "deep")
-        summary = scan(catalog, _specs(outer, inner, "outer"), workers=0)
-        assert (summary.seen, summary.missing) == (3, 0)
+        scan(catalog, _specs(outer, inner, "inner,outer"), workers=0)
+        shutil.rmtree(inner)
+        with pytest.raises(ConfigError, match="not a folder"):
+            scan(catalog, _specs(outer, inner, "inner"), workers=0)
         assert catalog.audit()["missing"] == 0
-        assert scan(catalog, _specs(outer, inner, "inner"), workers=0).missing == 1
+        summary = scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        assert summary.complete and (summary.seen, summary.missing) == (3, 2)
+        owners = _owners(catalog)
+        assert {name for name, (root, _, _) in owners.items() if root == str(inner)} == {"i1.tif", "i2.tif"}
+        assert catalog.audit()["missing"] == 2
+        assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {str(outer): 3}
+        assert scan(catalog, _specs(outer, inner, "outer"), workers=0).missing == 0
+        write_tiff(inner / "i1.tif", seed=3)  # the folder back, its file as it was: read again, present
+        (inner / "i1.txt").write_bytes(hitachi_sidecar(40000, "SE(U)").encode("cp1252"))
+        back = scan(catalog, _specs(outer, inner, "outer"), workers=0)
+        assert (back.seen, back.missing) == (4, 0)
+        assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {str(outer): 3, str(inner): 1}
 
 
 def test_a_file_moved_between_nested_roots(nest: tuple[Path, Path], tmp_path: Path) -> None:
@@ -224,7 +255,8 @@ def test_the_scan_command_counts_each_file_of_nested_roots_once(nest: tuple[Path
     first = emcensus("scan", str(inner), str(outer), "--workers", "0")
     assert "Scanned 2 root(s)" in first.output and "5 image files on disk, 5 read" in first.output
     again = emcensus("scan", str(outer), "--workers", "0")
-    assert "3 image files on disk, 0 read" in again.output and "0 gone since then" in again.output
+    assert "Scanned 2 root(s)" in again.output  # the outer root's scan covers the inner one, each file once
+    assert "5 image files on disk, 0 read" in again.output and "0 gone since then" in again.output
 
 
 def test_a_root_nested_at_the_top_of_another(nest: tuple[Path, Path], tmp_path: Path) -> None:
@@ -237,26 +269,26 @@ def test_a_root_nested_at_the_top_of_another(nest: tuple[Path, Path], tmp_path: 
         both = scan(catalog, [RootSpec(str(outer), "SU8230"), RootSpec(str(top), "Regulus8100")], workers=0)
         assert (both.seen, both.read, both.missing) == (5, 3, 0)
         again = scan(catalog, [RootSpec(str(outer), "SU8230")], workers=0)
-        assert (again.seen, again.read, again.missing) == (2, 0, 0)
+        assert (again.seen, again.read, again.missing) == (5, 0, 0)  # the inner root walked too, each file once
         assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {str(outer): 2, str(top): 3}
 
 
 def test_a_middle_root_takes_over_nothing_of_the_roots_nested_in_it(nest: tuple[Path, Path], tmp_path: Path) -> None:
     """Three roots nested: the middle root's first scan takes over what the outer root holds under
     it, but not under the innermost root (registered, its first scan cut short): those files are the
-    innermost root's, on disk, never marked missing by the middle root."""
+    innermost root's (walked with the middle root's scan), on disk, never marked missing."""
     outer, inner = nest
     middle = outer / "groupB"
     with Catalog(tmp_path / "c.sqlite") as catalog:
         scan(catalog, _specs(outer, inner, "outer"), workers=0)
         catalog.ensure_root(str(inner), "Regulus8100", None, None)  # registered, never scanned to its end
         first = scan(catalog, [RootSpec(str(middle), "SU8230")], workers=0)
-        assert (first.seen, first.missing) == (1, 0)
+        assert (first.seen, first.missing) == (3, 0)
         assert catalog.audit()["missing"] == 0 and catalog.total(files=True) == 5
         owners = _owners(catalog)
         assert {name: root for name, (root, _, _) in owners.items()} == {
-            "a1.tif": str(outer), "a2.tif": str(outer), "b1.tif": str(middle), "i1.tif": str(outer),
-            "i2.tif": str(outer)}
+            "a1.tif": str(outer), "a2.tif": str(outer), "b1.tif": str(middle), "i1.tif": str(inner),
+            "i2.tif": str(inner)}
         assert scan(catalog, _specs(outer, inner, "inner"), workers=0).missing == 0
         assert {row["root"]: row["count"] for row in catalog.count(by="root")} == {
             str(outer): 2, str(middle): 1, str(inner): 2}

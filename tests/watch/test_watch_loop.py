@@ -233,10 +233,12 @@ def test_a_scan_while_a_watch_runs_is_refused_naming_the_watch(tiny_archive: Pat
     assert Path(f"{catalog_path}.lock").read_text() == f"{os.getpid()} watch\n"
 
 
-def test_a_watched_root_leaves_the_roots_nested_in_it_to_themselves(tiny_archive: Path, tmp_path: Path) -> None:
-    """A file belongs to the innermost registered root: the watch of an outer root neither counts
-    nor marks missing what a root registered inside it holds, and a watch of both gives the census
-    `scan` gives (the inner root's files, catalogued earlier under the outer one, taken over)."""
+def test_a_watched_root_covers_the_roots_nested_in_it(tiny_archive: Path, tmp_path: Path) -> None:
+    """A file belongs to the innermost registered root, and watching a root covers its whole tree:
+    a watch of the outer root alone watches the inner one too (its files gone marked missing, as
+    its own rows), a watch of both gives the census `scan` gives (the inner root's files, catalogued
+    earlier under the outer one, taken over), and an inner root's folder deleted has its files
+    marked missing at the outer root's full sweep."""
     _age(tiny_archive)
     inner = tiny_archive / "groupB"
     specs = [RootSpec(str(tiny_archive), "SU8230"), RootSpec(str(inner), "Regulus8100")]
@@ -250,9 +252,33 @@ def test_a_watched_root_leaves_the_roots_nested_in_it_to_themselves(tiny_archive
         assert census_rows(catalog) == expected
         os.remove(inner / "p2/2019-01-02/img004.tif")
         watch(catalog, specs[:1], FAST, stop=threading.Event(), log=lines.append, cycles=1)
-        assert catalog.audit()["missing"] == 0
-        watch(catalog, specs[1:], FAST, stop=threading.Event(), log=lines.append, cycles=1)
         assert _statuses(tmp_path / "watched.sqlite")["img004.tif"] == "missing"
+        assert catalog.audit()["missing"] == 1
+        shutil.rmtree(inner)
+        watch(catalog, specs[:1], FAST, stop=threading.Event(), log=lines.append, cycles=1)
+        statuses = _statuses(tmp_path / "watched.sqlite")
+        assert statuses["img003.tif"] == "missing" and statuses["img001.tif"] == "present"
+        roots = {root["id"]: root["path"] for root in catalog.roots()}
+        assert {roots[row["root_id"]] for row in catalog.images(include_missing=True)
+                if row["status"] == "missing"} == {str(inner)}
+        assert {row["root"] for row in catalog.count(by="root")} == {str(tiny_archive)}
+
+
+def test_a_watch_under_another_technique_reads_the_roots_files_again(tiny_archive: Path, tmp_path: Path) -> None:
+    """The root's instrument changed SEM -> TEM: its first full sweep reads every file again (the
+    technique a file reports itself is not stored), giving the census a first scan gives; not again."""
+    _age(tiny_archive)
+    tem = [RootSpec(str(tiny_archive), "HT7700")]
+    with Catalog(tmp_path / "fresh.sqlite") as fresh:
+        scan(fresh, tem, workers=0)
+        expected = census_rows(fresh)
+    lines: list[str] = []
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        assert census_rows(catalog) != expected
+        watch(catalog, tem, FAST, stop=threading.Event(), log=lines.append, cycles=2)
+        assert census_rows(catalog) == expected
+    assert " 0 file(s) read" not in lines[0] and " 0 file(s) read" in lines[1], lines
 
 
 def test_a_watched_inner_root_takes_over_what_the_outer_root_holds_under_it(tiny_archive: Path,

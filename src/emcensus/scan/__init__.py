@@ -266,15 +266,16 @@ def scan(
     """
     if not file_timeout > 0:
         raise ConfigError(f"the time a file may take to read must be a positive number of seconds, not {file_timeout}")
-    summary = ScanSummary(roots=[r.path for r in roots])
     started = time.perf_counter()
-    specs = _checked_roots(catalog, roots)
+    specs, gone = _with_nested(catalog, _checked_roots(catalog, roots))
+    summary = ScanSummary(roots=[spec.path for spec in specs])
     with scan_lock(catalog.path, [spec.path for spec in specs]):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
         pool = Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
         status = "interrupted"
         try:
             _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary)
+            summary.missing += _close_gone(catalog, scan_id, gone)
             status = "complete"
             summary.complete = True
         finally:
@@ -295,6 +296,34 @@ def _checked_roots(catalog: Catalog, roots: Sequence[RootSpec]) -> list[RootSpec
     return specs
 
 
+def _with_nested(catalog: Catalog, specs: list[RootSpec]) -> tuple[list[RootSpec], list[str]]:
+    """Scanning a root covers its whole tree: `specs` and the registered roots nested in them, each
+    walked as its own root with its stored settings (one command naming the outer root, or both,
+    gives the same catalog); apart, the nested roots whose folder is gone (`_close_gone`)."""
+    registered = _registered(catalog)
+    given = {spec.path for spec in specs}
+    inner = sorted(path for path in registered
+                   if path not in given and any(enclosing_roots(path, [spec.path]) for spec in specs))
+    return [*specs, *(RootSpec(path) for path in inner if os.path.isdir(path))], \
+        [path for path in inner if not os.path.isdir(path)]
+
+
+def _close_gone(catalog: Catalog, scan_id: int, gone: Iterable[str]) -> int:
+    """After the complete walk of their enclosing roots, the nested roots whose folder is gone: a
+    deletion (the enclosing root is there, not an unmounted share), so every file they hold, and
+    what their enclosing roots still hold under them, is marked missing; returns how many."""
+    registered, missing = _registered(catalog), 0
+    for path in gone:
+        root_id = registered[path]
+        missing += catalog.mark_missing(scan_id, [file for file, row in catalog.known_files(root_id).items()
+                                                  if row[5] == "present"])
+        missing += catalog.take_over(scan_id, root_id, path, _holders(path, registered),
+                                     nested_roots(path, registered))
+        catalog.replace_walk_state(scan_id, root_id, [])
+        catalog.store_folder_fingerprints(scan_id, root_id, path, {})  # none vouches for a folder gone
+    return missing
+
+
 def _registered(catalog: Catalog) -> dict[str, int]:
     """The roots the catalog knows: path -> id."""
     return {fs_path(root["path"]): root["id"] for root in catalog.roots()}
@@ -307,6 +336,14 @@ def _read_as_held(catalog: Catalog, specs: Iterable[tuple[RootSpec, int]]) -> li
     held = {root["id"]: root for root in catalog.roots()}
     return [(replace(spec, instrument=held[root_id]["instrument"], vendor=held[root_id]["vendor"],
                      technique=held[root_id]["technique"]), root_id) for spec, root_id in specs]
+
+
+def _read_settings(catalog: Catalog) -> dict[str, tuple[str | None, str | None]]:
+    """Each registered root's vendor and technique (those its instrument implies, or given): what a
+    read of its files depends on beyond the instrument's name (`Catalog.ensure_root` sets that on
+    every row). When one changes, its files are read again: the technique or vendor a file reports
+    itself is not stored apart from the root's, so its rows cannot be recomputed without the file."""
+    return {fs_path(root["path"]): (root["vendor"], root["technique"]) for root in catalog.roots()}
 
 
 def _holders(root: str, registered: Mapping[str, int]) -> list[int]:
@@ -343,6 +380,8 @@ class _Survey:
     catalog: str | None = None
     root_id: int | None = None
     nested: frozenset[str] = frozenset()
+    reread: bool = False  # every file read again (`_read_settings` changed), whatever the catalog holds
+
 
     __reduce__ = reduce_by_fields
 
@@ -371,10 +410,10 @@ def survey(task: _Survey) -> _SurveyResult:
     big archive is spread over the pool like the reading is. What changed comes back packed."""
     result = _SurveyResult()
     if task.catalog is None:
-        _survey(task, task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
+        _survey(task, {} if task.reread else task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
     else:
         with Catalog(task.catalog, readonly=True) as catalog:
-            _survey(task, catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
+            _survey(task, {} if task.reread else catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
                     lambda: _present(catalog, task.folder, task.nested),
                     lambda: catalog.known_files(task.root_id, task.folder),
                     result)
@@ -397,7 +436,7 @@ def _survey(task: _Survey, stored: dict[str, bytes], count_present: Callable[[],
         return
     for folder in folders:
         pair(folder, result.problems)
-    _compare_changed(folders, stored, load_known, result)
+    _compare_changed(folders, stored, load_known, result, task.reread)
 
 
 def _present(catalog: Catalog, folder: str, nested: frozenset[str]) -> tuple[int, int]:
@@ -411,10 +450,11 @@ def _present(catalog: Catalog, folder: str, nested: frozenset[str]) -> tuple[int
 
 
 def _compare_changed(folders: list[Folder], stored: dict[str, bytes], load_known: Callable[[], dict[str, KnownFile]],
-                     result: _SurveyResult) -> None:
+                     result: _SurveyResult, reread: bool = False) -> None:
     """Compare the folders of one part of a root with the catalog, file by file only in those whose
     fingerprint changed. When every folder walked has its stored fingerprint and every stored one
-    was walked, the catalog holds exactly these files: nothing is read from it, nothing is gone."""
+    was walked, the catalog holds exactly these files: nothing is read from it, nothing is gone.
+    `reread`: every file found is read again (with `stored` empty: every folder compared)."""
     result.fingerprints.update((folder.path, folder.fingerprint) for folder in folders)
     unchanged = {folder.path for folder in folders if stored.get(folder.path) == folder.fingerprint}
     if folders and len(unchanged) == len(folders) == len(stored):
@@ -422,7 +462,7 @@ def _compare_changed(folders: list[Folder], stored: dict[str, bytes], load_known
             _count_unchanged(folder, result)
         return
     result.compared = True  # an unlisted top or a stored folder not walked: compared, and its files gone
-    _compare(folders, load_known(), result, unchanged)
+    _compare(folders, load_known(), result, unchanged, reread)
 
 
 def _count_unchanged(folder: Folder, result: _SurveyResult) -> None:
@@ -433,9 +473,10 @@ def _count_unchanged(folder: Folder, result: _SurveyResult) -> None:
 
 
 def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _SurveyResult,
-             unchanged_folders: Collection[str] = ()) -> None:
+             unchanged_folders: Collection[str] = (), reread: bool = False) -> None:
     """New and changed acquisitions and files gone, against what the catalog holds of these folders;
-    `unchanged_folders` (their fingerprints matched) are counted as unchanged without a look."""
+    `unchanged_folders` (their fingerprints matched) are counted as unchanged without a look;
+    `reread`: every acquisition is taken as changed."""
     present_by_key: dict[str, set[str]] = {}
     for path, row in known.items():
         if row[5] == "present":
@@ -449,7 +490,7 @@ def _compare(folders: Iterable[Folder], known: dict[str, KnownFile], result: _Su
         result.orphans += len(folder.orphans)
         for group in (*folder.groups, *folder.orphans):
             seen.update(image.path for image in group.images)
-            unchanged = _unchanged(group, known, present_by_key)
+            unchanged = not reread and _unchanged(group, known, present_by_key)
             if not group.sidecar_only:
                 result.seen += len(group.images)
                 result.skipped += len(group.images) if unchanged else 0
@@ -499,22 +540,23 @@ class _RootWalk:
 
 
 def _start_root(catalog: Catalog, root: RootSpec, root_id: int, registered: Mapping[str, int], pool: Pool,
-                pack_size: int) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
+                pack_size: int, reread: bool) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
     """List a root's top folder in this process: the root, the surveys of its subfolders, and what
-    the top folder itself holds (its files, and the files of top-level folders gone since)."""
+    the top folder itself holds (its files, and the files of top-level folders gone since);
+    `reread`: every file of the root is read again."""
     nested = nested_roots(root.path, registered)
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False, nested=nested))
-    _compare_changed(top, catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
-                     lambda: catalog.known_files(root_id, root.path, direct=True), walked)
+    _compare_changed(top, {} if reread else catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
+                     lambda: catalog.known_files(root_id, root.path, direct=True), walked, reread)
     subfolders = [folder for listed in top for folder in listed.subfolders]
     if pool.local:
         surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id,
-                           nested=nested) for folder in subfolders]
+                           nested=nested, reread=reread) for folder in subfolders]
     else:
         surveys = [_Survey(folder, root.path, pack_size, catalog.known_files(root_id, folder),
                            catalog.folder_fingerprints(root_id, root.path, folder), _present(catalog, folder, nested),
-                           nested=nested)
+                           nested=nested, reread=reread)
                    for folder in subfolders]
     if walked.compared:  # the root's listing changed: a top-level folder may be gone, with all it held
         for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
@@ -538,10 +580,12 @@ def _scan_roots(
     its fingerprints) once all of it was walked and written. Every root is registered before any is
     walked: a root's walk leaves out the roots nested in it (`scan.nesting`)."""
     firsts: dict[str, tuple[RootSpec, int]] = {}
+    held = _read_settings(catalog)
     for spec in roots:  # a root named twice: its settings recorded, its files walked and read once
         firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
-    registered = _registered(catalog)
-    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size)
+    registered, now = _registered(catalog), _read_settings(catalog)
+    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size,
+                           reread=spec.path in held and held[spec.path] != now[spec.path])
                for spec, root_id in _read_as_held(catalog, firsts.values())]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
@@ -640,10 +684,17 @@ class FolderCensus:
 
     def __init__(self, catalog: Catalog, roots: Sequence[RootSpec], pool: Pool):
         self.catalog, self.pool = catalog, pool
-        registering = {spec.path: (spec, _ensure_root(catalog, spec)) for spec in _checked_roots(catalog, roots)}
+        specs, _ = _with_nested(catalog, _checked_roots(catalog, roots))  # the roots nested in them watched too
+        held = _read_settings(catalog)
+        registering = {spec.path: (spec, _ensure_root(catalog, spec)) for spec in specs}
+        now = _read_settings(catalog)
+        #: roots whose vendor or technique changed: every file read again at their first full sweep
+        self.reread = {path for path in registering if path in held and held[path] != now[path]}
         self.roots: dict[str, tuple[RootSpec, int]] = {
             spec.path: (spec, root_id) for spec, root_id in _read_as_held(catalog, registering.values())}
         registered = _registered(catalog)
+        #: per root, every registered root inside it: those whose folder is gone at its full sweep are closed
+        self.inside = {path: [other for other in registered if enclosing_roots(other, [path])] for path in self.roots}
         #: per root, the registered roots inside it: its listings leave them out (`walk(nested=...)`)
         self.nested = {path: nested_roots(path, registered) for path in self.roots}
         self.holders = {path: _holders(path, registered) for path in self.roots}
@@ -674,13 +725,15 @@ class FolderCensus:
         (what the catalog holds outside them is gone, and the root's walk problems are replaced).
         `catalogued`: what the catalog holds by folder, read since its last write (`catalogued` of
         each folder, or `catalogued_by_folder` of the whole root): the watch decides on the same rows.
-        No scan is recorded when nothing changed; `stop()` is asked after each commit."""
+        No scan is recorded when nothing changed; `stop()` is asked after each commit. The first whole
+        listing of a root whose vendor or technique changed reads every file again (`_read_settings`)."""
         spec, root_id = self.roots[root]
         summary = ScanSummary(roots=[spec.path])
         started = time.perf_counter()
         found = _SurveyResult()
         if walk_problems is not None:
-            _compare(folders, {path: row for rows in catalogued.values() for path, row in rows.items()}, found)
+            _compare(folders, {path: row for rows in catalogued.values() for path, row in rows.items()}, found,
+                     reread=root in self.reread)
         else:
             for folder in folders:
                 _compare([folder], catalogued[folder.path], found)
@@ -714,9 +767,12 @@ class FolderCensus:
             summary.complete = not tasks and not in_flight
             if walk_problems is not None and summary.complete:
                 self.catalog.replace_walk_state(scan_id, root_id, walk_problems)
+                summary.missing += _close_gone(self.catalog, scan_id,
+                                               [inner for inner in self.inside[root] if not os.path.isdir(inner)])
                 if len(ready) == len(found.changed):  # every file found is written: the rest under it is gone
                     summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root],
                                                               self.nested[root])
+                    self.reread.discard(root)
         finally:
             summary.seconds = time.perf_counter() - started
             self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))

@@ -1,0 +1,53 @@
+"""A root's instrument changed (facility file, `--instrument`): its files are read again once, so the
+catalog says what a first census under the new instrument says (the technique or vendor a file
+reports itself is not stored apart from the one the instrument implied: no recompute can tell them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emcensus.analysis.publications import Article
+from emcensus.catalog import Catalog
+from emcensus.report.build import catalog_table1
+from emcensus.scan import RootSpec, scan
+from support import census_rows, hitachi_sidecar, write_tiff
+
+FRAMES = [("g1/p1/a1", 5000), ("g1/p1/a2", 20000), ("g2/b1", 30000), ("g2/deep/b2", 50000)]
+
+
+def _archive(root: Path) -> None:
+    for seed, (stem, mag) in enumerate(FRAMES):
+        write_tiff(root / f"{stem}.tif", seed=seed)
+        (root / f"{stem}.txt").write_bytes(hitachi_sidecar(mag, "SE(U)").encode("cp1252"))
+    write_tiff(root / "g2/plain.tif", seed=9)  # no sidecar: what the instrument implies is all it has
+
+
+def _everything(catalog: Catalog) -> tuple:
+    """The census as its readers see it: every row, the cubes by technique, instrument and vendor, Table 1."""
+    return (census_rows(catalog),
+            catalog.count(by=["technique", "instrument", "vendor"], include_missing=True),
+            catalog.count(by=["technique", "year"]),
+            catalog_table1(catalog).to_dict())
+
+
+def _linked(catalog: Catalog, root: Path) -> None:
+    catalog.save_article(Article("10.1/em", year=2020))
+    catalog.link_images("10.1/em", [str(root / "g1/p1/a1.tif")])
+
+
+def test_an_instrument_changed_from_sem_to_tem_gives_the_census_of_a_first_scan(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    _archive(root)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
+        _linked(catalog, root)
+        assert {row["technique"] for row in catalog.images()} == {"SEM"}
+        changed = scan(catalog, [RootSpec(str(root), "HT7700")], workers=0)
+        assert (changed.read, changed.skipped, changed.missing) == (first.seen, 0, 0)  # read again, once
+        again = scan(catalog, [RootSpec(str(root))], workers=0)  # the instrument held: nothing read
+        assert (again.read, again.skipped) == (0, first.seen)
+        with Catalog(tmp_path / "fresh.sqlite") as fresh:
+            scan(fresh, [RootSpec(str(root), "HT7700")], workers=0)
+            _linked(fresh, root)
+            assert _everything(catalog) == _everything(fresh)
+        assert {row["technique"] for row in catalog.images()} == {"TEM"}
