@@ -4,7 +4,10 @@ reports itself is not stored apart from the one the instrument implied: no recom
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import pytest
 
 from emcensus.analysis.publications import Article
 from emcensus.catalog import Catalog
@@ -35,14 +38,18 @@ def _linked(catalog: Catalog, root: Path) -> None:
     catalog.link_images("10.1/em", [str(root / "g1/p1/a1.tif")])
 
 
-def test_an_instrument_changed_from_sem_to_tem_gives_the_census_of_a_first_scan(tmp_path: Path) -> None:
+@pytest.mark.parametrize("reading", ["in process", "pool", "executor"])
+def test_an_instrument_changed_from_sem_to_tem_gives_the_census_of_a_first_scan(tmp_path: Path, reading: str) -> None:
+    """Read in this process, by the local pool (its surveys read the catalog) or an executor (they
+    get it with the task)."""
     root = tmp_path / "archive"
     _archive(root)
-    with Catalog(tmp_path / "c.sqlite") as catalog:
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(2) as threads:
         first = scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
         _linked(catalog, root)
         assert {row["technique"] for row in catalog.images()} == {"SEM"}
-        changed = scan(catalog, [RootSpec(str(root), "HT7700")], workers=0)
+        how = {"in process": {"workers": 0}, "pool": {"workers": 2}, "executor": {"executor": threads}}[reading]
+        changed = scan(catalog, [RootSpec(str(root), "HT7700")], **how)
         assert (changed.read, changed.skipped, changed.missing) == (first.seen, 0, 0)  # read again, once
         again = scan(catalog, [RootSpec(str(root))], workers=0)  # the instrument held: nothing read
         assert (again.read, again.skipped) == (0, first.seen)
