@@ -482,3 +482,27 @@ def test_several_counts_from_one_read_are_the_counts_one_by_one(census: Path, qu
         assert all(expected) and expected[0] != [{"count": 0}]
         assert catalog.count_several(queries) == expected
         assert plain.count_several(queries) == expected
+
+
+def test_several_counts_of_awkward_values_are_the_counts_one_by_one(census: Path, tmp_path: Path) -> None:
+    """`count_several` rolls rows up in Python: its groups and their order are SQL's for NULLs, empty
+    texts, blobs, numbers in a text column, texts and fractions in the year, case, and an is_primary
+    that is neither 0 nor 1."""
+    path = tmp_path / "awkward.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
+        source.backup(db)
+        for column, values in [("instrument", [(12, None), (14, "\u00c9"), (15, b"SU"), (16, ""), (17, "su8230"), (18, 7)]),
+                               ("year", [(5, None), (7, "2019"), (11, b"\x01"), (13, 2019.5), (19, "x")]),
+                               ("detector_family", [(6, None), (9, b"SE"), (10, "")]), ("is_primary", [(4, 2)])]:
+            for every, value in values:
+                db.execute(f"UPDATE images SET {column} = ? WHERE id % ? = 0", (value, every))
+    queries = [("year,technique", False), ("instrument", False), ("detector", False), ("", False), ("", True),
+               ("year,instrument,detector", True), ("detector,year", False)]
+    with Catalog(path, readonly=True) as catalog, _table_only(Catalog(path, readonly=True)) as plain:
+        with catalog.one_snapshot():
+            assert catalog.census_source("count(*)", ImageFilter().columns() | {"year", "instrument", "is_primary"})[0] != "images"
+        expected = [plain.count(by, files=files) for by, files in queries]
+        several = catalog.count_several(queries)
+        assert several == expected
+        assert [[[type(value) for value in row.values()] for row in rows] for rows in several] == \
+            [[[type(value) for value in row.values()] for row in rows] for rows in expected]
