@@ -86,15 +86,28 @@ def test_matched_field_of_view_chooses_among_disagreeing_reads_only(readings: tu
                                                                     value_m: float | None) -> None:
     """Bar 60 px on a 300 px panel whose matched FOV is 7.5 µm: 1.5 µm long."""
     bar = ScaleBar(None, "1.5 µm", 60.0, (10, 200, 70, 204), None, "the reads disagree", readings)
-    settled = settle_with_fov(bar, 7.5e-6, 300)
+    settled, check = settle_with_fov(bar, 7.5e-6, 300)
     assert settled.value_m == (pytest.approx(value_m) if value_m else None)
-    if value_m:
-        assert settled.label == parse_label(settled.label)[1] and "chosen" in settled.note
+    if value_m:  # the check says the value was chosen, among which reads, and what else the label may print
+        (other,) = set(readings) - {"1.5 µm"}
+        assert settled.label == "1.5 µm" and check in settled.note
+        assert check == (f"scale bar reads disagree ({', '.join(readings)}): 1.5 µm taken, as its 60 px are 1.5 µm "
+                         f"at the matched field of view; a label printed {other} would be a mislabelled bar")
     else:
-        assert settled == bar
-    assert settle_with_fov(bar, None, 300) == bar
+        assert (settled, check) == (bar, None)
+    assert settle_with_fov(bar, None, 300) == (bar, None)
     read = replace(bar, value_m=15e-6, label="15 µm")  # a value read unanimously is never replaced
-    assert settle_with_fov(read, 7.5e-6, 300) == read
+    assert settle_with_fov(read, 7.5e-6, 300) == (read, None)
+
+
+def test_a_digit_dropped_on_one_read_of_a_mislabelled_bar_stays_visible() -> None:
+    """A bar 1 µm long by the FOV, labelled "10 µm", read once as "1 µm": the FOV takes 1 µm (it is
+    a reading), and the check names "10 µm" as what a mislabelled bar would print."""
+    bar = ScaleBar(None, "10 µm", 100.0, (10, 200, 110, 204), None, "the reads disagree", ("1 µm", "10 µm"))
+    settled, check = settle_with_fov(bar, 10e-6, 1000)
+    assert settled.value_m == pytest.approx(1e-6)
+    assert check is not None and "(1 µm, 10 µm)" in check and "1 µm taken" in check
+    assert check.endswith("a label printed 10 µm would be a mislabelled bar")
 
 
 @pytest.mark.parametrize(("value_m", "ratio"), [(1e-3, "1e+03×"), (2e-6, "2×"), (0.5e-6, "0.5×")])

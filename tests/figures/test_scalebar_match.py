@@ -11,6 +11,7 @@ import pytest
 import tifffile
 from PIL import Image
 
+from emcensus.catalog.figures import ProposedMatch
 from emcensus.figures import scalebar
 from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
@@ -40,24 +41,25 @@ def _matcher(folder: Path, pixel_size_m: float | None) -> tuple[Matcher, np.ndar
     return Matcher(VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))), shots["b"]
 
 
-def _match(tmp_path: Path, pixel_size_m: float | None, label: str) -> tuple[dict, list[str]]:
+def _match(tmp_path: Path, pixel_size_m: float | None, label: str) -> tuple[dict, list[str], ProposedMatch]:
+    """The one match's JSON object, the lines warned and the match as the catalog stores it."""
     matcher, source = _matcher(tmp_path, pixel_size_m)
     panel, _, _ = draw_scale_bar(publish(source), label, BAR_PX, white=True, box=True)  # on a box, as many authors do
     Image.fromarray(panel).save(tmp_path / "figure.png")
     warnings: list[str] = []
     (found,) = match_documents([tmp_path / "figure.png"], matcher, warn=warnings.append)
-    return found.to_dict(), warnings
+    return found.to_dict(), [line.removeprefix(str(tmp_path) + "/") for line in warnings], found.proposed()
 
 
 def test_field_of_view_from_the_printed_bar_when_the_image_has_no_pixel_size(tmp_path: Path) -> None:
-    row, warnings = _match(tmp_path, None, "1 µm")
+    row, warnings, _ = _match(tmp_path, None, "1 µm")
     assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(1e-6)
     assert row["panel_fov_m"] == pytest.approx(1e-6 / BAR_PX * 300, rel=0.03)  # value / bar px × panel px
     assert row["scale_bar_check"] is None and warnings == []
 
 
 def test_label_agreeing_with_the_matched_field_of_view_is_not_reported(tmp_path: Path) -> None:
-    row, warnings = _match(tmp_path, PIXEL_SIZE, "1 µm")
+    row, warnings, _ = _match(tmp_path, PIXEL_SIZE, "1 µm")
     assert row["panel_fov_m"] == pytest.approx(PANEL_FOV, rel=0.05)
     assert row["scale_bar_m"] == pytest.approx(1e-6) and row["scale_bar_check"] is None and warnings == []
 
@@ -65,13 +67,13 @@ def test_label_agreeing_with_the_matched_field_of_view_is_not_reported(tmp_path:
 def test_mislabelled_bar_is_read_as_printed_and_reported(tmp_path: Path) -> None:
     """1 µm long, labelled 5 µm: the value stays what is printed, the FOV the matched one, the
     disagreement is in the output and on stderr."""
-    row, warnings = _match(tmp_path, PIXEL_SIZE, "5 µm")
+    row, warnings, _ = _match(tmp_path, PIXEL_SIZE, "5 µm")
     assert row["scale_bar_m"] == pytest.approx(5e-6)
     assert row["panel_fov_m"] == pytest.approx(PANEL_FOV, rel=0.05)  # from the match, not from the label
     check = row["scale_bar_check"]
     assert check is not None and check.startswith("scale bar reads 5 µm but its 78 px are")
     assert "(label 4.9" in check or "(label 5" in check
-    assert len(warnings) == 1 and "figure.png page 1: b.tif: " + check in warnings[0]
+    assert warnings == ["figure.png page 1: b.tif: " + check]
 
 
 @pytest.mark.parametrize(("reads", "value_m"), [
@@ -80,9 +82,17 @@ def test_mislabelled_bar_is_read_as_printed_and_reported(tmp_path: Path) -> None
 ])
 def test_matched_field_of_view_chooses_between_disagreeing_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                  reads: tuple[str, str], value_m: float | None) -> None:
-    """OCR scripted to read the label's two crops differently (the panel, index and match are real)."""
+    """OCR scripted to read the label's two crops differently (the panel, index and match are real).
+    A value the FOV chose is reported as such (output, stderr, the catalog's stored match): the label
+    may print the other read ("10 µm" on a bar of 1 µm, a digit dropped on one read)."""
     calls = iter(reads * 50)
     monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls), 0.9))
-    row, warnings = _match(tmp_path, PIXEL_SIZE, "1 µm")
+    row, warnings, stored = _match(tmp_path, PIXEL_SIZE, "1 µm")
     assert row["scale_bar_m"] == (pytest.approx(value_m) if value_m else None)
-    assert row["scale_bar_check"] is None and warnings == []
+    if value_m:
+        check = row["scale_bar_check"]
+        assert check.startswith("scale bar reads disagree (1 µm, 10 µm): 1 µm taken, as its 78 px are")
+        assert check.endswith("a label printed 10 µm would be a mislabelled bar")
+        assert stored.scale_bar_check == check and warnings == ["figure.png page 1: b.tif: " + check]
+    else:  # neither read confirmed: no value, nothing chosen to report
+        assert row["scale_bar_check"] is None and stored.scale_bar_check is None and warnings == []

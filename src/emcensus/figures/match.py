@@ -718,7 +718,9 @@ class FoundPanel:
     match: PanelMatch
     scale_bar_m: float | None
     weak: bool = False
-    scale_bar_check: str | None = None  # the printed value against bar length × the matched FOV, when they disagree
+    #: the printed value against bar length × the matched FOV when they disagree, or the reads that
+    #: disagreed and the one the FOV confirmed (`settle_with_fov`)
+    scale_bar_check: str | None = None
 
     def proposed(self) -> ProposedMatch:
         """The match as the catalog stores it for review (the document's path absolute: the dashboard
@@ -772,15 +774,17 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
                         continue
                     bar = read_scale_bar(panel)
                     for match, weak in found:
-                        # where the label's reads disagree, the matched FOV may choose among them (never weak fits)
-                        settled = bar and (bar if weak else settle_with_fov(bar, match.panel_fov_m, panel.shape[1]))
-                        note = settled and not weak and match.panel_fov_m and check_against_fov(
-                            settled, match.panel_fov_m, panel.shape[1])
-                        if note:  # a calibration or unit error, or a mislabelled bar: said, not corrected
+                        settled, note = bar, None
+                        if bar and not weak and match.panel_fov_m:
+                            # where the label's reads disagree, the matched FOV may choose among them: the
+                            # note names the reads; else a value read that disagrees with the FOV is noted
+                            settled, note = settle_with_fov(bar, match.panel_fov_m, panel.shape[1])
+                            note = note or check_against_fov(settled, match.panel_fov_m, panel.shape[1])
+                        if note:  # a calibration or unit error, a (possibly) mislabelled bar: said, not corrected
                             warn(f"{path} page {figure.page}: {Path(match.path).name}: {note}")
                         if match.panel_fov_m is None:  # an image without a pixel size: the printed bar says it
                             match.panel_fov_m = fov_from_bar(settled, panel.shape[1])
                         yield FoundPanel(article, str(path), figure.page, figure.region(box), figure.caption, match,
-                                         settled.value_m if settled else None, weak, note or None)
+                                         settled.value_m if settled else None, weak, note)
         except FigureError as exc:
             warn(str(exc))

@@ -147,21 +147,27 @@ def check_against_fov(bar: ScaleBar, fov_m: float, panel_width_px: int) -> str |
             f"at the matched field of view (label {ratio:.3g}× the measured length)")
 
 
-def settle_with_fov(bar: ScaleBar, fov_m: float | None, panel_width_px: int) -> ScaleBar:
+def settle_with_fov(bar: ScaleBar, fov_m: float | None, panel_width_px: int) -> tuple[ScaleBar, str | None]:
     """The bar with the one value its disagreeing reads gave that bar length × the matched FOV
-    confirms (within `FOV_TOLERANCE`): "1.5 µm" against "15 µm", "500 nm" against "500 mm". Never a
-    value no read gave: where no reading or several agree with the FOV, the bar is returned as it
-    was (its note says the reads disagree)."""
+    confirms (within `FOV_TOLERANCE`): "1.5 µm" against "15 µm", "500 nm" against "500 mm"; and the
+    check to report with it, naming the reads that disagreed and the one the FOV confirmed: a value
+    chosen so is told from one read unambiguously, and where the label really prints another read
+    ("10 µm" on a bar of 1 µm, read once as "1 µm") the mislabel stays visible. Never a value no read
+    gave: where no reading or several agree with the FOV, the bar is returned as it was (its note
+    says the reads disagree) and the check is None."""
     if bar.value_m is not None or not bar.readings or not fov_m or fov_m <= 0 or panel_width_px <= 0:
-        return bar
+        return bar, None
     measured = bar.bar_px * fov_m / panel_width_px
     agreeing = [label for label in bar.readings
                 if abs(parse_label(label)[0] / measured - 1) <= FOV_TOLERANCE]  # type: ignore[index]
     if len(agreeing) != 1:
-        return bar
+        return bar, None
     value_m, label = parse_label(agreeing[0])  # type: ignore[misc]
-    return replace(bar, value_m=value_m, label=label,
-                   note=f"{bar.note}; {label} chosen: bar length × the matched field of view is {format_length(measured)}")
+    others = " or ".join(reading for reading in bar.readings if reading != agreeing[0])
+    check = (f"scale bar reads disagree ({', '.join(bar.readings)}): {label} taken, as its {bar.bar_px:.0f} px are "
+             f"{format_length(measured)} at the matched field of view; a label printed {others} "
+             f"would be a mislabelled bar")
+    return replace(bar, value_m=value_m, label=label, note=f"{bar.note}; {check}"), check
 
 
 @dataclass(frozen=True)
