@@ -1,14 +1,18 @@
 """The printed scale bar in `match_documents`: the panel's field of view from it when the matched
 archive image has no pixel size, and a label that disagrees with bar length × the matched field of
-view reported in the output (`scale_bar_check`), on a real index and real image files."""
+view, or a value that bar length × the matched field of view chose among disagreeing reads, reported
+in the output (`scale_bar_check`), on a real index and real image files."""
 
 from __future__ import annotations
 
+import html
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from fastapi.testclient import TestClient
 from PIL import Image
 
 from emcensus.catalog.figures import ProposedMatch
@@ -17,7 +21,9 @@ from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher, match_documents
-from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
+from emcensus.web import create_app
+from figures.match_support import HEIGHT, WIDTH, area_of, build_archive, publish, scene, shot
+from support import catalog_cli
 
 PIXEL_SIZE = 10e-9
 #: publish() crops 60 % of the 640 px width and shows it 300 px wide: 3.84 µm, so 1 µm is 78 px.
@@ -96,3 +102,30 @@ def test_matched_field_of_view_chooses_between_disagreeing_reads(tmp_path: Path,
         assert stored.scale_bar_check == check and warnings == ["figure.png page 1: b.tif: " + check]
     else:  # neither read confirmed: no value, nothing chosen to report
         assert row["scale_bar_check"] is None and stored.scale_bar_check is None and warnings == []
+
+
+def test_a_value_chosen_by_the_field_of_view_is_stored_and_shown_for_review(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """End to end through the CLI on a scanned archive (OCR scripted to read "1 µm" and "10 µm"
+    by turns on a bar 1 µm long): the catalog's stored match and the review page say which reads
+    disagreed and which one the matched field of view took."""
+    paths = build_archive(tmp_path / "archive" / "SU8230")
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    panel, _, _ = draw_scale_bar(publish(area_of(paths["b"])), "1 µm", 79, white=True, box=True)  # 3.8 µm on 300 px
+    Image.fromarray(panel).save(papers / "bar.png")
+    cli = catalog_cli(tmp_path / "census.sqlite")
+    cli("scan", str(tmp_path / "archive" / "SU8230"), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    cli("figures", "index", "--workers", "0")
+    calls = iter(("1 µm", "10 µm") * 50)
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls), 0.9))
+    result = cli("figures", "match", str(papers / "bar.png"), "--format", "json")
+    (row,) = json.loads(result.stdout)
+    assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(1e-6)
+    assert row["scale_bar_check"].startswith("scale bar reads disagree (1 µm, 10 µm): 1 µm taken")
+    assert "bar.png page 1: b.tif: " + row["scale_bar_check"] in result.stderr
+    (stored,) = json.loads(cli("figures", "list", "--format", "json").stdout)
+    assert stored["scale_bar_check"] == row["scale_bar_check"]
+    with TestClient(create_app(tmp_path / "census.sqlite")) as client:
+        page = client.get("/review").text
+    assert "scale bar check" in page and html.escape(row["scale_bar_check"], quote=False) in page
