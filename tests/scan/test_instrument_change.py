@@ -58,3 +58,44 @@ def test_an_instrument_changed_from_sem_to_tem_gives_the_census_of_a_first_scan(
             _linked(fresh, root)
             assert _everything(catalog) == _everything(fresh)
         assert {row["technique"] for row in catalog.images()} == {"TEM"}
+
+
+class _StopAfter:
+    """Progress that stops the scan (as Ctrl-C does) once `files` image files are written."""
+
+    def __init__(self, files: int) -> None:
+        self.left = files
+
+    def queued(self, files: int) -> None:
+        pass
+
+    def done(self, files: int, errors: int) -> None:
+        self.left -= files
+        if self.left <= 0:
+            raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_scan_under_a_new_technique_stopped_midway_is_finished_by_the_next(tmp_path: Path, workers: int) -> None:
+    """The change is saved before the walk; a scan stopped after some files must not leave the others
+    with the old technique: the next scan, naming no instrument, reads them and gives a first census's catalog."""
+    root = tmp_path / "archive"
+    _archive(root)
+    for seed in range(40):  # enough files for the stop to come before the last is written
+        write_tiff(root / f"g3/f{seed % 4}/c{seed}.tif", seed=seed)
+        (root / f"g3/f{seed % 4}/c{seed}.txt").write_bytes(hitachi_sidecar(1000 * (seed + 1), "SE(U)").encode("cp1252"))
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
+        _linked(catalog, root)
+        with pytest.raises(KeyboardInterrupt):
+            scan(catalog, [RootSpec(str(root), "HT7700")], workers=workers, batch_size=1, progress=_StopAfter(2))
+        assert 0 < sum(row["technique"] == "TEM" for row in catalog.images()) < first.seen  # stopped midway
+        assert catalog.scans()[0]["status"] == "interrupted"
+        resumed = scan(catalog, [RootSpec(str(root))], workers=workers)
+        assert resumed.complete and (resumed.read, resumed.skipped) == (first.seen, 0)  # the whole root again
+        again = scan(catalog, [RootSpec(str(root))], workers=0)
+        assert (again.read, again.skipped) == (0, first.seen)  # and then never again
+        with Catalog(tmp_path / "fresh.sqlite") as fresh:
+            scan(fresh, [RootSpec(str(root), "HT7700")], workers=0)
+            _linked(fresh, root)
+            assert _everything(catalog) == _everything(fresh)

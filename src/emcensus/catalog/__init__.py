@@ -211,6 +211,9 @@ AUDIT_KINDS = {
 #: Root columns that feed the derived image columns: a change (or one of the root's instrument)
 #: means recomputing the root (`Catalog._derive_rows`).
 _SETTINGS_COLUMNS = "vendor, technique, magnification_reference_m, layout"
+#: the `folders` row of a root whose files are all to be read again (`Catalog._read_again`): a folder
+#: below a root never has this relative path
+_READ_AGAIN = os.sep
 
 
 class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, ReuseMixin, QualityMixin):
@@ -294,9 +297,32 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                 (path, instrument, vendor, technique, magnification_reference_m, layout, _now()),
             ).fetchone()[0]
             self._settings.pop(root_id, None)
-            if before is not None and before != self.db.execute(settings_sql, (path,)).fetchone():
+            after = self.db.execute(settings_sql, (path,)).fetchone()
+            if before is not None and before != after:
                 self._recompute_root(root_id)
+            if before is not None and before[1:3] != after[1:3]:
+                self._read_again(root_id)
         return root_id
+
+    def _read_again(self, root_id: int) -> None:
+        """A root's vendor or technique changed: what a file reports itself is not stored apart from
+        what the root implied, so every file is read again. Said in the catalog, in the transaction
+        that saves the settings (caller's), so that a scan stopped before its walk completes leaves
+        the rest to the next: its fingerprints dropped, the mark put in their place
+        (`store_folder_fingerprints` of a complete walk, or `read_again_done`, clears it)."""
+        self.db.execute("DELETE FROM folders WHERE root_id = ?", (root_id,))
+        self.db.execute("INSERT INTO folders(root_id, rel_path, fingerprint, scan_id) VALUES (?, ?, x'', 0)",
+                        (root_id, _READ_AGAIN))
+
+    def reads_again(self, root_id: int) -> bool:
+        """Whether the root's files are all to be read again (`_read_again`), not compared."""
+        return self.db.execute("SELECT 1 FROM folders WHERE root_id = ? AND rel_path = ?",
+                               (root_id, _READ_AGAIN)).fetchone() is not None
+
+    def read_again_done(self, root_id: int) -> None:
+        """Every file of the root was read again under its settings (a watch's complete sweep)."""
+        with self.db:
+            self.db.execute("DELETE FROM folders WHERE root_id = ? AND rel_path = ?", (root_id, _READ_AGAIN))
 
     def roots(self) -> list[dict[str, Any]]:
         return self._dicts(
@@ -434,7 +460,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         """Fingerprints of a root's folders (all, or `top` and the folders below it; `alone`: `top`
         only) as stored by its last complete scan, by path as the walk gives it. A folder whose files
         were written since has none (`write_groups`, `mark_missing`): its rows may not be its listing."""
-        sql, params = "SELECT rel_path, fingerprint FROM folders WHERE root_id = ?", [root_id]
+        sql, params = "SELECT rel_path, fingerprint FROM folders WHERE root_id = ? AND rel_path <> ?", [root_id, _READ_AGAIN]
         if top is not None:
             rel = _below(top, root_path)
             if alone:

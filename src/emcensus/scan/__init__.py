@@ -338,14 +338,6 @@ def _read_as_held(catalog: Catalog, specs: Iterable[tuple[RootSpec, int]]) -> li
                      technique=held[root_id]["technique"]), root_id) for spec, root_id in specs]
 
 
-def _read_settings(catalog: Catalog) -> dict[str, tuple[str | None, str | None]]:
-    """Each registered root's vendor and technique (those its instrument implies, or given): what a
-    read of its files depends on beyond the instrument's name (`Catalog.ensure_root` sets that on
-    every row). When one changes, its files are read again: the technique or vendor a file reports
-    itself is not stored apart from the root's, so its rows cannot be recomputed without the file."""
-    return {fs_path(root["path"]): (root["vendor"], root["technique"]) for root in catalog.roots()}
-
-
 def _holders(root: str, registered: Mapping[str, int]) -> list[int]:
     """The ids of the registered roots that enclose `root`."""
     return [registered[path] for path in enclosing_roots(root, registered)]
@@ -380,7 +372,7 @@ class _Survey:
     catalog: str | None = None
     root_id: int | None = None
     nested: frozenset[str] = frozenset()
-    reread: bool = False  # every file read again (`_read_settings` changed), whatever the catalog holds
+    reread: bool = False  # every file read again (`Catalog.reads_again`), whatever the catalog holds
 
 
     __reduce__ = reduce_by_fields
@@ -580,12 +572,10 @@ def _scan_roots(
     its fingerprints) once all of it was walked and written. Every root is registered before any is
     walked: a root's walk leaves out the roots nested in it (`scan.nesting`)."""
     firsts: dict[str, tuple[RootSpec, int]] = {}
-    held = _read_settings(catalog)
     for spec in roots:  # a root named twice: its settings recorded, its files walked and read once
         firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
-    registered, now = _registered(catalog), _read_settings(catalog)
-    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size,
-                           reread=spec.path in held and held[spec.path] != now[spec.path])
+    registered = _registered(catalog)
+    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size, reread=catalog.reads_again(root_id))
                for spec, root_id in _read_as_held(catalog, firsts.values())]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
@@ -685,11 +675,10 @@ class FolderCensus:
     def __init__(self, catalog: Catalog, roots: Sequence[RootSpec], pool: Pool):
         self.catalog, self.pool = catalog, pool
         specs, _ = _with_nested(catalog, _checked_roots(catalog, roots))  # the roots nested in them watched too
-        held = _read_settings(catalog)
         registering = {spec.path: (spec, _ensure_root(catalog, spec)) for spec in specs}
-        now = _read_settings(catalog)
-        #: roots whose vendor or technique changed: every file read again at their first full sweep
-        self.reread = {path for path in registering if path in held and held[path] != now[path]}
+        #: roots whose vendor or technique changed since their files were read (this run or one stopped
+        #: before its end): every file read again at their first full sweep
+        self.reread = {path for path, (_, root_id) in registering.items() if catalog.reads_again(root_id)}
         self.roots: dict[str, tuple[RootSpec, int]] = {
             spec.path: (spec, root_id) for spec, root_id in _read_as_held(catalog, registering.values())}
         registered = _registered(catalog)
@@ -726,7 +715,7 @@ class FolderCensus:
         `catalogued`: what the catalog holds by folder, read since its last write (`catalogued` of
         each folder, or `catalogued_by_folder` of the whole root): the watch decides on the same rows.
         No scan is recorded when nothing changed; `stop()` is asked after each commit. The first whole
-        listing of a root whose vendor or technique changed reads every file again (`_read_settings`)."""
+        listing of a root whose vendor or technique changed reads every file again (`Catalog.reads_again`)."""
         spec, root_id = self.roots[root]
         summary = ScanSummary(roots=[spec.path])
         started = time.perf_counter()
@@ -772,7 +761,9 @@ class FolderCensus:
                 if len(ready) == len(found.changed):  # every file found is written: the rest under it is gone
                     summary.missing += self.catalog.take_over(scan_id, root_id, spec.path, self.holders[root],
                                                               self.nested[root])
-                    self.reread.discard(root)
+                    if root in self.reread:
+                        self.catalog.read_again_done(root_id)
+                        self.reread.discard(root)
         finally:
             summary.seconds = time.perf_counter() - started
             self.catalog.finish_scan(scan_id, "complete" if summary.complete else "interrupted", vars(summary))
