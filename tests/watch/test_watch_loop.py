@@ -304,3 +304,28 @@ def test_a_watched_inner_root_takes_over_what_the_outer_root_holds_under_it(tiny
         assert rows["img004.tif"][2] == "Regulus8100"  # taken over: the inner root's instrument, as a read gives
         assert rows["img003.tif"] == (roots[str(inner)], "present", "Regulus8100")
         assert rows["img001.tif"] == (roots[str(tiny_archive)], "present", "SU8230")
+
+
+def test_a_watched_middle_root_takes_over_nothing_under_a_root_nested_in_it(tiny_archive: Path, tmp_path: Path) -> None:
+    """Three roots nested, the middle and innermost ones registered after the outer root's scan. The
+    middle root (no file of its own) completes its first sweep while the innermost root's files wait
+    to settle: it takes over what the outer root holds under it but not under the innermost root
+    (those files are on disk, not gone: none marked missing); the innermost root takes them over."""
+    _age(tiny_archive)
+    middle, inner = tiny_archive / "groupB", tiny_archive / "groupB/p2"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        catalog.ensure_root(str(middle), "SU8230", None, None)
+        catalog.ensure_root(str(inner), "Regulus8100", None, None)
+        roots = {root["id"]: root["path"] for root in catalog.roots()}
+
+        def owners() -> dict[str, str]:
+            return {Path(row["path"]).name: roots[row["root_id"]] for row in catalog.images(include_missing=True)
+                    if str(middle) in row["path"]}
+
+        watch(catalog, [RootSpec(str(middle))], FAST, stop=threading.Event(), log=[].append, cycles=1)
+        assert catalog.audit()["missing"] == 0
+        assert set(owners().values()) == {str(tiny_archive)}  # the innermost root's files still wait to settle
+        watch(catalog, [RootSpec(str(middle))], FAST, stop=threading.Event(), log=[].append, cycles=2)
+        assert catalog.audit()["missing"] == 0
+        assert owners() == {"img003.tif": str(inner), "img004.tif": str(inner), "nosidecar.tif": str(inner)}
