@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from emcensus.catalog import Catalog
@@ -329,3 +330,34 @@ def test_a_watched_middle_root_takes_over_nothing_under_a_root_nested_in_it(tiny
         watch(catalog, [RootSpec(str(middle))], FAST, stop=threading.Event(), log=[].append, cycles=2)
         assert catalog.audit()["missing"] == 0
         assert owners() == {"img003.tif": str(inner), "img004.tif": str(inner), "nosidecar.tif": str(inner)}
+
+
+class _StopAtFirstWrite:
+    """Scan progress that stops the scan (as Ctrl-C does) at its first files written."""
+
+    def queued(self, files: int) -> None:
+        pass
+
+    def done(self, files: int, errors: int) -> None:
+        raise KeyboardInterrupt
+
+
+def test_a_watch_finishes_reading_again_what_a_stopped_scan_under_another_technique_left(
+        tiny_archive: Path, tmp_path: Path) -> None:
+    """A scan under a new instrument (SEM -> TEM) stopped at its first write: a watch naming no
+    instrument reads the rest again at its first full sweep, giving a first census's catalog."""
+    for seed in range(40):  # enough files for the stop to come before the last is written
+        write_tiff(tiny_archive / f"groupC/f{seed % 4}/c{seed}.tif", seed=seed)
+        (tiny_archive / f"groupC/f{seed % 4}/c{seed}.txt").write_bytes(hitachi_sidecar(1000 * (seed + 1), "SE(U)").encode())
+    _age(tiny_archive)
+    with Catalog(tmp_path / "fresh.sqlite") as fresh:
+        scan(fresh, [RootSpec(str(tiny_archive), "HT7700")], workers=0)
+        expected = census_rows(fresh)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
+        with pytest.raises(KeyboardInterrupt):
+            scan(catalog, [RootSpec(str(tiny_archive), "HT7700")], workers=0, batch_size=1,
+                 progress=_StopAtFirstWrite())
+        assert 0 < sum(row["technique"] == "TEM" for row in catalog.images()) < len(expected)  # stopped midway
+        watch(catalog, [RootSpec(str(tiny_archive))], FAST, stop=threading.Event(), log=[].append, cycles=2)
+        assert census_rows(catalog) == expected
