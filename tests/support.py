@@ -97,3 +97,19 @@ def instrument_roots(archive: Path, layout: str | None = None) -> list:
 
     return [RootSpec(str(archive / name), name, layout=layout) for name in sorted(os.listdir(archive))
             if (archive / name).is_dir()]
+
+
+class InterruptAfter:
+    """Scan progress at which the user presses Ctrl-C once `files` image files are written (a scan
+    stopped midway, as a killed or interrupted census leaves the catalog)."""
+
+    def __init__(self, files: int = 1) -> None:
+        self.left = files
+
+    def queued(self, files: int) -> None:
+        pass
+
+    def done(self, files: int, errors: int) -> None:
+        self.left -= files
+        if self.left <= 0:
+            raise KeyboardInterrupt

@@ -22,7 +22,7 @@ from emcensus.catalog.cube import CUBE_FILLS
 from emcensus.catalog.schema import SCHEMA_VERSION, cube_values
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import RootSpec, scan
-from support import instrument_roots
+from support import InterruptAfter, instrument_roots
 
 
 def _specs(archive: Path) -> list[RootSpec]:
@@ -181,26 +181,13 @@ def test_bulk_census_equals_row_by_row_census(tmp_path: Path, monkeypatch: pytes
     _assert_whole(tmp_path / "bulk.sqlite")
 
 
-class _InterruptAfter:
-    """A progress display at which the user presses Ctrl-C once `files` files are written."""
-
-    def __init__(self, files: int) -> None:
-        self.left = files
-
-    def queued(self, files: int) -> None:
-        pass
-
-    def done(self, files: int, errors: int) -> None:
-        self.left -= files
-        if self.left <= 0:
-            raise KeyboardInterrupt
 
 
 def test_interrupted_bulk_load_leaves_a_whole_catalog(tmp_path: Path, drops: list[int]) -> None:
     archive, path = _archive(tmp_path, 400, seed=3)
     with Catalog(path) as catalog:
         with pytest.raises(KeyboardInterrupt):
-            scan(catalog, _specs(archive), workers=0, progress=_InterruptAfter(100), batch_size=16)
+            scan(catalog, _specs(archive), workers=0, progress=InterruptAfter(100), batch_size=16)
         assert drops == [0]
         assert 100 <= catalog.total(files=True, include_missing=True) < 400
         assert catalog.scans()[0]["status"] == "interrupted"

@@ -17,7 +17,7 @@ import pytest
 
 from emcensus.catalog import Catalog
 from emcensus.scan import RootSpec, ScanSummary, scan
-from support import census_rows, hitachi_sidecar, write_tiff
+from support import InterruptAfter, census_rows, hitachi_sidecar, write_tiff
 
 SU8230 = "SU8230"
 
@@ -220,12 +220,6 @@ def _error(catalog: Catalog, path: Path) -> str | None:
     return catalog.db.execute("SELECT error FROM images WHERE path = ?", (str(path),)).fetchone()[0]
 
 
-class _StopAfterFirstBatch:
-    def queued(self, files: int) -> None:
-        pass
-
-    def done(self, files: int, errors: int) -> None:
-        raise KeyboardInterrupt
 
 
 def test_a_scan_killed_after_writing_part_of_a_folder_leaves_no_fingerprint_vouching_for_it(
@@ -237,7 +231,7 @@ def test_a_scan_killed_after_writing_part_of_a_folder_leaves_no_fingerprint_vouc
     spec = RootSpec(str(twins.root), SU8230)
     for catalog in (twins.tested, twins.oracle):
         with pytest.raises(KeyboardInterrupt):
-            scan(catalog, [spec], workers=0, batch_size=1, progress=_StopAfterFirstBatch())
+            scan(catalog, [spec], workers=0, batch_size=1, progress=InterruptAfter())
     assert twins.tested.images(path=str(new / "late.tif"))
     shutil.rmtree(new)
     twins.scan()

@@ -13,7 +13,7 @@ from emcensus.analysis.publications import Article
 from emcensus.catalog import Catalog
 from emcensus.report.build import catalog_table1
 from emcensus.scan import RootSpec, scan
-from support import census_rows, hitachi_sidecar, write_tiff
+from support import InterruptAfter, census_rows, hitachi_sidecar, write_tiff
 
 FRAMES = [("g1/p1/a1", 5000), ("g1/p1/a2", 20000), ("g2/b1", 30000), ("g2/deep/b2", 50000)]
 
@@ -60,19 +60,6 @@ def test_an_instrument_changed_from_sem_to_tem_gives_the_census_of_a_first_scan(
         assert {row["technique"] for row in catalog.images()} == {"TEM"}
 
 
-class _StopAfter:
-    """Progress that stops the scan (as Ctrl-C does) once `files` image files are written."""
-
-    def __init__(self, files: int) -> None:
-        self.left = files
-
-    def queued(self, files: int) -> None:
-        pass
-
-    def done(self, files: int, errors: int) -> None:
-        self.left -= files
-        if self.left <= 0:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -88,7 +75,7 @@ def test_a_scan_under_a_new_technique_stopped_midway_is_finished_by_the_next(tmp
         first = scan(catalog, [RootSpec(str(root), "SU8230")], workers=0)
         _linked(catalog, root)
         with pytest.raises(KeyboardInterrupt):
-            scan(catalog, [RootSpec(str(root), "HT7700")], workers=workers, batch_size=1, progress=_StopAfter(2))
+            scan(catalog, [RootSpec(str(root), "HT7700")], workers=workers, batch_size=1, progress=InterruptAfter(2))
         assert 0 < sum(row["technique"] == "TEM" for row in catalog.images()) < first.seen  # stopped midway
         assert catalog.scans()[0]["status"] == "interrupted"
         resumed = scan(catalog, [RootSpec(str(root))], workers=workers)

@@ -20,7 +20,7 @@ from emcensus.cli.main import main
 from emcensus.errors import CatalogError
 from emcensus.scan import RootSpec, scan
 from emcensus.watch import WatchSettings, watch
-from support import census_rows, hitachi_sidecar, write_tiff
+from support import InterruptAfter, census_rows, hitachi_sidecar, write_tiff
 
 LONG_AGO = 1_466_000_000  # 2016: an archive written long before the watch started
 FAST = WatchSettings(interval=0.05, sidecar_timeout=30, answer_timeout=5, max_backoff=0.2)
@@ -332,14 +332,6 @@ def test_a_watched_middle_root_takes_over_nothing_under_a_root_nested_in_it(tiny
         assert owners() == {"img003.tif": str(inner), "img004.tif": str(inner), "nosidecar.tif": str(inner)}
 
 
-class _StopAtFirstWrite:
-    """Scan progress that stops the scan (as Ctrl-C does) at its first files written."""
-
-    def queued(self, files: int) -> None:
-        pass
-
-    def done(self, files: int, errors: int) -> None:
-        raise KeyboardInterrupt
 
 
 def test_a_watch_finishes_reading_again_what_a_stopped_scan_under_another_technique_left(
@@ -357,7 +349,7 @@ def test_a_watch_finishes_reading_again_what_a_stopped_scan_under_another_techni
         scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], workers=0)
         with pytest.raises(KeyboardInterrupt):
             scan(catalog, [RootSpec(str(tiny_archive), "HT7700")], workers=0, batch_size=1,
-                 progress=_StopAtFirstWrite())
+                 progress=InterruptAfter())
         assert 0 < sum(row["technique"] == "TEM" for row in catalog.images()) < len(expected)  # stopped midway
         watch(catalog, [RootSpec(str(tiny_archive))], FAST, stop=threading.Event(), log=[].append, cycles=2)
         assert census_rows(catalog) == expected
