@@ -369,15 +369,14 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         if not holders:
             return 0
         prefix = os.path.join(db_text(path), "")
-        inner = [os.path.join(db_text(folder), "") for folder in nested]
         within = "path >= ? AND path < ?"  # a range of the unique path index
         with self.db:
             moved = self.db.execute(
                 f"""UPDATE images SET root_id = ?, rel_path = substr(path, ?) WHERE {within}
-                    AND root_id IN ({', '.join('?' * len(holders))}){f' AND NOT ({within})' * len(inner)}
+                    AND root_id IN ({', '.join('?' * len(holders))}){f' AND NOT ({within})' * len(nested)}
                     RETURNING id, path, status""",
-                (root_id, len(prefix) + 1, prefix, prefix[:-1] + chr(ord(os.sep) + 1), *holders,
-                 *(bound for low in inner for bound in (low, low[:-1] + chr(ord(os.sep) + 1))))).fetchall()
+                (root_id, len(prefix) + 1, *_subtree(db_text(path)), *holders,
+                 *(bound for folder in nested for bound in _subtree(db_text(folder))))).fetchall()
             for start in range(0, len(moved), _PATHS_PER_STATEMENT):
                 ids = [row[0] for row in moved[start:start + _PATHS_PER_STATEMENT]]
                 self._derive_rows(root_id, f"id IN ({', '.join('?' * len(ids))})", ids)
@@ -421,7 +420,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         if folder is not None:
             prefix = os.path.join(db_text(folder), "")
             sql += " AND path >= ? AND path < ?"  # a range of the unique path index
-            params += [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+            params += _subtree(db_text(folder))
             if direct:
                 sql += " AND instr(substr(path, ?), ?) = 0"
                 params += [len(prefix) + 1, os.sep]
@@ -435,13 +434,13 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
     def present_files(self, folder: str) -> tuple[int, int]:
         """(image files, orphan sidecars) catalogued as present under `folder` at any depth: what a
         rescan counts for folders it found unchanged, from indexes alone (whichever root holds them)."""
-        prefix = os.path.join(db_text(folder), "")
+        low, high = _subtree(db_text(folder))
         within = "path >= :low AND path < :high"  # a range of each index
         files, missing, orphans = self.db.execute(
             f"""SELECT (SELECT count(*) FROM images WHERE {within}),
                        (SELECT count(*) FROM images WHERE status = 'missing' AND {within}),
                        (SELECT count(*) FROM images WHERE kind = 'sidecar-only' AND status = 'present' AND {within})""",
-            {"low": prefix, "high": prefix[:-1] + chr(ord(os.sep) + 1)},
+            {"low": low, "high": high},
         ).fetchone()
         return files - missing - orphans, orphans
 
@@ -468,7 +467,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
                 params.append(rel)
             elif rel:
                 sql += " AND (rel_path = ? OR (rel_path >= ? AND rel_path < ?))"
-                params += [rel, rel + os.sep, rel + chr(ord(os.sep) + 1)]
+                params += [rel, *_subtree(rel)]
         return {os.path.join(root_path, fs_path(rel)) if rel else root_path: bytes(digest)
                 for rel, digest in self.db.execute(sql, params)}
 
@@ -835,6 +834,13 @@ def _primary(files: list[FileResult]) -> FileResult:
         return files[0]
     preference = {".tif": 0, ".tiff": 0, ".png": 2, ".jpg": 3, ".jpeg": 3, ".bmp": 4}
     return min(files, key=lambda f: (f.record is None, preference.get(os.path.splitext(f.path)[1].lower(), 1), f.path))
+
+
+def _subtree(folder: str) -> list[str]:
+    """The bounds of everything below `folder` (catalog text) in a path index: from "folder/" up to,
+    not including, "folder0" (the character after the separator), so a sibling "folder-b" stays out."""
+    prefix = os.path.join(folder, "")
+    return [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
 
 
 def _below(folder: str, root_path: str) -> str:
