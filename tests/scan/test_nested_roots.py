@@ -217,19 +217,28 @@ def test_nested_roots_with_a_pool_or_an_executor_match_the_reads_in_process(nest
     assert [(s.seen, s.read, s.skipped, s.missing) for s in found[0]] == [(5, 5, 0, 0), (5, 0, 5, 0)]
 
 
-def test_another_spelling_of_a_registered_root_is_that_root(nest: tuple[Path, Path], tmp_path: Path) -> None:
-    """A symlink to the outer root, or to a folder inside it, names the folder the catalog already
-    has under its registered path: one file, one row."""
+@pytest.mark.parametrize("spelling", ["a link to the outer root", "a link inside the outer root to the inner root"])
+def test_another_spelling_of_a_registered_root_is_that_root(nest: tuple[Path, Path], tmp_path: Path,
+                                                            spelling: str) -> None:
+    """A symlink to the outer root (or to a folder inside it), or a link inside the outer root to the
+    inner root's folder (a link the outer walk never follows), names the folder the catalog already
+    has under its registered path: the inner root given so takes over the rows the outer root
+    catalogued there instead of cataloguing them again beside them (one file, one row)."""
     outer, inner = nest
-    alias = tmp_path / "alias"
-    alias.symlink_to(outer)
+    if spelling == "a link to the outer root":
+        (tmp_path / "alias").symlink_to(outer)
+        given = [RootSpec(str(tmp_path / "alias"), "SU8230"),
+                 RootSpec(str(tmp_path / "alias/groupB/inner"), "Regulus8100")]
+    else:
+        (outer / "alias").symlink_to(inner)
+        given = [RootSpec(str(outer), "SU8230"), RootSpec(str(outer / "alias"), "Regulus8100")]
     with Catalog(tmp_path / "c.sqlite") as catalog:
         scan(catalog, _specs(outer, inner, "outer"), workers=0)
-        again = scan(catalog, [RootSpec(str(alias), "SU8230"), RootSpec(str(alias / "groupB/inner"), "Regulus8100")],
-                     workers=0)
+        again = scan(catalog, given, workers=0)
         assert (again.seen, again.missing) == (5, 0)
         assert sorted(root["path"] for root in catalog.roots()) == [str(outer), str(inner)]
         assert catalog.total(files=True) == 5 and all(row["path"].startswith(str(outer)) for row in catalog.images())
+        assert _owners(catalog)["i1.tif"] == (str(inner), "i1.tif", "Regulus8100")
 
 
 def test_the_nesting_rule_on_paths(tmp_path: Path) -> None:
@@ -294,17 +303,3 @@ def test_a_middle_root_takes_over_nothing_of_the_roots_nested_in_it(nest: tuple[
             str(outer): 2, str(middle): 1, str(inner): 2}
 
 
-def test_a_root_given_by_a_symlink_inside_the_outer_root_is_the_folder_it_points_to(nest: tuple[Path, Path],
-                                                                                    tmp_path: Path) -> None:
-    """A link inside the outer root to the inner root's folder (a link the outer walk never follows):
-    the inner root given by it takes the folder's path, so that it takes over the rows the outer root
-    catalogued there (one file, one row) instead of cataloguing them again beside them."""
-    outer, inner = nest
-    (outer / "alias").symlink_to(inner)
-    with Catalog(tmp_path / "c.sqlite") as catalog:
-        scan(catalog, _specs(outer, inner, "outer"), workers=0)
-        both = scan(catalog, [RootSpec(str(outer), "SU8230"), RootSpec(str(outer / "alias"), "Regulus8100")],
-                    workers=0)
-        assert (both.seen, both.missing) == (5, 0)
-        assert sorted(root["path"] for root in catalog.roots()) == [str(outer), str(inner)]
-        assert catalog.total(files=True) == 5 and _owners(catalog)["i1.tif"] == (str(inner), "i1.tif", "Regulus8100")
