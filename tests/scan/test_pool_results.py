@@ -10,13 +10,15 @@ import os
 import signal
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from emcensus.errors import EmcensusError
-from emcensus.scan.pool import CENSUS_GC_YOUNG, CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason
+from emcensus.scan.pool import (
+    _MAX_TASK_RETRIES, CENSUS_GC_YOUNG, CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason)
 
 
 @dataclass(frozen=True)
@@ -174,3 +176,35 @@ def test_local_workers_collect_their_youngest_garbage_less_often_and_the_caller_
     assert done.value == again.value == CENSUS_GC_YOUNG == 10_000 > before[0]
     assert default.value == before[0]
     assert gc.get_threshold() == before
+
+
+def _fails_first(marker: str) -> str:
+    """Fails the first time it runs (as a task whose worker died fails), then says it ran."""
+    if not os.path.exists(marker):
+        Path(marker).touch()
+        raise TypeError("cannot unpack non-iterable _SurveyResult object")  # what distributed raised
+    return "ran"
+
+
+def _always_fails(marker: str) -> str:
+    with open(marker, "a") as runs:
+        runs.write("x")
+    raise ValueError("a defect in the task")
+
+
+def test_a_task_failed_on_a_given_executor_runs_again_and_a_failing_one_is_raised(tmp_path: Path) -> None:
+    """On an executor the caller gives (a Dask cluster), a task that failed because its worker died is
+    submitted again; one that fails every time is raised after `_MAX_TASK_RETRIES` more runs. A local
+    pool raises at once (its workers' deaths are told apart: `BrokenProcessPool`)."""
+    with ThreadPoolExecutor(2) as executor:
+        pool = Pool(executor, None, 5.0)
+        assert list(pool.results(_fails_first, [str(tmp_path / "first")], lambda _: 0)) == ["ran"]
+        with pytest.raises(ValueError, match="a defect"):
+            list(pool.results(_always_fails, [str(tmp_path / "always")], lambda _: 0))
+    assert (tmp_path / "always").read_text() == "x" * (1 + _MAX_TASK_RETRIES)
+    local = Pool(None, 1, 5.0)
+    try:
+        with pytest.raises(TypeError):
+            list(local.results(_fails_first, [str(tmp_path / "local")], lambda _: 0))
+    finally:
+        local.shutdown()

@@ -61,6 +61,9 @@ WORKER_DIED = "worker processes kept dying (killed, or out of memory) with no fi
 #: Why a file is not read when the worker reading it died twice.
 CRASH_REASON = "the worker process reading it died twice (a crash in its decoder, or out of memory); not read"
 _MAX_POOL_DEATHS = 8  # pools lost in one command before it stops
+#: Times a task whose future failed on an executor given by the caller (a Dask cluster) is submitted
+#: again: a task only reads, so running it again changes nothing.
+_MAX_TASK_RETRIES = 3
 #: A census worker's youngest generation is collected every this many new objects (Python's default:
 #: 700): reading a file's metadata makes a few hundred and keeps few, and collecting took ~6 % of a
 #: census worker's CPU. Measured for the census only: other pools (pixels measured, indexed, exported)
@@ -227,6 +230,7 @@ class Pool:
         self._last_progress = time.monotonic()
         self._suspected: dict[tuple[int, int], int] = {}  # (serial, file index) -> pools lost reading it
         self._pool_deaths = 0
+        self._retries: dict[int, int] = {}  # serial -> times submitted again (`_take`)
 
     @property
     def local(self) -> bool:
@@ -295,6 +299,15 @@ class Pool:
             ticket.value, ticket.done = ticket.future.result(), True
         except BrokenProcessPool as exc:
             self._after_worker_died(exc)
+            return
+        except Exception:
+            # On an executor given by the caller, a worker that dies can fail a task that is not at fault:
+            # distributed's ClientExecutor then raises a TypeError of its own when the worker held a
+            # result it had just finished. A task only reads: it is submitted again, a few times.
+            if self._local is not None or self._retries.get(ticket.serial, 0) >= _MAX_TASK_RETRIES:
+                raise
+            self._retries[ticket.serial] = self._retries.get(ticket.serial, 0) + 1
+            ticket.future = self._executor.submit(_run, ticket.fn, ticket.arg, ticket.serial)
             return
         self._live.discard(ticket)
         self._last_progress = time.monotonic()
