@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
         [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 8,16] [--skip-build]
-        [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact] [--long 1]
+        [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact] [--long 1] [--match-workers 0,2]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
 (generated and scanned the first time, reused afterwards; `--long N` adds N long publications, an article
@@ -25,7 +25,11 @@ publications stay those of the seed, so an index at scale built without them is 
    and crowd the ratio test of the vote; they add no look-alikes. Memory is measured, not computed:
    the process's anonymous memory (RssAnon) grown by loading the index and matching, and the pages of
    the memory-mapped index files touched (resident pages of the mappings of files in the index's folder,
-   from /proc/self/smaps; RssFile, which also counts the libraries' code, beside it). Then a rerun where 1 % of the images are new:
+   from /proc/self/smaps; RssFile, which also counts the libraries' code, beside it). `--match-workers 0,1,2`:
+   every publication matched by `match_documents` on each number of worker processes in turn (0: this
+   process), wall and CPU (workers included) per publication, and the peak Rss and Pss summed over this
+   process and its workers (the forked workers share the index: its pages count once in the Pss sum).
+   Then a rerun where 1 % of the images are new:
    what rebuilding costs when the other images keep their lists (`kept_lists`). With `--code-bytes`,
    one such index for each length of the codes the inverted file holds (`index.IVF_CODE_BYTES`), compared
    in the same run; `--keep-scale` keeps each in DIR (no rerun phase) and a later run with the same N,
@@ -43,6 +47,7 @@ import functools
 import os
 import re
 import shutil
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -91,6 +96,53 @@ def _memory(folder: Path | None = None) -> dict[str, int]:
             fields["index"] += int(line.split()[1]) * 1024
             fields[mapped] = fields.get(mapped, 0) + int(line.split()[1]) * 1024
     return fields
+
+
+class _TreeMemory:
+    """The peak, over samples every `interval` s while inside, of the resident (Rss) and proportional
+    (Pss: a page shared by k processes counts 1/k in each) memory of this process and its children
+    together, from /proc/PID/smaps_rollup: what `match_documents`'s forked workers and this process
+    hold, the index's shared pages counted once in the Pss sum."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval, self.peak = interval, {"Rss": 0, "Pss": 0}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> _TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            total = dict.fromkeys(self.peak, 0)
+            for pid in [os.getpid(), *_children(os.getpid())]:
+                try:
+                    lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                except OSError:  # ended meanwhile
+                    continue
+                for line in lines:
+                    name, _, value = line.partition(":")
+                    if name in total:
+                        total[name] += int(value.split()[0]) * 1024
+            self.peak = {name: max(self.peak[name], total[name]) for name in self.peak}
+            if self._stop.wait(self.interval):
+                return
+
+
+def _children(pid: int) -> list[int]:
+    """Pids of the processes `pid`'s threads started."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def _corpus(base: Path, args: argparse.Namespace) -> tuple[CorpusTruth, Path]:
@@ -222,28 +274,29 @@ def _timed_steps(matcher: Matcher, spent: dict[str, float]) -> Iterator[None]:
             delattr(owner, name)
 
 
-def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False
-           ) -> tuple[dict[tuple[str, str], float], list[float]]:
-    """(article, image) -> best score over every publication; CPU seconds of each publication.
-    `breakdown`: also prints where the CPU went (see the module docstring)."""
+def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False, workers: int = 0
+           ) -> tuple[dict[tuple[str, str], float], list[tuple[float, float]]]:
+    """(article, image) -> best score over every publication; (CPU, wall) seconds of each publication,
+    on `workers` matching processes (0: this one), their CPU included. `breakdown` (this process
+    only): also prints where the CPU went (see the module docstring)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
     per_publication, steps = [], []
     for article in truth.articles:
         spent: dict[str, float] = defaultdict(float)
-        cpu = time.process_time()
+        cpu, wall = _cpu_with_children(), time.perf_counter()
         with _timed_steps(matcher, spent) if breakdown else nullcontext():
             for f in match_documents([papers / name for name in article.documents], matcher,
-                                     year_of=lambda _a, y=article.year: y):
+                                     year_of=lambda _a, y=article.year: y, workers=workers):
                 key = (f.article, f.match.path)
                 found[key] = max(found.get(key, 0.0), f.match.score)
-        per_publication.append(time.process_time() - cpu)
+        per_publication.append((_cpu_with_children() - cpu, time.perf_counter() - wall))
         steps.append(spent)
     if breakdown:
-        slowest = int(np.argmax(per_publication))
+        slowest = int(np.argmax([cpu for cpu, _ in per_publication]))
         for label, chosen in (("all publications", range(len(steps))),
                               (f"slowest ({truth.articles[slowest].stem})", [slowest])):
-            total = sum(per_publication[i] for i in chosen)
+            total = sum(per_publication[i][0] for i in chosen)
             summed = {name: sum(steps[i][name] for i in chosen) for name in _STEPS}
             print(f"    CPU s, {label}: total {total:.1f}, outside the matcher {total - summed['match_panel']:.1f}; "
                   + ", ".join(f"{name.strip('_')} {seconds:.1f}" for name, seconds in summed.items()))
@@ -251,11 +304,12 @@ def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False
 
 
 def _report(label: str, truth: CorpusTruth, found: dict[tuple[str, str], float],
-            per_publication: list[float]) -> None:
+            per_publication: list[tuple[float, float]]) -> None:
     precision, recall, expected, confusions = _scores(truth, found)
+    cpu, wall = np.array(per_publication).T
     print(f"{label}: precision {precision:.3f} ({len(set(found) & expected)}/{len(found)}), recall {recall:.3f} "
-          f"({len(set(found) & expected)}/{len(expected)}), confusions {len(confusions)}; "
-          f"{np.mean(per_publication):.2f} s CPU per publication (slowest {max(per_publication):.2f})")
+          f"({len(set(found) & expected)}/{len(expected)}), confusions {len(confusions)}; per publication "
+          f"{np.mean(wall):.2f} s wall, {np.mean(cpu):.2f} s CPU (slowest {max(cpu):.2f} CPU)")
     for line in _long_publications(truth, per_publication):
         print(line)
     missed = sorted(f"{article} {Path(path).name}" for article, path in expected - set(found))
@@ -270,7 +324,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--size", default="800x600", help="archive image area, WxH")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="processes generating, scanning and indexing")
+    parser.add_argument("--match-workers", default="0",
+                        help="matching processes compared at scale, in this order (0: this process)")
     parser.add_argument("--profile", type=int, default=40, help="images profiled step by step (0: none)")
     parser.add_argument("--caps", default="300,400", help="descriptors per image compared ('': none)")
     parser.add_argument("--scale-to", type=int, default=0, help="images of the index at scale (0: none)")
@@ -332,11 +388,18 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
           f"{type(scaled.faiss).__name__} of {getattr(scaled.faiss, 'nlist', 0):,} lists, {scaled.code_bits}-bit codes; "
           f"{built}; {size / 2**30:.2f} GiB on disk (faiss.index {codes / 2**30:.2f}); "
           f"load: +{(loaded['RssAnon'] - before['RssAnon']) / 2**20:.0f} MiB anonymous memory")
-    for number, nprobe in enumerate(int(v) for v in args.nprobes.split(",")):
+    runs = [(nprobe, workers) for nprobe in (int(v) for v in args.nprobes.split(","))
+            for workers in (int(v) for v in args.match_workers.split(","))]
+    for number, (nprobe, workers) in enumerate(runs):
         scaled.faiss.nprobe = nprobe
-        found, per_publication = _match(truth, Matcher(scaled), breakdown=args.breakdown and number == 0)
+        with _TreeMemory() as tree:
+            found, per_publication = _match(truth, Matcher(scaled), args.breakdown and number == 0 and workers == 0,
+                                            workers)
         after = _memory(folder)
-        _report(f"at scale, cap {cap}, {scaled.code_bits}-bit codes, nprobe {nprobe}", truth, found, per_publication)
+        _report(f"at scale, cap {cap}, {scaled.code_bits}-bit codes, nprobe {nprobe}, {workers} matching worker(s)",
+                truth, found, per_publication)
+        print(f"    memory of this process and its workers together (peak of 0.5 s samples): Rss sum "
+              f"{tree.peak['Rss'] / 2**30:.2f} GiB, Pss sum {tree.peak['Pss'] / 2**30:.2f} GiB (target: index <= 2 GB)")
         anonymous = after["RssAnon"] - before["RssAnon"]
         print(f"    memory after matching: +{anonymous / 2**20:.0f} MiB anonymous, {after['index'] / 2**20:.0f} MiB of the "
               f"index's mapped files resident: {(anonymous + after['index']) / 2**30:.2f} GiB in all (target: index <= 2 GB);"

@@ -13,7 +13,7 @@ import click
 
 from emcensus.catalog import Catalog
 from emcensus.cli.output import emit, format_option
-from emcensus.cli.parallel import dask_client, parallel_options
+from emcensus.cli.parallel import dask_client, parallel_options, workers_option
 
 #: Columns of `figures match --format table|csv` (JSON has every key of `FoundPanel.to_dict`).
 MATCH_COLUMNS = ("article", "page", "image", "score", "inliers", "scale", "scale_bar_m", "panel_fov_m", "related",
@@ -54,14 +54,16 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
 @figures.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--all", "weaker", is_flag=True, help="Also list weaker candidates (not stored for review).")
+@workers_option("Processes matching panels, sharing one loaded index")
 @format_option
 @click.pass_context
-def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) -> None:
+def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, workers: int | None, fmt: str) -> None:
     """Match every panel of the documents PATHS (PDFs, images, .docx/.pptx/.odp; folders are walked)
     against the visual index, print the matches and store them for review (figures list/accept).
 
     A document that gives no figures (corrupt, encrypted, image-less, a zip bomb) is one line on
-    stderr; the others are processed. Pairs rejected before are not proposed again."""
+    stderr; the others are processed. Pairs rejected before are not proposed again. The panels are
+    matched on all cores (`--workers`), listed in the documents' order whatever the number of workers."""
     from emcensus.figures.index import VisualIndex, index_folder
     from emcensus.figures.match import Matcher, match_documents
 
@@ -73,7 +75,7 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, fmt: str) ->
             known = catalog.article(article)
             return known.year if known else None
 
-        found = list(match_documents(paths, matcher, year_of=year_of, weaker=weaker,
+        found = list(match_documents(paths, matcher, year_of=year_of, weaker=weaker, workers=workers,
                                      warn=lambda line: click.echo(line, err=True)))
         catalog.save_figure_matches(f.proposed() for f in found if not f.weak)
     rows = [f.to_dict() | ({"weak": f.weak} if weaker else {}) for f in found]

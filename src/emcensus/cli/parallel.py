@@ -18,8 +18,7 @@ def parallel_options(verb: str, file_timeout: tuple[str, str] | None = None
     what it is not when too slow: ("read and measure", "measured")), `--file-timeout`; `verb` says
     what the cluster does ("read", "measure")."""
     options = [
-        click.option("--workers", type=click.IntRange(min=0), default=None,
-                     help="Reader processes (default: all cores; 0: in this process)."),
+        workers_option("Reader processes"),
         click.option("--dask", "dask_address", metavar="ADDRESS",
                      help=f"{verb.capitalize()} on a Dask cluster (scheduler address) instead of local processes."),
         click.option("--dask-timeout", type=click.FloatRange(min=0, min_open=True), default=10, show_default=True,
@@ -39,6 +38,12 @@ def parallel_options(verb: str, file_timeout: tuple[str, str] | None = None
     return decorate
 
 
+def workers_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--workers N`: how many processes do the work (`what` they are), all cores by default."""
+    return click.option("--workers", type=click.IntRange(min=0), default=None,
+                        help=f"{what} (default: all cores; 0: in this process).")
+
+
 def dask_client(address: str | None, timeout: float) -> Any:
     """A Dask client (a context manager) for `address`, or a one-line error naming the address
     within `timeout` seconds; without an address, a context holding None."""
@@ -52,4 +57,4 @@ def dask_client(address: str | None, timeout: float) -> Any:
         raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
 
 
-__all__ = ["dask_client", "parallel_options"]
+__all__ = ["dask_client", "parallel_options", "workers_option"]

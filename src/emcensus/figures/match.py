@@ -25,8 +25,9 @@ keeps a zoomed inset from standing for the whole panel: the fit over the larger 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Featur
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
 MIN_INLIERS = 12
@@ -219,7 +220,7 @@ class Matcher:
         self.min_inliers = min_inliers
         self.deep_candidates = deep_candidates
         self._dense: dict[tuple[int, int], Features | None] = {}
-        self._folders: dict[str, list[int]] | None = None  # folder -> image positions by name, on first use
+        self._folders = _by_folder(index)  # built here: forked workers share it instead of each building it
         self._archive: dict[int, np.ndarray | None] = {}
         #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
         self._years = np.array([image["year"] or 0 for image in index.images], dtype=np.int64)
@@ -421,10 +422,6 @@ class Matcher:
         """The images acquired just before and after one (`NEIGHBOURS_AROUND` each way in its folder,
         by name): where the other magnifications of a series, and the repeats, of a field are. Those
         acquired after `not_after_year` are left out, as the vote leaves them out."""
-        if self._folders is None:
-            self._folders = {}
-            for other in sorted(range(len(self.index)), key=lambda p: self.index.images[p]["path"]):
-                self._folders.setdefault(os.path.dirname(self.index.images[other]["path"]), []).append(other)
         folder = self._folders[os.path.dirname(self.index.images[position]["path"])]
         at = folder.index(position)
         before, after = folder[max(0, at - NEIGHBOURS_AROUND):at][::-1], folder[at + 1:at + 1 + NEIGHBOURS_AROUND]
@@ -621,6 +618,14 @@ class Matcher:
         )
 
 
+def _by_folder(index: VisualIndex) -> dict[str, list[int]]:
+    """Folder -> positions of its images, by name: where the images acquired around one are."""
+    folders: dict[str, list[int]] = {}
+    for position in sorted(range(len(index)), key=lambda p: index.images[p]["path"]):
+        folders.setdefault(os.path.dirname(index.images[position]["path"]), []).append(position)
+    return folders
+
+
 def _both_ways(voted: Sequence[tuple[int, int]], variants: int) -> list[tuple[int, int]]:
     """The first `DENSE_CANDIDATES` images voted for, each with every variant of the panel."""
     return _each_variant(list(dict.fromkeys(position for position, _ in voted))[:DENSE_CANDIDATES], variants)
@@ -757,34 +762,141 @@ def document_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 
 def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *,
                     year_of: Callable[[str], int | None] = lambda article: None, weaker: bool = False,
-                    warn: Callable[[str], None] = lambda line: None) -> Iterator[FoundPanel]:
+                    warn: Callable[[str], None] = lambda line: None, workers: int | None = 0) -> Iterator[FoundPanel]:
     """Every panel of every document matched: the matches the tool stands behind (and, with
     `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`, and
-    so is a printed scale bar that disagrees with its length × the matched image's field of view."""
+    so is a printed scale bar that disagrees with its length × the matched image's field of view.
+
+    `workers` processes match the panels (None: all cores; 0: this process), while this process reads
+    the documents: a 10-page article's panels are what take the time, not its pages. The workers are
+    forked with the matcher loaded, so the index (memory-mapped files and the image table) is held
+    once and shared, not loaded per worker. Panels, and the lines said, come out in the order of
+    the documents whatever the workers, so the output equals a run in this process."""
+    global _pooled  # noqa: PLW0603 - what forked workers inherit
+    _pooled, finished = matcher, False
+    pool = Pool(None, workers, FILE_TIMEOUT_S)
+    # one OpenCV thread per worker (the workers fill the cores), set before they fork: set in a forked
+    # child, OpenCV's thread pool, inherited from a parent that used it, deadlocks
+    threads = cv2.getNumThreads()
+    if workers != 0:
+        cv2.setNumThreads(1)
+    try:
+        for found, lines in _in_order(pool, _panel_tasks(paths, year_of, weaker), _AHEAD_PER_WORKER * pool.width):
+            for line in lines:
+                warn(line)
+            yield from found
+        finished = True
+    finally:
+        pool.shutdown(kill=not finished)
+        cv2.setNumThreads(threads)
+        _pooled = None
+
+
+#: The matcher forked workers match with (set by `match_documents` before its pool starts them).
+_pooled: Matcher | None = None
+#: Panels handed to the pool and not yet listed, per worker: enough that no worker waits while the
+#: panel in front is slow, few enough that a 500-page thesis is not held in memory at once.
+_AHEAD_PER_WORKER = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _PanelTask:
+    """One panel to match and what its matches are listed with; `skipped`: why it was given up on
+    (an archive read it needed blocked beyond its budget, see `scan.pool`)."""
+
+    article: str
+    document: str
+    page: int
+    region: tuple[float, float, float, float]
+    caption: str
+    pixels: np.ndarray
+    year: int | None
+    weaker: bool
+    skipped: str | None = None
+
+    def skip(self, indices: Iterable[int] | None, reason: str) -> _PanelTask:
+        return replace(self, skipped=reason)
+
+
+def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str], int | None], weaker: bool
+                 ) -> Iterator[_PanelTask | list[str]]:
+    """The panels of every document in order, and, where they fall, the lines reading them gave
+    (images skipped inside a document, a document that gives no figures)."""
     for path in document_paths(paths):
+        lines: list[str] = []
         try:
-            for figure in iter_figures(path, warn=warn):
+            for figure in iter_figures(path, warn=lines.append):
+                if lines:
+                    yield lines
+                    lines = []
                 article = article_id(figure.article)
                 year = year_of(article)
                 for box in split_panels(figure.pixels):
-                    panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
-                    result = matcher.match_panel(panel, not_after_year=year)
-                    found = [(m, False) for m in result.matches] + ([(m, True) for m in result.weaker] if weaker else [])
-                    if not found:
-                        continue
-                    bar = read_scale_bar(panel)
-                    for match, weak in found:
-                        settled, note = bar, None
-                        if bar and not weak and match.panel_fov_m:
-                            # where the label's reads disagree, the matched FOV may choose among them: the
-                            # note names the reads; else a value read that disagrees with the FOV is noted
-                            settled, note = settle_with_fov(bar, match.panel_fov_m, panel.shape[1])
-                            note = note or check_against_fov(settled, match.panel_fov_m, panel.shape[1])
-                        if note:  # a calibration or unit error, a (possibly) mislabelled bar: said, not corrected
-                            warn(f"{path} page {figure.page}: {Path(match.path).name}: {note}")
-                        if match.panel_fov_m is None:  # an image without a pixel size: the printed bar says it
-                            match.panel_fov_m = fov_from_bar(settled, panel.shape[1])
-                        yield FoundPanel(article, str(path), figure.page, figure.region(box), figure.caption, match,
-                                         settled.value_m if settled else None, weak, note)
+                    yield _PanelTask(article, str(path), figure.page, figure.region(box), figure.caption,
+                                     figure.pixels[box[1]:box[3], box[0]:box[2]], year, weaker)
         except FigureError as exc:
-            warn(str(exc))
+            lines.append(str(exc))
+        if lines:
+            yield lines
+
+
+def _match_panel_task(task: _PanelTask) -> tuple[list[FoundPanel], list[str]]:
+    """A panel's matches and the lines they gave (a scale bar that disagrees), by the matcher `_pooled`."""
+    if task.skipped:
+        return [], [f"{task.document} page {task.page}: a panel not matched: {task.skipped}"]
+    assert _pooled is not None, "match_documents sets the matcher before the pool runs a task"
+    lines: list[str] = []
+    return _found_in_panel(_pooled, task, lines.append), lines
+
+
+def _found_in_panel(matcher: Matcher, task: _PanelTask, warn: Callable[[str], None]) -> list[FoundPanel]:
+    """The panel's matches (and weaker candidates when asked), each with the printed scale bar."""
+    panel = task.pixels
+    result = matcher.match_panel(panel, not_after_year=task.year)
+    found = [(m, False) for m in result.matches] + ([(m, True) for m in result.weaker] if task.weaker else [])
+    if not found:
+        return []
+    bar = read_scale_bar(panel)
+    listed = []
+    for match, weak in found:
+        settled, note = bar, None
+        if bar and not weak and match.panel_fov_m:
+            # where the label's reads disagree, the matched FOV may choose among them: the
+            # note names the reads; else a value read that disagrees with the FOV is noted
+            settled, note = settle_with_fov(bar, match.panel_fov_m, panel.shape[1])
+            note = note or check_against_fov(settled, match.panel_fov_m, panel.shape[1])
+        if note:  # a calibration or unit error, a (possibly) mislabelled bar: said, not corrected
+            warn(f"{task.document} page {task.page}: {Path(match.path).name}: {note}")
+        if match.panel_fov_m is None:  # an image without a pixel size: the printed bar says it
+            match.panel_fov_m = fov_from_bar(settled, panel.shape[1])
+        listed.append(FoundPanel(task.article, task.document, task.page, task.region, task.caption, match,
+                                 settled.value_m if settled else None, weak, note))
+    return listed
+
+
+def _in_order(pool: Pool, steps: Iterable[_PanelTask | list[str]], ahead: int
+              ) -> Iterator[tuple[list[FoundPanel], list[str]]]:
+    """(matches, lines) of each step in the order given, the panels matched on `pool`, at most
+    `ahead` of them handed out and not yet given back."""
+    queue: deque[Ticket | list[str]] = deque()
+    steps = iter(steps)
+    waiting = 0  # tickets in the queue
+    while True:
+        while waiting < ahead and (step := next(steps, None)) is not None:
+            if isinstance(step, list):
+                queue.append(step)
+            else:
+                queue.append(pool.submit(_match_panel_task, step))
+                waiting += 1
+        while queue and (isinstance(queue[0], list) or queue[0].done):
+            front = queue.popleft()
+            if isinstance(front, list):
+                yield [], front
+            else:
+                waiting -= 1
+                yield front.value
+        if not queue:
+            if step is None:
+                return
+            continue
+        pool.wait({ticket for ticket in queue if isinstance(ticket, Ticket) and not ticket.done})
