@@ -178,3 +178,32 @@ def test_a_page_in_a_quality_order_read_from_the_measured_or_in_id_order_is_the_
             for limit in (1, 4, 25):
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order, **filters)]
                 assert page == everything[offset:offset + limit], (offset, limit)
+
+
+def test_a_page_in_a_quality_order_of_more_files_than_sqlite_takes_parameters_is_the_page_of_the_whole_order(
+        census: Path, tmp_path: Path) -> None:
+    """A page in a quality order is read by its files' ids: a library caller's page of more of them than
+    SQLite's 32,766 parameters (its default limit; this Python's build allows more) is read with one
+    parameter, not one per id (it failed)."""
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
+        source.backup(db)
+        copied = [row[1] for row in db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path", "rel_path")]
+        db.execute(f"""WITH RECURSIVE n(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM n WHERE k < 33000)
+            INSERT INTO images (path, rel_path, {', '.join(copied)})
+            SELECT i.path || '.' || k || '.tif', i.rel_path || '.' || k || '.tif', {', '.join('i.' + name for name in copied)}
+            FROM n CROSS JOIN (SELECT * FROM images WHERE kind = 'image' AND status = 'present' AND readable = 1 LIMIT 1) i""")
+    with Catalog(path, readonly=True) as catalog:
+        catalog.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+        assert catalog.db.execute("SELECT count(*) FROM quality").fetchone()[0] == 0  # every file: NULL, in id order
+        where, params = ImageFilter().where(catalog.db)
+        for order, direction in (("sharpness_pct", "ASC"), ("-snr", "DESC")):
+            everything = [row[0] for row in catalog.db.execute(
+                f"SELECT id FROM images WHERE {where} ORDER BY id {direction}", params)]
+            assert len(everything) > 33_000
+            for offset in (0, 1):
+                limit = len(everything) - offset  # the whole page among the files not measured: read by id
+                with catalog.one_snapshot():
+                    assert catalog.window_of_page(ImageFilter(), SORT_FIELDS[order.lstrip("-")], direction, offset, limit)
+                page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order)]
+                assert page == everything[offset:], (order, offset)

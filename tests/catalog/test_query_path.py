@@ -18,7 +18,8 @@ from emcensus.catalog import Catalog
 from emcensus.catalog import cube as cube_module
 from emcensus.catalog import query as query_module
 from emcensus.catalog.paths import db_text
-from emcensus.catalog.query import _FILES_OF_MATCHED_FOLDERS, ImageFilter, _path_clause, folder_decides, path_in_folders
+from emcensus.catalog.query import (_FILES_OF_MATCHED_FOLDERS, _MATCHES_IN_CANDIDATE_FOLDERS, ImageFilter, _candidate_folders,
+                                   _path_clause, folder_decides, literal_extension, path_in_folders)
 from emcensus.catalog.schema import EXTENSION_SQL, FOLDER_SQL
 from emcensus.scan import RootSpec, scan
 from support import write_tiff
@@ -99,7 +100,7 @@ def test_counts_by_folder_are_the_counts_of_plain_glob(awkward: Path) -> None:
     def check(pattern: str) -> None:
         with Catalog(awkward, readonly=True) as catalog:
             with catalog.one_snapshot():
-                by_folder = _path_clause(catalog.db, pattern, in_index_order=False) == _FILES_OF_MATCHED_FOLDERS
+                by_folder = _path_clause(catalog.db, pattern, in_index_order=False)[0] == _FILES_OF_MATCHED_FOLDERS
                 from_folders = catalog.census_source("count(*)", ImageFilter(path=pattern).columns())[0] == "census_folders"
             assert by_folder == folder_decides(pattern)
             glob = path_in_folders(pattern)
@@ -241,13 +242,13 @@ def test_a_folder_table_out_of_step_is_not_read(awkward: Path, monkeypatch: pyte
     """While a bulk load writes around the folder table (its triggers dropped), and outside a read
     snapshot (the table and the check could see two states), plain GLOB counts."""
     with Catalog(awkward, readonly=True) as catalog:
-        assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False) != _FILES_OF_MATCHED_FOLDERS
+        assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False)[0] != _FILES_OF_MATCHED_FOLDERS
         with catalog.one_snapshot():
-            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=True) == "path GLOB ?"
+            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=True) == ("path GLOB ?", ["*/vol03/*"])
         expected = catalog.count(files=True, path="*/vol03/*")
         monkeypatch.setattr(cube_module, "cube_in_step", lambda db, name: False)
         with catalog.one_snapshot():
-            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False) != _FILES_OF_MATCHED_FOLDERS
+            assert _path_clause(catalog.db, "*/vol03/*", in_index_order=False)[0] != _FILES_OF_MATCHED_FOLDERS
         assert catalog.count(files=True, path="*/vol03/*") == expected
 
 
@@ -274,10 +275,11 @@ _PATH_CHARACTERS = _CHARACTERS + "tTif~_x"
 
 @st.composite
 def _catalog_paths(draw: st.DrawFn) -> list[str]:
-    """Paths below '/r/' of one archive: folders nested in each other (a folder's files and its
-    subfolders' in one range of the path index), names of any characters, extensions of 0 to 40
-    characters, some paths longer than 256 characters."""
-    folders = ["/r/"]
+    """Paths below '/r/' of one archive, or with no '/' at all (the folder '', whose range of the path
+    index is every path): folders nested in each other (a folder's files and its subfolders' in one
+    range of the path index), names of any characters, extensions of 0 to 40 characters, some paths
+    longer than 256 characters."""
+    folders = ["/r/", ""]
     for _ in range(draw(st.integers(0, 4))):
         parent = draw(st.sampled_from(folders))
         folders.append(parent + draw(st.text(st.sampled_from(_PATH_CHARACTERS.replace("/", "")), min_size=1, max_size=4))
@@ -286,6 +288,16 @@ def _catalog_paths(draw: st.DrawFn) -> list[str]:
     return [draw(st.sampled_from(folders)) + draw(st.text(st.sampled_from(_PATH_CHARACTERS), max_size=4))
             + draw(st.sampled_from(["", "x", "b.", "t f", "\u00e9"])) + draw(st.sampled_from(ends))
             for _ in range(draw(st.integers(1, 10)))]
+
+
+def _paths_and_folders(paths: list[str]) -> sqlite3.Connection:
+    """`paths` in an `images` table of their own, with the folder table's rows of them."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE)")
+    db.executemany("INSERT OR IGNORE INTO images (path) VALUES (?)", [(path,) for path in paths])
+    db.execute(f"""CREATE TABLE census_folders AS SELECT {FOLDER_SQL.format(path='path')} AS folder,
+                   {EXTENSION_SQL.format(path='path')} AS extension, count(*) AS n FROM images GROUP BY 1, 2""")
+    return db
 
 
 def _a_tail_of(path: str, data: st.DataObject) -> str:
@@ -312,14 +324,114 @@ def test_decided_rows_and_undecided_files_count_what_plain_glob_counts(
     if glob is None:
         return
     monkeypatch.setattr(query_module, "_LONGEST_EXTENSION", longest)
-    db = sqlite3.connect(":memory:")
-    db.execute("CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE)")
-    db.executemany("INSERT OR IGNORE INTO images (path) VALUES (?)", [(path,) for path in paths])
-    db.execute(f"""CREATE TABLE census_folders AS SELECT {FOLDER_SQL.format(path='path')} AS folder,
-                   {EXTENSION_SQL.format(path='path')} AS extension, count(*) AS n FROM images GROUP BY 1, 2""")
+    db = _paths_and_folders(paths)
     decided, decided_params = glob.decided()
     files, files_params = glob.undecided_files()
     counted = db.execute(f"SELECT coalesce(sum(n), 0) FROM census_folders WHERE {decided}", decided_params).fetchone()[0] \
         + db.execute(f"SELECT count(*) FROM images WHERE {files}", files_params).fetchone()[0]
     assert counted == db.execute("SELECT count(*) FROM images WHERE path GLOB ?", (pattern,)).fetchone()[0], \
         (paths, pattern, glob.head, glob.tail)
+
+
+def _a_glob_of(path: str, data: st.DataObject) -> str:
+    """A glob drawn from all of `path` (so that it often matches), after a '*' or not: each character
+    kept, or made a '?', a '*', a class holding it or a class leaving it out."""
+    start = data.draw(st.sampled_from(["", "*"]))
+    return start + "".join(data.draw(st.sampled_from([char, char, char, "?", "*", f"[{char}]", f"[^{char}]"]))
+                           if char not in "[]*?" else "?" for char in path[len(start):])
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(paths=_catalog_paths(), data=st.data())
+def test_the_files_of_the_folders_a_glob_may_match_in_are_those_plain_glob_matches(
+        paths: list[str], data: st.DataObject, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`_candidate_folders`: a glob holding a '/' of its own is matched against the files of the folders
+    the part up to its last '/' matches the start of (`_MATCHES_IN_CANDIDATE_FOLDERS`), and counts what
+    plain GLOB counts (the weighing against every path left out: both costs 0)."""
+    pattern = data.draw(st.one_of(_globs(), st.sampled_from(paths).map(lambda path: _a_glob_of(path, data))))
+    monkeypatch.setattr(query_module, "_FOLDER_SEEK", 0)
+    monkeypatch.setattr(query_module, "_FOLDER_FILE", 0)
+    db = _paths_and_folders(paths)
+    folders = _candidate_folders(db, pattern)
+    assert (folders is None) == ("=/" not in (query_module._glob_tokens(pattern) or [])), pattern
+    if folders is not None:
+        counted = db.execute(f"SELECT count(*) FROM images WHERE {_MATCHES_IN_CANDIDATE_FOLDERS}", (folders, pattern))
+        assert counted.fetchone()[0] == db.execute("SELECT count(*) FROM images WHERE path GLOB ?", (pattern,)).fetchone()[0], \
+            (paths, pattern, folders)
+
+
+@pytest.mark.parametrize("pattern", ["*/vol03/*x*.tif", "*[/]vol03/?*", "*/v?l/[^x]*", "*/sp ace/-/*f", f"*/{_NOT_UTF8}/*.t?f",
+                                     "*/mix*/*.c.tif", "*/vol03/*/*x*", "*/br[]]*/*.t?f", "*/[^/]*/*[.]tif"])
+def test_a_glob_holding_a_slash_counts_what_plain_glob_counts_from_the_folders_it_may_match_in(
+        awkward: Path, monkeypatch: pytest.MonkeyPatch, pattern: str) -> None:
+    """Through `count` and `storage` (every path read while a folder costs more than all, or the
+    candidate folders' files while they cost nothing), with other filters than the folder table holds
+    (an instrument, a kind, missing files)."""
+    def counts(catalog: Catalog) -> list:
+        return [catalog.count("instrument", path=pattern), catalog.count("kind", files=True, kind="all", include_missing=True,
+                                                                          path=pattern, year="1990-2100"),
+                catalog.storage("instrument", path=pattern)]
+
+    with Catalog(awkward, readonly=True) as catalog:
+        monkeypatch.setattr(query_module, "_FOLDER_SEEK", 10 ** 9)
+        with catalog.one_snapshot():
+            assert _path_clause(catalog.db, pattern, in_index_order=False)[0] != _MATCHES_IN_CANDIDATE_FOLDERS
+        every_path = counts(catalog)
+        monkeypatch.setattr(query_module, "_FOLDER_SEEK", 0)
+        monkeypatch.setattr(query_module, "_FOLDER_FILE", 0)
+        with catalog.one_snapshot():
+            assert _path_clause(catalog.db, pattern, in_index_order=False)[0] == _MATCHES_IN_CANDIDATE_FOLDERS
+        assert counts(catalog) == every_path
+        grouped = catalog.db.execute("""SELECT instrument, count(*) FROM images WHERE readable = 1 AND status = 'present'
+            AND kind = 'image' AND is_primary = 1 AND path GLOB ? GROUP BY 1 ORDER BY 1""", (pattern,)).fetchall()
+        assert [(row["instrument"], row["count"]) for row in every_path[0]] == grouped and grouped, pattern
+
+
+@pytest.mark.parametrize("pattern", ["*x*.tif", "*[1]*.tif", "*.c.tif", "*?.TIF", "*x*.", "*.t?f", "*x*.t.f", f"*{_NOT_UTF8}*.tif"])
+@pytest.mark.parametrize("filters", [{}, {"files": True}, {"files": True, "include_missing": True}, {"kind": "all"},
+                                     {"kind": "sidecar-only", "files": True}])
+def test_a_glob_ending_in_an_extension_counts_its_matches_less_those_failing_the_filters(
+        awkward: Path, monkeypatch: pytest.MonkeyPatch, pattern: str, filters: dict) -> None:
+    """`CubeMixin.matches_less_failing`: every match of a glob ending in an extension, read from the path
+    index alone, less those of the folders whose rows fail the filters (the missing file among them),
+    counts what plain GLOB with the filters counts; a glob not ending in an extension, or past a few
+    failing rows, is read as before."""
+    monkeypatch.setattr(Catalog, "folders_and_files", lambda *args, **kwargs: None)  # `*.c.tif`'s few undecided rows too
+    files, kind = filters.get("files", False), filters.get("kind", "image")
+    with Catalog(awkward, readonly=True) as catalog:
+        plain = catalog.db.execute(
+            """SELECT count(*) FROM images WHERE readable = 1 AND path GLOB ? AND (? OR status = 'present')
+                AND (? = 'all' OR kind = ?) AND (? OR is_primary = 1)""",
+            (pattern, filters.get("include_missing", False), kind, kind, files)).fetchone()[0]
+        extension = pattern not in ("*x*.", "*.t?f")  # no extension ends these: read as before
+        with catalog.one_snapshot():
+            extra = "" if files else " AND +is_primary = 1"
+            split = catalog.matches_less_failing(ImageFilter(path=pattern, **{k: v for k, v in filters.items() if k != "files"}),
+                                                 extra, ImageFilter(path=pattern).columns() | {"is_primary"})
+        assert (split is not None) == extension, pattern
+        assert catalog.count(path=pattern, **filters)[0]["count"] == plain, (pattern, filters)
+        monkeypatch.setattr(cube_module, "_FEW_UNDECIDED", (0, 0))  # any failing row: every match read with its row
+        assert catalog.count(path=pattern, **filters)[0]["count"] == plain, (pattern, filters)
+        if pattern == "*x*.tif" and not filters:
+            assert plain < _plain_count(catalog.db, pattern)  # the missing `vol03/x.tif` matches and is taken off
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(paths=_catalog_paths(), data=st.data())
+def test_every_path_a_glob_ending_in_an_extension_matches_has_that_extension(paths: list[str], data: st.DataObject) -> None:
+    """`literal_extension`: the folder table's extension of every path the glob matches (what
+    `matches_less_failing` reads the failing rows by), for globs drawn from the paths' own ends."""
+    pattern = data.draw(st.one_of(_globs(), st.sampled_from(paths).map(lambda path: "*" + _a_tail_of(path, data))))
+    extension = literal_extension(pattern)
+    if extension is None:
+        return
+    db = _paths_and_folders(paths)
+    found = db.execute(f"SELECT DISTINCT {EXTENSION_SQL.format(path='path')} FROM images WHERE path GLOB ?", (pattern,))
+    assert {row[0] for row in found} <= {extension}, (paths, pattern)
+
+
+@pytest.mark.parametrize(("pattern", "extension"), [
+    ("*_001.tif", ".tif"), ("*.b.tif", ".tif"), ("*x*.TIF", ".TIF"), ("*.emd_1", ".emd_1"), ("[.]tif", None), ("*.t?f", None),
+    ("*.", None), ("*tif", None), ("*/a/*.tif", None), ("*.tif[f]", None), ("*.tif~", None), (".tif", ".tif")])
+def test_which_globs_end_in_an_extension(pattern: str, extension: str | None) -> None:
+    assert literal_extension(pattern) == extension

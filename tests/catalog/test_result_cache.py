@@ -76,6 +76,9 @@ def test_a_writer_reads_its_own_rows_and_large_results_are_not_kept(tiny_archive
         rows += [("added by the caller",)]  # what a caller does with its rows is not kept
         assert cache.fetch(reader.db, reader.path, small) == (names, rows[:1])
         assert statements.count(small) == 1
+        cache.clear()  # as after a write: read again
+        assert cache.fetch(reader.db, reader.path, small) == (names, rows[:1])
+        assert statements.count(small) == 2
 
 
 def test_a_write_in_the_same_mtime_tick_is_never_served_stale(tmp_path: Path) -> None:

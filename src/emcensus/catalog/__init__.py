@@ -628,15 +628,18 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         if by_quality_flag:
             where, params = image_filter.where(self.db)
             return self.counts_by_quality_flag(groups, where + extra, params, columns)
-        sources = (table == "images" and self.folders_and_files(image_filter, aggregate, read)) or \
-            [(table, table_aggregate, *image_filter.where(self.db, table=table))]
+        sources = table == "images" and (self.folders_and_files(image_filter, aggregate, read, extra) or (
+            aggregate == "count(*)" and not groups and self.matches_less_failing(image_filter, extra, read)))
+        if not sources:
+            where, params = image_filter.where(self.db, table=table)
+            sources = [(table, table_aggregate, where + extra, params)]
         select = ", ".join(f"{expr} AS {name!r}" for name, expr in groups)
         order = ", ".join(str(i + 1) for i in range(len(groups)))
         grouped = f" GROUP BY {order}" if groups else ""
-        reads = [f"SELECT {select + ', ' if select else ''}{source_aggregate} AS value FROM {source} WHERE {where}{extra}{grouped}"
+        reads = [f"SELECT {select + ', ' if select else ''}{source_aggregate} AS value FROM {source} WHERE {where}{grouped}"
                  for source, source_aggregate, where, _ in sources]
         names = "".join(f'"{name}", ' for name, _ in groups)
-        sql = reads[0] if len(reads) == 1 else (  # the folder table's decided rows and the undecided rows' files
+        sql = reads[0] if len(reads) == 1 else (  # two reads summed (`folders_and_files`, `matches_less_failing`)
             f"SELECT {names}coalesce(sum(value), 0) FROM ({' UNION ALL '.join(reads)}){grouped}")
         return self._fetch(sql + (f" ORDER BY {order}" if groups else ""), [p for *_, params in sources for p in params])[1]
 
