@@ -5,10 +5,13 @@
 descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and the faiss index
 (exact while small; above `IVF_THRESHOLD` descriptors an `IndexBinaryIVF` of the first `IVF_CODE_BYTES`
 of each descriptor, with the inverted list of each in `lists.npy`), each descriptor stored under its
-image's position in the table.
+image's position in the table; and a whole-field thumbnail of each image (`thumbnails`), one row per
+image of the table in `thumbnails.npy`.
 A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
 ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
-killed run leaves the previous index usable.
+killed run leaves the previous index usable. A generation written before thumbnails existed (or
+whose thumbnail file does not fit) matches without them; the next run reads only the thumbnails of its
+unchanged images and adds the file to it in place (one rename), keypoints and faiss index untouched.
 
 Archive files are read through `emcensus.access` (regular files only, no atime, bounded in pixels).
 """
@@ -32,7 +35,8 @@ import numpy as np
 from emcensus.access import check_regular, open_file, read_bounded
 from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
-from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, extract, image_area
+from emcensus.figures import thumbnails
+from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, extract, image_area, to_grey8
 from emcensus.outputs import guard_folder_rewrite
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeout_reason
 
@@ -66,6 +70,7 @@ _GENERATION = re.compile(r"gen-\d{6,}")
 _ASSIGN_CHUNK = 1_000_000
 #: Bytes the image table may have (about 300 per image: 3 M images).
 _MAX_TABLE_BYTES = 1 << 30
+_THUMBNAILS = "thumbnails.npy"
 
 
 class FigureIndexError(EmcensusError):
@@ -82,10 +87,13 @@ class IndexSummary:
     removed: int  # images that left the catalog's present, readable micrographs
     kept: int
     skipped: list[tuple[str, str]]  # (path, why not indexed)
+    thumbnails_added: int = 0  # unchanged images whose thumbnail the index did not hold yet
 
     def paragraph(self) -> str:
         text = (f"visual index: {self.images:,} image(s), {self.descriptors:,} descriptors; "
                 f"{self.added:,} added, {self.removed:,} removed, {self.kept:,} unchanged")
+        if self.thumbnails_added:
+            text += f" ({self.thumbnails_added:,} given their thumbnail)"
         if self.skipped:
             text += f"; {len(self.skipped):,} not indexed"
         return text
@@ -122,12 +130,18 @@ def read_pixels(path: str, max_pixels: int = MAX_PIXELS) -> np.ndarray:
 _BATCH = 16
 
 
+#: What a worker returns for an image: id, keypoints, descriptors, thumbnail (`thumbnails.NONE` when it was
+#: not read), error (None when read).
+_Extracted = tuple[int, np.ndarray, np.ndarray, np.ndarray, str | None]
+
+
 @dataclass(frozen=True, slots=True)
 class _IndexTask:
-    """A batch of images to extract (`jobs`: id, path, image rows); `not_read`: positions given up on
-    by the pool (a read past its budget that the alarm could not stop, a worker that died on it)."""
+    """A batch of images to extract (`jobs`: id, path, image rows, whether only its thumbnail is wanted);
+    `not_read`: positions given up on by the pool (a read past its budget that the alarm could not stop,
+    a worker that died on it)."""
 
-    jobs: tuple[tuple[int, str, int | None], ...]
+    jobs: tuple[tuple[int, str, int | None, bool], ...]
     file_timeout: float
     not_read: tuple[tuple[int, str], ...] = ()
 
@@ -136,35 +150,59 @@ class _IndexTask:
         return replace(self, not_read=(*self.not_read, *((index, reason) for index in chosen)))
 
 
-def index_batch(task: _IndexTask) -> list[tuple[int, np.ndarray, np.ndarray, str | None]]:
-    """(id, points, descriptors, error) of each image of a batch: what a worker returns."""
+def index_batch(task: _IndexTask) -> list[_Extracted]:
+    """(id, points, descriptors, thumbnail, error) of each image of a batch: what a worker returns."""
     given_up = dict(task.not_read)
     # the scan's per-file budget (an alarm in the worker's main thread): a read that blocks, or a
     # decode that runs on, is one line and the index goes on
     with Budget(task.file_timeout) as budget:
-        return [(job[0], _NO_POINTS, _NO_DESCRIPTORS, given_up[index]) if index in given_up
+        return [(job[0], _NO_POINTS, _NO_DESCRIPTORS, thumbnails.NONE, given_up[index]) if index in given_up
                 else _image_features(budget, index, *job) for index, job in enumerate(task.jobs)]
 
 
-def _image_features(budget: Budget, index: int, image_id: int, path: str, image_rows: int | None
-                    ) -> tuple[int, np.ndarray, np.ndarray, str | None]:
+def _image_features(budget: Budget, index: int, image_id: int, path: str, image_rows: int | None,
+                    thumbnail_only: bool) -> _Extracted:
+    def failed(reason: str) -> _Extracted:
+        return image_id, _NO_POINTS, _NO_DESCRIPTORS, thumbnails.NONE, reason
+
     try:
         with budget.file(index):
-            points, descriptors = archive_features(read_pixels(path), image_rows)
+            area, factor = _brought_down(read_pixels(path), image_rows)
+            thumbnail = archive_thumbnail(area)
+            if thumbnail_only:
+                return image_id, _NO_POINTS, _NO_DESCRIPTORS, thumbnail, None
+            features = extract(area, ARCHIVE_FEATURES)
     except ReadTimeout:
-        return image_id, _NO_POINTS, _NO_DESCRIPTORS, timeout_reason(budget.seconds)
+        return failed(timeout_reason(budget.seconds))
     except (EmcensusError, OSError, ValueError) as exc:
-        return image_id, _NO_POINTS, _NO_DESCRIPTORS, str(exc) or type(exc).__name__
+        return failed(str(exc) or type(exc).__name__)
     except Exception as exc:  # a decoder's own error on a damaged file: one line, the others go on
-        return image_id, _NO_POINTS, _NO_DESCRIPTORS, f"cannot decode: {type(exc).__name__}: {exc}"
-    return image_id, points, descriptors, None
+        return failed(f"cannot decode: {type(exc).__name__}: {exc}")
+    return image_id, features.points / np.float32(factor), features.descriptors, thumbnail, None
 
 
 def archive_features(pixels: np.ndarray, image_rows: int | None) -> tuple[np.ndarray, np.ndarray]:
     """(points in file pixels, descriptors) of an archive image: `features.extract` on its image area
-    (`image_rows` high), brought down to MAX_SIDE first when larger. The same pixels ORB would see for
-    8-bit grey (the same keypoints); for deeper ones it spares the percentile stretch of a full-size
-    float copy (textured 16-bit frames, CPU per image: 2048x1536 85 -> 39 ms, 4096x3072 469 -> 42 ms)."""
+    (`image_rows` high), brought down to MAX_SIDE first when larger (`_brought_down`)."""
+    area, factor = _brought_down(pixels, image_rows)
+    features = extract(area, ARCHIVE_FEATURES)
+    return features.points / np.float32(factor), features.descriptors
+
+
+def archive_thumbnail(area: np.ndarray) -> np.ndarray:
+    """The whole-field thumbnail (`thumbnails.thumbnail`) of an image area as `_brought_down` gives it;
+    colour is read as `features.to_grey8` reads it (a colour map's values), grey as it is (ranks ignore
+    bit depth and stretch)."""
+    if area.ndim != 2 or area.dtype not in (np.uint8, np.uint16):
+        area = to_grey8(area)
+    return thumbnails.thumbnail(area)
+
+
+def _brought_down(pixels: np.ndarray, image_rows: int | None) -> tuple[np.ndarray, float]:
+    """An archive image's area (`image_rows` high) brought down to MAX_SIDE when larger, and the factor
+    from file pixels to it. The same pixels ORB would see for 8-bit grey (the same keypoints); for deeper
+    ones it spares the percentile stretch of a full-size float copy (textured 16-bit frames, CPU per
+    image: 2048x1536 85 -> 39 ms, 4096x3072 469 -> 42 ms)."""
     area = image_area(pixels, image_rows)
     longer = max(area.shape[:2]) if area.ndim >= 2 else 0
     factor = MAX_SIDE / longer if longer > MAX_SIDE else 1.0
@@ -175,8 +213,7 @@ def archive_features(pixels: np.ndarray, image_rows: int | None) -> tuple[np.nda
         area = cv2.resize(np.ascontiguousarray(area), size, interpolation=cv2.INTER_AREA)
     else:
         factor = 1.0
-    features = extract(area, ARCHIVE_FEATURES)
-    return features.points / np.float32(factor), features.descriptors
+    return area, factor
 
 
 _NO_POINTS = np.zeros((0, 2), np.float32)
@@ -187,10 +224,19 @@ class VisualIndex:
     """A loaded index: image table, descriptors, keypoints and the faiss index over the descriptors."""
 
     def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                 faiss_index: Any | None = None, lists: np.ndarray | None = None):
+                 faiss_index: Any | None = None, lists: np.ndarray | None = None,
+                 thumbnails: np.ndarray | None = None, generation: Path | None = None):
         self.images = images
         self.descriptors = descriptors
         self.points = points
+        #: (images, `thumbnails.PIXELS`) uint8, a row per image of the table (`thumbnails.NONE`: not read);
+        #: None for an index written before thumbnails existed
+        self.thumbnails = thumbnails
+        #: The folder this index was loaded from (None when built in memory)
+        self.generation = generation
+        #: Width / height of each image's area (nan where the catalog does not know it)
+        self.aspects = np.array([image["width_px"] / image["height_px"] if image.get("width_px") and image.get("height_px")
+                                 else np.nan for image in images], np.float64)
         if faiss_index is None:
             faiss_index, lists = build_faiss(descriptors, _positions(images))
         self.faiss = faiss_index
@@ -246,6 +292,7 @@ class VisualIndex:
             if isinstance(faiss_index, faiss.IndexBinaryIVF):
                 lists = _load_array(generation / "lists.npy", np.int32, None)
                 faiss_index.nprobe = NPROBE  # this version's, not the one written with the file
+            stored_thumbnails = _optional_thumbnails(generation, table)
         except (EmcensusError, OSError, ValueError, RuntimeError) as exc:
             raise FigureIndexError(f"no usable visual index in {folder}: run `emcensus figures index` first ({exc})") from exc
         images = table.get("images") if isinstance(table, dict) and table.get("version") == INDEX_VERSION else None
@@ -254,7 +301,18 @@ class VisualIndex:
                 or _counted(images) != len(descriptors) or (lists is not None and len(lists) != len(descriptors)):
             raise FigureIndexError(f"the visual index in {folder} is damaged or from another version: "
                                    "run `emcensus figures index` again")
-        return cls(images, descriptors, points, faiss_index, lists)
+        return cls(images, descriptors, points, faiss_index, lists, stored_thumbnails, generation)
+
+
+def _optional_thumbnails(generation: Path, table: Any) -> np.ndarray | None:
+    """The generation's thumbnails (memory-mapped), or None when it has none, or none that fit its table
+    (the next `figures index` writes them; matching goes on without)."""
+    try:
+        stored = _load_array(generation / _THUMBNAILS, np.uint8, thumbnails.PIXELS)
+    except (EmcensusError, OSError, ValueError):
+        return None
+    images = table.get("images") if isinstance(table, dict) else None
+    return stored if isinstance(images, list) and len(stored) == len(images) else None
 
 
 def _positions(images: list[dict[str, Any]]) -> np.ndarray:
@@ -347,16 +405,22 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     wanted = {row["id"]: row for row in catalog.figure_index_images()}
     kept_ids = {image["id"] for image in old.images
                 if (row := wanted.get(image["id"])) is not None and _state(row) == _state(image)}
+    old_thumbnails = _thumbnails_by_id(old)
     todo = [row for image_id, row in wanted.items() if image_id not in kept_ids]
     skipped: list[tuple[str, str]] = []
     fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    jobs = [(row["id"], row["path"], row["height_px"]) for row in todo]
+    new_thumbnails: dict[int, np.ndarray] = {}
+    jobs = [(row["id"], row["path"], row["height_px"], False) for row in todo] + [
+        (image_id, wanted[image_id]["path"], wanted[image_id]["height_px"], True)
+        for image_id in sorted(kept_ids - old_thumbnails.keys())]
     extracted = _extract_all(jobs, workers, executor, file_timeout)
-    for done, (image_id, points, descriptors, error) in enumerate(extracted, start=1):
-        if error is None:
+    for done, (image_id, points, descriptors, thumbnail, error) in enumerate(extracted, start=1):
+        if image_id not in kept_ids and error is None:
             fresh[image_id] = (points, descriptors)
-        else:  # left out of the table: tried again at the next run
+        elif image_id not in kept_ids:  # left out of the table: tried again at the next run
             skipped.append((wanted[image_id]["path"], error))
+        if error is None:  # an unchanged image whose thumbnail could not be read keeps none: tried again next run
+            new_thumbnails[image_id] = thumbnail
         if progress:
             progress(done, len(jobs))
     images, point_parts, descriptor_parts, row_parts, start = [], [], [], [], 0
@@ -376,14 +440,42 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
         descriptor_parts.append(descriptors)
         start += len(points)
     removed = sum(1 for image in old.images if image["id"] not in wanted)
-    summary = IndexSummary(len(images), start, len(todo), removed, len(kept_ids), skipped)
-    if loaded and images == old.images:  # nothing changed: the current generation stands
+    given = sum(1 for image_id in new_thumbnails if image_id in kept_ids)
+    summary = IndexSummary(len(images), start, len(todo), removed, len(kept_ids), skipped, given)
+    stored = _stacked({**old_thumbnails, **new_thumbnails}, images)
+    if loaded and images == old.images:  # the keypoints unchanged: the current generation stands
+        if given and old.generation is not None:
+            _save_array(old.generation / _THUMBNAILS, stored)
         return summary
     descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
     points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
     old_rows = np.concatenate([np.zeros(0, np.int64), *row_parts])
-    write_generation(folder, images, descriptors, points, kept_lists(old, old_rows))
+    write_generation(folder, images, descriptors, points, kept_lists(old, old_rows), thumbnail_rows=stored)
     return summary
+
+
+def _thumbnails_by_id(index: VisualIndex) -> dict[int, np.ndarray]:
+    """The thumbnail of each image of `index` that holds one (a row of `thumbnails.NONE` holds none)."""
+    if index.thumbnails is None:
+        return {}
+    held = np.flatnonzero(np.asarray(index.thumbnails).any(axis=1))
+    return {index.images[position]["id"]: index.thumbnails[position] for position in held}
+
+
+def _stacked(by_id: dict[int, np.ndarray], images: list[dict[str, Any]]) -> np.ndarray:
+    """The thumbnails of `images` in table order, `thumbnails.NONE` for one not read."""
+    rows = np.zeros((len(images), thumbnails.PIXELS), np.uint8)
+    for position, image in enumerate(images):
+        rows[position] = by_id.get(image["id"], thumbnails.NONE)
+    return rows
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    """`array` saved as `path` in one rename: a reader sees the old file, or none, or the whole new one."""
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as handle:
+        np.save(handle, array)
+    os.replace(partial, path)
 
 
 def _state(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -391,8 +483,8 @@ def _state(row: dict[str, Any]) -> tuple[Any, ...]:
     return row["path"], row["size_bytes"], row["mtime_ns"], row["height_px"]
 
 
-def _extract_all(jobs: Sequence[tuple[int, str, int | None]], workers: int | None, executor: Executor | None,
-         file_timeout: float) -> Iterator[tuple[int, np.ndarray, np.ndarray, str | None]]:
+def _extract_all(jobs: Sequence[tuple[int, str, int | None, bool]], workers: int | None, executor: Executor | None,
+                 file_timeout: float) -> Iterator[_Extracted]:
     """Each job's features, in batches on the scan's pool (its per-file budget, its watchdog for a
     read no alarm stops, its recovery from a worker that dies, a bounded number of batches in flight)."""
     if executor is None and len(jobs) < 8:
@@ -409,9 +501,11 @@ def _extract_all(jobs: Sequence[tuple[int, str, int | None]], workers: int | Non
 
 
 def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
-                     previous: tuple[Any, np.ndarray] | None = None, code_bytes: int = IVF_CODE_BYTES) -> None:
-    """Write an index into `folder` (already guarded; `previous`, `code_bytes`: see `build_faiss`): a new generation
-    folder, then `current` switched to it in one rename, then the old one removed."""
+                     previous: tuple[Any, np.ndarray] | None = None, code_bytes: int = IVF_CODE_BYTES,
+                     thumbnail_rows: np.ndarray | None = None) -> None:
+    """Write an index into `folder` (already guarded; `previous`, `code_bytes`: see `build_faiss`; `thumbnail_rows`:
+    a thumbnail per image, none written when None): a new generation folder, then `current` switched to it in one rename,
+    then the old one removed."""
     current = folder / "current"
     number = 1 + max((int(p.name[4:]) for p in folder.glob("gen-*") if p.name[4:].isdigit()), default=0)
     generation = folder / f"gen-{number:06d}"
@@ -422,6 +516,8 @@ def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np
     faiss.write_index_binary(faiss_index, str(generation / "faiss.index"))
     if lists is not None:
         np.save(generation / "lists.npy", lists)
+    if thumbnail_rows is not None:
+        np.save(generation / _THUMBNAILS, thumbnail_rows)
     (generation / "images.json").write_text(json.dumps({"version": INDEX_VERSION, "images": images}))
     pointer = folder / "current.tmp"
     pointer.write_text(generation.name)

@@ -41,6 +41,7 @@ from emcensus.catalog.figures import ProposedMatch
 from emcensus.errors import EmcensusError
 from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
+from emcensus.figures import thumbnails
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
@@ -128,6 +129,16 @@ CONFIRM_COVERAGE = 0.5
 #: scale is within this factor of the verified fit's and its rotation within these degrees.
 TILE_SCALE = 1.03
 TILE_ROTATION_DEG = 2.0
+#: A panel on which nothing verified in either polarity may show an archive image's whole field with too
+#: few corners for any keypoint fit, even against its source (pore fields 103-131 px at 0.14-0.18x: not
+#: 6 inliers, densely or at the fit's scale). The images whose whole-field thumbnails (`thumbnails`) correlate best with the
+#: panel's, of an aspect within `THUMBNAIL_ASPECT` of the panel's, are candidates, aligned onto the whole
+#: panel (`_whole_fields`). Of 3,368 such candidates (top 8 of every panel of seeds 3, 7, 11, 23), unrelated
+#: images aligned to a structure correlation up to 0.95, always by an affine fit far from a similarity
+#: (singular values 1.11-12x apart); kept to similarities, unrelated ones reached 0.70 and 44 of 72
+#: sources 0.9 (`CONFIRM_CORRELATION`).
+THUMBNAIL_CANDIDATES = 8
+THUMBNAIL_ASPECT = 1.25
 _CONFIRM_SIGMA = 1.5
 #: Archive images' pixels, and dense features (at most 8,000 x 40 bytes each), kept in memory: panels
 #: of one article often show the same images, and a panel's searches revisit candidates (4 generated
@@ -238,7 +249,34 @@ class Matcher:
         fits = self._search(grey, False, not_after_year)
         if not self._verified(fits):  # inverted contrast: the same search on the panel's negative
             fits += self._search(grey, True, not_after_year)
+        if not self._verified(fits):  # a whole field with too few corners: candidates by thumbnail
+            fits = self._whole_fields(grey, fits, not_after_year)
         return self._group(fits, grey)
+
+    def _whole_fields(self, grey: np.ndarray, fits: list[Fit], not_after_year: int | None) -> list[Fit]:
+        """`fits` with the images whose whole field the panel shows: the `THUMBNAIL_CANDIDATES` of a near
+        aspect whose thumbnails correlate best with the panel's (either polarity, either orientation), each
+        aligned onto the whole panel and standing only as a weak fit stands (`_confirm`), and only when the
+        alignment stays a similarity (`thumbnails.is_similarity`). Such an image's weak keypoint fits give way."""
+        stored = self.index.thumbnails
+        if stored is None:  # an index written before thumbnails: `figures index` adds them
+            return fits
+        height, width = grey.shape
+        allowed = np.abs(np.log(width / height / self.index.aspects)) <= np.log(THUMBNAIL_ASPECT)
+        if not_after_year is not None:
+            allowed &= self._years <= not_after_year
+        found = []
+        for position, mirrored, inverted, _ in thumbnails.best(
+                thumbnails.correlations(thumbnails.queries(grey), stored), allowed, THUMBNAIL_CANDIDATES):
+            image = self.index.images[position]
+            fit = Fit(position, 0, 0, thumbnails.whole_field(width, height, image["width_px"], image["height_px"]),
+                      mirrored, inverted, (0.0, 0.0, width - 1.0, height - 1.0))
+            self._confirm(fit, grey)
+            if fit.confirmed and thumbnails.is_similarity(fit.transform):
+                fit.coverage = _coverage(fit, width, height, image["width_px"], image["height_px"])
+                found.append(fit)
+        shown = {fit.position for fit in found}
+        return [fit for fit in fits if fit.position not in shown] + found
 
     def _search(self, grey: np.ndarray, inverted: bool, not_after_year: int | None) -> list[Fit]:
         """The fits of the panel in one polarity: the voted candidates on their indexed keypoints,
@@ -520,8 +558,7 @@ class Matcher:
             x0, x1 = (width - 1) - x1, (width - 1) - x0
         fit = Fit(position, len(inliers), matches, transform, variant.mirrored, variant.inverted,
                   (float(x0), float(y0), float(x1), float(y1)))
-        whole = _area(fit.crop_box(width, height, None, None))
-        fit.coverage = _area(fit.crop_box(width, height, image_width, image_height)) / whole if whole else 0.0
+        fit.coverage = _coverage(fit, width, height, image_width, image_height)
         return fit
 
     # ------------------------------------------------------------------ grouping
@@ -701,6 +738,12 @@ def _trim(cache: dict[Any, Any], limit: int) -> None:
 
 def _area(box: tuple[float, float, float, float]) -> float:
     return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _coverage(fit: Fit, width: int, height: int, image_width: int | None, image_height: int | None) -> float:
+    """The fraction of the panel, mapped into the archive image by the fit, that lies inside it."""
+    whole = _area(fit.crop_box(width, height, None, None))
+    return _area(fit.crop_box(width, height, image_width, image_height)) / whole if whole else 0.0
 
 
 def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
