@@ -16,7 +16,9 @@ writer: on few cores, the critical path). `--parts`: instead, the CPU per file o
 census in one process (reading and building the rows, pickling and unpickling them, writing), the
 numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
 with each process's CPU per tenth of a second (from /proc): when the workers wait for tasks, when
-the writer waits for results, what runs alone at the start and the end. `--ab OLD_SRC`: instead,
+the writer waits for results, what runs alone at the start and the end, and how long every
+reading process sat idle (with `--ab OLD_SRC`: of both trees, alternated twice per shape, each
+process's CPU and the idle times only). `--ab OLD_SRC`: instead,
 full censuses of the emcensus in the source tree OLD_SRC (A) and of this tree (B), alternated twice
 per shape, each beside the floor measured just before it: a lever's ratio, per-file CPU of the
 reading processes and of the writer, and catalog size, in one run.
@@ -111,16 +113,34 @@ def _cpu_ticks(pid: int) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[11]) + int(fields[12])
 
 
-def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1) -> None:
-    """Run `emcensus scan` of `roots` and print its processes' CPU per `step` seconds (the main
-    process, then each reading process in start order) and, per process, its CPU, first and last
-    busy moment: where cores wait (workers idle at the start, the writer alone at the end)."""
+def _scheduled(pid: int) -> tuple[float, float] | None:
+    """(seconds run on a core, seconds waited for one while runnable) of a process so far, None once
+    it is gone: what it did not spend either way it slept (waited for a task, a pipe, the disk),
+    however loaded the machine."""
+    try:
+        with open(f"/proc/{pid}/schedstat", "rb") as handle:
+            run, waited = handle.read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return int(run) / 1e9, int(waited) / 1e9
+
+
+def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1, source: Path | None = None,
+                    table: bool = True) -> None:
+    """Run `emcensus scan` of `roots` (of the emcensus in the source tree `source`, when given) and
+    print its processes' CPU per `step` seconds (the main process, then each reading process in start
+    order; `table`: every step, else the summary only) and, per process, its CPU, first and last busy
+    moment; then how long every reading process sat idle: before the first read, between reads (the
+    writer alone: a long statement, or the tasks out ran dry), after the last (the writer's end)."""
     tick = os.sysconf("SC_CLK_TCK")
     process = subprocess.Popen([*EMCENSUS, "--catalog", str(catalog), "scan", "--quiet", *map(str, roots)],
-                               env={**_ENV, "BENCH_SELF_CPU": str(catalog.with_suffix(".self-cpu"))})
+                               env={**_ENV, "BENCH_SELF_CPU": str(catalog.with_suffix(".self-cpu")),
+                                    **({"PYTHONPATH": str(source)} if source else {})})
     started = time.perf_counter()
     last: dict[int, int] = {}
     samples: list[tuple[float, dict[int, int]]] = []
+    #: per process: (first seen, its schedstat then), (last seen, its schedstat then)
+    scheduled: dict[int, list[tuple[float, tuple[float, float]]]] = {}
     while process.poll() is None:
         time.sleep(step)
         now = {}
@@ -129,19 +149,32 @@ def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1) -> None
                 parent, ticks = found
                 if int(name) == process.pid or parent == process.pid:
                     now[int(name)] = ticks
+                    if (sched := _scheduled(int(name))) is not None:
+                        seen = scheduled.setdefault(int(name), [(time.perf_counter(), sched)] * 2)
+                        seen[1] = (time.perf_counter(), sched)
         samples.append((time.perf_counter() - started, {pid: ticks - last.get(pid, 0) for pid, ticks in now.items()}))
         last.update(now)
     wall = time.perf_counter() - started
     order = [process.pid, *sorted({pid for _, deltas in samples for pid in deltas} - {process.pid})]
     names = ["main", *(f"w{i}" for i in range(1, len(order)))]
-    print(f"timeline of {len(roots)} root(s), {wall:.2f} s wall; % of one core per {step:g} s")
-    print("    t  " + " ".join(f"{name:>5}" for name in names))
-    for at, deltas in samples:
-        print(f"{at:5.1f}  " + " ".join(f"{deltas.get(pid, 0) * 100 / tick / step:5.0f}" for pid in order))
+    print(f"timeline of {len(roots)} root(s){f' ({source})' if source else ''}, {wall:.2f} s wall; "
+          f"% of one core per {step:g} s")
+    if table:
+        print("    t  " + " ".join(f"{name:>5}" for name in names))
+        for at, deltas in samples:
+            print(f"{at:5.1f}  " + " ".join(f"{deltas.get(pid, 0) * 100 / tick / step:5.0f}" for pid in order))
     for pid, name in zip(order, names, strict=True):
         busy = [at for at, deltas in samples if deltas.get(pid, 0)]
         total = sum(deltas.get(pid, 0) for _, deltas in samples) / tick
-        print(f"{name}: CPU {total:6.2f} s, busy from {busy[0] if busy else 0:5.2f} to {busy[-1] if busy else 0:5.2f} s")
+        (first, (run0, wait0)), (latest, (run, wait)) = scheduled.get(pid, [(0.0, (0.0, 0.0))] * 2)
+        print(f"{name}: CPU {total:6.2f} s, busy from {busy[0] if busy else 0:5.2f} to {busy[-1] if busy else 0:5.2f} s; "
+              f"asleep {latest - first - (run - run0) - (wait - wait0):5.2f} s, waiting for a core {wait - wait0:5.2f} s")
+    reading = [at for at, deltas in samples if any(deltas.get(pid, 0) for pid in order[1:])]
+    if reading:
+        between = sum(1 for at, deltas in samples if reading[0] < at < reading[-1]
+                      and not any(deltas.get(pid, 0) for pid in order[1:])) * step
+        print(f"reading processes all idle: {reading[0] - step:4.2f} s before the first read, {between:4.2f} s "
+              f"between reads, {wall - reading[-1]:4.2f} s after the last (of {wall:.2f} s)")
 
 
 def flat_shape(source: Path, dest: Path) -> Path:
@@ -202,21 +235,26 @@ def exiftool_ratio(roots: list[Path], subset: int, work: Path) -> tuple[float, f
 
 
 def census_parts(roots: list[Path], work: Path) -> None:
-    """CPU per file of the census's parts, in this process: a `workers=0` scan's tasks are captured,
-    then read again (`read_groups`, what a worker does: read, and build the catalog rows), their rows
-    pickled (what travels back) and unpickled, and written into a fresh catalog (`write_rows`, the
-    writer's SQL): where a lever shows, away from the pool."""
+    """CPU per file of the census's parts, in this process: a `workers=0` scan (the whole census in one
+    process: walk, read, write) beside the floor, then its tasks, captured, read again (`read_groups`,
+    what a worker does: read, and build the catalog rows), their rows pickled (what travels back) and
+    unpickled, and written into a fresh catalog in a bulk load as a first census writes them
+    (`write_rows`, the writer's SQL and cube counts; then the load's end): where a lever shows, away
+    from the pool. The one-process census over 2 cores is the best a 2-core census can do (no
+    transport, every core busy from the first moment to the last)."""
     import pickle
 
     import emcensus.scan as census
     from emcensus.scan import RootSpec
 
+    bare_walk(roots, read=True)  # a warm page cache, as the ratios have it
+    _, c_floor = timed_cpu(bare_walk, roots, True)
     tasks = []
     read = census.read_groups
     census.read_groups = lambda task: tasks.append(task) or read(task)
     try:
         with Catalog(work / "parts-capture.sqlite") as catalog:
-            census.scan(catalog, [RootSpec(str(root)) for root in roots], workers=0)
+            _, c_census = timed_cpu(lambda: census.scan(catalog, [RootSpec(str(root)) for root in roots], workers=0))
             root_paths = [root["path"] for root in sorted(catalog.roots(), key=lambda root: root["id"])]
     finally:
         census.read_groups = read
@@ -231,16 +269,23 @@ def census_parts(roots: list[Path], work: Path) -> None:
     results = [pickle.loads(blob) for blob in blobs]
     c_unpickle = time.process_time() - cpu
     with Catalog(work / "parts-write.sqlite") as catalog:
-        for path in root_paths:  # in id order: the same root and scan ids as the captured rows (`roots()` is by path)
-            catalog.ensure_root(path, None, None, None)
+        ids = [catalog.ensure_root(path, None, None, None) for path in root_paths]  # in id order: the captured rows' ids
         catalog.begin_scan(root_paths)
         cpu = time.process_time()
-        for rows in results:
-            catalog.write_rows(rows)
-        c_write = time.process_time() - cpu
-    print(f"parts, one process, {files:,} image files (CPU us/file): read and build rows {c_read / files * 1e6:6.1f}, "
-          f"pickle rows {c_pickle / files * 1e6:5.1f}, unpickle them {c_unpickle / files * 1e6:5.1f}, "
-          f"write {c_write / files * 1e6:6.1f}")
+        with catalog.bulk_load(dict.fromkeys(ids, 1)) as bulk:
+            for root_id in ids:
+                bulk.surveyed(root_id, files)
+            for rows in results:
+                catalog.write_rows(rows)
+            c_write = time.process_time() - cpu
+        c_end = time.process_time() - cpu - c_write
+    us = 1e6 / files
+    print(f"parts, one process, {files:,} image files (CPU us/file): read and build rows {c_read * us:6.1f}, "
+          f"pickle rows {c_pickle * us:5.1f}, unpickle them {c_unpickle * us:5.1f}, write in a bulk load "
+          f"{c_write * us:6.1f}, the load's end {c_end * us:5.1f}")
+    print(f"whole census in one process (workers=0): CPU {c_census:6.2f} s = {c_census * us:6.1f} us/file = "
+          f"{c_census / c_floor:4.2f}x the floor's CPU ({c_floor:.2f} s); over 2 cores at best "
+          f"{c_census / c_floor / 2:4.2f}x the floor")
 
 
 def catalog_mb_and_images(catalog: Path) -> tuple[float, int]:
@@ -323,6 +368,17 @@ def main() -> None:
         work = Path(tmp)
         if args.parts:
             return census_parts(sorted(p for p in args.archive.iterdir() if p.is_dir()), work)
+        if args.timeline and args.ab:
+            here = Path(__file__).resolve().parents[1] / "src"
+            for name in args.shapes.split(","):
+                roots = sorted(p for p in shapes[name].iterdir() if p.is_dir())
+                bare_walk(roots, read=True)  # a warm page cache, as the ratios have it
+                for round_ in range(2):
+                    for label, source in {"A": args.ab, "B": here}.items():
+                        print(f"{name}, {label} round {round_ + 1}: ", end="")
+                        census_timeline(work / f"{name}-{label}-{round_}-timeline.sqlite", roots, source=source,
+                                        table=False)
+            return None
         if args.ab:
             here = Path(__file__).resolve().parents[1] / "src"
             for name in args.shapes.split(","):
