@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emcensus.figures.features import to_grey8
-from emcensus.figures.match import DENSE_FEATURES, MIN_INLIERS, Matcher
+from emcensus.figures.match import DENSE_FEATURES, MIN_INLIERS, MIN_SIDE, NATIVE_SIDE, Matcher
 from figures.match_support import publish, scene, shot
 from figures.test_match_candidates import _index
 
@@ -36,3 +36,30 @@ def test_images_around_a_mirrored_doubtful_fit_are_verified_on_the_mirrored_pane
     assert sorted(asked) == sorted([(p, 1) for p in neighbours] * len(DENSE_FEATURES))  # mirrored only, each once
     source = [fit for fit in found if fit.position == position["field_001"]]
     assert source and all(fit.mirrored for fit in source) and max(fit.inliers for fit in source) >= MIN_INLIERS
+
+
+def test_a_panel_at_least_min_side_long_votes_once_per_polarity(tmp_path: Path) -> None:
+    """The panel at its own size (`NATIVE_SIDE`) votes again only where that differs: a panel at least
+    `MIN_SIDE` long is prepared alike both ways, so its second vote would be the first, searched again."""
+    images = {f"other_{k:03d}": shot(scene(320 + k), 100, 100, 1.0, k) for k in range(4)}
+    matcher = Matcher(_index(tmp_path, images, outvoted=set()))
+    grey = to_grey8(publish(shot(scene(399), 100, 100, 1.0, 9), width=MIN_SIDE + 88))  # from no archive image
+    assert max(grey.shape) >= MIN_SIDE
+    for inverted in (False, True):
+        first = matcher._vote(matcher._variants(grey, inverted=inverted), None)
+        assert matcher._vote(matcher._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), None) == first
+
+    votes: list[int] = []
+    vote_of = matcher._vote
+
+    def spy(variants, not_after_year):
+        votes.append(len(variants))
+        return vote_of(variants, not_after_year)
+
+    matcher._vote = spy
+    assert not matcher.match_panel(grey).matches
+    assert len(votes) == 2  # one per polarity: nothing verified, every step ran
+    small = to_grey8(publish(shot(scene(399), 100, 100, 1.0, 9), width=300))
+    votes.clear()
+    matcher.match_panel(small)
+    assert len(votes) == 4  # a small panel: its native vote too, in each polarity

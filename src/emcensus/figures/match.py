@@ -292,8 +292,9 @@ class Matcher:
             fits += self._fits(variants, _both_ways(voted, len(variants)), width, height, upsample=1)
         ranked = voted
         if not self._verified(fits):
-            native = self._vote(self._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), not_after_year)
-            ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
+            if max(width, height) < MIN_SIDE:  # a longer panel is prepared alike at NATIVE_SIDE: the same vote
+                native = self._vote(self._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), not_after_year)
+                ranked = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
             fits += self._fits(variants, _both_ways(ranked, len(variants)), width, height, upsample=2)
         fits += self._around(variants, [fit for fit in fits if fit.inliers >= self.min_inliers
                                         and (fit.coverage < FULL_COVERAGE or fit.score < DOUBTFUL_SCORE)],
