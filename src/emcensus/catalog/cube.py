@@ -365,10 +365,12 @@ class CubeMixin(_Base):
                                       f" WHERE {failing_rows} LIMIT {_FEW_UNDECIDED[0] + 1})", [*params, extension]).fetchone()
         if rows > _FEW_UNDECIDED[0] or files > _FEW_UNDECIDED[1]:
             return None
+        matches = [("images", "count(*)", "path GLOB ?", [image_filter.path])]
+        if not rows:
+            return matches
         failing = (f"NOT ({where}) AND rowid IN (SELECT i.rowid FROM (SELECT DISTINCT folder FROM census_folders"
                    f" WHERE {failing_rows}) f {FOLDER_FILES} AND i.path GLOB ?)")
-        return [("images", "count(*)", "path GLOB ?", [image_filter.path]),
-                ("images", "-count(*)", failing, [*params, *params, extension, image_filter.path])]
+        return [*matches, ("images", "-count(*)", failing, [*params, *params, extension, image_filter.path])]
 
     def _leaves_undecided(self, globs: Iterable[FolderGlob]) -> bool:
         """Whether the folder table holds a row some files of which match one of `globs` and others

@@ -565,6 +565,9 @@ def _add_pages(app: FastAPI, templates: Jinja2Templates) -> None:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def overview(request: Request, catalog: CatalogDep) -> HTMLResponse:
+        # magnification counted apart: joined, the one read is of the magnification time cube grouped
+        # on six columns, which SQLite sorts slower than the census cube's five and magnification
+        # alone (1 M images, after a write: 150-177 against 101-122 ms CPU, alternated)
         by_year, by_instrument, by_detector, by_technique, [acquisitions], [files] = catalog.count_several(
             [("year,technique", False), ("instrument", False), ("detector", False), ("technique", False), ("", False),
              ("", True)])
