@@ -16,6 +16,8 @@ from emcensus.scan import RootSpec, scan
 from figures.match_support import area_of, build_archive, publish
 from support import fingerprint
 
+THUMBNAILS = f"thumbnails-{thumbnails.FORMAT}.npy"
+
 
 def _scanned(tmp_path: Path) -> tuple[Path, dict[str, Path], Path]:
     root = tmp_path / "archive" / "SU8230"
@@ -60,8 +62,8 @@ def test_an_index_without_thumbnails_matches_then_gets_them_without_rereading_ke
     root, paths, catalog_path = _scanned(tmp_path)
     _update(catalog_path)
     generation = _generation(catalog_path)
-    complete = np.array(np.load(generation / "thumbnails.npy"))
-    (generation / "thumbnails.npy").unlink()
+    complete = np.array(np.load(generation / THUMBNAILS))
+    (generation / THUMBNAILS).unlink()
     kept = {name: (generation / name).stat().st_mtime_ns for name in ("descriptors.npy", "points.npy", "faiss.index")}
 
     old = VisualIndex.load(index_folder(catalog_path))
@@ -76,7 +78,7 @@ def test_an_index_without_thumbnails_matches_then_gets_them_without_rereading_ke
     assert _generation(catalog_path) == generation
     assert {name: (generation / name).stat().st_mtime_ns for name in kept} == kept
     assert np.array_equal(VisualIndex.load(index_folder(catalog_path)).thumbnails, complete)
-    assert sorted(p.name for p in generation.iterdir() if p.name.startswith("thumbnails")) == ["thumbnails.npy"]
+    assert sorted(p.name for p in generation.iterdir() if p.name.startswith("thumbnails")) == [THUMBNAILS]
     assert _update(catalog_path).thumbnails_added == 0
     assert fingerprint(root) == before
 
@@ -85,8 +87,8 @@ def test_a_thumbnail_file_that_does_not_fit_its_table_is_left_aside_and_written_
     _, _, catalog_path = _scanned(tmp_path)
     _update(catalog_path)
     generation = _generation(catalog_path)
-    complete = np.array(np.load(generation / "thumbnails.npy"))
-    np.save(generation / "thumbnails.npy", complete[:5])  # rows of another table
+    complete = np.array(np.load(generation / THUMBNAILS))
+    np.save(generation / THUMBNAILS, complete[:5])  # rows of another table
     assert VisualIndex.load(index_folder(catalog_path)).thumbnails is None
     assert _update(catalog_path).thumbnails_added == 8
     assert np.array_equal(VisualIndex.load(index_folder(catalog_path)).thumbnails, complete)
@@ -107,3 +109,15 @@ def test_a_new_generation_keeps_the_thumbnails_of_unchanged_images(tmp_path: Pat
     assert index.generation != first.generation and index.thumbnails.shape == (7, thumbnails.PIXELS)
     for position, image in enumerate(index.images):
         assert np.array_equal(index.thumbnails[position], first.thumbnails[first.position_of[image["id"]]])
+
+
+def test_thumbnails_of_another_format_are_not_compared_and_are_replaced(tmp_path: Path) -> None:
+    """Thumbnails computed another way (an earlier `thumbnails.FORMAT`) would correlate with nothing: the
+    index holds none until the next run computes them again and drops the old file."""
+    _, _, catalog_path = _scanned(tmp_path)
+    _update(catalog_path)
+    generation = _generation(catalog_path)
+    (generation / THUMBNAILS).rename(generation / "thumbnails-0.npy")
+    assert VisualIndex.load(index_folder(catalog_path)).thumbnails is None
+    assert _update(catalog_path).thumbnails_added == 8
+    assert sorted(p.name for p in generation.iterdir() if p.name.startswith("thumbnails")) == [THUMBNAILS]

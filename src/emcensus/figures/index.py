@@ -6,7 +6,7 @@ descriptors (n, 32) uint8, keypoint coordinates (n, 2) for the RANSAC fit, and t
 (exact while small; above `IVF_THRESHOLD` descriptors an `IndexBinaryIVF` of the first `IVF_CODE_BYTES`
 of each descriptor, with the inverted list of each in `lists.npy`), each descriptor stored under its
 image's position in the table; and a whole-field thumbnail of each image (`thumbnails`), one row per
-image of the table in `thumbnails.npy`.
+image of the table in `thumbnails-<format>.npy`.
 A rerun keeps every image whose (path, size, mtime) is unchanged and extracts only new or changed
 ones, and the list of each kept descriptor; a new generation replaces the old one atomically, so a
 killed run leaves the previous index usable. A generation written before thumbnails existed (or
@@ -70,7 +70,7 @@ _GENERATION = re.compile(r"gen-\d{6,}")
 _ASSIGN_CHUNK = 1_000_000
 #: Bytes the image table may have (about 300 per image: 3 M images).
 _MAX_TABLE_BYTES = 1 << 30
-_THUMBNAILS = "thumbnails.npy"
+_THUMBNAILS = f"thumbnails-{thumbnails.FORMAT}.npy"
 
 
 class FigureIndexError(EmcensusError):
@@ -446,6 +446,9 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     if loaded and images == old.images:  # the keypoints unchanged: the current generation stands
         if given and old.generation is not None:
             _save_array(old.generation / _THUMBNAILS, stored)
+            for stale in old.generation.glob("thumbnails-*.npy"):  # of another format
+                if stale.name != _THUMBNAILS:
+                    stale.unlink()
         return summary
     descriptors = np.concatenate([_NO_DESCRIPTORS, *descriptor_parts])
     points = np.concatenate([_NO_POINTS, *point_parts]).astype(np.float32)
