@@ -68,3 +68,39 @@ def test_a_worker_that_dies_is_replaced_and_changes_nothing(corpus, tmp_path: Pa
     assert dying.marker.exists()  # a worker did die
     assert pooled == alone and len(alone) >= 10
     assert lines["pooled"] == lines["alone"]
+
+
+def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, tmp_path: Path, monkeypatch):
+    """The first archive image a worker reads blocks with the alarm signal masked (a read stuck in C):
+    the pool's watchdog ends that worker, the panel is one line, and every other panel is matched as in
+    one process."""
+    import signal
+    import time
+
+    from emcensus.figures import match
+
+    _, truth, catalog_path = corpus
+    index = VisualIndex.load(index_folder(catalog_path))
+    alone = [found.to_dict() for found in match_documents([truth.papers], Matcher(index))]
+    marker, read = tmp_path / "blocked", match.read_pixels
+
+    def blocked_once(path, *args, **kwargs):
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return read(path, *args, **kwargs)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(600)
+
+    monkeypatch.setattr(match, "read_pixels", blocked_once)
+    monkeypatch.setattr(match, "FILE_TIMEOUT_S", 3.0)  # a loaded machine reads a file well within it
+    lines: list[str] = []
+    started = time.monotonic()
+    pooled = [found.to_dict() for found in match_documents([truth.papers], Matcher(index), workers=2,
+                                                           warn=lines.append)]
+    assert marker.exists() and time.monotonic() - started < 300
+    (given_up,) = [line for line in lines if "a panel not matched: read took longer than 3 s" in line]
+    document, _, page = given_up.partition(": ")[0].rpartition(" page ")
+    assert all(row in alone for row in pooled)
+    lost = [row for row in alone if row not in pooled]
+    assert all((row["document"], row["page"]) == (document, int(page)) for row in lost)
