@@ -45,7 +45,7 @@ def _index(folder: Path, images: dict[str, np.ndarray], *, with_thumbnails: bool
         rows.append(archive_thumbnail(pixels))
         start += len(features)
     return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points),
-                       thumbnails=np.stack(rows) if with_thumbnails else None)
+                       thumbnail_rows=np.stack(rows) if with_thumbnails else None)
 
 
 def test_a_thumbnail_holds_ranks_that_tone_changes_keep(fields) -> None:
@@ -68,18 +68,19 @@ def test_a_published_whole_field_correlates_best_with_its_source(fields) -> None
     allowed (another aspect, a later year) are never candidates."""
     names = list(fields)
     stored = np.stack([thumbnails.thumbnail(pixels) for pixels in fields.values()] + [thumbnails.NONE])
+    search = thumbnails.searcher(stored)
+    assert np.array_equal(thumbnails.held(search), stored)
     panel = publish(fields["pores_000"], crop=WHOLE, width=100, quality=45, gamma=0.6, flip=True, invert=True)
-    scores = thumbnails.correlations(thumbnails.queries(panel), stored)
-    assert scores.shape == (len(stored), 2) and np.all(np.abs(scores) <= 1.0001)
-    assert scores[-1].tolist() == [0.0, 0.0]
+    query = thumbnails.queries(panel)
     allowed = np.ones(len(stored), bool)
-    ranked = thumbnails.best(scores, allowed, k=len(stored))
+    ranked = thumbnails.best(search, query, allowed, k=len(stored))
     position, mirrored, inverted, correlation = ranked[0]
     assert (names[position], mirrored, inverted) == ("pores_000", True, True)
-    assert correlation > 0.6 > ranked[1][3] + 0.2
+    assert correlation == pytest.approx(-np.corrcoef(query[1], stored[position])[0, 1], abs=0.01)
+    assert 1 >= correlation > 0.6 > ranked[1][3] + 0.2
     assert len(stored) - 1 not in [candidate[0] for candidate in ranked]
     allowed[position] = False
-    assert position not in [candidate[0] for candidate in thumbnails.best(scores, allowed, k=len(stored))]
+    assert position not in [candidate[0] for candidate in thumbnails.best(search, query, allowed, k=len(stored))]
 
 
 def test_only_a_similarity_is_a_published_copy() -> None:
@@ -120,7 +121,6 @@ def test_a_thumbnail_candidate_alone_never_makes_a_match(fields, tmp_path: Path)
     none of their pixels explain it, so nothing is matched."""
     stranger = publish(micrograph("pores", 99, WIDTH, HEIGHT, fov=0.05), crop=WHOLE, width=100, quality=45)
     index = _index(tmp_path, fields)
-    ranked = thumbnails.best(thumbnails.correlations(thumbnails.queries(stranger), index.thumbnails),
-                             np.ones(len(index), bool), k=3)
+    ranked = thumbnails.best(index.thumbnail_search, thumbnails.queries(stranger), np.ones(len(index), bool), k=3)
     assert ranked and all(Path(index.images[position]["path"]).stem.startswith("pores") for position, *_ in ranked[:1])
     assert Matcher(index).match_panel(stranger).matches == []

@@ -225,13 +225,14 @@ class VisualIndex:
 
     def __init__(self, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,
                  faiss_index: Any | None = None, lists: np.ndarray | None = None,
-                 thumbnails: np.ndarray | None = None, generation: Path | None = None):
+                 thumbnail_rows: np.ndarray | None = None, generation: Path | None = None):
         self.images = images
         self.descriptors = descriptors
         self.points = points
-        #: (images, `thumbnails.PIXELS`) uint8, a row per image of the table (`thumbnails.NONE`: not read);
-        #: None for an index written before thumbnails existed
-        self.thumbnails = thumbnails
+        #: The thumbnails (a row per image of the table, `thumbnails.NONE`: not read) in a faiss index that
+        #: holds them (`thumbnails.searcher`: read once, the file not kept mapped); None for an index written
+        #: before thumbnails existed
+        self.thumbnail_search = None if thumbnail_rows is None else thumbnails.searcher(thumbnail_rows)
         #: The folder this index was loaded from (None when built in memory)
         self.generation = generation
         #: Width / height of each image's area (nan where the catalog does not know it)
@@ -245,6 +246,11 @@ class VisualIndex:
         # faiss labels are image positions (-1: none): no table of the image of each descriptor,
         # which would take 4 bytes a descriptor (240 MB at 150 k images)
         self.position_of = {image["id"]: position for position, image in enumerate(images)}
+
+    @property
+    def thumbnails(self) -> np.ndarray | None:
+        """(images, `thumbnails.PIXELS`) uint8: the thumbnail of each image of the table, or None."""
+        return None if self.thumbnail_search is None else thumbnails.held(self.thumbnail_search)
 
     @property
     def code_bits(self) -> int:
@@ -305,8 +311,9 @@ class VisualIndex:
 
 
 def _optional_thumbnails(generation: Path, table: Any) -> np.ndarray | None:
-    """The generation's thumbnails (memory-mapped), or None when it has none, or none that fit its table
-    (the next `figures index` writes them; matching goes on without)."""
+    """The generation's thumbnails (memory-mapped until `VisualIndex` copies them into its search), or None
+    when it has none, or none that fit its table (the next `figures index` writes them; matching goes on
+    without)."""
     try:
         stored = _load_array(generation / _THUMBNAILS, np.uint8, thumbnails.PIXELS)
     except (EmcensusError, OSError, ValueError):

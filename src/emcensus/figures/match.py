@@ -258,8 +258,7 @@ class Matcher:
         aspect whose thumbnails correlate best with the panel's (either polarity, either orientation), each
         aligned onto the whole panel and standing only as a weak fit stands (`_confirm`), and only when the
         alignment stays a similarity (`thumbnails.is_similarity`). Such an image's weak keypoint fits give way."""
-        stored = self.index.thumbnails
-        if stored is None:  # an index written before thumbnails: `figures index` adds them
+        if self.index.thumbnail_search is None:  # an index written before thumbnails: `figures index` adds them
             return fits
         height, width = grey.shape
         allowed = np.abs(np.log(width / height / self.index.aspects)) <= np.log(THUMBNAIL_ASPECT)
@@ -267,7 +266,7 @@ class Matcher:
             allowed &= self._years <= not_after_year
         found = []
         for position, mirrored, inverted, _ in thumbnails.best(
-                thumbnails.correlations(thumbnails.queries(grey), stored), allowed, THUMBNAIL_CANDIDATES):
+                self.index.thumbnail_search, thumbnails.queries(grey), allowed, THUMBNAIL_CANDIDATES):
             image = self.index.images[position]
             fit = Fit(position, 0, 0, thumbnails.whole_field(width, height, image["width_px"], image["height_px"]),
                       mirrored, inverted, (0.0, 0.0, width - 1.0, height - 1.0))
