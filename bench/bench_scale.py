@@ -74,6 +74,9 @@ def timed():
 
 
 def _first_query(catalog_path: Path, by: str, /, **filters: object) -> Took:
+    from emcensus.catalog.query import RESULTS
+
+    RESULTS.clear()  # nothing kept from an earlier query (files and acquisitions may read the same matches)
     with Catalog(catalog_path, readonly=True) as catalog, timed() as took:
         catalog.count(by, **filters)
     return took

@@ -207,3 +207,22 @@ def test_a_page_in_a_quality_order_of_more_files_than_sqlite_takes_parameters_is
                     assert catalog.window_of_page(ImageFilter(), SORT_FIELDS[order.lstrip("-")], direction, offset, limit)
                 page = [row["id"] for row in catalog.images(limit=limit, offset=offset, order=order)]
                 assert page == everything[offset:], (order, offset)
+
+
+def test_each_audit_list_counts_what_it_lists(census: Path, tmp_path: Path) -> None:
+    """`Catalog.audit` counts the lists of `images` rows on their partial indexes alone: each count is
+    the length of its list (a file made missing, one with dates apart and one with disagreeing FOVs
+    added, so that every such list holds rows)."""
+    from emcensus.catalog import _AUDIT_INDEXES
+
+    path = tmp_path / "c.sqlite"
+    with sqlite3.connect(census) as source, sqlite3.connect(path) as db:
+        source.backup(db)
+        db.execute("UPDATE images SET status = 'missing' WHERE id = (SELECT min(id) FROM images)")
+        db.execute("UPDATE images SET date_gap_days = 3.5 WHERE id % 3 = 0")
+        db.execute("UPDATE images SET fov_disagreement = 0.5 WHERE id % 4 = 0")
+    with Catalog(path, readonly=True) as catalog:
+        counts = catalog.audit()
+        for kind in _AUDIT_INDEXES:
+            assert counts[kind] == len(catalog.audit_list(kind)) > 0, kind
+        assert counts["duplicate-exports"] == len(catalog.audit_list("duplicate-exports")) > 0

@@ -720,8 +720,7 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
         """How many entries each audit list holds, plus the census totals."""
         queries = _audit_queries()
         queries["duplicate-exports"] = (f"SELECT DISTINCT acquisition_key FROM ({_EXPORTED_KEYS})", ())
-        counts = {kind: self._fetch(f"SELECT count(*) FROM ({sql})", params)[1][0][0]
-                  for kind, (sql, params) in queries.items()}
+        counts = {kind: self._fetch(_audit_count(kind, sql), params)[1][0][0] for kind, (sql, params) in queries.items()}
         with self.one_snapshot():  # files per kind, from the census cube when it is in step
             table, _ = self.census_source("count(*)", ("kind", "is_primary", "status", "readable"))
             n = "1" if table == "images" else "n"  # a cube row stands for n files
@@ -788,6 +787,21 @@ def _audit_query(kind: str) -> tuple[str, tuple[Any, ...]]:
 #: (left to itself, SQLite takes the census index and reads a table row per file: 1 s at a million).
 _EXPORTED_KEYS = ("SELECT acquisition_key FROM images INDEXED BY audit_exports"
                   " WHERE status = 'present' AND readable = 1 AND is_primary = 0")
+
+
+#: The partial index (schema 4) each audit list of `images` rows is counted on alone: the list's own
+#: query reads every row for its columns (1 M images: no-metadata 74 -> 9-16 ms CPU, date-disagreement
+#: 34 -> 1 ms), and a count left to SQLite takes the census index and a table row per file (2.2 s).
+_AUDIT_INDEXES = {"no-metadata": "audit_no_metadata", "orphan-sidecars": "audit_sidecar_only",
+                  "date-disagreement": "audit_date_gap", "missing": "audit_missing", "fov-disagreement": "audit_fov"}
+
+
+def _audit_count(kind: str, sql: str) -> str:
+    """The SQL that counts the rows of the audit list `kind` (its query `sql`)."""
+    where = re.fullmatch(r"\s*SELECT .+? FROM images\s+WHERE (.+?)\s+ORDER BY .+", sql, re.DOTALL)
+    if kind in _AUDIT_INDEXES and where:
+        return f"SELECT count(*) FROM images INDEXED BY {_AUDIT_INDEXES[kind]} WHERE {where.group(1)}"
+    return f"SELECT count(*) FROM ({sql})"
 
 
 def _audit_queries() -> dict[str, tuple[str, tuple[Any, ...]]]:
