@@ -5,7 +5,7 @@ field of pores at 0.14x) keeps no keypoint ORB can match, even against its sourc
 light and dark is still the image's. Each indexed image keeps a `SIDE` x `SIDE` thumbnail of its image
 area (aspect dropped: a whole field of the same aspect maps onto it), each pixel replaced by its rank
 among the thumbnail's pixels: gamma, contrast and bit depth change no rank, and every thumbnail holds
-the same values, so one inner product with a centred query is their correlation. A thumbnail only
+the same values (but for ties), so one inner product with a centred query is their correlation. A thumbnail only
 proposes candidates; the matcher verifies them as it does every other (`match.Matcher`).
 """
 
