@@ -43,6 +43,7 @@ from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figu
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
 from emcensus.figures import thumbnails
 from emcensus.figures.index import VisualIndex, read_pixels
+from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket
@@ -823,6 +824,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     threads = cv2.getNumThreads()
     if workers != 0:
         cv2.setNumThreads(1)
+        _warm_ocr()
     try:
         for found, lines in _in_order(pool, _panel_tasks(paths, year_of, weaker), _AHEAD_PER_WORKER * pool.width):
             for line in lines:
@@ -859,6 +861,15 @@ class _PanelTask:
 
     def skip(self, indices: Iterable[int] | None, reason: str) -> _PanelTask:
         return replace(self, skipped=reason)
+
+
+def _warm_ocr() -> None:
+    """The scale-bar OCR loaded and run once here, before the workers fork: each would otherwise load
+    it on its first label (0.9 s of CPU a worker, for every pool started)."""
+    try:
+        ocr_line(np.full((48, 96), 255, np.uint8))
+    except OcrUnavailableError:  # no OCR here: the workers go on without labels, as they would
+        pass
 
 
 def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str], int | None], weaker: bool
