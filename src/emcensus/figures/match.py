@@ -24,6 +24,7 @@ keeps a zoomed inset from standing for the whole panel: the fit over the larger 
 
 from __future__ import annotations
 
+import gc
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -825,6 +826,9 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     if workers != 0:
         cv2.setNumThreads(1)
         _warm_ocr()
+        # the objects held now (the index's image table above all) kept out of the garbage collector's
+        # passes: a pass in a worker writes into every object it visits, which copies their pages
+        gc.freeze()
     try:
         for found, lines in _in_order(pool, _panel_tasks(paths, year_of, weaker), _AHEAD_PER_WORKER * pool.width):
             for line in lines:
@@ -834,6 +838,8 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     finally:
         pool.shutdown(kill=not finished)
         cv2.setNumThreads(threads)
+        if workers != 0:
+            gc.unfreeze()
         _pooled = None
 
 
