@@ -172,6 +172,7 @@ def test_faint_small_print_beside_a_bar_is_read_at_a_lower_threshold(monkeypatch
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m == pytest.approx(20e-9), found
     monkeypatch.setattr(scalebar, "FAINT_INK", scalebar.INK_THRESHOLDS[-1])  # without the faint pass
+    monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 0)  # nor the pixels where a label would be
     unread = read_scale_bar(pixels)
     assert unread is None or unread.value_m is None
 
@@ -328,6 +329,7 @@ def test_the_rest_of_a_half_read_label_is_read_on_pixels_further_on(further: lis
     synthetic panel): readings that a matched field of view may confirm."""
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "400 nm", 80, white=False)
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
+    monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 0)  # the line's reads only
     for reads, calls in ((["400", "400", *further], 4), (["400 nm", "400 nm"], 2)):
         shapes: list[tuple[int, ...]] = []
         script = iter(reads)
@@ -367,14 +369,19 @@ def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
                         lambda image: (calls.append(image.shape) or f"{len(calls) % 2 + 5} nm", 0.9))
     pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "2.5 µm", 150, white=True)
     per_line = 2 * len(scalebar.READ_TEXT_PX)
-    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 10**6)
-    read_scale_bar(pixels)
-    unbounded, calls[:] = len(calls), []
-    assert unbounded > 2 * per_line  # this panel has more lines near bars than the bound below lets through
+    per_bar_windows = 4 * len(scalebar.WINDOW_FONTS)  # above, below, right, left at each size
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 2)
     read_scale_bar(pixels)
-    assert len(calls) == 2 * per_line
+    with_windows, calls[:] = len(calls), []
     assert all(shape[1] <= ocr.MAX_WIDTH_PX for shape in calls)
+    monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 0)  # the lines' reads alone
+    read_scale_bar(pixels)
+    assert len(calls) == 2 * per_line
+    assert 2 * per_line < with_windows <= 2 * per_line + 5 * per_bar_windows
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 10**6)
+    calls[:] = []
+    read_scale_bar(pixels)
+    assert len(calls) > 2 * per_line  # this panel has more lines near bars than the bound let through
 
 
 @pytest.mark.parametrize(("reads", "calls"), [
@@ -389,7 +396,94 @@ def test_second_size_read_only_where_a_first_read_parses(reads: list[str], calls
     made: list[tuple[int, ...]] = []
     monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or reads[(len(made) - 1) % 2], 0.9))
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
+    monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 0)  # the line's reads only
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     read_scale_bar(pixels)
     assert len(made) == calls
 
+
+
+@pytest.mark.parametrize("side", ["above", "below", "right", "left"])
+def test_label_lost_as_components_is_read_where_it_would_be_printed(side: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Print over fibres or grain boundaries does not come apart as glyph components: the panel's
+    pixels where the label would be printed, beside the likeliest bars, are read (real OCR)."""
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])  # the components lost it
+    pixels, bar, (lx0, ly0, lx1, ly1) = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "200 nm", 80, white=False,
+                                                       label_side=side, font_px=16)
+    found = read_scale_bar(jpeg(pixels, 85))
+    assert found is not None and found.value_m == pytest.approx(200e-9), found
+    assert found.bar_px == pytest.approx(80, abs=2)
+    wx0, wy0, wx1, wy1 = found.label_bbox
+    assert wx0 <= lx0 + 2 and wy0 <= ly0 + 2 and lx1 - 2 <= wx1 and ly1 - 2 <= wy1  # the window holds the label
+
+
+@pytest.mark.parametrize(("reads", "value_m"), [
+    (["200 nm", "200nm"], 200e-9),                    # the two sizes of one side agree
+    (["200 nm", "300 nm"], None),                     # they do not
+    (["RANS"], None),                                 # nothing parses: not read at the second size
+    (["500 mm", "500 mm"], None),                     # mm: a faint nm read as mm on pixels alone
+    (["5A", "5A"], None),                             # Å: texture reads as "A"
+    (["200 nm", "200 nm", "300 nm", "300 nm"], None),  # another side reads another value
+])
+def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(
+        reads: list[str], value_m: float | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """OCR scripted, the sides read in turn (above first): what the pixels around a bar say is a value
+    only where both sizes of one side read it, in a unit the pixels alone may give, and no other side
+    reads another value."""
+    made: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])
+    monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 1)
+    monkeypatch.setattr(scalebar, "WINDOW_INK", (0.0, 1.0))  # every side read, blank or not
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or
+                                                             (reads[len(made) - 1] if len(made) <= len(reads) else ""), 0.9))
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
+    found = read_scale_bar(pixels)
+    if value_m is None:
+        assert found is None or found.value_m is None, found
+    else:
+        assert found is not None and found.value_m == pytest.approx(value_m), found
+    sides = len(scalebar._label_windows(pixels.shape, found.bbox if found else (0, 0, 1, 1), 0.06 * 225)) if found else 4
+    assert len(made) <= 2 * sides  # the second size only where the first parses
+    if reads == ["RANS"]:
+        assert made.count(made[0]) == 1 and len(made) <= 4  # one read a side
+
+
+def test_flat_ink_ends_a_bar_that_runs_on_into_a_bright_fibre() -> None:
+    """A white bar whose end touches a bright fibre along its rows: the top-hat runs on into the fibre,
+    the bar's saturated ink ends where it ends, and the candidate is measured so."""
+    field = np.full((200, 300), 60, np.uint8)
+    field[180:185, 200:260] = 200  # a fibre in the bar's rows, past its right end
+    pixels, bar, _ = draw_scale_bar(field, "2 µm", 80, white=True, corner="bottom-right", thickness=5, font_px=16)
+    x0, y0, x1, y1 = bar
+    fibre = pixels.copy()
+    fibre[y0:y1, x1:x1 + 40] = 200
+    found = [candidate for candidate, _ in scalebar._candidates(jpeg(fibre, 90)) if abs(candidate.y0 - y0) <= 1]
+    assert found, "the bar is a candidate"
+    assert found[0].x0 == pytest.approx(x0, abs=1.5) and found[0].x1 == pytest.approx(x1, abs=1.5), found[0]
+    assert not any(_same(found[0], other) for other in found[1:])  # one bar, found once
+
+
+def _same(a: object, b: object) -> bool:
+    return scalebar._same_bar(a, b)  # type: ignore[arg-type]
+
+
+def test_white_bar_on_a_bright_noisy_field_is_found_by_its_flat_ink() -> None:
+    """On a bright noisy field a white bar's top-hat is broken into pieces; its pixels stay saturated
+    end to end while the rows above and below are darker on average."""
+    rng = np.random.default_rng(5)
+    field = np.clip(rng.normal(185, 45, (220, 300)), 0, 255).astype(np.uint8)
+    pixels, (x0, y0, x1, y1), _ = draw_scale_bar(field, "50 nm", 60, white=True, thickness=6, font_px=16)
+    bars = scalebar._flat_bars(jpeg(pixels, 90), True, 12, 21)
+    assert any(abs(b.x0 - x0) <= 1 and abs(b.x1 - x1) <= 1 and abs(b.y0 - y0) <= 1 and abs(b.y1 - y1) <= 1 for b in bars), bars
+    assert scalebar._flat_bars(jpeg(field, 90), True, 12, 21) == []  # the field alone has none
+
+
+def test_blank_surroundings_of_a_bar_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bar on a plain field with nothing printed near it: no window holds anything as bright as the
+    bar, so none is read (each read is about 30 ms of CPU)."""
+    made: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or "", 0.0))
+    field = np.full((225, 300), 70, np.uint8)
+    field[213:218, 200:280] = 255  # a white bar, no label
+    assert read_scale_bar(field) is None
+    assert made == []

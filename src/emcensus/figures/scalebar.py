@@ -15,7 +15,8 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    ≥ 4, collinear pieces merged; its ends are where the contrast falls to half, so the length is
    end to end, to a pixel. Candidates near the top or bottom edge come first; one whose ink goes on
    past its top or bottom edge is a stroke of a glyph and comes last; one inside a label read
-   before is skipped.
+   before is skipped. A bar drawn in pure white or black is also found by its saturated ink (a noisy
+   bright field breaks its top-hat; a bright fibre at its end extends it: the flat ink ends it).
 2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
    bar's contrast give glyph-sized components of the bar's colour; they form lines, a line grows by
    the glyph-sized pieces beside it within its rows (a glyph run into texture is cut to them), and
@@ -28,6 +29,9 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    else, where one of them parses, both are read again at another size, and a value needs two
    reads that agree and no read that shows other digits or another unit (a digit lost over a
    particle, a speck read as a digit, m read as n): a wrong value is worse than none.
+4. **Windows**: where no line gave a value (print over fibres or grain boundaries is no set of
+   components), the panel's pixels where the label would be printed around the likeliest bars are
+   read at two sizes; both must agree, and no other side may read another value.
 
 A ruler with a tick at each end reads like a bar. Not done yet: rulers with several ticks and
 numbers, labels inside the bar; a label printed over a particle of its own colour is unread.
@@ -55,6 +59,8 @@ MIN_ASPECT = 4.0
 MIN_BAR_PX = 10
 #: Grey levels a bar must stand out from what is right above and below it.
 MIN_CONTRAST = 40
+#: Ink level (of 255) a bar drawn in pure white or black keeps end to end after JPEG.
+FLAT_INK = 225
 #: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
 FOV_TOLERANCE = 0.10
 #: Fractions of the bar's contrast a pixel of its label must reach, tried in turn: print over a
@@ -77,6 +83,17 @@ UNIT_REACH = 3.5
 _BARE_NUMBER = re.compile(r"\d+([.,]\d+)?")
 #: Label lines one panel may have read (2-4 OCR calls of about 30 ms each), over all its bar candidates.
 MAX_LINES_READ = 8
+#: Where no line of glyphs beside a bar gave a value (print over fibres, grain boundaries or noise
+#: does not come apart as components), the panel's pixels where its label would be printed are read:
+#: at these font sizes, fractions of the panel's height (figure labels are printed at 5-10 %)...
+WINDOW_FONTS = (0.06, 0.085)
+#: ... around this many of the likeliest bars.
+WINDOW_CANDIDATES = 5
+#: Height (px) a window's pixels are read at.
+WINDOW_READ_PX = 40
+#: Share of a window's pixels as bright as the bar (half its contrast) where print may be: a blank
+#: field has none, a window wholly inside a region of the bar's colour has most (not read: no print).
+WINDOW_INK = (0.03, 0.85)
 
 _NUMBER_FIXES = str.maketrans({"l": "1", "I": "1", "|": "1", "O": "0", "o": "0", "S": "5", "s": "5", ",": "."})
 _LABEL = re.compile(r"(?P<number>[0-9lI|OoSs.,]+)(?P<unit>pm|nm|nn|mm|[µμuU]m|Å|A)")
@@ -181,6 +198,8 @@ class _Bar:
     white: bool
     contrast: float
     score: float
+    #: found by its extreme ink (`_flat_bars`): its ends are where that ink stops
+    flat: bool = False
 
     @property
     def box(self) -> Box:
@@ -211,10 +230,28 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
     again in another image once."""
     found = sorted(((bar, image) for image, white in _polarities(pixels) for bar in find_bars(image, white)),
                    key=lambda pair: -pair[0].score)
-    kept: dict[tuple[Box, bool], tuple[_Bar, np.ndarray]] = {}
+    kept: list[tuple[_Bar, np.ndarray]] = []
+    by_rows: dict[tuple[bool, int], list[int]] = {}  # (polarity, top row) -> indices in `kept`
     for bar, image in found:
-        kept.setdefault((bar.box, bar.white), (bar, image))
-    return list(kept.values())
+        nearby = [index for y in (bar.y0 - 1, bar.y0, bar.y0 + 1) for index in by_rows.get((bar.white, y), ())]
+        same = next((index for index in sorted(nearby) if _same_bar(bar, kept[index][0])), None)
+        if same is None:
+            by_rows.setdefault((bar.white, bar.y0), []).append(len(kept))
+            kept.append((bar, image))
+            continue
+        other, other_image = kept[same]
+        if bar.flat and other.x0 - 1 <= bar.x0 and bar.x1 <= other.x1 + 1 and bar.x1 - bar.x0 < other.x1 - other.x0 - 2:
+            # the top-hat ran on into a bright fibre or an edge at the bar's end: the flat ink ends it
+            kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
+    return kept
+
+
+def _same_bar(a: _Bar, b: _Bar) -> bool:
+    """Whether two candidates are one bar found twice (in two images, or by top-hat and by its flat
+    ink): the same polarity and rows to a pixel, overlapping over most of the shorter."""
+    overlap = min(a.x1, b.x1) - max(a.x0, b.x0)
+    return (a.white == b.white and abs(a.y0 - b.y0) <= 1 and abs(a.y1 - b.y1) <= 1
+            and overlap >= 0.8 * min(a.x1 - a.x0, b.x1 - b.x0))
 
 
 def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
@@ -261,6 +298,30 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
         stroke = _touching(tophat, math.floor(left + 0.5), y0, math.floor(right + 0.5), y1, contrast / 2)
         score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
         bars.append(_Bar(left, right, y0, y1, white, contrast, score))
+    return bars + _flat_bars(bright, white, horizontal, vertical)
+
+
+def _flat_bars(bright: np.ndarray, white: bool, min_length: int, max_thickness: int) -> list[_Bar]:
+    """Bars drawn in the extreme ink (`FLAT_INK` and more, end to end) whose rows above and below are
+    darker by `MIN_CONTRAST`: on a bright noisy field or fibres the top-hat of a white bar is broken,
+    its pixels stay saturated."""
+    height, width = bright.shape
+    flat = (bright >= FLAT_INK).astype(np.uint8)
+    bars = []
+    for x0, y0, x1, y1 in _stacked_runs(flat.astype(bool), min_length):
+        thickness = y1 - y0
+        if not 2 <= thickness < max_thickness or x1 - x0 < max(MIN_BAR_PX, MIN_ASPECT * thickness) or x1 - x0 > 0.8 * width:
+            continue
+        level = float(bright[y0:y1, x0:x1].mean())
+        sides = [float(bright[rows, x0:x1].mean()) for rows in (slice(max(0, y0 - 2), y0), slice(y1, y1 + 2)) if rows.start < rows.stop <= height and rows.start < height]
+        if len(sides) < 2 or level - sum(sides) / 2 < MIN_CONTRAST:
+            continue
+        contrast = level - sum(sides) / 2
+        centre = (y0 + y1) / 2
+        near_edge = 1 - min(centre, height - centre) / (height / 2)
+        stroke = _touching(flat, x0, y0, x1, y1, 1)
+        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
+        bars.append(_Bar(float(x0), float(x1), y0, y1, white, contrast, score, flat=True))
     return bars
 
 
@@ -491,7 +552,11 @@ def _raw_image(label: _Label, text_px: float, raw: np.ndarray | None = None) -> 
     """The panel's pixels around the line (or `raw`, pixels of its rows), contrast stretched, ink
     dark, upscaled to `text_px` high."""
     raw = label.raw if raw is None else raw
-    scale = min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 20) / raw.shape[1])
+    return _stretched(raw, min(max(1.0, text_px / _text_height(label)), (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))
+
+
+def _stretched(raw: np.ndarray, scale: float) -> np.ndarray:
+    """Pixels where the ink is bright, contrast stretched, ink dark on light, scaled by `scale`."""
     grey = raw.astype(np.float32)
     low, high = np.percentile(grey, 2), np.percentile(grey, 99.5)
     stretched = np.clip((grey - low) / max(float(high - low), 1.0), 0, 1)
@@ -572,11 +637,13 @@ def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
         return None, ""
     value_m, normalised = next(found for found in parsed if found)
     number, unit = normalised.split()
-    if not any(text.strip() for text, glyphs in zip(reads, crops) if glyphs):
+    if any(crops) and not any(text.strip() for text, glyphs in zip(reads, crops) if glyphs):
         return None, ""  # the glyphs read as nothing: the pixels around them read twice confirm nothing
-    if unit == "Å" and not (any(found for found, glyphs in zip(parsed, crops) if glyphs)
-                            and any(found for found, glyphs in zip(parsed, crops) if not glyphs)):
+    glyphs_parse = any(found for found, glyphs in zip(parsed, crops) if glyphs)
+    if unit == "Å" and not (glyphs_parse and any(found for found, glyphs in zip(parsed, crops) if not glyphs)):
         return None, ""  # "A" is also a letter texture reads as: Å needs both crops, glyphs alone and pixels
+    if unit == "mm" and not glyphs_parse:
+        return None, ""  # pixels read a faint "nm" as "mm" at two sizes: mm needs the glyphs to read it
     for text, found in zip(reads, parsed):
         if found is None and _contradicts(text, number, unit):
             return None, ""
@@ -641,7 +708,62 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
                     labels_read.append(label.box)
                     doubts.append((label.box, digits, readings))
+    for bar, ink in candidates[:WINDOW_CANDIDATES]:
+        value, label, window = _read_windows(ink, bar)
+        if value is not None and (unread is None or not unread.readings or label in unread.readings):
+            return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
     return _scaled(unread, shrink) if unread else None
+
+
+def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float) -> dict[str, Box]:
+    """Where the bar's label would lie if printed `font_px` high: centred above or below it, or beside
+    it, with the gap authors leave; only windows inside the panel."""
+    height, width = shape[:2]
+    x0, y0, x1, y1 = bar
+    centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
+    tall, gap = 1.25 * font_px, max(1.0, 0.1 * font_px)
+    half_wide, beside = (max(x1 - x0, 3.2 * font_px) + 0.6 * font_px) / 2, 4.5 * font_px
+    windows = {
+        "above": (centre_x - half_wide, y0 - gap - tall, centre_x + half_wide, y0 - gap + 1),
+        "below": (centre_x - half_wide, y1 + gap - 1, centre_x + half_wide, y1 + gap + tall),
+        "right": (x1 + 1, centre_y - tall / 2, x1 + 1 + beside, centre_y + tall / 2),
+        "left": (x0 - 1 - beside, centre_y - tall / 2, x0 - 1, centre_y + tall / 2),
+    }
+    inside = {}
+    for side, (wx0, wy0, wx1, wy1) in windows.items():
+        box = (max(0, int(wx0)), max(0, int(wy0)), min(width, int(wx1) + 1), min(height, int(wy1) + 1))
+        if box[3] - box[1] >= 0.8 * tall and box[2] - box[0] >= 2 * font_px:
+            inside[side] = box
+    return inside
+
+
+def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box | None]:
+    """(value, normalised label, window) read on the panel's pixels where the bar's label would be,
+    each side at `WINDOW_FONTS` sizes: a value needs the two sizes of one side to agree (`_agreed`, as
+    pixels alone: never Å nor mm) and no other side to read another value."""
+    found: dict[str, Box] = {}
+    x0, y0, x1, y1 = bar.box
+    ink_level = float(bright[y0:y1, x0:x1].mean()) - 0.5 * bar.contrast
+    for side in ("above", "below", "right", "left"):
+        reads: list[str] = []
+        window = None
+        for fraction in WINDOW_FONTS:
+            window = _label_windows(bright.shape, bar.box, fraction * bright.shape[0]).get(side)
+            if window is None:
+                break
+            raw = bright[window[1]:window[3], window[0]:window[2]]
+            if not WINDOW_INK[0] <= float((raw >= ink_level).mean()) <= WINDOW_INK[1]:
+                break  # nothing as bright as the bar there, or a region of its colour: no print
+            reads.append(_ocr_text(_stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))))
+            if parse_label(reads[-1]) is None:
+                break  # nothing parses at this size: not read again
+        value, normalised = _agreed(reads, [False] * len(reads))
+        if value is not None and window is not None:
+            found[normalised] = window
+    if len(found) != 1:
+        return None, "", None
+    normalised, window = next(iter(found.items()))
+    return parse_label(normalised)[0], normalised, window  # type: ignore[index]
 
 
 def _scaled(bar: ScaleBar, factor: int) -> ScaleBar:
