@@ -17,7 +17,7 @@ import emcensus
 from emcensus.catalog import Catalog
 from emcensus.catalog.schema import SCHEMA_VERSION
 from emcensus.cli.main import main
-from emcensus.errors import CatalogError, ConfigError
+from emcensus.errors import CatalogError, ConfigError, QueryError
 from emcensus.scan import RootSpec, scan
 
 PAGE = 4096
@@ -109,6 +109,17 @@ def test_api_raises_catalog_error_for_damage_found_in_a_query(catalog_path: Path
         flip_bytes(catalog_path)
         with pytest.raises(CatalogError, match="damaged.*backup"):
             catalog.audit()
+
+
+def test_a_query_past_sqlite_s_limits_is_not_called_damage(catalog_path: Path) -> None:
+    """More parameters than SQLite takes in one statement (32,766 by default; 8 here) is a query too
+    large, not a damaged catalog, and the catalog still answers."""
+    with Catalog(catalog_path, readonly=True) as catalog:
+        catalog.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 8)
+        with pytest.raises(QueryError, match="too many SQL variables.*fewer values") as raised:
+            catalog.count(files=True, kind=["image"] * 9)
+        assert "damaged" not in str(raised.value)
+        assert catalog.total() == 5
 
 
 def _open_new_catalog(path: str, barrier) -> str:

@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 
 from emcensus.catalog.paths import fs_path
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
-from emcensus.errors import CatalogError, ConfigError
+from emcensus.errors import CatalogError, ConfigError, QueryError
 from emcensus.outputs import guard_output
 
 try:
@@ -57,6 +57,10 @@ _RECOVER = "restore it from a backup, or scan again into a new catalog file"
 #: sqlite3 errors that say something about the file (the rest are programming errors and stay as they are).
 _FILE_ERRORS = (sqlite3.OperationalError, sqlite3.InternalError)
 
+#: What SQLite says of a statement past its limits (its `?` parameters, 32,766 by default; its depth):
+#: the query asked is too large, the file is not damaged.
+_TOO_LARGE = re.compile("too many sql variables|expression tree is too large")
+
 
 def catalog_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> CatalogError:
     """The one translation of an SQLite error into a message for people."""
@@ -74,7 +78,11 @@ def catalog_error(exc: sqlite3.Error, path: str | os.PathLike[str]) -> CatalogEr
 
 
 def _reraise(exc: sqlite3.Error, path: str) -> NoReturn:
-    """Raise the `CatalogError` for a file-level error; anything else (a programming error) as it is."""
+    """Raise the `CatalogError` for a file-level error, a `QueryError` for a statement past SQLite's limits;
+    anything else (a programming error) as it is."""
+    if isinstance(exc, sqlite3.OperationalError) and _TOO_LARGE.search(str(exc).lower()):
+        raise QueryError(f"the query is larger than SQLite takes in one statement ({' '.join(str(exc).split())}):"
+                         " ask for fewer values at once") from exc
     if type(exc) is sqlite3.DatabaseError or isinstance(exc, _FILE_ERRORS):
         raise catalog_error(exc, path) from exc
     raise exc
