@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+import types
 from pathlib import Path
 
 import pytest
@@ -277,14 +278,14 @@ _PATH_CHARACTERS = _CHARACTERS + "tTif~_x"
 def _catalog_paths(draw: st.DrawFn) -> list[str]:
     """Paths below '/r/' of one archive, or with no '/' at all (the folder '', whose range of the path
     index is every path): folders nested in each other (a folder's files and its subfolders' in one
-    range of the path index), names of any characters, extensions of 0 to 40 characters, some paths
-    longer than 256 characters."""
+    range of the path index), names of any characters, extensions of 0 to 40 characters (case apart),
+    some paths longer than 256 characters."""
     folders = ["/r/", ""]
     for _ in range(draw(st.integers(0, 4))):
         parent = draw(st.sampled_from(folders))
         folders.append(parent + draw(st.text(st.sampled_from(_PATH_CHARACTERS.replace("/", "")), min_size=1, max_size=4))
                        + "/" + "d/" * draw(st.sampled_from([0, 0, 1, 140])))
-    ends = ["", ".", ".tif", ".t", ".x.x", "." + "x" * 35, "." + "tif" * 13]
+    ends = ["", ".", ".tif", ".TIF", ".t", ".x.x", "." + "x" * 35, "." + "tif" * 13]
     return [draw(st.sampled_from(folders)) + draw(st.text(st.sampled_from(_PATH_CHARACTERS), max_size=4))
             + draw(st.sampled_from(["", "x", "b.", "t f", "\u00e9"])) + draw(st.sampled_from(ends))
             for _ in range(draw(st.integers(1, 10)))]
@@ -435,3 +436,48 @@ def test_every_path_a_glob_ending_in_an_extension_matches_has_that_extension(pat
     ("*.", None), ("*tif", None), ("*/a/*.tif", None), ("*.tif[f]", None), ("*.tif~", None), (".tif", ".tif")])
 def test_which_globs_end_in_an_extension(pattern: str, extension: str | None) -> None:
     assert literal_extension(pattern) == extension
+
+
+#: File states drawn for `matches_less_failing`'s property test: (kind, status, readable, is_primary).
+_STATES = st.tuples(st.sampled_from(["image", "stack", "sidecar-only"]), st.sampled_from(["present", "missing"]),
+                    st.integers(0, 1), st.integers(0, 1))
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(paths=_catalog_paths(), data=st.data())
+def test_matches_less_those_failing_the_filters_are_what_plain_glob_counts_with_them(
+        paths: list[str], data: st.DataObject, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`CubeMixin.matches_less_failing` on drawn paths (the folder '' among them), file states and
+    filters (kinds, missing files, acquisitions or files), every failing row split off however many:
+    its reads summed count what plain GLOB counts with the filters; it answers exactly the globs
+    ending in an extension (one drawn as a path's start made a glob and its extension, most of the
+    time)."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE images (id INTEGER PRIMARY KEY, path TEXT UNIQUE, kind TEXT, status TEXT, readable INTEGER,"
+               " is_primary INTEGER)")
+    db.executemany("INSERT OR IGNORE INTO images (path, kind, status, readable, is_primary) VALUES (?, ?, ?, ?, ?)",
+                   [(path, *data.draw(_STATES)) for path in paths])
+    db.execute(f"""CREATE TABLE census_folders AS SELECT {FOLDER_SQL.format(path='path')} AS folder,
+                   {EXTENSION_SQL.format(path='path')} AS extension, kind, status, readable, is_primary, count(*) AS n
+                   FROM images GROUP BY 1, 2, 3, 4, 5, 6""")
+    ends = db.execute(f"SELECT path, extension FROM (SELECT path, {EXTENSION_SQL.format(path='path')} AS extension"
+                      " FROM images) WHERE length(extension) > 1").fetchall()
+    if ends and data.draw(st.integers(0, 3)):
+        path, extension = data.draw(st.sampled_from(ends))
+        pattern = _a_glob_of(path[:-len(extension)], data) + extension
+    else:
+        pattern = data.draw(_globs())
+    image_filter = ImageFilter(path=pattern, kind=data.draw(st.sampled_from(["image", "all", "sidecar-only", ["image", "stack"]])),
+                               include_missing=data.draw(st.booleans()))
+    extra = data.draw(st.sampled_from(["", " AND +is_primary = 1"]))
+    monkeypatch.setattr(cube_module, "cube_in_step", lambda db, name: True)
+    monkeypatch.setattr(cube_module, "_FEW_UNDECIDED", (10 ** 9, 10 ** 9))
+    split = cube_module.CubeMixin.matches_less_failing(types.SimpleNamespace(db=db), image_filter, extra,
+                                                       image_filter.columns() | {"is_primary"})
+    assert (split is not None) == (literal_extension(pattern) is not None), pattern
+    if split is not None:
+        where, params = image_filter.where(db)  # outside a transaction: plain GLOB
+        plain = db.execute(f"SELECT count(*) FROM images WHERE {where}{extra}", params).fetchone()[0]
+        counted = sum(db.execute(f"SELECT {aggregate} FROM {table} WHERE {clause}", clause_params).fetchone()[0]
+                      for table, aggregate, clause, clause_params in split)
+        assert counted == plain, (paths, pattern, split)
