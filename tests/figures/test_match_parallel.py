@@ -104,3 +104,43 @@ def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, tmp_path: 
     assert all(row in alone for row in pooled)
     lost = [row for row in alone if row not in pooled]
     assert all((row["document"], row["page"]) == (document, int(page)) for row in lost)
+
+
+class _CrashesOn(Matcher):
+    """A matcher whose process ends abruptly every time it meets one panel (`fatal`: its pixels' bytes),
+    as a segfault in OpenCV on a strange image would end it."""
+
+    fatal: bytes
+
+    def match_panel(self, pixels, *, not_after_year=None) -> PanelResult:
+        if pixels.tobytes() == self.fatal:
+            os._exit(11)
+        return super().match_panel(pixels, not_after_year=not_after_year)
+
+
+def test_a_panel_that_kills_its_worker_every_time_costs_that_panel_alone(corpus):
+    """Not in an archive read (nothing to blame but the panel): after one retry that panel is one line,
+    every other panel is matched as in one process, and the command goes on."""
+    _, truth, catalog_path = corpus
+    index = VisualIndex.load(index_folder(catalog_path))
+    seen: list[tuple[bytes, int]] = []
+
+    class Recording(Matcher):
+        def match_panel(self, pixels, *, not_after_year=None) -> PanelResult:
+            result = super().match_panel(pixels, not_after_year=not_after_year)
+            seen.append((pixels.tobytes(), len(result.matches)))
+            return result
+
+    alone_lines: list[str] = []
+    alone = [found.to_dict() for found in match_documents([truth.papers], Recording(index), warn=alone_lines.append)]
+    crashing = _CrashesOn(index)
+    crashing.fatal = next(pixels for pixels, matched in seen if matched)  # a panel that has a match
+    assert sum(pixels == crashing.fatal for pixels, _ in seen) == 1
+    lines: list[str] = []
+    pooled = [found.to_dict() for found in match_documents([truth.papers], crashing, workers=2, warn=lines.append)]
+    (given_up,) = [line for line in lines if line not in alone_lines]
+    assert "a panel not matched: the worker process reading it died twice" in given_up
+    document, _, page = given_up.partition(": ")[0].rpartition(" page ")
+    lost = [row for row in alone if row not in pooled]
+    assert lost and all((row["document"], row["page"]) == (document, int(page)) for row in lost)
+    assert all(row in alone for row in pooled) and len(pooled) >= 10
