@@ -195,3 +195,19 @@ def test_archive_file_whose_read_never_ends_is_skipped_within_the_budget(archive
     result = Matcher(_index(archive)).match_panel(publish(archive["b"], crop=(0.35, 0.35, 0.65, 0.65), width=200))
     assert time.monotonic() - started < 15
     assert "b" not in _names(result)
+
+
+def test_archive_file_damaged_since_it_was_indexed_leaves_its_candidate_unverified(archive, tmp_path):
+    """A candidate's file whose decoder now fails with an error of its own (a deflate TIFF damaged since it
+    was indexed: imagecodecs' DeflateError, a RuntimeError) is not read, as an unreadable file is not: that
+    candidate goes unverified, and the panel, and the command, go on."""
+    write_tiffs(tmp_path, archive)
+    tifffile.imwrite(tmp_path / "b.tif", archive["b"], compression="zlib")
+    damaged = bytearray((tmp_path / "b.tif").read_bytes())
+    damaged[len(damaged) // 2:len(damaged) // 2 + 64] = bytes(64)
+    (tmp_path / "b.tif").write_bytes(bytes(damaged))
+    matcher = Matcher(_index(archive, folder=tmp_path))
+    result = matcher.match_panel(publish(archive["b"], crop=(0.35, 0.35, 0.65, 0.65), width=200))
+    assert "b" not in _names(result)
+    assert matcher._pixels(list(archive).index("b")) is None
+    assert _names(matcher.match_panel(publish(archive["c"]))) == ["c"]

@@ -481,7 +481,7 @@ class Matcher:
             try:  # the scan's per-file budget: an archive file that blocks is skipped, not waited on
                 with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
                     grey = to_grey8(read_pixels(image["path"]))
-            except (ReadTimeout, EmcensusError, OSError, ValueError):
+            except (ReadTimeout, Exception):  # Exception: also a decoder's own error on a file damaged since it was indexed
                 grey = None
             finally:  # the read cleared the worker's mark: the panel it serves is still being matched
                 if _matching:
