@@ -40,7 +40,6 @@ import numpy as np
 
 from emcensus.analysis.publications import article_id
 from emcensus.catalog.figures import ProposedMatch
-from emcensus.errors import EmcensusError
 from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
 from emcensus.figures import thumbnails
