@@ -3,6 +3,7 @@ to an index built before they existed (keypoints untouched), never written into 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -121,3 +122,30 @@ def test_thumbnails_of_another_format_are_not_compared_and_are_replaced(tmp_path
     assert VisualIndex.load(index_folder(catalog_path)).thumbnails is None
     assert _update(catalog_path).thumbnails_added == 8
     assert sorted(p.name for p in generation.iterdir() if p.name.startswith("thumbnails")) == [THUMBNAILS]
+
+
+def test_an_unchanged_image_whose_thumbnail_cannot_be_read_is_listed_and_keeps_its_keypoints(tmp_path: Path) -> None:
+    """An index built before thumbnails; one unchanged image's file now fails to decode (same size and
+    modification time: the catalog still calls it unchanged). It stays indexed on its keypoints, is listed
+    with its reason (summary and a line on stderr), has no thumbnail, and is tried again by the next run."""
+    from support import catalog_cli
+
+    root, paths, catalog_path = _scanned(tmp_path)
+    _update(catalog_path)
+    generation = _generation(catalog_path)
+    (generation / THUMBNAILS).unlink()
+    damaged, state = paths["c"], paths["c"].stat()
+    damaged.write_bytes(b"\0" * state.st_size)
+    os.utime(damaged, ns=(state.st_atime_ns, state.st_mtime_ns))
+
+    summary = _update(catalog_path)
+    assert (summary.added, summary.kept, summary.thumbnails_added, summary.skipped) == (0, 8, 7, [])
+    assert [path for path, _ in summary.no_thumbnail] == [str(damaged)] and summary.no_thumbnail[0][1]
+    assert summary.paragraph().endswith("; 1 without a thumbnail")
+    index = VisualIndex.load(index_folder(catalog_path))
+    assert _generation(catalog_path) == generation and len(index) == 8
+    position = next(p for p, image in enumerate(index.images) if image["path"] == str(damaged))
+    assert not index.thumbnails[position].any() and index.images[position]["count"] > 0
+    result = catalog_cli(catalog_path)("figures", "index", "--workers", "0")
+    assert f"{damaged}: no thumbnail (its keypoints stay indexed): " in result.stderr
+    assert "0 given their thumbnail" not in result.stdout and "1 without a thumbnail" in result.stdout

@@ -48,6 +48,8 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
                                file_timeout=file_timeout or FILE_TIMEOUT_S)
     for path, why in summary.skipped:
         click.echo(f"{path}: not indexed: {why}", err=True)
+    for path, why in summary.no_thumbnail:
+        click.echo(f"{path}: no thumbnail (its keypoints stay indexed): {why}", err=True)
     click.echo(summary.paragraph())
 
 

@@ -24,7 +24,7 @@ import re
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,9 @@ class IndexSummary:
     kept: int
     skipped: list[tuple[str, str]]  # (path, why not indexed)
     thumbnails_added: int = 0  # unchanged images whose thumbnail the index did not hold yet
+    #: (path, why) of each unchanged image whose thumbnail could not be read: indexed still (its keypoints),
+    #: no thumbnail candidate; tried again at the next run
+    no_thumbnail: list[tuple[str, str]] = field(default_factory=list)
 
     def paragraph(self) -> str:
         text = (f"visual index: {self.images:,} image(s), {self.descriptors:,} descriptors; "
@@ -96,6 +99,8 @@ class IndexSummary:
             text += f" ({self.thumbnails_added:,} given their thumbnail)"
         if self.skipped:
             text += f"; {len(self.skipped):,} not indexed"
+        if self.no_thumbnail:
+            text += f"; {len(self.no_thumbnail):,} without a thumbnail"
         return text
 
 
@@ -415,6 +420,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
     old_thumbnails = _thumbnails_by_id(old)
     todo = [row for image_id, row in wanted.items() if image_id not in kept_ids]
     skipped: list[tuple[str, str]] = []
+    no_thumbnail: list[tuple[str, str]] = []
     fresh: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     new_thumbnails: dict[int, np.ndarray] = {}
     jobs = [(row["id"], row["path"], row["height_px"], False) for row in todo] + [
@@ -426,7 +432,9 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
             fresh[image_id] = (points, descriptors)
         elif image_id not in kept_ids:  # left out of the table: tried again at the next run
             skipped.append((wanted[image_id]["path"], error))
-        if error is None:  # an unchanged image whose thumbnail could not be read keeps none: tried again next run
+        elif error is not None:  # an unchanged image whose thumbnail could not be read keeps none: tried again next run
+            no_thumbnail.append((wanted[image_id]["path"], error))
+        if error is None:
             new_thumbnails[image_id] = thumbnail
         if progress:
             progress(done, len(jobs))
@@ -448,7 +456,7 @@ def update_index(catalog: Any, catalog_path: str | os.PathLike[str], *, workers:
         start += len(points)
     removed = sum(1 for image in old.images if image["id"] not in wanted)
     given = sum(1 for image_id in new_thumbnails if image_id in kept_ids)
-    summary = IndexSummary(len(images), start, len(todo), removed, len(kept_ids), skipped, given)
+    summary = IndexSummary(len(images), start, len(todo), removed, len(kept_ids), skipped, given, no_thumbnail)
     stored = _stacked({**old_thumbnails, **new_thumbnails}, images)
     if loaded and images == old.images:  # the keypoints unchanged: the current generation stands
         if given and old.generation is not None:
