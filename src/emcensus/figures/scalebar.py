@@ -708,9 +708,11 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
                     labels_read.append(label.box)
                     doubts.append((label.box, digits, readings))
-    for bar, ink in candidates[:WINDOW_CANDIDATES]:
+    # reads of a label that disagreed are left to a matched field of view (`settle_with_fov`): the
+    # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm")
+    for bar, ink in candidates[:WINDOW_CANDIDATES] if unread is None or not unread.readings else ():
         value, label, window = _read_windows(ink, bar)
-        if value is not None and (unread is None or not unread.readings or label in unread.readings):
+        if value is not None:
             return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
     return _scaled(unread, shrink) if unread else None
 
