@@ -16,7 +16,7 @@ from emcensus.figures import thumbnails
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex, archive_thumbnail
 from emcensus.figures.match import Matcher
-from emcensus.figures.textures import micrograph
+from emcensus.figures.textures import acquire, make_scene, micrograph, render
 from figures.match_support import publish
 
 WIDTH, HEIGHT = 640, 480
@@ -126,3 +126,15 @@ def test_a_thumbnail_candidate_alone_never_makes_a_match(fields, tmp_path: Path)
     ranked = thumbnails.best(index.thumbnail_search, thumbnails.queries(stranger), np.ones(len(index), bool), k=3)
     assert ranked and all(Path(index.images[position]["path"]).stem.startswith("pores") for position, *_ in ranked[:1])
     assert Matcher(index).match_panel(stranger).matches == []
+
+
+@pytest.mark.parametrize("edits", [{}, {"gamma": 0.6}, {"flip": True, "angle": 2.5}], ids=["plain", "gamma", "mirrored"])
+def test_a_whole_field_matched_through_its_thumbnail_is_its_source_not_its_repeat(fields, tmp_path: Path, edits) -> None:
+    """A hard negative: a repeat of the field seconds later (the same structure, other noise) aligns as well
+    as the source and is confirmed too; it is the source's related image, never the match."""
+    repeat = acquire(render(make_scene("pores", 41), (0.5, 0.5), 0.05, WIDTH, HEIGHT), 1001)
+    assert np.array_equal(micrograph("pores", 41, WIDTH, HEIGHT, fov=0.05), fields["pores_001"])  # the same field
+    panel = publish(fields["pores_001"], crop=WHOLE, width=100, quality=45, **edits)
+    (match,) = Matcher(_index(tmp_path, {**fields, "pores_001_repeat": repeat})).match_panel(panel).matches
+    assert (Path(match.path).stem, match.inliers) == ("pores_001", 0)
+    assert [Path(path).stem for path in match.related_paths] == ["pores_001_repeat"]
