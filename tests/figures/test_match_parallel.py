@@ -144,3 +144,45 @@ def test_a_panel_that_kills_its_worker_every_time_costs_that_panel_alone(corpus)
     lost = [row for row in alone if row not in pooled]
     assert lost and all((row["document"], row["page"]) == (document, int(page)) for row in lost)
     assert all(row in alone for row in pooled) and len(pooled) >= 10
+
+
+@pytest.mark.parametrize("how", ["consumer stops", "document fails midway"])
+def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how):
+    """The caller stops reading after the first match (an error of its own, Ctrl-C), or reading a document
+    raises midway: the workers are ended at once (none left running), and OpenCV's threads, the garbage
+    collector and the module's matcher are as before the run; then a full pooled run does the same."""
+    import gc
+    import multiprocessing
+
+    import cv2
+
+    from emcensus.figures import match
+
+    _, truth, catalog_path = corpus
+    index = VisualIndex.load(index_folder(catalog_path))
+    before = (cv2.getNumThreads(), gc.get_freeze_count())
+    workers: list = []
+    if how == "document fails midway":
+        read, calls = match.iter_figures, []
+
+        def fails_midway(path, **kwargs):
+            calls.append(path)
+            if len(calls) == 3:  # panels of the first documents are out on the workers
+                workers.extend(multiprocessing.active_children())
+                raise RuntimeError("a reader's own error")
+            return read(path, **kwargs)
+
+        monkeypatch.setattr(match, "iter_figures", fails_midway)
+    run = match_documents([truth.papers], Matcher(index), workers=2)
+    with pytest.raises(RuntimeError, match="reader's own error|consumer stops"):
+        for _ in run:
+            workers = workers or multiprocessing.active_children()
+            if how == "consumer stops":
+                run.close()
+                raise RuntimeError("consumer stops")
+    assert workers and not [process for process in workers if process.is_alive()]
+    assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
+    monkeypatch.undo()
+    assert list(match_documents([truth.papers], Matcher(index), workers=2))
+    assert not multiprocessing.active_children()
+    assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
