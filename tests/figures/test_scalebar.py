@@ -477,6 +477,20 @@ def test_white_bar_on_a_bright_noisy_field_is_found_by_its_flat_ink() -> None:
     assert scalebar._flat_bars(jpeg(field, 90), True, 12, 21) == []  # the field alone has none
 
 
+def test_windows_read_without_an_ocr_engine_leave_the_bar_unread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OCR engine (or one failing on an image) while the windows around a bar are read: the bar is
+    measured and its value unread, as for a line, not an error out of `figures match`."""
+    def unavailable(image: np.ndarray) -> tuple[str, float]:
+        raise ocr.OcrUnavailableError("no engine here")
+
+    monkeypatch.setattr(scalebar, "ocr_line", unavailable)
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])  # no line: windows read
+    pixels, bar, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "200 nm", 80, white=False, font_px=16)
+    found = read_scale_bar(jpeg(pixels, 85))
+    assert found is not None and found.value_m is None and "no engine here" in (found.note or ""), found
+    assert found.bar_px == pytest.approx(80, abs=2)
+
+
 def test_blank_surroundings_of_a_bar_are_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bar on a plain field with nothing printed near it: no window holds anything as bright as the
     bar, so none is read (each read is about 30 ms of CPU)."""

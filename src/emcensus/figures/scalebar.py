@@ -711,7 +711,10 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     # reads of a label that disagreed are left to a matched field of view (`settle_with_fov`): the
     # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm")
     for bar, ink in candidates[:WINDOW_CANDIDATES] if unread is None or not unread.readings else ():
-        value, label, window = _read_windows(ink, bar)
+        try:
+            value, label, window = _read_windows(ink, bar)
+        except OcrUnavailableError as exc:  # as for a line: the bar measured, its value unread
+            return _scaled(unread or ScaleBar(None, None, bar.x1 - bar.x0, bar.box, None, f"label not read: {exc}"), shrink)
         if value is not None:
             return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
     return _scaled(unread, shrink) if unread else None
