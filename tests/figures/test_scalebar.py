@@ -462,6 +462,18 @@ def test_flat_ink_ends_a_bar_that_runs_on_into_a_bright_fibre() -> None:
     assert not any(_same(found[0], other) for other in found[1:])  # one bar, found once
 
 
+def test_flat_ink_broken_by_jpeg_does_not_shorten_a_bar() -> None:
+    """A thin black bar on white whose ink JPEG left a few pixels under `FLAT_INK` in: its saturated
+    runs stop there, but the top-hat's ends are the bar's (only a fibre or an edge, not its own ink,
+    past the flat ink ends it)."""
+    field = np.full((150, 220), 255, np.uint8)
+    field[40:100, 30:200] = 128
+    field[130:132, 50:92] = 0  # a 2 px black bar, 42 px long
+    field[130, 55], field[131, 60] = 40, 35  # dips JPEG leaves in such ink (seen on a generated panel)
+    found = [candidate for candidate, _ in scalebar._candidates(field) if candidate.y0 == 130]
+    assert found and found[0].x0 == pytest.approx(50, abs=1) and found[0].x1 == pytest.approx(92, abs=1), found
+
+
 def _same(a: object, b: object) -> bool:
     return scalebar._same_bar(a, b)  # type: ignore[arg-type]
 

@@ -240,10 +240,21 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
             kept.append((bar, image))
             continue
         other, other_image = kept[same]
-        if bar.flat and other.x0 - 1 <= bar.x0 and bar.x1 <= other.x1 + 1 and bar.x1 - bar.x0 < other.x1 - other.x0 - 2:
+        if (bar.flat and other.x0 - 1 <= bar.x0 and bar.x1 <= other.x1 + 1 and bar.x1 - bar.x0 < other.x1 - other.x0 - 2
+                and _past_flat_ink(image, bar, other)):
             # the top-hat ran on into a bright fibre or an edge at the bar's end: the flat ink ends it
             kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
     return kept
+
+
+def _past_flat_ink(bright: np.ndarray, flat: _Bar, longer: _Bar) -> bool:
+    """Whether what the top-hat bar `longer` spans past the ends of `flat`, in its rows, is mostly
+    under `FLAT_INK` (a fibre or an edge the top-hat ran on into), not the bar's own ink broken into
+    runs by a few pixels JPEG left under it (a 2 px black bar read 31 of its 42 px so)."""
+    rows = bright[flat.y0:flat.y1]
+    past = np.concatenate([rows[:, max(0, math.floor(longer.x0 + 0.5)):math.floor(flat.x0)],
+                           rows[:, math.ceil(flat.x1):math.floor(longer.x1 + 0.5)]], axis=1)
+    return past.size > 0 and float(np.median(past)) < FLAT_INK
 
 
 def _same_bar(a: _Bar, b: _Bar) -> bool:
