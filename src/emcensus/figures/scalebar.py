@@ -304,11 +304,8 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
         length = right - left
         if length < max(MIN_BAR_PX, MIN_ASPECT * thickness) or length > 0.8 * width or contrast < MIN_CONTRAST:
             continue
-        centre = (y0 + y1) / 2
-        near_edge = 1 - min(centre, height - centre) / (height / 2)
         stroke = _touching(tophat, math.floor(left + 0.5), y0, math.floor(right + 0.5), y1, contrast / 2)
-        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
-        bars.append(_Bar(left, right, y0, y1, white, contrast, score))
+        bars.append(_Bar(left, right, y0, y1, white, contrast, _score(contrast, y0, y1, height, stroke)))
     return bars + _flat_bars(bright, white, horizontal, vertical)
 
 
@@ -317,23 +314,29 @@ def _flat_bars(bright: np.ndarray, white: bool, min_length: int, max_thickness: 
     darker by `MIN_CONTRAST`: on a bright noisy field or fibres the top-hat of a white bar is broken,
     its pixels stay saturated."""
     height, width = bright.shape
-    flat = (bright >= FLAT_INK).astype(np.uint8)
+    flat = bright >= FLAT_INK
     bars = []
-    for x0, y0, x1, y1 in _stacked_runs(flat.astype(bool), min_length):
+    for x0, y0, x1, y1 in _stacked_runs(flat, min_length):
         thickness = y1 - y0
         if not 2 <= thickness < max_thickness or x1 - x0 < max(MIN_BAR_PX, MIN_ASPECT * thickness) or x1 - x0 > 0.8 * width:
             continue
-        level = float(bright[y0:y1, x0:x1].mean())
-        sides = [float(bright[rows, x0:x1].mean()) for rows in (slice(max(0, y0 - 2), y0), slice(y1, y1 + 2)) if rows.start < rows.stop <= height and rows.start < height]
-        if len(sides) < 2 or level - sum(sides) / 2 < MIN_CONTRAST:
+        if y0 < 1 or y1 + 2 > height:  # no rows above or below to stand out from
             continue
-        contrast = level - sum(sides) / 2
-        centre = (y0 + y1) / 2
-        near_edge = 1 - min(centre, height - centre) / (height / 2)
+        sides = (float(bright[max(0, y0 - 2):y0, x0:x1].mean()) + float(bright[y1:y1 + 2, x0:x1].mean())) / 2
+        contrast = float(bright[y0:y1, x0:x1].mean()) - sides
+        if contrast < MIN_CONTRAST:
+            continue
         stroke = _touching(flat, x0, y0, x1, y1, 1)
-        score = contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
-        bars.append(_Bar(float(x0), float(x1), y0, y1, white, contrast, score, flat=True))
+        bars.append(_Bar(float(x0), float(x1), y0, y1, white, contrast, _score(contrast, y0, y1, height, stroke), flat=True))
     return bars
+
+
+def _score(contrast: float, y0: int, y1: int, height: int, stroke: float) -> float:
+    """A candidate's rank: its contrast, nearer the top or bottom edge (the bottom a little more)
+    first, one that is a stroke of a glyph (`_touching`) last."""
+    centre = (y0 + y1) / 2
+    near_edge = 1 - min(centre, height - centre) / (height / 2)
+    return contrast / 255 * (0.5 + near_edge + 0.2 * (centre > height / 2)) * (1 - 0.8 * stroke)
 
 
 def _touching(tophat: np.ndarray, x0: int, y0: int, x1: int, y1: int, half: float) -> float:
