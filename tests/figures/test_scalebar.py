@@ -423,6 +423,9 @@ def test_label_lost_as_components_is_read_where_it_would_be_printed(side: str, m
     (["500 mm", "500 mm"], None),                     # mm: a faint nm read as mm on pixels alone
     (["5A", "5A"], None),                             # Å: texture reads as "A"
     (["200 nm", "200 nm", "300 nm", "300 nm"], None),  # another side reads another value
+    (["200 nm", "200 nm", "20"], None),               # ... or other digits (a window cutting the label)
+    (["200 nm", "200 nm", "300 nm"], None),           # ... or another value at one size
+    (["200 nm", "200 nm", "A", "nm"], 200e-9),        # letters alone say nothing: texture reads so
 ])
 def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(
         reads: list[str], value_m: float | None, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -761,10 +761,12 @@ def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box
     each side at `WINDOW_FONTS` sizes: a value needs the two sizes of one side to agree (`_agreed`, as
     pixels alone: never Å nor mm) and no other side to read another value."""
     found: dict[str, Box] = {}
+    read_by_side: list[list[str]] = []
     x0, y0, x1, y1 = bar.box
     ink_level = float(bright[y0:y1, x0:x1].mean()) - 0.5 * bar.contrast
     for side in ("above", "below", "right", "left"):
         reads: list[str] = []
+        read_by_side.append(reads)
         window = None
         for fraction in WINDOW_FONTS:
             window = _label_windows(bright.shape, bar.box, fraction * bright.shape[0]).get(side)
@@ -782,7 +784,21 @@ def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box
     if len(found) != 1:
         return None, "", None
     normalised, window = next(iter(found.items()))
+    if any(_other_digits(text, normalised) for reads in read_by_side for text in reads):
+        return None, "", None
     return parse_label(normalised)[0], normalised, window  # type: ignore[index]
+
+
+def _other_digits(text: str, normalised: str) -> bool:
+    """Whether a window's read shows another value than `normalised` or, not parsing, other digits: a
+    window that starts inside the label cuts it ("0.5 µm" read "5 µm" at both sizes right of a piece
+    beside the bar, while the window above it read "05"). Letters alone say nothing here: texture
+    around a bar reads as letters."""
+    parsed = parse_label(text)
+    if parsed is not None:
+        return parsed[1] != normalised
+    digits = re.sub(r"[^0-9.]", "", text).strip(".")
+    return bool(digits) and digits != normalised.split()[0]
 
 
 def _scaled(bar: ScaleBar, factor: int) -> ScaleBar:
