@@ -792,13 +792,13 @@ def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box
 def _other_digits(text: str, normalised: str) -> bool:
     """Whether a window's read shows another value than `normalised` or, not parsing, other digits: a
     window that starts inside the label cuts it ("0.5 µm" read "5 µm" at both sizes right of a piece
-    beside the bar, while the window above it read "05"). Letters alone say nothing here: texture
-    around a bar reads as letters."""
+    beside the bar, while the window above it read "05"). Letters and a lone digit say nothing here:
+    texture or an edge around a bar reads so (a "1" beside a bar read "500nm" at both sizes, seed 7)."""
     parsed = parse_label(text)
     if parsed is not None:
         return parsed[1] != normalised
     digits = re.sub(r"[^0-9.]", "", text).strip(".")
-    return bool(digits) and digits != normalised.split()[0]
+    return len(digits) >= 2 and digits != normalised.split()[0]
 
 
 def _scaled(bar: ScaleBar, factor: int) -> ScaleBar:
