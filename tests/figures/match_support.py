@@ -9,6 +9,7 @@ image area's size and pixel size, as PC-SEM writes them.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from emcensus.figures.features import ARCHIVE_FEATURES, extract
+from emcensus.figures.index import VisualIndex, archive_thumbnail
 from support import hitachi_sidecar
 
 #: Archive image area and the data bar PC-SEM burns in below it.
@@ -129,3 +132,26 @@ def figure_pdf(path: Path, panels: list[np.ndarray], *, doi: str | None = None) 
     figure.text(0.02, 0.01, f"Figure 1. SEM images. doi:{doi}" if doi else "Figure 1. SEM images.", fontsize=7)
     figure.savefig(path, dpi=150)
     plt.close(figure)
+
+
+def visual_index(images: Mapping[Path, np.ndarray], *, area: tuple[int, int] = (WIDTH, HEIGHT),
+                 pixel_size_m: float | None | Mapping[Path, float | None] = 1e-8,
+                 years: Mapping[Path, int] | None = None, unvoted: Collection[Path] = (),
+                 thumbnails: bool = False) -> VisualIndex:
+    """An index of `images` (their files at those paths, written by the caller) as `figures index` keeps
+    it; `area` is each image area's (width, height), `unvoted` images hold no descriptors (the vote never
+    brings them in), `thumbnails`: with their whole-field thumbnails."""
+    table, points, descriptors, rows, start = [], [], [], [], 0
+    for image_id, (path, pixels) in enumerate(images.items(), start=1):
+        features = extract(pixels, ARCHIVE_FEATURES)
+        kept = 0 if path in unvoted else len(features)
+        size = pixel_size_m.get(path) if isinstance(pixel_size_m, Mapping) else pixel_size_m
+        table.append({"id": image_id, "path": str(path), "width_px": area[0], "height_px": area[1],
+                      "pixel_size_m": size, "year": (years or {}).get(path, 2016), "start": start, "count": kept})
+        points.append(features.points[:kept])
+        descriptors.append(features.descriptors[:kept])
+        if thumbnails:
+            rows.append(archive_thumbnail(pixels))
+        start += kept
+    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points),
+                       thumbnail_rows=np.stack(rows) if thumbnails else None)

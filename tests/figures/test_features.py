@@ -14,10 +14,11 @@ import pytest
 import tifffile
 from PIL import Image
 
-from emcensus.figures.features import ARCHIVE_FEATURES, _spread, extract
+from emcensus.figures.features import ARCHIVE_FEATURES, _spread
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
 from emcensus.figures.textures import micrograph
+from figures.match_support import visual_index
 
 WIDTH, HEIGHT = 800, 600
 KINDS = ("particles", "pores", "fibres", "crystals", "films")
@@ -77,18 +78,11 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, np.ndar
     each in a folder of its own (no neighbour brings the source in), indexed as `figures index` keeps them."""
     root = tmp_path_factory.mktemp("archive")
     images = {f"{kind}_{seed}": micrograph(kind, seed, WIDTH, HEIGHT) for kind in KINDS for seed in range(11, 17)}
-    table, points, descriptors, start = [], [], [], 0
-    for image_id, (name, pixels) in enumerate(images.items(), start=1):
-        path = root / name / "image.tif"
+    files = {root / name / "image.tif": pixels for name, pixels in images.items()}
+    for path, pixels in files.items():
         path.parent.mkdir()
         tifffile.imwrite(path, pixels)
-        features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": str(path), "width_px": WIDTH, "height_px": HEIGHT,
-                      "pixel_size_m": 1e-8, "year": 2016, "start": start, "count": len(features)})
-        points.append(features.points)
-        descriptors.append(features.descriptors)
-        start += len(features)
-    return images, VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+    return images, visual_index(files, area=(WIDTH, HEIGHT))
 
 
 @pytest.mark.parametrize("zoom", [1.4, 3.5])

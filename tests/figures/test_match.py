@@ -14,7 +14,7 @@ import tifffile
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
-from figures.match_support import BAR, HEIGHT, WIDTH, publish, scene, shot
+from figures.match_support import BAR, HEIGHT, WIDTH, publish, scene, shot, visual_index
 
 #: name -> (specimen, x, y, zoom, noise seed); A has a repeat and a 2.5x zoom into its field.
 SHOTS = {
@@ -48,16 +48,8 @@ def _index(images: dict[str, np.ndarray], years: dict[str, int] | None = None,
            folder: Path | None = None) -> VisualIndex:
     """An index of `images`, written as TIFFs named after them in `folder` (the module archive's by default)."""
     folder = folder or archive.folder
-    table, points, descriptors, start = [], [], [], 0
-    for image_id, (name, pixels) in enumerate(images.items(), start=1):
-        features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": str(folder / f"{name}.tif"), "width_px": WIDTH,
-                      "height_px": HEIGHT, "pixel_size_m": PIXEL_SIZE, "year": (years or {}).get(name, 2016),
-                      "start": start, "count": len(features)})
-        points.append(features.points)
-        descriptors.append(features.descriptors)
-        start += len(features)
-    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+    return visual_index({folder / f"{name}.tif": pixels for name, pixels in images.items()}, pixel_size_m=PIXEL_SIZE,
+                        years={folder / f"{name}.tif": year for name, year in (years or {}).items()})
 
 
 @pytest.fixture(scope="module")

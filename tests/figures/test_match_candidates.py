@@ -14,28 +14,20 @@ import numpy as np
 import pytest
 import tifffile
 
-from emcensus.figures.features import ARCHIVE_FEATURES, extract, to_grey8
+from emcensus.figures.features import to_grey8
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import DENSE_CANDIDATES, MIN_INLIERS, Fit, Matcher
-from figures.match_support import HEIGHT, WIDTH, publish, scene, shot
+from figures.match_support import HEIGHT, WIDTH, publish, scene, shot, visual_index
 
 CROP = (0.3, 0.3, 0.65, 0.65)
 
 
 def _index(folder: Path, images: dict[str, np.ndarray], outvoted: set[str]) -> VisualIndex:
     """A visual index of `images` (written to `folder` as TIFFs), without the descriptors of `outvoted`."""
-    table, points, descriptors, start = [], [], [], 0
-    for image_id, (name, pixels) in enumerate(images.items(), start=1):
-        path = folder / f"{name}.tif"
+    files = {folder / f"{name}.tif": pixels for name, pixels in images.items()}
+    for path, pixels in files.items():
         tifffile.imwrite(path, pixels)
-        features = extract(pixels, ARCHIVE_FEATURES)
-        kept = 0 if name in outvoted else len(features)
-        table.append({"id": image_id, "path": str(path), "width_px": WIDTH, "height_px": HEIGHT,
-                      "pixel_size_m": 1e-8, "year": 2016, "start": start, "count": kept})
-        points.append(features.points[:kept])
-        descriptors.append(features.descriptors[:kept])
-        start += kept
-    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))
+    return visual_index(files, unvoted={folder / f"{name}.tif" for name in outvoted})
 
 
 @pytest.fixture(scope="module")

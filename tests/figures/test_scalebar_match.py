@@ -18,11 +18,9 @@ from PIL import Image
 from emcensus.catalog.figures import ProposedMatch
 from emcensus.figures import scalebar
 from emcensus.figures.barpanels import draw_scale_bar
-from emcensus.figures.features import ARCHIVE_FEATURES, extract
-from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher, match_documents
 from emcensus.web import create_app
-from figures.match_support import HEIGHT, WIDTH, area_of, build_archive, publish, scene, shot
+from figures.match_support import WIDTH, area_of, build_archive, publish, scene, shot, visual_index
 from support import catalog_cli
 
 PIXEL_SIZE = 10e-9
@@ -34,17 +32,11 @@ BAR_PX = 78
 def _matcher(folder: Path, pixel_size_m: float | None) -> tuple[Matcher, np.ndarray]:
     """An index of two archive TIFFs (b, c); b's pixel size as given. Returns it and b's pixels."""
     shots = {"b": shot(scene(101), 150, 80, 1.0, 4), "c": shot(scene(102), 60, 120, 1.0, 5)}
-    table, points, descriptors, start = [], [], [], 0
-    for image_id, (name, pixels) in enumerate(shots.items(), start=1):
-        tifffile.imwrite(folder / f"{name}.tif", pixels)
-        features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": str(folder / f"{name}.tif"), "width_px": WIDTH, "height_px": HEIGHT,
-                      "pixel_size_m": pixel_size_m if name == "b" else PIXEL_SIZE, "year": 2016,
-                      "start": start, "count": len(features)})
-        points.append(features.points)
-        descriptors.append(features.descriptors)
-        start += len(features)
-    return Matcher(VisualIndex(table, np.concatenate(descriptors), np.concatenate(points))), shots["b"]
+    files = {folder / f"{name}.tif": pixels for name, pixels in shots.items()}
+    for path, pixels in files.items():
+        tifffile.imwrite(path, pixels)
+    sizes = {path: pixel_size_m if path.stem == "b" else PIXEL_SIZE for path in files}
+    return Matcher(visual_index(files, pixel_size_m=sizes)), shots["b"]
 
 
 def _match(tmp_path: Path, pixel_size_m: float | None, label: str) -> tuple[dict, list[str], ProposedMatch]:

@@ -13,11 +13,10 @@ import pytest
 import tifffile
 
 from emcensus.figures import thumbnails
-from emcensus.figures.features import ARCHIVE_FEATURES, extract
-from emcensus.figures.index import VisualIndex, archive_thumbnail
+from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
 from emcensus.figures.textures import acquire, make_scene, micrograph, render
-from figures.match_support import publish
+from figures.match_support import publish, visual_index
 
 WIDTH, HEIGHT = 640, 480
 WHOLE = (0.05, 0.03, 0.95, 0.98)  # the field an author keeps of the whole image
@@ -33,19 +32,10 @@ def fields() -> dict[str, np.ndarray]:
 
 def _index(folder: Path, images: dict[str, np.ndarray], *, with_thumbnails: bool = True) -> VisualIndex:
     """A visual index of `images`, written to `folder` as TIFFs, as `figures index` builds it."""
-    table, points, descriptors, rows, start = [], [], [], [], 0
-    for image_id, (name, pixels) in enumerate(images.items(), start=1):
-        path = folder / f"{name}.tif"
+    files = {folder / f"{name}.tif": pixels for name, pixels in images.items()}
+    for path, pixels in files.items():
         tifffile.imwrite(path, pixels)
-        features = extract(pixels, ARCHIVE_FEATURES)
-        table.append({"id": image_id, "path": str(path), "width_px": WIDTH, "height_px": HEIGHT,
-                      "pixel_size_m": 1e-8, "year": 2016, "start": start, "count": len(features)})
-        points.append(features.points)
-        descriptors.append(features.descriptors)
-        rows.append(archive_thumbnail(pixels))
-        start += len(features)
-    return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points),
-                       thumbnail_rows=np.stack(rows) if with_thumbnails else None)
+    return visual_index(files, area=(WIDTH, HEIGHT), thumbnails=with_thumbnails)
 
 
 def test_a_thumbnail_holds_ranks_that_tone_changes_keep(fields) -> None:
