@@ -18,7 +18,8 @@ import pytest
 
 from emcensus.errors import EmcensusError
 from emcensus.scan.pool import (
-    _MAX_TASK_RETRIES, CENSUS_GC_YOUNG, CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, timeout_reason)
+    _MAX_TASK_RETRIES, CENSUS_GC_YOUNG, CRASH_REASON, WORKER_DIED, Budget, Pool, ReadTimeout, computing,
+    timeout_reason)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,29 @@ def test_workers_that_keep_dying_with_no_file_to_blame_stop_with_one_line_not_a_
         pool.shutdown()
     assert str(raised.value) == WORKER_DIED
     assert time.monotonic() - started < 60
+
+
+def _computes_then_dies_on_three(task: _Task) -> list[int | str]:
+    """A computation (not a read) that crashes on the task holding 3, after a budgeted read within it."""
+    if task.not_read:
+        return [task.not_read]
+    with computing():
+        with Budget(1.0) as budget, budget.file(0):
+            pass  # a read inside gives the computation its mark back
+        if 3 in task.numbers:
+            os._exit(9)  # a library crashing on a strange input
+    return [n * n for n in task.numbers]
+
+
+def test_a_computation_that_kills_its_worker_is_blamed_and_the_other_tasks_finish() -> None:
+    """Within `computing`, the task is the suspect, a read within or not: after its worker died twice it is
+    given up with the crash reason, where with nothing to blame the pool stops (test above)."""
+    pool = Pool(None, 2, 1.0)
+    try:
+        results = list(pool.results(_computes_then_dies_on_three, [_Task((n,)) for n in range(8)], lambda task: 1))
+    finally:
+        pool.shutdown()
+    assert sorted(map(str, results)) == sorted([str([CRASH_REASON]), *(str([n * n]) for n in range(8) if n != 3)])
 
 
 @pytest.mark.parametrize("folders", [False, True], ids=["one-pack", "a-pack-per-folder"])

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import gc
 import os
-import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,8 +46,7 @@ from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
-from emcensus.scan import pool as scan_pool
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, computing
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
 MIN_INLIERS = 12
@@ -482,9 +480,6 @@ class Matcher:
                     grey = to_grey8(read_pixels(image["path"]))
             except (ReadTimeout, Exception):  # Exception: also a decoder's own error on a file damaged since it was indexed
                 grey = None
-            finally:  # the read cleared the worker's mark: the panel it serves is still being matched
-                if _matching:
-                    _mark_matching()
             rows = image.get("height_px")
             self._archive[position] = grey[:rows] if grey is not None and rows else grey
             _trim(self._archive, _CACHED_IMAGES)
@@ -908,44 +903,14 @@ def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str
 
 def _match_panel_task(task: _PanelTask) -> tuple[list[FoundPanel], list[str]]:
     """A panel's matches and the lines they gave (a scale bar that disagrees), by the matcher `_pooled`;
-    on a pool's worker, marked as being matched the whole time (`_mark_matching`)."""
-    global _matching  # noqa: PLW0603 - this worker's state, as `scan.pool`'s
+    on a pool's worker, the panel is the suspect while it is matched (`computing`): a panel
+    that kills its worker twice is one line, the others are matched."""
     if task.skipped:
         return [], [f"{task.document} page {task.page}: a panel not matched: {task.skipped}"]
     assert _pooled is not None, "match_documents sets the matcher before the pool runs a task"
     lines: list[str] = []
-    _matching = True
-    _mark_matching()
-    try:
+    with computing():
         return _found_in_panel(_pooled, task, lines.append), lines
-    finally:
-        _matching = False
-        if scan_pool._slot is not None:  # noqa: SLF001 - idle again
-            scan_pool._slot[0][scan_pool._slot[1]] = 0.0  # noqa: SLF001
-
-
-#: Whether this process is matching a pool task's panel now (`_match_panel_task`).
-_matching = False
-
-
-def _mark_matching() -> None:
-    """Mark, in this worker's slot of the pool's shared progress (`scan.pool`), the panel it matches as a
-    read in progress (its task's file 0), with no start time: a worker that dies matching it (OpenCV
-    crashing on a strange image, not only an archive read) makes the panel the suspect, so a panel that
-    kills its worker twice is one line (`scan.pool.CRASH_REASON`) and the others are matched, where the
-    pool, with no file to blame, would stop the command after 8 deaths; the watchdog, which ends reads
-    past their budget, never times a computation (the far-future start). An archive read within
-    (`Matcher._pixels`) marks the slot itself, timed, and clears it: the panel is marked again after it.
-    Nothing outside a pool's worker."""
-    slot = scan_pool._slot  # noqa: SLF001 - the pool's own mark, written as `scan.pool._FileRead` writes it
-    if slot is not None:
-        progress, base = slot
-        progress[base + 1], progress[base + 2], progress[base] = scan_pool._serial, 0, _UNTIMED  # noqa: SLF001
-
-
-#: The start a panel being matched is marked with: after every time the watchdog compares, before infinity
-#: (a read in progress to a worker's death, never late).
-_UNTIMED = sys.float_info.max
 
 
 def _found_in_panel(matcher: Matcher, task: _PanelTask, warn: Callable[[str], None]) -> list[FoundPanel]:

@@ -29,9 +29,11 @@ import gc
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -94,24 +96,53 @@ def _run(fn: Callable[[Any], T], arg: Any, serial: int) -> T:
 
 
 class _FileRead:
-    """The read in progress under a `Budget` (one object per task, entered once per file)."""
+    """The read in progress under a `Budget` (one object per task, entered once per file); its mark
+    replaces, for the read, whatever the worker's slot held (idle, or a `computing` block's mark)."""
 
-    __slots__ = ("index", "started")
+    __slots__ = ("index", "outer", "started")
 
     def __init__(self) -> None:
         self.index = 0
         self.started = 0.0  # monotonic start of the read; 0: between files
+        self.outer = (0.0, 0.0)  # the slot's start and file index before the read
 
     def __enter__(self) -> None:
         self.started = now = time.monotonic()
         if _slot is not None:
             progress, base = _slot
+            self.outer = progress[base], progress[base + 2]
             progress[base + 1], progress[base + 2], progress[base] = _serial, self.index, now
 
     def __exit__(self, *exc: object) -> None:
         self.started = 0.0
         if _slot is not None:
-            _slot[0][_slot[1]] = 0.0
+            progress, base = _slot
+            progress[base], progress[base + 2] = self.outer
+
+
+#: The start a `computing` block is marked with: after every time the watchdog compares (never late),
+#: yet a read in progress to a worker's death.
+_UNTIMED = sys.float_info.max
+
+
+@contextmanager
+def computing(index: int = 0) -> Iterator[None]:
+    """On a pool's worker, mark item `index` of the task it runs as in progress for the whole block,
+    untimed: a worker that dies within (a library crashing on a strange input, not only a read) makes
+    that item the suspect, so it is given up after a second death (`CRASH_REASON`) and the other tasks
+    go on, where the pool, with nothing to blame, stops after `_MAX_POOL_DEATHS`. The watchdog never
+    ends it; reads within (`Budget.file`) mark and bound themselves, then give the mark back.
+    Nothing outside a pool's worker."""
+    if _slot is None:
+        yield
+        return
+    progress, base = _slot
+    outer = progress[base], progress[base + 2]
+    progress[base + 1], progress[base + 2], progress[base] = _serial, index, _UNTIMED
+    try:
+        yield
+    finally:
+        progress[base], progress[base + 2] = outer
 
 
 class Budget:
