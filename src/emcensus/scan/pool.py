@@ -221,20 +221,30 @@ class _LocalWorkers:
         """Pids of the workers that ended by themselves (a crash, the OOM killer), not those the
         executor terminated (SIGTERM) after one of them died."""
         self.remember()
-        for process in self.processes.values():
-            process.join(1)  # the executor is terminating the others: their ends are told apart by signal
+        self._reap(2)  # the executor is terminating the others: their ends are told apart by signal
         return {pid for pid, process in self.processes.items()
                 if process.exitcode is not None and process.exitcode != -signal.SIGTERM}
 
     def kill(self) -> None:
         """End every worker now. ProcessPoolExecutor has no public way to stop a running task."""
         self.remember()
-        processes = list(self.processes.values())
-        for process in processes:
+        for process in self.processes.values():
             process.kill()
-        for process in processes:
-            process.join(10)
+        manager = self.executor._executor_manager_thread  # noqa: SLF001 - our own pool
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self._reap(10, manager)
+
+    def _reap(self, seconds: float, manager: threading.Thread | None = None) -> None:
+        """Wait, `seconds` at most (a worker stuck in the kernel cannot be reaped), until every worker that
+        ended is reaped. The executor's own thread reaps them too, after a death or a shutdown: one it
+        reaped first reads as still running here until that thread has recorded its exit, so that
+        thread is waited for first."""
+        deadline = time.monotonic() + seconds
+        manager = manager or self.executor._executor_manager_thread  # noqa: SLF001 - our own pool
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(seconds)
+        for process in self.processes.values():
+            process.join(max(0.0, deadline - time.monotonic()))
 
 
 class Pool:
