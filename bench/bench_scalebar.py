@@ -69,11 +69,26 @@ class _CountedOcr:
 
     def __init__(self) -> None:
         self.reads = 0
+        self.per_panel: list[int] = []  # reads of each panel read so far
         self._ocr_line = scalebar.ocr_line
 
     def __call__(self, image: np.ndarray) -> tuple[str, float]:
         self.reads += 1
         return self._ocr_line(image)
+
+    def read(self, pixels: np.ndarray) -> ScaleBar | None:
+        """`read_scale_bar` on a panel, its reads counted apart."""
+        before = self.reads
+        found = read_scale_bar(pixels)
+        self.per_panel.append(self.reads - before)
+        return found
+
+    def summary(self) -> str:
+        """Reads per panel: mean, 95th percentile and most, against the cap (`scalebar.MAX_READS`)."""
+        panels = max(len(self.per_panel), 1)
+        return (f"OCR reads: {sum(self.per_panel) / panels:.2f} per panel ({sum(self.per_panel)} in all), "
+                f"95th percentile {np.percentile(self.per_panel or [0], 95):.0f}, most {max(self.per_panel, default=0)}, "
+                f"{sum(reads >= scalebar.MAX_READS for reads in self.per_panel)} panels at the cap of {scalebar.MAX_READS}")
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -155,7 +170,7 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
             for box in split_panels(figure.pixels):
                 panel = figure.pixels[box[1]:box[3], box[0]:box[2]]
                 started, cpu_started = time.perf_counter(), _cpu_seconds()
-                found = read_scale_bar(panel)
+                found = counted.read(panel)
                 elapsed += time.perf_counter() - started
                 cpu += _cpu_seconds() - cpu_started
                 panels += 1
@@ -228,7 +243,7 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
     if show:
         print("\n".join(failures))
     print(f"time: {elapsed / panels * 1000:.0f} ms wall, {cpu / panels * 1000:.0f} ms CPU per panel")
-    print(f"OCR reads: {counted.reads / panels:.2f} per panel ({counted.reads} in all)")
+    print(counted.summary())
 
 
 def main() -> None:
@@ -246,7 +261,6 @@ def main() -> None:
     counted = scalebar.ocr_line = _CountedOcr()
     if args.documents:
         listed = product_values(args.truth, args.catalog) if args.catalog and args.truth else None
-        counted.reads = 0  # the reads per panel are the reader's alone, not those while matching
         bench_documents(args.documents, args.truth, counted, args.show, listed)
         return
     rng = np.random.default_rng(args.seed)
@@ -258,7 +272,7 @@ def main() -> None:
     for number in range(args.panels):
         pixels, truth = make_bar_panel(rng)
         started, cpu_started = time.perf_counter(), _cpu_seconds()
-        found = read_scale_bar(pixels)
+        found = counted.read(pixels)
         elapsed += time.perf_counter() - started
         cpu += _cpu_seconds() - cpu_started
         if found is None or found.value_m is None:
@@ -293,7 +307,7 @@ def main() -> None:
         print(f"  {band}: {counts['right']}/{total} right, {counts['wrong']} wrong")
     print(f"time: {elapsed / n * 1000:.0f} ms wall, {cpu / n * 1000:.0f} ms CPU per panel "
           "(OCR included; wall grows with the machine's load)")
-    print(f"OCR reads: {counted.reads / n:.2f} per panel ({counted.reads} in all)")
+    print(counted.summary())
 
 
 if __name__ == "__main__":

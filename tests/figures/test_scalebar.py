@@ -100,6 +100,24 @@ def test_matched_field_of_view_chooses_among_disagreeing_reads_only(readings: tu
     assert settle_with_fov(read, 7.5e-6, 300) == (read, None)
 
 
+@pytest.mark.parametrize(("readings", "taken", "other"), [
+    (("010 µm", "10 µm"), "10 µm", None),                  # a speck read as a leading 0: one value
+    (("010 µm", "10 µm", "16 µm"), "10 µm", "16 µm"),      # ... and another reading the FOV rules out
+])
+def test_readings_of_one_value_are_one_reading_for_the_field_of_view(readings: tuple[str, ...], taken: str,
+                                                                     other: str | None) -> None:
+    """A bar 10 µm long by the matched FOV, read "010 µm" and "10 µm" (seed 11's Chen2024 fig 1d):
+    both agree with the FOV and are the same value, so the FOV takes it; the check names what a
+    mislabelled bar would print only where a reading printed something else."""
+    bar = ScaleBar(None, "10 µm", 100.0, (10, 200, 110, 204), None, "the reads disagree", readings)
+    settled, check = settle_with_fov(bar, 100e-6, 1000)
+    assert settled.value_m == pytest.approx(10e-6) and settled.label == taken
+    assert check is not None and check.endswith(f"would be a mislabelled bar" if other else "at the matched field of view")
+    assert (other in check) if other else "mislabelled" not in check
+    split = ScaleBar(None, "10 µm", 100.0, (10, 200, 110, 204), None, "the reads disagree", ("10 µm", "10.5 µm"))
+    assert settle_with_fov(split, 100e-6, 1000) == (split, None)  # two values within the tolerance: none taken
+
+
 def test_a_digit_dropped_on_one_read_of_a_mislabelled_bar_stays_visible() -> None:
     """A bar 1 µm long by the FOV, labelled "10 µm", read once as "1 µm": the FOV takes 1 µm (it is
     a reading), and the check names "10 µm" as what a mislabelled bar would print."""
@@ -290,6 +308,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["nm", "nm", "nm", "nm"], None),                      # no number at all
     (["400 nm", "400.nm", "400 nm", "400.nm"], 400e-9),    # a speck glued between digits and unit
     (["50nm", "50-nm", "50 nm", "50.nm"], 50e-9),          # (real corpus panels) says nothing
+    (["50nm.", "50.nm", "50-nm.", "50.nm"], 50e-9),        # ... and reads as the label (seed 11's vector fig 3e)
+    (["50.nm", "50.5 nm", "50.nm", "50.5 nm"], None),      # 50.5 nm, a digit lost after the point: another value
     (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
     (["6ym", "6um", "6un", "6um"], 6e-6),
@@ -381,6 +401,64 @@ def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     calls[:] = []
     read_scale_bar(pixels)
     assert len(calls) > 2 * per_line  # this panel has more lines near bars than the bound let through
+
+
+@pytest.mark.parametrize("region_grey", [35, 0])
+def test_black_bar_over_a_region_nearly_its_colour_is_measured_end_to_end(region_grey: int) -> None:
+    """A black bar whose left third runs over a dark crack (grey 35: its top-hat fades there, seed 11's
+    Petrova2023 fig 1d and 2f lost 30 and 13 px so, and the matched FOV could not confirm their
+    label): its flat ink sets its ends. A bar that runs into a blob of its own colour (grey 0) is
+    not lengthened by it."""
+    rng = np.random.default_rng(3)
+    field = np.clip(rng.normal(150, 6, (225, 300)), 0, 255).astype(np.uint8)
+    field[150:215, 20:75] = np.clip(rng.normal(region_grey, 2 if region_grey else 0, (65, 55)), 0, 255).astype(np.uint8)
+    pixels, bar, _ = draw_scale_bar(field, "500 nm", 150, white=False, corner="bottom-left", label_side="below",
+                                    thickness=5, font_px=16)
+    assert bar[0] < 75 < bar[2] and 150 < bar[1]  # the bar starts over the region
+    found = scalebar._candidates(pixels)[0][0]
+    if region_grey:
+        assert found.x1 - found.x0 == pytest.approx(150, abs=2), found
+    else:
+        assert found.x0 >= 75 - 2, found  # the blob's part is no bar: its rows above and below are as dark
+
+
+def test_ocr_reads_of_a_panel_are_capped_over_lines_and_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read parsing as a label, none agreeing (each a new value): the lines and then up to 5 bars
+    x 4 sides x 2 sizes of windows would all be read; `MAX_READS` stops the panel there, and what was
+    read stands (the likeliest bar, its reads disagreeing) instead of an error."""
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    background = _micrograph(600, 450, "STEM", 1)
+    pixels, bar, _ = draw_scale_bar(background, "2.5 µm", 150, white=True)
+    for corner in ("top-left", "top-right", "bottom-left"):  # more bars: more windows to read
+        pixels, _, _ = draw_scale_bar(pixels, "1 µm", 90, white=True, corner=corner)
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])  # windows only
+    monkeypatch.setattr(scalebar, "MAX_READS", 10**6)
+    assert read_scale_bar(pixels) is None
+    uncapped = len(calls)
+    assert uncapped > 12  # this panel asks for more reads than the cap below lets through
+    calls[:] = []
+    monkeypatch.setattr(scalebar, "MAX_READS", 12)
+    assert read_scale_bar(pixels) is None
+    assert len(calls) == 12
+    monkeypatch.undo()
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    monkeypatch.setattr(scalebar, "MAX_READS", 3)
+    calls[:] = []
+    found = read_scale_bar(pixels)  # the lines read first: the cap falls inside a line's reads
+    assert len(calls) == 3
+    assert found is None or found.value_m is None
+
+
+def test_default_cap_bounds_reads_on_a_panel_full_of_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped cap holds whatever a panel holds: at most `MAX_READS` OCR reads."""
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    pixels = _micrograph(600, 450, "TEM", 3)
+    for corner, side in (("top-left", "below"), ("top-right", "left"), ("bottom-left", "right"), ("bottom-right", "above")):
+        pixels, _, _ = draw_scale_bar(pixels, "20 nm", 100, white=False, corner=corner, label_side=side, box=True)
+    read_scale_bar(pixels)
+    assert 0 < len(calls) <= scalebar.MAX_READS
 
 
 @pytest.mark.parametrize(("reads", "calls"), [

@@ -83,6 +83,9 @@ UNIT_REACH = 3.5
 _BARE_NUMBER = re.compile(r"\d+([.,]\d+)?")
 #: Label lines one panel may have read (2-4 OCR calls of about 30 ms each), over all its bar candidates.
 MAX_LINES_READ = 8
+#: OCR reads one panel may cost in all, lines and windows (about 30 ms of CPU each): past it the
+#: panel keeps what it has (a bar unread). Documents need 5-9 on average, synthetic panels 3.
+MAX_READS = 40
 #: Where no line of glyphs beside a bar gave a value (print over fibres, grain boundaries or noise
 #: does not come apart as components), the panel's pixels where its label would be printed are read:
 #: at these font sizes, fractions of the panel's height (figure labels are printed at 5-10 %)...
@@ -177,13 +180,14 @@ def settle_with_fov(bar: ScaleBar, fov_m: float | None, panel_width_px: int) -> 
     measured = bar.bar_px * fov_m / panel_width_px
     agreeing = [label for label in bar.readings
                 if abs(parse_label(label)[0] / measured - 1) <= FOV_TOLERANCE]  # type: ignore[index]
-    if len(agreeing) != 1:
+    # "010 µm" beside "10 µm" (a speck read before the number) is one value
+    if len({parse_label(label)[0] for label in agreeing}) != 1:  # type: ignore[index]
         return bar, None
-    value_m, label = parse_label(agreeing[0])  # type: ignore[misc]
-    others = " or ".join(reading for reading in bar.readings if reading != agreeing[0])
+    value_m, label = parse_label(min(agreeing, key=len))  # type: ignore[misc]
+    others = " or ".join(reading for reading in bar.readings if reading not in agreeing)
+    mislabel = f"; a label printed {others} would be a mislabelled bar" if others else ""
     check = (f"scale bar reads disagree ({', '.join(bar.readings)}): {label} taken, as its {bar.bar_px:.0f} px are "
-             f"{format_length(measured)} at the matched field of view; a label printed {others} "
-             f"would be a mislabelled bar")
+             f"{format_length(measured)} at the matched field of view{mislabel}")
     return replace(bar, value_m=value_m, label=label, note=f"{bar.note}; {check}"), check
 
 
@@ -244,7 +248,22 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
                 and _past_flat_ink(image, bar, other)):
             # the top-hat ran on into a bright fibre or an edge at the bar's end: the flat ink ends it
             kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
+        elif (bar.flat and bar.x0 <= other.x0 + 1 and other.x1 - 1 <= bar.x1 and bar.x1 - bar.x0 > other.x1 - other.x0 + 2
+                and _flat_ink_stands_out(image, bar, other)):
+            # the bar runs over a region nearly of its own colour (a black bar over a dark crack), where
+            # its top-hat fades: its flat ink goes on to its true ends
+            kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
     return kept
+
+
+def _flat_ink_stands_out(bright: np.ndarray, flat: _Bar, shorter: _Bar) -> bool:
+    """Whether the flat ink of `flat` past the ends of the top-hat bar `shorter` is a bar's: the rows
+    right above and below it mostly under `FLAT_INK` (not a blob of the bar's colour it runs into)."""
+    height = bright.shape[0]
+    pieces = [(math.floor(flat.x0), math.floor(shorter.x0 + 0.5)), (math.ceil(shorter.x1), math.ceil(flat.x1))]
+    rows = [y for y in (flat.y0 - 2, flat.y0 - 1, flat.y1, flat.y1 + 1) if 0 <= y < height]
+    around = np.concatenate([bright[rows, a:b].ravel() for a, b in pieces if b > a])
+    return around.size > 0 and float(np.median(around)) < FLAT_INK
 
 
 def _past_flat_ink(bright: np.ndarray, flat: _Bar, longer: _Bar) -> bool:
@@ -579,7 +598,7 @@ def _stretched(raw: np.ndarray, scale: float) -> np.ndarray:
     return cv2.copyMakeBorder(image, 10, 10, 10, 10, cv2.BORDER_REPLICATE)
 
 
-def _read(label: _Label) -> tuple[float | None, str, str | None, tuple[str, ...]]:
+def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tuple[str, ...]]:
     """(value, text, note, readings) of a label line: value None with a note when it cannot be
     trusted, and then the labels its reads parsed to.
 
@@ -593,7 +612,7 @@ def _read(label: _Label) -> tuple[float | None, str, str | None, tuple[str, ...]
     reads: list[str] = []
     crops: list[bool] = []  # whether each read is of the glyphs alone
     for text_px in READ_TEXT_PX:
-        reads += [_ocr_text(_ink_image(label, text_px)), _ocr_text(_raw_image(label, text_px))]
+        reads += [ocr.text(_ink_image(label, text_px)), ocr.text(_raw_image(label, text_px))]
         crops += [True, False]
         value, normalised = _agreed(reads, crops)
         if value is not None:
@@ -607,7 +626,7 @@ def _read(label: _Label) -> tuple[float | None, str, str | None, tuple[str, ...]
         # one crop read twice: a faint "nm" read "mm" both times on a synthetic panel, so what they
         # say is a reading for a matched field of view to confirm (`settle_with_fov`), never a value
         further = label.right if half == "right" else label.left
-        reads += [_ocr_text(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
+        reads += [ocr.text(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
         readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
         if readings:
             return None, reads[-2], f"label read {reads[0]!r}, the rest on the panel's pixels only: {reads[-2]!r}", readings
@@ -631,8 +650,22 @@ def _half_label(reads: list[str]) -> str | None:
     return None
 
 
-def _ocr_text(image: np.ndarray) -> str:
-    return _EDGE_MARKS.sub("", ocr_line(image)[0])
+class _ReadsSpent(Exception):
+    """A panel's `MAX_READS` OCR reads are spent."""
+
+
+@dataclass
+class _Reads:
+    """The OCR reads a panel has left: each read of a line or window takes one."""
+
+    left: int
+
+    def text(self, image: np.ndarray) -> str:
+        """The text OCR reads on `image`, without marks at its ends that are no print of a label."""
+        if self.left <= 0:
+            raise _ReadsSpent
+        self.left -= 1
+        return _EDGE_MARKS.sub("", ocr_line(image)[0])
 
 
 def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
@@ -644,8 +677,9 @@ def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
     0-4) and seed 7's documents, 26 values read on the pixels alone, the glyphs read as a fragment,
     were all right; the one whose glyphs read nothing was wrong ("1 µm" read "1pm"). A value in Å
     needs both crops to read it (an "A" read on one crop only was fibres over "1.5 um" and a plot's
-    letter on the article corpus)."""
-    parsed = [parse_label(text) for text in reads]
+    letter on the article corpus). A point or dash glued between the number and the unit ("50.nm": a
+    speck in the space) reads as the label: seed 11's vector "50 nm" read so three times of four."""
+    parsed = [parse_label(_GLUED_MARK.sub("", text)) for text in reads]
     values = {found[1] for found in parsed if found}
     if len(values) != 1 or sum(found is not None for found in parsed) < 2:
         return None, ""
@@ -684,7 +718,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     """The scale bar of a published panel with its printed value, or None when no bar with a label
     beside it is found. A label misread (digits and unit letters that do not parse) gives the bar
     with value None and a note; without an OCR engine the likeliest bar with text beside it is
-    returned that way."""
+    returned that way. At most `MAX_READS` OCR reads are spent on it."""
     shrink = max(1, math.ceil(max(pixels.shape[:2]) / MAX_SIDE_PX))
     if shrink > 1:
         pixels = cv2.resize(pixels, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
@@ -692,45 +726,49 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
     unread: ScaleBar | None = None
     lines_read = 0
     labels_read: list[Box] = []
-    for rank, (bar, ink) in enumerate(candidates[:MAX_CANDIDATES]):
-        if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
-            continue
-        tried: set[Box] = set()
-        doubts: list[tuple[Box, str, tuple[str, ...]]] = []  # (line, digits, readings) of this bar, not trusted
-        for threshold in (*INK_THRESHOLDS, FAINT_INK):
-            if threshold == FAINT_INK and (tried or rank > 0):  # the likeliest bar, where no line was found
-                break
-            for label in _label_lines(ink, bar, threshold)[:LINES_PER_BAR]:
-                if label.box in tried or lines_read == MAX_LINES_READ:
-                    continue
-                tried.add(label.box)
-                lines_read += 1
-                try:
-                    value, text, note, readings = _read(label)
-                except OcrUnavailableError as exc:
-                    return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
-                digits = re.sub(r"[^0-9.]", "", text).strip(".")  # a point lost at one threshold is other digits
-                same_print = [seen for box, other, seen in doubts if _intersects(box, label.box) and other != digits]
-                if value is not None and same_print:
-                    # the same print read with other digits at another threshold (a glyph over a particle)
-                    readings = tuple(sorted({text, *same_print[0]}))
-                    value, note = None, f"label read {text!r} here, other digits at another threshold"
-                found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note, readings)
-                if value is not None:
-                    return _scaled(found, shrink)
-                if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
-                    unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
-                    labels_read.append(label.box)
-                    doubts.append((label.box, digits, readings))
-    # reads of a label that disagreed are left to a matched field of view (`settle_with_fov`): the
-    # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm")
-    for bar, ink in candidates[:WINDOW_CANDIDATES] if unread is None or not unread.readings else ():
-        try:
-            value, label, window = _read_windows(ink, bar)
-        except OcrUnavailableError as exc:  # as for a line: the bar measured, its value unread
-            return _scaled(unread or ScaleBar(None, None, bar.x1 - bar.x0, bar.box, None, f"label not read: {exc}"), shrink)
-        if value is not None:
-            return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
+    ocr = _Reads(MAX_READS)
+    try:
+        for rank, (bar, ink) in enumerate(candidates[:MAX_CANDIDATES]):
+            if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
+                continue
+            tried: set[Box] = set()
+            doubts: list[tuple[Box, str, tuple[str, ...]]] = []  # (line, digits, readings) of this bar, not trusted
+            for threshold in (*INK_THRESHOLDS, FAINT_INK):
+                if threshold == FAINT_INK and (tried or rank > 0):  # the likeliest bar, where no line was found
+                    break
+                for label in _label_lines(ink, bar, threshold)[:LINES_PER_BAR]:
+                    if label.box in tried or lines_read == MAX_LINES_READ:
+                        continue
+                    tried.add(label.box)
+                    lines_read += 1
+                    try:
+                        value, text, note, readings = _read(label, ocr)
+                    except OcrUnavailableError as exc:
+                        return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
+                    digits = re.sub(r"[^0-9.]", "", text).strip(".")  # a point lost at one threshold is other digits
+                    same_print = [seen for box, other, seen in doubts if _intersects(box, label.box) and other != digits]
+                    if value is not None and same_print:
+                        # the same print read with other digits at another threshold (a glyph over a particle)
+                        readings = tuple(sorted({text, *same_print[0]}))
+                        value, note = None, f"label read {text!r} here, other digits at another threshold"
+                    found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note, readings)
+                    if value is not None:
+                        return _scaled(found, shrink)
+                    if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
+                        unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
+                        labels_read.append(label.box)
+                        doubts.append((label.box, digits, readings))
+        # reads of a label that disagreed are left to a matched field of view (`settle_with_fov`): the
+        # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm")
+        for bar, ink in candidates[:WINDOW_CANDIDATES] if unread is None or not unread.readings else ():
+            try:
+                value, label, window = _read_windows(ink, bar, ocr)
+            except OcrUnavailableError as exc:  # as for a line: the bar measured, its value unread
+                return _scaled(unread or ScaleBar(None, None, bar.x1 - bar.x0, bar.box, None, f"label not read: {exc}"), shrink)
+            if value is not None:
+                return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
+    except _ReadsSpent:
+        pass  # the panel's OCR reads are spent: what was read stands
     return _scaled(unread, shrink) if unread else None
 
 
@@ -756,7 +794,7 @@ def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float) -> dict[str
     return inside
 
 
-def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box | None]:
+def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | None, str, Box | None]:
     """(value, normalised label, window) read on the panel's pixels where the bar's label would be,
     each side at `WINDOW_FONTS` sizes: a value needs the two sizes of one side to agree (`_agreed`, as
     pixels alone: never Å nor mm) and no other side to read another value."""
@@ -775,7 +813,7 @@ def _read_windows(bright: np.ndarray, bar: _Bar) -> tuple[float | None, str, Box
             raw = bright[window[1]:window[3], window[0]:window[2]]
             if not WINDOW_INK[0] <= float((raw >= ink_level).mean()) <= WINDOW_INK[1]:
                 break  # nothing as bright as the bar there, or a region of its colour: no print
-            reads.append(_ocr_text(_stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))))
+            reads.append(ocr.text(_stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))))
             if parse_label(reads[-1]) is None:
                 break  # nothing parses at this size: not read again
         value, normalised = _agreed(reads, [False] * len(reads))
