@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from emcensus.errors import EmcensusError
 from emcensus.figures.index import VisualIndex, index_folder
 from emcensus.figures.match import Matcher, PanelResult, match_documents
 from support import catalog_cli
@@ -118,39 +122,125 @@ class _CrashesOn(Matcher):
         return super().match_panel(pixels, not_after_year=not_after_year)
 
 
-def test_a_panel_that_kills_its_worker_every_time_costs_that_panel_alone(corpus):
-    """Not in an archive read (nothing to blame but the panel): after one retry that panel is one line,
-    every other panel is matched as in one process, and the command goes on."""
+@dataclass
+class _Alone:
+    """A run in this process: its rows and lines, and each panel's pixels, matches and seconds."""
+
+    rows: list[dict]
+    lines: list[str]
+    panels: list[tuple[bytes, int, float]]
+
+
+@pytest.fixture(scope="module")
+def alone(corpus) -> _Alone:
     _, truth, catalog_path = corpus
-    index = VisualIndex.load(index_folder(catalog_path))
-    seen: list[tuple[bytes, int]] = []
+    panels: list[tuple[bytes, int, float]] = []
 
     class Recording(Matcher):
         def match_panel(self, pixels, *, not_after_year=None) -> PanelResult:
+            started = time.process_time()
             result = super().match_panel(pixels, not_after_year=not_after_year)
-            seen.append((pixels.tobytes(), len(result.matches)))
+            panels.append((pixels.tobytes(), len(result.matches), time.process_time() - started))
             return result
 
-    alone_lines: list[str] = []
-    alone = [found.to_dict() for found in match_documents([truth.papers], Recording(index), warn=alone_lines.append)]
-    crashing = _CrashesOn(index)
-    crashing.fatal = next(pixels for pixels, matched in seen if matched)  # a panel that has a match
-    assert sum(pixels == crashing.fatal for pixels, _ in seen) == 1
+    lines: list[str] = []
+    index = VisualIndex.load(index_folder(catalog_path))
+    rows = [found.to_dict() for found in match_documents([truth.papers], Recording(index), warn=lines.append)]
+    return _Alone(rows, lines, panels)
+
+
+def _lost_to_one_line(alone: _Alone, pooled: list[dict], lines: list[str], says: str) -> None:
+    """The pooled run lost the matches of one panel alone, said in one line, and matched the others."""
+    (given_up,) = [line for line in lines if line not in alone.lines]
+    assert f"a panel not matched: {says}" in given_up
+    document, _, page = given_up.partition(": ")[0].rpartition(" page ")
+    lost = [row for row in alone.rows if row not in pooled]
+    assert lost and all((row["document"], row["page"]) == (document, int(page)) for row in lost)
+    assert all(row in alone.rows for row in pooled) and len(pooled) >= 10
+
+
+def _first_matched_panel(alone: _Alone) -> bytes:
+    fatal = next(pixels for pixels, matched, _ in alone.panels if matched)
+    assert sum(pixels == fatal for pixels, _, _ in alone.panels) == 1
+    return fatal
+
+
+def test_a_panel_that_kills_its_worker_every_time_costs_that_panel_alone(corpus, alone):
+    """Not in an archive read (nothing to blame but the panel): after one retry that panel is one line,
+    every other panel is matched as in one process, and the command goes on."""
+    _, truth, catalog_path = corpus
+    crashing = _CrashesOn(VisualIndex.load(index_folder(catalog_path)))
+    crashing.fatal = _first_matched_panel(alone)  # a panel that has a match
     lines: list[str] = []
     pooled = [found.to_dict() for found in match_documents([truth.papers], crashing, workers=2, warn=lines.append)]
-    (given_up,) = [line for line in lines if line not in alone_lines]
-    assert "a panel not matched: the worker process reading it died twice" in given_up
-    document, _, page = given_up.partition(": ")[0].rpartition(" page ")
-    lost = [row for row in alone if row not in pooled]
-    assert lost and all((row["document"], row["page"]) == (document, int(page)) for row in lost)
-    assert all(row in alone for row in pooled) and len(pooled) >= 10
+    _lost_to_one_line(alone, pooled, lines, "the worker process reading it died twice")
+
+
+class _HangsOn(Matcher):
+    """A matcher that hangs on one panel where no signal reaches (as OpenCV spinning on a strange image)."""
+
+    fatal: bytes
+
+    def match_panel(self, pixels, *, not_after_year=None) -> PanelResult:
+        if pixels.tobytes() == self.fatal:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(600)
+        return super().match_panel(pixels, not_after_year=not_after_year)
+
+
+def test_a_panel_that_hangs_its_worker_is_ended_at_its_time_limit_and_costs_that_panel_alone(corpus, alone):
+    _, truth, catalog_path = corpus
+    hanging = _HangsOn(VisualIndex.load(index_folder(catalog_path)))
+    hanging.fatal = _first_matched_panel(alone)
+    limit = max(5.0, round(4 * max(seconds for _, _, seconds in alone.panels)))  # far above any panel here
+    lines: list[str] = []
+    started = time.monotonic()
+    pooled = [found.to_dict() for found in match_documents([truth.papers], hanging, workers=2, warn=lines.append,
+                                                           panel_timeout=limit)]
+    assert time.monotonic() - started < 300
+    _lost_to_one_line(alone, pooled, lines, f"took longer than {limit:g} s; not done")
+    with pytest.raises(EmcensusError, match="more than 0 s"):
+        next(match_documents([truth.papers], hanging, workers=2, panel_timeout=0))
+
+
+def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_are_matched(corpus, alone,
+                                                                                             monkeypatch):
+    """Read in a process of its own: pdfium crashing (a segfault) on one document, or stuck in C on
+    another, ends that process alone; each is one line where it falls, every other document gives
+    what it gives in one process."""
+    from emcensus.figures import match
+
+    _, truth, catalog_path = corpus
+    crashing, hanging = sorted({row["document"] for row in alone.rows})[:2]
+    read = match.iter_figures
+
+    def hostile(path, **kwargs):
+        if str(path) == crashing:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if str(path) == hanging:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGTERM})
+            time.sleep(600)
+        yield from read(path, **kwargs)
+
+    monkeypatch.setattr(match, "iter_figures", hostile)
+    monkeypatch.setattr(match, "DOCUMENT_WAIT_S", 10.0)  # a loaded machine reads a page well within it
+    lines: list[str] = []
+    pooled = [found.to_dict() for found in match_documents([truth.papers], Matcher(VisualIndex.load(
+        index_folder(catalog_path))), workers=2, warn=lines.append)]
+    assert pooled == [row for row in alone.rows if row["document"] not in (crashing, hanging)]
+    assert [line for line in lines if not line.startswith((crashing, hanging))] == [
+        line for line in alone.lines if not line.startswith((crashing, hanging))]
+    assert [line for line in lines if line.startswith((crashing, hanging))] == [
+        f"{crashing}: its reading process died (Segmentation fault); the rest of it not read",
+        f"{hanging}: its reading process gave nothing for 10 s (stuck?) and was ended; the rest of it not read"]
 
 
 @pytest.mark.parametrize("how", ["consumer stops", "document fails midway"])
 def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how):
     """The caller stops reading after the first match (an error of its own, Ctrl-C), or reading a document
-    raises midway: the workers are ended at once (none left running), and OpenCV's threads, the garbage
-    collector and the module's matcher are as before the run; then a full pooled run does the same."""
+    raises midway (in the process that reads them: raised here): the workers and the reading process are
+    ended at once (none left running), and OpenCV's threads, the garbage collector and the module's
+    matcher are as before the run; then a full pooled run does the same."""
     import gc
     import multiprocessing
 
@@ -168,9 +258,16 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
         def fails_midway(path, **kwargs):
             calls.append(path)
             if len(calls) == 3:  # panels of the first documents are out on the workers
-                workers.extend(multiprocessing.active_children())
                 raise RuntimeError("a reader's own error")
             return read(path, **kwargs)
+
+        class Watched(match.Pool):
+            def submit(self, *args, **kwargs):
+                ticket = super().submit(*args, **kwargs)
+                workers.extend(child for child in multiprocessing.active_children() if child not in workers)
+                return ticket
+
+        monkeypatch.setattr(match, "Pool", Watched)
 
         monkeypatch.setattr(match, "iter_figures", fails_midway)
     run = match_documents([truth.papers], Matcher(index), workers=2)
@@ -186,3 +283,35 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
     assert list(match_documents([truth.papers], Matcher(index), workers=2))
     assert not multiprocessing.active_children()
     assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
+
+
+#: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.
+_SLOW_PANELS = """
+import os, time
+from emcensus.figures.match import Matcher
+match_panel = Matcher.match_panel
+def slow(self, pixels, **kwargs):
+    with open({marker!r}, "a") as note:
+        note.write(f"{{os.getpid()}}\\n")
+    time.sleep(0.5)
+    return match_panel(self, pixels, **kwargs)
+Matcher.match_panel = slow
+"""
+
+
+def test_ctrl_c_during_a_pooled_match_is_one_line_leaves_no_process_and_stores_nothing(corpus, tmp_path: Path):
+    """SIGINT to every process of the command (a terminal's Ctrl-C) while both workers match and the
+    reading process reads: one line, status 130, no traceback, none of its processes left, the review
+    queue as it was."""
+    from emcensus.cli.main import INTERRUPTED
+    from interrupting import interrupt_cli
+
+    cli, truth, catalog_path = corpus
+    queue = cli("figures", "list", "--format", "json").stdout
+    marker = tmp_path / "panels"
+    done = interrupt_cli(["--catalog", str(catalog_path), "figures", "match", str(truth.papers), "--workers", "2"],
+                         _SLOW_PANELS.format(marker=str(marker)), marker, lambda panels: len(panels) == 2)
+    assert done.returncode == 130 and done.stdout == ""
+    assert "Traceback" not in done.stderr and done.stderr.count(INTERRUPTED) == 1, done.stderr
+    assert done.stderr.rstrip().endswith(INTERRUPTED)
+    assert cli("figures", "list", "--format", "json").stdout == queue

@@ -187,7 +187,7 @@ def test_local_workers_collect_their_youngest_garbage_less_often_and_the_caller_
     pool = Pool(None, 1, 5.0, gc_young=CENSUS_GC_YOUNG)
     try:
         [done] = pool.wait({pool.submit(_young_generation_threshold, None)})
-        pool._restart({}, "restarted")  # noqa: SLF001 - as after a worker died
+        pool._restart({})  # noqa: SLF001 - as after a worker died
         [again] = pool.wait({pool.submit(_young_generation_threshold, None)})
     finally:
         pool.shutdown()

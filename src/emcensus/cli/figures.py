@@ -57,17 +57,22 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--all", "weaker", is_flag=True, help="Also list weaker candidates (not stored for review).")
 @workers_option("Processes matching panels, sharing one loaded index")
+@click.option("--panel-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds matching one panel may take on a worker (default: 120); a slower one is listed as "
+                   "not matched.")
 @format_option
 @click.pass_context
-def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, workers: int | None, fmt: str) -> None:
+def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, workers: int | None, panel_timeout: float | None,
+          fmt: str) -> None:
     """Match every panel of the documents PATHS (PDFs, images, .docx/.pptx/.odp; folders are walked)
     against the visual index, print the matches and store them for review (figures list/accept).
 
-    A document that gives no figures (corrupt, encrypted, image-less, a zip bomb) is one line on
-    stderr; the others are processed. Pairs rejected before are not proposed again. The panels are
-    matched on all cores (`--workers`), listed in the documents' order whatever the number of workers."""
+    A document that gives no figures (corrupt, encrypted, image-less, a zip bomb, one that crashes or
+    hangs its reader) is one line on stderr; the others are processed. Pairs rejected before are not
+    proposed again. The panels are matched on all cores (`--workers`), listed in the documents' order
+    whatever the number of workers; a panel that crashes or hangs its worker is one line."""
     from emcensus.figures.index import VisualIndex, index_folder
-    from emcensus.figures.match import Matcher, match_documents
+    from emcensus.figures.match import PANEL_TIMEOUT_S, Matcher, match_documents
 
     catalog_path = ctx.find_root().obj["catalog"]
     with _catalog(ctx, readonly=False) as catalog:
@@ -78,7 +83,8 @@ def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, workers: int
             return known.year if known else None
 
         found = list(match_documents(paths, matcher, year_of=year_of, weaker=weaker, workers=workers,
-                                     warn=lambda line: click.echo(line, err=True)))
+                                     warn=lambda line: click.echo(line, err=True),
+                                     panel_timeout=panel_timeout or PANEL_TIMEOUT_S))
         catalog.save_figure_matches(f.proposed() for f in found if not f.weak)
     rows = [f.to_dict() | ({"weak": f.weak} if weaker else {}) for f in found]
     emit(rows, fmt, title="figure matches", columns=[*MATCH_COLUMNS, *(["weak"] if weaker else [])])

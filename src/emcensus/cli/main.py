@@ -21,11 +21,15 @@ from emcensus.cli.roots import root_options, root_specs
 from emcensus.errors import EmcensusError
 
 DEFAULT_CATALOG = "emcensus.sqlite"
+#: What Ctrl-C prints, once, whatever the command was doing.
+INTERRUPTED = "Interrupted: stopped (Ctrl-C)."
 
 
 class EmcensusGroup(click.Group):
     """Turns every `EmcensusError`, and any operating-system error on a file it writes (a report
-    folder where none can be made, a full disk), into a one-line message and exit status 1.
+    folder where none can be made, a full disk), into a one-line message and exit status 1; Ctrl-C
+    into one line and status 130 (the workers ignore it and are ended by the command; a scan goes on
+    where it stopped when run again).
 
     Commands of other modules are named in `lazy` ("module:attribute") and imported when run or
     listed: `emcensus count` or a rescan does not load pyarrow, numpy and the exporters first."""
@@ -48,6 +52,9 @@ class EmcensusGroup(click.Group):
             return super().invoke(ctx)
         except EmcensusError as exc:
             raise click.ClickException(str(exc)) from exc
+        except KeyboardInterrupt:
+            click.echo(INTERRUPTED, err=True)
+            ctx.exit(130)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             raise click.ClickException(f"{where}{exc.strerror or exc}") from exc

@@ -24,6 +24,7 @@ keeps a zoomed inset from standing for the whole panel: the fit over the larger 
 
 from __future__ import annotations
 
+import functools
 import gc
 import os
 from collections import deque
@@ -39,14 +40,15 @@ import numpy as np
 
 from emcensus.analysis.publications import article_id
 from emcensus.catalog.figures import ProposedMatch
-from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, iter_figures
+from emcensus.errors import ConfigError
+from emcensus.figures.documents import DOCUMENT_SUFFIXES, FigureError, FigureImage, Limits, iter_figures
 from emcensus.figures.features import MAX_SIDE, MIN_SIDE, QUERY_FEATURES, Features, extract, to_grey8
 from emcensus.figures import thumbnails
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.ocr import OcrUnavailableError, ocr_line
-from emcensus.figures.panels import split_panels
+from emcensus.figures.panels import PanelBox, split_panels
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
-from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, computing
+from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, Producer, ProducerFailed, ReadTimeout, Ticket, computing
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
 MIN_INLIERS = 12
@@ -224,6 +226,21 @@ class _Variant:
     inverted: bool
 
 
+def _one_search_thread(method: Callable[..., PanelResult]) -> Callable[..., PanelResult]:
+    """`method` run with one faiss (OpenMP) thread, the caller's setting given back after: one panel's few
+    thousand descriptors are searched faster by one thread, as faiss's threads spin when the cores are
+    busy (1.0 s per search on 2 shared cores, 0.2 s on one); a library user's own searches keep theirs."""
+    @functools.wraps(method)
+    def with_one_thread(*args: Any, **kwargs: Any) -> PanelResult:
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            faiss.omp_set_num_threads(threads)
+    return with_one_thread
+
+
 class Matcher:
     """Matches panels against one loaded visual index."""
 
@@ -238,10 +255,8 @@ class Matcher:
         self._archive: dict[int, np.ndarray | None] = {}
         #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
         self._years = np.array([image["year"] or 0 for image in index.images], dtype=np.int64)
-        # One panel's few thousand descriptors are searched faster by one thread: faiss's OpenMP
-        # threads spin when the cores are busy (1.0 s per search on 2 shared cores, 0.2 s on one).
-        faiss.omp_set_num_threads(1)
 
+    @_one_search_thread
     def match_panel(self, pixels: np.ndarray, *, not_after_year: int | None = None) -> PanelResult:
         """The archive images a panel shows. `not_after_year` (the article's year) leaves out images
         acquired later: an article cannot show them."""
@@ -806,20 +821,36 @@ def document_paths(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return found
 
 
+#: How long matching one panel may take on a pool's worker before it is ended and the panel listed as
+#: not matched (a library hanging on a strange image): a panel takes ~1 s of CPU on average against a
+#: 150 k-image index (the long publication: 26 panels, 26.3 s), the slowest ones a few times that.
+PANEL_TIMEOUT_S = 120.0
+#: The longest wait for a document's next figure from its reading process before that process is ended
+#: as stuck: the reader's own bound on a document (`Limits.max_seconds`, checked between pages) and as
+#: much again for the page in progress.
+DOCUMENT_WAIT_S = 2 * Limits.max_seconds
+
+
 def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *,
                     year_of: Callable[[str], int | None] = lambda article: None, weaker: bool = False,
-                    warn: Callable[[str], None] = lambda line: None, workers: int | None = 0) -> Iterator[FoundPanel]:
+                    warn: Callable[[str], None] = lambda line: None, workers: int | None = 0,
+                    panel_timeout: float = PANEL_TIMEOUT_S) -> Iterator[FoundPanel]:
     """Every panel of every document matched: the matches the tool stands behind (and, with
     `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`, and
     so is a printed scale bar that disagrees with its length × the matched image's field of view.
 
-    `workers` processes match the panels (None: all cores; 0: this process), while this process reads
-    the documents: a 10-page article's panels are what take the time, not its pages. The workers are
-    forked with the matcher loaded, so the index (memory-mapped files and the image table) is held
-    once and shared, not loaded per worker. Panels, and the lines said, come out in the order of
-    the documents whatever the workers, so the output equals a run in this process."""
+    `workers` processes match the panels (None: all cores; 0: everything in this process), while one
+    process of its own reads the documents and splits their panels (`DOCUMENT_WAIT_S`): a document
+    that crashes or hangs its C reader is one line, the others are read. The workers are forked with
+    the matcher loaded, so the index (memory-mapped files and the image table) is held once and
+    shared, not loaded per worker; a panel that crashes its worker twice, or whose matching takes
+    longer than `panel_timeout` seconds, is one line, the others are matched. Panels, and the lines
+    said, come out in the order of the documents whatever the workers, so the output equals a run in
+    this process."""
     global _pooled  # noqa: PLW0603 - what forked workers inherit
-    _pooled, finished = matcher, False
+    if not panel_timeout > 0:
+        raise ConfigError(f"the time a panel may take must be more than 0 s, not {panel_timeout:g}")
+    _pooled, finished, reader = matcher, False, None
     pool = Pool(None, workers, FILE_TIMEOUT_S)
     # one OpenCV thread per worker (the workers fill the cores), set before they fork: set in a forked
     # child, OpenCV's thread pool, inherited from a parent that used it, deadlocks
@@ -830,14 +861,18 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         # the objects held now (the index's image table above all) kept out of the garbage collector's
         # passes: a pass in a worker writes into every object it visits, which copies their pages
         gc.freeze()
+        reader = Producer(_document_steps, DOCUMENT_WAIT_S)
     try:
-        for found, lines in _in_order(pool, _panel_tasks(paths, year_of, weaker), _AHEAD_PER_WORKER * pool.width):
+        tasks = _panel_tasks(paths, year_of, weaker, panel_timeout, reader)
+        for found, lines in _in_order(pool, tasks, _AHEAD_PER_WORKER * pool.width):
             for line in lines:
                 warn(line)
             yield from found
         finished = True
     finally:
         pool.shutdown(kill=not finished)
+        if reader is not None:
+            reader.close()
         cv2.setNumThreads(threads)
         if workers != 0:
             gc.unfreeze()
@@ -864,6 +899,7 @@ class _PanelTask:
     pixels: np.ndarray
     year: int | None
     weaker: bool
+    seconds: float  # the time its matching may take on a pool's worker
     skipped: str | None = None
 
     def skip(self, indices: Iterable[int] | None, reason: str) -> _PanelTask:
@@ -879,37 +915,51 @@ def _warm_ocr() -> None:
         pass
 
 
-def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str], int | None], weaker: bool
-                 ) -> Iterator[_PanelTask | list[str]]:
+def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str], int | None], weaker: bool,
+                 seconds: float, reader: Producer | None) -> Iterator[_PanelTask | list[str]]:
     """The panels of every document in order, and, where they fall, the lines reading them gave
-    (images skipped inside a document, a document that gives no figures)."""
+    (images skipped inside a document, a document that gives no figures, one whose `reader` process
+    crashed or hung: the panels read before stand)."""
     for path in document_paths(paths):
-        lines: list[str] = []
         try:
-            for figure in iter_figures(path, warn=lines.append):
-                if lines:
-                    yield lines
-                    lines = []
+            for step in _document_steps(path) if reader is None else reader.items(path):
+                if isinstance(step, list):
+                    yield step
+                    continue
+                figure, boxes = step
                 article = article_id(figure.article)
                 year = year_of(article)
-                for box in split_panels(figure.pixels):
+                for box in boxes:
                     yield _PanelTask(article, str(path), figure.page, figure.region(box), figure.caption,
-                                     figure.pixels[box[1]:box[3], box[0]:box[2]], year, weaker)
-        except FigureError as exc:
-            lines.append(str(exc))
-        if lines:
-            yield lines
+                                     figure.pixels[box[1]:box[3], box[0]:box[2]], year, weaker, seconds)
+        except ProducerFailed as exc:
+            yield [f"{path}: {exc}"]
+
+
+def _document_steps(path: Path) -> Iterator[list[str] | tuple[FigureImage, list[PanelBox]]]:
+    """A document's figures, each with its panels' pixel boxes, and the lines reading it gave, in order."""
+    lines: list[str] = []
+    try:
+        for figure in iter_figures(path, warn=lines.append):
+            if lines:
+                yield lines
+                lines = []
+            yield figure, split_panels(figure.pixels)
+    except FigureError as exc:
+        lines.append(str(exc))
+    if lines:
+        yield lines
 
 
 def _match_panel_task(task: _PanelTask) -> tuple[list[FoundPanel], list[str]]:
     """A panel's matches and the lines they gave (a scale bar that disagrees), by the matcher `_pooled`;
     on a pool's worker, the panel is the suspect while it is matched (`computing`): a panel
-    that kills its worker twice is one line, the others are matched."""
+    that kills its worker twice, or hangs past its time, is one line, the others are matched."""
     if task.skipped:
         return [], [f"{task.document} page {task.page}: a panel not matched: {task.skipped}"]
     assert _pooled is not None, "match_documents sets the matcher before the pool runs a task"
     lines: list[str] = []
-    with computing():
+    with computing(seconds=task.seconds):
         return _found_in_panel(_pooled, task, lines.append), lines
 
 

@@ -15,21 +15,29 @@ Three layers, cheapest first:
    again, and the census goes on. A worker that dies (a crash in a decoder, the out-of-memory killer)
    takes the pool down with it: the file it was reading is a suspect, a fresh pool takes every
    unfinished task, and a file suspected a second time is recorded as not read. A pool that keeps
-   dying with no file to blame stops the command with one line.
+   dying with no file to blame stops the command with one line. A computation marked with a time
+   limit (`computing(seconds=...)`: a library that hangs, not a read) is ended the same way when
+   late, and given up with `computation_reason`.
 3. **Any other executor** (Dask, threads) runs tasks in threads, where neither works. There the scan
    stops waiting when no task at all finished for `file_timeout` x the files of the biggest batch in
    flight (+ a minute): the batches still out, including any queued behind the blocked ones, are
    recorded as not read with that reason. Python cannot stop a thread, so the executor's thread stays
    blocked until its read returns (restart that Dask worker to free it).
+
+Local workers ignore Ctrl-C (SIGINT, which a terminal sends to every process of the command): the
+command's own process stops and ends them, so one interrupt is one message, not a traceback per
+worker. `Producer` runs a generator in one forked process of its own, for work whose crash or hang
+must cost one input alone (a document a C library reads) while its items stream back in order.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import gc
+import math
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,7 +51,9 @@ from emcensus.errors import EmcensusError
 #: How long one file may take to read, by default.
 FILE_TIMEOUT_S = 30.0
 _STALL_GRACE_S = 60.0  # layer 3: on top of the budget of a whole batch
-_SLOT_FIELDS = 4  # per worker in shared memory: read started (monotonic s, 0: idle), task serial, file index, pid
+#: Per worker in shared memory: mark started (monotonic s, 0: idle), task serial, file index, pid, and the
+#: mark's limit (0: a read under the pool's file budget; seconds: a computation's; inf: untimed).
+_SLOT_FIELDS = 5
 
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
@@ -58,11 +68,16 @@ def timeout_reason(seconds: float) -> str:
     return f"read took longer than {seconds:g} s; not read"
 
 
+def computation_reason(seconds: float) -> str:
+    """Why an item is given up whose computation outlived its limit (`computing(seconds=...)`)."""
+    return f"took longer than {seconds:g} s; not done"
+
+
 #: Local workers that kept dying with no file to blame (killed from outside): one line, not a traceback.
 WORKER_DIED = "worker processes kept dying (killed, or out of memory) with no file to blame: stopped"
 #: Why a file is not read when the worker reading it died twice.
 CRASH_REASON = "the worker process reading it died twice (a crash in its decoder, or out of memory); not read"
-_MAX_POOL_DEATHS = 8  # pools lost in one command before it stops
+_MAX_POOL_DEATHS = 8  # pools lost in one command with nothing to blame before it stops
 #: Times a task whose future failed on an executor given by the caller (a Dask cluster) is submitted
 #: again: a task only reads, so running it again changes nothing.
 _MAX_TASK_RETRIES = 3
@@ -77,8 +92,26 @@ T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- worker side
+@contextmanager
+def _forking() -> Iterator[None]:
+    """Around a fork: SIGINT held back, so that no child can be interrupted before it ignores it
+    (`_ignore_interrupts`); one that comes meanwhile reaches this process when the fork is done."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _ignore_interrupts() -> None:
+    """In a child forked under `_forking`: Ctrl-C is for the command's process, which ends the children."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def _init_worker(progress: Any, counter: Any, gc_young: int | None) -> None:
     global _slot
+    _ignore_interrupts()
     if gc_young:
         gc.set_threshold(gc_young, *gc.get_threshold()[1:])
     with counter.get_lock():
@@ -104,45 +137,41 @@ class _FileRead:
     def __init__(self) -> None:
         self.index = 0
         self.started = 0.0  # monotonic start of the read; 0: between files
-        self.outer = (0.0, 0.0)  # the slot's start and file index before the read
+        self.outer = (0.0, 0.0, 0.0)  # the slot's start, file index and limit before the read
 
     def __enter__(self) -> None:
         self.started = now = time.monotonic()
         if _slot is not None:
             progress, base = _slot
-            self.outer = progress[base], progress[base + 2]
-            progress[base + 1], progress[base + 2], progress[base] = _serial, self.index, now
+            self.outer = progress[base], progress[base + 2], progress[base + 4]
+            progress[base + 1], progress[base + 2], progress[base + 4], progress[base] = _serial, self.index, 0.0, now
 
     def __exit__(self, *exc: object) -> None:
         self.started = 0.0
         if _slot is not None:
             progress, base = _slot
-            progress[base], progress[base + 2] = self.outer
-
-
-#: The start a `computing` block is marked with: after every time the watchdog compares (never late),
-#: yet a read in progress to a worker's death.
-_UNTIMED = sys.float_info.max
+            progress[base], progress[base + 2], progress[base + 4] = self.outer
 
 
 @contextmanager
-def computing(index: int = 0) -> Iterator[None]:
-    """On a pool's worker, mark item `index` of the task it runs as in progress for the whole block,
-    untimed: a worker that dies within (a library crashing on a strange input, not only a read) makes
-    that item the suspect, so it is given up after a second death (`CRASH_REASON`) and the other tasks
-    go on, where the pool, with nothing to blame, stops after `_MAX_POOL_DEATHS`. The watchdog never
-    ends it; reads within (`Budget.file`) mark and bound themselves, then give the mark back.
+def computing(index: int = 0, seconds: float = math.inf) -> Iterator[None]:
+    """On a pool's worker, mark item `index` of the task it runs as in progress for the whole block:
+    a worker that dies within (a library crashing on a strange input, not only a read) makes that item
+    the suspect, so it is given up after a second death (`CRASH_REASON`) and the other tasks go on.
+    A block still running `seconds` (+ the pool's grace) after it began (a library that hangs where
+    no signal reaches) gets its worker ended and the item given up (`computation_reason`); untimed
+    by default. Reads within (`Budget.file`) mark and bound themselves, then give the mark back.
     Nothing outside a pool's worker."""
     if _slot is None:
         yield
         return
     progress, base = _slot
-    outer = progress[base], progress[base + 2]
-    progress[base + 1], progress[base + 2], progress[base] = _serial, index, _UNTIMED
+    outer = progress[base], progress[base + 2], progress[base + 4]
+    progress[base + 1], progress[base + 2], progress[base + 4], progress[base] = _serial, index, seconds, time.monotonic()
     try:
         yield
     finally:
-        progress[base], progress[base + 2] = outer
+        progress[base], progress[base + 2], progress[base + 4] = outer
 
 
 class Budget:
@@ -206,12 +235,20 @@ class _LocalWorkers:
         self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
                                             initargs=(self.progress, multiprocessing.Value("i", 0), gc_young))
 
-    def reading(self, since: float = float("inf"), pids: set[int] | None = None) -> list[tuple[int, int]]:
-        """(task serial, file index) of each read in progress that started before `since` (in the
-        workers `pids` only, when given)."""
-        return [(int(self.progress[base + 1]), int(self.progress[base + 2]))
-                for base in range(0, len(self.progress), _SLOT_FIELDS) if 0 < self.progress[base] < since
-                and (pids is None or int(self.progress[base + 3]) in pids)]
+    def marks(self, pids: set[int] | None = None) -> list[tuple[int, int, float, float]]:
+        """(task serial, file index, started, limit) of each read or computation in progress (in the
+        workers `pids` only, when given); limit 0: a read."""
+        progress = self.progress
+        return [(int(progress[base + 1]), int(progress[base + 2]), progress[base], progress[base + 4])
+                for base in range(0, len(progress), _SLOT_FIELDS) if progress[base] > 0
+                and (pids is None or int(progress[base + 3]) in pids)]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """`executor.submit`; the first one forks the workers, with Ctrl-C held back (`_forking`)."""
+        if self.executor._executor_manager_thread is not None:  # noqa: SLF001 - our own pool
+            return self.executor.submit(fn, *args)
+        with _forking():
+            return self.executor.submit(fn, *args)
 
     def remember(self) -> None:
         """Keep the executor's worker processes (it starts them as tasks come, and forgets them once broken)."""
@@ -268,7 +305,7 @@ class Pool:
         self._grace = min(5.0, file_timeout)
         self._live: set[Ticket] = set()
         self._serials = 0
-        self._last_progress = time.monotonic()
+        self._last_progress = self._watched = time.monotonic()
         self._suspected: dict[tuple[int, int], int] = {}  # (serial, file index) -> pools lost reading it
         self._pool_deaths = 0
         self._retries: dict[int, int] = {}  # serial -> times submitted again (`_take`)
@@ -289,7 +326,7 @@ class Pool:
             return ticket
         self._live.add(ticket)
         try:
-            ticket.future = self._executor.submit(_run, fn, arg, ticket.serial)
+            ticket.future = self._submit(ticket)
         except BrokenProcessPool as exc:
             self._after_worker_died(exc)  # submits it, with every other unfinished task, to a fresh pool
         if self._local is not None and len(self._local.processes) < self._local.workers:
@@ -308,7 +345,7 @@ class Pool:
                 ticket = by_future[future]
                 if ticket.future is future:  # not submitted again meanwhile (a lost pool)
                     self._take(ticket)
-            if not done:
+            if not done or time.monotonic() - self._watched >= self._poll:  # other tasks finishing hide no stuck one
                 self._watch()
 
     def results(self, fn: Callable[[Any], T], tasks: Iterable[Any], files: Callable[[Any], int]) -> Iterator[T]:
@@ -348,40 +385,46 @@ class Pool:
             if self._local is not None or self._retries.get(ticket.serial, 0) >= _MAX_TASK_RETRIES:
                 raise
             self._retries[ticket.serial] = self._retries.get(ticket.serial, 0) + 1
-            ticket.future = self._executor.submit(_run, ticket.fn, ticket.arg, ticket.serial)
+            ticket.future = self._submit(ticket)
             return
         self._live.discard(ticket)
         self._last_progress = time.monotonic()
 
     def _after_worker_died(self, exc: BrokenProcessPool) -> None:
-        """A local worker died and took the pool with it: the read it was in is a suspect (not those of
-        the workers the executor then terminated); one suspected twice is recorded as not read, and a
-        fresh pool takes every unfinished task."""
-        self._pool_deaths += 1
-        if self._local is None or self._pool_deaths > _MAX_POOL_DEATHS:
+        """A local worker died and took the pool with it: the read or computation it was in is a suspect
+        (not those of the workers the executor then terminated); one suspected twice is recorded as not
+        read, and a fresh pool takes every unfinished task. Only deaths with nothing to blame count
+        towards stopping: each suspect is given up after its second, so they end by themselves."""
+        if self._local is None:
             raise EmcensusError(WORKER_DIED) from exc
-        culprits: dict[int, list[int]] = {}
-        for suspect in self._local.reading(pids=self._local.dead()):
+        suspects = [(serial, index) for serial, index, _, _ in self._local.marks(pids=self._local.dead())]
+        if not suspects:
+            self._pool_deaths += 1
+            if self._pool_deaths > _MAX_POOL_DEATHS:
+                raise EmcensusError(WORKER_DIED) from exc
+        culprits: dict[int, tuple[list[int], str]] = {}
+        for suspect in suspects:
             self._suspected[suspect] = self._suspected.get(suspect, 0) + 1
             if self._suspected[suspect] >= 2:
-                culprits.setdefault(suspect[0], []).append(suspect[1])
-        self._restart(culprits, CRASH_REASON)
+                culprits.setdefault(suspect[0], ([], CRASH_REASON))[0].append(suspect[1])
+        self._restart(culprits)
 
     def _watch(self) -> None:
-        """Nothing finished for a while: find a blocked read and get past it."""
-        now = time.monotonic()
+        """Find a blocked read or computation and get past it (every poll, and when nothing finished)."""
+        now = self._watched = time.monotonic()
         if any(ticket.future.done() for ticket in self._live):
             self._last_progress = now
         if self._local is not None:
-            # every read past its budget and grace whose task is still out (a slot left marked by a
-            # finished task must not hide a stuck one)
+            # every read or timed computation past its limit and grace whose task is still out (a slot
+            # left marked by a finished task must not hide a stuck one)
             live = {ticket.serial for ticket in self._live}
-            culprits: dict[int, list[int]] = {}
-            for serial, index in self._local.reading(now - self.file_timeout - self._grace):
-                if serial in live:
-                    culprits.setdefault(serial, []).append(index)
+            culprits: dict[int, tuple[list[int], str]] = {}
+            for serial, index, started, limit in self._local.marks():
+                if serial in live and now - started > (limit or self.file_timeout) + self._grace:
+                    reason = computation_reason(limit) if limit else timeout_reason(self.file_timeout)
+                    culprits.setdefault(serial, ([], reason))[0].append(index)
             if culprits:
-                self._restart(culprits, timeout_reason(self.file_timeout))
+                self._restart(culprits)
             return
         reads = [ticket for ticket in self._live if ticket.files]
         stall = self.file_timeout * max((ticket.files for ticket in reads), default=0) + _STALL_GRACE_S
@@ -399,22 +442,127 @@ class Pool:
             ticket.value, ticket.done = _run(ticket.fn, ticket.arg, ticket.serial), True
             self._live.discard(ticket)
 
-    def _restart(self, culprits: dict[int, list[int]], reason: str) -> None:
+    def _restart(self, culprits: dict[int, tuple[list[int], str]]) -> None:
         """Kill the local pool and start a fresh one with every unfinished task, each task of
-        `culprits` (serial -> file indices) without those files, recorded as not read for `reason`."""
+        `culprits` (serial -> (file indices, reason)) without those files, recorded as not read for its reason."""
         assert self._local is not None
         self._local.kill()
         self._local = _LocalWorkers(self._local.workers, self._local.gc_young)
         self._executor = self._local.executor
+        unfinished = []
         for ticket in list(self._live):
             future = ticket.future
             if future is not None and future.done() and not future.cancelled() and future.exception() is None:
                 self._take(ticket)
                 continue
             if ticket.serial in culprits:
-                self._give_up(ticket, culprits[ticket.serial], reason)
-            ticket.future = self._executor.submit(_run, ticket.fn, ticket.arg, ticket.serial)
+                indices, reason = culprits[ticket.serial]
+                self._give_up(ticket, indices, reason)
+            unfinished.append(ticket)
         self._last_progress = time.monotonic()
+        for ticket in unfinished:
+            try:
+                ticket.future = self._submit(ticket)
+            except BrokenProcessPool as exc:  # a task given already killed a worker of the fresh pool
+                self._after_worker_died(exc)  # which gives every unfinished task to the next one
+                return
+
+    def _submit(self, ticket: Ticket) -> Future:
+        submit = self._local.submit if self._local is not None else self._executor.submit
+        return submit(_run, ticket.fn, ticket.arg, ticket.serial)
 
 
-__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "Budget", "Pool", "ReadTimeout", "Ticket", "timeout_reason"]
+# ----------------------------------------------------------------- one child of its own
+class ProducerFailed(EmcensusError):
+    """A `Producer`'s process died or fell silent: the items of that input after those given are lost."""
+
+
+_ITEM, _DONE, _RAISED = range(3)
+
+
+def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]]) -> None:
+    """The producer's process: `produce(arg)` for each arg received, each item sent as it comes."""
+    _ignore_interrupts()
+    faulthandler.disable()  # a crash here is the caller's one line (`ProducerFailed`), not a dump of stacks
+    while (arg := connection.recv()) is not None:
+        try:
+            for item in produce(arg):
+                connection.send((_ITEM, item))
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+            try:
+                connection.send((_RAISED, exc))
+            except Exception:  # noqa: BLE001 - an error that cannot be pickled: its words
+                connection.send((_RAISED, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        else:
+            connection.send((_DONE, None))
+
+
+class Producer:
+    """`produce(arg)` run in one forked process of its own, its items streamed back in order: a crash
+    there (a C library on a hostile input) or nothing sent for `timeout` seconds (a hang where no
+    signal reaches) costs that input's remaining items alone, as `ProducerFailed`, and a fresh process
+    takes the next input. One process serves input after input (a fork of a large process is not
+    free). It waits on a full pipe while the caller is busy, so the caller's time between items is not
+    counted against limits of the producer's own, and the wait for an item starts when the caller asks
+    for it. The process ignores Ctrl-C; `close` ends it."""
+
+    def __init__(self, produce: Callable[[Any], Iterable[T]], timeout: float):
+        self.produce, self.timeout = produce, timeout
+        self._process: Any = None
+        self._connection: Any = None
+
+    def items(self, arg: Any) -> Iterator[Any]:
+        """The items of `produce(arg)`; what it raised is raised here, after the items before it."""
+        if self._process is None:
+            self._start()
+        self._connection.send(arg)
+        finished = False
+        try:
+            while True:
+                if not self._connection.poll(self.timeout):
+                    raise ProducerFailed(f"its reading process gave nothing for {self.timeout:g} s (stuck?) and was "
+                                         "ended; the rest of it not read")
+                try:
+                    kind, value = self._connection.recv()
+                except EOFError:
+                    self._process.join(5)
+                    raise ProducerFailed(f"its reading process died ({_how_it_ended(self._process.exitcode)}); "
+                                         "the rest of it not read") from None
+                if kind == _ITEM:
+                    yield value
+                    continue
+                finished = True
+                if kind == _RAISED:
+                    raise value
+                return
+        finally:
+            if not finished:  # died, silent, or the caller stopped midway: that process is out of step
+                self.close()
+
+    def close(self) -> None:
+        """End the process (at once: it may be stuck)."""
+        if self._process is not None:
+            self._connection.close()
+            self._process.kill()
+            self._process.join()
+            self._process = self._connection = None
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("fork")  # the child inherits what the caller loaded
+        self._connection, theirs = context.Pipe()
+        self._process = context.Process(target=_produce, args=(theirs, self.produce), daemon=True)
+        with _forking():
+            self._process.start()
+        theirs.close()
+
+
+def _how_it_ended(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "no exit status"
+    if exitcode < 0:
+        return signal.strsignal(-exitcode) or f"signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "Budget", "Pool", "Producer", "ProducerFailed", "ReadTimeout",
+           "Ticket", "computation_reason", "timeout_reason"]

@@ -1,0 +1,52 @@
+"""Ctrl-C during a pooled `scan`: one line, exit status 130, no traceback (the workers ignore SIGINT and
+are ended by the command), no process left, and the next scan makes the catalog whole."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from emcensus.catalog import Catalog
+from emcensus.cli.main import INTERRUPTED
+from emcensus.scan import BATCH_ACQUISITIONS
+from interrupting import interrupt_cli
+from support import catalog_cli, census_rows, write_tiff
+
+#: Every image read slowly, each read noted (pid) as it starts: Ctrl-C lands while the workers read.
+_SLOW_READS = """
+import os, time
+import emcensus.scan as scan
+read = scan.read_source
+def slow(source, **kwargs):
+    with open({marker!r}, "a") as note:
+        note.write(f"{{os.getpid()}}\\n")
+    time.sleep(0.02)
+    return read(source, **kwargs)
+scan.read_source = slow
+"""
+
+
+def test_ctrl_c_during_a_pooled_scan_is_one_line_and_the_next_scan_makes_the_catalog_whole(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    # folders of 90 images and one of 40 (a survey's packs go out in reading tasks of >= 512): a long
+    # reading task for one worker, a short one for the other
+    folders = [90] * (BATCH_ACQUISITIONS // 90 + 1) + [40]
+    for folder, count in enumerate(folders):
+        for index in range(count):
+            write_tiff(archive / f"f{folder}" / f"img{index}.tif", seed=index, shape=(8, 8))
+    images = sum(folders)
+    marker, catalog = tmp_path / "reads", tmp_path / "census.sqlite"
+    scan = ["--catalog", str(catalog), "scan", str(archive), "--instrument", "SU8230", "--workers", "2"]
+    # Ctrl-C while one worker reads and the other, done, waits for work: both ignore it
+    done = interrupt_cli(scan, _SLOW_READS.format(marker=str(marker)), marker,
+                         lambda reads: len(reads) == 2 and min(reads.values()) >= 40 and time.sleep(0.5) is None)
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr and done.stderr.count(INTERRUPTED) == 1, done.stderr
+    assert done.stderr.rstrip().endswith(INTERRUPTED)
+    with Catalog(catalog, readonly=True) as interrupted:
+        assert len(census_rows(interrupted)) < images  # stopped midway
+
+    catalog_cli(catalog)("scan", str(archive), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    catalog_cli(tmp_path / "clean.sqlite")("scan", str(archive), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    with Catalog(catalog, readonly=True) as resumed, Catalog(tmp_path / "clean.sqlite", readonly=True) as clean:
+        assert census_rows(resumed) == census_rows(clean) and len(census_rows(clean)) == images

@@ -1,0 +1,141 @@
+"""The pool's limits on computations and deaths, Ctrl-C in its workers, and `Producer` (a generator in a
+process of its own): a computation that hangs where no signal reaches is ended at its limit, tasks that
+crash their worker every time cost themselves alone however many they are, a worker ignores SIGINT, and
+a producer's crash or hang costs that input alone while the next input is served by a fresh process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+
+import pytest
+
+from emcensus.errors import EmcensusError
+from emcensus.scan.pool import (
+    _MAX_POOL_DEATHS, CRASH_REASON, Pool, Producer, ProducerFailed, computation_reason, computing)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A number to square within `computing(seconds=limit)`; `how`: "hang" (with the alarm signal blocked,
+    as a C library spinning), "crash" (every time), "slow" (longer than the poll, within the limit)."""
+
+    number: int
+    how: str = ""
+    limit: float = 2.0
+    not_done: str | None = None
+
+    def skip(self, indices: Iterable[int] | None, reason: str) -> _Job:
+        return replace(self, not_done=reason)
+
+
+def _square(job: _Job) -> int | str:
+    if job.not_done:
+        return job.not_done
+    with computing(seconds=job.limit):
+        if job.how == "hang":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(600)
+        elif job.how == "crash":
+            os._exit(11)
+        elif job.how == "slow":
+            time.sleep(1.5)
+    return job.number * job.number
+
+
+def _results(jobs: list[_Job]) -> tuple[list[int | str], float]:
+    pool = Pool(None, 2, 1.0)
+    started = time.monotonic()
+    try:
+        return list(pool.results(_square, jobs, lambda job: 1)), time.monotonic() - started
+    finally:
+        pool.shutdown()
+
+
+def test_a_computation_past_its_limit_is_ended_and_the_others_finish() -> None:
+    """The hung job is ended at its limit (+ the grace) although other jobs keep finishing meanwhile, and
+    given up with its reason; a slow job within its limit is not."""
+    jobs = [_Job(1), _Job(2, "hang"), _Job(3, "slow"), *(_Job(n) for n in range(4, 40))]
+    results, seconds = _results(jobs)
+    assert sorted(map(str, results)) == sorted([computation_reason(2.0), *(str(n * n) for n in range(1, 40) if n != 2)])
+    assert seconds < 30
+
+
+def test_tasks_that_crash_their_worker_cost_themselves_alone_however_many() -> None:
+    """Each crashing job is blamed and given up after its second death: more of them than the deaths with
+    nothing to blame a command may see, and the command goes on."""
+    crashing = set(range(0, 2 * _MAX_POOL_DEATHS, 2))  # 2 deaths each: twice the limit of unblamed deaths
+    jobs = [_Job(n, "crash" if n in crashing else "") for n in range(2 * _MAX_POOL_DEATHS + 4)]
+    results, seconds = _results(jobs)
+    assert sorted(map(str, results)) == sorted(CRASH_REASON if job.number in crashing else str(job.number ** 2)
+                                               for job in jobs)
+    assert seconds < 120
+
+
+def _pid_after_interrupt(_: object) -> int:
+    os.kill(os.getpid(), signal.SIGINT)  # as a terminal's Ctrl-C reaches every process of the command
+    time.sleep(0.2)
+    return os.getpid()
+
+
+def test_a_worker_ignores_ctrl_c_which_is_for_the_command() -> None:
+    pool = Pool(None, 1, 5.0)
+    try:
+        [first] = pool.wait({pool.submit(_pid_after_interrupt, None)})
+        [second] = pool.wait({pool.submit(_pid_after_interrupt, None)})
+    finally:
+        pool.shutdown()
+    assert first.value == second.value  # the same worker, alive: no pool lost, no traceback
+
+
+def _count_to(arg: tuple[str, int]) -> Iterator[int]:
+    how, count = arg
+    for number in range(count):
+        if number == 2 and how == "crash":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if number == 2 and how == "hang":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGTERM})
+            time.sleep(600)
+        if number == 2 and how == "raise":
+            raise EmcensusError("its own error")
+        if number == 2 and how == "interrupt":
+            os.kill(os.getpid(), signal.SIGINT)
+        yield number
+
+
+def _children() -> set[int]:
+    return {int(pid) for pid in open(f"/proc/self/task/{os.getpid()}/children").read().split()}
+
+
+@pytest.mark.skipif(not os.path.exists(f"/proc/self/task/{os.getpid()}/children"), reason="needs Linux's /proc")
+def test_a_producer_streams_in_order_and_a_crash_or_hang_costs_that_input_alone() -> None:
+    before = _children()
+    producer = Producer(_count_to, 3.0)
+    try:
+        assert list(producer.items(("", 5))) == [0, 1, 2, 3, 4]
+        first = _children() - before
+        got: list[int] = []
+        with pytest.raises(ProducerFailed, match=r"died \(Segmentation fault\); the rest of it not read"):
+            got.extend(producer.items(("crash", 5)))
+        assert got == [0, 1] and not _children() - before  # the items before it stand; nothing left
+        assert list(producer.items(("", 3))) == [0, 1, 2]  # a fresh process takes the next input
+        started = time.monotonic()
+        with pytest.raises(ProducerFailed, match="gave nothing for 3 s"):
+            list(producer.items(("hang", 5)))
+        assert time.monotonic() - started < 30 and not _children() - before
+        with pytest.raises(EmcensusError, match="its own error"):  # raised where it is consumed
+            list(producer.items(("raise", 5)))
+        serving = _children() - before
+        assert list(producer.items(("interrupt", 4))) == [0, 1, 2, 3]  # Ctrl-C is for the command
+        assert _children() - before == serving and serving != first
+        stopped = producer.items(("", 100))
+        assert next(stopped) == 0
+        stopped.close()  # the caller stops midway: that process is ended, the next input starts afresh
+        assert not _children() - before
+        assert list(producer.items(("", 2))) == [0, 1]
+    finally:
+        producer.close()
+    assert not _children() - before
