@@ -15,11 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog, bulk
 from emcensus.catalog.connection import canonical_objects, scan_lock
 from emcensus.catalog.cube import CUBE_FILLS
-from emcensus.catalog.schema import SCHEMA_VERSION, cube_values
+from emcensus.catalog.schema import EXTENSION_CHARACTERS, EXTENSION_SQL, FOLDER_SQL, SCHEMA_VERSION, cube_values
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import RootSpec, scan
 from support import InterruptAfter, instrument_roots
@@ -312,6 +314,34 @@ def test_a_loads_counts_equal_the_group_by_fill_whatever_the_values(tmp_path: Pa
     _assert_whole(path)
 
 
+#: Paths made of what decides a folder and an extension: separators, dots, extension characters and
+#: others (non-ASCII, a NUL that SQLite's text functions stop at), short or past the 256 characters
+#: the folder's SQL splits at.
+_PATH_PIECES = st.lists(st.sampled_from(["/", ".", "..", "a", "Z", "9", "_", "-", "tif", "é", "段", " ", "~", "\x00",
+                                         "x" * 120]), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(paths=st.lists(_PATH_PIECES | st.text(max_size=300), min_size=1, max_size=20))
+def test_the_path_values_a_load_computes_in_python_are_sqlites(paths: list[str]) -> None:
+    """The folder and extension a bulk load's counting computes from the stored path in Python
+    (`bulk._FROM_PATH`) are what the cubes' fills compute in SQL, value and type; a path holding a NUL,
+    or stored as a blob, a number or NULL, goes to SQL."""
+    with sqlite3.connect(":memory:") as db:
+        db.execute("CREATE TABLE images(id INTEGER PRIMARY KEY, path TEXT, size_bytes INTEGER)")
+        db.executemany("INSERT INTO images(path, size_bytes) VALUES (?, 1)",
+                       [(path,) for path in paths if not any(0xD800 <= ord(c) <= 0xDFFF for c in path)])
+        db.execute("INSERT INTO images(path, size_bytes) VALUES (CAST('a/b.tif' AS BLOB), 1), (12, 1), (NULL, 1)")
+        plan = bulk._cube_plan()
+        assert set(plan.from_path) == {FOLDER_SQL.format(path="images.path"), EXTENSION_SQL.format(path="images.path")}
+        bare = bulk._CubePlan("SELECT size_bytes, path FROM images WHERE id > ?", (), plan.from_path, 0)
+        expected = db.execute(f"SELECT size_bytes, path, {', '.join(plan.from_path)} FROM images").fetchall()
+        got = bare.read(db, 0)
+        assert [[(type(v), v) for v in row] for row in got] == [[(type(v), v) for v in row] for row in expected]
+    assert bulk.extension_of("a/b.TIF") == ".TIF" and bulk.extension_of("a.b/c") is None
+    assert bulk.folder_of("a/b/c.tif") == "a/b/" and set(EXTENSION_CHARACTERS) >= set("tif_-09")
+
+
 def test_a_load_that_updates_rows_refills_the_cubes(tmp_path: Path) -> None:
     """A row written again (a changed file) takes its old values out of no cube: such a load stops
     counting and refills the cubes at its end."""
@@ -383,7 +413,8 @@ def test_an_interrupt_while_counting_refills_the_cubes(tmp_path: Path, monkeypat
         return plan.cubes[0].pick(row)
 
     first = bulk._CubeAdd(plan.cubes[0].cube, interrupted, plan.cubes[0].width, plan.cubes[0].add)
-    monkeypatch.setattr(bulk, "_cube_plan", lambda: bulk._CubePlan(plan.select, (first, *plan.cubes[1:])))
+    monkeypatch.setattr(bulk, "_cube_plan", lambda: bulk._CubePlan(plan.select, (first, *plan.cubes[1:]), plan.from_path,
+                                                                   plan.size_at))
     archive, path = _archive(tmp_path, 200, seed=4)
     with Catalog(path) as catalog:
         with pytest.raises(KeyboardInterrupt):
@@ -539,3 +570,34 @@ def test_the_probe_of_a_running_scan_never_refuses_a_scan(tmp_path: Path) -> Non
         probing.unlink()
         probe.communicate(timeout=60)
     assert probe.returncode == 0
+
+
+def test_each_files_metadata_is_stored_under_its_own_row_however_its_id_came(tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write stores each read file's original metadata under the id its row was just given when
+    every row it wrote is new (the next ids, in order), else found by path: new rows past the last id
+    SQLite counts to (their ids then drawn at random) and changed rows (their ids kept) get their own
+    file's metadata, as a census that finds every file by its path stores it."""
+    archive, path = _archive(tmp_path, 60, seed=3)
+    roots = _specs(archive)
+    with monkeypatch.context() as by_path:
+        by_path.setattr(Catalog, "_last_image_id", lambda self: -1)
+        with Catalog(tmp_path / "by-path.sqlite") as catalog:
+            scan(catalog, roots, workers=0)
+    with Catalog(path) as catalog:
+        scan(catalog, roots[:1], workers=0)
+        columns = [row[1] for row in catalog.db.execute("PRAGMA table_info(images)") if row[1] not in ("id", "path")]
+        last = 2**63 - 1
+        with catalog.db:
+            catalog.db.execute(f"INSERT INTO images(id, path, {', '.join(columns)}) SELECT ?, path || '.x', "
+                               f"{', '.join(columns)} FROM images LIMIT 1", (last,))
+        scan(catalog, roots[1:], workers=0)
+        drawn = [row[0] for row in catalog.db.execute("SELECT id FROM images WHERE root_id > 1 ORDER BY id")]
+        assert drawn != list(range(drawn[0], drawn[0] + len(drawn))), "ids past the last are drawn at random"
+        with catalog.db:
+            catalog.db.execute("DELETE FROM images WHERE id = ?", (last,))
+        changed = sorted(Path(roots[0].path).rglob("*.tif"))[:5]
+        for image in changed:
+            os.utime(image, ns=(image.stat().st_atime_ns, image.stat().st_mtime_ns + 10**9))
+        assert scan(catalog, roots, workers=0).read == len(changed)
+    assert _contents(path)["metadata"] == _contents(tmp_path / "by-path.sqlite")["metadata"]

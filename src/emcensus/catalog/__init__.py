@@ -54,6 +54,8 @@ _FAILED_COLUMNS = (*_STAT_COLUMNS, "kind")
 #: How a census stores an acquisition's problems and its files' original metadata, by position.
 _INSERT_PROBLEMS = "INSERT INTO problems(group_key, path, severity, reason, scan_id) VALUES (?, ?, ?, ?, ?)"
 _STORE_METADATA = "INSERT OR REPLACE INTO metadata(image_id, json) SELECT id, ? FROM images WHERE path = ?"
+#: The same, by the id a row just written was given: no look-up of its path (4.5 -> 2.5 µs a row, on the writer).
+_STORE_METADATA_BY_ID = "INSERT OR REPLACE INTO metadata(image_id, json) VALUES (?, ?)"
 #: The rows' column order as this code builds them (every kind of row, problems and metadata too): a
 #: reading process running other emcensus code (a Dask worker installed apart from the client) builds
 #: rows that must not be stored by position.
@@ -123,7 +125,7 @@ class GroupRows:
     problem_rows: list[tuple]
     read_rows: list[tuple]  # `_READ_COLUMNS`
     failed_rows: list[tuple]  # `_FAILED_COLUMNS`
-    metadata_rows: list[tuple]  # (JSON, path)
+    metadata_rows: list[tuple]  # (JSON, path) of each read row, in the order of `read_rows`
     files: int = 0  # image files, read or not (orphan sidecars apart)
     errors: int = 0  # files nothing could be read from
     warnings: int = 0  # the acquisitions' warnings, as the readers gave them
@@ -523,11 +525,19 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             self._forget_folders(*folders)
             self.db.executemany("DELETE FROM problems WHERE group_key = ?", [(key,) for key in keys])
             self.db.executemany(_INSERT_PROBLEMS, problem_rows)
+            before = self._last_image_id()
             self.db.executemany(_UPSERT_READ, read_rows)
+            if self._last_image_id() - before == len(read_rows):  # all new: each given the next id, in order
+                self.db.executemany(_STORE_METADATA_BY_ID, [(before + number, json) for number, (json, _)
+                                                            in enumerate(metadata_rows, 1)])
+            else:  # some were there (their ids kept) or the ids ran out (SQLite then draws them at random)
+                self.db.executemany(_STORE_METADATA, metadata_rows)
             self.db.executemany(_UPSERT_FAILED, failed_rows)
-            self.db.executemany(_STORE_METADATA, metadata_rows)
             if self._load is not None:
                 self._load.written(len(read_rows) + len(failed_rows))
+
+    def _last_image_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(id), 0) FROM images").fetchone()[0])  # an index seek
 
     def mark_missing(self, scan_id: int, paths: Iterable[str]) -> int:
         """Files gone from disk stay, marked missing (history is kept); returns how many. A sidecar-only

@@ -37,6 +37,7 @@ from types import TracebackType
 
 from emcensus.catalog.connection import canonical_objects
 from emcensus.catalog.cube import CUBE_FILLS, cube_triggers
+from emcensus.catalog.schema import EXTENSION_CHARACTERS, EXTENSION_SQL, FOLDER_SQL
 
 #: The first index on `images` (in creation order) that a bulk load drops, with every later one: the
 #: census index (16 columns; the rows of a census land all over it). The end rebuilds a table's
@@ -159,21 +160,62 @@ class _CubeAdd:
     add: str
 
 
+def folder_of(path: str) -> str:
+    """`schema.FOLDER_SQL` of a path without NUL, in Python: up to its last '/' included, '' for none."""
+    return path[:path.rfind("/") + 1]
+
+
+def extension_of(path: str) -> str | None:
+    """`schema.EXTENSION_SQL` of a path without NUL, in Python: its last '.' and the extension
+    characters after it to the end, None when it does not end so."""
+    run_start = len(path.rstrip(EXTENSION_CHARACTERS))
+    return path[run_start - 1:] if run_start and path[run_start - 1] == "." else None
+
+
+#: Cube values of `images.path` that the read-back takes as the path and computes in Python: in SQL
+#: (rtrim over a set of every character of the path) they were half of its cost (6.8 -> 3.5 us a row,
+#: on the writer). Held to SQLite's own on drawn paths (tests/catalog/test_bulk.py); a path holding a
+#: NUL (SQLite's text functions stop there), or stored as another type, is computed by SQL.
+_FROM_PATH = {FOLDER_SQL.format(path="images.path"): folder_of, EXTENSION_SQL.format(path="images.path"): extension_of}
+
+
 @dataclass(frozen=True, slots=True)
 class _CubePlan:
-    select: str  # every cube's values and size_bytes of the rows with an id above `?`
+    select: str  # every cube's values computed in SQL, size_bytes and the path (when `from_path`) of the rows with an id above `?`
     cubes: tuple[_CubeAdd, ...]
+    from_path: tuple[str, ...]  # the values computed from the path in Python (`_FROM_PATH`), after those of `select`
+    size_at: int  # where a row holds size_bytes
+
+    def read(self, db: sqlite3.Connection, after: int) -> list[tuple]:
+        """The values of the rows with an id above `after`: those of `select`, then each of `from_path`."""
+        rows = db.execute(self.select, (after,)).fetchall()
+        if not self.from_path:
+            return rows
+        computed = [_FROM_PATH[value] for value in self.from_path]
+        in_sql = f"SELECT {', '.join(value.replace('images.path', '?1') for value in self.from_path)}"
+
+        def of(path: object) -> tuple:
+            if type(path) is str and "\x00" not in path:
+                return tuple(compute(path) for compute in computed)
+            return db.execute(in_sql, (path,)).fetchone()  # a NUL, or a path stored as another type
+
+        return [row + of(row[-1]) for row in rows]
 
 
 @functools.cache
 def _cube_plan() -> _CubePlan:
     """Made from each cube's own fill (`CUBE_FILLS`): the same values, and the same SQL makes the key
-    and the stored values of them (read back from `images`, the values have their stored types)."""
+    and the stored values of them (read back from `images`, the values have their stored types; those
+    of the path computed in Python from the stored path, `_FROM_PATH`)."""
     fills = {cube: _FILL.fullmatch(fill) for cube, fill in CUBE_FILLS.items()}
     if not all(fills.values()):
         raise ValueError(f"a cube's fill is not one GROUP BY over images: {[c for c, m in fills.items() if not m]}")
     grouped = {cube: _split_top_level(found.group(3)) for cube, found in fills.items()}
-    values = list(dict.fromkeys(value for cube_values in grouped.values() for value in cube_values))
+    every = list(dict.fromkeys(value for cube_values in grouped.values() for value in cube_values))
+    from_path = tuple(value for value in every if value in _FROM_PATH)
+    in_sql = [value for value in every if value not in _FROM_PATH]
+    read_back = [*in_sql, "size_bytes", *(["images.path"] if from_path else [])]
+    values = [*read_back, *from_path]  # a row as `_CubePlan.read` gives it
     adds = []
     for cube, found in fills.items():
         own = grouped[cube]
@@ -185,7 +227,7 @@ def _cube_plan() -> _CubePlan:
         adds.append(_CubeAdd(cube, pick, len(own),
                              f"INSERT INTO {cube} VALUES ({selected}, ?{len(own) + 1}, ?{len(own) + 2})"
                              " ON CONFLICT(key) DO UPDATE SET n = n + excluded.n, bytes = bytes + excluded.bytes"))
-    return _CubePlan(f"SELECT {', '.join(values)}, size_bytes FROM images WHERE id > ?", tuple(adds))
+    return _CubePlan(f"SELECT {', '.join(read_back)} FROM images WHERE id > ?", tuple(adds), from_path, len(in_sql))
 
 
 class CubeSums:
@@ -213,22 +255,23 @@ class CubeSums:
         """Count the rows written since the last call (`rows` of them, in the caller's transaction);
         False, counting nothing, when they are not all new (their ids do not follow on)."""
         plan = _cube_plan()
-        read = db.execute(plan.select, (self.after,)).fetchall()
+        read = plan.read(db, self.after)
         if len(read) != rows:  # an update of a row already there (or a path twice): its old values are in a cube
             return False
         # counts half made (an interrupt) or of rows rolled back match no table: `after` then never
         # equals the table's last id, and the load refills the cubes
         self.after, after = -1, self.after + rows
+        size_at = plan.size_at
         for add, sums in zip(plan.cubes, self.sums, strict=True):  # cube by cube: the loop's names stay local
             pick, get = add.pick, sums.get
             for row in read:
                 key = pick(row)
                 counted = get(key)
                 if counted is None:
-                    sums[key] = [1, row[-1]]
+                    sums[key] = [1, row[size_at]]
                 else:
                     counted[0] += 1
-                    counted[1] += row[-1]
+                    counted[1] += row[size_at]
         self.after, self.rows = after, self.rows + rows
         if self.rows >= self.MAX_KEYS or sum(map(len, self.sums)) >= self.MAX_KEYS:
             self.store(db)
