@@ -505,7 +505,8 @@ def test_label_lost_as_components_is_read_where_it_would_be_printed(side: str, m
     (["200 nm", "200 nm", "300 nm"], None),           # ... or another value at one size
     (["200 nm", "200 nm", "A", "nm"], 200e-9),        # letters alone say nothing: texture reads so
     (["200 nm", "200 nm", "1", "7"], 200e-9),         # nor does a lone digit: an edge reads as "1"
-])
+    (["5 um", "5.um"], None),                         # 0.5 µm, a window over a stroke of its 5 (synthetic
+])                                                    # seed 1): a glued point is no label on windows alone
 def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(
         reads: list[str], value_m: float | None, monkeypatch: pytest.MonkeyPatch) -> None:
     """OCR scripted, the sides read in turn (above first): what the pixels around a bar say is a value

@@ -677,9 +677,11 @@ def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
     0-4) and seed 7's documents, 26 values read on the pixels alone, the glyphs read as a fragment,
     were all right; the one whose glyphs read nothing was wrong ("1 µm" read "1pm"). A value in Å
     needs both crops to read it (an "A" read on one crop only was fibres over "1.5 um" and a plot's
-    letter on the article corpus). A point or dash glued between the number and the unit ("50.nm": a
-    speck in the space) reads as the label: seed 11's vector "50 nm" read so three times of four."""
-    parsed = [parse_label(_GLUED_MARK.sub("", text)) for text in reads]
+    letter on the article corpus). On a line's crops, a point or dash glued between the number and the
+    unit ("50.nm": a speck in the space) reads as the label: seed 11's vector "50 nm" read so three
+    times of four; not on windows alone, which may start inside a label ("0.5 µm" read "5.um" and "5 um"
+    above a stroke of its 5, synthetic seed 1)."""
+    parsed = [parse_label(_GLUED_MARK.sub("", text) if any(crops) else text) for text in reads]
     values = {found[1] for found in parsed if found}
     if len(values) != 1 or sum(found is not None for found in parsed) < 2:
         return None, ""
