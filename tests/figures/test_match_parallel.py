@@ -231,8 +231,8 @@ def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_
     assert [line for line in lines if not line.startswith((crashing, hanging))] == [
         line for line in alone.lines if not line.startswith((crashing, hanging))]
     assert [line for line in lines if line.startswith((crashing, hanging))] == [
-        f"{crashing}: its reading process died (Segmentation fault); the rest of it not read",
-        f"{hanging}: its reading process gave nothing for 10 s (stuck?) and was ended; the rest of it not read"]
+        f"{crashing}: the process reading it died (Segmentation fault); the rest of it not read",
+        f"{hanging}: the process reading it gave nothing for 10 s (stuck?) and was ended; the rest of it not read"]
 
 
 @pytest.mark.parametrize("how", ["consumer stops", "document fails midway"])

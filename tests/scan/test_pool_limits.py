@@ -136,6 +136,12 @@ def test_a_producer_streams_in_order_and_a_crash_or_hang_costs_that_input_alone(
         stopped.close()  # the caller stops midway: that process is ended, the next input starts afresh
         assert not _children() - before
         assert list(producer.items(("", 2))) == [0, 1]
+        [idle] = _children() - before
+        os.kill(idle, signal.SIGKILL)  # killed between inputs (the out-of-memory killer): the next starts afresh
+        deadline = time.monotonic() + 10
+        while open(f"/proc/{idle}/stat").read().rpartition(")")[2].split()[0] != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(producer.items(("", 2))) == [0, 1]
     finally:
         producer.close()
     assert not _children() - before

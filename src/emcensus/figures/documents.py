@@ -24,7 +24,9 @@ Why each rule:
   is rendered whole), pixels per image (a decompression bomb is refused before it is decoded), zip
   members, declared and read sizes, compression ratio (a zip bomb .pptx is one clear line). A
   corrupt, encrypted or image-less PDF raises `FigureError` with one line; the caller goes on with
-  its other documents.
+  its other documents. What no bound here can stop (pdfium crashing, or stuck inside one call) is
+  bounded by the caller: `figures match --workers` reads documents in a process of their own
+  (`scan.pool.Producer`), ended on a crash or after `figures.match.DOCUMENT_WAIT_S` without a figure.
 * **One article per paper.** The article is the DOI in the document's metadata or first pages, else
   the file stem; `X_SI.pdf`, `X-SI.pdf`, `X_supp*.pdf` belong to article `X` (the DOI of `X.pdf`
   beside it when the supplement names none).

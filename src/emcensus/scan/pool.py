@@ -513,20 +513,21 @@ class Producer:
 
     def items(self, arg: Any) -> Iterator[Any]:
         """The items of `produce(arg)`; what it raised is raised here, after the items before it."""
-        if self._process is None:
+        if self._process is None or not self._process.is_alive():  # not started, or killed while idle
+            self.close()
             self._start()
         self._connection.send(arg)
         finished = False
         try:
             while True:
                 if not self._connection.poll(self.timeout):
-                    raise ProducerFailed(f"its reading process gave nothing for {self.timeout:g} s (stuck?) and was "
-                                         "ended; the rest of it not read")
+                    raise ProducerFailed(f"the process reading it gave nothing for {self.timeout:g} s (stuck?) and "
+                                         "was ended; the rest of it not read")
                 try:
                     kind, value = self._connection.recv()
                 except EOFError:
                     self._process.join(5)
-                    raise ProducerFailed(f"its reading process died ({_how_it_ended(self._process.exitcode)}); "
+                    raise ProducerFailed(f"the process reading it died ({_how_it_ended(self._process.exitcode)}); "
                                          "the rest of it not read") from None
                 if kind == _ITEM:
                     yield value
