@@ -57,6 +57,37 @@ def test_each_level_spreads_its_share_over_the_image() -> None:
     assert len(cells) == 36
 
 
+def _spread_written_out(keypoints: tuple[cv2.KeyPoint, ...], n: int) -> list[cv2.KeyPoint]:
+    """`_spread`'s choice with Python loops: each level's keypoints ranked in their grid cells, strongest
+    first (equal responses: detected first), taken in turns over the cells up to the level's share, and
+    listed by how far into its share each one is, then by strength."""
+    strength = {i: rank for rank, i in enumerate(sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response))}
+    cells: dict[int, dict[int, list[int]]] = {}
+    for i in sorted(strength, key=strength.get):
+        x, y = keypoints[i].pt
+        cell = min(int(y * 6 // HEIGHT), 5) * 6 + min(int(x * 6 // WIDTH), 5)
+        cells.setdefault(keypoints[i].octave, {}).setdefault(cell, []).append(i)
+    found = np.bincount([kp.octave for kp in keypoints])
+    shares = np.diff(np.floor(n * np.cumsum(found) / len(keypoints)), prepend=0)
+    chosen = []
+    for level, level_cells in cells.items():
+        turns = sorted((rank, strength[i], i) for cell in level_cells.values() for rank, i in enumerate(cell))
+        chosen += [(place / shares[level], strength[i], i) for place, (_, _, i) in enumerate(turns[:int(shares[level])])]
+    return [keypoints[i] for _, _, i in sorted(chosen)]
+
+
+@pytest.mark.parametrize("n", [ARCHIVE_FEATURES, 1000])
+def test_the_choice_is_the_one_written_out_equal_responses_included(n: int) -> None:
+    """`_spread` sorts one integer key per order (fast on the 32,000 keypoints of dense features): the same
+    keypoints in the same order as the rule written out, where many responses are equal."""
+    keypoints = _keypoints(np.random.default_rng(3))
+    for kp in keypoints:  # a handful of distinct responses per level: ties everywhere
+        kp.response = round(kp.response * 4 / 2 ** kp.octave) / 4 * 2 ** kp.octave
+    expected = _spread_written_out(keypoints, n)
+    assert len({kp.response for kp in keypoints}) < 50 and len(expected) == n
+    assert [id(kp) for kp in _spread(keypoints, n, (HEIGHT, WIDTH))] == [id(kp) for kp in expected]
+
+
 def test_fewer_keypoints_than_asked_are_all_kept() -> None:
     keypoints = _keypoints(np.random.default_rng(2))[:50]
     assert _spread(keypoints, ARCHIVE_FEATURES, (HEIGHT, WIDTH)) == list(keypoints)

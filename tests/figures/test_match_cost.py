@@ -63,3 +63,31 @@ def test_a_panel_at_least_min_side_long_votes_once_per_polarity(tmp_path: Path) 
     votes.clear()
     matcher.match_panel(small)
     assert len(votes) == 4  # a small panel: its native vote too, in each polarity
+
+
+def test_dense_features_and_pixels_used_again_are_the_last_dropped(tmp_path: Path, monkeypatch) -> None:
+    """The caches drop the least recently used entry: panels of one article come back to the same
+    candidates, and dropping the oldest first recomputed 40 of a long publication's 202 dense features."""
+    import emcensus.figures.match as match_module
+
+    images = {f"other_{k:03d}": shot(scene(330 + k), 100, 100, 1.0, k) for k in range(3)}
+    matcher = Matcher(_index(tmp_path, images, outvoted=set()))
+    position = {Path(image["path"]).stem: p for p, image in enumerate(matcher.index.images)}
+    extracted: list[int] = []
+    read: list[str] = []
+    extract_of, read_of = match_module.extract, match_module.read_pixels
+    monkeypatch.setattr(match_module, "extract", lambda pixels, n, **sides: extracted.append(n) or extract_of(pixels, n, **sides))
+    monkeypatch.setattr(match_module, "read_pixels", lambda path: read.append(Path(path).stem) or read_of(path))
+    monkeypatch.setattr(match_module, "_CACHED_FEATURES", 2)
+    monkeypatch.setattr(match_module, "_CACHED_IMAGES", 2)
+    first, second, third = (position[f"other_{k:03d}"] for k in range(3))
+    kept = matcher._dense_features(first, 1)
+    for used in (second, first, third):  # the first used again after the second: the second is dropped for the third
+        matcher._dense_features(used, 1)
+    assert matcher._dense_features(first, 1) is kept
+    assert len(extracted) == 3 and read == ["other_000", "other_001", "other_002"]
+    matcher._dense_features(second, 1)  # dropped: extracted again, from its pixels still held
+    assert len(extracted) == 4 and len(read) == 3
+    for used in (first, second, third):  # the pixels held: the third's and the second's, used last
+        matcher._pixels(used)
+    assert read == ["other_000", "other_001", "other_002", "other_000", "other_002"]

@@ -125,8 +125,7 @@ def extract(pixels: np.ndarray, n_features: int, *, image_rows: int | None = Non
     keypoints, descriptors = orb.compute(image, keypoints)
     if descriptors is None or not keypoints:
         return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), factor)
-    points = np.array([kp.pt for kp in keypoints], np.float32) / factor
-    return Features(points, descriptors, factor)
+    return Features(cv2.KeyPoint_convert(keypoints) / factor, descriptors, factor)
 
 
 def _spread(keypoints: tuple[cv2.KeyPoint, ...], n: int, shape: tuple[int, ...]) -> list[cv2.KeyPoint]:
@@ -135,29 +134,34 @@ def _spread(keypoints: tuple[cv2.KeyPoint, ...], n: int, shape: tuple[int, ...])
     first part of the list keeps those shares. Chosen by response alone, the coarse levels win (their
     corners respond more strongly: the median rises 8-10 fold from level 0 to 7) and a small crop's
     region keeps almost no fine-scale descriptor (3 of the 31 in a 25 % crop shown enlarged, whose
-    source got no vote; with the levels' shares 8 of 31)."""
-    if len(keypoints) <= n:
+    source got no vote; with the levels' shares 8 of 31).
+
+    Every order is one sort of one integer key, ties between equal responses going to the keypoint
+    detected first (the matcher's dense features choose 8,000 of 32,000: 18.7 -> 14.7 ms)."""
+    count = len(keypoints)
+    if count <= n:
         return list(keypoints)
     height, width = shape[:2]
     xy = cv2.KeyPoint_convert(keypoints)
-    response = np.array([kp.response for kp in keypoints], np.float32)
-    level = np.array([kp.octave for kp in keypoints], np.int64)
+    response = np.fromiter((kp.response for kp in keypoints), np.float32, count)
+    level = np.fromiter((kp.octave for kp in keypoints), np.int64, count)
     cell = (np.minimum(xy[:, 1] * _GRID // height, _GRID - 1) * _GRID
             + np.minimum(xy[:, 0] * _GRID // width, _GRID - 1)).astype(np.int64)
-    rank = _place(level * _GRID * _GRID + cell, response)  # of each keypoint in its cell of its level
-    place = _place(level, response, rank)  # of each keypoint in its level, cell by cell in turns
+    strength = np.empty(count, np.int64)  # 0 for the strongest keypoint
+    strength[np.argsort(-response, kind="stable")] = np.arange(count)
+    rank = _place(level * _GRID * _GRID + cell, strength)  # of each keypoint in its cell of its level
+    place = _place(level, rank * count + strength)  # of each keypoint in its level, cell by cell in turns
     found = np.bincount(level)
-    share = np.diff(np.floor(n * np.cumsum(found) / len(keypoints)), prepend=0)  # adds up to n
+    share = np.diff(np.floor(n * np.cumsum(found) / count), prepend=0)  # adds up to n
     chosen = np.flatnonzero(place < share[level])
-    through = place[chosen] / share[level[chosen]]  # how far into its level's share each one is
-    return [keypoints[i] for i in chosen[np.lexsort((-response[chosen], through))]]
+    _, through = np.unique(place[chosen] / share[level[chosen]], return_inverse=True)  # how far into its level's share
+    return [keypoints[i] for i in chosen[np.argsort(through * count + strength[chosen])].tolist()]
 
 
-def _place(group: np.ndarray, response: np.ndarray, first: np.ndarray | None = None) -> np.ndarray:
-    """The place of each keypoint within its group: by `first` (when given), then strongest first."""
-    keys = (-response, group) if first is None else (-response, first, group)
-    order = np.lexsort(keys)
-    starts = np.searchsorted(group[order], group[order], side="left")
-    place = np.empty(len(order), np.int64)
-    place[order] = np.arange(len(order)) - starts
+def _place(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """The place of each keypoint within its group, by `order` (distinct values within a group)."""
+    by_group = np.argsort(group * (int(order.max()) + 1) + order)
+    groups = group[by_group]
+    place = np.empty(len(by_group), np.int64)
+    place[by_group] = np.arange(len(by_group)) - np.searchsorted(groups, groups, side="left")
     return place

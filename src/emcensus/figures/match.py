@@ -148,6 +148,8 @@ _CONFIRM_SIGMA = 1.5
 #: Archive images' pixels, and dense features (at most 8,000 x 40 bytes each), kept in memory: panels
 #: of one article often show the same images, and a panel's searches revisit candidates (4 generated
 #: publications: 36.6 s CPU with 16 features kept, 31.8 s with 64, separate runs on a loaded machine).
+#: The least recently used is dropped first: a long publication at 150 k images recomputed 40 of its 202
+#: dense features when the oldest went first, and matched in 4.7 % less CPU when it was not (the same matches).
 _CACHED_IMAGES = 16
 _CACHED_FEATURES = 64
 
@@ -466,7 +468,7 @@ class Matcher:
     def _dense_features(self, position: int, upsample: int) -> Features | None:
         """Many keypoints of an archive image, read from its file (None when it cannot be read now)."""
         key = (position, upsample)
-        if key not in self._dense:
+        if not _used(self._dense, key):
             pixels = self._pixels(position)
             side = min(DENSE_SIDE, upsample * max(pixels.shape)) if pixels is not None else 0
             self._dense[key] = None if pixels is None else extract(
@@ -488,7 +490,7 @@ class Matcher:
 
     def _pixels(self, position: int) -> np.ndarray | None:
         """An archive image's area as grey 8-bit, read from its file (None when it cannot be read now)."""
-        if position not in self._archive:
+        if not _used(self._archive, position):
             image = self.index.images[position]
             try:  # the scan's per-file budget: an archive file that blocks is skipped, not waited on
                 with Budget(FILE_TIMEOUT_S) as budget, budget.file(0):
@@ -748,8 +750,17 @@ def _high_pass(image: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), 2.0)
 
 
+def _used(cache: dict[Any, Any], key: Any) -> bool:
+    """Whether a cache dict holds `key`; one it holds becomes its most recently used entry, the last
+    `_trim` drops."""
+    if key not in cache:
+        return False
+    cache[key] = cache.pop(key)
+    return True
+
+
 def _trim(cache: dict[Any, Any], limit: int) -> None:
-    """Drop the oldest entries of a cache dict beyond `limit`."""
+    """Drop the least recently used entries of a cache dict (`_used`) beyond `limit`."""
     while len(cache) > limit:
         cache.pop(next(iter(cache)))
 
