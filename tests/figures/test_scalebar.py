@@ -312,6 +312,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["50.nm", "50.5 nm", "50.nm", "50.5 nm"], None),      # 50.5 nm, a digit lost after the point: another value
     (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
+    (["2月", "2μm", "2", "2μm"], 2e-6),                     # a letter of a script no label prints says nothing
+    (["2月", "2μm", "3", "2μm"], None),                     # ... other digits still do
     (["6ym", "6um", "6un", "6um"], 6e-6),
     (["20 iīm", "20 nm", "20 ím", "20 nm"], None),         # ... so it contradicts nm
     (["20 im", "20 nm", "20 jm", "20 nm"], None),
