@@ -112,7 +112,7 @@ def test_readings_of_one_value_are_one_reading_for_the_field_of_view(readings: t
     bar = ScaleBar(None, "10 µm", 100.0, (10, 200, 110, 204), None, "the reads disagree", readings)
     settled, check = settle_with_fov(bar, 100e-6, 1000)
     assert settled.value_m == pytest.approx(10e-6) and settled.label == taken
-    assert check is not None and check.endswith(f"would be a mislabelled bar" if other else "at the matched field of view")
+    assert check is not None and check.endswith("would be a mislabelled bar" if other else "at the matched field of view")
     assert (other in check) if other else "mislabelled" not in check
     split = ScaleBar(None, "10 µm", 100.0, (10, 200, 110, 204), None, "the reads disagree", ("10 µm", "10.5 µm"))
     assert settle_with_fov(split, 100e-6, 1000) == (split, None)  # two values within the tolerance: none taken
