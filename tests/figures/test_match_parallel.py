@@ -36,12 +36,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory):
 def test_workers_give_the_output_of_one_process_byte_for_byte(corpus):
     cli, truth, _ = corpus
     alone = cli("figures", "match", truth.papers, "--all", "--format", "json", "--workers", "0")
-    pooled = cli("figures", "match", truth.papers, "--all", "--format", "json", "--workers", "2")
+    pooled = cli("figures", "match", truth.papers, "--all", "--format", "json", "--workers", "2", "--panel-timeout", "60")
     rows = json.loads(alone.stdout)
     assert len({row["document"] for row in rows}) >= 3 and sum(not row["weak"] for row in rows) >= 10
     assert pooled.stdout == alone.stdout
     assert "0_broken.pdf" in alone.stderr.splitlines()[0]  # the corrupt document is one line, the others go on
     assert pooled.stderr == alone.stderr
+    refused = cli("figures", "match", truth.papers, "--panel-timeout", "0", ok=False)
+    assert refused.exit_code == 2 and "--panel-timeout" in refused.output
 
 
 class _DiesOnce(Matcher):
