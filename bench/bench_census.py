@@ -13,8 +13,8 @@ wall and CPU (children included): on a shared machine the CPU is the steadier nu
 shape also: filtered count and 2-field group-by latency; emcensus vs `exiftool -r` on a subset
 (Debian libimage-exiftool-perl). Each full census also prints its main process's own CPU (the
 writer: on few cores, the critical path). `--parts`: instead, the CPU per file of each part of a
-census in one process (reading and building the rows, pickling and unpickling them, writing), the
-numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
+census in one process (walking, reading and building the rows, pickling and unpickling them,
+writing), the numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
 with each process's CPU per tenth of a second (from /proc): when the workers wait for tasks, when
 the writer waits for results, what runs alone at the start and the end, and how long every
 reading process sat idle (with `--ab OLD_SRC`: of both trees, alternated twice per shape, each
@@ -236,7 +236,8 @@ def exiftool_ratio(roots: list[Path], subset: int, work: Path) -> tuple[float, f
 
 def census_parts(roots: list[Path], work: Path) -> None:
     """CPU per file of the census's parts, in this process: a `workers=0` scan (the whole census in one
-    process: walk, read, write) beside the floor, then its tasks, captured, read again (`read_groups`,
+    process: walk, read, write) beside the floor, then the surveys of its roots' top-level folders
+    walked again (`survey`: walk, compare with the catalog, pack), its tasks, captured, read again (`read_groups`,
     what a worker does: read, and build the catalog rows), their rows pickled (what travels back) and
     unpickled, and written into a fresh catalog in a bulk load as a first census writes them
     (`write_rows`, the writer's SQL and cube counts; then the load's end): where a lever shows, away
@@ -259,6 +260,12 @@ def census_parts(roots: list[Path], work: Path) -> None:
     finally:
         census.read_groups = read
     files = sum(len(group.images) for task in tasks for group in task.groups)
+    surveys = [census._Survey(str(folder), str(root), census.BATCH_ACQUISITIONS, {}, {}, (0, 0))
+               for root in roots for folder in sorted(root.iterdir()) if folder.is_dir()]
+    cpu = time.process_time()
+    for one in surveys:  # what a first census's surveys do (its roots' top folders aside: a few files)
+        census.survey(one)
+    c_survey = time.process_time() - cpu
     cpu = time.process_time()
     results = [read(task) for task in tasks]
     c_read = time.process_time() - cpu
@@ -280,7 +287,8 @@ def census_parts(roots: list[Path], work: Path) -> None:
             c_write = time.process_time() - cpu
         c_end = time.process_time() - cpu - c_write
     us = 1e6 / files
-    print(f"parts, one process, {files:,} image files (CPU us/file): read and build rows {c_read * us:6.1f}, "
+    print(f"parts, one process, {files:,} image files (CPU us/file): walk, compare and pack (surveys) "
+          f"{c_survey * us:5.1f}, read and build rows {c_read * us:6.1f}, "
           f"pickle rows {c_pickle * us:5.1f}, unpickle them {c_unpickle * us:5.1f}, write in a bulk load "
           f"{c_write * us:6.1f}, the load's end {c_end * us:5.1f}")
     print(f"whole census in one process (workers=0): CPU {c_census:6.2f} s = {c_census * us:6.1f} us/file = "
