@@ -16,7 +16,10 @@ Of the images that verify on the same region of a panel (repeats seconds apart, 
 series) one is the match and the others are listed under `related`, never as a second match: the
 surest fit (its score counts how much of the panel the image covers, so a zoom into part of the
 field loses), unless another image's pixels, warped by its fit, clearly explain the panel's fine
-detail better (repeats share the structure, not the noise the panel carries). An image that
+detail better (repeats share the structure, not the noise the panel carries), or, where the fine
+detail cannot tell (a field shrunk far), its smoothed pixels do (what earlier shots left on a repeat
+is smooth); the images acquired around a match that stands on little keypoint evidence are aligned
+by it and join it when their pixels explain the panel. An image that
 verifies on a *different* region of the panel (a montage, a series side by side) is a match of
 its own. A second fit on the matches left over
 keeps a zoomed inset from standing for the whole panel: the fit over the larger region wins.
@@ -91,7 +94,7 @@ DENSE_CANDIDATES = 4
 #: verified densely at the file's size one by one, stopping at the first that verifies.
 DEEP_CANDIDATES = 16
 NATIVE_SIDE = 256
-#: Fidelity (see `Matcher._fidelity`) by which a fit of the same region must beat the surest one
+#: Fidelity (see `_fidelity`) by which a fit of the same region must beat the surest one
 #: to be the match instead: a panel enlarged from its source gives 0.6 against 0.2 for a repeat;
 #: shrunk to a third and JPEG'd, 0.83 against 0.81 once the fits are refined (`_refined`; 0.72
 #: against 0.68 before). On the generated corpus the refined fidelity chose the source in 19 of 20
@@ -100,6 +103,11 @@ NATIVE_SIDE = 256
 #: source's fidelity was higher by 0.010 (a vector trace), 0.015 (a 102 px panel), 0.024-0.72; in the
 #: 53rd (102 px, shrunk to 0.13: no noise left) three repeats were within 0.0003 of each other.
 FIDELITY_MARGIN = 0.005
+#: Where no fidelity beats the surest fit's by `FIDELITY_MARGIN` (seed 11 Chen 1a, three repeats at 0.13x:
+#: 0.7947-0.7959), the structure correlation (`_structure_of`) by which one of those tied must beat the
+#: surest's to be the match (the source 0.9525, the other repeats 0.9498 and 0.937; the repeats differ by
+#: what the earlier shots' contamination and charging left, `textures.EXPOSURE_CHANGE`).
+STRUCTURE_MARGIN = 0.005
 #: A verified image that covers less than this fraction of the panel (the panel, mapped into it,
 #: reaches beyond its edges) is most often a higher magnification of part of the panel's field: the
 #: images acquired around it (`NEIGHBOURS_AROUND` each way in its folder) are verified densely too,
@@ -332,7 +340,28 @@ class Matcher:
         if not self._verified(fits):  # few corners: a weak fit whose pixels explain the panel stands
             for seed in self._weak_seeds(fits):
                 self._confirm(seed, grey)
-        return fits
+        return fits + self._aligned_around(fits, grey, not_after_year)
+
+    def _aligned_around(self, fits: Sequence[Fit], grey: np.ndarray, not_after_year: int | None) -> list[Fit]:
+        """The images acquired around a fit the panel stands on with little keypoint evidence (under
+        `DOUBTFUL_SCORE`), aligned by that fit and standing when their pixels explain the panel (`_confirm`):
+        on a smooth field a repeat may fit with 12 inliers where its source fits with none (2 of 30 pore
+        fields shrunk to 100-130 px); side by side, the group's fidelity chooses between them (`_group`)."""
+        shown = {fit.position for fit in fits if self._stands(fit)}
+        found = []
+        for fit in [fit for fit in fits if self._stands(fit) and fit.score < DOUBTFUL_SCORE]:
+            for position in self._neighbours(fit.position, not_after_year):
+                if position in shown:
+                    continue
+                other = replace(fit, position=position, inliers=0, matches=0, confirmed=False)
+                self._confirm(other, grey)
+                if other.confirmed:
+                    image = self.index.images[position]
+                    height, width = grey.shape
+                    other.coverage = _coverage(other, width, height, image.get("width_px"), image.get("height_px"))
+                    shown.add(position)
+                    found.append(other)
+        return found
 
     def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int,
                 not_after_year: int | None) -> list[Fit]:
@@ -586,8 +615,9 @@ class Matcher:
         """Best fit of each image; per panel region one match, the other images its related ones."""
         height, width = grey.shape
         best: dict[int, Fit] = {}
-        for fit in fits:
-            if fit.position not in best or fit.score > best[fit.position].score:
+        for fit in fits:  # a fit that stands before a higher-scoring one that does not
+            if fit.position not in best or (self._stands(fit), fit.score) > (self._stands(best[fit.position]),
+                                                                            best[fit.position].score):
                 best[fit.position] = fit
         groups: list[list[Fit]] = []
         weaker: list[PanelMatch] = []
@@ -603,26 +633,32 @@ class Matcher:
         matches = []
         for group in groups:
             if len(group) > 1:  # the surest fit, unless another one's pixels clearly explain the panel better
-                fidelity = {id(fit): self._fidelity(fit, grey) * fit.coverage for fit in group}
-                clearly = max(group, key=lambda fit: fidelity[id(fit)])
-                if fidelity[id(clearly)] >= fidelity[id(group[0])] + FIDELITY_MARGIN:
-                    group.remove(clearly)
-                    group.insert(0, clearly)
+                clearly = self._explains_best(group, grey)
+                group.remove(clearly)
+                group.insert(0, clearly)
             match = self._panel_match(group[0], width, height)
             match.related = [self.index.images[fit.position]["id"] for fit in group[1:]]
             match.related_paths = [self.index.images[fit.position]["path"] for fit in group[1:]]
             matches.append(match)
         return PanelResult(matches, weaker)
 
-    def _fidelity(self, fit: Fit, grey: np.ndarray) -> float:
-        """How well the archive image, warped by the fit, explains the panel's fine detail: the
-        correlation of both high-passed. Repeats seconds apart share the structure but not the
-        noise, so the source, whose noise the panel carries, scores highest."""
-        aligned = self._aligned(fit, grey)
-        if aligned is None:
-            return 0.0
-        target, warped, inside, _ = aligned
-        return _correlation(_high_pass(target)[inside], _high_pass(warped)[inside])
+    def _explains_best(self, group: Sequence[Fit], grey: np.ndarray) -> Fit:
+        """Of fits on one region of the panel (the surest first), the one whose image explains the panel:
+        the surest, unless another's fidelity (`_fidelity`) beats it by `FIDELITY_MARGIN`. Where none
+        does, the fine detail cannot tell them apart (a field shrunk far: the noise that tells a source
+        from its repeat is averaged away), and the one of those tied whose smoothed pixels correlate best
+        with the panel's (`_structure_of`) is it when it beats the surest by `STRUCTURE_MARGIN`: what
+        the earlier shots' contamination and charging left on a repeat is smooth, and survives shrinking."""
+        aligned = {id(fit): self._aligned(fit, grey) for fit in group}
+        fidelity = {id(fit): _fidelity(aligned[id(fit)]) * fit.coverage for fit in group}
+        surest = group[0]
+        clearly = max(group, key=lambda fit: fidelity[id(fit)])
+        if fidelity[id(clearly)] >= fidelity[id(surest)] + FIDELITY_MARGIN:
+            return clearly
+        tied = [fit for fit in group if fidelity[id(fit)] > fidelity[id(clearly)] - FIDELITY_MARGIN]
+        structure = {id(fit): _structure_of(aligned[id(fit)]) * fit.coverage for fit in tied}
+        coarse = max(tied, key=lambda fit: structure[id(fit)])
+        return coarse if structure[id(coarse)] >= structure[id(surest)] + STRUCTURE_MARGIN else surest
 
     def _confirm(self, fit: Fit, grey: np.ndarray) -> None:
         """A weak fit confirmed when its pixels explain the panel (`_structure_of`: both smoothed,
@@ -737,6 +773,16 @@ def _structure_of(aligned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
         return 0.0
     target, warped, inside, _ = aligned
     return _correlation(*(cv2.GaussianBlur(image, (0, 0), _CONFIRM_SIGMA)[inside] for image in (target, warped)))
+
+
+def _fidelity(aligned: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None) -> float:
+    """How well the archive image, warped by its fit (`Matcher._aligned`), explains the panel's fine
+    detail: the correlation of both high-passed. Repeats seconds apart share the structure but not the
+    noise, so the source, whose noise the panel carries, scores highest; 0 when it cannot be read."""
+    if aligned is None:
+        return 0.0
+    target, warped, inside, _ = aligned
+    return _correlation(_high_pass(target)[inside], _high_pass(warped)[inside])
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:

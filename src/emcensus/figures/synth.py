@@ -6,7 +6,8 @@ scale-bar reader are measured on this one. It is made the way a facility and its
 * the archive (`archive/<instrument>/<user>/<date>/<sample>_<n>.tif` + Hitachi `.txt` sidecars, the
   writers of `emcensus.demo.sidecars`) holds six kinds of specimen (`figures.textures`), SEM frames
   with a burned-in data bar below the image area the sidecar's `DataSize` gives, and the hard
-  negatives: *repeats* (the same field seconds apart: new noise, a sub-pixel shift), *magnification
+  negatives: *repeats* (the same field seconds apart: new noise, a drift of up to a few pixels, and the
+  smooth change the earlier shots' contamination and charging left), *magnification
   series* (the same specimen at 1x and 2-10x, with the detail each one resolves) and *tiles* (two
   overlapping fields side by side);
 * the articles (`papers/<stem>.pdf`, sometimes `<stem>_SI.pdf`, `<stem>-SI.pdf`, `<stem>_supp1.pdf`)
@@ -103,6 +104,7 @@ class ArchiveImage:
     scene_seed: int
     view: list[float]  # centre x, centre y, field width in scene units
     shot_seed: int
+    exposed: int = 0  # earlier shots of this field (a repeat's): what they left changes it (`textures.acquire`)
 
 
 @dataclass
@@ -304,8 +306,8 @@ def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> lis
             elif relation == "tiles" and k:
                 x += TILE_STEP * fov
             elif relation == "repeat" and k:
-                x += float(rng.uniform(-0.5, 0.5)) * fov / width  # drift of a fraction of a pixel
-                y += float(rng.uniform(-0.5, 0.5)) * fov / width
+                x += float(rng.uniform(-3, 3)) * fov / width  # stage drift of up to a few pixels
+                y += float(rng.uniform(-3, 3)) * fov / width
             counters[folder] = counters.get(folder, 0) + 1
             stem = f"{sample}_{counters[folder]:03d}"
             images.append(ArchiveImage(
@@ -314,7 +316,8 @@ def _plan_images(rng: np.random.Generator, n: int, size: tuple[int, int]) -> lis
                 detector=detector, magnification=mag, pixel_size_m=_fov_m(technique, mag) / width,
                 width=width, height=height, data_bar_px=0 if technique == "TEM" else round(height / 15),
                 bits=bits, acquired_at=when.isoformat(timespec="seconds"), scene_seed=scene_seed,
-                view=[round(x, 9), round(y, 9), round(fov, 9)], shot_seed=int(rng.integers(1 << 31))))
+                view=[round(x, 9), round(y, 9), round(fov, 9)], shot_seed=int(rng.integers(1 << 31)),
+                exposed=k if relation == "repeat" else 0))
             when += timedelta(seconds=int(rng.integers(8, 90)))
     return images
 
@@ -361,7 +364,7 @@ def image_pixels(img: ArchiveImage) -> np.ndarray:
     """The image area of an acquisition (no data bar): a pure function of its plan."""
     scene = make_scene(img.texture, img.scene_seed)
     signal = render(scene, (img.view[0], img.view[1]), img.view[2], img.width, img.height)
-    return acquire(signal, img.shot_seed, bits=img.bits)
+    return acquire(signal, img.shot_seed, bits=img.bits, exposed=img.exposed)
 
 
 def _write_image(archive: Path, img: ArchiveImage, number: int) -> np.ndarray:
@@ -728,12 +731,7 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
         else:
             ax.set_axis_off()
             if fig_plan["vector"]:
-                # an "image trace": filled grey-level contours, as vector tools turn a bitmap into paths
-                grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
-                tw = min(160, grey.shape[1])
-                small = cv2.resize(grey, (tw, round(tw * grey.shape[0] / grey.shape[1])), interpolation=cv2.INTER_AREA)
-                ax.contourf(small[::-1].astype(np.float32), levels=np.linspace(0, 256, 17), cmap="gray",
-                            vmin=0, vmax=255)
+                _trace(ax, pixels)
             else:
                 # "none": the PDF keeps the panel's own pixels; a picture is resampled as a screen does
                 ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation=fig_plan.get("interpolation", "none"),
@@ -743,6 +741,33 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
             fig.text(x0 - 0.004, y0 + cell_h, letter, fontsize=11, fontweight="bold", ha="right", va="top")
         boxes.append([x0, y0, x0 + cell_w, y0 + cell_h])
     return boxes, top - rows * cell_h - (rows - 1) * gutter * fw / fh
+
+
+def _trace(ax: Any, pixels: np.ndarray) -> None:
+    """An "image trace" of a panel, as vector tools turn a bitmap into paths: 16 tones in stacked filled
+    layers, each over the region of the tones after it. A colour panel is traced in 16 of its colours, as
+    the tools' colour presets do: traced in grey, a false-colour (jet) panel would show the map's
+    brightness, which goes up and down along the map, not the micrograph."""
+    tw = min(160, pixels.shape[1])
+    small = cv2.resize(pixels, (tw, round(tw * pixels.shape[0] / pixels.shape[1])), interpolation=cv2.INTER_AREA)
+    small = np.ascontiguousarray(small[::-1])  # contourf's y runs up
+    if small.ndim == 2:
+        ax.contourf(small.astype(np.float32), levels=np.linspace(0, 256, 17), cmap="gray", vmin=0, vmax=255)
+        return
+    from PIL import Image
+
+    quantized = Image.fromarray(small).quantize(16, method=Image.Quantize.MEDIANCUT)
+    labels = np.asarray(quantized)
+    palette = np.array(quantized.getpalette()[:3 * (int(labels.max()) + 1)], float).reshape(-1, 3) / 255
+    order = np.argsort(palette @ np.array([0.299, 0.587, 0.114]), kind="stable")
+    rank = np.empty(len(order), int)
+    rank[order] = np.arange(len(order))
+    layer = rank[labels]
+    height, width = layer.shape
+    lowest, *others = np.unique(layer)
+    ax.fill([0, width - 1, width - 1, 0], [0, 0, height - 1, height - 1], color=palette[order[lowest]], linewidth=0)
+    for k in others:
+        ax.contourf((layer >= k).astype(np.float32), levels=[0.5, 1.5], colors=[palette[order[k]]])
 
 
 def _figure_page(pdf: Any, fig_plan: dict, caption: str, panels: list[tuple[_PanelJob, Any, Any]],

@@ -6,7 +6,8 @@ geometric primitives (particles, pores, fibres, grains, cracks, lattice-fringed 
 scene units, with sizes spread over two decades. `render` draws any window of it at any pixel size,
 so the same specimen can be shown at 2x, 5x and 10x with real new detail, and `acquire` adds what a
 detector adds (blur, scan-line jitter, shot and read noise, line-to-line gain) with its own seed,
-so that two shots of the same field seconds apart share structure but not noise.
+so that two shots of the same field seconds apart share structure but not noise; a later shot also
+carries what the earlier ones left (contamination, charging: a smooth change across the field).
 
 Pure numpy + OpenCV; no file is read or written.
 """
@@ -279,8 +280,17 @@ def render(scene: Scene, centre: tuple[float, float], fov: float, width: int, he
     return img
 
 
-def acquire(signal: np.ndarray, seed: int, *, bits: int = 8, dose: float = 60.0) -> np.ndarray:
-    """What the detector records of `signal`: optics blur, scan-line jitter, line gain, shot and read noise.
+#: What each earlier exposure of a field leaves on the next shot of it (contamination, charging, beam
+#: damage): a smooth change of the signal, this fraction of it (standard deviation over the field), over
+#: patches about `_EXPOSURE_PATCH` of the field wide.
+EXPOSURE_CHANGE = 0.03
+_EXPOSURE_PATCH = 0.15
+
+
+def acquire(signal: np.ndarray, seed: int, *, bits: int = 8, dose: float = 60.0, exposed: int = 0) -> np.ndarray:
+    """What the detector records of `signal`: optics blur, scan-line jitter, line gain, shot and read noise;
+    and, on a field the beam scanned `exposed` times before (repeats seconds apart), what those scans left:
+    contamination and charging change the signal smoothly across the field (`EXPOSURE_CHANGE` each).
 
     `seed` is the shot's own: the same signal acquired twice gives two different images.
     Returns uint8 (`bits=8`) or uint16 using the top of a 16-bit range (`bits=16`).
@@ -289,7 +299,10 @@ def acquire(signal: np.ndarray, seed: int, *, bits: int = 8, dose: float = 60.0)
         raise ValueError("bits must be 8 or 16")
     rng = np.random.default_rng([seed, 7])
     h, w = signal.shape
-    img = cv2.GaussianBlur(signal.astype(np.float32), (0, 0), rng.uniform(0.5, 1.0))
+    signal = signal.astype(np.float32)
+    if exposed:
+        signal = signal * _exposure_change(np.random.default_rng([seed, 11]), exposed, h, w)
+    img = cv2.GaussianBlur(signal, (0, 0), rng.uniform(0.5, 1.0))
     jitter = rng.normal(0, 0.35, h).astype(np.float32)  # each scan line starts a little early or late
     map_x = np.arange(w, dtype=np.float32)[None, :] + jitter[:, None]
     map_y = np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], (h, w))
@@ -301,6 +314,18 @@ def acquire(signal: np.ndarray, seed: int, *, bits: int = 8, dose: float = 60.0)
     img = counts + rng.normal(0, 0.015, (h, w))
     top = 255 if bits == 8 else 60000
     return np.clip(img * top, 0, top).astype(np.uint8 if bits == 8 else np.uint16)
+
+
+def _exposure_change(rng: np.random.Generator, exposed: int, height: int, width: int) -> np.ndarray:
+    """A smooth multiplicative field around 1: the sum of `exposed` independent changes, each
+    `EXPOSURE_CHANGE` (standard deviation) over patches `_EXPOSURE_PATCH` of the field wide."""
+    cells = max(2, round(1 / _EXPOSURE_PATCH))  # a coarse grid, brought up smoothly to the field
+    grid = (max(2, round(cells * height / max(height, width))), max(2, round(cells * width / max(height, width))))
+    change = np.zeros((height, width), np.float32)
+    for _ in range(exposed):
+        field = cv2.resize(rng.standard_normal(grid).astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
+        change += (field - field.mean()) / max(float(field.std()), 1e-9)
+    return 1 + EXPOSURE_CHANGE * change
 
 
 def micrograph(kind: str, seed: int, width: int = 1280, height: int = 960, *, fov: float = 0.5,
