@@ -28,18 +28,19 @@ scan.read_source = slow
 
 def test_ctrl_c_during_a_pooled_scan_is_one_line_and_the_next_scan_makes_the_catalog_whole(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
-    # folders of 90 images and one of 40 (a survey's packs go out in reading tasks of >= 512): a long
-    # reading task for one worker, a short one for the other
-    folders = [90] * (BATCH_ACQUISITIONS // 90 + 1) + [40]
-    for folder, count in enumerate(folders):
-        for index in range(count):
+    # 5 folders of a quarter batch (+2) each: the first four go out as one reading task (a survey's packs
+    # wait for >= a batch), the fifth alone at the end of the walk: a long task for one worker, a short
+    # one for the other, whatever order the surveys end in
+    per_folder = BATCH_ACQUISITIONS // 4 + 2
+    for folder in range(5):
+        for index in range(per_folder):
             write_tiff(archive / f"f{folder}" / f"img{index}.tif", seed=index, shape=(8, 8))
-    images = sum(folders)
+    images = 5 * per_folder
     marker, catalog = tmp_path / "reads", tmp_path / "census.sqlite"
     scan = ["--catalog", str(catalog), "scan", str(archive), "--instrument", "SU8230", "--workers", "2"]
     # Ctrl-C while one worker reads and the other, done, waits for work: both ignore it
     done = interrupt_cli(scan, _SLOW_READS.format(marker=str(marker)), marker,
-                         lambda reads: len(reads) == 2 and min(reads.values()) >= 40 and time.sleep(0.5) is None)
+                         lambda reads: len(reads) == 2 and min(reads.values()) >= per_folder and time.sleep(0.5) is None)
     assert done.returncode == 130
     assert "Traceback" not in done.stderr and done.stderr.count(INTERRUPTED) == 1, done.stderr
     assert done.stderr.rstrip().endswith(INTERRUPTED)
