@@ -252,11 +252,18 @@ _STEPS = ("match_panel", "_variants", "_vote", "search", "_verify", "_dense_feat
 
 
 @contextmanager
-def _timed_steps(matcher: Matcher, spent: dict[str, float]) -> Iterator[None]:
-    """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods)."""
+def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[int, int]]) -> Iterator[None]:
+    """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods),
+    and the archive images' dense features computed ("dense computed": a count, not timed by load), of
+    which computed before in the run and dropped from the matcher's cache since ("dense recomputed";
+    `computed` holds the run's (image, upsampling) keys)."""
     def timed(name: str, method: Any) -> Any:
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if name == "_dense_features" and args not in matcher._dense:  # noqa: SLF001
+                spent["dense computed"] += 1
+                spent["dense recomputed"] += args in computed
+                computed.add(args)
             start = time.process_time()
             try:
                 return method(*args, **kwargs)
@@ -281,11 +288,11 @@ def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False, worker
     only): also prints where the CPU went (see the module docstring)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
-    per_publication, steps = [], []
+    per_publication, steps, computed = [], [], set()
     for article in truth.articles:
         spent: dict[str, float] = defaultdict(float)
         cpu, wall = _cpu_with_children(), time.perf_counter()
-        with _timed_steps(matcher, spent) if breakdown else nullcontext():
+        with _timed_steps(matcher, spent, computed) if breakdown else nullcontext():
             for f in match_documents([papers / name for name in article.documents], matcher,
                                      year_of=lambda _a, y=article.year: y, workers=workers):
                 key = (f.article, f.match.path)
@@ -298,8 +305,10 @@ def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False, worker
                               (f"slowest ({truth.articles[slowest].stem})", [slowest])):
             total = sum(per_publication[i][0] for i in chosen)
             summed = {name: sum(steps[i][name] for i in chosen) for name in _STEPS}
+            counts = {name: round(sum(steps[i][name] for i in chosen)) for name in ("dense computed", "dense recomputed")}
             print(f"    CPU s, {label}: total {total:.1f}, outside the matcher {total - summed['match_panel']:.1f}; "
-                  + ", ".join(f"{name.strip('_')} {seconds:.1f}" for name, seconds in summed.items()))
+                  + ", ".join(f"{name.strip('_')} {seconds:.1f}" for name, seconds in summed.items())
+                  + "; " + ", ".join(f"{name} {count}" for name, count in counts.items()))
     return found, per_publication
 
 
