@@ -285,3 +285,36 @@ def test_a_root_named_twice_is_read_once(tiny_archive: Path, tmp_path: Path) -> 
         assert (summary.read, summary.seen, summary.orphans) == (expected.read, expected.seen, expected.orphans) == (6, 6, 1)
         assert census_rows(catalog) == census_rows(once)
         assert [root["instrument"] for root in catalog.roots()] == ["SU8230"]
+
+
+def test_the_writer_collects_its_youngest_generation_as_the_readers_do_and_gives_it_back(
+        tiny_archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """During a census the scan's own process (the writer, and the reader with `workers=0`) collects
+    its youngest generation every `CENSUS_GC_YOUNG` new objects; the caller's thresholds come back after,
+    an interrupted census's too."""
+    import gc
+
+    from emcensus.scan.pool import CENSUS_GC_YOUNG
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    write = Catalog.write_rows
+
+    def recorded(self: Catalog, rows: object) -> None:
+        seen.append(gc.get_threshold()[0])
+        write(self, rows)
+
+    monkeypatch.setattr(Catalog, "write_rows", recorded)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        run(catalog, tiny_archive, workers=0)
+        assert seen and set(seen) == {CENSUS_GC_YOUNG} != {before[0]}
+        assert gc.get_threshold() == before
+
+        def interrupted(self: Catalog, rows: object) -> None:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(Catalog, "write_rows", interrupted)
+        (tiny_archive / "groupA" / "new.tif").write_bytes(next((tiny_archive / "groupA").rglob("*.tif")).read_bytes())
+        with pytest.raises(KeyboardInterrupt):
+            run(catalog, tiny_archive, workers=0)
+        assert gc.get_threshold() == before
