@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import pytest
 
 from emcensus.errors import EmcensusError
+from emcensus.scan import pool as pool_module
 from emcensus.scan.pool import (
     _MAX_POOL_DEATHS, CRASH_REASON, Pool, Producer, ProducerFailed, computation_reason, computing)
 
@@ -145,3 +146,44 @@ def test_a_producer_streams_in_order_and_a_crash_or_hang_costs_that_input_alone(
     finally:
         producer.close()
     assert not _children() - before
+
+
+class _Recorded(list):
+    """A worker's slot that keeps every state the watchdog could read between two writes."""
+
+    def __init__(self) -> None:
+        super().__init__([0.0] * pool_module._SLOT_FIELDS)  # noqa: SLF001
+        self.states: list[tuple[float, ...]] = []
+
+    def __setitem__(self, index, value) -> None:
+        super().__setitem__(index, value)
+        self.states.append(tuple(self))
+
+
+def test_a_read_within_a_long_computation_never_reads_as_a_late_read(monkeypatch) -> None:
+    """A panel computing for 100 s (its limit 120 s) reads an archive file: at no moment of the read's
+    start or end does its slot hold the block's old start with a read's limit (late past the file budget:
+    the pool would end a healthy panel), and a slot written while the watchdog reads it is not taken."""
+    slot = _Recorded()
+    monkeypatch.setattr(pool_module, "_slot", (slot, 0))
+    file_timeout, grace = 30.0, 5.0
+    with computing(index=0, seconds=120.0):
+        slot[0] -= 100.0
+        read = pool_module._FileRead()  # noqa: SLF001 - as `Budget.file` gives it
+        with read:
+            pass
+    now = time.monotonic()
+    late = [state for state in slot.states if state[0] > 0 and now - state[0] > (state[4] or file_timeout) + grace]
+    assert not late and len(slot.states) > 6
+
+    class Moving(list):  # a read begins between the watchdog's reads of a slot's start and of its limit
+        def __getitem__(self, index):
+            value = super().__getitem__(index)
+            if index == 4:
+                self[0] = now
+            return value
+
+    workers = object.__new__(pool_module._LocalWorkers)  # noqa: SLF001
+    workers.progress = Moving([now - 100.0, 7, 0, 123, 120.0])
+    assert workers.marks() == []
+    assert workers.marks() == [(7, 0, now, 120.0)]

@@ -139,18 +139,20 @@ class _FileRead:
         self.started = 0.0  # monotonic start of the read; 0: between files
         self.outer = (0.0, 0.0, 0.0)  # the slot's start, file index and limit before the read
 
+    # The watchdog reads the slot while it is written: a read's start is written first and the block's
+    # given back last, so no mix of the two (a `computing` block's old start with a read's limit) is late.
     def __enter__(self) -> None:
         self.started = now = time.monotonic()
         if _slot is not None:
             progress, base = _slot
             self.outer = progress[base], progress[base + 2], progress[base + 4]
-            progress[base + 1], progress[base + 2], progress[base + 4], progress[base] = _serial, self.index, 0.0, now
+            progress[base], progress[base + 1], progress[base + 2], progress[base + 4] = now, _serial, self.index, 0.0
 
     def __exit__(self, *exc: object) -> None:
         self.started = 0.0
         if _slot is not None:
             progress, base = _slot
-            progress[base], progress[base + 2], progress[base + 4] = self.outer
+            progress[base + 4], progress[base + 2], progress[base] = self.outer[2], self.outer[1], self.outer[0]
 
 
 @contextmanager
@@ -238,10 +240,14 @@ class _LocalWorkers:
     def marks(self, pids: set[int] | None = None) -> list[tuple[int, int, float, float]]:
         """(task serial, file index, started, limit) of each read or computation in progress (in the
         workers `pids` only, when given); limit 0: a read."""
-        progress = self.progress
-        return [(int(progress[base + 1]), int(progress[base + 2]), progress[base], progress[base + 4])
-                for base in range(0, len(progress), _SLOT_FIELDS) if progress[base] > 0
-                and (pids is None or int(progress[base + 3]) in pids)]
+        progress, found = self.progress, []
+        for base in range(0, len(progress), _SLOT_FIELDS):
+            started = progress[base]
+            if started > 0 and (pids is None or int(progress[base + 3]) in pids):
+                mark = (int(progress[base + 1]), int(progress[base + 2]), started, progress[base + 4])
+                if progress[base] == started:  # else a read began or ended meanwhile: not stuck, nor a mix of two marks
+                    found.append(mark)
+        return found
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
         """`executor.submit`; the first one forks the workers, with Ctrl-C held back (`_forking`)."""
