@@ -143,6 +143,12 @@ def test_a_producer_streams_in_order_and_a_crash_or_hang_costs_that_input_alone(
         while open(f"/proc/{idle}/stat").read().rpartition(")")[2].split()[0] != "Z" and time.monotonic() < deadline:
             time.sleep(0.01)
         assert list(producer.items(("", 2))) == [0, 1]
+        [idle] = _children() - before
+        producer._process.is_alive = lambda: True  # noqa: SLF001 - killed after the check, before the input is sent
+        os.kill(idle, signal.SIGKILL)
+        with pytest.raises(ProducerFailed, match=r"died \(Killed\)"):  # one line, not a broken pipe
+            list(producer.items(("", 2)))
+        assert list(producer.items(("", 2))) == [0, 1]
     finally:
         producer.close()
     assert not _children() - before

@@ -41,7 +41,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -522,16 +522,17 @@ class Producer:
         if self._process is None or not self._process.is_alive():  # not started, or killed while idle
             self.close()
             self._start()
-        self._connection.send(arg)
         finished = False
         try:
+            with suppress(ConnectionError):  # it died since the check: its end is read below
+                self._connection.send(arg)
             while True:
                 if not self._connection.poll(self.timeout):
                     raise ProducerFailed(f"the process reading it gave nothing for {self.timeout:g} s (stuck?) and "
                                          "was ended; the rest of it not read")
                 try:
                     kind, value = self._connection.recv()
-                except EOFError:
+                except (EOFError, ConnectionError):  # reset: it died before reading what was sent
                     self._process.join(5)
                     raise ProducerFailed(f"the process reading it died ({_how_it_ended(self._process.exitcode)}); "
                                          "the rest of it not read") from None
