@@ -548,11 +548,12 @@ class Producer:
                 self.close()
 
     def close(self) -> None:
-        """End the process (at once: it may be stuck)."""
+        """End the process (at once: it may be stuck; one stuck in the kernel, which no signal ends until
+        its call returns, is waited for 10 s at most, as the pool's workers are)."""
         if self._process is not None:
             self._connection.close()
             self._process.kill()
-            self._process.join()
+            self._process.join(10)
             self._process = self._connection = None
 
     def _start(self) -> None:
