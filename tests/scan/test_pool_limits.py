@@ -44,6 +44,8 @@ def _square(job: _Job) -> int | str:
             os._exit(11)
         elif job.how == "slow":
             time.sleep(1.5)
+        elif job.how == "brief":
+            time.sleep(0.1)
     return job.number * job.number
 
 
@@ -57,12 +59,14 @@ def _results(jobs: list[_Job]) -> tuple[list[int | str], float]:
 
 
 def test_a_computation_past_its_limit_is_ended_and_the_others_finish() -> None:
-    """The hung job is ended at its limit (+ the grace) although other jobs keep finishing meanwhile, and
-    given up with its reason; a slow job within its limit is not."""
-    jobs = [_Job(1), _Job(2, "hang"), _Job(3, "slow"), *(_Job(n) for n in range(4, 40))]
+    """The hung job is ended at its limit (+ the grace) although other jobs keep finishing meanwhile (one
+    every 0.1 s on the other worker, more often than the pool polls, from 1.5 s to 5 s), and given up
+    with its reason; a slow job within its limit is not."""
+    jobs = [_Job(1), _Job(2, "hang"), _Job(3, "slow"), *(_Job(n, "brief") for n in range(4, 40))]
     results, seconds = _results(jobs)
     assert sorted(map(str, results)) == sorted([computation_reason(2.0), *(str(n * n) for n in range(1, 40) if n != 2)])
     assert seconds < 30
+    assert results.index(computation_reason(2.0)) < len(results) - 5  # not only once the others are done
 
 
 def test_tasks_that_crash_their_worker_cost_themselves_alone_however_many() -> None:
