@@ -109,8 +109,9 @@ _NUMBER_AND_UNIT = re.compile(r"(?P<number>[0-9lI|OoSs.,]*)(?P<unit>.*)")
 _NUMBER = re.compile(r"\d+(\.\d+)?")
 #: What OCR reads a printed µ as in a read that does not parse ("5jm", "6ym" beside "5 μm", "6um").
 _MU_MISREADS = ("u", "μ", "i", "j", "y")
-#: A point or dash printed nowhere, read between the last digit and the unit's first letter.
-_GLUED_MARK = re.compile(r"(?<=\d)[.,-](?=[a-zA-ZµμÅ])")
+#: A point or dash printed nowhere, read between the last digit and the unit's first letter; not
+#: before a letter read for a digit (`_NUMBER_FIXES`): "0.S µm" is 0.5 µm, never 05 µm.
+_GLUED_MARK = re.compile(r"(?<=\d)[.,-](?=[a-zA-ZµμÅ])(?![lIOoSs])")
 
 Box = tuple[int, int, int, int]
 
