@@ -156,10 +156,13 @@ _CONFIRM_SIGMA = 1.5
 #: Archive images' pixels, and dense features (at most 8,000 x 40 bytes each), kept in memory: panels
 #: of one article often show the same images, and a panel's searches revisit candidates (4 generated
 #: publications: 36.6 s CPU with 16 features kept, 31.8 s with 64, separate runs on a loaded machine).
-#: The least recently used is dropped first: a long publication at 150 k images recomputed 40 of its 202
-#: dense features when the oldest went first, and matched in 4.7 % less CPU when it was not (the same matches).
+#: An unmatched panel alone touches about 50 (every fallback step, both polarities), so 64 held little
+#: more than one: the long publication at 150 k images computed 201 dense features, 39 of them again after
+#: they were dropped (40 when the oldest went first, not the least recently used); with 128 kept, 7 again
+#: (256: none): 6.5 % less matcher CPU (3 interleaved rounds each, one run, loaded), the same matches;
+#: at most 128 x 320 kB (about 22 MB as 1x and 2x features mix).
 _CACHED_IMAGES = 16
-_CACHED_FEATURES = 64
+_CACHED_FEATURES = 128
 
 
 @dataclass(slots=True)
