@@ -61,22 +61,18 @@ class _DiesOnce(Matcher):
         os._exit(9)
 
 
-def test_a_worker_that_dies_is_replaced_and_changes_nothing(corpus, tmp_path: Path):
+def test_a_worker_that_dies_is_replaced_and_changes_nothing(corpus, alone, tmp_path: Path):
     _, truth, catalog_path = corpus
-    index = VisualIndex.load(index_folder(catalog_path))
-    lines: dict[str, list[str]] = {"alone": [], "pooled": []}
-    alone = [found.to_dict() for found in match_documents([truth.papers], Matcher(index),
-                                                          warn=lines["alone"].append)]
-    dying = _DiesOnce(index)
+    dying = _DiesOnce(VisualIndex.load(index_folder(catalog_path)))
     dying.marker = tmp_path / "died"
-    pooled = [found.to_dict() for found in match_documents([truth.papers], dying, workers=2,
-                                                           warn=lines["pooled"].append)]
+    lines: list[str] = []
+    pooled = [found.to_dict() for found in match_documents([truth.papers], dying, workers=2, warn=lines.append)]
     assert dying.marker.exists()  # a worker did die
-    assert pooled == alone and len(alone) >= 10
-    assert lines["pooled"] == lines["alone"]
+    assert pooled == alone.rows and len(alone.rows) >= 10
+    assert lines == alone.lines
 
 
-def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, tmp_path: Path, monkeypatch):
+def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, alone, tmp_path: Path, monkeypatch):
     """The first archive image a worker reads blocks with the alarm signal masked (a read stuck in C):
     the pool's watchdog ends that worker, the panel is one line, and every other panel is matched as in
     one process."""
@@ -87,7 +83,6 @@ def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, tmp_path: 
 
     _, truth, catalog_path = corpus
     index = VisualIndex.load(index_folder(catalog_path))
-    alone = [found.to_dict() for found in match_documents([truth.papers], Matcher(index))]
     marker, read = tmp_path / "blocked", match.read_pixels
 
     def blocked_once(path, *args, **kwargs):
@@ -107,8 +102,8 @@ def test_an_archive_read_no_alarm_stops_costs_its_panel_alone(corpus, tmp_path: 
     assert marker.exists() and time.monotonic() - started < 300
     (given_up,) = [line for line in lines if "a panel not matched: read took longer than 3 s" in line]
     document, _, page = given_up.partition(": ")[0].rpartition(" page ")
-    assert all(row in alone for row in pooled)
-    lost = [row for row in alone if row not in pooled]
+    assert all(row in alone.rows for row in pooled)
+    lost = [row for row in alone.rows if row not in pooled]
     assert all((row["document"], row["page"]) == (document, int(page)) for row in lost)
 
 
