@@ -312,6 +312,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["50.nm", "50.5 nm", "50.nm", "50.5 nm"], None),      # 50.5 nm, a digit lost after the point: another value
     (["0.S µm", "0.S µm", "0.S µm", "0.S µm"], 0.5e-6),    # a point before a letter read for a digit is the
     (["0.5 µm", "0.Sµm", "0.5 µm", "0.Sµm"], 0.5e-6),      # number's own: never 05 µm
+    (["5.nm", "5.nm", "5.nm", "5.nm"], None),              # 5.5 nm, its last digit lost: glued reads alone are no value
+    (["5.0nm", "50.nm", "5.0nm", "50.nm"], None),          # a point moved is another value
     (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
     (["2月", "2μm", "2", "2μm"], 2e-6),                     # a letter of a script no label prints says nothing

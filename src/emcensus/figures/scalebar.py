@@ -679,10 +679,13 @@ def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
     were all right; the one whose glyphs read nothing was wrong ("1 µm" read "1pm"). A value in Å
     needs both crops to read it (an "A" read on one crop only was fibres over "1.5 um" and a plot's
     letter on the article corpus). On a line's crops, a point or dash glued between the number and the
-    unit ("50.nm": a speck in the space) reads as the label: seed 11's vector "50 nm" read so three
-    times of four; not on windows alone, which may start inside a label ("0.5 µm" read "5.um" and "5 um"
+    unit ("50.nm": a speck in the space) reads as the label beside a read that parses as it is: seed
+    11's vector "50 nm" read so three times of four; never alone ("5.nm" may be "5.5 nm" its last
+    digit lost), nor on windows alone, which may start inside a label ("0.5 µm" read "5.um" and "5 um"
     above a stroke of its 5, synthetic seed 1)."""
-    parsed = [parse_label(_GLUED_MARK.sub("", text) if any(crops) else text) for text in reads]
+    parsed = [parse_label(text) for text in reads]
+    if any(crops) and any(parsed):
+        parsed = [found or parse_label(_GLUED_MARK.sub("", text)) for found, text in zip(parsed, reads)]
     values = {found[1] for found in parsed if found}
     if len(values) != 1 or sum(found is not None for found in parsed) < 2:
         return None, ""
