@@ -318,6 +318,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
     (["2月", "2μm", "2", "2μm"], 2e-6),                     # a letter of a script no label prints says nothing
     (["2月", "2μm", "3", "2μm"], None),                     # ... other digits still do
+    (["2口nm", "2nm", "2口nm", "2nm"], None),               # ... and one between digits and unit may be one (20 nm)
+    (["2ǀ", "2μm", "2ǀ", "2μm"], None),                     # a Latin click letter looks like a 1 (21 µm)
     (["6ym", "6um", "6un", "6um"], 6e-6),
     (["20 iīm", "20 nm", "20 ím", "20 nm"], None),         # ... so it contradicts nm
     (["20 im", "20 nm", "20 jm", "20 nm"], None),

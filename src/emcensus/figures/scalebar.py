@@ -711,15 +711,18 @@ def _contradicts(text: str, number: str, unit: str) -> bool:
     nor does a read without digits whose first letter starts no unit (a glyph cut by texture), nor µ
     read as i, j or y (it still contradicts nm or mm), nor a point or dash glued between the digits
     and the unit ("400.nm": a speck in the space; "2. µm", spaced, may be a digit lost after the
-    point and still contradicts "2 µm"), nor a letter of a script no label is printed in ("2月" beside
-    "2μm" read three times: seed 11's vector fig 3d)."""
+    point and still contradicts "2 µm"), nor letters of a script no label is printed in read where the
+    unit is ("2月" beside "2μm" read three times: seed 11's vector fig 3d)."""
     split = _NUMBER_AND_UNIT.fullmatch("".join(_GLUED_MARK.sub("", text).split()))
     digits, first = split["number"].translate(_NUMBER_FIXES), split["unit"][:1]
     first = "µ" if first in _MU_MISREADS else "Å" if first == "A" else first
     if digits and digits != number:
         return True
-    if first and unicodedata.category(first) == "Lo":
-        return False  # a letter of a script no label prints (the model reads many): texture, says nothing
+    if split["unit"] and all(unicodedata.category(char) == "Lo" and char >= "\u0370" for char in split["unit"]):
+        # where the unit would be, only letters of a script no label prints (the model reads many:
+        # "2月", "2ク" for "2μm"): texture, says nothing; not a Latin-looking one ("2ǀ" may be 21), nor
+        # one between digits and a unit ("2口nm" may be 20 nm)
+        return False
     return first not in ("", unit[0]) and (bool(digits) or first in _UNIT_FIRST_LETTERS)
 
 
