@@ -118,6 +118,28 @@ def test_readings_of_one_value_are_one_reading_for_the_field_of_view(readings: t
     assert settle_with_fov(split, 100e-6, 1000) == (split, None)  # two values within the tolerance: none taken
 
 
+@given(readings=st.lists(st.sampled_from(["10 µm", "010 µm", "10.0 µm", "0.10 µm", "1 µm", "100 nm", "10.5 µm",
+                                           "16 µm", "1000 nm", "9.5 µm"]), min_size=1, max_size=4, unique=True),
+       pick=st.integers(0, 3), factor=st.floats(0.8, 1.25))
+def test_the_field_of_view_takes_only_a_value_read_that_it_alone_confirms(readings: list[str], pick: int,
+                                                                          factor: float) -> None:
+    """Whatever was read ("010 µm" beside "10 µm" is one value; "0.10 µm" beside "10 µm" is two, the
+    FOV tells them apart by 100x): a value taken is a reading's, within `FOV_TOLERANCE` of the bar
+    measured, and the only value that is; else the bar stays as it was."""
+    readings_t = tuple(sorted(readings))
+    fov = parse_label(readings_t[pick % len(readings_t)])[0] * factor * 1000 / 100  # type: ignore[index]
+    bar = ScaleBar(None, readings_t[0], 100.0, (10, 200, 110, 204), None, "the reads disagree", readings_t)
+    settled, check = settle_with_fov(bar, fov, 1000)
+    measured = 100.0 * fov / 1000
+    confirmed = {parse_label(label)[0] for label in readings_t  # type: ignore[index]
+                 if abs(parse_label(label)[0] / measured - 1) <= scalebar.FOV_TOLERANCE}  # type: ignore[index]
+    if len(confirmed) != 1:
+        assert (settled, check) == (bar, None)
+    else:
+        assert settled.value_m == confirmed.pop() and settled.label in readings_t and check is not None
+        assert parse_label(settled.label)[0] == settled.value_m  # type: ignore[arg-type,index]
+
+
 def test_a_digit_dropped_on_one_read_of_a_mislabelled_bar_stays_visible() -> None:
     """A bar 1 µm long by the FOV, labelled "10 µm", read once as "1 µm": the FOV takes 1 µm (it is
     a reading), and the check names "10 µm" as what a mislabelled bar would print."""
@@ -342,6 +364,20 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
         assert found is None or (found.value_m is None and found.note), found
     else:
         assert found is not None and found.value_m == pytest.approx(value_m), found
+
+
+@given(reads=st.lists(st.sampled_from(["5 nm", "5nm", "5.nm", "5-nm", "5. nm", "5.5 nm", "50.nm", "5.0nm", "0.5 µm",
+                                       "0.S µm", "0.Sµm", "05 µm", "5.um", "2μm", "2月", "2口nm", "2ǀ", "2", "nm", ""]),
+                      min_size=1, max_size=4),
+       line=st.booleans())
+def test_a_value_agreed_is_one_that_a_read_parses_to_as_it_is(reads: list[str], line: bool) -> None:
+    """Whatever OCR reads (glued points, digits read as letters, other scripts): a value is one that a
+    read gives as it is, none giving another (a glued point or a letter only confirms it)."""
+    crops = [index % 2 == 0 for index in range(len(reads))] if line else [False] * len(reads)
+    value, normalised = scalebar._agreed(reads, crops)
+    if value is not None:
+        assert {found[1] for found in map(parse_label, reads) if found} == {normalised}
+        assert parse_label(normalised) == (value, normalised)
 
 
 @pytest.mark.parametrize(("further", "readings"), [
