@@ -179,10 +179,10 @@ def settle_with_fov(bar: ScaleBar, fov_m: float | None, panel_width_px: int) -> 
     if bar.value_m is not None or not bar.readings or not fov_m or fov_m <= 0 or panel_width_px <= 0:
         return bar, None
     measured = bar.bar_px * fov_m / panel_width_px
-    agreeing = [label for label in bar.readings
-                if abs(parse_label(label)[0] / measured - 1) <= FOV_TOLERANCE]  # type: ignore[index]
+    values = {label: parse_label(label)[0] for label in bar.readings}  # type: ignore[index]
+    agreeing = [label for label, value in values.items() if abs(value / measured - 1) <= FOV_TOLERANCE]
     # "010 µm" beside "10 µm" (a speck read before the number) is one value
-    if len({parse_label(label)[0] for label in agreeing}) != 1:  # type: ignore[index]
+    if len({values[label] for label in agreeing}) != 1:
         return bar, None
     value_m, label = parse_label(min(agreeing, key=len))  # type: ignore[misc]
     others = " or ".join(reading for reading in bar.readings if reading not in agreeing)
