@@ -55,6 +55,10 @@ _STALL_GRACE_S = 60.0  # layer 3: on top of the budget of a whole batch
 #: mark's limit (0: a read under the pool's file budget; seconds: a computation's; inf: untimed).
 _SLOT_FIELDS = 5
 
+#: How every process of this module starts: forked, so that it inherits what the caller loaded (a matcher's
+#: index, `figures.match._pooled`) and `_forking` covers its start (Python 3.14 made forkserver Linux's default).
+_FORK = multiprocessing.get_context("fork")
+
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
 
@@ -234,7 +238,7 @@ class _LocalWorkers:
         self.workers, self.gc_young = workers, gc_young
         self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
         self.processes: dict[int, Any] = {}  # every worker started (kept: a broken executor forgets them)
-        self.executor = ProcessPoolExecutor(workers, initializer=_init_worker,
+        self.executor = ProcessPoolExecutor(workers, mp_context=_FORK, initializer=_init_worker,
                                             initargs=(self.progress, multiprocessing.Value("i", 0), gc_young))
 
     def marks(self, pids: set[int] | None = None) -> list[tuple[int, int, float, float]]:
@@ -557,9 +561,8 @@ class Producer:
             self._process = self._connection = None
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("fork")  # the child inherits what the caller loaded
-        self._connection, theirs = context.Pipe()
-        self._process = context.Process(target=_produce, args=(theirs, self.produce), daemon=True)
+        self._connection, theirs = _FORK.Pipe()
+        self._process = _FORK.Process(target=_produce, args=(theirs, self.produce), daemon=True)
         with _forking():
             self._process.start()
         theirs.close()
