@@ -56,8 +56,9 @@ _STALL_GRACE_S = 60.0  # layer 3: on top of the budget of a whole batch
 _SLOT_FIELDS = 5
 
 #: How every process of this module starts: forked, so that it inherits what the caller loaded (a matcher's
-#: index, `figures.match._pooled`) and `_forking` covers its start (Python 3.14 made forkserver Linux's default).
-_FORK = multiprocessing.get_context("fork")
+#: index, `figures.match._pooled`) and `_forking` covers its start (Python 3.14 made forkserver Linux's default);
+#: where there is no fork (Windows), importing this module, and `workers=0`, still work.
+_FORK = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
 
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
