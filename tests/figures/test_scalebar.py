@@ -336,6 +336,8 @@ def test_ruler_with_end_ticks_is_read_and_measured(width: int, side: str, white:
     (["0.5 µm", "0.Sµm", "0.5 µm", "0.Sµm"], 0.5e-6),      # number's own: never 05 µm
     (["5.nm", "5.nm", "5.nm", "5.nm"], None),              # 5.5 nm, its last digit lost: glued reads alone are no value
     (["5.0nm", "50.nm", "5.0nm", "50.nm"], None),          # a point moved is another value
+    (["05 µm", "05µm", "05 µm", "05µm"], None),            # 0.5 µm its point lost, or a speck before 5 µm
+    (["010 µm", "010µm", "010 µm", "010µm"], None),        # (labels print no leading zero): the FOV's to settle
     (["2 µm", "2. µm", "2 µm", "2. µm"], None),            # 2.5 µm: a spaced point may have lost a digit
     (["5jm", "5 μm", "5im", "5 μm"], 5e-6),                # µ read as j or i (real corpus panels) says µ
     (["2月", "2μm", "2", "2μm"], 2e-6),                     # a letter of a script no label prints says nothing
@@ -364,6 +366,20 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
         assert found is None or (found.value_m is None and found.note), found
     else:
         assert found is not None and found.value_m == pytest.approx(value_m), found
+
+
+@pytest.mark.parametrize(("fov_bar_m", "value_m"), [(5e-6, 5e-6), (0.5e-6, None)])
+def test_a_leading_zero_read_unanimously_is_left_to_the_field_of_view(fov_bar_m: float, value_m: float | None,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every read "05 µm" ("0.5 µm" its point lost, or a speck before "5 µm"): no value, a reading the
+    matched FOV settles; it confirms 5 µm on a bar measuring 5 µm, nothing on one measuring 0.5 µm."""
+    monkeypatch.setattr(scalebar, "ocr_line", lambda image: ("05 µm", 0.9))
+    monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
+    pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m is None and found.readings == ("05 µm",), found
+    settled, _ = settle_with_fov(found, fov_bar_m / found.bar_px * 300, 300)
+    assert settled.value_m == (pytest.approx(value_m) if value_m else None)
 
 
 @given(reads=st.lists(st.sampled_from(["5 nm", "5nm", "5.nm", "5-nm", "5. nm", "5.5 nm", "50.nm", "5.0nm", "0.5 µm",
@@ -549,6 +565,7 @@ def test_label_lost_as_components_is_read_where_it_would_be_printed(side: str, m
     (["200 nm", "200 nm", "300 nm"], None),           # ... or another value at one size
     (["200 nm", "200 nm", "A", "nm"], 200e-9),        # letters alone say nothing: texture reads so
     (["200 nm", "200 nm", "1", "7"], 200e-9),         # nor does a lone digit: an edge reads as "1"
+    (["05 um", "05 um"], None),                       # 0.5 µm, its point lost: no label prints a leading zero
     (["5 um", "5.um"], None),                         # 0.5 µm, a window over a stroke of its 5 (synthetic
 ])                                                    # seed 1): a glued point is no label on windows alone
 def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(

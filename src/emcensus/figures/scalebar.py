@@ -691,6 +691,10 @@ def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
         return None, ""
     value_m, normalised = next(found for found in parsed if found)
     number, unit = normalised.split()
+    if re.match(r"0\d", number):
+        # "05 µm": "0.5 µm" its point lost, or a speck before "5 µm" (labels print no leading zero):
+        # a reading for a matched field of view to settle (`settle_with_fov`), never a value
+        return None, ""
     if any(crops) and not any(text.strip() for text, glyphs in zip(reads, crops) if glyphs):
         return None, ""  # the glyphs read as nothing: the pixels around them read twice confirm nothing
     glyphs_parse = any(found for found, glyphs in zip(parsed, crops) if glyphs)
