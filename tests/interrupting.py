@@ -39,6 +39,33 @@ def interrupt_cli(args: list[str], slow: str, marker: Path, ready: Callable[[Cou
     return subprocess.CompletedProcess(command.args, command.returncode, stdout, stderr)
 
 
+#: `slow` for `interrupt_cli`: every image `quality` or `reuse export` reads is read in 0.2 s more, each read
+#: noted (its process id) as it starts.
+SLOW_PIXELS = """
+import os, time
+import emcensus.quality.pixels as pixels
+import emcensus.quality.runner as runner
+read = pixels.read_image
+def slow(path, *args, **kwargs):
+    with open({marker!r}, "a") as note:
+        note.write(f"{{os.getpid()}}\\n")
+    time.sleep(0.2)
+    return read(path, *args, **kwargs)
+pixels.read_image = runner.read_image = slow
+"""
+
+
+def busy_workers(reads_when_interrupted: list[int]) -> Callable[[Counter[str]], bool]:
+    """`ready` for `interrupt_cli`: once both workers of a pool of two read their second file of a task,
+    noting how many reads had begun (a task killed at once starts no more)."""
+    def ready(reads: Counter[str]) -> bool:
+        if len(reads) == 2 and min(reads.values()) >= 2:
+            reads_when_interrupted.append(sum(reads.values()))
+            return True
+        return False
+    return ready
+
+
 def _assert_group_gone(group: int) -> None:
     """No process of the group is left (the workers of a pool, a reader process), a few seconds after."""
     deadline = time.monotonic() + 10

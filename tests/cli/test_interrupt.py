@@ -1,5 +1,6 @@
-"""Ctrl-C during a pooled `scan`: one line, exit status 130, no traceback (the workers ignore SIGINT and
-are ended by the command), no process left, and the next scan makes the catalog whole."""
+"""Ctrl-C during a pooled `scan` or `quality`: one line, exit status 130, no traceback (the workers ignore
+SIGINT and are ended by the command at once, not after the tasks in flight), no process left, and the next
+run makes the catalog whole."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from pathlib import Path
 
 from emcensus.catalog import Catalog
 from emcensus.cli.main import INTERRUPTED
+from emcensus.quality.runner import BATCH as QUALITY_BATCH
 from emcensus.scan import BATCH_ACQUISITIONS
-from interrupting import interrupt_cli
+from interrupting import SLOW_PIXELS, busy_workers, interrupt_cli
+from quality.quality_support import measured_rows
 from support import catalog_cli, census_rows, write_tiff
 
 #: Every image read slowly, each read noted (pid) as it starts: Ctrl-C lands while the workers read.
@@ -51,3 +54,31 @@ def test_ctrl_c_during_a_pooled_scan_is_one_line_and_the_next_scan_makes_the_cat
     catalog_cli(tmp_path / "clean.sqlite")("scan", str(archive), "--instrument", "SU8230", "--workers", "0", "--quiet")
     with Catalog(catalog, readonly=True) as resumed, Catalog(tmp_path / "clean.sqlite", readonly=True) as clean:
         assert census_rows(resumed) == census_rows(clean) and len(census_rows(clean)) == images
+
+
+def test_ctrl_c_during_quality_ends_its_workers_at_once_and_the_next_run_makes_the_catalog_whole(tmp_path: Path
+                                                                                                 ) -> None:
+    archive = tmp_path / "archive"
+    images = 4 * QUALITY_BATCH
+    for index in range(images):
+        write_tiff(archive / f"f{index % 4}" / f"img{index}.tif", seed=index, shape=(64, 64))
+    catalog, clean = tmp_path / "census.sqlite", tmp_path / "clean.sqlite"
+    for path in (catalog, clean):
+        catalog_cli(path)("scan", str(archive), "--instrument", "SU8230", "--workers", "0", "--quiet")
+    marker, began = tmp_path / "reads", []
+    done = interrupt_cli(["--catalog", str(catalog), "quality", "--workers", "2"],
+                         SLOW_PIXELS.format(marker=str(marker)), marker, busy_workers(began))
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr and done.stderr.count(INTERRUPTED) == 1, done.stderr
+    assert done.stderr.rstrip().endswith(INTERRUPTED)
+    # the tasks in flight were not finished (14 more reads each, 0.2 s apiece): a read or two that
+    # began between the check and the signal at most
+    assert len(marker.read_text().split()) <= began[0] + 2
+
+    with Catalog(catalog, readonly=True) as interrupted:
+        assert interrupted.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert len(measured_rows(interrupted)) < images  # stopped midway
+    catalog_cli(catalog)("quality", "--workers", "0", "--quiet")
+    catalog_cli(clean)("quality", "--workers", "0", "--quiet")
+    with Catalog(catalog, readonly=True) as resumed, Catalog(clean, readonly=True) as whole:
+        assert measured_rows(resumed) == measured_rows(whole) and len(measured_rows(whole)) == images

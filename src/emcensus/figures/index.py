@@ -507,15 +507,11 @@ def _extract_all(jobs: Sequence[tuple[int, str, int | None, bool]], workers: int
     read no alarm stops, its recovery from a worker that dies, a bounded number of batches in flight)."""
     if executor is None and len(jobs) < 8:
         workers = 0  # starting processes would cost more than the few images
-    pool, finished = Pool(executor, workers, file_timeout), False
-    size = max(1, min(_BATCH, len(jobs) // (4 * pool.width)))  # every worker busy on a small index too
-    tasks = [_IndexTask(tuple(jobs[start:start + size]), file_timeout) for start in range(0, len(jobs), size)]
-    try:
+    with Pool(executor, workers, file_timeout) as pool:  # a caller that stops midway ends its workers at once
+        size = max(1, min(_BATCH, len(jobs) // (4 * pool.width)))  # every worker busy on a small index too
+        tasks = [_IndexTask(tuple(jobs[start:start + size]), file_timeout) for start in range(0, len(jobs), size)]
         for batch in pool.results(index_batch, tasks, lambda task: len(task.jobs)):
             yield from batch
-        finished = True
-    finally:
-        pool.shutdown(kill=not finished)
 
 
 def write_generation(folder: Path, images: list[dict[str, Any]], descriptors: np.ndarray, points: np.ndarray,

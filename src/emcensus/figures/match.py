@@ -910,8 +910,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     global _pooled  # noqa: PLW0603 - what forked workers inherit
     if not panel_timeout > 0:
         raise ConfigError(f"the time a panel may take must be more than 0 s, not {panel_timeout:g}")
-    _pooled, finished, reader = matcher, False, None
-    pool = Pool(None, workers, FILE_TIMEOUT_S)
+    _pooled, reader = matcher, None
     # one OpenCV thread per worker (the workers fill the cores), set before they fork: set in a forked
     # child, OpenCV's thread pool, inherited from a parent that used it, deadlocks
     threads = cv2.getNumThreads()
@@ -923,14 +922,13 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         gc.freeze()
         reader = Producer(_document_steps, DOCUMENT_WAIT_S)
     try:
-        tasks = _panel_tasks(paths, year_of, weaker, panel_timeout, reader)
-        for found, lines in _in_order(pool, tasks, _AHEAD_PER_WORKER * pool.width):
-            for line in lines:
-                warn(line)
-            yield from found
-        finished = True
+        with Pool(None, workers, FILE_TIMEOUT_S) as pool:  # stopped midway: its workers ended at once
+            tasks = _panel_tasks(paths, year_of, weaker, panel_timeout, reader)
+            for found, lines in _in_order(pool, tasks, _AHEAD_PER_WORKER * pool.width):
+                for line in lines:
+                    warn(line)
+                yield from found
     finally:
-        pool.shutdown(kill=not finished)
         if reader is not None:
             reader.close()
         cv2.setNumThreads(threads)

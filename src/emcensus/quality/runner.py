@@ -163,8 +163,7 @@ def update_quality(catalog: Any, *, workers: int | None = None, executor: Execut
             for row in todo]
     by_id = {row["id"]: row for row in todo}
     changed: set[int] = set()
-    pool = Pool(executor, workers if len(jobs) >= 2 * BATCH or workers == 0 or executor else 0, file_timeout)
-    try:
+    with Pool(executor, workers if len(jobs) >= 2 * BATCH or workers == 0 or executor else 0, file_timeout) as pool:
         done = 0
         for results in _run(pool, measure_files, [_Task(tuple(jobs[i:i + BATCH]), file_timeout)
                                                   for i in range(0, len(jobs), BATCH)]):
@@ -174,8 +173,6 @@ def update_quality(catalog: Any, *, workers: int | None = None, executor: Execut
             if progress:
                 progress(done, len(jobs))
         _regroup(catalog, pool, changed, file_timeout)
-    finally:
-        pool.shutdown()
     _count_groups(catalog, summary)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -169,32 +171,50 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
     if not rows:  # an empty dataset helps nobody: say why instead, and write nothing
         reasons = "; ".join(f"{count:,} {why}" for why, count in excluded.items()) or "the filters select no image"
         raise ConfigError(f"nothing to export: {reasons}")
-    target.mkdir(exist_ok=True)
-    staging = target / _STAGING
-    staging.mkdir()
     try:
-        staged = _stage(rows, staging, workers, file_timeout)
-        kept = _dedupe(rows, staged, excluded)
-        records, session_facts, n_components = _records(kept, staged, pseudo, ratios, options, license_id)
-        if options.fmt == "webdataset":
-            shard_names(records, {r["image_id"]: staged_path_for(staging, r).stat().st_size for r in records})
-        WRITERS[options.fmt](target, records, lambda r: staged_path_for(staging, r))
+        with _whole_or_as_it_was(target):
+            staging = target / _STAGING
+            staging.mkdir()
+            staged = _stage(rows, staging, workers, file_timeout)
+            kept = _dedupe(rows, staged, excluded)
+            records, session_facts, n_components = _records(kept, staged, pseudo, ratios, options, license_id)
+            if options.fmt == "webdataset":
+                shard_names(records, {r["image_id"]: staged_path_for(staging, r).stat().st_size for r in records})
+            WRITERS[options.fmt](target, records, lambda r: staged_path_for(staging, r))
+            shutil.rmtree(staging)
+            facts = describe.ExportFacts(
+                name=options.name, license=license_id, fmt=options.fmt, created=describe.now(),
+                splits=describe.split_counts(records), ratios=ratios, seed=options.seed,
+                embargo_years=options.embargo_years, include_published=options.include_published,
+                session_gap_minutes=options.session_gap_minutes, sessions=session_facts, excluded=dict(excluded),
+                unmeasured=sum(not r["_measured"] for r in records))
+            describe.write_croissant(target, facts)
+            describe.write_card(target, facts)
+            describe.write_ro_crate(target, facts, _described_files(target))
+            describe.write_manifest(target)
     except OSError as exc:
-        raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}; the folder holds a "
-                          "partial export: delete it, or give a new folder, before trying again") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    facts = describe.ExportFacts(
-        name=options.name, license=license_id, fmt=options.fmt, created=describe.now(),
-        splits=describe.split_counts(records), ratios=ratios, seed=options.seed, embargo_years=options.embargo_years,
-        include_published=options.include_published, session_gap_minutes=options.session_gap_minutes,
-        sessions=session_facts, excluded=dict(excluded), unmeasured=sum(not r["_measured"] for r in records))
-    describe.write_croissant(target, facts)
-    describe.write_card(target, facts)
-    describe.write_ro_crate(target, facts, _described_files(target))
-    describe.write_manifest(target)
+        raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}; nothing of it was "
+                          "left there") from exc
     return ReuseSummary(target, facts.splits, facts.excluded, facts.unmeasured, n_components, len(session_facts),
                         ratios)
+
+
+@contextmanager
+def _whole_or_as_it_was(target: Path) -> Iterator[None]:
+    """`target` (absent, or an empty folder: `check_out`) holds the whole export when the block ends, or is
+    as it was when an exception leaves it (Ctrl-C, a full disk, an error): what the export wrote is removed,
+    so no folder that looks like an export is left half written."""
+    existed = target.exists()
+    target.mkdir(exist_ok=True)
+    try:
+        yield
+    except BaseException:
+        for written in target.iterdir() if existed else [target]:
+            if written.is_dir() and not written.is_symlink():
+                shutil.rmtree(written, ignore_errors=True)
+            else:
+                written.unlink(missing_ok=True)
+        raise
 
 
 def _described_files(target: Path) -> list[str]:
@@ -212,13 +232,10 @@ def _stage(rows: list[dict[str, Any]], staging: Path, workers: int | None, file_
     """Each image hashed and re-written into `staging` in the scan's local pool, bounded per file
     (a batch too small to share runs in this process)."""
     items = [StageItem(row["id"], row["path"], row["pixel_size_m"]) for row in rows]
-    pool = Pool(None, 0 if len(items) < _BATCH else workers, file_timeout)
     tasks = (StageTask(items[i:i + _BATCH], str(staging), file_timeout) for i in range(0, len(items), _BATCH))
-    try:
+    with Pool(None, 0 if len(items) < _BATCH else workers, file_timeout) as pool:
         return {staged.image_id: staged for batch in pool.results(stage_batch, tasks, lambda task: len(task.items))
                 for staged in batch}
-    finally:
-        pool.shutdown()
 
 
 def _dedupe(rows: list[dict[str, Any]], staged: dict[int, Staged], excluded: Counter[str]) -> list[dict[str, Any]]:

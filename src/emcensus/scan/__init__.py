@@ -294,16 +294,16 @@ def scan(
     summary = ScanSummary(roots=[spec.path for spec in specs])
     with scan_lock(catalog.path, [spec.path for spec in specs]):  # a second scan of the same catalog is refused, not interleaved
         scan_id = catalog.begin_scan([spec.path for spec in specs])
-        pool = Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
         status = "interrupted"
         try:
-            with _young_generation(CENSUS_GC_YOUNG):
+            # an interrupted scan does not wait for the reads in flight (the pool's exit ends its workers)
+            with Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG) as pool, \
+                    _young_generation(CENSUS_GC_YOUNG):
                 _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary)
             summary.missing += _close_gone(catalog, scan_id, gone)
             status = "complete"
             summary.complete = True
         finally:
-            pool.shutdown(kill=not summary.complete)  # an interrupted scan does not wait for reads in flight
             summary.seconds = time.perf_counter() - started
             catalog.finish_scan(scan_id, status, vars(summary))
     return summary

@@ -383,6 +383,15 @@ class Pool:
         else:
             self._local.executor.shutdown(cancel_futures=True)
 
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, error: type[BaseException] | None, *details: object) -> None:
+        """Leaving a `with Pool(...)` block: its idle workers stopped when the work finished; when an
+        exception leaves it (Ctrl-C, an error of the caller, a generator closed midway), its workers
+        ended at once: the tasks in flight are no longer wanted, and are not waited for."""
+        self.shutdown(kill=error is not None)
+
     def _take(self, ticket: Ticket) -> None:
         try:
             ticket.value, ticket.done = ticket.future.result(), True
