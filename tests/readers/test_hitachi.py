@@ -218,16 +218,11 @@ def test_a_detector_name_ends_at_a_nul_inside_it(tmp_path: Path) -> None:
         db.close()
 
 
-def test_keys_are_matched_in_any_case_and_the_lowered_spellings_kept_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`_fields` takes each key's lower-case spelling from a table (a census's sidecars repeat ~100
-    keys): the first spelling of a key in any case wins as before, a long key is lowered but not
-    kept, and none is kept once the table is full."""
-    monkeypatch.setattr(hitachi, "_LOWERED", {})
-    monkeypatch.setattr(hitachi, "_LOWERED_MAX", 3)
+def test_keys_are_matched_in_any_case_the_first_spelling_winning() -> None:
+    """`_fields` lowers every key: the first spelling of a key in any case wins, `[SemImageFile]`
+    before the other sections, and a long key is kept whole."""
     long_key = "Comment" + "x" * 80
     sections = {"Other": {"MAGNIFICATION": "9"}, "SemImageFile": {"magnification": "2000", "Magnification": "5",
                                                                    long_key: "y", "PixelSize": "1", "SignalName": "SE"}}
-    fields = hitachi._fields(sections)
-    assert fields == {"magnification": "2000", long_key.lower(): "y", "pixelsize": "1", "signalname": "SE"}
-    assert hitachi._fields(sections) == fields  # from the table this time
-    assert set(hitachi._LOWERED) == {"magnification", "Magnification", "PixelSize"}  # full at 3; the long key never
+    assert hitachi._fields(sections) == {"magnification": "2000", long_key.lower(): "y", "pixelsize": "1",
+                                         "signalname": "SE"}
