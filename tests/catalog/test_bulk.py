@@ -15,12 +15,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emcensus.catalog import Catalog, bulk
 from emcensus.catalog.connection import canonical_objects, scan_lock
 from emcensus.catalog.cube import CUBE_FILLS
+from emcensus.catalog.paths import db_text
 from emcensus.catalog.schema import EXTENSION_CHARACTERS, EXTENSION_SQL, FOLDER_SQL, SCHEMA_VERSION, cube_values
 from emcensus.demo.generate import generate_archive
 from emcensus.scan import RootSpec, scan
@@ -315,14 +316,18 @@ def test_a_loads_counts_equal_the_group_by_fill_whatever_the_values(tmp_path: Pa
 
 
 #: Paths made of what decides a folder and an extension: separators, dots, extension characters and
-#: others (non-ASCII, a NUL that SQLite's text functions stop at), short or past the 256 characters
+#: others (non-ASCII, an undecodable byte and a reserved character as the catalog stores them
+#: (`paths.db_text`), a NUL that SQLite's text functions stop at), short or past the 256 characters
 #: the folder's SQL splits at.
 _PATH_PIECES = st.lists(st.sampled_from(["/", ".", "..", "a", "Z", "9", "_", "-", "tif", "é", "段", " ", "~", "\x00",
+                                         db_text("\udcf6"), db_text("\U0010ff90"),
                                          "x" * 120]), max_size=12).map("".join)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
 @given(paths=st.lists(_PATH_PIECES | st.text(max_size=300), min_size=1, max_size=20))
+@example(paths=["/a/b.tar.gz", "/a/B.TIF", "/a.d/b", "/a/b/", "/a/b.", "/a/.hidden", "b.tif", "", "/", "/a/b.tif~",
+                "/a/b.emd_1", db_text("/a/Gr\udcf6\udcdfe.tif"), db_text("/a\udcf6.d/b\udcf6"), "/" + "x" * 300 + "/y.z"])
 def test_the_path_values_a_load_computes_in_python_are_sqlites(paths: list[str]) -> None:
     """The folder and extension a bulk load's counting computes from the stored path in Python
     (`bulk._FROM_PATH`) are what the cubes' fills compute in SQL, value and type; a path holding a NUL,
