@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from emcensus.figures.colour import detect_colour_map, scalar_from_colour_map
-from emcensus.figures.synth import _trace, make_figure_corpus
+from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, _trace, make_figure_corpus
 from emcensus.figures.textures import EXPOSURE_CHANGE, acquire, make_scene, micrograph, render
 
 
@@ -55,6 +57,15 @@ def test_repeats_in_a_corpus_drift_a_few_pixels_and_change(tmp_path) -> None:
             assert drift <= 6 + 1e-6  # up to 3 px each way from the first shot
     assert max(abs(s.view[0] - shots[0].view[0]) / (s.view[2] / s.width) for shots in groups.values()
                for s in shots) > 0.5  # more than the sub-pixel drift of before
+    # a truth file written before `exposed` (corpora kept with --keep) loads, every shot a first one, as its
+    # archive files were written
+    saved = json.loads((tmp_path / "out" / TRUTH_NAME).read_text(encoding="utf-8"))
+    for image in saved["images"]:
+        del image["exposed"]
+    (tmp_path / "old.json").write_text(json.dumps(saved), encoding="utf-8")
+    old = CorpusTruth.load(tmp_path / "old.json")
+    assert [image.exposed for image in old.images] == [0] * len(truth.images)
+    assert [replace(image, exposed=0) for image in truth.images] == old.images
 
 
 @pytest.fixture(scope="module")
