@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from emcensus.figures.match import FIDELITY_MARGIN, MIN_INLIERS, Fit, Matcher, _fidelity
+from emcensus.figures.match import (FIDELITY_MARGIN, MIN_INLIERS, STRUCTURE_MARGIN, Fit, Matcher, _fidelity,
+                                    _structure_of)
 from emcensus.figures.textures import acquire, make_scene, micrograph, render
 from figures.match_support import publish, visual_index
 
@@ -74,12 +75,11 @@ def matcher_pixels(matcher: Matcher, name: str) -> np.ndarray:
     return tifffile.imread(path)
 
 
-def test_shrunk_far_the_source_is_told_from_its_repeat_by_what_earlier_shots_left(tmp_path: Path) -> None:
-    """A field shown whole at 0.125x (seed 11 Chen 1a: 0.13x): the noise that tells a source from its repeat
-    is averaged away (their fidelities tie), but what the earlier shots' contamination and charging left on
-    the repeat is smooth and survives; the source is the match even when the repeat fit surest."""
+def _shrunk_far(tmp_path: Path, exposed: int) -> tuple[Matcher, np.ndarray, Fit, Fit]:
+    """A pore field's first shot shown whole at 0.125x, and fits of it and of a later shot of the field
+    (`exposed` earlier shots: 0, another first shot with its own noise alone) by the same transform."""
     signal = render(make_scene("pores", 7), (0.5, 0.5), 0.3, WIDTH, HEIGHT)
-    shots = {"field_001": acquire(signal, 71), "field_002": acquire(signal, 72, exposed=2)}
+    shots = {"field_001": acquire(signal, 71), "field_002": acquire(signal, 72, exposed=exposed)}
     files = {tmp_path / f"{name}.tif": pixels for name, pixels in shots.items()}
     for path, pixels in files.items():
         tifffile.imwrite(path, pixels)
@@ -90,5 +90,24 @@ def test_shrunk_far_the_source_is_told_from_its_repeat_by_what_earlier_shots_lef
                           (0.0, 0.0, panel.shape[1] - 1.0, panel.shape[0] - 1.0)) for position in range(2))
     fidelity = [_fidelity(matcher._aligned(fit, panel)) for fit in (source, repeat)]
     assert abs(fidelity[0] - fidelity[1]) < FIDELITY_MARGIN  # the fine detail cannot tell them apart
+    return matcher, panel, source, repeat
+
+
+def test_shrunk_far_the_source_is_told_from_its_repeat_by_what_earlier_shots_left(tmp_path: Path) -> None:
+    """A field shown whole at 0.125x (seed 11 Chen 1a: 0.13x): the noise that tells a source from its repeat
+    is averaged away (their fidelities tie), but what the earlier shots' contamination and charging left on
+    the repeat is smooth and survives; the source is the match even when the repeat fit surest."""
+    matcher, panel, source, repeat = _shrunk_far(tmp_path, exposed=2)
     assert matcher._explains_best([repeat, source], panel) is source
+    assert matcher._explains_best([source, repeat], panel) is source
+
+
+def test_shrunk_far_noise_alone_does_not_overturn_the_surest_fit(tmp_path: Path) -> None:
+    """Two first shots of the field, their own noise alone between them (a microscope whose repeats leave
+    nothing smooth): their smoothed pixels differ by less than `STRUCTURE_MARGIN` (0.0015 here), so the
+    structure does not decide and the surest fit stays the match, whichever it is."""
+    matcher, panel, source, repeat = _shrunk_far(tmp_path, exposed=0)
+    structure = [_structure_of(matcher._aligned(fit, panel)) for fit in (source, repeat)]
+    assert abs(structure[0] - structure[1]) < STRUCTURE_MARGIN
+    assert matcher._explains_best([repeat, source], panel) is repeat
     assert matcher._explains_best([source, repeat], panel) is source
