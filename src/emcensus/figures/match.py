@@ -301,9 +301,7 @@ class Matcher:
             image = self.index.images[position]
             fit = Fit(position, 0, 0, thumbnails.whole_field(width, height, image["width_px"], image["height_px"]),
                       mirrored, inverted, (0.0, 0.0, width - 1.0, height - 1.0))
-            self._confirm(fit, grey)
-            if fit.confirmed and thumbnails.is_similarity(fit.transform):
-                fit.coverage = _coverage(fit, width, height, image["width_px"], image["height_px"])
+            if self._stands_aligned(fit, grey) and thumbnails.is_similarity(fit.transform):
                 found.append(fit)
         shown = {fit.position for fit in found}
         return [fit for fit in fits if fit.position not in shown] + found
@@ -357,14 +355,19 @@ class Matcher:
                 if position in shown:
                     continue
                 other = replace(fit, position=position, inliers=0, matches=0, confirmed=False)
-                self._confirm(other, grey)
-                if other.confirmed:
-                    image = self.index.images[position]
-                    height, width = grey.shape
-                    other.coverage = _coverage(other, width, height, image.get("width_px"), image.get("height_px"))
+                if self._stands_aligned(other, grey):
                     shown.add(position)
                     found.append(other)
         return found
+
+    def _stands_aligned(self, fit: Fit, grey: np.ndarray) -> bool:
+        """Whether a fit without keypoint evidence of its own (a whole field, a neighbour aligned by another's
+        fit) stands on its pixels (`_confirm`); it then covers what its refined fit covers."""
+        self._confirm(fit, grey)
+        if fit.confirmed:
+            image = self.index.images[fit.position]
+            fit.coverage = _coverage(fit, grey.shape[1], grey.shape[0], image.get("width_px"), image.get("height_px"))
+        return fit.confirmed
 
     def _around(self, variants: list[_Variant], doubtful: Sequence[Fit], width: int, height: int,
                 not_after_year: int | None) -> list[Fit]:
