@@ -5,7 +5,8 @@ kept only when this prints `identical` for every archive.
 
 Each tree censuses each archive (every top-level folder a root, one command, a local pool) in a fresh
 catalog; the catalogs are compared joined by path: every `images` column both schemas have (scan ids aside), the stored
-metadata JSON text, the problems and the folder fingerprints. `--odd DIR` first writes there an archive
+metadata JSON text, the problems and the folder fingerprints; and every cube both have (`census_*`, rows as stored: what
+the census counted, not the table refilled). `--odd DIR` first writes there an archive
 of the odd cases: the real vendor samples (../shared/vendor-samples, when present), the bad corpus and
 the adversarial corpus of `emcensus.demo`, and plain TIFFs written by Pillow and tifffile.
 """
@@ -37,14 +38,22 @@ def image_columns(catalog: Path) -> list[str]:
             if row[1] not in ("id", "first_seen_scan", "missing_since_scan")]
 
 
-def contents(catalog: Path, columns: list[str]) -> dict[str, object]:
-    """What a census stored in `columns` and beside them, keyed so that two catalogs compare by path."""
+def cube_tables(catalog: Path) -> list[str]:
+    """The catalog's cubes (`census_*` tables)."""
+    return [name for (name,) in sqlite3.connect(catalog).execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name GLOB 'census_*' ORDER BY name")]
+
+
+def contents(catalog: Path, columns: list[str], cubes: list[str]) -> dict[str, object]:
+    """What a census stored in `columns` and beside them, keyed so that two catalogs compare by path,
+    and the rows of `cubes` (keyed by their values: root ids are given in the same order)."""
     db = sqlite3.connect(catalog)
     return {
         "images": {row[0]: row for row in db.execute(f"SELECT path, {', '.join(columns)} FROM images")},
         "metadata": dict(db.execute("SELECT i.path, m.json FROM images i JOIN metadata m ON m.image_id = i.id")),
         "problems": sorted(db.execute("SELECT group_key, path, severity, reason FROM problems"), key=repr),
         "folders": sorted(db.execute("SELECT * FROM folders"), key=repr),
+        **{cube: sorted(db.execute(f"SELECT * FROM {cube}"), key=repr) for cube in cubes},
     }
 
 
@@ -90,7 +99,9 @@ def main() -> None:
             census(args.new, Path(work) / "new.sqlite", roots)
             old_columns, new_columns = image_columns(Path(work) / "old.sqlite"), image_columns(Path(work) / "new.sqlite")
             columns = [name for name in old_columns if name in new_columns]  # a schema change adds or drops some
-            old, new = contents(Path(work) / "old.sqlite", columns), contents(Path(work) / "new.sqlite", columns)
+            cubes = [cube for cube in cube_tables(Path(work) / "old.sqlite") if cube in cube_tables(Path(work) / "new.sqlite")]
+            old, new = (contents(Path(work) / "old.sqlite", columns, cubes),
+                        contents(Path(work) / "new.sqlite", columns, cubes))
         if columns != old_columns or columns != new_columns:
             print(f"{archive}: compared the columns both schemas have; only old {sorted(set(old_columns) - set(columns))}, "
                   f"only new {sorted(set(new_columns) - set(columns))}")
