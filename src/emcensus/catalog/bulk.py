@@ -238,7 +238,8 @@ class CubeSums:
     µs a row per cube, while the reading processes wait).
 
     Exact as the fill is: the values are read back from `images` by the fill's own expressions (so
-    with the types SQLite stored), Python groups equal values as SQLite's GROUP BY does (1 and 1.0
+    with the types SQLite stored; the folder and extension computed from the stored path in Python,
+    held to those expressions: `_FROM_PATH`), Python groups equal values as SQLite's GROUP BY does (1 and 1.0
     alike, text and blob apart), and the key is made in SQL by the fill's own expression."""
 
     #: Keys held (or rows counted) before they are added to the cubes: memory stays flat however big
