@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tifffile
 
+import emcensus.figures.match as match_module
 from emcensus.figures.match import (FIDELITY_MARGIN, MIN_INLIERS, STRUCTURE_MARGIN, Fit, Matcher, _fidelity,
                                     _structure_of)
 from emcensus.figures.textures import acquire, make_scene, micrograph, render
@@ -111,3 +112,19 @@ def test_shrunk_far_noise_alone_does_not_overturn_the_surest_fit(tmp_path: Path)
     assert abs(structure[0] - structure[1]) < STRUCTURE_MARGIN
     assert matcher._explains_best([repeat, source], panel) is repeat
     assert matcher._explains_best([source, repeat], panel) is source
+
+
+@pytest.mark.parametrize(("fidelity", "chosen"), [(0.797, "surest"), (0.801, "other")])
+def test_the_structure_decides_only_among_fits_whose_fine_detail_is_as_good(
+        monkeypatch: pytest.MonkeyPatch, fidelity: float, chosen: str) -> None:
+    """Fidelities within `FIDELITY_MARGIN`, the other fit's structure higher by twice `STRUCTURE_MARGIN`: it is
+    the match only when its fine detail explains the panel at least as well as the surest's (seed 23: a repeat's
+    structure beat its source's by 0.010, the source's fidelity higher by 0.005); otherwise the surest stays."""
+    surest, other = (Fit(position, 30, 60, np.eye(2, 3), False, False, (0.0, 0.0, 99.0, 99.0)) for position in range(2))
+    measured = {id(surest): (0.8, 0.9), id(other): (fidelity, 0.9 + 2 * STRUCTURE_MARGIN)}
+    monkeypatch.setattr(Matcher, "_aligned", lambda self, fit, grey: fit)
+    monkeypatch.setattr(match_module, "_fidelity", lambda fit: measured[id(fit)][0])
+    monkeypatch.setattr(match_module, "_structure_of", lambda fit: measured[id(fit)][1])
+    assert abs(fidelity - 0.8) < FIDELITY_MARGIN
+    best = Matcher.__new__(Matcher)._explains_best([surest, other], np.zeros((100, 100), np.uint8))
+    assert best is (surest if chosen == "surest" else other)
