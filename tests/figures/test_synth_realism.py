@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 
 from emcensus.figures.colour import detect_colour_map, scalar_from_colour_map
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, _trace, make_figure_corpus
-from emcensus.figures.textures import EXPOSURE_CHANGE, acquire, make_scene, micrograph, render
+from emcensus.figures.textures import EXPOSURE_CHANGE, _exposure_change, acquire, make_scene, micrograph, render
 
 
 def _corr(a: np.ndarray, b: np.ndarray) -> float:
@@ -29,7 +29,9 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 def test_a_later_shot_carries_a_smooth_change_the_earlier_ones_left() -> None:
     signal = render(make_scene("pores", 5), (0.5, 0.5), 0.3, 320, 240)
     first = acquire(signal, 11)
-    assert np.array_equal(first, acquire(signal, 11, exposed=0))  # a first shot as before
+    # a later shot is the same detector on the signal the earlier scans changed: nothing else differs
+    change = _exposure_change(np.random.default_rng([11, 11]), 1, *signal.shape)
+    assert np.array_equal(acquire(signal, 11, exposed=1), acquire(signal.astype(np.float32) * change, 11))
     changes = []
     for exposed in (1, 2):
         later = acquire(signal, 11, exposed=exposed).astype(np.float64)
