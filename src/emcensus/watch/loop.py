@@ -115,8 +115,9 @@ def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, 
           file_timeout: float = FILE_TIMEOUT_S) -> int:
     """Keep `catalog` up to date with `roots` until `stop` is set (or `cycles` cycles ran); returns
     the number of cycles. Refused, naming the holder, while another scan or watch holds the catalog."""
-    with scan_lock(catalog.path, [root.path for root in roots], command="watch"):
-        pool = Pool(None, workers, file_timeout, gc_young=CENSUS_GC_YOUNG)
+    # an exception leaving the block (an error, Ctrl-C outside the loop's handler) ends the workers at once
+    with scan_lock(catalog.path, [root.path for root in roots], command="watch"), \
+            Pool(None, workers, file_timeout, gc_young=CENSUS_GC_YOUNG) as pool:
         try:
             census = FolderCensus(catalog, roots, pool)
             states = [_RootState(spec, Settling(settings.sidecar_timeout, expects_sidecar_for(spec.vendor, spec.technique)))
@@ -134,7 +135,8 @@ def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, 
                                        "or marked missing; check the shares")
             return number
         finally:
-            pool.shutdown(kill=stop.is_set())
+            if stop.is_set():  # stopped by a signal: the reads in flight are not wanted either
+                pool.shutdown(kill=True)
 
 
 def _cycle(number: int, states: list[_RootState], census: FolderCensus, settings: WatchSettings,
