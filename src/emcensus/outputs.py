@@ -8,12 +8,17 @@ of an unknown kind is refused rather than guessed.
 
 from __future__ import annotations
 
+import glob
+import json
 import os
-from collections.abc import Iterable
+import shutil
+import socket
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
-from emcensus.access import is_inside
-from emcensus.errors import ConfigError
+from emcensus.access import is_inside, read_bounded
+from emcensus.errors import ConfigError, EmcensusError
 
 
 class ArchiveWriteError(ConfigError):
@@ -86,4 +91,70 @@ def guard_folder_rewrite(
     return target
 
 
-__all__ = ["ArchiveWriteError", "guard_folder_rewrite", "guard_output"]
+#: In a folder output's partial sibling: who writes it, so that a later run can prove a leftover is its own.
+PARTIAL_MARK = "emcensus-partial.json"
+
+
+@contextmanager
+def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, what: str = "output") -> Iterator[Path]:
+    """Write a folder output whole or not at all: `target` (resolved by `guard_output`; absent, or an empty
+    folder) appears complete when the block ends, or never. The block writes into the folder it is given,
+    `<parent>/<name>.partial-<pid>/<name>` (a sibling named so that people see it is unfinished); at the
+    end that folder is renamed onto `target` in one step, and an exception leaving the block removes it.
+    A partial left by a process killed outright (SIGKILL, a power cut) is removed by the next run to the
+    same target, once its mark proves it is emcensus's own and its process is gone."""
+    archives = list(archives)
+    _remove_stale_partials(target)
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    guard_output(partial, archives, what=what, folder=True)
+    partial.mkdir()  # new, at its own name: never a folder or a link someone left there
+    try:
+        (partial / PARTIAL_MARK).write_text(json.dumps(_writer(target)))
+        inner = partial / target.name
+        inner.mkdir()
+        yield inner
+        os.rename(inner, target)  # replaces an empty folder given as the target; refused if it filled meanwhile
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def _writer(target: Path) -> dict[str, object]:
+    """This process as a partial's mark names it: the target, the host, the process and when it started
+    (a process id alone may have been reused)."""
+    return {"target": str(target), "host": socket.gethostname(), "pid": os.getpid(),
+            "started": _process_started(os.getpid())}
+
+
+def _process_started(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot; Linux), None where that is not known or it is gone."""
+    with suppress(OSError, IndexError):
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+        return stat_line[stat_line.rindex(")") + 2:].split()[19]
+    return None
+
+
+def _remove_stale_partials(target: Path) -> None:
+    """Remove every partial of `target` left by a process that is gone (`_left_by_a_gone_writer`)."""
+    try:
+        siblings = list(target.parent.glob(f"{glob.escape(target.name)}.partial-*"))
+    except OSError:
+        return
+    for sibling in siblings:
+        if _left_by_a_gone_writer(sibling, target):
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
+    """Whether `folder` is a partial whose mark names `target`, this host, and a process no longer running
+    (anything else, a folder people made among them, is left for them to judge)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    try:
+        mark = json.loads(read_bounded(folder / PARTIAL_MARK, 4096, "partial's mark"))
+    except (EmcensusError, ValueError):
+        return False
+    return (isinstance(mark, dict) and mark.get("target") == str(target) and mark.get("host") == socket.gethostname()
+            and isinstance(mark.get("pid"), int) and _process_started(mark["pid"]) != mark.get("started"))
+
+
+__all__ = ["ArchiveWriteError", "PARTIAL_MARK", "guard_folder_rewrite", "guard_output", "whole_folder"]

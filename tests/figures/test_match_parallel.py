@@ -219,10 +219,12 @@ def test_a_panel_that_hangs_its_worker_is_ended_at_its_time_limit_and_costs_that
         next(match_documents([truth.papers], hanging, workers=2, panel_timeout=0))
 
 
+@pytest.mark.parametrize("workers", [2, 0])
 def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_are_matched(corpus, alone,
-                                                                                             monkeypatch):
-    """Read in a process of its own: pdfium crashing (a segfault) on one document, or stuck in C on
-    another, ends that process alone; each is one line where it falls, every other document gives
+                                                                                             monkeypatch, workers):
+    """Read in a process of its own, with workers or without (`--workers 0` matches in the command's
+    process, but reads in that process too): pdfium crashing (a segfault) on one document, or stuck in
+    C on another, ends that process alone; each is one line where it falls, every other document gives
     what it gives in one process."""
     from emcensus.figures import match
 
@@ -242,7 +244,7 @@ def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_
     monkeypatch.setattr(match, "DOCUMENT_WAIT_S", 20.0)  # a loaded machine reads a page well within it
     lines: list[str] = []
     pooled = [found.to_dict() for found in match_documents([truth.papers], Matcher(VisualIndex.load(
-        index_folder(catalog_path))), workers=2, warn=lines.append)]
+        index_folder(catalog_path))), workers=workers, warn=lines.append)]
     assert pooled == [row for row in alone.rows if row["document"] not in (crashing, hanging)]
     assert [line for line in lines if not line.startswith((crashing, hanging))] == [
         line for line in alone.lines if not line.startswith((crashing, hanging))]

@@ -61,3 +61,50 @@ def test_an_export_that_fails_at_its_last_file_leaves_the_empty_folder_given_emp
     assert "No space left on device" in str(failed.value) and "nothing of it was left" in str(failed.value)
     assert out.is_dir() and not any(out.iterdir())
     assert sorted(path.name for path in tmp_path.iterdir()) == ["dataset"]
+
+
+def test_a_sigkill_midway_leaves_a_partial_named_so_and_the_next_export_removes_it(census: Census, exported: Path,
+                                                                                   tmp_path: Path) -> None:
+    """SIGKILL (no handler runs) to every process of `reuse export` while it stages images: no folder at the
+    export's name, only `dataset.partial-PID` beside it, marked as the export's own; the next export to the
+    same folder removes it (its process is gone) and writes the whole export. A folder people named
+    alike, without the mark, is left alone."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from emcensus.outputs import PARTIAL_MARK
+    from interrupting import SLOW_PIXELS
+
+    out, marker = tmp_path / "dataset", tmp_path / "reads"
+    theirs = tmp_path / "dataset.partial-notes"
+    theirs.mkdir()
+    export = ["reuse", "export", str(out), "--license", "CC-BY-4.0", "--secret-file", str(census.secret_file)]
+    run = SLOW_PIXELS.format(marker=str(marker)) + "\nfrom emcensus.cli.main import main\nmain(prog_name='emcensus')\n"
+    command = subprocess.Popen([sys.executable, "-c", run, "--catalog", str(census.catalog), *export, "--workers", "2"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while len(marker.read_text().split()) < 6 if marker.exists() else True:
+            assert command.poll() is None, command.communicate()
+            assert time.monotonic() < deadline, "the export never began staging"
+            time.sleep(0.05)
+    finally:
+        os.killpg(command.pid, signal.SIGKILL)
+        command.communicate(timeout=60)
+    assert command.returncode == -signal.SIGKILL
+    partial = tmp_path / f"dataset.partial-{command.pid}"
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["dataset.partial-notes", partial.name, "reads"])
+    mark = json.loads((partial / PARTIAL_MARK).read_text())
+    assert mark["target"] == str(out) and mark["pid"] == command.pid
+    assert [path.name for path in partial.iterdir() if path.is_dir()] == ["dataset"]  # unfinished, under its name
+
+    census.invoke(*export, "--workers", "0")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["dataset", "dataset.partial-notes", "reads"]
+    assert sorted(path.relative_to(out) for path in out.rglob("*")) == \
+        sorted(path.relative_to(exported) for path in exported.rglob("*"))
+    assert _data_digests(out) == _data_digests(exported)
+    assert fingerprint(census.root) == census.untouched

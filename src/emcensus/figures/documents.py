@@ -56,6 +56,7 @@ from PIL import Image
 from emcensus import access
 from emcensus.catalog.paths import readable
 from emcensus.errors import EmcensusError
+from emcensus.scan.pool import MEMORY_REASON
 
 
 class FigureError(EmcensusError):
@@ -205,7 +206,11 @@ def _decode_image(handle: BinaryIO, limits: Limits, what: str) -> np.ndarray:
             return _as_uint8(np.asarray(image))
     except FigureError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except MemoryError as exc:  # within its declared size, yet more than this process may take
+        raise FigureError(f"{what}: {MEMORY_REASON}") from exc
+    except Image.DecompressionBombError as exc:  # Pillow's own check, as it opens the file: far over ours
+        raise FigureError(f"{what}: refused as a decompression bomb ({exc}); not decoded") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
         raise FigureError(f"{what}: not a readable image ({exc})") from exc
 
 
@@ -478,6 +483,9 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, view: _View, li
     except pdfium.PdfiumError as exc:
         warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
         return None
+    except MemoryError:  # a stream that decodes to more than its declared size, or than this process may take
+        warn(f"{path} page {number}: an image {MEMORY_REASON}")
+        return None
 
 
 def _join_strips(pieces: list[tuple[Box, np.ndarray]]) -> list[tuple[Box, np.ndarray]]:
@@ -550,7 +558,9 @@ def _render_drawing(page: pdfium.PdfPage, drawn: list[Box], view: _View,
     y0 = max(0.0, min(box[1] for box in drawn) - 2)
     x1 = min(view.width, max(box[2] for box in drawn) + 2)
     y1 = min(view.height, max(box[3] for box in drawn) + 2)
-    scale = limits.render_dpi / 72.0
+    # a page may declare any size (a poster, a hostile 200-inch box): rendered at a lower resolution where
+    # `render_dpi` would make more than `max_pixels`, so the bitmap is bounded like an image object's
+    scale = min(limits.render_dpi / 72.0, math.sqrt(limits.max_pixels / max((x1 - x0) * (y1 - y0), 1.0)))
     if min(x1 - x0, y1 - y0) * scale < limits.min_side:
         return []
     bitmap = page.render(scale=scale, crop=(x0, view.height - y1, view.width - x1, y0), rev_byteorder=True)

@@ -907,9 +907,9 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     `weaker`, the weaker candidates). A document that gives no figures is one line to `warn`, and
     so is a printed scale bar that disagrees with its length × the matched image's field of view.
 
-    `workers` processes match the panels (None: all cores; 0: everything in this process), while one
-    process of its own reads the documents and splits their panels (`DOCUMENT_WAIT_S`): a document
-    that crashes or hangs its C reader is one line, the others are read. The workers are forked with
+    `workers` processes match the panels (None: all cores; 0: in this process), while one process of
+    its own reads the documents and splits their panels (`DOCUMENT_WAIT_S`), whatever `workers`: a
+    document that crashes or hangs its C reader is one line, the others are read. The workers are forked with
     the matcher loaded, so the index (memory-mapped files and the image table) is held once and
     shared, not loaded per worker; a panel that crashes its worker twice, or whose matching takes
     longer than `panel_timeout` seconds, is one line, the others are matched. Panels, and the lines
@@ -918,7 +918,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
     global _pooled  # noqa: PLW0603 - what forked workers inherit
     if not panel_timeout > 0:
         raise ConfigError(f"the time a panel may take must be more than 0 s, not {panel_timeout:g}")
-    _pooled, reader = matcher, None
+    _pooled, reader = matcher, Producer(_document_steps, DOCUMENT_WAIT_S)
     # one OpenCV thread per worker (the workers fill the cores), set before they fork: set in a forked
     # child, OpenCV's thread pool, inherited from a parent that used it, deadlocks
     threads = cv2.getNumThreads()
@@ -928,7 +928,6 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         # the objects held now (the index's image table above all) kept out of the garbage collector's
         # passes: a pass in a worker writes into every object it visits, which copies their pages
         gc.freeze()
-        reader = Producer(_document_steps, DOCUMENT_WAIT_S)
     try:
         with Pool(None, workers, FILE_TIMEOUT_S) as pool:  # stopped midway: its workers ended at once
             tasks = _panel_tasks(paths, year_of, weaker, panel_timeout, reader)
@@ -937,8 +936,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
                     warn(line)
                 yield from found
     finally:
-        if reader is not None:
-            reader.close()
+        reader.close()
         cv2.setNumThreads(threads)
         if workers != 0:
             gc.unfreeze()
@@ -982,13 +980,13 @@ def _warm_ocr() -> None:
 
 
 def _panel_tasks(paths: Iterable[str | os.PathLike[str]], year_of: Callable[[str], int | None], weaker: bool,
-                 seconds: float, reader: Producer | None) -> Iterator[_PanelTask | list[str]]:
+                 seconds: float, reader: Producer) -> Iterator[_PanelTask | list[str]]:
     """The panels of every document in order, and, where they fall, the lines reading them gave
     (images skipped inside a document, a document that gives no figures, one whose `reader` process
     crashed or hung: the panels read before stand)."""
     for path in document_paths(paths):
         try:
-            for step in _document_steps(path) if reader is None else reader.items(path):
+            for step in reader.items(path):
                 if isinstance(step, list):
                     yield step
                     continue

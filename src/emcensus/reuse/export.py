@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,7 +21,7 @@ from emcensus.catalog.connection import archive_roots
 from emcensus.catalog.query import ImageFilter
 from emcensus.catalog.reuse import QUALITY_COLUMNS
 from emcensus.errors import ConfigError, OutputError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_folder
 from emcensus.reuse import describe
 from emcensus.reuse.pseudonyms import Pseudonyms, operator_of
 from emcensus.reuse.splits import (
@@ -157,7 +155,8 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
         raise ConfigError(f"unknown format {options.fmt!r}: {', '.join(FORMATS)}")
     if options.embargo_years < 0:
         raise ConfigError("--embargo-years cannot be negative")
-    target = check_out(out, archive_roots(catalog.db))
+    archives = archive_roots(catalog.db)
+    target = check_out(out, archives)
     pseudo = Pseudonyms(secret)
     excluded: Counter[str] = Counter()
     rows = []
@@ -172,15 +171,17 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
         reasons = "; ".join(f"{count:,} {why}" for why, count in excluded.items()) or "the filters select no image"
         raise ConfigError(f"nothing to export: {reasons}")
     try:
-        with _whole_or_as_it_was(target):
-            staging = target / _STAGING
+        # written beside `target` and renamed onto it when whole: an export stopped in any way (Ctrl-C, a full
+        # disk, SIGKILL) leaves no folder that looks like an export
+        with whole_folder(target, archives, what="reuse export") as folder:
+            staging = folder / _STAGING
             staging.mkdir()
             staged = _stage(rows, staging, workers, file_timeout)
             kept = _dedupe(rows, staged, excluded)
             records, session_facts, n_components = _records(kept, staged, pseudo, ratios, options, license_id)
             if options.fmt == "webdataset":
                 shard_names(records, {r["image_id"]: staged_path_for(staging, r).stat().st_size for r in records})
-            WRITERS[options.fmt](target, records, lambda r: staged_path_for(staging, r))
+            WRITERS[options.fmt](folder, records, lambda r: staged_path_for(staging, r))
             shutil.rmtree(staging)
             facts = describe.ExportFacts(
                 name=options.name, license=license_id, fmt=options.fmt, created=describe.now(),
@@ -188,33 +189,15 @@ def export_reuse(catalog: Catalog, out: str | os.PathLike[str], options: ReuseOp
                 embargo_years=options.embargo_years, include_published=options.include_published,
                 session_gap_minutes=options.session_gap_minutes, sessions=session_facts, excluded=dict(excluded),
                 unmeasured=sum(not r["_measured"] for r in records))
-            describe.write_croissant(target, facts)
-            describe.write_card(target, facts)
-            describe.write_ro_crate(target, facts, _described_files(target))
-            describe.write_manifest(target)
+            describe.write_croissant(folder, facts)
+            describe.write_card(folder, facts)
+            describe.write_ro_crate(folder, facts, _described_files(folder))
+            describe.write_manifest(folder)
     except OSError as exc:
         raise OutputError(f"cannot write the reuse export {out}: {exc.strerror or exc}; nothing of it was "
                           "left there") from exc
     return ReuseSummary(target, facts.splits, facts.excluded, facts.unmeasured, n_components, len(session_facts),
                         ratios)
-
-
-@contextmanager
-def _whole_or_as_it_was(target: Path) -> Iterator[None]:
-    """`target` (absent, or an empty folder: `check_out`) holds the whole export when the block ends, or is
-    as it was when an exception leaves it (Ctrl-C, a full disk, an error): what the export wrote is removed,
-    so no folder that looks like an export is left half written."""
-    existed = target.exists()
-    target.mkdir(exist_ok=True)
-    try:
-        yield
-    except BaseException:
-        for written in target.iterdir() if existed else [target]:
-            if written.is_dir() and not written.is_symlink():
-                shutil.rmtree(written, ignore_errors=True)
-            else:
-                written.unlink(missing_ok=True)
-        raise
 
 
 def _described_files(target: Path) -> list[str]:

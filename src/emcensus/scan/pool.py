@@ -44,9 +44,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, TypeVar
 
-from emcensus.errors import EmcensusError
+from emcensus.errors import ConfigError, EmcensusError
+
+try:
+    import resource
+except ImportError:  # no such limits here (Windows): reading processes run uncapped
+    resource = None  # type: ignore[assignment]
 
 #: How long one file may take to read, by default.
 FILE_TIMEOUT_S = 30.0
@@ -91,6 +97,10 @@ _MAX_TASK_RETRIES = 3
 #: census worker's CPU. Measured for the census only: other pools (pixels measured, indexed, exported)
 #: keep Python's default, so no cycle holding a frame's pixels outlives it longer than it did.
 CENSUS_GC_YOUNG = 10_000
+#: GiB of memory each reading process may take beyond what it inherited (`off`: no cap); see `worker_memory`.
+MEMORY_ENV = "EMCENSUS_WORKER_MEMORY"
+#: Why an input is not read whose decoding failed to allocate (past that cap, or past the machine's memory).
+MEMORY_REASON = f"needs more memory than a reading process may take (${MEMORY_ENV}); not read"
 
 
 T = TypeVar("T")
@@ -114,9 +124,61 @@ def _ignore_interrupts() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
-def _init_worker(progress: Any, counter: Any, gc_young: int | None) -> None:
+def worker_memory(processes: int) -> int | None:
+    """Bytes one reading process (a local pool's worker, a `Producer`) may allocate beyond what it
+    inherited: `$EMCENSUS_WORKER_MEMORY` GiB, else the machine's memory (or its cgroup's) shared by
+    `processes` and the command's own; None: no cap (`off`, or a system without the limit). The last
+    line under the format checks: a decompression bomb they let through fails its allocation in that
+    process (a MemoryError: that file's reason), before the machine's memory runs out."""
+    given = os.environ.get(MEMORY_ENV, "").strip()
+    if resource is None or not hasattr(resource, "RLIMIT_DATA") or given.lower() == "off":
+        return None
+    if not given:
+        return _machine_memory() // (max(processes, 1) + 1)
+    try:
+        gib = float(given)
+    except ValueError:
+        gib = math.nan
+    if not (math.isfinite(gib) and gib > 0):
+        raise ConfigError(f"${MEMORY_ENV}={given!r}: give the GiB one reading process may take (e.g. 4), or off")
+    return int(gib * 2**30)
+
+
+def _machine_memory() -> int:
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    with suppress(OSError, ValueError):  # a container's own limit ("max": none)
+        total = min(total, int(Path("/sys/fs/cgroup/memory.max").read_text()))
+    return total
+
+
+def _cap_memory(allowance: int | None) -> None:
+    """In a reading process just forked: at most `allowance` bytes of data beyond what it inherited.
+    RLIMIT_DATA counts private writable memory (the heap, arrays, thread stacks), not files mapped
+    read-only: the matcher's index files shared by every worker do not count against it, while the
+    image table it inherited does, and is added. A tighter limit already set stays."""
+    if allowance is None:
+        return
+    inherited = _data_bytes()
+    if inherited is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    limit = min([inherited + allowance, *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
+    resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+
+
+def _data_bytes() -> int | None:
+    """This process's data size (Linux's VmData), None where /proc does not say."""
+    with suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def _init_worker(progress: Any, counter: Any, gc_young: int | None, memory: int | None) -> None:
     global _slot
     _ignore_interrupts()
+    _cap_memory(memory)
     if gc_young:
         gc.set_threshold(gc_young, *gc.get_threshold()[1:])
     with counter.get_lock():
@@ -240,7 +302,8 @@ class _LocalWorkers:
         self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
         self.processes: dict[int, Any] = {}  # every worker started (kept: a broken executor forgets them)
         self.executor = ProcessPoolExecutor(workers, mp_context=_FORK, initializer=_init_worker,
-                                            initargs=(self.progress, multiprocessing.Value("i", 0), gc_young))
+                                            initargs=(self.progress, multiprocessing.Value("i", 0), gc_young,
+                                                      worker_memory(workers)))
 
     def marks(self, pids: set[int] | None = None) -> list[tuple[int, int, float, float]]:
         """(task serial, file index, started, limit) of each read or computation in progress (in the
@@ -500,9 +563,10 @@ class ProducerFailed(EmcensusError):
 _ITEM, _DONE, _RAISED = range(3)
 
 
-def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]]) -> None:
+def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]], memory: int | None) -> None:
     """The producer's process: `produce(arg)` for each arg received, each item sent as it comes."""
     _ignore_interrupts()
+    _cap_memory(memory)
     faulthandler.disable()  # a crash here is the caller's one line (`ProducerFailed`), not a dump of stacks
     while (arg := connection.recv()) is not None:
         try:
@@ -524,10 +588,12 @@ class Producer:
     takes the next input. One process serves input after input (a fork of a large process is not
     free). It waits on a full pipe while the caller is busy, so the caller's time between items is not
     counted against limits of the producer's own, and the wait for an item starts when the caller asks
-    for it. The process ignores Ctrl-C; `close` ends it."""
+    for it. Its memory is capped as a pool worker's is (`worker_memory`; the command's process and it
+    share the machine). The process ignores Ctrl-C; `close` ends it."""
 
     def __init__(self, produce: Callable[[Any], Iterable[T]], timeout: float):
         self.produce, self.timeout = produce, timeout
+        self.memory = worker_memory(1)
         self._process: Any = None
         self._connection: Any = None
 
@@ -572,7 +638,7 @@ class Producer:
 
     def _start(self) -> None:
         self._connection, theirs = _FORK.Pipe()
-        self._process = _FORK.Process(target=_produce, args=(theirs, self.produce), daemon=True)
+        self._process = _FORK.Process(target=_produce, args=(theirs, self.produce, self.memory), daemon=True)
         with _forking():
             self._process.start()
         theirs.close()
@@ -586,5 +652,5 @@ def _how_it_ended(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "Budget", "Pool", "Producer", "ProducerFailed", "ReadTimeout",
-           "Ticket", "computation_reason", "timeout_reason"]
+__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "MEMORY_REASON", "Budget", "Pool", "Producer", "ProducerFailed",
+           "ReadTimeout", "Ticket", "computation_reason", "timeout_reason", "worker_memory"]

@@ -1,0 +1,79 @@
+"""The memory cap of every reading process (a local pool's workers, a `Producer`): an allocation past it
+is a MemoryError in that process (the file's reason), never the machine's out-of-memory killer; what the
+process inherited from the command (a matcher's image table) does not count against it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from emcensus.errors import ConfigError
+from emcensus.scan.pool import MEMORY_ENV, Pool, Producer, _machine_memory, worker_memory
+
+MiB = 1 << 20
+
+
+def _allocate(mebibytes: int) -> int:
+    """Allocate and touch an array of that size: its size back, or the MemoryError's words."""
+    try:
+        return int(np.ones(mebibytes * MiB, np.uint8).sum()) // MiB
+    except MemoryError as exc:
+        return f"MemoryError: {exc}"
+
+
+def _allocations(sizes: list[int]) -> Iterator[int | str]:
+    for size in sizes:
+        yield _allocate(size)
+
+
+@pytest.fixture
+def inherited() -> Iterator[np.ndarray]:
+    """800 MiB of private memory held by the command when it forks (not touched: address space only,
+    which is what the limit counts)."""
+    held = np.empty(800 * MiB, np.uint8)
+    yield held
+    del held
+
+
+def test_a_pool_worker_gets_a_memory_error_past_its_cap_and_its_inheritance_is_not_counted(
+        monkeypatch: pytest.MonkeyPatch, inherited: np.ndarray) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    with Pool(None, 1, 30) as pool:
+        within, past, again = tickets = [pool.submit(_allocate, size) for size in (128, 512, 128)]
+        while not all(ticket.done for ticket in tickets):
+            pool.wait({ticket for ticket in tickets if not ticket.done})
+    assert within.value == 128 and again.value == 128  # the worker lives on after the refused allocation
+    assert past.value.startswith("MemoryError")
+
+
+def test_a_producer_gets_a_memory_error_past_its_cap(monkeypatch: pytest.MonkeyPatch, inherited: np.ndarray) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    producer = Producer(_allocations, 60)
+    try:
+        got = list(producer.items([64, 1024, 64]))
+    finally:
+        producer.close()
+    assert got[0] == 64 and got[2] == 64 and got[1].startswith("MemoryError")
+
+
+def test_without_a_cap_the_same_allocation_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "off")
+    with Pool(None, 1, 30) as pool:
+        ticket = pool.submit(_allocate, 512)
+        pool.wait({ticket})
+    assert ticket.value == 512
+
+
+def test_the_default_cap_shares_the_machine_and_a_wrong_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    assert worker_memory(2) == _machine_memory() // 3  # two workers and the command's process
+    assert worker_memory(0) == _machine_memory() // 2
+    assert 0 < _machine_memory() <= 2**50
+    monkeypatch.setenv(MEMORY_ENV, "1.5")
+    assert worker_memory(8) == 3 * 2**29
+    for wrong in ("0", "-2", "nan", "4GB", "inf"):
+        monkeypatch.setenv(MEMORY_ENV, wrong)
+        with pytest.raises(ConfigError, match=f"{MEMORY_ENV}='{wrong}': give the GiB"):
+            worker_memory(2)

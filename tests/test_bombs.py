@@ -1,0 +1,188 @@
+"""Decompression bombs, written by the tests, through every route that decodes pixels: a file whose
+header declares an absurd size (a deflate TIFF or PNG of 60,000 x 60,000 px in a few KB, a JPEG of the
+same size in a PDF and in a .pptx, a PDF page of 100 x 100 inches drawn as vectors), and one whose
+declared size passes the format checks but not the memory a reading process may take
+(`$EMCENSUS_WORKER_MEMORY`). Each is one line with its reason; every other file is processed; the
+reading processes stay within their memory."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pypdfium2 as pdfium
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from emcensus.catalog import Catalog
+from emcensus.cli.main import main
+from emcensus.figures.documents import FigureError, Limits, iter_figures
+from emcensus.scan.pool import MEMORY_ENV
+from support import fingerprint
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after the backend is chosen)
+
+SIDE = 60_000  # 3.6 G pixels declared
+
+
+def deflate_tiff(path: Path, width: int, height: int, *, float64: bool = False) -> None:
+    """A real deflate-compressed TIFF of zeros: every strip's offset points at one compressed strip, so
+    the file is a few KB however many pixels it declares (what a bomb is)."""
+    sample = 8 if float64 else 1
+    most = max(1, (8 << 20) // (width * sample))
+    rows = max(r for r in range(1, most + 1) if height % r == 0)  # every strip whole: one block fits all
+    strips = -(-height // rows)
+    block = zlib.compress(bytes(rows * width * sample), 9)
+    entries = 10
+    ifd = 8
+    arrays = ifd + 2 + entries * 12 + 4
+    offsets_at, counts_at = arrays, arrays + 4 * strips
+    data_at = counts_at + 4 * strips
+    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 64 if float64 else 8), (259, 3, 1, 8),
+            (262, 3, 1, 1), (273, 4, strips, offsets_at), (277, 3, 1, 1), (278, 4, 1, rows),
+            (279, 4, strips, counts_at), (339, 3, 1, 3 if float64 else 1)]
+    header = b"II*\x00" + struct.pack("<I", ifd) + struct.pack("<H", entries)
+    header += b"".join(struct.pack("<HHII", tag, kind, count, value) for tag, kind, count, value in tags)
+    header += struct.pack("<I", 0)
+    header += struct.pack(f"<{strips}I", *[data_at] * strips) + struct.pack(f"<{strips}I", *[len(block)] * strips)
+    path.write_bytes(header + block)
+
+
+def png_bomb(width: int = SIDE, height: int = SIDE) -> bytes:
+    """A PNG whose header declares `width` x `height` grey pixels, its data a few rows of zeros."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = zlib.compress(bytes((width + 1) * 16), 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", rows) + chunk(b"IEND", b""))
+
+
+def jpeg_bomb(side: int = SIDE) -> bytes:
+    """A real small JPEG whose frame header is rewritten to declare `side` x `side` pixels."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((16, 16), 128, np.uint8)).save(buffer, "JPEG")
+    data = bytearray(buffer.getvalue())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = struct.pack(">HH", side, side)
+    return bytes(data)
+
+
+def micrograph(seed: int, side: int = 256) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.random((side // 8, side // 8)).repeat(8, 0).repeat(8, 1) * 200 + rng.random((side, side)) * 55
+            ).astype(np.uint8)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+# ----------------------------------------------------------------- documents (figures match's reader)
+def test_a_png_bomb_given_as_a_figure_is_one_line(tmp_path: Path) -> None:
+    bomb = tmp_path / "figure.png"
+    bomb.write_bytes(png_bomb())
+    assert bomb.stat().st_size < 2_000
+    with pytest.raises(FigureError) as refused:  # by Pillow's own check, as it opens the file
+        list(iter_figures(bomb))
+    assert str(refused.value).startswith(f"{bomb}: ") and "3600000000 pixels" in str(refused.value)
+    assert "refused as a decompression bomb" in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_jpeg_bomb_in_a_pdf_is_skipped_and_the_page_s_other_image_read(tmp_path: Path) -> None:
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(600, 400)
+    for jpeg, left in ((jpeg_bomb(), 20), (None, 320)):
+        image = pdfium.PdfImage.new(pdf)
+        if jpeg is None:
+            image.set_bitmap(pdfium.PdfBitmap.from_pil(Image.fromarray(micrograph(1))))
+        else:
+            image.load_jpeg(io.BytesIO(jpeg), inline=False)
+        image.set_matrix(pdfium.PdfMatrix().scale(256, 256).translate(left, 60))
+        page.insert_obj(image)
+    page.gen_content()
+    pdf.save(tmp_path / "article.pdf")
+    assert (tmp_path / "article.pdf").stat().st_size < 200_000
+    lines: list[str] = []
+    (figure,) = iter_figures(tmp_path / "article.pdf", warn=lines.append)
+    assert np.array_equal(figure.pixels, micrograph(1))
+    assert lines == [f"{tmp_path / 'article.pdf'} page 1: a 60000x60000 px image, more than the 50,000,000 "
+                     "pixels an image may have; skipped"]
+
+
+def test_bombs_in_a_pptx_are_one_line_each_and_the_real_picture_is_read(tmp_path: Path) -> None:
+    slides = tmp_path / "talk.pptx"
+    with zipfile.ZipFile(slides, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ppt/media/image1.jpeg", jpeg_bomb())
+        archive.writestr("ppt/media/image2.png", png_bomb())
+        archive.writestr("ppt/media/image3.png", png_bytes(micrograph(2)))
+    lines: list[str] = []
+    (figure,) = iter_figures(slides, warn=lines.append)
+    assert np.array_equal(figure.pixels, micrograph(2))
+    assert lines == [f"{slides}:ppt/media/image{n}.{kind}: refused as a decompression bomb (Image size (3600000000 "
+                     "pixels) exceeds limit of 178956970 pixels, could be decompression bomb DOS attack.); not decoded"
+                     for n, kind in ((1, "jpeg"), (2, "png"))]
+
+
+def test_a_huge_vector_page_is_rendered_within_the_pixel_bound(tmp_path: Path) -> None:
+    fig = plt.figure(figsize=(100, 100))  # 7,200 pt a side: 15,000 px at 150 dpi, 225 M pixels
+    ax = fig.add_axes((0.05, 0.05, 0.9, 0.9))
+    for k in range(6):
+        ax.plot(np.arange(30), np.sin(np.arange(30) / (k + 2)))
+    fig.savefig(tmp_path / "poster.pdf")
+    plt.close(fig)
+    (figure,) = iter_figures(tmp_path / "poster.pdf", limits=Limits(max_pixels=2_000_000))
+    assert 1_500_000 < figure.pixels.shape[0] * figure.pixels.shape[1] <= 2_000_000
+    x0, y0, x1, y1 = figure.bbox
+    assert x1 - x0 > 0.9 * 7200 and figure.pixels.shape[1] == pytest.approx((x1 - x0) * figure.pixels.shape[0]
+                                                                             / (y1 - y0), rel=0.01)
+
+
+# ----------------------------------------------------------------- archive images (index, quality)
+@pytest.fixture
+def bomb_archive(tmp_path: Path) -> Path:
+    """30 ordinary images (enough that index and quality read on their pools' workers) and two bombs: a
+    60,000 x 60,000 deflate TIFF (a few KB), and an 8,000 x 8,000 float64 TIFF (64 M pixels, within every
+    pixel bound; 512 MB decoded)."""
+    root = tmp_path / "archive" / "SU8230" / "groupA" / "p1"
+    root.mkdir(parents=True)
+    for seed in range(30):
+        Image.fromarray(micrograph(seed, 128)).save(root / f"img{seed}.tif")
+    deflate_tiff(root / "bomb.tif", SIDE, SIDE)
+    deflate_tiff(root / "heavy.tif", 8000, 8000, float64=True)
+    assert max((root / name).stat().st_size for name in ("bomb.tif", "heavy.tif")) < 1_000_000
+    return tmp_path / "archive" / "SU8230"
+
+
+def test_index_and_quality_give_each_bomb_one_line_and_process_the_rest(bomb_archive: Path, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    before = fingerprint(bomb_archive)
+    catalog = str(tmp_path / "c.sqlite")
+    monkeypatch.setenv(MEMORY_ENV, "0.375")  # the heavy TIFF decodes to more than a worker may take
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(main, ["--catalog", catalog, *args], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    cli("scan", str(bomb_archive), "--instrument", "SU8230", "--workers", "2", "--quiet")
+    with Catalog(catalog, readonly=True) as opened:
+        sizes = {Path(row["path"]).name: (row["width_px"], row["height_px"]) for row in opened.images(kind="all")}
+    assert sizes["bomb.tif"] == (SIDE, SIDE)  # the census reads headers only
+    indexed = cli("figures", "index", "--workers", "2")
+    measured = cli("quality", "--workers", "2")
+    assert "bomb.tif: not indexed: 3,600,000,000 pixels, more than 200,000,000\n" in indexed
+    assert "bomb.tif: not measured: 3,600,000,000 pixels, more than 64,000,000\n" in measured
+    for output, words in ((indexed, "not indexed: cannot decode"), (measured, "not measured: cannot measure")):
+        assert f"heavy.tif: {words}: MemoryError: Unable to allocate 488. MiB for an array" in output
+    assert "32 added" in indexed and "; 2 not indexed" in indexed
+    assert "30 measured" in measured and "2 could not be measured" in measured
+    assert fingerprint(bomb_archive) == before

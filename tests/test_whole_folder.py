@@ -1,0 +1,80 @@
+"""`outputs.whole_folder`, the one way a folder output is written whole or not at all: what a run stopped
+in any way leaves, and which leftovers a later run may remove (only its own, of a process that is gone)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emcensus.outputs import PARTIAL_MARK, ArchiveWriteError, whole_folder
+
+
+def test_the_folder_appears_whole_at_the_end_and_an_empty_folder_given_is_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    target.mkdir()
+    with whole_folder(target, []) as folder:
+        assert folder == tmp_path / f"out.partial-{os.getpid()}" / "out"
+        (folder / "a.txt").write_text("a")
+        assert not any(target.iterdir())  # nothing at the target until the end
+        mark = json.loads((folder.parent / PARTIAL_MARK).read_text())
+        assert mark["target"] == str(target) and mark["pid"] == os.getpid()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+    assert [p.name for p in target.iterdir()] == ["a.txt"]  # the mark is never part of the output
+
+
+def test_an_exception_leaves_the_target_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt), whole_folder(target, []) as folder:
+        (folder / "a.txt").write_text("a")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_only_partials_of_gone_processes_marked_as_ours_are_removed(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    gone_pid = int(gone.stdout)
+
+    def partial(name: str, mark: dict | None) -> Path:
+        folder = tmp_path / name
+        (folder / "out").mkdir(parents=True)
+        if mark is not None:
+            (folder / PARTIAL_MARK).write_text(json.dumps(mark))
+        return folder
+
+    from emcensus.outputs import _writer
+    mine = _writer(target)
+    stale = partial(f"out.partial-{gone_pid}", {**mine, "pid": gone_pid, "started": "1"})
+    running = partial("out.partial-live", mine)  # this process: an export still writing
+    unmarked = partial("out.partial-old", None)  # a folder people named alike
+    other_target = partial("out.partial-x", {**mine, "target": str(tmp_path / "else"), "pid": gone_pid})
+    (tmp_path / "out.partial-fifo").mkdir()
+    os.mkfifo(tmp_path / "out.partial-fifo" / PARTIAL_MARK)  # never read: not a regular file
+    with whole_folder(target, []) as folder:
+        (folder / "a.txt").write_text("a")
+    assert not stale.exists()
+    assert running.exists() and unmarked.exists() and other_target.exists()
+    assert (tmp_path / "out" / "a.txt").exists()
+
+
+def test_the_partial_is_never_inside_an_archive(tmp_path: Path) -> None:
+    archive = tmp_path / "out.partial-1"
+    archive.mkdir()
+    os.symlink(archive, tmp_path / f"out.partial-{os.getpid()}")  # a link planted where the partial goes
+    with pytest.raises(ArchiveWriteError), whole_folder(tmp_path / "out", [archive]):
+        pass
+    assert list(archive.iterdir()) == []
+
+
+def test_a_link_planted_at_the_partial_s_name_is_not_written_through(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    os.symlink(elsewhere, tmp_path / f"out.partial-{os.getpid()}")
+    with pytest.raises(FileExistsError), whole_folder(tmp_path / "out", []):
+        pass
+    assert not elsewhere.exists() and not (tmp_path / "out").exists()
