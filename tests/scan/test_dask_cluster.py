@@ -6,6 +6,7 @@ one a local `figures index` builds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +42,13 @@ def archive(tmp_path: Path) -> Path:
     return root
 
 
-def _dask(*args: str, cwd: Path) -> subprocess.Popen:
+def _dask(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
     dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or shutil.which("dask")
     if dask is None:
         pytest.skip("the `dask` command is not installed")
     cwd.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen([dask, *args], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env=env)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -77,27 +79,34 @@ class Cluster:
             assert not any(p.suffix.startswith(".sqlite") or p.name.endswith(".figures") for p in folder.rglob("*"))
 
 
-@pytest.fixture
-def cluster(tmp_path: Path):
+@contextlib.contextmanager
+def _running_cluster(tmp_path: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """A `dask scheduler` and `workers` `dask worker` processes on loopback (run with `env`, when given)."""
     scheduler_file = tmp_path / "cluster" / "scheduler.json"
     scheduler = _dask("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
                       "--scheduler-file", str(scheduler_file), cwd=tmp_path / "cluster")
-    workers: list[subprocess.Popen] = []
-    folders = [tmp_path / f"worker{number}" for number in (1, 2)]
+    started: list[subprocess.Popen] = []
+    folders = [tmp_path / f"worker{number}" for number in range(1, workers + 1)]
     try:
         _wait_for(lambda: scheduler_file.exists() and scheduler_file.stat().st_size > 0, 60, "the scheduler")
         address = json.loads(scheduler_file.read_text())["address"]
         for folder in folders:  # own working folder each; the catalog's folder is never given to them
-            workers.append(_dask("worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
-                                 "--host", "127.0.0.1", "--local-directory", str(folder), cwd=folder))
+            started.append(_dask("worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+                                 "--host", "127.0.0.1", "--local-directory", str(folder), cwd=folder, env=env))
         from distributed import Client
 
         with Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
-        yield Cluster(address, workers, folders)
+            client.wait_for_workers(workers, timeout=60)
+        yield Cluster(address, started, folders)
     finally:
-        for process in [*workers, scheduler]:
+        for process in [*started, scheduler]:
             _stop(process)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path):
+    with _running_cluster(tmp_path) as running:
+        yield running
 
 
 def _emcensus(catalog_path: Path, *args: str) -> subprocess.Popen:
@@ -145,6 +154,41 @@ def test_scan_on_a_dask_cluster_survives_a_killed_worker(archive: Path, tmp_path
     assert sorted(p.name for p in catalog_path.parent.iterdir()) <= sorted(
         ["census.sqlite", "census.sqlite-wal", "census.sqlite-shm", "census.sqlite.lock", "census.sqlite.verified"])
 
+
+#: Other emcensus code on the workers, as a copy of this package edited: an emcensus from before packs
+#: carried their layout (its reading tasks fail on this one's packs without knowing why), and one
+#: whose packs have another format (it knows, and says so).
+OTHER_CODE = {
+    "older": [("[TASK_LAYOUT, *map(_plain_group, part)]", "list(map(_plain_group, part))"),
+              ("    layout, *plain = pickle.loads(pack.groups)\n", "    layout, *plain = TASK_LAYOUT, *pickle.loads(pack.groups)\n")],
+    "other pack format": [('PACK_FORMAT = "', 'PACK_FORMAT = "another format, ')],
+}
+
+
+@pytest.mark.parametrize("other", sorted(OTHER_CODE))
+def test_a_dask_worker_running_other_emcensus_code_stops_the_scan_in_one_line(other: str, archive: Path,
+                                                                               tmp_path: Path) -> None:
+    import emcensus
+
+    package = Path(emcensus.__file__).parent
+    elsewhere = tmp_path / "worker-install"
+    shutil.copytree(package, elsewhere / "emcensus", ignore=shutil.ignore_patterns("__pycache__"))
+    code = elsewhere / "emcensus" / "scan" / "__init__.py"
+    for before, after in OTHER_CODE[other]:
+        assert code.read_text().count(before) == 1
+        code.write_text(code.read_text().replace(before, after))
+    write_tiff(archive / "top.tif", seed=1)  # packed by the client (a root's top folder), read by the worker
+    catalog_path = tmp_path / "client" / "census.sqlite"
+    catalog_path.parent.mkdir()
+    with _running_cluster(tmp_path, workers=1, env={**os.environ, "PYTHONPATH": str(elsewhere)}) as running:
+        client_scan = _emcensus(catalog_path, "scan", str(archive), "--dask", running.address, "--quiet")
+        output, _ = client_scan.communicate(timeout=120)
+    assert client_scan.returncode == 1, output
+    assert "Traceback" not in output
+    assert len(output.strip().splitlines()) == 1, output
+    assert "install the same emcensus on every Dask worker" in output
+    with Catalog(catalog_path, readonly=True) as census:
+        assert census.total(files=True, kind="all") == 0
 
 #: Specimens and shots of each in the `figures index` archive: enough 640x480 frames for a worker to die mid-index.
 SPECIMENS, SHOTS = 8, 30

@@ -231,6 +231,32 @@ def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(ti
         assert catalog.total(files=True) == rows.files > 0
 
 
+
+def test_a_pack_made_by_other_emcensus_code_is_refused_before_it_is_read(tiny_archive: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Packs travel as plain tuples whose meaning is their position: a reading process of other code
+    (a Dask worker installed apart) refuses them in one line instead of reading them wrongly."""
+    import emcensus.scan as census
+    from emcensus.scan import ForeignCodeError, _pack, _Task, read_groups
+    from emcensus.scan.walk import walk
+
+    groups = [g for f in walk(str(tiny_archive), []) for g in f.groups]
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        root_id = catalog.ensure_root(str(tiny_archive), "SU8230", None, None)
+        scan_id = catalog.begin_scan([str(tiny_archive)])
+
+        def task(packs: list) -> _Task:
+            return _Task(RootSpec(str(tiny_archive), "SU8230"), str(tiny_archive), packs, scan_id, root_id,
+                         catalog.root_settings(root_id))
+
+        ours = _pack(groups, 128)
+        with monkeypatch.context() as elsewhere:
+            elsewhere.setattr(census, "TASK_LAYOUT", "packed elsewhere")
+            theirs = _pack(groups, 128)
+        with pytest.raises(ForeignCodeError, match="install the same emcensus on every Dask worker"):
+            read_groups(task(theirs))
+        assert read_groups(task(ours)).files == sum(len(group.images) for group in groups) > 0
+
 def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive: Path, tmp_path: Path) -> None:
     orphan = tiny_archive / "groupB/p2/2019-01-02/deleted.txt"
     with Catalog(tmp_path / "c.sqlite") as catalog:

@@ -9,6 +9,7 @@ budget (`file_timeout`): a read that blocks is recorded as an error and the cens
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import operator
 import os
@@ -23,11 +24,11 @@ from typing import Protocol
 
 import orjson
 
-from emcensus.catalog import Catalog, FileResult, GroupResult, GroupRows, KnownFile, group_rows
+from emcensus.catalog import ROW_LAYOUT, Catalog, FileResult, GroupResult, GroupRows, KnownFile, group_rows
 from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.derived import RootSettings
 from emcensus.catalog.paths import fs_path
-from emcensus.errors import ConfigError, UnreadableFileError
+from emcensus.errors import ConfigError, EmcensusError, UnreadableFileError
 from emcensus.outputs import guard_output
 from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
@@ -96,6 +97,20 @@ class ScanSummary:
         return text
 
 
+#: How `_pack` lays acquisitions out (`_plain_group`'s tuples): change it with them.
+PACK_FORMAT = "[layout, *(key, [FileStat fields], sidecar's FileStat fields or None, sidecar_only)]"
+#: What the process that reads a pack must share with the one that packed it: the packs' format and the
+#: catalog rows' column order. Each pack starts with it; a reading process of other emcensus code (a Dask
+#: worker installed apart from the client) refuses the task in one line, not in the middle of it.
+TASK_LAYOUT = hashlib.sha256(repr((PACK_FORMAT, FileStat._fields, ROW_LAYOUT)).encode()).hexdigest()[:16]
+SAME_CODE = "install the same emcensus on every Dask worker"
+FOREIGN_CODE = f"a reading process runs other emcensus code than this one: {SAME_CODE}"
+
+
+class ForeignCodeError(EmcensusError):
+    """A scan's task reached a process running other emcensus code (a Dask worker installed apart)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Packed:
     """Acquisitions to read, pickled where the walk found them: the scan's process hands them from a
@@ -103,7 +118,7 @@ class _Packed:
     Pickled as plain tuples (`_plain_group`), which pickle in C: a `Group` and its `FileStat`s each
     cost a Python call to pickle (2.8 -> 1.0 µs a file in the surveys; unpickled and made again 1.7 -> 2.0)."""
 
-    groups: bytes  # a pickled list of `_plain_group`s
+    groups: bytes  # a pickled list: `TASK_LAYOUT`, then `_plain_group`s
     acquisitions: int
     images: int  # image files (orphan sidecars apart), as the progress counts them
     files: int
@@ -117,7 +132,7 @@ def _pack(groups: list[Group], size: int) -> list[_Packed]:
     range of the path index: every commit rewrote its pages; WAL bytes a row -8 % at 20 k images in
     few huge folders, more in bigger ones)."""
     groups = sorted(groups, key=_by_key)
-    return [_Packed(pickle.dumps([_plain_group(group) for group in part], pickle.HIGHEST_PROTOCOL), len(part),
+    return [_Packed(pickle.dumps([TASK_LAYOUT, *map(_plain_group, part)], pickle.HIGHEST_PROTOCOL), len(part),
                     sum(len(group.images) for group in part if not group.sidecar_only),
                     sum(len(group.images) for group in part))
             for part in (groups[start:start + size] for start in range(0, len(groups), size))]
@@ -134,6 +149,14 @@ def _plain_group(group: Group) -> tuple:
 
 def _group(key: str, images: list[tuple], sidecar: tuple | None, sidecar_only: bool) -> Group:
     return Group(key, [FileStat._make(image) for image in images], sidecar and FileStat._make(sidecar), sidecar_only)
+
+
+def _unpacked(pack: _Packed) -> list[tuple]:
+    """A pack's `_plain_group`s, once its layout is this code's."""
+    layout, *plain = pickle.loads(pack.groups)
+    if layout != TASK_LAYOUT:
+        raise ForeignCodeError(FOREIGN_CODE)
+    return plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +178,7 @@ class _Task:
 
     @property
     def groups(self) -> list[Group]:
-        return [_group(*plain) for pack in self.packs for plain in pickle.loads(pack.groups)]
+        return [_group(*plain) for pack in self.packs for plain in _unpacked(pack)]
 
     @property
     def files(self) -> list[str]:
@@ -410,7 +433,6 @@ class _Survey:
     root_id: int | None = None
     nested: frozenset[str] = frozenset()
     reread: bool = False  # every file read again (`Catalog.reads_again`), whatever the catalog holds
-
 
     __reduce__ = reduce_by_fields
 
@@ -677,7 +699,7 @@ def _scan_roots(
                 surveying[pool.submit(survey, one)] = root
             if not in_flight and not surveying:
                 break
-            finished = pool.wait(in_flight | surveying.keys())
+            finished = _waited(pool, in_flight | surveying.keys())
             collect([ticket for ticket in finished if ticket in in_flight])
             for ticket in finished:
                 if ticket in surveying:
@@ -692,6 +714,22 @@ def _scan_roots(
             catalog.store_folder_fingerprints(scan_id, root.root_id, root.spec.path, found.fingerprints)
         summary.errors += sum(1 for p in problems if p.severity == "error")
         summary.warnings += sum(1 for p in problems if p.severity == "warning")
+
+
+def _waited(pool: Pool, tickets: set[Ticket]) -> set[Ticket]:
+    """`pool.wait(tickets)`; on an executor given by the caller (Dask), a task that failed is told in
+    one line: surveys and reads never raise on a file (each failure is recorded), so a task that
+    raised met a process whose code or packages differ from this one's (one older than the packs'
+    `TASK_LAYOUT` fails on them without knowing why)."""
+    try:
+        return pool.wait(tickets)
+    except EmcensusError:
+        raise
+    except Exception as exc:
+        if pool.local:
+            raise
+        raise ForeignCodeError(f"a reading process failed a task ({type(exc).__name__}: {' '.join(str(exc).split())}): "
+                               f"its emcensus or packages differ from this one's? {SAME_CODE}") from exc
 
 
 def _tally(rows: GroupRows, summary: ScanSummary, progress: ScanProgress | None) -> None:
