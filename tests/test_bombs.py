@@ -1,6 +1,7 @@
 """Decompression bombs, written by the tests, through every route that decodes pixels: a file whose
 header declares an absurd size (a deflate TIFF or PNG of 60,000 x 60,000 px in a few KB, a JPEG of the
-same size in a PDF and in a .pptx, a PDF page of 100 x 100 inches drawn as vectors), and one whose
+same size in a PDF and in a .pptx, an MRC header and a real DM4's tags declaring as much, a PDF page of
+100 x 100 inches drawn as vectors), and one whose
 declared size passes the format checks but not the memory a reading process may take
 (`$EMCENSUS_WORKER_MEMORY`). Each is one line with its reason; every other file is processed; the
 reading processes stay within their memory."""
@@ -53,6 +54,17 @@ def deflate_tiff(path: Path, width: int, height: int, *, float64: bool = False) 
     header += struct.pack("<I", 0)
     header += struct.pack(f"<{strips}I", *[data_at] * strips) + struct.pack(f"<{strips}I", *[len(block)] * strips)
     path.write_bytes(header + block)
+
+
+def mrc_bomb(path: Path, side: int = SIDE) -> None:
+    """An MRC file whose header declares `side` x `side` float32 voxels, followed by 4 KB of data."""
+    header = bytearray(1024)
+    struct.pack_into("<4i", header, 0, side, side, 1, 2)  # nx, ny, nz, mode 2 (float32)
+    struct.pack_into("<3i", header, 28, side, side, 1)
+    struct.pack_into("<3f", header, 40, float(side), float(side), 1.0)
+    struct.pack_into("<3i", header, 64, 1, 2, 3)
+    header[208:216] = b"MAP DD\x00\x00"
+    path.write_bytes(bytes(header) + bytes(4096))
 
 
 def png_bomb(width: int = SIDE, height: int = SIDE) -> bytes:
@@ -149,16 +161,17 @@ def test_a_huge_vector_page_is_rendered_within_the_pixel_bound(tmp_path: Path) -
 # ----------------------------------------------------------------- archive images (index, quality)
 @pytest.fixture
 def bomb_archive(tmp_path: Path) -> Path:
-    """30 ordinary images (enough that index and quality read on their pools' workers) and two bombs: a
-    60,000 x 60,000 deflate TIFF (a few KB), and an 8,000 x 8,000 float64 TIFF (64 M pixels, within every
-    pixel bound; 512 MB decoded)."""
+    """30 ordinary images (enough that index and quality read on their pools' workers) and three bombs: a
+    60,000 x 60,000 deflate TIFF (a few KB), an MRC header declaring as much, and an 8,000 x 8,000 float64
+    TIFF (64 M pixels, within every pixel bound; 512 MB decoded)."""
     root = tmp_path / "archive" / "SU8230" / "groupA" / "p1"
     root.mkdir(parents=True)
     for seed in range(30):
         Image.fromarray(micrograph(seed, 128)).save(root / f"img{seed}.tif")
     deflate_tiff(root / "bomb.tif", SIDE, SIDE)
     deflate_tiff(root / "heavy.tif", 8000, 8000, float64=True)
-    assert max((root / name).stat().st_size for name in ("bomb.tif", "heavy.tif")) < 1_000_000
+    mrc_bomb(root / "bomb.mrc")
+    assert max((root / name).stat().st_size for name in ("bomb.tif", "heavy.tif", "bomb.mrc")) < 1_000_000
     return tmp_path / "archive" / "SU8230"
 
 
@@ -176,7 +189,10 @@ def test_index_and_quality_give_each_bomb_one_line_and_process_the_rest(bomb_arc
     cli("scan", str(bomb_archive), "--instrument", "SU8230", "--workers", "2", "--quiet")
     with Catalog(catalog, readonly=True) as opened:
         sizes = {Path(row["path"]).name: (row["width_px"], row["height_px"]) for row in opened.images(kind="all")}
-    assert sizes["bomb.tif"] == (SIDE, SIDE)  # the census reads headers only
+    assert sizes["bomb.tif"] == (SIDE, SIDE)
+    unreadable = cli("audit", "--list", "unreadable", "--format", "csv").splitlines()
+    assert len(unreadable) == 2 and unreadable[1].endswith(
+        "bomb.mrc,\"MRC header claims 60000×60000×1 voxels (14,400,001,024 bytes) in a file of 5,120 bytes\"")  # the census reads headers only
     indexed = cli("figures", "index", "--workers", "2")
     measured = cli("quality", "--workers", "2")
     assert "bomb.tif: not indexed: 3,600,000,000 pixels, more than 200,000,000\n" in indexed
@@ -186,3 +202,27 @@ def test_index_and_quality_give_each_bomb_one_line_and_process_the_rest(bomb_arc
     assert "32 added" in indexed and "; 2 not indexed" in indexed
     assert "30 measured" in measured and "2 could not be measured" in measured
     assert fingerprint(bomb_archive) == before
+
+
+def test_a_real_dm4_whose_header_declares_an_absurd_size_is_refused_before_its_pixels_are_read(
+        vendor_samples: Path, tmp_path: Path) -> None:
+    """A real Gatan DM4 with its image's Dimensions rewritten to 60,000 x 60,000 (the file stays 600 KB):
+    the census reads its tags alone (the size catalogued as declared), and `quality`'s and `reuse
+    export`'s reader refuses it from the lazy array's shape, before anything is computed."""
+    from emcensus.errors import EmcensusError
+    from emcensus.quality.pixels import read_image
+    from emcensus.readers import read_metadata
+
+    data = bytearray((vendor_samples / "gatan-dm" / "test-MonarcCL_mono-image.dm4").read_bytes())
+    at = data.index(b"Dimensions", 600_000)  # the main image's (2 x 2 px: a CL spectrum image's map)
+    tags = data[at:at + 120]
+    for _ in range(2):
+        side = tags.index(b"\x05\x02\x00\x00\x00") + 1  # a uint32 of 2 after its type code
+        tags[side:side + 4] = struct.pack("<I", SIDE)
+    data[at:at + 120] = tags
+    bomb = tmp_path / "bomb.dm4"
+    bomb.write_bytes(bytes(data))
+    record = read_metadata(bomb)
+    assert (record.width_px, record.height_px) == (SIDE, SIDE)
+    with pytest.raises(EmcensusError, match="^3,600,000,000 pixels, more than 64,000,000$"):
+        read_image(str(bomb), 64_000_000)
