@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from emcensus.errors import ConfigError
-from emcensus.scan.pool import MEMORY_ENV, Pool, Producer, _machine_memory, worker_memory
+from emcensus.scan.pool import MEMORY_ENV, Pool, Producer, ProducerFailed, _machine_memory, worker_memory
 
 MiB = 1 << 20
 
@@ -26,6 +26,12 @@ def _allocate(mebibytes: int) -> int:
 def _allocations(sizes: list[int]) -> Iterator[int | str]:
     for size in sizes:
         yield _allocate(size)
+
+
+def _unguarded(sizes: list[int]) -> Iterator[int]:
+    """What a reader does that does not expect a MemoryError: the allocation's error leaves it."""
+    for size in sizes:
+        yield int(np.ones(size * MiB, np.uint8).sum()) // MiB
 
 
 @pytest.fixture
@@ -56,6 +62,21 @@ def test_a_producer_gets_a_memory_error_past_its_cap(monkeypatch: pytest.MonkeyP
     finally:
         producer.close()
     assert got[0] == 64 and got[2] == 64 and got[1].startswith("MemoryError")
+
+
+def test_a_memory_error_a_producer_does_not_catch_is_that_input_s_one_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    producer = Producer(_unguarded, 60)
+    try:
+        got: list[int] = []
+        with pytest.raises(ProducerFailed, match=r"^reading it needed more memory than a reading process may take "
+                                                 rf"\(\${MEMORY_ENV}\); the rest of it not read$"):
+            got.extend(producer.items([64, 1024, 64]))
+        pid = producer._process.pid  # noqa: SLF001 - the same process serves the next input
+        assert got == [64] and list(producer.items([32])) == [32] and producer._process.pid == pid  # noqa: SLF001
+    finally:
+        producer.close()
 
 
 def test_without_a_cap_the_same_allocation_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,6 +24,10 @@ Three layers, cheapest first:
    recorded as not read with that reason. Python cannot stop a thread, so the executor's thread stays
    blocked until its read returns (restart that Dask worker to free it).
 
+Every local worker, and a `Producer`'s process, may allocate at most `worker_memory` bytes beyond what
+it inherited (RLIMIT_DATA): a decompression bomb that the format checks let through is a MemoryError
+there, that file's reason, not the machine's out-of-memory killer. Nothing caps `workers=0`.
+
 Local workers ignore Ctrl-C (SIGINT, which a terminal sends to every process of the command): the
 command's own process stops and ends them, so one interrupt is one message, not a traceback per
 worker. `Producer` runs a generator in one forked process of its own, for work whose crash or hang
@@ -572,6 +576,9 @@ def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]], memory: i
         try:
             for item in produce(arg):
                 connection.send((_ITEM, item))
+        except MemoryError:  # past its cap (`worker_memory`): that input's one line; the next is served
+            connection.send((_RAISED, ProducerFailed(f"reading it needed more memory than a reading process may "
+                                                     f"take (${MEMORY_ENV}); the rest of it not read")))
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
             try:
                 connection.send((_RAISED, exc))
