@@ -452,6 +452,10 @@ def _container_matrix(obj: pdfium.PdfObject) -> pdfium.PdfMatrix:
     return matrix
 
 
+#: pypdfium2 names the object in its errors by its address in memory (" <PdfImage 0x7f...>"): no help to people.
+_OBJECT_ADDRESS = re.compile(r" <\w+ 0x[0-9a-f]+>")
+
+
 def _image_object(path: Path, obj: pdfium.PdfImage, number: int, view: _View, limits: Limits,
                   warn: Warn) -> tuple[Box, np.ndarray] | None:
     """An image object's box and its pixels as shown; strips (a side under `min_side`) too, to be joined."""
@@ -480,8 +484,8 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, view: _View, li
         if upright.size == 0:
             return None  # hidden by its clip
         return box, _as_uint8(upright)
-    except pdfium.PdfiumError as exc:
-        warn(f"{path} page {number}: an image that cannot be decoded ({exc}); skipped")
+    except pdfium.PdfiumError as exc:  # its stream damaged, or disagreeing with its dictionary (a size that lies)
+        warn(f"{path} page {number}: an image that cannot be decoded ({_OBJECT_ADDRESS.sub('', str(exc))}); skipped")
         return None
     except MemoryError:  # a stream that decodes to more than its declared size, or than this process may take
         warn(f"{path} page {number}: an image {MEMORY_REASON}")
