@@ -98,3 +98,13 @@ def test_the_default_cap_shares_the_machine_and_a_wrong_setting_is_refused(monke
         monkeypatch.setenv(MEMORY_ENV, wrong)
         with pytest.raises(ConfigError, match=f"{MEMORY_ENV}='{wrong}': give the GiB"):
             worker_memory(2)
+
+
+def test_a_wrong_cap_stops_the_command_with_one_line(tiny_archive, tmp_path) -> None:
+    from support import catalog_cli
+
+    result = catalog_cli(tmp_path / "c.sqlite")("scan", str(tiny_archive), "--instrument", "SU8230", "--workers", "2",
+                                                ok=False, env={MEMORY_ENV: "4GB"})
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert result.output.strip().splitlines()[-1].endswith(
+        f"${MEMORY_ENV}='4GB': give the GiB one reading process may take (e.g. 4), or off")
