@@ -235,3 +235,40 @@ def test_a_real_dm4_whose_header_declares_an_absurd_size_is_refused_before_its_p
     assert (record.width_px, record.height_px) == (SIDE, SIDE)
     with pytest.raises(EmcensusError, match="^3,600,000,000 pixels, more than 64,000,000$"):
         read_image(str(bomb), 64_000_000)
+
+
+# ----------------------------------------------------------------- the dashboard's previews
+def _previews(folder: Path):
+    """(name, preview's pixel size or why none) of every file of `folder`, as the dashboard makes them."""
+    from emcensus.web.thumbs import NoPreview, thumbnail
+
+    cache = folder.parent / "cache"
+    cache.mkdir(exist_ok=True)
+    for path in sorted(folder.iterdir()):
+        try:
+            with Image.open(thumbnail(path, cache, path.name, roots=[str(folder)])) as preview:
+                yield path.name, preview.size
+        except NoPreview as refused:
+            yield path.name, str(refused)
+
+
+def test_the_dashboard_previews_bombs_in_bounded_time_and_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:
+    """Previews made in a process capped at 0.5 GiB (a `Producer`: an allocation past it would fail the
+    test), each within the producer's 60 s: the 60,000 px TIFF strip by strip, the heavy one whole, the
+    JPEG bomb refused by Pillow's check."""
+    from emcensus.scan.pool import Producer
+
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    deflate_tiff(archive / "bomb.tif", SIDE, SIDE)
+    deflate_tiff(archive / "heavy.tif", 8000, 8000, float64=True)
+    (archive / "bomb.jpg").write_bytes(jpeg_bomb())
+    monkeypatch.setenv(MEMORY_ENV, "0.5")
+    previews = Producer(_previews, 60)
+    try:
+        made = dict(previews.items(archive))
+    finally:
+        previews.close()
+    assert max(made["bomb.tif"]) <= 512 and max(made["heavy.tif"]) <= 512
+    assert made["bomb.jpg"] == "pixels unreadable (DecompressionBombError)"
