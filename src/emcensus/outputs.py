@@ -3,7 +3,8 @@
 An archive is never written, so every output path is checked *before anything is created*, on
 resolved paths (a symlink to the archive, or an archive root given as a symlink, is seen for what it
 is). Folders are not created silently except the last one of a report or cache folder, and an output
-of an unknown kind is refused rather than guessed.
+of an unknown kind is refused rather than guessed. A new folder output is written whole or not at all
+(`whole_folder`): beside its name, renamed onto it when complete.
 """
 
 from __future__ import annotations
