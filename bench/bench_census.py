@@ -17,11 +17,12 @@ census in one process (walking, reading and building the rows, pickling and unpi
 writing), the numbers a lever on one part is judged by. `--timeline`: instead, one census per shape (one command)
 with each process's CPU per tenth of a second (from /proc): when the workers wait for tasks, when
 the writer waits for results, what runs alone at the start and the end, and how long every
-reading process sat idle (with `--ab OLD_SRC`: of both trees, alternated twice per shape, each
-process's CPU and the idle times only). `--ab OLD_SRC`: instead,
+reading process sat idle, and the phases (start, reading, end: each one's wall, cores busy and
+idle core-seconds; every run prints them for one census per shape) (with `--ab OLD_SRC`: of both trees,
+alternated twice per shape, each process's CPU and the idle times only). `--ab OLD_SRC`: instead,
 full censuses of the emcensus in the source tree OLD_SRC (A) and of this tree (B), alternated twice
 per shape, each beside the floor measured just before it: a lever's ratio, per-file CPU of the
-reading processes and of the writer, and catalog size, in one run.
+reading processes and of the writer, and catalog size, in one run; then each tree's phases.
 """
 
 from __future__ import annotations
@@ -175,7 +176,26 @@ def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1, source:
                       and not any(deltas.get(pid, 0) for pid in order[1:])) * step
         print(f"reading processes all idle: {reading[0] - step:4.2f} s before the first read, {between:4.2f} s "
               f"between reads, {wall - reading[-1]:4.2f} s after the last (of {wall:.2f} s)")
+        print_phases(samples, reading[0] - step, reading[-1], wall, tick, step, cores=os.cpu_count() or 1)
 
+
+def print_phases(samples: list[tuple[float, dict[int, int]]], first_read: float, last_read: float, wall: float,
+                 tick: int, step: float, cores: int) -> None:
+    """The census's phases as its processes' CPU draws them: the start (the main process alone:
+    Python, imports, the catalog, the roots' top folders, until a reading process first runs), the
+    reading (walk and reads in the pool, the writer beside them), the end (the main process alone
+    again: the bulk load's end, the catalog's close, the exit); each phase's wall, the cores its
+    processes kept busy on average, and the core-seconds left idle of `cores` (a sample's busy
+    cores: its processes' CPU over the sample; on a loaded machine the idle part includes the
+    time they waited for a core)."""
+    phases = {"start": (0.0, first_read), "reading": (first_read, last_read), "end": (last_read, wall)}
+    print(f"{'phase':<8} {'from':>6} {'wall':>6} {'cores busy':>10} {'idle core-s':>11}")
+    for name, (begin, end) in phases.items():
+        inside = [sum(deltas.values()) / tick / step for at, deltas in samples if begin < at <= end]
+        busy = sum(inside) * step
+        length = end - begin
+        idle = sum(max(0.0, cores - one) for one in inside) * step
+        print(f"{name:<8} {begin:6.2f} {length:6.2f} {busy / length if length > 0 else 0:10.2f} {idle:11.2f}")
 
 def flat_shape(source: Path, dest: Path) -> Path:
     """The files of `source` hard-linked into few huge folders, `{instrument}/{year}/`: the same
@@ -390,7 +410,11 @@ def main() -> None:
         if args.ab:
             here = Path(__file__).resolve().parents[1] / "src"
             for name in args.shapes.split(","):
-                census_ab(name, sorted(p for p in shapes[name].iterdir() if p.is_dir()), work, {"A": args.ab, "B": here})
+                roots = sorted(p for p in shapes[name].iterdir() if p.is_dir())
+                census_ab(name, roots, work, {"A": args.ab, "B": here})
+                for label, source in {"A": args.ab, "B": here}.items():  # where the cores sat idle, each tree
+                    print(f"{name}, {label}: ", end="")
+                    census_timeline(work / f"{name}-{label}-timeline.sqlite", roots, source=source, table=False)
             return None
         if args.timeline:
             for name in args.shapes.split(","):
@@ -398,8 +422,12 @@ def main() -> None:
                 bare_walk(roots, read=True)  # a warm page cache, as the ratios have it
                 census_timeline(work / f"{name}-timeline.sqlite", roots)
             return None
-        catalogs = [bench_shape(name, sorted(p for p in shapes[name].iterdir() if p.is_dir()), work)
-                    for name in args.shapes.split(",")]
+        catalogs = []
+        for name in args.shapes.split(","):
+            roots = sorted(p for p in shapes[name].iterdir() if p.is_dir())
+            catalogs.append(bench_shape(name, roots, work))
+            print(f"{name}: ", end="")
+            census_timeline(work / f"{name}-timeline.sqlite", roots, table=False)  # where the cores sat idle
         for name, ms in query_ms(catalogs[0]).items():
             print(f"{name:<45}: {ms:6.1f} ms (median, target <= 50 ms)")
         exif = exiftool_ratio(sorted(p for p in args.archive.iterdir() if p.is_dir()), args.exiftool_subset, work)
