@@ -41,7 +41,7 @@ from emcensus.figures import scalebar
 from emcensus.figures.documents import iter_figures
 from emcensus.figures.index import VisualIndex, index_folder
 from emcensus.figures.match import Matcher, document_paths, match_documents
-from emcensus.figures.ocr import model_path
+from emcensus.figures.ocr import LineRead, model_path
 from emcensus.figures.panels import split_panels
 from emcensus.figures.scalebar import ScaleBar, read_scale_bar
 
@@ -70,11 +70,11 @@ class _CountedOcr:
     def __init__(self) -> None:
         self.reads = 0
         self.per_panel: list[int] = []  # reads of each panel read so far
-        self._ocr_line = scalebar.ocr_line
+        self._read_line = scalebar.read_line
 
-    def __call__(self, image: np.ndarray) -> tuple[str, float]:
+    def __call__(self, image: np.ndarray) -> LineRead:
         self.reads += 1
-        return self._ocr_line(image)
+        return self._read_line(image)
 
     def read(self, pixels: np.ndarray) -> ScaleBar | None:
         """`read_scale_bar` on a panel, its reads counted apart."""
@@ -258,7 +258,7 @@ def main() -> None:
     args = parser.parse_args()
     if model_path() is None:
         raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
-    counted = scalebar.ocr_line = _CountedOcr()
+    counted = scalebar.read_line = _CountedOcr()
     if args.documents:
         listed = product_values(args.truth, args.catalog) if args.catalog and args.truth else None
         bench_documents(args.documents, args.truth, counted, args.show, listed)

@@ -15,6 +15,7 @@ from emcensus.demo.pixels import PixelBank
 from emcensus.figures import ocr, scalebar
 from emcensus.figures.barpanels import draw_scale_bar, jpeg
 from emcensus.figures.scalebar import ScaleBar, check_against_fov, parse_label, read_scale_bar, settle_with_fov
+from figures.ocr_script import scripted
 
 @pytest.mark.parametrize(("text", "value_m", "label"), [
     ("200 nm", 200e-9, "200 nm"),
@@ -293,11 +294,12 @@ def test_label_that_is_not_a_length_is_not_a_value() -> None:
 
 
 def test_ocr_failure_is_a_note_not_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    """An OCR model that fails on the label leaves the value unread, saying why."""
-    def failing(image: np.ndarray, **_: object) -> None:
+    """An OCR model that fails on the label (the recogniser's onnxruntime session raising) leaves the
+    value unread, saying why."""
+    def failing(batch: np.ndarray) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ocr, "_engine", lambda: failing)
+    monkeypatch.setattr(ocr._engine()._load_rec_model(), "session", failing)
     pixels, _ = _panel(300, False, "bottom-left", "above", False, 80, label="2.5 µm")
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m is None and "boom" in (found.note or "")
@@ -358,7 +360,7 @@ def test_value_needs_two_reads_that_agree_and_none_against(reads: list[str], val
     """OCR scripted (the label's crops are real): the value is one that two reads share and no read
     contradicts; a refused read beats a wrong one."""
     calls = iter(reads)
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls, ""), 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (next(calls, ""), 0.9)))
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     found = read_scale_bar(pixels)
@@ -373,7 +375,7 @@ def test_a_leading_zero_read_unanimously_is_left_to_the_field_of_view(fov_bar_m:
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Every read "05 µm" ("0.5 µm" its point lost, or a speck before "5 µm"): no value, a reading the
     matched FOV settles; it confirms 5 µm on a bar measuring 5 µm, nothing on one measuring 0.5 µm."""
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: ("05 µm", 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: ("05 µm", 0.9)))
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     found = read_scale_bar(pixels)
@@ -413,7 +415,7 @@ def test_the_rest_of_a_half_read_label_is_read_on_pixels_further_on(further: lis
     for reads, calls in ((["400", "400", *further], 4), (["400 nm", "400 nm"], 2)):
         shapes: list[tuple[int, ...]] = []
         script = iter(reads)
-        monkeypatch.setattr(scalebar, "ocr_line", lambda image: (shapes.append(image.shape) or next(script, ""), 0.9))
+        monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (shapes.append(image.shape) or next(script, ""), 0.9)))
         found = read_scale_bar(pixels)
         assert len(shapes) == calls
         if calls == 4:  # the same size as the panel-pixels read, wider: more of the row
@@ -436,7 +438,7 @@ def test_a_point_read_at_one_threshold_and_lost_at_the_other_is_no_value(monkeyp
 
     calls = iter(["1.5 μm", "15 μm", "15 μm", "15 μm", "15μm", "15μm"])
     monkeypatch.setattr(scalebar, "_label_lines", lines)
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls, ""), 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (next(calls, ""), 0.9)))
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m is None, found
 
@@ -445,8 +447,8 @@ def test_ocr_work_per_panel_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     """A panel whose label lines all read as labels that disagree: every bar candidate's lines are
     tried, but at most `MAX_LINES_READ` lines, each read on two crops at each size of `READ_TEXT_PX`."""
     calls: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line",
-                        lambda image: (calls.append(image.shape) or f"{len(calls) % 2 + 5} nm", 0.9))
+    monkeypatch.setattr(scalebar, "read_line",
+                        scripted(lambda image: (calls.append(image.shape) or f"{len(calls) % 2 + 5} nm", 0.9)))
     pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "2.5 µm", 150, white=True)
     per_line = 2 * len(scalebar.READ_TEXT_PX)
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 2)
@@ -487,7 +489,7 @@ def test_ocr_reads_of_a_panel_are_capped_over_lines_and_windows(monkeypatch: pyt
     x 4 sides x 2 sizes of windows would all be read; `MAX_READS` stops the panel there, and what was
     read stands (the likeliest bar, its reads disagreeing) instead of an error."""
     calls: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9)))
     background = _micrograph(600, 450, "STEM", 1)
     pixels, bar, _ = draw_scale_bar(background, "2.5 µm", 150, white=True)
     for corner in ("top-left", "top-right", "bottom-left"):  # more bars: more windows to read
@@ -502,18 +504,65 @@ def test_ocr_reads_of_a_panel_are_capped_over_lines_and_windows(monkeypatch: pyt
     assert read_scale_bar(pixels) is None
     assert len(calls) == 12
     monkeypatch.undo()
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9)))
     monkeypatch.setattr(scalebar, "MAX_READS", 3)
     calls[:] = []
-    found = read_scale_bar(pixels)  # the lines read first: the cap falls inside a line's reads
+    found = read_scale_bar(pixels)  # the lines' share (the cap less the likeliest bar's windows) is none
     assert len(calls) == 3
     assert found is None or found.value_m is None
+
+
+def test_the_likeliest_bars_windows_keep_their_reads_whatever_the_lines_took(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines of four labelled bars that read as bare numbers (each line four reads, nothing parsing):
+    under a cap of 12, the lines stop at their share and the likeliest bar's windows (read first)
+    still have every read they may need, 4 sides x `WINDOW_FONTS` sizes."""
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (calls.append(image.shape) or "5", 0.9)))
+    pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "2.5 µm", 150, white=True)
+    for corner in ("top-left", "top-right", "bottom-left"):
+        pixels, _, _ = draw_scale_bar(pixels, "1 µm", 90, white=True, corner=corner)
+    left_for_windows: list[int] = []
+    read_windows = scalebar._read_windows
+
+    def windows(bright: np.ndarray, bar: object, ocr_reads: scalebar._Reads) -> tuple:
+        left_for_windows.append(ocr_reads.left)
+        return read_windows(bright, bar, ocr_reads)
+
+    monkeypatch.setattr(scalebar, "_read_windows", windows)
+    monkeypatch.setattr(scalebar, "MAX_READS", 12)
+    read_scale_bar(pixels)
+    assert left_for_windows and left_for_windows[0] >= 4 * len(scalebar.WINDOW_FONTS), left_for_windows
+    assert len(calls) <= 12
+
+
+def test_a_matched_field_of_view_ends_the_reading_where_it_settles_a_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads that disagree ("1.5 µm" and "15 µm" in turn): without a field of view every line is read;
+    with one that measures the bar as 1.5 µm, reading stops at the first line that gave both, and the
+    caller settles the same value from it (`settle_with_fov`). One that confirms no reading stops nothing."""
+    calls: list[tuple[int, ...]] = []
+    monkeypatch.setattr(scalebar, "read_line", scripted(
+        lambda image: (calls.append(image.shape) or ("1.5 µm" if len(calls) % 2 else "15 µm"), 0.9)))
+    pixels, _, _ = draw_scale_bar(_micrograph(600, 450, "STEM", 1), "1.5 µm", 150, white=True)
+    for corner in ("top-left", "top-right"):  # more bars and labels: more lines to read
+        pixels, _, _ = draw_scale_bar(pixels, "1 µm", 90, white=True, corner=corner)
+    alone = read_scale_bar(pixels)
+    all_reads = len(calls)
+    assert alone is not None and alone.value_m is None and {"1.5 µm", "15 µm"} <= set(alone.readings)
+    fov = 1.5e-6 * pixels.shape[1] / alone.bar_px
+    calls[:] = []
+    stopped = read_scale_bar(pixels, [fov])
+    assert stopped is not None and len(calls) < all_reads, (len(calls), all_reads)
+    assert settle_with_fov(stopped, fov, pixels.shape[1])[0].value_m == pytest.approx(1.5e-6)
+    assert settle_with_fov(alone, fov, pixels.shape[1])[0].value_m == pytest.approx(1.5e-6)
+    calls[:] = []
+    read_scale_bar(pixels, [fov * 7])
+    assert len(calls) == all_reads
 
 
 def test_default_cap_bounds_reads_on_a_panel_full_of_bars(monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped cap holds whatever a panel holds: at most `MAX_READS` OCR reads."""
     calls: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (calls.append(image.shape) or f"{len(calls)} nm", 0.9)))
     pixels = _micrograph(600, 450, "TEM", 3)
     for corner, side in (("top-left", "below"), ("top-right", "left"), ("bottom-left", "right"), ("bottom-right", "above")):
         pixels, _, _ = draw_scale_bar(pixels, "20 nm", 100, white=False, corner=corner, label_side=side, box=True)
@@ -531,7 +580,7 @@ def test_second_size_read_only_where_a_first_read_parses(reads: list[str], calls
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A line no first read parses as a label costs two OCR reads, not four."""
     made: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or reads[(len(made) - 1) % 2], 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (made.append(image.shape) or reads[(len(made) - 1) % 2], 0.9)))
     monkeypatch.setattr(scalebar, "MAX_LINES_READ", 1)
     monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 0)  # the line's reads only
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
@@ -577,8 +626,8 @@ def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(
     monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])
     monkeypatch.setattr(scalebar, "WINDOW_CANDIDATES", 1)
     monkeypatch.setattr(scalebar, "WINDOW_INK", (0.0, 1.0))  # every side read, blank or not
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or
-                                                             (reads[len(made) - 1] if len(made) <= len(reads) else ""), 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (made.append(image.shape) or
+                                                             (reads[len(made) - 1] if len(made) <= len(reads) else ""), 0.9)))
     pixels, _, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "2.5 µm", 80, white=False)
     found = read_scale_bar(pixels)
     if value_m is None:
@@ -639,7 +688,7 @@ def test_windows_read_without_an_ocr_engine_leave_the_bar_unread(monkeypatch: py
     def unavailable(image: np.ndarray) -> tuple[str, float]:
         raise ocr.OcrUnavailableError("no engine here")
 
-    monkeypatch.setattr(scalebar, "ocr_line", unavailable)
+    monkeypatch.setattr(scalebar, "read_line", scripted(unavailable))
     monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])  # no line: windows read
     pixels, bar, _ = draw_scale_bar(_micrograph(300, 225, "TEM", 2), "200 nm", 80, white=False, font_px=16)
     found = read_scale_bar(jpeg(pixels, 85))
@@ -651,7 +700,7 @@ def test_blank_surroundings_of_a_bar_are_not_read(monkeypatch: pytest.MonkeyPatc
     """A bar on a plain field with nothing printed near it: no window holds anything as bright as the
     bar, so none is read (each read is about 30 ms of CPU)."""
     made: list[tuple[int, ...]] = []
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (made.append(image.shape) or "", 0.0))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (made.append(image.shape) or "", 0.0)))
     field = np.full((225, 300), 70, np.uint8)
     field[213:218, 200:280] = 255  # a white bar, no label
     assert read_scale_bar(field) is None

@@ -20,6 +20,7 @@ from emcensus.figures import scalebar
 from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.match import Matcher, match_documents
 from emcensus.web import create_app
+from figures.ocr_script import scripted
 from figures.match_support import WIDTH, area_of, build_archive, publish, scene, shot, visual_index
 from support import catalog_cli
 
@@ -84,7 +85,7 @@ def test_matched_field_of_view_chooses_between_disagreeing_reads(tmp_path: Path,
     A value the FOV chose is reported as such (output, stderr, the catalog's stored match): the label
     may print the other read ("10 µm" on a bar of 1 µm, a digit dropped on one read)."""
     calls = iter(reads * 50)
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls), 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (next(calls), 0.9)))
     row, warnings, stored = _match(tmp_path, PIXEL_SIZE, "1 µm")
     assert row["scale_bar_m"] == (pytest.approx(value_m) if value_m else None)
     if value_m:
@@ -110,7 +111,7 @@ def test_a_value_chosen_by_the_field_of_view_is_stored_and_shown_for_review(tmp_
     cli("scan", str(tmp_path / "archive" / "SU8230"), "--instrument", "SU8230", "--workers", "0", "--quiet")
     cli("figures", "index", "--workers", "0")
     calls = iter(("1 µm", "10 µm") * 50)
-    monkeypatch.setattr(scalebar, "ocr_line", lambda image: (next(calls), 0.9))
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (next(calls), 0.9)))
     result = cli("figures", "match", str(papers / "bar.png"), "--format", "json")
     (row,) = json.loads(result.stdout)
     assert Path(row["image"]).stem == "b" and row["scale_bar_m"] == pytest.approx(1e-6)

@@ -46,6 +46,20 @@ def test_printed_label_read_with_the_network_blocked(label: str, value_m: float,
     assert 0.5 < confidence <= 1.0
 
 
+@pytest.mark.parametrize("label", ["250 µm", "2.5 µm", "20 Å", "50 nm", "1.5 mm", "fig 3", "50hr"])
+@pytest.mark.parametrize("size", [12, 20, 34])
+def test_read_line_is_the_engines_own_read_with_its_steps(label: str, size: int) -> None:
+    """`read_line` runs the engine's own steps to keep the model's per-step output: its text is the
+    engine's text, and each step's output is a probability over the engine's characters."""
+    image = _printed(label, size)
+    read = ocr.read_line(image)
+    engine = ocr._engine()(image, use_det=False, use_cls=False)
+    assert read.text == str((engine.txts or ("",))[0]).strip()
+    assert read.steps.shape == (read.steps.shape[0], len(read.characters)) and read.steps.shape[0] > len(read.text)
+    assert np.allclose(read.steps.sum(axis=1), 1.0, atol=1e-3)
+    assert read.characters[0] == "blank" and "µ" in read.characters and "Å" in read.characters
+
+
 def test_blank_image_reads_nothing() -> None:
     text, confidence = ocr.ocr_line(np.full((40, 120), 255, np.uint8))
     assert parse_label(text) is None and 0.0 <= confidence <= 1.0

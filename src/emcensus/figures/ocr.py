@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,19 +61,54 @@ def _engine() -> Any:
     })
 
 
-def ocr_line(image: np.ndarray) -> tuple[str, float]:
-    """(text, confidence 0..1) of one line of print on a uint8 image (grey or BGR); ("", 0.0) when
-    nothing is read. The text is as the model prints it: callers check it against what they expect."""
+@dataclass(frozen=True)
+class LineRead:
+    """One line read: the text as the model prints it (greedy CTC: the likeliest character at each
+    step, repeats merged, blanks dropped), its confidence 0..1, and the model's per-step output
+    (`steps`: T x C probabilities, column 0 the CTC blank, the others `characters`), which lets a
+    caller ask how likely another spelling of the same line is (`figures.labeldecode`)."""
+
+    text: str
+    confidence: float
+    steps: np.ndarray
+    characters: tuple[str, ...]
+
+
+def read_line(image: np.ndarray) -> LineRead:
+    """One line of print on a uint8 image (grey or BGR), through the engine's own steps (its image
+    loading and size bounds, the recogniser's resize and normalisation) so that the text is the
+    engine's; the per-step output is kept. The text is as the model prints it: callers check it."""
     if image.ndim not in (2, 3) or image.dtype != np.uint8 or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"a line image must be non-empty uint8 (H, W) or (H, W, 3): got {image.dtype} {image.shape}")
     if image.shape[1] > MAX_WIDTH_PX:
         raise ValueError(f"a line image must be at most {MAX_WIDTH_PX} px wide: got {image.shape[1]}")
     engine = _engine()
     try:
-        result = engine(image, use_det=False, use_cls=False)
+        recogniser = engine._load_rec_model()  # noqa: SLF001 - the engine's recogniser, loaded once
+        loaded, _ = engine.preprocess_img(engine.load_img(image))
+        _, height, width = recogniser.rec_image_shape
+        batch = recogniser.resize_norm_img(loaded, max(width / height, loaded.shape[1] / loaded.shape[0]))
+        steps = np.asarray(recogniser.session(batch[np.newaxis].astype(np.float32))[0], dtype=np.float32)
     except Exception as exc:  # onnxruntime raises its own types; the panel goes on unread
         raise OcrUnavailableError(f"the OCR model failed on a label: {exc}") from exc
-    texts, scores = result.txts or (), result.scores or ()
-    if not texts:
-        return "", 0.0
-    return str(texts[0]).strip(), float(scores[0])
+    characters = _characters()
+    best = steps.argmax(axis=1)
+    kept = np.ones(len(best), bool)
+    kept[1:] = best[1:] != best[:-1]
+    kept &= best != 0
+    text = "".join(characters[i] for i in best[kept]).strip()
+    confidence = float(steps.max(axis=1)[kept].mean()) if kept.any() else 0.0
+    return LineRead(text, confidence if text else 0.0, steps, characters)
+
+
+@functools.lru_cache(maxsize=1)
+def _characters() -> tuple[str, ...]:
+    """The recogniser's output columns (the CTC blank first), built once."""
+    return tuple(_engine()._load_rec_model().postprocess_op.character)  # noqa: SLF001
+
+
+def ocr_line(image: np.ndarray) -> tuple[str, float]:
+    """(text, confidence 0..1) of one line of print on a uint8 image (grey or BGR); ("", 0.0) when
+    nothing is read. The text is as the model prints it: callers check it against what they expect."""
+    read = read_line(image)
+    return read.text, read.confidence

@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -49,7 +50,8 @@ import numpy as np
 
 from emcensus.analysis.fov import format_length
 from emcensus.figures.ocr import MAX_WIDTH_PX as OCR_MAX_WIDTH_PX
-from emcensus.figures.ocr import OcrUnavailableError, ocr_line
+from emcensus.figures.labeldecode import decoded_units
+from emcensus.figures.ocr import LineRead, OcrUnavailableError, read_line
 
 #: Units a scale bar may be labelled in, in metres.
 UNITS_M: dict[str, float] = {"pm": 1e-12, "Å": 1e-10, "nm": 1e-9, "µm": 1e-6, "mm": 1e-3}
@@ -92,6 +94,8 @@ MAX_READS = 40
 WINDOW_FONTS = (0.06, 0.085)
 #: ... around this many of the likeliest bars.
 WINDOW_CANDIDATES = 5
+#: Reads kept for the likeliest bar's windows (4 sides, each size) whatever the bars' lines took.
+_TOP_WINDOW_READS = 4 * len(WINDOW_FONTS)
 #: Height (px) a window's pixels are read at.
 WINDOW_READ_PX = 40
 #: Share of a window's pixels as bright as the bar (half its contrast) where print may be: a blank
@@ -599,9 +603,10 @@ def _stretched(raw: np.ndarray, scale: float) -> np.ndarray:
     return cv2.copyMakeBorder(image, 10, 10, 10, 10, cv2.BORDER_REPLICATE)
 
 
-def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tuple[str, ...]]:
-    """(value, text, note, readings) of a label line: value None with a note when it cannot be
-    trusted, and then the labels its reads parsed to.
+def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tuple[str, ...], tuple[str, ...]]:
+    """(value, text, note, readings, decoded) of a label line: value None with a note when it cannot
+    be trusted, and then the labels its reads parsed to, and apart the labels reads that did not
+    parse spell with their unit decoded (`_decoded_readings`): weaker, only for a matched FOV.
 
     The line is read on its glyphs alone and on the panel's pixels around it: the first loses a
     glyph the components missed (print over a particle of its colour), the second picks up texture.
@@ -612,12 +617,19 @@ def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tu
     and reading such lines again was 17 % of all reads."""
     reads: list[str] = []
     crops: list[bool] = []  # whether each read is of the glyphs alone
+    decoded: set[str] = set()
+
+    def read(image: np.ndarray) -> str:
+        text = ocr.text(image)
+        decoded.update(_decoded_readings(text, ocr.last))
+        return text
+
     for text_px in READ_TEXT_PX:
-        reads += [ocr.text(_ink_image(label, text_px)), ocr.text(_raw_image(label, text_px))]
+        reads += [read(_ink_image(label, text_px)), read(_raw_image(label, text_px))]
         crops += [True, False]
         value, normalised = _agreed(reads, crops)
         if value is not None:
-            return value, normalised, None, ()
+            return value, normalised, None, (), ()
         readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
         if not readings:
             break
@@ -627,13 +639,17 @@ def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tu
         # one crop read twice: a faint "nm" read "mm" both times on a synthetic panel, so what they
         # say is a reading for a matched field of view to confirm (`settle_with_fov`), never a value
         further = label.right if half == "right" else label.left
-        reads += [ocr.text(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
+        reads += [read(_raw_image(label, text_px, further)) for text_px in READ_TEXT_PX]
         readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
         if readings:
-            return None, reads[-2], f"label read {reads[0]!r}, the rest on the panel's pixels only: {reads[-2]!r}", readings
+            return (None, reads[-2], f"label read {reads[0]!r}, the rest on the panel's pixels only: {reads[-2]!r}",
+                    readings, tuple(sorted(decoded - set(readings))))
+    spelt = tuple(sorted(decoded - set(readings)))
+    if not readings and spelt:
+        return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: a unit decoded as {' or '.join(spelt)}", (), spelt
     if not readings:
-        return None, reads[0], f"label {reads[0]!r} is not a number and a length unit", ()
-    return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree", readings
+        return None, reads[0], f"label {reads[0]!r} is not a number and a length unit", (), ()
+    return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: the reads disagree", readings, spelt
 
 
 def _half_label(reads: list[str]) -> str | None:
@@ -657,16 +673,35 @@ class _ReadsSpent(Exception):
 
 @dataclass
 class _Reads:
-    """The OCR reads a panel has left: each read of a line or window takes one."""
+    """The OCR reads a panel has left (each read of a line or window takes one), and the last read
+    whole (its per-step output: `_decoded_readings`)."""
 
     left: int
+    last: LineRead | None = None
 
     def text(self, image: np.ndarray) -> str:
         """The text OCR reads on `image`, without marks at its ends that are no print of a label."""
         if self.left <= 0:
             raise _ReadsSpent
         self.left -= 1
-        return _EDGE_MARKS.sub("", ocr_line(image)[0])
+        self.last = read_line(image)
+        return _EDGE_MARKS.sub("", self.last.text)
+
+
+#: A read whose digits may be a label's number and whose letters no unit: "2.5jun", "50hr", "200 m".
+_DIGITS_THEN_LETTERS = re.compile(r"(?P<number>\d+(?:[.,]\d+)?)\s?(?P<rest>[^\W\d_]+)")
+
+
+def _decoded_readings(text: str, read: LineRead | None) -> tuple[str, ...]:
+    """The labels a read that does not parse spells when its unit is decoded from the recogniser's
+    per-step output (`labeldecode.decoded_units`), its digits kept as read: readings for a matched
+    field of view to confirm, never a value. None where the read parses, is not digits then letters
+    (a bare number has no unit to decode), or starts with a zero before a digit (see `_agreed`)."""
+    found = _DIGITS_THEN_LETTERS.fullmatch(text)
+    if read is None or found is None or parse_label(text) is not None or re.match(r"0\d", found["number"]):
+        return ()
+    spelt = (parse_label(f"{found['number']} {unit}") for unit in decoded_units(read, found["number"]))
+    return tuple(parsed[1] for parsed in spelt if parsed)
 
 
 def _agreed(reads: list[str], crops: list[bool]) -> tuple[float | None, str]:
@@ -730,19 +765,23 @@ def _contradicts(text: str, number: str, unit: str) -> bool:
     return first not in ("", unit[0]) and (bool(digits) or first in _UNIT_FIRST_LETTERS)
 
 
-def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
+def read_scale_bar(pixels: np.ndarray, fovs_m: Sequence[float] = ()) -> ScaleBar | None:
     """The scale bar of a published panel with its printed value, or None when no bar with a label
     beside it is found. A label misread (digits and unit letters that do not parse) gives the bar
     with value None and a note; without an OCR engine the likeliest bar with text beside it is
-    returned that way. At most `MAX_READS` OCR reads are spent on it."""
+    returned that way. At most `MAX_READS` OCR reads are spent on it, the likeliest bar's windows
+    always keep theirs. `fovs_m`: the panel's fields of view from matched images, if any: reading
+    stops at the first bar whose readings one of them settles (`settle_with_fov`), as the caller
+    would settle them (reads further on cost time and could only add readings that disagree)."""
     shrink = max(1, math.ceil(max(pixels.shape[:2]) / MAX_SIDE_PX))
     if shrink > 1:
         pixels = cv2.resize(pixels, None, fx=1 / shrink, fy=1 / shrink, interpolation=cv2.INTER_AREA)
     candidates = _candidates(pixels)
     unread: ScaleBar | None = None
+    parsed_readings = False  # whether `unread`'s readings include labels reads parsed to
     lines_read = 0
     labels_read: list[Box] = []
-    ocr = _Reads(MAX_READS)
+    ocr = _Reads(MAX_READS - _TOP_WINDOW_READS)
     try:
         for rank, (bar, ink) in enumerate(candidates[:MAX_CANDIDATES]):
             if any(_intersects(bar.box, box) for box in labels_read):  # a stroke of a label misread before
@@ -758,7 +797,7 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                     tried.add(label.box)
                     lines_read += 1
                     try:
-                        value, text, note, readings = _read(label, ocr)
+                        value, text, note, readings, spelt = _read(label, ocr)
                     except OcrUnavailableError as exc:
                         return _scaled(ScaleBar(None, None, bar.x1 - bar.x0, bar.box, label.box, f"label not read: {exc}"), shrink)
                     digits = re.sub(r"[^0-9.]", "", text).strip(".")  # a point lost at one threshold is other digits
@@ -767,16 +806,27 @@ def read_scale_bar(pixels: np.ndarray) -> ScaleBar | None:
                         # the same print read with other digits at another threshold (a glyph over a particle)
                         readings = tuple(sorted({text, *same_print[0]}))
                         value, note = None, f"label read {text!r} here, other digits at another threshold"
-                    found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note, readings)
-                    if value is not None:
+                    found = ScaleBar(value, text, bar.x1 - bar.x0, bar.box, label.box, note,
+                                     tuple(sorted({*readings, *spelt})))
+                    if value is not None or any(settle_with_fov(found, fov, pixels.shape[1])[0].value_m for fov in fovs_m):
                         return _scaled(found, shrink)
-                    if _LOOKS_LIKE_LABEL.search(text):  # else text of a figure, or texture
-                        unread = found if unread is None or (same_print and unread.bbox == found.bbox) else unread
+                    looks_like_label = bool(_LOOKS_LIKE_LABEL.search(text))  # else text of a figure, or texture
+                    # the first such line stands (or one whose units the model's output spells), or the
+                    # same print read again, or one whose reads parsed over one whose units were decoded
+                    if (looks_like_label or spelt) and (unread is None or (same_print and unread.bbox == found.bbox)
+                                                       or (readings and unread.readings and not parsed_readings)):
+                        unread, parsed_readings = found, bool(readings)
+                    if looks_like_label:
                         labels_read.append(label.box)
                         doubts.append((label.box, digits, readings))
+    except _ReadsSpent:
+        pass  # the lines' share of the panel's reads is spent: the windows still have theirs
+    ocr.left += _TOP_WINDOW_READS
+    try:
         # reads of a label that disagreed are left to a matched field of view (`settle_with_fov`): the
-        # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm")
-        for bar, ink in candidates[:WINDOW_CANDIDATES] if unread is None or not unread.readings else ():
+        # same print read again around the bar confirms a misread as often ("200 nm" read "20 nm");
+        # units only decoded (`_decoded_readings`) leave the windows to be read
+        for bar, ink in candidates[:WINDOW_CANDIDATES] if not parsed_readings else ():
             try:
                 value, label, window = _read_windows(ink, bar, ocr)
             except OcrUnavailableError as exc:  # as for a line: the bar measured, its value unread

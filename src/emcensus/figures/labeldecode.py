@@ -1,0 +1,79 @@
+"""A scale-bar label's unit read again from the recogniser's per-step output, its digits kept as read.
+
+Over fibres, grain boundaries and noise the recogniser often reads a label's digits right and prints its
+unit as letters no label has ("2.5jun" for 2.5 µm, "50hr" for 50 nm). Its output (`figures.ocr.LineRead`)
+is a probability for every character at each step (CTC): for each whitelisted unit, the likeliest path
+that spells exactly the digits read, an optional space and that unit is found (CTC best path, a Viterbi
+over the blank-interleaved spelling), and the unit whose path beats every other unit's by `UNIT_MARGIN`
+is decoded. Only ever a reading, never a value: on the regenerated corpora (seeds 7 and 11) the decoded
+unit was right on labels over fibres ("2.5jun" → µm, margin 2.0-2.2; "50hr" → nm) and wrong on others
+("200m" → mm for 200 nm, margin 1.3; "5 prs" → pm for 5 µm, 1.1), the margins overlapping: a matched
+field of view must confirm it (`scalebar.settle_with_fov`), where units 10-1000× apart cannot both agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from emcensus.figures.ocr import LineRead
+
+#: The characters the recogniser may print for each glyph of a unit (µ as μ or u, Å as A).
+UNIT_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "nm": ("n", "m"), "µm": ("µμu", "m"), "mm": ("m", "m"), "pm": ("p", "m"), "Å": ("ÅA",),
+}
+#: Nats (natural log of a probability ratio) within which of the likeliest unit's path another unit's
+#: is as likely: the model cannot tell them apart.
+UNIT_SPREAD = 2.0
+#: Units 1000× apart, the only ones that may be decoded two at a time (the field of view tells them
+#: apart whatever the label; Å and pm lie 10× from nm and µm: one alone or none).
+_THOUSANDFOLD = {"nm", "µm", "mm"}
+_FLOOR = 1e-30  # a probability the model gives as 0: its log stays finite
+_IMPOSSIBLE = -1e30
+
+
+def decoded_units(read: LineRead, number: str) -> tuple[str, ...]:
+    """The units whose best path spelling `number` (as read: digits and at most a point), an optional
+    space and the unit lies within `UNIT_SPREAD` of the likeliest one's: that one alone, or two of
+    nm/µm/mm that the model cannot tell apart; () where more are as likely (no unit there at all),
+    where the model has no column for a glyph, or the line is too short to spell it."""
+    columns = {character: index for index, character in enumerate(read.characters)}
+    number_glyphs = tuple(".," if glyph in ".," else glyph for glyph in number)
+    scores = {unit: max(_path_log_probability(read.steps, columns, number_glyphs + space + glyphs)
+                        for space in ((), (" ",)))
+              for unit, glyphs in UNIT_SPELLINGS.items()}
+    best = max(scores.values())
+    close = tuple(sorted((unit for unit, score in scores.items() if best - score < UNIT_SPREAD),
+                         key=lambda unit: -scores[unit]))
+    if best <= _IMPOSSIBLE / 2 or len(close) > 2 or (len(close) == 2 and not _THOUSANDFOLD.issuperset(close)):
+        return ()
+    return close
+
+
+def _path_log_probability(steps: np.ndarray, columns: dict[str, int], glyphs: tuple[str, ...]) -> float:
+    """Log probability of the likeliest CTC path that spells `glyphs` (each a set of characters that
+    may print it: the likeliest of them counts) over the steps: blanks between and around glyphs,
+    each glyph held over one or more steps, a blank needed between two equal glyphs."""
+    length = len(glyphs)
+    if length == 0 or length > steps.shape[0]:
+        return _IMPOSSIBLE
+    glyph_log = np.empty((steps.shape[0], length))
+    for position, options in enumerate(glyphs):
+        members = [columns[character] for character in options if character in columns]
+        if not members:
+            return _IMPOSSIBLE
+        glyph_log[:, position] = np.log(np.maximum(steps[:, members].max(axis=1), _FLOOR))
+    blank_log = np.log(np.maximum(steps[:, 0].astype(np.float64), _FLOOR))
+    # states 0..2L: even ones a blank before glyph k/2, odd ones glyph (k-1)/2; a glyph state may be
+    # entered from the glyph before it (skipping the blank) unless the two glyphs are the same
+    can_skip = np.array([position > 0 and glyphs[position] != glyphs[position - 1] for position in range(length)])
+    states = 2 * length + 1
+    score = np.full(states, _IMPOSSIBLE)
+    score[0], score[1] = blank_log[0], glyph_log[0, 0]
+    emit = np.empty(states)
+    for step in range(1, steps.shape[0]):
+        best = score.copy()
+        best[1:] = np.maximum(best[1:], score[:-1])
+        best[3::2] = np.maximum(best[3::2], np.where(can_skip[1:], score[1:-2:2], _IMPOSSIBLE))
+        emit[0::2], emit[1::2] = blank_log[step], glyph_log[step]
+        score = best + emit
+    return float(max(score[-1], score[-2]))
