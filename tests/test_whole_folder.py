@@ -78,3 +78,40 @@ def test_a_link_planted_at_the_partial_s_name_is_not_written_through(tmp_path: P
     with pytest.raises(FileExistsError), whole_folder(tmp_path / "out", []):
         pass
     assert not elsewhere.exists() and not (tmp_path / "out").exists()
+
+
+def test_an_empty_mount_point_given_is_written_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A mount point (a disk, a container's volume) cannot be renamed onto (EBUSY, EXDEV), and a partial
+    beside it would fill the filesystem it is mounted in: written into, what was written removed on an
+    exception, what was there before left."""
+    target = tmp_path / "volume"
+    target.mkdir()
+    (target / "lost+found").mkdir()  # what a fresh disk holds
+    ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda path: Path(path) == target or ismount(path))
+    with pytest.raises(KeyboardInterrupt), whole_folder(target, []) as folder:
+        assert folder == target
+        (folder / "data").mkdir()
+        (folder / "data" / "a.txt").write_text("a")
+        (folder / "card.md").write_text("b")
+        raise KeyboardInterrupt
+    assert [p.name for p in target.iterdir()] == ["lost+found"]
+    with whole_folder(target, []) as folder:
+        (folder / "card.md").write_text("b")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]  # no partial beside it
+    assert sorted(p.name for p in target.iterdir()) == ["card.md", "lost+found"]
+
+
+def test_a_real_mount_point_is_written(tmp_path: Path) -> None:
+    target = tmp_path / "volume"
+    target.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(target)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        with whole_folder(target, []) as folder:
+            (folder / "a.txt").write_text("a")
+        assert [p.name for p in target.iterdir()] == ["a.txt"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]
+    finally:
+        subprocess.run(["umount", str(target)], check=True)

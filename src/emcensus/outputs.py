@@ -103,7 +103,23 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
     `<parent>/<name>.partial-<pid>/<name>` (a sibling named so that people see it is unfinished); at the
     end that folder is renamed onto `target` in one step, and an exception leaving the block removes it.
     A partial left by a process killed outright (SIGKILL, a power cut) is removed by the next run to the
-    same target, once its mark proves it is emcensus's own and its process is gone."""
+    same target, once its mark proves it is emcensus's own and its process is gone.
+
+    An empty folder given that is a mount point (a disk, a container's volume) cannot be renamed onto, and
+    a partial beside it would be written on the filesystem it is mounted in: the block writes into it, and
+    an exception leaving the block removes what was written (a SIGKILL there leaves what it wrote)."""
+    if target.is_dir() and os.path.ismount(target):
+        there = set(os.listdir(target))
+        try:
+            yield target
+        except BaseException:
+            for written in (target / name for name in set(os.listdir(target)) - there):
+                if written.is_dir() and not written.is_symlink():
+                    shutil.rmtree(written, ignore_errors=True)
+                else:
+                    written.unlink(missing_ok=True)
+            raise
+        return
     archives = list(archives)
     _remove_stale_partials(target)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
