@@ -54,12 +54,19 @@ def test_only_partials_of_gone_processes_marked_as_ours_are_removed(tmp_path: Pa
     running = partial("out.partial-live", mine)  # this process: an export still writing
     unmarked = partial("out.partial-old", None)  # a folder people named alike
     other_target = partial("out.partial-x", {**mine, "target": str(tmp_path / "else"), "pid": gone_pid})
+    other_host = partial("out.partial-h", {**mine, "host": "another-host", "pid": gone_pid})
+    other_namespace = partial("out.partial-n", {**mine, "pid_namespace": "pid:[1]", "pid": gone_pid})
+    reused = partial("out.partial-r", {**mine, "started": "0"})  # this process's id, once another process's
+    elsewhere = partial("elsewhere", {**mine, "pid": gone_pid})
+    os.symlink(elsewhere, tmp_path / "out.partial-link")  # a link is never followed, nor removed
     (tmp_path / "out.partial-fifo").mkdir()
     os.mkfifo(tmp_path / "out.partial-fifo" / PARTIAL_MARK)  # never read: not a regular file
     with whole_folder(target, []) as folder:
         (folder / "a.txt").write_text("a")
-    assert not stale.exists()
+    assert not stale.exists() and not reused.exists()
     assert running.exists() and unmarked.exists() and other_target.exists()
+    assert other_host.exists() and other_namespace.exists() and elsewhere.exists()
+    assert (tmp_path / "out.partial-link").is_symlink()
     assert (tmp_path / "out" / "a.txt").exists()
 
 

@@ -137,9 +137,17 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
 
 def _writer(target: Path) -> dict[str, object]:
     """This process as a partial's mark names it: the target, the host, the process and when it started
-    (a process id alone may have been reused)."""
+    (a process id alone may have been reused), and the process ids' namespace (containers on one host may
+    share its name and the folder: there another container's process id says nothing)."""
     return {"target": str(target), "host": socket.gethostname(), "pid": os.getpid(),
-            "started": _process_started(os.getpid())}
+            "started": _process_started(os.getpid()), "pid_namespace": _pid_namespace()}
+
+
+def _pid_namespace() -> str | None:
+    """This process's PID namespace (Linux), None where that is not known."""
+    with suppress(OSError):
+        return os.readlink("/proc/self/ns/pid")
+    return None
 
 
 def _process_started(pid: int) -> str | None:
@@ -162,8 +170,8 @@ def _remove_stale_partials(target: Path) -> None:
 
 
 def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
-    """Whether `folder` is a partial whose mark names `target`, this host, and a process no longer running
-    (anything else, a folder people made among them, is left for them to judge)."""
+    """Whether `folder` is a partial whose mark names `target`, this host and PID namespace, and a process
+    no longer running (anything else, a folder people made among them, is left for them to judge)."""
     if folder.is_symlink() or not folder.is_dir():
         return False
     try:
@@ -171,6 +179,7 @@ def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
     except (EmcensusError, ValueError):
         return False
     return (isinstance(mark, dict) and mark.get("target") == str(target) and mark.get("host") == socket.gethostname()
+            and mark.get("pid_namespace") == _pid_namespace()
             and isinstance(mark.get("pid"), int) and _process_started(mark["pid"]) != mark.get("started"))
 
 
