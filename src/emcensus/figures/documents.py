@@ -11,7 +11,8 @@ Why each rule:
   turned to the nearest of the 8 right-angle orientations the matrix shows; a residual small angle
   is left to the matcher's similarity fit.
 * **Vector figures are rendered.** A page without image objects but with drawn content (a plot, a
-  figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region.
+  figure exported as vectors) is rendered at `Limits.render_dpi` over the drawn region, lower where
+  that would make more than `Limits.max_pixels` (a poster, a hostile page size).
 * **A figure once.** The same pixels again on a later page (a logo or banner on every page) are
   not given again; twice on one page (one micrograph, two overlays) they are two panels.
 * **What the reader sees.** An image under a clip path (zoomed matplotlib axes, LaTeX trim/clip)
