@@ -170,7 +170,12 @@ def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1, source:
         (first, (run0, wait0)), (latest, (run, wait)) = scheduled.get(pid, [(0.0, (0.0, 0.0))] * 2)
         print(f"{name}: CPU {total:6.2f} s, busy from {busy[0] if busy else 0:5.2f} to {busy[-1] if busy else 0:5.2f} s; "
               f"asleep {latest - first - (run - run0) - (wait - wait0):5.2f} s, waiting for a core {wait - wait0:5.2f} s")
-    reading = [at for at, deltas in samples if any(deltas.get(pid, 0) for pid in order[1:])]
+    readers = [(at, sum(deltas.get(pid, 0) for pid in order[1:])) for at, deltas in samples]
+    reading = [at for at, ticks in readers if ticks]
+    # the reading processes' own exit, after the writer's end (the pool closed), is not reading: a
+    # last blip of at most two ticks after a second of nothing is left out
+    while len(reading) > 1 and reading[-1] - reading[-2] > 1.0 and dict(readers)[reading[-1]] <= 2:
+        reading.pop()
     if reading:
         between = sum(1 for at, deltas in samples if reading[0] < at < reading[-1]
                       and not any(deltas.get(pid, 0) for pid in order[1:])) * step
