@@ -40,6 +40,7 @@ from emcensus.figures.barpanels import DrawnBar, make_bar_panel
 from emcensus.figures import scalebar
 from emcensus.figures.documents import iter_figures
 from emcensus.figures.index import VisualIndex, index_folder
+from emcensus.figures import match as match_module
 from emcensus.figures.match import Matcher, document_paths, match_documents
 from emcensus.figures.ocr import LineRead, model_path
 from emcensus.figures.panels import split_panels
@@ -115,9 +116,32 @@ def _bar_among_candidates(panel: np.ndarray, bar: dict, size_px: list[int] | Non
 Listed = dict[tuple[str, int], list[tuple[tuple[float, ...], float | None]]]
 
 
-def product_values(truth_path: str, catalog_path: str) -> Listed:
+class _ProductReads:
+    """`figures match`'s own call of `read_scale_bar` (with the matched fields of view it passes),
+    timed and its OCR reads counted: the scale-bar share of a publication's CPU."""
+
+    def __init__(self, counted: _CountedOcr) -> None:
+        self.counted, self.panels, self.reads, self.cpu = counted, 0, 0, 0.0
+        self._read_scale_bar = match_module.read_scale_bar
+
+    def __call__(self, pixels: np.ndarray, fovs_m: list[float]) -> ScaleBar | None:
+        before, cpu_before = self.counted.reads, _cpu_seconds()
+        found = self._read_scale_bar(pixels, fovs_m)
+        self.panels, self.reads = self.panels + 1, self.reads + self.counted.reads - before
+        self.cpu += _cpu_seconds() - cpu_before
+        return found
+
+    def summary(self) -> str:
+        panels = max(self.panels, 1)
+        return (f"figures match's scale-bar reading (matched panels, their fields of view given): {self.panels} panels, "
+                f"{self.reads / panels:.2f} OCR reads and {self.cpu / panels * 1000:.0f} ms CPU per panel")
+
+
+def product_values(truth_path: str, catalog_path: str, counted: _CountedOcr) -> Listed:
     """(document name, page) -> (panel box, scale_bar_m) of every panel `figures match` lists with the
-    catalog's figures index, each article's documents matched with its year as the CLI does."""
+    catalog's figures index, each article's documents matched with its year as the CLI does (in this
+    process, so that its scale-bar reads are counted)."""
+    timed = match_module.read_scale_bar = _ProductReads(counted)
     matcher = Matcher(VisualIndex.load(index_folder(catalog_path)))
     papers = Path(truth_path).parent / "papers"
     listed: Listed = {}
@@ -127,6 +151,7 @@ def product_values(truth_path: str, catalog_path: str) -> Listed:
             if not found.weak:
                 listed.setdefault((Path(found.document).name, found.page), []).append(
                     (found.panel_bbox, found.scale_bar_m))
+    print(timed.summary())
     return listed
 
 
@@ -260,7 +285,7 @@ def main() -> None:
         raise SystemExit("rapidocr (with its recognition model) is not installed: labels cannot be read")
     counted = scalebar.read_line = _CountedOcr()
     if args.documents:
-        listed = product_values(args.truth, args.catalog) if args.catalog and args.truth else None
+        listed = product_values(args.truth, args.catalog, counted) if args.catalog and args.truth else None
         bench_documents(args.documents, args.truth, counted, args.show, listed)
         return
     rng = np.random.default_rng(args.seed)

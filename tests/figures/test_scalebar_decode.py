@@ -145,3 +145,26 @@ def test_reads_that_parse_keep_the_windows_unread_decoded_units_do_not(monkeypat
     found = read_scale_bar(_panel())
     assert found is not None and found.value_m is None and found.readings == ("2.5 µm", "25 µm") and not windows
 
+
+
+def test_windows_reads_no_two_sizes_confirmed_are_for_a_matched_field_of_view_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Print no line is found for (over fibres): the window below the bar reads "2 µm" at one size and
+    "2 m" at the other. Alone: no value, and no bar kept on it. With a field of view that measures the
+    bar as 2 µm: the bar comes back with that reading, for the caller to settle; with one that
+    measures another length: as alone."""
+    sizes = itertools.cycle(["2 µm", "2 m"])
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (next(sizes), 0.9)))
+    field = np.full((225, 300), 90, np.uint8)
+    pixels, _, _ = draw_scale_bar(field, "2 µm", 80, white=True, font_px=16, label_side="below")
+    alone = read_scale_bar(pixels)
+    assert alone is None or alone.value_m is None and not alone.readings
+    fov = 2e-6 * pixels.shape[1] / 80
+    sizes = itertools.cycle(["2 µm", "2 m"])
+    found = read_scale_bar(pixels, [fov])
+    assert found is not None and found.value_m is None and "2 µm" in found.readings, found
+    assert settle_with_fov(found, fov, pixels.shape[1])[0].value_m == pytest.approx(2e-6)
+    sizes = itertools.cycle(["2 µm", "2 m"])
+    other = read_scale_bar(pixels, [fov * 3])
+    assert other is None or other.value_m is None and not other.readings

@@ -828,11 +828,16 @@ def read_scale_bar(pixels: np.ndarray, fovs_m: Sequence[float] = ()) -> ScaleBar
         # units only decoded (`_decoded_readings`) leave the windows to be read
         for bar, ink in candidates[:WINDOW_CANDIDATES] if not parsed_readings else ():
             try:
-                value, label, window = _read_windows(ink, bar, ocr)
+                value, label, window, readings = _read_windows(ink, bar, ocr)
             except OcrUnavailableError as exc:  # as for a line: the bar measured, its value unread
                 return _scaled(unread or ScaleBar(None, None, bar.x1 - bar.x0, bar.box, None, f"label not read: {exc}"), shrink)
             if value is not None:
                 return _scaled(ScaleBar(value, label, bar.x1 - bar.x0, bar.box, window), shrink)
+            # the windows' reads that no two sizes of a side confirmed: a matched FOV may settle them
+            around = ScaleBar(None, None, bar.x1 - bar.x0, bar.box, None,
+                              f"windows around the bar read {' or '.join(readings)}, no side at two sizes", readings)
+            if readings and any(settle_with_fov(around, fov, pixels.shape[1])[0].value_m for fov in fovs_m):
+                return _scaled(around, shrink)
     except _ReadsSpent:
         pass  # the panel's OCR reads are spent: what was read stands
     return _scaled(unread, shrink) if unread else None
@@ -860,12 +865,14 @@ def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float) -> dict[str
     return inside
 
 
-def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | None, str, Box | None]:
-    """(value, normalised label, window) read on the panel's pixels where the bar's label would be,
-    each side at `WINDOW_FONTS` sizes: a value needs the two sizes of one side to agree (`_agreed`, as
-    pixels alone: never Å nor mm) and no other side to read another value."""
+def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | None, str, Box | None, tuple[str, ...]]:
+    """(value, normalised label, window, readings) read on the panel's pixels where the bar's label
+    would be, each side at `WINDOW_FONTS` sizes: a value needs the two sizes of one side to agree
+    (`_agreed`, as pixels alone: never Å nor mm) and no other side to read another value. Without
+    one, the labels its reads parsed to or spelt (`_decoded_readings`): only for a matched FOV."""
     found: dict[str, Box] = {}
     read_by_side: list[list[str]] = []
+    readings: set[str] = set()
     x0, y0, x1, y1 = bar.box
     ink_level = float(bright[y0:y1, x0:x1].mean()) - 0.5 * bar.contrast
     for side in ("above", "below", "right", "left"):
@@ -880,17 +887,19 @@ def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | N
             if not WINDOW_INK[0] <= float((raw >= ink_level).mean()) <= WINDOW_INK[1]:
                 break  # nothing as bright as the bar there, or a region of its colour: no print
             reads.append(ocr.text(_stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))))
-            if parse_label(reads[-1]) is None:
+            parsed = parse_label(reads[-1])
+            readings.update([parsed[1]] if parsed else _decoded_readings(reads[-1], ocr.last))
+            if parsed is None:
                 break  # nothing parses at this size: not read again
         value, normalised = _agreed(reads, [False] * len(reads))
         if value is not None and window is not None:
             found[normalised] = window
     if len(found) != 1:
-        return None, "", None
+        return None, "", None, tuple(sorted(readings))
     normalised, window = next(iter(found.items()))
     if any(_other_digits(text, normalised) for reads in read_by_side for text in reads):
-        return None, "", None
-    return parse_label(normalised)[0], normalised, window  # type: ignore[index]
+        return None, "", None, tuple(sorted(readings))
+    return parse_label(normalised)[0], normalised, window, ()  # type: ignore[index]
 
 
 def _other_digits(text: str, normalised: str) -> bool:
