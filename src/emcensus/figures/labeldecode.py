@@ -4,11 +4,12 @@ Over fibres, grain boundaries and noise the recogniser often reads a label's dig
 unit as letters no label has ("2.5jun" for 2.5 µm, "50hr" for 50 nm). Its output (`figures.ocr.LineRead`)
 is a probability for every character at each step (CTC): for each whitelisted unit, the likeliest path
 that spells exactly the digits read, an optional space and that unit is found (CTC best path, a Viterbi
-over the blank-interleaved spelling), and the unit whose path beats every other unit's by `UNIT_MARGIN`
-is decoded. Only ever a reading, never a value: on the regenerated corpora (seeds 7 and 11) the decoded
-unit was right on labels over fibres ("2.5jun" → µm, margin 2.0-2.2; "50hr" → nm) and wrong on others
-("200m" → mm for 200 nm, margin 1.3; "5 prs" → pm for 5 µm, 1.1), the margins overlapping: a matched
-field of view must confirm it (`scalebar.settle_with_fov`), where units 10-1000× apart cannot both agree.
+over the blank-interleaved spelling). The unit whose path is likelier than every other's by
+`UNIT_SPREAD` is decoded, or two of nm/µm/mm the model cannot tell apart (1000× apart: a field of view
+tells them apart whatever the label). Only ever a reading, never a value: on the regenerated corpora
+(seeds 7 and 11) the likeliest unit was right on labels over fibres ("2.5jun" → µm, by 2.0-2.2 nats)
+and wrong on others ("200m" → mm for 200 nm, by 1.3; "2 m" → mm for 2 µm, by 1.9), the margins
+overlapping: a matched field of view must confirm it (`scalebar.settle_with_fov`).
 """
 
 from __future__ import annotations

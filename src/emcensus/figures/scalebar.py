@@ -32,6 +32,11 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
 4. **Windows**: where no line gave a value (print over fibres or grain boundaries is no set of
    components), the panel's pixels where the label would be printed around the likeliest bars are
    read at two sizes; both must agree, and no other side may read another value.
+5. **Readings for a matched FOV**: reads that disagree, reads whose unit the model's per-step output
+   spells (`figures.labeldecode`: "2.5jun" → 2.5 µm, the digits kept), and windows whose two sizes
+   did not agree are readings, never values: `settle_with_fov` takes the one that bar length × a
+   matched field of view confirms. Given those fields of view, reading stops at the first bar whose
+   readings one of them settles.
 
 A ruler with a tick at each end reads like a bar. Not done yet: rulers with several ticks and
 numbers, labels inside the bar; a label printed over a particle of its own colour is unread.
