@@ -255,8 +255,8 @@ _STEPS = ("match_panel", "_variants", "_vote", "search", "_verify", "_dense_feat
 def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[int, int]]) -> Iterator[None]:
     """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods),
     and the archive images' dense features computed ("dense computed": a count, not timed by load), of
-    which computed before in the run and dropped from the matcher's cache since ("dense recomputed";
-    `computed` holds the run's (image, upsampling) keys)."""
+    which computed before for the same publication and dropped from the matcher's cache since ("dense
+    recomputed"; `computed` holds the publication's (image, upsampling) keys)."""
     def timed(name: str, method: Any) -> Any:
         @functools.wraps(method)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -281,16 +281,20 @@ def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[
             delattr(owner, name)
 
 
-def _match(truth: CorpusTruth, matcher: Matcher, breakdown: bool = False, workers: int = 0
+def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, workers: int = 0
            ) -> tuple[dict[tuple[str, str], float], list[tuple[float, float]]]:
     """(article, image) -> best score over every publication; (CPU, wall) seconds of each publication,
-    on `workers` matching processes (0: this one), their CPU included. `breakdown` (this process
-    only): also prints where the CPU went (see the module docstring)."""
+    on `workers` matching processes (0: this one), their CPU included. Each publication is matched by a
+    matcher of its own, as one `figures match` run of an article and its SI: nothing is cached from the
+    publications before it (forked workers never were; one matcher for all in this process gave the
+    0-worker runs earlier publications' dense features: at 150 k, 420 of the 1,017 times a panel found an
+    archive image's dense features cached, another publication's panel had computed them). `breakdown` (this process only): also prints where the CPU went (see the module docstring)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
-    per_publication, steps, computed = [], [], set()
+    per_publication, steps = [], []
     for article in truth.articles:
         spent: dict[str, float] = defaultdict(float)
+        matcher, computed = Matcher(index), set()
         cpu, wall = _cpu_with_children(), time.perf_counter()
         with _timed_steps(matcher, spent, computed) if breakdown else nullcontext():
             for f in match_documents([papers / name for name in article.documents], matcher,
@@ -358,8 +362,8 @@ def main() -> None:
     caps = [int(v) for v in args.caps.split(",") if v]
     for cap in caps if not args.skip_exact else ():
         images, descriptors, points = _capped(index, cap)
-        _report(f"{len(images):,} images, cap {cap}, exact", truth, *_match(truth, Matcher(VisualIndex(
-            images, descriptors, points))))
+        _report(f"{len(images):,} images, cap {cap}, exact", truth, *_match(truth, VisualIndex(
+            images, descriptors, points)))
     if not args.scale_to:
         return
     for cap in caps:
@@ -402,7 +406,7 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
     for number, (nprobe, workers) in enumerate(runs):
         scaled.faiss.nprobe = nprobe
         with _TreeMemory() as tree:
-            found, per_publication = _match(truth, Matcher(scaled), args.breakdown and number == 0 and workers == 0,
+            found, per_publication = _match(truth, scaled, args.breakdown and number == 0 and workers == 0,
                                             workers)
         after = _memory(folder)
         _report(f"at scale, cap {cap}, {scaled.code_bits}-bit codes, nprobe {nprobe}, {workers} matching worker(s)",

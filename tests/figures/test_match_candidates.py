@@ -81,6 +81,19 @@ def test_deeper_in_the_ranking_the_outvoted_source_verifies_and_the_search_stops
     assert all(fit.inliers < MIN_INLIERS for fit in matcher._deeper(variants, without_source, *grey.shape[::-1]))
 
 
+def test_the_deeper_check_runs_on_the_panel_as_printed_not_on_its_negative(series, tmp_path: Path) -> None:
+    """On the panel's negative the deeper check reads no archive file (it found nothing there on the
+    generated corpora, see `DEEP_CANDIDATES`); the same panel printed in positive is found by it."""
+    others = {f"other_{i:03d}": shot(scene(310 + i), 100, 100, 1.0, 20 + i) for i in range(6)}
+    matcher = Matcher(_index(tmp_path, {"field_001": series["field_001"], **others}, outvoted=set()))
+    grey = to_grey8(publish(series["field_001"], crop=CROP, width=260, invert=True))
+    ranked = [(position, 0) for position in (1, 2, 3, 4, 5, 0, 6)]  # the source (0) voted 6th
+    assert matcher._deeper(matcher._variants(grey, inverted=True), ranked, *grey.shape[::-1]) == []
+    assert not matcher._dense and not matcher._archive
+    printed = matcher._deeper(matcher._variants(255 - grey, inverted=False), ranked, *grey.shape[::-1])
+    assert [fit.position for fit in printed if fit.inliers >= MIN_INLIERS] == [0]
+
+
 def test_an_image_acquired_after_the_article_is_not_found_next_to_a_series_member(series, tmp_path: Path) -> None:
     """`not_after_year` holds for the images acquired around a weak candidate as for the voted ones:
     the outvoted source acquired after the article's year is not proposed (the vote leaves it out,
