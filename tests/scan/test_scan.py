@@ -231,7 +231,6 @@ def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(ti
         assert catalog.total(files=True) == rows.files > 0
 
 
-
 def test_a_pack_made_by_other_emcensus_code_is_refused_before_it_is_read(tiny_archive: Path, tmp_path: Path,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Packs travel as plain tuples whose meaning is their position: a reading process of other code
@@ -256,6 +255,33 @@ def test_a_pack_made_by_other_emcensus_code_is_refused_before_it_is_read(tiny_ar
         with pytest.raises(ForeignCodeError, match="install the same emcensus on every Dask worker"):
             read_groups(task(theirs))
         assert read_groups(task(ours)).files == sum(len(group.images) for group in groups) > 0
+
+
+def test_the_task_layout_is_the_same_in_another_folder_and_another_process(tmp_path: Path) -> None:
+    """A worker running this emcensus installed elsewhere (another folder, another hash seed) is never
+    refused; one whose task fields are in another order (same count and types: it would read one as the
+    other, and store rows under the wrong scan and root) is."""
+    import subprocess
+    import sys
+
+    import emcensus
+    from emcensus.scan import TASK_LAYOUT
+
+    def layout_in(folder: Path) -> list[str]:
+        shown = subprocess.run([sys.executable, "-c", "import emcensus.scan as s; print(s.__file__, s.TASK_LAYOUT)"],
+                               env={**os.environ, "PYTHONPATH": str(folder), "PYTHONHASHSEED": "12345"},
+                               cwd=folder, capture_output=True, text=True, check=True, timeout=120).stdout.split()
+        assert shown[0] == str(folder / "emcensus" / "scan" / "__init__.py")
+        return shown[1]
+
+    for name in ("same", "swapped"):
+        shutil.copytree(Path(emcensus.__file__).parent, tmp_path / name / "emcensus",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    code = tmp_path / "swapped" / "emcensus" / "scan" / "__init__.py"
+    assert code.read_text().count("    scan_id: int\n    root_id: int\n") == 1
+    code.write_text(code.read_text().replace("    scan_id: int\n    root_id: int\n", "    root_id: int\n    scan_id: int\n"))
+    assert layout_in(tmp_path / "same") == TASK_LAYOUT != layout_in(tmp_path / "swapped")
+
 
 def test_an_orphan_sidecar_is_an_acquisition_without_an_image_file(tiny_archive: Path, tmp_path: Path) -> None:
     orphan = tiny_archive / "groupB/p2/2019-01-02/deleted.txt"

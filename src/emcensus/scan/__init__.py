@@ -14,6 +14,7 @@ import json
 import operator
 import os
 import pickle
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -99,16 +100,18 @@ class ScanSummary:
 
 #: How `_pack` lays acquisitions out (`_plain_group`'s tuples): change it with them.
 PACK_FORMAT = "[layout, *(key, [FileStat fields], sidecar's FileStat fields or None, sidecar_only)]"
-#: What the process that reads a pack must share with the one that packed it: the packs' format and the
-#: catalog rows' column order. Each pack starts with it; a reading process of other emcensus code (a Dask
-#: worker installed apart from the client) refuses the task in one line, not in the middle of it.
-TASK_LAYOUT = hashlib.sha256(repr((PACK_FORMAT, FileStat._fields, ROW_LAYOUT)).encode()).hexdigest()[:16]
 SAME_CODE = "install the same emcensus on every Dask worker"
-FOREIGN_CODE = f"a reading process runs other emcensus code than this one: {SAME_CODE}"
 
 
 class ForeignCodeError(EmcensusError):
     """A scan's task reached a process running other emcensus code (a Dask worker installed apart)."""
+
+
+def _foreign_code() -> ForeignCodeError:
+    """Raised in the process a task of other code reached: its host and its emcensus's folder name
+    the install to fix."""
+    return ForeignCodeError(f"a reading process runs other emcensus code than this one (on {socket.gethostname()}, "
+                            f"{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}): {SAME_CODE}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,7 @@ def _unpacked(pack: _Packed) -> list[tuple]:
     """A pack's `_plain_group`s, once its layout is this code's."""
     layout, *plain = pickle.loads(pack.groups)
     if layout != TASK_LAYOUT:
-        raise ForeignCodeError(FOREIGN_CODE)
+        raise _foreign_code()
     return plain
 
 
@@ -454,6 +457,17 @@ class _SurveyResult:
     unpaired_subfolders: list[str] = field(default_factory=list)
 
     __reduce__ = reduce_by_fields
+
+
+#: What the process that reads a pack must share with the one that packed it: the packs' format, the
+#: walk's file fields, the catalog rows' column order, and the fields of every dataclass a task or its
+#: result crosses with (pickled by position: `reduce_by_fields`, slots: a field moved would be read as
+#: another). Each pack starts with it; a reading process of other emcensus code (a Dask worker installed
+#: apart from the client) refuses the task in one line, not in the middle of it. Names only: the same
+#: emcensus in another folder or on another Python has the same (a test checks).
+TASK_LAYOUT = hashlib.sha256(repr((PACK_FORMAT, FileStat._fields, ROW_LAYOUT, *(
+    tuple(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+    for cls in (_Packed, _Task, RootSpec, RootSettings, GroupRows, _Survey, _SurveyResult, Problem)))).encode()).hexdigest()[:16]
 
 
 def survey(task: _Survey) -> _SurveyResult:
