@@ -170,37 +170,41 @@ def census_timeline(catalog: Path, roots: list[Path], step: float = 0.1, source:
         (first, (run0, wait0)), (latest, (run, wait)) = scheduled.get(pid, [(0.0, (0.0, 0.0))] * 2)
         print(f"{name}: CPU {total:6.2f} s, busy from {busy[0] if busy else 0:5.2f} to {busy[-1] if busy else 0:5.2f} s; "
               f"asleep {latest - first - (run - run0) - (wait - wait0):5.2f} s, waiting for a core {wait - wait0:5.2f} s")
-    readers = [(at, sum(deltas.get(pid, 0) for pid in order[1:])) for at, deltas in samples]
-    reading = [at for at, ticks in readers if ticks]
+    readers = {at: sum(deltas.get(pid, 0) for pid in order[1:]) for at, deltas in samples}
+    reading = [at for at, ticks in readers.items() if ticks]
     # the reading processes' own exit, after the writer's end (the pool closed), is not reading: a
     # last blip of at most two ticks after a second of nothing is left out
-    while len(reading) > 1 and reading[-1] - reading[-2] > 1.0 and dict(readers)[reading[-1]] <= 2:
+    while len(reading) > 1 and reading[-1] - reading[-2] > 1.0 and readers[reading[-1]] <= 2:
         reading.pop()
     if reading:
-        between = sum(1 for at, deltas in samples if reading[0] < at < reading[-1]
-                      and not any(deltas.get(pid, 0) for pid in order[1:])) * step
-        print(f"reading processes all idle: {reading[0] - step:4.2f} s before the first read, {between:4.2f} s "
+        between = sum(1 for at, ticks in readers.items() if reading[0] < at < reading[-1] and not ticks) * step
+        first_read = max((at for at in readers if at < reading[0]), default=0.0)  # the sample before it
+        print(f"reading processes all idle: {first_read:4.2f} s before the first read, {between:4.2f} s "
               f"between reads, {wall - reading[-1]:4.2f} s after the last (of {wall:.2f} s)")
-        print_phases(samples, reading[0] - step, reading[-1], wall, tick, step, cores=os.cpu_count() or 1)
+        print_phases(samples, first_read, reading[-1], wall, tick, cores=len(os.sched_getaffinity(0)))
 
 
 def print_phases(samples: list[tuple[float, dict[int, int]]], first_read: float, last_read: float, wall: float,
-                 tick: int, step: float, cores: int) -> None:
+                 tick: int, cores: int) -> None:
     """The census's phases as its processes' CPU draws them: the start (the main process alone:
     Python, imports, the catalog, the roots' top folders, until a reading process first runs), the
     reading (walk and reads in the pool, the writer beside them), the end (the main process alone
     again: the bulk load's end, the catalog's close, the exit); each phase's wall, the cores its
-    processes kept busy on average, and the core-seconds left idle of `cores` (a sample's busy
-    cores: its processes' CPU over the sample; on a loaded machine the idle part includes the
-    time they waited for a core)."""
+    processes kept busy on average (their CPU over the wall), and the core-seconds left idle of
+    `cores` (per sample: `cores` times its span less its processes' CPU; a sample spans a step and
+    the time /proc took to read; on a loaded machine the idle part includes the time they waited
+    for a core). `samples`: (seconds since the start, clock ticks of each process since the sample before)."""
+    spans = [(at, at - before, sum(deltas.values()) / tick)
+             for (at, deltas), before in zip(samples, [0.0, *(at for at, _ in samples)], strict=False)]
     phases = {"start": (0.0, first_read), "reading": (first_read, last_read), "end": (last_read, wall)}
     print(f"{'phase':<8} {'from':>6} {'wall':>6} {'cores busy':>10} {'idle core-s':>11}")
     for name, (begin, end) in phases.items():
-        inside = [sum(deltas.values()) / tick / step for at, deltas in samples if begin < at <= end]
-        busy = sum(inside) * step
+        inside = [(span, cpu) for at, span, cpu in spans if begin < at <= end]
+        busy = sum(cpu for _, cpu in inside)
         length = end - begin
-        idle = sum(max(0.0, cores - one) for one in inside) * step
+        idle = sum(max(0.0, cores * span - cpu) for span, cpu in inside)
         print(f"{name:<8} {begin:6.2f} {length:6.2f} {busy / length if length > 0 else 0:10.2f} {idle:11.2f}")
+
 
 def flat_shape(source: Path, dest: Path) -> Path:
     """The files of `source` hard-linked into few huge folders, `{instrument}/{year}/`: the same
