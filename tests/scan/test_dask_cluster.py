@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -109,13 +110,29 @@ def cluster(tmp_path: Path):
         yield running
 
 
+#: The `emcensus` commands a test started (`_emcensus`): ended after it, whatever it met.
+_clients: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_client_left() -> Iterator[None]:
+    """A test that fails or times out waiting for its `emcensus` command leaves no such process running."""
+    yield
+    while _clients:
+        process = _clients.pop()
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
 def _emcensus(catalog_path: Path, *args: str) -> subprocess.Popen:
     """The `emcensus` command a cluster user types, on the client."""
     command = shutil.which("emcensus", path=os.path.dirname(sys.executable))
     if command is None:
         pytest.skip("the `emcensus` command is not installed (pip install -e .)")
-    return subprocess.Popen([command, "--catalog", str(catalog_path), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    _clients.append(subprocess.Popen([command, "--catalog", str(catalog_path), *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    return _clients[-1]
 
 
 def test_scan_on_a_dask_cluster_survives_a_killed_worker(archive: Path, tmp_path: Path, cluster: Cluster) -> None:
@@ -182,13 +199,16 @@ def test_a_dask_worker_running_other_emcensus_code_stops_the_scan_in_one_line(ot
     catalog_path.parent.mkdir()
     with _running_cluster(tmp_path, workers=1, env={**os.environ, "PYTHONPATH": str(elsewhere)}) as running:
         client_scan = _emcensus(catalog_path, "scan", str(archive), "--dask", running.address, "--quiet")
-        output, _ = client_scan.communicate(timeout=120)
+        output, _ = client_scan.communicate(timeout=300)
     assert client_scan.returncode == 1, output
     assert "Traceback" not in output
     assert len(output.strip().splitlines()) == 1, output
     assert "install the same emcensus on every Dask worker" in output
+    if other != "older":  # the worker that knows names itself: the install to fix
+        assert f"runs other emcensus code than this one (on {socket.gethostname()}, {elsewhere / 'emcensus'})" in output
     with Catalog(catalog_path, readonly=True) as census:
         assert census.total(files=True, kind="all") == 0
+
 
 #: Specimens and shots of each in the `figures index` archive: enough 640x480 frames for a worker to die mid-index.
 SPECIMENS, SHOTS = 8, 30
