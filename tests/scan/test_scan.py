@@ -257,6 +257,30 @@ def test_a_pack_made_by_other_emcensus_code_is_refused_before_it_is_read(tiny_ar
         assert read_groups(task(ours)).files == sum(len(group.images) for group in groups) > 0
 
 
+@pytest.mark.parametrize(("module", "told"), [
+    ("distributed.scheduler", "the Dask cluster failed a task (KilledWorker: all 4 workers died): its scheduler's"),
+    ("builtins", "a reading process failed a task (KilledWorker: all 4 workers died): its emcensus or packages differ"),
+])
+def test_a_task_that_failed_on_an_executor_given_is_one_line(module: str, told: str, tiny_archive: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reads never raise on a file: a task that raised on a cluster met other code, unless the cluster
+    itself failed it (distributed's own exception: no hint of other code)."""
+    import emcensus.scan as census
+    from emcensus.errors import EmcensusError
+
+    failed = type("KilledWorker", (Exception,), {"__module__": module})
+
+    def read_groups(task: object) -> None:
+        raise failed("all 4\n workers died")
+
+    monkeypatch.setattr(census, "read_groups", read_groups)
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(2) as executor:
+        with pytest.raises(EmcensusError) as raised:
+            scan(catalog, [RootSpec(str(tiny_archive), "SU8230")], executor=executor)
+    assert str(raised.value).startswith(told)
+    assert isinstance(raised.value, census.ForeignCodeError) == (module == "builtins")
+
+
 def test_the_task_layout_is_the_same_in_another_folder_and_another_process(tmp_path: Path) -> None:
     """A worker running this emcensus installed elsewhere (another folder, another hash seed) is never
     refused; one whose task fields are in another order (same count and types: it would read one as the

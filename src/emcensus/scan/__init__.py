@@ -734,7 +734,8 @@ def _waited(pool: Pool, tickets: set[Ticket]) -> set[Ticket]:
     """`pool.wait(tickets)`; on an executor given by the caller (Dask), a task that failed is told in
     one line: surveys and reads never raise on a file (each failure is recorded), so a task that
     raised met a process whose code or packages differ from this one's (one older than the packs'
-    `TASK_LAYOUT` fails on them without knowing why)."""
+    `TASK_LAYOUT` fails on them without knowing why), unless distributed raised it (the cluster's
+    own failure: a task whose workers all died, the scheduler gone)."""
     try:
         return pool.wait(tickets)
     except EmcensusError:
@@ -742,7 +743,11 @@ def _waited(pool: Pool, tickets: set[Ticket]) -> set[Ticket]:
     except Exception as exc:
         if pool.local:
             raise
-        raise ForeignCodeError(f"a reading process failed a task ({type(exc).__name__}: {' '.join(str(exc).split())}): "
+        failure = f"({type(exc).__name__}: {' '.join(str(exc).split())})"
+        if type(exc).__module__.partition(".")[0] == "distributed":
+            raise EmcensusError(f"the Dask cluster failed a task {failure}: its scheduler's and workers' logs "
+                                "say why") from exc
+        raise ForeignCodeError(f"a reading process failed a task {failure}: "
                                f"its emcensus or packages differ from this one's? {SAME_CODE}") from exc
 
 
