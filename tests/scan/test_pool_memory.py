@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emcensus.errors import ConfigError
+from emcensus.scan import pool as pool_module
 from emcensus.scan.pool import MEMORY_ENV, Pool, Producer, ProducerFailed, _machine_memory, worker_memory
 
 MiB = 1 << 20
@@ -98,6 +99,19 @@ def test_the_default_cap_shares_the_machine_and_a_wrong_setting_is_refused(monke
         monkeypatch.setenv(MEMORY_ENV, wrong)
         with pytest.raises(ConfigError, match=f"{MEMORY_ENV}='{wrong}': give the GiB"):
             worker_memory(2)
+
+
+@pytest.mark.parametrize(("machine_gib", "workers", "cap_gib"), [
+    (512, 127, 4),  # a server: its share
+    (8, 15, 1),  # many cores, little memory each: 0.5 GiB would refuse a 64 Mpx 16-bit frame `quality` measures
+    (4, 3, 1),
+    (1, 8, 0.5),  # a tiny machine: half of it at most
+])
+def test_the_default_cap_is_never_less_than_the_largest_admitted_image_needs(
+        monkeypatch: pytest.MonkeyPatch, machine_gib: int, workers: int, cap_gib: float) -> None:
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    monkeypatch.setattr(pool_module, "_machine_memory", lambda: machine_gib * 2**30)
+    assert worker_memory(workers) == int(cap_gib * 2**30)
 
 
 def test_a_wrong_cap_stops_the_command_with_one_line(tiny_archive, tmp_path) -> None:

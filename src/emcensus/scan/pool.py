@@ -105,6 +105,11 @@ CENSUS_GC_YOUNG = 10_000
 MEMORY_ENV = "EMCENSUS_WORKER_MEMORY"
 #: Why an input is not read whose decoding failed to allocate (past that cap, or past the machine's memory).
 MEMORY_REASON = f"needs more memory than a reading process may take (${MEMORY_ENV}); not read"
+#: The least the default cap gives a reading process (half the machine's memory where that is less): what the
+#: largest image the format checks admit takes, with room to spare (`quality` on a 64 Mpx 16-bit frame:
+#: 0.5-0.625 GiB; `figures index` on a 196 Mpx one: under 0.375 GiB), so that a machine of many cores and
+#: little memory each (8 GiB and 16 threads) does not refuse images every other machine reads.
+MEMORY_FLOOR = 2**30
 
 
 T = TypeVar("T")
@@ -131,14 +136,15 @@ def _ignore_interrupts() -> None:
 def worker_memory(processes: int) -> int | None:
     """Bytes one reading process (a local pool's worker, a `Producer`) may allocate beyond what it
     inherited: `$EMCENSUS_WORKER_MEMORY` GiB, else the machine's memory (or its cgroup's) shared by
-    `processes` and the command's own; None: no cap (`off`, or a system without the limit). The last
-    line under the format checks: a decompression bomb they let through fails its allocation in that
-    process (a MemoryError: that file's reason), before the machine's memory runs out."""
+    `processes` and the command's own, `MEMORY_FLOOR` at least; None: no cap (`off`, or a system without
+    the limit). The last line under the format checks: a decompression bomb they let through fails its
+    allocation in that process (a MemoryError: that file's reason), before the machine's memory runs out."""
     given = os.environ.get(MEMORY_ENV, "").strip()
     if resource is None or not hasattr(resource, "RLIMIT_DATA") or given.lower() == "off":
         return None
     if not given:
-        return _machine_memory() // (max(processes, 1) + 1)
+        machine = _machine_memory()
+        return max(machine // (max(processes, 1) + 1), min(MEMORY_FLOOR, machine // 2))
     try:
         gib = float(given)
     except ValueError:
