@@ -122,3 +122,26 @@ def test_a_wrong_cap_stops_the_command_with_one_line(tiny_archive, tmp_path) -> 
     assert result.exit_code != 0 and "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].endswith(
         f"${MEMORY_ENV}='4GB': give the GiB one reading process may take (e.g. 4), or off")
+
+
+def test_the_machine_s_memory_is_its_least_cgroup_limit_along_this_process_s_path(tmp_path) -> None:
+    """A batch job's limit (SLURM's `--mem`) is a cgroup nested below others: v2 and v1, the least along
+    the path counts; a limit of another branch, or none ("max"), does not."""
+    physical = _machine_memory(tmp_path / "absent", tmp_path)
+    v2 = tmp_path / "v2"
+    job = v2 / "system.slice" / "slurmstepd.scope" / "job_42"
+    (job / "step_0").mkdir(parents=True)
+    (job / "memory.max").write_text(f"{2**33}\n")
+    (job / "step_0" / "memory.max").write_text("max\n")
+    (v2 / "memory.max").write_text("max\n")
+    (v2 / "other").mkdir()
+    (v2 / "other" / "memory.max").write_text(f"{2**20}\n")
+    (tmp_path / "v2.cgroup").write_text("0::/system.slice/slurmstepd.scope/job_42/step_0\n")
+    assert _machine_memory(tmp_path / "v2.cgroup", v2) == min(physical, 2**33)
+    v1 = tmp_path / "v1"
+    (v1 / "memory" / "slurm" / "uid_1" / "job_7").mkdir(parents=True)
+    (v1 / "memory" / "slurm" / "uid_1" / "job_7" / "memory.limit_in_bytes").write_text(f"{2**32}\n")
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (tmp_path / "v1.cgroup").write_text("5:cpu,cpuacct:/slurm/uid_1/job_7\n4:memory:/slurm/uid_1/job_7\n0::/\n")
+    assert _machine_memory(tmp_path / "v1.cgroup", v1) == min(physical, 2**32)
+    assert 0 < _machine_memory() <= physical

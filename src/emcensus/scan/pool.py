@@ -154,10 +154,26 @@ def worker_memory(processes: int) -> int | None:
     return int(gib * 2**30)
 
 
-def _machine_memory() -> int:
+def _machine_memory(cgroups: Path = Path("/proc/self/cgroup"), mounted: Path = Path("/sys/fs/cgroup")) -> int:
+    """The machine's memory, or less: the least limit of this process's memory cgroup and those above it
+    (a container's, a batch job's: SLURM's `--mem` is a cgroup nested below the node's), cgroup v2's
+    `memory.max` ("max": none) or v1's `memory.limit_in_bytes`, those this process can see."""
     total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    with suppress(OSError, ValueError):  # a container's own limit ("max": none)
-        total = min(total, int(Path("/sys/fs/cgroup/memory.max").read_text()))
+    with suppress(OSError, ValueError):
+        for line in cgroups.read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if not controllers:
+                base, name = mounted, "memory.max"
+            elif "memory" in controllers.split(","):
+                base, name = mounted / "memory", "memory.limit_in_bytes"
+            else:
+                continue
+            folder = base / path.lstrip("/")
+            for level in (folder, *folder.parents):
+                if not level.is_relative_to(base):
+                    break
+                with suppress(OSError, ValueError):
+                    total = min(total, int((level / name).read_text()))
     return total
 
 
