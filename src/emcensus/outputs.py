@@ -4,7 +4,9 @@ An archive is never written, so every output path is checked *before anything is
 resolved paths (a symlink to the archive, or an archive root given as a symlink, is seen for what it
 is). Folders are not created silently except the last one of a report or cache folder, and an output
 of an unknown kind is refused rather than guessed. A new folder output is written whole or not at all
-(`whole_folder`): beside its name, renamed onto it when complete.
+(`whole_folder`: `reuse export`): beside its name, renamed onto it when complete. Not so the folders
+written into again: a report's (`guard_folder_rewrite`: other files may share it, its files replaced one
+by one) and the visual index's (its own generations, switched to in one rename: `figures.index`).
 """
 
 from __future__ import annotations
