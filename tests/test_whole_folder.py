@@ -122,3 +122,20 @@ def test_a_real_mount_point_is_written(tmp_path: Path) -> None:
         assert sorted(p.name for p in tmp_path.iterdir()) == ["volume"]
     finally:
         subprocess.run(["umount", str(target)], check=True)
+
+
+def test_a_leftover_partial_scanned_since_as_an_archive_is_never_removed(tmp_path: Path) -> None:
+    """A partial of a process that is gone, whose folder (or one inside it) is since an archive's root:
+    like anything of an archive, never removed, even with its mark."""
+    from emcensus.outputs import _writer
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    target = tmp_path / "out"
+    leftover = tmp_path / f"out.partial-{gone.stdout.strip()}"
+    (leftover / "out" / "images").mkdir(parents=True)
+    (leftover / PARTIAL_MARK).write_text(json.dumps({**_writer(target), "pid": int(gone.stdout), "started": "1"}))
+    with whole_folder(target, [leftover / "out" / "images"]) as folder:
+        (folder / "a.txt").write_text("a")
+    assert (leftover / "out" / "images").is_dir() and (leftover / PARTIAL_MARK).exists()
+    assert (target / "a.txt").exists()

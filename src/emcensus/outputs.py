@@ -123,7 +123,7 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
             raise
         return
     archives = list(archives)
-    _remove_stale_partials(target)
+    _remove_stale_partials(target, archives)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
     guard_output(partial, archives, what=what, folder=True)
     partial.mkdir()  # new, at its own name: never a folder or a link someone left there
@@ -160,14 +160,15 @@ def _process_started(pid: int) -> str | None:
     return None
 
 
-def _remove_stale_partials(target: Path) -> None:
-    """Remove every partial of `target` left by a process that is gone (`_left_by_a_gone_writer`)."""
+def _remove_stale_partials(target: Path, archives: list[str | os.PathLike[str]]) -> None:
+    """Remove every partial of `target` left by a process that is gone (`_left_by_a_gone_writer`), but one
+    that holds an archive (a leftover someone scanned since: never removed, like anything of an archive)."""
     try:
         siblings = list(target.parent.glob(f"{glob.escape(target.name)}.partial-*"))
     except OSError:
         return
     for sibling in siblings:
-        if _left_by_a_gone_writer(sibling, target):
+        if _left_by_a_gone_writer(sibling, target) and not any(is_inside(archive, sibling) for archive in archives):
             shutil.rmtree(sibling, ignore_errors=True)
 
 
