@@ -109,6 +109,20 @@ def test_an_empty_mount_point_given_is_written_in_place(tmp_path: Path, monkeypa
     assert sorted(p.name for p in target.iterdir()) == ["card.md", "lost+found"]
 
 
+def test_an_empty_folder_given_in_a_folder_not_writable_is_written_in_place(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder made for the user in a folder they may not write (a shared space): no partial can be made
+    beside it, so it is written into, as an export was before partials."""
+    target = tmp_path / "given"
+    target.mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != tmp_path and access(path, mode, **kw))
+    with whole_folder(target, []) as folder:
+        assert folder == target
+        (folder / "a.txt").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["given"] and (target / "a.txt").exists()
+
+
 def test_a_real_mount_point_is_written(tmp_path: Path) -> None:
     target = tmp_path / "volume"
     target.mkdir()

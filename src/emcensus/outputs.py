@@ -108,9 +108,10 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
     same target, once its mark proves it is emcensus's own and its process is gone.
 
     An empty folder given that is a mount point (a disk, a container's volume) cannot be renamed onto, and
-    a partial beside it would be written on the filesystem it is mounted in: the block writes into it, and
-    an exception leaving the block removes what was written (a SIGKILL there leaves what it wrote)."""
-    if target.is_dir() and os.path.ismount(target):
+    a partial beside it would be written on the filesystem it is mounted in; one in a folder this process
+    may not write (made for the user there) has no room beside it: the block writes into either, and an
+    exception leaving the block removes what was written (a SIGKILL there leaves what it wrote)."""
+    if target.is_dir() and (os.path.ismount(target) or not os.access(target.parent, os.W_OK | os.X_OK)):
         there = set(os.listdir(target))
         try:
             yield target
