@@ -27,6 +27,22 @@ def test_the_folder_appears_whole_at_the_end_and_an_empty_folder_given_is_replac
     assert [p.name for p in target.iterdir()] == ["a.txt"]  # the mark is never part of the output
 
 
+def test_an_empty_folder_given_keeps_its_permissions_and_group(tmp_path: Path) -> None:
+    """A folder made for the export (kept private, or shared with a group: set-group-ID) is replaced by
+    the export's with the same mode and group, so what the export writes in it is shared alike."""
+    target = tmp_path / "out"
+    target.mkdir()
+    others = [gid for gid in os.getgroups() if gid != os.getgid()]
+    group = 4242 if os.geteuid() == 0 else others[0] if others else os.getgid()  # another than a new folder's
+    os.chown(target, -1, group)
+    os.chmod(target, 0o2750)
+    with whole_folder(target, []) as folder:
+        (folder / "a.txt").write_text("a")
+    assert oct(target.stat().st_mode & 0o7777) == oct(0o2750) and target.stat().st_gid == group
+    assert (target / "a.txt").stat().st_gid == group
+    os.chmod(target, 0o700)
+
+
 def test_an_exception_leaves_the_target_as_it_was(tmp_path: Path) -> None:
     target = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt), whole_folder(target, []) as folder:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import socket
+import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -132,6 +133,11 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
         (partial / PARTIAL_MARK).write_text(json.dumps(_writer(target)))
         inner = partial / target.name
         inner.mkdir()
+        if target.is_dir():  # the empty folder given, replaced at the end: its group and permissions stay
+            given = target.stat()
+            with suppress(OSError):  # a group this user is not in
+                os.chown(inner, -1, given.st_gid)
+            os.chmod(inner, stat.S_IMODE(given.st_mode))  # after chown, which clears set-group-ID
         yield inner
         os.rename(inner, target)  # replaces an empty folder given as the target; refused if it filled meanwhile
     finally:
