@@ -9,7 +9,9 @@ at its end the index is built again (one sort), in one transaction.
 The cubes are counted as the rows go in (`CubeSums`: while the reading processes keep the other
 cores busy), not refilled by a GROUP BY of the whole table at the end (~4 µs a row per cube, five
 cubes at schema 12, while the reading processes wait); a load that changes a row already there (its
-old values are in a cube) refills them at its end instead.
+old values are in a cube) refills them at its end instead. Refilling a first census's empty cubes at
+its end was measured and not kept (`bench/bench_cube_fill.py`): the five GROUP BYs cost ~1.2× the
+counting's CPU (paper scale: ~20 vs ~16 µs a row), and alone at the end, not beside the readers.
 
 What keeps this safe:
 * **One canonical schema.** The indexes and triggers a catalog must have are those that replaying the
