@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from emcensus.figures import ocr
 from emcensus.figures.barpanels import dejavu_font
+from emcensus.figures.labeldecode import decoded_units
 from emcensus.figures.scalebar import parse_label
 
 
@@ -111,3 +112,56 @@ def test_without_onnxruntime_reading_is_one_clear_error() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("unavailable:") and "onnxruntime" in done.stdout, done.stdout
+
+
+class _PublicOnly:
+    """A rapidocr engine of another version: its public call only, none of the pieces `read_line` takes."""
+
+    def __init__(self, engine: object) -> None:
+        self._engine = engine
+
+    def __call__(self, image: np.ndarray, **kwargs: object) -> object:
+        return self._engine(image, **kwargs)
+
+
+class _OtherPieces(_PublicOnly):
+    """A rapidocr engine of another version whose pieces have the names `read_line` takes, one of them
+    returning something else (its preprocessing the image alone, no record of what it did)."""
+
+    def _load_rec_model(self) -> object:
+        return self._engine._load_rec_model()
+
+    def load_img(self, image: np.ndarray) -> np.ndarray:
+        return self._engine.load_img(image)
+
+    def preprocess_img(self, image: np.ndarray) -> np.ndarray:
+        return self._engine.preprocess_img(image)[0]
+
+
+@pytest.mark.parametrize("breaks", ["no pieces", "pieces that fail", "a column more than the model gives", "no blank column"])
+def test_another_rapidocr_is_read_by_its_public_call_with_the_same_text(breaks: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`read_line` uses rapidocr's own pieces (not its API): where they are missing, fail, or give
+    other output, each line is read by the engine's public call, the same text as with them (the
+    read before the per-step output was kept), and without per-step output no unit is decoded."""
+    labels = ["250 µm", "2.5 µm", "20 Å", "fig 3", "50hr"]
+    with_steps = [ocr.read_line(_printed(label)) for label in labels]
+    engine = ocr._engine()
+    recogniser = engine._load_rec_model()
+    if breaks == "no pieces":
+        monkeypatch.setattr(ocr, "_engine", lambda: _PublicOnly(engine))
+    elif breaks == "pieces that fail":
+        monkeypatch.setattr(ocr, "_engine", lambda: _OtherPieces(engine))
+    elif breaks == "a column more than the model gives":
+        monkeypatch.setattr(recogniser.postprocess_op, "character", [*recogniser.postprocess_op.character, "new"])
+    else:
+        monkeypatch.setattr(recogniser.postprocess_op, "character", ["?", *recogniser.postprocess_op.character[1:]])
+    monkeypatch.setattr(ocr, "_with_steps", True)
+    ocr._characters.cache_clear()
+    try:
+        public = [ocr.read_line(_printed(label)) for label in labels]
+    finally:
+        ocr._characters.cache_clear()
+    assert [read.text for read in public] == [read.text for read in with_steps]
+    assert all(read.steps.shape[0] == 0 and 0.5 < read.confidence <= 1.0 for read in public)
+    assert all(decoded_units(read, "50") == () for read in public)
+    assert [parse_label(read.text) for read in public] == [parse_label(read.text) for read in with_steps]

@@ -74,24 +74,47 @@ class LineRead:
     characters: tuple[str, ...]
 
 
+#: A read's per-step output where the engine's own pieces were not used (`read_line`): none, so
+#: no unit is decoded from it (`figures.labeldecode`).
+NO_STEPS = np.zeros((0, 1), np.float32)
+#: Whether the engine's own pieces gave per-step output in this process: off for good once they
+#: failed on an image the engine's public call read (another rapidocr's pieces).
+_with_steps = True
+
+
 def read_line(image: np.ndarray) -> LineRead:
     """One line of print on a uint8 image (grey or BGR), through the engine's own steps (its image
     loading and size bounds, the recogniser's resize and normalisation) so that the text is the
-    engine's; the per-step output is kept. The text is as the model prints it: callers check it."""
+    engine's; the per-step output is kept. Those steps are rapidocr's own pieces, not its public
+    API: where this rapidocr lacks them or they fail on an image its public call reads, the line is
+    read by that call (the same text, `NO_STEPS`). The text is as the model prints it: callers check it."""
+    global _with_steps  # noqa: PLW0603 - once per process
     if image.ndim not in (2, 3) or image.dtype != np.uint8 or image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"a line image must be non-empty uint8 (H, W) or (H, W, 3): got {image.dtype} {image.shape}")
     if image.shape[1] > MAX_WIDTH_PX:
         raise ValueError(f"a line image must be at most {MAX_WIDTH_PX} px wide: got {image.shape[1]}")
     engine = _engine()
-    try:
-        recogniser = engine._load_rec_model()  # noqa: SLF001 - the engine's recogniser, loaded once
-        loaded, _ = engine.preprocess_img(engine.load_img(image))
-        _, height, width = recogniser.rec_image_shape
-        batch = recogniser.resize_norm_img(loaded, max(width / height, loaded.shape[1] / loaded.shape[0]))
-        steps = np.asarray(recogniser.session(batch[np.newaxis].astype(np.float32))[0], dtype=np.float32)
-    except Exception as exc:  # onnxruntime raises its own types; the panel goes on unread
-        raise OcrUnavailableError(f"the OCR model failed on a label: {exc}") from exc
-    characters = _characters()
+    characters = _characters(engine) if _with_steps else None
+    if characters is not None:
+        try:
+            return _read_with_steps(engine, image, characters)
+        except Exception:  # noqa: BLE001 - the public call below tells a model failing from pieces that do not fit
+            read = _read_public(engine, image)
+            _with_steps = False
+            return read
+    return _read_public(engine, image)
+
+
+def _read_with_steps(engine: Any, image: np.ndarray, characters: tuple[str, ...]) -> LineRead:
+    """`read_line` through the engine's own pieces, its per-step output checked to be what the
+    decoding takes (a probability over `characters` at each step)."""
+    recogniser = engine._load_rec_model()  # noqa: SLF001 - the engine's recogniser, loaded once
+    loaded, _ = engine.preprocess_img(engine.load_img(image))
+    _, height, width = recogniser.rec_image_shape
+    batch = recogniser.resize_norm_img(loaded, max(width / height, loaded.shape[1] / loaded.shape[0]))
+    steps = np.asarray(recogniser.session(batch[np.newaxis].astype(np.float32))[0], dtype=np.float32)
+    if steps.ndim != 2 or steps.shape[1] != len(characters) or not np.allclose(steps.sum(axis=1), 1.0, atol=1e-2):
+        raise ValueError(f"the recogniser's output is not a probability over its {len(characters)} characters per step")
     best = steps.argmax(axis=1)
     kept = np.ones(len(best), bool)
     kept[1:] = best[1:] != best[:-1]
@@ -101,10 +124,29 @@ def read_line(image: np.ndarray) -> LineRead:
     return LineRead(text, confidence if text else 0.0, steps, characters)
 
 
+def _read_public(engine: Any, image: np.ndarray) -> LineRead:
+    """`read_line` through the engine's public call: its text and confidence, `NO_STEPS`."""
+    try:
+        result = engine(image, use_det=False, use_cls=False)
+    except Exception as exc:  # onnxruntime raises its own types; the panel goes on unread
+        raise OcrUnavailableError(f"the OCR model failed on a label: {exc}") from exc
+    texts, scores = result.txts or (), result.scores or ()
+    text = str(texts[0]).strip() if texts else ""
+    return LineRead(text, float(scores[0]) if text else 0.0, NO_STEPS, ("blank",))
+
+
 @functools.lru_cache(maxsize=1)
-def _characters() -> tuple[str, ...]:
-    """The recogniser's output columns (the CTC blank first), built once."""
-    return tuple(_engine()._load_rec_model().postprocess_op.character)  # noqa: SLF001
+def _characters(engine: Any) -> tuple[str, ...] | None:
+    """The recogniser's output columns (the CTC blank first), or None where this rapidocr's engine
+    lacks a piece `_read_with_steps` uses (it is read by its public call)."""
+    try:
+        recogniser = engine._load_rec_model()  # noqa: SLF001
+        characters = tuple(recogniser.postprocess_op.character)
+        pieces = (engine.preprocess_img, engine.load_img, recogniser.resize_norm_img, recogniser.session)
+        shape_ok = len(recogniser.rec_image_shape) == 3
+    except Exception:  # noqa: BLE001 - another rapidocr's pieces, or its model failing: the public call tells
+        return None
+    return characters if shape_ok and all(map(callable, pieces)) and characters[:1] == ("blank",) else None
 
 
 def ocr_line(image: np.ndarray) -> tuple[str, float]:
