@@ -216,6 +216,22 @@ def _always_fails(marker: str) -> str:
     raise ValueError("a defect in the task")
 
 
+def _refuses(marker: str) -> str:
+    with open(marker, "a") as runs:
+        runs.write("x")
+    raise EmcensusError("a pack made by other emcensus code")
+
+
+def test_a_task_that_gives_its_own_verdict_is_not_run_again(tmp_path: Path) -> None:
+    """An `EmcensusError` a task raises is its verdict (a pack of other code refused), not a worker's
+    death: on a given executor it is raised at its first run, not submitted again."""
+    with ThreadPoolExecutor(2) as executor:
+        pool = Pool(executor, None, 5.0)
+        with pytest.raises(EmcensusError, match="other emcensus code"):
+            list(pool.results(_refuses, [str(tmp_path / "refused")], lambda _: 0))
+    assert (tmp_path / "refused").read_text() == "x"
+
+
 def test_a_task_failed_on_a_given_executor_runs_again_and_a_failing_one_is_raised(tmp_path: Path) -> None:
     """On an executor the caller gives (a Dask cluster), a task that failed because its worker died is
     submitted again; one that fails every time is raised after `_MAX_TASK_RETRIES` more runs. A local

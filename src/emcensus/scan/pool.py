@@ -487,6 +487,8 @@ class Pool:
         except BrokenProcessPool as exc:
             self._after_worker_died(exc)
             return
+        except EmcensusError:
+            raise  # a task's own verdict (a pack made by other code): running it again gives the same
         except Exception:
             # On an executor given by the caller, a worker that dies can fail a task that is not at fault:
             # distributed's ClientExecutor then raises a TypeError of its own when the worker held a
