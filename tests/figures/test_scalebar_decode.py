@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emcensus.figures import scalebar
+from emcensus.figures import ocr, scalebar
 from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.labeldecode import _path_log_probability, decoded_units
 from emcensus.figures.ocr import LineRead
@@ -168,3 +168,37 @@ def test_windows_reads_no_two_sizes_confirmed_are_for_a_matched_field_of_view_on
     sizes = itertools.cycle(["2 µm", "2 m"])
     other = read_scale_bar(pixels, [fov * 3])
     assert other is None or other.value_m is None and not other.readings
+
+
+def test_letters_the_model_printed_surely_are_no_unit_it_could_not_make_out() -> None:
+    """"20 ns" read surely (s at 0.95): nm is the likeliest unit path, yet far below what the model
+    printed (`UNIT_BELOW_READ`): no unit. The same line with s as unsure as "2.5jun"'s letters: nm."""
+    characters = (*CHARACTERS, "s")
+    def line(s: float, m: float) -> LineRead:
+        grid = np.zeros((6, len(characters)), np.float32)
+        for row, (character, probability) in zip(grid, [("2", 0.9), ("0", 0.9), (" ", 0.9), ("n", 0.9), ("s", s), ("", 0)]):
+            if character:
+                row[characters.index(character)] = probability
+        grid[4, characters.index("m")] = m
+        grid[:, 0] = 1 - grid.sum(axis=1)
+        return LineRead("20 ns", 0.9, grid, characters)
+    assert decoded_units(line(0.95, 1e-5), "20") == ()
+    assert decoded_units(line(0.55, 0.4), "20") == ("nm",)
+
+
+@pytest.mark.parametrize(("label", "measured_m"), [
+    ("20 ns", 20e-9), ("100 ms", 100e-3), ("5 ps", 5e-12), ("20 px", 20e-12), ("200 kV", 200e-10),
+    ("3 min", 3e-3), ("50 mV", 50e-3), ("5 mA", 5e-10)])
+def test_a_label_of_another_unit_is_no_length_even_where_a_field_of_view_would_confirm_one(
+        label: str, measured_m: float) -> None:
+    """Real print, the real model: a bar labelled in another unit ("20 ns" beside a bar that a matched
+    field of view measures as 20 nm, "200 kV" beside one measured as 200 Å) gets no value and no
+    reading: the model printed those letters, it did not miss a unit's."""
+    if ocr.model_path() is None:
+        pytest.skip("rapidocr with its model is not installed")
+    field = np.full((225, 300), 90, np.uint8)
+    pixels, _, _ = draw_scale_bar(field, label, 80, white=True, font_px=16)
+    fov = measured_m * pixels.shape[1] / 80
+    found = read_scale_bar(pixels, [fov])
+    assert found is None or found.value_m is None and not found.readings, found
+    assert found is None or settle_with_fov(found, fov, pixels.shape[1])[0].value_m is None
