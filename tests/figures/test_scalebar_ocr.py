@@ -56,6 +56,7 @@ def test_read_line_is_the_engines_own_read_with_its_steps(label: str, size: int)
     read = ocr.read_line(image)
     engine = ocr._engine()(image, use_det=False, use_cls=False)
     assert read.text == str((engine.txts or ("",))[0]).strip()
+    assert read.confidence == (pytest.approx(engine.scores[0]) if read.text else 0.0)
     assert read.steps.shape == (read.steps.shape[0], len(read.characters)) and read.steps.shape[0] > len(read.text)
     assert np.allclose(read.steps.sum(axis=1), 1.0, atol=1e-3)
     assert read.characters[0] == "blank" and "µ" in read.characters and "Å" in read.characters

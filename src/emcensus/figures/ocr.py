@@ -115,13 +115,9 @@ def _read_with_steps(engine: Any, image: np.ndarray, characters: tuple[str, ...]
     steps = np.asarray(recogniser.session(batch[np.newaxis].astype(np.float32))[0], dtype=np.float32)
     if steps.ndim != 2 or steps.shape[1] != len(characters) or not np.allclose(steps.sum(axis=1), 1.0, atol=1e-2):
         raise ValueError(f"the recogniser's output is not a probability over its {len(characters)} characters per step")
-    best = steps.argmax(axis=1)
-    kept = np.ones(len(best), bool)
-    kept[1:] = best[1:] != best[:-1]
-    kept &= best != 0
-    text = "".join(characters[i] for i in best[kept]).strip()
-    confidence = float(steps.max(axis=1)[kept].mean()) if kept.any() else 0.0
-    return LineRead(text, confidence if text else 0.0, steps, characters)
+    (text, confidence), = recogniser.postprocess_op(steps[np.newaxis])[0]  # the engine's own decode
+    text = str(text).strip()
+    return LineRead(text, float(confidence) if text else 0.0, steps, characters)
 
 
 def _read_public(engine: Any, image: np.ndarray) -> LineRead:
