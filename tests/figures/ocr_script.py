@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from emcensus.figures.ocr import LineRead
+from emcensus.figures.ocr import NO_STEPS, LineRead
 
 
 def scripted(reads: Callable[[np.ndarray], tuple[str, float]]) -> Callable[[np.ndarray], LineRead]:
@@ -14,5 +14,5 @@ def scripted(reads: Callable[[np.ndarray], tuple[str, float]]) -> Callable[[np.n
     no unit is decoded from it (`labeldecode`), as for a model that printed only this text."""
     def read_line(image: np.ndarray) -> LineRead:
         text, confidence = reads(image)
-        return LineRead(text, confidence, np.zeros((0, 1), np.float32), ("blank",))
+        return LineRead(text, confidence, NO_STEPS, ("blank",))
     return read_line

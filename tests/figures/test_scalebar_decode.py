@@ -69,7 +69,7 @@ def test_reads_that_are_not_digits_then_letters_decode_nothing(text: str, why: s
 
 
 def test_a_model_without_steps_decodes_nothing() -> None:
-    empty = LineRead("2.5jun", 0.5, np.zeros((0, 1), np.float32), ("blank",))
+    empty = LineRead("2.5jun", 0.5, ocr.NO_STEPS, ("blank",))
     assert decoded_units(empty, "2.5") == ()
 
 
