@@ -50,6 +50,7 @@ from emcensus.figures import thumbnails
 from emcensus.figures.index import VisualIndex, read_pixels
 from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 from emcensus.figures.panels import PanelBox, split_panels
+from emcensus.figures.plotlike import is_drawing
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, Producer, ProducerFailed, ReadTimeout, Ticket, computing
 
@@ -284,6 +285,8 @@ class Matcher:
         if self.index.faiss.ntotal == 0 or min(height, width) < 8:
             return PanelResult([], [])
         grey = to_grey8(pixels)
+        if is_drawing(grey):  # a plot or a scheme shows no archive image: the first search, none of the fallbacks
+            return self._group(self._search(grey, False, not_after_year, fallbacks=False), grey)
         fits = self._search(grey, False, not_after_year)
         if not self._verified(fits):  # inverted contrast: the same search on the panel's negative
             fits += self._search(grey, True, not_after_year)
@@ -313,16 +316,19 @@ class Matcher:
         shown = {fit.position for fit in found}
         return [fit for fit in fits if fit.position not in shown] + found
 
-    def _search(self, grey: np.ndarray, inverted: bool, not_after_year: int | None) -> list[Fit]:
+    def _search(self, grey: np.ndarray, inverted: bool, not_after_year: int | None, *,
+                fallbacks: bool = True) -> list[Fit]:
         """The fits of the panel in one polarity: the voted candidates on their indexed keypoints,
         then, while nothing verified, on dense ones (`DENSE_FEATURES`), the images acquired around a
         doubtful fit (`FULL_COVERAGE`) or a weak one (`WEAK_SEEDS`), the weak ones at their scale, and
         the voted images further down the ranking (`DEEP_CANDIDATES`); last, the weak fits whose pixels
-        explain the panel (`CONFIRM_CORRELATION`)."""
+        explain the panel (`CONFIRM_CORRELATION`). Without `fallbacks`, the first step only."""
         height, width = grey.shape
         variants = self._variants(grey, inverted=inverted)
         voted = self._vote(variants, not_after_year)
         fits = self._fits(variants, voted, width, height)
+        if not fallbacks:
+            return fits
         if not self._verified(fits):
             fits += self._fits(variants, _both_ways(voted, len(variants)), width, height, upsample=1)
         ranked = voted
