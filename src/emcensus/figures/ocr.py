@@ -65,8 +65,9 @@ def _engine() -> Any:
 class LineRead:
     """One line read: the text as the model prints it (greedy CTC: the likeliest character at each
     step, repeats merged, blanks dropped), its confidence 0..1, and the model's per-step output
-    (`steps`: T x C probabilities, column 0 the CTC blank, the others `characters`), which lets a
-    caller ask how likely another spelling of the same line is (`figures.labeldecode`)."""
+    (`steps`: T x C probabilities, column 0 the CTC blank, the others `characters`; `NO_STEPS` where
+    the engine's public call read it), which lets a caller ask how likely another spelling of the
+    same line is (`figures.labeldecode`)."""
 
     text: str
     confidence: float
@@ -77,6 +78,7 @@ class LineRead:
 #: A read's per-step output where the engine's own pieces were not used (`read_line`): none, so
 #: no unit is decoded from it (`figures.labeldecode`).
 NO_STEPS = np.zeros((0, 1), np.float32)
+NO_STEPS.flags.writeable = False
 #: Whether the engine's own pieces gave per-step output in this process: off for good once they
 #: failed on an image the engine's public call read (another rapidocr's pieces).
 _with_steps = True
