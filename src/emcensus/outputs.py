@@ -3,10 +3,11 @@
 An archive is never written, so every output path is checked *before anything is created*, on
 resolved paths (a symlink to the archive, or an archive root given as a symlink, is seen for what it
 is). Folders are not created silently except the last one of a report or cache folder, and an output
-of an unknown kind is refused rather than guessed. A new folder output is written whole or not at all
-(`whole_folder`: `reuse export`): beside its name, renamed onto it when complete. Not so the folders
-written into again: a report's (`guard_folder_rewrite`: other files may share it, its files replaced one
-by one) and the visual index's (its own generations, switched to in one rename: `figures.index`).
+of an unknown kind is refused rather than guessed. An output is written whole or not at all, beside its
+name and renamed onto it when complete: every file (`whole_file`), a new folder (`whole_folder`: `reuse
+export`). Not so the folders written into again: a report's (`guard_folder_rewrite`: other files may share
+it, its files replaced one by one, each whole) and the visual index's (its own generations, switched to in
+one rename: `figures.index`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import secrets
 import shutil
 import socket
 import stat
@@ -93,6 +95,41 @@ def guard_folder_rewrite(
                 guard_output(entry.path, archives, what=what, folder=entry.is_dir())
     target.mkdir(exist_ok=True)
     return target
+
+
+@contextmanager
+def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write a file output whole or not at all: the block writes the path it is given, a new sibling
+    `<name>.partial-<pid>-<random>` (named so that people see it is unfinished, and no `*.csv` glob takes
+    it), renamed onto `target` in one step when the block ends; an exception leaving the block removes it,
+    and `target` stays as it was. A reader sees the old file or the new one, never half of one; a SIGKILL
+    leaves at most the partial. Not synced to disk (no output was before: a report's many files, a
+    thumbnail per request). `target`'s folder is already guarded (`guard_output`).
+
+    The partial is made here, exclusively (never a file or a link someone left at that name), with the
+    usual permissions (umask's, not mkstemp's 0600); one replacing a file keeps that file's permissions
+    and group, as writing into it did."""
+    target = Path(target)
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
+    try:
+        yield partial
+        with suppress(FileNotFoundError):
+            _keep_mode(target, partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _keep_mode(previous: Path, partial: Path) -> None:
+    """Give `partial` the permissions and group of the regular file `previous` it replaces."""
+    given = os.stat(previous, follow_symlinks=False)
+    if not stat.S_ISREG(given.st_mode):
+        return
+    with suppress(OSError):  # a group this user is not in
+        os.chown(partial, -1, given.st_gid)
+    os.chmod(partial, stat.S_IMODE(given.st_mode))  # after chown, which clears set-group-ID
 
 
 #: In a folder output's partial sibling: who writes it, so that a later run can prove a leftover is its own.
@@ -193,4 +230,4 @@ def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
             and isinstance(mark.get("pid"), int) and _process_started(mark["pid"]) != mark.get("started"))
 
 
-__all__ = ["ArchiveWriteError", "PARTIAL_MARK", "guard_folder_rewrite", "guard_output", "whole_folder"]
+__all__ = ["ArchiveWriteError", "PARTIAL_MARK", "guard_folder_rewrite", "guard_output", "whole_file", "whole_folder"]

@@ -38,7 +38,7 @@ from typing import Any, NoReturn
 from emcensus.catalog.paths import fs_path
 from emcensus.catalog.schema import MIGRATIONS, SCHEMA_VERSION
 from emcensus.errors import CatalogError, ConfigError, QueryError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_file
 
 try:
     import fcntl
@@ -393,14 +393,8 @@ def _write_stamp(path: Path, stamp: str, archives: list[str]) -> None:
         guard_output(target, archives, what="verification stamp")
     except ConfigError:
         return
-    temp = target.with_name(f".{target.name}.{os.getpid()}")
-    try:
-        with open(temp, "w", encoding="ascii") as handle:
-            handle.write(stamp)
-        os.replace(temp, target)
-    except OSError:
-        with contextlib.suppress(OSError):
-            temp.unlink()
+    with contextlib.suppress(OSError), whole_file(target) as partial:
+        partial.write_text(stamp, encoding="ascii")
 
 
 #: Lock files held by scans of this process: POSIX locks do not exclude their own process.

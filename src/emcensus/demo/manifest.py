@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from emcensus.outputs import whole_file
+
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
 
@@ -146,10 +148,8 @@ class Manifest:
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
         target = Path(path) if path is not None else self.root / MANIFEST_NAME
-        tmp = target.with_name(target.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with whole_file(target) as partial, open(partial, "w", encoding="utf-8") as handle:
             json.dump(self.to_json(), handle, ensure_ascii=False, separators=(",", ":"))
-        os.replace(tmp, target)
         return target
 
     @classmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import itertools
 import os
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.errors import ConfigError, OutputError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_file
 
 #: Rows per Parquet row group, and rows read from the catalog and converted at a time. The peak memory
 #: is the rows in flight, whatever the catalog's size: Python rows (~4.6 KB each with their metadata
@@ -53,21 +52,17 @@ def export_catalog(catalog: Catalog, out: str | os.PathLike[str], fmt: str | Non
 
     `fmt` (parquet or csv) defaults to what `out`'s extension says; any other extension is refused
     rather than guessed. `out` passes the output guard (never in an archive, in an existing folder),
-    and is written under a temporary name first, so a failed export leaves no half file behind.
+    and is written whole (`whole_file`), so a failed export leaves no half file behind.
     """
     if fmt is not None and fmt not in FORMATS.values():
         raise ConfigError(f"unknown export format {fmt!r}: {' or '.join(FORMATS.values())}")
     target = guard_output(out, archive_roots(catalog.db), what="export", suffixes=None if fmt else FORMATS)
     fmt = fmt or FORMATS[Path(out).suffix.lower()]
-    temp = target.parent / f".{target.name}.{os.getpid()}-{secrets.token_hex(4)}.part"  # usual permissions, unlike mkstemp's
     try:
-        rows = _write(catalog, temp, fmt)
-        os.replace(temp, target)
+        with whole_file(target) as partial:
+            return _write(catalog, partial, fmt)
     except OSError as exc:
         raise OutputError(f"cannot write the export {out}: {exc.strerror or exc}") from exc
-    finally:
-        temp.unlink(missing_ok=True)
-    return rows
 
 
 def _write(catalog: Catalog, out: Path, fmt: str) -> int:

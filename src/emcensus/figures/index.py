@@ -37,7 +37,7 @@ from emcensus.catalog.paths import fs_path
 from emcensus.errors import EmcensusError
 from emcensus.figures import thumbnails
 from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, extract, image_area, to_grey8
-from emcensus.outputs import guard_folder_rewrite
+from emcensus.outputs import guard_folder_rewrite, whole_file
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, timeout_reason
 
 #: Format of the folder; another one is rebuilt from scratch. 2: faiss labels are image positions
@@ -489,11 +489,9 @@ def _stacked(by_id: dict[int, np.ndarray], images: list[dict[str, Any]]) -> np.n
 
 
 def _save_array(path: Path, array: np.ndarray) -> None:
-    """`array` saved as `path` in one rename: a reader sees the old file, or none, or the whole new one."""
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as handle:
+    """`array` saved as `path` whole: a reader sees the old file, or none, or the whole new one."""
+    with whole_file(path) as partial, open(partial, "wb") as handle:
         np.save(handle, array)
-    os.replace(partial, path)
 
 
 def _state(row: dict[str, Any]) -> tuple[Any, ...]:

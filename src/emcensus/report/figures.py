@@ -17,6 +17,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from emcensus.analysis.fov import DECADE_LABELS, decade_sort_key
+from emcensus.outputs import whole_file
 from emcensus.palette import ARCHIVE_GREY, OKABE_ITO, TECHNIQUE_COLOURS
 from emcensus.vocab import technique_order
 
@@ -51,9 +52,11 @@ def _render(draw: Callable[[], Figure], out_dir: str | Path, stem: str) -> list[
     with mpl.rc_context(_RC):
         figure = draw()
         FigureCanvasAgg(figure)
-        for path in paths:
-            # No creation date in the metadata: the same data gives the same files.
-            figure.savefig(path, dpi=150, bbox_inches="tight", metadata={"Date": None} if path.suffix == ".svg" else None)
+        for path, fmt in zip(paths, FORMATS):
+            with whole_file(path) as partial:  # a report rewritten in place: each figure old or new, never half
+                # No creation date in the metadata: the same data gives the same files.
+                figure.savefig(partial, format=fmt, dpi=150, bbox_inches="tight",
+                               metadata={"Date": None} if fmt == "svg" else None)
     return paths
 
 

@@ -35,7 +35,7 @@ from emcensus.analysis.publications import (
 )
 from emcensus.analysis.storage import StorageSummary
 from emcensus.analysis.table1 import Table1
-from emcensus.outputs import guard_folder_rewrite
+from emcensus.outputs import guard_folder_rewrite, whole_file
 from emcensus.vocab import technique_order
 
 
@@ -231,12 +231,18 @@ def _environment() -> Environment:
 def _write_table(directory: Path, name: str, columns: list[str], records: Iterable[dict[str, Any]]) -> list[Path]:
     records = list(records)
     csv_path, json_path = directory / f"{name}.csv", directory / f"{name}.json"
-    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+    with whole_file(csv_path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(records)
-    json_path.write_text(json.dumps(records, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    _write_text(json_path, json.dumps(records, indent=2, ensure_ascii=False, default=str))
     return [csv_path, json_path]
+
+
+def _write_text(path: Path, text: str) -> None:
+    """`path` written whole: the report's folder is rewritten in place, each of its files old or new, never half."""
+    with whole_file(path) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 def _headline(data: ReportData) -> dict[str, Any]:
@@ -293,13 +299,12 @@ def write_report(out_dir: str | Path, data: ReportData, archives: Iterable[str |
     for table in tables:
         data_files += _write_table(data_dir, table.name, table.columns, table.records())
     if data.table1:
-        (data_dir / "table1.csv").write_text(data.table1.to_csv(), encoding="utf-8")
-        (data_dir / "table1.json").write_text(data.table1.to_json(), encoding="utf-8")
-        (data_dir / "table1.txt").write_text(data.table1.to_text(), encoding="utf-8")
-        data_files += [data_dir / "table1.csv", data_dir / "table1.json", data_dir / "table1.txt"]
+        for suffix, text in (("csv", data.table1.to_csv()), ("json", data.table1.to_json()),
+                             ("txt", data.table1.to_text())):
+            _write_text(data_dir / f"table1.{suffix}", text)
+            data_files.append(data_dir / f"table1.{suffix}")
     if data.storage_summary:
-        (data_dir / "storage_growth.json").write_text(
-            json.dumps(data.storage_summary.growth.to_dict(), indent=2), encoding="utf-8")
+        _write_text(data_dir / "storage_growth.json", json.dumps(data.storage_summary.growth.to_dict(), indent=2))
         data_files.append(data_dir / "storage_growth.json")
     generated_at = data.generated_at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     html = _environment().get_template("report.html").render(
@@ -317,5 +322,5 @@ def write_report(out_dir: str | Path, data: ReportData, archives: Iterable[str |
         data_files=[path.relative_to(out_dir).as_posix() for path in data_files],
     )
     index = out_dir / "index.html"
-    index.write_text(html, encoding="utf-8")
+    _write_text(index, html)
     return ReportOutput(index, [p for paths in written_figures.values() for p in paths], data_files)

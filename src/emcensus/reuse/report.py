@@ -23,7 +23,7 @@ from emcensus.catalog import Catalog
 from emcensus.catalog.connection import archive_roots
 from emcensus.catalog.paths import display_path
 from emcensus.errors import EmcensusError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_file
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, ReadTimeout, timeout_reason
 
 #: Best unpublished images shown, and the thumbnail's longest side.
@@ -98,5 +98,6 @@ def write_group_report(catalog: Catalog, out: str | os.PathLike[str], group: str
     report = build_group_report(catalog, group)
     environment = Environment(loader=PackageLoader("emcensus", "reuse/templates"), autoescape=select_autoescape())
     html = environment.get_template("group_report.html").render(report=report, version=__version__)
-    target.write_text(html, encoding="utf-8")
+    with whole_file(target) as partial:
+        partial.write_text(html, encoding="utf-8")
     return target

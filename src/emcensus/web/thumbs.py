@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -33,7 +32,7 @@ from PIL import Image
 
 from emcensus.access import open_file
 from emcensus.errors import EmcensusError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_file
 from emcensus.readers.base import sniff_format
 
 THUMB_SIZE = 256
@@ -93,17 +92,11 @@ def thumbnail(source: Path, cache: Path, key: str, *, roots: list[str] | None = 
 
 
 def _write(cache: Path, target: Path, roots: list[str] | None, write: Callable[[BinaryIO], object]) -> None:
-    """Write then rename: a concurrent request never sees half a file."""
+    """Written whole: a concurrent request never sees half a file."""
     guard_output(cache, roots or [], what="thumbnail cache", folder=True)
     cache.mkdir(exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=cache, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            write(out)
-        os.replace(temp, target)
-    except BaseException:
-        os.unlink(temp)
-        raise
+    with whole_file(target) as partial, open(partial, "wb") as out:
+        write(out)
 
 
 def _preview(source: Path, deadline: float) -> Image.Image:

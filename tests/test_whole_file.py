@@ -1,0 +1,175 @@
+"""`outputs.whole_file`: every file emcensus writes is old or new, never half. A writer failing midway (a
+full disk) leaves the previous file as it was and no partial behind, for the helper, a report rewritten
+in place (`emcensus report`), `emcensus export` and `emcensus reuse report`; a `report` killed outright (SIGKILL) while it
+writes leaves each of its files as it was, its one unfinished file beside them under a partial's name."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result as CliResult
+
+from emcensus.catalog import Catalog
+from emcensus.cli.main import main
+from emcensus.outputs import whole_file
+
+DISK_FULL = OSError(28, "No space left on device")
+
+
+def _half_then_full(monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    """`Path.write_text` of a file whose name starts with `failing` writes half its text, then the disk is full."""
+    write_text = Path.write_text
+
+    def half(path: Path, text: str, *args, **kwargs) -> int:
+        if not path.name.startswith(failing):
+            return write_text(path, text, *args, **kwargs)
+        write_text(path, text[: len(text) // 2], *args, **kwargs)
+        raise DISK_FULL
+
+    monkeypatch.setattr(Path, "write_text", half)
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file()}
+
+
+def test_a_file_appears_whole_at_the_end_of_the_block(tmp_path: Path) -> None:
+    target = tmp_path / "table.csv"
+    with whole_file(target) as partial:
+        assert partial.parent == tmp_path and partial.name.startswith(f"table.csv.partial-{os.getpid()}-")
+        assert partial.exists() and not target.exists()  # made here, exclusively
+        partial.write_text("a,b\n")
+        assert not target.exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["table.csv"] and target.read_text() == "a,b\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # the usual permissions, not mkstemp's 0600
+
+
+def test_a_failure_midway_leaves_the_previous_file_and_its_permissions(tmp_path: Path) -> None:
+    target = tmp_path / "table.csv"
+    target.write_text("previous\n")
+    target.chmod(0o640)
+    with pytest.raises(OSError, match="No space"), whole_file(target) as partial:
+        partial.write_text("half of the n")
+        raise DISK_FULL
+    assert [path.name for path in tmp_path.iterdir()] == ["table.csv"] and target.read_text() == "previous\n"
+    with whole_file(target) as partial:
+        partial.write_text("new\n")
+    assert target.read_text() == "new\n" and stat.S_IMODE(target.stat().st_mode) == 0o640  # as writing into it kept
+
+
+def _report(catalog_path: Path, out: Path) -> CliResult:
+    return CliRunner().invoke(main, ["--catalog", str(catalog_path), "report", str(out)])
+
+
+def _previous_and_new(catalog_path: Path, out: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    """A report of the catalog in `out`, each of its files then holding its own name (told apart from a
+    rerun's); and what a rerun writes (in a folder beside)."""
+    assert _report(catalog_path, out).exit_code == 0
+    (out / "notes.txt").write_text("someone's notes, beside the report\n")
+    for path in out.rglob("*.*"):
+        path.write_bytes(b"previous " + path.name.encode())
+    rerun = out.with_name("rerun")
+    assert _report(catalog_path, rerun).exit_code == 0
+    return _contents(out), _contents(rerun)
+
+
+def _each_old_or_new(after: dict[str, bytes], before: dict[str, bytes], new: dict[str, bytes]) -> bool:
+    return after.keys() == before.keys() and all(after[name] in (before[name], new.get(name)) for name in after)
+
+
+def test_a_report_failing_midway_keeps_every_previous_file(
+        catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "report"
+    before, new = _previous_and_new(catalog.path, out)
+    data_file = next(name for name in before if name.startswith("data/") and name.endswith(".json"))
+    assert before.keys() >= {"index.html", "notes.txt"} and any(name.startswith("figures/") for name in before)
+    for failing in (data_file, "index.html"):  # a data file; the page, written last
+        with monkeypatch.context() as patch:
+            _half_then_full(patch, Path(failing).name)
+            result = _report(catalog.path, out)
+        assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+        after = _contents(out)
+        assert _each_old_or_new(after, before, new)  # each file whole, no partial left behind
+        assert after[failing] == before[failing]
+    assert _report(catalog.path, out).exit_code == 0
+    assert (out / "index.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert (out / "notes.txt").read_bytes() == before["notes.txt"]
+
+
+def test_export_and_reuse_report_failing_midway_keep_the_previous_file(
+        catalog: Catalog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    page = out / "groupA.html"
+    page.write_text("the previous page\n")
+    with monkeypatch.context() as patch:
+        _half_then_full(patch, "groupA.html")
+        result = CliRunner().invoke(main, ["--catalog", str(catalog.path), "reuse", "report", str(page),
+                                           "--group", "groupA"])
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    assert [path.name for path in out.iterdir()] == ["groupA.html"] and page.read_text() == "the previous page\n"
+
+    export = out / "all.csv"
+    export.write_text("the previous export\n")
+    first_batch = next(catalog.iter_export_batches())
+
+    def disk_full_after_one_batch(self: Catalog, batch_size: int = 0):
+        yield first_batch
+        raise DISK_FULL
+
+    monkeypatch.setattr(Catalog, "iter_export_batches", disk_full_after_one_batch)
+    result = CliRunner().invoke(main, ["--catalog", str(catalog.path), "export", str(export)])
+    assert result.exit_code == 1 and "No space left" in result.output, result.output
+    assert sorted(path.name for path in out.iterdir()) == ["all.csv", "groupA.html"]
+    assert export.read_text() == "the previous export\n"
+
+
+#: Run in the `report` command's process: its first file is written whole under the partial's name, then the
+#: process notes which and waits, as a write stalled on a slow disk, to be killed.
+_STALL_AFTER_THE_FIRST_FILE = """
+import time
+from pathlib import Path
+write_text = Path.write_text
+def stalled(self, *args, **kwargs):
+    write_text(self, *args, **kwargs)
+    with open({marker!r}, "w") as note:
+        note.write(str(self))
+    time.sleep(300)
+Path.write_text = stalled
+from emcensus.cli.main import main
+main(prog_name="emcensus")
+"""
+
+
+def test_a_report_killed_while_it_writes_leaves_no_half_file(catalog: Catalog, tmp_path: Path) -> None:
+    out, marker = tmp_path / "report", tmp_path / "writing"
+    before, new = _previous_and_new(catalog.path, out)
+    command = subprocess.Popen(
+        [sys.executable, "-c", _STALL_AFTER_THE_FIRST_FILE.format(marker=str(marker)),
+         "--catalog", str(catalog.path), "report", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() or not marker.read_text():
+            assert command.poll() is None, command.communicate()
+            assert time.monotonic() < deadline, "the report never wrote a file"
+            time.sleep(0.05)
+    finally:
+        os.killpg(command.pid, signal.SIGKILL)
+        command.communicate()
+    unfinished = Path(marker.read_text()).relative_to(out).as_posix()
+    final, _, _ = unfinished.partition(f".partial-{command.pid}-")
+    assert final in before and final != unfinished  # written under a partial's name
+    after = _contents(out)
+    assert after.pop(unfinished) == new[final]  # whole there, not yet renamed: left, named as unfinished
+    assert after[final] == before[final] and _each_old_or_new(after, before, new)
