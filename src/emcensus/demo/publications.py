@@ -14,6 +14,7 @@ from pathlib import Path
 
 from emcensus.analysis.publications import DEFAULT_CATEGORIES
 from emcensus.demo.manifest import Manifest, ManifestFile
+from emcensus.outputs import whole_file
 
 LEDGER_COLUMNS = ("article", "year", "image", "title", "journal", "category", "subcategory", "source", "technique", "count")
 
@@ -80,7 +81,7 @@ def demo_ledger_rows(manifest: Manifest, *, seed: int = 2011, fraction: float = 
 
 def write_demo_ledger(manifest: Manifest, path: Path, *, seed: int = 2011) -> Path:
     """Write the demo ledger CSV (the format `emcensus pubs import` reads)."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
+    with whole_file(path) as partial, partial.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=LEDGER_COLUMNS, lineterminator="\n")
         writer.writeheader()
         writer.writerows(demo_ledger_rows(manifest, seed=seed))

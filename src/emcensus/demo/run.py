@@ -14,7 +14,7 @@ from emcensus.demo.generate import INSTRUMENTS, generate_archive
 from emcensus.demo.sidecars import TEM_CAMERA_WIDTH_NM
 from emcensus.demo.manifest import MANIFEST_NAME, Manifest
 from emcensus.errors import ConfigError
-from emcensus.outputs import guard_output
+from emcensus.outputs import guard_output, whole_file
 from emcensus.demo.publications import write_demo_ledger
 from emcensus.report.build import build_report_data, catalog_table1
 from emcensus.report.html import write_report
@@ -36,7 +36,8 @@ def write_facility_file(directory: Path, archive: Path) -> Path:
             lines.append(f"magnification_reference_mm = {TEM_CAMERA_WIDTH_NM / 1e6}")
         lines.append("")
     path = directory / "facility.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    with whole_file(path) as partial:
+        partial.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
