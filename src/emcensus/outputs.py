@@ -123,9 +123,10 @@ def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _keep_mode(previous: Path, partial: Path) -> None:
-    """Give `partial` the permissions and group of the regular file `previous` it replaces."""
+    """Give `partial` the permissions and group of `previous`, which it replaces: a file a file, a folder a
+    folder (a link or another kind of entry gives nothing)."""
     given = os.stat(previous, follow_symlinks=False)
-    if not stat.S_ISREG(given.st_mode):
+    if stat.S_IFMT(given.st_mode) != stat.S_IFMT(os.stat(partial, follow_symlinks=False).st_mode):
         return
     with suppress(OSError):  # a group this user is not in
         os.chown(partial, -1, given.st_gid)
@@ -171,10 +172,7 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
         inner = partial / target.name
         inner.mkdir()
         if target.is_dir():  # the empty folder given, replaced at the end: its group and permissions stay
-            given = target.stat()
-            with suppress(OSError):  # a group this user is not in
-                os.chown(inner, -1, given.st_gid)
-            os.chmod(inner, stat.S_IMODE(given.st_mode))  # after chown, which clears set-group-ID
+            _keep_mode(target, inner)
         yield inner
         os.rename(inner, target)  # replaces an empty folder given as the target; refused if it filled meanwhile
     finally:
