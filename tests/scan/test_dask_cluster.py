@@ -182,9 +182,12 @@ OTHER_CODE = {
 }
 
 
-@pytest.mark.parametrize("other", sorted(OTHER_CODE))
-def test_a_dask_worker_running_other_emcensus_code_stops_the_scan_in_one_line(other: str, archive: Path,
-                                                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize(("other", "top_file"), [("older", True), ("other pack format", True),
+                                                 ("other pack format", False)])
+def test_a_dask_worker_running_other_emcensus_code_stops_the_scan_in_one_line(other: str, top_file: bool,
+                                                                               archive: Path, tmp_path: Path) -> None:
+    """Packs the client made (files in a root's top folder) are refused by the worker; with none, the
+    worker reads the packs it made itself, and the client refuses its survey instead."""
     import emcensus
 
     package = Path(emcensus.__file__).parent
@@ -194,7 +197,9 @@ def test_a_dask_worker_running_other_emcensus_code_stops_the_scan_in_one_line(ot
     for before, after in OTHER_CODE[other]:
         assert code.read_text().count(before) == 1
         code.write_text(code.read_text().replace(before, after))
-    write_tiff(archive / "top.tif", seed=1)  # packed by the client (a root's top folder), read by the worker
+    if top_file:
+        write_tiff(archive / "top.tif", seed=1)  # packed by the client (a root's top folder), read by the worker
+    assert not [entry for entry in archive.iterdir() if entry.is_file()] or top_file
     catalog_path = tmp_path / "client" / "census.sqlite"
     catalog_path.parent.mkdir()
     with _running_cluster(tmp_path, workers=1, env={**os.environ, "PYTHONPATH": str(elsewhere)}) as running:

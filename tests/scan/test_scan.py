@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -229,6 +230,32 @@ def test_rows_built_by_other_emcensus_code_are_refused_not_stored_by_position(ti
         assert catalog.total(files=True) == 0
         catalog.write_rows(rows)
         assert catalog.total(files=True) == rows.files > 0
+
+
+@pytest.mark.parametrize("made_by", [(), ("a0b1c2d3e4f5a6b7", "node7", "/opt/other/emcensus")])
+def test_a_survey_made_by_other_emcensus_code_is_refused_by_the_client(made_by: tuple[str, ...]) -> None:
+    """A Dask worker of other code reads the packs it made itself, never meeting the packs' check: the
+    client refuses its survey, naming its install where it says it (code from before says nothing)."""
+    from emcensus.scan import TASK_LAYOUT, ForeignCodeError, _of_this_code, _SurveyResult
+
+    ours = _SurveyResult(made_by=(TASK_LAYOUT, "here", "/opt/emcensus"))
+    assert _of_this_code(ours) is ours
+    with pytest.raises(ForeignCodeError) as refused:
+        _of_this_code(_SurveyResult(made_by=made_by))
+    where = " (on node7, /opt/other/emcensus)" if made_by else ""
+    assert str(refused.value) == ("a reading process runs other emcensus code than this one"
+                                  f"{where}: install the same emcensus on every Dask worker")
+
+
+def test_a_survey_of_code_from_before_unpickles_as_made_by_nobody() -> None:
+    """A survey's result pickled by code without `made_by` (one field fewer, by position) reads here as
+    made by no known code, which the client refuses."""
+    from emcensus.record import field_values
+    from emcensus.scan import _SurveyResult
+
+    values = field_values(_SurveyResult)(_SurveyResult(seen=3))[:-1]  # as code from before pickles it
+    cls, fields = pickle.loads(pickle.dumps((_SurveyResult, values)))
+    assert cls(*fields).made_by == () and cls(*fields).seen == 3  # what unpickling `reduce_by_fields` calls
 
 
 def test_a_pack_made_by_other_emcensus_code_is_refused_before_it_is_read(tiny_archive: Path, tmp_path: Path,

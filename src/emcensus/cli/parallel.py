@@ -4,7 +4,8 @@ reach a Dask scheduler, so the commands agree on names, defaults and errors."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -52,9 +53,23 @@ def dask_client(address: str | None, timeout: float) -> Any:
     from distributed import Client
 
     try:
-        return Client(address, timeout=timeout)
+        return _quiet_when_failed(Client(address, timeout=timeout))
     except (OSError, ValueError, TimeoutError) as exc:
         raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _quiet_when_failed(client: Any) -> Iterator[Any]:
+    """`client` for the command's block; when the command failed (its one line is on its way), the
+    client's close is not told in distributed's and tornado's logs too (tasks still running are let
+    go: "Couldn't gather", a cancelled future's traceback)."""
+    with client:
+        try:
+            yield client
+        except BaseException:
+            for name in ("distributed", "tornado"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+            raise
 
 
 __all__ = ["dask_client", "parallel_options", "workers_option"]

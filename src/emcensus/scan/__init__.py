@@ -107,11 +107,17 @@ class ForeignCodeError(EmcensusError):
     """A scan's task reached a process running other emcensus code (a Dask worker installed apart)."""
 
 
-def _foreign_code() -> ForeignCodeError:
-    """Raised in the process a task of other code reached: its host and its emcensus's folder name
-    the install to fix."""
-    return ForeignCodeError(f"a reading process runs other emcensus code than this one (on {socket.gethostname()}, "
-                            f"{os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}): {SAME_CODE}")
+def _this_install() -> tuple[str, str]:
+    """This process's host and emcensus folder: what names an install to fix."""
+    return socket.gethostname(), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _foreign_code(install: tuple[str, ...] | None = None) -> ForeignCodeError:
+    """Raised in the process a task of other code reached, or by the client of a survey made by other code:
+    the other process's host and emcensus folder (`install`; this one's by default) name the install to fix."""
+    install = _this_install() if install is None else install
+    where = f" (on {install[0]}, {install[1]})" if len(install) == 2 else ""  # unknown to code from before
+    return ForeignCodeError(f"a reading process runs other emcensus code than this one{where}: {SAME_CODE}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,6 +461,9 @@ class _SurveyResult:
     #: hold (and those of `unpaired_subfolders` are the subfolders' own: listed again, not kept).
     unpaired: list[str] = field(default_factory=list)
     unpaired_subfolders: list[str] = field(default_factory=list)
+    #: `TASK_LAYOUT`, host and emcensus folder of the process that surveyed: it reads the packs it made
+    #: itself, so a Dask cluster all of other code is refused by the client here (empty: code from before).
+    made_by: tuple[str, ...] = ()
 
     __reduce__ = reduce_by_fields
 
@@ -473,7 +482,7 @@ TASK_LAYOUT = hashlib.sha256(repr((PACK_FORMAT, FileStat._fields, ROW_LAYOUT, *(
 def survey(task: _Survey) -> _SurveyResult:
     """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
     big archive is spread over the pool like the reading is. What changed comes back packed."""
-    result = _SurveyResult()
+    result = _SurveyResult(made_by=(TASK_LAYOUT, *_this_install()))
     if task.catalog is None:
         _survey(task, {} if task.reread else task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
     else:
@@ -717,7 +726,7 @@ def _scan_roots(
             collect([ticket for ticket in finished if ticket in in_flight])
             for ticket in finished:
                 if ticket in surveying:
-                    take(surveying.pop(ticket), ticket.value)
+                    take(surveying.pop(ticket), _of_this_code(ticket.value))
 
     for root, _, _ in started:
         found, problems = root.found, root.walk_problems(catalog)
@@ -749,6 +758,14 @@ def _waited(pool: Pool, tickets: set[Ticket]) -> set[Ticket]:
                                 "say why") from exc
         raise ForeignCodeError(f"a reading process failed a task {failure}: "
                                f"its emcensus or packages differ from this one's? {SAME_CODE}") from exc
+
+
+def _of_this_code(result: _SurveyResult) -> _SurveyResult:
+    """A survey's result, once the process that made it runs this code (on Dask, where a worker of
+    other code would read the packs it made without ever meeting this code's check)."""
+    if result.made_by[:1] != (TASK_LAYOUT,):
+        raise _foreign_code(result.made_by[1:])
+    return result
 
 
 def _tally(rows: GroupRows, summary: ScanSummary, progress: ScanProgress | None) -> None:
