@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import zip_longest
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import faiss
@@ -535,7 +535,7 @@ class Matcher:
         folder = self._folders[os.path.dirname(self.index.images[position]["path"])]
         at = folder.index(position)
         before, after = folder[max(0, at - NEIGHBOURS_AROUND):at][::-1], folder[at + 1:at + 1 + NEIGHBOURS_AROUND]
-        nearest_first = [other for pair in zip_longest(before, after) for other in pair if other is not None]
+        nearest_first = _in_turn(before, after)
         if not_after_year is None:
             return nearest_first
         return [other for other in nearest_first if self._years[other] <= not_after_year]
@@ -761,9 +761,16 @@ def _agreed_first(voted: Sequence[tuple[int, int]], native: Sequence[tuple[int, 
     behind agreed ones with 2-4); the deeper check (`_deeper`) takes it next. Of the 114 small panels of seeds
     3, 7, 11 and 23 that reach this step, 13 check other images than taken in turn: a source moved in on 2,
     out on 1 (seed 3, found all the same); ordering by each image's vote count first lost a source on seed 7."""
-    interleaved = [pair for pairs in zip_longest(voted, native) for pair in pairs if pair is not None]
     both = {position for position, _ in voted} & {position for position, _ in native}
-    return sorted(interleaved, key=lambda pair: pair[0] not in both)  # stable: the turns kept within each
+    return sorted(_in_turn(voted, native), key=lambda pair: pair[0] not in both)  # stable: the turns kept within each
+
+
+_Item = TypeVar("_Item")
+
+
+def _in_turn(first: Sequence[_Item], second: Sequence[_Item]) -> list[_Item]:
+    """The items of two lists taken in turn, the first's first; the longer one's rest at the end."""
+    return [item for pair in zip_longest(first, second) for item in pair if item is not None]
 
 
 def _each_variant(positions: Iterable[int], variants: int) -> list[tuple[int, int]]:
