@@ -16,7 +16,7 @@ import pytest
 from emcensus.errors import EmcensusError
 from emcensus.scan import pool as pool_module
 from emcensus.scan.pool import (
-    _MAX_POOL_DEATHS, CRASH_REASON, Pool, Producer, ProducerFailed, computation_reason, computing)
+    _MAX_POOL_DEATHS, CRASH_REASON, Budget, Pool, Producer, ProducerFailed, computation_reason, computing)
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,22 @@ def _square(job: _Job) -> int | str:
             time.sleep(1.5)
         elif job.how == "brief":
             time.sleep(0.1)
+        elif job.how == "spin" and not _spun(30):
+            return "never ended"
+        elif job.how == "read then spin":
+            with Budget(30) as budget, budget.file(0):  # a read within: its alarm, then the block's again
+                time.sleep(0.2)
+            if not _spun(30):
+                return "never ended"
     return job.number * job.number
+
+
+def _spun(seconds: float) -> bool:
+    """A computation in Python that does not end by itself: False after `seconds` (the test fails, not hangs)."""
+    ends = time.monotonic() + seconds
+    while time.monotonic() < ends:
+        sum(range(1000))
+    return False
 
 
 def _results(jobs: list[_Job]) -> tuple[list[int | str], float]:
@@ -67,6 +82,21 @@ def test_a_computation_past_its_limit_is_ended_and_the_others_finish() -> None:
     assert sorted(map(str, results)) == sorted([computation_reason(2.0), *(str(n * n) for n in range(1, 40) if n != 2)])
     assert seconds < 30
     assert results.index(computation_reason(2.0)) < len(results) - 5  # not only once the others are done
+
+
+def test_in_this_process_a_computation_past_its_limit_is_given_up_and_the_others_finish() -> None:
+    """`workers=0`: a computation spinning in Python is ended by its alarm at its limit and given up with
+    the reason a worker's gets, also after a read within took the alarm over and gave it back; the alarm
+    is the process's own again after the pool. Outside a pool a block has no alarm (nothing would catch it)."""
+    before = signal.getsignal(signal.SIGALRM)
+    jobs = [_Job(1), _Job(2, "spin", limit=1.0), _Job(3, "read then spin", limit=1.0), _Job(4, "brief")]
+    started = time.monotonic()
+    with Pool(None, 0, 30) as pool:
+        results = list(pool.results(_square, jobs, lambda job: 1))
+    assert sorted(map(str, results)) == sorted(["1", computation_reason(1.0), computation_reason(1.0), "16"])
+    assert time.monotonic() - started < 15
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert _square(_Job(5, "slow", limit=1.0)) == 25
 
 
 def test_tasks_that_crash_their_worker_cost_themselves_alone_however_many() -> None:

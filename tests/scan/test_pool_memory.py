@@ -11,7 +11,8 @@ import pytest
 
 from emcensus.errors import ConfigError
 from emcensus.scan import pool as pool_module
-from emcensus.scan.pool import MEMORY_ENV, Pool, Producer, ProducerFailed, _machine_memory, worker_memory
+from emcensus.scan.pool import (MEMORY_ENV, Pool, Producer, ProducerFailed, _machine_memory, memory_reason,
+                                worker_memory)
 
 MiB = 1 << 20
 
@@ -78,6 +79,25 @@ def test_a_memory_error_a_producer_does_not_catch_is_that_input_s_one_line(
         assert got == [64] and list(producer.items([32])) == [32] and producer._process.pid == pid  # noqa: SLF001
     finally:
         producer.close()
+
+
+def test_in_this_process_the_pool_caps_its_block_and_gives_the_limit_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workers=0` (and `quality` or `reuse export` of a handful of images): the command's own process may
+    take a worker's share within the pool's block, the reason names it, and its limit is as before after."""
+    import resource
+
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    assert memory_reason() == "needs more memory than this machine could give; not read"
+    with Pool(None, 0, 30) as pool:
+        within, past, again = (pool.submit(_allocate, size) for size in (64, 512, 64))
+        capped = resource.getrlimit(resource.RLIMIT_DATA)
+        reason = memory_reason()
+    assert within.value == 64 and again.value == 64 and past.value.startswith("MemoryError")
+    assert capped[0] != before[0] and capped[1] == before[1]  # the soft limit lowered for the block
+    assert reason == f"needs more memory than a reading process may take (0.25 GiB; ${MEMORY_ENV}=GIB gives each more, or off); not read"
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before and _allocate(512) == 512
+    assert memory_reason() == "needs more memory than this machine could give; not read"
 
 
 def test_without_a_cap_the_same_allocation_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -58,8 +58,8 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
 @click.option("--all", "weaker", is_flag=True, help="Also list weaker candidates (not stored for review).")
 @workers_option("Processes matching panels, sharing one loaded index")
 @click.option("--panel-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Seconds matching one panel may take on a worker (default: 120); a slower one is listed as "
-                   "not matched.")
+              help="Seconds matching one panel may take (default: 120); a slower one is listed as not matched "
+                   "(with --workers 0 by an alarm, which a hang inside a C library does not reach).")
 @format_option
 @click.pass_context
 def match(ctx: click.Context, paths: tuple[str, ...], weaker: bool, workers: int | None, panel_timeout: float | None,

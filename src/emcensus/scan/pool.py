@@ -26,7 +26,18 @@ Three layers, cheapest first:
 
 Every local worker, and a `Producer`'s process, may allocate at most `worker_memory` bytes beyond what
 it inherited (RLIMIT_DATA): a decompression bomb that the format checks let through is a MemoryError
-there, that file's reason, not the machine's out-of-memory killer. Nothing caps `workers=0`.
+there, that file's reason (`memory_reason`), not the machine's out-of-memory killer.
+
+`workers=0` runs the tasks in the command's own process, under the same policy as far as one process can
+keep it: within the `with Pool` block that process may allocate a worker's share beyond what it held
+(`worker_memory(1)`; the limit before is given back at the end), a read has its alarm (layer 1), and a
+`computing(seconds=...)` block an alarm of its own, which gives that item up as a worker's would be. What
+only another process can do is not done: a read or computation stuck where no signal reaches (a C library
+that blocks signals or never returns to Python) hangs the command, and a crash ends it. Commands start
+workers unless told `--workers 0` (for debugging and profiling in one process), or unless the work is a
+handful of images (`quality`, `reuse export`: the cap and the read alarm hold there too). Dask
+workers are capped by Dask (`dask worker --memory-limit`: its nanny restarts a worker past 95 %), not here:
+emcensus sets no limit on a process it did not start.
 
 Local workers ignore Ctrl-C (SIGINT, which a terminal sends to every process of the command): the
 command's own process stops and ends them, so one interrupt is one message, not a traceback per
@@ -45,7 +56,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -72,6 +83,8 @@ _FORK = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_
 
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
+_memory_allowance: int | None = None  # bytes this process may allocate beyond what it held when capped (None: uncapped)
+_here = False  # an in-process pool (`workers=0`) runs a task now: a late `computing` block is given up
 
 
 class ReadTimeout(BaseException):
@@ -182,6 +195,7 @@ def _cap_memory(allowance: int | None) -> None:
     RLIMIT_DATA counts private writable memory (the heap, arrays, thread stacks), not files mapped
     read-only: the matcher's index files shared by every worker do not count against it, while the
     image table it inherited does, and is added. A tighter limit already set stays."""
+    global _memory_allowance
     if allowance is None:
         return
     inherited = _data_bytes()
@@ -190,6 +204,33 @@ def _cap_memory(allowance: int | None) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
     limit = min([inherited + allowance, *(bound for bound in (soft, hard) if bound != resource.RLIM_INFINITY)])
     resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
+    _memory_allowance = limit - inherited
+
+
+@contextmanager
+def _memory_capped_here(allowance: int | None) -> Iterator[None]:
+    """`_cap_memory` on the command's own process for a block (`workers=0`), its limit before given back after."""
+    global _memory_allowance
+    if allowance is None or _data_bytes() is None:
+        yield
+        return
+    before, allowed_before = resource.getrlimit(resource.RLIMIT_DATA), _memory_allowance
+    _cap_memory(allowance)
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, before)
+        _memory_allowance = allowed_before
+
+
+def memory_reason() -> str:
+    """Why an input is not read whose reading failed to allocate in this process: past the cap it was given
+    (named, with how to give more), or, uncapped, past what the machine could give. Not the input's damage:
+    a reader checks the sizes an input declares against the input's own size before allocating."""
+    if _memory_allowance is None:
+        return "needs more memory than this machine could give; not read"
+    return (f"needs more memory than a reading process may take ({_memory_allowance / 2**30:.3g} GiB; "
+            f"${MEMORY_ENV}=GIB gives each more, or off); not read")
 
 
 def _data_bytes() -> int | None:
@@ -256,9 +297,14 @@ def computing(index: int = 0, seconds: float = math.inf) -> Iterator[None]:
     A block still running `seconds` (+ the pool's grace) after it began (a library that hangs where
     no signal reaches) gets its worker ended and the item given up (`computation_reason`); untimed
     by default. Reads within (`Budget.file`) mark and bound themselves, then give the mark back.
-    Nothing outside a pool's worker."""
+    In the command's own process (`workers=0`) the block has an alarm instead, at its limit: a block still
+    running in Python then is given up the same way (a hang in C that never returns to Python is not)."""
     if _slot is None:
-        yield
+        if _here and math.isfinite(seconds) and _can_alarm():
+            with _Deadline(index, seconds):
+                yield
+        else:
+            yield
         return
     progress, base = _slot
     outer = progress[base], progress[base + 2], progress[base + 4]
@@ -269,26 +315,76 @@ def computing(index: int = 0, seconds: float = math.inf) -> Iterator[None]:
         progress[base], progress[base + 2], progress[base + 4] = outer
 
 
+def _can_alarm() -> bool:
+    """Whether an alarm can interrupt this thread (the main thread, where `setitimer` exists)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
+class ComputationLate(BaseException):
+    """Raised by a `computing` block's alarm in the command's own process (`workers=0`) at its limit; not an
+    `Exception`, so that no `except Exception` of the computation takes it for a failure of its own."""
+
+    def __init__(self, index: int, seconds: float):
+        super().__init__(index, seconds)
+        self.index, self.seconds = index, seconds
+
+
+class _Deadline:
+    """The alarm of a `computing` block in the command's own process. A `Budget` entered within (a read the
+    computation makes) takes the alarm over for its read and gives back what is left of this one after."""
+
+    def __init__(self, index: int, seconds: float):
+        self.index, self.seconds = index, seconds
+        self.ends = 0.0  # monotonic; 0: not armed
+        self._previous: Any = None
+
+    def __enter__(self) -> None:
+        self.ends = time.monotonic() + self.seconds
+        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+
+    def __exit__(self, *exc: object) -> None:
+        self.ends = 0.0  # an alarm due now finds nothing to end
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+
+    def _on_alarm(self, signum: int, frame: object) -> None:
+        if not self.ends:
+            return
+        left = self.ends - time.monotonic()
+        if left > 0:  # early (a read's budget gave the alarm back with a rounded time)
+            signal.setitimer(signal.ITIMER_REAL, left)
+            return
+        self.ends = 0.0
+        raise ComputationLate(self.index, self.seconds)
+
+
 class Budget:
     """The time budget of each file a task reads (layers 1 and 2); use as a context manager, and
-    `with budget.file(index):` around the read of each file."""
+    `with budget.file(index):` around the read of each file. An alarm already set when it is entered (a
+    `computing` block's in the command's own process) is set again when it is left, for what is left of it."""
 
     def __init__(self, seconds: float):
         self.seconds = seconds
         self._previous: Any = None
-        self._armed = bool(seconds) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+        self._outer = (0.0, 0.0)  # the alarm set before: seconds left then, monotonic time then
+        self._armed = bool(seconds) and _can_alarm()
         self._read = _FileRead()
 
     def __enter__(self) -> Budget:
         if self._armed:
             self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
+            left = signal.setitimer(signal.ITIMER_REAL, self.seconds)[0]
+            self._outer = (left, time.monotonic()) if left else (0.0, 0.0)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._armed:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, self._previous)
+            left, then = self._outer
+            if left:  # due meanwhile: at once (its handler raises)
+                signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - then), 0.001))
 
     def _on_alarm(self, signum: int, frame: object) -> None:
         """Interrupt a read past its budget; else wake again when the read in progress (or, between
@@ -409,6 +505,7 @@ class Pool:
         self._suspected: dict[tuple[int, int], int] = {}  # (serial, file index) -> pools lost reading it
         self._pool_deaths = 0
         self._retries: dict[int, int] = {}  # serial -> times submitted again (`_take`)
+        self._held = ExitStack()  # in this process: the memory cap, while the pool's block runs
 
     @property
     def local(self) -> bool:
@@ -422,7 +519,7 @@ class Pool:
         self._serials += 1
         ticket = Ticket(fn, arg, self._serials, files)
         if self._executor is None:
-            ticket.value, ticket.done = _run(fn, arg, ticket.serial), True
+            ticket.value, ticket.done = self._run_here(ticket), True
             return ticket
         self._live.add(ticket)
         try:
@@ -463,6 +560,20 @@ class Pool:
             for ticket in finished:
                 yield ticket.value
 
+    def _run_here(self, ticket: Ticket) -> Any:
+        """A task in this process (`workers=0`): an item whose computation outlived its limit is given up
+        as on a worker (`computation_reason`), and the task run again without it."""
+        global _here
+        _here = True
+        try:
+            while True:
+                try:
+                    return _run(ticket.fn, ticket.arg, ticket.serial)
+                except ComputationLate as late:
+                    ticket.arg = ticket.arg.skip([late.index], computation_reason(late.seconds))
+        finally:
+            _here = False
+
     def shutdown(self, *, kill: bool = False) -> None:
         """Stop the local pool: its idle workers, or (`kill`: a scan that did not finish) at once."""
         if self._local is None:
@@ -473,12 +584,18 @@ class Pool:
             self._local.executor.shutdown(cancel_futures=True)
 
     def __enter__(self) -> Pool:
+        """In this process (`workers=0`): the process capped as a worker is for the block (`worker_memory(1)`:
+        the command's process and one more share the machine, as one worker and the command would)."""
+        if self._executor is None:
+            self._held.enter_context(_memory_capped_here(worker_memory(1)))
         return self
 
     def __exit__(self, error: type[BaseException] | None, *details: object) -> None:
         """Leaving a `with Pool(...)` block: its idle workers stopped when the work finished; when an
         exception leaves it (Ctrl-C, an error of the caller, a generator closed midway), its workers
-        ended at once: the tasks in flight are no longer wanted, and are not waited for."""
+        ended at once: the tasks in flight are no longer wanted, and are not waited for. In this process:
+        the memory limit before the block given back."""
+        self._held.close()
         self.shutdown(kill=error is not None)
 
     def _take(self, ticket: Ticket) -> None:
@@ -683,5 +800,6 @@ def _how_it_ended(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "MEMORY_REASON", "Budget", "Pool", "Producer", "ProducerFailed",
-           "ReadTimeout", "Ticket", "computation_reason", "timeout_reason", "worker_memory"]
+__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "MEMORY_REASON", "Budget", "ComputationLate", "Pool",
+           "Producer", "ProducerFailed", "ReadTimeout", "Ticket", "computation_reason", "memory_reason", "timeout_reason",
+           "worker_memory"]
