@@ -11,6 +11,10 @@ class UnreadableFileError(EmcensusError):
     """A file could not be read or decoded. The scan records it and goes on."""
 
 
+class OutOfMemoryError(UnreadableFileError):
+    """Reading a file needed more memory than this process may take: not the file's damage."""
+
+
 class ConfigError(EmcensusError):
     """A facility file, option or argument makes no sense."""
 

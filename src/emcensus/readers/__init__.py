@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from emcensus import access
-from emcensus.errors import UnreadableFileError
+from emcensus.errors import OutOfMemoryError, UnreadableFileError
 from emcensus.readers.base import Reader, Reading, Source, read_sidecar
 from emcensus.readers.common import SidecarTextReader, per_text
 from emcensus.readers.fei import FeiTiffReader
@@ -116,19 +116,37 @@ def _read(source: Source, problems: list[Problem]) -> tuple[Reader, Reading]:
     if source.sidecar_path is not None and source.suffix not in NATIVE_SIDECARS:
         try:
             for reader in _pick(source, sidecar_readers=True):
-                return reader, reader.read(source)
+                return reader, _read_with(reader, source)
             problems.append(Problem(source.sidecar_path, "sidecar format not recognised; image read without it", "warning"))
+        except OutOfMemoryError:
+            raise
         except UnreadableFileError as exc:
             problems.append(Problem(source.sidecar_path, f"{exc}; image read without it", "warning"))
     last_error: UnreadableFileError | None = None
     for reader in _pick(source, sidecar_readers=False):
         try:
-            return reader, reader.read(source)
+            return reader, _read_with(reader, source)
+        except OutOfMemoryError:
+            raise  # not the file's fault: no other reader is tried, the reason stands
         except UnreadableFileError as exc:
             last_error = exc
     if last_error is not None:
         raise last_error
     raise UnreadableFileError(f"no reader for {source.suffix or 'files without an extension'}")
+
+
+def _read_with(reader: Reader, source: Source) -> Reading:
+    """`reader.read(source)`; a MemoryError, raised or under a reader's own line ("damaged ..."), is this
+    process's memory, said as such: the readers check the sizes a file declares against the file before
+    allocating, so the file's damage is their own line, never a MemoryError."""
+    try:
+        return reader.read(source)
+    except (MemoryError, UnreadableFileError) as exc:
+        if isinstance(exc, MemoryError) or isinstance(exc.__cause__, MemoryError):
+            from emcensus.scan.pool import memory_reason  # here: scan imports the readers
+
+            raise OutOfMemoryError(memory_reason()) from exc
+        raise
 
 
 def _iso(when: datetime) -> str:

@@ -19,6 +19,7 @@ leave the pixel size unknown. Vendor is the microscope's (from its name) when kn
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import Any
 
@@ -36,11 +37,43 @@ def _dm_images(path: str) -> list[tuple[dict[str, Any], list[dict[str, Any]], st
     """(image tag tree, axes, signal type) of every non-thumbnail image, without reading pixels."""
     from rsciio.digitalmicrograph._api import DigitalMicrographReader, ImageObject
 
+    class _Checked(DigitalMicrographReader):
+        """rsciio's parser, each tag array's declared size checked against what the file still holds before
+        it is read: an array of empty elements (a struct of no fields, strings of no characters) reads
+        nothing per element, and a declared 2**40 of them would fill memory one list slot at a time."""
+
+        def read_array(self, size: int, enc_eltype: int, extra: dict[str, Any] | None = None,
+                       skip: bool = False) -> Any:
+            if not skip:
+                _check_declared(size, _element_bytes(self, enc_eltype, extra or {}), self.f)
+            return super().read_array(size, enc_eltype, extra, skip)
+
     with access.open_file(path) as handle:
-        parser = DigitalMicrographReader(handle)
+        parser = _Checked(handle)
         parser.parse_file()
-        images = [ImageObject(imdict, handle) for imdict in parser.get_image_dictionaries()]
+        images = [ImageObject(imdict, handle) for imdict in parser.get_image_dictionaries() or ()]  # None: no ImageList
         return [(image.imdict.to_dict(), image.get_axes_dict(), image.signal_type) for image in images]
+
+
+def _element_bytes(parser: Any, enc_eltype: int, extra: dict[str, Any]) -> int:
+    """Bytes one element of a DM tag array takes in the file (at least 1: an empty one is counted as one)."""
+    simple = parser.simple_type
+    if enc_eltype in simple:
+        size = parser.get_data_reader(enc_eltype)[1]
+    elif "definition" in extra:  # structs: their fields' sizes
+        size = sum(parser.get_data_reader(field)[1] for field in extra["definition"] if field in simple)
+    else:  # strings of `length` characters, arrays of `size` values
+        size = extra.get("length") or extra.get("size") or 0
+    return max(int(size), 1)
+
+
+def _check_declared(count: int, element_bytes: int, handle: Any) -> None:
+    """Refuse a tag array that declares more bytes than the file holds after it: damage, before any memory
+    is given to it (a MemoryError while reading is then this process's memory, not the file's sizes)."""
+    left = os.fstat(handle.fileno()).st_size - handle.tell()
+    if count < 0 or count * element_bytes > left:
+        raise UnreadableFileError(f"damaged DM file: a tag declares {count:,} values of {element_bytes} bytes "
+                                  f"where {max(left, 0):,} bytes are left")
 
 
 def _technique(info: dict[str, Any]) -> str | None:
@@ -156,8 +189,8 @@ class GatanDmReader(Reader):
     def read(self, source: Source) -> Reading:
         try:
             images = _dm_images(str(source.path))
-        except MemoryError as exc:
-            raise UnreadableFileError("damaged DM file (absurd tag sizes)") from exc
+        except (UnreadableFileError, MemoryError):  # a size the file declares, refused; this process's memory
+            raise
         except Exception as exc:  # rsciio raises many types on damaged files
             raise UnreadableFileError(f"damaged DM file: {type(exc).__name__}: {exc}") from exc
         if not images:

@@ -67,6 +67,11 @@ class _BoundedDecompressor:
     def needs_input(self) -> bool:
         return self._inner.needs_input
 
+    @property
+    def left(self) -> int:
+        """Bytes it may still produce."""
+        return self._left
+
     def decompress(self, data: bytes, max_length: int = -1) -> bytes:
         try:
             output = self._inner.decompress(data, max_length)
@@ -117,6 +122,10 @@ def read_first_image(handle: BinaryIO, name: str) -> tuple[dict[str, Any] | None
                 self.first = self._make_image_dict(tiff[0], tiff[1], label) if tiff else None
 
         def _read(self, size: int = 1) -> bytes:
+            left = self._decompressor.left
+            if size > left:  # a block declared larger than the project may decompress to: refused unread
+                raise UnreadableFileError(f"damaged .elid: a block declares {size:,} bytes, more than the "
+                                          f"{left:,} left of the {MAX_DECOMPRESSED_BYTES:,} it may decompress to")
             data = super()._read(size)
             if size > 8 and data[:4] in _TIFF_MAGIC:  # the embedded image, about to be decoded whole
                 check_embedded_tiff(data)
@@ -187,10 +196,8 @@ class PhenomElidReader(Reader):
         with access.open_file(source.path) as handle:
             try:
                 first, count = read_first_image(handle, source.path.name)
-            except UnreadableFileError:
+            except (UnreadableFileError, MemoryError):  # a size the file declares, refused; this process's memory
                 raise
-            except MemoryError as exc:
-                raise UnreadableFileError("damaged .elid (absurd sizes)") from exc
             except Exception as exc:  # rsciio raises bare Exception, struct.error, KeyError... on damaged files
                 raise UnreadableFileError(f"damaged .elid: {type(exc).__name__}: {exc}") from exc
         if first is None:

@@ -1,0 +1,76 @@
+"""A file that declares more than it holds is damaged, said so before anything is allocated; a file that
+is whole but needs more memory than the reading process may take is not damaged, and says which limit
+it met and how to raise it (`$EMCENSUS_WORKER_MEMORY`): the two lines never stand for each other. Read in
+a `Producer`, a process capped as every reading process is."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from emcensus.errors import UnreadableFileError
+from emcensus.readers import read_metadata
+from emcensus.scan.pool import MEMORY_ENV, Producer
+
+
+def dm3(path: Path, count: int, element: bytes, values: bytes) -> Path:
+    """A DM3 file whose root holds one tag, an array of `count` elements (`element`: its info after the
+    array's type, 20), then `values`; no image (a whole file is read to its end, then refused for that)."""
+    name = b"Values"
+    tag = (b"\x15" + struct.pack(">h", len(name)) + name + b"%%%%" + struct.pack(">l", 1 + len(element) // 4)
+           + struct.pack(">l", 20) + element + values)
+    body = b"\x01\x00" + struct.pack(">l", 1) + tag
+    path.write_bytes(struct.pack(">lll", 3, len(body) + 12, 1) + body)
+    return path
+
+
+def strings(path: Path, count: int) -> Path:
+    """An array of `count` empty strings: nothing in the file per element."""
+    return dm3(path, count, struct.pack(">lll", 18, 0, count), b"")
+
+
+def floats(path: Path, count: int) -> Path:
+    """An array of `count` float32 values, all there."""
+    return dm3(path, count, struct.pack(">ll", 6, count), bytes(4 * count))
+
+
+def _read(path: Path) -> list[str]:
+    try:
+        read_metadata(path)
+    except UnreadableFileError as exc:
+        return [str(exc).removeprefix(f"{path}: ")]
+    return ["read"]
+
+
+def _in_a_capped_process(path: Path, monkeypatch: pytest.MonkeyPatch, gib: str) -> str:
+    import rsciio.digitalmicrograph._api  # noqa: F401 - loaded before the fork, as a scan's workers have it
+
+    monkeypatch.setenv(MEMORY_ENV, gib)
+    reader = Producer(_read, 120)
+    try:
+        (line,) = reader.items(path)
+    finally:
+        reader.close()
+    return line
+
+
+def test_an_array_declared_larger_than_the_file_is_damage_refused_before_allocating(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """2**31 - 1 empty strings in a 70-byte file (read one by one they would fill memory one list slot
+    at a time): refused at once, with what it declares."""
+    bomb = strings(tmp_path / "bomb.dm3", 2**31 - 1)
+    assert _in_a_capped_process(bomb, monkeypatch, "0.25") == (
+        "damaged DM file: a tag declares 2,147,483,647 values of 1 bytes where 0 bytes are left")
+
+
+def test_a_whole_file_past_the_memory_cap_says_the_cap_not_damage(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """2 M float32 values (8 MB, all there; 64 MB as rsciio's Python list): in a process that may take
+    32 MiB it is that limit's line, naming it; given the memory, the same file reads to its end."""
+    whole = floats(tmp_path / "whole.dm3", 2_000_000)
+    assert _in_a_capped_process(whole, monkeypatch, "0.03125") == (
+        f"needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives each more, "
+        "or off); not read")
+    assert _in_a_capped_process(whole, monkeypatch, "off") == "DM file holds no image (only a thumbnail or nothing)"
