@@ -1,7 +1,8 @@
 """`outputs.whole_file`: every file emcensus writes is old or new, never half. A writer failing midway (a
 full disk) leaves the previous file as it was and no partial behind, for the helper, a report rewritten
 in place (`emcensus report`), `emcensus export` and `emcensus reuse report`; a `report` killed outright (SIGKILL) while it
-writes leaves each of its files as it was, its one unfinished file beside them under a partial's name."""
+writes leaves each of its files as it was, its one unfinished file beside them under a partial's name, which
+the next report removes (a partial's name proves whose it is: a live writer's is never removed)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,56 @@ def test_a_file_appears_whole_at_the_end_of_the_block(tmp_path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask  # the usual permissions, not mkstemp's 0600
+
+
+#: A writer in a process of its own: its partial written, its name printed, then killed outright or kept alive.
+_WRITER = """
+import os, signal, sys, time
+from emcensus.outputs import whole_file
+with whole_file(sys.argv[1]) as partial:
+    partial.write_text("half of the")
+    print(partial.name, flush=True)
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(300)
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/pid"), reason="needs Linux's /proc to prove a writer is gone")
+def test_a_partial_left_by_a_killed_writer_is_removed_by_the_next_write_and_a_live_one_s_is_kept(
+        tmp_path: Path) -> None:
+    """Two writers of the same file: one SIGKILLed midway, one still writing. The next write there removes
+    the killed one's partial alone: not the live writer's, not one of another machine (another host or
+    container sharing the folder), nor a link or a name that proves nothing."""
+    from emcensus import outputs
+
+    target = tmp_path / "table.csv"
+    writers = {how: subprocess.Popen([sys.executable, "-c", _WRITER, str(target), how], stdout=subprocess.PIPE,
+                                     text=True) for how in ("killed", "alive")}
+    try:
+        left = {how: writer.stdout.readline().strip() for how, writer in writers.items()}
+        assert writers["killed"].wait(60) == -signal.SIGKILL and writers["alive"].poll() is None
+        pid, started, machine, _ = left["killed"].removeprefix("table.csv.partial-").split("-")
+        other_machine = "0" * 8 if machine != "0" * 8 else "1" * 8
+        kept = {f"table.csv.partial-{pid}-{started}-{other_machine}-00000000",
+                f"table.csv.partial-{pid}-{started}-{machine}-0000000l", f"table.csv.partial-{pid}-1a2b3c4d"}
+        for name in kept:
+            (tmp_path / name).write_text("someone's")
+        kept.add(left["alive"])
+        (tmp_path / "elsewhere").write_text("not ours")
+        link = f"table.csv.partial-{pid}-{started}-{machine}-11111111"
+        (tmp_path / link).symlink_to(tmp_path / "elsewhere")
+        kept.add(link)
+        assert str(tmp_path) not in outputs._swept  # noqa: SLF001 - a folder this process never wrote
+        with whole_file(target) as partial:
+            partial.write_text("whole\n")
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted({*kept, "table.csv", "elsewhere"})
+        assert target.read_text() == "whole\n" and (tmp_path / "elsewhere").read_text() == "not ours"
+        assert (tmp_path / left["alive"]).read_text() == "half of the"
+    finally:
+        for writer in writers.values():
+            writer.kill()
+            writer.communicate()
 
 
 def test_a_failure_midway_leaves_the_previous_file_and_its_permissions(tmp_path: Path) -> None:
@@ -173,3 +224,7 @@ def test_a_report_killed_while_it_writes_leaves_no_half_file(catalog: Catalog, t
     after = _contents(out)
     assert after.pop(unfinished) == new[final]  # whole there, not yet renamed: left, named as unfinished
     assert after[final] == before[final] and _each_old_or_new(after, before, new)
+    if os.path.exists("/proc/self/ns/pid"):  # the next report (a process of its own) removes the killed one's partial
+        subprocess.run([sys.executable, "-c", "from emcensus.cli.main import main; main(prog_name='emcensus')",
+                        "--catalog", str(catalog.path), "report", str(out)], check=True, capture_output=True)
+        assert _contents(out).keys() == before.keys()  # the partial gone, at any depth

@@ -13,8 +13,10 @@ one rename: `figures.index`).
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -108,9 +110,17 @@ def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
 
     The partial is made here, exclusively (never a file or a link someone left at that name), with the
     usual permissions (umask's, not mkstemp's 0600); one replacing a file keeps that file's permissions
-    and group, as writing into it did."""
+    and group, as writing into it did.
+
+    A file has no room for a mark: the partial's name is its mark, `<name>.partial-<pid>-<process start>-
+    <machine>-<random>` (`machine`: this host and PID namespace, hashed). The first write into a folder
+    in a process removes every partial there whose name proves it was left by a process of this machine
+    that is gone (its PID not running, or running a process started at another time): a `kill -9`'s
+    leftovers, never a live writer's (another command's, or this one's other threads)."""
     target = Path(target)
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
+    _remove_stale_file_partials(target.parent)
+    partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{_process_started(os.getpid()) or 'unknown'}-"
+                               f"{_machine()}-{secrets.token_hex(4)}")
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
     try:
         yield partial
@@ -131,6 +141,41 @@ def _keep_mode(previous: Path, partial: Path) -> None:
     with suppress(OSError):  # a group this user is not in
         os.chown(partial, -1, given.st_gid)
     os.chmod(partial, stat.S_IMODE(given.st_mode))  # after chown, which clears set-group-ID
+
+
+#: A file partial's name after `<name>`: the writer's PID, its start, its machine (`_machine`), a random part.
+_FILE_PARTIAL = re.compile(r"\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$")
+_swept: set[str] = set()  # folders whose stale file partials this process removed (once each: a thumbnail
+# cache holds a file per image, and is written per request)
+
+
+def _machine() -> str:
+    """This host and PID namespace, as 8 hex digits (`unknown` where the namespace is not known: no proof)."""
+    namespace = _pid_namespace()
+    if namespace is None:
+        return "unknown"
+    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
+
+
+def _remove_stale_file_partials(folder: Path) -> None:
+    """Remove, once per process, the file partials in `folder` left by a gone process of this machine
+    (`whole_file`): regular files only, whose names say so; anything else is left for people to judge."""
+    if str(folder) in _swept:
+        return
+    _swept.add(str(folder))
+    machine = _machine()
+    if machine == "unknown":
+        return
+    try:
+        with os.scandir(folder) as entries:
+            names = [entry.name for entry in entries if ".partial-" in entry.name and entry.is_file(follow_symlinks=False)]
+    except OSError:
+        return
+    for name in names:
+        mark = _FILE_PARTIAL.search(name)
+        if mark and mark[3] == machine and _process_started(int(mark[1])) != mark[2]:
+            with suppress(OSError):
+                os.unlink(folder / name)
 
 
 #: In a folder output's partial sibling: who writes it, so that a later run can prove a leftover is its own.
