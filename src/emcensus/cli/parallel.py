@@ -62,14 +62,21 @@ def dask_client(address: str | None, timeout: float) -> Any:
 def _quiet_when_failed(client: Any) -> Iterator[Any]:
     """`client` for the command's block; when the command failed (its one line is on its way), the
     client's close is not told in distributed's and tornado's logs too (tasks still running are let
-    go: "Couldn't gather", a cancelled future's traceback)."""
-    with client:
-        try:
-            yield client
-        except BaseException:
-            for name in ("distributed", "tornado"):
-                logging.getLogger(name).setLevel(logging.CRITICAL)
-            raise
+    go: "Couldn't gather", a cancelled future's traceback). Their levels are as before once it is closed:
+    a program that calls `dask_client` goes on with its own logging."""
+    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
+    levels = [logger.level for logger in loggers]
+    try:
+        with client:
+            try:
+                yield client
+            except BaseException:
+                for logger in loggers:
+                    logger.setLevel(logging.CRITICAL)
+                raise
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 __all__ = ["dask_client", "parallel_options", "workers_option"]
