@@ -14,7 +14,9 @@ returned; "right value on a bar measured within 3 px" is what `fov_from_bar` nee
 reads every panel of real documents as `figures match` splits them (a `bench_figures` corpus), and
 scores the values against the generator's truth on the split panel that overlaps a true one best
 (IoU >= 0.5): every true panel with a bar counts once, one that no split panel overlaps (or whose
-page or document gave no figure) as unread.
+page or document gave no figure) as unread. With `--show`, each panel not read right says why: the
+read and the bar returned, and where the true bar lies among the candidates and how long it is
+measured there (a bar measured wrong leaves a right reading unconfirmed by a matched field of view).
 
     ... --documents CORPUS/papers --truth CORPUS/truth.json --catalog BASE/census.sqlite
 
@@ -103,13 +105,16 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 def _bar_among_candidates(panel: np.ndarray, bar: dict, size_px: list[int] | None) -> str:
-    """Whether the true bar (its box in the generated panel's pixels, scaled to the split panel) is
-    among the candidates whose labels `read_scale_bar` tries: tells a bar missed from a label lost."""
+    """Where the true bar (its box in the generated panel's pixels, scaled to the split panel) is among
+    the candidates whose labels `read_scale_bar` tries, and how long it is measured there: tells a bar
+    missed or measured wrong (no matched FOV can confirm a right reading) from a label lost."""
     factor = panel.shape[1] / size_px[0] if size_px else 1.0
     x0, y0, x1, y1 = (v * factor for v in bar["bbox"])
     for rank, (found, _) in enumerate(scalebar._candidates(panel)[:scalebar.MAX_CANDIDATES]):
-        if abs(found.x0 - x0) <= 3 and abs(found.x1 - x1) <= 3 and abs((found.y0 + found.y1) / 2 - (y0 + y1) / 2) <= 3:
-            return f"true bar is candidate {rank + 1}: its label not read as one"
+        if abs((found.y0 + found.y1) / 2 - (y0 + y1) / 2) <= 3 and min(found.x1, x1) > max(found.x0, x0):
+            length = found.x1 - found.x0
+            return (f"true bar is candidate {rank + 1}, measured {length:.0f} of {x1 - x0:.0f} px "
+                    f"({length / (x1 - x0) - 1:+.0%})")
     return "true bar not among the candidates"
 
 
@@ -222,12 +227,12 @@ def bench_documents(folder: str, truth_path: str | None, counted: _CountedOcr, s
                     found = read[index][1]
                     if found is None or found.value_m is None:
                         result = "unread (no bar with a label)" if found is None else "unread (label not parsed)"
-                        why = (_bar_among_candidates(read[index][3], bar, panel_size) if found is None
-                               else f"bar {found.bar_px:.0f} px, note {found.note!r}")
+                        why = "" if found is None else f"bar {found.bar_px:.0f} px, note {found.note!r}; "
                     else:
                         right = abs(found.value_m / true - 1) < 1e-6
                         result = "right" if right else "wrong"
-                        why = f"read {found.label!r}, bar {found.bar_px:.0f} px"
+                        why = f"read {found.label!r}, bar {found.bar_px:.0f} px; "
+                    why += "" if result == "right" else _bar_among_candidates(read[index][3], bar, panel_size)
                 outcome[result] += 1
                 by_kind.setdefault(kind, Counter())[result] += 1
                 if listed is not None:

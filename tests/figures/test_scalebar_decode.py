@@ -15,7 +15,7 @@ from emcensus.figures import ocr, scalebar
 from emcensus.figures.barpanels import draw_scale_bar
 from emcensus.figures.labeldecode import _path_log_probability, decoded_units
 from emcensus.figures.ocr import LineRead
-from emcensus.figures.scalebar import read_scale_bar, settle_with_fov
+from emcensus.figures.scalebar import ScaleBar, read_scale_bar, settle_with_fov
 from figures.ocr_script import scripted
 
 CHARACTERS = ("blank", "2", ".", "5", "0", "n", "m", "u", "µ", "p", "A", " ", "j", "h", "r")
@@ -202,3 +202,27 @@ def test_a_label_of_another_unit_is_no_length_even_where_a_field_of_view_would_c
     found = read_scale_bar(pixels, [fov])
     assert found is None or found.value_m is None and not found.readings, found
     assert found is None or settle_with_fov(found, fov, pixels.shape[1])[0].value_m is None
+
+
+def test_a_stray_letter_after_digits_is_never_decoded_as_a_one_glyph_unit() -> None:
+    """"2h" where A is the runner-up at the letter: Å, one glyph, is the cheapest spelling of any stray
+    letter (seeds 7 and 11 decoded "2NS", "1T", "6O", "2ク" so, none printed in Å): no unit, where
+    a two-glyph unit as likely would be decoded ("2.5jun" above)."""
+    stray = _line({"2": 0.9}, {}, {"h": 0.6, "A": 0.35}, {})
+    assert stray.text == "2h"
+    assert decoded_units(stray, "2") == ()
+    assert scalebar._decoded_readings(stray.text, stray) == ()
+
+
+def test_a_read_that_parses_spells_the_unit_the_model_finds_as_likely_as_a_reading() -> None:
+    """"500mm" where n was as likely as m at the unit's first letter (seed 7's Sato2023 fig 2d, printed
+    "500 nm"): 500 nm is a reading beside the 500 mm read, for a matched field of view to choose (a
+    1000x apart, which it tells apart); where m was far likelier, no other reading."""
+    unsure = _line({"5": 0.9}, {}, {"0": 0.9}, {}, {"0": 0.9}, {}, {"m": 0.5, "n": 0.45}, {}, {"m": 0.9}, {})
+    sure = _line({"5": 0.9}, {}, {"0": 0.9}, {}, {"0": 0.9}, {}, {"m": 0.95, "n": 0.001}, {}, {"m": 0.9}, {})
+    assert unsure.text == sure.text == "500mm"
+    assert scalebar._decoded_readings(unsure.text, unsure) == ("500 nm",)
+    assert scalebar._decoded_readings(sure.text, sure) == ()
+    bar = ScaleBar(None, "500mm", 50.0, (10, 200, 60, 204), None, "the reads disagree", ("500 mm", "500 nm"))
+    settled, _ = settle_with_fov(bar, 3e-6, 300)  # 50 px of 300 at a 3 µm field of view: 500 nm
+    assert settled.value_m == pytest.approx(500e-9) and settled.label == "500 nm"

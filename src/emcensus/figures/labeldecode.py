@@ -36,6 +36,10 @@ UNIT_BELOW_READ = 8.0
 #: Units 1000× apart, the only ones that may be decoded two at a time (the field of view tells them
 #: apart whatever the label; Å and pm lie 10× from nm and µm: one alone or none).
 _THOUSANDFOLD = {"nm", "µm", "mm"}
+#: Units of one glyph (Å): the cheapest spelling of any stray letter after digits ("2NS", "1T", "6O",
+#: "2ク" all decoded as Å on seeds 7 and 11, whose labels print no Å): never decoded, nor anything as
+#: likely; a label in Å is read only where its print reads as Å.
+_ONE_GLYPH = {unit for unit, glyphs in UNIT_SPELLINGS.items() if len(glyphs) == 1}
 _FLOOR = 1e-30  # a probability the model gives as 0: its log stays finite
 _IMPOSSIBLE = -1e30
 
@@ -43,8 +47,10 @@ _IMPOSSIBLE = -1e30
 def decoded_units(read: LineRead, number: str) -> tuple[str, ...]:
     """The units whose best path spelling `number` (as read: digits and at most a point), an optional
     space and the unit lies within `UNIT_SPREAD` of the likeliest one's: that one alone, or two of
-    nm/µm/mm that the model cannot tell apart; () where more are as likely (no unit there at all),
-    where the likeliest lies more than `UNIT_BELOW_READ` below what the model printed, where the model has no column for a glyph, or the line is too short to spell it."""
+    nm/µm/mm that the model cannot tell apart; () where more are as likely (no unit there at all), where
+    a one-glyph unit is among them (`_ONE_GLYPH`), where the likeliest lies more than `UNIT_BELOW_READ`
+    below what the model printed, where the model has no column for a glyph, or the line is too short
+    to spell it."""
     columns = {character: index for index, character in enumerate(read.characters)}
     number_glyphs = tuple(".," if glyph in ".," else glyph for glyph in number)
     scores = {unit: max(_path_log_probability(read.steps, columns, number_glyphs + space + glyphs)
@@ -56,7 +62,7 @@ def decoded_units(read: LineRead, number: str) -> tuple[str, ...]:
                          key=lambda unit: -scores[unit]))
     if best <= _IMPOSSIBLE / 2 or printed - best > UNIT_BELOW_READ:
         return ()
-    if len(close) > 2 or (len(close) == 2 and not _THOUSANDFOLD.issuperset(close)):
+    if len(close) > 2 or (len(close) == 2 and not _THOUSANDFOLD.issuperset(close)) or _ONE_GLYPH.intersection(close):
         return ()
     return close
 
