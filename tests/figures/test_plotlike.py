@@ -73,15 +73,38 @@ def test_published_micrographs_are_not_drawings() -> None:
             assert not is_drawing(to_grey8(panel)), (texture, seed, truth.edits)
 
 
-@pytest.mark.parametrize("saturated", [0.3, 0.5, 0.7])
+def _overexposed(grey: np.ndarray, saturated: float) -> np.ndarray:
+    """`grey` brightened until `saturated` of its pixels are exactly 255 (paper white)."""
+    grey = grey.astype(np.float32)
+    knee = np.quantile(grey, 1 - saturated)
+    return np.clip(grey * (255.0 / max(knee, 1.0)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("saturated", [0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
 def test_an_overexposed_micrograph_is_not_a_drawing(saturated: float) -> None:
-    """Up to 70 % of its pixels at exactly 255 (paper white): the rest is still noise and texture."""
+    """Up to 95 % of its pixels at exactly 255 (paper white): the rest is still noise and texture, specks
+    of many tones, not ink (past ~78 % the paper and tone tests alone called it a drawing)."""
     for texture in TEXTURES:
-        grey = micrograph(texture, 8, 320, 240).astype(np.float32)
-        knee = np.quantile(grey, 1 - saturated)
-        bright = np.clip(grey * (255.0 / max(knee, 1.0)), 0, 255).astype(np.uint8)
-        assert float((bright == 255).mean()) >= saturated - 0.02
-        assert not is_drawing(bright), texture
+        for seed in (3, 8):
+            bright = _overexposed(micrograph(texture, seed, 320, 240), saturated)
+            assert float((bright == 255).mean()) >= saturated - 0.02
+            assert not is_drawing(bright), (texture, seed)
+
+
+@pytest.mark.parametrize("saturated", [0.78, 0.85, 0.9, 0.95])
+def test_a_published_micrograph_overexposed_is_rarely_a_drawing(saturated: float) -> None:
+    """Each texture published eight ways, then overexposed: resized and smoothed, its remainder is blobs
+    more than specks, and a few (labels, arrows, a black inset frame: ink indeed) still pass. Without
+    the test of the marks, 45 to 48 of the 48 of each level were called drawings."""
+    called = 0
+    for texture in TEXTURES:
+        source = micrograph(texture, 3, 640, 480)
+        for seed in range(8):
+            rng = np.random.default_rng(seed)
+            size = (int(rng.integers(100, 400)), int(rng.integers(80, 300)))
+            panel, _ = author_panel(source, 1e-9, size, rng)
+            called += is_drawing(_overexposed(to_grey8(panel), saturated))
+    assert called <= 4
 
 
 def test_a_micrograph_traced_into_vector_tones_is_not_a_drawing() -> None:
