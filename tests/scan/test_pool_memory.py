@@ -5,6 +5,7 @@ process inherited from the command (a matcher's image table) does not count agai
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -98,6 +99,35 @@ def test_in_this_process_the_pool_caps_its_block_and_gives_the_limit_back(monkey
     assert reason == f"needs more memory than a reading process may take (0.25 GiB; ${MEMORY_ENV}=GIB gives each more, or off); not read"
     assert resource.getrlimit(resource.RLIMIT_DATA) == before and _allocate(512) == 512
     assert memory_reason() == "needs more memory than this machine could give; not read"
+
+
+@dataclass(frozen=True)
+class _Greedy:
+    """A task that allocates `mebibytes` without catching a MemoryError (a panel being matched)."""
+
+    mebibytes: int
+    given_up: str | None = None
+
+    def skip(self, indices: object, reason: str) -> _Greedy:
+        return replace(self, given_up=reason)
+
+
+def _take(task: _Greedy) -> int | str:
+    return task.given_up or int(np.ones(task.mebibytes * MiB, np.uint8).sum()) // MiB
+
+
+@pytest.mark.parametrize("workers", [1, 0])
+def test_a_task_past_the_cap_is_given_up_with_the_cap_s_reason_and_the_others_run(
+        monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """Not the command's end (a traceback): that task's line, naming the cap; the worker serves the next."""
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    with Pool(None, workers, 30) as pool:
+        tickets = [pool.submit(_take, _Greedy(size)) for size in (64, 512, 64)]
+        while not all(ticket.done for ticket in tickets):
+            pool.wait({ticket for ticket in tickets if not ticket.done})
+    assert [ticket.value for ticket in tickets] == [
+        64, f"needs more memory than a reading process may take (0.25 GiB; ${MEMORY_ENV}=GIB gives each more, "
+            "or off); not read", 64]
 
 
 def test_without_a_cap_the_same_allocation_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,8 @@ Three layers, cheapest first:
 
 Every local worker, and a `Producer`'s process, may allocate at most `worker_memory` bytes beyond what
 it inherited (RLIMIT_DATA): a decompression bomb that the format checks let through is a MemoryError
-there, that file's reason (`memory_reason`), not the machine's out-of-memory killer.
+there, that file's reason (`memory_reason`), not the machine's out-of-memory killer; a task that does not
+catch it (a panel being matched) is given up whole with that reason.
 
 `workers=0` runs the tasks in the command's own process, under the same policy as far as one process can
 keep it: within the `with Pool` block that process may allocate a worker's share beyond what it held
@@ -257,9 +258,17 @@ def _init_worker(progress: Any, counter: Any, gc_young: int | None, memory: int 
 
 
 def _run(fn: Callable[[Any], T], arg: Any, serial: int) -> T:
+    """`fn(arg)`; a task that runs out of this process's memory (`memory_reason`) where its items do not
+    catch it themselves (a panel being matched) is given up whole with that reason, run again without its
+    items (`arg.skip`, once the failed run's memory is freed), rather than ending the command."""
     global _serial
     _serial = serial
-    return fn(arg)
+    try:
+        return fn(arg)
+    except MemoryError:
+        if not hasattr(arg, "skip"):
+            raise
+    return fn(arg.skip(None, memory_reason()))
 
 
 class _FileRead:
