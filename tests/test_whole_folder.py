@@ -154,6 +154,26 @@ def test_a_real_mount_point_is_written(tmp_path: Path) -> None:
         subprocess.run(["umount", str(target)], check=True)
 
 
+def test_a_bind_mount_of_the_same_filesystem_is_written_in_place(tmp_path: Path) -> None:
+    """A folder bound onto OUT (a container's volume of the same disk) is no other filesystem's root, so only
+    the mount table tells it is a mount point: written into, not renamed onto at the end (EBUSY then, after
+    the whole export was written)."""
+    shared, target = tmp_path / "shared folder", tmp_path / "bound out"  # names the table escapes
+    shared.mkdir()
+    target.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "--bind", str(shared), str(target)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("a bind mount needs root")
+    try:
+        assert not os.path.ismount(target)
+        with whole_folder(target, []) as folder:
+            (folder / "a.txt").write_text("a")
+        assert folder == target and [p.name for p in shared.iterdir()] == ["a.txt"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["bound out", "shared folder"]
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+
+
 def test_a_leftover_partial_scanned_since_as_an_archive_is_never_removed(tmp_path: Path) -> None:
     """A partial of a process that is gone, whose folder (or one inside it) is since an archive's root:
     like anything of an archive, never removed, even with its mark."""

@@ -195,7 +195,7 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
     a partial beside it would be written on the filesystem it is mounted in; one in a folder this process
     may not write (made for the user there) has no room beside it: the block writes into either, and an
     exception leaving the block removes what was written (a SIGKILL there leaves what it wrote)."""
-    if target.is_dir() and (os.path.ismount(target) or not os.access(target.parent, os.W_OK | os.X_OK)):
+    if target.is_dir() and (_mount_point(target) or not os.access(target.parent, os.W_OK | os.X_OK)):
         there = set(os.listdir(target))
         try:
             yield target
@@ -222,6 +222,19 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
         os.rename(inner, target)  # replaces an empty folder given as the target; refused if it filled meanwhile
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _mount_point(folder: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -> bool:
+    """Whether `folder` (resolved) is a mount point: another filesystem's root (`os.path.ismount`), or a bind
+    mount of a folder of the same filesystem, which only the mount table tells (Linux's; elsewhere none)."""
+    if os.path.ismount(folder):
+        return True
+    try:
+        table = mountinfo.read_text(errors="surrogateescape")
+    except OSError:
+        return False
+    escaped = re.sub(r"[ \t\n\\]", lambda char: f"\\{ord(char[0]):03o}", str(folder))  # as the table writes it
+    return any(len(fields) > 4 and fields[4] == escaped for fields in map(str.split, table.splitlines()))
 
 
 def _writer(target: Path) -> dict[str, object]:
