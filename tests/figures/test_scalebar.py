@@ -748,3 +748,18 @@ def test_a_white_bar_is_not_lengthened_along_a_field_nearly_its_tone() -> None:
     assert x0 < 240 < x1 < 300
     found = [bar for bar, _ in scalebar._candidates(jpeg(pixels, 90)) if abs(bar.y0 - y0) <= 1 and bar.white]
     assert found and found[0].x0 == pytest.approx(x0, abs=1.5) and found[0].x1 == pytest.approx(x1, abs=1.5), found
+
+
+@pytest.mark.parametrize(("bar_noise", "measured"), [(0, True), (6, False)])
+def test_a_bar_of_one_exact_grey_is_measured_along_it_only_where_it_is_one_fill(bar_noise: int,
+                                                                                 measured: bool) -> None:
+    """A bar filled with one exact grey (178: seed 11's traced Petrova2023 fig 3f, a vector figure's
+    bar), of which only the right half was found: measured along its fill to its true ends (256-325).
+    The same grey with noise (a raster stroke of texture, not saturated) is left as found."""
+    rng = np.random.default_rng(7)
+    field = np.clip(rng.normal(120, 12, (270, 336)), 0, 255)
+    field[254:259, 256:325] = 178 + rng.normal(0, bar_noise, (5, 69))
+    bright = np.clip(field, 0, 255).astype(np.uint8)
+    half = scalebar._Bar(290.0, 325.0, 254, 259, True, 58.0, 0.5)
+    found = scalebar._tone_measured(bright, half)
+    assert (found.x0, found.x1) == ((256.0, 325.0) if measured else (290.0, 325.0)), found

@@ -73,6 +73,9 @@ FLAT_INK = 225
 TONE_SPREAD = (12.0, 30.0)
 #: ... and columns of another tone a bar's run may cross (JPEG, a mark).
 TONE_GAP_PX = 2
+#: Spread (doubled) of a bar filled with one exact grey, not saturated: a vector figure's bar (seed
+#: 11's traced Petrova2023 fig 3f: grey 178 over texture, every pixel alike; JPEG spreads more).
+FLAT_FILL = 4.0
 #: Relative disagreement between the label and bar length × FOV that `check_against_fov` reports.
 FOV_TOLERANCE = 0.10
 #: Factor by which the other readings of a label must lie off bar length × FOV for the FOV to choose
@@ -369,19 +372,18 @@ def _tone_measured(bright: np.ndarray, bar: _Bar) -> _Bar:
     particle under it). A bar whose tone is not saturated (`FLAT_INK`) is returned as found."""
     start, stop = math.floor(bar.x0 + 0.5), math.floor(bar.x1 + 0.5)
     block = bright[bar.y0:bar.y1, start:stop]
-    if stop - start < 3 or 2 * np.count_nonzero(block >= FLAT_INK) < stop - start:
-        return bar  # no row of it half saturated: most candidates (texture), told cheaply
+    if stop - start < 3:
+        return bar
     # the rows of the bar's tone (a row a top-hat kept may be its antialiased edge)
     row_tones = np.median(block, axis=1)
-    inked = np.flatnonzero(row_tones >= max(FLAT_INK, float(row_tones.max()) - TONE_SPREAD[1]))
-    if inked.size == 0:
-        return bar
+    inked = np.flatnonzero(row_tones >= float(row_tones.max()) - TONE_SPREAD[1])
     y0, y1 = bar.y0 + int(inked[0]), bar.y0 + int(inked[-1]) + 1
     rows = bright[y0:y1].astype(np.int16)
     tone = float(np.median(rows[:, start:stop]))
-    if tone < FLAT_INK:
-        return bar
-    spread = float(np.clip(2 * (tone - np.percentile(rows[:, start:stop], 10)), *TONE_SPREAD))
+    spread = 2 * (tone - float(np.percentile(rows[:, start:stop], 10)))
+    if tone < FLAT_INK and spread > FLAT_FILL:
+        return bar  # neither saturated nor one exact fill (a vector figure's bar): texture, as found
+    spread = float(np.clip(spread, *TONE_SPREAD))
     # a column is the bar's where all its rows but one are of its tone and that one half way: an outer
     # row of a bar at a fractional height is part-covered (vector traces, scaled figures)
     of_tone = ((rows >= tone - spread).sum(axis=0) >= max(1, y1 - y0 - 1)) & (rows >= tone - 2 * spread).all(axis=0)
