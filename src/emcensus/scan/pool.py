@@ -228,10 +228,15 @@ def memory_reason() -> str:
     """Why an input is not read whose reading failed to allocate in this process: past the cap it was given
     (named, with how to give more), or, uncapped, past what the machine could give. Not the input's damage:
     a reader checks the sizes an input declares against the input's own size before allocating."""
+    return f"needs {_more_memory()}; not read"
+
+
+def _more_memory() -> str:
+    """More memory than what: this process's cap, named with how to give more, or the machine's."""
     if _memory_allowance is None:
-        return "needs more memory than this machine could give; not read"
-    return (f"needs more memory than a reading process may take ({_memory_allowance / 2**30:.3g} GiB; "
-            f"${MEMORY_ENV}=GIB gives each more, or off); not read")
+        return "more memory than this machine could give"
+    return (f"more memory than a reading process may take ({_memory_allowance / 2**30:.3g} GiB; "
+            f"${MEMORY_ENV}=GIB gives each more, or off)")
 
 
 def _data_bytes() -> int | None:
@@ -727,8 +732,7 @@ def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]], memory: i
             for item in produce(arg):
                 connection.send((_ITEM, item))
         except MemoryError:  # past its cap (`worker_memory`): that input's one line; the next is served
-            connection.send((_RAISED, ProducerFailed(f"reading it needed more memory than a reading process may "
-                                                     f"take (${MEMORY_ENV}); the rest of it not read")))
+            connection.send((_RAISED, ProducerFailed(f"reading it needed {_more_memory()}; the rest of it not read")))
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
             try:
                 connection.send((_RAISED, exc))
