@@ -703,12 +703,16 @@ def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tu
     and reading such lines again was 17 % of all reads."""
     reads: list[str] = []
     crops: list[bool] = []  # whether each read is of the glyphs alone
-    decoded: set[str] = set()
+    lines: list[tuple[str, LineRead | None]] = []  # each read whole, decoded only where no value agreed
 
     def read(image: np.ndarray) -> str:
         text = ocr.text(image)
-        decoded.update(_decoded_readings(text, ocr.last))
+        lines.append((text, ocr.last))
         return text
+
+    def decoded_besides(readings: tuple[str, ...]) -> tuple[str, ...]:
+        spelt = {other for text, line in lines for other in _decoded_readings(text, line)}
+        return tuple(sorted(spelt - set(readings)))
 
     for text_px in READ_TEXT_PX:
         reads += [read(_ink_image(label, text_px)), read(_raw_image(label, text_px))]
@@ -729,8 +733,8 @@ def _read(label: _Label, ocr: _Reads) -> tuple[float | None, str, str | None, tu
         readings = tuple(sorted({found[1] for found in map(parse_label, reads) if found}))
         if readings:
             return (None, reads[-2], f"label read {reads[0]!r}, the rest on the panel's pixels only: {reads[-2]!r}",
-                    readings, tuple(sorted(decoded - set(readings))))
-    spelt = tuple(sorted(decoded - set(readings)))
+                    readings, decoded_besides(readings))
+    spelt = decoded_besides(readings)
     if not readings and spelt:
         return None, reads[0], f"label read {', '.join(repr(text) for text in reads)}: a unit decoded as {' or '.join(spelt)}", (), spelt
     if not readings:
