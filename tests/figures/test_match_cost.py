@@ -49,20 +49,23 @@ def test_a_panel_at_least_min_side_long_votes_once_per_polarity(tmp_path: Path) 
         first = matcher._vote(matcher._variants(grey, inverted=inverted), None)
         assert matcher._vote(matcher._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), None) == first
 
-    votes: list[int] = []
+    votes: list[tuple[bool, float]] = []  # (on the negative, preparation factor) of each vote
     vote_of = matcher._vote
 
     def spy(variants, not_after_year):
-        votes.append(len(variants))
+        votes.append((variants[0].inverted, variants[0].features.factor))
         return vote_of(variants, not_after_year)
 
     matcher._vote = spy
     assert not matcher.match_panel(grey).matches
-    assert len(votes) == 2  # one per polarity: nothing verified, every step ran
+    assert [inverted for inverted, _ in votes] == [False, True]  # one per polarity: nothing verified, every step ran
     small = to_grey8(publish(shot(scene(399), 100, 100, 1.0, 9), width=300))
     votes.clear()
     matcher.match_panel(small)
-    assert len(votes) == 4  # a small panel: its native vote too, in each polarity
+    # a small panel: its native vote too (at its own size: `NATIVE_SIDE`), on the panel as printed, not
+    # on its negative (see NATIVE_SIDE)
+    assert [inverted for inverted, _ in votes] == [False, False, True]
+    assert votes[0][1] == votes[2][1] == MIN_SIDE / 300 and votes[1][1] == 1.0
 
 
 def test_dense_features_and_pixels_used_again_are_the_last_dropped(tmp_path: Path, monkeypatch) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from emcensus.errors import EmcensusError
@@ -254,11 +256,13 @@ def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_
 
 
 @pytest.mark.parametrize("how", ["consumer stops", "document fails midway"])
-def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how):
+def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how,
+                                                                              tmp_path: Path):
     """The caller stops reading after the first match (an error of its own, Ctrl-C), or reading a document
     raises midway (in the process that reads them: raised here): the workers and the reading process are
     ended at once (none left running), and OpenCV's threads, the garbage collector and the module's
-    matcher are as before the run; then a full pooled run does the same."""
+    matcher are as before the run, the workers' shared dense features removed; then a full pooled run
+    does the same."""
     import gc
     import multiprocessing
 
@@ -268,6 +272,7 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
 
     _, truth, catalog_path = corpus
     index = VisualIndex.load(index_folder(catalog_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the workers' shared dense features go
     before = (cv2.getNumThreads(), gc.get_freeze_count())
     workers: list = []
     if how == "document fails midway":
@@ -297,10 +302,46 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
                 raise RuntimeError("consumer stops")
     assert workers and not [process for process in workers if process.is_alive()]
     assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
+    assert not list(tmp_path.iterdir())  # the workers' shared dense features removed with their folder
     monkeypatch.undo()
-    assert list(match_documents([truth.papers], Matcher(index), workers=2))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    matcher = Matcher(index)
+    assert list(match_documents([truth.papers], matcher, workers=2))
     assert not multiprocessing.active_children()
     assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
+    assert matcher.shared is None and not list(tmp_path.iterdir())
+
+
+def test_dense_features_one_worker_computed_are_read_by_the_others(corpus, tmp_path: Path, monkeypatch):
+    """A worker's dense features are left for the other workers, which read them instead of the archive
+    file; a file not whole (a worker ended mid-write) is computed again, and a worker leaves at most
+    `_SHARED_FEATURES`."""
+    from emcensus.figures import match
+
+    _, _, catalog_path = corpus
+    index = VisualIndex.load(index_folder(catalog_path))
+    computing = Matcher(index)
+    computing.shared = match._SharedDense(tmp_path)
+    computed = computing._dense_features(0, 2)
+    reading = Matcher(index)
+    reading.shared = match._SharedDense(tmp_path)
+    read = reading._dense_features(0, 2)
+    assert not reading._archive  # no archive file read: the features came from the other worker
+    assert len(read) >= 1000 and read.factor == computed.factor
+    assert np.array_equal(read.points, computed.points) and np.array_equal(read.descriptors, computed.descriptors)
+
+    (stored,) = tmp_path.iterdir()
+    stored.write_bytes(stored.read_bytes()[: stored.stat().st_size // 2])
+    again = Matcher(index)
+    again.shared = match._SharedDense(tmp_path)
+    assert np.array_equal(again._dense_features(0, 2).descriptors, computed.descriptors) and again._archive
+
+    monkeypatch.setattr(match, "_SHARED_FEATURES", 2)
+    limited = Matcher(index)
+    limited.shared = match._SharedDense(tmp_path)
+    for position in (1, 2, 3):
+        limited._dense_features(position, 1)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["0-2.npz", "1-1.npz", "2-1.npz"]
 
 
 #: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.
