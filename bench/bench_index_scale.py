@@ -37,7 +37,8 @@ publications stay those of the seed, so an index at scale built without them is 
 5. `--breakdown`: at the first nprobe, where the CPU of matching goes: inclusive CPU seconds of the
    matcher's steps (faiss search, the vote around it, query features, verification, dense features,
    archive decode, the fit-scale and deep checks) and what is outside the matcher (document reading,
-   panel splitting, scale bars), for all publications and for the slowest one.
+   panel splitting, scale bars: `read_scale_bar`, OCR included, timed on its own), for all publications
+   and for the slowest one.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ from emcensus.figures.index import (
     update_index,
     write_generation,
 )
+from emcensus.figures import match
 from emcensus.figures.match import Matcher, match_documents
 from emcensus.figures.synth import TRUTH_NAME, CorpusTruth, make_figure_corpus
 from emcensus.scan import RootSpec, scan
@@ -246,14 +248,16 @@ def _with_fillers(images: list[dict[str, Any]], descriptors: np.ndarray, points:
     return made_images, made_descriptors, made_points
 
 
-#: The matcher's steps timed by `--breakdown` (inclusive: `_vote` holds `search`, `_dense_features` holds `_pixels`).
+#: The matcher's steps timed by `--breakdown` (inclusive: `_vote` holds `search`, `_dense_features` holds `_pixels`),
+#: and the scale-bar reading of matched panels (outside the matcher).
 _STEPS = ("match_panel", "_variants", "_vote", "search", "_verify", "_dense_features", "_pixels", "_at_fit_scale",
-          "_deeper")
+          "_deeper", "read_scale_bar")
 
 
 @contextmanager
 def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[int, int]]) -> Iterator[None]:
-    """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods),
+    """Adds the CPU seconds of each of `_STEPS` to `spent` while inside (instance attributes shadow the methods;
+    the module's `read_scale_bar` is replaced and put back),
     and the archive images' dense features computed ("dense computed": a count, not timed by load), of
     which computed before for the same publication and dropped from the matcher's cache since ("dense
     recomputed"; `computed` holds the publication's (image, upsampling) keys)."""
@@ -271,14 +275,19 @@ def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[
                 spent[name] += time.process_time() - start
         return wrapper
 
-    owners = {name: matcher.index if name == "search" else matcher for name in _STEPS}
+    owners = {name: matcher.index if name == "search" else match if name == "read_scale_bar" else matcher
+              for name in _STEPS}
+    originals = {name: getattr(owner, name) for name, owner in owners.items()}
     for name, owner in owners.items():
-        setattr(owner, name, timed(name, getattr(owner, name)))
+        setattr(owner, name, timed(name, originals[name]))
     try:
         yield
     finally:
         for name, owner in owners.items():
-            delattr(owner, name)
+            if owner is match:  # the module's own function put back
+                setattr(owner, name, originals[name])
+            else:
+                delattr(owner, name)
 
 
 def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, workers: int = 0
