@@ -83,23 +83,51 @@ def test_a_memory_error_a_producer_does_not_catch_is_that_input_s_one_line(
         producer.close()
 
 
-def test_in_this_process_the_pool_caps_its_block_and_gives_the_limit_back(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`workers=0` (and `quality` or `reuse export` of a handful of images): the command's own process may
-    take a worker's share within the pool's block, the reason names it, and its limit is as before after."""
+def _limits(_: object) -> tuple[tuple[int, int], str]:
+    """The task's view: this process's data limit, and the reason a failed allocation would give."""
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_DATA), memory_reason()
+
+
+def test_in_this_process_each_task_is_capped_and_the_limit_given_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`workers=0` (and `quality` or `reuse export` of a handful of images): a task in the command's own
+    process may take a worker's share, the reason names it, and its limit is as before once it ends: the
+    command's own work between tasks (its catalog writes, a watch's state held for days) is not capped."""
     import resource
 
     monkeypatch.setenv(MEMORY_ENV, "0.25")
     before = resource.getrlimit(resource.RLIMIT_DATA)
     assert memory_reason() == "needs more memory than this machine could give; not read"
     with Pool(None, 0, 30) as pool:
-        within, past, again = (pool.submit(_allocate, size) for size in (64, 512, 64))
-        capped = resource.getrlimit(resource.RLIMIT_DATA)
-        reason = memory_reason()
+        within, past = (pool.submit(_allocate, size) for size in (64, 512))
+        assert resource.getrlimit(resource.RLIMIT_DATA) == before and _allocate(512) == 512  # between tasks
+        capped, reason = pool.submit(_limits, None).value
+        again = pool.submit(_allocate, 64)
     assert within.value == 64 and again.value == 64 and past.value.startswith("MemoryError")
-    assert capped[0] != before[0] and capped[1] == before[1]  # the soft limit lowered for the block
+    assert capped[0] != before[0] and capped[1] == before[1]  # the soft limit lowered for the task
     assert reason == f"needs more memory than a reading process may take (0.25 GiB; ${MEMORY_ENV}=GIB gives each more, or off); not read"
     assert resource.getrlimit(resource.RLIMIT_DATA) == before and _allocate(512) == 512
     assert memory_reason() == "needs more memory than this machine could give; not read"
+
+
+def test_in_this_process_a_task_in_another_thread_is_not_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A limit is the whole process's: set from a thread (a library caller's), it would cap the other threads
+    too, and two such threads would give their limits back out of order, leaving one set for good."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+
+    def in_a_thread() -> tuple[tuple[int, int], str]:
+        with Pool(None, 0, 30) as pool:
+            return pool.submit(_limits, None).value
+
+    with ThreadPoolExecutor(1) as threads:
+        seen = threads.submit(in_a_thread).result()
+    assert seen == (before, "needs more memory than this machine could give; not read")
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,11 @@ there, that file's reason (`memory_reason`), not the machine's out-of-memory kil
 catch it (a panel being matched) is given up whole with that reason.
 
 `workers=0` runs the tasks in the command's own process, under the same policy as far as one process can
-keep it: within the `with Pool` block that process may allocate a worker's share beyond what it held
-(`worker_memory(1)`; the limit before is given back at the end), a read has its alarm (layer 1), and a
-`computing(seconds=...)` block an alarm of its own, which gives that item up as a worker's would be. What
+keep it: while a task runs in its main thread, that process may allocate a worker's share beyond what it
+held when the task began (`worker_memory(1)`; the limit before is given back when the task ends, so the
+command's own work between tasks, its catalog writes, a watch's state held for days, is not capped), a read
+has its alarm (layer 1), and a `computing(seconds=...)` block an alarm of its own, which gives that item up
+as a worker's would be. A task run in another thread has neither (a limit is the whole process's). What
 only another process can do is not done: a read or computation stuck where no signal reaches (a C library
 that blocks signals or never returns to Python) hangs the command, and a crash ends it. Commands start
 workers unless told `--workers 0` (for debugging and profiling in one process), or unless the work is a
@@ -57,7 +59,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -85,7 +87,7 @@ _FORK = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_
 _slot: tuple[Any, int] | None = None  # this worker's part of the shared progress array (layer 2)
 _serial = 0  # the task this worker runs now
 _memory_allowance: int | None = None  # bytes this process may allocate beyond what it held when capped (None: uncapped)
-_here = False  # an in-process pool (`workers=0`) runs a task now: a late `computing` block is given up
+_here = False  # an in-process pool (`workers=0`) runs a task in the main thread now: a late `computing` block is given up
 
 
 class ReadTimeout(BaseException):
@@ -210,9 +212,10 @@ def _cap_memory(allowance: int | None) -> None:
 
 @contextmanager
 def _memory_capped_here(allowance: int | None) -> Iterator[None]:
-    """`_cap_memory` on the command's own process for a block (`workers=0`), its limit before given back after."""
+    """`_cap_memory` on the command's own process for a block (a task of `workers=0`), its limit before given
+    back after."""
     global _memory_allowance
-    if allowance is None or _data_bytes() is None:
+    if allowance is None:
         yield
         return
     before, allowed_before = resource.getrlimit(resource.RLIMIT_DATA), _memory_allowance
@@ -519,7 +522,9 @@ class Pool:
         self._suspected: dict[tuple[int, int], int] = {}  # (serial, file index) -> pools lost reading it
         self._pool_deaths = 0
         self._retries: dict[int, int] = {}  # serial -> times submitted again (`_take`)
-        self._held = ExitStack()  # in this process: the memory cap, while the pool's block runs
+        # in this process (`workers=0`): what each task may allocate, as a worker may (`worker_memory(1)`: the
+        # command's process and one more share the machine, as one worker and the command would)
+        self._memory = worker_memory(1) if self._executor is None else None
 
     @property
     def local(self) -> bool:
@@ -575,18 +580,23 @@ class Pool:
                 yield ticket.value
 
     def _run_here(self, ticket: Ticket) -> Any:
-        """A task in this process (`workers=0`): an item whose computation outlived its limit is given up
-        as on a worker (`computation_reason`), and the task run again without it."""
+        """A task in this process (`workers=0`), in the main thread under a worker's limits: its memory capped
+        for the task alone, and an item whose computation outlived its limit given up as on a worker
+        (`computation_reason`), the task run again without it. In another thread, neither: a memory limit
+        is the whole process's (a concurrent one could not be given back in order) and no alarm reaches it."""
         global _here
-        _here = True
+        if threading.current_thread() is not threading.main_thread():
+            return _run(ticket.fn, ticket.arg, ticket.serial)
+        outer, _here = _here, True
         try:
             while True:
                 try:
-                    return _run(ticket.fn, ticket.arg, ticket.serial)
+                    with _memory_capped_here(self._memory):
+                        return _run(ticket.fn, ticket.arg, ticket.serial)
                 except ComputationLate as late:
                     ticket.arg = ticket.arg.skip([late.index], computation_reason(late.seconds))
         finally:
-            _here = False
+            _here = outer
 
     def shutdown(self, *, kill: bool = False) -> None:
         """Stop the local pool: its idle workers, or (`kill`: a scan that did not finish) at once."""
@@ -598,18 +608,12 @@ class Pool:
             self._local.executor.shutdown(cancel_futures=True)
 
     def __enter__(self) -> Pool:
-        """In this process (`workers=0`): the process capped as a worker is for the block (`worker_memory(1)`:
-        the command's process and one more share the machine, as one worker and the command would)."""
-        if self._executor is None:
-            self._held.enter_context(_memory_capped_here(worker_memory(1)))
         return self
 
     def __exit__(self, error: type[BaseException] | None, *details: object) -> None:
         """Leaving a `with Pool(...)` block: its idle workers stopped when the work finished; when an
         exception leaves it (Ctrl-C, an error of the caller, a generator closed midway), its workers
-        ended at once: the tasks in flight are no longer wanted, and are not waited for. In this process:
-        the memory limit before the block given back."""
-        self._held.close()
+        ended at once: the tasks in flight are no longer wanted, and are not waited for."""
         self.shutdown(kill=error is not None)
 
     def _take(self, ticket: Ticket) -> None:
