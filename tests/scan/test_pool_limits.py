@@ -99,6 +99,26 @@ def test_in_this_process_a_computation_past_its_limit_is_given_up_and_the_others
     assert _square(_Job(5, "slow", limit=1.0)) == 25
 
 
+def test_in_this_process_a_caller_s_own_alarm_is_given_back() -> None:
+    """A library caller's alarm set before a `workers=0` pool: after each `computing` block
+    took it over, its handler and what is left of its time come back, and it goes off when it was due."""
+    rang: list[float] = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: rang.append(time.monotonic()))
+    try:
+        started = time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, 1.5)
+        with Pool(None, 0, 30) as pool:
+            jobs = [_Job(1, "brief", limit=5.0), _Job(2, "brief", limit=5.0)]
+            assert sorted(pool.results(_square, jobs, lambda job: 1)) == [1, 4]
+        assert 0.5 < signal.getitimer(signal.ITIMER_REAL)[0] < 1.5 and not rang
+        while not rang and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        assert len(rang) == 1 and 1.4 < rang[0] - started < 2.5
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_tasks_that_crash_their_worker_cost_themselves_alone_however_many() -> None:
     """Each crashing job is blamed and given up after its second death: more of them than the deaths with
     nothing to blame a command may see, and the command goes on."""

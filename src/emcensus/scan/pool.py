@@ -337,6 +337,23 @@ def _can_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
 
+def _take_alarm(handler: Callable[[int, Any], None], seconds: float) -> tuple[Any, float, float]:
+    """The alarm taken over: `handler` called in `seconds`. What `_give_alarm_back` needs: the handler before,
+    the seconds its alarm had left (0: none set), and when."""
+    previous = signal.signal(signal.SIGALRM, handler)
+    return previous, signal.setitimer(signal.ITIMER_REAL, seconds)[0], time.monotonic()
+
+
+def _give_alarm_back(taken: tuple[Any, float, float]) -> None:
+    """The alarm as it was before `_take_alarm` (a `computing` block's, a library caller's own): its handler,
+    and its time for what is left of it (due meanwhile: at once, so that its handler runs)."""
+    previous, left, then = taken
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+    if left:
+        signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - then), 0.001))
+
+
 class ComputationLate(BaseException):
     """Raised by a `computing` block's alarm in the command's own process (`workers=0`) at its limit; not an
     `Exception`, so that no `except Exception` of the computation takes it for a failure of its own."""
@@ -348,22 +365,21 @@ class ComputationLate(BaseException):
 
 class _Deadline:
     """The alarm of a `computing` block in the command's own process. A `Budget` entered within (a read the
-    computation makes) takes the alarm over for its read and gives back what is left of this one after."""
+    computation makes) takes the alarm over for its read and gives back what is left of this one after, as
+    this one gives back an alarm set before it."""
 
     def __init__(self, index: int, seconds: float):
         self.index, self.seconds = index, seconds
         self.ends = 0.0  # monotonic; 0: not armed
-        self._previous: Any = None
+        self._taken: tuple[Any, float, float] = (None, 0.0, 0.0)
 
     def __enter__(self) -> None:
         self.ends = time.monotonic() + self.seconds
-        self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        self._taken = _take_alarm(self._on_alarm, self.seconds)
 
     def __exit__(self, *exc: object) -> None:
         self.ends = 0.0  # an alarm due now finds nothing to end
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, self._previous)
+        _give_alarm_back(self._taken)
 
     def _on_alarm(self, signum: int, frame: object) -> None:
         if not self.ends:
@@ -383,25 +399,18 @@ class Budget:
 
     def __init__(self, seconds: float):
         self.seconds = seconds
-        self._previous: Any = None
-        self._outer = (0.0, 0.0)  # the alarm set before: seconds left then, monotonic time then
+        self._taken: tuple[Any, float, float] = (None, 0.0, 0.0)  # the alarm before (`_take_alarm`)
         self._armed = bool(seconds) and _can_alarm()
         self._read = _FileRead()
 
     def __enter__(self) -> Budget:
         if self._armed:
-            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
-            left = signal.setitimer(signal.ITIMER_REAL, self.seconds)[0]
-            self._outer = (left, time.monotonic()) if left else (0.0, 0.0)
+            self._taken = _take_alarm(self._on_alarm, self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._armed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self._previous)
-            left, then = self._outer
-            if left:  # due meanwhile: at once (its handler raises)
-                signal.setitimer(signal.ITIMER_REAL, max(left - (time.monotonic() - then), 0.001))
+            _give_alarm_back(self._taken)
 
     def _on_alarm(self, signum: int, frame: object) -> None:
         """Interrupt a read past its budget; else wake again when the read in progress (or, between
