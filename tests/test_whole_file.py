@@ -105,6 +105,32 @@ def test_a_partial_left_by_a_killed_writer_is_removed_by_the_next_write_and_a_li
             writer.communicate()
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/pid"), reason="needs Linux's /proc to prove a writer is gone")
+def test_a_partial_of_another_host_of_the_same_name_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two machines of one name sharing the folder (cloned VMs, two `localhost`s): every Linux host's first
+    PID namespace has the same number, so only the boot's id tells their processes apart. A partial whose
+    PID runs nothing here is removed when its mark is this boot's, kept when it is another boot's (a live
+    writer there, or one from before this host restarted: nothing proves it gone)."""
+    from emcensus import outputs
+
+    ours = outputs._machine()  # noqa: SLF001
+    other_boot = tmp_path / "boot_id"
+    other_boot.write_text("00000000-0000-4000-8000-000000000000\n")
+    monkeypatch.setattr(outputs, "_BOOT_ID", other_boot)
+    theirs = outputs._machine()  # noqa: SLF001 - the same host name and namespace, another boot
+    monkeypatch.undo()
+    assert "unknown" not in (ours, theirs) and theirs != ours
+    out = tmp_path / "out"
+    out.mkdir()
+    never_running = 4194305  # past the largest pid_max
+    for machine in (ours, theirs):
+        (out / f"table.csv.partial-{never_running}-1-{machine}-00000000").write_text("half")
+    with whole_file(out / "table.csv") as partial:
+        partial.write_text("whole\n")
+    assert sorted(path.name for path in out.iterdir()) == [
+        "table.csv", f"table.csv.partial-{never_running}-1-{theirs}-00000000"]
+
+
 def test_a_failure_midway_leaves_the_previous_file_and_its_permissions(tmp_path: Path) -> None:
     target = tmp_path / "table.csv"
     target.write_text("previous\n")

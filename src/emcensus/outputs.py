@@ -113,10 +113,11 @@ def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     and group, as writing into it did.
 
     A file has no room for a mark: the partial's name is its mark, `<name>.partial-<pid>-<process start>-
-    <machine>-<random>` (`machine`: this host and PID namespace, hashed). The first write into a folder
-    in a process removes every partial there whose name proves it was left by a process of this machine
-    that is gone (its PID not running, or running a process started at another time): a `kill -9`'s
-    leftovers, never a live writer's (another command's, or this one's other threads)."""
+    <machine>-<random>` (`machine`: this host, its boot and PID namespace, hashed). The first write into a
+    folder in a process removes every partial there whose name proves it was left by a process of this
+    machine that is gone (its PID not running, or running a process started at another time): a `kill -9`'s
+    leftovers, never a live writer's (another command's, or this one's other threads), nor one left before
+    the host restarted (a start counted from another boot proves nothing)."""
     target = Path(target)
     _remove_stale_file_partials(target.parent)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{_process_started(os.getpid()) or 'unknown'}-"
@@ -149,12 +150,23 @@ _swept: set[str] = set()  # folders whose stale file partials this process remov
 # cache holds a file per image, and is written per request)
 
 
+#: This boot's random id (Linux): a process's start is counted from its boot.
+_BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
+
+
 def _machine() -> str:
-    """This host and PID namespace, as 8 hex digits (`unknown` where the namespace is not known: no proof)."""
+    """This host, its boot and its PID namespace, as 8 hex digits (`unknown` where the namespace or the boot
+    is not known: no proof). The boot tells apart hosts of one name sharing a folder (two machines named
+    `localhost`, cloned VMs): every Linux host's first PID namespace has the same number, so host and
+    namespace alone made another machine's live writer look like a gone one of this machine."""
     namespace = _pid_namespace()
-    if namespace is None:
+    try:
+        boot = _BOOT_ID.read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
         return "unknown"
-    return hashlib.sha256(f"{socket.gethostname()}\0{namespace}".encode()).hexdigest()[:8]
+    if namespace is None or not boot:
+        return "unknown"
+    return hashlib.sha256(f"{socket.gethostname()}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
 
 
 def _remove_stale_file_partials(folder: Path) -> None:
