@@ -125,10 +125,12 @@ def test_a_partial_of_another_host_of_the_same_name_is_kept(tmp_path: Path, monk
     never_running = 4194305  # past the largest pid_max
     for machine in (ours, theirs):
         (out / f"table.csv.partial-{never_running}-1-{machine}-00000000").write_text("half")
+    not_a_partial = f"table.csv.partial-{never_running}-1-{ours}-00000000\n"  # a name that only ends like one
+    (out / not_a_partial).write_text("someone's")
     with whole_file(out / "table.csv") as partial:
         partial.write_text("whole\n")
-    assert sorted(path.name for path in out.iterdir()) == [
-        "table.csv", f"table.csv.partial-{never_running}-1-{theirs}-00000000"]
+    assert sorted(path.name for path in out.iterdir()) == sorted([
+        "table.csv", f"table.csv.partial-{never_running}-1-{theirs}-00000000", not_a_partial])
 
 
 def test_a_failure_midway_leaves_the_previous_file_and_its_permissions(tmp_path: Path) -> None:

@@ -145,7 +145,7 @@ def _keep_mode(previous: Path, partial: Path) -> None:
 
 
 #: A file partial's name after `<name>`: the writer's PID, its start, its machine (`_machine`), a random part.
-_FILE_PARTIAL = re.compile(r"\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}$")
+_FILE_PARTIAL = re.compile(r"\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}\Z", re.ASCII)  # \Z: `$` takes "...\n"
 _swept: set[str] = set()  # folders whose stale file partials this process removed (once each: a thumbnail
 # cache holds a file per image, and is written per request)
 
