@@ -174,6 +174,23 @@ def test_a_bind_mount_of_the_same_filesystem_is_written_in_place(tmp_path: Path)
         subprocess.run(["umount", str(target)], check=True)
 
 
+def test_the_mount_table_names_a_bind_mount_as_the_kernel_escapes_it(tmp_path: Path) -> None:
+    """Without root too (the test above skips): Linux's mount table writes a mount point's bytes as they are
+    (UTF-8 or not, whatever the locale), but a space, a tab, a newline and a backslash in octal. No table
+    (another system): no bind mount seen."""
+    from emcensus.outputs import _mount_point
+
+    target = tmp_path / os.fsdecode(b"bound out\t\\ M\xc3\xbcller \xff")
+    target.mkdir()
+    written = os.fsencode(tmp_path) + b"/bound\\040out\\011\\134\\040M\xc3\xbcller\\040\xff"
+    table = tmp_path / "mountinfo"
+    for point, bound in ((os.fsencode(target), False), (os.fsencode(tmp_path), False), (written, True)):
+        table.write_bytes(b"22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+                          b"36 22 8:1 /srv/shared\\040folder " + point + b" rw,relatime shared:1 - ext4 /dev/sda1 rw\n")
+        assert _mount_point(target, table) is bound, point
+    assert _mount_point(target, tmp_path / "absent") is False
+
+
 def test_a_leftover_partial_scanned_since_as_an_archive_is_never_removed(tmp_path: Path) -> None:
     """A partial of a process that is gone, whose folder (or one inside it) is since an archive's root:
     like anything of an archive, never removed, even with its mark."""

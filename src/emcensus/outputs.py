@@ -242,11 +242,11 @@ def _mount_point(folder: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -
     if os.path.ismount(folder):
         return True
     try:
-        table = mountinfo.read_text(errors="surrogateescape")
+        table = mountinfo.read_bytes()  # a path's bytes, as the kernel writes them (not the locale's text)
     except OSError:
         return False
-    escaped = re.sub(r"[ \t\n\\]", lambda char: f"\\{ord(char[0]):03o}", str(folder))  # as the table writes it
-    return any(len(fields) > 4 and fields[4] == escaped for fields in map(str.split, table.splitlines()))
+    escaped = re.sub(rb"[ \t\n\\]", lambda char: b"\\%03o" % char[0][0], os.fsencode(folder))  # as the table does
+    return any(len(fields) > 4 and fields[4] == escaped for fields in map(bytes.split, table.splitlines()))
 
 
 def _writer(target: Path) -> dict[str, object]:
