@@ -6,11 +6,13 @@ a `Producer`, a process capped as every reading process is."""
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from emcensus.errors import UnreadableFileError
+from emcensus.figures.documents import FigureError, iter_figures
 from emcensus.readers import read_metadata
 from emcensus.scan.pool import MEMORY_ENV, Producer
 
@@ -44,11 +46,20 @@ def _read(path: Path) -> list[str]:
     return ["read"]
 
 
-def _in_a_capped_process(path: Path, monkeypatch: pytest.MonkeyPatch, gib: str) -> str:
+def _figures(path: Path) -> list[str]:
+    """A document's figures as `figures match` reads them (in a `Producer`), or its one line."""
+    try:
+        return [f"{figure.pixels.shape}" for figure in iter_figures(path)]
+    except FigureError as exc:
+        return [str(exc)]
+
+
+def _in_a_capped_process(path: Path, monkeypatch: pytest.MonkeyPatch, gib: str,
+                         read: Callable[[Path], list[str]] = _read) -> str:
     import rsciio.digitalmicrograph._api  # noqa: F401 - loaded before the fork, as a scan's workers have it
 
     monkeypatch.setenv(MEMORY_ENV, gib)
-    reader = Producer(_read, 120)
+    reader = Producer(read, 120)
     try:
         (line,) = reader.items(path)
     finally:
@@ -74,3 +85,16 @@ def test_a_whole_file_past_the_memory_cap_says_the_cap_not_damage(tmp_path: Path
         f"needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives each more, "
         "or off); not read")
     assert _in_a_capped_process(whole, monkeypatch, "off") == "DM file holds no image (only a thumbnail or nothing)"
+
+
+def test_a_figure_past_the_memory_cap_says_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A picture within the pixels a figure may have (25 Mpx), decoded in a reading process that may take
+    32 MiB: its line names that limit and how to raise it, as a scan's reader does; given the memory, it reads."""
+    from PIL import Image
+
+    picture = tmp_path / "figure.png"
+    Image.new("RGB", (5000, 5000), (90, 90, 90)).save(picture)
+    assert _in_a_capped_process(picture, monkeypatch, "0.03125", _figures) == (
+        f"{picture}: needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives "
+        "each more, or off); not read")
+    assert _in_a_capped_process(picture, monkeypatch, "off", _figures) == "(5000, 5000)"

@@ -57,7 +57,7 @@ from PIL import Image
 from emcensus import access
 from emcensus.catalog.paths import readable
 from emcensus.errors import EmcensusError
-from emcensus.scan.pool import MEMORY_REASON
+from emcensus.scan.pool import memory_reason
 
 
 class FigureError(EmcensusError):
@@ -208,7 +208,7 @@ def _decode_image(handle: BinaryIO, limits: Limits, what: str) -> np.ndarray:
     except FigureError:
         raise
     except MemoryError as exc:  # within its declared size, yet more than this process may take
-        raise FigureError(f"{what}: {MEMORY_REASON}") from exc
+        raise FigureError(f"{what}: {memory_reason()}") from exc
     except Image.DecompressionBombError as exc:  # Pillow's own check, as it opens the file: far over ours
         raise FigureError(f"{what}: refused as a decompression bomb ({exc}); not decoded") from exc
     except (OSError, ValueError, SyntaxError) as exc:
@@ -489,7 +489,7 @@ def _image_object(path: Path, obj: pdfium.PdfImage, number: int, view: _View, li
         warn(f"{path} page {number}: an image that cannot be decoded ({_OBJECT_ADDRESS.sub('', str(exc))}); skipped")
         return None
     except MemoryError:  # a stream that decodes to more than its declared size, or than this process may take
-        warn(f"{path} page {number}: an image {MEMORY_REASON}")
+        warn(f"{path} page {number}: an image {memory_reason()}")
         return None
 
 

@@ -119,8 +119,6 @@ _MAX_TASK_RETRIES = 3
 CENSUS_GC_YOUNG = 10_000
 #: GiB of memory each reading process may take beyond what it inherited (`off`: no cap); see `worker_memory`.
 MEMORY_ENV = "EMCENSUS_WORKER_MEMORY"
-#: Why an input is not read whose decoding failed to allocate (past that cap, or past the machine's memory).
-MEMORY_REASON = f"needs more memory than a reading process may take (${MEMORY_ENV}); not read"
 #: The least the default cap gives a reading process (half the machine's memory where that is less): what the
 #: largest image the format checks admit takes, with room to spare (`quality` on a 64 Mpx 16-bit frame:
 #: 0.5-0.625 GiB; `figures index` on a 196 Mpx one: under 0.375 GiB), so that a machine of many cores and
@@ -826,6 +824,6 @@ def _how_it_ended(exitcode: int | None) -> str:
     return f"exit status {exitcode}"
 
 
-__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "MEMORY_REASON", "Budget", "ComputationLate", "Pool",
+__all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "Budget", "ComputationLate", "Pool",
            "Producer", "ProducerFailed", "ReadTimeout", "Ticket", "computation_reason", "memory_reason", "timeout_reason",
            "worker_memory"]
