@@ -133,6 +133,29 @@ def test_a_partial_of_another_host_of_the_same_name_is_kept(tmp_path: Path, monk
         "table.csv", f"table.csv.partial-{never_running}-1-{theirs}-00000000", not_a_partial])
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/ns/pid"), reason="needs Linux's /proc to prove a writer is gone")
+def test_a_writer_whose_start_cannot_be_read_is_not_taken_for_gone(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/proc` mounted `hidepid` (systemd's `ProtectProc=invisible`): another user's process shows no start
+    here, yet its PID runs. Its partial is kept; one whose PID runs nothing is removed."""
+    from emcensus import outputs
+
+    machine = outputs._machine()  # noqa: SLF001
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        started = outputs._process_started(live.pid)  # noqa: SLF001
+        monkeypatch.setattr(outputs, "_process_started", lambda pid: None)  # every process hidden
+        hidden, gone = (f"table.csv.partial-{pid}-{started}-{machine}-00000000" for pid in (live.pid, 4194305))
+        for name in (hidden, gone):
+            (tmp_path / name).write_text("half")
+        with whole_file(tmp_path / "table.csv") as partial:
+            partial.write_text("whole\n")
+        assert sorted(path.name for path in tmp_path.iterdir()) == ["table.csv", hidden]
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_a_failure_midway_leaves_the_previous_file_and_its_permissions(tmp_path: Path) -> None:
     target = tmp_path / "table.csv"
     target.write_text("previous\n")

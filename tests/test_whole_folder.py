@@ -86,6 +86,28 @@ def test_only_partials_of_gone_processes_marked_as_ours_are_removed(tmp_path: Pa
     assert (tmp_path / "out" / "a.txt").exists()
 
 
+def test_a_writer_whose_start_cannot_be_read_is_not_taken_for_gone(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """`/proc` mounted `hidepid`: another user's export still writing shows no start here, yet its PID runs;
+    its partial is never removed under it."""
+    from emcensus import outputs
+
+    target = tmp_path / "out"
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+    try:
+        mark = {**outputs._writer(target), "pid": live.pid, "started": outputs._process_started(live.pid)}  # noqa: SLF001
+        writing = tmp_path / f"out.partial-{live.pid}"
+        (writing / "out").mkdir(parents=True)
+        (writing / PARTIAL_MARK).write_text(json.dumps(mark))
+        monkeypatch.setattr(outputs, "_process_started", lambda pid: None)  # every process hidden
+        with whole_folder(target, []) as folder:
+            (folder / "a.txt").write_text("a")
+        assert (writing / "out").is_dir() and (target / "a.txt").exists()
+    finally:
+        live.kill()
+        live.wait()
+
+
 def test_the_partial_is_never_inside_an_archive(tmp_path: Path) -> None:
     archive = tmp_path / "out.partial-1"
     archive.mkdir()

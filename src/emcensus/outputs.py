@@ -185,7 +185,7 @@ def _remove_stale_file_partials(folder: Path) -> None:
         return
     for name in names:
         mark = _FILE_PARTIAL.search(name)
-        if mark and mark[3] == machine and _process_started(int(mark[1])) != mark[2]:
+        if mark and mark[3] == machine and _gone(int(mark[1]), mark[2]):
             with suppress(OSError):
                 os.unlink(folder / name)
 
@@ -272,6 +272,25 @@ def _process_started(pid: int) -> str | None:
     return None
 
 
+def _gone(pid: int, started: object) -> bool:
+    """Whether the process `pid` of this machine that started at `started` (`_process_started`) is gone: its
+    PID runs no process, or one started at another time. A process whose start this one may not read
+    (`/proc` mounted `hidepid`, systemd's `ProtectProc=invisible`: another user's) is there when its PID is
+    (`kill(pid, 0)`: refused, not "no such process"), never taken for gone; nor one whose mark has no start."""
+    if not isinstance(started, str) or pid <= 0:
+        return False
+    now = _process_started(pid)
+    if now is not None:
+        return now != started
+    try:
+        os.kill(pid, 0)  # signal 0: only whether it exists
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # there, another user's (EPERM); or no PID at all
+        pass
+    return False
+
+
 def _remove_stale_partials(target: Path, archives: list[str | os.PathLike[str]]) -> None:
     """Remove every partial of `target` left by a process that is gone (`_left_by_a_gone_writer`), but one
     that holds an archive (a leftover someone scanned since: never removed, like anything of an archive)."""
@@ -295,7 +314,7 @@ def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
         return False
     return (isinstance(mark, dict) and mark.get("target") == str(target) and mark.get("host") == socket.gethostname()
             and mark.get("pid_namespace") == _pid_namespace()
-            and isinstance(mark.get("pid"), int) and _process_started(mark["pid"]) != mark.get("started"))
+            and isinstance(mark.get("pid"), int) and _gone(mark["pid"], mark.get("started")))
 
 
 __all__ = ["ArchiveWriteError", "PARTIAL_MARK", "guard_folder_rewrite", "guard_output", "whole_file", "whole_folder"]
