@@ -102,7 +102,7 @@ def guard_folder_rewrite(
 @contextmanager
 def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Write a file output whole or not at all: the block writes the path it is given, a new sibling
-    `<name>.partial-<pid>-<random>` (named so that people see it is unfinished, and no `*.csv` glob takes
+    `<name>.partial-…` (its mark below; named so that people see it is unfinished, and no `*.csv` glob takes
     it), renamed onto `target` in one step when the block ends; an exception leaving the block removes it,
     and `target` stays as it was. A reader sees the old file or the new one, never half of one; a SIGKILL
     leaves at most the partial. Not synced to disk (no output was before: a report's many files, a
