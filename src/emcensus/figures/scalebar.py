@@ -369,7 +369,8 @@ def _tone_measured(bright: np.ndarray, bar: _Bar) -> _Bar:
     `TONE_GAP_PX` are crossed, and the ends are the outermost columns where the rows above or below
     are not of its tone. Where they are (a region of its tone around it), its end is not known: the
     last edge seen is taken, unless the edges show again further on over twice its thickness (a
-    particle under it). A bar whose tone is not saturated (`FLAT_INK`) is returned as found."""
+    particle under it). A bar neither saturated (`FLAT_INK`) nor of one exact grey (`FLAT_FILL`) is
+    returned as found."""
     start, stop = math.floor(bar.x0 + 0.5), math.floor(bar.x1 + 0.5)
     block = bright[bar.y0:bar.y1, start:stop]
     if stop - start < 3:
@@ -786,13 +787,16 @@ def _decoded_readings(text: str, read: LineRead | None) -> tuple[str, ...]:
     """The labels a read spells when its unit is decoded from the recogniser's per-step output
     (`labeldecode.decoded_units`), its digits kept as read, other than what it parses to: readings for
     a matched field of view to confirm, never a value. A read that does not parse ("2.5jun"), and one
-    that parses where the output finds another unit as likely ("500mm" for a printed "500 nm", m and
-    n as likely at its first letter: seed 7's Sato2023 fig 2d). None where the read is not digits then
-    letters (a bare number has no unit to decode), or starts with a zero before a digit (`_agreed`)."""
+    that parses as mm where the output finds another unit as likely ("500mm" for a printed "500 nm",
+    m and n as likely at its first letter: seed 7's Sato2023 fig 2d). None where the read is not
+    digits then letters (a bare number has no unit to decode), or starts with a zero before a digit
+    (`_agreed`)."""
     found = _DIGITS_THEN_LETTERS.fullmatch(text)
     if read is None or found is None or re.match(r"0\d", found["number"]):
         return ()
     as_read = parse_label(text)
+    if as_read is not None and not as_read[1].endswith(" mm"):
+        return ()  # micrographs' labels print mm the least, and it is how "nm" is misread: the one decoded
     spelt = (parse_label(f"{found['number']} {unit}") for unit in decoded_units(read, found["number"]))
     return tuple(parsed[1] for parsed in spelt if parsed and parsed != as_read)
 
