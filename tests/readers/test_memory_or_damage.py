@@ -13,7 +13,9 @@ import pytest
 
 from emcensus.errors import UnreadableFileError
 from emcensus.figures.documents import FigureError, iter_figures
+from emcensus import readers as readers_module
 from emcensus.readers import read_metadata
+from emcensus.readers.base import Reader, Reading, Source
 from emcensus.scan.pool import MEMORY_ENV, Producer
 
 
@@ -98,3 +100,38 @@ def test_a_figure_past_the_memory_cap_says_the_cap(tmp_path: Path, monkeypatch: 
         f"{picture}: needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives "
         "each more, or off); not read")
     assert _in_a_capped_process(picture, monkeypatch, "off", _figures) == "(5000, 5000)"
+
+
+class _Claims(Reader):
+    """A reader of `.dm3` that accepts every file; `read` raises `error` (its own words or a MemoryError)."""
+
+    name = vendor = "claims"
+    extensions = frozenset({".dm3"})
+
+    def __init__(self, error: BaseException):
+        self.error, self.reads = error, 0
+
+    def accepts(self, source: Source) -> bool:
+        return True
+
+    def read(self, source: Source) -> Reading:
+        self.reads += 1
+        raise self.error
+
+
+def test_memory_met_by_one_reader_is_the_line_and_no_other_reader_is_tried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file whose first reader ran out of memory is not the next reader's to judge (its words would stand
+    for the file: "damaged", "not a ..."); a reader's own words pass the file on, a MemoryError under them
+    is memory too."""
+    path = floats(tmp_path / "any.dm3", 4)
+    for first in (MemoryError(), UnreadableFileError("damaged: MemoryError")):
+        if isinstance(first, UnreadableFileError):
+            first.__cause__ = MemoryError()
+        readers = [_Claims(first), _Claims(UnreadableFileError("not a claims file"))]
+        monkeypatch.setattr(readers_module, "READERS", readers)
+        assert _read(path) == ["needs more memory than this machine could give; not read"]
+        assert [reader.reads for reader in readers] == [1, 0]
+    readers = [_Claims(UnreadableFileError("not this one")), _Claims(UnreadableFileError("not a claims file"))]
+    monkeypatch.setattr(readers_module, "READERS", readers)
+    assert _read(path) == ["not a claims file"] and [reader.reads for reader in readers] == [1, 1]
