@@ -111,6 +111,29 @@ def test_in_this_process_each_task_is_capped_and_the_limit_given_back(monkeypatc
     assert memory_reason() == "needs more memory than this machine could give; not read"
 
 
+def _nested(_: object) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """A task that runs a pool of its own in this process: the limits in it, in its task, and after that pool."""
+    import resource
+
+    outer = resource.getrlimit(resource.RLIMIT_DATA)
+    with Pool(None, 0, 30) as pool:
+        inner = pool.submit(_limits, None).value[0]
+    return outer, inner, resource.getrlimit(resource.RLIMIT_DATA)
+
+
+def test_in_this_process_a_pool_within_a_task_gives_each_limit_back_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task's own in-process pool (a library's): its task is capped within the outer one, not past it, and the
+    outer task's limit is as it was after, the caller's after the outer."""
+    import resource
+
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    before = resource.getrlimit(resource.RLIMIT_DATA)
+    with Pool(None, 0, 30) as pool:
+        outer, inner, after = pool.submit(_nested, None).value
+    assert outer[0] != before[0] and inner[0] <= outer[0] and after == outer
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+
+
 def test_in_this_process_a_task_in_another_thread_is_not_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     """A limit is the whole process's: set from a thread (a library caller's), it would cap the other threads
     too, and two such threads would give their limits back out of order, leaving one set for good."""
