@@ -123,7 +123,7 @@ def _nested(_: object) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int
 
 def test_in_this_process_a_pool_within_a_task_gives_each_limit_back_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """A task's own in-process pool (a library's): its task is capped within the outer one, not past it, and the
-    outer task's limit is as it was after, the caller's after the outer."""
+    outer task's limit is as it was after, the caller's after the outer; and after a task that raised."""
     import resource
 
     monkeypatch.setenv(MEMORY_ENV, "0.25")
@@ -131,6 +131,9 @@ def test_in_this_process_a_pool_within_a_task_gives_each_limit_back_in_turn(monk
     with Pool(None, 0, 30) as pool:
         outer, inner, after = pool.submit(_nested, None).value
     assert outer[0] != before[0] and inner[0] <= outer[0] and after == outer
+    assert resource.getrlimit(resource.RLIMIT_DATA) == before
+    with Pool(None, 0, 30) as pool, pytest.raises(ZeroDivisionError):  # a task that fails: its limit given back too
+        pool.submit(lambda _: 1 // 0, None)
     assert resource.getrlimit(resource.RLIMIT_DATA) == before
 
 
