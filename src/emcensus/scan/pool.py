@@ -38,7 +38,8 @@ as a worker's would be. A task run in another thread has neither (a limit is the
 only another process can do is not done: a read or computation stuck where no signal reaches (a C library
 that blocks signals or never returns to Python) hangs the command, and a crash ends it. Commands start
 workers unless told `--workers 0` (for debugging and profiling in one process), or unless the work is a
-handful of images (`quality`, `reuse export`: the cap and the read alarm hold there too). Dask
+handful of images (`quality`, `reuse export`: the cap and the read alarm hold there too); `watch` runs
+in its own process unless given workers. Dask
 workers are capped by Dask (`dask worker --memory-limit`: its nanny restarts a worker past 95 %), not here:
 emcensus sets no limit on a process it did not start.
 
