@@ -314,8 +314,8 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
 
 def test_dense_features_one_worker_computed_are_read_by_the_others(corpus, tmp_path: Path, monkeypatch):
     """A worker's dense features are left for the other workers, which read them instead of the archive
-    file; a file not whole (a worker ended mid-write) is computed again, and a worker leaves at most
-    `_SHARED_FEATURES`."""
+    file; a file not whole (a worker ended mid-write) is computed again, a worker leaves at most
+    `_SHARED_FEATURES`, and one whose folder takes no more (removed, full) goes on without sharing."""
     from emcensus.figures import match
 
     _, _, catalog_path = corpus
@@ -342,6 +342,13 @@ def test_dense_features_one_worker_computed_are_read_by_the_others(corpus, tmp_p
     for position in (1, 2, 3):
         limited._dense_features(position, 1)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["0-2.npz", "1-1.npz", "2-1.npz"]
+
+    gone = Matcher(index)  # its folder removed meanwhile (a /tmp cleaned): computed as before, nothing shared after
+    gone.shared = match._SharedDense(tmp_path / "gone")
+    assert np.array_equal(gone._dense_features(0, 2).descriptors, computed.descriptors)
+    (tmp_path / "gone").mkdir()
+    gone._dense_features(1, 2)
+    assert not list((tmp_path / "gone").iterdir())
 
 
 #: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.

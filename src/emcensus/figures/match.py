@@ -881,14 +881,19 @@ class _SharedDense:
             return None
 
     def put(self, key: tuple[int, int], features: Features) -> None:
+        """Leaves `features` for the other workers; a folder that cannot take them (disk full) ends the sharing."""
         if self._written >= _SHARED_FEATURES:
             return
         self._written += 1
         path = self._path(key)
         partial = path.with_name(f"{path.name}.{os.getpid()}")
-        with open(partial, "wb") as out:
-            np.savez(out, points=features.points, descriptors=features.descriptors, factor=features.factor)
-        os.replace(partial, path)
+        try:
+            with open(partial, "wb") as out:
+                np.savez(out, points=features.points, descriptors=features.descriptors, factor=features.factor)
+            os.replace(partial, path)
+        except OSError:
+            self._written = _SHARED_FEATURES
+            partial.unlink(missing_ok=True)
 
 
 def _used(cache: dict[Any, Any], key: Any) -> bool:
@@ -1012,7 +1017,11 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         # the objects held now (the index's image table above all) kept out of the garbage collector's
         # passes: a pass in a worker writes into every object it visits, which copies their pages
         gc.freeze()
-    shared = tempfile.TemporaryDirectory(prefix="emcensus-match-") if workers != 0 else None
+    try:  # where the workers leave their dense features to each other (`_SharedDense`)
+        shared = (tempfile.TemporaryDirectory(prefix="emcensus-match-", ignore_cleanup_errors=True)
+                  if workers != 0 else None)
+    except OSError:  # no temporary folder to write in: each worker keeps its own
+        shared = None
     matcher.shared = _SharedDense(Path(shared.name)) if shared else None
     try:
         with Pool(None, workers, FILE_TIMEOUT_S) as pool:  # stopped midway: its workers ended at once
