@@ -763,3 +763,20 @@ def test_a_bar_of_one_exact_grey_is_measured_along_it_only_where_it_is_one_fill(
     half = scalebar._Bar(290.0, 325.0, 254, 259, True, 58.0, 0.5)
     found = scalebar._tone_measured(bright, half)
     assert (found.x0, found.x1) == ((256.0, 325.0) if measured else (290.0, 325.0)), found
+
+
+def test_a_bar_whose_last_columns_are_dimmed_keeps_its_ends() -> None:
+    """A white bar 128 px long, 7 thick, its two last columns at each end dimmed by JPEG (as on a
+    synthetic seed 1 panel, measured 124 px so): the tone run ends 2 px inside, less than the bar's
+    thickness, so its ends stay where its contrast falls to half. A run 11 px inside (a black bar's
+    end over a region nearly its tone, seed 11's Garcia2022 fig 1a) moves the end in."""
+    rng = np.random.default_rng(4)
+    bright = np.clip(rng.normal(110, 25, (266, 400)), 0, 255).astype(np.uint8)
+    bright[245:252, 262:390] = 255
+    bright[245:252, [262, 263, 388, 389]] = 190
+    found = scalebar._tone_measured(bright, scalebar._Bar(262.0, 389.6, 245, 252, True, 140.0, 1.0))
+    assert (found.x0, found.x1) == (262.0, 389.6)
+    bright[240:257, 240:273] = 245  # a bright field nearly the bar's tone around its left 11 px
+    bright[245:252, 240:262] = 200
+    shrunk = scalebar._tone_measured(bright, scalebar._Bar(240.0, 389.6, 245, 252, True, 140.0, 1.0))
+    assert shrunk.x0 == pytest.approx(273, abs=1) and shrunk.x1 == 389.6, shrunk

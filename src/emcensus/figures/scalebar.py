@@ -414,9 +414,12 @@ def _tone_measured(bright: np.ndarray, bar: _Bar) -> _Bar:
     left, right = outermost_edge(-1), outermost_edge(1)
     if left is None or right is None or right + 1 - left < max(MIN_BAR_PX, MIN_ASPECT * (bar.y1 - bar.y0)):
         return bar
-    # an end found within a pixel keeps its sub-pixel position (where the contrast falls to half)
-    x0 = bar.x0 if abs(left - bar.x0) <= 1 else float(left)
-    x1 = bar.x1 if abs(right + 1 - bar.x1) <= 1 else float(right + 1)
+    # an end found further out moves out; one found inside moves in only past the bar's thickness (a
+    # run into a region of nearly its tone), else it keeps its sub-pixel position where the contrast
+    # falls to half: JPEG and antialiasing dim a bar's last columns (a 128 px bar measured 124 so)
+    inward = max(1, bar.y1 - bar.y0)
+    x0 = float(left) if left < bar.x0 - 1 or left > bar.x0 + inward else bar.x0
+    x1 = float(right + 1) if right + 1 > bar.x1 + 1 or right + 1 < bar.x1 - inward else bar.x1
     return replace(bar, x0=x0, x1=x1)
 
 
