@@ -29,6 +29,13 @@ MIN_SIDE = 512
 ARCHIVE_FEATURES = 400
 #: Descriptors per query variant: a panel is matched once, against everything.
 QUERY_FEATURES = 1500
+#: Pixels of each pyramid level's border where a published panel gets no keypoint to vote with (ORB's
+#: default is its patch size, 31): enough for FAST's ring and the Harris window to lie on the panel's own
+#: pixels; the descriptor's patch may reach past the edge (ORB mirrors the level there). A crop shown
+#: enlarged is seen at the source's scale only on the panel's coarse levels, where a 31 px band (in that
+#: level's pixels) left 21-39 % of a 336x252 panel's area: its source's keypoints fell in the band and it
+#: got no vote (seeds 3, 11, 23 of the generated corpora: 103-336 px crops at 1.7-1.8x).
+QUERY_EDGE = 8
 #: Keypoints ORB detects per keypoint kept: the choice `_spread` makes over levels and grid cells.
 #: The index, the query and the matcher's dense features of candidates alike: dense features chosen
 #: among twice as many (an 800x600 file at twice its size: 139 -> 100 ms CPU) made an unrelated image
@@ -115,11 +122,11 @@ def prepare(pixels: np.ndarray, *, image_rows: int | None = None, min_side: int 
 
 
 def extract(pixels: np.ndarray, n_features: int, *, image_rows: int | None = None, min_side: int = MIN_SIDE,
-            max_side: int = MAX_SIDE) -> Features:
+            max_side: int = MAX_SIDE, edge: int = _ORB_PATCH) -> Features:
     """ORB keypoints spread over the image, at most `n_features` chosen among `SURPLUS` times as many
-    detected, in input pixel coordinates."""
+    detected, none within `edge` px of a pyramid level's border (`QUERY_EDGE`), in input pixel coordinates."""
     image, factor = prepare(pixels, image_rows=image_rows, min_side=min_side, max_side=max_side)
-    orb = cv2.ORB_create(nfeatures=n_features * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=_ORB_PATCH,
+    orb = cv2.ORB_create(nfeatures=n_features * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=edge,
                          patchSize=_ORB_PATCH, fastThreshold=_FAST_THRESHOLD)
     keypoints = _spread(orb.detect(image, None), n_features, image.shape)
     keypoints, descriptors = orb.compute(image, keypoints)
