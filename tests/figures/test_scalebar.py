@@ -780,3 +780,37 @@ def test_a_bar_whose_last_columns_are_dimmed_keeps_its_ends() -> None:
     bright[245:252, 240:262] = 200
     shrunk = scalebar._tone_measured(bright, scalebar._Bar(240.0, 389.6, 245, 252, True, 140.0, 1.0))
     assert shrunk.x0 == pytest.approx(273, abs=1) and shrunk.x1 == 389.6, shrunk
+
+
+def test_a_bar_ending_inside_a_blob_of_its_tone_is_not_lengthened_to_an_edge_across_the_blob() -> None:
+    """A black bar whose left end lies inside a black blob (x 0-75) that a thin light line crosses
+    (x 40-41): past the blob's 30 px of its tone with no edge, the two edged columns of the line are
+    fewer than the bar's thickness doubled in a row, so they are no part of the bar seen again: its
+    end stays where the blob starts, not on the line (x 40)."""
+    rng = np.random.default_rng(3)
+    field = np.clip(rng.normal(150, 6, (225, 300)), 0, 255).astype(np.uint8)
+    field[150:215, 0:75] = 0
+    field[150:215, 40:42] = 150
+    pixels, bar, _ = draw_scale_bar(field, "500 nm", 150, white=False, corner="bottom-left", label_side="below",
+                                    thickness=5, font_px=16)
+    assert bar[0] < 40 and 150 < bar[1]  # the bar starts inside the blob, left of the line
+    found = scalebar._candidates(pixels)[0][0]
+    assert found.x0 >= 75 - 2 and found.x1 == pytest.approx(bar[2], abs=1.5), found
+
+
+def test_a_bar_whose_outer_row_is_a_little_under_its_tone_is_measured_past_a_particle() -> None:
+    """The black bar over a black particle of
+    `test_a_bar_over_a_particle_of_its_own_tone_is_measured_end_to_end`, its bottom row grey 15 from
+    x 105 on (JPEG, a fractional height): that row lies within twice the bar's spread of its tone, the
+    other rows are of it, so its left piece is measured past the particle to the bar's far end (the
+    grey 100 row of that test is past twice the spread: its bar is found whole by its flat ink)."""
+    rng = np.random.default_rng(11)
+    field = np.clip(rng.normal(170, 8, (240, 320)), 0, 255).astype(np.uint8)
+    cv2.circle(field, (85, 227), 18, 0, -1)
+    pixels, (x0, y0, x1, y1), _ = draw_scale_bar(field, "150 nm", 150, white=False, corner="bottom-left",
+                                                 label_side="above", thickness=5, font_px=16)
+    pixels = pixels.copy()
+    pixels[y1 - 1, 105:x1] = 15
+    left_piece = scalebar._Bar(x0 - 0.5, 70.5, y0, y1, False, 150.0, 1.0)
+    found = scalebar._tone_measured(255 - jpeg(pixels, 85), left_piece)
+    assert found.x0 == left_piece.x0 and found.x1 == pytest.approx(x1, abs=1.5), found
