@@ -13,9 +13,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from emcensus.figures import ocr
-from emcensus.figures.barpanels import dejavu_font
+from emcensus.figures.barpanels import dejavu_font, draw_scale_bar, jpeg
 from emcensus.figures.labeldecode import decoded_units
-from emcensus.figures.scalebar import parse_label
+from emcensus.figures.scalebar import parse_label, read_scale_bar
 
 
 def _printed(text: str, size: int = 20) -> np.ndarray:
@@ -166,3 +166,23 @@ def test_another_rapidocr_is_read_by_its_public_call_with_the_same_text(breaks: 
     assert all(read.steps.shape[0] == 0 and 0.5 < read.confidence <= 1.0 for read in public)
     assert all(decoded_units(read, "50") == () for read in public)
     assert [parse_label(read.text) for read in public] == [parse_label(read.text) for read in with_steps]
+
+
+def _lattice(seed: int, height: int = 300, width: int = 400) -> np.ndarray:
+    """An HRTEM-like field: two crossed lattice fringes (7 and 9 px) and noise."""
+    y, x = np.mgrid[0:height, 0:width]
+    field = (128 + 20 * np.sin(2 * np.pi * (x * np.cos(0.5) + y * np.sin(0.5)) / 7)
+             + 12 * np.sin(2 * np.pi * (x * np.cos(1.6) + y * np.sin(1.6)) / 9))
+    return np.clip(field + np.random.default_rng(seed).normal(0, 10, (height, width)), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("label", "white", "side"), [("5 Å", True, "above"), ("5 Å", False, "below"),
+                                                      ("2 Å", True, "below"), ("20 Å", False, "above")])
+def test_a_label_in_angstrom_on_a_lattice_image_is_read(label: str, white: bool, side: str) -> None:
+    """A real "5 Å" on lattice fringes reads as printed: a stray letter is never decoded as Å
+    (`labeldecode._ONE_GLYPH`), but a label whose print reads as Å on both crops still is."""
+    pixels, _, _ = draw_scale_bar(_lattice(0), label, 80, white=white, corner="bottom-right", label_side=side,
+                                  font_px=18)
+    found = read_scale_bar(jpeg(pixels, 90))
+    assert found is not None and found.label == label, found
+    assert found.value_m == pytest.approx(parse_label(label)[0], rel=1e-9)  # type: ignore[index]
