@@ -385,8 +385,11 @@ def _tone_measured(bright: np.ndarray, bar: _Bar) -> _Bar:
     if tone < FLAT_INK and spread > FLAT_FILL:
         return bar  # neither saturated nor one exact fill (a vector figure's bar): texture, as found
     spread = float(np.clip(spread, *TONE_SPREAD))
-    # a column is the bar's where all its rows but one are of its tone and that one half way: an outer
-    # row of a bar at a fractional height is part-covered (vector traces, scaled figures)
+    # a column is the bar's where all its rows but one are of its tone and that one within twice the
+    # spread: an outer row of a bar at a fractional height is part-covered (vector traces, scaled
+    # figures). Only a little: 2 x 30 levels is a quarter of a bar's contrast of 240; a row covered
+    # about half along the whole bar is left out of `inked` above, but one covered so along part of
+    # it ends the bar's tone there (the flat ink or the top-hat then give its length)
     of_tone = ((rows >= tone - spread).sum(axis=0) >= max(1, y1 - y0 - 1)) & (rows >= tone - 2 * spread).all(axis=0)
     height = bright.shape[0]
     above = bright[max(0, y0 - 2):y0].mean(axis=0) if y0 > 0 else np.full(rows.shape[1], 255.0)
