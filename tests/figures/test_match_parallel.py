@@ -351,6 +351,44 @@ def test_dense_features_one_worker_computed_are_read_by_the_others(corpus, tmp_p
     assert not list((tmp_path / "gone").iterdir())
 
 
+def test_pooled_workers_share_in_a_private_temporary_folder_or_match_as_alone_without_one(corpus, alone,
+                                                                                           tmp_path: Path, monkeypatch):
+    """A pooled run's workers leave their dense features in a folder of the run's own (mode 0700, in the
+    temporary folder), removed at the end; where no temporary folder can be made, the run matches as one
+    process does, sharing nothing."""
+    from emcensus.figures import match
+
+    _, truth, catalog_path = corpus
+    index = VisualIndex.load(index_folder(catalog_path))
+    notes, put = tmp_path / "put", match._SharedDense.put
+
+    def noted(self, key, features):  # in the workers (forked after this is set)
+        with open(notes, "a") as note:
+            note.write(f"{os.getpid()} {self.folder} {os.stat(self.folder).st_mode & 0o777:o}\n")
+        put(self, key, features)
+
+    monkeypatch.setattr(match._SharedDense, "put", noted)
+    temporary = tmp_path / "temporary"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    lines: list[str] = []
+    assert [found.to_dict() for found in match_documents([truth.papers], Matcher(index), workers=2,
+                                                          warn=lines.append)] == alone.rows
+    assert lines == alone.lines
+    puts = [line.split() for line in notes.read_text().splitlines()]
+    assert puts and str(os.getpid()) not in {pid for pid, _, _ in puts}  # the workers wrote, not this process
+    assert {(Path(folder).parent, mode) for _, folder, mode in puts} == {(temporary, "700")}
+    assert len({folder for _, folder, _ in puts}) == 1 and Path(puts[0][1]).name.startswith("emcensus-match-")
+    assert not list(temporary.iterdir())  # removed at the end
+
+    notes.unlink()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # no temporary folder can be made there
+    lines.clear()
+    assert [found.to_dict() for found in match_documents([truth.papers], Matcher(index), workers=2,
+                                                          warn=lines.append)] == alone.rows
+    assert lines == alone.lines and not notes.exists()
+
+
 #: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.
 _SLOW_PANELS = """
 import os, time
