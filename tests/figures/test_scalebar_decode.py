@@ -230,5 +230,7 @@ def test_a_read_that_parses_spells_the_unit_the_model_finds_as_likely_as_a_readi
     assert nm_read.text == "500nm" and sorted(decoded_units(nm_read, "500")) == ["mm", "nm"]
     assert scalebar._decoded_readings(nm_read.text, nm_read) == ()
     bar = ScaleBar(None, "500mm", 50.0, (10, 200, 60, 204), None, "the reads disagree", ("500 mm", "500 nm"))
-    settled, _ = settle_with_fov(bar, 3e-6, 300)  # 50 px of 300 at a 3 µm field of view: 500 nm
+    settled, check = settle_with_fov(bar, 3e-6, 300)  # 50 px of 300 at a 3 µm field of view: 500 nm
     assert settled.value_m == pytest.approx(500e-9) and settled.label == "500 nm"
+    # chosen, not corrected silently: the check names the read the FOV ruled out, as a mislabel
+    assert check is not None and check.endswith("a label printed 500 mm would be a mislabelled bar"), check
