@@ -135,6 +135,11 @@ class GroupRows:
 
     __reduce__ = reduce_by_fields
 
+    def reasons(self) -> Iterator[str]:
+        """Why each file not read was not."""
+        at = _STAT_COLUMNS.index("error")
+        return (row[at] for row in self.failed_rows if row[at])
+
     def extend(self, other: GroupRows) -> None:
         """Take in the rows of another batch of the same root (one transaction for both)."""
         if other.layout != self.layout:
@@ -432,6 +437,14 @@ class Catalog(CubeMixin, LedgerMixin, FiguresMixin, StorageMixin, TopicsMixin, R
             del known[path]
             known[fs_path(path)] = (size, mtime, sidecar and fs_path(sidecar), *rest, fs_path(key))
         return known
+
+    def unread_for_limits(self, root_id: int, reasons: Sequence[str]) -> set[str]:
+        """Files of a root present but not read for a reason that begins with one of `reasons` (a limit
+        of the reading: `scan.pool.LIMIT_REASONS`), by path as the walk gives them: `scan --retry-unread`."""
+        begins = " OR ".join(["substr(error, 1, ?) = ?"] * len(reasons))
+        rows = self.db.execute(f"SELECT path FROM images WHERE root_id = ? AND status = 'present' AND ({begins})",
+                               [root_id, *(value for reason in reasons for value in (len(reason), reason))])
+        return {fs_path(path) for path, in rows}
 
     def present_files(self, folder: str) -> tuple[int, int]:
         """(image files, orphan sidecars) catalogued as present under `folder` at any depth: what a

@@ -86,11 +86,14 @@ def _open(ctx: click.Context, readonly: bool = True) -> Catalog:
 @main.command()
 @root_options
 @parallel_options("read", file_timeout=("read", "read"))
+@click.option("--retry-unread", is_flag=True,
+              help="Read again the files not read for a limit (memory cap, time budget, a worker that died), "
+                   "unchanged as they are: after raising it. Damaged or unsupported files are not.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary (for cron); errors still go to stderr.")
 @click.pass_context
 def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, vendor: str | None, technique: str | None,
          layout: str | None, magnification_reference_mm: float | None, config_path: str | None, workers: int | None,
-         dask_address: str | None, dask_timeout: float, file_timeout: float | None, quiet: bool) -> None:
+         dask_address: str | None, dask_timeout: float, file_timeout: float | None, retry_unread: bool, quiet: bool) -> None:
     """Census ROOTS (or the facility file's roots) into the catalog, read-only.
 
     Unchanged files are skipped, vanished ones marked missing; an interrupted scan resumes.
@@ -104,7 +107,7 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
             dask_client(dask_address, dask_timeout) as client:
         options = {"executor": client.get_executor() if client else None, "workers": workers,
-                   "file_timeout": file_timeout or FILE_TIMEOUT_S}
+                   "file_timeout": file_timeout or FILE_TIMEOUT_S, "retry_unread": retry_unread}
         if show:
             from emcensus.cli.progress import RichScanProgress
 

@@ -34,7 +34,8 @@ from emcensus.outputs import guard_output
 from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
-from emcensus.scan.pool import CENSUS_GC_YOUNG, FILE_TIMEOUT_S, Budget, Pool, ReadTimeout, Ticket, timeout_reason
+from emcensus.scan.pool import (CENSUS_GC_YOUNG, FILE_TIMEOUT_S, LIMIT_REASONS, MEMORY_ENV, Budget, Pool, ReadTimeout,
+                                Ticket, timeout_reason)
 from emcensus.scan.nesting import enclosing_roots, nested_roots, outside, registered_spelling
 from emcensus.scan.walk import FileStat, Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
@@ -77,6 +78,7 @@ class ScanSummary:
     skipped: int = 0  # unchanged since the last scan
     missing: int = 0  # catalogued before, gone now
     errors: int = 0  # files nothing could be read from
+    limited: int = 0  # of those, files not read for a limit of the reading (`LIMIT_REASONS`)
     warnings: int = 0
     orphans: int = 0  # sidecars whose image is gone: acquisitions without an image file, counted apart
     seconds: float = 0.0
@@ -91,6 +93,10 @@ class ScanSummary:
             f"{self.warnings:,} read with warnings. {self.orphans:,} acquisitions have only their sidecar left "
             "(orphan sidecars: read, not counted as images)."
         )
+        if self.limited:
+            text += (f" {self.limited:,} of the unreadable were not read for a limit of this run (memory cap, "
+                     f"time budget, a worker that died): after raising it (${MEMORY_ENV}, --file-timeout), "
+                     "`emcensus scan --retry-unread` reads them again.")
         if self.errors or self.warnings or self.orphans:
             text += " See `emcensus audit` for the lists."
         if not self.complete:
@@ -311,13 +317,16 @@ def scan(
     progress: ScanProgress | None = None,
     batch_size: int = BATCH_ACQUISITIONS,
     file_timeout: float = FILE_TIMEOUT_S,
+    retry_unread: bool = False,
 ) -> ScanSummary:
     """Census `roots` into `catalog`: new and changed files are read, unchanged ones skipped,
     vanished ones marked missing (only after a complete walk). Safe to interrupt and re-run.
 
     `workers=0` reads in this process (debugging); otherwise a process pool of `workers` (default:
     all cores) is used unless an `executor` is given. A file whose read takes longer than
-    `file_timeout` seconds is recorded as not read (see `scan.pool`).
+    `file_timeout` seconds is recorded as not read (see `scan.pool`). `retry_unread`: the files not
+    read for a limit of the reading (`LIMIT_REASONS`: its memory cap, its time budget, a worker that
+    died) are read again, unchanged as they are; a damaged or unsupported file is not.
     """
     if not file_timeout > 0:
         raise ConfigError(f"the time a file may take to read must be a positive number of seconds, not {file_timeout}")
@@ -331,7 +340,7 @@ def scan(
             # an interrupted scan does not wait for the reads in flight (the pool's exit ends its workers)
             with Pool(executor, workers, file_timeout, gc_young=CENSUS_GC_YOUNG) as pool, \
                     _young_generation(CENSUS_GC_YOUNG):
-                _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary)
+                _scan_roots(catalog, scan_id, specs, pool, progress, batch_size, summary, retry_unread)
             summary.missing += _close_gone(catalog, scan_id, gone)
             status = "complete"
             summary.complete = True
@@ -442,6 +451,7 @@ class _Survey:
     root_id: int | None = None
     nested: frozenset[str] = frozenset()
     reread: bool = False  # every file read again (`Catalog.reads_again`), whatever the catalog holds
+    retry: frozenset[str] = frozenset()  # files under `folder` to read again unchanged (`scan(retry_unread=True)`)
 
     __reduce__ = reduce_by_fields
 
@@ -483,13 +493,16 @@ def survey(task: _Survey) -> _SurveyResult:
     """Walk one part of a root and compare it with the catalog (runs in a worker): the walk of a
     big archive is spread over the pool like the reading is. What changed comes back packed."""
     result = _SurveyResult(made_by=(TASK_LAYOUT, *_this_install()))
+    retry = task.retry
     if task.catalog is None:
-        _survey(task, {} if task.reread else task.fingerprints or {}, lambda: task.present or (0, 0), lambda: task.known or {}, result)
+        _survey(task, {} if task.reread else _compared(task.fingerprints or {}, retry), lambda: task.present or (0, 0),
+                lambda: _forgotten(task.known or {}, retry), result)
     else:
         with Catalog(task.catalog, readonly=True) as catalog:
-            _survey(task, {} if task.reread else catalog.folder_fingerprints(task.root_id, task.boundary, task.folder),
+            stored = catalog.folder_fingerprints(task.root_id, task.boundary, task.folder)
+            _survey(task, {} if task.reread else _compared(stored, retry),
                     lambda: _present(catalog, task.folder, task.nested),
-                    lambda: catalog.known_files(task.root_id, task.folder),
+                    lambda: _forgotten(catalog.known_files(task.root_id, task.folder), retry),
                     result)
     result.packs, result.changed = _pack(result.changed, task.pack_size), []
     return result
@@ -511,6 +524,20 @@ def _survey(task: _Survey, stored: dict[str, bytes], count_present: Callable[[],
     for folder in folders:
         pair(folder, result.problems)
     _compare_changed(folders, stored, load_known, result, task.reread)
+
+
+def _compared(stored: dict[str, bytes], retry: Collection[str]) -> dict[str, bytes]:
+    """Stored fingerprints less those of the folders that hold a file to read again: those are compared."""
+    folders = {os.path.dirname(path) for path in retry}
+    return {folder: digest for folder, digest in stored.items() if folder not in folders} if folders else stored
+
+
+def _forgotten(known: dict[str, KnownFile], retry: Collection[str]) -> dict[str, KnownFile]:
+    """What the catalog holds of some folders, less the files to read again: the compare takes their
+    acquisitions as new, and they are read (their rows keep their history: a write is by path)."""
+    for path in retry:
+        known.pop(path, None)
+    return known
 
 
 def _present(catalog: Catalog, folder: str, nested: frozenset[str]) -> tuple[int, int]:
@@ -614,23 +641,29 @@ class _RootWalk:
 
 
 def _start_root(catalog: Catalog, root: RootSpec, root_id: int, registered: Mapping[str, int], pool: Pool,
-                pack_size: int, reread: bool) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
+                pack_size: int, reread: bool, retry: Collection[str]) -> tuple[_RootWalk, list[_Survey], _SurveyResult]:
     """List a root's top folder in this process: the root, the surveys of its subfolders, and what
     the top folder itself holds (its files, and the files of top-level folders gone since);
-    `reread`: every file of the root is read again."""
+    `reread`: every file of the root is read again; `retry`: these files are, and their folders compared."""
     nested = nested_roots(root.path, registered)
     walked = _SurveyResult()
     top = list(walk(root.path, walked.problems, recurse=False, nested=nested))
-    _compare_changed(top, {} if reread else catalog.folder_fingerprints(root_id, root.path, root.path, alone=True),
-                     lambda: catalog.known_files(root_id, root.path, direct=True), walked, reread)
+    stored = {} if reread else _compared(catalog.folder_fingerprints(root_id, root.path, root.path, alone=True), retry)
+    _compare_changed(top, stored,
+                     lambda: _forgotten(catalog.known_files(root_id, root.path, direct=True), retry), walked, reread)
     subfolders = [folder for listed in top for folder in listed.subfolders]
+
+    def retried(folder: str) -> frozenset[str]:
+        below = os.path.join(folder, "")
+        return frozenset(path for path in retry if path.startswith(below))
+
     if pool.local:
         surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id,
-                           nested=nested, reread=reread) for folder in subfolders]
+                           nested=nested, reread=reread, retry=retried(folder)) for folder in subfolders]
     else:
         surveys = [_Survey(folder, root.path, pack_size, catalog.known_files(root_id, folder),
                            catalog.folder_fingerprints(root_id, root.path, folder), _present(catalog, folder, nested),
-                           nested=nested, reread=reread)
+                           nested=nested, reread=reread, retry=retried(folder))
                    for folder in subfolders]
     if walked.compared:  # the root's listing changed: a top-level folder may be gone, with all it held
         for name in catalog.known_folders(root_id) - {os.path.basename(folder) for folder in subfolders}:
@@ -647,6 +680,7 @@ def _scan_roots(
     progress: ScanProgress | None,
     batch_size: int,
     summary: ScanSummary,
+    retry_unread: bool = False,
 ) -> None:
     """Walk and read every root through one queue of tasks: the pool stays busy across the end of
     one root and the start of the next (with few, uneven top-level folders, a root's last survey
@@ -657,7 +691,8 @@ def _scan_roots(
     for spec in roots:  # a root named twice: its settings recorded, its files walked and read once
         firsts.setdefault(spec.path, (spec, _ensure_root(catalog, spec)))
     registered = _registered(catalog)
-    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size, reread=catalog.reads_again(root_id))
+    started = [_start_root(catalog, spec, root_id, registered, pool, batch_size, reread=catalog.reads_again(root_id),
+                           retry=catalog.unread_for_limits(root_id, LIMIT_REASONS) if retry_unread else ())
                for spec, root_id in _read_as_held(catalog, firsts.values())]
     in_flight: set[Ticket] = set()  # reading tasks out
     max_in_flight = 4 * pool.width
@@ -771,6 +806,7 @@ def _of_this_code(result: _SurveyResult) -> _SurveyResult:
 def _tally(rows: GroupRows, summary: ScanSummary, progress: ScanProgress | None) -> None:
     summary.read += rows.files  # image files; orphans are tallied by the walk
     summary.errors += rows.errors
+    summary.limited += sum(1 for reason in rows.reasons() if reason.startswith(LIMIT_REASONS))
     summary.warnings += rows.warnings
     if progress:
         progress.done(rows.files, rows.errors)

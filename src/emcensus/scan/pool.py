@@ -97,7 +97,7 @@ class ReadTimeout(BaseException):
 
 
 def timeout_reason(seconds: float) -> str:
-    return f"read took longer than {seconds:g} s; not read"
+    return f"{_TIMEOUT_START} {seconds:g} s; not read"
 
 
 def computation_reason(seconds: float) -> str:
@@ -109,6 +109,12 @@ def computation_reason(seconds: float) -> str:
 WORKER_DIED = "worker processes kept dying (killed, or out of memory) with no file to blame: stopped"
 #: Why a file is not read when the worker reading it died twice.
 CRASH_REASON = "the worker process reading it died twice (a crash in its decoder, or out of memory); not read"
+_TIMEOUT_START = "read took longer than"  # `timeout_reason`
+_MEMORY_START = "needs more memory than"  # `memory_reason`
+_STALL_START = "no result from the executor within"  # layer 3
+#: How every reason begins that a file was not read for a limit of the reading, not for its content (its
+#: memory cap, its time budget, a worker that died reading it): `scan --retry-unread` reads those again.
+LIMIT_REASONS = (_MEMORY_START, _TIMEOUT_START, _STALL_START, CRASH_REASON)
 _MAX_POOL_DEATHS = 8  # pools lost in one command with nothing to blame before it stops
 #: Times a task whose future failed on an executor given by the caller (a Dask cluster) is submitted
 #: again: a task only reads, so running it again changes nothing.
@@ -230,7 +236,7 @@ def memory_reason() -> str:
     """Why an input is not read whose reading failed to allocate in this process: past the cap it was given
     (named, with how to give more), or, uncapped, past what the machine could give. Not the input's damage:
     a reader checks the sizes an input declares against the input's own size before allocating."""
-    return f"needs {_more_memory()}; not read"
+    return f"needs {_more_memory()}; not read"  # begins with `_MEMORY_START`
 
 
 def _more_memory() -> str:
@@ -683,7 +689,7 @@ class Pool:
         reads = [ticket for ticket in self._live if ticket.files]
         stall = self.file_timeout * max((ticket.files for ticket in reads), default=0) + _STALL_GRACE_S
         if reads and now - self._last_progress > stall:
-            reason = f"no result from the executor within {stall:g} s (a read blocked its workers); not read"
+            reason = f"{_STALL_START} {stall:g} s (a read blocked its workers); not read"
             for ticket in reads:
                 if not ticket.future.done():
                     ticket.future.cancel()
@@ -826,5 +832,5 @@ def _how_it_ended(exitcode: int | None) -> str:
 
 
 __all__ = ["CENSUS_GC_YOUNG", "FILE_TIMEOUT_S", "MEMORY_ENV", "Budget", "ComputationLate", "Pool",
-           "Producer", "ProducerFailed", "ReadTimeout", "Ticket", "computation_reason", "memory_reason", "timeout_reason",
+           "LIMIT_REASONS", "Producer", "ProducerFailed", "ReadTimeout", "Ticket", "computation_reason", "memory_reason", "timeout_reason",
            "worker_memory"]
