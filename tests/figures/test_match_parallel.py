@@ -389,6 +389,41 @@ def test_pooled_workers_share_in_a_private_temporary_folder_or_match_as_alone_wi
     assert lines == alone.lines and not notes.exists()
 
 
+def test_the_shared_folder_a_run_killed_outright_left_is_removed_by_the_next(tmp_path: Path, monkeypatch):
+    """A run killed outright (`kill -9`: its `finally` never ran) leaves its shared folder; the next run removes
+    it, its name's mark proving it a gone process's of this machine (`outputs.whole_file`'s mark), and leaves
+    a live run's, another machine's, one whose name proves nothing and a link."""
+    import subprocess
+
+    from emcensus import outputs
+    from emcensus.figures import match
+
+    machine, killed = outputs._machine(), subprocess.Popen(["sleep", "60"])
+    started = outputs._process_started(killed.pid)
+    killed.kill()
+    killed.wait()
+    if machine == "unknown" or started is None:
+        pytest.skip("no PID namespace, boot id or process start here: a name proves nothing")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    left = tmp_path / f"emcensus-match-{killed.pid}-{started}-{machine}-a1b2c3_4"
+    kept = [tmp_path / f"emcensus-match-{os.getpid()}-{outputs._process_started(os.getpid())}-{machine}-a1b2c3_4",
+            tmp_path / f"emcensus-match-{killed.pid}-{started}-{int(machine, 16) ^ 1:08x}-a1b2c3_4",
+            tmp_path / f"emcensus-match-{killed.pid}-{started}-unknown-a1b2c3_4"]
+    for folder in (left, *kept):
+        folder.mkdir()
+        (folder / "0-2.npz").write_bytes(b"features")
+    link = tmp_path / f"emcensus-match-{killed.pid}-{started}-{machine}-link_123"
+    link.symlink_to(kept[0])
+    shared = match._shared_folder()
+    try:
+        assert not left.exists() and all((folder / "0-2.npz").exists() for folder in kept) and link.is_symlink()
+        made = Path(shared.name)
+        assert made.parent == tmp_path and match._SHARED_FOLDER.match(made.name)[1] == str(os.getpid())
+        assert made.stat().st_mode & 0o777 == 0o700
+    finally:
+        shared.cleanup()
+
+
 #: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.
 _SLOW_PANELS = """
 import os, time

@@ -30,6 +30,8 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import re
+import shutil
 import tempfile
 import zipfile
 from collections import deque
@@ -54,6 +56,7 @@ from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 from emcensus.figures.panels import PanelBox, split_panels
 from emcensus.figures.plotlike import is_drawing
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
+from emcensus.outputs import _gone, _machine, _process_started
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, Producer, ProducerFailed, ReadTimeout, Ticket, computing
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
@@ -904,6 +907,33 @@ class _SharedDense:
             partial.unlink(missing_ok=True)
 
 
+#: A run's `_SharedDense` folder in the temporary folder: `emcensus-match-` and the mark of the process that made
+#: it (PID, its start, this machine: `outputs.whole_file`'s partials' mark), then `mkdtemp`'s random part.
+_SHARED_FOLDER = re.compile(r"emcensus-match-(\d+)-(\d+)-([0-9a-f]{8})-[a-z0-9_]{8}\Z", re.ASCII)
+
+
+def _shared_folder() -> tempfile.TemporaryDirectory[str] | None:
+    """A new private folder (`mkdtemp`: mode 0700) in the temporary folder for the workers' dense features,
+    named with this process's mark; the folders a run killed outright left there (`kill -9`: its `finally`
+    never ran), proven by their mark to be a gone process's of this machine (`outputs._gone`), removed
+    first. None where none can be made: each worker keeps its own."""
+    machine = _machine()  # "unknown": nothing proven, nothing removed (its name never matches)
+    try:
+        with os.scandir(tempfile.gettempdir()) as entries:
+            left = [entry.path for entry in entries if (mark := _SHARED_FOLDER.match(entry.name)) and mark[3] == machine
+                    and entry.is_dir(follow_symlinks=False) and _gone(int(mark[1]), mark[2])]
+    except OSError:
+        left = []
+    for folder in left:
+        shutil.rmtree(folder, ignore_errors=True)
+    started = _process_started(os.getpid()) or "unknown"
+    try:
+        return tempfile.TemporaryDirectory(prefix=f"emcensus-match-{os.getpid()}-{started}-{machine}-",
+                                           ignore_cleanup_errors=True)
+    except OSError:
+        return None
+
+
 def _used(cache: dict[Any, Any], key: Any) -> bool:
     """Whether a cache dict holds `key`; one it holds becomes its most recently used entry, the last
     `_trim` drops."""
@@ -1025,11 +1055,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         # the objects held now (the index's image table above all) kept out of the garbage collector's
         # passes: a pass in a worker writes into every object it visits, which copies their pages
         gc.freeze()
-    try:  # where the workers leave their dense features to each other (`_SharedDense`)
-        shared = (tempfile.TemporaryDirectory(prefix="emcensus-match-", ignore_cleanup_errors=True)
-                  if workers != 0 else None)
-    except OSError:  # no temporary folder to write in: each worker keeps its own
-        shared = None
+    shared = _shared_folder() if workers != 0 else None  # where the workers leave their dense features to each other
     matcher.shared = _SharedDense(Path(shared.name)) if shared else None
     try:
         with Pool(None, workers, FILE_TIMEOUT_S) as pool:  # stopped midway: its workers ended at once
