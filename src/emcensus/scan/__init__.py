@@ -652,10 +652,15 @@ def _start_root(catalog: Catalog, root: RootSpec, root_id: int, registered: Mapp
     _compare_changed(top, stored,
                      lambda: _forgotten(catalog.known_files(root_id, root.path, direct=True), retry), walked, reread)
     subfolders = [folder for listed in top for folder in listed.subfolders]
+    below = os.path.join(root.path, "")
+    by_top: dict[str, set[str]] = {}  # the files to read again by the top-level folder that holds them: one pass
+    for path in retry:
+        name, sep, _ = path[len(below):].partition(os.sep)
+        if sep and path.startswith(below):
+            by_top.setdefault(below + name, set()).add(path)
 
     def retried(folder: str) -> frozenset[str]:
-        below = os.path.join(folder, "")
-        return frozenset(path for path in retry if path.startswith(below))
+        return frozenset(by_top.get(folder, ()))
 
     if pool.local:
         surveys = [_Survey(folder, root.path, pack_size, catalog=os.path.abspath(catalog.path), root_id=root_id,
