@@ -6,6 +6,7 @@ rescan of a real catalog."""
 from __future__ import annotations
 
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,100 @@ def test_the_cli_says_how_to_read_them_again_and_does(archive: Path, tmp_path: P
     assert "1 of the unreadable were not read for a limit of this run" in first and "--retry-unread" in first
     retried = cli("scan", str(archive), "--workers", "1", "--retry-unread", env={MEMORY_ENV: RAISED_CAP}).output
     assert "1 read" in retried and "3 unchanged since the last scan" in retried and "--retry-unread" not in retried
+
+
+@pytest.fixture
+def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, float]]:
+    """slow0.tif (in the root's own folder), run1/deep/slow1.tif beside run1/deep/img2.tif, run1/img0.tif,
+    run2/slow3.tif: reading a file named slow* sleeps `delay["s"]` (a real slow read, in whatever thread or
+    process reads it), whatever its budget."""
+    import emcensus.scan as scan_module
+    from support import write_tiff
+
+    root = tmp_path / "archive"
+    for seed, name in enumerate(("slow0.tif", "run1/img0.tif", "run1/deep/slow1.tif", "run1/deep/img2.tif",
+                                 "run2/slow3.tif")):
+        write_tiff(root / name, seed=seed)
+    delay = {"s": 0.0}
+    real = scan_module.read_source
+
+    def read_source(source, **kwargs):
+        if source.path.name.startswith("slow"):
+            time.sleep(delay["s"])
+        return real(source, **kwargs)
+
+    monkeypatch.setattr(scan_module, "read_source", read_source)
+    return root, delay
+
+
+def _refused(catalog: Catalog, archive: Path, delay: dict[str, float], **options) -> dict[str, str | None]:
+    """A first scan whose three slow files take 2.5 s against a budget of 1 s: refused for their time budget."""
+    delay["s"] = 2.5
+    first = scan(catalog, [RootSpec(str(archive), "SU8230")], file_timeout=1, **options)
+    assert (first.read, first.errors, first.limited) == (5, 3, 3)
+    errors = _errors(catalog)
+    assert {name for name, error in errors.items() if error} == {"slow0.tif", "slow1.tif", "slow3.tif"}
+    return errors
+
+
+@pytest.mark.parametrize("how", ["in-process", "threads"])
+def test_a_file_past_its_time_budget_is_read_again_with_a_larger_one_and_nothing_else(
+        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        how: str) -> None:
+    """In this process the read is interrupted ("read took longer than 1 s"); on an executor given by the
+    caller (threads, as Dask's) the scan stops waiting ("no result from the executor within 1 s"), and its
+    surveys carry the catalog's state to the workers. Either way, once the budget is raised, the retry reads
+    those three files (in the root's own folder, in a folder below a folder, in a top-level folder) and no
+    other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from emcensus.scan import pool as pool_module
+
+    archive, delay = slow_archive
+    monkeypatch.setattr(pool_module, "_STALL_GRACE_S", 0.0)
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(4) as threads:  # a thread left for the quick reads
+        options = {"workers": 0} if how == "in-process" else {"executor": threads, "batch_size": 1}
+        errors = _refused(catalog, archive, delay, **options)
+        start = "read took longer than 1 s" if how == "in-process" else "no result from the executor within 1 s"
+        assert all(errors[f"slow{n}.tif"].startswith(start) for n in (0, 1, 3))
+
+        delay["s"] = 0.3
+        plain = scan(catalog, [RootSpec(str(archive), "SU8230")], file_timeout=10, **options)
+        assert (plain.read, plain.skipped) == (0, 5) and _errors(catalog) == errors
+        retry = scan(catalog, [RootSpec(str(archive), "SU8230")], file_timeout=10, retry_unread=True, **options)
+        assert (retry.read, retry.skipped, retry.errors, retry.limited) == (3, 2, 0, 0)
+        assert not any(_errors(catalog).values())
+        again = scan(catalog, [RootSpec(str(archive), "SU8230")], file_timeout=10, retry_unread=True, **options)
+        assert (again.read, again.skipped) == (0, 5)
+
+
+def test_a_retry_killed_midway_leaves_the_rest_to_the_next_retry(
+        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path) -> None:
+    """Interrupted once the first of its three files is written: that file is read and stays read, the
+    others are still refused; a plain rescan reads nothing (the written folder is compared, unchanged), the
+    next retry reads the two left."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    archive, delay = slow_archive
+
+    class Interrupt:
+        def queued(self, files: int) -> None:
+            pass
+
+        def done(self, files: int, errors: int) -> None:
+            raise RuntimeError("interrupted")
+
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        errors = _refused(catalog, archive, delay, workers=0)
+        delay["s"] = 0.5  # one thread: the next waits for the first, written alone
+        with ThreadPoolExecutor(1) as threads, pytest.raises(RuntimeError, match="interrupted"):
+            scan(catalog, [RootSpec(str(archive), "SU8230")], executor=threads, batch_size=1, file_timeout=10,
+                 retry_unread=True, progress=Interrupt())
+        halfway = _errors(catalog)
+        still = {name: error for name, error in halfway.items() if error}
+        assert len(still) == 2 and still.items() <= errors.items()
+
+        plain = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=10)
+        assert (plain.read, plain.skipped) == (0, 5) and _errors(catalog) == halfway
+        retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=10, retry_unread=True)
+        assert (retry.read, retry.skipped, retry.errors) == (2, 3, 0) and not any(_errors(catalog).values())
