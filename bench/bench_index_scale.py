@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import multiprocessing
 import os
 import re
 import shutil
@@ -290,6 +291,27 @@ def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[
                 delattr(owner, name)
 
 
+@contextmanager
+def _dense_extracted(counter: Any) -> Iterator[None]:
+    """Counts in `counter` (a `multiprocessing.Value`: the forked matching workers count into it too) the archive
+    images' dense features extracted while inside (`match.extract` asked for `DENSE_FEATURES` keypoints), not
+    those a worker read from another's (`_SharedDense`) nor the panels' own (`QUERY_FEATURES`)."""
+    extract = match.extract
+
+    @functools.wraps(extract)
+    def counted(pixels: Any, wanted: int, *args: Any, **kwargs: Any) -> Any:
+        if wanted in match.DENSE_FEATURES.values():
+            with counter.get_lock():
+                counter.value += 1
+        return extract(pixels, wanted, *args, **kwargs)
+
+    match.extract = counted
+    try:
+        yield
+    finally:
+        match.extract = extract
+
+
 def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, workers: int = 0
            ) -> tuple[dict[tuple[str, str], float], list[tuple[float, float]]]:
     """(article, image) -> best score over every publication; (CPU, wall) seconds of each publication,
@@ -300,20 +322,24 @@ def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, work
     archive image's dense features cached, another publication's panel had computed them). `breakdown` (this process only): also prints where the CPU went (see the module docstring)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
-    per_publication, steps = [], []
+    per_publication, steps, extracted = [], [], multiprocessing.Value("q", 0)
     for article in truth.articles:
         spent: dict[str, float] = defaultdict(float)
         matcher, computed = Matcher(index), set()
         cpu, wall = _cpu_with_children(), time.perf_counter()
-        with _timed_steps(matcher, spent, computed) if breakdown else nullcontext():
+        with _timed_steps(matcher, spent, computed) if breakdown else nullcontext(), _dense_extracted(extracted):
             for f in match_documents([papers / name for name in article.documents], matcher,
                                      year_of=lambda _a, y=article.year: y, workers=workers):
                 key = (f.article, f.match.path)
                 found[key] = max(found.get(key, 0.0), f.match.score)
         per_publication.append((_cpu_with_children() - cpu, time.perf_counter() - wall))
         steps.append(spent)
+        spent["dense extracted"], extracted.value = extracted.value, 0
+    slowest = int(np.argmax([cpu for cpu, _ in per_publication]))
+    print(f"    dense features extracted, workers included (what they share is not extracted again): "
+          f"{sum(s['dense extracted'] for s in steps):.0f} in all, the slowest publication "
+          f"{steps[slowest]['dense extracted']:.0f}")
     if breakdown:
-        slowest = int(np.argmax([cpu for cpu, _ in per_publication]))
         for label, chosen in (("all publications", range(len(steps))),
                               (f"slowest ({truth.articles[slowest].stem})", [slowest])):
             total = sum(per_publication[i][0] for i in chosen)
