@@ -5,6 +5,7 @@ rescan of a real catalog."""
 
 from __future__ import annotations
 
+import os
 import struct
 import time
 from pathlib import Path
@@ -95,14 +96,14 @@ def test_the_cli_says_how_to_read_them_again_and_does(archive: Path, tmp_path: P
 @pytest.fixture
 def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, float]]:
     """slow0.tif (in the root's own folder), run1/deep/slow1.tif beside run1/deep/img2.tif, run1/img0.tif,
-    run2/slow3.tif: reading a file named slow* sleeps `delay["s"]` (a real slow read, in whatever thread or
-    process reads it), whatever its budget."""
+    and slow3.tif in a folder whose name is Latin-1, not UTF-8 (b"run\\xe92"): reading a file named slow*
+    sleeps `delay["s"]` (a real slow read, in whatever thread or process reads it), whatever its budget."""
     import emcensus.scan as scan_module
     from support import write_tiff
 
     root = tmp_path / "archive"
     for seed, name in enumerate(("slow0.tif", "run1/img0.tif", "run1/deep/slow1.tif", "run1/deep/img2.tif",
-                                 "run2/slow3.tif")):
+                                 os.fsdecode(b"run\xe92/slow3.tif"))):
         write_tiff(root / name, seed=seed)
     delay = {"s": 0.0}
     real = scan_module.read_source
@@ -141,7 +142,8 @@ def test_a_file_past_its_time_budget_is_read_again_with_a_larger_one_and_nothing
 
     archive, delay = slow_archive
     monkeypatch.setattr(pool_module, "_STALL_GRACE_S", 0.0)
-    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(4) as threads:  # a thread left for the quick reads
+    # four threads: one left for the quick reads while the three slow ones block
+    with Catalog(tmp_path / "c.sqlite") as catalog, ThreadPoolExecutor(4) as threads:
         options = {"workers": 0} if how == "in-process" else {"executor": threads, "batch_size": 1}
         errors = _refused(catalog, archive, delay, **options)
         start = "read took longer than 1 s" if how == "in-process" else "no result from the executor within 1 s"
