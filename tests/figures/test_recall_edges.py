@@ -22,7 +22,8 @@ from PIL import Image
 
 from emcensus.figures.features import QUERY_EDGE, Features
 from emcensus.figures.index import VisualIndex
-from emcensus.figures.match import MIN_INLIERS, Matcher
+from emcensus.figures import match
+from emcensus.figures.match import MIN_INLIERS, WEAK_INLIERS, Matcher
 from emcensus.figures.textures import TEXTURES, micrograph
 from figures.match_support import visual_index
 
@@ -69,6 +70,31 @@ def test_the_vote_reaches_the_borders_and_the_fits_keep_orbs_band(archive) -> No
         assert variant.voting is not None
         assert QUERY_EDGE - 2 <= _from_border(variant.voting, panel) < 31 - 2  # 2 px: the resize's rounding
         assert _from_border(variant.features, panel) >= 31 - 2
+
+
+def test_a_variant_extracts_each_set_where_it_is_read(archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The voting set and the fit set are each extracted once, when first read: a vote extracts no fit set
+    (the vote at `NATIVE_SIDE`), the verification at a weak fit's scale (`_at_fit_scale`) no voting set."""
+    images, index = archive
+    panel = _published(images["films_13"], (378, 203, 214, 161), 106)
+    edges: list[int | None] = []
+    extract = match.extract
+    monkeypatch.setattr(match, "extract",
+                        lambda *args, **kwargs: edges.append(kwargs.get("edge")) or extract(*args, **kwargs))
+    matcher = Matcher(index)
+    variants = matcher._variants(panel, inverted=False)
+    assert edges == []
+    voted = matcher._vote(variants, None)
+    assert voted and edges == [QUERY_EDGE, QUERY_EDGE]
+    matcher._fits(variants, voted, panel.shape[1], panel.shape[0])
+    matcher._vote(variants, None)
+    assert edges == [QUERY_EDGE, QUERY_EDGE, None, None]
+    fits = matcher._fits(variants, voted, panel.shape[1], panel.shape[0], upsample=1)
+    seeds = [fit for fit in fits if fit.inliers >= WEAK_INLIERS][:1]
+    assert seeds
+    edges.clear()
+    matcher._at_fit_scale(panel, False, seeds, panel.shape[1], panel.shape[0])
+    assert edges == [None, None, None]  # the archive file at the fit's scale, the panel's two variants
 
 
 def test_a_crop_shown_enlarged_whose_source_got_no_vote_is_matched(archive) -> None:

@@ -253,13 +253,33 @@ class PanelResult:
     weaker: list[PanelMatch]
 
 
-@dataclass(slots=True)
 class _Variant:
-    features: Features
-    mirrored: bool
-    inverted: bool
-    #: the descriptors it votes with (`_vote`), keypoints up to `QUERY_EDGE` of the panel's borders; None: `features`
-    voting: Features | None = None
+    """One way the panel is queried (mirrored or not, in one polarity): the features its fits use
+    (`features`: keypoints out of ORB's own 31 px band) and those it votes with (`voting`: up to
+    `QUERY_EDGE` of its borders), each extracted from `pixels` when first read, as `_variants` leaves
+    them: the vote at `NATIVE_SIDE` never fits, `_at_fit_scale` never votes (a second ORB extraction,
+    ~14 ms, each). Made with features and no pixels, it votes with those."""
+
+    __slots__ = ("mirrored", "inverted", "_pixels", "_sides", "_features", "_voting")
+
+    def __init__(self, features: Features | None, mirrored: bool, inverted: bool, *, pixels: np.ndarray | None = None,
+                 sides: dict[str, int] | None = None) -> None:
+        self.mirrored, self.inverted, self._pixels, self._sides = mirrored, inverted, pixels, sides or {}
+        self._features: Features | None = features
+        self._voting: Features | None = None
+
+    @property
+    def features(self) -> Features:
+        if self._features is None:
+            self._features = extract(self._pixels, QUERY_FEATURES, **self._sides)
+        return self._features
+
+    @property
+    def voting(self) -> Features:
+        if self._voting is None:
+            self._voting = self.features if self._pixels is None else \
+                extract(self._pixels, QUERY_FEATURES, edge=QUERY_EDGE, **self._sides)
+        return self._voting
 
 
 def _one_search_thread(method: Callable[..., PanelResult]) -> Callable[..., PanelResult]:
@@ -522,8 +542,7 @@ class Matcher:
             grey = 255 - grey
         sides = {"min_side": min_side, "max_side": max(min_side, max_side)}
         both = (grey, np.ascontiguousarray(grey[:, ::-1]))
-        return [_Variant(extract(pixels, QUERY_FEATURES, **sides), mirrored, inverted,
-                         extract(pixels, QUERY_FEATURES, edge=QUERY_EDGE, **sides))
+        return [_Variant(None, mirrored, inverted, pixels=pixels, sides=sides)
                 for pixels, mirrored in zip(both, (False, True))]
 
     def _fits(self, variants: list[_Variant], voted: list[tuple[int, int]], width: int, height: int, *,
@@ -582,7 +601,7 @@ class Matcher:
 
     def _vote(self, variants: list[_Variant], not_after_year: int | None) -> list[tuple[int, int]]:
         """(image position, variant) pairs with the most query descriptors near their descriptors."""
-        parts = [(v.features if v.voting is None else v.voting).descriptors for v in variants]
+        parts = [v.voting.descriptors for v in variants]
         if not sum(len(p) for p in parts):
             return []
         variant_of = np.repeat(np.arange(len(variants)), [len(p) for p in parts])
