@@ -189,3 +189,22 @@ def test_a_retry_killed_midway_leaves_the_rest_to_the_next_retry(
         assert (plain.read, plain.skipped) == (0, 5) and _errors(catalog) == halfway
         retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=10, retry_unread=True)
         assert (retry.read, retry.skipped, retry.errors) == (2, 3, 0) and not any(_errors(catalog).values())
+
+
+def test_a_retry_of_a_root_reads_again_what_the_roots_nested_in_it_refused(
+        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path) -> None:
+    """run1 registered as a root of its own inside the archive: a retry of the archive alone reads again its
+    own refused files and run1's (each root's list asked of the catalog once), every other file unchanged."""
+    archive, delay = slow_archive
+    inner = archive / "run1"
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        delay["s"] = 2.5
+        scan(catalog, [RootSpec(str(inner), "SU8230")], workers=0, file_timeout=1)
+        scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=1)
+        holders = dict(catalog.db.execute(
+            "SELECT i.path, r.path FROM images i JOIN roots r ON r.id = i.root_id WHERE i.error IS NOT NULL"))
+        assert sorted(holders.values()) == sorted([str(archive), str(archive), str(inner)])
+
+        delay["s"] = 0.3
+        retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=10, retry_unread=True)
+        assert (retry.read, retry.skipped, retry.errors) == (3, 2, 0) and not any(_errors(catalog).values())
