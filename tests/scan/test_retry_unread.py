@@ -9,12 +9,13 @@ import os
 import struct
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from emcensus.catalog import Catalog
 from emcensus.scan import RootSpec, scan
-from emcensus.scan.pool import LIMIT_REASONS, MEMORY_ENV, memory_reason, timeout_reason
+from emcensus.scan.pool import CRASH_REASON, LIMIT_REASONS, MEMORY_ENV, memory_reason, timeout_reason
 
 #: float32 values of the whole DM3 file: 32 MB on disk, ~256 MB as the reader's Python list: past a
 #: reading process capped at the floor, read given 2 GiB.
@@ -94,10 +95,11 @@ def test_the_cli_says_how_to_read_them_again_and_does(archive: Path, tmp_path: P
 
 
 @pytest.fixture
-def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, float]]:
+def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, Any]]:
     """slow0.tif (in the root's own folder), run1/deep/slow1.tif beside run1/deep/img2.tif, run1/img0.tif,
     and slow3.tif in a folder whose name is Latin-1, not UTF-8 (b"run\\xe92"): reading a file named slow*
-    sleeps `delay["s"]` (a real slow read, in whatever thread or process reads it), whatever its budget."""
+    sleeps `delay["s"]` (a real slow read, in whatever thread or process reads it), whatever its budget; a
+    worker process reading the file named `delay["crash"]` dies (a decoder's crash)."""
     import emcensus.scan as scan_module
     from support import write_tiff
 
@@ -109,6 +111,8 @@ def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     real = scan_module.read_source
 
     def read_source(source, **kwargs):
+        if source.path.name == delay.get("crash"):
+            os._exit(9)
         if source.path.name.startswith("slow"):
             time.sleep(delay["s"])
         return real(source, **kwargs)
@@ -117,7 +121,7 @@ def slow_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     return root, delay
 
 
-def _refused(catalog: Catalog, archive: Path, delay: dict[str, float], **options) -> dict[str, str | None]:
+def _refused(catalog: Catalog, archive: Path, delay: dict[str, Any], **options) -> dict[str, str | None]:
     """A first scan whose three slow files take 2.5 s against a budget of 1 s: refused for their time budget."""
     delay["s"] = 2.5
     first = scan(catalog, [RootSpec(str(archive), "SU8230")], file_timeout=1, **options)
@@ -129,7 +133,7 @@ def _refused(catalog: Catalog, archive: Path, delay: dict[str, float], **options
 
 @pytest.mark.parametrize("how", ["in-process", "threads"])
 def test_a_file_past_its_time_budget_is_read_again_with_a_larger_one_and_nothing_else(
-        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        slow_archive: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         how: str) -> None:
     """In this process the read is interrupted ("read took longer than 1 s"); on an executor given by the
     caller (threads, as Dask's) the scan stops waiting ("no result from the executor within 1 s"), and its
@@ -160,7 +164,7 @@ def test_a_file_past_its_time_budget_is_read_again_with_a_larger_one_and_nothing
 
 
 def test_a_retry_killed_midway_leaves_the_rest_to_the_next_retry(
-        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path) -> None:
+        slow_archive: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """Interrupted once the first of its three files is written: that file is read and stays read, the
     others are still refused; a plain rescan reads nothing (the written folder is compared, unchanged), the
     next retry reads the two left."""
@@ -192,7 +196,7 @@ def test_a_retry_killed_midway_leaves_the_rest_to_the_next_retry(
 
 
 def test_a_retry_of_a_root_reads_again_what_the_roots_nested_in_it_refused(
-        slow_archive: tuple[Path, dict[str, float]], tmp_path: Path) -> None:
+        slow_archive: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
     """run1 registered as a root of its own inside the archive: a retry of the archive alone reads again its
     own refused files and run1's (each root's list asked of the catalog once), every other file unchanged."""
     archive, delay = slow_archive
@@ -208,3 +212,19 @@ def test_a_retry_of_a_root_reads_again_what_the_roots_nested_in_it_refused(
         delay["s"] = 0.3
         retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, file_timeout=10, retry_unread=True)
         assert (retry.read, retry.skipped, retry.errors) == (3, 2, 0) and not any(_errors(catalog).values())
+
+
+def test_a_file_whose_worker_died_twice_is_read_again_and_nothing_else(
+        slow_archive: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    """A real worker process dies reading slow1.tif, twice: it is not read, a limit (the worker's memory, a
+    decoder that crashed then); the retry, with the decoder fixed, reads it and no other file."""
+    archive, delay = slow_archive
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        delay["crash"] = "slow1.tif"
+        first = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=1)
+        assert (first.read, first.errors, first.limited) == (5, 1, 1)
+        assert _errors(catalog)["slow1.tif"] == CRASH_REASON
+
+        del delay["crash"]
+        retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=1, retry_unread=True)
+        assert (retry.read, retry.skipped, retry.errors) == (1, 4, 0) and not any(_errors(catalog).values())
