@@ -499,8 +499,8 @@ def survey(task: _Survey) -> _SurveyResult:
                 lambda: _forgotten(task.known or {}, retry), result)
     else:
         with Catalog(task.catalog, readonly=True) as catalog:
-            stored = catalog.folder_fingerprints(task.root_id, task.boundary, task.folder)
-            _survey(task, {} if task.reread else _compared(stored, retry),
+            _survey(task, {} if task.reread else
+                    _compared(catalog.folder_fingerprints(task.root_id, task.boundary, task.folder), retry),
                     lambda: _present(catalog, task.folder, task.nested),
                     lambda: _forgotten(catalog.known_files(task.root_id, task.folder), retry),
                     result)
