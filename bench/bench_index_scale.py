@@ -295,7 +295,7 @@ def _timed_steps(matcher: Matcher, spent: dict[str, float], computed: set[tuple[
 def _dense_extracted(counter: Any) -> Iterator[None]:
     """Counts in `counter` (a `multiprocessing.Value`: the forked matching workers count into it too) the archive
     images' dense features extracted while inside (`match.extract` asked for `DENSE_FEATURES` keypoints), not
-    those a worker read from another's (`_SharedDense`) nor the panels' own (`QUERY_FEATURES`)."""
+    the panels' own (`QUERY_FEATURES`): each worker keeps its own cache, so 2 workers extract more than one process."""
     extract = match.extract
 
     @functools.wraps(extract)

@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from emcensus.errors import EmcensusError
@@ -256,13 +254,11 @@ def test_a_document_that_crashes_or_hangs_its_reader_is_one_line_and_the_others_
 
 
 @pytest.mark.parametrize("how", ["consumer stops", "document fails midway"])
-def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how,
-                                                                              tmp_path: Path):
+def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(corpus, monkeypatch, how):
     """The caller stops reading after the first match (an error of its own, Ctrl-C), or reading a document
     raises midway (in the process that reads them: raised here): the workers and the reading process are
     ended at once (none left running), and OpenCV's threads, the garbage collector and the module's
-    matcher are as before the run, the workers' shared dense features removed; then a full pooled run
-    does the same."""
+    matcher are as before the run; then a full pooled run does the same."""
     import gc
     import multiprocessing
 
@@ -272,7 +268,6 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
 
     _, truth, catalog_path = corpus
     index = VisualIndex.load(index_folder(catalog_path))
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the workers' shared dense features go
     before = (cv2.getNumThreads(), gc.get_freeze_count())
     workers: list = []
     if how == "document fails midway":
@@ -302,126 +297,10 @@ def test_a_pooled_run_that_ends_early_leaves_no_worker_and_restores_the_process(
                 raise RuntimeError("consumer stops")
     assert workers and not [process for process in workers if process.is_alive()]
     assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
-    assert not list(tmp_path.iterdir())  # the workers' shared dense features removed with their folder
     monkeypatch.undo()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    matcher = Matcher(index)
-    assert list(match_documents([truth.papers], matcher, workers=2))
+    assert list(match_documents([truth.papers], Matcher(index), workers=2))
     assert not multiprocessing.active_children()
     assert (cv2.getNumThreads(), gc.get_freeze_count()) == before and match._pooled is None
-    assert matcher.shared is None and not list(tmp_path.iterdir())
-
-
-def test_dense_features_one_worker_computed_are_read_by_the_others(corpus, tmp_path: Path, monkeypatch):
-    """A worker's dense features are left for the other workers, which read them instead of the archive
-    file; a file not whole (a worker ended mid-write) is computed again, a worker leaves at most
-    `_SHARED_FEATURES`, and one whose folder takes no more (removed, full) goes on without sharing."""
-    from emcensus.figures import match
-
-    _, _, catalog_path = corpus
-    index = VisualIndex.load(index_folder(catalog_path))
-    computing = Matcher(index)
-    computing.shared = match._SharedDense(tmp_path)
-    computed = computing._dense_features(0, 2)
-    reading = Matcher(index)
-    reading.shared = match._SharedDense(tmp_path)
-    read = reading._dense_features(0, 2)
-    assert not reading._archive  # no archive file read: the features came from the other worker
-    assert len(read) >= 1000 and read.factor == computed.factor
-    assert np.array_equal(read.points, computed.points) and np.array_equal(read.descriptors, computed.descriptors)
-
-    (stored,) = tmp_path.iterdir()
-    stored.write_bytes(stored.read_bytes()[: stored.stat().st_size // 2])
-    again = Matcher(index)
-    again.shared = match._SharedDense(tmp_path)
-    assert np.array_equal(again._dense_features(0, 2).descriptors, computed.descriptors) and again._archive
-
-    monkeypatch.setattr(match, "_SHARED_FEATURES", 2)
-    limited = Matcher(index)
-    limited.shared = match._SharedDense(tmp_path)
-    for position in (1, 2, 3):
-        limited._dense_features(position, 1)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["0-2.npz", "1-1.npz", "2-1.npz"]
-
-    gone = Matcher(index)  # its folder removed meanwhile (a /tmp cleaned): computed as before, nothing shared after
-    gone.shared = match._SharedDense(tmp_path / "gone")
-    assert np.array_equal(gone._dense_features(0, 2).descriptors, computed.descriptors)
-    (tmp_path / "gone").mkdir()
-    gone._dense_features(1, 2)
-    assert not list((tmp_path / "gone").iterdir())
-
-
-def test_pooled_workers_share_in_a_private_temporary_folder_or_match_as_alone_without_one(corpus, alone,
-                                                                                           tmp_path: Path, monkeypatch):
-    """A pooled run's workers leave their dense features in a folder of the run's own (mode 0700, in the
-    temporary folder), removed at the end; where no temporary folder can be made, the run matches as one
-    process does, sharing nothing."""
-    from emcensus.figures import match
-
-    _, truth, catalog_path = corpus
-    index = VisualIndex.load(index_folder(catalog_path))
-    notes, put = tmp_path / "put", match._SharedDense.put
-
-    def noted(self, key, features):  # in the workers (forked after this is set)
-        with open(notes, "a") as note:
-            note.write(f"{os.getpid()} {self.folder} {os.stat(self.folder).st_mode & 0o777:o}\n")
-        put(self, key, features)
-
-    monkeypatch.setattr(match._SharedDense, "put", noted)
-    temporary = tmp_path / "temporary"
-    temporary.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
-    lines: list[str] = []
-    assert [found.to_dict() for found in match_documents([truth.papers], Matcher(index), workers=2,
-                                                          warn=lines.append)] == alone.rows
-    assert lines == alone.lines
-    puts = [line.split() for line in notes.read_text().splitlines()]
-    assert puts and str(os.getpid()) not in {pid for pid, _, _ in puts}  # the workers wrote, not this process
-    assert {(Path(folder).parent, mode) for _, folder, mode in puts} == {(temporary, "700")}
-    assert len({folder for _, folder, _ in puts}) == 1 and Path(puts[0][1]).name.startswith("emcensus-match-")
-    assert not list(temporary.iterdir())  # removed at the end
-
-    notes.unlink()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))  # no temporary folder can be made there
-    lines.clear()
-    assert [found.to_dict() for found in match_documents([truth.papers], Matcher(index), workers=2,
-                                                          warn=lines.append)] == alone.rows
-    assert lines == alone.lines and not notes.exists()
-
-
-def test_the_shared_folder_a_run_killed_outright_left_is_removed_by_the_next(tmp_path: Path, monkeypatch):
-    """A run killed outright (`kill -9`: its `finally` never ran) leaves its shared folder; the next run removes
-    it, its name's mark proving it a gone process's of this machine (`outputs.whole_file`'s mark), and leaves
-    a live run's, another machine's, one whose name proves nothing and a link."""
-    import subprocess
-
-    from emcensus import outputs
-    from emcensus.figures import match
-
-    machine, killed = outputs._machine(), subprocess.Popen(["sleep", "60"])
-    started = outputs._process_started(killed.pid)
-    killed.kill()
-    killed.wait()
-    if machine == "unknown" or started is None:
-        pytest.skip("no PID namespace, boot id or process start here: a name proves nothing")
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    left = tmp_path / f"emcensus-match-{killed.pid}-{started}-{machine}-a1b2c3_4"
-    kept = [tmp_path / f"emcensus-match-{os.getpid()}-{outputs._process_started(os.getpid())}-{machine}-a1b2c3_4",
-            tmp_path / f"emcensus-match-{killed.pid}-{started}-{int(machine, 16) ^ 1:08x}-a1b2c3_4",
-            tmp_path / f"emcensus-match-{killed.pid}-{started}-unknown-a1b2c3_4"]
-    for folder in (left, *kept):
-        folder.mkdir()
-        (folder / "0-2.npz").write_bytes(b"features")
-    link = tmp_path / f"emcensus-match-{killed.pid}-{started}-{machine}-link_123"
-    link.symlink_to(kept[0])
-    shared = match._shared_folder()
-    try:
-        assert not left.exists() and all((folder / "0-2.npz").exists() for folder in kept) and link.is_symlink()
-        made = Path(shared.name)
-        assert made.parent == tmp_path and match._SHARED_FOLDER.match(made.name)[1] == str(os.getpid())
-        assert made.stat().st_mode & 0o777 == 0o700
-    finally:
-        shared.cleanup()
 
 
 #: Every panel matched slowly, each noted (pid) as it starts: Ctrl-C lands while the workers match.

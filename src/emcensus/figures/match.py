@@ -30,10 +30,6 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import re
-import shutil
-import tempfile
-import zipfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -56,7 +52,6 @@ from emcensus.figures.ocr import OcrUnavailableError, ocr_line
 from emcensus.figures.panels import PanelBox, split_panels
 from emcensus.figures.plotlike import is_drawing
 from emcensus.figures.scalebar import check_against_fov, fov_from_bar, read_scale_bar, settle_with_fov
-from emcensus.outputs import _gone, _machine, _process_started
 from emcensus.scan.pool import FILE_TIMEOUT_S, Budget, Pool, Producer, ProducerFailed, ReadTimeout, Ticket, computing
 
 #: Inliers a match needs to be listed (unrelated images reach 6–8, true sources 17–262).
@@ -179,11 +174,6 @@ _CONFIRM_SIGMA = 1.5
 #: at most 128 x 320 kB (about 22 MB as 1x and 2x features mix).
 _CACHED_IMAGES = 16
 _CACHED_FEATURES = 128
-#: Dense features a matching worker leaves for the others (`_SharedDense`), at most this many per worker
-#: (about 320 kB each: 80 MB per worker in the temporary folder). Each worker's own cache held one
-#: worker's panels only: on 2 workers the long publication at 150 k images extracted 161 dense features
-#: (8.4 s CPU), 140 when shared (7.7 s; about 137 in one process), the same matches.
-_SHARED_FEATURES = 256
 
 
 @dataclass(slots=True)
@@ -307,8 +297,6 @@ class Matcher:
         self.min_inliers = min_inliers
         self.deep_candidates = deep_candidates
         self._dense: dict[tuple[int, int], Features | None] = {}
-        #: where forked workers leave their dense features to each other (set by `match_documents`)
-        self.shared: _SharedDense | None = None
         self._folders = _by_folder(index)  # built here: forked workers share it instead of each building it
         self._archive: dict[int, np.ndarray | None] = {}
         #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
@@ -563,13 +551,10 @@ class Matcher:
         """Many keypoints of an archive image, read from its file (None when it cannot be read now)."""
         key = (position, upsample)
         if not _used(self._dense, key):
-            features = self.shared.get(key) if self.shared else None
-            if features is None and (pixels := self._pixels(position)) is not None:
-                side = min(DENSE_SIDE, upsample * max(pixels.shape))
-                features = extract(pixels, DENSE_FEATURES[upsample], min_side=side, max_side=max(side, MAX_SIDE))
-                if self.shared:
-                    self.shared.put(key, features)
-            self._dense[key] = features
+            pixels = self._pixels(position)
+            side = min(DENSE_SIDE, upsample * max(pixels.shape)) if pixels is not None else 0
+            self._dense[key] = None if pixels is None else extract(
+                pixels, DENSE_FEATURES[upsample], min_side=side, max_side=max(side, MAX_SIDE))
             _trim(self._dense, _CACHED_FEATURES)
         return self._dense[key]
 
@@ -890,69 +875,6 @@ def _high_pass(image: np.ndarray) -> np.ndarray:
     return image - cv2.GaussianBlur(image, (0, 0), 2.0)
 
 
-class _SharedDense:
-    """Dense features computed by one matching worker, read by the others instead of computed again: one
-    file per (image position, upsampling) in a private temporary folder, written whole (`os.replace`
-    of a file of the writer's own), at most `_SHARED_FEATURES` per worker. A file that is not there, or
-    not whole, is computed as before."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self._written = 0
-
-    def _path(self, key: tuple[int, int]) -> Path:
-        return self.folder / f"{key[0]}-{key[1]}.npz"
-
-    def get(self, key: tuple[int, int]) -> Features | None:
-        try:
-            with np.load(self._path(key), allow_pickle=False) as stored:
-                return Features(stored["points"], stored["descriptors"], float(stored["factor"]))
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # not there, or not whole
-            return None
-
-    def put(self, key: tuple[int, int], features: Features) -> None:
-        """Leaves `features` for the other workers; a folder that cannot take them (disk full) ends the sharing."""
-        if self._written >= _SHARED_FEATURES:
-            return
-        self._written += 1
-        path = self._path(key)
-        partial = path.with_name(f"{path.name}.{os.getpid()}")
-        try:
-            with open(partial, "wb") as out:
-                np.savez(out, points=features.points, descriptors=features.descriptors, factor=features.factor)
-            os.replace(partial, path)
-        except OSError:
-            self._written = _SHARED_FEATURES
-            partial.unlink(missing_ok=True)
-
-
-#: A run's `_SharedDense` folder in the temporary folder: `emcensus-match-` and the mark of the process that made
-#: it (PID, its start, this machine: `outputs.whole_file`'s partials' mark), then `mkdtemp`'s random part.
-_SHARED_FOLDER = re.compile(r"emcensus-match-(\d+)-(\d+)-([0-9a-f]{8})-[a-z0-9_]{8}\Z", re.ASCII)
-
-
-def _shared_folder() -> tempfile.TemporaryDirectory[str] | None:
-    """A new private folder (`mkdtemp`: mode 0700) in the temporary folder for the workers' dense features,
-    named with this process's mark; the folders a run killed outright left there (`kill -9`: its `finally`
-    never ran), proven by their mark to be a gone process's of this machine (`outputs._gone`), removed
-    first. None where none can be made: each worker keeps its own."""
-    machine = _machine()  # "unknown": nothing proven, nothing removed (its name never matches)
-    try:
-        with os.scandir(tempfile.gettempdir()) as entries:
-            left = [entry.path for entry in entries if (mark := _SHARED_FOLDER.match(entry.name)) and mark[3] == machine
-                    and entry.is_dir(follow_symlinks=False) and _gone(int(mark[1]), mark[2])]
-    except OSError:
-        left = []
-    for folder in left:
-        shutil.rmtree(folder, ignore_errors=True)
-    started = _process_started(os.getpid()) or "unknown"
-    try:
-        return tempfile.TemporaryDirectory(prefix=f"emcensus-match-{os.getpid()}-{started}-{machine}-",
-                                           ignore_cleanup_errors=True)
-    except OSError:
-        return None
-
-
 def _used(cache: dict[Any, Any], key: Any) -> bool:
     """Whether a cache dict holds `key`; one it holds becomes its most recently used entry, the last
     `_trim` drops."""
@@ -1074,8 +996,6 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         # the objects held now (the index's image table above all) kept out of the garbage collector's
         # passes: a pass in a worker writes into every object it visits, which copies their pages
         gc.freeze()
-    shared = _shared_folder() if workers != 0 else None  # where the workers leave their dense features to each other
-    matcher.shared = _SharedDense(Path(shared.name)) if shared else None
     try:
         with Pool(None, workers, FILE_TIMEOUT_S) as pool:  # stopped midway: its workers ended at once
             tasks = _panel_tasks(paths, year_of, weaker, panel_timeout, reader)
@@ -1088,9 +1008,7 @@ def match_documents(paths: Iterable[str | os.PathLike[str]], matcher: Matcher, *
         cv2.setNumThreads(threads)
         if workers != 0:
             gc.unfreeze()
-        _pooled, matcher.shared = None, None
-        if shared:
-            shared.cleanup()
+        _pooled = None
 
 
 #: The matcher forked workers match with (set by `match_documents` before its pool starts them).
