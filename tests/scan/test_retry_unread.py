@@ -228,3 +228,28 @@ def test_a_file_whose_worker_died_twice_is_read_again_and_nothing_else(
         del delay["crash"]
         retry = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=1, retry_unread=True)
         assert (retry.read, retry.skipped, retry.errors) == (1, 4, 0) and not any(_errors(catalog).values())
+
+
+def test_a_file_whose_metadata_text_ran_out_of_memory_is_a_limit_read_again(
+        slow_archive: tuple[Path, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MemoryError outside the reader (turning its metadata into text) is the memory line, a limit the
+    retry reads again, not an "internal error" no retry would touch."""
+    import emcensus.scan as scan_module
+
+    archive, _ = slow_archive
+    real = scan_module.metadata_text
+
+    def text_of(metadata):
+        if failing["on"]:
+            bytearray(2**62)  # a real failed allocation: more than any machine can give
+        return real(metadata)
+
+    failing = {"on": True}
+    monkeypatch.setattr(scan_module, "metadata_text", text_of)
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        first = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0)
+        errors = _errors(catalog)
+        assert first.limited == 5 and all(error.startswith("needs more memory than") for error in errors.values())
+        failing["on"] = False
+        again = scan(catalog, [RootSpec(str(archive), "SU8230")], workers=0, retry_unread=True)
+        assert again.read == 5 and not any(_errors(catalog).values())

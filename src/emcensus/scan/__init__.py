@@ -35,7 +35,7 @@ from emcensus.readers import read_sidecar_only, read_source
 from emcensus.readers.base import Source
 from emcensus.record import Problem, reduce_by_fields
 from emcensus.scan.pool import (CENSUS_GC_YOUNG, FILE_TIMEOUT_S, LIMIT_REASONS, MEMORY_ENV, Budget, Pool, ReadTimeout,
-                                Ticket, timeout_reason)
+                                Ticket, memory_reason, timeout_reason)
 from emcensus.scan.nesting import enclosing_roots, nested_roots, outside, registered_spelling
 from emcensus.scan.walk import FileStat, Folder, Group, pair, walk
 from emcensus.vocab import lookup_model
@@ -252,6 +252,8 @@ def _read_group(task: _Task, group: Group, budget: Budget, first: int) -> GroupR
             record, error = None, timeout_reason(task.file_timeout)
         except UnreadableFileError as exc:
             error = str(exc)
+        except MemoryError:  # past this process's cap outside a reader (its metadata's text): a limit, read again
+            record, error = None, memory_reason()  # by `--retry-unread`, not an internal error
         except Exception as exc:  # noqa: BLE001 - a reader bug must not stop a census of 150k files
             error = f"internal error ({type(exc).__name__}: {exc}); please report it"
         if error:
