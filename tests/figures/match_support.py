@@ -9,7 +9,7 @@ image area's size and pixel size, as PC-SEM writes them.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -19,6 +19,7 @@ from PIL import Image
 
 from emcensus.figures.features import ARCHIVE_FEATURES, extract
 from emcensus.figures.index import VisualIndex, archive_thumbnail
+from emcensus.figures.textures import micrograph
 from support import hitachi_sidecar
 
 #: Archive image area and the data bar PC-SEM burns in below it.
@@ -155,3 +156,15 @@ def visual_index(images: Mapping[Path, np.ndarray], *, area: tuple[int, int] = (
         start += kept
     return VisualIndex(table, np.concatenate(descriptors), np.concatenate(points),
                        thumbnail_rows=np.stack(rows) if thumbnails else None)
+
+
+def texture_archive(root: Path, kinds: Sequence[str], seeds: Iterable[int], *, width: int = WIDTH,
+                    height: int = HEIGHT) -> tuple[dict[str, np.ndarray], VisualIndex]:
+    """Generated micrographs, one per (kind, seed), each as a TIFF in a folder of its own under `root` (no
+    neighbour brings a source in), and their index as `figures index` keeps it: name -> pixels, index."""
+    images = {f"{kind}_{seed}": micrograph(kind, seed, width, height) for kind in kinds for seed in seeds}
+    files = {root / name / "image.tif": pixels for name, pixels in images.items()}
+    for path, pixels in files.items():
+        path.parent.mkdir()
+        tifffile.imwrite(path, pixels)
+    return images, visual_index(files, area=(width, height))

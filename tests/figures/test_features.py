@@ -11,14 +11,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import tifffile
 from PIL import Image
 
 from emcensus.figures.features import ARCHIVE_FEATURES, _spread
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
-from emcensus.figures.textures import micrograph
-from figures.match_support import visual_index
+from figures.match_support import texture_archive
 
 WIDTH, HEIGHT = 800, 600
 KINDS = ("particles", "pores", "fibres", "crystals", "films")
@@ -107,13 +105,7 @@ def _enlarged_crop(pixels: np.ndarray, box: tuple[int, int, int, int], zoom: flo
 def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, np.ndarray], VisualIndex]:
     """Thirty generated micrographs (six of each texture: look-alikes outvote a small crop's source),
     each in a folder of its own (no neighbour brings the source in), indexed as `figures index` keeps them."""
-    root = tmp_path_factory.mktemp("archive")
-    images = {f"{kind}_{seed}": micrograph(kind, seed, WIDTH, HEIGHT) for kind in KINDS for seed in range(11, 17)}
-    files = {root / name / "image.tif": pixels for name, pixels in images.items()}
-    for path, pixels in files.items():
-        path.parent.mkdir()
-        tifffile.imwrite(path, pixels)
-    return images, visual_index(files, area=(WIDTH, HEIGHT))
+    return texture_archive(tmp_path_factory.mktemp("archive"), KINDS, range(11, 17), width=WIDTH, height=HEIGHT)
 
 
 @pytest.mark.parametrize("zoom", [1.4, 3.5])

@@ -17,15 +17,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import tifffile
 from PIL import Image
 
 from emcensus.figures.features import QUERY_EDGE, Features
 from emcensus.figures.index import VisualIndex
 from emcensus.figures import match
 from emcensus.figures.match import MIN_INLIERS, WEAK_INLIERS, Matcher
-from emcensus.figures.textures import TEXTURES, micrograph
-from figures.match_support import visual_index
+from emcensus.figures.textures import TEXTURES
+from figures.match_support import texture_archive
 
 WIDTH, HEIGHT = 800, 600
 
@@ -34,13 +33,7 @@ WIDTH, HEIGHT = 800, 600
 def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, np.ndarray], VisualIndex]:
     """Thirty generated micrographs, five of each texture (look-alikes outvote a small crop's source), each
     in a folder of its own (no neighbour brings the source in)."""
-    root = tmp_path_factory.mktemp("archive")
-    images = {f"{kind}_{seed}": micrograph(kind, seed, WIDTH, HEIGHT) for kind in TEXTURES for seed in range(11, 16)}
-    files = {root / name / "image.tif": pixels for name, pixels in images.items()}
-    for path, pixels in files.items():
-        path.parent.mkdir()
-        tifffile.imwrite(path, pixels)
-    return images, visual_index(files, area=(WIDTH, HEIGHT))
+    return texture_archive(tmp_path_factory.mktemp("archive"), TEXTURES, range(11, 16), width=WIDTH, height=HEIGHT)
 
 
 def _published(pixels: np.ndarray, box: tuple[int, int, int, int], width: int) -> np.ndarray:
