@@ -336,7 +336,7 @@ def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, work
         steps.append(spent)
         spent["dense extracted"], extracted.value = extracted.value, 0
     slowest = int(np.argmax([cpu for cpu, _ in per_publication]))
-    print(f"    dense features extracted, workers included (what they share is not extracted again): "
+    print(f"    dense features extracted, workers included (each worker keeps its own): "
           f"{sum(s['dense extracted'] for s in steps):.0f} in all, the slowest publication "
           f"{steps[slowest]['dense extracted']:.0f}")
     if breakdown:
