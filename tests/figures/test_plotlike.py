@@ -4,7 +4,9 @@ published as authors publish them, overexposed, or traced into 16 vector tones, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -64,13 +66,20 @@ def test_a_chart_pasted_as_a_jpeg_is_a_drawing_from_300_px(quality: int) -> None
 def test_published_micrographs_are_not_drawings() -> None:
     """Every texture, each published ten ways (crop, resize, gamma, contrast, inverted, false colour,
     arrows, labels, inset, scale bar, JPEG), at the sizes panels come in."""
+    for texture, seed, panel, truth in _published(10):
+        assert not is_drawing(to_grey8(panel)), (texture, seed, truth.edits)
+
+
+def _published(ways: int) -> Iterator[tuple[str, int, np.ndarray, Any]]:
+    """Each texture published `ways` ways by the article generator, at the sizes panels come in:
+    (texture, seed, panel, its truth)."""
     for texture in TEXTURES:
         source = micrograph(texture, 3, 640, 480)
-        for seed in range(10):
+        for seed in range(ways):
             rng = np.random.default_rng(seed)
             size = (int(rng.integers(100, 400)), int(rng.integers(80, 300)))
             panel, truth = author_panel(source, 1e-9, size, rng)
-            assert not is_drawing(to_grey8(panel)), (texture, seed, truth.edits)
+            yield texture, seed, panel, truth
 
 
 def _overexposed(grey: np.ndarray, saturated: float) -> np.ndarray:
@@ -96,14 +105,7 @@ def test_a_published_micrograph_overexposed_is_rarely_a_drawing(saturated: float
     """Each texture published eight ways, then overexposed: resized and smoothed, its remainder is blobs
     more than specks, and a few (labels, arrows, a black inset frame: ink indeed) still pass. Without
     the test of the marks, 45 to 48 of the 48 of each level were called drawings."""
-    called = 0
-    for texture in TEXTURES:
-        source = micrograph(texture, 3, 640, 480)
-        for seed in range(8):
-            rng = np.random.default_rng(seed)
-            size = (int(rng.integers(100, 400)), int(rng.integers(80, 300)))
-            panel, _ = author_panel(source, 1e-9, size, rng)
-            called += is_drawing(_overexposed(to_grey8(panel), saturated))
+    called = sum(is_drawing(_overexposed(to_grey8(panel), saturated)) for _, _, panel, _ in _published(8))
     assert called <= 4
 
 
