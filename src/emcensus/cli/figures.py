@@ -42,7 +42,7 @@ def index(ctx: click.Context, workers: int | None, dask_address: str | None, das
     from emcensus.figures.index import update_index
     from emcensus.scan.pool import FILE_TIMEOUT_S
 
-    with _catalog(ctx) as catalog, dask_client(dask_address, dask_timeout) as client:
+    with _catalog(ctx) as catalog, dask_client(dask_address, dask_timeout, exits_on_failure=True) as client:
         summary = update_index(catalog, ctx.find_root().obj["catalog"], workers=workers,
                                executor=client.get_executor() if client else None,
                                file_timeout=file_timeout or FILE_TIMEOUT_S)

@@ -105,7 +105,7 @@ def scan(ctx: click.Context, roots: tuple[str, ...], instrument: str | None, ven
     show = not quiet and sys.stderr.isatty()
     # The catalog is checked (never in an archive, whole) before a cluster is waited for.
     with Catalog(ctx.obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
-            dask_client(dask_address, dask_timeout) as client:
+            dask_client(dask_address, dask_timeout, exits_on_failure=True) as client:
         options = {"executor": client.get_executor() if client else None, "workers": workers,
                    "file_timeout": file_timeout or FILE_TIMEOUT_S, "retry_unread": retry_unread}
         if show:

@@ -45,38 +45,43 @@ def workers_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., An
                         help=f"{what} (default: all cores; 0: in this process).")
 
 
-def dask_client(address: str | None, timeout: float) -> Any:
+def dask_client(address: str | None, timeout: float, *, exits_on_failure: bool = False) -> Any:
     """A Dask client (a context manager) for `address`, or a one-line error naming the address
-    within `timeout` seconds; without an address, a context holding None."""
+    within `timeout` seconds; without an address, a context holding None. `exits_on_failure`: a command
+    whose process ends when the block fails (`_quiet_when_failed`)."""
     if not address:
         return contextlib.nullcontext()
     from distributed import Client
 
     try:
-        return _quiet_when_failed(Client(address, timeout=timeout))
+        return _quiet_when_failed(Client(address, timeout=timeout), exits_on_failure)
     except (OSError, ValueError, TimeoutError) as exc:
         raise ConfigError(f"cannot use the Dask scheduler at {address}: {exc}") from exc
 
 
 @contextlib.contextmanager
-def _quiet_when_failed(client: Any) -> Iterator[Any]:
+def _quiet_when_failed(client: Any, exits_on_failure: bool) -> Iterator[Any]:
     """`client` for the command's block; when the command failed (its one line is on its way), the
     client's close is not told in distributed's and tornado's logs too (tasks still running are let
     go: "Couldn't gather", a cancelled future's traceback). Their levels are as before once it is closed:
-    a program that calls `dask_client` goes on with its own logging."""
+    a program that calls `dask_client` goes on with its own logging; but a command that exits on the failure
+    keeps them raised, since the loop thread may still log the close's last callbacks after it (a cancelled
+    future's traceback after a refused survey, in the whole suite)."""
     loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
-    levels = [logger.level for logger in loggers]
+    levels, failed = [logger.level for logger in loggers], False
     try:
         with client:
             try:
                 yield client
             except BaseException:
+                failed = True
                 for logger in loggers:
                     logger.setLevel(logging.CRITICAL)
                 raise
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
-            logger.setLevel(level)
+        if not (failed and exits_on_failure):
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
 
 
 __all__ = ["dask_client", "parallel_options", "workers_option"]

@@ -26,7 +26,7 @@ def quality(ctx: click.Context, workers: int | None, dask_address: str | None, d
 
     show = not quiet and sys.stderr.isatty()
     with Catalog(ctx.find_root().obj["catalog"], create=False, verify=True) as catalog, \
-            dask_client(dask_address, dask_timeout) as client:
+            dask_client(dask_address, dask_timeout, exits_on_failure=True) as client:
         options = {"workers": workers, "executor": client.get_executor() if client else None,
                    "file_timeout": file_timeout or FILE_TIMEOUT_S}
         if show:
