@@ -65,9 +65,8 @@ def _quiet_when_failed(client: Any, exits_on_failure: bool) -> Iterator[Any]:
     client's close is not told in distributed's and tornado's logs too (tasks still running are let
     go: "Couldn't gather", a cancelled future's traceback). Their levels are as before once it is closed:
     a program that calls `dask_client` goes on with its own logging; but a command that exits on the failure
-    keeps them raised, since the loop thread may still log the close's last callbacks after it (a cancelled
-    future's traceback after a refused survey, in the whole suite)."""
-    loggers = [logging.getLogger(name) for name in ("distributed", "tornado")]
+    keeps them raised, since the loop thread may still log the close's last callbacks after it."""
+    loggers = _dask_loggers()
     levels, failed = [logger.level for logger in loggers], False
     try:
         with client:
@@ -82,6 +81,17 @@ def _quiet_when_failed(client: Any, exits_on_failure: bool) -> Iterator[Any]:
         if not (failed and exits_on_failure):
             for logger, level in zip(loggers, levels, strict=True):
                 logger.setLevel(level)
+
+
+def _dask_loggers() -> list[logging.Logger]:
+    """distributed's and tornado's loggers that decide their own level: the two roots and every child
+    given one (distributed's config sets `tornado.application` to ERROR, so quieting `tornado` alone
+    let a cancelled gather's traceback through)."""
+    roots = ("distributed", "tornado")
+    children = [logger for name, logger in list(logging.root.manager.loggerDict.items())
+                if isinstance(logger, logging.Logger) and name.split(".")[0] in roots and name not in roots
+                and logger.level != logging.NOTSET]
+    return [logging.getLogger(name) for name in roots] + children
 
 
 __all__ = ["dask_client", "parallel_options", "workers_option"]
