@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from emcensus.figures.barpanels import dejavu_font, draw_scale_bar, jpeg
+from emcensus.figures.barpanels import bar_layout, dejavu_font, draw_scale_bar, jpeg, legible_style
 from emcensus.figures.features import to_grey8
 
 #: Scale-bar mantissas authors pick: the 1-2-5 series and the others seen in papers (300 nm, 750 nm).
@@ -37,6 +37,11 @@ class ScaleBarTruth:
     label_bbox: list[int]
     true_value_m: float
     mislabelled: bool
+    # how it is drawn (a vector figure draws it again over the traced panel); absent in older truth files
+    white: bool = True
+    box: bool = False
+    font_px: int = 0
+    bold: bool = False
 
 
 @dataclass
@@ -193,13 +198,16 @@ def add_scale_bar(panel: np.ndarray, rng: np.random.Generator, pixel_m: float) -
     box = rng.random() < 0.25
     if rng.random() < 0.15:  # ...or the other one, on a box
         white, box = not white, True
-    drawn, bar, text_box = draw_scale_bar(
-        panel, label, bar_px, white=white, corner=str(rng.choice(["bottom-right", "bottom-right", "bottom-left"])),
-        label_side=str(rng.choice(["above", "above", "below", "right"])),
-        font_px=max(10, round(ph * float(rng.uniform(0.06, 0.09)))), box=box, bold=bool(rng.random() < 0.4))
+    style = dict(corner=str(rng.choice(["bottom-right", "bottom-right", "bottom-left"])),
+                 label_side=str(rng.choice(["above", "above", "below", "right"])),
+                 font_px=max(10, round(ph * float(rng.uniform(0.06, 0.09)))), bold=bool(rng.random() < 0.4))
+    layout = bar_layout(panel.shape, label, bar_px, box=box, **style)
+    white, box = legible_style(panel, layout, white, box)  # from the pixels: the random streams stay as they were
+    drawn, bar, text_box = draw_scale_bar(panel, label, bar_px, white=white, box=box, **style)
     truth = ScaleBarTruth(value_m=float(f"{printed:.6g}"), label=label, bar_px=float(bar_px), bbox=list(bar),
                           label_bbox=list(text_box), true_value_m=float(f"{bar_px * pixel_m:.6g}"),
-                          mislabelled=mislabelled)
+                          mislabelled=mislabelled, white=white, box=box, font_px=layout.font.size,
+                          bold=bool(style["bold"]))
     return drawn, truth
 
 

@@ -55,7 +55,7 @@ import numpy as np
 from emcensus.demo.generate import nice_magnification
 from emcensus.demo.sidecars import HITACHI_REFERENCE_NM, TEM_CAMERA_WIDTH_NM, encode_sidecar, micron_marker_nm, sidecar_text
 from emcensus.errors import ConfigError
-from emcensus.figures.authoring import PanelTruth, author_panel, burn_letter
+from emcensus.figures.authoring import PanelTruth, ScaleBarTruth, author_panel, burn_letter
 from emcensus.figures.textures import TEXTURES, acquire, make_scene, render
 from emcensus.outputs import guard_output
 
@@ -223,7 +223,7 @@ class CorpusTruth:
 
     @classmethod
     def load(cls, path: Path) -> CorpusTruth:
-        from emcensus.figures.authoring import InsetTruth, ScaleBarTruth
+        from emcensus.figures.authoring import InsetTruth
 
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         if data.get("version") != TRUTH_VERSION:
@@ -717,7 +717,7 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
         shrink = tallest / (rows * cell_h + (rows - 1) * gutter)
         cell_w, cell_h = cell_w * shrink, cell_h * shrink
     boxes = []
-    for k, (job, pixels, _truth) in enumerate(panels):
+    for k, (job, pixels, truth) in enumerate(panels):
         r, c = divmod(k, cols)
         x0 = left + c * (cell_w + gutter)
         y0 = top - (r + 1) * cell_h - r * gutter * fw / fh
@@ -731,7 +731,7 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
         else:
             ax.set_axis_off()
             if fig_plan["vector"]:
-                _trace(ax, pixels)
+                _trace(ax, pixels, truth.scale_bar if truth is not None else None)
             else:
                 # "none": the PDF keeps the panel's own pixels; a picture is resampled as a screen does
                 ax.imshow(pixels, cmap="gray", vmin=0, vmax=255, interpolation=fig_plan.get("interpolation", "none"),
@@ -743,31 +743,83 @@ def _draw_panels(fig: Any, fig_plan: dict, panels: list[tuple[_PanelJob, Any, An
     return boxes, top - rows * cell_h - (rows - 1) * gutter * fw / fh
 
 
-def _trace(ax: Any, pixels: np.ndarray) -> None:
+def _trace(ax: Any, pixels: np.ndarray, bar: ScaleBarTruth | None = None) -> None:
     """An "image trace" of a panel, as vector tools turn a bitmap into paths: 16 tones in stacked filled
     layers, each over the region of the tones after it. A colour panel is traced in 16 of its colours, as
     the tools' colour presets do: traced in grey, a false-colour (jet) panel would show the map's
-    brightness, which goes up and down along the map, not the micrograph."""
+    brightness, which goes up and down along the map, not the micrograph.
+
+    A panel's scale bar is drawn again over the trace as vectors, as authors of vector figures do: the
+    trace's 16 tones at 160 px would smear a 3 px white bar into grey and its label into blobs."""
+    if bar is not None and not bar.box:
+        pixels = _without_bar(pixels, bar)
     tw = min(160, pixels.shape[1])
     small = cv2.resize(pixels, (tw, round(tw * pixels.shape[0] / pixels.shape[1])), interpolation=cv2.INTER_AREA)
     small = np.ascontiguousarray(small[::-1])  # contourf's y runs up
     if small.ndim == 2:
         ax.contourf(small.astype(np.float32), levels=np.linspace(0, 256, 17), cmap="gray", vmin=0, vmax=255)
-        return
-    from PIL import Image
+    else:
+        from PIL import Image
 
-    quantized = Image.fromarray(small).quantize(16, method=Image.Quantize.MEDIANCUT)
-    labels = np.asarray(quantized)
-    palette = np.array(quantized.getpalette()[:3 * (int(labels.max()) + 1)], float).reshape(-1, 3) / 255
-    order = np.argsort(palette @ np.array([0.299, 0.587, 0.114]), kind="stable")
-    rank = np.empty(len(order), int)
-    rank[order] = np.arange(len(order))
-    layer = rank[labels]
-    height, width = layer.shape
-    lowest, *others = np.unique(layer)
-    ax.fill([0, width - 1, width - 1, 0], [0, 0, height - 1, height - 1], color=palette[order[lowest]], linewidth=0)
-    for k in others:
-        ax.contourf((layer >= k).astype(np.float32), levels=[0.5, 1.5], colors=[palette[order[k]]])
+        quantized = Image.fromarray(small).quantize(16, method=Image.Quantize.MEDIANCUT)
+        labels = np.asarray(quantized)
+        palette = np.array(quantized.getpalette()[:3 * (int(labels.max()) + 1)], float).reshape(-1, 3) / 255
+        order = np.argsort(palette @ np.array([0.299, 0.587, 0.114]), kind="stable")
+        rank = np.empty(len(order), int)
+        rank[order] = np.arange(len(order))
+        layer = rank[labels]
+        height, width = layer.shape
+        lowest, *others = np.unique(layer)
+        ax.fill([0, width - 1, width - 1, 0], [0, 0, height - 1, height - 1], color=palette[order[lowest]],
+                linewidth=0)
+        for k in others:
+            ax.contourf((layer >= k).astype(np.float32), levels=[0.5, 1.5], colors=[palette[order[k]]])
+    if bar is not None:
+        _vector_bar(ax, pixels.shape[:2], small.shape[:2], bar)
+
+
+def _without_bar(pixels: np.ndarray, bar: ScaleBarTruth) -> np.ndarray:
+    """The panel with its burned bar and label glyphs painted over from around them (the traced original)."""
+    grey = pixels if pixels.ndim == 2 else cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)
+    mask = np.zeros(grey.shape, np.uint8)
+    x0, y0, x1, y1 = bar.bbox
+    mask[max(0, y0):y1, max(0, x0):x1] = 1
+    lx0, ly0, lx1, ly1 = bar.label_bbox
+    region = (slice(max(0, ly0 - 2), ly1 + 2), slice(max(0, lx0 - 2), lx1 + 2))
+    ink = 255 if bar.white else 0
+    mask[region] |= (np.abs(grey[region].astype(np.int16) - ink) < 96).astype(np.uint8)
+    mask = cv2.dilate(mask, np.ones((5, 5), np.uint8))
+    return cv2.inpaint(np.ascontiguousarray(pixels), mask, 3, cv2.INPAINT_TELEA)
+
+
+def _vector_bar(ax: Any, panel_hw: tuple[int, int], small_hw: tuple[int, int], bar: ScaleBarTruth) -> None:
+    """Draw `bar` (its box, bar and label, as `barpanels.draw_scale_bar` placed them) on a trace's axes."""
+    from emcensus.figures.barpanels import dejavu_font
+
+    (ph, pw), (th, tw) = panel_hw, small_hw
+
+    def xy(x: float, y: float) -> tuple[float, float]:  # panel pixel edges -> the trace's data coordinates
+        return x * tw / pw - 0.5, (ph - y) * th / ph - 0.5
+
+    def rect(box: list[int] | tuple[int, ...], tone: float, zorder: int) -> None:
+        (ax0, ay0), (ax1, ay1) = xy(box[0], box[1]), xy(box[2], box[3])
+        ax.fill([ax0, ax1, ax1, ax0], [ay0, ay0, ay1, ay1], color=(tone,) * 3, linewidth=0, zorder=zorder)
+
+    ink, paper = (1.0, 0.0) if bar.white else (0.0, 1.0)
+    ax.set_xlim(0, tw - 1)
+    ax.set_ylim(0, th - 1)
+    lx0, ly0, lx1, ly1 = bar.label_bbox
+    if bar.box:
+        gap = max(2, (ly1 - ly0) // 3)
+        rect([min(bar.bbox[0], lx0) - gap, min(bar.bbox[1], ly0) - gap, max(bar.bbox[2], lx1) + gap,
+              max(bar.bbox[3], ly1) + gap], paper, 5)
+    rect(bar.bbox, ink, 6)
+    font = dejavu_font(bar.font_px or max(10, round(1.4 * (ly1 - ly0))), bar.bold)
+    ox, oy = font.getbbox(bar.label)[:2]
+    height_pt = ax.get_position().height * ax.figure.get_figheight() * 72
+    ax.text(*xy(lx0 - ox, ly0 - oy + font.getmetrics()[0]), bar.label, color=(ink,) * 3, ha="left", va="baseline",
+            fontsize=font.size * height_pt / ((th - 1) * ph / th), fontfamily="DejaVu Sans",
+            fontweight="bold" if bar.bold else "normal", zorder=7)
 
 
 def _figure_page(pdf: Any, fig_plan: dict, caption: str, panels: list[tuple[_PanelJob, Any, Any]],
