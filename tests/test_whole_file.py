@@ -283,3 +283,37 @@ def test_a_report_killed_while_it_writes_leaves_no_half_file(catalog: Catalog, t
         subprocess.run([sys.executable, "-c", "from emcensus.cli.main import main; main(prog_name='emcensus')",
                         "--catalog", str(catalog.path), "report", str(out)], check=True, capture_output=True)
         assert _contents(out).keys() == before.keys()  # the partial gone, at any depth
+
+
+@_PROVES_GONE
+def test_the_writer_s_mark_is_read_once_per_process_and_a_forked_child_marks_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thumbnail cache writes a file per image: the machine (host, boot, PID namespace) is read and hashed
+    once per process, not per write. A child forked after that marks its partials with its own PID and start
+    (a mark of its parent's would let the parent's next command take the live child's partials for gone ones)."""
+    from emcensus import outputs
+
+    machine = outputs._machine  # noqa: SLF001
+    reads = []
+    monkeypatch.setattr(outputs, "_machine", lambda: reads.append(1) or machine())
+    monkeypatch.setattr(outputs, "_writer", None)  # as a fresh process
+    names = []
+    for folder in ("a", "b", "c"):
+        (tmp_path / folder).mkdir()
+        with whole_file(tmp_path / folder / "table.csv") as partial:
+            names.append(partial.name)
+    assert len(reads) == 1 and len({name.split("-")[1] for name in names}) == 1
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child writes a file, says its partial's name and its own start, and leaves at once
+        try:
+            with whole_file(tmp_path / "a" / "child.csv") as partial:
+                os.write(write, f"{partial.name} {outputs._process_started(os.getpid())}".encode())  # noqa: SLF001
+        finally:
+            os._exit(0)
+    os.close(write)
+    said = os.read(read, 4096).decode().split()
+    os.close(read)
+    os.waitpid(child, 0)
+    pid, started, child_machine, _ = said[0].removeprefix("child.csv.partial-").split("-")
+    assert (int(pid), started, child_machine) == (child, said[1], names[0].split("-")[3])

@@ -18,11 +18,11 @@ def test_the_folder_appears_whole_at_the_end_and_an_empty_folder_given_is_replac
     target = tmp_path / "out"
     target.mkdir()
     with whole_folder(target, []) as folder:
-        assert folder == tmp_path / f"out.partial-{os.getpid()}" / "out"
+        assert folder.parent.parent == tmp_path and folder.name == "out"
+        assert folder.parent.name.startswith(f"out.partial-{os.getpid()}-")  # named as a file's partial is
         (folder / "a.txt").write_text("a")
         assert not any(target.iterdir())  # nothing at the target until the end
-        mark = json.loads((folder.parent / PARTIAL_MARK).read_text())
-        assert mark["target"] == str(target) and mark["pid"] == os.getpid()
+        assert json.loads((folder.parent / PARTIAL_MARK).read_text()) == {"target": str(target)}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert [p.name for p in target.iterdir()] == ["a.txt"]  # the mark is never part of the output
 
@@ -51,38 +51,52 @@ def test_an_exception_leaves_the_target_as_it_was(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_only_partials_of_gone_processes_marked_as_ours_are_removed(tmp_path: Path) -> None:
+def _partial(tmp_path: Path, name: str, target: Path | None) -> Path:
+    """A partial folder `name` as an export leaves it, its mark naming `target` (None: no mark)."""
+    folder = tmp_path / name
+    (folder / "out").mkdir(parents=True)
+    if target is not None:
+        (folder / PARTIAL_MARK).write_text(json.dumps({"target": str(target)}))
+    return folder
+
+
+def test_only_partials_of_gone_processes_marked_as_ours_are_removed(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partial's name proves whose it is, as a file's does (`whole_file`): the next export to OUT removes one
+    of a gone process of this machine and boot marked as OUT's; not a live writer's, another machine's (another
+    host, container or boot of the same name sharing the folder: a power cut's leftover too, nothing proves it
+    gone), another output's, one without the mark, a link, nor one named as before the name was its mark."""
+    from emcensus import outputs
+
     target = tmp_path / "out"
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
     gone_pid = int(gone.stdout)
+    pid, started, machine = outputs._this_writer()  # noqa: SLF001
+    other_boot = tmp_path / "boot_id"
+    other_boot.write_text("00000000-0000-4000-8000-000000000000\n")
+    monkeypatch.setattr(outputs, "_BOOT_ID", other_boot)
+    another_boot = outputs._machine()  # noqa: SLF001 - this host and namespace, another boot
+    monkeypatch.undo()
+    assert machine != "unknown" and another_boot not in ("unknown", machine)
 
-    def partial(name: str, mark: dict | None) -> Path:
-        folder = tmp_path / name
-        (folder / "out").mkdir(parents=True)
-        if mark is not None:
-            (folder / PARTIAL_MARK).write_text(json.dumps(mark))
-        return folder
-
-    from emcensus.outputs import _writer
-    mine = _writer(target)
-    stale = partial(f"out.partial-{gone_pid}", {**mine, "pid": gone_pid, "started": "1"})
-    running = partial("out.partial-live", mine)  # this process: an export still writing
-    unmarked = partial("out.partial-old", None)  # a folder people named alike
-    other_target = partial("out.partial-x", {**mine, "target": str(tmp_path / "else"), "pid": gone_pid})
-    other_host = partial("out.partial-h", {**mine, "host": "another-host", "pid": gone_pid})
-    other_namespace = partial("out.partial-n", {**mine, "pid_namespace": "pid:[1]", "pid": gone_pid})
-    reused = partial("out.partial-r", {**mine, "started": "0"})  # this process's id, once another process's
-    elsewhere = partial("elsewhere", {**mine, "pid": gone_pid})
-    os.symlink(elsewhere, tmp_path / "out.partial-link")  # a link is never followed, nor removed
-    (tmp_path / "out.partial-fifo").mkdir()
-    os.mkfifo(tmp_path / "out.partial-fifo" / PARTIAL_MARK)  # never read: not a regular file
+    stale = _partial(tmp_path, f"out.partial-{gone_pid}-1-{machine}-00000000", target)
+    running = _partial(tmp_path, f"out.partial-{pid}-{started}-{machine}-00000000", target)  # an export writing
+    reused = _partial(tmp_path, f"out.partial-{pid}-0-{machine}-00000000", target)  # this PID, once another's
+    rebooted = _partial(tmp_path, f"out.partial-{gone_pid}-1-{another_boot}-00000000", target)
+    unmarked = _partial(tmp_path, f"out.partial-{gone_pid}-1-{machine}-11111111", None)  # people named alike
+    other_target = _partial(tmp_path, f"out.partial-{gone_pid}-1-{machine}-22222222", tmp_path / "else")
+    unproven = _partial(tmp_path, f"out.partial-{gone_pid}", target)  # a mark's old name: no machine
+    elsewhere = _partial(tmp_path, "elsewhere", target)
+    os.symlink(elsewhere, tmp_path / f"out.partial-{gone_pid}-1-{machine}-33333333")  # never followed, nor removed
+    (tmp_path / f"out.partial-{gone_pid}-1-{machine}-44444444").mkdir()
+    os.mkfifo(tmp_path / f"out.partial-{gone_pid}-1-{machine}-44444444" / PARTIAL_MARK)  # never read: no file
     with whole_folder(target, []) as folder:
         (folder / "a.txt").write_text("a")
     assert not stale.exists() and not reused.exists()
-    assert running.exists() and unmarked.exists() and other_target.exists()
-    assert other_host.exists() and other_namespace.exists() and elsewhere.exists()
-    assert (tmp_path / "out.partial-link").is_symlink()
+    assert running.exists() and rebooted.exists() and unmarked.exists() and other_target.exists()
+    assert unproven.exists() and elsewhere.exists()
+    assert (tmp_path / f"out.partial-{gone_pid}-1-{machine}-33333333").is_symlink()
     assert (tmp_path / "out" / "a.txt").exists()
 
 
@@ -93,12 +107,11 @@ def test_a_writer_whose_start_cannot_be_read_is_not_taken_for_gone(tmp_path: Pat
     from emcensus import outputs
 
     target = tmp_path / "out"
+    machine = outputs._this_writer()[2]  # noqa: SLF001
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
-        mark = {**outputs._writer(target), "pid": live.pid, "started": outputs._process_started(live.pid)}  # noqa: SLF001
-        writing = tmp_path / f"out.partial-{live.pid}"
-        (writing / "out").mkdir(parents=True)
-        (writing / PARTIAL_MARK).write_text(json.dumps(mark))
+        writing = _partial(tmp_path, f"out.partial-{live.pid}-{outputs._process_started(live.pid)}-{machine}-0"  # noqa: SLF001
+                           "0000000", target)
         monkeypatch.setattr(outputs, "_process_started", lambda pid: None)  # every process hidden
         with whole_folder(target, []) as folder:
             (folder / "a.txt").write_text("a")
@@ -108,18 +121,27 @@ def test_a_writer_whose_start_cannot_be_read_is_not_taken_for_gone(tmp_path: Pat
         live.wait()
 
 
-def test_the_partial_is_never_inside_an_archive(tmp_path: Path) -> None:
+def _planted(monkeypatch: pytest.MonkeyPatch, target: Path) -> Path:
+    """Where this process's next partial of `target` goes, made known to plant something there first."""
+    from emcensus import outputs
+
+    monkeypatch.setattr(outputs.secrets, "token_hex", lambda size: "ab" * size)
+    return outputs._partial(target)  # noqa: SLF001
+
+
+def test_the_partial_is_never_inside_an_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     archive = tmp_path / "out.partial-1"
     archive.mkdir()
-    os.symlink(archive, tmp_path / f"out.partial-{os.getpid()}")  # a link planted where the partial goes
+    os.symlink(archive, _planted(monkeypatch, tmp_path / "out"))  # a link planted where the partial goes
     with pytest.raises(ArchiveWriteError), whole_folder(tmp_path / "out", [archive]):
         pass
     assert list(archive.iterdir()) == []
 
 
-def test_a_link_planted_at_the_partial_s_name_is_not_written_through(tmp_path: Path) -> None:
+def test_a_link_planted_at_the_partial_s_name_is_not_written_through(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     elsewhere = tmp_path / "elsewhere"
-    os.symlink(elsewhere, tmp_path / f"out.partial-{os.getpid()}")
+    os.symlink(elsewhere, _planted(monkeypatch, tmp_path / "out"))
     with pytest.raises(FileExistsError), whole_folder(tmp_path / "out", []):
         pass
     assert not elsewhere.exists() and not (tmp_path / "out").exists()
@@ -216,14 +238,13 @@ def test_the_mount_table_names_a_bind_mount_as_the_kernel_escapes_it(tmp_path: P
 def test_a_leftover_partial_scanned_since_as_an_archive_is_never_removed(tmp_path: Path) -> None:
     """A partial of a process that is gone, whose folder (or one inside it) is since an archive's root:
     like anything of an archive, never removed, even with its mark."""
-    from emcensus.outputs import _writer
+    from emcensus.outputs import _this_writer
 
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
                           check=True)
     target = tmp_path / "out"
-    leftover = tmp_path / f"out.partial-{gone.stdout.strip()}"
-    (leftover / "out" / "images").mkdir(parents=True)
-    (leftover / PARTIAL_MARK).write_text(json.dumps({**_writer(target), "pid": int(gone.stdout), "started": "1"}))
+    leftover = _partial(tmp_path, f"out.partial-{gone.stdout.strip()}-1-{_this_writer()[2]}-00000000", target)
+    (leftover / "out" / "images").mkdir()
     with whole_folder(target, [leftover / "out" / "images"]) as folder:
         (folder / "a.txt").write_text("a")
     assert (leftover / "out" / "images").is_dir() and (leftover / PARTIAL_MARK).exists()

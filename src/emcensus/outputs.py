@@ -112,16 +112,14 @@ def whole_file(target: str | os.PathLike[str]) -> Iterator[Path]:
     usual permissions (umask's, not mkstemp's 0600); one replacing a file keeps that file's permissions
     and group, as writing into it did.
 
-    A file has no room for a mark: the partial's name is its mark, `<name>.partial-<pid>-<process start>-
-    <machine>-<random>` (`machine`: this host, its boot and PID namespace, hashed). The first write into a
-    folder in a process removes every partial there whose name proves it was left by a process of this
-    machine that is gone (its PID not running, or running a process started at another time): a `kill -9`'s
-    leftovers, never a live writer's (another command's, or this one's other threads), nor one left before
-    the host restarted (a start counted from another boot proves nothing)."""
+    A file has no room for a mark: the partial's name is its mark (`_partial`: this process and machine). The
+    first write into a folder in a process removes every partial there whose name proves it was left by a
+    process of this machine that is gone (its PID not running, or running a process started at another time):
+    a `kill -9`'s leftovers, never a live writer's (another command's, or this one's other threads), nor one
+    left before the host restarted (a start counted from another boot proves nothing)."""
     target = Path(target)
     _remove_stale_file_partials(target.parent)
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}-{_process_started(os.getpid()) or 'unknown'}-"
-                               f"{_machine()}-{secrets.token_hex(4)}")
+    partial = _partial(target)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666))
     try:
         yield partial
@@ -144,8 +142,8 @@ def _keep_mode(previous: Path, partial: Path) -> None:
     os.chmod(partial, stat.S_IMODE(given.st_mode))  # after chown, which clears set-group-ID
 
 
-#: A file partial's name after `<name>`: the writer's PID, its start, its machine (`_machine`), a random part.
-_FILE_PARTIAL = re.compile(r"\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}\Z", re.ASCII)  # \Z: `$` takes "...\n"
+#: A partial's name after `<name>` (`_partial`): the writer's PID, its start, its machine (`_machine`), a random part.
+_PARTIAL = re.compile(r"\.partial-(\d+)-(\d+)-([0-9a-f]{8})-[0-9a-f]{8}\Z", re.ASCII)  # \Z: `$` takes "...\n"
 _swept: set[str] = set()  # folders whose stale file partials this process removed (once each: a thumbnail
 # cache holds a file per image, and is written per request)
 
@@ -169,14 +167,43 @@ def _machine() -> str:
     return hashlib.sha256(f"{socket.gethostname()}\0{boot}\0{namespace}".encode()).hexdigest()[:8]
 
 
+_writer: tuple[int, str, str] | None = None  # this process's PID, start and machine: `_this_writer`
+
+
+def _this_writer() -> tuple[int, str, str]:
+    """This process as a partial's name marks it: its PID, its start (`unknown` where not known) and its machine
+    (`_machine`). Read from /proc once per process (the thumbnail cache writes a file per image), again in a
+    forked child, whose PID and start are its own."""
+    global _writer
+    pid = os.getpid()
+    if _writer is None or _writer[0] != pid:
+        _writer = pid, _process_started(pid) or "unknown", _machine()
+    return _writer
+
+
+def _partial(target: Path) -> Path:
+    """The partial sibling a writer of `target` makes (`whole_file`, `whole_folder`): `<name>.partial-<pid>-
+    <process start>-<machine>-<random>`. Its name proves whose it is (`_left_by_a_gone_process`); the random
+    part keeps apart this process's writers of one name (threads: a thumbnail asked twice)."""
+    pid, started, machine = _this_writer()
+    return target.with_name(f"{target.name}.partial-{pid}-{started}-{machine}-{secrets.token_hex(4)}")
+
+
+def _left_by_a_gone_process(name: str) -> bool:
+    """Whether a partial's name (`_partial`) proves it was left by a process of this machine (host, boot and
+    PID namespace) that is gone. One left before the host restarted is not: a start counted from another boot
+    proves nothing, and another host of the same name and namespace sharing the folder has another boot."""
+    mark = _PARTIAL.search(name)
+    return bool(mark) and mark[3] == _this_writer()[2] and _gone(int(mark[1]), mark[2])
+
+
 def _remove_stale_file_partials(folder: Path) -> None:
     """Remove, once per process, the file partials in `folder` left by a gone process of this machine
     (`whole_file`): regular files only, whose names say so; anything else is left for people to judge."""
     if str(folder) in _swept:
         return
     _swept.add(str(folder))
-    machine = _machine()
-    if machine == "unknown":
+    if _this_writer()[2] == "unknown":
         return
     try:
         with os.scandir(folder) as entries:
@@ -184,13 +211,13 @@ def _remove_stale_file_partials(folder: Path) -> None:
     except OSError:
         return
     for name in names:
-        mark = _FILE_PARTIAL.search(name)
-        if mark and mark[3] == machine and _gone(int(mark[1]), mark[2]):
+        if _left_by_a_gone_process(name):
             with suppress(OSError):
                 os.unlink(folder / name)
 
 
-#: In a folder output's partial sibling: who writes it, so that a later run can prove a leftover is its own.
+#: In a folder output's partial sibling: the output it is written for, so that a later run can prove a leftover
+#: is emcensus's own partial of that output (whose it is, its name says: `_partial`).
 PARTIAL_MARK = "emcensus-partial.json"
 
 
@@ -198,10 +225,11 @@ PARTIAL_MARK = "emcensus-partial.json"
 def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, what: str = "output") -> Iterator[Path]:
     """Write a folder output whole or not at all: `target` (resolved by `guard_output`; absent, or an empty
     folder) appears complete when the block ends, or never. The block writes into the folder it is given,
-    `<parent>/<name>.partial-<pid>/<name>` (a sibling named so that people see it is unfinished); at the
-    end that folder is renamed onto `target` in one step, and an exception leaving the block removes it.
-    A partial left by a process killed outright (SIGKILL, a power cut) is removed by the next run to the
-    same target, once its mark proves it is emcensus's own and its process is gone.
+    `<parent>/<name>.partial-…/<name>` (a sibling named so that people see it is unfinished, as `whole_file`'s:
+    `_partial`); at the end that folder is renamed onto `target` in one step, and an exception leaving the block
+    removes it. A partial left by a process killed outright (SIGKILL) is removed by the next run to the same
+    target, once its mark (`PARTIAL_MARK`) proves it is emcensus's own partial of `target` and its name that its
+    process, of this machine and boot, is gone; one left before the host restarted (a power cut) is not.
 
     An empty folder given that is a mount point (a disk, a container's volume) cannot be renamed onto, and
     a partial beside it would be written on the filesystem it is mounted in; one in a folder this process
@@ -221,11 +249,11 @@ def whole_folder(target: Path, archives: Iterable[str | os.PathLike[str]], *, wh
         return
     archives = list(archives)
     _remove_stale_partials(target, archives)
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    partial = _partial(target)
     guard_output(partial, archives, what=what, folder=True)
     partial.mkdir()  # new, at its own name: never a folder or a link someone left there
     try:
-        (partial / PARTIAL_MARK).write_text(json.dumps(_writer(target)))
+        (partial / PARTIAL_MARK).write_text(json.dumps({"target": str(target)}))
         inner = partial / target.name
         inner.mkdir()
         if target.is_dir():  # the empty folder given, replaced at the end: its group and permissions stay
@@ -247,14 +275,6 @@ def _mount_point(folder: Path, mountinfo: Path = Path("/proc/self/mountinfo")) -
         return False
     escaped = re.sub(rb"[ \t\n\\]", lambda char: b"\\%03o" % char[0][0], os.fsencode(folder))  # as the table does
     return any(len(fields) > 4 and fields[4] == escaped for fields in map(bytes.split, table.splitlines()))
-
-
-def _writer(target: Path) -> dict[str, object]:
-    """This process as a partial's mark names it: the target, the host, the process and when it started
-    (a process id alone may have been reused), and the process ids' namespace (containers on one host may
-    share its name and the folder: there another container's process id says nothing)."""
-    return {"target": str(target), "host": socket.gethostname(), "pid": os.getpid(),
-            "started": _process_started(os.getpid()), "pid_namespace": _pid_namespace()}
 
 
 def _pid_namespace() -> str | None:
@@ -304,17 +324,16 @@ def _remove_stale_partials(target: Path, archives: list[str | os.PathLike[str]])
 
 
 def _left_by_a_gone_writer(folder: Path, target: Path) -> bool:
-    """Whether `folder` is a partial whose mark names `target`, this host and PID namespace, and a process
-    no longer running (anything else, a folder people made among them, is left for them to judge)."""
-    if folder.is_symlink() or not folder.is_dir():
+    """Whether `folder` is a partial of `target` (its mark names it) whose name proves it was left by a gone
+    process of this machine (`_left_by_a_gone_process`); anything else, a folder people made among them, is
+    left for them to judge."""
+    if folder.is_symlink() or not folder.is_dir() or not _left_by_a_gone_process(folder.name):
         return False
     try:
         mark = json.loads(read_bounded(folder / PARTIAL_MARK, 4096, "partial's mark"))
     except (EmcensusError, ValueError):
         return False
-    return (isinstance(mark, dict) and mark.get("target") == str(target) and mark.get("host") == socket.gethostname()
-            and mark.get("pid_namespace") == _pid_namespace()
-            and isinstance(mark.get("pid"), int) and _gone(mark["pid"], mark.get("started")))
+    return isinstance(mark, dict) and mark.get("target") == str(target)
 
 
 __all__ = ["ArchiveWriteError", "PARTIAL_MARK", "guard_folder_rewrite", "guard_output", "whole_file", "whole_folder"]
