@@ -12,7 +12,7 @@ panels (crop fraction, scale, JPEG, edits), so that a failing case can be named,
 from the accepted matches (`figures accept` on a copy of the catalog) equals Table 1 from the truth ledger.
 
     .venv/bin/python bench/bench_figures.py [--articles 12] [--images 300] [--workers 2] [--size 640x480]
-                                            [--keep DIR] [--compare-deep N] [--long N]
+                                            [--keep DIR] [--compare-deep N] [--long N] [--steps OUT.json]
 
 `--keep DIR`: generate, scan and index into DIR the first time, reuse them afterwards (to measure
 the matcher alone after a change to it; the index is rebuilt when the features change).
@@ -20,6 +20,8 @@ the matcher alone after a change to it; the index is rebuilt when the features c
 deeper dense check) and print its time and P/R, then the default matcher: a before/after in one run.
 `--long N`: N long publications (`synth.LONG_PANELS` panels, an article with its SI) added to a new
 corpus, each one's CPU printed apart; the archive and the other publications stay those of the seed.
+`--steps OUT.json` (with `--workers 0`): every panel's matcher steps, with the evidence each had and its
+CPU, written to OUT.json and summed up (`bench/match_steps.py`).
 
 The index at 150 k images (memory, recall and matching time against it): `bench/bench_index_scale.py`.
 """
@@ -27,6 +29,7 @@ The index at 150 k images (memory, recall and matching time against it): `bench/
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -34,9 +37,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
+from match_steps import StepTrace, traced_documents
+from match_steps import table as step_table
 from emcensus.analysis.publications import article_id, read_ledger
 from emcensus.catalog import Catalog
 from emcensus.figures.index import VisualIndex, index_folder, update_index
@@ -236,6 +241,8 @@ def main() -> None:
     parser.add_argument("--quiet", action="store_true", help="no per-case lines")
     parser.add_argument("--long", type=int, default=0,
                         help="long publications (an article of about 10 pages with its SI) in a new corpus")
+    parser.add_argument("--steps", type=Path, default=None, metavar="OUT.json",
+                        help="with --workers 0: each panel's matcher steps, evidence and CPU (bench/match_steps.py)")
     parser.add_argument("--compare-deep", type=int, default=None, metavar="N",
                         help="also match with N deep candidates first (4: the matcher before the deeper dense check)")
     args = parser.parse_args()
@@ -290,7 +297,12 @@ def main() -> None:
             print(f"matcher with deep_candidates={args.compare_deep}: {other_s / len(truth.articles):.2f} s wall, "
                   f"{other_cpu / len(truth.articles):.2f} s CPU per publication, precision {p:.3f}, recall {r:.3f}")
         matcher = TimedMatcher(index)
-        found, panels, match_s, match_cpu, per_publication = _match_all(truth, matcher, args.workers)
+        trace = StepTrace()
+        with traced_documents(trace) if args.steps else nullcontext():
+            found, panels, match_s, match_cpu, per_publication = _match_all(truth, matcher, args.workers)
+        if args.steps:
+            args.steps.write_text(json.dumps(trace.panels))
+            print(step_table(trace.panels))
         precision, recall, expected, confusions = _scores(truth, found)
         image_of = {str(truth.image_path(img.path)): img for img in truth.images}
         work = Path(stack.enter_context(tempfile.TemporaryDirectory()))

@@ -3,6 +3,7 @@
     .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
         [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 8,16] [--skip-build]
         [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact] [--long 1] [--match-workers 0,2]
+        [--steps OUT.json]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
 (generated and scanned the first time, reused afterwards; `--long N` adds N long publications, an article
@@ -39,12 +40,15 @@ publications stay those of the seed, so an index at scale built without them is 
    archive decode, the fit-scale and deep checks) and what is outside the matcher (document reading,
    panel splitting, scale bars: `read_scale_bar`, OCR included, timed on its own), for all publications
    and for the slowest one.
+6. `--steps OUT.json`: each panel's matcher steps, the evidence each had and its CPU, in the first 0-worker
+   run at scale (`bench/match_steps.py`), written to OUT.json (a file already there is kept) and summed up.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import json
 import multiprocessing
 import os
 import re
@@ -61,6 +65,8 @@ import cv2
 import numpy as np
 
 from bench_figures import _cpu_with_children, _long_publications, _scores
+from match_steps import StepTrace, traced_documents
+from match_steps import table as step_table
 from emcensus.catalog import Catalog
 from emcensus.figures import features
 from emcensus.figures.index import (
@@ -312,14 +318,15 @@ def _dense_extracted(counter: Any) -> Iterator[None]:
         match.extract = extract
 
 
-def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, workers: int = 0
-           ) -> tuple[dict[tuple[str, str], float], list[tuple[float, float]]]:
+def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, workers: int = 0,
+           trace: StepTrace | None = None) -> tuple[dict[tuple[str, str], float], list[tuple[float, float]]]:
     """(article, image) -> best score over every publication; (CPU, wall) seconds of each publication,
     on `workers` matching processes (0: this one), their CPU included. Each publication is matched by a
     matcher of its own, as one `figures match` run of an article and its SI: nothing is cached from the
     publications before it (forked workers never were; one matcher for all in this process gave the
     0-worker runs earlier publications' dense features: at 150 k, 420 of the 1,017 times a panel found an
-    archive image's dense features cached, another publication's panel had computed them). `breakdown` (this process only): also prints where the CPU went (see the module docstring)."""
+    archive image's dense features cached, another publication's panel had computed them). `breakdown` (this process only): also prints where the CPU went (see the module docstring); `trace` (this process
+only) records every panel's steps (`match_steps`)."""
     papers = Path(truth.papers)
     found: dict[tuple[str, str], float] = {}
     per_publication, steps, extracted = [], [], multiprocessing.Value("q", 0)
@@ -327,7 +334,8 @@ def _match(truth: CorpusTruth, index: VisualIndex, breakdown: bool = False, work
         spent: dict[str, float] = defaultdict(float)
         matcher, computed = Matcher(index), set()
         cpu, wall = _cpu_with_children(), time.perf_counter()
-        with _timed_steps(matcher, spent, computed) if breakdown else nullcontext(), _dense_extracted(extracted):
+        with _timed_steps(matcher, spent, computed) if breakdown else nullcontext(), _dense_extracted(extracted), \
+                traced_documents(trace) if trace is not None and workers == 0 else nullcontext():
             for f in match_documents([papers / name for name in article.documents], matcher,
                                      year_of=lambda _a, y=article.year: y, workers=workers):
                 key = (f.article, f.match.path)
@@ -386,6 +394,8 @@ def main() -> None:
     parser.add_argument("--keep-scale", action="store_true", help="keep each index at scale in DIR; reuse a kept one")
     parser.add_argument("--breakdown", action="store_true", help="where matching's CPU goes, at the first nprobe")
     parser.add_argument("--long", type=int, default=0, help="long publications (an article of about ten pages + SI) in a new corpus")
+    parser.add_argument("--steps", type=Path, default=None, metavar="OUT.json",
+                        help="each panel's matcher steps, evidence and CPU in the first 0-worker run (match_steps.py)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, catalog_path = _corpus(args.dir, args)
@@ -440,9 +450,13 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
             for workers in (int(v) for v in args.match_workers.split(","))]
     for number, (nprobe, workers) in enumerate(runs):
         scaled.faiss.nprobe = nprobe
+        trace = StepTrace() if args.steps and workers == 0 and not args.steps.exists() else None
         with _TreeMemory() as tree:
             found, per_publication = _match(truth, scaled, args.breakdown and number == 0 and workers == 0,
-                                            workers)
+                                            workers, trace)
+        if trace is not None:
+            args.steps.write_text(json.dumps(trace.panels))
+            print(step_table(trace.panels))
         after = _memory(folder)
         _report(f"at scale, cap {cap}, {scaled.code_bits}-bit codes, nprobe {nprobe}, {workers} matching worker(s)",
                 truth, found, per_publication)

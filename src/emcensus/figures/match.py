@@ -586,9 +586,16 @@ class Matcher:
 
     def _vote(self, variants: list[_Variant], not_after_year: int | None) -> list[tuple[int, int]]:
         """(image position, variant) pairs with the most query descriptors near their descriptors."""
+        counts = self._ballot(variants, not_after_year)
+        best = np.argsort(-counts, kind="stable")[: self.candidates]
+        return [(int(key % len(self.index)), int(key // len(self.index))) for key in best if counts[key] >= 2]
+
+    def _ballot(self, variants: list[_Variant], not_after_year: int | None) -> np.ndarray:
+        """The votes of each (variant, image position) pair, at `variant * len(index) + position`: the
+        evidence a panel has before any fit (bench/match_steps.py reads it)."""
         parts = [v.voting.descriptors for v in variants]
         if not sum(len(p) for p in parts):
-            return []
+            return np.zeros(len(variants) * len(self.index), np.int64)
         variant_of = np.repeat(np.arange(len(variants)), [len(p) for p in parts])
         distances, owners = self.index.search(np.concatenate(parts), NEIGHBOURS)  # owners: image positions
         if not_after_year is not None:  # images acquired after the article are not neighbours at all
@@ -602,9 +609,7 @@ class Matcher:
         near = MAX_HAMMING * self.index.code_bits // 256  # the inverted file compares shorter codes
         voting = (first >= 0) & (distances[:, 0] <= near) & (distances[:, 0] < VOTE_RATIO * other)
         keys = variant_of[voting] * len(self.index) + first[voting]
-        counts = np.bincount(keys, minlength=len(variants) * len(self.index))
-        best = np.argsort(-counts, kind="stable")[: self.candidates]
-        return [(int(key % len(self.index)), int(key // len(self.index))) for key in best if counts[key] >= 2]
+        return np.bincount(keys, minlength=len(variants) * len(self.index))
 
     # ------------------------------------------------------------------ verification
     def _verify(self, variant: _Variant, position: int, width: int, height: int,
