@@ -427,7 +427,9 @@ def _at_scale(args: argparse.Namespace, truth: CorpusTruth, index: VisualIndex, 
             scaled = VisualIndex.load(folder)  # kept by an earlier run (refused when of another format)
             built = "kept from an earlier run"
         except FigureIndexError:
-            pass
+            if any(folder.glob("gen-*")) and not (folder / "current").exists():  # a build not finished
+                raise SystemExit(f"{folder} holds a generation and no `current`: another run may be building it "
+                                 "(a 150 k build takes ~20 min); remove the folder to build it here") from None
     if scaled is None:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
