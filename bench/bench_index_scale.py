@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_index_scale.py DIR [--articles 8] [--images 200] [--size 800x600] [--seed 7]
         [--workers 2] [--profile 40] [--caps 300,400] [--scale-to 150000] [--nprobes 8,16] [--skip-build]
         [--code-bytes 16,32] [--keep-scale] [--breakdown] [--skip-exact] [--long 1] [--match-workers 0,2]
-        [--steps OUT.json]
+        [--steps OUT.json] [--only-long]
 
 DIR holds the generated corpus, its archive and catalog, laid out as `bench_figures.py --keep DIR`
 (generated and scanned the first time, reused afterwards; `--long N` adds N long publications, an article
@@ -47,6 +47,7 @@ publications stay those of the seed, so an index at scale built without them is 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import json
 import multiprocessing
@@ -394,11 +395,14 @@ def main() -> None:
     parser.add_argument("--keep-scale", action="store_true", help="keep each index at scale in DIR; reuse a kept one")
     parser.add_argument("--breakdown", action="store_true", help="where matching's CPU goes, at the first nprobe")
     parser.add_argument("--long", type=int, default=0, help="long publications (an article of about ten pages + SI) in a new corpus")
+    parser.add_argument("--only-long", action="store_true", help="match the long publications only (quicker A/B runs)")
     parser.add_argument("--steps", type=Path, default=None, metavar="OUT.json",
                         help="each panel's matcher steps, evidence and CPU in the first 0-worker run (match_steps.py)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, catalog_path = _corpus(args.dir, args)
+    if args.only_long:  # precision and recall then of their pairs alone
+        truth = dataclasses.replace(truth, articles=[a for a in truth.articles if a.long])
     if not args.skip_build:
         _build(catalog_path, args.workers)
     if args.profile:
