@@ -6,6 +6,7 @@ a `Producer`, a process capped as every reading process is."""
 from __future__ import annotations
 
 import os
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from emcensus.figures.documents import FigureError, iter_figures
 from emcensus import readers as readers_module
 from emcensus.readers import read_metadata
 from emcensus.readers.base import Reader, Reading, Source
-from emcensus.scan.pool import MEMORY_ENV, Producer
+from emcensus.scan.pool import MEMORY_ENV, MEMORY_LEAST, Producer
 
 
 def dm3(path: Path, count: int, element: bytes, values: bytes) -> Path:
@@ -59,19 +60,23 @@ def _figures(path: Path) -> list[str]:
         return [str(exc)]
 
 
-def _in_a_capped_process(path: Path, gib: str, read: Callable[[Path], list[str]] = _read) -> str:
+def _in_a_capped_process(path: Path, gib: str, read: Callable[[Path], list[str]] = _read, preload: bool = True) -> str:
     """What `read` gives for `path` in a reading process capped at `gib`, forked from a fresh interpreter: a
     fork of this test process would inherit the heap earlier tests freed, which the cap counts as held and the
-    reading may fill again (in the whole suite, a 64 MB read passed a 32 MiB cap)."""
+    reading may fill again (in the whole suite, a 64 MB read passed a 32 MiB cap). `preload`: rsciio loaded
+    before the fork, as a scan's workers have it after their first Gatan file; else the reading loads it."""
     code = ("import sys; from pathlib import Path; sys.path[:0] = [sys.argv[1]]; import test_memory_or_damage as t; "
-            "print(t._capped(Path(sys.argv[2]), getattr(t, sys.argv[3])))")
-    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(path), read.__name__],
-                          env={**os.environ, MEMORY_ENV: gib}, capture_output=True, text=True, timeout=300, check=True)
+            "print(t._capped(Path(sys.argv[2]), getattr(t, sys.argv[3]), sys.argv[4] == 'preload'))")
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}  # as a user's
+    done = subprocess.run([sys.executable, "-c", code, str(Path(__file__).parent), str(path), read.__name__,
+                           "preload" if preload else "cold"], env={**env, MEMORY_ENV: gib}, capture_output=True,
+                          text=True, timeout=300, check=True)
     return done.stdout.splitlines()[-1]
 
 
-def _capped(path: Path, read: Callable[[Path], list[str]]) -> str:
-    import rsciio.digitalmicrograph._api  # noqa: F401 - loaded before the fork, as a scan's workers have it
+def _capped(path: Path, read: Callable[[Path], list[str]], preload: bool) -> str:
+    if preload:
+        import rsciio.digitalmicrograph._api  # noqa: F401
 
     reader = Producer(read, 120)
     try:
@@ -90,26 +95,44 @@ def test_an_array_declared_larger_than_the_file_is_damage_refused_before_allocat
 
 
 def test_a_whole_file_past_the_memory_cap_says_the_cap_not_damage(tmp_path: Path) -> None:
-    """2 M float32 values (8 MB, all there; 64 MB as rsciio's Python list): in a process that may take
-    32 MiB it is that limit's line, naming it; given the memory, the same file reads to its end."""
-    whole = floats(tmp_path / "whole.dm3", 2_000_000)
-    assert _in_a_capped_process(whole, "0.03125") == (
-        f"needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives each more, "
+    """8 M float32 values (32 MB, all there; 256 MB as rsciio's Python list): in a process that may take
+    the least a cap may give (0.125 GiB) it is that limit's line, naming it; given the memory, the same file
+    reads to its end."""
+    whole = floats(tmp_path / "whole.dm3", 8_000_000)
+    assert _in_a_capped_process(whole, f"{MEMORY_LEAST / 2**30:g}") == (
+        f"needs more memory than a reading process may take (0.125 GiB; ${MEMORY_ENV}=GIB gives each more, "
         "or off); not read")
     assert _in_a_capped_process(whole, "off") == "DM file holds no image (only a thumbnail or nothing)"
 
 
 def test_a_figure_past_the_memory_cap_says_the_cap(tmp_path: Path) -> None:
     """A picture within the pixels a figure may have (25 Mpx), decoded in a reading process that may take
-    32 MiB: its line names that limit and how to raise it, as a scan's reader does; given the memory, it reads."""
+    0.125 GiB: its line names that limit and how to raise it, as a scan's reader does; given the memory, it
+    reads."""
     from PIL import Image
 
     picture = tmp_path / "figure.png"
     Image.new("RGB", (5000, 5000), (90, 90, 90)).save(picture)
-    assert _in_a_capped_process(picture, "0.03125", _figures) == (
-        f"{picture}: needs more memory than a reading process may take (0.0312 GiB; ${MEMORY_ENV}=GIB gives "
+    assert _in_a_capped_process(picture, f"{MEMORY_LEAST / 2**30:g}", _figures) == (
+        f"{picture}: needs more memory than a reading process may take (0.125 GiB; ${MEMORY_ENV}=GIB gives "
         "each more, or off); not read")
     assert _in_a_capped_process(picture, "off", _figures) == "(5000, 5000)"
+
+
+def test_a_scan_given_the_least_cap_loads_the_readers_libraries_and_reads_every_sample(
+        vendor_samples: Path, tmp_path: Path) -> None:
+    """At the least a cap may give, a scan's worker reads every vendor sample, loading rsciio and scipy's own
+    OpenBLAS under the cap on its first Gatan file: that OpenBLAS starts one thread (~40 MiB each), not one per
+    core (on 2 cores it spun in its allocation retries: each Gatan file past its time budget). A command of its
+    own, as a user's, so that nothing this test process loaded is inherited."""
+    catalog = tmp_path / "census.sqlite"
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    subprocess.run([sys.executable, "-c", "from emcensus.cli.main import main; main()", "--catalog", str(catalog),
+                    "scan", str(vendor_samples), "--instrument", "SU8230", "--workers", "1", "--quiet"],
+                   env={**env, MEMORY_ENV: f"{MEMORY_LEAST / 2**30:g}"}, check=True, timeout=600)
+    with sqlite3.connect(catalog) as db:
+        assert db.execute("SELECT path, error FROM images WHERE error IS NOT NULL").fetchall() == []
+        assert db.execute("SELECT count(*) FROM images").fetchone()[0] >= 20
 
 
 class _Claims(Reader):

@@ -12,7 +12,7 @@ import pytest
 
 from emcensus.errors import ConfigError
 from emcensus.scan import pool as pool_module
-from emcensus.scan.pool import (MEMORY_ENV, Pool, Producer, ProducerFailed, _machine_memory, memory_reason,
+from emcensus.scan.pool import (MEMORY_ENV, MEMORY_LEAST, Pool, Producer, ProducerFailed, _machine_memory, memory_reason,
                                 worker_memory)
 
 MiB = 1 << 20
@@ -204,6 +204,14 @@ def test_the_default_cap_shares_the_machine_and_a_wrong_setting_is_refused(monke
         monkeypatch.setenv(MEMORY_ENV, wrong)
         with pytest.raises(ConfigError, match=f"{MEMORY_ENV}='{wrong}': give the GiB"):
             worker_memory(2)
+    monkeypatch.setenv(MEMORY_ENV, "0.125")  # the least a reading process needs to start (`MEMORY_LEAST`)
+    assert worker_memory(2) == MEMORY_LEAST == 2**27
+    for small in ("0.12", "0.03125", "1e-9"):  # below it: every file "not read", or OpenBLAS spinning
+        monkeypatch.setenv(MEMORY_ENV, small)
+        with pytest.raises(ConfigError) as refused:
+            worker_memory(2)
+        assert str(refused.value) == (f"${MEMORY_ENV}='{small}' is less than a reading process needs to start "
+                                      "(0.125 GiB): give at least that, or off")
 
 
 @pytest.mark.parametrize(("machine_gib", "workers", "cap_gib"), [
@@ -220,13 +228,17 @@ def test_the_default_cap_is_never_less_than_the_largest_admitted_image_needs(
 
 
 def test_a_wrong_cap_stops_the_command_with_one_line(tiny_archive, tmp_path) -> None:
+    """Not a number, or less than a reading process needs to start: one line, the exit status of a setting refused."""
     from support import catalog_cli
 
-    result = catalog_cli(tmp_path / "c.sqlite")("scan", str(tiny_archive), "--instrument", "SU8230", "--workers", "2",
-                                                ok=False, env={MEMORY_ENV: "4GB"})
-    assert result.exit_code != 0 and "Traceback" not in result.output
-    assert result.output.strip().splitlines()[-1].endswith(
-        f"${MEMORY_ENV}='4GB': give the GiB one reading process may take (e.g. 4), or off")
+    cli = catalog_cli(tmp_path / "c.sqlite")
+    lines = {"4GB": f"${MEMORY_ENV}='4GB': give the GiB one reading process may take (e.g. 4), or off",
+             "0.1": f"${MEMORY_ENV}='0.1' is less than a reading process needs to start (0.125 GiB): give at least "
+                    "that, or off"}
+    for given, line in lines.items():
+        result = cli("scan", str(tiny_archive), "--instrument", "SU8230", "--workers", "2", ok=False,
+                     env={MEMORY_ENV: given})
+        assert result.exit_code == 1 and result.output.strip().splitlines() == [f"Error: {line}"]
 
 
 def test_the_machine_s_memory_is_its_least_cgroup_limit_along_this_process_s_path(tmp_path) -> None:

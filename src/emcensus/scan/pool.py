@@ -131,6 +131,12 @@ MEMORY_ENV = "EMCENSUS_WORKER_MEMORY"
 #: 0.5-0.625 GiB; `figures index` on a 196 Mpx one: under 0.375 GiB), so that a machine of many cores and
 #: little memory each (8 GiB and 16 threads) does not refuse images every other machine reads.
 MEMORY_FLOOR = 2**30
+#: The least `$EMCENSUS_WORKER_MEMORY` may give: what a reading process takes to start beyond what it inherited,
+#: the libraries it loads on its first file (rsciio with scipy: 65 MiB; the OCR model of `figures match`: 92 MiB),
+#: with room for a small read. Measured on the 23 vendor samples (OpenBLAS on one thread, `_cap_memory`): all
+#: read at 112 MiB; at 104 a worker's pickled result fails; at 96 and below scipy's OpenBLAS spins on its import,
+#: every Gatan file past its time budget.
+MEMORY_LEAST = 2**27
 
 
 T = TypeVar("T")
@@ -172,6 +178,9 @@ def worker_memory(processes: int) -> int | None:
         gib = math.nan
     if not (math.isfinite(gib) and gib > 0):
         raise ConfigError(f"${MEMORY_ENV}={given!r}: give the GiB one reading process may take (e.g. 4), or off")
+    if gib * 2**30 < MEMORY_LEAST:
+        raise ConfigError(f"${MEMORY_ENV}={given!r} is less than a reading process needs to start "
+                          f"({MEMORY_LEAST / 2**30:g} GiB): give at least that, or off")
     return int(gib * 2**30)
 
 
@@ -202,10 +211,14 @@ def _cap_memory(allowance: int | None) -> None:
     """In a reading process just forked: at most `allowance` bytes of data beyond what it inherited.
     RLIMIT_DATA counts private writable memory (the heap, arrays, thread stacks), not files mapped
     read-only: the matcher's index files shared by every worker do not count against it, while the
-    image table it inherited does, and is added. A tighter limit already set stays."""
+    image table it inherited does, and is added. A tighter limit already set stays.
+    OpenBLAS loaded from here on (scipy's own, under rsciio and scikit-image) runs one thread, unless the user
+    said otherwise: it reserves ~40 MiB per thread and starts one per core, so under the cap a many-core machine
+    would spin in its allocation retries (a reading process is one core's worker anyway)."""
     global _memory_allowance
     if allowance is None:
         return
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     inherited = _data_bytes()
     if inherited is None:
         return
