@@ -110,8 +110,8 @@ def test_a_writer_whose_start_cannot_be_read_is_not_taken_for_gone(tmp_path: Pat
     machine = outputs._this_writer()[2]  # noqa: SLF001
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
     try:
-        writing = _partial(tmp_path, f"out.partial-{live.pid}-{outputs._process_started(live.pid)}-{machine}-0"  # noqa: SLF001
-                           "0000000", target)
+        started = outputs._process_started(live.pid)  # noqa: SLF001
+        writing = _partial(tmp_path, f"out.partial-{live.pid}-{started}-{machine}-00000000", target)
         monkeypatch.setattr(outputs, "_process_started", lambda pid: None)  # every process hidden
         with whole_folder(target, []) as folder:
             (folder / "a.txt").write_text("a")

@@ -12,8 +12,8 @@ import pytest
 
 from emcensus.errors import ConfigError
 from emcensus.scan import pool as pool_module
-from emcensus.scan.pool import (MEMORY_ENV, MEMORY_LEAST, Pool, Producer, ProducerFailed, _machine_memory, memory_reason,
-                                worker_memory)
+from emcensus.scan.pool import (MEMORY_ENV, MEMORY_LEAST, Pool, Producer, ProducerFailed, _machine_memory,
+                                memory_reason, worker_memory)
 
 MiB = 1 << 20
 
