@@ -26,13 +26,16 @@ from emcensus.cli.roots import root_options, root_specs
               help="Reader processes (0: read in the watch's own process).")
 @click.option("--file-timeout", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds one file may take to read (default: 30).")
+@click.option("--retry-unread", is_flag=True,
+              help="Once, at the first full sweep: read again the files not read for a limit (memory cap, time "
+                   "budget, a worker that died), unchanged as they are: after raising it.")
 @click.option("--once", is_flag=True, help="Two polls --interval apart (a full sweep, then the changes), then exit: for cron.")
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Exit after N cycles.")
 @click.option("--quiet", "-q", is_flag=True, help="One line per cycle (for logs), nothing else.")
 @click.pass_context
 def watch(ctx: click.Context, interval: float | None, sidecar_timeout: float | None, recent_days: int | None,
-          full_sweep_hour: int | None, workers: int, file_timeout: float | None, once: bool, cycles: int | None,
-          quiet: bool, **root_arguments: Any) -> None:
+          full_sweep_hour: int | None, workers: int, file_timeout: float | None, retry_unread: bool, once: bool,
+          cycles: int | None, quiet: bool, **root_arguments: Any) -> None:
     """Keep the catalog up to date with ROOTS (or the facility file's) while instruments write.
 
     Polls: each cycle lists the folders that changed, today's date folders and those with files
@@ -55,4 +58,4 @@ def watch(ctx: click.Context, interval: float | None, sidecar_timeout: float | N
         if not quiet:
             click.echo(f"watching {len(specs)} root(s) every {settings.interval:g} s; SIGTERM or Ctrl-C stops")
         run_watch(catalog, specs, settings, stop=stop, log=click.echo, quiet=quiet, cycles=2 if once else cycles,
-                  workers=workers, file_timeout=file_timeout or FILE_TIMEOUT_S)
+                  workers=workers, file_timeout=file_timeout or FILE_TIMEOUT_S, retry_unread=retry_unread)

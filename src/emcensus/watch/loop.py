@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from emcensus.catalog import Catalog
+from emcensus.catalog import Catalog, KnownFile
 from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.paths import display_path
 from emcensus.errors import UnreachableError
 from emcensus.record import Problem
 from emcensus.scan import FILE_TIMEOUT_S, FolderCensus, RootSpec
-from emcensus.scan.pool import CENSUS_GC_YOUNG, Pool
+from emcensus.scan.pool import CENSUS_GC_YOUNG, LIMIT_REASONS, MEMORY_ENV, Pool
 from emcensus.scan.walk import Folder, walk
 from emcensus.watch.core import (
     FolderTree,
@@ -70,6 +70,7 @@ class _RootState:
     failures: int = 0
     next_try: float = 0.0
     last_sweep: datetime | None = None
+    retry: set[str] = field(default_factory=set)  # files to read again unchanged at the next full sweep
 
 
 @dataclass(slots=True)
@@ -83,6 +84,7 @@ class Cycle:
     read: int = 0
     missing: int = 0
     errors: int = 0
+    limited: int = 0  # of the unreadable, files not read for a limit of the reading (`LIMIT_REASONS`)
     waiting: int = 0
     unreachable: int = 0
     seconds: float = 0.0
@@ -92,6 +94,10 @@ class Cycle:
         text = (f"{self.started.isoformat(timespec='seconds')} cycle {self.number} ({kind}): {self.listed} folder(s) listed, "
                 f"{self.read} file(s) read, {self.missing} gone (marked missing), {self.waiting} acquisition(s) waiting, "
                 f"{self.errors} unreadable")
+        if self.limited:
+            text += (f" ({self.limited} not read for a limit of this run: memory cap, time budget, a worker that "
+                     f"died; after raising it, ${MEMORY_ENV} or --file-timeout, a watch started with "
+                     "--retry-unread reads them again)")
         if self.unreachable:
             text += f", {self.unreachable} root(s) unreachable"
         return f"{text}; {self.seconds:.2f} s"
@@ -112,16 +118,21 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 def watch(catalog: Catalog, roots: Sequence[RootSpec], settings: WatchSettings, *, stop: threading.Event,
           log: Callable[[str], None], quiet: bool = False, cycles: int | None = None, workers: int = 0,
-          file_timeout: float = FILE_TIMEOUT_S) -> int:
+          file_timeout: float = FILE_TIMEOUT_S, retry_unread: bool = False) -> int:
     """Keep `catalog` up to date with `roots` until `stop` is set (or `cycles` cycles ran); returns
-    the number of cycles. Refused, naming the holder, while another scan or watch holds the catalog."""
+    the number of cycles. Refused, naming the holder, while another scan or watch holds the catalog.
+    `retry_unread`: the files not read for a limit of the reading before the watch began (`LIMIT_REASONS`,
+    as `scan --retry-unread`) are read again, unchanged as they are, once: at each root's first whole sweep
+    (every cycle would read again, forever, a file that meets the limit again)."""
     # an exception leaving the block (an error, Ctrl-C outside the loop's handler) ends the workers at once
     with scan_lock(catalog.path, [root.path for root in roots], command="watch"), \
             Pool(None, workers, file_timeout, gc_young=CENSUS_GC_YOUNG) as pool:
         try:
             census = FolderCensus(catalog, roots, pool)
-            states = [_RootState(spec, Settling(settings.sidecar_timeout, expects_sidecar_for(spec.vendor, spec.technique)))
-                      for spec, _ in census.roots.values()]
+            states = [_RootState(spec, Settling(settings.sidecar_timeout,
+                                                expects_sidecar_for(spec.vendor, spec.technique)),
+                                 retry=catalog.unread_for_limits(root_id, LIMIT_REASONS) if retry_unread else set())
+                      for spec, root_id in census.roots.values()]
             number, cycle = 0, None
             while not stop.is_set() and (cycles is None or number < cycles):
                 number += 1
@@ -193,10 +204,14 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
     known = census.catalogued_by_folder(root) if sweep else \
         {folder.path: census.catalogued(root, folder.path) for folder in listed}
     verdict = state.settling.review(listed, lambda folder: known.get(folder, {}), time.monotonic(), time.time_ns())
-    summary = census.update(root, listed, known, hold=verdict.hold, gone_folders=gone,
+    retried = _forgetting(known, state.retry) if sweep else known
+    if sweep and state.retry and events:
+        events(f"{len(state.retry)} file(s) of {display_path(root)} not read for a limit before: read again")
+    summary = census.update(root, listed, retried, hold=verdict.hold, gone_folders=gone,
                             walk_problems=problems if sweep else None, stop=stop.is_set)
     if sweep and summary.complete:
         state.last_sweep = wall
+        state.retry = set()  # read again once: the next sweep reads only what changed
     if events:
         _tell(events, [f"waiting: {display_path(key)} ({verdict.waiting[key]})"
                        for key in sorted(set(verdict.waiting) - state.waiting)])
@@ -211,7 +226,18 @@ def _cycle_root(state: _RootState, census: FolderCensus, settings: WatchSettings
     cycle.read += summary.read
     cycle.missing += summary.missing
     cycle.errors += summary.errors
+    cycle.limited += summary.limited
     cycle.waiting += len(verdict.waiting)
+
+
+def _forgetting(known: dict[str, dict[str, KnownFile]], retry: set[str]) -> dict[str, dict[str, KnownFile]]:
+    """What the catalog holds by folder, less the files to read again: the census takes their acquisitions as
+    new and reads them (the settling decides on all the rows: they are catalogued and hold still)."""
+    if not retry:
+        return known
+    forgetting = {os.path.dirname(path) for path in retry}
+    return {folder: {path: row for path, row in rows.items() if path not in retry} if folder in forgetting else rows
+            for folder, rows in known.items()}
 
 
 def _tell(events: Callable[[str], None], lines: list[str]) -> None:
