@@ -649,9 +649,9 @@ def test_a_window_value_needs_both_sizes_to_agree_and_no_other_side_against(
         assert made.count(made[0]) == 1 and len(made) <= 4  # one read a side
 
 
-def test_flat_ink_ends_a_bar_that_runs_on_into_a_bright_fibre() -> None:
+def test_a_bar_that_runs_on_into_a_bright_fibre_ends_where_its_tone_ends() -> None:
     """A white bar whose end touches a bright fibre along its rows: the top-hat runs on into the fibre,
-    the bar's saturated ink ends where it ends, and the candidate is measured so."""
+    the bar's saturated tone ends where it ends (`_tone_measured`), and the candidate is measured so."""
     field = np.full((200, 300), 60, np.uint8)
     field[180:185, 200:260] = 200  # a fibre in the bar's rows, past its right end
     pixels, bar, _ = draw_scale_bar(field, "2 µm", 80, white=True, corner="bottom-right", thickness=5, font_px=16)
@@ -814,3 +814,26 @@ def test_a_bar_whose_outer_row_is_a_little_under_its_tone_is_measured_past_a_par
     left_piece = scalebar._Bar(x0 - 0.5, 70.5, y0, y1, False, 150.0, 1.0)
     found = scalebar._tone_measured(255 - jpeg(pixels, 85), left_piece)
     assert found.x0 == left_piece.x0 and found.x1 == pytest.approx(x1, abs=1.5), found
+
+
+def test_a_label_beside_a_bar_on_a_small_panel_fits_its_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small panel's label beside its bar is six of the window's font heights wide ("1.5 um" in bold
+    10 px type, 7 px glyphs, on a 133 px panel: seed 7's Petrova2023 fig S2b): the window 4.5 heights
+    wide reads "1.5u", its number and a letter, and the side is read again `WIDE_BESIDE` heights wide."""
+    monkeypatch.setattr(scalebar, "_label_lines", lambda bright, bar, threshold: [])  # the components lost it
+    pixels, _, (lx0, _, lx1, _) = draw_scale_bar(_micrograph(133, 100, "TEM", 2), "1.5 um", 42, white=False,
+                                                 label_side="right", font_px=10, bold=True, corner="bottom-left")
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m == pytest.approx(1.5e-6), found
+    assert found.label_bbox[0] <= lx0 + 1 and lx1 - 1 <= found.label_bbox[2]
+
+
+@pytest.mark.parametrize(("text", "side", "runs_on"), [
+    ("1.5", "right", True), ("1.5u", "right", True), ("150 n", "right", True),  # the unit lies further right
+    ("1.5 um", "right", False), ("1.5um3", "right", False), ("um", "right", False), ("", "right", False),
+    ("um", "left", True), ("n m", "left", True),                                  # the number lies further left
+    ("1.5", "left", False), ("", "left", False), ("1.5", "above", False),
+])
+def test_a_window_beside_a_bar_is_read_wider_only_after_the_part_of_a_label_nearer_it(
+        text: str, side: str, runs_on: bool) -> None:
+    assert scalebar._runs_on(text, side) is runs_on

@@ -16,7 +16,8 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    end to end, to a pixel. Candidates near the top or bottom edge come first; one whose ink goes on
    past its top or bottom edge is a stroke of a glyph and comes last; one inside a label read
    before is skipped. A bar drawn in pure white or black is also found by its saturated ink (a noisy
-   bright field breaks its top-hat; a bright fibre at its end extends it: the flat ink ends it).
+   bright field breaks its top-hat). A bar drawn in one saturated tone or one exact grey is measured
+   along its tone (`_tone_measured`: a bright fibre its top-hat runs on into does not lengthen it).
 2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
    bar's contrast give glyph-sized components of the bar's colour; they form lines, a line grows by
    the glyph-sized pieces beside it within its rows (a glyph run into texture is cut to them), and
@@ -31,7 +32,9 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    particle, a speck read as a digit, m read as n): a wrong value is worse than none.
 4. **Windows**: where no line gave a value (print over fibres or grain boundaries is no set of
    components), the panel's pixels where the label would be printed around the likeliest bars are
-   read at two sizes; both must agree, and no other side may read another value.
+   read at two sizes (a window beside the bar that reads the part of a label nearer it, "1.5u", is
+   read wider: a small panel's label runs past it); both must agree, and no other side may read
+   another value.
 5. **Readings for a matched FOV**: reads that disagree, reads whose unit the model's per-step output
    spells (`figures.labeldecode`: "2.5jun" → 2.5 µm, the digits kept), and windows whose two sizes
    did not agree are readings, never values: `settle_with_fov` takes the one that bar length × a
@@ -101,11 +104,16 @@ READ_TEXT_PX = (40, 28)
 #: Text heights the panel's pixels reach past a line read as a bare number or a bare unit, for the rest.
 UNIT_REACH = 3.5
 _BARE_NUMBER = re.compile(r"\d+([.,]\d+)?")
+_NUMBER_CUT = re.compile(r"\d+([.,]\d+)?[^\W\d_]?")  # a label's number, its unit cut after a letter at most
 #: Label lines one panel may have read (2-4 OCR calls of about 30 ms each), over all its bar candidates.
 MAX_LINES_READ = 8
 #: OCR reads one panel may cost in all, lines and windows (about 30 ms of CPU each): past it the
 #: panel keeps what it has (a bar unread). Documents need 5-9 on average, synthetic panels 3.
 MAX_READS = 40
+#: A window beside a bar read again this many font heights wide where it read half a label (a small
+#: panel's "1.5 um", 39 px beside its bar, overran both windows 4.5 heights wide, 27 and 38 px on a
+#: 100 px high panel; 6 heights wide for all read less elsewhere: texture in a wider window)
+WIDE_BESIDE = 6.0
 #: Where no line of glyphs beside a bar gave a value (print over fibres, grain boundaries or noise
 #: does not come apart as components), the panel's pixels where its label would be printed are read:
 #: at these font sizes, fractions of the panel's height (figure labels are printed at 5-10 %)...
@@ -276,11 +284,7 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
             kept.append((bar, image))
             continue
         other, other_image = kept[same]
-        if (bar.flat and other.x0 - 1 <= bar.x0 and bar.x1 <= other.x1 + 1 and bar.x1 - bar.x0 < other.x1 - other.x0 - 2
-                and _past_flat_ink(image, bar, other)):
-            # the top-hat ran on into a bright fibre or an edge at the bar's end: the flat ink ends it
-            kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
-        elif (bar.flat and bar.x0 <= other.x0 + 1 and other.x1 - 1 <= bar.x1 and bar.x1 - bar.x0 > other.x1 - other.x0 + 2
+        if (bar.flat and bar.x0 <= other.x0 + 1 and other.x1 - 1 <= bar.x1 and bar.x1 - bar.x0 > other.x1 - other.x0 + 2
                 and _flat_ink_stands_out(image, bar, other)):
             # the bar runs over a region nearly of its own colour (a black bar over a dark crack), where
             # its top-hat fades: its flat ink goes on to its true ends
@@ -296,16 +300,6 @@ def _flat_ink_stands_out(bright: np.ndarray, flat: _Bar, shorter: _Bar) -> bool:
     rows = [y for y in (flat.y0 - 2, flat.y0 - 1, flat.y1, flat.y1 + 1) if 0 <= y < height]
     around = np.concatenate([bright[rows, a:b].ravel() for a, b in pieces if b > a])
     return around.size > 0 and float(np.median(around)) < FLAT_INK
-
-
-def _past_flat_ink(bright: np.ndarray, flat: _Bar, longer: _Bar) -> bool:
-    """Whether what the top-hat bar `longer` spans past the ends of `flat`, in its rows, is mostly
-    under `FLAT_INK` (a fibre or an edge the top-hat ran on into), not the bar's own ink broken into
-    runs by a few pixels JPEG left under it (a 2 px black bar read 31 of its 42 px so)."""
-    rows = bright[flat.y0:flat.y1]
-    past = np.concatenate([rows[:, max(0, math.floor(longer.x0 + 0.5)):math.floor(flat.x0)],
-                           rows[:, math.ceil(flat.x1):math.floor(longer.x1 + 0.5)]], axis=1)
-    return past.size > 0 and float(np.median(past)) < FLAT_INK
 
 
 def _same_bar(a: _Bar, b: _Bar) -> bool:
@@ -946,14 +940,14 @@ def read_scale_bar(pixels: np.ndarray, fovs_m: Sequence[float] = ()) -> ScaleBar
     return _scaled(unread, shrink) if unread else None
 
 
-def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float) -> dict[str, Box]:
+def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float, beside_heights: float = 4.5) -> dict[str, Box]:
     """Where the bar's label would lie if printed `font_px` high: centred above or below it, or beside
-    it, with the gap authors leave; only windows inside the panel."""
+    it (`beside_heights` wide), with the gap authors leave; only windows inside the panel."""
     height, width = shape[:2]
     x0, y0, x1, y1 = bar
     centre_x, centre_y = (x0 + x1) / 2, (y0 + y1) / 2
     tall, gap = 1.25 * font_px, max(1.0, 0.1 * font_px)
-    half_wide, beside = (max(x1 - x0, 3.2 * font_px) + 0.6 * font_px) / 2, 4.5 * font_px
+    half_wide, beside = (max(x1 - x0, 3.2 * font_px) + 0.6 * font_px) / 2, beside_heights * font_px
     windows = {
         "above": (centre_x - half_wide, y0 - gap - tall, centre_x + half_wide, y0 - gap + 1),
         "below": (centre_x - half_wide, y1 + gap - 1, centre_x + half_wide, y1 + gap + tall),
@@ -981,16 +975,23 @@ def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | N
     for side in ("above", "below", "right", "left"):
         reads: list[str] = []
         read_by_side.append(reads)
-        window = None
+        window, beside = None, 4.5
         for fraction in WINDOW_FONTS:
-            window = _label_windows(bright.shape, bar.box, fraction * bright.shape[0]).get(side)
+            window = _label_windows(bright.shape, bar.box, fraction * bright.shape[0], beside).get(side)
             if window is None:
                 break
             raw = bright[window[1]:window[3], window[0]:window[2]]
             if not WINDOW_INK[0] <= float((raw >= ink_level).mean()) <= WINDOW_INK[1]:
                 break  # nothing as bright as the bar there, or a region of its colour: no print
-            reads.append(ocr.text(_stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))))
+            reads.append(ocr.text(_window_image(raw)))
             parsed = parse_label(reads[-1])
+            wider = _label_windows(bright.shape, bar.box, fraction * bright.shape[0], WIDE_BESIDE).get(side)
+            if parsed is None and wider and beside < WIDE_BESIDE and _runs_on(reads[-1], side):
+                # the label runs on past the window (its number read alone right of the bar, its unit
+                # alone left of it): the side is read as wide as a small panel's label, at each size
+                window, beside = wider, WIDE_BESIDE
+                reads[-1] = ocr.text(_window_image(bright[window[1]:window[3], window[0]:window[2]]))
+                parsed = parse_label(reads[-1])
             readings.update([parsed[1]] if parsed else _decoded_readings(reads[-1], ocr.last))
             if parsed is None:
                 break  # nothing parses at this size: not read again
@@ -1003,6 +1004,20 @@ def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | N
     if any(_other_digits(text, normalised) for reads in read_by_side for text in reads):
         return None, "", None, tuple(sorted(readings))
     return parse_label(normalised)[0], normalised, window, ()  # type: ignore[index]
+
+
+def _window_image(raw: np.ndarray) -> np.ndarray:
+    """A window's pixels as OCR reads them: stretched, `WINDOW_READ_PX` high (within its widest)."""
+    return _stretched(raw, min(WINDOW_READ_PX / raw.shape[0], (OCR_MAX_WIDTH_PX - 20) / raw.shape[1]))
+
+
+def _runs_on(text: str, side: str) -> bool:
+    """Whether a window's read beside a bar is the part of a label nearer the bar: right of it a number
+    alone or with one letter ("1.5", "1.5u"), left of it a unit alone (the rest lies further out)."""
+    glyphs = "".join(text.split())
+    if side == "right":
+        return bool(_NUMBER_CUT.fullmatch(glyphs))
+    return side == "left" and bool(glyphs) and parse_label(f"1{glyphs}") is not None
 
 
 def _other_digits(text: str, normalised: str) -> bool:
