@@ -139,7 +139,8 @@ def legible_style(pixels: np.ndarray, layout: BarLayout, white: bool, box: bool)
         return white, box
 
     def hidden(ink: bool) -> bool:
-        return max(near_ink_share(pixels, layout.bar, ink), near_ink_share(pixels, layout.label_bbox, ink)) > HIDDEN_SHARE
+        shares = (near_ink_share(pixels, layout.bar, ink), near_ink_share(pixels, layout.label_bbox, ink))
+        return max(shares) > HIDDEN_SHARE
 
     if not hidden(white):
         return white, False
