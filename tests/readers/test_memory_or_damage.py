@@ -95,10 +95,10 @@ def test_an_array_declared_larger_than_the_file_is_damage_refused_before_allocat
 
 
 def test_a_whole_file_past_the_memory_cap_says_the_cap_not_damage(tmp_path: Path) -> None:
-    """8 M float32 values (32 MB, all there; 256 MB as rsciio's Python list): in a process that may take
+    """5 M float32 values (20 MB, all there; 160 MB as rsciio's Python list): in a process that may take
     the least a cap may give (0.125 GiB) it is that limit's line, naming it; given the memory, the same file
     reads to its end."""
-    whole = floats(tmp_path / "whole.dm3", 8_000_000)
+    whole = floats(tmp_path / "whole.dm3", 5_000_000)
     assert _in_a_capped_process(whole, f"{MEMORY_LEAST / 2**30:g}") == (
         f"needs more memory than a reading process may take (0.125 GiB; ${MEMORY_ENV}=GIB gives each more, "
         "or off); not read")
