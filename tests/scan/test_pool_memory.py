@@ -185,6 +185,61 @@ def test_a_task_past_the_cap_is_given_up_with_the_cap_s_reason_and_the_others_ru
             "or off); not read", 64]
 
 
+@dataclass(frozen=True)
+class _Hoard:
+    """A task whose result (`mebibytes` of it) fits its worker's cap but not twice: pickled to be sent back, it
+    does not (a batch's catalog rows near the cap)."""
+
+    mebibytes: int
+    given_up: str | None = None
+
+    def skip(self, indices: object, reason: str) -> _Hoard:
+        return replace(self, given_up=reason)
+
+
+def _hoard(task: _Hoard) -> list[bytes] | str:
+    return task.given_up or [bytes(MiB) for _ in range(task.mebibytes)]
+
+
+def test_a_result_too_large_to_send_back_is_its_files_not_read_for_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read within the cap, its result not sent back (the pickle needs as much again): that task's files are not
+    read for the cap, a reason `--retry-unread` reads again, the worker serves the next (was: the MemoryError
+    left the command as a traceback)."""
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    with Pool(None, 1, 60) as pool:
+        tickets = [pool.submit(_hoard, _Hoard(size), files=1) for size in (8, 180, 8)]
+        while not all(ticket.done for ticket in tickets):
+            pool.wait({ticket for ticket in tickets if not ticket.done})
+    small, large, again = (ticket.value for ticket in tickets)
+    assert len(small) == len(again) == 8
+    assert large == (f"needs more memory than a reading process may take (0.25 GiB; ${MEMORY_ENV}=GIB gives each "
+                     "more, or off) to send back what it read; not read")
+    assert large.startswith(pool_module.LIMIT_REASONS)
+
+
+def _blas_threads(_: object) -> str | None:
+    import os
+
+    return os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+@pytest.mark.parametrize("users", [None, "4"])
+def test_in_this_process_a_capped_task_s_blas_setting_is_the_task_s_alone(
+        monkeypatch: pytest.MonkeyPatch, users: str | None) -> None:
+    """A capped task loads OpenBLAS on one thread unless the user set it; after the task the command's environment
+    is the user's again (was: OPENBLAS_NUM_THREADS=1 left in it for every process the command starts later)."""
+    import os
+
+    monkeypatch.setenv(MEMORY_ENV, "0.25")
+    if users is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", users)
+    with Pool(None, 0, 30) as pool:
+        assert pool.submit(_blas_threads, None).value == (users or "1")
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == users
+
+
 def test_without_a_cap_the_same_allocation_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(MEMORY_ENV, "off")
     with Pool(None, 1, 30) as pool:

@@ -207,6 +207,9 @@ def _machine_memory(cgroups: Path = Path("/proc/self/cgroup"), mounted: Path = P
     return total
 
 
+_BLAS_THREADS = "OPENBLAS_NUM_THREADS"  # read by an OpenBLAS when it loads (scipy's own, numpy's): `_cap_memory`
+
+
 def _cap_memory(allowance: int | None) -> None:
     """In a reading process just forked: at most `allowance` bytes of data beyond what it inherited.
     RLIMIT_DATA counts private writable memory (the heap, arrays, thread stacks), not files mapped
@@ -218,7 +221,7 @@ def _cap_memory(allowance: int | None) -> None:
     global _memory_allowance
     if allowance is None:
         return
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault(_BLAS_THREADS, "1")
     inherited = _data_bytes()
     if inherited is None:
         return
@@ -231,32 +234,37 @@ def _cap_memory(allowance: int | None) -> None:
 @contextmanager
 def _memory_capped_here(allowance: int | None) -> Iterator[None]:
     """`_cap_memory` on the command's own process for a block (a task of `workers=0`), its limit before given
-    back after."""
+    back after, and the environment too: an OpenBLAS loaded in the block keeps one thread, but the processes
+    the command starts later (a `Producer`, a pool) and the libraries it loads uncapped get the user's."""
     global _memory_allowance
     if allowance is None:
         yield
         return
     before, allowed_before = resource.getrlimit(resource.RLIMIT_DATA), _memory_allowance
+    threads_before = os.environ.get(_BLAS_THREADS)
     _cap_memory(allowance)
     try:
         yield
     finally:
         resource.setrlimit(resource.RLIMIT_DATA, before)
         _memory_allowance = allowed_before
+        if threads_before is None:
+            os.environ.pop(_BLAS_THREADS, None)
 
 
 def memory_reason() -> str:
     """Why an input is not read whose reading failed to allocate in this process: past the cap it was given
     (named, with how to give more), or, uncapped, past what the machine could give. Not the input's damage:
     a reader checks the sizes an input declares against the input's own size before allocating."""
-    return f"needs {_more_memory()}; not read"  # begins with `_MEMORY_START`
+    return f"needs {_more_memory(_memory_allowance)}; not read"  # begins with `_MEMORY_START`
 
 
-def _more_memory() -> str:
-    """More memory than what: this process's cap, named with how to give more, or the machine's."""
-    if _memory_allowance is None:
+def _more_memory(allowance: int | None) -> str:
+    """More memory than what: `allowance`, a reading process's cap, named with how to give more, or (None)
+    the machine's."""
+    if allowance is None:
         return "more memory than this machine could give"
-    return (f"more memory than a reading process may take ({_memory_allowance / 2**30:.3g} GiB; "
+    return (f"more memory than a reading process may take ({allowance / 2**30:.3g} GiB; "
             f"${MEMORY_ENV}=GIB gives each more, or off)")
 
 
@@ -467,9 +475,10 @@ class _LocalWorkers:
         self.workers, self.gc_young = workers, gc_young
         self.progress = multiprocessing.RawArray("d", _SLOT_FIELDS * workers)
         self.processes: dict[int, Any] = {}  # every worker started (kept: a broken executor forgets them)
+        self.memory = worker_memory(workers)  # each worker's cap (`_cap_memory`)
         self.executor = ProcessPoolExecutor(workers, mp_context=_FORK, initializer=_init_worker,
                                             initargs=(self.progress, multiprocessing.Value("i", 0), gc_young,
-                                                      worker_memory(workers)))
+                                                      self.memory))
 
     def marks(self, pids: set[int] | None = None) -> list[tuple[int, int, float, float]]:
         """(task serial, file index, started, limit) of each read or computation in progress (in the
@@ -651,6 +660,16 @@ class Pool:
             return
         except EmcensusError:
             raise  # a task's own verdict (a pack made by other code): running it again gives the same
+        except MemoryError:
+            # A local worker read the task within its cap (`_run` gives up a reading that is not) but could not
+            # pickle what it read to send it back: a result near the cap needs as much again. Its files are not
+            # read, for that limit (`scan --retry-unread` reads them once it is raised); the census goes on.
+            if self._local is None or not ticket.files:
+                raise
+            self._give_up(ticket, None, f"needs {_more_memory(self._local.memory)} to send back what it read; "
+                                        "not read")
+            self._last_progress = time.monotonic()
+            return
         except Exception:
             # On an executor given by the caller, a worker that dies can fail a task that is not at fault:
             # distributed's ClientExecutor then raises a TypeError of its own when the worker held a
@@ -763,7 +782,8 @@ def _produce(connection: Any, produce: Callable[[Any], Iterable[Any]], memory: i
             for item in produce(arg):
                 connection.send((_ITEM, item))
         except MemoryError:  # past its cap (`worker_memory`): that input's one line; the next is served
-            connection.send((_RAISED, ProducerFailed(f"reading it needed {_more_memory()}; the rest of it not read")))
+            connection.send((_RAISED, ProducerFailed(f"reading it needed {_more_memory(_memory_allowance)}; "
+                                                     "the rest of it not read")))
         except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
             try:
                 connection.send((_RAISED, exc))
