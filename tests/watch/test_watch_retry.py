@@ -51,3 +51,11 @@ def test_a_file_refused_again_at_the_retry_is_not_read_at_every_cycle(
     retried = _cycles(cli(*watch, "--cycles", "3", "--retry-unread", env={MEMORY_ENV: SMALL_CAP}).output)
     assert "1 file(s) read" in retried[0] and "1 not read for a limit of this run" in retried[0]
     assert [line.split(", ")[1] for line in retried[1:]] == ["0 file(s) read", "0 file(s) read"]
+
+
+def test_a_cap_too_small_to_start_a_reader_is_the_watch_s_one_line(tiny_archive: Path, tmp_path: Path) -> None:
+    """Refused before it says it watches (was: "watching 1 root(s)..." and then the error)."""
+    result = catalog_cli(tmp_path / "c.sqlite")("watch", str(tiny_archive), "--once", ok=False, env={MEMORY_ENV: "0.1"})
+    assert result.exit_code == 1 and result.output.strip().splitlines() == [
+        f"Error: ${MEMORY_ENV}='0.1' is less than a reading process needs to start (0.125 GiB): give at least that, "
+        "or off"]

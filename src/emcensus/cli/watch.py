@@ -44,6 +44,7 @@ def watch(ctx: click.Context, interval: float | None, sidecar_timeout: float | N
     """
     from emcensus.config import load_watch
     from emcensus.scan import FILE_TIMEOUT_S
+    from emcensus.scan.pool import worker_memory
     from emcensus.watch import WatchSettings, stop_on_signals
     from emcensus.watch import watch as run_watch
 
@@ -55,6 +56,7 @@ def watch(ctx: click.Context, interval: float | None, sidecar_timeout: float | N
     stop = threading.Event()
     with Catalog(ctx.find_root().obj["catalog"], archives=[spec.path for spec in specs]) as catalog, \
             stop_on_signals(stop):
+        worker_memory(1)  # a cap refused (`ConfigError`) before the watch says it watches: one line
         if not quiet:
             click.echo(f"watching {len(specs)} root(s) every {settings.interval:g} s; SIGTERM or Ctrl-C stops")
         run_watch(catalog, specs, settings, stop=stop, log=click.echo, quiet=quiet, cycles=2 if once else cycles,
