@@ -837,3 +837,45 @@ def test_a_label_beside_a_bar_on_a_small_panel_fits_its_window(monkeypatch: pyte
 def test_a_window_beside_a_bar_is_read_wider_only_after_the_part_of_a_label_nearer_it(
         text: str, side: str, runs_on: bool) -> None:
     assert scalebar._runs_on(text, side) is runs_on
+
+
+@pytest.mark.parametrize(("gap", "crossed"), [(2, True), (3, False)])  # TONE_GAP_PX = 2
+def test_a_bar_run_crosses_gaps_of_tone_gap_px_columns_and_ends_at_a_wider_one(gap: int, crossed: bool) -> None:
+    """A white bar (x 50-150) with `gap` dark columns at x 120 (a mark, a JPEG block): `TONE_GAP_PX`
+    columns are crossed and the bar keeps its right end; one more ends its tone run there."""
+    bright = np.full((200, 220), 60, np.uint8)
+    bright[100:106, 50:150] = 255
+    bright[100:106, 120:120 + gap] = 60
+    found = scalebar._tone_measured(bright, scalebar._Bar(50.0, 150.0, 100, 106, True, 195.0, 1.0))
+    assert (found.x0, found.x1) == ((50.0, 150.0) if crossed else (50.0, 120.0)), found
+
+
+@pytest.mark.parametrize(("dip", "crossed"), [(12, True), (16, False)])  # TONE_SPREAD[0] = 12
+def test_a_flat_bar_s_columns_are_its_own_within_the_least_tone_spread(dip: float, crossed: bool) -> None:
+    """A perfectly flat white bar (its own spread 0) with 6 columns `dip` grey levels under its tone at
+    x 120: within `TONE_SPREAD`'s least (a flat bar's JPEG variation) they are the bar's, further
+    under they end its tone run there."""
+    bright = np.full((200, 220), 60, np.uint8)
+    bright[100:106, 50:150] = 255
+    bright[100:106, 120:126] = 255 - int(dip)
+    found = scalebar._tone_measured(bright, scalebar._Bar(50.0, 150.0, 100, 106, True, 195.0, 1.0))
+    assert (found.x0, found.x1) == ((50.0, 150.0) if crossed else (50.0, 120.0)), found
+
+
+def test_only_the_likeliest_candidates_are_measured_along_their_tone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A panel of many bar-like dashes (3 a row, 95 px apart): `_candidates` measures along their tone
+    the candidates it meets while it keeps fewer than `_TONE_MEASURED` (twice as many as are ever
+    read), and none after (measuring all was a fifth of a call's time)."""
+    bright = np.full((400, 300), 60, np.uint8)
+    for k in range(3 * scalebar._TONE_MEASURED):
+        y, x = 10 + (k // 3) * 12, 10 + (k % 3) * 95
+        bright[y:y + 4, x:x + 40 + k % 7] = 255
+    measured: list[object] = []
+    real = scalebar._tone_measured
+    monkeypatch.setattr(scalebar, "_tone_measured", lambda image, bar: measured.append(bar) or real(image, bar))
+    found = scalebar._candidates(bright)
+    dash = lambda bar: (bar.y0, int(bar.x0 + 5) // 95)  # noqa: E731 (a dash's row and column)
+    seen = {dash(bar) for bar in measured}
+    assert len(found) > 2 * scalebar._TONE_MEASURED
+    assert all(dash(bar) in seen for bar, _ in found[:scalebar._TONE_MEASURED])
+    assert not any(dash(bar) in seen for bar, _ in found[scalebar._TONE_MEASURED:])

@@ -13,7 +13,8 @@ import pytest
 from matplotlib.figure import Figure
 
 from emcensus.figures.authoring import add_scale_bar
-from emcensus.figures.barpanels import HIDDEN_SHARE, bar_layout, draw_scale_bar, make_bar_panel, near_ink_share
+from emcensus.figures.barpanels import (HIDDEN_SHARE, bar_layout, draw_scale_bar, legible_style, make_bar_panel,
+                                        near_ink_share)
 from emcensus.figures.scalebar import read_scale_bar
 from emcensus.figures.synth import _trace
 from emcensus.figures.textures import micrograph
@@ -100,3 +101,37 @@ def test_a_traced_panel_shows_its_bar_in_its_own_tone_and_its_label_reads() -> N
     # without the bar drawn again, the trace's 16 tones at 160 px leave a grey smear
     smeared = _traced(drawn, None)
     assert np.median(smeared[y0 + 1:y1 - 1, x0 + 1:x1 - 1]) < 250
+
+
+def _spotted(share: float, background: int, spot: int) -> np.ndarray:
+    """A 300 x 225 field of `background` with square spots of `spot` covering about `share` of it."""
+    field = np.full((225, 300), background, np.uint8)
+    for y in range(0, 225, 10):
+        for x in range(0, 300, 10):
+            if (x // 10 * 7 + y // 10 * 3) % 100 < share * 100:
+                field[y:y + 10, x:x + 10] = spot
+    return field
+
+
+@pytest.mark.parametrize(("share", "white", "box"), [(0.1, True, False), (0.35, True, True)])
+def test_a_white_bar_over_a_dark_field_with_bright_particles_stays_white_unless_they_hide_a_fifth(
+        share: float, white: bool, box: bool) -> None:
+    """Bright particles under a tenth of a white label on a dark field: authors leave it white (a hard
+    case the reader must meet); over a third, the label would lose glyphs, and black would vanish in
+    the dark field: the group goes on a box."""
+    field = _spotted(share, 40, 235)
+    layout = bar_layout(field.shape, "500 nm", 80, font_px=20)
+    shares = near_ink_share(field, layout.bar, True), near_ink_share(field, layout.label_bbox, True)
+    assert (max(shares) > HIDDEN_SHARE) is (share > HIDDEN_SHARE)
+    assert legible_style(field, layout, True, False) == (white, box)
+
+
+def test_a_bar_over_both_extremes_goes_on_a_box_and_a_drawn_box_is_kept() -> None:
+    """Over a field a third black and a third white, either ink hides a fifth of the bar or label: the
+    group goes on a box, in the polarity drawn; a box drawn is kept whatever lies under it."""
+    field = _spotted(0.35, 128, 250)
+    field[_spotted(0.35, 0, 1)[::-1, ::-1] == 1] = 5
+    layout = bar_layout(field.shape, "2 µm", 80, font_px=20)
+    assert legible_style(field, layout, True, False) == (True, True)
+    assert legible_style(field, layout, False, False) == (False, True)
+    assert legible_style(np.full((225, 300), 255, np.uint8), layout, True, True) == (True, True)
