@@ -879,3 +879,17 @@ def test_only_the_likeliest_candidates_are_measured_along_their_tone(monkeypatch
     assert len(found) > 2 * scalebar._TONE_MEASURED
     assert all(dash(bar) in seen for bar, _ in found[:scalebar._TONE_MEASURED])
     assert not any(dash(bar) in seen for bar, _ in found[scalebar._TONE_MEASURED:])
+
+
+def test_a_bar_whose_top_hat_runs_into_a_bright_region_at_its_end_ends_where_its_flat_ink_ends() -> None:
+    """A white bar (x 16-123, 7 thick) whose left end touches a bright region (grey 215, x 11-15, in its
+    rows and above them), as on synthetic seed 1's panel 33: the top-hat runs on 5 px into the region,
+    less than the bar's thickness, so `_tone_measured` keeps that end (JPEG dims a bar's last columns
+    as much); the saturated flat ink ends the bar at 16 (`_past_flat_ink`; without it, 10.6)."""
+    rng = np.random.default_rng(5)
+    field = np.clip(rng.normal(90, 15, (200, 260)), 0, 255)
+    field[14:30, 11:16] = 215 + rng.normal(0, 8, (16, 5))
+    field[23:30, 16:123] = 255
+    pixels = jpeg(np.clip(field, 0, 255).astype(np.uint8), 85)
+    bar = next(bar for bar, _ in scalebar._candidates(pixels) if bar.white and abs(bar.y0 - 23) <= 1)
+    assert bar.x0 == pytest.approx(16, abs=1) and bar.x1 == pytest.approx(123, abs=1), bar

@@ -16,8 +16,9 @@ Steps, all pure functions of the pixels except the OCR call (`figures.ocr`):
    end to end, to a pixel. Candidates near the top or bottom edge come first; one whose ink goes on
    past its top or bottom edge is a stroke of a glyph and comes last; one inside a label read
    before is skipped. A bar drawn in pure white or black is also found by its saturated ink (a noisy
-   bright field breaks its top-hat). A bar drawn in one saturated tone or one exact grey is measured
-   along its tone (`_tone_measured`: a bright fibre its top-hat runs on into does not lengthen it).
+   bright field breaks its top-hat; a bright region its top-hat runs on into by less than the bar's
+   thickness extends it: the flat ink ends it). A bar drawn in one saturated tone or one exact grey
+   is measured along its tone (`_tone_measured`: a bright fibre further along does not lengthen it).
 2. **Label**: a square top-hat (print over a particle still shows) and a threshold relative to the
    bar's contrast give glyph-sized components of the bar's colour; they form lines, a line grows by
    the glyph-sized pieces beside it within its rows (a glyph run into texture is cut to them), and
@@ -284,7 +285,13 @@ def _candidates(pixels: np.ndarray) -> list[tuple[_Bar, np.ndarray]]:
             kept.append((bar, image))
             continue
         other, other_image = kept[same]
-        if (bar.flat and bar.x0 <= other.x0 + 1 and other.x1 - 1 <= bar.x1 and bar.x1 - bar.x0 > other.x1 - other.x0 + 2
+        if (bar.flat and other.x0 - 1 <= bar.x0 and bar.x1 <= other.x1 + 1 and bar.x1 - bar.x0 < other.x1 - other.x0 - 2
+                and _past_flat_ink(image, bar, other)):
+            # the top-hat ran on into a bright region or fibre at the bar's end, less than the bar's
+            # thickness past it (`_tone_measured` keeps such an end: JPEG dims a bar's last columns
+            # as much): the flat ink ends it
+            kept[same] = (replace(other, x0=bar.x0, x1=bar.x1), other_image)
+        elif (bar.flat and bar.x0 <= other.x0 + 1 and other.x1 - 1 <= bar.x1 and bar.x1 - bar.x0 > other.x1 - other.x0 + 2
                 and _flat_ink_stands_out(image, bar, other)):
             # the bar runs over a region nearly of its own colour (a black bar over a dark crack), where
             # its top-hat fades: its flat ink goes on to its true ends
@@ -300,6 +307,16 @@ def _flat_ink_stands_out(bright: np.ndarray, flat: _Bar, shorter: _Bar) -> bool:
     rows = [y for y in (flat.y0 - 2, flat.y0 - 1, flat.y1, flat.y1 + 1) if 0 <= y < height]
     around = np.concatenate([bright[rows, a:b].ravel() for a, b in pieces if b > a])
     return around.size > 0 and float(np.median(around)) < FLAT_INK
+
+
+def _past_flat_ink(bright: np.ndarray, flat: _Bar, longer: _Bar) -> bool:
+    """Whether what the top-hat bar `longer` spans past the ends of `flat`, in its rows, is mostly
+    under `FLAT_INK` (a region or fibre the top-hat ran on into), not the bar's own ink broken into
+    runs by a few pixels JPEG left under it (a 2 px black bar read 31 of its 42 px so)."""
+    rows = bright[flat.y0:flat.y1]
+    past = np.concatenate([rows[:, max(0, math.floor(longer.x0 + 0.5)):math.floor(flat.x0)],
+                           rows[:, math.ceil(flat.x1):math.floor(longer.x1 + 0.5)]], axis=1)
+    return past.size > 0 and float(np.median(past)) < FLAT_INK
 
 
 def _same_bar(a: _Bar, b: _Bar) -> bool:
