@@ -12,6 +12,9 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+#: Run first in the command's process: Ctrl-C as a terminal's foreground command gets it, also when the suite
+#: itself runs as a background job (a shell starts those with SIGINT ignored, which every process inherits).
+_AS_FROM_A_TERMINAL = "import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
 #: Run before the command in its process (after `slow`'s patch): the CLI as the `emcensus` script runs it.
 _RUN_CLI = "\nfrom emcensus.cli.main import main\nmain(prog_name='emcensus')\n"
 
@@ -22,8 +25,8 @@ def interrupt_cli(args: list[str], slow: str, marker: Path, ready: Callable[[Cou
     and to append its process id to `marker` as each piece starts, in whichever process runs it),
     interrupted once `ready(pieces started per process id)`; asserts that no process of the command is
     left afterwards."""
-    command = subprocess.Popen([sys.executable, "-c", slow + _RUN_CLI, *args], stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    command = subprocess.Popen([sys.executable, "-c", _AS_FROM_A_TERMINAL + slow + _RUN_CLI, *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while not ready(Counter(marker.read_text().split() if marker.exists() else [])):
