@@ -115,6 +115,7 @@ MAX_READS = 40
 #: panel's "1.5 um", 39 px beside its bar, overran both windows 4.5 heights wide, 27 and 38 px on a
 #: 100 px high panel; 6 heights wide for all read less elsewhere: texture in a wider window)
 WIDE_BESIDE = 6.0
+BESIDE = 4.5  # font heights a window beside a bar spans at first (`_label_windows`)
 #: Where no line of glyphs beside a bar gave a value (print over fibres, grain boundaries or noise
 #: does not come apart as components), the panel's pixels where its label would be printed are read:
 #: at these font sizes, fractions of the panel's height (figure labels are printed at 5-10 %)...
@@ -957,7 +958,8 @@ def read_scale_bar(pixels: np.ndarray, fovs_m: Sequence[float] = ()) -> ScaleBar
     return _scaled(unread, shrink) if unread else None
 
 
-def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float, beside_heights: float = 4.5) -> dict[str, Box]:
+def _label_windows(shape: tuple[int, ...], bar: Box, font_px: float, beside_heights: float = BESIDE
+                   ) -> dict[str, Box]:
     """Where the bar's label would lie if printed `font_px` high: centred above or below it, or beside
     it (`beside_heights` wide), with the gap authors leave; only windows inside the panel."""
     height, width = shape[:2]
@@ -992,7 +994,7 @@ def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | N
     for side in ("above", "below", "right", "left"):
         reads: list[str] = []
         read_by_side.append(reads)
-        window, beside = None, 4.5
+        window, beside = None, BESIDE
         for fraction in WINDOW_FONTS:
             window = _label_windows(bright.shape, bar.box, fraction * bright.shape[0], beside).get(side)
             if window is None:
@@ -1002,8 +1004,9 @@ def _read_windows(bright: np.ndarray, bar: _Bar, ocr: _Reads) -> tuple[float | N
                 break  # nothing as bright as the bar there, or a region of its colour: no print
             reads.append(ocr.text(_window_image(raw)))
             parsed = parse_label(reads[-1])
-            wider = _label_windows(bright.shape, bar.box, fraction * bright.shape[0], WIDE_BESIDE).get(side)
-            if parsed is None and wider and beside < WIDE_BESIDE and _runs_on(reads[-1], side):
+            wider = (_label_windows(bright.shape, bar.box, fraction * bright.shape[0], WIDE_BESIDE).get(side)
+                     if parsed is None and beside < WIDE_BESIDE and _runs_on(reads[-1], side) else None)
+            if wider:
                 # the label runs on past the window (its number read alone right of the bar, its unit
                 # alone left of it): the side is read as wide as a small panel's label, at each size
                 window, beside = wider, WIDE_BESIDE
