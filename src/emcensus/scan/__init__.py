@@ -498,13 +498,13 @@ def survey(task: _Survey) -> _SurveyResult:
     retry = task.retry
     if task.catalog is None:
         _survey(task, {} if task.reread else _compared(task.fingerprints or {}, retry), lambda: task.present or (0, 0),
-                lambda: _forgotten(task.known or {}, retry), result)
+                lambda: forgotten(task.known or {}, retry), result)
     else:
         with Catalog(task.catalog, readonly=True) as catalog:
             _survey(task, {} if task.reread else
                     _compared(catalog.folder_fingerprints(task.root_id, task.boundary, task.folder), retry),
                     lambda: _present(catalog, task.folder, task.nested),
-                    lambda: _forgotten(catalog.known_files(task.root_id, task.folder), retry),
+                    lambda: forgotten(catalog.known_files(task.root_id, task.folder), retry),
                     result)
     result.packs, result.changed = _pack(result.changed, task.pack_size), []
     return result
@@ -534,7 +534,7 @@ def _compared(stored: dict[str, bytes], retry: Collection[str]) -> dict[str, byt
     return {folder: digest for folder, digest in stored.items() if folder not in folders} if folders else stored
 
 
-def _forgotten(known: dict[str, KnownFile], retry: Collection[str]) -> dict[str, KnownFile]:
+def forgotten(known: dict[str, KnownFile], retry: Collection[str]) -> dict[str, KnownFile]:
     """What the catalog holds of some folders, less the files to read again: the compare takes their
     acquisitions as new, and they are read (their rows keep their history: a write is by path)."""
     for path in retry:
@@ -652,7 +652,7 @@ def _start_root(catalog: Catalog, root: RootSpec, root_id: int, registered: Mapp
     top = list(walk(root.path, walked.problems, recurse=False, nested=nested))
     stored = {} if reread else _compared(catalog.folder_fingerprints(root_id, root.path, root.path, alone=True), retry)
     _compare_changed(top, stored,
-                     lambda: _forgotten(catalog.known_files(root_id, root.path, direct=True), retry), walked, reread)
+                     lambda: forgotten(catalog.known_files(root_id, root.path, direct=True), retry), walked, reread)
     subfolders = [folder for listed in top for folder in listed.subfolders]
     below = os.path.join(root.path, "")
     by_top: dict[str, set[str]] = {}  # the files to read again by the top-level folder that holds them: one pass
@@ -924,4 +924,4 @@ class FolderCensus:
         return summary
 
 
-__all__ = ["FILE_TIMEOUT_S", "FolderCensus", "RootSpec", "ScanProgress", "ScanSummary", "scan"]
+__all__ = ["FILE_TIMEOUT_S", "FolderCensus", "RootSpec", "ScanProgress", "ScanSummary", "forgotten", "scan"]

@@ -25,7 +25,7 @@ from emcensus.catalog.connection import scan_lock
 from emcensus.catalog.paths import display_path
 from emcensus.errors import UnreachableError
 from emcensus.record import Problem
-from emcensus.scan import FILE_TIMEOUT_S, FolderCensus, RootSpec
+from emcensus.scan import FILE_TIMEOUT_S, FolderCensus, RootSpec, forgotten
 from emcensus.scan.pool import CENSUS_GC_YOUNG, LIMIT_REASONS, MEMORY_ENV, Pool
 from emcensus.scan.walk import Folder, walk
 from emcensus.watch.core import (
@@ -236,8 +236,7 @@ def _forgetting(known: dict[str, dict[str, KnownFile]], retry: set[str]) -> dict
     if not retry:
         return known
     forgetting = {os.path.dirname(path) for path in retry}
-    return {folder: {path: row for path, row in rows.items() if path not in retry} if folder in forgetting else rows
-            for folder, rows in known.items()}
+    return {folder: forgotten(dict(rows), retry) if folder in forgetting else rows for folder, rows in known.items()}
 
 
 def _tell(events: Callable[[str], None], lines: list[str]) -> None:
