@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emcensus.figures.features import ARCHIVE_FEATURES, _spread
+from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, SURPLUS, _spread, prepare
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
+from emcensus.figures.textures import micrograph
 from figures.match_support import texture_archive
 
 WIDTH, HEIGHT = 800, 600
@@ -55,15 +56,17 @@ def test_each_level_spreads_its_share_over_the_image() -> None:
     assert len(cells) == 36
 
 
-def _spread_written_out(keypoints: tuple[cv2.KeyPoint, ...], n: int) -> list[cv2.KeyPoint]:
+def _spread_written_out(keypoints: tuple[cv2.KeyPoint, ...], n: int,
+                        shape: tuple[int, int] = (HEIGHT, WIDTH)) -> list[cv2.KeyPoint]:
     """`_spread`'s choice with Python loops: each level's keypoints ranked in their grid cells, strongest
     first (equal responses: detected first), taken in turns over the cells up to the level's share, and
     listed by how far into its share each one is, then by strength."""
+    height, width = shape
     strength = {i: rank for rank, i in enumerate(sorted(range(len(keypoints)), key=lambda i: -keypoints[i].response))}
     cells: dict[int, dict[int, list[int]]] = {}
     for i in sorted(strength, key=strength.get):
-        x, y = keypoints[i].pt
-        cell = min(int(y * 6 // HEIGHT), 5) * 6 + min(int(x * 6 // WIDTH), 5)
+        x, y = (float(v) for v in np.float32(keypoints[i].pt))
+        cell = min(int(np.float32(y) * 6 // height), 5) * 6 + min(int(np.float32(x) * 6 // width), 5)
         cells.setdefault(keypoints[i].octave, {}).setdefault(cell, []).append(i)
     found = np.bincount([kp.octave for kp in keypoints])
     shares = np.diff(np.floor(n * np.cumsum(found) / len(keypoints)), prepend=0)
@@ -84,6 +87,31 @@ def test_the_choice_is_the_one_written_out_equal_responses_included(n: int) -> N
     expected = _spread_written_out(keypoints, n)
     assert len({kp.response for kp in keypoints}) < 50 and len(expected) == n
     assert [id(kp) for kp in _spread(keypoints, n, (HEIGHT, WIDTH))] == [id(kp) for kp in expected]
+
+
+def test_negative_and_zero_responses_are_ordered_as_numbers() -> None:
+    """Harris responses below zero (edges) and zeros of either sign (-0.0 equals 0.0: detected first wins)."""
+    keypoints = _keypoints(np.random.default_rng(4))
+    for i, kp in enumerate(keypoints):
+        kp.response = (-0.0, 0.0, -1e-30, 1e-30, -3.5, 2.0)[i % 6] if i % 3 else kp.response - 0.5 * 2 ** kp.octave
+    expected = _spread_written_out(keypoints, ARCHIVE_FEATURES)
+    assert [id(kp) for kp in _spread(keypoints, ARCHIVE_FEATURES, (HEIGHT, WIDTH))] == [id(kp) for kp in expected]
+
+
+@pytest.mark.parametrize(("kind", "upsample", "n"), [("particles", 1, ARCHIVE_FEATURES), ("pores", 1, 2500),
+                                                     ("fibres", 2, 8000)])
+def test_orbs_own_keypoints_are_chosen_as_written_out(kind: str, upsample: int, n: int) -> None:
+    """On ORB's keypoints of a generated micrograph, as the index and the matcher's dense features at the
+    file's size and twice it detect them (up to 32,000, equal Harris responses among them), `_spread`
+    keeps the keypoints, in the order, of the rule written out."""
+    pixels = micrograph(kind, 5, WIDTH, HEIGHT)
+    image, _ = prepare(pixels, min_side=upsample * WIDTH, max_side=max(upsample * WIDTH, MAX_SIDE))
+    orb = cv2.ORB_create(nfeatures=n * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=31, patchSize=31,
+                         fastThreshold=12)
+    keypoints = orb.detect(image, None)
+    assert len(keypoints) > 2 * n
+    kept = _spread(keypoints, n, image.shape)
+    assert [id(kp) for kp in kept] == [id(kp) for kp in _spread_written_out(keypoints, n, image.shape[:2])]
 
 
 def test_fewer_keypoints_than_asked_are_all_kept() -> None:
