@@ -328,17 +328,18 @@ def _same_bar(a: _Bar, b: _Bar) -> bool:
             and overlap >= 0.8 * min(a.x1 - a.x0, b.x1 - b.x0))
 
 
-def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
-    """Sub-pixel positions, within [x0, x1), where `profile` crosses `half` at the bar's two ends."""
-    above = np.flatnonzero(profile[x0:x1] >= half)
+def _ends(profile: np.ndarray, x0: int, x1: int, half: float, start: int = 0) -> tuple[float, float] | None:
+    """Sub-pixel positions, within [x0, x1), where `profile` crosses `half` at the bar's two ends;
+    `profile` holds the columns from `start` on, to a column past each end or the image's edge."""
+    above = np.flatnonzero(profile[x0 - start:x1 - start] >= half)
     if above.size == 0:
         return None
     first, last = x0 + int(above[0]), x0 + int(above[-1])
 
     def crossing(x: int, outside: int) -> float:
-        if not 0 <= outside < len(profile):
+        if not 0 <= outside - start < len(profile):
             return x + (outside - x) * 0.5
-        fraction = (profile[x] - half) / max(float(profile[x] - profile[outside]), 1e-6)
+        fraction = (profile[x - start] - half) / max(float(profile[x - start] - profile[outside - start]), 1e-6)
         return x + (outside - x) * float(np.clip(fraction, 0.0, 1.0))
 
     return crossing(first, first - 1), crossing(last, last + 1)
@@ -358,9 +359,11 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
     bars = []
     for x0, y0, x1, y1 in _merge_collinear(pieces):
         thickness = y1 - y0
-        profile = tophat[y0:y1].astype(np.float32).mean(axis=0)
-        contrast = float(np.median(profile[x0:x1]))
-        ends = _ends(profile, x0, x1, contrast / 2)
+        # the rows' profile where the ends may lie: the piece and a column either side
+        start = max(0, x0 - 1)
+        profile = tophat[y0:y1, start:x1 + 1].astype(np.float32).mean(axis=0)
+        contrast = float(np.median(profile[x0 - start:x1 - start]))
+        ends = _ends(profile, x0, x1, contrast / 2, start)
         if ends is None:
             continue
         left, right = ends
@@ -483,39 +486,50 @@ def _stacked_runs(binary: np.ndarray, min_length: int) -> list[Box]:
     """Boxes of horizontal runs stacked row on row with nearly the same extent: a bar's rows. Unlike
     connected components, a particle touching the bar does not join it (its rows are shorter)."""
     edges = np.diff(np.pad(binary.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    # every run of the image at once (row-major: a row's starts and ends pair up in order); only rows
+    # with a run long enough are walked: a stack left open over a row without one ends there either way
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]
+    long = ends - starts >= min_length
+    runs = zip(rows[long].tolist(), starts[long].tolist(), ends[long].tolist())
     open_stacks: list[list[int]] = []  # [x0, y0, x1, y1, last x0, last x1]
     done: list[list[int]] = []
-    for y in range(binary.shape[0]):
-        starts, ends = np.flatnonzero(edges[y] == 1), np.flatnonzero(edges[y] == -1)
-        following = []
-        for x0, x1 in zip(starts.tolist(), ends.tolist()):
-            if x1 - x0 < min_length:
-                continue
-            for stack in open_stacks:
-                overlap = min(x1, stack[5]) - max(x0, stack[4])
-                if stack[3] == y and overlap >= 0.8 * max(x1 - x0, stack[5] - stack[4]):
-                    open_stacks.remove(stack)
-                    stack[:] = [min(x0, stack[0]), stack[1], max(x1, stack[2]), y + 1, x0, x1]
-                    break
-            else:
-                stack = [x0, y, x1, y + 1, x0, x1]
-            following.append(stack)
-        done.extend(open_stacks)
-        open_stacks = following
-    return [(x0, y0, x1, y1) for x0, y0, x1, y1, _, _ in done + open_stacks]
+    following: list[list[int]] = []
+    row = -1
+    for y, x0, x1 in runs:
+        if y != row:
+            done.extend(open_stacks)
+            open_stacks, following, row = following, [], y
+        for stack in open_stacks:
+            overlap = min(x1, stack[5]) - max(x0, stack[4])
+            if stack[3] == y and overlap >= 0.8 * max(x1 - x0, stack[5] - stack[4]):
+                open_stacks.remove(stack)
+                stack[:] = [min(x0, stack[0]), stack[1], max(x1, stack[2]), y + 1, x0, x1]
+                break
+        else:
+            stack = [x0, y, x1, y + 1, x0, x1]
+        following.append(stack)
+    done.extend(open_stacks)
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1, _, _ in done + following]
 
 
 def _merge_collinear(pieces: list[Box]) -> list[Box]:
     """Pieces on the same rows (to a pixel) with a gap under a thickness joined: a bar broken by JPEG
     or a mark, never a stroke of its label."""
     merged: list[list[int]] = []
+    by_top: dict[int, list[int]] = {}  # a merged box's top row -> its indices in `merged`
     for x0, y0, x1, y1 in pieces:
-        for box in merged:
-            top, bottom = abs(y0 - box[1]), abs(y1 - box[3])
-            if max(top, bottom) <= 1 and max(x0 - box[2], box[0] - x1) <= max(2, y1 - y0):
+        # only boxes whose top is within a row of this one's can take it: the first of them in order
+        for index in sorted(index for y in (y0 - 1, y0, y0 + 1) for index in by_top.get(y, ())):
+            box = merged[index]
+            if abs(y1 - box[3]) <= 1 and max(x0 - box[2], box[0] - x1) <= max(2, y1 - y0):
+                if y0 < box[1]:
+                    by_top[box[1]].remove(index)
+                    by_top.setdefault(y0, []).append(index)
                 box[:] = [min(x0, box[0]), min(y0, box[1]), max(x1, box[2]), max(y1, box[3])]
                 break
         else:
+            by_top.setdefault(y0, []).append(len(merged))
             merged.append([x0, y0, x1, y1])
     return [(a, b, c, d) for a, b, c, d in merged]
 
@@ -555,10 +569,15 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     peaks = np.zeros(count, np.float32)  # each component's own ink: print over a particle is fainter
     np.maximum.at(peaks, labels.ravel(), ink.ravel())
-    boxes = [(int(x), int(y), int(x + w), int(y + h)) for x, y, w, h, _ in stats]
+    corners = stats[:, :4].astype(np.int64)
+    corners[:, 2:] += corners[:, :2]
+    areas = stats[:, cv2.CC_STAT_AREA]
+    boxes: list[Box] = [tuple(corner) for corner in corners.tolist()]  # type: ignore[misc]
     max_h = max(12, 0.25 * height)
-    candidates = [i for i in range(1, count) if 4 <= boxes[i][3] - boxes[i][1] <= max_h
-                  and boxes[i][2] - boxes[i][0] <= 3 * (boxes[i][3] - boxes[i][1]) + 2]
+    glyph_h, glyph_w = corners[:, 3] - corners[:, 1], corners[:, 2] - corners[:, 0]
+    glyph_sized = (4 <= glyph_h) & (glyph_h <= max_h) & (glyph_w <= 3 * glyph_h + 2)
+    glyph_sized[0] = False  # the background
+    candidates = np.flatnonzero(glyph_sized).tolist()
     found = []
     for line in _group_lines([boxes[i] for i in candidates]):
         members = [candidates[i] for i in line]
@@ -570,7 +589,7 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
         band = (max(0, min(g[1] for g in regular) - round(0.1 * text_h)),
                 min(mask.shape[0], max(g[3] for g in regular) + round(0.1 * text_h)))
         faint, speck = 0.5 * float(np.median(peaks[members])), (0.12 * text_h) ** 2
-        glyph_ids = _extend_line(members, boxes, stats, peaks, band, text_h, faint, speck)
+        glyph_ids = _extend_line(members, corners, areas, peaks, band, text_h, faint, speck)
         glyphs = sorted((b[0], max(b[1], band[0]), b[2], min(b[3], band[1])) for b in (boxes[i] for i in glyph_ids))
         lx0, lx1 = glyphs[0][0], max(g[2] for g in glyphs)
         line_box = (lx0 + wx0, band[0] + wy0, lx1 + wx0, band[1] + wy0)
@@ -582,12 +601,10 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
         cx1, cy1 = min(mask.shape[1], lx1 + margin), min(mask.shape[0], band[1] + margin)
         # the line's glyphs, and what else lies wholly inside it as strongly inked and not a speck:
         # decimal points, the ring of Å
-        keep = np.zeros(count, bool)
+        keep = ((cx0 <= corners[:, 0]) & (cy0 <= corners[:, 1]) & (corners[:, 2] <= cx1) & (corners[:, 3] <= cy1)
+                & (peaks >= faint) & (areas >= speck))
+        keep[0] = False  # the background
         keep[glyph_ids] = True
-        for index in range(1, count):
-            x0, y0, x1, y1 = boxes[index]
-            keep[index] |= (cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1 and peaks[index] >= faint
-                            and stats[index, cv2.CC_STAT_AREA] >= speck)
         # faint parts of glyphs (print over a particle) stay, as grey; other components, and whatever
         # a glyph runs into above or below the line, go
         crop_labels = labels[cy0:cy1, cx0:cx1]
@@ -606,24 +623,24 @@ def _label_lines(bright: np.ndarray, bar: _Bar, threshold: float) -> list[_Label
     return sorted(found, key=lambda label: label.distance)
 
 
-def _extend_line(members: list[int], boxes: list[Box], stats: np.ndarray, peaks: np.ndarray, band: tuple[int, int],
+def _extend_line(members: list[int], corners: np.ndarray, areas: np.ndarray, peaks: np.ndarray, band: tuple[int, int],
                  text_h: float, faint: float, speck: float) -> list[int]:
     """The line's glyphs and, left and right of them, components that are glyph-sized within the
-    line's rows (a glyph run into texture or a particle only joins the line here), gaps under a glyph."""
+    line's rows (a glyph run into texture or a particle only joins the line here), gaps under a glyph.
+    `corners`: every component's (x0, y0, x1, y1), the background's first."""
     line = list(members)
-    x0, x1 = min(boxes[i][0] for i in line), max(boxes[i][2] for i in line)
-    others = []
-    for index in range(1, len(boxes)):
-        bx0, by0, bx1, by1 = boxes[index]
-        inside_h = min(by1, band[1]) - max(by0, band[0])
-        if (index not in line and inside_h >= 0.4 * text_h and bx1 - bx0 <= 1.5 * text_h and peaks[index] >= faint
-                and stats[index, cv2.CC_STAT_AREA] >= speck):
-            others.append(index)
+    x0, x1 = int(corners[line, 0].min()), int(corners[line, 2].max())
+    inside_h = np.minimum(corners[:, 3], band[1]) - np.maximum(corners[:, 1], band[0])
+    fits = ((inside_h >= 0.4 * text_h) & (corners[:, 2] - corners[:, 0] <= 1.5 * text_h) & (peaks >= faint)
+            & (areas >= speck))
+    fits[0] = False  # the background
+    fits[line] = False
+    others = [(index, bx0, bx1) for index, bx0, bx1 in zip(np.flatnonzero(fits).tolist(),
+                                                         corners[fits, 0].tolist(), corners[fits, 2].tolist())]
     grown = True
     while grown:
         grown = False
-        for index in others:
-            bx0, _, bx1, _ = boxes[index]
+        for index, bx0, bx1 in others:
             if index not in line and max(bx0 - x1, x0 - bx1) <= 0.8 * text_h and len(line) < 12:
                 line.append(index)
                 x0, x1, grown = min(x0, bx0), max(x1, bx1), True
@@ -631,7 +648,8 @@ def _extend_line(members: list[int], boxes: list[Box], stats: np.ndarray, peaks:
 
 
 def _group_lines(glyphs: list[Box]) -> list[list[int]]:
-    """Indices of glyphs of similar height side by side, with gaps under a glyph height, by line."""
+    """Indices of glyphs of similar height side by side, with gaps under a glyph height, by line
+    (each line's indices ascending, the lines by their first)."""
     parent = list(range(len(glyphs)))
 
     def root(i: int) -> int:
@@ -640,14 +658,20 @@ def _group_lines(glyphs: list[Box]) -> list[list[int]]:
             i = parent[i]
         return i
 
-    for i, a in enumerate(glyphs):
-        for j in range(i + 1, len(glyphs)):
-            b = glyphs[j]
-            ha, hb = a[3] - a[1], b[3] - b[1]
-            overlap = min(a[3], b[3]) - max(a[1], b[1])
-            gap = max(a[0] - b[2], b[0] - a[2])
-            if max(ha, hb) <= 2.2 * min(ha, hb) and overlap >= 0.5 * min(ha, hb) and gap <= 0.9 * max(ha, hb):
-                parent[root(i)] = root(j)
+    boxes = np.array(glyphs, np.int64).reshape(-1, 4)
+    x0, y0, x1, y1 = boxes.T
+    heights = y1 - y0
+    # the pairs that join, a block of rows at a time (a textured panel has thousands of glyph-sized
+    # components: all pairs at once would take gigabytes)
+    for start in range(0, len(glyphs), 512):
+        rows = slice(start, start + 512)
+        ha, hb = heights[rows, None], heights[None, :]
+        low, high = np.minimum(ha, hb), np.maximum(ha, hb)
+        overlap = np.minimum(y1[rows, None], y1[None, :]) - np.maximum(y0[rows, None], y0[None, :])
+        gap = np.maximum(x0[rows, None] - x1[None, :], x0[None, :] - x1[rows, None])
+        joins = (high <= 2.2 * low) & (overlap >= 0.5 * low) & (gap <= 0.9 * high)
+        for i, j in zip(*np.nonzero(np.triu(joins, start + 1))):
+            parent[root(start + int(i))] = root(int(j))
     lines: dict[int, list[int]] = {}
     for i in range(len(glyphs)):
         lines.setdefault(root(i), []).append(i)
