@@ -94,3 +94,37 @@ def test_dense_features_and_pixels_used_again_are_the_last_dropped(tmp_path: Pat
     for used in (first, second, third):  # the pixels held: the third's and the second's, used last
         matcher._pixels(used)
     assert read == ["other_000", "other_001", "other_002", "other_000", "other_002"]
+
+
+def test_a_pair_verified_before_is_not_verified_again_and_each_step_gets_fits_of_its_own(tmp_path: Path) -> None:
+    """Later steps of a panel's search reach (image, variant) pairs an earlier step verified (`_around`
+    a neighbour checked densely before, `_deeper` an image `_agreed_first` moved): the fit is the same, so
+    it is not computed again; each step's fits are its own, as later steps change them (`_confirm`)."""
+    specimen = scene(340)
+    images = {"field_001": shot(specimen, 200, 200, 1.0, 1), "other_001": shot(scene(341), 100, 100, 1.0, 2)}
+    matcher = Matcher(_index(tmp_path, images, outvoted=set()))
+    position = {Path(image["path"]).stem: p for p, image in enumerate(matcher.index.images)}
+    grey = to_grey8(publish(images["field_001"], crop=(0.2, 0.2, 0.8, 0.8), width=300))
+    height, width = grey.shape
+    variants = matcher._variants(grey, inverted=False)
+    pairs = [(position["field_001"], 0), (position["other_001"], 0)]
+    verified: list[tuple[int, bool]] = []
+    verify_of = matcher._verify
+
+    def spy(variant, at, width, height, archive=None):
+        verified.append((at, archive is None))
+        return verify_of(variant, at, width, height, archive)
+
+    matcher._verify = spy
+    first = matcher._fits(variants, pairs, width, height, upsample=1)
+    assert [fit.position for fit in first] == [position["field_001"]] and first[0].inliers >= MIN_INLIERS
+    first[0].confirmed, first[0].coverage = True, 0.5  # what a later step may do to its own fits
+    again = matcher._fits(variants, pairs, width, height, upsample=1)
+    assert verified == [(position["field_001"], False), (position["other_001"], False)]  # each pair once
+    assert again[0] is not first[0] and not again[0].confirmed and again[0].coverage == 1.0
+    assert (again[0].inliers, again[0].matches) == (first[0].inliers, first[0].matches)
+    assert (again[0].transform == first[0].transform).all()
+    matcher._fits(variants, pairs, width, height)  # on the indexed keypoints: another verification
+    matcher._fits(matcher._variants(grey, inverted=False), pairs, width, height, upsample=1)  # another search's variants
+    assert verified[2:] == [(position["field_001"], True), (position["other_001"], True),
+                            (position["field_001"], False), (position["other_001"], False)]
