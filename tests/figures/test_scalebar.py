@@ -893,3 +893,33 @@ def test_a_bar_whose_top_hat_runs_into_a_bright_region_at_its_end_ends_where_its
     pixels = jpeg(np.clip(field, 0, 255).astype(np.uint8), 85)
     bar = next(bar for bar, _ in scalebar._candidates(pixels) if bar.white and abs(bar.y0 - 23) <= 1)
     assert bar.x0 == pytest.approx(16, abs=1) and bar.x1 == pytest.approx(123, abs=1), bar
+
+
+def test_an_image_read_before_in_the_panel_is_not_read_again_but_takes_its_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A label whose digits are printed over 40 px high is one crop at both read sizes (`READ_TEXT_PX`, never upscaled
+    past them): reads that disagree at the first size send it to the second, where the model is not
+    run again on the same pixels; the reading is what reading them again gave (the same text)."""
+    images: list[bytes] = []
+    disagreeing = iter(["1.5 µm", "15 µm"] * 20)
+    monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (images.append(image.tobytes()) or next(disagreeing), 0.9)))
+    pixels, _, _ = draw_scale_bar(_micrograph(1400, 1000, "SEM", 2), "1.5 µm", 400, white=True, font_px=72)
+    found = read_scale_bar(pixels)
+    assert found is not None and found.value_m is None and found.readings == ("1.5 µm", "15 µm")
+    assert images and len(set(images)) == len(images)
+    before, reads = len(images), scalebar._Reads(3)
+    first = reads.text(np.full((30, 90), 255, np.uint8))
+    again = reads.text(np.full((30, 90), 255, np.uint8))
+    assert first == again and reads.left == 1 and len(images) == before + 1  # two reads taken, the model run once
+
+
+def test_glyphs_join_into_lines_across_blocks_of_pairs() -> None:
+    """`_group_lines` joins any two glyphs side by side, whatever their indices (pairs are found in
+    blocks of 512 rows): 700 glyphs of one line in shuffled order and a second line below give two
+    lines, each's indices ascending, ordered by their first."""
+    order = np.random.default_rng(3).permutation(700)
+    glyphs = [(int(20 * place), 10, int(20 * place) + 12, 22) for place in order]  # gaps of 8 px, 12 px high
+    glyphs += [(20 * place, 200, 20 * place + 12, 212) for place in range(5)]
+    lines = scalebar._group_lines(glyphs)
+    assert lines == [list(range(700)), list(range(700, 705))]
+    glyphs[int(np.flatnonzero(order == 350)[0])] = (20000, 10, 20012, 22)  # a glyph taken out of the middle
+    assert sorted(map(len, scalebar._group_lines(glyphs))) == [1, 5, 349, 350]
