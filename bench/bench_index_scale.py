@@ -399,6 +399,9 @@ def main() -> None:
     parser.add_argument("--steps", type=Path, default=None, metavar="OUT.json",
                         help="each panel's matcher steps, evidence and CPU in the first 0-worker run (match_steps.py)")
     args = parser.parse_args()
+    if args.steps and args.breakdown:  # the breakdown's timers shadow the methods the trace wraps on the class
+        parser.error("--steps and --breakdown cannot be combined: the breakdown's timers hide every panel from the "
+                     "trace (its file would be empty); run them separately")
     args.dir.mkdir(parents=True, exist_ok=True)
     truth, catalog_path = _corpus(args.dir, args)
     if args.only_long:  # precision and recall then of their pairs alone
