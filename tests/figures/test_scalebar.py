@@ -923,3 +923,12 @@ def test_glyphs_join_into_lines_across_blocks_of_pairs() -> None:
     assert lines == [list(range(700)), list(range(700, 705))]
     glyphs[int(np.flatnonzero(order == 350)[0])] = (20000, 10, 20012, 22)  # a glyph taken out of the middle
     assert sorted(map(len, scalebar._group_lines(glyphs))) == [1, 5, 349, 350]
+
+
+def test_a_piece_joins_a_bar_whose_top_a_join_before_moved() -> None:
+    """`_merge_collinear` joins a piece to the first bar within a row of its top and bottom, the bar's
+    top as earlier pieces moved it: a bar broken twice, its rows drifting up a row at each break
+    (JPEG), is one bar; a piece two rows off its top stays apart."""
+    pieces = [(0, 5, 10, 8), (12, 4, 20, 8), (22, 3, 30, 7)]
+    assert scalebar._merge_collinear(pieces) == [(0, 3, 30, 8)]
+    assert scalebar._merge_collinear([(0, 5, 10, 8), (12, 3, 20, 8)]) == [(0, 5, 10, 8), (12, 3, 20, 8)]

@@ -328,18 +328,17 @@ def _same_bar(a: _Bar, b: _Bar) -> bool:
             and overlap >= 0.8 * min(a.x1 - a.x0, b.x1 - b.x0))
 
 
-def _ends(profile: np.ndarray, x0: int, x1: int, half: float, start: int = 0) -> tuple[float, float] | None:
-    """Sub-pixel positions, within [x0, x1), where `profile` crosses `half` at the bar's two ends;
-    `profile` holds the columns from `start` on, to a column past each end or the image's edge."""
-    above = np.flatnonzero(profile[x0 - start:x1 - start] >= half)
+def _ends(profile: np.ndarray, x0: int, x1: int, half: float) -> tuple[float, float] | None:
+    """Sub-pixel positions, within [x0, x1), where `profile` crosses `half` at the bar's two ends."""
+    above = np.flatnonzero(profile[x0:x1] >= half)
     if above.size == 0:
         return None
     first, last = x0 + int(above[0]), x0 + int(above[-1])
 
     def crossing(x: int, outside: int) -> float:
-        if not 0 <= outside - start < len(profile):
+        if not 0 <= outside < len(profile):
             return x + (outside - x) * 0.5
-        fraction = (profile[x - start] - half) / max(float(profile[x - start] - profile[outside - start]), 1e-6)
+        fraction = (profile[x] - half) / max(float(profile[x] - profile[outside]), 1e-6)
         return x + (outside - x) * float(np.clip(fraction, 0.0, 1.0))
 
     return crossing(first, first - 1), crossing(last, last + 1)
@@ -359,11 +358,9 @@ def find_bars(bright: np.ndarray, white: bool) -> list[_Bar]:
     bars = []
     for x0, y0, x1, y1 in _merge_collinear(pieces):
         thickness = y1 - y0
-        # the rows' profile where the ends may lie: the piece and a column either side
-        start = max(0, x0 - 1)
-        profile = tophat[y0:y1, start:x1 + 1].astype(np.float32).mean(axis=0)
-        contrast = float(np.median(profile[x0 - start:x1 - start]))
-        ends = _ends(profile, x0, x1, contrast / 2, start)
+        profile = tophat[y0:y1].astype(np.float32).mean(axis=0)
+        contrast = float(np.median(profile[x0:x1]))
+        ends = _ends(profile, x0, x1, contrast / 2)
         if ends is None:
             continue
         left, right = ends
@@ -810,18 +807,20 @@ class _Reads:
     whole (its per-step output: `_decoded_readings`). An image read before in the panel is not read
     again (the recogniser gives it the same read; it still takes one): a line's crop is one image at
     both `READ_TEXT_PX` where its print is that high already, a window read wider one where the
-    panel's edge keeps it as it was (9 of 675 reads on seed 7's documents)."""
+    panel's edge keeps it as it was (30 of 2,928 reads on the four corpora's 438 document panels). It
+    holds no more reads than the panel has (`MAX_READS`), each with its per-step output: on those
+    panels 2 MB at the median, 36 MB at the most (36 reads)."""
 
     left: int
     last: LineRead | None = None
-    seen: dict[tuple[tuple[int, ...], bytes], LineRead] = field(default_factory=dict)
+    seen: dict[tuple[str, tuple[int, ...], bytes], LineRead] = field(default_factory=dict)
 
     def text(self, image: np.ndarray) -> str:
         """The text OCR reads on `image`, without marks at its ends that are no print of a label."""
         if self.left <= 0:
             raise _ReadsSpent
         self.left -= 1
-        key = (image.shape, image.tobytes())
+        key = (image.dtype.str, image.shape, image.tobytes())  # the same bytes as another dtype are other pixels
         if key not in self.seen:
             self.seen[key] = read_line(image)
         self.last = self.seen[key]
