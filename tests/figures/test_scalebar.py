@@ -895,10 +895,11 @@ def test_a_bar_whose_top_hat_runs_into_a_bright_region_at_its_end_ends_where_its
     assert bar.x0 == pytest.approx(16, abs=1) and bar.x1 == pytest.approx(123, abs=1), bar
 
 
-def test_an_image_read_before_in_the_panel_is_not_read_again_but_takes_its_read(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_image_read_lately_is_not_read_again_but_takes_its_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A label whose digits are printed over 40 px high is one crop at both read sizes (`READ_TEXT_PX`, never upscaled
     past them): reads that disagree at the first size send it to the second, where the model is not
-    run again on the same pixels; the reading is what reading them again gave (the same text)."""
+    run again on the same pixels; the reading is what reading them again gave (the same text). Only the
+    last `_KEPT_READS` are kept (each holds 3 MB of per-step output): an older image is read again."""
     images: list[bytes] = []
     disagreeing = iter(["1.5 µm", "15 µm"] * 20)
     monkeypatch.setattr(scalebar, "read_line", scripted(lambda image: (images.append(image.tobytes()) or next(disagreeing), 0.9)))
@@ -906,10 +907,15 @@ def test_an_image_read_before_in_the_panel_is_not_read_again_but_takes_its_read(
     found = read_scale_bar(pixels)
     assert found is not None and found.value_m is None and found.readings == ("1.5 µm", "15 µm")
     assert images and len(set(images)) == len(images)
-    before, reads = len(images), scalebar._Reads(3)
-    first = reads.text(np.full((30, 90), 255, np.uint8))
-    again = reads.text(np.full((30, 90), 255, np.uint8))
-    assert first == again and reads.left == 1 and len(images) == before + 1  # two reads taken, the model run once
+    shades = [np.full((30, 90), tone, np.uint8) for tone in range(scalebar._KEPT_READS + 1)]
+    before, reads = len(images), scalebar._Reads(20)
+    first = reads.text(shades[0])
+    again = reads.text(shades[0].copy())
+    assert first == again and reads.left == 18 and len(images) == before + 1  # two reads taken, the model run once
+    for shade in shades[1:]:
+        reads.text(shade)
+    reads.text(shades[0])  # `_KEPT_READS` other images since: read again
+    assert len(images) == before + len(shades) + 1 and len(reads.kept) == scalebar._KEPT_READS
 
 
 def test_glyphs_join_into_lines_across_blocks_of_pairs() -> None:

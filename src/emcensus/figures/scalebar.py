@@ -801,19 +801,23 @@ class _ReadsSpent(Exception):
     """A panel's `MAX_READS` OCR reads are spent."""
 
 
+#: Reads a panel keeps to answer an image read again (`_Reads`): each holds its per-step output (40 steps x
+#: 18,710 characters, 3 MB); keeping all of a panel's (up to `MAX_READS`) added ~100 MB to each matching
+#: process's peak at 150 k. A line read as two crops at two sizes repeats its crops two reads apart.
+_KEPT_READS = 4
+
+
 @dataclass
 class _Reads:
     """The OCR reads a panel has left (each read of a line or window takes one), and the last read
-    whole (its per-step output: `_decoded_readings`). An image read before in the panel is not read
-    again (the recogniser gives it the same read; it still takes one): a line's crop is one image at
-    both `READ_TEXT_PX` where its print is that high already, a window read wider one where the
-    panel's edge keeps it as it was (30 of 2,928 reads on the four corpora's 438 document panels). It
-    holds no more reads than the panel has (`MAX_READS`), each with its per-step output: on those
-    panels 2 MB at the median, 36 MB at the most (36 reads)."""
+    whole (its per-step output: `_decoded_readings`). An image read among the last `_KEPT_READS` is not
+    read again (the recogniser gives it the same read; it still takes one): a line's crop is one image
+    at both `READ_TEXT_PX` where its print is that high already, a window read wider the same where the
+    panel's edge keeps it as it was (30 of 2,928 reads on the four corpora's 438 document panels)."""
 
     left: int
     last: LineRead | None = None
-    seen: dict[tuple[str, tuple[int, ...], bytes], LineRead] = field(default_factory=dict)
+    kept: dict[tuple[str, tuple[int, ...], bytes], LineRead] = field(default_factory=dict)
 
     def text(self, image: np.ndarray) -> str:
         """The text OCR reads on `image`, without marks at its ends that are no print of a label."""
@@ -821,9 +825,10 @@ class _Reads:
             raise _ReadsSpent
         self.left -= 1
         key = (image.dtype.str, image.shape, image.tobytes())  # the same bytes as another dtype are other pixels
-        if key not in self.seen:
-            self.seen[key] = read_line(image)
-        self.last = self.seen[key]
+        self.last = self.kept.pop(key, None) or read_line(image)
+        self.kept[key] = self.last  # the latest last: the oldest is dropped first
+        if len(self.kept) > _KEPT_READS:
+            del self.kept[next(iter(self.kept))]
         return _EDGE_MARKS.sub("", self.last.text)
 
 
