@@ -804,7 +804,7 @@ class _ReadsSpent(Exception):
 #: Reads a panel keeps to answer an image read again (`_Reads`): each holds its per-step output (40 steps x
 #: 18,710 characters, 3 MB); keeping all of a panel's (up to `MAX_READS`) added ~100 MB to each matching
 #: process's peak at 150 k. A line read as two crops at two sizes repeats its crops two reads apart.
-_KEPT_READS = 4
+_KEPT_READS = 2
 
 
 @dataclass
