@@ -62,10 +62,10 @@ def _timed(spent: dict[str, float], step: str, work: Callable[..., Any], *args: 
 
 def _steps(module: ModuleType, grey: np.ndarray, spent: dict[str, float], n_features: int,
            **sides: int) -> None:
-    """`extract`'s steps one by one, as it runs them (ORB made as it makes it)."""
+    """`extract`'s steps one by one, as it runs them (its own `detector`; a checkout older than
+    `features.detector` is timed with this checkout's)."""
     image, _ = _timed(spent, "prepare", module.prepare, grey, **sides)
-    orb = cv2.ORB_create(nfeatures=n_features * module.SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=31,
-                         patchSize=31, fastThreshold=12)
+    orb = getattr(module, "detector", features.detector)(n_features)
     detected = _timed(spent, "detect", orb.detect, image, None)
     kept = _timed(spent, "spread", module._spread, detected, n_features, image.shape)  # noqa: SLF001
     _timed(spent, "compute", orb.compute, image, kept)

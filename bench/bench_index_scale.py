@@ -201,8 +201,7 @@ def _profile(truth: CorpusTruth, count: int) -> None:
     steps = ("decode", "grey", "downscale+blur", "ORB detect", "spread", "ORB compute")
     spent = dict.fromkeys(steps, 0.0)
     images = truth.images[::max(1, len(truth.images) // count)][:count]  # every kind of texture
-    orb = cv2.ORB_create(nfeatures=features.ARCHIVE_FEATURES * 4, scaleFactor=1.2, nlevels=8, edgeThreshold=31,
-                         patchSize=31, fastThreshold=12)  # as `features.extract` makes it
+    orb = features.detector(features.ARCHIVE_FEATURES)
 
     def timed(step: str, work: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.process_time()

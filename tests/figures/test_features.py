@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, SURPLUS, _spread, prepare
+from emcensus.figures.features import ARCHIVE_FEATURES, MAX_SIDE, _spread, detector, prepare
 from emcensus.figures.index import VisualIndex
 from emcensus.figures.match import Matcher
 from emcensus.figures.textures import micrograph
@@ -106,9 +106,7 @@ def test_orbs_own_keypoints_are_chosen_as_written_out(kind: str, upsample: int, 
     keeps the keypoints, in the order, of the rule written out."""
     pixels = micrograph(kind, 5, WIDTH, HEIGHT)
     image, _ = prepare(pixels, min_side=upsample * WIDTH, max_side=max(upsample * WIDTH, MAX_SIDE))
-    orb = cv2.ORB_create(nfeatures=n * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=31, patchSize=31,
-                         fastThreshold=12)
-    keypoints = orb.detect(image, None)
+    keypoints = detector(n).detect(image, None)
     assert len(keypoints) > 2 * n
     kept = _spread(keypoints, n, image.shape)
     assert [id(kp) for kp in kept] == [id(kp) for kp in _spread_written_out(keypoints, n, image.shape[:2])]

@@ -126,13 +126,20 @@ def prepare(pixels: np.ndarray, *, image_rows: int | None = None, min_side: int 
     return cv2.GaussianBlur(grey, (0, 0), _BLUR_SIGMA), factor
 
 
+def detector(n_features: int, edge: int = _ORB_PATCH) -> cv2.ORB:
+    """The ORB that `extract` detects and describes with: `SURPLUS` times `n_features` keypoints for
+    `_spread` to choose from, none within `edge` px of a pyramid level's border (the benches and tests that
+    time or check its steps make it here, so they run what `extract` runs)."""
+    return cv2.ORB_create(nfeatures=n_features * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=edge,
+                          patchSize=_ORB_PATCH, fastThreshold=_FAST_THRESHOLD)
+
+
 def extract(pixels: np.ndarray, n_features: int, *, image_rows: int | None = None, min_side: int = MIN_SIDE,
             max_side: int = MAX_SIDE, edge: int = _ORB_PATCH) -> Features:
     """ORB keypoints spread over the image, at most `n_features` chosen among `SURPLUS` times as many
     detected, none within `edge` px of a pyramid level's border (`QUERY_EDGE`), in input pixel coordinates."""
     image, factor = prepare(pixels, image_rows=image_rows, min_side=min_side, max_side=max_side)
-    orb = cv2.ORB_create(nfeatures=n_features * SURPLUS, scaleFactor=1.2, nlevels=8, edgeThreshold=edge,
-                         patchSize=_ORB_PATCH, fastThreshold=_FAST_THRESHOLD)
+    orb = detector(n_features, edge)
     keypoints = _spread(orb.detect(image, None), n_features, image.shape)
     keypoints, descriptors = orb.compute(image, keypoints)
     if descriptors is None or not keypoints:
