@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 import cv2
 import faiss
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from emcensus.analysis.publications import article_id
 from emcensus.catalog.figures import ProposedMatch
@@ -278,16 +279,19 @@ class _Variant:
         return self._voting
 
 
-def _one_search_thread(method: Callable[..., PanelResult]) -> Callable[..., PanelResult]:
-    """`method` run with one faiss (OpenMP) thread, the caller's setting given back after: one panel's few
-    thousand descriptors are searched faster by one thread, as faiss's threads spin when the cores are
-    busy (1.0 s per search on 2 shared cores, 0.2 s on one); a library user's own searches keep theirs."""
+def _single_threaded(method: Callable[..., PanelResult]) -> Callable[..., PanelResult]:
+    """`method` run with one faiss (OpenMP) thread and one BLAS thread, the caller's settings given back
+    after: one panel's few thousand descriptors are searched faster by one thread, as faiss's threads spin
+    when the cores are busy (1.0 s per search on 2 shared cores, 0.2 s on one); numpy's OpenBLAS, woken by
+    the panel's few large products (`colour`), kept a second thread per worker spinning (1.7 % of a
+    2-worker run's CPU, `perf`). A library user's own searches and products keep their threads."""
     @functools.wraps(method)
     def with_one_thread(*args: Any, **kwargs: Any) -> PanelResult:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            return method(*args, **kwargs)
+            with threadpool_limits(limits=1, user_api="blas"):
+                return method(*args, **kwargs)
         finally:
             faiss.omp_set_num_threads(threads)
     return with_one_thread
@@ -308,7 +312,7 @@ class Matcher:
         #: Acquisition year of each indexed image (0: unknown), for `not_after_year`.
         self._years = np.array([image["year"] or 0 for image in index.images], dtype=np.int64)
 
-    @_one_search_thread
+    @_single_threaded
     def match_panel(self, pixels: np.ndarray, *, not_after_year: int | None = None) -> PanelResult:
         """The archive images a panel shows. `not_after_year` (the article's year) leaves out images
         acquired later: an article cannot show them."""
