@@ -118,14 +118,24 @@ class StepTrace:
             self._polarity["cpu"] = round(time.process_time() - start, 4)
             self._polarity = None
 
-    def _on_ballot(self, matcher: Matcher, method: Any, variants: Any, *args: Any) -> Any:
+    def _on_ballot(self, matcher: Matcher, method: Any, variants: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.process_time()
-        counts = method(matcher, variants, *args)
+        counts = method(matcher, variants, *args, **kwargs)
+        seconds = time.process_time() - start
         top = np.sort(counts)[::-1][:matcher.candidates]
         votes = sum(len(v.voting) for v in variants)
         voted = self._polarity is not None and any(step["step"] == "vote" for step in self._polarity["steps"])
         name = "native vote" if voted else "vote"
-        self._step(name, time.process_time() - start, top=[int(v) for v in top[:5]], descriptors=votes)
+        if kwargs.get("kept") is not None:  # the mirror image votes after the printed candidates stood on nothing
+            # (`Matcher._indexed`): one `vote` and one `indexed` step, as the joint ballot they end in
+            steps = self._polarity["steps"]
+            printed = steps.pop()  # its indexed step, if any, then its vote
+            if printed["step"] == "indexed":
+                self._polarity["carried"] = printed["cpu"]
+                printed = steps.pop()
+            self._polarity["direct"] = 0
+            name, seconds = "vote", seconds + printed["cpu"]
+        self._step(name, seconds, top=[int(v) for v in top[:5]], descriptors=votes)
         return counts
 
     def _on_fits(self, matcher: Matcher, method: Any, variants: Any, voted: Any, *args: Any, **kwargs: Any) -> Any:
@@ -139,7 +149,8 @@ class StepTrace:
             fits = method(matcher, variants, voted, *args, **kwargs)
         finally:
             self._stack.pop()
-        self._step(name, time.process_time() - start, fits, matcher, tried=len(voted))
+        seconds = time.process_time() - start + self._polarity.pop("carried", 0.0)
+        self._step(name, seconds, fits, matcher, tried=len(voted))
         return fits
 
     def _on_confirm(self, matcher: Matcher, method: Any, fit: Fit, grey: np.ndarray) -> Any:

@@ -49,23 +49,25 @@ def test_a_panel_at_least_min_side_long_votes_once_per_polarity(tmp_path: Path) 
         first = matcher._vote(matcher._variants(grey, inverted=inverted), None)
         assert matcher._vote(matcher._variants(grey, inverted=inverted, min_side=NATIVE_SIDE), None) == first
 
-    votes: list[tuple[bool, float]] = []  # (on the negative, preparation factor) of each vote
-    vote_of = matcher._vote
+    votes: list[tuple[bool, float, int]] = []  # (on the negative, preparation factor, variants searched) of each ballot
+    ballot_of = matcher._ballot
 
-    def spy(variants, not_after_year):
-        votes.append((variants[0].inverted, variants[0].features.factor))
-        return vote_of(variants, not_after_year)
+    def spy(variants, not_after_year, *, kept=None):
+        searched = len(variants) - (0 if kept is None else len(kept) // len(matcher.index))
+        votes.append((variants[0].inverted, variants[0].features.factor, searched))
+        return ballot_of(variants, not_after_year, kept=kept)
 
-    matcher._vote = spy
+    matcher._ballot = spy
     assert not matcher.match_panel(grey).matches
-    assert [inverted for inverted, _ in votes] == [False, True]  # one per polarity: nothing verified, every step ran
+    # one vote per polarity (nothing verified, every step ran): the panel as printed, then its mirror image
+    assert votes == [(False, 1.0, 1), (False, 1.0, 1), (True, 1.0, 1), (True, 1.0, 1)]  # at least MIN_SIDE: as is
     small = to_grey8(publish(shot(scene(399), 100, 100, 1.0, 9), width=300))
     votes.clear()
     matcher.match_panel(small)
-    # a small panel: its native vote too (at its own size: `NATIVE_SIDE`), on the panel as printed, not
-    # on its negative (see NATIVE_SIDE)
-    assert [inverted for inverted, _ in votes] == [False, False, True]
-    assert votes[0][1] == votes[2][1] == MIN_SIDE / 300 and votes[1][1] == 1.0
+    # a small panel: its native vote too (at its own size: `NATIVE_SIDE`, both variants at once), on the
+    # panel as printed, not on its negative (see NATIVE_SIDE)
+    factor = MIN_SIDE / 300
+    assert votes == [(False, factor, 1), (False, factor, 1), (False, 1.0, 2), (True, factor, 1), (True, factor, 1)]
 
 
 def test_dense_features_and_pixels_used_again_are_the_last_dropped(tmp_path: Path, monkeypatch) -> None:
@@ -128,3 +130,46 @@ def test_a_pair_verified_before_is_not_verified_again_and_each_step_gets_fits_of
     matcher._fits(matcher._variants(grey, inverted=False), pairs, width, height, upsample=1)  # another search's variants
     assert verified[2:] == [(position["field_001"], True), (position["other_001"], True),
                             (position["field_001"], False), (position["other_001"], False)]
+
+
+def test_the_mirror_image_votes_only_when_the_panel_as_printed_stands_on_nothing(tmp_path: Path) -> None:
+    """Most panels are printed as acquired: the mirror image's vote, and its candidates' verification,
+    are spent only when the printed candidates stood on nothing (`Matcher._indexed`). Then the ballot of
+    both is what one search of both gives, and no (image, variant) pair is verified twice."""
+    specimen = scene(350)
+    images = {"field_001": shot(specimen, 200, 200, 1.0, 1), **{f"other_{k:03d}": shot(scene(351 + k), 100, 100,
+                                                                                     1.0, 2 + k) for k in range(3)}}
+    matcher = Matcher(_index(tmp_path, images, outvoted=set()))
+    ballots: list[int] = []  # the variants each ballot searched
+    verified: list[tuple[int, bool]] = []  # (image position, mirrored) of each verification on indexed keypoints
+    ballot_of, verify_of = matcher._ballot, matcher._verify
+
+    def ballot(variants, not_after_year, *, kept=None):
+        ballots.append(len(variants) - (0 if kept is None else len(kept) // len(matcher.index)))
+        return ballot_of(variants, not_after_year, kept=kept)
+
+    def verify(variant, at, width, height, archive=None):
+        if archive is None:
+            verified.append((at, variant.mirrored))
+        return verify_of(variant, at, width, height, archive)
+
+    matcher._ballot, matcher._verify = ballot, verify
+    for flip in (False, True):
+        ballots.clear()
+        verified.clear()
+        grey = to_grey8(publish(images["field_001"], crop=(0.2, 0.2, 0.8, 0.8), width=300, flip=flip))
+        height, width = grey.shape
+        variants = matcher._variants(grey, inverted=False)
+        voted, fits = matcher._indexed(variants, None, width, height)
+        assert [(Path(matcher.index.images[f.position]["path"]).stem, f.mirrored) for f in fits
+                if f.inliers >= MIN_INLIERS] == [("field_001", flip)]
+        assert len(verified) == len(set(verified))  # each pair once
+        if not flip:  # the printed vote stood: the mirror image was neither searched nor extracted
+            assert ballots == [1] and not any(mirrored for _, mirrored in verified)
+            assert variants[1]._voting is None and variants[1]._features is None
+        else:  # the joint ballot: as one search of both variants ranks it, its pairs verified as before
+            assert ballots == [1, 1]
+            again = matcher._variants(grey, inverted=False)
+            assert voted == matcher._vote(again, None)
+            assert [(f.position, f.mirrored, f.inliers) for f in fits] == \
+                [(f.position, f.mirrored, f.inliers) for f in matcher._fits(again, voted, width, height)]

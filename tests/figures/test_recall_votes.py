@@ -74,11 +74,12 @@ def test_small_crop_tied_low_in_one_vote_and_named_by_the_other_is_checked_dense
     panel = publish(images["field_001"], crop=(0.35, 0.35, 0.62, 0.62), width=260)
     assert max(panel.shape) < MIN_SIDE  # a small panel: it votes at its own size too
 
-    votes = iter([[(p, 0) for p in others[:4]] + [(source, 0)],  # at MIN_SIDE: the source tied 5th
-                  [(others[4], 0), (others[5], 1), (source, 0)]])  # at its own size: named again
-    matcher._vote = lambda variants, not_after_year: next(votes, [])
-    dense: list[list[int]] = []
+    first = [(p, 0) for p in others[:4]] + [(source, 0)]  # at MIN_SIDE: the source tied 5th
+    native = iter([[(others[4], 0), (others[5], 1), (source, 0)]])  # at its own size: named again
     fits_of = matcher._fits
+    matcher._indexed = lambda variants, not_after_year, width, height: (first, fits_of(variants, first, width, height))
+    matcher._vote = lambda variants, not_after_year: next(native, [])
+    dense: list[list[int]] = []
 
     def spy(variants, pairs, width, height, *, upsample=None):
         if upsample == 2:
