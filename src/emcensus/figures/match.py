@@ -603,13 +603,13 @@ class Matcher:
         printed votes and its candidates are verified; only when none stands does the mirror image vote,
         and the (image, variant) pairs of both votes are ranked and verified as one ballot (the printed
         votes kept, the pairs verified before not verified again: `_Variant.fitted`), as when both voted at
-        once. Most panels are printed as acquired: on the corpora of seeds 11 and 7 (97 and 111 panels) 63
-        and 76 stood on the printed vote of a polarity and skipped the mirror image's ORB extraction, half of
-        the faiss search and its candidates' verification, with the same matches and the same images standing
-        on every panel, the weakest accepted keypoint match 12 inliers and the best on an unmatched panel 6,
-        as before (every other panel's evidence unchanged): matcher CPU 168.6 -> 143.9 s and 177.0 -> 128.3 s
-        (traced, one run each, loaded). The long publication at 150 k: the same 16 of 18 pairs, 42.7/40.4 ->
-        39.1/37.4 s CPU (interleaved A B A B, one process)."""
+        once. Most panels are printed as acquired: on the corpora of seeds 3, 7, 11 and 23 (421 panels) 276
+        stood on the printed vote of a polarity and skipped the mirror image's ORB extraction, half of the
+        faiss search and its candidates' verification, with the same matches and the same images standing on
+        every panel, the weakest accepted keypoint match (12-13 inliers) and the best on an unmatched panel
+        (6) as before (every other panel's evidence unchanged): matcher CPU 694 -> 540 s (traced, one run
+        each, loaded). The long publication at 150 k: the same 16 of 18 pairs, 42.7/40.4 -> 39.1/37.4 s CPU
+        (interleaved A B A B, one process)."""
         printed = self._ballot(variants[:1], not_after_year)
         voted = self._ranked(printed)
         fits = self._fits(variants, voted, width, height)
