@@ -613,7 +613,7 @@ class Matcher:
         printed = self._ballot(variants[:1], not_after_year)
         voted = self._ranked(printed)
         fits = self._fits(variants, voted, width, height)
-        if self._verified(fits) or len(variants) == 1:
+        if self._verified(fits):
             return voted, fits
         voted = self._ranked(self._ballot(variants, not_after_year, kept=printed))
         return voted, self._fits(variants, voted, width, height)
