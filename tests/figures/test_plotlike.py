@@ -149,23 +149,25 @@ def test_blank_and_tiny_panels() -> None:
 
 
 def test_a_drawing_gets_the_first_search_only(tmp_path: Path) -> None:
-    """No second polarity, no dense, deeper or thumbnail fallback: one vote, one keypoint check; a
-    micrograph from no archive still gets every step (both polarities vote)."""
+    """No second polarity, no dense, deeper or thumbnail fallback: the first search only (the vote and its
+    candidates on their indexed keypoints, `Matcher._indexed`); a micrograph from no archive still gets
+    every step (both polarities vote)."""
     images = {f"other_{k:03d}": shot(scene(420 + k), 100, 100, 1.0, k) for k in range(4)}
     matcher = Matcher(_index(tmp_path, images, outvoted=set()))
     calls: list[str] = []
-    for name in ("_vote", "_fits", "_whole_fields"):
+    for name in ("_indexed", "_fits", "_whole_fields"):
         method = getattr(matcher, name)
 
         def spy(*args, _name=name, _method=method, **kwargs):
-            calls.append(_name)
+            calls.append(f"{_name} dense" if kwargs.get("upsample") else _name)
             return _method(*args, **kwargs)
         setattr(matcher, name, spy)
 
     plot = _plot(_PanelJob(key=(0, 0, 0), kind="plot", size=(316, 316), seed=4))
     assert not matcher.match_panel(plot).matches
-    assert calls == ["_vote", "_fits"]
+    # one search: the printed vote's candidates, then (nothing stood) the joint ballot's, on indexed keypoints
+    assert calls == ["_indexed", "_fits", "_fits"]
 
     calls.clear()
     assert not matcher.match_panel(shot(scene(499), 100, 100, 1.0, 9)).matches
-    assert calls.count("_vote") >= 2 and "_whole_fields" in calls
+    assert calls.count("_indexed") >= 2 and "_fits dense" in calls and "_whole_fields" in calls
