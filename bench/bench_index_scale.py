@@ -261,9 +261,10 @@ def _with_fillers(images: list[dict[str, Any]], descriptors: np.ndarray, points:
     return made_images, made_descriptors, made_points
 
 
-#: The matcher's steps timed by `--breakdown` (inclusive: `_vote` holds `search`, `_dense_features` holds `_pixels`),
-#: and the scale-bar reading of matched panels (outside the matcher).
-_STEPS = ("match_panel", "_variants", "_vote", "search", "_verify", "_dense_features", "_pixels", "_at_fit_scale",
+#: The matcher's steps timed by `--breakdown` (inclusive: `_ballot`, every vote's search and count whether
+#: `_indexed` or `_vote` asked, holds `search`; `_dense_features` holds `_pixels`), and the scale-bar reading of
+#: matched panels (outside the matcher).
+_STEPS = ("match_panel", "_variants", "_ballot", "search", "_verify", "_dense_features", "_pixels", "_at_fit_scale",
           "_deeper", "read_scale_bar")
 
 

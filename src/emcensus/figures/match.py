@@ -608,8 +608,9 @@ class Matcher:
         faiss search and its candidates' verification, with the same matches and the same images standing on
         every panel, the weakest accepted keypoint match (12-13 inliers) and the best on an unmatched panel
         (6) as before (every other panel's evidence unchanged): matcher CPU 694 -> 540 s (traced, one run
-        each, loaded). The long publication at 150 k: the same 16 of 18 pairs, 42.7/40.4 -> 39.1/37.4 s CPU
-        (interleaved A B A B, one process)."""
+        each, loaded; there the vote is an exact search of 80 k descriptors). The long publication at 150 k:
+        the same 16 of 18 pairs, its faiss search 5.8/5.3 -> 5.0/4.9 s CPU and the whole within this machine's
+        noise (36.4-38.6 -> 37.8-39.1 s; quiet, interleaved, one process)."""
         printed = self._ballot(variants[:1], not_after_year)
         voted = self._ranked(printed)
         fits = self._fits(variants, voted, width, height)
